@@ -1,0 +1,379 @@
+"""Settings: a TOML file plus SLAMON_* environment overrides (SPEC §2).
+
+The file is found at ``--config``, else ``$SLAMON_CONFIG``, else ``./slamon.toml``, else
+``$XDG_CONFIG_HOME/slamon/slamon.toml``; with none of them the defaults apply. Environment
+variables override the file, nested with ``__`` (``SLAMON_DAEMON__SOCKET=/tmp/s.sock``).
+
+Durations are written ``"500ms"``, ``"2s"``, ``"5m"``, ``"1h"`` (or a number of seconds).
+Every problem in a file is reported, one line each, as ``file: key.path: what was wrong``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import httpx
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .errors import ConfigError
+from .models import Service
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+DURATION_HELP = 'a duration like "500ms", "2s", "5m", "1h" or a number of seconds'
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from "500ms" / "2s" / "5m" / "1h" / "1d" or a number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        m = _DURATION_RE.match(value)
+        if not m:
+            raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
+    if seconds <= 0:
+        raise ValueError(f"must be greater than zero, got {value!r}")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+_SERVICE_ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_STATUS_RANGE_RE = re.compile(r"^\s*(\d{3})\s*(?:-\s*(\d{3})\s*)?$")
+
+
+def _parse_status_ranges(value: Any) -> list[tuple[int, int]]:
+    items = value if isinstance(value, list) else [value]
+    out: list[tuple[int, int]] = []
+    for item in items:
+        if isinstance(item, int) and not isinstance(item, bool) and 100 <= item <= 599:
+            out.append((item, item))
+            continue
+        if isinstance(item, str):
+            m = _STATUS_RANGE_RE.match(item)
+            if m:
+                lo = int(m.group(1))
+                hi = int(m.group(2) or lo)
+                if 100 <= lo <= hi <= 599:
+                    out.append((lo, hi))
+                    continue
+        raise ValueError(
+            f"expected status codes 100-599 or ranges like \"200-299\", got {item!r}"
+        )
+    if not out:
+        raise ValueError('expected at least one status code or range like "200-299"')
+    return out
+
+
+class DaemonConfig(BaseModel):
+    """The [daemon] section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    database_url: str = Field(default_factory=lambda: default_database_url())
+    """sqlite:///path/to/file.db (default, under $XDG_DATA_HOME/slamon) or postgresql://user@host/db."""
+
+    socket: Path = Field(default_factory=lambda: default_socket_path())
+    """The feed's Unix socket (default $XDG_RUNTIME_DIR/slamon.sock)."""
+
+    sla_target: float = Field(default=99.9, gt=0, lt=100)
+    """Default SLA target in percent for services that set none."""
+
+    retention_days: int = Field(default=90, ge=1, le=3650)
+    """How long raw checks are kept; rollups are kept 400 days."""
+
+    node: str = Field(default="local", min_length=1, max_length=64)
+    """This daemon's name or region, recorded with every check."""
+
+    anonymous_read: bool = True
+    """Let clients without a login read (never write). For unattended NOC screens."""
+
+    daily_major_threshold: float = Field(default=99.0, gt=0, le=100)
+    """A day whose uptime is below this percentage is a major-outage day ("mo") on the bar."""
+
+    max_concurrency: int = Field(default=500, ge=1, le=100_000)
+    """Checks in flight at once, across all services."""
+
+    per_host_concurrency: int = Field(default=20, ge=1, le=10_000)
+    """Checks in flight at once against one host, to protect targets."""
+
+    write_batch_size: int = Field(default=500, ge=1, le=10_000)
+    """Check results written to the database per transaction at most."""
+
+    write_flush_interval: Duration = 0.5
+    """How long a check result may wait in memory before its batch is written."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Log verbosity (also LOG_LEVEL in the environment)."""
+
+    log_json: bool = False
+    """Write logs as JSON lines."""
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_db_url(cls, v: str) -> str:
+        if v.startswith("sqlite:///") and len(v) > len("sqlite:///"):
+            return v
+        if v.startswith(("postgresql://", "postgres://")):
+            return v
+        raise ValueError(
+            "expected sqlite:///path/to/file.db or postgresql://user@host:port/dbname"
+        )
+
+
+class ServiceConfig(BaseModel):
+    """One [[service]] table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    """Stable kebab-case identifier, e.g. "face-compare"."""
+    name: str | None = None
+    """Display name (default: the id)."""
+    url: str
+    """The http:// or https:// URL to check."""
+    interval: Duration = 60.0
+    """Time between checks."""
+    timeout: Duration = 10.0
+    """A check that has not finished after this is a timeout."""
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    """HTTP method."""
+    expect_status: Annotated[list[tuple[int, int]], BeforeValidator(_parse_status_ranges)] = Field(
+        default_factory=lambda: [(200, 299)]
+    )
+    """Expected status codes: a list of codes and ranges like "200-299"."""
+    body_contains: str | None = None
+    """The body (read up to a size cap) must contain this text."""
+    degraded_after: Duration | None = None
+    """A correct answer slower than this counts as degraded."""
+    confirm_failures: int = Field(default=2, ge=1, le=100)
+    """Consecutive failed checks before the service is declared down."""
+    sla_target: float | None = Field(default=None, gt=0, lt=100)
+    """SLA target in percent (default: [daemon] sla_target)."""
+    verify_tls: bool = True
+    """Verify the server certificate of https targets."""
+    active: bool = True
+    """Set false to stop checking without removing the service's history."""
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, v: str) -> str:
+        if not _SERVICE_ID_RE.match(v) or len(v) > 64:
+            raise ValueError(
+                f"{v!r} is not a kebab-case id: use lowercase letters, digits and single dashes"
+                " (e.g. \"face-compare\"), at most 64 characters"
+            )
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, v: str) -> str:
+        try:
+            u = httpx.URL(v)
+        except Exception as exc:  # httpx raises InvalidURL and others
+            raise ValueError(f"{v!r} is not a valid URL ({exc})") from None
+        if u.scheme not in ("http", "https") or not u.host:
+            raise ValueError(f"{v!r} is not an http:// or https:// URL with a host")
+        return v
+
+    def to_service(self) -> Service:
+        return Service(
+            id=self.id,
+            name=self.name or self.id,
+            url=self.url,
+            interval_s=self.interval,
+            timeout_s=self.timeout,
+            method=self.method,
+            expect_status=tuple(self.expect_status),
+            body_contains=self.body_contains,
+            degraded_after_s=self.degraded_after,
+            confirm_failures=self.confirm_failures,
+            sla_target=self.sla_target,
+            verify_tls=self.verify_tls,
+            active=self.active,
+        )
+
+
+class _DictSource(PydanticBaseSettingsSource):
+    """The parsed TOML file as a settings source (below the environment)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Settings(BaseSettings):
+    """All of slamon's settings. Build with ``load_settings``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SLAMON_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    """The [daemon] section."""
+    service: list[ServiceConfig] = Field(default_factory=list)
+    """The [[service]] tables."""
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Settings:
+        seen: set[str] = set()
+        for s in self.service:
+            if s.id in seen:
+                raise ValueError(f"duplicate service id {s.id!r}; each [[service]] needs its own id")
+            seen.add(s.id)
+        return self
+
+    @property
+    def services(self) -> list[Service]:
+        return [s.to_service() for s in self.service]
+
+
+def default_socket_path() -> Path:
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return Path(runtime) / "slamon.sock"
+    return Path(f"/tmp/slamon-{os.getuid()}") / "slamon.sock"
+
+
+def default_database_url() -> str:
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return f"sqlite:///{Path(data_home) / 'slamon' / 'slamon.db'}"
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None) -> tuple[Path | None, bool]:
+    """Where the config file is, and whether it was asked for explicitly (then it must exist)."""
+    if explicit:
+        return Path(explicit), True
+    env = os.environ.get("SLAMON_CONFIG")
+    if env:
+        return Path(env), True
+    local = Path("slamon.toml")
+    if local.exists():
+        return local, False
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "slamon" / "slamon.toml"
+    if xdg.exists():
+        return xdg, False
+    return None, False
+
+
+def _format_loc(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    parts: list[str] = []
+    node: Any = data
+    for i, item in enumerate(loc):
+        if isinstance(item, int):
+            # Name a [[service]] by its id where it has one: "service[2] (id=api)".
+            label = f"[{item}]"
+            if isinstance(node, list) and 0 <= item < len(node) and isinstance(node[item], dict):
+                sid = node[item].get("id")
+                if isinstance(sid, str):
+                    label += f" (id={sid})"
+            parts.append(label)
+            node = node[item] if isinstance(node, list) and 0 <= item < len(node) else None
+        else:
+            if item in ("function-after", "function-before") or str(item).startswith("function-"):
+                continue
+            sep = "." if parts and i > 0 else ""
+            parts.append(f"{sep}{item}")
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def _problem_lines(exc: ValidationError, where: str, data: dict[str, Any]) -> list[str]:
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = _format_loc(tuple(err["loc"]), data)
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see README 'Configuration' for the keys allowed)"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"{where}: {loc}: {msg}")
+    return lines
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> tuple[Settings, Path | None]:
+    """Read settings from the config file and environment.
+
+    Returns:
+        The settings and the file they came from (None when only defaults and environment).
+    Raises:
+        ConfigError: with one line per problem, naming the file and the key path.
+    """
+    file, explicit = find_config_file(path)
+    data: dict[str, Any] = {}
+    where = str(file) if file else "environment"
+    if file is not None:
+        if not file.exists():
+            raise ConfigError([f"{file}: file not found (pass --config PATH or set SLAMON_CONFIG)"])
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"{file}: not valid TOML: {exc}"]) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError([f"{file}: cannot read: {exc}"]) from None
+
+    class _FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _DictSource(settings_cls, data))
+
+    duplicates = _duplicate_id_lines(data, where)
+    try:
+        settings: Settings = _FromFile()
+    except ValidationError as exc:
+        problems = _problem_lines(exc, where, data)
+        raise ConfigError(problems + [d for d in duplicates if d not in problems]) from None
+    return settings, file
+
+
+def _duplicate_id_lines(data: dict[str, Any], where: str) -> list[str]:
+    services = data.get("service")
+    if not isinstance(services, list):
+        return []
+    first: dict[str, int] = {}
+    lines = []
+    for i, s in enumerate(services):
+        sid = s.get("id") if isinstance(s, dict) else None
+        if not isinstance(sid, str):
+            continue
+        if sid in first:
+            lines.append(
+                f"{where}: service[{i}] (id={sid}).id: duplicate service id {sid!r}"
+                f" (first used by service[{first[sid]}]); each [[service]] needs its own id"
+            )
+        else:
+            first[sid] = i
+    return lines

@@ -1,0 +1,56 @@
+"""Find the numbered migration files of a backend (schema/<backend>/NNNN_name.sql).
+
+The backends apply them (each in its own transaction) and record each in ``schema_migrations``.
+An applied file is never edited: a change is a new file with the next number.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import MigrationError
+
+_NAME_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def schema_dir() -> Path:
+    """The repository's schema/ folder (or $SLAMON_SCHEMA_DIR)."""
+    env = os.environ.get("SLAMON_SCHEMA_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "schema"
+
+
+def load_migrations(backend: str) -> list[Migration]:
+    """Every migration of ``backend`` in version order.
+
+    Raises:
+        MigrationError: the folder is missing, a file is misnamed, or two share a number.
+    """
+    folder = schema_dir() / backend
+    if not folder.is_dir():
+        raise MigrationError(f"migrations folder {folder} not found")
+    out: list[Migration] = []
+    seen: dict[int, str] = {}
+    for p in sorted(folder.iterdir()):
+        if p.suffix != ".sql":
+            continue
+        m = _NAME_RE.match(p.name)
+        if not m:
+            raise MigrationError(f"{p}: migration files are named NNNN_lowercase_name.sql")
+        v = int(m.group(1))
+        if v in seen:
+            raise MigrationError(f"{p}: version {v} is also used by {seen[v]}")
+        seen[v] = p.name
+        out.append(Migration(v, p.name, p.read_text(encoding="utf-8")))
+    return out
