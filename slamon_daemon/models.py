@@ -223,3 +223,12 @@ def parse_ts(s: str) -> datetime:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
+
+
+class Role(enum.IntEnum):
+    """Who may call a feed method; each role may do everything the ones below it may."""
+
+    ANONYMOUS = 0
+    VIEWER = 1
+    REPORTER = 2
+    ADMIN = 3

@@ -1,0 +1,242 @@
+"""The daemon's lifecycle: startup → run → shutdown (``slamond``).
+
+Data flows one way: config → scheduler → probe → state → (writer/store, feed). Startup opens
+the store, applies migrations, upserts the services of the config file, warms the live state
+from the store, then starts the feed, the scheduler and the writer. SIGTERM/SIGINT set a
+flag; shutdown lets in-flight checks finish, flushes the writer, says goodbye to clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from . import __version__, protocol
+from .config import Settings, load_settings
+from .errors import ConfigError, SlamonError
+from .feed import FeedServer
+from .methods import build_methods
+from .models import Check, Role, Service
+from .probe import Prober
+from .scheduler import Scheduler
+from .state import HISTORY_DAYS, SPARKLINE_POINTS, LiveState
+from .store import Store, open_store
+from .writer import CheckWriter
+
+logger = logging.getLogger("slamon.daemon")
+
+
+class Daemon:
+    """One slamon daemon. ``await daemon.run()`` until ``request_stop()``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        prober: Prober | None = None,
+        notice: str | None = None,
+    ) -> None:
+        self.settings = settings
+        cfg = settings.daemon
+        self.store = store or open_store(cfg.database_url)
+        self.prober = prober or Prober(node=cfg.node)
+        self.notice = notice
+        self.state = LiveState(cfg.daily_major_threshold)
+        self.writer = CheckWriter(
+            self.store, batch_size=cfg.write_batch_size, flush_interval=cfg.write_flush_interval
+        )
+        self.scheduler = Scheduler(
+            self.run_check,
+            max_concurrency=cfg.max_concurrency,
+            per_host_concurrency=cfg.per_host_concurrency,
+        )
+        self.feed = FeedServer(
+            cfg.socket,
+            build_methods(self),
+            hello=protocol.hello(cfg.node, __version__),
+            default_role=Role.VIEWER if cfg.anonymous_read else Role.ANONYMOUS,
+        )
+        self.started = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.checks_made = 0
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store, sync services, warm the state, start serving and probing."""
+        await self.store.open()
+        applied = await self.store.migrate()
+        if applied:
+            logger.info("database migrated: %s", ", ".join(applied))
+        result = await self.store.sync_services(self.settings.services)
+        if result.added or result.updated or result.deactivated:
+            logger.info("services from config: added %s, updated %s, deactivated %s",
+                        result.added, result.updated, result.deactivated)
+        services = await self.store.list_services()
+        self.state.set_services(services)
+        today = datetime.now(UTC).date()
+        rollups = await self.store.daily_rollups(today - timedelta(days=HISTORY_DAYS - 1))
+        latest = await self.store.latest_checks(SPARKLINE_POINTS)
+        self.state.load_history(rollups, latest)
+        await self.feed.start()
+        self.scheduler.set_services(services)
+        self._tasks = [
+            asyncio.create_task(self.scheduler.run(), name="scheduler"),
+            asyncio.create_task(self.writer.run(), name="writer"),
+            asyncio.create_task(self._upkeep(), name="upkeep"),
+        ]
+        self.started.set()
+        logger.info("slamond %s on node %s: %d services, socket %s, database %s",
+                    __version__, self.settings.daemon.node, len(services),
+                    self.settings.daemon.socket, self.store.backend)
+
+    async def run(self) -> None:
+        """start(), serve until request_stop(), then shutdown()."""
+        try:
+            await self.start()
+            await self._stop.wait()
+        finally:
+            await self.shutdown()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def shutdown(self) -> None:
+        """Finish in-flight checks, flush the writer, say goodbye to clients, close."""
+        self.scheduler.stop()
+        self.writer.stop()
+        for t in self._tasks:
+            if t.get_name() == "upkeep":
+                t.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                asyncio.gather(*self._tasks, return_exceptions=True), timeout=15
+            )
+        try:
+            await self.writer.flush()
+        except SlamonError as exc:
+            logger.error("%d checks could not be written at shutdown: %s", len(self.writer.queue), exc)
+        await self.feed.stop()
+        await self.prober.aclose()
+        await self.store.close()
+        logger.info("slamond stopped")
+
+    async def _upkeep(self) -> None:
+        while True:
+            await asyncio.sleep(3600)
+            try:
+                await self.store.maintain()
+            except SlamonError as exc:
+                logger.warning("store upkeep failed: %s", exc)
+
+    # -- the check path ---------------------------------------------------------------
+
+    async def run_check(self, service: Service) -> None:
+        check = await self.prober.check(service)
+        self.on_check(check)
+
+    def on_check(self, check: Check) -> None:
+        """Fold a check into the live state, queue it for the store, tell subscribers."""
+        self.checks_made += 1
+        transitions = self.state.apply(check)
+        self.writer.add(check)
+        st = self.state.services.get(check.service_id)
+        if st is not None and self.feed.sessions:
+            today = datetime.now(UTC).date()
+            cells, uptime = st.history(today, self.state.major_threshold)
+            self.feed.publish("check", {
+                "service_id": check.service_id,
+                "check": check.to_dict(),
+                "daily": cells[-1],
+                "uptime": uptime,
+            })
+        for t in transitions:
+            logger.info("status %s: %s -> %s", t.service_id or "overall", t.previous, t.status)
+            self.feed.publish("status", t.to_dict())
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "checks_made": self.checks_made,
+            "checks_written": self.writer.written,
+            "write_queue": len(self.writer.queue),
+            "write_failures": self.writer.failures,
+            "lateness": self.scheduler.lateness().to_dict(),
+            "sessions": len(self.feed.sessions),
+            "services": len(self.state.services),
+        }
+
+
+# -- slamond ----------------------------------------------------------------------------
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        d = {"ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+             "level": record.levelname, "logger": record.name, "msg": record.getMessage()}
+        if record.exc_info:
+            d["exc"] = self.formatException(record.exc_info)
+        return json.dumps(d, ensure_ascii=False)
+
+
+def setup_logging(level: str, as_json: bool) -> None:
+    import os
+
+    handler = logging.StreamHandler(sys.stderr)
+    if as_json:
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("LOG_LEVEL", level).upper())
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+async def serve(settings: Settings, *, notice: str | None = None) -> None:
+    """Run a daemon until SIGTERM or SIGINT."""
+    daemon = Daemon(settings, notice=notice)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, daemon.request_stop)
+    await daemon.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``slamond``: run the daemon. Exit 2 on a bad config, 1 when it cannot start."""
+    parser = argparse.ArgumentParser(prog="slamond", description="slamon daemon: probes services and serves the feed")
+    parser.add_argument("--config", help="TOML config file (default: $SLAMON_CONFIG, ./slamon.toml, XDG)")
+    parser.add_argument("--version", action="version", version=f"slamond {__version__}")
+    args = parser.parse_args(argv)
+    try:
+        settings, path = load_settings(args.config)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return 2
+    setup_logging(settings.daemon.log_level, settings.daemon.log_json)
+    logger.info("config: %s", path or "defaults and environment")
+    t0 = time.monotonic()
+    try:
+        asyncio.run(serve(settings))
+    except SlamonError as exc:
+        print(f"slamond: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    logger.debug("ran %.1fs", time.monotonic() - t0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""The demo backend behind ``slamon demo``: four local targets and a daemon, no network.
+
+``python -m slamon_daemon.demo --dir DIR`` starts targets on 127.0.0.1 (healthy, slow, flaky,
+down), writes DIR/slamon.toml, seeds DIR/slamon.db with 89 days of generated history (so the
+90-day bar has something to show; the daemon labels it as demo data), and runs the daemon
+with its socket at DIR/slamon.sock until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+import signal
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from .config import Settings, load_settings
+from .daemon import Daemon, setup_logging
+from .models import Check, ErrorKind, Outcome
+from .store import open_store
+from .targets import Request, Target, free_port, response_bytes
+
+logger = logging.getLogger("slamon.demo")
+
+HISTORY_STEP = timedelta(minutes=30)
+
+
+def _slow(rng: random.Random):  # type: ignore[no-untyped-def]
+    async def behaviour(req: Request, w: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(rng.uniform(0.35, 0.9))
+        w.write(response_bytes(200, b'{"status":"UP"}'))
+
+    return behaviour
+
+
+def _flaky(rng: random.Random):  # type: ignore[no-untyped-def]
+    async def behaviour(req: Request, w: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(rng.uniform(0.01, 0.08))
+        if rng.random() < 0.15:
+            w.write(response_bytes(503, b"busy"))
+        else:
+            w.write(response_bytes(200, b"ok"))
+
+    return behaviour
+
+
+def _healthy():  # type: ignore[no-untyped-def]
+    async def behaviour(req: Request, w: asyncio.StreamWriter) -> None:
+        w.write(response_bytes(200, b"ok"))
+
+    return behaviour
+
+
+def demo_config(folder: Path, urls: dict[str, str]) -> str:
+    return f"""# Written by `slamon demo`: every target runs on this machine.
+[daemon]
+database_url = "sqlite:///{folder / 'slamon.db'}"
+socket = "{folder / 'slamon.sock'}"
+node = "demo"
+sla_target = 99.9
+
+[[service]]
+id = "checkout-api"
+name = "Checkout API"
+url = "{urls['healthy']}health"
+interval = "2s"
+timeout = "2s"
+
+[[service]]
+id = "search"
+name = "Search"
+url = "{urls['slow']}search/health"
+interval = "2s"
+timeout = "3s"
+degraded_after = "500ms"
+
+[[service]]
+id = "payments"
+name = "Payments"
+url = "{urls['flaky']}ping"
+interval = "2s"
+timeout = "2s"
+confirm_failures = 3
+
+[[service]]
+id = "legacy-reports"
+name = "Legacy Reports"
+url = "{urls['down']}status"
+interval = "3s"
+timeout = "2s"
+"""
+
+
+def generated_history(service_id: str, now: datetime, rng: random.Random) -> list[Check]:
+    """89 days of plausible checks (one per 30 minutes) ending at the start of today."""
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    t = today - timedelta(days=89)
+    out = []
+    bad_days = {rng.randrange(89) for _ in range(3)}
+    while t < today:
+        day_index = (t - (today - timedelta(days=89))).days
+        outcome, kind, latency = Outcome.UP, None, rng.uniform(8, 40)
+        if service_id == "search":
+            latency = rng.uniform(200, 700)
+            if latency > 500:
+                outcome = Outcome.DEGRADED
+        elif service_id == "payments":
+            if rng.random() < (0.08 if day_index in bad_days else 0.004):
+                outcome, kind = Outcome.DOWN, ErrorKind.HTTP_ERROR
+        elif service_id == "legacy-reports":
+            if day_index >= 86 or (day_index in bad_days and rng.random() < 0.3):
+                outcome, kind = Outcome.DOWN, ErrorKind.CONNECTION_ERROR
+        elif day_index in bad_days and rng.random() < 0.03:
+            outcome, kind = Outcome.DOWN, ErrorKind.TIMEOUT
+        out.append(Check(
+            service_id=service_id, started_at=t, latency_ms=latency, outcome=outcome,
+            status_code=None if kind in (ErrorKind.CONNECTION_ERROR, ErrorKind.TIMEOUT) else (503 if kind else 200),
+            error_kind=kind, error="generated demo data" if kind else None,
+            node="demo", interval_s=HISTORY_STEP.total_seconds(),
+        ))
+        t += HISTORY_STEP
+    return out
+
+
+async def seed_history(settings: Settings, now: datetime) -> None:
+    rng = random.Random(7)
+    async with open_store(settings.daemon.database_url) as store:
+        await store.migrate()
+        if await store.recent_checks("checkout-api", 1):
+            return  # already seeded (a kept demo dir)
+        for s in settings.services:
+            await store.write_checks(generated_history(s.id, now, rng))
+
+
+async def run_demo(folder: Path) -> None:
+    rng = random.Random()
+    targets = {
+        "healthy": Target(_healthy()),
+        "slow": Target(_slow(rng)),
+        "flaky": Target(_flaky(rng)),
+    }
+    for t in targets.values():
+        await t.start()
+    urls = {k: t.url for k, t in targets.items()}
+    urls["down"] = f"http://127.0.0.1:{free_port()}/"  # nothing listens: connection refused
+    cfg = folder / "slamon.toml"
+    cfg.write_text(demo_config(folder, urls), encoding="utf-8")
+    settings, _ = load_settings(cfg)
+    setup_logging("INFO", False)
+    now = datetime.now(UTC)
+    await seed_history(settings, now)
+    notice = f"Demo: bar history before today ({now:%Y-%m-%d}) is generated demo data"
+    daemon = Daemon(settings, notice=notice)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, daemon.request_stop)
+    try:
+        await daemon.run()
+    finally:
+        for t in targets.values():
+            await t.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m slamon_daemon.demo")
+    parser.add_argument("--dir", required=True, help="folder for the config, database and socket")
+    args = parser.parse_args(argv)
+    folder = Path(args.dir).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    asyncio.run(run_demo(folder))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

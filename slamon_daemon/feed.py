@@ -1,0 +1,301 @@
+"""The feed: a Unix-socket server speaking protocol.py to many clients (SPEC §3.11).
+
+Each client is a ``Session`` with its own outbound buffer and writer task, so a client that
+reads slowly only slows itself. Events beyond ``max_pending_events`` in a session's buffer
+are dropped and replaced by one ``resync`` event (the client re-reads the state); a session
+that overflows again and again is disconnected. Replies are never dropped.
+
+Frames are read by hand rather than with ``readline`` so that an oversized line is skipped
+up to its newline and answered with ``frame_too_large`` while the session goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import stat
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import protocol
+from .errors import FeedError
+from .models import Role
+from .protocol import ErrorCode, ProtocolError
+
+logger = logging.getLogger("slamon.feed")
+
+Handler = Callable[["Session", dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """A feed method: its name, the least role that may call it, and its handler."""
+
+    name: str
+    role: Role
+    handler: Handler
+    doc: str = ""
+
+
+@dataclass(slots=True)
+class Session:
+    """One connected client."""
+
+    id: int
+    writer: asyncio.StreamWriter
+    role: Role
+    topics: set[str] = field(default_factory=set)
+    out: deque[bytes] = field(default_factory=deque)
+    pending_events: int = 0
+    overflows: int = 0
+    closed: bool = False
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def send(self, frame: dict[str, Any]) -> None:
+        """Queue a reply (never dropped)."""
+        if not self.closed:
+            self.out.append(protocol.encode(frame))
+            self.wake.set()
+
+
+class FeedServer:
+    """Serves ``methods`` on ``socket_path`` and publishes events to subscribers."""
+
+    def __init__(
+        self,
+        socket_path: Path,
+        methods: dict[str, Method],
+        *,
+        hello: dict[str, Any],
+        default_role: Role = Role.VIEWER,
+        max_pending_events: int = 2000,
+        max_overflows: int = 3,
+    ) -> None:
+        self.socket_path = Path(socket_path)
+        self.methods = methods
+        self.hello = hello
+        self.default_role = default_role
+        self.max_pending_events = max_pending_events
+        self.max_overflows = max_overflows
+        self.sessions: dict[int, Session] = {}
+        self._server: asyncio.AbstractServer | None = None
+        self._next_id = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Listen on the socket (mode 0660), replacing a stale socket file of a dead daemon."""
+        path = self.socket_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink():
+            raise FeedError(ErrorCode.INTERNAL, f"refusing to use {path}: it is a symlink")
+        if path.exists():
+            st = path.lstat()
+            if not stat.S_ISSOCK(st.st_mode):
+                raise FeedError(ErrorCode.INTERNAL, f"refusing to use {path}: not a socket file")
+            if await _socket_alive(path):
+                raise FeedError(
+                    ErrorCode.INTERNAL, f"another daemon is already serving on {path}"
+                )
+            path.unlink()  # stale: its daemon is gone
+        self._server = await asyncio.start_unix_server(
+            self._serve, path=str(path), limit=protocol.MAX_FRAME_BYTES
+        )
+        os.chmod(path, 0o660)
+        logger.info("feed listening on %s", path)
+
+    async def stop(self) -> None:
+        """Say goodbye to every client, close them and remove the socket file."""
+        if self._server is not None:
+            self._server.close()
+        for s in list(self.sessions.values()):
+            s.send(protocol.event("goodbye", {"reason": "daemon shutting down"}))
+        await asyncio.sleep(0.05)
+        for s in list(self.sessions.values()):
+            self._close(s)
+        for t in list(self._tasks):
+            t.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+
+    # -- events -----------------------------------------------------------------------
+
+    def publish(self, topic: str, data: dict[str, Any]) -> None:
+        """Send an event to every session subscribed to ``topic``; never blocks."""
+        frame: bytes | None = None
+        for s in list(self.sessions.values()):
+            if topic not in s.topics or s.closed:
+                continue
+            if frame is None:
+                frame = protocol.encode(protocol.event(topic, data))
+            if s.pending_events >= self.max_pending_events:
+                self._overflow(s)
+                continue
+            s.out.append(frame)
+            s.pending_events += 1
+            s.wake.set()
+
+    def _overflow(self, s: Session) -> None:
+        s.overflows += 1
+        if s.overflows > self.max_overflows:
+            logger.warning("session %d too slow %d times; disconnecting it", s.id, s.overflows)
+            self._close(s)
+            return
+        # Keep the replies, drop the queued events, and tell the client to re-read the state.
+        s.out = deque(f for f in s.out if not f.startswith(b'{"event"'))
+        s.out.append(
+            protocol.encode(protocol.event("resync", {"reason": "client too slow; events dropped"}))
+        )
+        s.pending_events = 1
+        s.wake.set()
+
+    # -- sessions ---------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._next_id += 1
+        s = Session(id=self._next_id, writer=writer, role=self.default_role)
+        self.sessions[s.id] = s
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        sender = asyncio.create_task(self._send_loop(s))
+        self._tasks.add(sender)
+        s.send(self.hello)
+        try:
+            async for line in _frames(reader, protocol.MAX_FRAME_BYTES):
+                if line is None:
+                    s.send(protocol.error_reply(
+                        None, ErrorCode.FRAME_TOO_LARGE,
+                        f"frame longer than {protocol.MAX_FRAME_BYTES} bytes; it was skipped",
+                    ))
+                    continue
+                if not line.strip():
+                    continue
+                await self._handle(s, line)
+                if s.closed:
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._close(s)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+            self._tasks.discard(sender)
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _handle(self, s: Session, line: bytes) -> None:
+        rid: Any = None
+        try:
+            req = protocol.decode_request(line)
+            rid = req.id
+            method = self.methods.get(req.method)
+            if method is None:
+                raise ProtocolError(
+                    ErrorCode.UNKNOWN_METHOD,
+                    f"unknown method {req.method!r}; see docs/feed.md (or call \"methods\")",
+                    rid,
+                )
+            if s.role < method.role:
+                code = ErrorCode.UNAUTHORIZED if s.role is Role.ANONYMOUS else ErrorCode.FORBIDDEN
+                raise ProtocolError(
+                    code, f"{req.method} needs the {method.role.name.lower()} role", rid
+                )
+            result = await method.handler(s, req.params)
+            s.send(protocol.reply(rid, result))
+        except ProtocolError as exc:
+            s.send(protocol.error_reply(exc.request_id if exc.request_id is not None else rid,
+                                        exc.code, exc.message))
+        except FeedError as exc:
+            s.send(protocol.error_reply(rid, exc.code, str(exc)))
+        except Exception:
+            logger.exception("feed method failed")
+            s.send(protocol.error_reply(rid, ErrorCode.INTERNAL,
+                                        "internal error; the daemon logged it and keeps serving"))
+
+    async def _send_loop(self, s: Session) -> None:
+        w = s.writer
+        try:
+            while not s.closed:
+                if not s.out:
+                    s.wake.clear()
+                    await s.wake.wait()
+                    continue
+                # Write everything queued, then wait for the socket to drain.
+                batch = []
+                while s.out:
+                    f = s.out.popleft()
+                    batch.append(f)
+                    if f.startswith(b'{"event"'):
+                        s.pending_events -= 1
+                w.write(b"".join(batch))
+                await w.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._close(s)
+
+    def _close(self, s: Session) -> None:
+        if s.closed:
+            self.sessions.pop(s.id, None)
+            return
+        s.closed = True
+        s.wake.set()
+        self.sessions.pop(s.id, None)
+        with contextlib.suppress(Exception):
+            s.writer.close()
+
+
+async def _frames(reader: asyncio.StreamReader, limit: int):  # type: ignore[no-untyped-def]
+    """Yield each line (without the newline); None for a line longer than ``limit``."""
+    buf = bytearray()
+    skipping = False
+    while True:
+        chunk = await reader.read(65536)
+        if not chunk:
+            return
+        buf += chunk
+        while True:
+            nl = buf.find(b"\n")
+            if nl < 0:
+                if len(buf) > limit:
+                    if not skipping:
+                        skipping = True
+                    buf.clear()
+                break
+            line = bytes(buf[:nl])
+            del buf[: nl + 1]
+            if skipping:
+                skipping = False
+                yield None
+            elif len(line) > limit:
+                yield None
+            else:
+                yield line
+
+
+async def _socket_alive(path: Path) -> bool:
+    try:
+        _r, w = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), timeout=1.0)
+    except (OSError, TimeoutError):
+        return False
+    w.close()
+    with contextlib.suppress(Exception):
+        await w.wait_closed()
+    return True
+
+

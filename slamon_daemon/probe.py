@@ -1,0 +1,162 @@
+"""One HTTP check of one service (SPEC §3.1).
+
+A check opens a fresh connection (keep-alive off: it measures what users meet, connect time
+included) through a client shared per TLS setting (building a client costs ~18 ms of CPU,
+PERF-NOTES.md). The whole check, body included, runs under the service's timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+import time
+from datetime import UTC, datetime
+
+import httpx
+
+from .models import Check, ErrorKind, Outcome, Service
+
+logger = logging.getLogger("slamon.probe")
+
+BODY_CAP_BYTES = 1_048_576
+"""At most this much of a response body is read; the rest is not downloaded."""
+ERROR_TEXT_MAX = 200
+"""Error messages stored with a check are cut to this many characters."""
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        chain.append(cur)
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return chain
+
+
+def classify(exc: BaseException) -> ErrorKind:
+    """The error_kind for an exception raised while checking."""
+    chain = _causes(exc)
+    if any(isinstance(e, TimeoutError | httpx.TimeoutException) for e in chain):
+        return ErrorKind.TIMEOUT
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return ErrorKind.DNS_ERROR
+    if any(isinstance(e, ssl.SSLError | ssl.CertificateError) for e in chain):
+        return ErrorKind.TLS_ERROR
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc).lower()
+        if "name or service not known" in text or "nodename nor servname" in text:
+            return ErrorKind.DNS_ERROR
+        if "ssl" in text or "certificate" in text:
+            return ErrorKind.TLS_ERROR
+        return ErrorKind.CONNECTION_ERROR
+    if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | ConnectionError):
+        return ErrorKind.CONNECTION_ERROR
+    return ErrorKind.UNKNOWN
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= ERROR_TEXT_MAX else text[: ERROR_TEXT_MAX - 1] + "…"
+
+
+def _describe(exc: BaseException, timeout_s: float) -> str:
+    if classify(exc) is ErrorKind.TIMEOUT:
+        return f"no complete answer within {timeout_s:g}s"
+    msg = str(exc) or type(exc).__name__
+    return _short(msg)
+
+
+class Prober:
+    """Makes checks. Owns one httpx client per TLS setting; close it with ``aclose``."""
+
+    def __init__(self, node: str = "local", body_cap: int = BODY_CAP_BYTES) -> None:
+        self.node = node
+        self.body_cap = body_cap
+        self._clients: dict[bool, httpx.AsyncClient] = {}
+
+    def _client(self, verify: bool) -> httpx.AsyncClient:
+        client = self._clients.get(verify)
+        if client is None:
+            client = httpx.AsyncClient(
+                verify=verify,
+                follow_redirects=False,
+                limits=httpx.Limits(max_keepalive_connections=0, max_connections=None),
+                headers={"User-Agent": "slamon/0.1 (+health check)"},
+                trust_env=False,  # a proxy from the environment would skew what users meet
+            )
+            self._clients[verify] = client
+        return client
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    async def check(self, service: Service, *, maintenance: bool = False) -> Check:
+        """Check ``service`` once. Never raises (except cancellation): failures are Checks."""
+        started_at = datetime.now(UTC)
+        t0 = time.perf_counter()
+        status_code: int | None = None
+        try:
+            async with asyncio.timeout(service.timeout_s):
+                status_code, body = await self._request(service)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # every failure becomes a recorded check
+            return Check(
+                service_id=service.id,
+                started_at=started_at,
+                latency_ms=(time.perf_counter() - t0) * 1000,
+                outcome=Outcome.DOWN,
+                status_code=status_code,
+                error_kind=classify(exc),
+                error=_describe(exc, service.timeout_s),
+                node=self.node,
+                maintenance=maintenance,
+                interval_s=service.interval_s,
+            )
+        latency_ms = (time.perf_counter() - t0) * 1000
+        error_kind: ErrorKind | None = None
+        error: str | None = None
+        if not service.status_expected(status_code):
+            error_kind = ErrorKind.HTTP_ERROR
+            allowed = ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in service.expect_status)
+            error = f"status {status_code}, expected {allowed}"
+        elif service.body_contains is not None and service.body_contains.encode() not in body:
+            error_kind = ErrorKind.ASSERTION_FAILED
+            error = _short(f"body does not contain {service.body_contains!r}")
+        if error_kind is not None:
+            outcome = Outcome.DOWN
+        elif service.degraded_after_s is not None and latency_ms > service.degraded_after_s * 1000:
+            outcome = Outcome.DEGRADED
+        else:
+            outcome = Outcome.UP
+        return Check(
+            service_id=service.id,
+            started_at=started_at,
+            latency_ms=latency_ms,
+            outcome=outcome,
+            status_code=status_code,
+            error_kind=error_kind,
+            error=error,
+            node=self.node,
+            maintenance=maintenance,
+            interval_s=service.interval_s,
+        )
+
+    async def _request(self, service: Service) -> tuple[int, bytes]:
+        client = self._client(service.verify_tls)
+        timeout = httpx.Timeout(service.timeout_s)
+        async with client.stream(service.method, service.url, timeout=timeout) as resp:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.aiter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= self.body_cap:
+                    break  # the rest is not read; the connection is closed, not reused
+            return resp.status_code, b"".join(chunks)[: self.body_cap]

@@ -1,0 +1,180 @@
+"""When each service is checked (SPEC §3.2).
+
+Each service fires at ``phase + k × interval`` on the wall clock, where the phase is a stable
+hash of its id: 10,000 services at 60 s spread evenly over the minute, and keep their slots
+across restarts. One heap holds the next due time of every service. A service is never
+checked twice at once: a slot that comes while the previous check still runs is skipped and
+counted. A global and a per-host semaphore bound the checks in flight. The lateness of every
+check start (actual start − due time) is measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import math
+import time
+import zlib
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .models import Service
+
+logger = logging.getLogger("slamon.scheduler")
+
+RunCheck = Callable[[Service], Awaitable[None]]
+
+
+def phase_of(service_id: str, interval_s: float) -> float:
+    """Stable offset in [0, interval) of a service's slots."""
+    return (zlib.crc32(service_id.encode()) / 2**32) * interval_s
+
+
+def next_due(service_id: str, interval_s: float, now: float) -> float:
+    """The first slot of the service strictly after ``now`` (epoch seconds)."""
+    phase = phase_of(service_id, interval_s)
+    k = math.floor((now - phase) / interval_s) + 1
+    return phase + k * interval_s
+
+
+@dataclass(slots=True)
+class LatenessStats:
+    """Start lateness over the last checks, in seconds."""
+
+    count: int
+    p50: float
+    p99: float
+    max: float
+    skipped: int
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"count": self.count, "p50_s": self.p50, "p99_s": self.p99, "max_s": self.max,
+                "skipped": self.skipped}
+
+
+class Scheduler:
+    """Runs ``run_check(service)`` for every service on its own schedule until ``stop``."""
+
+    def __init__(
+        self,
+        run_check: RunCheck,
+        *,
+        max_concurrency: int = 500,
+        per_host_concurrency: int = 20,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._run_check = run_check
+        self._clock = clock
+        self._global = asyncio.Semaphore(max_concurrency)
+        self._per_host_limit = per_host_concurrency
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._services: dict[str, tuple[Service, int]] = {}  # id -> (service, generation)
+        self._heap: list[tuple[float, int, str, int]] = []  # (due, seq, id, generation)
+        self._seq = 0
+        self._in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._lateness: deque[float] = deque(maxlen=100_000)
+        self.skipped = 0
+
+    # -- services ---------------------------------------------------------------------
+
+    def set_services(self, services: list[Service]) -> None:
+        """Schedule exactly these services (active ones); changed ones get a new slot."""
+        wanted = {s.id: s for s in services if s.active}
+        for sid in list(self._services):
+            if sid not in wanted:
+                del self._services[sid]
+        now = self._clock()
+        for sid, s in wanted.items():
+            old = self._services.get(sid)
+            if old is not None and old[0] == s:
+                continue
+            gen = (old[1] + 1) if old else 0
+            self._services[sid] = (s, gen)
+            self._push(next_due(sid, s.interval_s, now), sid, gen)
+        self._wake.set()
+
+    def check_soon(self, service_id: str, delay_s: float = 0.0) -> None:
+        """Add one extra check in ``delay_s`` (a quick re-check), keeping the regular slots."""
+        entry = self._services.get(service_id)
+        if entry is not None:
+            self._push(self._clock() + delay_s, service_id, -1)
+            self._wake.set()
+
+    def _push(self, due: float, sid: str, gen: int) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (due, self._seq, sid, gen))
+
+    # -- loop -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """The main loop; returns after ``stop`` once in-flight checks finished."""
+        while not self._stopping:
+            now = self._clock()
+            while self._heap and self._heap[0][0] <= now:
+                due, _, sid, gen = heapq.heappop(self._heap)
+                entry = self._services.get(sid)
+                if entry is None or (gen != -1 and gen != entry[1]):
+                    continue  # removed or rescheduled
+                service = entry[0]
+                if gen != -1:
+                    # Next slot; slots already past (the loop was blocked) are counted as missed.
+                    missed = math.floor((now - due) / service.interval_s)
+                    self.skipped += missed
+                    self._push(due + (missed + 1) * service.interval_s, sid, gen)
+                if sid in self._in_flight:
+                    if gen != -1:
+                        self.skipped += 1
+                    continue
+                self._start(service, due)
+            delay = (self._heap[0][0] - self._clock()) if self._heap else 3600.0
+            if delay > 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=min(delay, 3600.0))
+                except TimeoutError:
+                    pass
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    def _start(self, service: Service, due: float) -> None:
+        self._in_flight.add(service.id)
+        task = asyncio.create_task(self._one(service, due), name=f"check:{service.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _one(self, service: Service, due: float) -> None:
+        host = urlsplit(service.url).hostname or ""
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self._per_host_limit)
+        try:
+            async with self._global, sem:
+                self._lateness.append(max(0.0, self._clock() - due))
+                await self._run_check(service)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("check of %s failed unexpectedly", service.id)
+        finally:
+            self._in_flight.discard(service.id)
+
+    def lateness(self) -> LatenessStats:
+        """Lateness of the recent check starts."""
+        xs = sorted(self._lateness)
+        if not xs:
+            return LatenessStats(0, 0.0, 0.0, 0.0, self.skipped)
+
+        def q(p: float) -> float:
+            return xs[min(len(xs) - 1, int(p * len(xs)))]
+
+        return LatenessStats(len(xs), q(0.50), q(0.99), xs[-1], self.skipped)

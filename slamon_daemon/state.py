@@ -1,0 +1,232 @@
+"""Live state of every service: status with confirmation, transitions, the in-memory 90 days.
+
+The store is the durable copy; this is what the feed reads (PERF-NOTES.md: never compute the
+dashboard from the database per request). Per service it keeps the current status, the last
+checks for the sparkline and one DailyRollup per UTC day of the bar's window.
+
+Status rules (SPEC §3.3):
+* ``major_outage`` once ``confirm_failures`` consecutive checks failed; it ends only after as
+  many consecutive successes (confirmed recovery);
+* ``degraded`` when the last check was slower than ``degraded_after`` or failed without
+  being confirmed yet;
+* ``partial_outage`` when at least ``FLAP_FAILURES`` of the last ``FLAP_WINDOW`` checks
+  failed while no failure is confirmed (a flapping service);
+* ``operational`` otherwise; ``unknown`` before the first check.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from .models import (
+    STATUS_SEVERITY,
+    Check,
+    DailyRollup,
+    DailyStatus,
+    Outcome,
+    Service,
+    ServiceStatus,
+)
+from .rollup import DEFAULT_MAJOR_THRESHOLD, daily_status, uptime_percent_text
+
+HISTORY_DAYS = 90
+WINDOWS = (30, 60, 90)
+SPARKLINE_POINTS = 60
+FLAP_WINDOW = 10
+FLAP_FAILURES = 3
+
+
+@dataclass(slots=True)
+class Transition:
+    """A status change of one service (service_id set) or of the whole system (None)."""
+
+    service_id: str | None
+    previous: ServiceStatus
+    status: ServiceStatus
+    at: datetime
+
+    def to_dict(self) -> dict[str, object]:
+        d: dict[str, object] = {
+            "kind": "service" if self.service_id else "overall",
+            "status": self.status.value,
+            "previous": self.previous.value,
+            "at": self.at.isoformat(),
+        }
+        if self.service_id:
+            d["service_id"] = self.service_id
+        return d
+
+
+@dataclass(slots=True)
+class _PastCache:
+    """Per-day cells and window sums of the days before ``today`` (they no longer change)."""
+
+    today: date
+    cells: list[str]
+    sums: dict[int, tuple[int, int, int, int]]  # window -> (up, degraded, checks, maintenance)
+
+
+@dataclass(slots=True)
+class ServiceState:
+    service: Service
+    status: ServiceStatus = ServiceStatus.UNKNOWN
+    status_since: datetime = field(default_factory=lambda: datetime.now(UTC))
+    consecutive_failures: int = 0
+    consecutive_successes: int = 0
+    confirmed_down: bool = False
+    last_check: Check | None = None
+    recent: deque[Check] = field(default_factory=lambda: deque(maxlen=SPARKLINE_POINTS))
+    days: dict[date, DailyRollup] = field(default_factory=dict)
+    _past: _PastCache | None = None
+
+    def add_to_day(self, check: Check) -> None:
+        day = check.started_at.astimezone(UTC).date()
+        r = self.days.get(day)
+        if r is None:
+            r = self.days[day] = DailyRollup(service_id=self.service.id, day=day)
+        r.add(check)
+        if self._past is not None and day < self._past.today:
+            self._past = None  # a late check for a past day: recompute the cache
+
+    def _past_cache(self, today: date, threshold: float) -> _PastCache:
+        if self._past is not None and self._past.today == today:
+            return self._past
+        first = today - timedelta(days=HISTORY_DAYS - 1)
+        for d in [d for d in self.days if d < first]:
+            del self.days[d]
+        cells: list[str] = []
+        sums = {w: (0, 0, 0, 0) for w in WINDOWS}
+        for i in range(HISTORY_DAYS - 1):
+            d = first + timedelta(days=i)
+            r = self.days.get(d)
+            cells.append(daily_status(r, threshold).value)
+            if r is not None:
+                age = (today - d).days  # 1 .. 89
+                for w in WINDOWS:
+                    if age < w:
+                        u, g, c, m = sums[w]
+                        sums[w] = (u + r.up, g + r.degraded, c + r.checks, m + r.maintenance)
+        self._past = _PastCache(today, cells, sums)
+        return self._past
+
+    def history(self, today: date, threshold: float = DEFAULT_MAJOR_THRESHOLD) -> tuple[list[str], dict[str, str]]:
+        """The 90 daily cells (oldest first, today last) and uptime text per window."""
+        past = self._past_cache(today, threshold)
+        r = self.days.get(today)
+        cells = [*past.cells, daily_status(r, threshold).value]
+        uptime = {}
+        for w in WINDOWS:
+            u, g, c, m = past.sums[w]
+            if r is not None:
+                u, g, c, m = u + r.up, g + r.degraded, c + r.checks, m + r.maintenance
+            uptime[str(w)] = uptime_percent_text(u, g, c, m)
+        return cells, uptime
+
+    def today_cell(self, today: date, threshold: float = DEFAULT_MAJOR_THRESHOLD) -> DailyStatus:
+        return daily_status(self.days.get(today), threshold)
+
+
+class LiveState:
+    """Every service's live state and the overall status."""
+
+    def __init__(self, major_threshold: float = DEFAULT_MAJOR_THRESHOLD) -> None:
+        self.services: dict[str, ServiceState] = {}
+        self.overall = ServiceStatus.OPERATIONAL
+        self.overall_since = datetime.now(UTC)
+        self.major_threshold = major_threshold
+
+    def set_services(self, services: list[Service]) -> None:
+        """Track exactly these (active) services, keeping the state of those already known."""
+        keep = {s.id for s in services}
+        for sid in [sid for sid in self.services if sid not in keep]:
+            del self.services[sid]
+        for s in services:
+            st = self.services.get(s.id)
+            if st is None:
+                self.services[s.id] = ServiceState(service=s)
+            else:
+                st.service = s
+
+    def load_history(self, rollups: list[DailyRollup], latest: dict[str, list[Check]]) -> None:
+        """Warm start from the store: daily rollups and the latest checks, without transitions."""
+        for r in rollups:
+            st = self.services.get(r.service_id)
+            if st is not None:
+                st.days[r.day] = r
+        for sid, checks in latest.items():
+            st = self.services.get(sid)
+            if st is None or not checks:
+                continue
+            for c in checks:
+                st.recent.append(c)
+                self._advance(st, c)
+            st.last_check = checks[-1]
+            st.status = self._status_of(st)
+            st.status_since = checks[-1].started_at
+        self.overall = self._overall()
+
+    def apply(self, check: Check) -> list[Transition]:
+        """Fold one check in; returns the transitions it caused (service, then overall)."""
+        st = self.services.get(check.service_id)
+        if st is None:
+            return []
+        st.last_check = check
+        st.recent.append(check)
+        st.add_to_day(check)
+        self._advance(st, check)
+        out: list[Transition] = []
+        new = self._status_of(st)
+        if new is not st.status:
+            out.append(Transition(st.service.id, st.status, new, check.started_at))
+            st.status, st.status_since = new, check.started_at
+            overall = self._overall()
+            if overall is not self.overall:
+                out.append(Transition(None, self.overall, overall, check.started_at))
+                self.overall, self.overall_since = overall, check.started_at
+        return out
+
+    @staticmethod
+    def _advance(st: ServiceState, c: Check) -> None:
+        confirm = st.service.confirm_failures
+        if c.outcome is Outcome.DOWN:
+            st.consecutive_failures += 1
+            st.consecutive_successes = 0
+            if st.consecutive_failures >= confirm:
+                st.confirmed_down = True
+        else:
+            st.consecutive_successes += 1
+            st.consecutive_failures = 0
+            if st.confirmed_down and st.consecutive_successes >= confirm:
+                st.confirmed_down = False
+
+    @staticmethod
+    def _status_of(st: ServiceState) -> ServiceStatus:
+        last = st.last_check
+        if last is None:
+            return ServiceStatus.UNKNOWN
+        if st.confirmed_down:
+            return ServiceStatus.MAJOR_OUTAGE
+        recent = list(st.recent)[-FLAP_WINDOW:]
+        if sum(1 for c in recent if c.outcome is Outcome.DOWN) >= FLAP_FAILURES:
+            return ServiceStatus.PARTIAL_OUTAGE
+        if last.outcome is not Outcome.UP:
+            return ServiceStatus.DEGRADED
+        return ServiceStatus.OPERATIONAL
+
+    def _overall(self) -> ServiceStatus:
+        """Worst status across services; some (not all) in major outage is a partial outage."""
+        statuses = [
+            st.status
+            for st in self.services.values()
+            if st.status not in (ServiceStatus.UNKNOWN, ServiceStatus.MAINTENANCE)
+        ]
+        if not statuses:
+            return ServiceStatus.OPERATIONAL
+        worst = max(statuses, key=STATUS_SEVERITY.__getitem__)
+        if worst is ServiceStatus.MAJOR_OUTAGE and any(
+            s is not ServiceStatus.MAJOR_OUTAGE for s in statuses
+        ):
+            return ServiceStatus.PARTIAL_OUTAGE
+        return worst
