@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .assertions import parse_json_path
 from .errors import ConfigError
 from .models import Service
 
@@ -160,8 +161,18 @@ class ServiceConfig(BaseModel):
         default_factory=lambda: [(200, 299)]
     )
     """Expected status codes: a list of codes and ranges like "200-299"."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Request headers, e.g. { Authorization = "Bearer …" } (values are never logged)."""
+    body: str | None = None
+    """Request body (for POST/PUT/PATCH)."""
     body_contains: str | None = None
-    """The body (read up to a size cap) must contain this text."""
+    """The body (first 1 MiB) must contain this text."""
+    body_regex: str | None = None
+    """The body (first 1 MiB, as UTF-8) must match this regular expression."""
+    json_path: str | None = None
+    """The body must be JSON satisfying this, e.g. "$.status == 'UP'" (see README)."""
+    follow_redirects: bool = False
+    """Follow redirects (up to 10); when false a 3xx is judged by expect_status."""
     degraded_after: Duration | None = None
     """A correct answer slower than this counts as degraded."""
     confirm_failures: int = Field(default=2, ge=1, le=100)
@@ -170,6 +181,8 @@ class ServiceConfig(BaseModel):
     """SLA target in percent (default: [daemon] sla_target)."""
     verify_tls: bool = True
     """Verify the server certificate of https targets."""
+    ca_file: str | None = None
+    """PEM file of CA certificates to verify against instead of the system's (private CAs)."""
     active: bool = True
     """Set false to stop checking without removing the service's history."""
 
@@ -181,6 +194,30 @@ class ServiceConfig(BaseModel):
                 f"{v!r} is not a kebab-case id: use lowercase letters, digits and single dashes"
                 " (e.g. \"face-compare\"), at most 64 characters"
             )
+        return v
+
+    @field_validator("body_regex")
+    @classmethod
+    def _check_regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"{v!r} is not a valid regular expression: {exc}") from None
+        return v
+
+    @field_validator("json_path")
+    @classmethod
+    def _check_json_path(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_json_path(v)  # raises ValueError with what is allowed
+        return v
+
+    @field_validator("ca_file")
+    @classmethod
+    def _check_ca_file(cls, v: str | None) -> str | None:
+        if v is not None and not Path(v).is_file():
+            raise ValueError(f"{v!r} is not a readable file (a PEM bundle of CA certificates)")
         return v
 
     @field_validator("url")
@@ -204,10 +241,16 @@ class ServiceConfig(BaseModel):
             method=self.method,
             expect_status=tuple(self.expect_status),
             body_contains=self.body_contains,
+            body_regex=self.body_regex,
+            json_path=self.json_path,
+            headers=tuple(self.headers.items()),
+            body=self.body,
+            follow_redirects=self.follow_redirects,
             degraded_after_s=self.degraded_after,
             confirm_failures=self.confirm_failures,
             sla_target=self.sla_target,
             verify_tls=self.verify_tls,
+            ca_file=self.ca_file,
             active=self.active,
         )
 

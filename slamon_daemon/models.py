@@ -74,10 +74,16 @@ class Service:
     method: str = "GET"
     expect_status: tuple[tuple[int, int], ...] = ((200, 299),)
     body_contains: str | None = None
+    body_regex: str | None = None
+    json_path: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = None
+    follow_redirects: bool = False
     degraded_after_s: float | None = None
     confirm_failures: int = 2
     sla_target: float | None = None
     verify_tls: bool = True
+    ca_file: str | None = None
     active: bool = True
 
     def status_expected(self, code: int) -> bool:
@@ -100,6 +106,8 @@ class Check:
     maintenance: bool = False
     # The service's interval when the check ran: a failed check stands for this much downtime.
     interval_s: float = 60.0
+    # When the https target's certificate expires (None for http or when unknown).
+    cert_expires_at: datetime | None = None
 
     @property
     def failed(self) -> bool:
@@ -117,6 +125,7 @@ class Check:
             "node": self.node,
             "maintenance": self.maintenance,
             "interval_s": self.interval_s,
+            "cert_expires_at": self.cert_expires_at.isoformat() if self.cert_expires_at else None,
         }
 
     @classmethod
@@ -134,6 +143,7 @@ class Check:
             node=str(d.get("node") or "local"),
             maintenance=bool(d.get("maintenance", False)),
             interval_s=float(d.get("interval_s", 60.0)),  # type: ignore[arg-type]
+            cert_expires_at=parse_ts(str(d["cert_expires_at"])) if d.get("cert_expires_at") else None,
         )
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import ssl
 import time
 from datetime import UTC, datetime
 
 import httpx
+from cryptography import x509
 
+from .assertions import JsonPath, parse_json_path
 from .models import Check, ErrorKind, Outcome, Service
 
 logger = logging.getLogger("slamon.probe")
@@ -70,25 +73,47 @@ def _describe(exc: BaseException, timeout_s: float) -> str:
     return _short(msg)
 
 
+def _cert_expiry(resp: httpx.Response) -> datetime | None:
+    """The peer certificate's notAfter of an https response (verified or not)."""
+    stream = resp.extensions.get("network_stream")
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    if not der:
+        return None
+    try:
+        return x509.load_der_x509_certificate(der).not_valid_after_utc
+    except ValueError:
+        return None
+
+
 class Prober:
     """Makes checks. Owns one httpx client per TLS setting; close it with ``aclose``."""
 
     def __init__(self, node: str = "local", body_cap: int = BODY_CAP_BYTES) -> None:
         self.node = node
         self.body_cap = body_cap
-        self._clients: dict[bool, httpx.AsyncClient] = {}
+        self._clients: dict[tuple[bool, str | None], httpx.AsyncClient] = {}
+        self._json_paths: dict[str, JsonPath] = {}
+        self._regexes: dict[str, re.Pattern[bytes]] = {}
 
-    def _client(self, verify: bool) -> httpx.AsyncClient:
-        client = self._clients.get(verify)
+    def _client(self, service: Service) -> httpx.AsyncClient:
+        key = (service.verify_tls, service.ca_file if service.verify_tls else None)
+        client = self._clients.get(key)
         if client is None:
+            verify: bool | ssl.SSLContext = service.verify_tls
+            if service.verify_tls and service.ca_file:
+                verify = ssl.create_default_context(cafile=service.ca_file)
             client = httpx.AsyncClient(
                 verify=verify,
                 follow_redirects=False,
+                max_redirects=10,
                 limits=httpx.Limits(max_keepalive_connections=0, max_connections=None),
                 headers={"User-Agent": "slamon/0.1 (+health check)"},
                 trust_env=False,  # a proxy from the environment would skew what users meet
             )
-            self._clients[verify] = client
+            self._clients[key] = client
         return client
 
     async def aclose(self) -> None:
@@ -100,10 +125,9 @@ class Prober:
         """Check ``service`` once. Never raises (except cancellation): failures are Checks."""
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
-        status_code: int | None = None
         try:
             async with asyncio.timeout(service.timeout_s):
-                status_code, body = await self._request(service)
+                status_code, body, cert_expires_at = await self._request(service)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every failure becomes a recorded check
@@ -112,7 +136,6 @@ class Prober:
                 started_at=started_at,
                 latency_ms=(time.perf_counter() - t0) * 1000,
                 outcome=Outcome.DOWN,
-                status_code=status_code,
                 error_kind=classify(exc),
                 error=_describe(exc, service.timeout_s),
                 node=self.node,
@@ -126,9 +149,10 @@ class Prober:
             error_kind = ErrorKind.HTTP_ERROR
             allowed = ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in service.expect_status)
             error = f"status {status_code}, expected {allowed}"
-        elif service.body_contains is not None and service.body_contains.encode() not in body:
-            error_kind = ErrorKind.ASSERTION_FAILED
-            error = _short(f"body does not contain {service.body_contains!r}")
+        else:
+            error = self._assert_body(service, body)
+            if error is not None:
+                error_kind = ErrorKind.ASSERTION_FAILED
         if error_kind is not None:
             outcome = Outcome.DOWN
         elif service.degraded_after_s is not None and latency_ms > service.degraded_after_s * 1000:
@@ -142,16 +166,41 @@ class Prober:
             outcome=outcome,
             status_code=status_code,
             error_kind=error_kind,
-            error=error,
+            error=_short(error) if error else None,
             node=self.node,
             maintenance=maintenance,
             interval_s=service.interval_s,
+            cert_expires_at=cert_expires_at,
         )
 
-    async def _request(self, service: Service) -> tuple[int, bytes]:
-        client = self._client(service.verify_tls)
-        timeout = httpx.Timeout(service.timeout_s)
-        async with client.stream(service.method, service.url, timeout=timeout) as resp:
+    def _assert_body(self, service: Service, body: bytes) -> str | None:
+        """None when every body assertion of the service holds, else why not."""
+        if service.body_contains is not None and service.body_contains.encode() not in body:
+            return f"body does not contain {service.body_contains!r}"
+        if service.body_regex is not None:
+            rx = self._regexes.get(service.body_regex)
+            if rx is None:
+                rx = self._regexes[service.body_regex] = re.compile(service.body_regex.encode())
+            if rx.search(body) is None:
+                return f"body does not match /{service.body_regex}/"
+        if service.json_path is not None:
+            jp = self._json_paths.get(service.json_path)
+            if jp is None:
+                jp = self._json_paths[service.json_path] = parse_json_path(service.json_path)
+            return jp.check(body)
+        return None
+
+    async def _request(self, service: Service) -> tuple[int, bytes, datetime | None]:
+        client = self._client(service)
+        async with client.stream(
+            service.method,
+            service.url,
+            headers=dict(service.headers) if service.headers else None,
+            content=service.body.encode() if service.body is not None else None,
+            timeout=httpx.Timeout(service.timeout_s),
+            follow_redirects=service.follow_redirects,
+        ) as resp:
+            cert = _cert_expiry(resp) if resp.url.scheme == "https" else None
             chunks: list[bytes] = []
             size = 0
             async for chunk in resp.aiter_bytes():
@@ -159,4 +208,4 @@ class Prober:
                 size += len(chunk)
                 if size >= self.body_cap:
                     break  # the rest is not read; the connection is closed, not reused
-            return resp.status_code, b"".join(chunks)[: self.body_cap]
+            return resp.status_code, b"".join(chunks)[: self.body_cap], cert

@@ -181,12 +181,14 @@ def rollup_from_row(service_id: str, day: date, values: Sequence[Any]) -> DailyR
 def service_to_json(s: Service) -> str:
     d = asdict(s)
     d["expect_status"] = [list(r) for r in s.expect_status]
+    d["headers"] = [list(h) for h in s.headers]
     return json.dumps(d, sort_keys=True)
 
 
 def service_from_json(text: str | dict[str, Any], *, active: bool | None = None) -> Service:
     d = json.loads(text) if isinstance(text, str) else dict(text)
     d["expect_status"] = tuple(tuple(r) for r in d.get("expect_status", [[200, 299]]))
+    d["headers"] = tuple(tuple(h) for h in d.get("headers", []))
     known = set(Service.__dataclass_fields__)
     d = {k: v for k, v in d.items() if k in known}
     if active is not None:
