@@ -10,6 +10,7 @@ Every problem in a file is reported, one line each, as ``file: key.path: what wa
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
@@ -94,6 +95,11 @@ class DaemonConfig(BaseModel):
 
     socket: Path = Field(default_factory=lambda: default_socket_path())
     """The feed's Unix socket (default $XDG_RUNTIME_DIR/slamon.sock)."""
+
+    spool_dir: Path | None = None
+    """Local folder of the check journal, where checks wait while the database is unreachable.
+    Default: beside the SQLite file ("<file>.spool/"), or for PostgreSQL
+    $XDG_STATE_HOME/slamon/spool/<hash of the database URL>/."""
 
     sla_target: float = Field(default=99.9, gt=0, lt=100)
     """Default SLA target in percent for services that set none."""
@@ -300,6 +306,18 @@ def default_socket_path() -> Path:
     if runtime:
         return Path(runtime) / "slamon.sock"
     return Path(f"/tmp/slamon-{os.getuid()}") / "slamon.sock"
+
+
+def spool_dir_for(daemon: DaemonConfig) -> Path:
+    """The journal folder of a daemon: one per database, so two daemons never share one."""
+    if daemon.spool_dir is not None:
+        return daemon.spool_dir
+    url = daemon.database_url
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///") + ".spool")
+    state_home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return Path(state_home) / "slamon" / "spool" / digest
 
 
 def default_database_url() -> str:

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, protocol
-from .config import Settings, load_settings
+from .config import Settings, load_settings, spool_dir_for
 from .errors import ConfigError, SlamonError
 from .feed import FeedServer
 from .methods import build_methods
 from .models import Check, Role, Service
 from .probe import Prober
 from .scheduler import Scheduler
+from .spool import Spool
 from .state import HISTORY_DAYS, SPARKLINE_POINTS, LiveState
 from .store import Store, open_store
 from .writer import CheckWriter
@@ -52,8 +53,10 @@ class Daemon:
         self.prober = prober or Prober(node=cfg.node)
         self.notice = notice
         self.state = LiveState(cfg.daily_major_threshold)
+        self.spool = Spool(spool_dir_for(cfg))
         self.writer = CheckWriter(
-            self.store, batch_size=cfg.write_batch_size, flush_interval=cfg.write_flush_interval
+            self.store, self.spool, batch_size=cfg.write_batch_size,
+            flush_interval=cfg.write_flush_interval,
         )
         self.scheduler = Scheduler(
             self.run_check,
@@ -79,6 +82,10 @@ class Daemon:
         applied = await self.store.migrate()
         if applied:
             logger.info("database migrated: %s", ", ".join(applied))
+        if self.spool.closed:
+            # A previous run left journaled checks: store them before warming the state.
+            logger.info("replaying %d journal segments from %s", len(self.spool.closed), self.spool.folder)
+            await self.writer.flush()
         result = await self.store.sync_services(self.settings.services)
         if result.added or result.updated or result.deactivated:
             logger.info("services from config: added %s, updated %s, deactivated %s",
@@ -126,7 +133,9 @@ class Daemon:
         try:
             await self.writer.flush()
         except SlamonError as exc:
-            logger.error("%d checks could not be written at shutdown: %s", len(self.writer.queue), exc)
+            logger.error("database unreachable at shutdown; %d checks stay journaled in %s for the"
+                         " next start: %s", self.writer.pending, self.spool.folder, exc)
+        self.spool.close()
         await self.feed.stop()
         await self.prober.aclose()
         await self.store.close()
@@ -169,8 +178,9 @@ class Daemon:
         return {
             "checks_made": self.checks_made,
             "checks_written": self.writer.written,
-            "write_queue": len(self.writer.queue),
+            "write_pending": self.writer.pending,
             "write_failures": self.writer.failures,
+            "store_ok": self.writer.store_ok,
             "lateness": self.scheduler.lateness().to_dict(),
             "sessions": len(self.feed.sessions),
             "services": len(self.state.services),

@@ -1,41 +1,48 @@
-"""Batched writes of check results to the store.
+"""Batched writes of check results to the store, through the journal (spool.py).
 
-Checks wait in memory at most ``flush_interval`` (or until ``batch_size`` are queued) and are
-written in one transaction. When the store fails, the batch stays queued, in order, and is
-retried with backoff; the rest of the daemon does not wait for it.
+Each check is appended to the journal at once; every ``flush_interval`` the writer closes the
+active journal segment and writes the closed segments to the store in order, in transactions
+of at most ``batch_size`` checks. When the store fails, the segments stay on disk, in order,
+and are retried with backoff while probing, state and the feed go on. A daemon restarted
+after a crash or kill replays what its predecessor left.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 
 from .errors import StoreError
 from .models import Check
+from .spool import Spool
 from .store.base import Store
 
 logger = logging.getLogger("slamon.writer")
 
 
 class CheckWriter:
-    """Queues checks and writes them in batches; ``run`` is its loop, ``flush`` drains it."""
+    """Journals checks and writes them in batches; ``run`` is its loop, ``flush`` drains it."""
 
-    def __init__(self, store: Store, *, batch_size: int = 500, flush_interval: float = 0.5) -> None:
+    def __init__(
+        self, store: Store, spool: Spool, *, batch_size: int = 500, flush_interval: float = 0.5
+    ) -> None:
         self.store = store
+        self.spool = spool
         self.batch_size = batch_size
         self.flush_interval = flush_interval
-        self.queue: deque[Check] = deque()
         self.written = 0
         self.failures = 0
+        self.store_ok = True
         self._wake = asyncio.Event()
         self._stopping = False
         self._lock = asyncio.Lock()
 
     def add(self, check: Check) -> None:
-        self.queue.append(check)
-        if len(self.queue) >= self.batch_size:
-            self._wake.set()
+        self.spool.append(check)
+
+    @property
+    def pending(self) -> int:
+        return self.spool.pending
 
     async def run(self) -> None:
         backoff = 0.5
@@ -46,28 +53,37 @@ class CheckWriter:
                 pass
             self._wake.clear()
             try:
-                await self._write_queued()
+                await self.flush()
+                if not self.store_ok:
+                    logger.info("database is back; spooled checks written")
+                self.store_ok = True
                 backoff = 0.5
             except StoreError as exc:
                 self.failures += 1
-                logger.warning("cannot write %d queued checks (retry in %.1fs): %s",
-                               len(self.queue), backoff, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-
-    async def _write_queued(self) -> None:
-        async with self._lock:
-            while self.queue:
-                batch = [self.queue[i] for i in range(min(self.batch_size, len(self.queue)))]
-                await self.store.write_checks(batch)
-                # Only now drop them: a failed write leaves the batch queued, in order.
-                for _ in batch:
-                    self.queue.popleft()
-                self.written += len(batch)
+                if self.store_ok:
+                    logger.warning("database write failed; spooling checks to %s: %s",
+                                   self.spool.folder, exc)
+                self.store_ok = False
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                except TimeoutError:
+                    pass
+                backoff = min(backoff * 2, 5.0)
 
     async def flush(self) -> None:
-        """Write everything queued now (raises StoreError if the store fails)."""
-        await self._write_queued()
+        """Write every journaled check now, in order.
+
+        Raises:
+            StoreError: the store failed; what was not written stays journaled.
+        """
+        async with self._lock:
+            self.spool.rotate()
+            for segment in list(self.spool.closed):
+                checks = self.spool.read(segment)
+                for i in range(0, len(checks), self.batch_size):
+                    await self.store.write_checks(checks[i : i + self.batch_size])
+                self.written += len(checks)
+                self.spool.done(segment)
 
     def stop(self) -> None:
         self._stopping = True
