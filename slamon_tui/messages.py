@@ -1,0 +1,75 @@
+"""Messages the feed worker posts to the app; the dashboard handles them.
+
+Each check event is its own message and none is replaceable: every check adds a point to
+the sparkline, so collapsing a queue of them would lose data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class Connecting(Message):
+    """The worker is trying to reach the daemon (first try or a retry)."""
+
+    socket_path: str
+    attempt: int
+
+
+@dataclass
+class Connected(Message):
+    """The worker has a connection, a subscription and is about to post a Snapshot."""
+
+    socket_path: str
+    node: str
+    version: str
+
+
+@dataclass
+class Disconnected(Message):
+    """The connection failed or dropped; the worker tries again in ``retry_in`` seconds.
+
+    ``daemon_missing`` is True when nothing listens at the socket (no daemon running),
+    as opposed to a daemon that was there and went away or answered badly.
+    """
+
+    socket_path: str
+    reason: str
+    retry_in: float
+    daemon_missing: bool = False
+
+
+@dataclass
+class Snapshot(Message):
+    """A status.get result: replace everything on screen with it."""
+
+    result: dict[str, Any]
+
+    def can_replace(self, message: Message) -> bool:
+        # A newer snapshot makes an older, not yet handled one worthless.
+        return isinstance(message, Snapshot)
+
+
+@dataclass
+class CheckEvent(Message):
+    """A ``check`` event's data: one probe result with today's cell and uptime."""
+
+    data: dict[str, Any]
+
+
+@dataclass
+class StatusEvent(Message):
+    """A ``status`` event's data: a service or the overall status changed."""
+
+    data: dict[str, Any]
+
+
+@dataclass
+class FeedProblem(Message):
+    """Something the user should know that does not break the connection (a failed resync)."""
+
+    text: str

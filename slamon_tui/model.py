@@ -1,0 +1,141 @@
+"""What the dashboard knows: the last status.get snapshot with live events folded in.
+
+Pure (no Textual, no I/O) so the folding rules are testable on their own: the screen asks
+this model what changed and updates only those widgets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from slamon_daemon.models import DailyStatus, ServiceStatus, parse_ts
+
+MAX_LATENCIES = 60
+"""Latencies kept per service for the sparkline (status.get sends up to this many)."""
+
+
+@dataclass(slots=True)
+class ServiceState:
+    """One service as the dashboard shows it."""
+
+    id: str
+    name: str
+    url: str = ""
+    status: str = ServiceStatus.UNKNOWN
+    status_since: str | None = None
+    interval_s: float = 60.0
+    last_check: dict[str, Any] | None = None
+    daily: list[str] = field(default_factory=list)
+    uptime: dict[str, str] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], n_days: int) -> ServiceState:
+        """Build from one entry of status.get's ``services``; the bar is padded to ``n_days``."""
+        daily = [str(c) for c in d.get("daily") or []][-n_days:] if n_days else []
+        daily = [DailyStatus.NO_DATA.value] * (n_days - len(daily)) + daily
+        return cls(
+            id=str(d["id"]),
+            name=str(d.get("name") or d["id"]),
+            url=str(d.get("url") or ""),
+            status=str(d.get("status") or ServiceStatus.UNKNOWN),
+            status_since=d.get("status_since"),
+            interval_s=float(d.get("interval_s") or 60.0),
+            last_check=d.get("last_check"),
+            daily=daily,
+            uptime={str(k): str(v) for k, v in (d.get("uptime") or {}).items()},
+            latencies=[float(x) for x in (d.get("latencies") or [])][-MAX_LATENCIES:],
+        )
+
+
+@dataclass(slots=True)
+class DashboardModel:
+    """The snapshot plus events. ``services`` keeps the daemon's order."""
+
+    node: str = ""
+    generated_at: str | None = None
+    notice: str | None = None
+    overall: str = ServiceStatus.UNKNOWN
+    overall_since: str | None = None
+    days: list[str] = field(default_factory=list)
+    services: dict[str, ServiceState] = field(default_factory=dict)
+    loaded: bool = False
+
+    def apply_snapshot(self, result: dict[str, Any]) -> None:
+        """Replace everything with a status.get result."""
+        self.node = str(result.get("node") or "")
+        self.generated_at = result.get("generated_at")
+        self.notice = result.get("notice") or None
+        overall = result.get("overall") or {}
+        self.overall = str(overall.get("status") or ServiceStatus.UNKNOWN)
+        self.overall_since = overall.get("since")
+        self.days = [str(d) for d in result.get("days") or []]
+        n = len(self.days)
+        self.services = {
+            str(s["id"]): ServiceState.from_dict(s, n) for s in result.get("services") or []
+        }
+        self.loaded = True
+
+    def apply_check(self, data: dict[str, Any]) -> ServiceState | None:
+        """Fold a ``check`` event in; None when the service is unknown (resync then)."""
+        service = self.services.get(str(data.get("service_id")))
+        if service is None:
+            return None
+        check = data.get("check") or {}
+        if not _is_newer(check, service.last_check):
+            # Already in the snapshot: the event was queued while status.get was answered.
+            return service
+        service.last_check = check
+        if "latency_ms" in check:
+            service.latencies.append(float(check["latency_ms"]))
+            del service.latencies[:-MAX_LATENCIES]
+        if "started_at" in check:
+            self._roll_days_to(parse_ts(str(check["started_at"])).date())
+        if data.get("daily") and service.daily:
+            service.daily[-1] = str(data["daily"])
+        if data.get("uptime"):
+            service.uptime = {str(k): str(v) for k, v in data["uptime"].items()}
+        return service
+
+    def apply_status(self, data: dict[str, Any]) -> ServiceState | bool | None:
+        """Fold a ``status`` event in.
+
+        Returns the service changed, True when the overall status changed, or None when the
+        event names a service we do not know (resync then).
+        """
+        status = str(data.get("status") or ServiceStatus.UNKNOWN)
+        if data.get("kind") == "overall":
+            self.overall = status
+            self.overall_since = data.get("at") or self.overall_since
+            return True
+        service = self.services.get(str(data.get("service_id")))
+        if service is None:
+            return None
+        service.status = status
+        service.status_since = data.get("at") or service.status_since
+        return service
+
+    def _roll_days_to(self, day: date) -> None:
+        """Move the bar's window forward when a check lands on a new UTC day."""
+        if not self.days:
+            return
+        last = date.fromisoformat(self.days[-1])
+        shift = (day - last).days
+        if shift <= 0:
+            return
+        n = len(self.days)
+        new_days = [(last + timedelta(days=i)).isoformat() for i in range(1, shift + 1)]
+        self.days = (self.days + new_days)[-n:]
+        for s in self.services.values():
+            s.daily = (s.daily + [DailyStatus.NO_DATA.value] * shift)[-n:]
+
+
+def _is_newer(check: dict[str, Any], last: dict[str, Any] | None) -> bool:
+    if not last or "started_at" not in check or "started_at" not in last:
+        return True
+    try:
+        return parse_ts(str(check["started_at"])) > parse_ts(str(last["started_at"]))
+    except ValueError:
+        return True

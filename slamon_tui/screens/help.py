@@ -1,0 +1,62 @@
+"""The help overlay: keys, and how to read the bar and the status symbols."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from slamon_tui.formatting import DAILY_GLYPHS, DAILY_WORDS, STATUS_LABELS
+
+KEYS: list[tuple[str, str]] = [
+    ("↑ k  ↓ j", "previous / next service"),
+    ("Home g  End G", "first / last service"),
+    ("r", "resync now (or reconnect at once)"),
+    ("Ctrl+P", "command palette (themes, …)"),
+    ("?", "this help (Esc closes it)"),
+    ("q", "quit"),
+]
+
+
+def help_table() -> Table:
+    """Keys, then the status symbols beside the bar's glyphs."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for key, what in KEYS:
+        table.add_row(key, what)
+    legend = Table.grid(padding=(0, 2))
+    legend.add_column(no_wrap=True)
+    legend.add_column(no_wrap=True)
+    legend.add_row(Text("Service status", style="underline"), Text("Daily bar", style="underline"))
+    days = [f"{glyph * 3} {DAILY_WORDS[key]}" for key, glyph in DAILY_GLYPHS.items()]
+    days.append("today is the rightmost cell")
+    for (symbol, word, _short), day in zip(STATUS_LABELS.values(), days, strict=False):
+        legend.add_row(f"{symbol} {word}", day)
+    outer = Table.grid()
+    outer.add_column()
+    outer.add_row(table)
+    outer.add_row("")
+    outer.add_row(legend)
+    return outer
+
+
+class HelpScreen(ModalScreen[None]):
+    """Lists the keys and the meaning of symbols; any of Esc, ?, q closes it."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss_help", "Close", show=True)]
+
+    def compose(self) -> ComposeResult:
+        """A titled box with the help table."""
+        with Vertical(id="help-box") as box:
+            box.border_title = "slamon — help"
+            box.border_subtitle = "Esc closes"
+            yield Static(help_table(), id="help-body")
+
+    def action_dismiss_help(self) -> None:
+        """Close the overlay."""
+        self.dismiss(None)

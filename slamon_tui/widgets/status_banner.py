@@ -1,0 +1,56 @@
+"""The overall banner: "✓ All Systems Operational" and friends, coloured by status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual.widgets import Static
+
+from slamon_daemon.models import ServiceStatus, parse_ts
+from slamon_tui.formatting import overall_text
+
+_STATUS_CLASSES = tuple(f"-{s.value}" for s in ServiceStatus)
+
+
+def _since_text(since: str | None, now: datetime | None = None) -> str:
+    if not since:
+        return ""
+    try:
+        at = parse_ts(since)
+    except ValueError:
+        return ""
+    now = now or datetime.now(UTC)
+    stamp = (
+        at.strftime("%H:%M UTC") if at.date() == now.date() else at.strftime("%Y-%m-%d %H:%M UTC")
+    )
+    return f"since {stamp}"
+
+
+class StatusBanner(Static):
+    """The overall status in words, with a symbol; the CSS class ``-<status>`` colours it."""
+
+    DEFAULT_CSS = """
+    StatusBanner { width: 1fr; height: 3; content-align: center middle; text-style: bold; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(Text("Connecting to the daemon…"), id=id, classes=classes)
+        self.status: str | None = None
+
+    def set_status(self, status: str, since: str | None = None) -> None:
+        """Show ``status`` (an overall ServiceStatus value) and when it began."""
+        self.status = status
+        text = Text(overall_text(status))
+        when = _since_text(since)
+        if when:
+            text.append(f"  ·  {when}", style="not bold")
+        self.update(text)
+        self.remove_class(*_STATUS_CLASSES)
+        self.add_class(f"-{status}" if f"-{status}" in _STATUS_CLASSES else "-unknown")
+
+    def set_waiting(self, text: str) -> None:
+        """Show a line in place of a status (before the first snapshot)."""
+        self.status = None
+        self.remove_class(*_STATUS_CLASSES)
+        self.update(Text(text))

@@ -1,0 +1,53 @@
+"""Helpers for the pilot tests: wait for a condition, read the screen as text."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from textual.app import App
+from textual.pilot import Pilot
+
+from slamon_tui.app import SlamonApp, make_app
+
+# Fast backoff so reconnection tests take tenths of a second, not seconds.
+FAST_RETRY = {"retry_initial": 0.05, "retry_max": 0.2}
+
+
+def fast_app(socket_path: Path) -> SlamonApp:
+    """The app as the CLI builds it, with a short retry backoff."""
+    return make_app(socket_path, **FAST_RETRY)
+
+
+async def wait_until(
+    pilot: Pilot[None], condition: Callable[[], bool], within: float = 5.0
+) -> None:
+    """Let the app run until ``condition()`` holds; fail after ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {within} s")
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+def screen_text(app: App[None]) -> str:
+    """What the terminal shows, as plain text (one line per screen row)."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        record=True,
+        legacy_windows=False,
+        color_system="truecolor",
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text()

@@ -1,0 +1,239 @@
+"""The dashboard through Textual's pilot, fed by a fake daemon on a real socket."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from slamon_tui.screens.help import HelpScreen
+from slamon_tui.widgets.column_header import ColumnHeader
+from slamon_tui.widgets.service_row import ServiceRow
+from slamon_tui.widgets.status_banner import StatusBanner
+
+from .conftest import demo_snapshot
+from .fake_daemon import FakeDaemon, make_check, make_service, make_snapshot
+from .helpers import fast_app, screen_text, wait_until
+
+
+def rows_loaded(app) -> bool:  # type: ignore[no-untyped-def]
+    return bool(app.dashboard.rows)
+
+
+@pytest.mark.parametrize(("size", "cells"), [((80, 24), 30), ((140, 40), 60), ((200, 50), 90)])
+async def test_snapshot_renders_rows_and_bar_width(
+    daemon: FakeDaemon, size: tuple[int, int], cells: int
+) -> None:
+    app = fast_app(daemon.path)
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
+        rows = app.dashboard.rows
+        assert rows["api"].status_label.text == "● Operational"
+        assert rows["slow"].status_label.text == "▲ Degraded"
+        assert rows["flaky"].status_label.text.startswith("◆ Partial")
+        assert rows["down"].status_label.text.startswith("✕ Major")
+        assert rows["flaky"].latency_label.text == "timeout"
+        assert rows["api"].latency_label.text == "42 ms"
+        for row in rows.values():
+            assert len(row.bar.cells) == cells
+            assert row.bar.size.width == cells
+        assert rows["api"].uptime_label.text == {30: "99.95%", 60: "99.97%", 90: "99.98%"}[cells]
+        header = app.screen.query_one(ColumnHeader)
+        assert header.scale_text.startswith(f"{cells} days ago")
+        assert header.scale_text.endswith("Today")
+        banner = app.screen.query_one(StatusBanner)
+        assert "Major Outage" in str(banner.content)
+        assert banner.has_class("-major_outage")
+        text = screen_text(app)
+        assert "Demo: history before 23:01 UTC is generated demo data" in text
+        # Every row is on one screen line: name, status, uptime and latency together.
+        for name, uptime, latency in [("Public", "99.9", "42 ms"), ("Flaky", "9", "timeout")]:
+            assert any(
+                name in line and uptime in line and latency in line for line in text.splitlines()
+            )
+
+
+async def test_check_event_updates_the_row_in_place(daemon: FakeDaemon) -> None:
+    app = fast_app(daemon.path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
+        row = app.dashboard.rows["api"]
+        bar, spark, latency = row.bar, row.sparkline, row.latency_label
+        before = len(spark.values)
+        at = datetime(2026, 11, 21, 23, 9, tzinfo=UTC)
+        await daemon.push(
+            "check",
+            {
+                "service_id": "api",
+                "check": make_check("api", 777.0, at=at),
+                "daily": "po",
+                "uptime": {"30": "99.10", "60": "99.50", "90": "99.70"},
+            },
+        )
+        await wait_until(pilot, lambda: row.latency_label.text == "777 ms")
+        assert app.dashboard.rows["api"] is row
+        assert row.bar is bar and row.sparkline is spark and row.latency_label is latency
+        assert spark.values[-1] == 777.0
+        assert len(spark.values) == min(before + 1, 60)
+        assert bar.cells[-1] == "po"
+        assert row.uptime_label.text == "99.10%"
+        assert daemon.count("status.get") == 1
+
+
+async def test_status_events_change_the_word_and_the_banner(daemon: FakeDaemon) -> None:
+    app = fast_app(daemon.path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
+        row = app.dashboard.rows["api"]
+        await daemon.push(
+            "status",
+            {
+                "kind": "service",
+                "service_id": "api",
+                "status": "major_outage",
+                "previous": "operational",
+                "at": "2026-11-21T23:09:00+00:00",
+            },
+        )
+        await daemon.push(
+            "status",
+            {
+                "kind": "overall",
+                "status": "degraded",
+                "previous": "major_outage",
+                "at": "2026-11-21T23:09:00+00:00",
+            },
+        )
+        await wait_until(pilot, lambda: row.status_label.text.startswith("✕ Major"))
+        assert row.status_label.has_class("-major_outage")
+        banner = app.screen.query_one(StatusBanner)
+        await wait_until(pilot, lambda: "Degraded Performance" in str(banner.content))
+        assert banner.has_class("-degraded") and not banner.has_class("-major_outage")
+
+
+async def test_unknown_service_triggers_resync_and_rows_are_diffed(daemon: FakeDaemon) -> None:
+    app = fast_app(daemon.path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
+        kept = app.dashboard.rows["slow"]
+        daemon.snapshot = make_snapshot(
+            [
+                make_service("new", "New one"),
+                make_service("slow", "Slow service", status="operational"),
+            ]
+        )
+        await daemon.push("check", {"service_id": "new", "check": make_check("new", 5.0)})
+        await wait_until(pilot, lambda: set(app.dashboard.rows) == {"new", "slow"})
+        assert daemon.count("status.get") == 2
+        assert app.dashboard.rows["slow"] is kept
+        assert kept.status_label.text == "● Operational"
+        order = [r.service_id for r in app.screen.query(ServiceRow)]
+        assert order == ["new", "slow"]
+
+
+async def test_resync_event_and_r_key_fetch_a_fresh_snapshot(daemon: FakeDaemon) -> None:
+    app = fast_app(daemon.path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
+        await daemon.push("resync", {"reason": "queue overflow"})
+        await wait_until(pilot, lambda: daemon.count("status.get") == 2)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: daemon.count("status.get") == 3)
+
+
+async def test_daemon_going_away_shows_reconnecting_and_resyncs(sock_path: Path) -> None:
+    daemon = FakeDaemon(sock_path, demo_snapshot())
+    await daemon.start()
+    app = fast_app(sock_path)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
+            await daemon.stop()
+            connection = app.screen.query_one("#connection")
+            await wait_until(pilot, lambda: "reconnecting…" in str(connection.content))
+            assert app.dashboard.has_class("-stale")
+            assert "reconnecting…" in screen_text(app)
+            # The old rows stay on screen, dimmed, while we wait.
+            assert len(app.dashboard.rows) == 4
+            daemon.snapshot = make_snapshot([make_service("api", "API", status="degraded")])
+            await daemon.start()
+            await wait_until(pilot, lambda: set(app.dashboard.rows) == {"api"})
+            assert app.dashboard.rows["api"].status_label.text == "▲ Degraded"
+            assert "live" in str(connection.content)
+            assert not app.dashboard.has_class("-stale")
+            # One subscribe and one status.get per connection: the reconnect resubscribed.
+            assert daemon.count("subscribe") == 2
+            assert daemon.count("status.get") == 2
+    finally:
+        await daemon.stop()
+
+
+async def test_no_daemon_says_how_to_start_one_and_keeps_trying(sock_path: Path) -> None:
+    app = fast_app(sock_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        hint = app.screen.query_one("#no-daemon")
+        await wait_until(pilot, lambda: hint.display)
+        text = screen_text(app)
+        assert "No slamon daemon is running at" in text
+        assert "slamond --config slamon.toml" in text
+        assert "make run" in text
+        assert "No daemon running" in str(app.screen.query_one(StatusBanner).content)
+        async with FakeDaemon(sock_path, demo_snapshot()):
+            await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
+            assert not hint.display
+
+
+async def test_keys_move_the_cursor_show_help_and_quit(daemon: FakeDaemon) -> None:
+    app = fast_app(daemon.path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, ServiceRow))
+        assert app.focused is app.dashboard.rows["api"]
+        assert app.dashboard.rows["api"].cursor.text == "▸"
+        await pilot.press("j", "down")
+        assert app.focused is app.dashboard.rows["flaky"]
+        await pilot.press("k")
+        assert app.focused is app.dashboard.rows["slow"]
+        assert app.dashboard.rows["api"].cursor.text == ""
+        await pilot.press("G")
+        assert app.focused is app.dashboard.rows["down"]
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert "first / last service" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.dashboard
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+    assert not app.is_running
+
+
+@pytest.fixture
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where screenshots go: $SLAMON_SCREENSHOTS to keep them, else a temp dir."""
+    out = Path(os.environ.get("SLAMON_SCREENSHOTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50), (300, 60)])
+async def test_screenshots(daemon: FakeDaemon, screenshot_dir: Path, size: tuple[int, int]) -> None:
+    """Saves SVGs to look at (in $SLAMON_SCREENSHOTS if set) and checks nothing overflows."""
+    app = fast_app(daemon.path)
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
+        app.save_screenshot(f"dashboard-{size[0]}x{size[1]}.svg", path=str(screenshot_dir))
+        assert "Public&#160;API" in app.export_screenshot()
+        for row in app.dashboard.rows.values():
+            # The row fits: the sparkline still has room after the fixed columns.
+            assert row.sparkline.region.right <= size[0]
+            assert row.sparkline.size.width >= 5
+            assert row.size.height == 1
+        text = screen_text(app)
+        assert "Major Outage" in text
+        header = next(line for line in text.splitlines() if "Service" in line)
+        for title in ("Status", "days ago", "Today", "Uptime", "Latency", "Trend"):
+            assert title in header
