@@ -14,11 +14,13 @@ import hashlib
 import os
 import re
 import tomllib
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import httpx
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -31,7 +33,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from .assertions import parse_json_path
 from .errors import ConfigError
-from .models import Service
+from .models import MaintenanceWindow, Service
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -261,6 +263,42 @@ class ServiceConfig(BaseModel):
         )
 
 
+class MaintenanceConfig(BaseModel):
+    """One [[maintenance]] table: a scheduled window (SPEC §3.7)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    """Stable kebab-case key of the window (editing the file updates it in place)."""
+    title: str = Field(min_length=1, max_length=200)
+    """What is being done, shown to users."""
+    start: AwareDatetime
+    """Start, an RFC 3339 time with offset, e.g. 2026-11-22T02:00:00Z."""
+    end: AwareDatetime
+    """End (after start)."""
+    services: list[str] = Field(default_factory=list)
+    """Service ids in maintenance; empty means every service."""
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, v: str) -> str:
+        if not _SERVICE_ID_RE.match(v) or len(v) > 64:
+            raise ValueError(f"{v!r} is not a kebab-case id (e.g. \"db-upgrade-nov\")")
+        return v
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> MaintenanceConfig:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    def to_window(self) -> MaintenanceWindow:
+        return MaintenanceWindow(
+            title=self.title, starts_at=self.start.astimezone(UTC), ends_at=self.end.astimezone(UTC),
+            services=tuple(self.services), created_by="config", config_key=self.id,
+        )
+
+
 class _DictSource(PydanticBaseSettingsSource):
     """The parsed TOML file as a settings source (below the environment)."""
 
@@ -286,6 +324,8 @@ class Settings(BaseSettings):
     """The [daemon] section."""
     service: list[ServiceConfig] = Field(default_factory=list)
     """The [[service]] tables."""
+    maintenance: list[MaintenanceConfig] = Field(default_factory=list)
+    """The [[maintenance]] tables."""
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Settings:
@@ -294,11 +334,22 @@ class Settings(BaseSettings):
             if s.id in seen:
                 raise ValueError(f"duplicate service id {s.id!r}; each [[service]] needs its own id")
             seen.add(s.id)
+        ids = {s.id for s in self.service}
+        for m in self.maintenance:
+            unknown = [x for x in m.services if x not in ids]
+            if unknown:
+                raise ValueError(
+                    f"maintenance {m.id!r} names unknown services {unknown}; known: {sorted(ids)}"
+                )
         return self
 
     @property
     def services(self) -> list[Service]:
         return [s.to_service() for s in self.service]
+
+    @property
+    def maintenance_windows(self) -> list[MaintenanceWindow]:
+        return [m.to_window() for m in self.maintenance]
 
 
 def default_socket_path() -> Path:

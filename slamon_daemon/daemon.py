@@ -17,7 +17,6 @@ import signal
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from . import __version__, protocol
@@ -25,7 +24,7 @@ from .config import Settings, load_settings, spool_dir_for
 from .errors import ConfigError, SlamonError
 from .feed import FeedServer
 from .methods import build_methods
-from .models import Check, Role, Service
+from .models import Check, MaintenanceWindow, Role, Service
 from .probe import Prober
 from .scheduler import Scheduler
 from .spool import Spool
@@ -34,6 +33,9 @@ from .store import Store, open_store
 from .writer import CheckWriter
 
 logger = logging.getLogger("slamon.daemon")
+
+RECHECK_AFTER_S = 5.0
+"""A failed check (or a first success after an outage) is re-checked this soon at most."""
 
 
 class Daemon:
@@ -69,6 +71,7 @@ class Daemon:
             hello=protocol.hello(cfg.node, __version__),
             default_role=Role.VIEWER if cfg.anonymous_read else Role.ANONYMOUS,
         )
+        self.maintenance: list[MaintenanceWindow] = []
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -90,12 +93,15 @@ class Daemon:
         if result.added or result.updated or result.deactivated:
             logger.info("services from config: added %s, updated %s, deactivated %s",
                         result.added, result.updated, result.deactivated)
+        await self.store.sync_config_maintenance(self.settings.maintenance_windows)
+        await self.reload_maintenance()
         services = await self.store.list_services()
         self.state.set_services(services)
         today = datetime.now(UTC).date()
         rollups = await self.store.daily_rollups(today - timedelta(days=HISTORY_DAYS - 1))
         latest = await self.store.latest_checks(SPARKLINE_POINTS)
-        self.state.load_history(rollups, latest)
+        open_episodes = await self.store.episodes(open_only=True, limit=100_000)
+        self.state.load_history(rollups, latest, open_episodes)
         await self.feed.start()
         self.scheduler.set_services(services)
         self._tasks = [
@@ -142,24 +148,50 @@ class Daemon:
         logger.info("slamond stopped")
 
     async def _upkeep(self) -> None:
+        """Hourly: partitions ahead of need, then retention (SPEC §3.9)."""
         while True:
-            await asyncio.sleep(3600)
             try:
                 await self.store.maintain()
+                r = await self.store.apply_retention(
+                    datetime.now(UTC), self.settings.daemon.retention_days
+                )
+                if r.checks or r.hourly_rollups or r.daily_rollups:
+                    logger.info("retention removed %d checks (%d partitions), %d hourly and %d"
+                                " daily rollups", r.checks, len(r.partitions), r.hourly_rollups,
+                                r.daily_rollups)
             except SlamonError as exc:
-                logger.warning("store upkeep failed: %s", exc)
+                logger.warning("store upkeep failed (retried in an hour): %s", exc)
+            await asyncio.sleep(3600)
+
+    async def reload_maintenance(self) -> None:
+        """Re-read the maintenance windows that have not ended from the store."""
+        self.maintenance = await self.store.list_maintenance(since=datetime.now(UTC))
+
+    def in_maintenance(self, service_id: str, at: datetime) -> bool:
+        return any(w.covers(service_id, at) for w in self.maintenance)
 
     # -- the check path ---------------------------------------------------------------
 
     async def run_check(self, service: Service) -> None:
-        check = await self.prober.check(service)
+        check = await self.prober.check(
+            service, maintenance=self.in_maintenance(service.id, datetime.now(UTC))
+        )
         self.on_check(check)
+        st = self.state.services.get(service.id)
+        if st is not None and st.failure_pending and not check.maintenance:
+            # Confirm a failure (or a recovery) sooner than the next regular slot.
+            self.scheduler.check_soon(service.id, min(RECHECK_AFTER_S, service.interval_s / 3))
 
     def on_check(self, check: Check) -> None:
-        """Fold a check into the live state, queue it for the store, tell subscribers."""
+        """Fold a check into the live state, journal it for the store, tell subscribers."""
         self.checks_made += 1
-        transitions = self.state.apply(check)
+        changes = self.state.apply(check)
+        transitions = changes.transitions
         self.writer.add(check)
+        for t in transitions:
+            self.writer.add(t)
+        if changes.episode is not None:
+            self.writer.add(changes.episode)
         st = self.state.services.get(check.service_id)
         if st is not None and self.feed.sessions:
             today = datetime.now(UTC).date()
@@ -177,7 +209,7 @@ class Daemon:
     def stats(self) -> dict[str, Any]:
         return {
             "checks_made": self.checks_made,
-            "checks_written": self.writer.written,
+            "records_written": self.writer.written,
             "write_pending": self.writer.pending,
             "write_failures": self.writer.failures,
             "store_ok": self.writer.store_ok,

@@ -16,7 +16,6 @@ import contextlib
 import logging
 import os
 import stat
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field

@@ -6,8 +6,8 @@ Pure data: no I/O, no asyncio. Everything here is safe to import from ``slamon_t
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 
 class Outcome(enum.StrEnum):
@@ -147,79 +147,100 @@ class Check:
         )
 
 
-@dataclass(slots=True)
-class DailyRollup:
-    """Aggregates of one service's checks over one UTC day (SPEC §3.4).
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A status change of one service (service_id set) or of the whole system (None)."""
 
-    Counts are additive, so a rollup is maintained by adding each new check's
-    contribution (``add``) or by merging two partial rollups (``merge``).
+    service_id: str | None
+    previous: ServiceStatus
+    status: ServiceStatus
+    at: datetime
+
+    def to_dict(self) -> dict[str, object]:
+        d: dict[str, object] = {
+            "kind": "service" if self.service_id else "overall",
+            "status": self.status.value,
+            "previous": self.previous.value,
+            "at": self.at.isoformat(),
+        }
+        if self.service_id:
+            d["service_id"] = self.service_id
+        return d
+
+
+@dataclass(slots=True)
+class OutageEpisode:
+    """A stretch of failure of one service: from the first failed check to confirmed recovery.
+
+    Keyed by (service_id, started_at); ``ended_at`` is None while it lasts.
     """
 
     service_id: str
-    day: date
-    checks: int = 0
-    up: int = 0
-    degraded: int = 0
-    down: int = 0
-    maintenance: int = 0
-    downtime_s: float = 0.0
-    latency_sum_ms: float = 0.0
-    latency_min_ms: float | None = None
-    latency_max_ms: float | None = None
-    errors: dict[str, int] = field(default_factory=dict)
+    started_at: datetime
+    worst_status: ServiceStatus
+    ended_at: datetime | None = None
+    cause: str | None = None  # error_kind of the first failed check
+    error: str | None = None
+    failed_checks: int = 0
 
-    def add(self, check: Check) -> None:
-        """Count one check. A failed check stands for its interval of downtime."""
-        self.checks += 1
-        if check.maintenance:
-            # Maintenance checks are counted apart and excluded from uptime (SPEC §3.7).
-            self.maintenance += 1
-        elif check.outcome is Outcome.UP:
-            self.up += 1
-        elif check.outcome is Outcome.DEGRADED:
-            self.degraded += 1
-        else:
-            self.down += 1
-            self.downtime_s += check.interval_s
-        if check.error_kind is not None and not check.maintenance:
-            k = check.error_kind.value
-            self.errors[k] = self.errors.get(k, 0) + 1
-        lat = check.latency_ms
-        self.latency_sum_ms += lat
-        self.latency_min_ms = lat if self.latency_min_ms is None else min(self.latency_min_ms, lat)
-        self.latency_max_ms = lat if self.latency_max_ms is None else max(self.latency_max_ms, lat)
-
-    def merge(self, other: DailyRollup) -> None:
-        """Add another partial rollup of the same service and day."""
-        self.checks += other.checks
-        self.up += other.up
-        self.degraded += other.degraded
-        self.down += other.down
-        self.maintenance += other.maintenance
-        self.downtime_s += other.downtime_s
-        self.latency_sum_ms += other.latency_sum_ms
-        for mn in (other.latency_min_ms,):
-            if mn is not None:
-                self.latency_min_ms = mn if self.latency_min_ms is None else min(self.latency_min_ms, mn)
-        for mx in (other.latency_max_ms,):
-            if mx is not None:
-                self.latency_max_ms = mx if self.latency_max_ms is None else max(self.latency_max_ms, mx)
-        for k, v in other.errors.items():
-            self.errors[k] = self.errors.get(k, 0) + v
+    def duration_s(self, now: datetime) -> float:
+        return ((self.ended_at or now) - self.started_at).total_seconds()
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "day": self.day.isoformat(),
-            "checks": self.checks,
-            "up": self.up,
-            "degraded": self.degraded,
-            "down": self.down,
-            "maintenance": self.maintenance,
-            "downtime_s": round(self.downtime_s, 3),
-            "latency_avg_ms": round(self.latency_sum_ms / self.checks, 3) if self.checks else None,
-            "latency_min_ms": self.latency_min_ms,
-            "latency_max_ms": self.latency_max_ms,
-            "errors": dict(self.errors),
+            "service_id": self.service_id,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "worst_status": self.worst_status.value,
+            "cause": self.cause,
+            "error": self.error,
+            "failed_checks": self.failed_checks,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> OutageEpisode:
+        return cls(
+            service_id=str(d["service_id"]),
+            started_at=parse_ts(str(d["started_at"])),
+            ended_at=parse_ts(str(d["ended_at"])) if d.get("ended_at") else None,
+            worst_status=ServiceStatus(str(d["worst_status"])),
+            cause=str(d["cause"]) if d.get("cause") else None,
+            error=str(d["error"]) if d.get("error") else None,
+            failed_checks=int(d.get("failed_checks") or 0),  # type: ignore[call-overload]
+        )
+
+
+@dataclass(slots=True)
+class MaintenanceWindow:
+    """A scheduled maintenance (SPEC §3.7). ``services`` empty means every service."""
+
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    services: tuple[str, ...] = ()
+    created_by: str = "config"
+    id: int | None = None
+    config_key: str | None = None
+    cancelled_at: datetime | None = None
+
+    def covers(self, service_id: str, at: datetime) -> bool:
+        """True when this window puts ``service_id`` in maintenance at ``at``."""
+        if self.cancelled_at is not None and self.cancelled_at <= at:
+            return False
+        if not (self.starts_at <= at < self.ends_at):
+            return False
+        return not self.services or service_id in self.services
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat(),
+            "services": list(self.services),
+            "created_by": self.created_by,
+            "source": "config" if self.config_key else "feed",
+            "cancelled_at": self.cancelled_at.isoformat() if self.cancelled_at else None,
         }
 
 

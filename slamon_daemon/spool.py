@@ -1,4 +1,5 @@
-"""The check journal: every check is appended to a local file before it reaches the database.
+"""The journal: every check (and status change and outage episode) is appended to a local file
+before it reaches the database.
 
 This is what makes "no check result lost, none written twice" (SPEC §3.9) hold when the
 database is unreachable or the daemon is killed:
@@ -25,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .models import Check
+from .models import Check, OutageEpisode, ServiceStatus, Transition, parse_ts
+from .store.base import Record
 
 logger = logging.getLogger("slamon.spool")
 
@@ -37,7 +39,7 @@ MAX_CACHED_CHECKS = 200_000
 class Segment:
     path: Path
     count: int
-    cached: list[Check] | None
+    cached: list[Record] | None
 
 
 class Spool:
@@ -59,18 +61,18 @@ class Spool:
         n = sum(s.count for s in self.closed if s.count > 0)
         return n + (self._active.count if self._active else 0)
 
-    def append(self, check: Check) -> None:
+    def append(self, record: Record) -> None:
         if self._file is None:
             path = self.folder / f"{self._next:012d}.jsonl"
             self._next += 1
             self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open on purpose
             self._active = Segment(path, 0, [])
         assert self._active is not None
-        self._file.write(json.dumps(check.to_dict(), separators=(",", ":")) + "\n")
+        self._file.write(json.dumps(encode_record(record), separators=(",", ":")) + "\n")
         self._file.flush()
         self._active.count += 1
         if self._active.cached is not None:
-            self._active.cached.append(check)
+            self._active.cached.append(record)
             if self.pending > MAX_CACHED_CHECKS:
                 self._drop_caches()
 
@@ -89,13 +91,13 @@ class Spool:
         if self._active is not None:
             self._active.cached = None
 
-    def read(self, segment: Segment) -> list[Check]:
+    def read(self, segment: Segment) -> list[Record]:
         """The checks of a closed segment, in order (from memory when cached)."""
         if segment.cached is not None:
             return segment.cached
         return list(self._read_file(segment.path))
 
-    def _read_file(self, path: Path) -> Iterator[Check]:
+    def _read_file(self, path: Path) -> Iterator[Record]:
         with open(path, encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
                 if not line.endswith("\n"):
@@ -103,7 +105,7 @@ class Spool:
                     logger.warning("%s:%d: torn last line skipped (killed while writing)", path, n)
                     continue
                 try:
-                    yield Check.from_dict(json.loads(line))
+                    yield decode_record(json.loads(line))
                 except (ValueError, KeyError, TypeError) as exc:
                     self.torn_lines += 1
                     logger.warning("%s:%d: unreadable line skipped: %s", path, n, exc)
@@ -123,3 +125,26 @@ class Spool:
         if self._active is not None and self._active.count:
             self.closed.append(self._active)
         self._active = None
+
+
+def encode_record(r: Record) -> dict[str, object]:
+    """A journal line: {"t": "c"|"s"|"e", ...fields}."""
+    if isinstance(r, Check):
+        return {"t": "c", **r.to_dict()}
+    if isinstance(r, Transition):
+        return {"t": "s", "service_id": r.service_id, "previous": r.previous.value,
+                "status": r.status.value, "at": r.at.isoformat()}
+    return {"t": "e", **r.to_dict()}
+
+
+def decode_record(d: dict[str, object]) -> Record:
+    kind = d.get("t", "c")
+    if kind == "c":
+        return Check.from_dict(d)
+    if kind == "s":
+        sid = d.get("service_id")
+        return Transition(str(sid) if sid else None, ServiceStatus(str(d["previous"])),
+                          ServiceStatus(str(d["status"])), parse_ts(str(d["at"])))
+    if kind == "e":
+        return OutageEpisode.from_dict(d)
+    raise ValueError(f"unknown journal record type {kind!r}")

@@ -1,17 +1,23 @@
-"""Live state of every service: status with confirmation, transitions, the in-memory 90 days.
+"""Live state of every service: status with confirmation, transitions, outage episodes and
+the in-memory 90 days.
 
 The store is the durable copy; this is what the feed reads (PERF-NOTES.md: never compute the
 dashboard from the database per request). Per service it keeps the current status, the last
-checks for the sparkline and one DailyRollup per UTC day of the bar's window.
+checks for the sparkline, the open outage episode and one Rollup per UTC day of the bar.
 
 Status rules (SPEC §3.3):
+* ``maintenance`` while the last check ran inside a maintenance window; such checks neither
+  confirm a failure nor a recovery;
 * ``major_outage`` once ``confirm_failures`` consecutive checks failed; it ends only after as
   many consecutive successes (confirmed recovery);
-* ``degraded`` when the last check was slower than ``degraded_after`` or failed without
-  being confirmed yet;
 * ``partial_outage`` when at least ``FLAP_FAILURES`` of the last ``FLAP_WINDOW`` checks
   failed while no failure is confirmed (a flapping service);
+* ``degraded`` when the last check was slower than ``degraded_after`` or failed without
+  being confirmed yet;
 * ``operational`` otherwise; ``unknown`` before the first check.
+
+Outage episodes: one opens at the first failed check of a service that has none open, takes
+the worst status seen, and closes at the check that brings the service back to operational.
 """
 
 from __future__ import annotations
@@ -23,13 +29,14 @@ from datetime import UTC, date, datetime, timedelta
 from .models import (
     STATUS_SEVERITY,
     Check,
-    DailyRollup,
     DailyStatus,
+    OutageEpisode,
     Outcome,
     Service,
     ServiceStatus,
+    Transition,
 )
-from .rollup import DEFAULT_MAJOR_THRESHOLD, daily_status, uptime_percent_text
+from .rollup import DEFAULT_MAJOR_THRESHOLD, Rollup, daily_status, uptime_percent_text
 
 HISTORY_DAYS = 90
 WINDOWS = (30, 60, 90)
@@ -37,26 +44,7 @@ SPARKLINE_POINTS = 60
 FLAP_WINDOW = 10
 FLAP_FAILURES = 3
 
-
-@dataclass(slots=True)
-class Transition:
-    """A status change of one service (service_id set) or of the whole system (None)."""
-
-    service_id: str | None
-    previous: ServiceStatus
-    status: ServiceStatus
-    at: datetime
-
-    def to_dict(self) -> dict[str, object]:
-        d: dict[str, object] = {
-            "kind": "service" if self.service_id else "overall",
-            "status": self.status.value,
-            "previous": self.previous.value,
-            "at": self.at.isoformat(),
-        }
-        if self.service_id:
-            d["service_id"] = self.service_id
-        return d
+__all__ = ["HISTORY_DAYS", "LiveState", "ServiceState", "Transition", "WINDOWS"]
 
 
 @dataclass(slots=True)
@@ -78,14 +66,22 @@ class ServiceState:
     confirmed_down: bool = False
     last_check: Check | None = None
     recent: deque[Check] = field(default_factory=lambda: deque(maxlen=SPARKLINE_POINTS))
-    days: dict[date, DailyRollup] = field(default_factory=dict)
+    days: dict[date, Rollup] = field(default_factory=dict)
+    episode: OutageEpisode | None = None
     _past: _PastCache | None = None
+
+    @property
+    def failure_pending(self) -> bool:
+        """A failure was seen but not yet confirmed (or a recovery not yet confirmed)."""
+        if self.confirmed_down:
+            return self.consecutive_successes > 0
+        return self.consecutive_failures > 0
 
     def add_to_day(self, check: Check) -> None:
         day = check.started_at.astimezone(UTC).date()
         r = self.days.get(day)
         if r is None:
-            r = self.days[day] = DailyRollup(service_id=self.service.id, day=day)
+            r = self.days[day] = Rollup(service_id=self.service.id, day=day)
         r.add(check)
         if self._past is not None and day < self._past.today:
             self._past = None  # a late check for a past day: recompute the cache
@@ -128,6 +124,14 @@ class ServiceState:
         return daily_status(self.days.get(today), threshold)
 
 
+@dataclass(slots=True)
+class Changes:
+    """What one check changed: status transitions and the episode to persist (if any)."""
+
+    transitions: list[Transition] = field(default_factory=list)
+    episode: OutageEpisode | None = None
+
+
 class LiveState:
     """Every service's live state and the overall status."""
 
@@ -149,12 +153,21 @@ class LiveState:
             else:
                 st.service = s
 
-    def load_history(self, rollups: list[DailyRollup], latest: dict[str, list[Check]]) -> None:
-        """Warm start from the store: daily rollups and the latest checks, without transitions."""
+    def load_history(
+        self,
+        rollups: list[Rollup],
+        latest: dict[str, list[Check]],
+        open_episodes: list[OutageEpisode] | None = None,
+    ) -> None:
+        """Warm start from the store: daily rollups, latest checks, open episodes; no transitions."""
         for r in rollups:
             st = self.services.get(r.service_id)
             if st is not None:
                 st.days[r.day] = r
+        for e in open_episodes or []:
+            st = self.services.get(e.service_id)
+            if st is not None:
+                st.episode = e
         for sid, checks in latest.items():
             st = self.services.get(sid)
             if st is None or not checks:
@@ -167,28 +180,47 @@ class LiveState:
             st.status_since = checks[-1].started_at
         self.overall = self._overall()
 
-    def apply(self, check: Check) -> list[Transition]:
-        """Fold one check in; returns the transitions it caused (service, then overall)."""
+    def apply(self, check: Check) -> Changes:
+        """Fold one check in; returns the transitions (service, then overall) and episode change."""
+        out = Changes()
         st = self.services.get(check.service_id)
         if st is None:
-            return []
+            return out
         st.last_check = check
         st.recent.append(check)
         st.add_to_day(check)
         self._advance(st, check)
-        out: list[Transition] = []
         new = self._status_of(st)
+        if check.failed and not check.maintenance and st.episode is None:
+            st.episode = OutageEpisode(
+                service_id=st.service.id, started_at=check.started_at, worst_status=new,
+                cause=check.error_kind.value if check.error_kind else None, error=check.error,
+            )
+        if st.episode is not None:
+            ep = st.episode
+            if check.failed and not check.maintenance:
+                ep.failed_checks += 1
+            if STATUS_SEVERITY[new] > STATUS_SEVERITY[ep.worst_status]:
+                ep.worst_status = new
+            if new in (ServiceStatus.OPERATIONAL, ServiceStatus.MAINTENANCE) or (
+                new is ServiceStatus.DEGRADED and not st.failure_pending
+            ):
+                ep.ended_at = check.started_at
+                st.episode = None
+            out.episode = OutageEpisode(**{f: getattr(ep, f) for f in OutageEpisode.__dataclass_fields__})
         if new is not st.status:
-            out.append(Transition(st.service.id, st.status, new, check.started_at))
+            out.transitions.append(Transition(st.service.id, st.status, new, check.started_at))
             st.status, st.status_since = new, check.started_at
             overall = self._overall()
             if overall is not self.overall:
-                out.append(Transition(None, self.overall, overall, check.started_at))
+                out.transitions.append(Transition(None, self.overall, overall, check.started_at))
                 self.overall, self.overall_since = overall, check.started_at
         return out
 
     @staticmethod
     def _advance(st: ServiceState, c: Check) -> None:
+        if c.maintenance:
+            return  # maintenance checks confirm nothing
         confirm = st.service.confirm_failures
         if c.outcome is Outcome.DOWN:
             st.consecutive_failures += 1
@@ -206,9 +238,11 @@ class LiveState:
         last = st.last_check
         if last is None:
             return ServiceStatus.UNKNOWN
+        if last.maintenance:
+            return ServiceStatus.MAINTENANCE
         if st.confirmed_down:
             return ServiceStatus.MAJOR_OUTAGE
-        recent = list(st.recent)[-FLAP_WINDOW:]
+        recent = [c for c in st.recent if not c.maintenance][-FLAP_WINDOW:]
         if sum(1 for c in recent if c.outcome is Outcome.DOWN) >= FLAP_FAILURES:
             return ServiceStatus.PARTIAL_OUTAGE
         if last.outcome is not Outcome.UP:

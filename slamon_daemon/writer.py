@@ -13,9 +13,8 @@ import asyncio
 import logging
 
 from .errors import StoreError
-from .models import Check
 from .spool import Spool
-from .store.base import Store
+from .store.base import Record, Store
 
 logger = logging.getLogger("slamon.writer")
 
@@ -37,8 +36,8 @@ class CheckWriter:
         self._stopping = False
         self._lock = asyncio.Lock()
 
-    def add(self, check: Check) -> None:
-        self.spool.append(check)
+    def add(self, record: Record) -> None:
+        self.spool.append(record)
 
     @property
     def pending(self) -> int:
@@ -79,10 +78,10 @@ class CheckWriter:
         async with self._lock:
             self.spool.rotate()
             for segment in list(self.spool.closed):
-                checks = self.spool.read(segment)
-                for i in range(0, len(checks), self.batch_size):
-                    await self.store.write_checks(checks[i : i + self.batch_size])
-                self.written += len(checks)
+                records = self.spool.read(segment)
+                for i in range(0, len(records), self.batch_size):
+                    await self.store.write_batch(records[i : i + self.batch_size])
+                self.written += len(records)
                 self.spool.done(segment)
 
     def stop(self) -> None:

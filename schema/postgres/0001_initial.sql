@@ -25,11 +25,15 @@ CREATE TABLE checks (
     error        text,
     maintenance  boolean NOT NULL DEFAULT false,
     interval_s   double precision NOT NULL,
+    cert_expires_at timestamptz,
     PRIMARY KEY (service_id, started_at, node)
 ) PARTITION BY RANGE (started_at);
 CREATE TABLE checks_default PARTITION OF checks DEFAULT;
 CREATE INDEX checks_started_at ON checks (started_at);
 
+-- Rollups (the seeds' uptime_records and api_call_logs), per service and UTC day / hour.
+-- Every column merges exactly (rollup.Rollup), so they are maintained as checks land and
+-- can be rebuilt from raw checks with the same result.
 CREATE TABLE daily_rollups (
     service_id      text NOT NULL,
     day             date NOT NULL,
@@ -39,16 +43,32 @@ CREATE TABLE daily_rollups (
     down            integer NOT NULL DEFAULT 0,
     maintenance     integer NOT NULL DEFAULT 0,
     downtime_s      double precision NOT NULL DEFAULT 0,
-    latency_sum_ms  double precision NOT NULL DEFAULT 0,
+    latency_count   integer NOT NULL DEFAULT 0,   -- checks answered correctly (up, degraded)
+    latency_sum_us  bigint NOT NULL DEFAULT 0,        -- integer microseconds: merges exactly
     latency_min_ms  double precision,
     latency_max_ms  double precision,
-    e_timeout           integer NOT NULL DEFAULT 0,
-    e_connection_error  integer NOT NULL DEFAULT 0,
-    e_dns_error         integer NOT NULL DEFAULT 0,
-    e_tls_error         integer NOT NULL DEFAULT 0,
-    e_http_error        integer NOT NULL DEFAULT 0,
-    e_assertion_failed  integer NOT NULL DEFAULT 0,
-    e_unknown           integer NOT NULL DEFAULT 0,
+    latency_hist    text NOT NULL DEFAULT '{}',  -- JSON {bucket: count}, see rollup.py
+    errors          text NOT NULL DEFAULT '{}',  -- JSON {error_kind: count}
     PRIMARY KEY (service_id, day)
 );
 CREATE INDEX daily_rollups_day ON daily_rollups (day);
+
+CREATE TABLE hourly_rollups (
+    service_id      text NOT NULL,
+    day             date NOT NULL,
+    hour            integer NOT NULL CHECK (hour BETWEEN 0 AND 23),
+    checks          integer NOT NULL DEFAULT 0,
+    up              integer NOT NULL DEFAULT 0,
+    degraded        integer NOT NULL DEFAULT 0,
+    down            integer NOT NULL DEFAULT 0,
+    maintenance     integer NOT NULL DEFAULT 0,
+    downtime_s      double precision NOT NULL DEFAULT 0,
+    latency_count   integer NOT NULL DEFAULT 0,   -- checks answered correctly (up, degraded)
+    latency_sum_us  bigint NOT NULL DEFAULT 0,        -- integer microseconds: merges exactly
+    latency_min_ms  double precision,
+    latency_max_ms  double precision,
+    latency_hist    text NOT NULL DEFAULT '{}',  -- JSON {bucket: count}, see rollup.py
+    errors          text NOT NULL DEFAULT '{}',  -- JSON {error_kind: count}
+    PRIMARY KEY (service_id, day, hour)
+);
+CREATE INDEX hourly_rollups_day ON hourly_rollups (day);

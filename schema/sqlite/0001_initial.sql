@@ -25,12 +25,14 @@ CREATE TABLE checks (
     error        TEXT,
     maintenance  INTEGER NOT NULL DEFAULT 0,
     interval_s   REAL NOT NULL,
+    cert_expires_at INTEGER,
     PRIMARY KEY (service_id, started_at, node)
 ) WITHOUT ROWID;
 CREATE INDEX checks_started_at ON checks (started_at);
 
--- Daily rollups (the seeds' uptime_records and api_call_logs), one row per service and UTC day.
--- Every column is additive (or min/max), so a batch of new checks is applied as an upsert.
+-- Rollups (the seeds' uptime_records and api_call_logs), per service and UTC day / hour.
+-- Every column merges exactly (rollup.Rollup), so they are maintained as checks land and
+-- can be rebuilt from raw checks with the same result.
 CREATE TABLE daily_rollups (
     service_id      TEXT NOT NULL,
     day             TEXT NOT NULL,
@@ -40,16 +42,32 @@ CREATE TABLE daily_rollups (
     down            INTEGER NOT NULL DEFAULT 0,
     maintenance     INTEGER NOT NULL DEFAULT 0,
     downtime_s      REAL NOT NULL DEFAULT 0,
-    latency_sum_ms  REAL NOT NULL DEFAULT 0,
+    latency_count   INTEGER NOT NULL DEFAULT 0,   -- checks answered correctly (up, degraded)
+    latency_sum_us  bigint NOT NULL DEFAULT 0,        -- integer microseconds: merges exactly
     latency_min_ms  REAL,
     latency_max_ms  REAL,
-    e_timeout           INTEGER NOT NULL DEFAULT 0,
-    e_connection_error  INTEGER NOT NULL DEFAULT 0,
-    e_dns_error         INTEGER NOT NULL DEFAULT 0,
-    e_tls_error         INTEGER NOT NULL DEFAULT 0,
-    e_http_error        INTEGER NOT NULL DEFAULT 0,
-    e_assertion_failed  INTEGER NOT NULL DEFAULT 0,
-    e_unknown           INTEGER NOT NULL DEFAULT 0,
+    latency_hist    TEXT NOT NULL DEFAULT '{}',  -- JSON {bucket: count}, see rollup.py
+    errors          TEXT NOT NULL DEFAULT '{}',  -- JSON {error_kind: count}
     PRIMARY KEY (service_id, day)
 ) WITHOUT ROWID;
 CREATE INDEX daily_rollups_day ON daily_rollups (day);
+
+CREATE TABLE hourly_rollups (
+    service_id      TEXT NOT NULL,
+    day             TEXT NOT NULL,
+    hour            INTEGER NOT NULL CHECK (hour BETWEEN 0 AND 23),
+    checks          INTEGER NOT NULL DEFAULT 0,
+    up              INTEGER NOT NULL DEFAULT 0,
+    degraded        INTEGER NOT NULL DEFAULT 0,
+    down            INTEGER NOT NULL DEFAULT 0,
+    maintenance     INTEGER NOT NULL DEFAULT 0,
+    downtime_s      REAL NOT NULL DEFAULT 0,
+    latency_count   INTEGER NOT NULL DEFAULT 0,   -- checks answered correctly (up, degraded)
+    latency_sum_us  bigint NOT NULL DEFAULT 0,        -- integer microseconds: merges exactly
+    latency_min_ms  REAL,
+    latency_max_ms  REAL,
+    latency_hist    TEXT NOT NULL DEFAULT '{}',  -- JSON {bucket: count}, see rollup.py
+    errors          TEXT NOT NULL DEFAULT '{}',  -- JSON {error_kind: count}
+    PRIMARY KEY (service_id, day, hour)
+) WITHOUT ROWID;
+CREATE INDEX hourly_rollups_day ON hourly_rollups (day);

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from ..models import Check, DailyRollup, ErrorKind, Service
-
-ERROR_COLUMNS: tuple[str, ...] = tuple(f"e_{k.value}" for k in ErrorKind)
-"""daily_rollups columns that count failed checks by error kind."""
+from ..models import Check, MaintenanceWindow, OutageEpisode, Service, Transition
+from ..rollup import Rollup
 
 ROLLUP_COLUMNS: tuple[str, ...] = (
     "checks",
@@ -27,11 +25,19 @@ ROLLUP_COLUMNS: tuple[str, ...] = (
     "down",
     "maintenance",
     "downtime_s",
-    "latency_sum_ms",
+    "latency_count",
+    "latency_sum_us",
     "latency_min_ms",
     "latency_max_ms",
-    *ERROR_COLUMNS,
+    "latency_hist",
+    "errors",
 )
+
+Record = Check | Transition | OutageEpisode
+"""What the daemon makes durable through the journal (spool.py)."""
+
+Progress = Callable[[int, int], None]
+"""progress(done, total) callback of long operations."""
 
 
 @dataclass(slots=True)
@@ -41,6 +47,16 @@ class SyncResult:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     deactivated: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RetentionResult:
+    """What ``apply_retention`` removed."""
+
+    checks: int = 0
+    partitions: list[str] = field(default_factory=list)
+    hourly_rollups: int = 0
+    daily_rollups: int = 0
 
 
 class Store(ABC):
@@ -59,6 +75,8 @@ class Store(ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    # -- lifecycle --------------------------------------------------------------------
 
     @abstractmethod
     async def open(self) -> None:
@@ -82,12 +100,24 @@ class Store(ABC):
             MigrationError: a file failed; it is rolled back and later ones are not applied.
         """
 
-    async def maintain(self) -> None:
-        """Periodic upkeep (PostgreSQL: partitions ahead of need). Default: nothing."""
-
     @abstractmethod
     async def applied_migrations(self) -> list[str]:
         """Names of the applied migrations, oldest first."""
+
+    async def maintain(self) -> None:  # noqa: B027 - optional hook, not abstract
+        """Periodic upkeep (PostgreSQL: partitions ahead of need). Default: nothing."""
+
+    @abstractmethod
+    async def apply_retention(
+        self, now: datetime, raw_days: int, rollup_days: int = 400
+    ) -> RetentionResult:
+        """Remove raw checks older than ``raw_days`` and rollups older than ``rollup_days``.
+
+        PostgreSQL drops whole daily partitions; SQLite deletes in small batches, each its
+        own short transaction, so writers are never blocked for long.
+        """
+
+    # -- services ---------------------------------------------------------------------
 
     @abstractmethod
     async def sync_services(self, services: Sequence[Service]) -> SyncResult:
@@ -104,22 +134,42 @@ class Store(ABC):
     async def list_services(self, *, include_inactive: bool = False) -> list[Service]:
         """Services ordered by id; inactive ones only when asked."""
 
-    @abstractmethod
-    async def write_checks(self, checks: Sequence[Check]) -> int:
-        """Store check results and fold them into the daily rollups, in one transaction.
+    # -- checks, rollups, episodes, status history ------------------------------------
 
-        Idempotent: a check already stored (same service, started_at, node) is skipped and
-        not counted in the rollups again, so a replay after a crash writes nothing twice.
+    @abstractmethod
+    async def write_batch(self, records: Sequence[Record]) -> int:
+        """Store journaled records in one transaction; idempotent.
+
+        Checks are inserted (a check already stored, same service/started_at/node, is
+        skipped) and the new ones folded into the hourly and daily rollups; transitions are
+        added to the status history (skipped if present); episodes are upserted by
+        (service_id, started_at), in order, so the last record of an episode wins.
 
         Returns:
             How many checks were new.
         """
 
+    async def write_checks(self, checks: Sequence[Check]) -> int:
+        """``write_batch`` for checks only."""
+        return await self.write_batch(checks)
+
     @abstractmethod
     async def daily_rollups(
         self, since: date, until: date | None = None, service_ids: Sequence[str] | None = None
-    ) -> list[DailyRollup]:
+    ) -> list[Rollup]:
         """Daily rollups with ``since <= day <= until`` (until: no limit), by service then day."""
+
+    @abstractmethod
+    async def hourly_rollups(
+        self, service_id: str, since: datetime, until: datetime | None = None
+    ) -> list[Rollup]:
+        """Hourly rollups of a service whose hour starts in [since, until), oldest first."""
+
+    @abstractmethod
+    async def checks_between(
+        self, service_id: str, since: datetime, until: datetime | None = None
+    ) -> list[Check]:
+        """Raw checks of a service with since <= started_at < until, oldest first."""
 
     @abstractmethod
     async def recent_checks(self, service_id: str, limit: int = 50) -> list[Check]:
@@ -129,20 +179,73 @@ class Store(ABC):
     async def latest_checks(self, per_service: int) -> dict[str, list[Check]]:
         """Up to ``per_service`` latest checks of every service, oldest first (warm start)."""
 
+    @abstractmethod
+    async def count_checks(self, service_id: str | None = None) -> int:
+        """How many raw checks are stored (of one service, or all)."""
 
-def rollup_deltas(checks: Iterable[Check]) -> list[DailyRollup]:
-    """Fold checks into one partial rollup per (service, UTC day)."""
-    by_key: dict[tuple[str, date], DailyRollup] = {}
-    for c in checks:
-        day = c.started_at.astimezone(UTC).date()
-        r = by_key.get((c.service_id, day))
-        if r is None:
-            r = by_key[(c.service_id, day)] = DailyRollup(service_id=c.service_id, day=day)
-        r.add(c)
-    return list(by_key.values())
+    @abstractmethod
+    async def rebuild_rollups(
+        self, since: date | None = None, progress: Progress | None = None
+    ) -> int:
+        """Recompute hourly and daily rollups from raw checks, day by day.
+
+        Days from ``since`` (default: the oldest raw check) are replaced; older rollups
+        (whose raw checks retention removed) are kept. Returns the checks read.
+        """
+
+    @abstractmethod
+    async def episodes(
+        self,
+        service_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        open_only: bool = False,
+    ) -> list[OutageEpisode]:
+        """Outage episodes, newest first; those still open or ending after ``since``."""
+
+    @abstractmethod
+    async def status_history(
+        self, service_id: str | None = None, since: datetime | None = None, limit: int = 200
+    ) -> list[Transition]:
+        """Status transitions, newest first (service_id None: the overall status)."""
+
+    # -- maintenance windows ----------------------------------------------------------
+
+    @abstractmethod
+    async def create_maintenance(self, window: MaintenanceWindow) -> MaintenanceWindow:
+        """Store a new window; returns it with its id."""
+
+    @abstractmethod
+    async def sync_config_maintenance(self, windows: Sequence[MaintenanceWindow]) -> None:
+        """Upsert the config file's windows by config_key; cancel config windows now absent."""
+
+    @abstractmethod
+    async def list_maintenance(self, *, since: datetime | None = None) -> list[MaintenanceWindow]:
+        """Windows not cancelled that end after ``since`` (all when None), by start."""
+
+    @abstractmethod
+    async def cancel_maintenance(self, window_id: int, at: datetime) -> MaintenanceWindow | None:
+        """Cancel a window (from ``at`` on). Returns it, or None when there is no such window."""
 
 
-def rollup_values(r: DailyRollup) -> tuple[Any, ...]:
+# -- helpers shared by the backends ------------------------------------------------------
+
+
+def split_records(records: Iterable[Record]) -> tuple[list[Check], list[Transition], list[OutageEpisode]]:
+    checks: list[Check] = []
+    transitions: list[Transition] = []
+    episodes: list[OutageEpisode] = []
+    for r in records:
+        if isinstance(r, Check):
+            checks.append(r)
+        elif isinstance(r, Transition):
+            transitions.append(r)
+        else:
+            episodes.append(r)
+    return checks, transitions, episodes
+
+
+def rollup_values(r: Rollup) -> tuple[Any, ...]:
     """The ROLLUP_COLUMNS values of ``r``, in order."""
     return (
         r.checks,
@@ -151,31 +254,48 @@ def rollup_values(r: DailyRollup) -> tuple[Any, ...]:
         r.down,
         r.maintenance,
         r.downtime_s,
-        r.latency_sum_ms,
+        r.latency_count,
+        r.latency_sum_us,
         r.latency_min_ms,
         r.latency_max_ms,
-        *(r.errors.get(k.value, 0) for k in ErrorKind),
+        r.hist_json(),
+        json.dumps(dict(sorted(r.errors.items())), separators=(",", ":")),
     )
 
 
-def rollup_from_row(service_id: str, day: date, values: Sequence[Any]) -> DailyRollup:
+def rollup_from_row(service_id: str, day: date, hour: int | None, values: Sequence[Any]) -> Rollup:
     """Inverse of ``rollup_values``."""
-    n = len(ROLLUP_COLUMNS) - len(ERROR_COLUMNS)
-    errors = {k.value: int(v) for k, v in zip(ErrorKind, values[n:], strict=True) if v}
-    return DailyRollup(
+    return Rollup(
         service_id=service_id,
         day=day,
+        hour=hour,
         checks=int(values[0]),
         up=int(values[1]),
         degraded=int(values[2]),
         down=int(values[3]),
         maintenance=int(values[4]),
         downtime_s=float(values[5]),
-        latency_sum_ms=float(values[6]),
-        latency_min_ms=values[7],
-        latency_max_ms=values[8],
-        errors=errors,
+        latency_count=int(values[6]),
+        latency_sum_us=int(values[7]),
+        latency_min_ms=values[8],
+        latency_max_ms=values[9],
+        hist=Rollup.hist_from_json(values[10]),
+        errors={str(k): int(v) for k, v in json.loads(values[11] or "{}").items()},
     )
+
+
+def merge_into(existing: dict[tuple[Any, ...], Rollup], deltas: Iterable[Rollup]) -> list[Rollup]:
+    """Add each delta to the stored rollup of its key (or take it as new); the rows to write."""
+    out = []
+    for d in deltas:
+        key = (d.service_id, d.day, d.hour)
+        cur = existing.get(key)
+        if cur is None:
+            out.append(d)
+        else:
+            cur.merge(d)
+            out.append(cur)
+    return out
 
 
 def service_to_json(s: Service) -> str:
@@ -198,8 +318,12 @@ def service_from_json(text: str | dict[str, Any], *, active: bool | None = None)
 
 def to_us(dt: datetime) -> int:
     """Microseconds since the epoch (SQLite's timestamp encoding)."""
-    return int(round(dt.timestamp() * 1_000_000))
+    delta = dt.astimezone(UTC) - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def from_us(us: int) -> datetime:
-    return datetime.fromtimestamp(us / 1_000_000, UTC)
+    return _EPOCH + timedelta(microseconds=us)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -1,14 +1,17 @@
 """PostgreSQL backend (asyncpg pool).
 
 Raw checks live in a table partitioned by day; ``maintain`` creates the partitions ahead of
-need. Batches of checks are inserted with one ``unnest`` statement whose ``RETURNING`` tells
-which rows were new, so rollups count each check exactly once.
+need and ``apply_retention`` drops whole old ones. Batches of checks are inserted with one
+``unnest`` statement whose ``RETURNING`` tells which rows were new, so rollups count each
+check exactly once; rollup rows are read ``FOR UPDATE``, merged and written back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,16 +19,30 @@ from typing import Any
 import asyncpg
 
 from ..errors import MigrationError, StoreError, StoreUnavailable
-from ..models import Check, DailyRollup, ErrorKind, Outcome, Service
+from ..models import (
+    Check,
+    ErrorKind,
+    MaintenanceWindow,
+    OutageEpisode,
+    Outcome,
+    Service,
+    ServiceStatus,
+    Transition,
+)
+from ..rollup import Rollup, rollup_deltas
 from .base import (
     ROLLUP_COLUMNS,
+    Progress,
+    Record,
+    RetentionResult,
     Store,
     SyncResult,
-    rollup_deltas,
+    merge_into,
     rollup_from_row,
     rollup_values,
     service_from_json,
     service_to_json,
+    split_records,
     to_us,
 )
 from .migrate import load_migrations
@@ -35,14 +52,17 @@ logger = logging.getLogger("slamon.store")
 _MIGRATION_LOCK = 0x51A7_0001  # advisory lock id: one migrator at a time
 _CHECK_COLS = (
     "service_id, started_at, node, latency_ms, status_code, outcome, error_kind, error,"
-    " maintenance, interval_s"
+    " maintenance, interval_s, cert_expires_at"
 )
 _INSERT_CHECKS = (
     f"INSERT INTO checks ({_CHECK_COLS})"
     " SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::float8[],"
-    " $5::int4[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::float8[])"
+    " $5::int4[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::float8[],"
+    " $11::timestamptz[])"
     " ON CONFLICT DO NOTHING RETURNING service_id, started_at, node"
 )
+_RCOLS = ", ".join(ROLLUP_COLUMNS)
+_PARTITION_RE = re.compile(r"^checks_p(\d{8})$")
 # Errors that mean "the database is not reachable now" rather than "this statement is wrong".
 _UNAVAILABLE = (
     OSError,
@@ -51,26 +71,6 @@ _UNAVAILABLE = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
 )
-
-
-def _rollup_upsert_sql() -> str:
-    cols = ", ".join(ROLLUP_COLUMNS)
-    marks = ", ".join(f"${i}" for i in range(1, len(ROLLUP_COLUMNS) + 3))
-    sets = []
-    for c in ROLLUP_COLUMNS:
-        if c == "latency_min_ms":
-            sets.append(f"{c} = LEAST(daily_rollups.{c}, excluded.{c})")
-        elif c == "latency_max_ms":
-            sets.append(f"{c} = GREATEST(daily_rollups.{c}, excluded.{c})")
-        else:
-            sets.append(f"{c} = daily_rollups.{c} + excluded.{c}")
-    return (
-        f"INSERT INTO daily_rollups (service_id, day, {cols}) VALUES ({marks})"
-        f" ON CONFLICT (service_id, day) DO UPDATE SET {', '.join(sets)}"
-    )
-
-
-_ROLLUP_UPSERT = _rollup_upsert_sql()
 
 
 def _check_from_record(r: Any) -> Check:
@@ -85,6 +85,35 @@ def _check_from_record(r: Any) -> Check:
         error=r["error"],
         maintenance=r["maintenance"],
         interval_s=r["interval_s"],
+        cert_expires_at=r["cert_expires_at"].astimezone(UTC) if r["cert_expires_at"] else None,
+    )
+
+
+def _episode_from_record(r: Any) -> OutageEpisode:
+    return OutageEpisode(
+        service_id=r["service_id"],
+        started_at=r["started_at"].astimezone(UTC),
+        ended_at=r["ended_at"].astimezone(UTC) if r["ended_at"] else None,
+        worst_status=ServiceStatus(r["worst_status"]),
+        cause=r["cause"],
+        error=r["error"],
+        failed_checks=r["failed_checks"],
+    )
+
+
+_WINDOW_COLS = "id, config_key, title, starts_at, ends_at, services, created_by, cancelled_at"
+
+
+def _window_from_record(r: Any) -> MaintenanceWindow:
+    return MaintenanceWindow(
+        id=r["id"],
+        config_key=r["config_key"],
+        title=r["title"],
+        starts_at=r["starts_at"].astimezone(UTC),
+        ends_at=r["ends_at"].astimezone(UTC),
+        services=tuple(json.loads(r["services"])),
+        created_by=r["created_by"],
+        cancelled_at=r["cancelled_at"].astimezone(UTC) if r["cancelled_at"] else None,
     )
 
 
@@ -114,7 +143,7 @@ class PostgresStore(Store):
         if self._pool is not None:
             pool, self._pool = self._pool, None
             try:
-                await pool.close()
+                await asyncio.wait_for(pool.close(), 5)
             except Exception:  # closing a pool whose server is gone must not raise
                 pool.terminate()
 
@@ -124,15 +153,27 @@ class PostgresStore(Store):
             raise StoreUnavailable("the PostgreSQL store is not open")
         return self._pool
 
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        try:
+            async with self.pool.acquire() as con:
+                return list(await con.fetch(sql, *args))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"query failed: {exc}") from exc
+
     # -- migrations and upkeep --------------------------------------------------------
 
     async def applied_migrations(self) -> list[str]:
-        async with self.pool.acquire() as con:
-            await con.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
-                " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            rows = await con.fetch("SELECT name FROM schema_migrations ORDER BY version")
+        try:
+            async with self.pool.acquire() as con:
+                await con.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
+                    " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                rows = await con.fetch("SELECT name FROM schema_migrations ORDER BY version")
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
         return [r["name"] for r in rows]
 
     async def migrate(self) -> list[str]:
@@ -168,22 +209,62 @@ class PostgresStore(Store):
         try:
             async with self.pool.acquire() as con:
                 for offset in range(-1, 4):
-                    day = today + timedelta(days=offset)
-                    name = f"checks_p{day:%Y%m%d}"
-                    exists = await con.fetchval("SELECT to_regclass($1)", name)
-                    if exists:
-                        continue
-                    try:
-                        await con.execute(
-                            f"CREATE TABLE {name} PARTITION OF checks FOR VALUES FROM"
-                            f" ('{day.isoformat()} 00:00:00+00') TO"
-                            f" ('{(day + timedelta(days=1)).isoformat()} 00:00:00+00')"
-                        )
-                    except asyncpg.PostgresError as exc:
-                        # Rows for that day already sit in the default partition; they stay there.
-                        logger.warning("cannot create partition %s: %s", name, exc)
+                    await self._ensure_partition(con, today + timedelta(days=offset))
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
+
+    async def _ensure_partition(self, con: Any, day: date) -> None:
+        name = f"checks_p{day:%Y%m%d}"
+        if await con.fetchval("SELECT to_regclass($1)", name):
+            return
+        lo = f"{day.isoformat()} 00:00:00+00"
+        hi = f"{(day + timedelta(days=1)).isoformat()} 00:00:00+00"
+        try:
+            async with con.transaction():
+                # Rows of that day that landed in the default partition move into the new one.
+                await con.execute("CREATE TEMP TABLE _moving ON COMMIT DROP AS SELECT * FROM"
+                                  f" checks_default WHERE started_at >= '{lo}' AND started_at < '{hi}'")
+                await con.execute(f"DELETE FROM checks_default WHERE started_at >= '{lo}'"
+                                  f" AND started_at < '{hi}'")
+                await con.execute(f"CREATE TABLE {name} PARTITION OF checks FOR VALUES FROM"
+                                  f" ('{lo}') TO ('{hi}')")
+                await con.execute("INSERT INTO checks SELECT * FROM _moving")
+        except asyncpg.PostgresError as exc:
+            logger.warning("cannot create partition %s: %s", name, exc)
+
+    async def apply_retention(
+        self, now: datetime, raw_days: int, rollup_days: int = 400
+    ) -> RetentionResult:
+        result = RetentionResult()
+        cutoff = (now - timedelta(days=raw_days)).date()  # partitions wholly before it go
+        day_cutoff = (now - timedelta(days=rollup_days)).date()
+        try:
+            async with self.pool.acquire() as con:
+                names = await con.fetch(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                    " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'checks'"
+                )
+                for r in names:
+                    m = _PARTITION_RE.match(r["relname"])
+                    if m and date(int(m[1][:4]), int(m[1][4:6]), int(m[1][6:])) < cutoff:
+                        n = await con.fetchval(f"SELECT count(*) FROM {r['relname']}")
+                        await con.execute(f"DROP TABLE {r['relname']}")
+                        result.partitions.append(r["relname"])
+                        result.checks += int(n)
+                # Rows outside any partition (the default one) are deleted row by row.
+                status = await con.execute(
+                    "DELETE FROM checks_default WHERE started_at < $1",
+                    datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC),
+                )
+                result.checks += int(status.split()[-1])
+                for table in ("hourly_rollups", "daily_rollups"):
+                    status = await con.execute(f"DELETE FROM {table} WHERE day < $1", day_cutoff)
+                    setattr(result, table, int(status.split()[-1]))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"retention failed: {exc}") from exc
+        return result
 
     # -- services ---------------------------------------------------------------------
 
@@ -191,9 +272,7 @@ class PostgresStore(Store):
         result = SyncResult()
         try:
             async with self.pool.acquire() as con, con.transaction():
-                rows = await con.fetch(
-                    "SELECT id, config, active, source FROM services FOR UPDATE"
-                )
+                rows = await con.fetch("SELECT id, config, active, source FROM services FOR UPDATE")
                 existing = {r["id"]: (json.loads(r["config"]), r["active"], r["source"]) for r in rows}
                 wanted = {s.id for s in services}
                 for s in services:
@@ -233,48 +312,130 @@ class PostgresStore(Store):
         rows = await self._fetch(sql + " ORDER BY id")
         return [service_from_json(r["config"], active=r["active"]) for r in rows]
 
-    # -- checks and rollups -----------------------------------------------------------
+    # -- writes -----------------------------------------------------------------------
 
-    async def write_checks(self, checks: Sequence[Check]) -> int:
-        if not checks:
+    async def write_batch(self, records: Sequence[Record]) -> int:
+        if not records:
             return 0
-        cols: list[list[Any]] = [[] for _ in range(10)]
-        for c in checks:
-            for i, v in enumerate(
-                (
-                    c.service_id,
-                    c.started_at,
-                    c.node,
-                    c.latency_ms,
-                    c.status_code,
-                    c.outcome.value,
-                    c.error_kind.value if c.error_kind else None,
-                    c.error,
-                    c.maintenance,
-                    c.interval_s,
-                )
-            ):
-                cols[i].append(v)
+        checks, transitions, episodes = split_records(records)
+        new: list[Check] = []
         try:
             async with self.pool.acquire() as con, con.transaction():
-                rows = await con.fetch(_INSERT_CHECKS, *cols)
-                inserted = {(r["service_id"], to_us(r["started_at"]), r["node"]) for r in rows}
-                new = [c for c in checks if (c.service_id, to_us(c.started_at), c.node) in inserted]
+                if checks:
+                    new = await self._insert_checks(con, checks)
                 if new:
+                    await self._fold(con, new)
+                if transitions:
                     await con.executemany(
-                        _ROLLUP_UPSERT,
-                        [(r.service_id, r.day, *rollup_values(r)) for r in rollup_deltas(new)],
+                        "INSERT INTO status_history (service_id, status, previous, at)"
+                        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        [(t.service_id or "", t.status.value, t.previous.value, t.at)
+                         for t in transitions],
+                    )
+                for e in episodes:
+                    await con.execute(
+                        "INSERT INTO outage_episodes (service_id, started_at, ended_at,"
+                        " worst_status, cause, error, failed_checks) VALUES ($1, $2, $3, $4, $5,"
+                        " $6, $7) ON CONFLICT (service_id, started_at) DO UPDATE SET ended_at ="
+                        " excluded.ended_at, worst_status = excluded.worst_status, cause ="
+                        " excluded.cause, error = excluded.error, failed_checks ="
+                        " excluded.failed_checks",
+                        e.service_id, e.started_at, e.ended_at, e.worst_status.value, e.cause,
+                        e.error, e.failed_checks,
                     )
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
         except asyncpg.PostgresError as exc:
-            raise StoreError(f"cannot write {len(checks)} checks: {exc}") from exc
+            raise StoreError(f"cannot write {len(records)} records: {exc}") from exc
         return len(new)
+
+    async def _insert_checks(self, con: Any, checks: Sequence[Check]) -> list[Check]:
+        cols: list[list[Any]] = [[] for _ in range(11)]
+        for c in checks:
+            for i, v in enumerate((
+                c.service_id, c.started_at, c.node, c.latency_ms, c.status_code,
+                c.outcome.value, c.error_kind.value if c.error_kind else None, c.error,
+                c.maintenance, c.interval_s, c.cert_expires_at,
+            )):
+                cols[i].append(v)
+        rows = await con.fetch(_INSERT_CHECKS, *cols)
+        inserted = {(r["service_id"], to_us(r["started_at"]), r["node"]) for r in rows}
+        return [c for c in checks if (c.service_id, to_us(c.started_at), c.node) in inserted]
+
+    async def _fold(self, con: Any, checks: Sequence[Check]) -> None:
+        """Add checks to the stored hourly and daily rollups (inside the open transaction)."""
+        for hourly in (False, True):
+            deltas = rollup_deltas(checks, hourly=hourly)
+            table = "hourly_rollups" if hourly else "daily_rollups"
+            keycols = "service_id, day, hour" if hourly else "service_id, day"
+            if hourly:
+                rows = await con.fetch(
+                    f"SELECT {keycols}, {_RCOLS} FROM {table} WHERE ({keycols}) IN (SELECT * FROM"
+                    " unnest($1::text[], $2::date[], $3::int4[])) ORDER BY 1, 2, 3 FOR UPDATE",
+                    [d.service_id for d in deltas], [d.day for d in deltas], [d.hour for d in deltas],
+                )
+            else:
+                rows = await con.fetch(
+                    f"SELECT {keycols}, {_RCOLS} FROM {table} WHERE ({keycols}) IN (SELECT * FROM"
+                    " unnest($1::text[], $2::date[])) ORDER BY 1, 2 FOR UPDATE",
+                    [d.service_id for d in deltas], [d.day for d in deltas],
+                )
+            existing: dict[tuple[Any, ...], Rollup] = {}
+            for r in rows:
+                vals = tuple(r)
+                hour = vals[2] if hourly else None
+                ro = rollup_from_row(vals[0], vals[1], hour, vals[3:] if hourly else vals[2:])
+                existing[(ro.service_id, ro.day, ro.hour)] = ro
+            out = merge_into(existing, deltas)
+            n = len(ROLLUP_COLUMNS) + (3 if hourly else 2)
+            marks = ", ".join(f"${i}" for i in range(1, n + 1))
+            sets = ", ".join(f"{c} = excluded.{c}" for c in ROLLUP_COLUMNS)
+            await con.executemany(
+                f"INSERT INTO {table} ({keycols}, {_RCOLS}) VALUES ({marks})"
+                f" ON CONFLICT ({keycols}) DO UPDATE SET {sets}",
+                [(r.service_id, r.day, *([r.hour] if hourly else []), *rollup_values(r)) for r in out],
+            )
+
+    async def rebuild_rollups(self, since: date | None = None, progress: Progress | None = None) -> int:
+        rows = await self._fetch("SELECT min(started_at) AS lo, max(started_at) AS hi FROM checks")
+        if not rows or rows[0]["lo"] is None:
+            return 0
+        first = rows[0]["lo"].astimezone(UTC).date()
+        last = rows[0]["hi"].astimezone(UTC).date()
+        start = max(first, since) if since else first
+        total_days = (last - start).days + 1
+        read = 0
+        day = start
+        done = 0
+        while day <= last:
+            lo = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            try:
+                async with self.pool.acquire() as con, con.transaction():
+                    recs = await con.fetch(
+                        f"SELECT {_CHECK_COLS} FROM checks WHERE started_at >= $1 AND started_at < $2"
+                        " ORDER BY service_id, started_at", lo, lo + timedelta(days=1))
+                    checks = [_check_from_record(r) for r in recs]
+                    await con.execute("DELETE FROM daily_rollups WHERE day = $1", day)
+                    await con.execute("DELETE FROM hourly_rollups WHERE day = $1", day)
+                    if checks:
+                        await self._fold(con, checks)
+            except _UNAVAILABLE as exc:
+                raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
+            except asyncpg.PostgresError as exc:
+                raise StoreError(f"cannot rebuild rollups of {day}: {exc}") from exc
+            read += len(checks)
+            done += 1
+            if progress:
+                progress(done, total_days)
+            day += timedelta(days=1)
+        return read
+
+    # -- reads ------------------------------------------------------------------------
 
     async def daily_rollups(
         self, since: date, until: date | None = None, service_ids: Sequence[str] | None = None
-    ) -> list[DailyRollup]:
-        sql = f"SELECT service_id, day, {', '.join(ROLLUP_COLUMNS)} FROM daily_rollups WHERE day >= $1"
+    ) -> list[Rollup]:
+        sql = f"SELECT service_id, day, {_RCOLS} FROM daily_rollups WHERE day >= $1"
         params: list[Any] = [since]
         if until is not None:
             params.append(until)
@@ -283,7 +444,37 @@ class PostgresStore(Store):
             params.append(list(service_ids))
             sql += f" AND service_id = ANY(${len(params)}::text[])"
         rows = await self._fetch(sql + " ORDER BY service_id, day", *params)
-        return [rollup_from_row(r[0], r[1], tuple(r)[2:]) for r in rows]
+        return [rollup_from_row(r[0], r[1], None, tuple(r)[2:]) for r in rows]
+
+    async def hourly_rollups(
+        self, service_id: str, since: datetime, until: datetime | None = None
+    ) -> list[Rollup]:
+        rows = await self._fetch(
+            f"SELECT service_id, day, hour, {_RCOLS} FROM hourly_rollups WHERE service_id = $1"
+            " AND day >= $2 AND day <= $3 ORDER BY day, hour",
+            service_id, since.astimezone(UTC).date(),
+            (until.astimezone(UTC).date() if until else date.max),
+        )
+        out = []
+        for r in rows:
+            v = tuple(r)
+            ro = rollup_from_row(v[0], v[1], v[2], v[3:])
+            if ro.start >= since and (until is None or ro.start < until):
+                out.append(ro)
+        return out
+
+    async def checks_between(
+        self, service_id: str, since: datetime, until: datetime | None = None
+    ) -> list[Check]:
+        if until is None:
+            rows = await self._fetch(
+                f"SELECT {_CHECK_COLS} FROM checks WHERE service_id = $1 AND started_at >= $2"
+                " ORDER BY started_at", service_id, since)
+        else:
+            rows = await self._fetch(
+                f"SELECT {_CHECK_COLS} FROM checks WHERE service_id = $1 AND started_at >= $2"
+                " AND started_at < $3 ORDER BY started_at", service_id, since, until)
+        return [_check_from_record(r) for r in rows]
 
     async def recent_checks(self, service_id: str, limit: int = 50) -> list[Check]:
         rows = await self._fetch(
@@ -305,11 +496,102 @@ class PostgresStore(Store):
             out.setdefault(r["service_id"], []).append(_check_from_record(r))
         return {k: list(reversed(v)) for k, v in out.items()}
 
-    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+    async def count_checks(self, service_id: str | None = None) -> int:
+        if service_id is None:
+            rows = await self._fetch("SELECT count(*) FROM checks")
+        else:
+            rows = await self._fetch("SELECT count(*) FROM checks WHERE service_id = $1", service_id)
+        return int(rows[0][0])
+
+    async def episodes(
+        self,
+        service_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        open_only: bool = False,
+    ) -> list[OutageEpisode]:
+        sql = ("SELECT service_id, started_at, ended_at, worst_status, cause, error, failed_checks"
+               " FROM outage_episodes WHERE true")
+        params: list[Any] = []
+        if service_id is not None:
+            params.append(service_id)
+            sql += f" AND service_id = ${len(params)}"
+        if since is not None:
+            params.append(since)
+            sql += f" AND (ended_at IS NULL OR ended_at >= ${len(params)})"
+        if open_only:
+            sql += " AND ended_at IS NULL"
+        params.append(limit)
+        sql += f" ORDER BY started_at DESC LIMIT ${len(params)}"
+        return [_episode_from_record(r) for r in await self._fetch(sql, *params)]
+
+    async def status_history(
+        self, service_id: str | None = None, since: datetime | None = None, limit: int = 200
+    ) -> list[Transition]:
+        params: list[Any] = [service_id or ""]
+        sql = "SELECT service_id, status, previous, at FROM status_history WHERE service_id = $1"
+        if since is not None:
+            params.append(since)
+            sql += f" AND at >= ${len(params)}"
+        params.append(limit)
+        sql += f" ORDER BY at DESC, id DESC LIMIT ${len(params)}"
+        return [
+            Transition(r["service_id"] or None, ServiceStatus(r["previous"]),
+                       ServiceStatus(r["status"]), r["at"].astimezone(UTC))
+            for r in await self._fetch(sql, *params)
+        ]
+
+    # -- maintenance windows ----------------------------------------------------------
+
+    async def create_maintenance(self, window: MaintenanceWindow) -> MaintenanceWindow:
+        rows = await self._fetch(
+            "INSERT INTO maintenance_windows (config_key, title, starts_at, ends_at, services,"
+            " created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            window.config_key, window.title, window.starts_at, window.ends_at,
+            json.dumps(list(window.services)), window.created_by,
+        )
+        window.id = int(rows[0]["id"])
+        return window
+
+    async def sync_config_maintenance(self, windows: Sequence[MaintenanceWindow]) -> None:
         try:
-            async with self.pool.acquire() as con:
-                return list(await con.fetch(sql, *args))
+            async with self.pool.acquire() as con, con.transaction():
+                for w in windows:
+                    await con.execute(
+                        "INSERT INTO maintenance_windows (config_key, title, starts_at, ends_at,"
+                        " services, created_by) VALUES ($1, $2, $3, $4, $5, 'config')"
+                        " ON CONFLICT (config_key) DO UPDATE SET title = excluded.title,"
+                        " starts_at = excluded.starts_at, ends_at = excluded.ends_at,"
+                        " services = excluded.services, cancelled_at = NULL",
+                        w.config_key, w.title, w.starts_at, w.ends_at, json.dumps(list(w.services)),
+                    )
+                await con.execute(
+                    "UPDATE maintenance_windows SET cancelled_at = now() WHERE config_key IS NOT"
+                    " NULL AND cancelled_at IS NULL AND NOT (config_key = ANY($1::text[]))",
+                    [w.config_key for w in windows],
+                )
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
         except asyncpg.PostgresError as exc:
-            raise StoreError(f"query failed: {exc}") from exc
+            raise StoreError(f"cannot sync maintenance windows: {exc}") from exc
+
+    async def list_maintenance(self, *, since: datetime | None = None) -> list[MaintenanceWindow]:
+        if since is None:
+            rows = await self._fetch(
+                f"SELECT {_WINDOW_COLS} FROM maintenance_windows WHERE cancelled_at IS NULL"
+                " ORDER BY starts_at, id")
+        else:
+            rows = await self._fetch(
+                f"SELECT {_WINDOW_COLS} FROM maintenance_windows WHERE cancelled_at IS NULL"
+                " AND ends_at > $1 ORDER BY starts_at, id", since)
+        return [_window_from_record(r) for r in rows]
+
+    async def cancel_maintenance(self, window_id: int, at: datetime) -> MaintenanceWindow | None:
+        await self._fetch(
+            "UPDATE maintenance_windows SET cancelled_at = $1 WHERE id = $2 AND cancelled_at IS NULL",
+            at, window_id,
+        )
+        rows = await self._fetch(
+            f"SELECT {_WINDOW_COLS} FROM maintenance_windows WHERE id = $1", window_id)
+        return _window_from_record(rows[0]) if rows else None
+

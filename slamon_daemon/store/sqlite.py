@@ -1,32 +1,48 @@
 """SQLite backend (aiosqlite, WAL): the default, one file, no server.
 
 One connection writes and one reads, so WAL readers never wait for the writer. Writes run in
-explicit ``BEGIN IMMEDIATE`` transactions.
+explicit ``BEGIN IMMEDIATE`` transactions. Timestamps are integer microseconds (UTC).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 from ..errors import MigrationError, StoreError, StoreUnavailable
-from ..models import Check, DailyRollup, ErrorKind, Outcome, Service
+from ..models import (
+    Check,
+    ErrorKind,
+    MaintenanceWindow,
+    OutageEpisode,
+    Outcome,
+    Service,
+    ServiceStatus,
+    Transition,
+)
+from ..rollup import Rollup, rollup_deltas
 from .base import (
     ROLLUP_COLUMNS,
+    Progress,
+    Record,
+    RetentionResult,
     Store,
     SyncResult,
     from_us,
-    rollup_deltas,
+    merge_into,
     rollup_from_row,
     rollup_values,
     service_from_json,
     service_to_json,
+    split_records,
     to_us,
 )
 from .migrate import load_migrations
@@ -35,44 +51,71 @@ logger = logging.getLogger("slamon.store")
 
 _CHECK_COLS = (
     "service_id, started_at, node, latency_ms, status_code, outcome, error_kind, error,"
-    " maintenance, interval_s"
+    " maintenance, interval_s, cert_expires_at"
 )
-_ROWS_PER_INSERT = 500  # 10 columns × 500 rows stays far below SQLite's variable limit
+_ROWS_PER_INSERT = 500  # 11 columns × 500 rows stays far below SQLite's variable limit
+_DELETE_BATCH = 5000  # rows per retention transaction: short, so writers barely wait
+_RCOLS = ", ".join(ROLLUP_COLUMNS)
 
 
-def _rollup_upsert_sql() -> str:
-    cols = ", ".join(ROLLUP_COLUMNS)
-    marks = ", ".join("?" for _ in range(len(ROLLUP_COLUMNS) + 2))
-    sets = []
-    for c in ROLLUP_COLUMNS:
-        if c == "latency_min_ms":
-            sets.append(f"{c} = min(coalesce({c}, excluded.{c}), coalesce(excluded.{c}, {c}))")
-        elif c == "latency_max_ms":
-            sets.append(f"{c} = max(coalesce({c}, excluded.{c}), coalesce(excluded.{c}, {c}))")
-        else:
-            sets.append(f"{c} = {c} + excluded.{c}")
-    return (
-        f"INSERT INTO daily_rollups (service_id, day, {cols}) VALUES ({marks})"
-        f" ON CONFLICT (service_id, day) DO UPDATE SET {', '.join(sets)}"
-    )
-
-
-_ROLLUP_UPSERT = _rollup_upsert_sql()
-
-
-def _check_from_row(r: Sequence[object]) -> Check:
+def _check_from_row(r: Sequence[Any]) -> Check:
     return Check(
         service_id=str(r[0]),
-        started_at=from_us(int(r[1])),  # type: ignore[call-overload]
+        started_at=from_us(int(r[1])),
         node=str(r[2]),
-        latency_ms=float(r[3]),  # type: ignore[arg-type]
-        status_code=r[4],  # type: ignore[arg-type]
+        latency_ms=float(r[3]),
+        status_code=r[4],
         outcome=Outcome(r[5]),
         error_kind=ErrorKind(r[6]) if r[6] else None,
-        error=r[7],  # type: ignore[arg-type]
+        error=r[7],
         maintenance=bool(r[8]),
-        interval_s=float(r[9]),  # type: ignore[arg-type]
+        interval_s=float(r[9]),
+        cert_expires_at=from_us(int(r[10])) if r[10] is not None else None,
     )
+
+
+def _check_params(c: Check) -> tuple[Any, ...]:
+    return (
+        c.service_id,
+        to_us(c.started_at),
+        c.node,
+        c.latency_ms,
+        c.status_code,
+        c.outcome.value,
+        c.error_kind.value if c.error_kind else None,
+        c.error,
+        int(c.maintenance),
+        c.interval_s,
+        to_us(c.cert_expires_at) if c.cert_expires_at else None,
+    )
+
+
+def _episode_from_row(r: Sequence[Any]) -> OutageEpisode:
+    return OutageEpisode(
+        service_id=str(r[0]),
+        started_at=from_us(int(r[1])),
+        ended_at=from_us(int(r[2])) if r[2] is not None else None,
+        worst_status=ServiceStatus(r[3]),
+        cause=r[4],
+        error=r[5],
+        failed_checks=int(r[6]),
+    )
+
+
+def _window_from_row(r: Sequence[Any]) -> MaintenanceWindow:
+    return MaintenanceWindow(
+        id=int(r[0]),
+        config_key=r[1],
+        title=str(r[2]),
+        starts_at=from_us(int(r[3])),
+        ends_at=from_us(int(r[4])),
+        services=tuple(json.loads(r[5])),
+        created_by=str(r[6]),
+        cancelled_at=from_us(int(r[7])) if r[7] is not None else None,
+    )
+
+
+_WINDOW_COLS = "id, config_key, title, starts_at, ends_at, services, created_by, cancelled_at"
 
 
 class SqliteStore(Store):
@@ -80,7 +123,7 @@ class SqliteStore(Store):
 
     backend = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._w: aiosqlite.Connection | None = None
         self._r: aiosqlite.Connection | None = None
@@ -123,7 +166,21 @@ class SqliteStore(Store):
             raise StoreUnavailable("the SQLite store is not open")
         return self._r
 
-    # -- migrations -------------------------------------------------------------------
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            async with self.r.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.Error as exc:
+            raise StoreError(f"query failed: {exc}") from exc
+
+    async def _rollback(self) -> None:
+        if self._w is not None and self._w.in_transaction:
+            try:
+                await self._w.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    # -- migrations and upkeep --------------------------------------------------------
 
     async def applied_migrations(self) -> list[str]:
         await self.w.execute(
@@ -149,14 +206,39 @@ class SqliteStore(Store):
             try:
                 await self.w.executescript(script)
             except sqlite3.Error as exc:
-                try:
-                    await self.w.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
+                await self._rollback()
                 raise MigrationError(f"migration {m.name} failed: {exc}") from exc
             logger.info("applied migration %s", m.name)
             applied.append(m.name)
         return applied
+
+    async def apply_retention(
+        self, now: datetime, raw_days: int, rollup_days: int = 400
+    ) -> RetentionResult:
+        result = RetentionResult()
+        raw_cutoff = to_us(now - timedelta(days=raw_days))
+        day_cutoff = (now - timedelta(days=rollup_days)).date().isoformat()
+        try:
+            while True:
+                await self.w.execute("BEGIN IMMEDIATE")
+                cur = await self.w.execute(
+                    "DELETE FROM checks WHERE (service_id, started_at, node) IN (SELECT"
+                    " service_id, started_at, node FROM checks WHERE started_at < ? LIMIT ?)",
+                    (raw_cutoff, _DELETE_BATCH),
+                )
+                await self.w.execute("COMMIT")
+                result.checks += cur.rowcount
+                if cur.rowcount < _DELETE_BATCH:
+                    break
+            for table in ("hourly_rollups", "daily_rollups"):
+                await self.w.execute("BEGIN IMMEDIATE")
+                cur = await self.w.execute(f"DELETE FROM {table} WHERE day < ?", (day_cutoff,))
+                await self.w.execute("COMMIT")
+                setattr(result, table, cur.rowcount)
+        except sqlite3.Error as exc:
+            await self._rollback()
+            raise StoreError(f"retention failed: {exc}") from exc
+        return result
 
     # -- services ---------------------------------------------------------------------
 
@@ -201,74 +283,176 @@ class SqliteStore(Store):
         sql = "SELECT config, active FROM services"
         if not include_inactive:
             sql += " WHERE active = 1"
-        async with self.r.execute(sql + " ORDER BY id") as cur:
-            return [service_from_json(str(r[0]), active=bool(r[1])) for r in await cur.fetchall()]
+        rows = await self._all(sql + " ORDER BY id")
+        return [service_from_json(str(r[0]), active=bool(r[1])) for r in rows]
 
-    # -- checks and rollups -----------------------------------------------------------
+    # -- writes -----------------------------------------------------------------------
 
-    async def write_checks(self, checks: Sequence[Check]) -> int:
-        if not checks:
+    async def write_batch(self, records: Sequence[Record]) -> int:
+        if not records:
             return 0
+        checks, transitions, episodes = split_records(records)
         try:
             await self.w.execute("BEGIN IMMEDIATE")
-            new: list[Check] = []
-            for i in range(0, len(checks), _ROWS_PER_INSERT):
-                chunk = checks[i : i + _ROWS_PER_INSERT]
-                params: list[object] = []
-                for c in chunk:
-                    params += (
-                        c.service_id,
-                        to_us(c.started_at),
-                        c.node,
-                        c.latency_ms,
-                        c.status_code,
-                        c.outcome.value,
-                        c.error_kind.value if c.error_kind else None,
-                        c.error,
-                        int(c.maintenance),
-                        c.interval_s,
-                    )
-                values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-                sql = (
-                    f"INSERT INTO checks ({_CHECK_COLS}) VALUES {values}"
-                    " ON CONFLICT DO NOTHING RETURNING service_id, started_at, node"
-                )
-                async with self.w.execute(sql, params) as cur:
-                    inserted = {(str(r[0]), int(r[1]), str(r[2])) for r in await cur.fetchall()}
-                new += [c for c in chunk if (c.service_id, to_us(c.started_at), c.node) in inserted]
+            new = await self._insert_checks(checks)
             if new:
+                await self._fold(new)
+            if transitions:
                 await self.w.executemany(
-                    _ROLLUP_UPSERT,
-                    [(r.service_id, r.day.isoformat(), *rollup_values(r)) for r in rollup_deltas(new)],
+                    "INSERT INTO status_history (service_id, status, previous, at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    [(t.service_id or "", t.status.value, t.previous.value, to_us(t.at))
+                     for t in transitions],
+                )
+            for e in episodes:
+                await self.w.execute(
+                    "INSERT INTO outage_episodes (service_id, started_at, ended_at, worst_status,"
+                    " cause, error, failed_checks) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (service_id, started_at) DO UPDATE SET ended_at ="
+                    " excluded.ended_at, worst_status = excluded.worst_status, cause ="
+                    " excluded.cause, error = excluded.error, failed_checks = excluded.failed_checks",
+                    (e.service_id, to_us(e.started_at),
+                     to_us(e.ended_at) if e.ended_at else None, e.worst_status.value, e.cause,
+                     e.error, e.failed_checks),
                 )
             await self.w.execute("COMMIT")
         except sqlite3.Error as exc:
             await self._rollback()
-            raise StoreError(f"cannot write {len(checks)} checks: {exc}") from exc
+            raise StoreError(f"cannot write {len(records)} records: {exc}") from exc
         return len(new)
+
+    async def _insert_checks(self, checks: Sequence[Check]) -> list[Check]:
+        new: list[Check] = []
+        for i in range(0, len(checks), _ROWS_PER_INSERT):
+            chunk = checks[i : i + _ROWS_PER_INSERT]
+            params: list[Any] = []
+            for c in chunk:
+                params += _check_params(c)
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            sql = (
+                f"INSERT INTO checks ({_CHECK_COLS}) VALUES {values}"
+                " ON CONFLICT DO NOTHING RETURNING service_id, started_at, node"
+            )
+            async with self.w.execute(sql, params) as cur:
+                inserted = {(str(r[0]), int(r[1]), str(r[2])) for r in await cur.fetchall()}
+            new += [c for c in chunk if (c.service_id, to_us(c.started_at), c.node) in inserted]
+        return new
+
+    async def _fold(self, checks: Sequence[Check]) -> None:
+        """Add checks to the stored hourly and daily rollups (inside the open transaction)."""
+        for hourly in (False, True):
+            deltas = rollup_deltas(checks, hourly=hourly)
+            table = "hourly_rollups" if hourly else "daily_rollups"
+            keycols = "service_id, day, hour" if hourly else "service_id, day"
+            existing: dict[tuple[Any, ...], Rollup] = {}
+            for i in range(0, len(deltas), 400):
+                part = deltas[i : i + 400]
+                marks = ", ".join(["(?, ?, ?)" if hourly else "(?, ?)"] * len(part))
+                params: list[Any] = []
+                for d in part:
+                    params += [d.service_id, d.day.isoformat()] + ([d.hour] if hourly else [])
+                async with self.w.execute(
+                    f"SELECT {keycols}, {_RCOLS} FROM {table} WHERE ({keycols}) IN (VALUES {marks})",
+                    params,
+                ) as cur:
+                    for r in await cur.fetchall():
+                        hour = int(r[2]) if hourly else None
+                        vals = r[3:] if hourly else r[2:]
+                        ro = rollup_from_row(str(r[0]), date.fromisoformat(str(r[1])), hour, vals)
+                        existing[(ro.service_id, ro.day, ro.hour)] = ro
+            rows = merge_into(existing, deltas)
+            marks = ", ".join("?" for _ in range(len(ROLLUP_COLUMNS) + (3 if hourly else 2)))
+            sets = ", ".join(f"{c} = excluded.{c}" for c in ROLLUP_COLUMNS)
+            await self.w.executemany(
+                f"INSERT INTO {table} ({keycols}, {_RCOLS}) VALUES ({marks})"
+                f" ON CONFLICT ({keycols}) DO UPDATE SET {sets}",
+                [
+                    (r.service_id, r.day.isoformat(), *([r.hour] if hourly else []), *rollup_values(r))
+                    for r in rows
+                ],
+            )
+
+    async def rebuild_rollups(self, since: date | None = None, progress: Progress | None = None) -> int:
+        rows = await self._all("SELECT min(started_at), max(started_at) FROM checks")
+        if not rows or rows[0][0] is None:
+            return 0
+        first = from_us(int(rows[0][0])).date()
+        last = from_us(int(rows[0][1])).date()
+        start = max(first, since) if since else first
+        total_days = (last - start).days + 1
+        read = 0
+        day = start
+        done = 0
+        while day <= last:
+            lo = to_us(datetime(day.year, day.month, day.day, tzinfo=UTC))
+            hi = lo + 86_400_000_000
+            checks = [_check_from_row(r) for r in await self._all(
+                f"SELECT {_CHECK_COLS} FROM checks WHERE started_at >= ? AND started_at < ?"
+                " ORDER BY service_id, started_at", (lo, hi))]
+            try:
+                await self.w.execute("BEGIN IMMEDIATE")
+                await self.w.execute("DELETE FROM daily_rollups WHERE day = ?", (day.isoformat(),))
+                await self.w.execute("DELETE FROM hourly_rollups WHERE day = ?", (day.isoformat(),))
+                if checks:
+                    await self._fold(checks)
+                await self.w.execute("COMMIT")
+            except sqlite3.Error as exc:
+                await self._rollback()
+                raise StoreError(f"cannot rebuild rollups of {day}: {exc}") from exc
+            read += len(checks)
+            done += 1
+            if progress:
+                progress(done, total_days)
+            day += timedelta(days=1)
+        return read
+
+    # -- reads ------------------------------------------------------------------------
 
     async def daily_rollups(
         self, since: date, until: date | None = None, service_ids: Sequence[str] | None = None
-    ) -> list[DailyRollup]:
-        sql = f"SELECT service_id, day, {', '.join(ROLLUP_COLUMNS)} FROM daily_rollups WHERE day >= ?"
-        params: list[object] = [since.isoformat()]
+    ) -> list[Rollup]:
+        sql = f"SELECT service_id, day, {_RCOLS} FROM daily_rollups WHERE day >= ?"
+        params: list[Any] = [since.isoformat()]
         if until is not None:
             sql += " AND day <= ?"
             params.append(until.isoformat())
         if service_ids is not None:
             sql += f" AND service_id IN ({', '.join('?' for _ in service_ids)})"
             params += list(service_ids)
-        sql += " ORDER BY service_id, day"
-        async with self.r.execute(sql, params) as cur:
-            rows = await cur.fetchall()
-        return [rollup_from_row(str(r[0]), date.fromisoformat(str(r[1])), r[2:]) for r in rows]
+        rows = await self._all(sql + " ORDER BY service_id, day", params)
+        return [rollup_from_row(str(r[0]), date.fromisoformat(str(r[1])), None, r[2:]) for r in rows]
+
+    async def hourly_rollups(
+        self, service_id: str, since: datetime, until: datetime | None = None
+    ) -> list[Rollup]:
+        rows = await self._all(
+            f"SELECT service_id, day, hour, {_RCOLS} FROM hourly_rollups WHERE service_id = ?"
+            " AND day >= ? AND day <= ? ORDER BY day, hour",
+            (service_id, since.date().isoformat(), (until or datetime.max.replace(tzinfo=since.tzinfo)).date().isoformat()),
+        )
+        out = []
+        for r in rows:
+            ro = rollup_from_row(str(r[0]), date.fromisoformat(str(r[1])), int(r[2]), r[3:])
+            if ro.start >= since and (until is None or ro.start < until):
+                out.append(ro)
+        return out
+
+    async def checks_between(
+        self, service_id: str, since: datetime, until: datetime | None = None
+    ) -> list[Check]:
+        sql = f"SELECT {_CHECK_COLS} FROM checks WHERE service_id = ? AND started_at >= ?"
+        params: list[Any] = [service_id, to_us(since)]
+        if until is not None:
+            sql += " AND started_at < ?"
+            params.append(to_us(until))
+        return [_check_from_row(r) for r in await self._all(sql + " ORDER BY started_at", params)]
 
     async def recent_checks(self, service_id: str, limit: int = 50) -> list[Check]:
-        async with self.r.execute(
+        rows = await self._all(
             f"SELECT {_CHECK_COLS} FROM checks WHERE service_id = ? ORDER BY started_at DESC LIMIT ?",
             (service_id, limit),
-        ) as cur:
-            return [_check_from_row(r) for r in await cur.fetchall()]
+        )
+        return [_check_from_row(r) for r in rows]
 
     async def latest_checks(self, per_service: int) -> dict[str, list[Check]]:
         out: dict[str, list[Check]] = {}
@@ -276,9 +460,116 @@ class SqliteStore(Store):
             out[s.id] = list(reversed(await self.recent_checks(s.id, per_service)))
         return out
 
-    async def _rollback(self) -> None:
-        if self._w is not None and self._w.in_transaction:
-            try:
-                await self._w.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+    async def count_checks(self, service_id: str | None = None) -> int:
+        if service_id is None:
+            rows = await self._all("SELECT count(*) FROM checks")
+        else:
+            rows = await self._all("SELECT count(*) FROM checks WHERE service_id = ?", (service_id,))
+        return int(rows[0][0])
+
+    async def episodes(
+        self,
+        service_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        open_only: bool = False,
+    ) -> list[OutageEpisode]:
+        sql = ("SELECT service_id, started_at, ended_at, worst_status, cause, error, failed_checks"
+               " FROM outage_episodes WHERE 1 = 1")
+        params: list[Any] = []
+        if service_id is not None:
+            sql += " AND service_id = ?"
+            params.append(service_id)
+        if since is not None:
+            sql += " AND (ended_at IS NULL OR ended_at >= ?)"
+            params.append(to_us(since))
+        if open_only:
+            sql += " AND ended_at IS NULL"
+        sql += " ORDER BY started_at DESC LIMIT ?"
+        params.append(limit)
+        return [_episode_from_row(r) for r in await self._all(sql, params)]
+
+    async def status_history(
+        self, service_id: str | None = None, since: datetime | None = None, limit: int = 200
+    ) -> list[Transition]:
+        sql = "SELECT service_id, status, previous, at FROM status_history WHERE service_id = ?"
+        params: list[Any] = [service_id or ""]
+        if since is not None:
+            sql += " AND at >= ?"
+            params.append(to_us(since))
+        sql += " ORDER BY at DESC, id DESC LIMIT ?"
+        params.append(limit)
+        return [
+            Transition(str(r[0]) or None, ServiceStatus(r[2]), ServiceStatus(r[1]), from_us(int(r[3])))
+            for r in await self._all(sql, params)
+        ]
+
+    # -- maintenance windows ----------------------------------------------------------
+
+    async def create_maintenance(self, window: MaintenanceWindow) -> MaintenanceWindow:
+        try:
+            await self.w.execute("BEGIN IMMEDIATE")
+            async with self.w.execute(
+                "INSERT INTO maintenance_windows (config_key, title, starts_at, ends_at, services,"
+                " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (window.config_key, window.title, to_us(window.starts_at), to_us(window.ends_at),
+                 json.dumps(list(window.services)), window.created_by, int(time.time() * 1e6)),
+            ) as cur:
+                row = await cur.fetchone()
+            await self.w.execute("COMMIT")
+        except sqlite3.Error as exc:
+            await self._rollback()
+            raise StoreError(f"cannot create maintenance window: {exc}") from exc
+        assert row is not None
+        window.id = int(row[0])
+        return window
+
+    async def sync_config_maintenance(self, windows: Sequence[MaintenanceWindow]) -> None:
+        now = int(time.time() * 1e6)
+        try:
+            await self.w.execute("BEGIN IMMEDIATE")
+            keys = [w.config_key for w in windows]
+            for w in windows:
+                await self.w.execute(
+                    "INSERT INTO maintenance_windows (config_key, title, starts_at, ends_at,"
+                    " services, created_by, created_at) VALUES (?, ?, ?, ?, ?, 'config', ?)"
+                    " ON CONFLICT (config_key) DO UPDATE SET title = excluded.title, starts_at ="
+                    " excluded.starts_at, ends_at = excluded.ends_at, services = excluded.services,"
+                    " cancelled_at = NULL",
+                    (w.config_key, w.title, to_us(w.starts_at), to_us(w.ends_at),
+                     json.dumps(list(w.services)), now),
+                )
+            sql = ("UPDATE maintenance_windows SET cancelled_at = ? WHERE config_key IS NOT NULL"
+                   " AND cancelled_at IS NULL")
+            if keys:
+                sql += f" AND config_key NOT IN ({', '.join('?' for _ in keys)})"
+            await self.w.execute(sql, (now, *keys))
+            await self.w.execute("COMMIT")
+        except sqlite3.Error as exc:
+            await self._rollback()
+            raise StoreError(f"cannot sync maintenance windows: {exc}") from exc
+
+    async def list_maintenance(self, *, since: datetime | None = None) -> list[MaintenanceWindow]:
+        sql = f"SELECT {_WINDOW_COLS} FROM maintenance_windows WHERE cancelled_at IS NULL"
+        params: list[Any] = []
+        if since is not None:
+            sql += " AND ends_at > ?"
+            params.append(to_us(since))
+        return [_window_from_row(r) for r in await self._all(sql + " ORDER BY starts_at, id", params)]
+
+    async def cancel_maintenance(self, window_id: int, at: datetime) -> MaintenanceWindow | None:
+        try:
+            await self.w.execute("BEGIN IMMEDIATE")
+            await self.w.execute(
+                "UPDATE maintenance_windows SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL",
+                (to_us(at), window_id),
+            )
+            async with self.w.execute(
+                f"SELECT {_WINDOW_COLS} FROM maintenance_windows WHERE id = ?", (window_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            await self.w.execute("COMMIT")
+        except sqlite3.Error as exc:
+            await self._rollback()
+            raise StoreError(f"cannot cancel maintenance window: {exc}") from exc
+        return _window_from_row(row) if row else None
