@@ -115,6 +115,10 @@ class DaemonConfig(BaseModel):
     anonymous_read: bool = True
     """Let clients without a login read (never write). For unattended NOC screens."""
 
+    owner_is_admin: bool = True
+    """Clients running as the daemon's own Unix user (or root) may do everything, like the
+    owner of a Docker socket. Set false when other people share that account."""
+
     daily_major_threshold: float = Field(default=99.0, gt=0, le=100)
     """A day whose uptime is below this percentage is a major-outage day ("mo") on the bar."""
 

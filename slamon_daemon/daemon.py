@@ -70,6 +70,7 @@ class Daemon:
             build_methods(self),
             hello=protocol.hello(cfg.node, __version__),
             default_role=Role.VIEWER if cfg.anonymous_read else Role.ANONYMOUS,
+            owner_is_admin=cfg.owner_is_admin,
         )
         self.maintenance: list[MaintenanceWindow] = []
         self.started = asyncio.Event()

@@ -15,7 +15,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import stat
+import struct
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import protocol
-from .errors import FeedError
+from .errors import FeedError, StoreError
 from .models import Role
 from .protocol import ErrorCode, ProtocolError
 
@@ -49,12 +51,19 @@ class Session:
     id: int
     writer: asyncio.StreamWriter
     role: Role
+    peer_uid: int | None = None
+    peer_pid: int | None = None
     topics: set[str] = field(default_factory=set)
     out: deque[bytes] = field(default_factory=deque)
     pending_events: int = 0
     overflows: int = 0
     closed: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def name(self) -> str:
+        """Who this is, for created_by / audit (the peer's uid until logins exist)."""
+        return f"uid:{self.peer_uid}" if self.peer_uid is not None else f"session:{self.id}"
 
     def send(self, frame: dict[str, Any]) -> None:
         """Queue a reply (never dropped)."""
@@ -73,6 +82,7 @@ class FeedServer:
         *,
         hello: dict[str, Any],
         default_role: Role = Role.VIEWER,
+        owner_is_admin: bool = False,
         max_pending_events: int = 2000,
         max_overflows: int = 3,
     ) -> None:
@@ -80,6 +90,7 @@ class FeedServer:
         self.methods = methods
         self.hello = hello
         self.default_role = default_role
+        self.owner_is_admin = owner_is_admin
         self.max_pending_events = max_pending_events
         self.max_overflows = max_overflows
         self.sessions: dict[int, Session] = {}
@@ -163,7 +174,11 @@ class FeedServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._next_id += 1
-        s = Session(id=self._next_id, writer=writer, role=self.default_role)
+        pid, uid = _peer_credentials(writer)
+        role = self.default_role
+        if self.owner_is_admin and uid is not None and uid in (0, os.getuid()):
+            role = Role.ADMIN  # the daemon's own Unix user (or root) owns it
+        s = Session(id=self._next_id, writer=writer, role=role, peer_uid=uid, peer_pid=pid)
         self.sessions[s.id] = s
         task = asyncio.current_task()
         if task is not None:
@@ -221,6 +236,9 @@ class FeedServer:
                                         exc.code, exc.message))
         except FeedError as exc:
             s.send(protocol.error_reply(rid, exc.code, str(exc)))
+        except StoreError as exc:
+            s.send(protocol.error_reply(rid, ErrorCode.UNAVAILABLE,
+                                        f"the database cannot answer right now: {exc}"))
         except Exception:
             logger.exception("feed method failed")
             s.send(protocol.error_reply(rid, ErrorCode.INTERNAL,
@@ -285,6 +303,17 @@ async def _frames(reader: asyncio.StreamReader, limit: int):  # type: ignore[no-
                 yield None
             else:
                 yield line
+
+
+def _peer_credentials(writer: asyncio.StreamWriter) -> tuple[int | None, int | None]:
+    """(pid, uid) of the process at the other end of a Unix socket (SO_PEERCRED)."""
+    sock = writer.get_extra_info("socket")
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, uid, _gid = struct.unpack("3i", raw)
+        return pid, uid
+    except (OSError, AttributeError):
+        return None, None
 
 
 async def _socket_alive(path: Path) -> bool:

@@ -6,13 +6,25 @@ A method cannot be registered without a role.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from . import params as P
+from .detail import (
+    RANGES,
+    SERIES,
+    calendar_months,
+    figures,
+    hour_floor,
+    months_back,
+    series_points,
+    total,
+)
 from .feed import Method, Session
-from .models import Role
+from .models import MaintenanceWindow, Role
 from .protocol import EVENT_TOPICS, ErrorCode, ProtocolError
-from .state import HISTORY_DAYS
+from .rollup import daily_status
+from .state import HISTORY_DAYS, ServiceState
 
 if TYPE_CHECKING:
     from .daemon import Daemon
@@ -83,15 +95,21 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
             for m in sorted(registry.values(), key=lambda m: m.name)
         ]
 
+    async def whoami(s: Session, params: dict[str, Any]) -> Any:
+        no_params(params, "whoami")
+        return {"role": s.role.name.lower(), "uid": s.peer_uid}
+
     async def status_get(s: Session, params: dict[str, Any]) -> Any:
         no_params(params, "status.get")
         return status_snapshot(daemon)
 
     async def subscribe(s: Session, params: dict[str, Any]) -> Any:
+        P.only(params, {"topics"}, "subscribe")
         s.topics |= set(_topics(params))
         return {"topics": sorted(s.topics)}
 
     async def unsubscribe(s: Session, params: dict[str, Any]) -> Any:
+        P.only(params, {"topics"}, "unsubscribe")
         s.topics -= set(_topics(params))
         return {"topics": sorted(s.topics)}
 
@@ -99,15 +117,161 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
         no_params(params, "daemon.stats")
         return daemon.stats()
 
+    def service_state(params: dict[str, Any]) -> ServiceState:
+        sid = P.text(params, "id", max_len=64)
+        st = daemon.state.services.get(sid)
+        if st is None:
+            raise ProtocolError(ErrorCode.NOT_FOUND, f"no active service with id {sid!r}")
+        return st
+
+    async def service_get(s: Session, params: dict[str, Any]) -> Any:
+        P.only(params, {"id"}, "service.get")
+        st = service_state(params)
+        svc = st.service
+        now = datetime.now(UTC)
+        today = now.date()
+        hourly = await daemon.store.hourly_rollups(svc.id, hour_floor(now) - timedelta(hours=167))
+        daily = await daemon.store.daily_rollups(today - timedelta(days=89), service_ids=[svc.id])
+        windows = {
+            "24h": total(svc.id, (h for h in hourly if h.start > now - RANGES["24h"])),
+            "7d": total(svc.id, hourly),
+            "30d": total(svc.id, (d for d in daily if d.day > today - timedelta(days=30))),
+            "90d": total(svc.id, daily),
+        }
+        episodes = await daemon.store.episodes(svc.id, limit=20)
+        recent = await daemon.store.recent_checks(svc.id, 20)
+        return {
+            "service": {
+                "id": svc.id, "name": svc.name, "url": svc.url, "method": svc.method,
+                "interval_s": svc.interval_s, "timeout_s": svc.timeout_s,
+                "degraded_after_s": svc.degraded_after_s, "confirm_failures": svc.confirm_failures,
+                "sla_target": svc.sla_target or daemon.settings.daemon.sla_target,
+            },
+            "status": st.status.value,
+            "status_since": st.status_since.isoformat(),
+            "last_check": st.last_check.to_dict() if st.last_check else None,
+            "cert_expires_at": (st.last_check.cert_expires_at.isoformat()
+                                if st.last_check and st.last_check.cert_expires_at else None),
+            "uptime": {k: r.uptime_text() for k, r in windows.items()},
+            "windows": {k: figures(r) for k, r in windows.items()},
+            "episodes": [e.to_dict() for e in episodes],
+            "recent_checks": [c.to_dict() for c in recent],
+            "maintenance": [w.to_dict() for w in daemon.maintenance if not w.services or svc.id in w.services],
+        }
+
+    async def service_series(s: Session, params: dict[str, Any]) -> Any:
+        P.only(params, {"id", "range"}, "service.series")
+        st = service_state(params)
+        rng = P.choice(params, "range", list(SERIES), default="24h")
+        span, bucket = SERIES[rng]
+        now = datetime.now(UTC)
+        if bucket >= timedelta(hours=1):
+            end = hour_floor(now) + timedelta(hours=1)
+            start = end - span
+            hourly = await daemon.store.hourly_rollups(st.service.id, start, end)
+            points = series_points(st.service.id, start, end, bucket, hourly=hourly)
+        else:
+            step = int(bucket.total_seconds())
+            end = datetime.fromtimestamp((int(now.timestamp()) // step + 1) * step, UTC)
+            start = end - span
+            checks = await daemon.store.checks_between(st.service.id, start, end)
+            points = series_points(st.service.id, start, end, bucket, checks=checks)
+        return {"id": st.service.id, "range": rng, "bucket_s": int(bucket.total_seconds()),
+                "points": points}
+
+    async def service_calendar(s: Session, params: dict[str, Any]) -> Any:
+        P.only(params, {"id", "months", "until"}, "service.calendar")
+        st = service_state(params)
+        count = P.integer(params, "months", default=3, lo=1, hi=13)
+        today = datetime.now(UTC).date()
+        until = P.text(params, "until", default=f"{today:%Y-%m}", max_len=7)
+        try:
+            y, m = (int(x) for x in until.split("-"))
+            date(y, m, 1)
+        except ValueError:
+            raise P.bad(f'"until" must be a month like "2026-11", got {until!r}') from None
+        months = months_back((y, m), count)
+        first = date(*months[0], 1)
+        daily = await daemon.store.daily_rollups(first, service_ids=[st.service.id])
+        return {"id": st.service.id,
+                "months": calendar_months(daily, months, daemon.state.major_threshold, today)}
+
+    async def service_day(s: Session, params: dict[str, Any]) -> Any:
+        P.only(params, {"id", "day"}, "service.day")
+        st = service_state(params)
+        raw = P.text(params, "day", max_len=10)
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            raise P.bad(f'"day" must be a date like "2026-11-21", got {raw!r}') from None
+        rows = await daemon.store.daily_rollups(day, day, service_ids=[st.service.id])
+        r = rows[0] if rows else None
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        episodes = [e for e in await daemon.store.episodes(st.service.id, since=start, limit=500)
+                    if e.started_at < start + timedelta(days=1)]
+        return {
+            "id": st.service.id,
+            "day": day.isoformat(),
+            "status": daily_status(r, daemon.state.major_threshold).value,
+            "figures": figures(r) if r else None,
+            "uptime": r.uptime_text() if r else "—",
+            "downtime_s": round(r.downtime_s, 3) if r else 0,
+            "episodes": [e.to_dict() for e in episodes],
+        }
+
+    async def maintenance_list(s: Session, params: dict[str, Any]) -> Any:
+        P.only(params, {"include_past"}, "maintenance.list")
+        past = params.get("include_past", False)
+        if not isinstance(past, bool):
+            raise P.bad('"include_past" must be true or false')
+        windows = await daemon.store.list_maintenance(since=None if past else datetime.now(UTC))
+        return [w.to_dict() for w in windows]
+
+    async def maintenance_create(s: Session, params: dict[str, Any]) -> Any:
+        P.only(params, {"title", "start", "end", "services"}, "maintenance.create")
+        title = P.text(params, "title", max_len=200)
+        start = P.timestamp(params, "start")
+        end = P.timestamp(params, "end")
+        services = P.string_list(params, "services", default=[])
+        if end <= start:
+            raise P.bad('"end" must be after "start"')
+        unknown = [x for x in services if x not in daemon.state.services]
+        if unknown:
+            raise P.bad(f'"services" names unknown services {unknown}')
+        window = await daemon.store.create_maintenance(MaintenanceWindow(
+            title=title, starts_at=start, ends_at=end, services=tuple(services),
+            created_by=s.name))
+        await daemon.reload_maintenance()
+        daemon.feed.publish("maintenance", {"action": "created", "window": window.to_dict()})
+        return window.to_dict()
+
+    async def maintenance_cancel(s: Session, params: dict[str, Any]) -> Any:
+        P.only(params, {"id"}, "maintenance.cancel")
+        wid = P.integer(params, "id", lo=1, hi=2**62)
+        window = await daemon.store.cancel_maintenance(wid, datetime.now(UTC))
+        if window is None:
+            raise ProtocolError(ErrorCode.NOT_FOUND, f"no maintenance window {wid}")
+        await daemon.reload_maintenance()
+        daemon.feed.publish("maintenance", {"action": "cancelled", "window": window.to_dict()})
+        return window.to_dict()
+
     registry = {
         m.name: m
         for m in (
             Method("ping", Role.ANONYMOUS, ping, "liveness check"),
             Method("methods", Role.ANONYMOUS, list_methods, "list methods and the role each needs"),
+            Method("whoami", Role.ANONYMOUS, whoami, "the caller's role"),
             Method("status.get", Role.VIEWER, status_get, "overall and per-service live status"),
             Method("subscribe", Role.VIEWER, subscribe, "receive events of the given topics"),
             Method("unsubscribe", Role.VIEWER, unsubscribe, "stop events of the given topics"),
-            Method("daemon.stats", Role.VIEWER, daemon_stats, "scheduler lateness, write queue"),
+            Method("daemon.stats", Role.VIEWER, daemon_stats, "scheduler lateness, journal, sessions"),
+            Method("service.get", Role.VIEWER, service_get, "one service: uptimes, percentiles, episodes"),
+            Method("service.series", Role.VIEWER, service_series, "latency per bucket for a range"),
+            Method("service.calendar", Role.VIEWER, service_calendar, "daily statuses by month"),
+            Method("service.day", Role.VIEWER, service_day, "one day of one service"),
+            Method("maintenance.list", Role.VIEWER, maintenance_list, "maintenance windows"),
+            Method("maintenance.create", Role.ADMIN, maintenance_create, "schedule a window"),
+            Method("maintenance.cancel", Role.ADMIN, maintenance_cancel, "cancel a window"),
         )
     }
     return registry
