@@ -91,6 +91,7 @@ class SlamonApp(App[None]):
             self.post_message(Connecting(str(self.socket_path), attempt))
             client = self.client_factory(self.socket_path)
             missing = False
+            goodbye: str | None = None
             try:
                 hello = await client.connect()
                 # Subscribe before status.get: an event that happens in between is then
@@ -108,8 +109,11 @@ class SlamonApp(App[None]):
                 )
                 self.post_message(Snapshot(snapshot))
                 async for frame in client.events():
+                    if frame.get("event") == "goodbye":
+                        goodbye = (frame.get("data") or {}).get("reason") or "no reason given"
+                        break
                     await self._forward(client, frame)
-                reason = "the connection was closed"
+                reason = f"the daemon shut down ({goodbye})" if goodbye else "connection closed"
             except DaemonUnreachable as exc:
                 reason, missing = str(exc), exc.missing
             except FeedClientError as exc:

@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from slamon_tui.model import DashboardModel, ServiceState
@@ -61,22 +62,20 @@ class DashboardScreen(Screen[None]):
         self.rows: dict[str, ServiceRow] = {}
         self.window = 30
         self.connected = False
+        self._last_failure = ""
 
     def compose(self) -> ComposeResult:
         """Banner, connection line, notice, start hint, column titles, rows, footer."""
         yield StatusBanner(id="banner")
         yield Static("Connecting…", id="connection")
-        yield Static("", id="notice")
-        yield Static("", id="no-daemon")
-        yield ColumnHeader(self.window, id="columns")
+        # Hidden until there is something to show. Set here, not in on_mount: the feed
+        # worker's first snapshot can be handled before this screen's Mount event.
+        yield _hidden(Static("", id="notice"))
+        yield _hidden(Static("", id="no-daemon"))
+        yield _hidden(ColumnHeader(self.window, id="columns"))
         yield ServiceList(id="services")
-        yield Static("No services are configured on this daemon.", id="empty")
+        yield _hidden(Static("No services are configured on this daemon.", id="empty"))
         yield Footer()
-
-    def on_mount(self) -> None:
-        """Start with the notice, start hint and empty line hidden."""
-        for wid in ("#notice", "#no-daemon", "#empty", "#columns"):
-            self.query_one(wid).display = False
 
     def on_resize(self) -> None:
         """Pick the bar's window for the new width and re-lay the rows."""
@@ -96,9 +95,10 @@ class DashboardScreen(Screen[None]):
     # --- feed state -------------------------------------------------------------------
 
     def show_connecting(self, attempt: int) -> None:
-        """A connection attempt is under way."""
+        """A connection attempt is under way (the last failure stays on show)."""
         if attempt > 1:
-            self._set_connection(f"⟳ reconnecting… (attempt {attempt})", "-down")
+            why = f" — {self._last_failure}" if self._last_failure else ""
+            self._set_connection(f"⟳ reconnecting… (attempt {attempt}){why}", "-down")
 
     def show_connected(self, node: str, version: str) -> None:
         """The feed is live."""
@@ -110,6 +110,7 @@ class DashboardScreen(Screen[None]):
     def show_disconnected(self, reason: str, retry_in: float, daemon_missing: bool) -> None:
         """The feed is down; say why and when the next try is."""
         self.connected = False
+        self._last_failure = reason
         self.add_class("-stale")
         hint = self.query_one("#no-daemon", Static)
         if daemon_missing:
@@ -216,6 +217,11 @@ class DashboardScreen(Screen[None]):
     def action_cursor_last(self) -> None:
         """Move the cursor to the last service."""
         self._move(len(self.rows))
+
+
+def _hidden(widget: Widget) -> Widget:
+    widget.display = False
+    return widget
 
 
 def _next_sibling(row: ServiceRow) -> object | None:

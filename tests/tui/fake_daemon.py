@@ -122,8 +122,17 @@ class FakeDaemon:
         """Listen on the socket."""
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
 
-    async def stop(self) -> None:
-        """Close every connection and remove the socket, as a daemon that exits does."""
+    async def stop(self, goodbye: str | None = None) -> None:
+        """Close every connection and remove the socket, as a daemon that exits does.
+
+        With ``goodbye``, every client first gets a ``goodbye`` event with that reason.
+        """
+        if goodbye is not None:
+            frame = protocol.encode(protocol.event("goodbye", {"reason": goodbye}))
+            for writer in list(self._writers):
+                writer.write(frame)
+                with contextlib.suppress(ConnectionError):
+                    await writer.drain()
         if self._server is not None:
             self._server.close()
         for writer in list(self._writers):

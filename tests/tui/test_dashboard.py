@@ -150,9 +150,10 @@ async def test_daemon_going_away_shows_reconnecting_and_resyncs(sock_path: Path)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
-            await daemon.stop()
+            await daemon.stop(goodbye="restarting for an upgrade")
             connection = app.screen.query_one("#connection")
             await wait_until(pilot, lambda: "reconnecting…" in str(connection.content))
+            assert "restarting for an upgrade" in str(connection.content)
             assert app.dashboard.has_class("-stale")
             assert "reconnecting…" in screen_text(app)
             # The old rows stay on screen, dimmed, while we wait.

@@ -1,0 +1,208 @@
+"""The ``slamon`` command: status, call, demo and argument handling, against a fake daemon.
+
+The CLI runs its own event loop (asyncio.run), so it runs in a thread here while the fake
+daemon serves from the test's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from slamon_tui import cli
+
+from .fake_daemon import FakeDaemon, make_service, make_snapshot
+
+
+async def slamon(*argv: str) -> int:
+    """Run ``slamon ARGV`` and return its exit code."""
+    return await asyncio.to_thread(cli.main, list(argv))
+
+
+@pytest.mark.parametrize(
+    ("overall", "code"),
+    [
+        ("operational", 0),
+        ("maintenance", 0),
+        ("degraded", 1),
+        ("partial_outage", 2),
+        ("major_outage", 2),
+    ],
+)
+async def test_status_exit_code_follows_overall_status(
+    daemon: FakeDaemon, capsys: pytest.CaptureFixture[str], overall: str, code: int
+) -> None:
+    daemon.snapshot["overall"]["status"] = overall
+    assert await slamon("--socket", str(daemon.path), "status") == code
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert "2026-11-21 23:10:00 UTC" in lines[0]
+    assert "Note: Demo: history before 23:01 UTC is generated demo data" in out
+    flaky = next(line for line in lines if line.startswith("Flaky backend"))
+    assert "◆ Partial outage" in flaky and "98.91%" in flaky and flaky.endswith("timeout")
+    api = next(line for line in lines if line.startswith("Public API"))
+    assert "● Operational" in api and api.endswith("42 ms")
+    # Columns line up: the status starts under the STATUS title on every line.
+    header = next(line for line in lines if line.startswith("SERVICE"))
+    assert header.index("STATUS") == api.index("●") == flaky.index("◆")
+
+
+async def test_status_without_daemon_exits_3_with_a_hint(
+    sock_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await slamon("status", "--socket", str(sock_path)) == 3
+    err = capsys.readouterr().err
+    assert f"no slamon daemon is running at {sock_path}" in err
+    assert "slamond --config slamon.toml" in err
+
+
+async def test_status_reads_the_socket_from_the_config(
+    daemon: FakeDaemon, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "slamon.toml"
+    config.write_text(f'[daemon]\nsocket = "{daemon.path}"\n', encoding="utf-8")
+    daemon.snapshot = make_snapshot([make_service("api", "Only API")])
+    assert await slamon("--config", str(config), "status") == 0
+    assert "Only API" in capsys.readouterr().out
+
+
+async def test_bad_config_prints_the_problems_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "slamon.toml"
+    config.write_text("[daemon]\nsla_target = 250\n", encoding="utf-8")
+    assert await slamon("--config", str(config), "status") == 2
+    err = capsys.readouterr().err
+    assert str(config) in err and "sla_target" in err
+
+
+async def test_call_prints_the_result_as_json(
+    daemon: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    daemon.results["ping"] = {"pong": True}
+    assert await slamon("--socket", str(daemon.path), "call", "ping", '{"x": 1}') == 0
+    assert json.loads(capsys.readouterr().out) == {"pong": True}
+    assert daemon.requests[-1] == {"method": "ping", "params": {"x": 1}}
+
+
+async def test_call_error_reply_goes_to_stderr_with_exit_1(
+    daemon: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await slamon("--socket", str(daemon.path), "call", "nope") == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "error unknown_method: no method 'nope'" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("params", "says"), [("{oops", "not valid JSON"), ("[1, 2]", "must be a JSON object")]
+)
+async def test_call_with_bad_params_exits_2(
+    daemon: FakeDaemon, capsys: pytest.CaptureFixture[str], params: str, says: str
+) -> None:
+    assert await slamon("--socket", str(daemon.path), "call", "ping", params) == 2
+    assert says in capsys.readouterr().err
+    assert daemon.count("ping") == 0
+
+
+async def test_call_without_daemon_exits_3(sock_path: Path) -> None:
+    assert await slamon("--socket", str(sock_path), "call", "ping") == 3
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for word in ("status", "call", "demo", "db", "user", "--socket", "--config", "3 daemon"):
+        assert word in out
+
+
+def test_admin_commands_are_recognised_and_lose_only_the_socket() -> None:
+    assert cli.admin_command(["--config", "x.toml", "db", "migrate"]) == "db"
+    assert cli.admin_command(["--socket", "db", "status"]) is None
+    assert cli.admin_command(["status"]) is None
+    argv = ["--socket", "/s", "--config", "c.toml", "db", "migrate", "--socket=/t"]
+    assert cli._without_socket(argv) == ["--config", "c.toml", "db", "migrate"]
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+# Stands in for `python -m slamon_daemon.demo --dir DIR`: opens DIR/slamon.sock, writes its
+# pid, and runs until it is terminated.
+FAKE_DEMO = """
+import os, signal, socket, sys, time
+d = sys.argv[1]
+s = socket.socket(socket.AF_UNIX); s.bind(os.path.join(d, "slamon.sock")); s.listen()
+open(os.path.join(d, "pid"), "w").write(str(os.getpid()))
+print("demo up", flush=True)
+while True:
+    time.sleep(0.1)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_demo_runs_the_tui_on_the_demo_socket_then_cleans_up() -> None:
+    seen: dict[str, object] = {}
+
+    def fake_tui(socket_path: Path) -> int:
+        seen["socket"] = socket_path
+        seen["pid"] = int((socket_path.parent / "pid").read_text())
+        seen["alive"] = _alive(int(seen["pid"]))  # type: ignore[call-overload]
+        return 0
+
+    code = cli.run_demo(
+        daemon_argv=lambda d: [sys.executable, "-c", FAKE_DEMO, str(d)], run=fake_tui
+    )
+    assert code == 0
+    socket_path = seen["socket"]
+    assert isinstance(socket_path, Path) and socket_path.name == "slamon.sock"
+    assert seen["alive"] is True
+    assert not _alive(int(seen["pid"]))  # type: ignore[call-overload]
+    assert not socket_path.parent.exists()
+
+
+def test_demo_keep_leaves_the_directory(capsys: pytest.CaptureFixture[str]) -> None:
+    dirs: list[Path] = []
+    code = cli.run_demo(
+        keep=True,
+        daemon_argv=lambda d: [sys.executable, "-c", FAKE_DEMO, str(d)],
+        run=lambda s: dirs.append(s.parent) or 0,  # type: ignore[func-returns-value]
+    )
+    try:
+        assert code == 0
+        assert (dirs[0] / "daemon.log").read_text() == "demo up\n"
+        assert str(dirs[0]) in capsys.readouterr().err
+    finally:
+        for d in dirs:
+            for f in d.iterdir():
+                f.unlink()
+            d.rmdir()
+
+
+def test_demo_daemon_that_dies_shows_its_log_and_exits_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ran: list[Path] = []
+    script = "import sys; print('cannot bind 127.0.0.1:8080'); sys.exit(4)"
+    code = cli.run_demo(
+        daemon_argv=lambda d: [sys.executable, "-c", script],
+        run=lambda s: ran.append(s) or 0,  # type: ignore[func-returns-value]
+    )
+    assert code == 1
+    assert ran == []
+    err = capsys.readouterr().err
+    assert "exited with code 4" in err
+    assert "cannot bind 127.0.0.1:8080" in err
