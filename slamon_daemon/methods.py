@@ -219,6 +219,15 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
             "episodes": [e.to_dict() for e in episodes],
         }
 
+    async def status_history(s: Session, params: dict[str, Any]) -> Any:
+        P.only(params, {"id", "days", "limit"}, "status.history")
+        sid = P.text(params, "id", default=None, max_len=64)
+        days = P.integer(params, "days", default=7, lo=1, hi=400)
+        limit = P.integer(params, "limit", default=200, lo=1, hi=5000)
+        since = datetime.now(UTC) - timedelta(days=days)
+        rows = await daemon.store.status_history(sid, since, limit)
+        return [t.to_dict() for t in rows]
+
     async def maintenance_list(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"include_past"}, "maintenance.list")
         past = params.get("include_past", False)
@@ -265,6 +274,8 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
             Method("subscribe", Role.VIEWER, subscribe, "receive events of the given topics"),
             Method("unsubscribe", Role.VIEWER, unsubscribe, "stop events of the given topics"),
             Method("daemon.stats", Role.VIEWER, daemon_stats, "scheduler lateness, journal, sessions"),
+            Method("status.history", Role.VIEWER, status_history,
+                   "status transitions of the overall status (or one service)"),
             Method("service.get", Role.VIEWER, service_get, "one service: uptimes, percentiles, episodes"),
             Method("service.series", Role.VIEWER, service_series, "latency per bucket for a range"),
             Method("service.calendar", Role.VIEWER, service_calendar, "daily statuses by month"),
