@@ -6,11 +6,13 @@ explicit ``BEGIN IMMEDIATE`` transactions. Timestamps are integer microseconds (
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -127,6 +129,9 @@ class SqliteStore(Store):
         self.path = Path(path)
         self._w: aiosqlite.Connection | None = None
         self._r: aiosqlite.Connection | None = None
+        # One writer connection is shared by every task: a transaction must not interleave
+        # with another task's, so each write transaction holds this lock.
+        self._write_lock = asyncio.Lock()
 
     async def _connect(self) -> aiosqlite.Connection:
         con = await aiosqlite.connect(self.path, isolation_level=None)
@@ -173,6 +178,18 @@ class SqliteStore(Store):
         except sqlite3.Error as exc:
             raise StoreError(f"query failed: {exc}") from exc
 
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[None]:
+        """A write transaction (BEGIN IMMEDIATE … COMMIT), rolled back on any exception."""
+        async with self._write_lock:
+            await self.w.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self._rollback()
+                raise
+            await self.w.execute("COMMIT")
+
     async def _rollback(self) -> None:
         if self._w is not None and self._w.in_transaction:
             try:
@@ -204,7 +221,8 @@ class SqliteStore(Store):
                 f" VALUES ({m.version}, '{m.name}', {int(time.time() * 1e6)});\nCOMMIT;"
             )
             try:
-                await self.w.executescript(script)
+                async with self._write_lock:
+                    await self.w.executescript(script)
             except sqlite3.Error as exc:
                 await self._rollback()
                 raise MigrationError(f"migration {m.name} failed: {exc}") from exc
@@ -220,20 +238,18 @@ class SqliteStore(Store):
         day_cutoff = (now - timedelta(days=rollup_days)).date().isoformat()
         try:
             while True:
-                await self.w.execute("BEGIN IMMEDIATE")
-                cur = await self.w.execute(
-                    "DELETE FROM checks WHERE (service_id, started_at, node) IN (SELECT"
-                    " service_id, started_at, node FROM checks WHERE started_at < ? LIMIT ?)",
-                    (raw_cutoff, _DELETE_BATCH),
-                )
-                await self.w.execute("COMMIT")
+                async with self._tx():
+                    cur = await self.w.execute(
+                        "DELETE FROM checks WHERE (service_id, started_at, node) IN (SELECT"
+                        " service_id, started_at, node FROM checks WHERE started_at < ? LIMIT ?)",
+                        (raw_cutoff, _DELETE_BATCH),
+                    )
                 result.checks += cur.rowcount
                 if cur.rowcount < _DELETE_BATCH:
                     break
             for table in ("hourly_rollups", "daily_rollups"):
-                await self.w.execute("BEGIN IMMEDIATE")
-                cur = await self.w.execute(f"DELETE FROM {table} WHERE day < ?", (day_cutoff,))
-                await self.w.execute("COMMIT")
+                async with self._tx():
+                    cur = await self.w.execute(f"DELETE FROM {table} WHERE day < ?", (day_cutoff,))
                 setattr(result, table, cur.rowcount)
         except sqlite3.Error as exc:
             await self._rollback()
@@ -246,34 +262,33 @@ class SqliteStore(Store):
         result = SyncResult()
         now = int(time.time() * 1e6)
         try:
-            await self.w.execute("BEGIN IMMEDIATE")
-            async with self.w.execute("SELECT id, config, active, source FROM services") as cur:
-                existing = {str(r[0]): (str(r[1]), bool(r[2]), str(r[3])) for r in await cur.fetchall()}
-            wanted = {s.id for s in services}
-            for s in services:
-                cfg = service_to_json(s)
-                old = existing.get(s.id)
-                if old is None:
-                    await self.w.execute(
-                        "INSERT INTO services (id, name, url, config, source, active, created_at,"
-                        " updated_at) VALUES (?, ?, ?, ?, 'config', ?, ?, ?)",
-                        (s.id, s.name, s.url, cfg, int(s.active), now, now),
-                    )
-                    result.added.append(s.id)
-                elif old[0] != cfg or old[1] != s.active or old[2] != "config":
-                    await self.w.execute(
-                        "UPDATE services SET name = ?, url = ?, config = ?, source = 'config',"
-                        " active = ?, updated_at = ? WHERE id = ?",
-                        (s.name, s.url, cfg, int(s.active), now, s.id),
-                    )
-                    result.updated.append(s.id)
-            for sid, (_cfg, active, source) in existing.items():
-                if source == "config" and active and sid not in wanted:
-                    await self.w.execute(
-                        "UPDATE services SET active = 0, updated_at = ? WHERE id = ?", (now, sid)
-                    )
-                    result.deactivated.append(sid)
-            await self.w.execute("COMMIT")
+            async with self._tx():
+                async with self.w.execute("SELECT id, config, active, source FROM services") as cur:
+                    existing = {str(r[0]): (str(r[1]), bool(r[2]), str(r[3])) for r in await cur.fetchall()}
+                wanted = {s.id for s in services}
+                for s in services:
+                    cfg = service_to_json(s)
+                    old = existing.get(s.id)
+                    if old is None:
+                        await self.w.execute(
+                            "INSERT INTO services (id, name, url, config, source, active, created_at,"
+                            " updated_at) VALUES (?, ?, ?, ?, 'config', ?, ?, ?)",
+                            (s.id, s.name, s.url, cfg, int(s.active), now, now),
+                        )
+                        result.added.append(s.id)
+                    elif old[0] != cfg or old[1] != s.active or old[2] != "config":
+                        await self.w.execute(
+                            "UPDATE services SET name = ?, url = ?, config = ?, source = 'config',"
+                            " active = ?, updated_at = ? WHERE id = ?",
+                            (s.name, s.url, cfg, int(s.active), now, s.id),
+                        )
+                        result.updated.append(s.id)
+                for sid, (_cfg, active, source) in existing.items():
+                    if source == "config" and active and sid not in wanted:
+                        await self.w.execute(
+                            "UPDATE services SET active = 0, updated_at = ? WHERE id = ?", (now, sid)
+                        )
+                        result.deactivated.append(sid)
         except sqlite3.Error as exc:
             await self._rollback()
             raise StoreError(f"cannot sync services: {exc}") from exc
@@ -293,29 +308,28 @@ class SqliteStore(Store):
             return 0
         checks, transitions, episodes = split_records(records)
         try:
-            await self.w.execute("BEGIN IMMEDIATE")
-            new = await self._insert_checks(checks)
-            if new:
-                await self._fold(new)
-            if transitions:
-                await self.w.executemany(
-                    "INSERT INTO status_history (service_id, status, previous, at)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    [(t.service_id or "", t.status.value, t.previous.value, to_us(t.at))
-                     for t in transitions],
-                )
-            for e in episodes:
-                await self.w.execute(
-                    "INSERT INTO outage_episodes (service_id, started_at, ended_at, worst_status,"
-                    " cause, error, failed_checks) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (service_id, started_at) DO UPDATE SET ended_at ="
-                    " excluded.ended_at, worst_status = excluded.worst_status, cause ="
-                    " excluded.cause, error = excluded.error, failed_checks = excluded.failed_checks",
-                    (e.service_id, to_us(e.started_at),
-                     to_us(e.ended_at) if e.ended_at else None, e.worst_status.value, e.cause,
-                     e.error, e.failed_checks),
-                )
-            await self.w.execute("COMMIT")
+            async with self._tx():
+                new = await self._insert_checks(checks)
+                if new:
+                    await self._fold(new)
+                if transitions:
+                    await self.w.executemany(
+                        "INSERT INTO status_history (service_id, status, previous, at)"
+                        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        [(t.service_id or "", t.status.value, t.previous.value, to_us(t.at))
+                         for t in transitions],
+                    )
+                for e in episodes:
+                    await self.w.execute(
+                        "INSERT INTO outage_episodes (service_id, started_at, ended_at, worst_status,"
+                        " cause, error, failed_checks) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                        " ON CONFLICT (service_id, started_at) DO UPDATE SET ended_at ="
+                        " excluded.ended_at, worst_status = excluded.worst_status, cause ="
+                        " excluded.cause, error = excluded.error, failed_checks = excluded.failed_checks",
+                        (e.service_id, to_us(e.started_at),
+                         to_us(e.ended_at) if e.ended_at else None, e.worst_status.value, e.cause,
+                         e.error, e.failed_checks),
+                    )
         except sqlite3.Error as exc:
             await self._rollback()
             raise StoreError(f"cannot write {len(records)} records: {exc}") from exc
@@ -390,12 +404,11 @@ class SqliteStore(Store):
                 f"SELECT {_CHECK_COLS} FROM checks WHERE started_at >= ? AND started_at < ?"
                 " ORDER BY service_id, started_at", (lo, hi))]
             try:
-                await self.w.execute("BEGIN IMMEDIATE")
-                await self.w.execute("DELETE FROM daily_rollups WHERE day = ?", (day.isoformat(),))
-                await self.w.execute("DELETE FROM hourly_rollups WHERE day = ?", (day.isoformat(),))
-                if checks:
-                    await self._fold(checks)
-                await self.w.execute("COMMIT")
+                async with self._tx():
+                    await self.w.execute("DELETE FROM daily_rollups WHERE day = ?", (day.isoformat(),))
+                    await self.w.execute("DELETE FROM hourly_rollups WHERE day = ?", (day.isoformat(),))
+                    if checks:
+                        await self._fold(checks)
             except sqlite3.Error as exc:
                 await self._rollback()
                 raise StoreError(f"cannot rebuild rollups of {day}: {exc}") from exc
@@ -508,15 +521,14 @@ class SqliteStore(Store):
 
     async def create_maintenance(self, window: MaintenanceWindow) -> MaintenanceWindow:
         try:
-            await self.w.execute("BEGIN IMMEDIATE")
-            async with self.w.execute(
-                "INSERT INTO maintenance_windows (config_key, title, starts_at, ends_at, services,"
-                " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (window.config_key, window.title, to_us(window.starts_at), to_us(window.ends_at),
-                 json.dumps(list(window.services)), window.created_by, int(time.time() * 1e6)),
-            ) as cur:
-                row = await cur.fetchone()
-            await self.w.execute("COMMIT")
+            async with self._tx():
+                async with self.w.execute(
+                    "INSERT INTO maintenance_windows (config_key, title, starts_at, ends_at, services,"
+                    " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (window.config_key, window.title, to_us(window.starts_at), to_us(window.ends_at),
+                     json.dumps(list(window.services)), window.created_by, int(time.time() * 1e6)),
+                ) as cur:
+                    row = await cur.fetchone()
         except sqlite3.Error as exc:
             await self._rollback()
             raise StoreError(f"cannot create maintenance window: {exc}") from exc
@@ -527,24 +539,23 @@ class SqliteStore(Store):
     async def sync_config_maintenance(self, windows: Sequence[MaintenanceWindow]) -> None:
         now = int(time.time() * 1e6)
         try:
-            await self.w.execute("BEGIN IMMEDIATE")
-            keys = [w.config_key for w in windows]
-            for w in windows:
-                await self.w.execute(
-                    "INSERT INTO maintenance_windows (config_key, title, starts_at, ends_at,"
-                    " services, created_by, created_at) VALUES (?, ?, ?, ?, ?, 'config', ?)"
-                    " ON CONFLICT (config_key) DO UPDATE SET title = excluded.title, starts_at ="
-                    " excluded.starts_at, ends_at = excluded.ends_at, services = excluded.services,"
-                    " cancelled_at = NULL",
-                    (w.config_key, w.title, to_us(w.starts_at), to_us(w.ends_at),
-                     json.dumps(list(w.services)), now),
-                )
-            sql = ("UPDATE maintenance_windows SET cancelled_at = ? WHERE config_key IS NOT NULL"
-                   " AND cancelled_at IS NULL")
-            if keys:
-                sql += f" AND config_key NOT IN ({', '.join('?' for _ in keys)})"
-            await self.w.execute(sql, (now, *keys))
-            await self.w.execute("COMMIT")
+            async with self._tx():
+                keys = [w.config_key for w in windows]
+                for w in windows:
+                    await self.w.execute(
+                        "INSERT INTO maintenance_windows (config_key, title, starts_at, ends_at,"
+                        " services, created_by, created_at) VALUES (?, ?, ?, ?, ?, 'config', ?)"
+                        " ON CONFLICT (config_key) DO UPDATE SET title = excluded.title, starts_at ="
+                        " excluded.starts_at, ends_at = excluded.ends_at, services = excluded.services,"
+                        " cancelled_at = NULL",
+                        (w.config_key, w.title, to_us(w.starts_at), to_us(w.ends_at),
+                         json.dumps(list(w.services)), now),
+                    )
+                sql = ("UPDATE maintenance_windows SET cancelled_at = ? WHERE config_key IS NOT NULL"
+                       " AND cancelled_at IS NULL")
+                if keys:
+                    sql += f" AND config_key NOT IN ({', '.join('?' for _ in keys)})"
+                await self.w.execute(sql, (now, *keys))
         except sqlite3.Error as exc:
             await self._rollback()
             raise StoreError(f"cannot sync maintenance windows: {exc}") from exc
@@ -559,16 +570,15 @@ class SqliteStore(Store):
 
     async def cancel_maintenance(self, window_id: int, at: datetime) -> MaintenanceWindow | None:
         try:
-            await self.w.execute("BEGIN IMMEDIATE")
-            await self.w.execute(
-                "UPDATE maintenance_windows SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL",
-                (to_us(at), window_id),
-            )
-            async with self.w.execute(
-                f"SELECT {_WINDOW_COLS} FROM maintenance_windows WHERE id = ?", (window_id,)
-            ) as cur:
-                row = await cur.fetchone()
-            await self.w.execute("COMMIT")
+            async with self._tx():
+                await self.w.execute(
+                    "UPDATE maintenance_windows SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL",
+                    (to_us(at), window_id),
+                )
+                async with self.w.execute(
+                    f"SELECT {_WINDOW_COLS} FROM maintenance_windows WHERE id = ?", (window_id,)
+                ) as cur:
+                    row = await cur.fetchone()
         except sqlite3.Error as exc:
             await self._rollback()
             raise StoreError(f"cannot cancel maintenance window: {exc}") from exc
