@@ -11,7 +11,9 @@ from pathlib import Path
 import slamon_daemon
 
 ROOT = Path(__file__).resolve().parents[1]
-TUI_MAY_IMPORT = {"slamon_daemon.protocol", "slamon_daemon.models", "slamon_daemon.config"}
+TUI_MAY_IMPORT = {
+    "slamon_daemon.protocol", "slamon_daemon.models", "slamon_daemon.config", "slamon_daemon.errors",
+}
 # slamon_tui.cli hands `slamon db …` / `slamon user …` to the daemon's admin commands.
 TUI_CLI_MAY_IMPORT = TUI_MAY_IMPORT | {"slamon_daemon.cli"}
 
