@@ -121,7 +121,9 @@ class SlamonApp(App[None]):
             finally:
                 self.client = None
                 await client.close()
-            self.post_message(Disconnected(str(self.socket_path), reason, delay, missing))
+            self.post_message(
+                Disconnected(str(self.socket_path), reason, delay, missing, shutdown=goodbye)
+            )
             await self._wait_before_retry(delay)
             delay = min(delay * 2, self.retry_max)
 
@@ -181,7 +183,9 @@ class SlamonApp(App[None]):
 
     @on(Disconnected)
     def _on_disconnected(self, message: Disconnected) -> None:
-        self.dashboard.show_disconnected(message.reason, message.retry_in, message.daemon_missing)
+        self.dashboard.show_disconnected(
+            message.reason, message.retry_in, message.daemon_missing, message.shutdown
+        )
 
     @on(Snapshot)
     def _on_snapshot(self, message: Snapshot) -> None:

@@ -34,13 +34,15 @@ class Disconnected(Message):
     """The connection failed or dropped; the worker tries again in ``retry_in`` seconds.
 
     ``daemon_missing`` is True when nothing listens at the socket (no daemon running),
-    as opposed to a daemon that was there and went away or answered badly.
+    as opposed to a daemon that was there and went away or answered badly. ``shutdown`` is
+    the reason of the daemon's goodbye when it said one before closing.
     """
 
     socket_path: str
     reason: str
     retry_in: float
     daemon_missing: bool = False
+    shutdown: str | None = None
 
 
 @dataclass

@@ -63,6 +63,7 @@ class DashboardScreen(Screen[None]):
         self.window = 30
         self.connected = False
         self._last_failure = ""
+        self._shutdown: str | None = None
 
     def compose(self) -> ComposeResult:
         """Banner, connection line, notice, start hint, column titles, rows, footer."""
@@ -103,21 +104,36 @@ class DashboardScreen(Screen[None]):
     def show_connected(self, node: str, version: str) -> None:
         """The feed is live."""
         self.connected = True
+        self._shutdown = None
         self.remove_class("-stale")
+        self.query_one(StatusBanner).set_stale(False)
         self.query_one("#no-daemon").display = False
         self._set_connection(f"● live · node {node} · slamon {version} · {self.socket_path}", "-up")
 
-    def show_disconnected(self, reason: str, retry_in: float, daemon_missing: bool) -> None:
+    def show_disconnected(
+        self, reason: str, retry_in: float, daemon_missing: bool, shutdown: str | None = None
+    ) -> None:
         """The feed is down; say why and when the next try is."""
         self.connected = False
-        self._last_failure = reason
+        if shutdown:
+            # Kept over the following "no daemon" failures: the goodbye is the real cause.
+            self._shutdown = shutdown
+        if daemon_missing:
+            self._last_failure = (
+                f"the daemon shut down ({self._shutdown})" if self._shutdown else ""
+            )
+        else:
+            self._last_failure = reason
         self.add_class("-stale")
+        self.query_one(StatusBanner).set_stale(True)
         hint = self.query_one("#no-daemon", Static)
         if daemon_missing:
             hint.update(start_hint(self.socket_path))
         hint.display = daemon_missing
         when = f"{retry_in:.1f} s" if retry_in < 10 else f"{retry_in:.0f} s"
-        self._set_connection(f"⟳ reconnecting… next try in {when} — {reason}", "-down")
+        # With no daemon the box below says it all; otherwise say what went wrong.
+        why = f" — {self._last_failure}" if self._last_failure else ""
+        self._set_connection(f"⟳ reconnecting… next try in {when}{why}", "-down")
         if not self.model.loaded:
             self.query_one(StatusBanner).set_waiting(
                 "No daemon running" if daemon_missing else "Not connected"

@@ -73,7 +73,8 @@ class ServiceRow(Horizontal, can_focus=True):
         failed = bool(service.last_check and service.last_check.get("outcome") == "down")
         self.latency_label.set_class(failed, "-failed")
         self.sparkline.set_values(service.latencies)
-        self.tooltip = service.url or None
+        if self.tooltip != (service.url or None):
+            self.tooltip = service.url or None
 
     def on_focus(self) -> None:
         """Mark the cursor row with a glyph too, not only a background."""

@@ -37,17 +37,33 @@ class StatusBanner(Static):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(Text("Connecting to the daemon…"), id=id, classes=classes)
         self.status: str | None = None
+        self.since: str | None = None
+        self.stale = False
 
     def set_status(self, status: str, since: str | None = None) -> None:
         """Show ``status`` (an overall ServiceStatus value) and when it began."""
-        self.status = status
-        text = Text(overall_text(status))
-        when = _since_text(since)
-        if when:
-            text.append(f"  ·  {when}", style="not bold")
-        self.update(text)
+        self.status, self.since = status, since
+        self._show()
         self.remove_class(*_STATUS_CLASSES)
         self.add_class(f"-{status}" if f"-{status}" in _STATUS_CLASSES else "-unknown")
+
+    def set_stale(self, stale: bool) -> None:
+        """Mark the status as last known (the feed is down), so a NOC never trusts it blindly."""
+        if stale != self.stale:
+            self.stale = stale
+            self.set_class(stale, "-stale")
+            if self.status is not None:
+                self._show()
+
+    def _show(self) -> None:
+        assert self.status is not None
+        text = Text(overall_text(self.status))
+        when = _since_text(self.since)
+        if when:
+            text.append(f"  ·  {when}", style="not bold")
+        if self.stale:
+            text.append("  ·  last known, not live", style="not bold")
+        self.update(text)
 
     def set_waiting(self, text: str) -> None:
         """Show a line in place of a status (before the first snapshot)."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from slamon_tui.app import make_app
 from slamon_tui.screens.help import HelpScreen
 from slamon_tui.widgets.column_header import ColumnHeader
 from slamon_tui.widgets.service_row import ServiceRow
@@ -150,20 +151,27 @@ async def test_daemon_going_away_shows_reconnecting_and_resyncs(sock_path: Path)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
+            spark = app.dashboard.rows["api"].sparkline
+            spark_width = spark.size.width
             await daemon.stop(goodbye="restarting for an upgrade")
             connection = app.screen.query_one("#connection")
             await wait_until(pilot, lambda: "reconnecting…" in str(connection.content))
             assert "restarting for an upgrade" in str(connection.content)
             assert app.dashboard.has_class("-stale")
             assert "reconnecting…" in screen_text(app)
-            # The old rows stay on screen, dimmed, while we wait.
+            # The old rows stay on screen, dimmed, while we wait; the banner says it is stale.
             assert len(app.dashboard.rows) == 4
+            assert "not live" in str(app.screen.query_one(StatusBanner).content)
+            # The "how to start" box above the rows must not squeeze them.
+            await wait_until(pilot, lambda: app.screen.query_one("#no-daemon").display)
+            assert spark.size.width == spark_width
             daemon.snapshot = make_snapshot([make_service("api", "API", status="degraded")])
             await daemon.start()
             await wait_until(pilot, lambda: set(app.dashboard.rows) == {"api"})
             assert app.dashboard.rows["api"].status_label.text == "▲ Degraded"
             assert "live" in str(connection.content)
             assert not app.dashboard.has_class("-stale")
+            assert "not live" not in str(app.screen.query_one(StatusBanner).content)
             # One subscribe and one status.get per connection: the reconnect resubscribed.
             assert daemon.count("subscribe") == 2
             assert daemon.count("status.get") == 2
@@ -238,3 +246,13 @@ async def test_screenshots(daemon: FakeDaemon, screenshot_dir: Path, size: tuple
         header = next(line for line in text.splitlines() if "Service" in line)
         for title in ("Status", "days ago", "Today", "Uptime", "Latency", "Trend"):
             assert title in header
+
+
+async def test_r_while_disconnected_retries_at_once(sock_path: Path) -> None:
+    # A backoff far longer than the test: only `r` can make it connect in time.
+    app = make_app(sock_path, retry_initial=60.0, retry_max=60.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query_one("#no-daemon").display)
+        async with FakeDaemon(sock_path, demo_snapshot()):
+            await pilot.press("r")
+            await wait_until(pilot, lambda: len(app.dashboard.rows) == 4, within=3.0)

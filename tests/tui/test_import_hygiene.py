@@ -1,0 +1,57 @@
+"""The TUI's boundaries: which daemon modules it may import, and a client free of Textual."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import slamon_tui
+
+PACKAGE = Path(slamon_tui.__file__).parent
+# The pure modules of the daemon package (SPEC/STYLE: slamon_tui → protocol, models, config).
+ALLOWED = {"slamon_daemon.protocol", "slamon_daemon.models", "slamon_daemon.config"}
+# `slamon db|user|report` hand over to the daemon's admin CLI, imported lazily in one place.
+LAZY = {("cli.py", "slamon_daemon.cli")}
+
+
+def _daemon_imports(path: Path) -> list[tuple[str, bool]]:
+    """(module, at top level) for every import of slamon_daemon in ``path``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top = set(map(id, tree.body))
+    found = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+            if node.module == "slamon_daemon":
+                names = [f"slamon_daemon.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            if name.split(".")[0] == "slamon_daemon":
+                found.append((name, id(node) in top))
+    return found
+
+
+def test_tui_imports_only_the_pure_daemon_modules() -> None:
+    seen = set()
+    for path in PACKAGE.rglob("*.py"):
+        for module, top_level in _daemon_imports(path):
+            seen.add(module)
+            if (path.name, module) in LAZY:
+                assert not top_level, f"{path}: import {module} inside the function that needs it"
+            else:
+                assert module in ALLOWED, f"{path} imports {module}"
+    assert "slamon_daemon.protocol" in seen  # the scan does find imports
+
+
+def test_client_and_cli_helpers_do_not_load_textual() -> None:
+    code = (
+        "import sys, slamon_tui.client, slamon_tui.model, slamon_tui.formatting, slamon_tui.cli\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
+        "print(bad); sys.exit(1 if bad else 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
