@@ -418,13 +418,22 @@ def _format_loc(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
     return "".join(parts) or "(top level)"
 
 
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed in the table that holds the unknown key at ``loc``."""
+    section = next((p for p in loc[:-1] if isinstance(p, str)), None)
+    model: type[BaseModel] = {
+        "daemon": DaemonConfig, "service": ServiceConfig, "maintenance": MaintenanceConfig,
+    }.get(section or "", Settings)
+    return sorted(model.model_fields)
+
+
 def _problem_lines(exc: ValidationError, where: str, data: dict[str, Any]) -> list[str]:
     lines = []
     for err in exc.errors(include_url=False):
         loc = _format_loc(tuple(err["loc"]), data)
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see README 'Configuration' for the keys allowed)"
+            msg = f"unknown key; allowed here: {', '.join(_allowed_keys(tuple(err['loc'])))}"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         elif err["type"] == "missing":
@@ -471,7 +480,9 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> tuple[Settings,
         settings: Settings = _FromFile()
     except ValidationError as exc:
         problems = _problem_lines(exc, where, data)
-        raise ConfigError(problems + [d for d in duplicates if d not in problems]) from None
+        if duplicates:  # said better, with positions, than the model validator's line
+            problems = [p for p in problems if "duplicate service id" not in p]
+        raise ConfigError(problems + duplicates) from None
     return settings, file
 
 

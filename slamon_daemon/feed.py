@@ -95,6 +95,7 @@ class FeedServer:
         self.max_overflows = max_overflows
         self.sessions: dict[int, Session] = {}
         self._server: asyncio.AbstractServer | None = None
+        self._bound_inode: int | None = None
         self._next_id = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -117,6 +118,7 @@ class FeedServer:
             self._serve, path=str(path), limit=protocol.MAX_FRAME_BYTES
         )
         os.chmod(path, 0o660)
+        self._bound_inode = path.stat().st_ino
         logger.info("feed listening on %s", path)
 
     async def stop(self) -> None:
@@ -136,8 +138,12 @@ class FeedServer:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
             self._server = None
+        # Remove the socket file only if it is the one this server bound: a daemon that failed
+        # to start because another one serves there must not unlink the other's socket.
         with contextlib.suppress(FileNotFoundError):
-            self.socket_path.unlink()
+            if self._bound_inode is not None and self.socket_path.stat().st_ino == self._bound_inode:
+                self.socket_path.unlink()
+        self._bound_inode = None
 
     # -- events -----------------------------------------------------------------------
 

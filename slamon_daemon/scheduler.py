@@ -37,7 +37,10 @@ def next_due(service_id: str, interval_s: float, now: float) -> float:
     """The first slot of the service strictly after ``now`` (epoch seconds)."""
     phase = phase_of(service_id, interval_s)
     k = math.floor((now - phase) / interval_s) + 1
-    return phase + k * interval_s
+    due = phase + k * interval_s
+    if due <= now:  # float rounding when now sits exactly on a slot
+        due += interval_s
+    return due
 
 
 @dataclass(slots=True)

@@ -68,6 +68,9 @@ class ServiceState:
     recent: deque[Check] = field(default_factory=lambda: deque(maxlen=SPARKLINE_POINTS))
     days: dict[date, Rollup] = field(default_factory=dict)
     episode: OutageEpisode | None = None
+    # Failures before this moment no longer count as flapping: a confirmed recovery closes
+    # the outage, whose failures must not hold the service in partial_outage afterwards.
+    flap_after: datetime | None = None
     _past: _PastCache | None = None
 
     @property
@@ -232,6 +235,7 @@ class LiveState:
             st.consecutive_failures = 0
             if st.confirmed_down and st.consecutive_successes >= confirm:
                 st.confirmed_down = False
+                st.flap_after = c.started_at
 
     @staticmethod
     def _status_of(st: ServiceState) -> ServiceStatus:
@@ -242,7 +246,10 @@ class LiveState:
             return ServiceStatus.MAINTENANCE
         if st.confirmed_down:
             return ServiceStatus.MAJOR_OUTAGE
-        recent = [c for c in st.recent if not c.maintenance][-FLAP_WINDOW:]
+        recent = [
+            c for c in st.recent
+            if not c.maintenance and (st.flap_after is None or c.started_at >= st.flap_after)
+        ][-FLAP_WINDOW:]
         if sum(1 for c in recent if c.outcome is Outcome.DOWN) >= FLAP_FAILURES:
             return ServiceStatus.PARTIAL_OUTAGE
         if last.outcome is not Outcome.UP:

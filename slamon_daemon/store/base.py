@@ -232,12 +232,17 @@ class Store(ABC):
 
 
 def split_records(records: Iterable[Record]) -> tuple[list[Check], list[Transition], list[OutageEpisode]]:
+    """Checks (without repeats), transitions and episodes of a batch, each in order."""
     checks: list[Check] = []
     transitions: list[Transition] = []
     episodes: list[OutageEpisode] = []
+    seen: set[tuple[str, datetime, str]] = set()
     for r in records:
         if isinstance(r, Check):
-            checks.append(r)
+            key = (r.service_id, r.started_at, r.node)
+            if key not in seen:  # the same check twice in one batch is stored and counted once
+                seen.add(key)
+                checks.append(r)
         elif isinstance(r, Transition):
             transitions.append(r)
         else:

@@ -491,7 +491,7 @@ class PostgresStore(Store):
             " WHERE service_id = s.id ORDER BY started_at DESC LIMIT $1) c",
             per_service,
         )
-        out: dict[str, list[Check]] = {}
+        out: dict[str, list[Check]] = {s.id: [] for s in await self.list_services(include_inactive=True)}
         for r in rows:
             out.setdefault(r["service_id"], []).append(_check_from_record(r))
         return {k: list(reversed(v)) for k, v in out.items()}

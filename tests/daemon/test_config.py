@@ -202,11 +202,6 @@ def test_unknown_key(tmp_path: Path) -> None:
     assert service_line.startswith(f"{path}: service[0] (id=a).intervall: unknown key")
 
 
-@pytest.mark.xfail(
-    reason="BUG: config.py _problem_lines: an unknown key's line says 'see README' instead of "
-    "naming the keys allowed in that section (SPEC §2: 'what is allowed')",
-    strict=True,
-)
 def test_unknown_key_line_names_the_allowed_keys(tmp_path: Path) -> None:
     path = write(tmp_path, '[daemon]\nnod = "eu-1"\n')
     line = _only_line(problems_of(path), "daemon.nod")
@@ -227,12 +222,6 @@ def test_duplicate_service_id_names_both(tmp_path: Path) -> None:
     assert "needs its own id" in line  # what is allowed
 
 
-@pytest.mark.xfail(
-    reason="BUG: config.py load_settings reports a duplicate id twice: once from the "
-    "Settings._unique_ids model validator at '(top level)' and once from _duplicate_id_lines "
-    "(the dedupe compares different strings); SPEC §2 wants one line per problem",
-    strict=True,
-)
 def test_duplicate_service_id_is_one_line(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -235,12 +235,6 @@ async def test_unknown_and_bad_requests_do_not_disturb_the_daemon(tmp_path: Path
             await client.close()
 
 
-@pytest.mark.xfail(
-    reason="BUG: a second daemon refused on a live socket removes the first one's socket file: "
-    "Daemon.run() calls shutdown() after start() failed, and FeedServer.stop() (feed.py) unlinks "
-    "socket_path unconditionally, although this server never bound it",
-    strict=True,
-)
 async def test_second_daemon_on_a_live_socket_leaves_it_alone(tmp_path: Path, sock_dir: Path) -> None:
     sock = sock_dir / "one.sock"
     first = settings_for(tmp_path / "a.toml", db_url=f"sqlite:///{tmp_path / 'a.db'}", socket=sock)

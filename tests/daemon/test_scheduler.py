@@ -69,11 +69,6 @@ def test_next_due_of_a_slot_is_the_next_slot() -> None:
     assert next_due("api", interval, slot + 0.5) == pytest.approx(slot + interval)
 
 
-@pytest.mark.xfail(
-    reason="BUG: scheduler.py next_due: floor((now - phase) / interval) + 1 can round so that the "
-    "result equals now when now is exactly a slot (float); its docstring promises 'strictly after'",
-    strict=True,
-)
 def test_next_due_is_strictly_after_a_slot_instant() -> None:
     # A float 'now' that is exactly one of the service's slots (found by search, deterministic).
     sid, interval = "s199971", 0.3

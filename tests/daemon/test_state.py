@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from slamon_daemon.models import Check, ErrorKind, Outcome, Service, ServiceStatus
 from slamon_daemon.state import LiveState, Transition
 
@@ -83,14 +81,6 @@ def test_failures_are_confirmed_then_recovery_is_confirmed() -> None:
         ("api", S.MAJOR_OUTAGE, S.OPERATIONAL), (None, S.MAJOR_OUTAGE, S.OPERATIONAL)]
 
 
-@pytest.mark.xfail(
-    reason="BUG: state.py LiveState._status_of: the flap rule (>= FLAP_FAILURES of the last "
-    "FLAP_WINDOW checks failed) also counts the failures of a confirmed outage that just ended, "
-    "so a confirmed recovery from any outage longer than 2 checks goes major_outage -> "
-    "partial_outage, and reaches operational (closing the outage episode, so MTTR is inflated) "
-    "only once those failures leave the 10-check window",
-    strict=True,
-)
 def test_confirmed_recovery_from_a_long_outage_is_operational() -> None:
     state, clock = live(svc(confirm=2)), Clock()
     for _ in range(5):

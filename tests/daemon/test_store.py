@@ -155,12 +155,6 @@ async def test_same_instant_on_two_nodes_is_two_checks(store: Store) -> None:
     assert (await store.daily_rollups(D31))[0].checks == 2
 
 
-@pytest.mark.xfail(
-    reason="BUG: store/sqlite.py and store/postgres.py _insert_checks: a check present twice in "
-    "one batch is stored once (ON CONFLICT DO NOTHING) but both copies match the RETURNING set, "
-    "so write_batch returns 2 and the rollups count it twice; dedupe the batch by key first",
-    strict=True,
-)
 async def test_duplicate_check_within_one_batch_counts_once(store: Store) -> None:
     c = chk("api", at(D31, 9))
     assert await store.write_checks([c, c]) == 1
@@ -393,11 +387,6 @@ async def test_both_backends_give_identical_results(tmp_path: Path, pg_url: str)
         assert a["count"] == 451
 
 
-@pytest.mark.xfail(
-    reason="BUG: latest_checks differs between backends: store/sqlite.py returns an empty list "
-    "for every service without checks, store/postgres.py (CROSS JOIN LATERAL) leaves them out",
-    strict=True,
-)
 async def test_latest_checks_same_keys_on_both_backends(tmp_path: Path, pg_url: str) -> None:
     async with SqliteStore(tmp_path / "keys.db") as lite, PostgresStore(pg_url) as pg:
         for s in (lite, pg):
