@@ -11,22 +11,9 @@ from textual.widgets import Footer, Static
 
 from slamon_tui.model import DashboardModel, ServiceState
 from slamon_tui.widgets.column_header import ColumnHeader
+from slamon_tui.widgets.columns import Columns, columns_for
 from slamon_tui.widgets.service_row import ServiceRow
 from slamon_tui.widgets.status_banner import StatusBanner
-
-# Screen widths at which the bar grows from 30 to 60 to 90 days. A 90-day row needs about
-# 160 cells (name, status, bar, uptime, latency and some sparkline); 60 days about 125.
-MEDIUM_WIDTH = 125
-WIDE_WIDTH = 165
-
-
-def bar_window(width: int) -> int:
-    """Days the bar shows on a screen ``width`` cells wide: 30, 60 or 90."""
-    if width >= WIDE_WIDTH:
-        return 90
-    if width >= MEDIUM_WIDTH:
-        return 60
-    return 30
 
 
 def start_hint(socket_path: str) -> str:
@@ -46,8 +33,6 @@ class ServiceList(VerticalScroll, can_focus=False):
 class DashboardScreen(Screen[None]):
     """Live status of every service. Rows are kept by service id and updated in place."""
 
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MEDIUM_WIDTH, "-medium"), (WIDE_WIDTH, "-wide")]
-
     BINDINGS = [
         Binding("down,j", "cursor_down", "Next", key_display="↓/j"),
         Binding("up,k", "cursor_up", "Previous", key_display="↑/k"),
@@ -60,7 +45,7 @@ class DashboardScreen(Screen[None]):
         self.socket_path = socket_path
         self.model = DashboardModel()
         self.rows: dict[str, ServiceRow] = {}
-        self.window = 30
+        self.columns = Columns()
         self.connected = False
         self._last_failure = ""
         self._shutdown: str | None = None
@@ -73,25 +58,25 @@ class DashboardScreen(Screen[None]):
         # worker's first snapshot can be handled before this screen's Mount event.
         yield _hidden(Static("", id="notice"))
         yield _hidden(Static("", id="no-daemon"))
-        yield _hidden(ColumnHeader(self.window, id="columns"))
+        yield _hidden(ColumnHeader(self.columns, id="columns"))
         yield ServiceList(id="services")
         yield _hidden(Static("No services are configured on this daemon.", id="empty"))
         yield Footer()
 
     def on_resize(self) -> None:
-        """Pick the bar's window for the new width and re-lay the rows."""
-        window = bar_window(self.size.width)
-        if window != self.window:
-            self.window = window
+        """Lay the columns out for the new width (a 30, 60 or 90-day bar)."""
+        columns = columns_for(self.size.width)
+        if columns != self.columns:
+            self.columns = columns
             with self.app.batch_update():
-                self.query_one(ColumnHeader).set_window(window)
+                self.query_one(ColumnHeader).set_columns(columns)
                 for row in self.rows.values():
-                    row.show(row._service, window=window)
+                    row.show(row.service, columns)
 
     @property
-    def short_words(self) -> bool:
-        """Narrow screens use the short status words ("Partial", "Major")."""
-        return self.window == 30
+    def window(self) -> int:
+        """Days the bar shows at the current width."""
+        return self.columns.window
 
     # --- feed state -------------------------------------------------------------------
 
@@ -157,27 +142,55 @@ class DashboardScreen(Screen[None]):
             notice.display = bool(model.notice)
             if model.notice:
                 notice.update(f"▪ {model.notice}")
-            for sid in [sid for sid in self.rows if sid not in model.services]:
-                self.rows.pop(sid).remove()
-            previous: ServiceRow | None = None
-            for sid, service in model.services.items():
-                row = self.rows.get(sid)
-                if row is None:
-                    row = ServiceRow(service, self.window, short_words=self.short_words)
-                    self.rows[sid] = row
-                    if previous is None:
-                        container.mount(row, before=0 if container.children else None)
-                    else:
-                        container.mount(row, after=previous)
-                else:
-                    row.show(service, window=self.window, short_words=self.short_words)
-                    if previous is not None and _next_sibling(previous) is not row:
-                        container.move_child(row, after=previous)
-                previous = row
+            self._sync_rows(container, model.services)
             self.query_one("#columns").display = bool(model.services)
             self.query_one("#empty").display = not model.services
         if self.focused is None and self.rows:
             self.call_after_refresh(self._focus_first)
+
+    def _sync_rows(self, container: ServiceList, services: dict[str, ServiceState]) -> None:
+        """Make the rows match ``services``: drop stale, update kept, add new, keep order.
+
+        New rows next to each other are mounted in one call (a first snapshot of hundreds
+        of services is one mount, not hundreds).
+        """
+        stale = [self.rows.pop(sid) for sid in list(self.rows) if sid not in services]
+        if stale:
+            container.remove_children(stale)
+        previous: ServiceRow | None = None
+        batch: list[ServiceRow] = []
+        for sid, service in services.items():
+            row = self.rows.get(sid)
+            if row is None:
+                row = self.rows[sid] = ServiceRow(service, self.columns)
+                batch.append(row)
+                continue
+            previous = self._mount_batch(container, batch, previous)
+            row.show(service, self.columns)
+            if previous is None:
+                if container.children[0] is not row:
+                    container.move_child(row, before=0)
+            elif _next_sibling(previous) is not row:
+                container.move_child(row, after=previous)
+            previous = row
+        self._mount_batch(container, batch, previous)
+
+    @staticmethod
+    def _mount_batch(
+        container: ServiceList, batch: list[ServiceRow], previous: ServiceRow | None
+    ) -> ServiceRow | None:
+        """Mount ``batch`` after ``previous`` (or first); return the row now before the next."""
+        if not batch:
+            return previous
+        if previous is not None:
+            container.mount_all(batch, after=previous)
+        elif container.children:
+            container.mount_all(batch, before=0)
+        else:
+            container.mount_all(batch)
+        last = batch[-1]
+        batch.clear()
+        return last
 
     def apply_check(self, data: dict[str, object]) -> bool:
         """Show a check event; False when it names an unknown service (resync needed)."""

@@ -2,46 +2,58 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Static
+from rich.text import Text
+from textual.app import RenderResult
+from textual.widget import Widget
 
 from slamon_tui.formatting import days_ago_label
+from slamon_tui.widgets.columns import (
+    CURSOR_WIDTH,
+    GAP,
+    LATENCY_WIDTH,
+    UPTIME_WIDTH,
+    Columns,
+    fit,
+)
 
 
-class ColumnHeader(Horizontal):
-    """Titles laid out with the same column classes as ServiceRow, so they line up."""
+class ColumnHeader(Widget):
+    """One line of titles laid out with the same Columns as the rows below it."""
 
     DEFAULT_CSS = """
     ColumnHeader { height: 1; }
     """
 
-    def __init__(self, window: int = 30, *, id: str | None = None) -> None:
+    def __init__(self, columns: Columns | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._window = window
-
-    def compose(self) -> ComposeResult:
-        """The same columns as a ServiceRow."""
-        yield Static("", classes="col-cursor")
-        yield Static("Service", classes="col-name")
-        yield Static("Status", classes="col-status")
-        yield Static(days_ago_label(self._window, self._window), classes="col-bar", id="scale")
-        yield Static("Uptime", classes="col-uptime")
-        yield Static("Latency", classes="col-latency")
-        yield Static("Trend", classes="col-spark")
-
-    def on_mount(self) -> None:
-        """Size the scale to the bar before the first paint."""
-        self.set_window(self._window)
+        self.columns = columns or Columns()
 
     @property
     def scale_text(self) -> str:
-        """The text over the bar column ("30 days ago … Today")."""
-        return days_ago_label(self._window, self._window)
+        """The title over the bar ("30 days ago … Today")."""
+        return days_ago_label(self.columns.window, self.columns.window)
 
-    def set_window(self, window: int) -> None:
-        """Retitle the bar column for a ``window``-day bar."""
-        self._window = window
-        scale = self.query_one("#scale", Static)
-        scale.styles.width = window
-        scale.update(self.scale_text)
+    def set_columns(self, columns: Columns) -> None:
+        """Lay the titles out for ``columns``."""
+        if columns != self.columns:
+            self.columns = columns
+            self.refresh()
+
+    def render(self) -> RenderResult:
+        """The titles, each over its column."""
+        c = self.columns
+        gap = " " * GAP
+        line = Text(" " * CURSOR_WIDTH, no_wrap=True, overflow="crop", end="")
+        line.append_text(fit("Service", c.name))
+        line.append(gap)
+        line.append_text(fit("Status", c.status))
+        line.append(gap)
+        line.append_text(fit(self.scale_text, c.window))
+        line.append(gap)
+        line.append_text(fit("Uptime", UPTIME_WIDTH, right=True))
+        line.append_text(fit("Latency", LATENCY_WIDTH, right=True))
+        spark = c.spark_width(self.size.width)
+        if spark:
+            line.append(" " * c.spark_gap)
+            line.append_text(fit("Trend", spark))
+        return line

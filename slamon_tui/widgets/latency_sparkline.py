@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
@@ -13,12 +14,26 @@ BARS = "▁▂▃▄▅▆▇█"
 MIN_SPAN_FRACTION = 0.2
 
 
-class LatencySparkline(Widget):
-    """The last checks' latencies, scaled between the smallest and largest on show.
+def sparkline_text(values: Sequence[float], width: int, style: Style | None = None) -> Text:
+    """The newest ``width`` values as block characters, right-aligned in ``width`` cells.
 
-    The scale spans at least a fifth of the largest value (and 1 ms), so a steady service
-    draws a flat low line instead of blowing 12 ms vs 13 ms up into full-height spikes.
+    Scaled between the smallest and largest value on show, over a span of at least a fifth
+    of the largest (and 1 ms): a steady service draws a flat low line instead of blowing
+    12 ms vs 13 ms up into full-height spikes.
     """
+    shown = list(values[-width:]) if width > 0 else []
+    text = Text(" " * (max(width, 0) - len(shown)), no_wrap=True, overflow="crop")
+    if not shown:
+        return text
+    low, high = min(shown), max(shown)
+    span = max(high - low, high * MIN_SPAN_FRACTION, 1.0)
+    top = len(BARS) - 1
+    text.append("".join(BARS[min(int((v - low) / span * top + 0.5), top)] for v in shown), style)
+    return text
+
+
+class LatencySparkline(Widget):
+    """The last checks' latencies, newest at the right edge (see ``sparkline_text``)."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"latency-sparkline--bar"}
 
@@ -46,15 +61,5 @@ class LatencySparkline(Widget):
 
     def render(self) -> RenderResult:
         """The newest ``width`` values as block characters, right-aligned."""
-        width = self.size.width
-        shown = self._values[-width:] if width > 0 else []
-        text = Text(" " * (width - len(shown)), no_wrap=True, overflow="crop")
-        if not shown:
-            return text
-        low, high = min(shown), max(shown)
-        span = max(high - low, high * MIN_SPAN_FRACTION, 1.0)
         style = self.get_component_rich_style("latency-sparkline--bar")
-        top = len(BARS) - 1
-        bars = "".join(BARS[min(int((v - low) / span * top + 0.5), top)] for v in shown)
-        text.append(bars, style)
-        return text
+        return sparkline_text(self._values, self.size.width, style)

@@ -1,100 +1,138 @@
-"""One service on the dashboard: name, status, 90-day bar, uptime, latency, sparkline."""
+"""One service on the dashboard: name, status, 90-day bar, uptime, latency, sparkline.
+
+A row is a single widget drawing one line of text: updating it repaints one line, and a
+screen of hundreds of rows stays cheap to lay out. Colours come from the component classes
+below, styled in app.tcss.
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from rich.style import Style
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Static
+from textual.app import RenderResult
+from textual.widget import Widget
 
 from slamon_daemon.models import ServiceStatus
-from slamon_tui.formatting import latency_text, status_symbol, status_word, uptime_text
+from slamon_tui.formatting import (
+    DAILY_GLYPHS,
+    latency_text,
+    status_symbol,
+    status_word,
+    uptime_text,
+)
 from slamon_tui.model import ServiceState
-from slamon_tui.widgets.latency_sparkline import LatencySparkline
-from slamon_tui.widgets.uptime_bar import UptimeBar
+from slamon_tui.widgets.columns import CURSOR_WIDTH, GAP, LATENCY_WIDTH, UPTIME_WIDTH, Columns, fit
+from slamon_tui.widgets.latency_sparkline import sparkline_text
+from slamon_tui.widgets.uptime_bar import bar_cells, bar_text
 
-_STATUS_CLASSES = tuple(f"-{s.value}" for s in ServiceStatus)
 CURSOR = "▸"
+_STATUSES = frozenset(s.value for s in ServiceStatus)
 
 
-class ServiceRow(Horizontal, can_focus=True):
-    """A focusable, one-line row updated in place by ``show``; children are never replaced."""
+class ServiceRow(Widget, can_focus=True):
+    """A focusable one-line row, updated in place by ``show``."""
 
-    def __init__(self, service: ServiceState, window: int, *, short_words: bool = False) -> None:
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "service-row--cursor",
+        "service-row--name",
+        "service-row--failed",
+        "service-row--spark",
+        *(f"service-row--{s.value}" for s in ServiceStatus),
+        *(f"service-row--day-{d}" for d in DAILY_GLYPHS),
+    }
+
+    DEFAULT_CSS = """
+    ServiceRow { height: 1; }
+    """
+
+    def __init__(self, service: ServiceState, columns: Columns) -> None:
         super().__init__(classes="service-row")
         self.service_id = service.id
         self._service = service
-        self._window = window
-        self._short = short_words
-        self.cursor = Cell(classes="col-cursor")
-        self.name_label = Cell(classes="col-name")
-        self.status_label = Cell(classes="col-status")
-        self.bar = UptimeBar(service.daily, window, classes="col-bar")
-        self.uptime_label = Cell(classes="col-uptime")
-        self.latency_label = Cell(classes="col-latency")
-        self.sparkline = LatencySparkline(service.latencies, classes="col-spark")
+        self.columns = columns
 
-    def compose(self) -> ComposeResult:
-        """The columns, in the same order as ColumnHeader."""
-        yield self.cursor
-        yield self.name_label
-        yield self.status_label
-        yield self.bar
-        yield self.uptime_label
-        yield self.latency_label
-        yield self.sparkline
-
-    def on_mount(self) -> None:
-        """Fill the columns once the children exist."""
-        self.show(self._service)
+    @property
+    def service(self) -> ServiceState:
+        """The service on show."""
+        return self._service
 
     @property
     def status_text(self) -> str:
         """The status column as plain text ("● Operational")."""
-        return f"{status_symbol(self._service.status)} {status_word(self._service.status, short=self._short)}"
+        status = self._service.status
+        return f"{status_symbol(status)} {status_word(status, short=self.columns.short_words)}"
 
-    def show(
-        self, service: ServiceState, window: int | None = None, short_words: bool | None = None
-    ) -> None:
-        """Show ``service``; only columns whose text changed are repainted."""
+    @property
+    def latency_text(self) -> str:
+        """The latency column: "42 ms", or why the last check failed."""
+        return latency_text(self._service.last_check)
+
+    @property
+    def uptime_text(self) -> str:
+        """Uptime over the bar's window ("99.95%")."""
+        return uptime_text(self._service.uptime, self.columns.window)
+
+    @property
+    def bar_cells(self) -> list[str]:
+        """The daily statuses on the bar, oldest first (as many as the window)."""
+        return bar_cells(self._service.daily, self.columns.window)
+
+    @property
+    def failed(self) -> bool:
+        """True when the last check failed."""
+        return bool(self._service.last_check and self._service.last_check.get("outcome") == "down")
+
+    def show(self, service: ServiceState, columns: Columns | None = None) -> None:
+        """Show ``service`` (and lay it out for ``columns``); repaints this line only."""
         self._service = service
-        if window is not None:
-            self._window = window
-        if short_words is not None:
-            self._short = short_words
-        self.name_label.set_text(service.name)
-        self.status_label.set_text(self.status_text)
-        self.status_label.remove_class(*_STATUS_CLASSES)
-        self.status_label.add_class(f"-{service.status}")
-        self.bar.set_window(self._window)
-        self.bar.set_daily(service.daily)
-        self.uptime_label.set_text(uptime_text(service.uptime, self._window))
-        self.latency_label.set_text(latency_text(service.last_check))
-        failed = bool(service.last_check and service.last_check.get("outcome") == "down")
-        self.latency_label.set_class(failed, "-failed")
-        self.sparkline.set_values(service.latencies)
-        if self.tooltip != (service.url or None):
-            self.tooltip = service.url or None
+        if columns is not None:
+            self.columns = columns
+        url = service.url or None
+        if self.tooltip != url:
+            self.tooltip = url
+        self.refresh()
 
     def on_focus(self) -> None:
-        """Mark the cursor row with a glyph too, not only a background."""
-        self.cursor.set_text(CURSOR)
+        """Draw the cursor glyph and keep the row on screen."""
+        self.refresh()
         self.scroll_visible()
 
     def on_blur(self) -> None:
         """Clear the cursor glyph."""
-        self.cursor.set_text("")
+        self.refresh()
 
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"service-row--{name}", partial=True)
 
-class Cell(Static):
-    """One column of a row: plain text, never wrapped, cut with "…" when too long."""
-
-    def __init__(self, classes: str) -> None:
-        super().__init__("", classes=classes)
-        self.text = ""
-
-    def set_text(self, text: str) -> None:
-        """Show ``text``; a no-op when unchanged (Static.update always repaints)."""
-        if text != self.text:
-            self.text = text
-            self.update(Text(text, no_wrap=True, overflow="ellipsis"))
+    def render(self) -> RenderResult:
+        """The row as one line: every column padded or cut to its width."""
+        c, s = self.columns, self._service
+        gap = " " * GAP
+        line = Text(no_wrap=True, overflow="crop", end="")
+        cursor = fit(CURSOR if self.has_focus else "", CURSOR_WIDTH)
+        cursor.stylize(self._style("cursor"))
+        line.append_text(cursor)
+        name = fit(s.name, c.name)
+        if self.has_focus:
+            name.stylize(self._style("name"))
+        line.append_text(name)
+        line.append(gap)
+        status = fit(self.status_text, c.status)
+        status.stylize(self._style(s.status if s.status in _STATUSES else "unknown"))
+        line.append_text(status)
+        line.append(gap)
+        day_styles = {d: self._style(f"day-{d}") for d in DAILY_GLYPHS}
+        line.append_text(bar_text(self.bar_cells, day_styles))
+        line.append(gap)
+        line.append_text(fit(self.uptime_text, UPTIME_WIDTH, right=True))
+        latency = fit(self.latency_text, LATENCY_WIDTH, right=True)
+        if self.failed:
+            latency.stylize(self._style("failed"))
+        line.append_text(latency)
+        spark = c.spark_width(self.size.width)
+        if spark:
+            line.append(" " * c.spark_gap)
+            line.append_text(sparkline_text(s.latencies, spark, self._style("spark")))
+        return line

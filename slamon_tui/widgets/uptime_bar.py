@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
@@ -12,6 +13,21 @@ from textual.widget import Widget
 from slamon_tui.formatting import DAILY_GLYPHS
 
 _NO_DATA = "nd"
+
+
+def bar_cells(daily: Sequence[str], window: int) -> list[str]:
+    """The last ``window`` daily statuses, oldest first, padded on the left with "nd"."""
+    shown = list(daily[-window:]) if window > 0 else []
+    return [_NO_DATA] * (window - len(shown)) + shown
+
+
+def bar_text(cells: Sequence[str], styles: Mapping[str, Style]) -> Text:
+    """One glyph per day; ``styles`` maps a daily status (o, po, mo, nd, maintenance) to its style."""
+    text = Text(no_wrap=True, overflow="crop")
+    for cell in cells:
+        key = cell if cell in DAILY_GLYPHS else _NO_DATA
+        text.append(DAILY_GLYPHS[key], styles.get(key))
+    return text
 
 
 class UptimeBar(Widget):
@@ -55,8 +71,7 @@ class UptimeBar(Widget):
     @property
     def cells(self) -> list[str]:
         """The daily statuses on show, oldest first, padded with "nd" to ``window``."""
-        shown = self._daily[-self._window :]
-        return [_NO_DATA] * (self._window - len(shown)) + shown
+        return bar_cells(self._daily, self._window)
 
     def set_window(self, window: int) -> None:
         """Show the last ``window`` days."""
@@ -73,9 +88,5 @@ class UptimeBar(Widget):
 
     def render(self) -> RenderResult:
         """One glyph per day, styled by the day's status."""
-        text = Text(no_wrap=True, overflow="crop")
         styles = {key: self.get_component_rich_style(f"uptime-bar--{key}") for key in DAILY_GLYPHS}
-        for cell in self.cells:
-            key = cell if cell in DAILY_GLYPHS else _NO_DATA
-            text.append(DAILY_GLYPHS[key], styles[key])
-        return text
+        return bar_text(self.cells, styles)

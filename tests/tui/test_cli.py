@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from slamon_tui import cli
+from slamon_tui import cli, demo
 
 from .fake_daemon import FakeDaemon, make_service, make_snapshot
 
@@ -163,7 +163,7 @@ def test_demo_runs_the_tui_on_the_demo_socket_then_cleans_up() -> None:
         seen["alive"] = _alive(int(seen["pid"]))  # type: ignore[call-overload]
         return 0
 
-    code = cli.run_demo(
+    code = demo.run_demo(
         daemon_argv=lambda d: [sys.executable, "-c", FAKE_DEMO, str(d)], run=fake_tui
     )
     assert code == 0
@@ -176,7 +176,7 @@ def test_demo_runs_the_tui_on_the_demo_socket_then_cleans_up() -> None:
 
 def test_demo_keep_leaves_the_directory(capsys: pytest.CaptureFixture[str]) -> None:
     dirs: list[Path] = []
-    code = cli.run_demo(
+    code = demo.run_demo(
         keep=True,
         daemon_argv=lambda d: [sys.executable, "-c", FAKE_DEMO, str(d)],
         run=lambda s: dirs.append(s.parent) or 0,  # type: ignore[func-returns-value]
@@ -197,7 +197,7 @@ def test_demo_daemon_that_dies_shows_its_log_and_exits_1(
 ) -> None:
     ran: list[Path] = []
     script = "import sys; print('cannot bind 127.0.0.1:8080'); sys.exit(4)"
-    code = cli.run_demo(
+    code = demo.run_demo(
         daemon_argv=lambda d: [sys.executable, "-c", script],
         run=lambda s: ran.append(s) or 0,  # type: ignore[func-returns-value]
     )

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from slamon_tui.app import make_app
+from slamon_tui.app import SlamonApp, make_app
+from slamon_tui.formatting import DAILY_GLYPHS
 from slamon_tui.screens.help import HelpScreen
 from slamon_tui.widgets.column_header import ColumnHeader
 from slamon_tui.widgets.service_row import ServiceRow
@@ -19,8 +20,8 @@ from .fake_daemon import FakeDaemon, make_check, make_service, make_snapshot
 from .helpers import fast_app, screen_text, wait_until
 
 
-def rows_loaded(app) -> bool:  # type: ignore[no-untyped-def]
-    return bool(app.dashboard.rows)
+def _line_of(app: SlamonApp, needle: str) -> str:
+    return next(line for line in screen_text(app).splitlines() if needle in line)
 
 
 @pytest.mark.parametrize(("size", "cells"), [((80, 24), 30), ((140, 40), 60), ((200, 50), 90)])
@@ -31,16 +32,15 @@ async def test_snapshot_renders_rows_and_bar_width(
     async with app.run_test(size=size) as pilot:
         await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
         rows = app.dashboard.rows
-        assert rows["api"].status_label.text == "● Operational"
-        assert rows["slow"].status_label.text == "▲ Degraded"
-        assert rows["flaky"].status_label.text.startswith("◆ Partial")
-        assert rows["down"].status_label.text.startswith("✕ Major")
-        assert rows["flaky"].latency_label.text == "timeout"
-        assert rows["api"].latency_label.text == "42 ms"
+        assert rows["api"].status_text == "● Operational"
+        assert rows["slow"].status_text == "▲ Degraded"
+        assert rows["flaky"].status_text.startswith("◆ Partial")
+        assert rows["down"].status_text.startswith("✕ Major")
+        assert rows["flaky"].latency_text == "timeout"
+        assert rows["api"].latency_text == "42 ms"
         for row in rows.values():
-            assert len(row.bar.cells) == cells
-            assert row.bar.size.width == cells
-        assert rows["api"].uptime_label.text == {30: "99.95%", 60: "99.97%", 90: "99.98%"}[cells]
+            assert len(row.bar_cells) == cells
+        assert rows["api"].uptime_text == {30: "99.95%", 60: "99.97%", 90: "99.98%"}[cells]
         header = app.screen.query_one(ColumnHeader)
         assert header.scale_text.startswith(f"{cells} days ago")
         assert header.scale_text.endswith("Today")
@@ -49,6 +49,11 @@ async def test_snapshot_renders_rows_and_bar_width(
         assert banner.has_class("-major_outage")
         text = screen_text(app)
         assert "Demo: history before 23:01 UTC is generated demo data" in text
+        # The flaky service's bar, drawn: its last `cells` days as glyphs, nothing more.
+        flaky = next(line for line in text.splitlines() if "Flaky" in line)
+        drawn = "".join(DAILY_GLYPHS[c] for c in rows["flaky"].bar_cells)
+        assert f" {drawn} " in flaky
+        assert len(drawn) == cells
         # Every row is on one screen line: name, status, uptime and latency together.
         for name, uptime, latency in [("Public", "99.9", "42 ms"), ("Flaky", "9", "timeout")]:
             assert any(
@@ -61,8 +66,7 @@ async def test_check_event_updates_the_row_in_place(daemon: FakeDaemon) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
         row = app.dashboard.rows["api"]
-        bar, spark, latency = row.bar, row.sparkline, row.latency_label
-        before = len(spark.values)
+        before = len(row.service.latencies)
         at = datetime(2026, 11, 21, 23, 9, tzinfo=UTC)
         await daemon.push(
             "check",
@@ -73,13 +77,15 @@ async def test_check_event_updates_the_row_in_place(daemon: FakeDaemon) -> None:
                 "uptime": {"30": "99.10", "60": "99.50", "90": "99.70"},
             },
         )
-        await wait_until(pilot, lambda: row.latency_label.text == "777 ms")
+        await wait_until(pilot, lambda: row.latency_text == "777 ms")
         assert app.dashboard.rows["api"] is row
-        assert row.bar is bar and row.sparkline is spark and row.latency_label is latency
-        assert spark.values[-1] == 777.0
-        assert len(spark.values) == min(before + 1, 60)
-        assert bar.cells[-1] == "po"
-        assert row.uptime_label.text == "99.10%"
+        assert list(app.screen.query(ServiceRow))[0] is row
+        assert row.service.latencies[-1] == 777.0
+        assert len(row.service.latencies) == min(before + 1, 60)
+        assert row.bar_cells[-1] == "po"
+        line = next(line for line in screen_text(app).splitlines() if "Public API" in line)
+        assert "777 ms" in line and "99.10%" in line
+        assert row.uptime_text == "99.10%"
         assert daemon.count("status.get") == 1
 
 
@@ -107,8 +113,7 @@ async def test_status_events_change_the_word_and_the_banner(daemon: FakeDaemon) 
                 "at": "2026-11-21T23:09:00+00:00",
             },
         )
-        await wait_until(pilot, lambda: row.status_label.text.startswith("✕ Major"))
-        assert row.status_label.has_class("-major_outage")
+        await wait_until(pilot, lambda: row.status_text.startswith("✕ Major"))
         banner = app.screen.query_one(StatusBanner)
         await wait_until(pilot, lambda: "Degraded Performance" in str(banner.content))
         assert banner.has_class("-degraded") and not banner.has_class("-major_outage")
@@ -129,7 +134,7 @@ async def test_unknown_service_triggers_resync_and_rows_are_diffed(daemon: FakeD
         await wait_until(pilot, lambda: set(app.dashboard.rows) == {"new", "slow"})
         assert daemon.count("status.get") == 2
         assert app.dashboard.rows["slow"] is kept
-        assert kept.status_label.text == "● Operational"
+        assert kept.status_text == "● Operational"
         order = [r.service_id for r in app.screen.query(ServiceRow)]
         assert order == ["new", "slow"]
 
@@ -151,8 +156,8 @@ async def test_daemon_going_away_shows_reconnecting_and_resyncs(sock_path: Path)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
-            spark = app.dashboard.rows["api"].sparkline
-            spark_width = spark.size.width
+            row = app.dashboard.rows["api"]
+            row_width = row.size.width
             await daemon.stop(goodbye="restarting for an upgrade")
             connection = app.screen.query_one("#connection")
             await wait_until(pilot, lambda: "reconnecting…" in str(connection.content))
@@ -164,11 +169,11 @@ async def test_daemon_going_away_shows_reconnecting_and_resyncs(sock_path: Path)
             assert "not live" in str(app.screen.query_one(StatusBanner).content)
             # The "how to start" box above the rows must not squeeze them.
             await wait_until(pilot, lambda: app.screen.query_one("#no-daemon").display)
-            assert spark.size.width == spark_width
+            assert row.size.width == row_width
             daemon.snapshot = make_snapshot([make_service("api", "API", status="degraded")])
             await daemon.start()
             await wait_until(pilot, lambda: set(app.dashboard.rows) == {"api"})
-            assert app.dashboard.rows["api"].status_label.text == "▲ Degraded"
+            assert app.dashboard.rows["api"].status_text == "▲ Degraded"
             assert "live" in str(connection.content)
             assert not app.dashboard.has_class("-stale")
             assert "not live" not in str(app.screen.query_one(StatusBanner).content)
@@ -199,12 +204,13 @@ async def test_keys_move_the_cursor_show_help_and_quit(daemon: FakeDaemon) -> No
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.focused, ServiceRow))
         assert app.focused is app.dashboard.rows["api"]
-        assert app.dashboard.rows["api"].cursor.text == "▸"
+        assert _line_of(app, "Public API").startswith("▸ ")
         await pilot.press("j", "down")
         assert app.focused is app.dashboard.rows["flaky"]
         await pilot.press("k")
         assert app.focused is app.dashboard.rows["slow"]
-        assert app.dashboard.rows["api"].cursor.text == ""
+        assert _line_of(app, "Public API").startswith("  ")
+        assert _line_of(app, "Slow servi").startswith("▸ ")
         await pilot.press("G")
         assert app.focused is app.dashboard.rows["down"]
         await pilot.press("question_mark")
@@ -237,10 +243,10 @@ async def test_screenshots(daemon: FakeDaemon, screenshot_dir: Path, size: tuple
         app.save_screenshot(f"dashboard-{size[0]}x{size[1]}.svg", path=str(screenshot_dir))
         assert "Public&#160;API" in app.export_screenshot()
         for row in app.dashboard.rows.values():
-            # The row fits: the sparkline still has room after the fixed columns.
-            assert row.sparkline.region.right <= size[0]
-            assert row.sparkline.size.width >= 5
+            # The row fits on one line and the sparkline still has room after the columns.
             assert row.size.height == 1
+            assert row.region.right <= size[0]
+            assert row.columns.spark_width(row.size.width) >= 5
         text = screen_text(app)
         assert "Major Outage" in text
         header = next(line for line in text.splitlines() if "Service" in line)
@@ -256,3 +262,21 @@ async def test_r_while_disconnected_retries_at_once(sock_path: Path) -> None:
         async with FakeDaemon(sock_path, demo_snapshot()):
             await pilot.press("r")
             await wait_until(pilot, lambda: len(app.dashboard.rows) == 4, within=3.0)
+
+
+async def test_snapshot_diff_removes_reorders_and_inserts(daemon: FakeDaemon) -> None:
+    daemon.snapshot = make_snapshot([make_service(s) for s in ("a", "b", "c", "d")])
+    app = fast_app(daemon.path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
+        a, c = app.dashboard.rows["a"], app.dashboard.rows["c"]
+        daemon.snapshot = make_snapshot(
+            [make_service(s) for s in ("n1", "c", "n2", "n3", "a", "n4")]
+        )
+        await pilot.press("r")
+        await wait_until(pilot, lambda: "n4" in app.dashboard.rows)
+        await pilot.pause()
+        order = [r.service_id for r in app.screen.query(ServiceRow)]
+        assert order == ["n1", "c", "n2", "n3", "a", "n4"]
+        assert app.dashboard.rows["a"] is a and app.dashboard.rows["c"] is c
+        assert set(app.dashboard.rows) == set(order)

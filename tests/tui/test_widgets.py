@@ -1,0 +1,58 @@
+"""The reusable widgets on their own: the uptime bar and the latency sparkline."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from slamon_tui.formatting import DAILY_GLYPHS
+from slamon_tui.widgets.latency_sparkline import LatencySparkline, sparkline_text
+from slamon_tui.widgets.uptime_bar import UptimeBar, bar_cells
+
+
+class _Host(App[None]):
+    def __init__(self, *widgets: object) -> None:
+        super().__init__()
+        self._widgets = widgets
+
+    def compose(self) -> ComposeResult:
+        yield from self._widgets  # type: ignore[misc]
+
+
+def test_bar_cells_pad_old_days_with_no_data() -> None:
+    assert bar_cells(["o", "mo"], 4) == ["nd", "nd", "o", "mo"]
+    assert bar_cells(["po"] * 100, 30) == ["po"] * 30
+
+
+def test_sparkline_text_scales_and_right_aligns() -> None:
+    assert sparkline_text([], 4).plain == "    "
+    # A steady service is a flat low line, not noise blown up to full height.
+    assert sparkline_text([100.0, 101.0, 100.0], 5).plain == "  ▁▁▁"
+    spike = sparkline_text([10.0, 10.0, 500.0], 3).plain
+    assert spike == "▁▁█"
+    ramp = sparkline_text([10.0 * i for i in range(1, 11)], 10).plain
+    assert ramp[0] == "▁" and ramp[-1] == "█"
+    # Only the newest values that fit are drawn: 90..99 ms is a 10 % wobble, drawn low.
+    assert sparkline_text([float(i) for i in range(100)], 10).plain == "▁▁▂▂▂▃▃▃▄▄"
+
+
+async def test_uptime_bar_draws_one_glyph_per_day_and_resizes() -> None:
+    daily = ["nd"] * 50 + ["o", "po", "mo", "maintenance"] * 10
+    bar = UptimeBar(daily, 30)
+    async with _Host(bar).run_test(size=(100, 5)) as pilot:
+        await pilot.pause()
+        assert bar.size.width == 30
+        assert str(bar.render()) == "".join(DAILY_GLYPHS[c] for c in daily[-30:])
+        bar.set_window(60)
+        await pilot.pause()
+        assert bar.size.width == 60
+        assert len(str(bar.render())) == 60
+
+
+async def test_latency_sparkline_widget_shows_newest_at_the_right() -> None:
+    spark = LatencySparkline([5.0, 5.0, 80.0])
+    async with _Host(spark).run_test(size=(20, 3)) as pilot:
+        await pilot.pause()
+        assert str(spark.render()).endswith("▁▁█")
+        spark.set_values([80.0, 5.0])
+        await pilot.pause()
+        assert str(spark.render()).endswith("█▁")
