@@ -147,11 +147,11 @@ class SlamonApp(App[None]):
     @work(exclusive=True, group="resync", exit_on_error=False)
     async def resync(self, quiet: bool = False) -> None:
         """Fetch a fresh status.get over the live connection and show it."""
-        client = self.client
-        if client is None:
-            return
         self._resync_running = True
         try:
+            client = self.client
+            if client is None:
+                return  # the feed worker resyncs by itself when it reconnects
             self.post_message(Snapshot(await client.call("status.get", {})))
             if not quiet:
                 self.notify("Resynced with the daemon.", timeout=2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -46,7 +48,6 @@ class DashboardScreen(Screen[None]):
         self.model = DashboardModel()
         self.rows: dict[str, ServiceRow] = {}
         self.columns = Columns()
-        self.connected = False
         self._last_failure = ""
         self._shutdown: str | None = None
 
@@ -73,11 +74,6 @@ class DashboardScreen(Screen[None]):
                 for row in self.rows.values():
                     row.show(row.service, columns)
 
-    @property
-    def window(self) -> int:
-        """Days the bar shows at the current width."""
-        return self.columns.window
-
     # --- feed state -------------------------------------------------------------------
 
     def show_connecting(self, attempt: int) -> None:
@@ -88,7 +84,6 @@ class DashboardScreen(Screen[None]):
 
     def show_connected(self, node: str, version: str) -> None:
         """The feed is live."""
-        self.connected = True
         self._shutdown = None
         self.remove_class("-stale")
         self.query_one(StatusBanner).set_stale(False)
@@ -99,7 +94,6 @@ class DashboardScreen(Screen[None]):
         self, reason: str, retry_in: float, daemon_missing: bool, shutdown: str | None = None
     ) -> None:
         """The feed is down; say why and when the next try is."""
-        self.connected = False
         if shutdown:
             # Kept over the following "no daemon" failures: the goodbye is the real cause.
             self._shutdown = shutdown
@@ -131,9 +125,9 @@ class DashboardScreen(Screen[None]):
 
     # --- data ---------------------------------------------------------------------------
 
-    def show_snapshot(self, result: dict[str, object]) -> None:
+    def show_snapshot(self, result: dict[str, Any]) -> None:
         """Replace the data with a status.get result: diff rows by id, in one repaint."""
-        self.model.apply_snapshot(result)  # type: ignore[arg-type]
+        self.model.apply_snapshot(result)
         model = self.model
         container = self.query_one("#services", VerticalScroll)
         with self.app.batch_update():
@@ -192,17 +186,17 @@ class DashboardScreen(Screen[None]):
         batch.clear()
         return last
 
-    def apply_check(self, data: dict[str, object]) -> bool:
+    def apply_check(self, data: dict[str, Any]) -> bool:
         """Show a check event; False when it names an unknown service (resync needed)."""
-        service = self.model.apply_check(data)  # type: ignore[arg-type]
+        service = self.model.apply_check(data)
         if service is None:
             return False
         self._refresh_row(service)
         return True
 
-    def apply_status(self, data: dict[str, object]) -> bool:
+    def apply_status(self, data: dict[str, Any]) -> bool:
         """Show a status event; False when it names an unknown service (resync needed)."""
-        changed = self.model.apply_status(data)  # type: ignore[arg-type]
+        changed = self.model.apply_status(data)
         if changed is None:
             return False
         if changed is True:
@@ -219,8 +213,10 @@ class DashboardScreen(Screen[None]):
     # --- cursor -------------------------------------------------------------------------
 
     def _focus_first(self) -> None:
-        if self.focused is None and self.rows:
-            next(iter(self.rows.values())).focus()
+        if self.focused is None:
+            rows = self.query_one("#services").query_children(ServiceRow)
+            if rows:
+                rows.first().focus()
 
     def _move(self, delta: int) -> None:
         rows = list(self.query_one("#services").query_children(ServiceRow))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from slamon_tui.app import SlamonApp, make_app
+from slamon_tui.client import FeedClient
 from slamon_tui.formatting import DAILY_GLYPHS
 from slamon_tui.screens.help import HelpScreen
 from slamon_tui.widgets.column_header import ColumnHeader
@@ -280,3 +281,21 @@ async def test_snapshot_diff_removes_reorders_and_inserts(daemon: FakeDaemon) ->
         assert order == ["n1", "c", "n2", "n3", "a", "n4"]
         assert app.dashboard.rows["a"] is a and app.dashboard.rows["c"] is c
         assert set(app.dashboard.rows) == set(order)
+
+
+async def test_a_bug_in_the_feed_worker_is_reported_and_the_feed_restarts(
+    daemon: FakeDaemon,
+) -> None:
+    calls: list[Path] = []
+
+    def flaky_factory(path: Path) -> FeedClient:
+        calls.append(path)
+        if len(calls) == 1:
+            raise RuntimeError("boom")  # not a FeedClientError: the worker dies
+        return FeedClient(path)
+
+    app = make_app(daemon.path, client_factory=flaky_factory, retry_initial=0.05, retry_max=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
+        assert len(calls) == 2
+        assert any("boom" in str(n.message) for n in app._notifications)
