@@ -13,12 +13,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 DEMO_START_TIMEOUT_S = 15.0
 DEMO_STOP_TIMEOUT_S = 5.0
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def demo_daemon_argv(workdir: Path) -> list[str]:
@@ -37,6 +40,7 @@ def run_demo(
     socket_path = workdir / "slamon.sock"
     log_path = workdir / "daemon.log"
     proc: subprocess.Popen[bytes] | None = None
+    previous = _exit_on_termination()
     try:
         with log_path.open("wb") as log:
             # A session of its own: Ctrl+C while we wait must reach us, not kill the daemon
@@ -47,6 +51,8 @@ def run_demo(
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                # Runs between fork and exec; safe here because slamon has no threads yet.
+                preexec_fn=_die_with_parent,
             )
         if not wait_for_socket(proc, socket_path, DEMO_START_TIMEOUT_S):
             died = proc.poll() is not None
@@ -62,10 +68,44 @@ def run_demo(
     finally:
         if proc is not None:
             stop_process(proc, DEMO_STOP_TIMEOUT_S)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if keep:
             print(f"slamon demo: kept {workdir} (database, config, daemon.log)", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _exit_on_termination() -> dict[int, Any]:
+    """Turn SIGTERM and SIGHUP into SystemExit so the cleanup in run_demo runs.
+
+    Python's default for SIGTERM is to die on the spot, which would leave the demo daemon
+    running and its temp dir behind (e.g. under `timeout`, or when the SSH session drops).
+    Returns the handlers to restore.
+    """
+
+    def leave(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous  # signal handlers can only be set from the main thread
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        previous[signum] = signal.signal(signum, leave)
+    return previous
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM it when slamon dies, even by SIGKILL."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # best effort: the finally block in run_demo is the main guard
 
 
 def wait_for_socket(proc: subprocess.Popen[bytes], socket_path: Path, timeout: float) -> bool:

@@ -9,7 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -206,3 +210,59 @@ def test_demo_daemon_that_dies_shows_its_log_and_exits_1(
     err = capsys.readouterr().err
     assert "exited with code 4" in err
     assert "cannot bind 127.0.0.1:8080" in err
+
+
+# Runs run_demo in a process of its own, with a dashboard that just waits, so the test can
+# signal that process the way `timeout` or a dropped SSH session would.
+DEMO_PARENT = """
+import sys, time
+from pathlib import Path
+from slamon_tui.demo import run_demo
+
+def wait(socket_path):
+    print(socket_path.parent, flush=True)
+    time.sleep(60)
+    return 0
+
+sys.exit(run_demo(run=wait, daemon_argv=lambda d: [sys.executable, "-c", sys.argv[1], str(d)]))
+"""
+
+
+def _start_demo_parent() -> tuple[subprocess.Popen[str], Path, int]:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", DEMO_PARENT, FAKE_DEMO], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    workdir = Path(parent.stdout.readline().strip())
+    return parent, workdir, int((workdir / "pid").read_text())
+
+
+def _wait_dead(pid: int, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_demo_terminated_by_sigterm_still_stops_the_daemon_and_cleans_up() -> None:
+    parent, workdir, daemon_pid = _start_demo_parent()
+    assert _alive(daemon_pid)
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(10) == 128 + signal.SIGTERM
+    assert _wait_dead(daemon_pid)
+    assert not workdir.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_demo_killed_outright_still_takes_the_daemon_down() -> None:
+    parent, workdir, daemon_pid = _start_demo_parent()
+    try:
+        parent.kill()
+        parent.wait(10)
+        assert _wait_dead(daemon_pid)
+    finally:
+        if _alive(daemon_pid):
+            os.kill(daemon_pid, signal.SIGKILL)  # don't leak it when the test fails
+        shutil.rmtree(workdir, ignore_errors=True)
