@@ -70,6 +70,7 @@ def status_snapshot(daemon: Daemon) -> dict[str, Any]:
             "daily": cells,
             "uptime": uptime,
             "latencies": [round(c.latency_ms, 1) for c in st.recent],
+            "outcomes": [c.outcome.value for c in st.recent],
         })
     return {
         "node": daemon.settings.daemon.node,
