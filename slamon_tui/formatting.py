@@ -103,12 +103,18 @@ def latency_text(last_check: dict[str, Any] | None) -> str:
 
 def uptime_text(uptime: dict[str, str], window: int) -> str:
     """Uptime over ``window`` days as sent by the daemon ("99.95%"), or "—" without data."""
-    value = uptime.get(str(window), "—")
+    return percent_text(uptime.get(str(window)))
+
+
+def percent_text(value: str | None) -> str:
+    """The daemon's uptime text with a % sign, never reformatted: "100.00" -> "100.00%".
+
+    The daemon truncates to two decimals (100.00 only when nothing failed), so rounding or
+    shortening here would lie.
+    """
     if value in ("—", "", None):
         return "—"
-    # The daemon never rounds up to 100.00, so "100.00" is exact; "100%" keeps the column
-    # at six cells, which an 80-column screen needs.
-    return "100%" if value == "100.00" else f"{value}%"
+    return f"{value}%"
 
 
 def days_ago_label(window: int, width: int) -> str:

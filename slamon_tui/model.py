@@ -30,12 +30,20 @@ class ServiceState:
     daily: list[str] = field(default_factory=list)
     uptime: dict[str, str] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+    """The outcome of each check in ``latencies`` (up | degraded | down), aligned with it."""
+
+    @property
+    def failed_points(self) -> list[bool]:
+        """True for each latency that is a failed check's time to fail, not a response time."""
+        return [o == "down" for o in self.outcomes]
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], n_days: int) -> ServiceState:
         """Build from one entry of status.get's ``services``; the bar is padded to ``n_days``."""
         daily = [str(c) for c in d.get("daily") or []][-n_days:] if n_days else []
         daily = [DailyStatus.NO_DATA.value] * (n_days - len(daily)) + daily
+        latencies = [float(x) for x in (d.get("latencies") or [])][-MAX_LATENCIES:]
         return cls(
             id=str(d["id"]),
             name=str(d.get("name") or d["id"]),
@@ -46,7 +54,8 @@ class ServiceState:
             last_check=d.get("last_check"),
             daily=daily,
             uptime={str(k): str(v) for k, v in (d.get("uptime") or {}).items()},
-            latencies=[float(x) for x in (d.get("latencies") or [])][-MAX_LATENCIES:],
+            latencies=latencies,
+            outcomes=_aligned_outcomes(d.get("outcomes"), len(latencies)),
         )
 
 
@@ -90,7 +99,9 @@ class DashboardModel:
         service.last_check = check
         if "latency_ms" in check:
             service.latencies.append(float(check["latency_ms"]))
+            service.outcomes.append(str(check.get("outcome") or "up"))
             del service.latencies[:-MAX_LATENCIES]
+            del service.outcomes[:-MAX_LATENCIES]
         if "started_at" in check:
             self._roll_days_to(parse_ts(str(check["started_at"])).date())
         if data.get("daily") and service.daily:
@@ -130,6 +141,13 @@ class DashboardModel:
         self.days = (self.days + new_days)[-n:]
         for s in self.services.values():
             s.daily = (s.daily + [DailyStatus.NO_DATA.value] * shift)[-n:]
+
+
+def _aligned_outcomes(outcomes: Any, n: int) -> list[str]:
+    """``outcomes`` cut or padded (on the left, with "up") to ``n``: a daemon older than
+    the ``outcomes`` key sends none, and those points are then drawn as answered checks."""
+    shown = [str(o) for o in outcomes or []][-n:] if n else []
+    return ["up"] * (n - len(shown)) + shown
 
 
 def _is_newer(check: dict[str, Any], last: dict[str, Any] | None) -> bool:

@@ -11,6 +11,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from slamon_tui.formatting import DAILY_GLYPHS, DAILY_WORDS, STATUS_LABELS
+from slamon_tui.widgets.latency_sparkline import FAILED_MARK
+
+TREND_LEGEND = (
+    f"Trend: ▁▃▆█ one bar per answered check (latency); {FAILED_MARK} a failed check, "
+    "whose time to fail is not a response time and stays out of the scale."
+)
 
 KEYS: list[tuple[str, str]] = [
     ("↑ k  ↓ j", "previous / next service"),
@@ -42,6 +48,8 @@ def help_table() -> Table:
     outer.add_row(table)
     outer.add_row("")
     outer.add_row(legend)
+    outer.add_row("")
+    outer.add_row(TREND_LEGEND)
     return outer
 
 

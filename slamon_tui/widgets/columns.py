@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from rich.text import Text
 
 CURSOR_WIDTH = 2  # "▸ " on the cursor row
-UPTIME_WIDTH = 6  # "99.95%"; exactly 100 shows as "100%"
+UPTIME_WIDTH = 7  # "100.00%", as the daemon sends it
 LATENCY_WIDTH = 9  # a space and up to 8 cells: "12345 ms", "HTTP 503", "conn err"
 GAP = 1
 
@@ -28,7 +28,7 @@ class Columns:
     """Widths of the fixed columns; the sparkline takes what is left of the line."""
 
     window: int = 30
-    name: int = 11
+    name: int = 10
     status: int = 13
     short_words: bool = True
     spark_gap: int = 1

@@ -134,5 +134,13 @@ class ServiceRow(Widget, can_focus=True):
         spark = c.spark_width(self.size.width)
         if spark:
             line.append(" " * c.spark_gap)
-            line.append_text(sparkline_text(s.latencies, spark, self._style("spark")))
+            line.append_text(
+                sparkline_text(
+                    s.latencies,
+                    spark,
+                    self._style("spark"),
+                    failed=s.failed_points,
+                    failed_style=self._style("failed"),
+                )
+            )
         return line

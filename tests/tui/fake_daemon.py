@@ -29,11 +29,13 @@ def make_service(
     outcome: str = "up",
     error_kind: str | None = None,
     uptime: dict[str, str] | None = None,
+    outcomes: list[str] | None = None,
 ) -> dict[str, Any]:
-    """One entry of status.get's ``services``."""
+    """One entry of status.get's ``services``; ``outcomes`` defaults to all "up"."""
     last_check = None
     if last_latency is not None:
         last_check = make_check(sid, last_latency, outcome=outcome, error_kind=error_kind)
+    lats = latencies if latencies is not None else [10.0 + i % 7 for i in range(60)]
     return {
         "id": sid,
         "name": name or sid.upper(),
@@ -44,7 +46,8 @@ def make_service(
         "last_check": last_check,
         "daily": daily if daily is not None else ["nd"] * 80 + ["o"] * 10,
         "uptime": uptime or {"30": "99.95", "60": "99.97", "90": "99.98"},
-        "latencies": latencies if latencies is not None else [10.0 + i % 7 for i in range(60)],
+        "latencies": lats,
+        "outcomes": outcomes if outcomes is not None else ["up"] * len(lats),
     }
 
 

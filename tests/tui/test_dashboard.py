@@ -211,13 +211,14 @@ async def test_keys_move_the_cursor_show_help_and_quit(daemon: FakeDaemon) -> No
         await pilot.press("k")
         assert app.focused is app.dashboard.rows["slow"]
         assert _line_of(app, "Public API").startswith("  ")
-        assert _line_of(app, "Slow servi").startswith("▸ ")
+        assert _line_of(app, "Slow serv").startswith("▸ ")
         await pilot.press("G")
         assert app.focused is app.dashboard.rows["down"]
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         assert "first / last service" in screen_text(app)
+        assert "✕ a failed check" in screen_text(app)
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is app.dashboard

@@ -33,7 +33,9 @@ def test_check_appends_latency_and_sets_today_and_uptime() -> None:
     )
     assert service is not None
     assert service.latencies[-1] == 321.0
-    assert len(service.latencies) == MAX_LATENCIES
+    assert service.outcomes[-1] == "down"
+    assert service.failed_points[-1] is True
+    assert len(service.latencies) == len(service.outcomes) == MAX_LATENCIES
     assert service.daily[-1] == "po"
     assert service.uptime["30"] == "99.00"
     assert service.last_check == check
@@ -90,8 +92,23 @@ def test_latency_text() -> None:
 def test_uptime_and_scale_texts() -> None:
     assert uptime_text({"30": "99.95"}, 30) == "99.95%"
     assert uptime_text({"30": "—"}, 30) == "—"
-    assert uptime_text({"90": "100.00"}, 90) == "100%"
+    # Exactly as the daemon sends it, with a % sign: never shortened or rounded.
+    assert uptime_text({"90": "100.00"}, 90) == "100.00%"
+    assert uptime_text({"30": "99.999"}, 30) == "99.999%"
     assert uptime_text({}, 90) == "—"
     label = days_ago_label(30, 30)
     assert len(label) == 30
     assert label.startswith("30 days ago") and label.endswith("Today")
+
+
+def test_outcomes_are_aligned_with_latencies() -> None:
+    model = loaded(
+        make_service("a", latencies=[1.0, 2.0, 3.0], outcomes=["up", "down", "degraded"]),
+        # A daemon older than "outcomes": every point counts as answered.
+        {k: v for k, v in make_service("b", latencies=[4.0, 5.0]).items() if k != "outcomes"},
+        # More outcomes than latencies: the newest ones are kept, aligned at the right.
+        make_service("c", latencies=[6.0], outcomes=["up", "down"]),
+    )
+    assert model.services["a"].failed_points == [False, True, False]
+    assert model.services["b"].outcomes == ["up", "up"]
+    assert model.services["c"].outcomes == ["down"]

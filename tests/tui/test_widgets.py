@@ -35,6 +35,19 @@ def test_sparkline_text_scales_and_right_aligns() -> None:
     assert sparkline_text([float(i) for i in range(100)], 10).plain == "▁▁▂▂▂▃▃▃▄▄"
 
 
+def test_sparkline_marks_failed_checks_and_leaves_them_out_of_the_scale() -> None:
+    # The 10 s timeout is a time to fail, not a response time: it must not squash the
+    # answered points into the floor, and it is drawn as its own mark.
+    values = [10.0, 50.0, 10_000.0, 10.0]
+    plain = sparkline_text(values, 4, failed=[False, False, True, False]).plain
+    assert plain == "▁█✕▁"
+    assert sparkline_text(values, 4).plain == "▁▁█▁"
+    # Only failures: all marks, no crash on an empty scale.
+    assert sparkline_text([5.0, 6.0], 3, failed=[True, True]).plain == " ✕✕"
+    # The flags stay aligned when only the newest values fit.
+    assert sparkline_text([1.0, 2.0, 3.0], 2, failed=[True, False, True]).plain[-1] == "✕"
+
+
 async def test_uptime_bar_draws_one_glyph_per_day_and_resizes() -> None:
     daily = ["nd"] * 50 + ["o", "po", "mo", "maintenance"] * 10
     bar = UptimeBar(daily, 30)
@@ -56,3 +69,6 @@ async def test_latency_sparkline_widget_shows_newest_at_the_right() -> None:
         spark.set_values([80.0, 5.0])
         await pilot.pause()
         assert str(spark.render()).endswith("█▁")
+        spark.set_values([80.0, 5.0], [False, True])
+        await pilot.pause()
+        assert str(spark.render()).endswith("▁✕")
