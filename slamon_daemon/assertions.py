@@ -18,7 +18,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_STEP_RE = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\[['\"]([^'\"]+)['\"]\]")
+_STEP_RE = re.compile(
+    r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\['([^'\"]+)'\]|\[\"([^'\"]+)\"\]"
+)
 _EXPR_RE = re.compile(r"^\s*(\$[^=!]*?)\s*(?:(==|!=)\s*(.+?))?\s*$")
 JSON_PATH_HELP = (
     "expected a path like \"$.status\" or \"$.status == 'UP'\" ($ then .name / [index] steps,"
@@ -41,7 +43,7 @@ class JsonPath:
         """None when the body satisfies the assertion, else a short reason."""
         try:
             doc = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep
             return f"json_path {self.text}: body is not JSON"
         node: Any = doc
         for step in self.steps:
@@ -74,8 +76,11 @@ def _same(a: Any, b: Any) -> bool:
 
 def _literal(text: str) -> Any:
     t = text.strip()
-    if len(t) >= 2 and t[0] == t[-1] and t[0] in "'\"":
-        return t[1:-1]
+    quoted = re.fullmatch(r"'([^']*)'|\"([^\"]*)\"", t)
+    if quoted:
+        return quoted.group(1) if quoted.group(1) is not None else quoted.group(2)
+    if t[:1] in ("'", '"'):
+        _raise(t)
     if t in ("true", "false", "null"):
         return json.loads(t)
     try:
@@ -108,7 +113,7 @@ def parse_json_path(text: str) -> JsonPath:
         elif sm.group(2) is not None:
             steps.append(int(sm.group(2)))
         else:
-            steps.append(sm.group(3))
+            steps.append(sm.group(3) if sm.group(3) is not None else sm.group(4))
         pos = sm.end()
     value = _literal(raw) if op else None
     return JsonPath(text=text, steps=tuple(steps), op=op, value=value)

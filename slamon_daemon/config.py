@@ -438,6 +438,8 @@ def _problem_lines(exc: ValidationError, where: str, data: dict[str, Any]) -> li
             msg = msg[len("Value error, ") :]
         elif err["type"] == "missing":
             msg = "required key is missing"
+        elif err["type"] in ("timezone_aware", "datetime_type", "datetime_parsing", "datetime_from_date_parsing"):
+            msg = f"{msg}; expected an RFC 3339 time with an offset, e.g. 2026-11-22T02:00:00Z"
         lines.append(f"{where}: {loc}: {msg}")
     return lines
 
@@ -475,15 +477,37 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> tuple[Settings,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
             return (init_settings, env_settings, _DictSource(settings_cls, data))
 
-    duplicates = _duplicate_id_lines(data, where)
+    duplicates = _duplicate_id_lines(data, where) + _unknown_maintenance_services(data, where)
     try:
         settings: Settings = _FromFile()
     except ValidationError as exc:
         problems = _problem_lines(exc, where, data)
-        if duplicates:  # said better, with positions, than the model validator's line
-            problems = [p for p in problems if "duplicate service id" not in p]
+        if duplicates:  # said better, with positions, than the model validator's lines
+            problems = [p for p in problems if "(top level)" not in p]
         raise ConfigError(problems + duplicates) from None
     return settings, file
+
+
+def _unknown_maintenance_services(data: dict[str, Any], where: str) -> list[str]:
+    services = data.get("service")
+    ids = {s.get("id") for s in services if isinstance(s, dict)} if isinstance(services, list) else set()
+    windows = data.get("maintenance")
+    if not isinstance(windows, list):
+        return []
+    lines = []
+    for i, m in enumerate(windows):
+        if not isinstance(m, dict) or not isinstance(m.get("services"), list):
+            continue
+        unknown = [x for x in m["services"] if x not in ids]
+        if unknown:
+            mid = m.get("id") if isinstance(m.get("id"), str) else None
+            label = f" (id={mid})" if mid else ""
+            lines.append(
+                f"{where}: maintenance[{i}]{label}.services: maintenance {mid!r} names unknown"
+                f" services {unknown};"
+                f" known: {sorted(x for x in ids if isinstance(x, str))}"
+            )
+    return lines
 
 
 def _duplicate_id_lines(data: dict[str, Any], where: str) -> list[str]:

@@ -45,6 +45,8 @@ def classify(exc: BaseException) -> ErrorKind:
     chain = _causes(exc)
     if any(isinstance(e, TimeoutError | httpx.TimeoutException) for e in chain):
         return ErrorKind.TIMEOUT
+    if isinstance(exc, httpx.TooManyRedirects):
+        return ErrorKind.HTTP_ERROR  # a redirect loop: the answers were all 3xx
     if any(isinstance(e, socket.gaierror) for e in chain):
         return ErrorKind.DNS_ERROR
     if any(isinstance(e, ssl.SSLError | ssl.CertificateError) for e in chain):
@@ -96,7 +98,7 @@ class Prober:
         self.body_cap = body_cap
         self._clients: dict[tuple[bool, str | None], httpx.AsyncClient] = {}
         self._json_paths: dict[str, JsonPath] = {}
-        self._regexes: dict[str, re.Pattern[bytes]] = {}
+        self._regexes: dict[str, re.Pattern[str]] = {}
 
     def _client(self, service: Service) -> httpx.AsyncClient:
         key = (service.verify_tls, service.ca_file if service.verify_tls else None)
@@ -150,7 +152,11 @@ class Prober:
             allowed = ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in service.expect_status)
             error = f"status {status_code}, expected {allowed}"
         else:
-            error = self._assert_body(service, body)
+            try:
+                error = self._assert_body(service, body)
+            except Exception as exc:  # a body assertion must never lose the check
+                logger.warning("body assertion of %s failed to run: %r", service.id, exc)
+                error = f"body assertion could not run: {type(exc).__name__}"
             if error is not None:
                 error_kind = ErrorKind.ASSERTION_FAILED
         if error_kind is not None:
@@ -180,8 +186,9 @@ class Prober:
         if service.body_regex is not None:
             rx = self._regexes.get(service.body_regex)
             if rx is None:
-                rx = self._regexes[service.body_regex] = re.compile(service.body_regex.encode())
-            if rx.search(body) is None:
+                rx = self._regexes[service.body_regex] = re.compile(service.body_regex)
+            # The body is matched as UTF-8 text (undecodable bytes become U+FFFD).
+            if rx.search(body.decode("utf-8", errors="replace")) is None:
                 return f"body does not match /{service.body_regex}/"
         if service.json_path is not None:
             jp = self._json_paths.get(service.json_path)

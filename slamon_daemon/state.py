@@ -205,8 +205,11 @@ class LiveState:
                 ep.failed_checks += 1
             if STATUS_SEVERITY[new] > STATUS_SEVERITY[ep.worst_status]:
                 ep.worst_status = new
-            if new in (ServiceStatus.OPERATIONAL, ServiceStatus.MAINTENANCE) or (
-                new is ServiceStatus.DEGRADED and not st.failure_pending
+            # An episode ends with a confirmed recovery only: it stays open through a
+            # maintenance window (whose checks confirm nothing either way).
+            if not st.confirmed_down and (
+                new is ServiceStatus.OPERATIONAL
+                or (new is ServiceStatus.DEGRADED and not st.failure_pending)
             ):
                 ep.ended_at = check.started_at
                 st.episode = None

@@ -234,7 +234,10 @@ class SqliteStore(Store):
         self, now: datetime, raw_days: int, rollup_days: int = 400
     ) -> RetentionResult:
         result = RetentionResult()
-        raw_cutoff = to_us(now - timedelta(days=raw_days))
+        # Cut at a UTC midnight, as PostgreSQL (which drops whole days) does, so both backends
+        # keep the same checks and no day is left with only part of its raw checks.
+        cut_day = (now - timedelta(days=raw_days)).astimezone(UTC).date()
+        raw_cutoff = to_us(datetime(cut_day.year, cut_day.month, cut_day.day, tzinfo=UTC))
         day_cutoff = (now - timedelta(days=rollup_days)).date().isoformat()
         try:
             while True:

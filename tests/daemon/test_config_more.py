@@ -104,13 +104,6 @@ def test_maintenance_naive_datetime(tmp_path: Path) -> None:
     assert "timezone" in line
 
 
-@pytest.mark.xfail(
-    reason="BUG: config.py MaintenanceConfig.start/end are AwareDatetime and _problem_lines "
-    "passes pydantic's 'Input should have timezone info' through: the line says what is wrong "
-    "but not what is allowed (an RFC 3339 time with an offset, e.g. 2026-11-22T02:00:00Z), "
-    "against SPEC §2",
-    strict=True,
-)
 @pytest.mark.parametrize("start", ["2026-11-22T02:00:00", "2026-11-22"])
 def test_maintenance_datetime_line_says_what_is_allowed(tmp_path: Path, start: str) -> None:
     path = write(tmp_path, SERVICES + window(start=start))
@@ -141,13 +134,6 @@ def test_maintenance_unknown_service_is_reported(tmp_path: Path) -> None:
     assert "known: ['api', 'web']" in line  # what is allowed
 
 
-@pytest.mark.xfail(
-    reason="BUG: config.py Settings._unique_ids checks maintenance services in a model "
-    "validator, so the error has no location and _format_loc prints '(top level)' instead of "
-    "the key path maintenance[0] (id=…).services; and a model 'after' validator never runs when "
-    "any field is invalid, so the problem is not reported with the others",
-    strict=True,
-)
 def test_maintenance_unknown_service_line_has_the_key_path_and_comes_with_other_problems(
     tmp_path: Path,
 ) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from slamon_daemon.models import (
     Check,
     ErrorKind,
@@ -183,14 +181,6 @@ def test_maintenance_checks_during_an_outage_are_not_failures() -> None:
     assert all(e.ended_at is not None for e in f.final_episodes().values())
 
 
-@pytest.mark.xfail(
-    reason="BUG: state.py LiveState.apply closes the open episode when the new status is "
-    "MAINTENANCE, but maintenance checks leave confirmed_down set; after the window the "
-    "service is back in major_outage with no open episode, and the outage is split into two "
-    "episodes (or, if it recovers, the later part has none) instead of one episode ending "
-    "at the confirmed recovery",
-    strict=True,
-)
 def test_an_outage_spanning_a_maintenance_window_is_one_episode() -> None:
     f = Feed(confirm=2)
     f(UP)

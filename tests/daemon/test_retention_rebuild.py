@@ -163,12 +163,7 @@ async def test_retention_runs_while_a_writer_keeps_writing(store: Store) -> None
 @pytest.mark.parametrize(
     "store",
     [
-        pytest.param("sqlite", marks=pytest.mark.xfail(
-            reason="BUG: store/sqlite.py apply_retention deletes raw checks older than "
-            "now - retention to the microsecond (PostgreSQL cuts at the UTC day), so the oldest "
-            "day keeps only part of its raw checks and rebuild_rollups (which starts at the "
-            "oldest raw check's day) replaces that day's complete rollups with partial ones",
-            strict=True)),
+        "sqlite",
         "postgres",
     ],
     indirect=True,
