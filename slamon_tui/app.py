@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from slamon_tui.client import DaemonUnreachable, FeedClient, FeedClientError
+from slamon_tui.client import DaemonUnreachable, FeedClient, FeedClientError, FeedConnectionLost
 from slamon_tui.messages import (
     CheckEvent,
     Connected,
@@ -66,7 +66,7 @@ class SlamonApp(App[None]):
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self.client: FeedClient | None = None
-        self.dashboard = DashboardScreen(str(self.socket_path))
+        self.dashboard = DashboardScreen(str(self.socket_path), self.call)
         self._retry_now = asyncio.Event()
         self._resync_running = False
 
@@ -127,6 +127,13 @@ class SlamonApp(App[None]):
             await self._wait_before_retry(delay)
             delay = min(delay * 2, self.retry_max)
 
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        """Call ``method`` over the live connection; FeedConnectionLost when there is none."""
+        client = self.client
+        if client is None:
+            raise FeedConnectionLost("not connected to the daemon")
+        return await client.call(method, params)
+
     async def _forward(self, client: FeedClient, frame: dict[str, Any]) -> None:
         topic = frame.get("event")
         data = frame.get("data") or {}
@@ -175,29 +182,41 @@ class SlamonApp(App[None]):
 
     @on(Connecting)
     def _on_connecting(self, message: Connecting) -> None:
+        if not self.is_running:
+            return  # shutting down: the screens may already be gone
         self.dashboard.show_connecting(message.attempt)
 
     @on(Connected)
     def _on_connected(self, message: Connected) -> None:
+        if not self.is_running:
+            return  # shutting down: the screens may already be gone
         self.dashboard.show_connected(message.node, message.version)
 
     @on(Disconnected)
     def _on_disconnected(self, message: Disconnected) -> None:
+        if not self.is_running:
+            return  # shutting down: the screens may already be gone
         self.dashboard.show_disconnected(
             message.reason, message.retry_in, message.daemon_missing, message.shutdown
         )
 
     @on(Snapshot)
     def _on_snapshot(self, message: Snapshot) -> None:
+        if not self.is_running:
+            return  # shutting down: the screens may already be gone
         self.dashboard.show_snapshot(message.result)
 
     @on(CheckEvent)
     def _on_check(self, message: CheckEvent) -> None:
+        if not self.is_running:
+            return  # shutting down: the screens may already be gone
         if not self.dashboard.apply_check(message.data):
             self._resync_for_unknown_service()
 
     @on(StatusEvent)
     def _on_status(self, message: StatusEvent) -> None:
+        if not self.is_running:
+            return  # shutting down: the screens may already be gone
         if not self.dashboard.apply_status(message.data):
             self._resync_for_unknown_service()
 

@@ -22,7 +22,7 @@ import contextlib
 import itertools
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,10 @@ logger = logging.getLogger("slamon.tui.client")
 READ_LIMIT_BYTES = 64 * 1024 * 1024
 DEFAULT_EVENT_QUEUE = 1000
 HELLO_TIMEOUT_S = 5.0
+
+
+FeedCall = Callable[[str, dict[str, Any]], Awaitable[Any]]
+"""Call a feed method over the current connection (``SlamonApp.call``); screens get one."""
 
 
 class FeedClientError(Exception):

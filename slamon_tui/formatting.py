@@ -117,6 +117,24 @@ def percent_text(value: str | None) -> str:
     return f"{value}%"
 
 
+def format_duration(seconds: float) -> str:
+    """A duration in two units at most: "0s", "42s", "7m 12s", "3h 04m", "2d 3h"."""
+    s = max(int(seconds), 0)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+def day_word(cell: str) -> str:
+    """The glyph and word of a daily status ("▆ partial outage")."""
+    key = cell if cell in DAILY_GLYPHS else DailyStatus.NO_DATA
+    return f"{DAILY_GLYPHS[key]} {DAILY_WORDS[key]}"
+
+
 def days_ago_label(window: int, width: int) -> str:
     """The scale under a bar of ``window`` cells: "30 days ago" left, "Today" right."""
     left, right = f"{window} days ago", "Today"

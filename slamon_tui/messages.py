@@ -75,3 +75,13 @@ class FeedProblem(Message):
     """Something the user should know that does not break the connection (a failed resync)."""
 
     text: str
+
+
+@dataclass
+class DayFetched(Message):
+    """A ``service.day`` answer for the dashboard's day line (``problem`` when it failed)."""
+
+    service_id: str
+    day: str
+    result: dict[str, Any] | None
+    problem: str | None = None

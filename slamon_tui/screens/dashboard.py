@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
+from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
+from slamon_tui.messages import DayFetched
 from slamon_tui.model import DashboardModel, ServiceState
 from slamon_tui.widgets.column_header import ColumnHeader
 from slamon_tui.widgets.columns import Columns, columns_for
+from slamon_tui.widgets.day_line import DayLine, DayView
 from slamon_tui.widgets.service_row import ServiceRow
 from slamon_tui.widgets.status_banner import StatusBanner
+
+DAY_DEBOUNCE_S = 0.3
+"""service.day is asked once the day cursor has rested this long (holding ← asks nothing)."""
+TODAY_TTL_S = 10.0
+"""How long today's service.day answer is reused; past days are cached for good."""
 
 
 def start_hint(socket_path: str) -> str:
@@ -28,8 +39,12 @@ def start_hint(socket_path: str) -> str:
     )
 
 
-class ServiceList(VerticalScroll, can_focus=False):
-    """The scrolling list of rows; the rows take focus, not the list."""
+class ServiceList(VerticalScroll, can_focus=False, inherit_bindings=False):
+    """The scrolling list of rows; the rows take focus, not the list.
+
+    Without the scroll bindings it inherits: they sit between the focused row and the
+    screen, so with more rows than fit ↓ would scroll the list instead of moving the cursor.
+    """
 
 
 class DashboardScreen(Screen[None]):
@@ -40,11 +55,20 @@ class DashboardScreen(Screen[None]):
         Binding("up,k", "cursor_up", "Previous", key_display="↑/k"),
         Binding("home,g", "cursor_first", "First", show=False),
         Binding("end,G", "cursor_last", "Last", show=False),
+        Binding("left,h", "day_earlier", "Day", key_display="←→/hl"),
+        Binding("right,l", "day_later", "Later day", show=False),
     ]
 
-    def __init__(self, socket_path: str) -> None:
+    def __init__(self, socket_path: str, call: FeedCall) -> None:
         super().__init__()
         self.socket_path = socket_path
+        self._call = call
+        self.days_back = 0
+        """Where the day cursor is on the bar: days before today (0: today)."""
+        self._day_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self._day_problem: tuple[tuple[str, str], str] | None = None
+        self._day_timer: Timer | None = None
+        self._day_timer_key: tuple[str, str] | None = None
         self.model = DashboardModel()
         self.rows: dict[str, ServiceRow] = {}
         self.columns = Columns()
@@ -61,6 +85,7 @@ class DashboardScreen(Screen[None]):
         yield _hidden(Static("", id="no-daemon"))
         yield _hidden(ColumnHeader(self.columns, id="columns"))
         yield ServiceList(id="services")
+        yield _hidden(DayLine(id="day-line"))
         yield _hidden(Static("No services are configured on this daemon.", id="empty"))
         yield Footer()
 
@@ -73,6 +98,7 @@ class DashboardScreen(Screen[None]):
                 self.query_one(ColumnHeader).set_columns(columns)
                 for row in self.rows.values():
                     row.show(row.service, columns)
+                self._show_day(retry=False)
 
     # --- feed state -------------------------------------------------------------------
 
@@ -141,6 +167,8 @@ class DashboardScreen(Screen[None]):
             self.query_one("#empty").display = not model.services
         if self.focused is None and self.rows:
             self.call_after_refresh(self._focus_first)
+        else:
+            self._show_day()
 
     def _sync_rows(self, container: ServiceList, services: dict[str, ServiceState]) -> None:
         """Make the rows match ``services``: drop stale, update kept, add new, keep order.
@@ -192,6 +220,9 @@ class DashboardScreen(Screen[None]):
         if service is None:
             return False
         self._refresh_row(service)
+        selected = self.selected
+        if selected is not None and selected.service_id == service.id and self.days_back == 0:
+            self._show_day(retry=False)  # today's cell may have changed
         return True
 
     def apply_status(self, data: dict[str, Any]) -> bool:
@@ -211,6 +242,17 @@ class DashboardScreen(Screen[None]):
             row.show(service)
 
     # --- cursor -------------------------------------------------------------------------
+
+    @property
+    def selected(self) -> ServiceRow | None:
+        """The row with the cursor, if any."""
+        return self.focused if isinstance(self.focused, ServiceRow) else None
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The cursor moved to another row: it keeps the day cursor's place."""
+        if isinstance(event.widget, ServiceRow):
+            event.widget.set_days_back(self.days_back)
+            self._show_day()
 
     def _focus_first(self) -> None:
         if self.focused is None:
@@ -242,6 +284,105 @@ class DashboardScreen(Screen[None]):
     def action_cursor_last(self) -> None:
         """Move the cursor to the last service."""
         self._move(len(self.rows))
+
+    # --- the day cursor on the bar ------------------------------------------------------
+
+    def action_day_earlier(self) -> None:
+        """Move the day cursor one day back."""
+        self._move_day(1)
+
+    def action_day_later(self) -> None:
+        """Move the day cursor one day forward (towards today)."""
+        self._move_day(-1)
+
+    def _move_day(self, delta: int) -> None:
+        last = self._last_day_index()
+        self.days_back = max(0, min(last, min(self.days_back, last) + delta))
+        row = self.selected
+        if row is not None:
+            row.set_days_back(self.days_back)
+        self._show_day()
+
+    def _last_day_index(self) -> int:
+        """The furthest the day cursor goes back: the bar's first cell."""
+        return max(0, min(self.columns.window, len(self.model.days) or 1) - 1)
+
+    def _selected_day(self) -> tuple[str, str, int, str] | None:
+        """(service id, day, days back, the bar's cell) under the day cursor, or None."""
+        row = self.selected
+        if row is None or not self.model.days:
+            return None
+        back = min(self.days_back, self._last_day_index())
+        daily = row.service.daily
+        cell = daily[-1 - back] if back < len(daily) else "nd"
+        return row.service_id, self.model.days[-1 - back], back, cell
+
+    def _show_day(self, *, retry: bool = True) -> None:
+        """Show the day under the day cursor; ask service.day for it once the cursor rests.
+
+        After a failed ask, only ``retry`` (a cursor move, a resync) asks again.
+        """
+        if retry:
+            self._day_problem = None
+        line = self.query_one(DayLine)
+        selected = self._selected_day()
+        line.display = selected is not None
+        if selected is None:
+            return
+        sid, day, back, cell = selected
+        key = (sid, day)
+        entry = self._day_cache.get(key)
+        problem = self._day_problem[1] if self._day_problem and self._day_problem[0] == key else None
+        line.show(DayView(day, back, cell, entry[1] if entry else None, problem))
+        if not _fresh(entry, back) and problem is None:
+            self._schedule_day_fetch(key)
+
+    def _schedule_day_fetch(self, key: tuple[str, str]) -> None:
+        # Restart the wait only when the cursor moved: events for the same day (a check
+        # every 300 ms) must not keep pushing the fetch back.
+        if self._day_timer is not None:
+            if self._day_timer_key == key:
+                return
+            self._day_timer.stop()
+        self._day_timer_key = key
+        self._day_timer = self.set_timer(DAY_DEBOUNCE_S, self._fetch_selected_day)
+
+    def _fetch_selected_day(self) -> None:
+        self._day_timer = self._day_timer_key = None
+        selected = self._selected_day()
+        if selected is not None:
+            sid, day, back, _cell = selected
+            if not _fresh(self._day_cache.get((sid, day)), back):
+                self.fetch_day(sid, day)
+
+    @work(exclusive=True, group="day", exit_on_error=False)
+    async def fetch_day(self, service_id: str, day: str) -> None:
+        """Ask the daemon about one day of one service; the answer comes as DayFetched."""
+        try:
+            result = await self._call("service.day", {"id": service_id, "day": day})
+        except FeedCallError as exc:
+            self.post_message(DayFetched(service_id, day, None, exc.message))
+        except FeedClientError as exc:
+            self.post_message(DayFetched(service_id, day, None, f"no details: {exc}"))
+        else:
+            self.post_message(DayFetched(service_id, day, result))
+
+    @on(DayFetched)
+    def _on_day_fetched(self, message: DayFetched) -> None:
+        key = (message.service_id, message.day)
+        if message.result is not None:
+            self._day_cache[key] = (time.monotonic(), message.result)
+            self._day_problem = None
+        else:
+            self._day_problem = (key, message.problem or "no details")
+        self._show_day(retry=False)
+
+
+def _fresh(entry: tuple[float, dict[str, Any]] | None, days_back: int) -> bool:
+    """Whether a cached service.day answer can be shown as is (today's ages out)."""
+    if entry is None:
+        return False
+    return days_back > 0 or time.monotonic() - entry[0] < TODAY_TTL_S
 
 
 def _hidden(widget: Widget) -> Widget:

@@ -21,6 +21,7 @@ TREND_LEGEND = (
 KEYS: list[tuple[str, str]] = [
     ("↑ k  ↓ j", "previous / next service"),
     ("Home g  End G", "first / last service"),
+    ("← h  → l", "day cursor on the bar: earlier / later day (shown under the list)"),
     ("r", "resync now (or reconnect at once)"),
     ("Ctrl+P", "command palette (themes, …)"),
     ("?", "this help (Esc closes it)"),

@@ -52,6 +52,7 @@ class ServiceRow(Widget, can_focus=True):
         self.service_id = service.id
         self._service = service
         self.columns = columns
+        self._days_back = 0
 
     @property
     def service(self) -> ServiceState:
@@ -78,6 +79,18 @@ class ServiceRow(Widget, can_focus=True):
     def bar_cells(self) -> list[str]:
         """The daily statuses on the bar, oldest first (as many as the window)."""
         return bar_cells(self._service.daily, self.columns.window)
+
+    @property
+    def day_cursor(self) -> int:
+        """Index in ``bar_cells`` of the day under the day cursor (drawn when focused)."""
+        return self.columns.window - 1 - min(self._days_back, self.columns.window - 1)
+
+    def set_days_back(self, days_back: int) -> None:
+        """Put the day cursor ``days_back`` days before today (0: today)."""
+        if days_back != self._days_back:
+            self._days_back = days_back
+            if self.has_focus:
+                self.refresh()
 
     @property
     def failed(self) -> bool:
@@ -124,7 +137,8 @@ class ServiceRow(Widget, can_focus=True):
         line.append_text(status)
         line.append(gap)
         day_styles = {d: self._style(f"day-{d}") for d in DAILY_GLYPHS}
-        line.append_text(bar_text(self.bar_cells, day_styles))
+        mark = self.day_cursor if self.has_focus else None
+        line.append_text(bar_text(self.bar_cells, day_styles, mark=mark))
         line.append(gap)
         line.append_text(fit(self.uptime_text, UPTIME_WIDTH, right=True))
         latency = fit(self.latency_text, LATENCY_WIDTH, right=True)

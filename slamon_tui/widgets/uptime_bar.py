@@ -21,12 +21,23 @@ def bar_cells(daily: Sequence[str], window: int) -> list[str]:
     return [_NO_DATA] * (window - len(shown)) + shown
 
 
-def bar_text(cells: Sequence[str], styles: Mapping[str, Style]) -> Text:
-    """One glyph per day; ``styles`` maps a daily status (o, po, mo, nd, maintenance) to its style."""
+_MARK = Style(reverse=True)
+
+
+def bar_text(
+    cells: Sequence[str], styles: Mapping[str, Style], *, mark: int | None = None
+) -> Text:
+    """One glyph per day; ``styles`` maps a daily status (o, po, mo, nd, maintenance) to its style.
+
+    The cell at index ``mark`` (the day cursor) is drawn in reverse video.
+    """
     text = Text(no_wrap=True, overflow="crop")
-    for cell in cells:
+    for i, cell in enumerate(cells):
         key = cell if cell in DAILY_GLYPHS else _NO_DATA
-        text.append(DAILY_GLYPHS[key], styles.get(key))
+        style = styles.get(key)
+        if i == mark:
+            style = style + _MARK if style else _MARK
+        text.append(DAILY_GLYPHS[key], style)
     return text
 
 

@@ -3,12 +3,18 @@
 It speaks the protocol of slamon_daemon/protocol.py: a hello, request/reply by id,
 ``subscribe`` and pushed events. Tests set ``snapshot`` (what status.get answers), ``errors``
 (method -> (code, message)) and ``results`` (method -> result), then ``push`` events.
+
+The service detail methods (service.get / .series / .calendar / .day) answer, shaped as
+docs/feed.md says, with figures made up from the snapshot's entry for the service (its
+status, its daily cells); ``details`` ((method, service id) -> result) overrides one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import calendar
 import contextlib
+import math
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +22,10 @@ from typing import Any
 from slamon_daemon import protocol
 
 TODAY = date(2026, 11, 21)
+NOW = datetime(2026, 11, 21, 23, 10, tzinfo=UTC)
+SERIES_RANGES = {"1h": (60, 60), "24h": (96, 900), "7d": (168, 3600), "30d": (120, 21600)}
+"""range -> (points, bucket seconds), as the daemon's service.series."""
+DAY_UPTIME = {"o": ("100.00", 0.0), "po": ("99.30", 600.0), "mo": ("80.00", 17280.0)}
 
 
 def make_service(
@@ -93,6 +103,115 @@ def make_snapshot(
     }
 
 
+def make_window(checks: int = 1440, down: int = 1, errors: dict[str, int] | None = None,
+                uptime: str = "99.93") -> dict[str, Any]:
+    """One entry of service.get's ``windows``."""
+    return {
+        "checks": checks, "up": checks - down - 2, "degraded": 2, "down": down,
+        "maintenance": 0, "downtime_s": 60.0 * down, "uptime": uptime,
+        "latency_min_ms": 8.25, "latency_avg_ms": 21.5, "latency_max_ms": 812.0,
+        "p50_ms": 19.8, "p95_ms": 44.1, "p99_ms": 120.4,
+        "errors": errors if errors is not None else ({"timeout": down} if down else {}),
+    }
+
+
+def make_episode(sid: str, start: datetime, end: datetime | None, *, worst: str = "major_outage",
+                 cause: str | None = "connection_error", failed: int = 3) -> dict[str, Any]:
+    """One outage episode as service.get and service.day send it."""
+    return {
+        "service_id": sid, "started_at": start.isoformat(),
+        "ended_at": end.isoformat() if end else None, "worst_status": worst, "cause": cause,
+        "error": f"{cause} happened" if cause else None, "failed_checks": failed,
+    }
+
+
+def make_detail(service: dict[str, Any]) -> dict[str, Any]:
+    """A service.get result for one entry of status.get's ``services``."""
+    sid = str(service["id"])
+    failing = service["status"] in ("major_outage", "partial_outage")
+    episodes = [make_episode(sid, NOW - timedelta(days=2, hours=3),
+                             NOW - timedelta(days=2, hours=2, minutes=48), worst="partial_outage",
+                             cause="timeout")]
+    if failing:
+        episodes.insert(0, make_episode(sid, NOW - timedelta(minutes=9), None, failed=18))
+    recent = [
+        make_check(sid, 20.0 + i, outcome="down" if failing and i < 3 else "up",
+                   error_kind="connection_error" if failing and i < 3 else None,
+                   status_code=None if failing and i < 3 else 200,
+                   at=NOW - timedelta(minutes=i))
+        for i in range(20)
+    ]
+    return {
+        "service": {"id": sid, "name": service["name"], "url": service["url"], "method": "GET",
+                    "interval_s": service["interval_s"], "timeout_s": 10.0,
+                    "degraded_after_s": 2.0, "confirm_failures": 2, "sla_target": 99.9},
+        "status": service["status"], "status_since": service["status_since"],
+        "last_check": service["last_check"], "cert_expires_at": "2027-01-02T00:00:00+00:00",
+        "uptime": {"24h": "99.93", "7d": "99.95", "30d": "100.00", "90d": "99.99"},
+        "windows": {"24h": make_window(1440, 1, uptime="99.93"),
+                    "7d": make_window(10080, 5, {"timeout": 4, "http_error": 1}, "99.95"),
+                    "30d": make_window(43200, 0, uptime="100.00"),
+                    "90d": make_window(129600, 13, uptime="99.99")},
+        "episodes": episodes,
+        "recent_checks": recent,
+        "maintenance": [],
+    }
+
+
+def make_series(sid: str, rng: str, *, gaps: range = range(10, 15)) -> dict[str, Any]:
+    """A service.series result: a wave of latencies, ``gaps`` buckets without checks, and
+    failed checks in the bucket after the gap."""
+    n, bucket_s = SERIES_RANGES[rng]
+    end = datetime.fromtimestamp((int(NOW.timestamp()) // bucket_s + 1) * bucket_s, UTC)
+    start = end - timedelta(seconds=n * bucket_s)
+    points = []
+    for i in range(n):
+        t = (start + timedelta(seconds=i * bucket_s)).isoformat()
+        if i in gaps:
+            points.append({"t": t, "checks": 0, "down": 0, "p50_ms": None, "p95_ms": None,
+                           "p99_ms": None, "avg_ms": None, "min_ms": None, "max_ms": None})
+            continue
+        p50 = round(20.0 + 8.0 * math.sin(i / 6), 3)
+        points.append({"t": t, "checks": 4, "down": 1 if i == gaps.stop else 0,
+                       "p50_ms": p50, "p95_ms": round(p50 * 1.8, 3), "p99_ms": round(p50 * 2.6, 3),
+                       "avg_ms": round(p50 * 1.1, 3), "min_ms": round(p50 * 0.7, 3),
+                       "max_ms": round(p50 * 2.6, 3)})
+    return {"id": sid, "range": rng, "bucket_s": bucket_s, "points": points}
+
+
+def make_calendar(sid: str, days: list[str], daily: list[str], months: int = 3) -> dict[str, Any]:
+    """A service.calendar result for the ``months`` months up to TODAY's, from the bar's cells."""
+    by_day = dict(zip(days, daily, strict=False))
+    y, m = TODAY.year, TODAY.month
+    wanted = []
+    for _ in range(months):
+        wanted.append((y, m))
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    out = []
+    for y, m in reversed(wanted):
+        cells = []
+        for d in range(1, calendar.monthrange(y, m)[1] + 1):
+            day = date(y, m, d)
+            status = "future" if day > TODAY else by_day.get(day.isoformat(), "nd")
+            uptime, downtime = DAY_UPTIME.get(status, ("—", 0))
+            cells.append({"day": day.isoformat(), "status": status, "uptime": uptime,
+                          "downtime_s": downtime})
+        out.append({"month": f"{y:04d}-{m:02d}", "days": cells})
+    return {"id": sid, "months": out}
+
+
+def make_day(sid: str, day: str, status: str) -> dict[str, Any]:
+    """A service.day result for a day whose bar cell is ``status``."""
+    uptime, downtime = DAY_UPTIME.get(status, ("—", 0))
+    start = datetime.fromisoformat(day).replace(hour=10, tzinfo=UTC)
+    episodes = [] if status in ("o", "nd") else [
+        make_episode(sid, start, start + timedelta(seconds=downtime or 60))
+    ]
+    figures = None if status == "nd" else make_window(1440, len(episodes), uptime=uptime)
+    return {"id": sid, "day": day, "status": status, "figures": figures, "uptime": uptime,
+            "downtime_s": downtime, "episodes": episodes}
+
+
 class FakeDaemon:
     """Serves the feed on ``path`` until ``stop()``. Use ``async with``."""
 
@@ -101,6 +220,8 @@ class FakeDaemon:
         self.snapshot = snapshot or make_snapshot([make_service("api", "API")])
         self.errors: dict[str, tuple[str, str]] = {}
         self.results: dict[str, Any] = {}
+        self.details: dict[tuple[str, str], Any] = {}
+        """(method, service id) -> the result of a service detail method for that service."""
         self.delays: dict[str, float] = {}
         """method -> seconds to wait before answering (replies then come out of order)."""
         self.silent: set[str] = set()
@@ -202,10 +323,47 @@ class FakeDaemon:
             return protocol.reply(request.id, self.results[request.method])
         if request.method == "status.get":
             return protocol.reply(request.id, self.snapshot)
+        if request.method.startswith("service."):
+            return self._answer_service(request)
         if request.method == "subscribe":
             self._subscribers.append(writer)
             self.subscribed.set()
             return protocol.reply(request.id, {"topics": request.params.get("topics", [])})
+        return protocol.error_reply(
+            request.id, protocol.ErrorCode.UNKNOWN_METHOD, f"no method {request.method!r}"
+        )
+
+    def _answer_service(self, request: protocol.Request) -> dict[str, Any]:
+        params = request.params
+        sid = str(params.get("id"))
+        service = next((x for x in self.snapshot["services"] if x["id"] == sid), None)
+        if service is None:
+            return protocol.error_reply(
+                request.id, protocol.ErrorCode.NOT_FOUND, f"no active service with id {sid!r}"
+            )
+        if (request.method, sid) in self.details:
+            return protocol.reply(request.id, self.details[(request.method, sid)])
+        if request.method == "service.get":
+            return protocol.reply(request.id, make_detail(service))
+        if request.method == "service.series":
+            rng = params.get("range", "24h")
+            if rng not in SERIES_RANGES:
+                return protocol.error_reply(
+                    request.id, protocol.ErrorCode.INVALID_PARAMS,
+                    f'"range" must be one of {list(SERIES_RANGES)}, got {rng!r}',
+                )
+            return protocol.reply(request.id, make_series(sid, rng))
+        days = self.snapshot["days"]
+        daily = service["daily"][-len(days):]
+        daily = ["nd"] * (len(days) - len(daily)) + daily
+        if request.method == "service.calendar":
+            return protocol.reply(
+                request.id, make_calendar(sid, days, daily, int(params.get("months", 3)))
+            )
+        if request.method == "service.day":
+            day = str(params.get("day"))
+            status = dict(zip(days, daily, strict=True)).get(day, "nd")
+            return protocol.reply(request.id, make_day(sid, day, status))
         return protocol.error_reply(
             request.id, protocol.ErrorCode.UNKNOWN_METHOD, f"no method {request.method!r}"
         )
