@@ -1,4 +1,4 @@
-"""``slamon db …`` (and later ``slamon user …``): commands that act on the database directly.
+"""``slamon db …`` and ``slamon user …``: commands that act on the database directly.
 
 The ``slamon`` console script lives in slamon_tui.cli and hands these subcommands here, so the
 TUI never imports the store.
@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 
+from .auth import hash_password
 from .config import load_settings
 from .errors import ConfigError, SlamonError
+from .models import AuditEntry, role_from_name
 from .store import open_store
 
 
@@ -29,7 +32,81 @@ def _parser() -> argparse.ArgumentParser:
     )
     reb.add_argument("--since", help="first UTC day to rebuild (YYYY-MM-DD; default: oldest check)")
     reb.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
+
+    user = sub.add_parser("user", help="manage users (works on the database directly)")
+    usub = user.add_subparsers(dest="user_command", required=True)
+    add = usub.add_parser("add", help="add a user; the password is prompted (or read from stdin)")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=["viewer", "reporter", "admin"])
+    add.add_argument("--email", default="")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    usub.add_parser("list", help="list users")
+    sr = usub.add_parser("set-role", help="change a user's role (ends their logins)")
+    sr.add_argument("username")
+    sr.add_argument("role", choices=["viewer", "reporter", "admin"])
+    dis = usub.add_parser("disable", help="disable a user (ends their logins)")
+    dis.add_argument("username")
+    en = usub.add_parser("enable", help="enable a disabled user")
+    en.add_argument("username")
+    pw = usub.add_parser("passwd", help="set a user's password (ends their logins)")
+    pw.add_argument("username")
+    pw.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    for sp in (add, sr, dis, en, pw, usub.choices["list"]):
+        sp.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
     return p
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The new password: one line of stdin, or prompted twice without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+async def _user_command(database_url: str, args: argparse.Namespace) -> int:
+    actor = f"cli:{getpass.getuser()}"
+    async with open_store(database_url) as store:
+        await store.migrate()
+        cmd = args.user_command
+        if cmd == "list":
+            users = await store.list_users()
+            if not users:
+                print("no users yet; add the first admin with: slamon user add NAME --role admin")
+            for u in users:
+                last = u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never"
+                state = "active" if u.active else "disabled"
+                print(f"{u.username:<20} {u.role.name.lower():<9} {state:<9} last login {last:<16} {u.email}")
+            return 0
+        changes: dict[str, object] = {}
+        if cmd == "add":
+            pw = _read_password(args.password_stdin)
+            user = await store.create_user(args.username, args.email, hash_password(pw), role_from_name(args.role))
+            changes = {"role": args.role, "email": args.email, "password": "***"}
+            print(f"added {user.username} ({args.role})")
+        elif cmd == "set-role":
+            found = await store.update_user(args.username, role=role_from_name(args.role), revoke_tokens=True)
+            changes = {"role": args.role}
+        elif cmd == "disable":
+            found = await store.update_user(args.username, active=False, revoke_tokens=True)
+            changes = {"active": False}
+        elif cmd == "enable":
+            found = await store.update_user(args.username, active=True)
+            changes = {"active": True}
+        elif cmd == "passwd":
+            pw = _read_password(args.password_stdin)
+            found = await store.update_user(args.username, password_hash=hash_password(pw), revoke_tokens=True)
+            changes = {"password": "***"}
+        if cmd != "add":
+            if found is None:
+                print(f"slamon: no user {args.username!r}", file=sys.stderr)
+                return 1
+            print(f"{cmd}: {args.username} done")
+        await store.add_audit(AuditEntry(actor=actor, method=f"cli user {cmd}", target=args.username,
+                                         changes=changes, at=datetime.now(UTC)))
+        return 0
 
 
 def _progress_bar(done: int, total: int, *, width: int = 30) -> None:
@@ -79,7 +156,12 @@ def admin_main(argv: list[str]) -> int:
             n = asyncio.run(_rebuild(settings.daemon.database_url, since))
             print(f"rebuilt rollups from {n} checks")
             return 0
-    except SlamonError as exc:
+        if args.command == "user":
+            return asyncio.run(_user_command(settings.daemon.database_url, args))
+    except ValueError as exc:  # a weak or mistyped password
+        print(f"slamon: {exc}", file=sys.stderr)
+        return 2
+    except (SlamonError, EOFError) as exc:
         print(f"slamon: {exc}", file=sys.stderr)
         return 1
     return 2

@@ -25,6 +25,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -115,9 +116,26 @@ class DaemonConfig(BaseModel):
     anonymous_read: bool = True
     """Let clients without a login read (never write). For unattended NOC screens."""
 
-    owner_is_admin: bool = True
-    """Clients running as the daemon's own Unix user (or root) may do everything, like the
-    owner of a Docker socket. Set false when other people share that account."""
+    owner_is_admin: bool = False
+    """Clients running as the daemon's own Unix user (or root) may do everything without a
+    login, like the owner of a Docker socket. Off by default; `slamon demo` turns it on."""
+
+    socket_group: str | None = None
+    """Group given the socket (mode 0660), so its members may connect."""
+
+    jwt_secret: SecretStr | None = None
+    """Token signing secret (better: SLAMON_DAEMON__JWT_SECRET). Default: generated once into
+    secret_file."""
+
+    secret_file: Path | None = None
+    """Where the generated signing secret lives (mode 0600). Default: beside the SQLite file
+    ("<file>.secret"), or $XDG_STATE_HOME/slamon/secret-<hash of the database URL>."""
+
+    access_token_ttl: Duration = 12 * 3600.0
+    """How long a login (access token) lasts."""
+
+    request_rate: float = Field(default=50.0, gt=0, le=100_000)
+    """Requests per second one connection may make (bursts of 4× are allowed)."""
 
     daily_major_threshold: float = Field(default=99.0, gt=0, le=100)
     """A day whose uptime is below this percentage is a major-outage day ("mo") on the bar."""
@@ -361,6 +379,17 @@ def default_socket_path() -> Path:
     if runtime:
         return Path(runtime) / "slamon.sock"
     return Path(f"/tmp/slamon-{os.getuid()}") / "slamon.sock"
+
+
+def secret_file_for(daemon: DaemonConfig) -> Path:
+    """Where the generated token signing secret of a daemon is kept."""
+    if daemon.secret_file is not None:
+        return daemon.secret_file
+    url = daemon.database_url
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///") + ".secret")
+    state_home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state_home) / "slamon" / f"secret-{hashlib.sha256(url.encode()).hexdigest()[:16]}"
 
 
 def spool_dir_for(daemon: DaemonConfig) -> Path:

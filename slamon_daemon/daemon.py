@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -20,11 +21,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import __version__, protocol
-from .config import Settings, load_settings, spool_dir_for
+from .admin import write_audit
+from .auth import Auth, load_or_create_secret
+from .config import Settings, load_settings, secret_file_for, spool_dir_for
 from .errors import ConfigError, SlamonError
-from .feed import FeedServer
+from .feed import FeedServer, Method, Session
 from .methods import build_methods
-from .models import Check, MaintenanceWindow, Role, Service
+from .models import Check, Identity, MaintenanceWindow, Role, Service
 from .probe import Prober
 from .scheduler import Scheduler
 from .spool import Spool
@@ -65,12 +68,20 @@ class Daemon:
             max_concurrency=cfg.max_concurrency,
             per_host_concurrency=cfg.per_host_concurrency,
         )
+        secret = (cfg.jwt_secret.get_secret_value().encode() if cfg.jwt_secret
+                  else load_or_create_secret(secret_file_for(cfg)))
+        self.auth = Auth(self.store, secret, access_ttl=timedelta(seconds=cfg.access_token_ttl))
         self.feed = FeedServer(
             cfg.socket,
             build_methods(self),
-            hello=protocol.hello(cfg.node, __version__),
+            hello={**protocol.hello(cfg.node, __version__), "anonymous_read": cfg.anonymous_read},
             default_role=Role.VIEWER if cfg.anonymous_read else Role.ANONYMOUS,
             owner_is_admin=cfg.owner_is_admin,
+            authenticate=self.authenticate,
+            on_mutation=self._audit,
+            request_rate=cfg.request_rate,
+            request_burst=cfg.request_rate * 4,
+            socket_group=cfg.socket_group,
         )
         self.maintenance: list[MaintenanceWindow] = []
         self.started = asyncio.Event()
@@ -164,6 +175,28 @@ class Daemon:
                 logger.warning("store upkeep failed (retried in an hour): %s", exc)
             await asyncio.sleep(3600)
 
+    async def authenticate(self, s: Session, token: str | None) -> Identity:
+        """Who makes a request: the token's user; else the socket owner (if owner_is_admin);
+        else a viewer when anonymous_read, else anonymous."""
+        cfg = self.settings.daemon
+        if token:
+            return await self.auth.identify(token)
+        if cfg.owner_is_admin and s.peer_uid is not None and s.peer_uid in (0, os.getuid()):
+            return Identity(f"uid:{s.peer_uid}", Role.ADMIN)
+        return Identity("anonymous", Role.VIEWER if cfg.anonymous_read else Role.ANONYMOUS)
+
+    async def _audit(self, s: Session, method: Method, params: dict[str, Any], result: Any) -> None:
+        try:
+            await write_audit(self, s, method, params, result)
+        except SlamonError as exc:
+            logger.error("audit entry for %s by %s not written: %s", method.name, s.name, exc)
+
+    async def reload_services(self) -> None:
+        """Re-read the active services (after a change over the feed) and reschedule."""
+        services = await self.store.list_services()
+        self.state.set_services(services)
+        self.scheduler.set_services(services)
+
     async def reload_maintenance(self) -> None:
         """Re-read the maintenance windows that have not ended from the store."""
         self.maintenance = await self.store.list_maintenance(since=datetime.now(UTC))
@@ -233,7 +266,6 @@ class _JsonFormatter(logging.Formatter):
 
 
 def setup_logging(level: str, as_json: bool) -> None:
-    import os
 
     handler = logging.StreamHandler(sys.stderr)
     if as_json:

@@ -59,6 +59,7 @@ def demo_config(folder: Path, urls: dict[str, str]) -> str:
 [daemon]
 database_url = "sqlite:///{folder / 'slamon.db'}"
 socket = "{folder / 'slamon.sock'}"
+owner_is_admin = true   # demo only: the local user may do everything without a login
 node = "demo"
 sla_target = 99.9
 

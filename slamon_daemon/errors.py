@@ -3,7 +3,8 @@
     SlamonError                      message a person can read
     ├── ConfigError                  bad config file or value (slamond exits with code 2)
     ├── StoreError                   the database failed
-    │   └── StoreUnavailable         cannot reach the database right now (retry later)
+    │   ├── StoreUnavailable         cannot reach the database right now (retry later)
+    │   └── AlreadyExists            a unique name is taken (username, service id)
     ├── MigrationError               a migration could not be applied
     └── FeedError                    a request on the socket cannot be served
         (carries a protocol error code; see protocol.ErrorCode)
@@ -30,6 +31,10 @@ class StoreError(SlamonError):
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached right now."""
+
+
+class AlreadyExists(StoreError):
+    """A unique name (username, service id) is already taken."""
 
 
 class MigrationError(StoreError):

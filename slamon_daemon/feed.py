@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import grp
 import logging
 import os
 import socket
 import stat
 import struct
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from typing import Any
 
 from . import protocol
 from .errors import FeedError, StoreError
-from .models import Role
+from .models import Identity, Role
 from .protocol import ErrorCode, ProtocolError
 
 logger = logging.getLogger("slamon.feed")
@@ -36,12 +38,21 @@ Handler = Callable[["Session", dict[str, Any]], Awaitable[Any]]
 
 @dataclass(frozen=True, slots=True)
 class Method:
-    """A feed method: its name, the least role that may call it, and its handler."""
+    """A feed method: its name, the least role that may call it, and its handler.
+
+    ``mutates`` marks methods that change state: each successful call is written to the
+    audit log (without secrets).
+    """
 
     name: str
     role: Role
     handler: Handler
     doc: str = ""
+    mutates: bool = False
+
+
+Authenticate = Callable[["Session", "str | None"], Awaitable[Identity]]
+OnMutation = Callable[["Session", Method, dict[str, Any], Any], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -59,10 +70,20 @@ class Session:
     overflows: int = 0
     closed: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    identity: Identity | None = None  # who made the request being handled
+    tokens: float = 0.0  # request rate limit bucket
+    tokens_at: float = 0.0
 
     @property
     def name(self) -> str:
-        """Who this is, for created_by / audit (the peer's uid until logins exist)."""
+        """Who is calling: the user, else the peer's uid."""
+        if self.identity is not None and self.identity.user_id is not None:
+            return self.identity.name
+        return f"uid:{self.peer_uid}" if self.peer_uid is not None else f"session:{self.id}"
+
+    @property
+    def client_key(self) -> str:
+        """The client, for login throttling: the peer's Unix uid (SO_PEERCRED)."""
         return f"uid:{self.peer_uid}" if self.peer_uid is not None else f"session:{self.id}"
 
     def send(self, frame: dict[str, Any]) -> None:
@@ -85,12 +106,22 @@ class FeedServer:
         owner_is_admin: bool = False,
         max_pending_events: int = 2000,
         max_overflows: int = 3,
+        authenticate: Authenticate | None = None,
+        on_mutation: OnMutation | None = None,
+        request_rate: float = 50.0,
+        request_burst: float = 200.0,
+        socket_group: str | None = None,
     ) -> None:
         self.socket_path = Path(socket_path)
         self.methods = methods
         self.hello = hello
         self.default_role = default_role
         self.owner_is_admin = owner_is_admin
+        self.authenticate = authenticate or self._default_identity
+        self.on_mutation = on_mutation
+        self.request_rate = request_rate
+        self.request_burst = request_burst
+        self.socket_group = socket_group
         self.max_pending_events = max_pending_events
         self.max_overflows = max_overflows
         self.sessions: dict[int, Session] = {}
@@ -109,6 +140,11 @@ class FeedServer:
             st = path.lstat()
             if not stat.S_ISSOCK(st.st_mode):
                 raise FeedError(ErrorCode.INTERNAL, f"refusing to use {path}: not a socket file")
+            if st.st_uid != os.getuid():
+                raise FeedError(
+                    ErrorCode.INTERNAL,
+                    f"refusing to use {path}: it belongs to uid {st.st_uid}, not to this user",
+                )
             if await _socket_alive(path):
                 raise FeedError(
                     ErrorCode.INTERNAL, f"another daemon is already serving on {path}"
@@ -118,6 +154,13 @@ class FeedServer:
             self._serve, path=str(path), limit=protocol.MAX_FRAME_BYTES
         )
         os.chmod(path, 0o660)
+        if self.socket_group:
+            try:
+                gid = grp.getgrnam(self.socket_group).gr_gid
+            except KeyError:
+                raise FeedError(ErrorCode.INTERNAL,
+                                f"socket_group {self.socket_group!r} is not a group on this machine") from None
+            os.chown(path, -1, gid)
         self._bound_inode = path.stat().st_ino
         logger.info("feed listening on %s", path)
 
@@ -181,10 +224,8 @@ class FeedServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._next_id += 1
         pid, uid = _peer_credentials(writer)
-        role = self.default_role
-        if self.owner_is_admin and uid is not None and uid in (0, os.getuid()):
-            role = Role.ADMIN  # the daemon's own Unix user (or root) owns it
-        s = Session(id=self._next_id, writer=writer, role=role, peer_uid=uid, peer_pid=pid)
+        s = Session(id=self._next_id, writer=writer, role=self.default_role, peer_uid=uid,
+                    peer_pid=pid)
         self.sessions[s.id] = s
         task = asyncio.current_task()
         if task is not None:
@@ -230,16 +271,31 @@ class FeedServer:
                     f"unknown method {req.method!r}; see docs/feed.md (or call \"methods\")",
                     rid,
                 )
-            if s.role < method.role:
-                code = ErrorCode.UNAUTHORIZED if s.role is Role.ANONYMOUS else ErrorCode.FORBIDDEN
+            if not self._allow(s):
                 raise ProtocolError(
-                    code, f"{req.method} needs the {method.role.name.lower()} role", rid
+                    ErrorCode.RATE_LIMITED,
+                    f"too many requests on this connection (at most {self.request_rate:g} per"
+                    " second); slow down and retry",
+                    rid,
+                )
+            identity = await self.authenticate(s, req.token)
+            s.identity = identity
+            s.role = identity.role
+            if identity.role < method.role:
+                code = ErrorCode.UNAUTHORIZED if identity.role is Role.ANONYMOUS else ErrorCode.FORBIDDEN
+                raise ProtocolError(
+                    code,
+                    f"{req.method} needs the {method.role.name.lower()} role; you are"
+                    f" {identity.role.name.lower()}" + (" (log in)" if code == ErrorCode.UNAUTHORIZED else ""),
+                    rid,
                 )
             result = await method.handler(s, req.params)
+            if method.mutates and self.on_mutation is not None:
+                await self.on_mutation(s, method, req.params, result)
             s.send(protocol.reply(rid, result))
         except ProtocolError as exc:
             s.send(protocol.error_reply(exc.request_id if exc.request_id is not None else rid,
-                                        exc.code, exc.message))
+                                        exc.code, exc.message, exc.fields))
         except FeedError as exc:
             s.send(protocol.error_reply(rid, exc.code, str(exc)))
         except StoreError as exc:
@@ -249,6 +305,24 @@ class FeedServer:
             logger.exception("feed method failed")
             s.send(protocol.error_reply(rid, ErrorCode.INTERNAL,
                                         "internal error; the daemon logged it and keeps serving"))
+
+    def _allow(self, s: Session) -> bool:
+        """Token bucket: ``request_rate`` per second, bursts up to ``request_burst``."""
+        now = time.monotonic()
+        if s.tokens_at == 0.0:
+            s.tokens, s.tokens_at = self.request_burst, now
+        s.tokens = min(self.request_burst, s.tokens + (now - s.tokens_at) * self.request_rate)
+        s.tokens_at = now
+        if s.tokens < 1.0:
+            return False
+        s.tokens -= 1.0
+        return True
+
+    async def _default_identity(self, s: Session, token: str | None) -> Identity:
+        """Without an authenticator: the socket owner may be admin, others get default_role."""
+        if self.owner_is_admin and s.peer_uid is not None and s.peer_uid in (0, os.getuid()):
+            return Identity(f"uid:{s.peer_uid}", Role.ADMIN)
+        return Identity("anonymous", self.default_role)
 
     async def _send_loop(self, s: Session) -> None:
         w = s.writer

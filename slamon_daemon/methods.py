@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import params as P
+from .admin import build_admin_methods
 from .detail import (
     RANGES,
     SERIES,
@@ -95,10 +96,6 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
             {"name": m.name, "role": m.role.name.lower(), "doc": m.doc}
             for m in sorted(registry.values(), key=lambda m: m.name)
         ]
-
-    async def whoami(s: Session, params: dict[str, Any]) -> Any:
-        no_params(params, "whoami")
-        return {"role": s.role.name.lower(), "uid": s.peer_uid}
 
     async def status_get(s: Session, params: dict[str, Any]) -> Any:
         no_params(params, "status.get")
@@ -270,7 +267,6 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
         for m in (
             Method("ping", Role.ANONYMOUS, ping, "liveness check"),
             Method("methods", Role.ANONYMOUS, list_methods, "list methods and the role each needs"),
-            Method("whoami", Role.ANONYMOUS, whoami, "the caller's role"),
             Method("status.get", Role.VIEWER, status_get, "overall and per-service live status"),
             Method("subscribe", Role.VIEWER, subscribe, "receive events of the given topics"),
             Method("unsubscribe", Role.VIEWER, unsubscribe, "stop events of the given topics"),
@@ -282,8 +278,11 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
             Method("service.calendar", Role.VIEWER, service_calendar, "daily statuses by month"),
             Method("service.day", Role.VIEWER, service_day, "one day of one service"),
             Method("maintenance.list", Role.VIEWER, maintenance_list, "maintenance windows"),
-            Method("maintenance.create", Role.ADMIN, maintenance_create, "schedule a window"),
-            Method("maintenance.cancel", Role.ADMIN, maintenance_cancel, "cancel a window"),
+            Method("maintenance.create", Role.ADMIN, maintenance_create, "schedule a window",
+                   mutates=True),
+            Method("maintenance.cancel", Role.ADMIN, maintenance_cancel, "cancel a window",
+                   mutates=True),
+            *build_admin_methods(daemon),
         )
     }
     return registry

@@ -6,7 +6,7 @@ Pure data: no I/O, no asyncio. Everything here is safe to import from ``slamon_t
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 
@@ -244,6 +244,59 @@ class MaintenanceWindow:
         }
 
 
+@dataclass(slots=True)
+class User:
+    """A person who may log in (SPEC §3.10). The password hash never leaves the daemon."""
+
+    id: int
+    username: str
+    role: Role
+    email: str = ""
+    active: bool = True
+    token_version: int = 0
+    password_hash: str = field(default="", repr=False)
+    last_login_at: datetime | None = None
+    created_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "email": self.email,
+            "role": self.role.name.lower(),
+            "active": self.active,
+            "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+        }
+
+
+@dataclass(slots=True)
+class AuditEntry:
+    """One mutation: who, when, which method, on what, which fields (never secrets)."""
+
+    actor: str
+    method: str
+    target: str | None
+    changes: dict[str, object]
+    at: datetime
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "at": self.at.isoformat(), "actor": self.actor,
+                "method": self.method, "target": self.target, "changes": self.changes}
+
+
+def role_from_name(name: str) -> Role:
+    """viewer | reporter | admin → Role (ValueError otherwise)."""
+    try:
+        role = Role[name.upper()]
+    except KeyError:
+        raise ValueError(f"unknown role {name!r}; allowed: viewer, reporter, admin") from None
+    if role is Role.ANONYMOUS:
+        raise ValueError("unknown role 'anonymous'; allowed: viewer, reporter, admin")
+    return role
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -263,3 +316,12 @@ class Role(enum.IntEnum):
     VIEWER = 1
     REPORTER = 2
     ADMIN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who makes a feed request: a user, the socket's owner, or nobody."""
+
+    name: str
+    role: Role
+    user_id: int | None = None

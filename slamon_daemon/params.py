@@ -12,8 +12,11 @@ from .protocol import ErrorCode, ProtocolError
 _MISSING = object()
 
 
-def bad(message: str) -> ProtocolError:
-    return ProtocolError(ErrorCode.INVALID_PARAMS, message)
+def bad(message: str, field: str | None = None) -> ProtocolError:
+    """invalid_params; names ``field`` (else the first quoted name in the message)."""
+    if field is None and message.startswith('"'):
+        field = message[1:].split('"', 1)[0]
+    return ProtocolError(ErrorCode.INVALID_PARAMS, message, fields={field: message} if field else None)
 
 
 def only(params: dict[str, Any], allowed: Collection[str], method: str) -> None:

@@ -43,11 +43,14 @@ class ErrorCode:
 class ProtocolError(Exception):
     """A frame that cannot be served; ``code`` is an ErrorCode and ``id`` the request's, if known."""
 
-    def __init__(self, code: str, message: str, request_id: Any = None) -> None:
+    def __init__(
+        self, code: str, message: str, request_id: Any = None, fields: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.request_id = request_id
+        self.fields = fields  # per-parameter problems, for forms that show them by the field
 
 
 @dataclass(slots=True)
@@ -71,8 +74,13 @@ def reply(request_id: Any, result: Any) -> dict[str, Any]:
     return {"id": request_id, "result": result}
 
 
-def error_reply(request_id: Any, code: str, message: str) -> dict[str, Any]:
-    return {"id": request_id, "error": {"code": code, "message": message}}
+def error_reply(
+    request_id: Any, code: str, message: str, fields: dict[str, str] | None = None
+) -> dict[str, Any]:
+    err: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        err["fields"] = fields
+    return {"id": request_id, "error": err}
 
 
 def event(topic: str, data: dict[str, Any]) -> dict[str, Any]:

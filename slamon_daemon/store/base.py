@@ -15,7 +15,16 @@ from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from ..models import Check, MaintenanceWindow, OutageEpisode, Service, Transition
+from ..models import (
+    AuditEntry,
+    Check,
+    MaintenanceWindow,
+    OutageEpisode,
+    Role,
+    Service,
+    Transition,
+    User,
+)
 from ..rollup import Rollup
 
 ROLLUP_COLUMNS: tuple[str, ...] = (
@@ -226,6 +235,80 @@ class Store(ABC):
     @abstractmethod
     async def cancel_maintenance(self, window_id: int, at: datetime) -> MaintenanceWindow | None:
         """Cancel a window (from ``at`` on). Returns it, or None when there is no such window."""
+
+
+    # -- users, tokens, audit ---------------------------------------------------------
+
+    @abstractmethod
+    async def create_user(self, username: str, email: str, password_hash: str, role: Role) -> User:
+        """Add a user.
+
+        Raises:
+            AlreadyExists: the username is taken.
+        """
+
+    @abstractmethod
+    async def get_user(self, username: str) -> User | None:
+        """The user with this username (active or not), or None."""
+
+    @abstractmethod
+    async def list_users(self) -> list[User]:
+        """Every user, by username."""
+
+    @abstractmethod
+    async def update_user(
+        self,
+        username: str,
+        *,
+        role: Role | None = None,
+        active: bool | None = None,
+        password_hash: str | None = None,
+        email: str | None = None,
+        revoke_tokens: bool = False,
+    ) -> User | None:
+        """Change a user; ``revoke_tokens`` bumps token_version and revokes refresh tokens.
+
+        Returns:
+            The user after the change, or None when there is no such user.
+        """
+
+    @abstractmethod
+    async def record_login(self, user_id: int, at: datetime) -> None:
+        """Set last_login_at."""
+
+    @abstractmethod
+    async def add_refresh_token(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
+        """Remember a refresh token (its SHA-256, never the token)."""
+
+    @abstractmethod
+    async def use_refresh_token(self, token_hash: str, now: datetime) -> int | None:
+        """Revoke a valid refresh token and return its user id (None: unknown, used or expired)."""
+
+    @abstractmethod
+    async def revoke_refresh_token(self, token_hash: str, now: datetime) -> None:
+        """Revoke one refresh token (logout)."""
+
+    @abstractmethod
+    async def add_audit(self, entry: AuditEntry) -> None:
+        """Append to the audit log."""
+
+    @abstractmethod
+    async def list_audit(self, *, since: datetime | None = None, limit: int = 200) -> list[AuditEntry]:
+        """Audit entries, newest first."""
+
+    # -- services managed over the feed ------------------------------------------------
+
+    @abstractmethod
+    async def save_admin_service(self, service: Service) -> None:
+        """Insert or update a service managed over the feed (source 'admin').
+
+        Raises:
+            AlreadyExists: a service of the config file has this id.
+        """
+
+    @abstractmethod
+    async def service_source(self, service_id: str) -> str | None:
+        """'config' or 'admin' for a known service (active or not), else None."""
 
 
 # -- helpers shared by the backends ------------------------------------------------------

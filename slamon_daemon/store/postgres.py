@@ -18,16 +18,20 @@ from typing import Any
 
 import asyncpg
 
-from ..errors import MigrationError, StoreError, StoreUnavailable
+from ..errors import AlreadyExists, MigrationError, StoreError, StoreUnavailable
 from ..models import (
+    AuditEntry,
     Check,
     ErrorKind,
     MaintenanceWindow,
     OutageEpisode,
     Outcome,
+    Role,
     Service,
     ServiceStatus,
     Transition,
+    User,
+    role_from_name,
 )
 from ..rollup import Rollup, rollup_deltas
 from .base import (
@@ -595,3 +599,124 @@ class PostgresStore(Store):
             f"SELECT {_WINDOW_COLS} FROM maintenance_windows WHERE id = $1", window_id)
         return _window_from_record(rows[0]) if rows else None
 
+
+    # -- users, tokens, audit ---------------------------------------------------------
+
+    _USER_COLS = ("id, username, email, password_hash, role, active, token_version, last_login_at,"
+                  " created_at")
+
+    @staticmethod
+    def _user(r: Any) -> User:
+        return User(
+            id=int(r["id"]), username=r["username"], email=r["email"],
+            password_hash=r["password_hash"], role=role_from_name(r["role"]), active=r["active"],
+            token_version=r["token_version"],
+            last_login_at=r["last_login_at"].astimezone(UTC) if r["last_login_at"] else None,
+            created_at=r["created_at"].astimezone(UTC),
+        )
+
+    async def create_user(self, username: str, email: str, password_hash: str, role: Role) -> User:
+        try:
+            rows = await self._fetch(
+                f"INSERT INTO users (username, email, password_hash, role) VALUES ($1, $2, $3, $4)"
+                f" RETURNING {self._USER_COLS}", username, email, password_hash, role.name.lower())
+        except StoreError as exc:
+            if isinstance(exc.__cause__, asyncpg.UniqueViolationError):
+                raise AlreadyExists(f"user {username!r} already exists") from exc
+            raise
+        return self._user(rows[0])
+
+    async def get_user(self, username: str) -> User | None:
+        rows = await self._fetch(f"SELECT {self._USER_COLS} FROM users WHERE username = $1", username)
+        return self._user(rows[0]) if rows else None
+
+    async def list_users(self) -> list[User]:
+        return [self._user(r) for r in await self._fetch(f"SELECT {self._USER_COLS} FROM users ORDER BY username")]
+
+    async def update_user(
+        self,
+        username: str,
+        *,
+        role: Role | None = None,
+        active: bool | None = None,
+        password_hash: str | None = None,
+        email: str | None = None,
+        revoke_tokens: bool = False,
+    ) -> User | None:
+        sets: list[str] = []
+        params: list[Any] = [username]
+        for col, val in (("role", role.name.lower() if role else None), ("active", active),
+                         ("password_hash", password_hash), ("email", email)):
+            if val is not None:
+                params.append(val)
+                sets.append(f"{col} = ${len(params)}")
+        if revoke_tokens:
+            sets.append("token_version = token_version + 1")
+        try:
+            async with self.pool.acquire() as con, con.transaction():
+                if sets:
+                    await con.execute(f"UPDATE users SET {', '.join(sets)} WHERE username = $1", *params)
+                if revoke_tokens:
+                    await con.execute(
+                        "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND"
+                        " user_id = (SELECT id FROM users WHERE username = $1)", username)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"cannot update user: {exc}") from exc
+        return await self.get_user(username)
+
+    async def record_login(self, user_id: int, at: datetime) -> None:
+        await self._fetch("UPDATE users SET last_login_at = $1 WHERE id = $2", at, user_id)
+
+    async def add_refresh_token(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
+        await self._fetch(
+            "INSERT INTO refresh_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+            token_hash, user_id, expires_at)
+
+    async def use_refresh_token(self, token_hash: str, now: datetime) -> int | None:
+        rows = await self._fetch(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL"
+            " AND expires_at > $2 RETURNING user_id", token_hash, now)
+        return int(rows[0]["user_id"]) if rows else None
+
+    async def revoke_refresh_token(self, token_hash: str, now: datetime) -> None:
+        await self._fetch(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+            token_hash, now)
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        await self._fetch(
+            "INSERT INTO audit_log (at, actor, method, target, changes) VALUES ($1, $2, $3, $4, $5)",
+            entry.at, entry.actor, entry.method, entry.target,
+            json.dumps(entry.changes, sort_keys=True, default=str))
+
+    async def list_audit(self, *, since: datetime | None = None, limit: int = 200) -> list[AuditEntry]:
+        rows = await self._fetch(
+            "SELECT id, at, actor, method, target, changes FROM audit_log WHERE at >= $1"
+            " ORDER BY at DESC, id DESC LIMIT $2",
+            since or datetime(1970, 1, 1, tzinfo=UTC), limit)
+        return [AuditEntry(id=int(r["id"]), at=r["at"].astimezone(UTC), actor=r["actor"],
+                           method=r["method"], target=r["target"], changes=json.loads(r["changes"]))
+                for r in rows]
+
+    async def save_admin_service(self, service: Service) -> None:
+        try:
+            async with self.pool.acquire() as con, con.transaction():
+                src = await con.fetchval("SELECT source FROM services WHERE id = $1 FOR UPDATE", service.id)
+                if src == "config":
+                    raise AlreadyExists(f"service {service.id!r} is defined in the config file; change it there")
+                await con.execute(
+                    "INSERT INTO services (id, name, url, config, source, active) VALUES ($1, $2, $3,"
+                    " $4::jsonb, 'admin', $5) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                    " url = excluded.url, config = excluded.config, active = excluded.active,"
+                    " updated_at = now()",
+                    service.id, service.name, service.url, service_to_json(service), service.active)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"cannot save service: {exc}") from exc
+
+    async def service_source(self, service_id: str) -> str | None:
+        rows = await self._fetch("SELECT source FROM services WHERE id = $1", service_id)
+        return str(rows[0]["source"]) if rows else None

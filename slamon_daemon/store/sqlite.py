@@ -19,16 +19,20 @@ from typing import Any
 
 import aiosqlite
 
-from ..errors import MigrationError, StoreError, StoreUnavailable
+from ..errors import AlreadyExists, MigrationError, StoreError, StoreUnavailable
 from ..models import (
+    AuditEntry,
     Check,
     ErrorKind,
     MaintenanceWindow,
     OutageEpisode,
     Outcome,
+    Role,
     Service,
     ServiceStatus,
     Transition,
+    User,
+    role_from_name,
 )
 from ..rollup import Rollup, rollup_deltas
 from .base import (
@@ -586,3 +590,132 @@ class SqliteStore(Store):
             await self._rollback()
             raise StoreError(f"cannot cancel maintenance window: {exc}") from exc
         return _window_from_row(row) if row else None
+
+    # -- users, tokens, audit ---------------------------------------------------------
+
+    _USER_COLS = ("id, username, email, password_hash, role, active, token_version, last_login_at,"
+                  " created_at")
+
+    @staticmethod
+    def _user(r: Sequence[Any]) -> User:
+        return User(
+            id=int(r[0]), username=str(r[1]), email=str(r[2]), password_hash=str(r[3]),
+            role=role_from_name(str(r[4])), active=bool(r[5]), token_version=int(r[6]),
+            last_login_at=from_us(int(r[7])) if r[7] is not None else None,
+            created_at=from_us(int(r[8])),
+        )
+
+    async def create_user(self, username: str, email: str, password_hash: str, role: Role) -> User:
+        try:
+            async with self._tx():
+                await self.w.execute(
+                    "INSERT INTO users (username, email, password_hash, role, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (username, email, password_hash, role.name.lower(), int(time.time() * 1e6)),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyExists(f"user {username!r} already exists") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot create user: {exc}") from exc
+        user = await self.get_user(username)
+        assert user is not None
+        return user
+
+    async def get_user(self, username: str) -> User | None:
+        rows = await self._all(f"SELECT {self._USER_COLS} FROM users WHERE username = ?", (username,))
+        return self._user(rows[0]) if rows else None
+
+    async def list_users(self) -> list[User]:
+        return [self._user(r) for r in await self._all(f"SELECT {self._USER_COLS} FROM users ORDER BY username")]
+
+    async def update_user(
+        self,
+        username: str,
+        *,
+        role: Role | None = None,
+        active: bool | None = None,
+        password_hash: str | None = None,
+        email: str | None = None,
+        revoke_tokens: bool = False,
+    ) -> User | None:
+        sets: list[str] = []
+        params: list[Any] = []
+        for col, val in (("role", role.name.lower() if role else None), ("active", None if active is None else int(active)),
+                         ("password_hash", password_hash), ("email", email)):
+            if val is not None:
+                sets.append(f"{col} = ?")
+                params.append(val)
+        if revoke_tokens:
+            sets.append("token_version = token_version + 1")
+        try:
+            async with self._tx():
+                if sets:
+                    await self.w.execute(f"UPDATE users SET {', '.join(sets)} WHERE username = ?", (*params, username))
+                if revoke_tokens:
+                    await self.w.execute(
+                        "UPDATE refresh_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND user_id ="
+                        " (SELECT id FROM users WHERE username = ?)", (int(time.time() * 1e6), username))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot update user: {exc}") from exc
+        return await self.get_user(username)
+
+    async def record_login(self, user_id: int, at: datetime) -> None:
+        async with self._tx():
+            await self.w.execute("UPDATE users SET last_login_at = ? WHERE id = ?", (to_us(at), user_id))
+
+    async def add_refresh_token(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
+        async with self._tx():
+            await self.w.execute(
+                "INSERT INTO refresh_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)",
+                (token_hash, user_id, to_us(expires_at)))
+
+    async def use_refresh_token(self, token_hash: str, now: datetime) -> int | None:
+        async with self._tx():
+            async with self.w.execute(
+                "UPDATE refresh_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL"
+                " AND expires_at > ? RETURNING user_id", (to_us(now), token_hash, to_us(now)),
+            ) as cur:
+                row = await cur.fetchone()
+        return int(row[0]) if row else None
+
+    async def revoke_refresh_token(self, token_hash: str, now: datetime) -> None:
+        async with self._tx():
+            await self.w.execute(
+                "UPDATE refresh_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+                (to_us(now), token_hash))
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        async with self._tx():
+            await self.w.execute(
+                "INSERT INTO audit_log (at, actor, method, target, changes) VALUES (?, ?, ?, ?, ?)",
+                (to_us(entry.at), entry.actor, entry.method, entry.target,
+                 json.dumps(entry.changes, sort_keys=True, default=str)))
+
+    async def list_audit(self, *, since: datetime | None = None, limit: int = 200) -> list[AuditEntry]:
+        rows = await self._all(
+            "SELECT id, at, actor, method, target, changes FROM audit_log WHERE at >= ?"
+            " ORDER BY at DESC, id DESC LIMIT ?", (to_us(since) if since else 0, limit))
+        return [AuditEntry(id=int(r[0]), at=from_us(int(r[1])), actor=str(r[2]), method=str(r[3]),
+                           target=r[4], changes=json.loads(r[5])) for r in rows]
+
+    async def save_admin_service(self, service: Service) -> None:
+        now = int(time.time() * 1e6)
+        try:
+            async with self._tx():
+                async with self.w.execute("SELECT source FROM services WHERE id = ?", (service.id,)) as cur:
+                    row = await cur.fetchone()
+                if row is not None and row[0] == "config":
+                    raise AlreadyExists(f"service {service.id!r} is defined in the config file; change it there")
+                await self.w.execute(
+                    "INSERT INTO services (id, name, url, config, source, active, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, 'admin', ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name ="
+                    " excluded.name, url = excluded.url, config = excluded.config, active ="
+                    " excluded.active, updated_at = excluded.updated_at",
+                    (service.id, service.name, service.url, service_to_json(service),
+                     int(service.active), now, now))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot save service: {exc}") from exc
+
+    async def service_source(self, service_id: str) -> str | None:
+        rows = await self._all("SELECT source FROM services WHERE id = ?", (service_id,))
+        return str(rows[0][0]) if rows else None

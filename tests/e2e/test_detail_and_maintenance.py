@@ -43,7 +43,7 @@ def _write_config(folder: Path, url: str, extra: str = "") -> Path:
     p = folder / "slamon.toml"
     p.write_text(
         f'[daemon]\ndatabase_url = "sqlite:///{folder}/db.sqlite"\nsocket = "{folder}/s.sock"\n'
-        f'write_flush_interval = "100ms"\n\n[[service]]\nid = "api"\nurl = "{url}"\n'
+        f'write_flush_interval = "100ms"\nowner_is_admin = true\n\n[[service]]\nid = "api"\nurl = "{url}"\n'
         f'interval = "300ms"\ntimeout = "1s"\n{extra}',
         encoding="utf-8",
     )
