@@ -1,0 +1,270 @@
+"""Scheduler lateness: 10,000 services every 60 s for at least 3 minutes.
+
+    .venv/bin/python bench/scheduler_lateness.py [--seconds 190] [--services 10000]
+        [--interval 60] [--backend sqlite|postgres] [--profile]
+
+The daemon runs as its own process (``python -m slamon_daemon --config FILE``, default
+settings: max_concurrency 500, per_host_concurrency 20), so its CPU and RSS are its own; the
+target runs in another process (nginx with 1 worker when /usr/sbin/nginx exists, else an
+asyncio server from slamon_daemon.targets) and answers every service on its own path.
+
+From the moment the daemon answers on its socket, for ``--seconds``, it samples the daemon's
+CPU and RSS from /proc every second and daemon.stats every 10 s. At the end it reads the
+start lateness (actual start - due slot; p50, p99, max, from daemon.stats), the skipped slots,
+and compares the checks made with the slots that fell in the window (computed from the
+scheduler's own phase formula), then stops the daemon and counts the stored rows.
+
+Targets (from the issue): p99 lateness < 1 s, no missed checks, RSS < 300 MB, CPU < 25 % of
+one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as C  # noqa: E402
+
+from slamon_daemon.scheduler import phase_of  # noqa: E402
+
+
+def slots_between(ids: list[str], interval: float, a: float, b: float) -> int:
+    """How many slots of these services fall in (a, b] (epoch seconds)."""
+    n = 0
+    for sid in ids:
+        ph = phase_of(sid, interval)
+        n += math.floor((b - ph) / interval) - math.floor((a - ph) / interval)
+    return n
+
+
+async def paced_httpx(port: int, rate: float, seconds: float) -> None:
+    """Child mode: one shared AsyncClient, keep-alive off, ``rate`` GETs a second, evenly paced."""
+    import json
+    import resource
+
+    import httpx
+
+    client = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0, max_connections=None),
+                               trust_env=False, timeout=httpx.Timeout(10.0))
+    done = {"ok": 0, "failed": 0}
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(i: int) -> None:
+        try:
+            r = await client.get(f"http://127.0.0.1:{port}/paced/{i % 10000}")
+            done["ok" if r.status_code == 200 else "failed"] += 1
+        except httpx.HTTPError:
+            done["failed"] += 1
+
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.monotonic()
+    k = 0
+    while k / rate < seconds:
+        delay = t0 + k / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        t = asyncio.create_task(one(k))
+        tasks.add(t)
+        t.add_done_callback(tasks.discard)
+        k += 1
+    await asyncio.gather(*tasks)
+    wall = time.monotonic() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
+    await client.aclose()
+    print(json.dumps({"requests": k, **done, "cpu_s": cpu, "wall_s": wall}))
+
+
+def run_baseline(target: C.TargetProc, rate: float, seconds: float) -> dict[str, Any]:
+    import json
+    import subprocess
+
+    out = subprocess.run([C.PYTHON, __file__, "--child-paced", str(target.port), str(rate),
+                          str(seconds)], capture_output=True, text=True, timeout=seconds + 120,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def config(folder: Path, db_url: str, target: C.TargetProc, ids: list[str], interval: float) -> str:
+    head = (f'[daemon]\ndatabase_url = "{db_url}"\nsocket = "{folder / "slamon.sock"}"\n'
+            f'spool_dir = "{folder / "spool"}"\nnode = "bench"\nlog_level = "INFO"\n\n')
+    return head + "".join(C.service_toml(sid, f"{target.url}svc/{sid}", f"{interval:g}s", "10s")
+                          for sid in ids)
+
+
+async def run(args: argparse.Namespace, db_url: str, folder: Path, target: C.TargetProc) -> dict[str, Any]:
+    ids = [f"svc-{i:05d}" for i in range(args.services)]
+    cfg = folder / "slamon.toml"
+    cfg.write_text(config(folder, db_url, target, ids, args.interval), encoding="utf-8")
+    d = C.DaemonProc(folder, cfg, folder / "slamon.sock")
+    C.wait_quiet()
+    t_launch = time.time()
+    d.start()
+    res: dict[str, Any] = {}
+    try:
+        res["ready_s"] = await d.wait_ready()
+        t_ready = time.time()
+        res["startup_cpu"] = C.cpu_seconds(d.pid)
+        res["rss_ready"] = C.rss_bytes(d.pid)[0]
+        print(f"daemon ready after {res['ready_s']:.1f} s (launch to socket; CPU "
+              f"{res['startup_cpu']:.1f} s, RSS {res['rss_ready'] / 2**20:.0f} MiB)")
+        prof = None
+        prof_at = {"first": 0.0, "steady": args.interval + 5, "all": 0.0}.get(args.profile or "", -1.0)
+        prof_for = {"first": args.interval, "steady": args.seconds - args.interval - 5,
+                    "all": args.seconds}.get(args.profile or "", 0.0)
+        c_ready = res["startup_cpu"]
+        samples: list[tuple[float, float, int]] = []  # (t, cpu, rss)
+        stats: dict[str, Any] = {}
+        tg_start = target.cpu()
+        load = C.Load()
+        async with C.FeedClient(d.socket) as feed:
+            t0 = time.monotonic()
+            last_print = (t0, c_ready, 0)
+            while True:
+                await asyncio.sleep(1.0)
+                now = time.monotonic()
+                cpu = C.cpu_seconds(d.pid)
+                rss = C.rss_bytes(d.pid)[0]
+                samples.append((now - t0, cpu, rss))
+                if prof is None and prof_at >= 0 and now - t0 >= prof_at and prof_for > 1:
+                    print(f"  (py-spy on the daemon from t={now - t0:.0f} s for {prof_for:.0f} s)")
+                    prof = (C.start_profile(d.pid, prof_for, folder / "profile.txt", rate=100),
+                            folder / "profile.txt")
+                if now - last_print[0] >= 10 or now - t0 >= args.seconds:
+                    stats = await feed.call("daemon.stats")
+                    pct = 100 * (cpu - last_print[1]) / (now - last_print[0])
+                    print(f"  t={now - t0:5.0f} s  checks {stats['checks_made']:7d} "
+                          f"(+{stats['checks_made'] - last_print[2]:5d})  CPU {pct:5.1f} %  "
+                          f"RSS {rss / 2**20:5.0f} MiB  p99 {stats['lateness']['p99_s']:.3f} s  "
+                          f"skipped {stats['lateness']['skipped']}", flush=True)
+                    last_print = (now, cpu, stats["checks_made"])
+                if now - t0 >= args.seconds:
+                    break
+            t_end = time.time()
+            res["stats"] = stats
+        res["load"] = load.report(samples[-1][1] - c_ready + target.cpu() - tg_start)
+        res["hwm"] = C.rss_bytes(d.pid)[1]
+        if prof is not None:
+            C.finish_profile(*prof)
+    finally:
+        res["exit"] = d.stop()
+    res["samples"] = samples
+    res["cpu_window"] = samples[-1][1] - c_ready
+    res["wall_window"] = samples[-1][0]
+    res["expected_min"] = slots_between(ids, args.interval, t_ready, t_end - 2.0)
+    res["expected_max"] = slots_between(ids, args.interval, t_launch, t_end)
+    from slamon_daemon.store import open_store
+
+    async with open_store(db_url) as store:
+        res["stored"] = await store.count_checks()
+    res["errors_logged"] = len(d.log_lines(" ERROR "))
+    return res
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    folder = Path(tempfile.mkdtemp(prefix="slamon-bench-sched-"))
+    target = C.start_target(args.target)
+    print(f"target: {target.kind} on {target.url} (own process), one path per service")
+    base = None
+    try:
+        if args.baseline > 0:
+            C.wait_quiet()
+            rate = args.services / args.interval
+            base = run_baseline(target, rate, args.baseline)
+            print(f"baseline: bare httpx loop (one shared AsyncClient, keep-alive off) paced at "
+                  f"{rate:,.0f} req/s for {base['wall_s']:.0f} s: {base['ok']} ok, {base['failed']} "
+                  f"failed; CPU {base['cpu_s']:.1f} s = {100 * base['cpu_s'] / base['wall_s']:.1f} % "
+                  f"of one core = {C.fmt_us(base['cpu_s'] / max(1, base['requests']))}/request")
+        if args.backend == "postgres":
+            async with C.pg_database() as dsn:
+                r = await run(args, dsn, folder, target)
+        else:
+            r = await run(args, f"sqlite:///{folder / 'slamon.db'}", folder, target)
+    finally:
+        target.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    st = r["stats"]
+    lat = st["lateness"]
+    made = st["checks_made"]
+    missed = max(0, r["expected_min"] - made)
+    cpu_pct = 100 * r["cpu_window"] / r["wall_window"]
+    peak_rss = max(s[2] for s in r["samples"])
+    # CPU per minute of the window
+    per_min = []
+    s = [(0.0, r["startup_cpu"], 0), *r["samples"]]
+    for m in range(int(r["wall_window"] // 60)):
+        a = [x for x in s if x[0] <= m * 60 + 0.5][-1]
+        b = [x for x in s if x[0] <= (m + 1) * 60 + 0.5][-1]
+        per_min.append(100 * (b[1] - a[1]) / max(1e-9, b[0] - a[0]))
+    print(f"\nwindow {r['wall_window']:.0f} s after ready, backend {args.backend}, "
+          f"{args.services} services every {args.interval:g} s")
+    print(f"  checks made {made} (slots due in the window: {r['expected_min']} surely, "
+          f"{r['expected_max']} at most) -> missed {missed}; skipped slots {lat['skipped']}")
+    print(f"  start lateness over {lat['count']} checks: p50 {lat['p50_s'] * 1000:.1f} ms, "
+          f"p99 {lat['p99_s'] * 1000:.1f} ms, max {lat['max_s'] * 1000:.1f} ms")
+    print(f"  daemon CPU {r['cpu_window']:.1f} s over {r['wall_window']:.0f} s = {cpu_pct:.1f} % of one "
+          f"core; per minute: {', '.join(f'{x:.1f} %' for x in per_min)}; "
+          f"= {C.fmt_us(r['cpu_window'] / max(1, made))}/check")
+    if len(per_min) > 1:
+        steady = [x for x in r["samples"] if x[0] >= args.interval - 0.5]
+        st_cpu = 100 * (steady[-1][1] - steady[0][1]) / max(1e-9, steady[-1][0] - steady[0][0])
+        print(f"  after the first interval (all services already seen once): {st_cpu:.1f} % of one core")
+    print(f"  daemon RSS: {r['rss_ready'] / 2**20:.0f} MiB at ready, peak sampled "
+          f"{peak_rss / 2**20:.0f} MiB, VmHWM {r['hwm'] / 2**20:.0f} MiB")
+    print(f"  {r['load']}")
+    print(f"  after stop (exit {r['exit']}): {r['stored']} checks stored (>= {made} made at the "
+          f"end of the window: {'yes' if r['stored'] >= made else 'NO'}); journal backlog at the "
+          f"end {st['write_pending']}; write failures {st['write_failures']}; ERROR log lines "
+          f"{r['errors_logged']}")
+    print()
+    C.verdict("p99 start lateness < 1 s", lat["p99_s"] < 1.0,
+              f"p99 {lat['p99_s'] * 1000:.1f} ms, p50 {lat['p50_s'] * 1000:.1f} ms, max "
+              f"{lat['max_s'] * 1000:.1f} ms")
+    C.verdict("no missed checks", missed == 0 and lat["skipped"] == 0,
+              f"{made} made of >= {r['expected_min']} due; missed {missed}, skipped {lat['skipped']}")
+    C.verdict("RSS < 300 MB", r["hwm"] < 300e6,
+              f"VmHWM {r['hwm'] / 1e6:.0f} MB, steady {peak_rss / 1e6:.0f} MB")
+    C.verdict("CPU < 25 % of one core", cpu_pct < 25.0,
+              f"{cpu_pct:.1f} % over the window, max minute {max(per_min, default=cpu_pct):.1f} %"
+              + (f"; bare httpx at the same rate: {100 * base['cpu_s'] / base['wall_s']:.1f} %"
+                 if base else ""))
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=190.0, help="window after ready (190)")
+    ap.add_argument("--services", type=int, default=10_000)
+    ap.add_argument("--interval", type=float, default=60.0, help="seconds (60)")
+    ap.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--target", choices=["auto", "nginx", "python"], default="auto")
+    ap.add_argument("--profile", choices=["first", "steady", "all"],
+                    help="py-spy the daemon (100 Hz) over the first interval, the rest of the window"
+                    " (steady state), or all of it, and print the hot functions")
+    ap.add_argument("--baseline", type=float, default=30.0, metavar="SECONDS",
+                    help="first, a bare httpx loop paced at the same rate (services/interval) for"
+                    " this long, for its CPU (30; 0 to skip)")
+    ap.add_argument("--child-paced", nargs=3, type=float, metavar=("PORT", "RATE", "SECONDS"),
+                    help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child_paced:
+        port, rate, seconds = args.child_paced
+        asyncio.run(paced_httpx(int(port), rate, seconds))
+        return 0
+    print("== scheduler lateness ==")
+    C.print_machine()
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
