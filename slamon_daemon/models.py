@@ -325,3 +325,57 @@ class Identity:
     name: str
     role: Role
     user_id: int | None = None
+
+
+INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+@dataclass(slots=True)
+class IncidentUpdate:
+    """One entry of an incident's timeline (the seeds' incident_update)."""
+
+    status: str
+    message: str  # markdown
+    author: str
+    created_at: datetime
+    customer_visible: bool = True
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "status": self.status, "message": self.message,
+                "customer_visible": self.customer_visible, "author": self.author,
+                "created_at": self.created_at.isoformat()}
+
+
+@dataclass(slots=True)
+class Incident:
+    """An incident (SPEC §3.6). ``version`` grows with every saved change."""
+
+    title: str
+    status: str
+    severity: str
+    priority: int  # 1..4 (P1..P4)
+    started_at: datetime
+    created_by: str
+    description: str = ""
+    impact: str = ""
+    root_cause: str = ""
+    resolution_notes: str = ""
+    services: tuple[str, ...] = ()
+    identified_at: datetime | None = None
+    monitoring_at: datetime | None = None
+    resolved_at: datetime | None = None
+    first_update_at: datetime | None = None
+    resolved_by: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    version: int = 1
+    episode_service: str | None = None
+    episode_started_at: datetime | None = None
+    updates: list[IncidentUpdate] = field(default_factory=list)
+    id: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status != "resolved"

@@ -8,6 +8,7 @@ other database failures; the daemon keeps running on either.
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -18,6 +19,8 @@ from typing import Any, Self
 from ..models import (
     AuditEntry,
     Check,
+    Incident,
+    IncidentUpdate,
     MaintenanceWindow,
     OutageEpisode,
     Role,
@@ -309,6 +312,70 @@ class Store(ABC):
     @abstractmethod
     async def service_source(self, service_id: str) -> str | None:
         """'config' or 'admin' for a known service (active or not), else None."""
+
+
+    # -- incidents --------------------------------------------------------------------
+
+    @abstractmethod
+    async def create_incident(self, inc: Incident) -> Incident:
+        """Store a new incident (version 1) with its services and updates; returns it with its id.
+
+        Raises:
+            AlreadyExists: an incident is already linked to the same outage episode.
+        """
+
+    @abstractmethod
+    async def get_incident(self, incident_id: int) -> Incident | None:
+        """An incident with its services and updates (oldest first), or None."""
+
+    @abstractmethod
+    async def save_incident(
+        self, incident_id: int, expected_version: int, changes: dict[str, Any],
+        fields: list[str], actor: str, now: datetime,
+    ) -> Incident:
+        """Apply column ``changes`` if the incident is still at ``expected_version``.
+
+        ``fields`` names what the user changed (recorded with the new version).
+
+        Raises:
+            VersionConflict: the incident moved on; nothing was written.
+            KeyError: no such incident.
+        """
+
+    @abstractmethod
+    async def add_incident_update(
+        self, incident_id: int, update: IncidentUpdate, changes: dict[str, Any], now: datetime,
+    ) -> Incident:
+        """Append an update (never conflicts) and apply ``changes`` (status and its stamps).
+
+        Raises:
+            KeyError: no such incident.
+        """
+
+    @abstractmethod
+    async def list_incidents(
+        self, *, active: bool, since: datetime | None = None, offset: int = 0, limit: int = 50,
+    ) -> tuple[list[Incident], int]:
+        """Active incidents (by start, newest first), or resolved ones that started after
+        ``since``; with the total count for paging."""
+
+    @abstractmethod
+    async def search_incidents(self, query: str, limit: int = 50) -> list[Incident]:
+        """Incidents whose title, description or updates contain every word of ``query``
+        (as a word prefix), most recent first."""
+
+    @abstractmethod
+    async def incident_for_episode(self, service_id: str, started_at: datetime) -> Incident | None:
+        """The auto-incident opened for an outage episode, if any."""
+
+    @abstractmethod
+    async def open_incidents_for_service(self, service_id: str) -> list[Incident]:
+        """Active incidents that list ``service_id`` as affected."""
+
+
+def search_terms(query: str) -> list[str]:
+    """The words of a search query (letters and digits of any script)."""
+    return re.findall(r"\w+", query)[:16]
 
 
 # -- helpers shared by the backends ------------------------------------------------------

@@ -19,10 +19,13 @@ from typing import Any
 import asyncpg
 
 from ..errors import AlreadyExists, MigrationError, StoreError, StoreUnavailable
+from ..incidents import VersionConflict
 from ..models import (
     AuditEntry,
     Check,
     ErrorKind,
+    Incident,
+    IncidentUpdate,
     MaintenanceWindow,
     OutageEpisode,
     Outcome,
@@ -44,6 +47,7 @@ from .base import (
     merge_into,
     rollup_from_row,
     rollup_values,
+    search_terms,
     service_from_json,
     service_to_json,
     split_records,
@@ -720,3 +724,197 @@ class PostgresStore(Store):
     async def service_source(self, service_id: str) -> str | None:
         rows = await self._fetch("SELECT source FROM services WHERE id = $1", service_id)
         return str(rows[0]["source"]) if rows else None
+
+    # -- incidents --------------------------------------------------------------------
+
+    _INC_COLS = ("id, title, description, status, severity, priority, impact, root_cause,"
+                 " resolution_notes, started_at, identified_at, monitoring_at, resolved_at,"
+                 " first_update_at, created_by, resolved_by, created_at, updated_at, version,"
+                 " episode_service, episode_started_at")
+    _INC_TIMES = ("started_at", "identified_at", "monitoring_at", "resolved_at", "first_update_at",
+                  "created_at", "updated_at", "episode_started_at")
+
+    async def _incidents_from_rows(self, con: Any, rows: Sequence[Any]) -> list[Incident]:
+        out = []
+        for r in rows:
+            d = {k: r[k] for k in (c.strip() for c in self._INC_COLS.split(","))}
+            d["id"] = int(d["id"])
+            for k in self._INC_TIMES:
+                d[k] = d[k].astimezone(UTC) if d[k] is not None else None
+            out.append(Incident(**d))
+        if not out:
+            return out
+        by_id = {i.id: i for i in out}
+        ids = list(by_id)
+        for r in await con.fetch("SELECT incident_id, service_id FROM incident_services WHERE"
+                                 " incident_id = ANY($1::bigint[]) ORDER BY service_id", ids):
+            i = by_id[r["incident_id"]]
+            i.services = (*i.services, r["service_id"])
+        for r in await con.fetch(
+                "SELECT incident_id, id, status, message, customer_visible, author, created_at FROM"
+                " incident_updates WHERE incident_id = ANY($1::bigint[]) ORDER BY created_at, id", ids):
+            by_id[r["incident_id"]].updates.append(IncidentUpdate(
+                id=int(r["id"]), status=r["status"], message=r["message"],
+                customer_visible=r["customer_visible"], author=r["author"],
+                created_at=r["created_at"].astimezone(UTC)))
+        return out
+
+    async def _inc_query(self, sql: str, *args: Any) -> list[Incident]:
+        try:
+            async with self.pool.acquire() as con:
+                return await self._incidents_from_rows(con, await con.fetch(sql, *args))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"query failed: {exc}") from exc
+
+    @staticmethod
+    async def _reindex(con: Any, incident_id: int) -> None:
+        await con.execute(
+            "UPDATE incidents i SET search_text = i.title || E'\\n' || i.description || E'\\n' ||"
+            " coalesce((SELECT string_agg(message, E'\\n' ORDER BY id) FROM incident_updates"
+            " WHERE incident_id = i.id), '') WHERE i.id = $1", incident_id)
+
+    async def create_incident(self, inc: Incident) -> Incident:
+        now = inc.created_at or datetime.now(UTC)
+        try:
+            async with self.pool.acquire() as con, con.transaction():
+                iid = await con.fetchval(
+                    "INSERT INTO incidents (title, description, status, severity, priority, impact,"
+                    " root_cause, resolution_notes, started_at, identified_at, monitoring_at,"
+                    " resolved_at, first_update_at, created_by, resolved_by, created_at, updated_at,"
+                    " version, episode_service, episode_started_at) VALUES ($1, $2, $3, $4, $5, $6,"
+                    " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, 1, $17, $18) RETURNING id",
+                    inc.title, inc.description, inc.status, inc.severity, inc.priority, inc.impact,
+                    inc.root_cause, inc.resolution_notes, inc.started_at, inc.identified_at,
+                    inc.monitoring_at, inc.resolved_at, inc.first_update_at, inc.created_by,
+                    inc.resolved_by, now, inc.episode_service, inc.episode_started_at)
+                await con.executemany("INSERT INTO incident_services (incident_id, service_id) VALUES ($1, $2)",
+                                      [(iid, s) for s in inc.services])
+                for u in inc.updates:
+                    await con.execute(
+                        "INSERT INTO incident_updates (incident_id, status, message, customer_visible,"
+                        " author, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                        iid, u.status, u.message, u.customer_visible, u.author, u.created_at)
+                await con.execute(
+                    "INSERT INTO incident_revisions (incident_id, version, fields, actor, at)"
+                    " VALUES ($1, 1, $2, $3, $4)", iid, json.dumps(["created"]), inc.created_by, now)
+                await self._reindex(con, iid)
+        except asyncpg.UniqueViolationError as exc:
+            raise AlreadyExists(f"an incident already exists for that outage: {exc}") from exc
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"cannot create incident: {exc}") from exc
+        got = await self.get_incident(int(iid))
+        assert got is not None
+        return got
+
+    async def get_incident(self, incident_id: int) -> Incident | None:
+        found = await self._inc_query(f"SELECT {self._INC_COLS} FROM incidents WHERE id = $1", incident_id)
+        return found[0] if found else None
+
+    @staticmethod
+    async def _apply_incident_changes(con: Any, incident_id: int, changes: dict[str, Any], now: datetime) -> None:
+        cols = {k: v for k, v in changes.items() if k != "services"}
+        sets = [f"{k} = ${i}" for i, k in enumerate(cols, start=3)]
+        sets += ["version = version + 1", "updated_at = $2"]
+        await con.execute(f"UPDATE incidents SET {', '.join(sets)} WHERE id = $1",
+                          incident_id, now, *cols.values())
+        if "services" in changes:
+            await con.execute("DELETE FROM incident_services WHERE incident_id = $1", incident_id)
+            await con.executemany("INSERT INTO incident_services (incident_id, service_id) VALUES ($1, $2)",
+                                  [(incident_id, s) for s in changes["services"]])
+
+    async def save_incident(
+        self, incident_id: int, expected_version: int, changes: dict[str, Any],
+        fields: list[str], actor: str, now: datetime,
+    ) -> Incident:
+        conflict: list[str] | None = None
+        try:
+            async with self.pool.acquire() as con, con.transaction():
+                version = await con.fetchval("SELECT version FROM incidents WHERE id = $1 FOR UPDATE", incident_id)
+                if version is None:
+                    raise KeyError(incident_id)
+                if version != expected_version:
+                    rows = await con.fetch("SELECT fields FROM incident_revisions WHERE incident_id = $1"
+                                           " AND version > $2", incident_id, expected_version)
+                    conflict = sorted({f for r in rows for f in json.loads(r["fields"])})
+                else:
+                    await self._apply_incident_changes(con, incident_id, changes, now)
+                    await con.execute(
+                        "INSERT INTO incident_revisions (incident_id, version, fields, actor, at)"
+                        " VALUES ($1, $2, $3, $4, $5)", incident_id, expected_version + 1,
+                        json.dumps(fields), actor, now)
+                    await self._reindex(con, incident_id)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"cannot save incident: {exc}") from exc
+        current = await self.get_incident(incident_id)
+        assert current is not None
+        if conflict is not None:
+            raise VersionConflict(current, conflict or ["(unknown)"])
+        return current
+
+    async def add_incident_update(
+        self, incident_id: int, update: IncidentUpdate, changes: dict[str, Any], now: datetime,
+    ) -> Incident:
+        try:
+            async with self.pool.acquire() as con, con.transaction():
+                row = await con.fetchrow("SELECT version, first_update_at FROM incidents WHERE id = $1"
+                                         " FOR UPDATE", incident_id)
+                if row is None:
+                    raise KeyError(incident_id)
+                if row["first_update_at"] is None:
+                    changes = {**changes, "first_update_at": update.created_at}
+                await con.execute(
+                    "INSERT INTO incident_updates (incident_id, status, message, customer_visible, author,"
+                    " created_at) VALUES ($1, $2, $3, $4, $5, $6)", incident_id, update.status,
+                    update.message, update.customer_visible, update.author, update.created_at)
+                await self._apply_incident_changes(con, incident_id, changes, now)
+                fields = ["updates", *(["status"] if "status" in changes else [])]
+                await con.execute(
+                    "INSERT INTO incident_revisions (incident_id, version, fields, actor, at)"
+                    " VALUES ($1, $2, $3, $4, $5)", incident_id, row["version"] + 1,
+                    json.dumps(fields), update.author, now)
+                await self._reindex(con, incident_id)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"cannot add incident update: {exc}") from exc
+        current = await self.get_incident(incident_id)
+        assert current is not None
+        return current
+
+    async def list_incidents(
+        self, *, active: bool, since: datetime | None = None, offset: int = 0, limit: int = 50,
+    ) -> tuple[list[Incident], int]:
+        where = "status <> 'resolved'" if active else "status = 'resolved'"
+        since = since or datetime(1970, 1, 1, tzinfo=UTC)
+        rows = await self._fetch(f"SELECT count(*) AS n FROM incidents WHERE {where} AND started_at >= $1", since)
+        found = await self._inc_query(
+            f"SELECT {self._INC_COLS} FROM incidents WHERE {where} AND started_at >= $1"
+            " ORDER BY started_at DESC, id DESC LIMIT $2 OFFSET $3", since, limit, offset)
+        return found, int(rows[0]["n"])
+
+    async def search_incidents(self, query: str, limit: int = 50) -> list[Incident]:
+        terms = search_terms(query)
+        if not terms:
+            return []
+        tsq = " & ".join(f"{t}:*" for t in terms)
+        return await self._inc_query(
+            f"SELECT {self._INC_COLS} FROM incidents WHERE search @@ to_tsquery('simple', $1)"
+            " ORDER BY started_at DESC LIMIT $2", tsq, limit)
+
+    async def incident_for_episode(self, service_id: str, started_at: datetime) -> Incident | None:
+        found = await self._inc_query(
+            f"SELECT {self._INC_COLS} FROM incidents WHERE episode_service = $1 AND episode_started_at = $2",
+            service_id, started_at)
+        return found[0] if found else None
+
+    async def open_incidents_for_service(self, service_id: str) -> list[Incident]:
+        cols = ", ".join("i." + c.strip() for c in self._INC_COLS.split(","))
+        return await self._inc_query(
+            f"SELECT {cols} FROM incidents i JOIN incident_services s ON s.incident_id = i.id"
+            " WHERE s.service_id = $1 AND i.status <> 'resolved' ORDER BY i.started_at DESC", service_id)

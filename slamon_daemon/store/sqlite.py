@@ -20,10 +20,13 @@ from typing import Any
 import aiosqlite
 
 from ..errors import AlreadyExists, MigrationError, StoreError, StoreUnavailable
+from ..incidents import VersionConflict
 from ..models import (
     AuditEntry,
     Check,
     ErrorKind,
+    Incident,
+    IncidentUpdate,
     MaintenanceWindow,
     OutageEpisode,
     Outcome,
@@ -46,6 +49,7 @@ from .base import (
     merge_into,
     rollup_from_row,
     rollup_values,
+    search_terms,
     service_from_json,
     service_to_json,
     split_records,
@@ -719,3 +723,201 @@ class SqliteStore(Store):
     async def service_source(self, service_id: str) -> str | None:
         rows = await self._all("SELECT source FROM services WHERE id = ?", (service_id,))
         return str(rows[0][0]) if rows else None
+
+    # -- incidents --------------------------------------------------------------------
+
+    _INC_COLS = ("id, title, description, status, severity, priority, impact, root_cause,"
+                 " resolution_notes, started_at, identified_at, monitoring_at, resolved_at,"
+                 " first_update_at, created_by, resolved_by, created_at, updated_at, version,"
+                 " episode_service, episode_started_at")
+    _INC_TIMES = ("started_at", "identified_at", "monitoring_at", "resolved_at", "first_update_at",
+                  "created_at", "updated_at", "episode_started_at")
+
+    async def _incidents_from_rows(self, rows: Sequence[Any], con: aiosqlite.Connection | None = None) -> list[Incident]:
+        con = con or self.r
+        names = [c.strip() for c in self._INC_COLS.split(",")]
+        out = []
+        for r in rows:
+            d = dict(zip(names, r, strict=True))
+            for k in self._INC_TIMES:
+                d[k] = from_us(int(d[k])) if d[k] is not None else None
+            out.append(Incident(**d))
+        if not out:
+            return out
+        by_id = {i.id: i for i in out}
+        marks = ", ".join("?" for _ in by_id)
+        async with con.execute(
+            f"SELECT incident_id, service_id FROM incident_services WHERE incident_id IN ({marks})"
+            " ORDER BY service_id", list(by_id)) as cur:
+            for iid, sid in await cur.fetchall():
+                by_id[iid].services = (*by_id[iid].services, sid)
+        async with con.execute(
+            "SELECT incident_id, id, status, message, customer_visible, author, created_at FROM"
+            f" incident_updates WHERE incident_id IN ({marks}) ORDER BY created_at, id", list(by_id)) as cur:
+            for iid, uid, st, msg, vis, author, at in await cur.fetchall():
+                by_id[iid].updates.append(IncidentUpdate(id=uid, status=st, message=msg,
+                                                         customer_visible=bool(vis), author=author,
+                                                         created_at=from_us(int(at))))
+        return out
+
+    async def _reindex(self, incident_id: int) -> None:
+        """Rewrite the incident's full-text row (inside the open transaction)."""
+        async with self.w.execute("SELECT title, description FROM incidents WHERE id = ?", (incident_id,)) as cur:
+            row = await cur.fetchone()
+        async with self.w.execute(
+            "SELECT message FROM incident_updates WHERE incident_id = ? ORDER BY id", (incident_id,)) as cur:
+            msgs = [m[0] for m in await cur.fetchall()]
+        await self.w.execute("DELETE FROM incident_search WHERE rowid = ?", (incident_id,))
+        if row is not None:
+            await self.w.execute("INSERT INTO incident_search (rowid, title, body) VALUES (?, ?, ?)",
+                                 (incident_id, row[0], "\n".join([row[1], *msgs])))
+
+    @staticmethod
+    def _col(k: str, v: Any) -> Any:
+        if isinstance(v, datetime):
+            return to_us(v)
+        return v
+
+    async def create_incident(self, inc: Incident) -> Incident:
+        now = to_us(inc.created_at or datetime.now(UTC))
+        try:
+            async with self._tx():
+                async with self.w.execute(
+                    "INSERT INTO incidents (title, description, status, severity, priority, impact,"
+                    " root_cause, resolution_notes, started_at, identified_at, monitoring_at,"
+                    " resolved_at, first_update_at, created_by, resolved_by, created_at, updated_at,"
+                    " version, episode_service, episode_started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
+                    " ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
+                    (inc.title, inc.description, inc.status, inc.severity, inc.priority, inc.impact,
+                     inc.root_cause, inc.resolution_notes, to_us(inc.started_at),
+                     *(self._col("", getattr(inc, k)) for k in ("identified_at", "monitoring_at", "resolved_at", "first_update_at")),
+                     inc.created_by, inc.resolved_by, now, now, inc.episode_service,
+                     self._col("", inc.episode_started_at)),
+                ) as cur:
+                    row = await cur.fetchone()
+                assert row is not None
+                iid = int(row[0])
+                await self.w.executemany("INSERT INTO incident_services (incident_id, service_id) VALUES (?, ?)",
+                                         [(iid, s) for s in inc.services])
+                for u in inc.updates:
+                    await self.w.execute(
+                        "INSERT INTO incident_updates (incident_id, status, message, customer_visible,"
+                        " author, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (iid, u.status, u.message, int(u.customer_visible), u.author, to_us(u.created_at)))
+                await self.w.execute(
+                    "INSERT INTO incident_revisions (incident_id, version, fields, actor, at) VALUES (?, 1, ?, ?, ?)",
+                    (iid, json.dumps(["created"]), inc.created_by, now))
+                await self._reindex(iid)
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyExists(f"an incident already exists for that outage: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot create incident: {exc}") from exc
+        got = await self.get_incident(iid)
+        assert got is not None
+        return got
+
+    async def get_incident(self, incident_id: int) -> Incident | None:
+        rows = await self._all(f"SELECT {self._INC_COLS} FROM incidents WHERE id = ?", (incident_id,))
+        found = await self._incidents_from_rows(rows)
+        return found[0] if found else None
+
+    async def _apply_incident_changes(self, incident_id: int, changes: dict[str, Any], now: datetime) -> None:
+        cols = {k: v for k, v in changes.items() if k != "services"}
+        sets = [f"{k} = ?" for k in cols] + ["version = version + 1", "updated_at = ?"]
+        await self.w.execute(f"UPDATE incidents SET {', '.join(sets)} WHERE id = ?",
+                             (*(self._col(k, v) for k, v in cols.items()), to_us(now), incident_id))
+        if "services" in changes:
+            await self.w.execute("DELETE FROM incident_services WHERE incident_id = ?", (incident_id,))
+            await self.w.executemany("INSERT INTO incident_services (incident_id, service_id) VALUES (?, ?)",
+                                     [(incident_id, s) for s in changes["services"]])
+
+    async def save_incident(
+        self, incident_id: int, expected_version: int, changes: dict[str, Any],
+        fields: list[str], actor: str, now: datetime,
+    ) -> Incident:
+        conflict: list[str] | None = None
+        async with self._tx():
+            async with self.w.execute("SELECT version FROM incidents WHERE id = ?", (incident_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise KeyError(incident_id)
+            if int(row[0]) != expected_version:
+                async with self.w.execute(
+                    "SELECT fields FROM incident_revisions WHERE incident_id = ? AND version > ?"
+                    " ORDER BY version", (incident_id, expected_version)) as cur:
+                    conflict = sorted({f for r in await cur.fetchall() for f in json.loads(r[0])})
+            else:
+                await self._apply_incident_changes(incident_id, changes, now)
+                await self.w.execute(
+                    "INSERT INTO incident_revisions (incident_id, version, fields, actor, at) VALUES (?, ?, ?, ?, ?)",
+                    (incident_id, expected_version + 1, json.dumps(fields), actor, to_us(now)))
+                await self._reindex(incident_id)
+        current = await self.get_incident(incident_id)
+        assert current is not None
+        if conflict is not None:
+            raise VersionConflict(current, conflict or ["(unknown)"])
+        return current
+
+    async def add_incident_update(
+        self, incident_id: int, update: IncidentUpdate, changes: dict[str, Any], now: datetime,
+    ) -> Incident:
+        async with self._tx():
+            async with self.w.execute("SELECT version, first_update_at FROM incidents WHERE id = ?", (incident_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise KeyError(incident_id)
+            if row[1] is None:
+                changes = {**changes, "first_update_at": update.created_at}
+            await self.w.execute(
+                "INSERT INTO incident_updates (incident_id, status, message, customer_visible, author,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (incident_id, update.status, update.message, int(update.customer_visible), update.author,
+                 to_us(update.created_at)))
+            await self._apply_incident_changes(incident_id, changes, now)
+            fields = ["updates", *(["status"] if "status" in changes else [])]
+            await self.w.execute(
+                "INSERT INTO incident_revisions (incident_id, version, fields, actor, at) VALUES (?, ?, ?, ?, ?)",
+                (incident_id, int(row[0]) + 1, json.dumps(fields), update.author, to_us(now)))
+            await self._reindex(incident_id)
+        current = await self.get_incident(incident_id)
+        assert current is not None
+        return current
+
+    async def list_incidents(
+        self, *, active: bool, since: datetime | None = None, offset: int = 0, limit: int = 50,
+    ) -> tuple[list[Incident], int]:
+        where = "status != 'resolved'" if active else "status = 'resolved'"
+        params: list[Any] = []
+        if since is not None:
+            where += " AND started_at >= ?"
+            params.append(to_us(since))
+        total = int((await self._all(f"SELECT count(*) FROM incidents WHERE {where}", params))[0][0])
+        rows = await self._all(
+            f"SELECT {self._INC_COLS} FROM incidents WHERE {where} ORDER BY started_at DESC, id DESC"
+            " LIMIT ? OFFSET ?", (*params, limit, offset))
+        return await self._incidents_from_rows(rows), total
+
+    async def search_incidents(self, query: str, limit: int = 50) -> list[Incident]:
+        terms = search_terms(query)
+        if not terms:
+            return []
+        match = " ".join(f'"{t}"*' for t in terms)
+        rows = await self._all(
+            f"SELECT {', '.join('i.' + c.strip() for c in self._INC_COLS.split(','))} FROM incident_search s"
+            " JOIN incidents i ON i.id = s.rowid WHERE incident_search MATCH ?"
+            " ORDER BY i.started_at DESC LIMIT ?", (match, limit))
+        return await self._incidents_from_rows(rows)
+
+    async def incident_for_episode(self, service_id: str, started_at: datetime) -> Incident | None:
+        rows = await self._all(
+            f"SELECT {self._INC_COLS} FROM incidents WHERE episode_service = ? AND episode_started_at = ?",
+            (service_id, to_us(started_at)))
+        found = await self._incidents_from_rows(rows)
+        return found[0] if found else None
+
+    async def open_incidents_for_service(self, service_id: str) -> list[Incident]:
+        rows = await self._all(
+            f"SELECT {', '.join('i.' + c.strip() for c in self._INC_COLS.split(','))} FROM incidents i"
+            " JOIN incident_services s ON s.incident_id = i.id WHERE s.service_id = ?"
+            " AND i.status != 'resolved' ORDER BY i.started_at DESC", (service_id,))
+        return await self._incidents_from_rows(rows)
