@@ -134,6 +134,12 @@ class DaemonConfig(BaseModel):
     access_token_ttl: Duration = 12 * 3600.0
     """How long a login (access token) lasts."""
 
+    auto_incident: bool = True
+    """Open an incident by itself when a confirmed major outage lasts auto_incident_after."""
+
+    auto_incident_after: Duration = 300.0
+    """How long a confirmed major outage lasts before its auto-incident opens."""
+
     request_rate: float = Field(default=50.0, gt=0, le=100_000)
     """Requests per second one connection may make (bursts of 4× are allowed)."""
 

@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,8 +27,20 @@ from .auth import Auth, load_or_create_secret
 from .config import Settings, load_settings, secret_file_for, spool_dir_for
 from .errors import ConfigError, SlamonError
 from .feed import FeedServer, Method, Session
+from .incident_methods import auto_open, auto_recovered
+from .incidents import PresenceBoard
 from .methods import build_methods
-from .models import Check, Identity, MaintenanceWindow, Role, Service
+from .models import (
+    STATUS_SEVERITY,
+    Check,
+    Identity,
+    Incident,
+    MaintenanceWindow,
+    OutageEpisode,
+    Role,
+    Service,
+    ServiceStatus,
+)
 from .probe import Prober
 from .scheduler import Scheduler
 from .spool import Spool
@@ -36,6 +49,14 @@ from .store import Store, open_store
 from .writer import CheckWriter
 
 logger = logging.getLogger("slamon.daemon")
+
+INCIDENT_FLOOR = {
+    "low": ServiceStatus.OPERATIONAL,
+    "medium": ServiceStatus.DEGRADED,
+    "high": ServiceStatus.PARTIAL_OUTAGE,
+    "critical": ServiceStatus.MAJOR_OUTAGE,
+}
+"""The overall status is at least this while an incident of that severity is open."""
 
 RECHECK_AFTER_S = 5.0
 """A failed check (or a first success after an outage) is re-checked this soon at most."""
@@ -82,7 +103,12 @@ class Daemon:
             request_rate=cfg.request_rate,
             request_burst=cfg.request_rate * 4,
             socket_group=cfg.socket_group,
+            on_close=lambda session: self.clear_presence(session.id),
         )
+        self.presence = PresenceBoard()
+        self.active_incidents: list[Incident] = []
+        self._auto_seen: set[tuple[str, datetime]] = set()
+        self._bg: set[asyncio.Task[None]] = set()
         self.maintenance: list[MaintenanceWindow] = []
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
@@ -114,6 +140,7 @@ class Daemon:
         latest = await self.store.latest_checks(SPARKLINE_POINTS)
         open_episodes = await self.store.episodes(open_only=True, limit=100_000)
         self.state.load_history(rollups, latest, open_episodes)
+        await self._refresh_incidents()
         await self.feed.start()
         self.scheduler.set_services(services)
         self._tasks = [
@@ -191,6 +218,54 @@ class Daemon:
         except SlamonError as exc:
             logger.error("audit entry for %s by %s not written: %s", method.name, s.name, exc)
 
+    # -- incidents and presence --------------------------------------------------------
+
+    def clear_presence(self, session_id: int) -> None:
+        p = self.presence.clear(session_id)
+        if p is not None:
+            self.feed.publish("presence", {"action": "cleared", "presence": p.to_dict()})
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    def incidents_changed(self) -> None:
+        """Open incidents changed: refresh the cached list and the overall status."""
+        self._spawn(self._refresh_incidents())
+
+    async def _refresh_incidents(self) -> None:
+        try:
+            self.active_incidents, _ = await self.store.list_incidents(active=True, limit=1000)
+        except SlamonError as exc:
+            logger.warning("cannot read open incidents: %s", exc)
+            return
+        floor = max((INCIDENT_FLOOR[i.severity] for i in self.active_incidents),
+                    key=STATUS_SEVERITY.__getitem__, default=ServiceStatus.OPERATIONAL)
+        for t in self.state.set_incident_floor(floor, datetime.now(UTC)):
+            self.writer.add(t)
+            self.feed.publish("status", t.to_dict())
+
+    def auto_incident_retry(self, service_id: str, episode: OutageEpisode) -> None:
+        self._auto_seen.discard((service_id, episode.started_at))
+
+    def _auto_incident(self, check: Check, episode: OutageEpisode | None) -> None:
+        """Open an incident for a long confirmed outage; post an update when it ends."""
+        cfg = self.settings.daemon
+        st = self.state.services.get(check.service_id)
+        if (cfg.auto_incident and st is not None and st.episode is not None
+                and st.status is ServiceStatus.MAJOR_OUTAGE
+                and (check.started_at - st.episode.started_at).total_seconds() >= cfg.auto_incident_after):
+            key = (check.service_id, st.episode.started_at)
+            if key not in self._auto_seen:
+                self._auto_seen.add(key)
+                self._spawn(auto_open(self, OutageEpisode(**{
+                    f: getattr(st.episode, f) for f in OutageEpisode.__dataclass_fields__})))
+        if (episode is not None and episode.ended_at is not None
+                and episode.worst_status is ServiceStatus.MAJOR_OUTAGE):
+            self._auto_seen.discard((episode.service_id, episode.started_at))
+            self._spawn(auto_recovered(self, episode))
+
     async def reload_services(self) -> None:
         """Re-read the active services (after a change over the feed) and reschedule."""
         services = await self.store.list_services()
@@ -226,6 +301,7 @@ class Daemon:
             self.writer.add(t)
         if changes.episode is not None:
             self.writer.add(changes.episode)
+        self._auto_incident(check, changes.episode)
         st = self.state.services.get(check.service_id)
         if st is not None and self.feed.sessions:
             today = datetime.now(UTC).date()

@@ -111,6 +111,7 @@ class FeedServer:
         request_rate: float = 50.0,
         request_burst: float = 200.0,
         socket_group: str | None = None,
+        on_close: Callable[[Session], None] | None = None,
     ) -> None:
         self.socket_path = Path(socket_path)
         self.methods = methods
@@ -122,6 +123,7 @@ class FeedServer:
         self.request_rate = request_rate
         self.request_burst = request_burst
         self.socket_group = socket_group
+        self.on_close = on_close
         self.max_pending_events = max_pending_events
         self.max_overflows = max_overflows
         self.sessions: dict[int, Session] = {}
@@ -295,7 +297,7 @@ class FeedServer:
             s.send(protocol.reply(rid, result))
         except ProtocolError as exc:
             s.send(protocol.error_reply(exc.request_id if exc.request_id is not None else rid,
-                                        exc.code, exc.message, exc.fields))
+                                        exc.code, exc.message, exc.fields, exc.data))
         except FeedError as exc:
             s.send(protocol.error_reply(rid, exc.code, str(exc)))
         except StoreError as exc:
@@ -353,6 +355,11 @@ class FeedServer:
         s.closed = True
         s.wake.set()
         self.sessions.pop(s.id, None)
+        if self.on_close is not None:
+            try:
+                self.on_close(s)
+            except Exception:
+                logger.exception("on_close hook failed")
         with contextlib.suppress(Exception):
             s.writer.close()
 

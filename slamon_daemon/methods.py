@@ -22,6 +22,8 @@ from .detail import (
     total,
 )
 from .feed import Method, Session
+from .incident_methods import build_incident_methods
+from .incidents import incident_dict
 from .models import MaintenanceWindow, Role
 from .protocol import EVENT_TOPICS, ErrorCode, ProtocolError
 from .rollup import daily_status
@@ -80,6 +82,7 @@ def status_snapshot(daemon: Daemon) -> dict[str, Any]:
         "overall": {"status": state.overall.value, "since": state.overall_since.isoformat()},
         "days": [(first + timedelta(days=i)).isoformat() for i in range(HISTORY_DAYS)],
         "services": services,
+        "incidents": [incident_dict(i, now, with_updates=False) for i in daemon.active_incidents],
     }
 
 
@@ -283,6 +286,7 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
             Method("maintenance.cancel", Role.ADMIN, maintenance_cancel, "cancel a window",
                    mutates=True),
             *build_admin_methods(daemon),
+            *build_incident_methods(daemon),
         )
     }
     return registry

@@ -44,13 +44,19 @@ class ProtocolError(Exception):
     """A frame that cannot be served; ``code`` is an ErrorCode and ``id`` the request's, if known."""
 
     def __init__(
-        self, code: str, message: str, request_id: Any = None, fields: dict[str, str] | None = None
+        self,
+        code: str,
+        message: str,
+        request_id: Any = None,
+        fields: dict[str, str] | None = None,
+        data: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.request_id = request_id
         self.fields = fields  # per-parameter problems, for forms that show them by the field
+        self.data = data  # more for the client (e.g. the current incident on a conflict)
 
 
 @dataclass(slots=True)
@@ -75,11 +81,17 @@ def reply(request_id: Any, result: Any) -> dict[str, Any]:
 
 
 def error_reply(
-    request_id: Any, code: str, message: str, fields: dict[str, str] | None = None
+    request_id: Any,
+    code: str,
+    message: str,
+    fields: dict[str, str] | None = None,
+    data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     err: dict[str, Any] = {"code": code, "message": message}
     if fields:
         err["fields"] = fields
+    if data:
+        err["data"] = data
     return {"id": request_id, "error": err}
 
 

@@ -143,6 +143,18 @@ class LiveState:
         self.overall = ServiceStatus.OPERATIONAL
         self.overall_since = datetime.now(UTC)
         self.major_threshold = major_threshold
+        # The overall status is at least this while incidents are open (their severity).
+        self.incident_floor = ServiceStatus.OPERATIONAL
+
+    def set_incident_floor(self, floor: ServiceStatus, at: datetime) -> list[Transition]:
+        """Open incidents changed: recompute the overall status (SPEC §3.3)."""
+        self.incident_floor = floor
+        overall = self._overall()
+        if overall is self.overall:
+            return []
+        t = Transition(None, self.overall, overall, at)
+        self.overall, self.overall_since = overall, at
+        return [t]
 
     def set_services(self, services: list[Service]) -> None:
         """Track exactly these (active) services, keeping the state of those already known."""
@@ -260,17 +272,18 @@ class LiveState:
         return ServiceStatus.OPERATIONAL
 
     def _overall(self) -> ServiceStatus:
-        """Worst status across services; some (not all) in major outage is a partial outage."""
+        """Worst status across services (some, not all, in major outage is a partial outage),
+        and at least the floor set by open incidents."""
         statuses = [
             st.status
             for st in self.services.values()
             if st.status not in (ServiceStatus.UNKNOWN, ServiceStatus.MAINTENANCE)
         ]
-        if not statuses:
-            return ServiceStatus.OPERATIONAL
-        worst = max(statuses, key=STATUS_SEVERITY.__getitem__)
-        if worst is ServiceStatus.MAJOR_OUTAGE and any(
-            s is not ServiceStatus.MAJOR_OUTAGE for s in statuses
-        ):
-            return ServiceStatus.PARTIAL_OUTAGE
-        return worst
+        worst = ServiceStatus.OPERATIONAL
+        if statuses:
+            worst = max(statuses, key=STATUS_SEVERITY.__getitem__)
+            if worst is ServiceStatus.MAJOR_OUTAGE and any(
+                s is not ServiceStatus.MAJOR_OUTAGE for s in statuses
+            ):
+                worst = ServiceStatus.PARTIAL_OUTAGE
+        return max(worst, self.incident_floor, key=STATUS_SEVERITY.__getitem__)
