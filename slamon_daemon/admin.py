@@ -223,6 +223,9 @@ def service_fields(s: Any) -> dict[str, Any]:
         "headers": dict(s.headers), "body": s.body, "follow_redirects": s.follow_redirects,
         "degraded_after": s.degraded_after_s, "confirm_failures": s.confirm_failures,
         "sla_target": s.sla_target, "verify_tls": s.verify_tls, "ca_file": s.ca_file,
+        "latency_objective_under": (s.latency_objective_ms / 1000
+                                    if s.latency_objective_ms is not None else None),
+        "latency_objective_percent": s.latency_objective_pct,
         "active": s.active,
     }
 

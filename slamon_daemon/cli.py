@@ -11,11 +11,15 @@ import asyncio
 import getpass
 import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
 
 from .auth import hash_password
-from .config import load_settings
+from .config import Settings, load_settings
 from .errors import ConfigError, SlamonError
 from .models import AuditEntry, role_from_name
+from .report import render
+from .sla import Period, period_from_params, sla_report
 from .store import open_store
 
 
@@ -32,6 +36,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     reb.add_argument("--since", help="first UTC day to rebuild (YYYY-MM-DD; default: oldest check)")
     reb.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
+
+    rep = sub.add_parser("report", help="SLA report (calendar month by default)")
+    grp = rep.add_mutually_exclusive_group()
+    grp.add_argument("--month", help="calendar month YYYY-MM (default: this month)")
+    grp.add_argument("--days", type=int, help="the last N days, today included")
+    grp.add_argument("--from", dest="first", help="first day YYYY-MM-DD (with --to)")
+    rep.add_argument("--to", dest="last", help="last day YYYY-MM-DD (with --from)")
+    rep.add_argument("--service", help="one service id (default: every active service)")
+    rep.add_argument("--format", choices=["md", "csv", "json"], default="md")
+    rep.add_argument("--output", "-o", help="write to this file instead of stdout")
+    rep.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
     user = sub.add_parser("user", help="manage users (works on the database directly)")
     usub = user.add_subparsers(dest="user_command", required=True)
@@ -64,6 +79,38 @@ def _read_password(from_stdin: bool) -> str:
     if getpass.getpass("Again: ") != first:
         raise ValueError("the two passwords differ")
     return first
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    try:
+        period = period_from_params(month=args.month, days=args.days, first=args.first,
+                                    last=args.last, now=now, tz=settings.daemon.timezone)
+    except ValueError as exc:
+        print(f"slamon report: {exc}", file=sys.stderr)
+        return 2
+    report = asyncio.run(_report_data(settings, args, period, now))
+    if report is None:
+        return 1
+    text = render(report, args.format)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+async def _report_data(
+    settings: Settings, args: argparse.Namespace, period: Period, now: datetime
+) -> dict[str, Any] | None:
+    async with open_store(settings.daemon.database_url) as store:
+        await store.migrate()
+        services = await store.list_services(include_inactive=args.service is not None)
+        if args.service and args.service not in {s.id for s in services}:
+            print(f"slamon report: no service {args.service!r}", file=sys.stderr)
+            return None
+        return await sla_report(store, services, settings.daemon.sla_target, period, now, args.service)
 
 
 async def _user_command(database_url: str, args: argparse.Namespace) -> int:
@@ -156,6 +203,8 @@ def admin_main(argv: list[str]) -> int:
             n = asyncio.run(_rebuild(settings.daemon.database_url, since))
             print(f"rebuilt rollups from {n} checks")
             return 0
+        if args.command == "report":
+            return _report(settings, args)
         if args.command == "user":
             return asyncio.run(_user_command(settings.daemon.database_url, args))
     except ValueError as exc:  # a weak or mistyped password

@@ -17,6 +17,7 @@ import tomllib
 from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 from pydantic import (
@@ -107,6 +108,9 @@ class DaemonConfig(BaseModel):
     sla_target: float = Field(default=99.9, gt=0, lt=100)
     """Default SLA target in percent for services that set none."""
 
+    timezone: str = "UTC"
+    """Timezone of SLA report periods (calendar months, days), e.g. "Asia/Seoul"."""
+
     retention_days: int = Field(default=90, ge=1, le=3650)
     """How long raw checks are kept; rollups are kept 400 days."""
 
@@ -164,6 +168,15 @@ class DaemonConfig(BaseModel):
     log_json: bool = False
     """Write logs as JSON lines."""
 
+    @field_validator("timezone")
+    @classmethod
+    def _check_tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not a timezone name like \"UTC\" or \"Asia/Seoul\"") from None
+        return v
+
     @field_validator("database_url")
     @classmethod
     def _check_db_url(cls, v: str) -> str:
@@ -215,6 +228,19 @@ class ServiceConfig(BaseModel):
     """Consecutive failed checks before the service is declared down."""
     sla_target: float | None = Field(default=None, gt=0, lt=100)
     """SLA target in percent (default: [daemon] sla_target)."""
+    latency_objective_under: Duration | None = None
+    """Latency objective: answered checks should be at or under this ("1000ms")…"""
+    latency_objective_percent: float | None = Field(default=None, gt=0, le=100)
+    """…at least this share of them, in percent (e.g. 95)."""
+
+    @model_validator(mode="after")
+    def _objective_pair(self) -> ServiceConfig:
+        if (self.latency_objective_under is None) != (self.latency_objective_percent is None):
+            raise ValueError(
+                "latency_objective_under and latency_objective_percent go together"
+                ' (e.g. "1000ms" and 95)'
+            )
+        return self
     verify_tls: bool = True
     """Verify the server certificate of https targets."""
     ca_file: str | None = None
@@ -285,6 +311,9 @@ class ServiceConfig(BaseModel):
             degraded_after_s=self.degraded_after,
             confirm_failures=self.confirm_failures,
             sla_target=self.sla_target,
+            latency_objective_ms=(self.latency_objective_under * 1000
+                                  if self.latency_objective_under is not None else None),
+            latency_objective_pct=self.latency_objective_percent,
             verify_tls=self.verify_tls,
             ca_file=self.ca_file,
             active=self.active,

@@ -26,7 +26,9 @@ from .incident_methods import build_incident_methods
 from .incidents import incident_dict
 from .models import MaintenanceWindow, Role
 from .protocol import EVENT_TOPICS, ErrorCode, ProtocolError
+from .report import FORMATS, render
 from .rollup import daily_status
+from .sla import period_from_params, sla_report
 from .state import HISTORY_DAYS, ServiceState
 
 if TYPE_CHECKING:
@@ -229,6 +231,30 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
         rows = await daemon.store.status_history(sid, since, limit)
         return [t.to_dict() for t in rows]
 
+    async def sla_report_method(s: Session, params: dict[str, Any]) -> Any:
+        P.only(params, {"month", "days", "from", "to", "service", "format"}, "sla.report")
+        fmt = P.choice(params, "format", ["data", *FORMATS], default="data")
+        month = P.text(params, "month", default=None, max_len=7)
+        days = P.integer(params, "days", default=None, lo=1, hi=3650)
+        first = P.text(params, "from", default=None, max_len=10)
+        last = P.text(params, "to", default=None, max_len=10)
+        only = P.text(params, "service", default=None, max_len=64)
+        now = datetime.now(UTC)
+        try:
+            period = period_from_params(month=month, days=days, first=first, last=last, now=now,
+                                        tz=daemon.settings.daemon.timezone)
+        except ValueError as exc:
+            raise P.bad(str(exc)) from None
+        services = await daemon.store.list_services(include_inactive=only is not None)
+        if only is not None and only not in {x.id for x in services}:
+            raise ProtocolError(ErrorCode.NOT_FOUND, f"no service {only!r}")
+        report = await sla_report(daemon.store, services, daemon.settings.daemon.sla_target,
+                                  period, now, only)
+        if fmt == "data":
+            return report
+        name = f"slamon-sla-{period.label.replace(' ', '-')}.{fmt}"
+        return {"format": fmt, "filename": name, "text": render(report, fmt)}
+
     async def maintenance_list(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"include_past"}, "maintenance.list")
         past = params.get("include_past", False)
@@ -280,6 +306,8 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
             Method("service.series", Role.VIEWER, service_series, "latency per bucket for a range"),
             Method("service.calendar", Role.VIEWER, service_calendar, "daily statuses by month"),
             Method("service.day", Role.VIEWER, service_day, "one day of one service"),
+            Method("sla.report", Role.VIEWER, sla_report_method,
+                   "SLA figures for a month, the last N days or from/to"),
             Method("maintenance.list", Role.VIEWER, maintenance_list, "maintenance windows"),
             Method("maintenance.create", Role.ADMIN, maintenance_create, "schedule a window",
                    mutates=True),

@@ -82,6 +82,8 @@ class Service:
     degraded_after_s: float | None = None
     confirm_failures: int = 2
     sla_target: float | None = None
+    latency_objective_ms: float | None = None
+    latency_objective_pct: float | None = None
     verify_tls: bool = True
     ca_file: str | None = None
     active: bool = True

@@ -314,6 +314,13 @@ class Store(ABC):
         """'config' or 'admin' for a known service (active or not), else None."""
 
 
+    @abstractmethod
+    async def first_activity(
+        self, service_ids: Sequence[str], since: datetime, until: datetime
+    ) -> dict[str, datetime]:
+        """Per service, the start of the first hour in [since, until) with checks (from the
+        hourly rollups, which outlive raw checks)."""
+
     # -- incidents --------------------------------------------------------------------
 
     @abstractmethod

@@ -918,3 +918,16 @@ class PostgresStore(Store):
         return await self._inc_query(
             f"SELECT {cols} FROM incidents i JOIN incident_services s ON s.incident_id = i.id"
             " WHERE s.service_id = $1 AND i.status <> 'resolved' ORDER BY i.started_at DESC", service_id)
+
+    async def first_activity(
+        self, service_ids: Sequence[str], since: datetime, until: datetime
+    ) -> dict[str, datetime]:
+        if not service_ids:
+            return {}
+        rows = await self._fetch(
+            "SELECT service_id, min(day + hour * interval '1 hour') AS first FROM hourly_rollups"
+            " WHERE checks > 0 AND service_id = ANY($1::text[])"
+            " AND (day + hour * interval '1 hour') > ($2::timestamptz at time zone 'UTC') - interval '1 hour'"
+            " AND (day + hour * interval '1 hour') < ($3::timestamptz at time zone 'UTC')"
+            " GROUP BY service_id", list(service_ids), since, until)
+        return {r["service_id"]: max(r["first"].replace(tzinfo=UTC), since) for r in rows}

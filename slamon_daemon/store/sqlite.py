@@ -921,3 +921,22 @@ class SqliteStore(Store):
             " JOIN incident_services s ON s.incident_id = i.id WHERE s.service_id = ?"
             " AND i.status != 'resolved' ORDER BY i.started_at DESC", (service_id,))
         return await self._incidents_from_rows(rows)
+
+    async def first_activity(
+        self, service_ids: Sequence[str], since: datetime, until: datetime
+    ) -> dict[str, datetime]:
+        if not service_ids:
+            return {}
+        marks = ", ".join("?" for _ in service_ids)
+        rows = await self._all(
+            "SELECT service_id, day, hour FROM hourly_rollups WHERE checks > 0 AND day >= ? AND day <= ?"
+            f" AND service_id IN ({marks}) ORDER BY service_id, day, hour",
+            (since.astimezone(UTC).date().isoformat(), until.astimezone(UTC).date().isoformat(),
+             *service_ids))
+        out: dict[str, datetime] = {}
+        for sid, day, hour in rows:
+            d = date.fromisoformat(str(day))
+            start = datetime(d.year, d.month, d.day, int(hour), tzinfo=UTC)
+            if sid not in out and since - timedelta(hours=1) < start < until:
+                out[str(sid)] = max(start, since)
+        return out

@@ -1,0 +1,100 @@
+"""The SLA report as Markdown, CSV or JSON text (``slamon report``, the TUI's export)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+FORMATS = ("md", "csv", "json")
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "Service"),
+    ("target", "Target %"),
+    ("uptime", "Uptime %"),
+    ("met", "SLA"),
+    ("budget_min", "Budget min"),
+    ("consumed_min", "Consumed min"),
+    ("remaining_min", "Remaining min"),
+    ("days_below_target", "Days below"),
+    ("episodes", "Outages"),
+    ("mttr_s", "MTTR"),
+    ("mtbf_s", "MTBF"),
+    ("p95_ms", "p95 ms"),
+    ("latency_objective", "Latency objective"),
+)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600:02d}h"
+
+
+def cell(row: dict[str, Any], key: str) -> str:
+    """One figure as text, the same in Markdown, CSV and the TUI."""
+    v = row.get(key)
+    if key == "met":
+        return "n/a" if v is None else ("MET" if v else "BREACHED")
+    if key == "days_below_target":
+        return str(len(v or []))
+    if key in ("mttr_s", "mtbf_s"):
+        return _duration(v)
+    if key == "latency_objective":
+        if not v:
+            return "—"
+        comp = "n/a" if v["compliance_pct"] is None else f"{v['compliance_pct']:.2f}%"
+        verdict = "" if v["met"] is None else (" MET" if v["met"] else " BREACHED")
+        return f"{comp} ≤{v['threshold_ms']:g}ms (target {v['target_pct']:g}%){verdict}"
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.2f}" if key.endswith("_min") else f"{v:g}"
+    return str(v)
+
+
+def render(report: dict[str, Any], fmt: str) -> str:
+    """The report in ``fmt`` (md, csv or json)."""
+    if fmt == "json":
+        return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    rows = report["services"]
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["period", *(h for _, h in COLUMNS), "monitored_from", "partial_period"])
+        for r in rows:
+            w.writerow([report["period"]["label"], *(cell(r, k) for k, _ in COLUMNS),
+                        r.get("monitored_from") or "", r.get("partial_period")])
+        return buf.getvalue()
+    p = report["period"]
+    lines = [
+        f"# SLA report: {p['label']} ({p['timezone']})",
+        "",
+        f"Period {p['start']} to {p['end']}" + ("" if p["complete"] else " (in progress)")
+        + f"; generated {report['generated_at']}.",
+        "",
+    ]
+    breached = report.get("breached") or []
+    lines.append(f"**{len(breached)} of {len(rows)} services breached their SLA**"
+                 + (f": {', '.join(breached)}." if breached else "."))
+    lines.append("")
+    lines.append("| " + " | ".join(h for _, h in COLUMNS) + " |")
+    lines.append("|" + "|".join("---" for _ in COLUMNS) + "|")
+    for r in rows:
+        lines.append("| " + " | ".join(cell(r, k).replace("|", "\\|") for k, _ in COLUMNS) + " |")
+    notes = [f"- {r['id']}: monitored from {r['monitored_from']} only (part of the period)."
+             for r in rows if r.get("partial_period") and r.get("monitored_from")]
+    notes += [f"- {r['id']}: no data in this period." for r in rows if r.get("monitored_from") is None]
+    if notes:
+        lines += ["", "Notes:", *notes]
+    lines += ["", "Uptime = (up + degraded) / (checks − maintenance checks); maintenance is excluded;"
+              " error budget = (1 − target) × monitored time; consumed = downtime.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,238 @@
+"""SLA periods, budgets, MTTR/MTBF (SPEC §3.5). One code path for CLI, TUI and feed.
+
+Definitions, for one service over a period [start, end):
+* The *monitored* part starts at the service's first check in the period, to the hour (a
+  service added mid-month is judged on the part it was monitored; the report says so), and
+  ends at the period's end or now, whichever is first.
+* Maintenance is excluded everywhere: maintenance checks are not counted in uptime, and the
+  time they stand for (their intervals) is taken out of the monitored time.
+* Uptime % = (up + degraded) / (checks − maintenance checks) (rollup.py), two decimals truncated.
+  Met when uptime ≥ target (the service's sla_target, else the daemon's).
+* Error budget (minutes) = (1 − target) × counted time, counted time = monitored − maintenance.
+  Consumed = downtime (the intervals of failed checks outside maintenance). Remaining =
+  budget − consumed (negative when breached).
+* Days below target: UTC days (or days in the configured timezone) whose uptime < target.
+* Outage episodes: those that started in the period. MTTR = mean duration of those that ended;
+  MTBF = (counted time − downtime) / number of episodes (None without episodes).
+* p95 latency: nearest-rank from the merged histogram (within 1 %).
+* Latency objective (optional, per service: e.g. 95 % of answered checks under 1000 ms):
+  compliance = share of answered checks at or under the threshold, read from the histogram
+  (exact except for latencies within 1 % of the threshold).
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .models import OutageEpisode, Service
+from .rollup import HIST_GAMMA, Rollup, uptime_percent_text, uptime_ratio
+from .store.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """[start, end) in UTC, with how it was asked for."""
+
+    start: datetime
+    end: datetime
+    label: str
+    timezone: str = "UTC"
+
+    @property
+    def days(self) -> list[date]:
+        tz = ZoneInfo(self.timezone)
+        d = self.start.astimezone(tz).date()
+        out = []
+        while datetime(d.year, d.month, d.day, tzinfo=tz) < self.end:
+            out.append(d)
+            d += timedelta(days=1)
+        return out
+
+
+def month_period(month: str, tz: str = "UTC") -> Period:
+    """The calendar month "YYYY-MM" in ``tz``. Raises ValueError with what is allowed."""
+    try:
+        y, m = (int(x) for x in month.split("-"))
+        date(y, m, 1)
+    except ValueError:
+        raise ValueError(f"month must look like 2026-10, got {month!r}") from None
+    zone = ZoneInfo(tz)
+    start = datetime(y, m, 1, tzinfo=zone)
+    ny, nm = (y + 1, 1) if m == 12 else (y, m + 1)
+    end = datetime(ny, nm, 1, tzinfo=zone)
+    return Period(start.astimezone(UTC), end.astimezone(UTC), f"{y:04d}-{m:02d}", tz)
+
+
+def last_days_period(days: int, now: datetime, tz: str = "UTC") -> Period:
+    """The last ``days`` whole days up to and including today (in ``tz``)."""
+    if not 1 <= days <= 3650:
+        raise ValueError(f"days must be 1..3650, got {days}")
+    zone = ZoneInfo(tz)
+    today = now.astimezone(zone).date()
+    first = today - timedelta(days=days - 1)
+    start = datetime(first.year, first.month, first.day, tzinfo=zone)
+    end = datetime(today.year, today.month, today.day, tzinfo=zone) + timedelta(days=1)
+    return Period(start.astimezone(UTC), end.astimezone(UTC), f"last {days} days", tz)
+
+
+def range_period(first: str, last: str, tz: str = "UTC") -> Period:
+    """From the day ``first`` to the day ``last`` inclusive (YYYY-MM-DD)."""
+    try:
+        a, b = date.fromisoformat(first), date.fromisoformat(last)
+    except ValueError:
+        raise ValueError(f"from/to must be days like 2026-10-01, got {first!r}/{last!r}") from None
+    if b < a:
+        raise ValueError("to must not be before from")
+    zone = ZoneInfo(tz)
+    start = datetime(a.year, a.month, a.day, tzinfo=zone)
+    end = datetime(b.year, b.month, b.day, tzinfo=zone) + timedelta(days=1)
+    return Period(start.astimezone(UTC), end.astimezone(UTC), f"{a} to {b}", tz)
+
+
+def default_month(now: datetime, tz: str = "UTC") -> str:
+    local = now.astimezone(ZoneInfo(tz))
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def _share_at_or_under(r: Rollup, threshold_ms: float) -> float | None:
+    if r.latency_count == 0:
+        return None
+    under = sum(n for b, n in r.hist.items() if HIST_GAMMA ** b <= threshold_ms * (1 + 1e-12))
+    return under / r.latency_count
+
+
+def service_figures(
+    service: Service, target: float, period: Period, now: datetime, rollups: list[Rollup],
+    by_day: dict[date, Rollup], episodes: list[OutageEpisode], first_check: datetime | None,
+) -> dict[str, Any]:
+    """The SLA figures of one service (see the module docstring)."""
+    total = Rollup(service_id=service.id, day=period.start.date())
+    for r in rollups:
+        total.merge(r)
+    end = min(period.end, now)
+    monitored_from = max(period.start, first_check) if first_check else None
+    monitored_s = max(0.0, (end - monitored_from).total_seconds()) if monitored_from else 0.0
+    period_s = (period.end - period.start).total_seconds()
+    # Each maintenance check stands for one interval of the service (as a failed one does).
+    maintenance_s = total.maintenance * service.interval_s
+    counted_s = max(0.0, monitored_s - maintenance_s)
+    ratio = uptime_ratio(total.up, total.degraded, total.checks, total.maintenance)
+    budget_min = (1 - target / 100) * counted_s / 60
+    consumed_min = total.downtime_s / 60
+    ended = [e for e in episodes if e.ended_at is not None]
+    mttr = (sum((e.ended_at - e.started_at).total_seconds() for e in ended if e.ended_at) / len(ended)
+            if ended else None)
+    mtbf = (counted_s - total.downtime_s) / len(episodes) if episodes else None
+    days_below = sorted(d.isoformat() for d, r in by_day.items()
+                        if (u := uptime_ratio(r.up, r.degraded, r.checks, r.maintenance)) is not None
+                        and u * 100 < target)
+    out: dict[str, Any] = {
+        "id": service.id,
+        "name": service.name,
+        "target": target,
+        "uptime": uptime_percent_text(total.up, total.degraded, total.checks, total.maintenance),
+        "uptime_ratio": ratio,
+        "met": None if ratio is None else ratio * 100 >= target - 1e-12,
+        "checks": total.checks,
+        "maintenance_checks": total.maintenance,
+        "failed_checks": total.down,
+        "monitored_from": monitored_from.isoformat() if monitored_from else None,
+        # Monitored for only part of the period (added later, or no data at first).
+        "partial_period": bool(monitored_from and monitored_from >= period.start + timedelta(hours=1)),
+        "monitored_s": round(monitored_s, 1),
+        "period_s": round(period_s, 1),
+        "maintenance_s": round(maintenance_s, 1),
+        "budget_min": round(budget_min, 3),
+        "consumed_min": round(consumed_min, 3),
+        "remaining_min": round(budget_min - consumed_min, 3),
+        "budget_used_pct": round(consumed_min / budget_min * 100, 2) if budget_min > 0 else None,
+        "downtime_s": round(total.downtime_s, 3),
+        "days_below_target": days_below,
+        "episodes": len(episodes),
+        "mttr_s": round(mttr, 1) if mttr is not None else None,
+        "mtbf_s": round(mtbf, 1) if mtbf is not None else None,
+        "p95_ms": round(p, 3) if (p := total.percentile(95)) is not None else None,
+        "latency_objective": None,
+    }
+    if service.latency_objective_ms is not None and service.latency_objective_pct is not None:
+        share = _share_at_or_under(total, service.latency_objective_ms)
+        out["latency_objective"] = {
+            "threshold_ms": service.latency_objective_ms,
+            "target_pct": service.latency_objective_pct,
+            "compliance_pct": None if share is None else round(share * 100, 3),
+            "met": None if share is None else share * 100 >= service.latency_objective_pct - 1e-12,
+        }
+    return out
+
+
+async def sla_report(
+    store: Store, services: list[Service], default_target: float, period: Period,
+    now: datetime, only: str | None = None,
+) -> dict[str, Any]:
+    """The SLA report for ``period`` (one code path for the CLI, the TUI and the feed)."""
+    chosen = [s for s in services if only is None or s.id == only]
+    ids = [s.id for s in chosen]
+    utc_days = period.timezone == "UTC"
+    rollups: dict[str, list[Rollup]] = {sid: [] for sid in ids}
+    by_day: dict[str, dict[date, Rollup]] = {sid: {} for sid in ids}
+    if utc_days:
+        last = (period.end - timedelta(microseconds=1)).date()
+        for r in await store.daily_rollups(period.start.date(), last, ids):
+            rollups[r.service_id].append(r)
+            by_day[r.service_id][r.day] = r
+    else:
+        zone = ZoneInfo(period.timezone)
+        for sid in ids:
+            for h in await store.hourly_rollups(sid, period.start, period.end):
+                rollups[sid].append(h)
+                local_day = h.start.astimezone(zone).date()
+                cur = by_day[sid].setdefault(local_day, Rollup(service_id=sid, day=local_day))
+                cur.merge(h)
+    episodes: dict[str, list[OutageEpisode]] = {sid: [] for sid in ids}
+    for e in await store.episodes(None, since=period.start, limit=1_000_000):
+        if e.service_id in episodes and period.start <= e.started_at < period.end:
+            episodes[e.service_id].append(e)
+    firsts = await store.first_activity(ids, period.start, period.end)
+    rows = [
+        service_figures(s, s.sla_target or default_target, period, now, rollups[s.id],
+                        by_day[s.id], episodes[s.id], firsts.get(s.id))
+        for s in chosen
+    ]
+    return {
+        "period": {"label": period.label, "start": period.start.isoformat(),
+                   "end": period.end.isoformat(), "timezone": period.timezone,
+                   "days": len(period.days),
+                   "complete": now >= period.end},
+        "generated_at": now.isoformat(),
+        "services": rows,
+        "breached": [r["id"] for r in rows if r["met"] is False],
+    }
+
+
+def month_days(month: str) -> int:
+    y, m = (int(x) for x in month.split("-"))
+    return calendar.monthrange(y, m)[1]
+
+
+def period_from_params(
+    *, month: str | None, days: int | None, first: str | None, last: str | None,
+    now: datetime, tz: str,
+) -> Period:
+    """The period a report asks for: a month, the last N days, or from/to (default: this month).
+
+    Raises ValueError with what is allowed.
+    """
+    given = sum(x is not None for x in (month, days)) + (1 if (first or last) else 0)
+    if given > 1:
+        raise ValueError("give one of: a month, a number of days, or from and to")
+    if first or last:
+        if not (first and last):
+            raise ValueError("from and to go together")
+        return range_period(first, last, tz)
+    if days is not None:
+        return last_days_period(days, now, tz)
+    return month_period(month or default_month(now, tz), tz)
