@@ -34,6 +34,7 @@ from slamon_tui.messages import (
 )
 from slamon_tui.screens.dashboard import DashboardScreen
 from slamon_tui.screens.help import HelpScreen
+from slamon_tui.screens.service import ServiceScreen
 
 logger = logging.getLogger("slamon.tui")
 
@@ -185,6 +186,9 @@ class SlamonApp(App[None]):
         if not self.is_running:
             return  # shutting down: the screens may already be gone
         self.dashboard.show_connecting(message.attempt)
+        if message.attempt > 1:
+            for screen in self._detail_screens():
+                screen.feed_down(self.dashboard.connection_text)
 
     @on(Connected)
     def _on_connected(self, message: Connected) -> None:
@@ -199,12 +203,16 @@ class SlamonApp(App[None]):
         self.dashboard.show_disconnected(
             message.reason, message.retry_in, message.daemon_missing, message.shutdown
         )
+        for screen in self._detail_screens():
+            screen.feed_down(self.dashboard.connection_text)
 
     @on(Snapshot)
     def _on_snapshot(self, message: Snapshot) -> None:
         if not self.is_running:
             return  # shutting down: the screens may already be gone
         self.dashboard.show_snapshot(message.result)
+        for screen in self._detail_screens():
+            screen.reload()  # (re)connected or resynced: what it shows may be stale
 
     @on(CheckEvent)
     def _on_check(self, message: CheckEvent) -> None:
@@ -212,6 +220,8 @@ class SlamonApp(App[None]):
             return  # shutting down: the screens may already be gone
         if not self.dashboard.apply_check(message.data):
             self._resync_for_unknown_service()
+        for screen in self._detail_screens(message.data.get("service_id")):
+            screen.check_arrived()
 
     @on(StatusEvent)
     def _on_status(self, message: StatusEvent) -> None:
@@ -219,10 +229,22 @@ class SlamonApp(App[None]):
             return  # shutting down: the screens may already be gone
         if not self.dashboard.apply_status(message.data):
             self._resync_for_unknown_service()
+        data = message.data
+        if data.get("kind") == "service":
+            for screen in self._detail_screens(data.get("service_id")):
+                screen.status_changed(str(data.get("status") or "unknown"), data.get("at"))
 
     @on(FeedProblem)
     def _on_problem(self, message: FeedProblem) -> None:
         self.notify(message.text, severity="warning")
+
+    def _detail_screens(self, service_id: Any = None) -> list[ServiceScreen]:
+        """The open detail screens (of ``service_id`` when given), even under an overlay."""
+        return [
+            s
+            for s in self.screen_stack
+            if isinstance(s, ServiceScreen) and service_id in (None, s.service_id)
+        ]
 
     def _resync_for_unknown_service(self) -> None:
         # The services changed on the daemon. One resync at a time: more events for the

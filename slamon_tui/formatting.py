@@ -6,9 +6,10 @@ same: every status has a word and a symbol, every bar cell a distinct glyph.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from slamon_daemon.models import DailyStatus, ErrorKind, ServiceStatus
+from slamon_daemon.models import DailyStatus, ErrorKind, ServiceStatus, parse_ts
 
 # (symbol, word, short word for narrow screens). Symbols are chosen among characters that
 # have no emoji presentation, so they stay one cell wide in every terminal we know of.
@@ -57,6 +58,39 @@ ERROR_SHORT: dict[str, str] = {
     ErrorKind.ASSERTION_FAILED: "bad body",
     ErrorKind.UNKNOWN: "error",
 }
+
+
+OUTCOME_LABELS: dict[str, tuple[str, str]] = {
+    "up": ("●", "up"),
+    "degraded": ("▲", "degraded"),
+    "down": ("✕", "down"),
+}
+
+
+def outcome_text(outcome: str) -> str:
+    """A check's outcome with its symbol: "● up", "▲ degraded", "✕ down"."""
+    symbol, word = OUTCOME_LABELS.get(outcome, ("?", outcome or "unknown"))
+    return f"{symbol} {word}"
+
+
+def error_kind_text(kind: str | None) -> str:
+    """A short word for an error kind ("timeout", "conn err"); "" for none."""
+    if not kind:
+        return ""
+    return ERROR_SHORT.get(kind, kind)
+
+
+def time_text(ts: str | None, now: datetime | None = None, *, seconds: bool = False) -> str:
+    """A UTC time: "23:01" today, "Nov 19 23:01" another day, "—" when unknown."""
+    if not ts:
+        return "—"
+    try:
+        at = parse_ts(ts).astimezone(UTC)
+    except ValueError:
+        return ts
+    now = now or datetime.now(UTC)
+    clock = at.strftime("%H:%M:%S" if seconds else "%H:%M")
+    return clock if at.date() == now.date() else f"{at:%b %d} {clock}"
 
 
 def status_symbol(status: str) -> str:

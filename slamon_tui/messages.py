@@ -85,3 +85,19 @@ class DayFetched(Message):
     day: str
     result: dict[str, Any] | None
     problem: str | None = None
+
+
+@dataclass
+class DetailFetched(Message):
+    """An answer to a service detail method (service.get / .series / .calendar).
+
+    ``params`` are those of the call (the series' range); on failure ``result`` is None,
+    ``problem`` says why and ``code`` is the feed error code when the daemon refused.
+    """
+
+    method: str
+    service_id: str
+    params: dict[str, Any]
+    result: Any
+    problem: str | None = None
+    code: str | None = None

@@ -8,7 +8,7 @@ from typing import Any
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -17,6 +17,7 @@ from textual.widgets import Footer, Static
 from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
 from slamon_tui.messages import DayFetched
 from slamon_tui.model import DashboardModel, ServiceState
+from slamon_tui.screens.service import ServiceScreen
 from slamon_tui.widgets.column_header import ColumnHeader
 from slamon_tui.widgets.columns import Columns, columns_for
 from slamon_tui.widgets.day_line import DayLine, DayView
@@ -47,14 +48,24 @@ class ServiceList(VerticalScroll, can_focus=False, inherit_bindings=False):
     """
 
 
+class ListArea(Vertical):
+    """The rows with the day line right under them: the list is as tall as its rows, up to
+    what leaves the day line on screen (then it scrolls)."""
+
+    def on_resize(self) -> None:
+        """Cap the list so the day line below it stays visible."""
+        self.query_one(ServiceList).styles.max_height = max(1, self.size.height - 1)
+
+
 class DashboardScreen(Screen[None]):
     """Live status of every service. Rows are kept by service id and updated in place."""
 
     BINDINGS = [
         Binding("down,j", "cursor_down", "Next", key_display="↓/j"),
-        Binding("up,k", "cursor_up", "Previous", key_display="↑/k"),
+        Binding("up,k", "cursor_up", "Previous", key_display="↑/k", show=False),
         Binding("home,g", "cursor_first", "First", show=False),
         Binding("end,G", "cursor_last", "Last", show=False),
+        Binding("enter", "open_service", "Detail", key_display="⏎"),
         Binding("left,h", "day_earlier", "Day", key_display="←→/hl"),
         Binding("right,l", "day_later", "Later day", show=False),
     ]
@@ -84,8 +95,9 @@ class DashboardScreen(Screen[None]):
         yield _hidden(Static("", id="notice"))
         yield _hidden(Static("", id="no-daemon"))
         yield _hidden(ColumnHeader(self.columns, id="columns"))
-        yield ServiceList(id="services")
-        yield _hidden(DayLine(id="day-line"))
+        with ListArea(id="list-area"):
+            yield ServiceList(id="services")
+            yield _hidden(DayLine(id="day-line"))
         yield _hidden(Static("No services are configured on this daemon.", id="empty"))
         yield Footer()
 
@@ -143,6 +155,11 @@ class DashboardScreen(Screen[None]):
             self.query_one(StatusBanner).set_waiting(
                 "No daemon running" if daemon_missing else "Not connected"
             )
+
+    @property
+    def connection_text(self) -> str:
+        """The connection line as shown ("● live · …", "⟳ reconnecting… — why")."""
+        return str(self.query_one("#connection", Static).content)
 
     def _set_connection(self, text: str, state: str) -> None:
         line = self.query_one("#connection", Static)
@@ -284,6 +301,15 @@ class DashboardScreen(Screen[None]):
     def action_cursor_last(self) -> None:
         """Move the cursor to the last service."""
         self._move(len(self.rows))
+
+    def action_open_service(self) -> None:
+        """Open the detail screen of the service under the cursor."""
+        row = self.selected
+        if row is not None:
+            s = row.service
+            self.app.push_screen(
+                ServiceScreen(s.id, self._call, name=s.name, status=s.status, since=s.status_since)
+            )
 
     # --- the day cursor on the bar ------------------------------------------------------
 

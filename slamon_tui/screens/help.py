@@ -21,11 +21,20 @@ TREND_LEGEND = (
 KEYS: list[tuple[str, str]] = [
     ("↑ k  ↓ j", "previous / next service"),
     ("Home g  End G", "first / last service"),
-    ("← h  → l", "day cursor on the bar: earlier / later day (shown under the list)"),
+    ("← h  → l", "day cursor on the bar: earlier / later day"),
+    ("Enter", "service detail of the row with the cursor"),
     ("r", "resync now (or reconnect at once)"),
     ("Ctrl+P", "command palette (themes, …)"),
     ("?", "this help (Esc closes it)"),
     ("q", "quit"),
+]
+
+DETAIL_KEYS: list[tuple[str, str]] = [
+    ("1 2 3 4", "chart range 1h / 24h / 7d / 30d"),
+    ("← h  → l", "shorter / longer chart range"),
+    ("↑ ↓ PgUp PgDn", "scroll"),
+    ("r", "refresh now (it also follows new checks)"),
+    ("Esc", "back to the dashboard, cursor where it was"),
 ]
 
 
@@ -34,8 +43,10 @@ def help_table() -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    for key, what in KEYS:
-        table.add_row(key, what)
+    for title, keys in (("Dashboard", KEYS), ("Service detail", DETAIL_KEYS)):
+        table.add_row(Text(title, style="underline"), "")
+        for key, what in keys:
+            table.add_row(key, what)
     legend = Table.grid(padding=(0, 2))
     legend.add_column(no_wrap=True)
     legend.add_column(no_wrap=True)

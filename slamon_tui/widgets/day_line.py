@@ -3,14 +3,16 @@ with the cursor (date, status, uptime, downtime, outage episodes from ``service.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from slamon_tui.formatting import day_word, format_duration, percent_text
+from slamon_tui.formatting import DAILY_GLYPHS, day_word, format_duration, percent_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +27,13 @@ class DayView:
     problem: str | None = None
 
 
-def day_line_text(view: DayView, *, compact: bool = False) -> Text:
+def day_line_text(
+    view: DayView, *, compact: bool = False, styles: Mapping[str, Style] | None = None
+) -> Text:
     """The line for ``view``; ``compact`` leaves out "(2 days ago)" and shortens words.
 
-    The status is the bar's cell, so the line always agrees with the marked cell.
+    The status is the bar's cell, so the line always agrees with the marked cell (and is
+    drawn in its ``styles``, keyed by daily status like the bar's).
     """
     try:
         when = date.fromisoformat(view.day).strftime("%a %d %b %Y")
@@ -38,7 +43,8 @@ def day_line_text(view: DayView, *, compact: bool = False) -> Text:
     ago = "today" if back == 0 else "yesterday" if back == 1 else f"{back} days ago"
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     text.append(when if compact and back else f"{when} ({ago})", style="bold")
-    text.append(f" · {day_word(view.cell)}")
+    text.append(" · ")
+    text.append(day_word(view.cell), (styles or {}).get(view.cell))
     detail = view.detail
     if detail is not None:
         down = format_duration(float(detail.get("downtime_s") or 0))
@@ -56,8 +62,15 @@ def day_line_text(view: DayView, *, compact: bool = False) -> Text:
 class DayLine(Widget):
     """One line about the day under the day cursor; ``show`` replaces what it is about."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {f"day-line--{key}" for key in DAILY_GLYPHS}
+
     DEFAULT_CSS = """
     DayLine { height: 1; padding: 0 1; }
+    DayLine > .day-line--o { color: $success; }
+    DayLine > .day-line--po { color: $warning; }
+    DayLine > .day-line--mo { color: $error; }
+    DayLine > .day-line--nd { color: $foreground-muted; }
+    DayLine > .day-line--maintenance { color: $primary; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -79,7 +92,8 @@ class DayLine(Widget):
         """The full line, or the compact one when the full one does not fit."""
         if self.view is None:
             return Text()
-        text = day_line_text(self.view)
+        styles = {key: self.get_component_rich_style(f"day-line--{key}") for key in DAILY_GLYPHS}
+        text = day_line_text(self.view, styles=styles)
         if text.cell_len > self.content_size.width:
-            text = day_line_text(self.view, compact=True)
+            text = day_line_text(self.view, compact=True, styles=styles)
         return text

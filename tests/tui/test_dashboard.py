@@ -219,6 +219,7 @@ async def test_keys_move_the_cursor_show_help_and_quit(daemon: FakeDaemon) -> No
         assert isinstance(app.screen, HelpScreen)
         assert "first / last service" in screen_text(app)
         assert "day cursor on the bar" in screen_text(app)
+        assert "service detail of the row" in screen_text(app)
         # At 80×24 the legend is below the fold of the help box: scroll to it.
         app.screen.query_one("#help-box").scroll_end(animate=False)
         await pilot.pause()

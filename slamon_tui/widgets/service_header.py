@@ -1,0 +1,142 @@
+"""The top of the service detail: name, status with its symbol and since when, URL and
+check settings, SLA target, certificate expiry, and uptime over 24 h / 7 d / 30 d / 90 d."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Static
+
+from slamon_daemon.models import ServiceStatus, parse_ts
+from slamon_tui.formatting import (
+    format_duration,
+    percent_text,
+    status_symbol,
+    status_word,
+    time_text,
+)
+
+UPTIME_WINDOWS = ("24h", "7d", "30d", "90d")
+CERT_WARN_DAYS = 14
+"""A certificate expiring within this many days is shown as a warning."""
+_STATUSES = frozenset(s.value for s in ServiceStatus)
+
+
+def cert_text(expires_at: str | None, now: datetime) -> tuple[str, str]:
+    """("certificate expires in 42 days (2027-01-02)", level) or ("", "") when unknown;
+    level is "" (fine), "warning" (soon) or "error" (expired)."""
+    if not expires_at:
+        return "", ""
+    try:
+        at = parse_ts(expires_at)
+    except ValueError:
+        return "", ""
+    days = (at - now).total_seconds() / 86400
+    when = at.astimezone(UTC).strftime("%Y-%m-%d")
+    if days < 0:
+        return f"certificate EXPIRED {int(-days)} days ago ({when})", "error"
+    text = f"certificate expires in {int(days)} days ({when})"
+    return text, "warning" if days < CERT_WARN_DAYS else ""
+
+
+def header_text(
+    detail: dict[str, Any] | None,
+    name: str,
+    status: str,
+    since: str | None,
+    now: datetime | None = None,
+    styles: Mapping[str, Style] | None = None,
+) -> Text:
+    """The header's lines; ``status``/``since`` are the live ones (events keep them current).
+
+    ``styles`` maps a service status, "warning", "error" and "muted" to a style.
+    """
+    now = now or datetime.now(UTC)
+    styles = styles or {}
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(name, style="bold")
+    key = status if status in _STATUSES else "unknown"
+    text.append(f"  {status_symbol(status)} {status_word(status)}", style=styles.get(key))
+    if since:
+        try:
+            at = parse_ts(since)
+            text.append(
+                f"  since {time_text(since, now)} UTC"
+                f" ({format_duration((now - at).total_seconds())})",
+                style=styles.get("muted"),
+            )
+        except ValueError:
+            pass
+    if detail is None:
+        return text
+    svc = detail.get("service") or {}
+    text.append(f"\n{svc.get('url', '')}", style="underline")
+    text.append(
+        f"  {svc.get('method', 'GET')} every {format_duration(float(svc.get('interval_s') or 0))},"
+        f" timeout {format_duration(float(svc.get('timeout_s') or 0))}",
+        style=styles.get("muted"),
+    )
+    text.append("\n")
+    target = svc.get("sla_target")
+    text.append(f"SLA target {target}%" if target is not None else "SLA target —")
+    cert, level = cert_text(detail.get("cert_expires_at"), now)
+    if cert:
+        text.append(" · ")
+        text.append(cert, style=styles.get(level))
+    text.append("\nUptime  ", style="bold")
+    uptime = detail.get("uptime") or {}
+    for i, window in enumerate(UPTIME_WINDOWS):
+        text.append(f"{' · ' if i else ''}{window} ", style=styles.get("muted"))
+        text.append(percent_text(uptime.get(window)), style="bold")
+    return text
+
+
+class ServiceHeader(Static):
+    """The header; ``show`` takes a service.get result, ``set_status`` a status event."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "service-header--warning",
+        "service-header--error",
+        "service-header--muted",
+        *(f"service-header--{s.value}" for s in ServiceStatus),
+    }
+
+    def __init__(self, name: str, status: str, since: str | None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.service_name, self.status, self.since = name, status, since
+        self.detail: dict[str, Any] | None = None
+
+    def on_mount(self) -> None:
+        """Draw what is known before service.get answers (from the dashboard)."""
+        self._draw()
+
+    def show(self, detail: dict[str, Any]) -> None:
+        """Show a service.get result."""
+        self.detail = detail
+        self.service_name = str((detail.get("service") or {}).get("name") or self.service_name)
+        self.status = str(detail.get("status") or self.status)
+        self.since = detail.get("status_since") or self.since
+        self._draw()
+
+    def set_status(self, status: str, since: str | None) -> None:
+        """A status event for this service."""
+        self.status, self.since = status, since or self.since
+        self._draw()
+
+    def _draw(self) -> None:
+        keys = [*(s.value for s in ServiceStatus), "warning", "error", "muted"]
+        styles = {
+            k: self.get_component_rich_style(f"service-header--{k}", partial=True) for k in keys
+        }
+        self.update(
+            header_text(self.detail, self.service_name, self.status, self.since, styles=styles)
+        )
+
+    @property
+    def plain(self) -> str:
+        """The header as plain text."""
+        return header_text(self.detail, self.service_name, self.status, self.since).plain
