@@ -101,7 +101,7 @@ class ServiceScreen(Screen[None]):
                     yield FiguresTable("Loading…", id="figures")
                 with Vertical(id="detail-right"):
                     yield Static("Daily status (UTC)", classes="detail-title")
-                    yield StatusCalendar("Loading…", id="calendar")
+                    yield StatusCalendar(id="calendar")
                     yield Static("Outage episodes", classes="detail-title")
                     yield EpisodeList("Loading…", id="episodes")
                     yield Static("Recent checks", classes="detail-title")

@@ -63,7 +63,7 @@ class LatencyChart(Widget):
     }
 
     DEFAULT_CSS = """
-    LatencyChart { height: 12; }
+    LatencyChart { height: 12; text-wrap: nowrap; text-overflow: clip; }
     LatencyChart > .latency-chart--p50 { color: $text-primary; }
     LatencyChart > .latency-chart--p95 { color: $text-accent; }
     LatencyChart > .latency-chart--p99 { color: $text-error; }
@@ -92,8 +92,19 @@ class LatencyChart(Widget):
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"latency-chart--{name}", partial=True)
 
-    def title_line(self) -> Text:
-        """ "Latency  1h [24h] 7d 30d   ⠤ p50 ⠤ p95 ⠤ p99  ✕ failed · no checks"."""
+    def title_line(self, width: int | None = None) -> Text:
+        """ "Latency  1h [24h] 7d 30d   ⠤ p50 ⠤ p95 ⠤ p99  ✕ failed · no checks".
+
+        Within ``width`` cells: the marks' words, then the marks, go first when short of room
+        (the help explains them too).
+        """
+        for detail in (2, 1, 0):
+            line = self._title(detail)
+            if width is None or line.cell_len <= width:
+                break
+        return line
+
+    def _title(self, detail: int) -> Text:
         line = Text("Latency ", style="bold", no_wrap=True, overflow="crop", end="")
         for rng in RANGES:
             if rng == self.range:
@@ -104,17 +115,19 @@ class LatencyChart(Widget):
         for name in LINES:
             line.append("⠤⠤", self._style(name))
             line.append(f" {name} ")
-        line.append(f" {FAILED_MARK}", self._style("failed"))
-        line.append(" failed ")
-        line.append(GAP_MARK, self._style("axis"))
-        line.append(" no checks")
+        if detail:
+            line.append(f" {FAILED_MARK}", self._style("failed"))
+            line.append(" failed " if detail > 1 else " ")
+            line.append(GAP_MARK, self._style("axis"))
+            line.append(" no checks" if detail > 1 else "")
+        line.rstrip()
         return line
 
     def render(self) -> Text:
         """Title, chart rows with the y axis, the x axis and the time labels."""
         width = max(self.content_size.width - Y_GUTTER, 4)
         rows = max(self.content_size.height - 3, 2)
-        out = self.title_line()
+        out = self.title_line(self.content_size.width)
         points = (self.series or {}).get("points") or []
         if not any(int(p.get("checks") or 0) for p in points):
             note = self.note or "No checks in this range."
@@ -124,6 +137,11 @@ class LatencyChart(Widget):
         axis = self._style("axis")
         labels = {0: axis_label(chart.top), rows // 2: axis_label(chart.top / 2)}
         labels[rows - 1] = "0"
+        if not any(owner is not None for row in chart.owners for owner in row):
+            # Checks, but none answered: no scale to show; the axis still marks the failures.
+            note = "Every check in this range failed: no response times to draw."
+            chart.rows[rows // 2] = note[:width].ljust(width)
+            labels = {rows - 1: "0"}
         for r, (chars, owners) in enumerate(zip(chart.rows, chart.owners, strict=True)):
             label = labels.get(r)
             out.append("\n")

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from slamon_tui.formatting import DAILY_GLYPHS, DAILY_WORDS
 
@@ -32,8 +32,11 @@ def month_weeks(days: Sequence[dict[str, Any]]) -> list[list[Cell]]:
     return [cells[i : i + 7] for i in range(0, len(cells), 7)]
 
 
-def calendar_text(months: Sequence[dict[str, Any]], styles: Mapping[str, Style]) -> Text:
-    """The grids side by side with month titles above, and a legend line below."""
+def calendar_text(
+    months: Sequence[dict[str, Any]], styles: Mapping[str, Style], width: int = 80
+) -> Text:
+    """The grids side by side with month titles above, and the legend below, its items
+    packed into lines of at most ``width`` cells (never broken inside an item)."""
     text = Text(no_wrap=True, overflow="crop")
     text.append(" " * (LABEL_WIDTH + 1))
     grids = []
@@ -54,19 +57,27 @@ def calendar_text(months: Sequence[dict[str, Any]], styles: Mapping[str, Style])
                     text.append(DAILY_GLYPHS[key], styles.get(key))
                     text.append(" ")
             text.append(" " * (MONTH_WIDTH - 2 * len(weeks)) + MONTH_GAP)
-    text.append("\n")
+    used = width  # forces a new line before the first item
     for key, glyph in DAILY_GLYPHS.items():
+        item = f"{glyph} {DAILY_WORDS[key]}"
+        if used + 2 + len(item) > width:
+            text.append("\n")
+            used = -2
+        else:
+            text.append("  ")
         text.append(glyph, styles.get(key))
-        text.append(f" {DAILY_WORDS[key]}  ", style="dim")
+        text.append(f" {DAILY_WORDS[key]}", style="dim")
+        used += 2 + len(item)
     return text
 
 
-class StatusCalendar(Static):
+class StatusCalendar(Widget):
     """The calendar of service.calendar; ``show`` replaces the months."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {f"status-calendar--{key}" for key in DAILY_GLYPHS}
 
     DEFAULT_CSS = """
+    StatusCalendar { height: auto; }
     StatusCalendar > .status-calendar--o { color: $success; }
     StatusCalendar > .status-calendar--po { color: $warning; }
     StatusCalendar > .status-calendar--mo { color: $error; }
@@ -74,9 +85,20 @@ class StatusCalendar(Static):
     StatusCalendar > .status-calendar--maintenance { color: $primary; }
     """
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.months: list[dict[str, Any]] | None = None
+
     def show(self, months: Sequence[dict[str, Any]]) -> None:
         """Show service.calendar's ``months`` (oldest first)."""
+        self.months = list(months)
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        """The grids and the legend, laid out for the current width."""
+        if self.months is None:
+            return Text("Loading…", style="dim")
         styles = {
             key: self.get_component_rich_style(f"status-calendar--{key}") for key in DAILY_GLYPHS
         }
-        self.update(calendar_text(months, styles))
+        return calendar_text(self.months, styles, self.content_size.width or 80)

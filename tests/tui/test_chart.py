@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from textual.app import App, ComposeResult
 
 from slamon_tui.chart import SERIES, nice_ceiling, plot, spread
-from slamon_tui.widgets.latency_chart import axis_label, time_labels
+from slamon_tui.widgets.latency_chart import LatencyChart, axis_label, time_labels
 
 from .fake_daemon import make_series
 
@@ -91,3 +92,47 @@ def test_axis_and_time_labels() -> None:
     assert time_labels(make_series("api", "24h")) == ("Nov 20 23:15", "11:15", "Nov 21 23:15 UTC")
     assert time_labels(make_series("api", "30d")) == ("Oct 23", "Nov 07", "Nov 22 UTC")
     assert time_labels({"points": []}) == ("", "", "")
+
+
+async def test_chart_title_drops_the_marks_words_before_it_overflows() -> None:
+    chart = LatencyChart()
+    async with _Host(chart).run_test(size=(100, 14)) as pilot:
+        await pilot.pause()
+        _check_titles(chart)
+        # Drawn at 50 cells, the title line is cut to fit, never wrapped onto the chart.
+        chart.show(make_series("api", "24h"))
+        chart.styles.width = 50
+        await pilot.pause()
+        lines = chart.render().plain.splitlines()
+        assert lines[0].rstrip().endswith("p99") and "80 ms ┤" in lines[1]
+
+
+async def test_a_range_where_every_check_failed_says_so() -> None:
+    chart = LatencyChart()
+    async with _Host(chart).run_test(size=(100, 14)) as pilot:
+        failed = {"checks": 3, "down": 3, "p50_ms": None, "p95_ms": None, "p99_ms": None}
+        chart.show({"range": "1h", "bucket_s": 60, "points": [
+            {"t": "2026-11-21T22:00:00+00:00", **failed}] * 10})
+        await pilot.pause()
+        text = chart.render().plain
+        assert "Every check in this range failed" in text
+        assert " ms ┤" not in text  # no scale without response times
+        assert text.splitlines()[-2].count("✕") == chart.content_size.width - 9
+
+
+class _Host(App[None]):
+    def __init__(self, widget: LatencyChart) -> None:
+        super().__init__()
+        self.widget = widget
+
+    def compose(self) -> ComposeResult:
+        yield self.widget
+
+
+def _check_titles(chart: LatencyChart) -> None:
+    full = chart.title_line().plain
+    assert full.endswith("✕ failed · no checks")
+    assert chart.title_line(len(full)).plain == full
+    short = chart.title_line(len(full) - 1).plain
+    assert short.endswith("p99  ✕ ·") and len(short) < len(full)
+    assert chart.title_line(40).plain.rstrip().endswith("p99")

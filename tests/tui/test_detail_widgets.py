@@ -121,6 +121,16 @@ def test_calendar_grid_per_month() -> None:
     assert lines[8].startswith("█ operational")
 
 
+def test_calendar_legend_wraps_between_items_only() -> None:
+    days = [{"day": f"2026-11-{d:02d}", "status": "o"} for d in range(1, 31)]
+    text = calendar_text([{"month": "2026-11", "days": days}], {}, width=46)
+    lines = as_text(text, width=46).splitlines()
+    legend = [line.strip() for line in lines[8:]]
+    assert len(legend) == 2  # too long for 46 cells: two lines...
+    assert all(line[0] in "█▆▃▒·" for line in legend)  # ...each starting with an item
+    assert "major outage" in " ".join(legend)
+
+
 def test_long_causes_are_cut_not_wrapped_at_80_columns() -> None:
     episode = make_episode("api", NOW - timedelta(minutes=9), None)
     episode["error"] = "x" * 200
