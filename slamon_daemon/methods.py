@@ -160,7 +160,18 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
             "episodes": [e.to_dict() for e in episodes],
             "recent_checks": [c.to_dict() for c in recent],
             "maintenance": [w.to_dict() for w in daemon.maintenance if not w.services or svc.id in w.services],
+            "sla": await _month_sla(svc.id, now),
         }
+
+    async def _month_sla(sid: str, now: datetime) -> dict[str, Any] | None:
+        """This month's SLA figures of one service (target, budget, consumed, remaining)."""
+        tz = daemon.settings.daemon.timezone
+        period = period_from_params(month=None, days=None, first=None, last=None, now=now, tz=tz)
+        services = [x for x in await daemon.store.list_services() if x.id == sid]
+        report = await sla_report(daemon.store, services, daemon.settings.daemon.sla_target,
+                                  period, now, sid)
+        rows = report["services"]
+        return {"period": report["period"]["label"], **rows[0]} if rows else None
 
     async def service_series(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"id", "range"}, "service.series")
@@ -179,8 +190,15 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
             start = end - span
             checks = await daemon.store.checks_between(st.service.id, start, end)
             points = series_points(st.service.id, start, end, bucket, checks=checks)
+        summary = total(st.service.id, [])
+        if bucket >= timedelta(hours=1):
+            for h in hourly:
+                summary.merge(h)
+        else:
+            for c in checks:
+                summary.add(c)
         return {"id": st.service.id, "range": rng, "bucket_s": int(bucket.total_seconds()),
-                "points": points}
+                "points": points, "summary": figures(summary)}
 
     async def service_calendar(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"id", "months", "until"}, "service.calendar")
@@ -207,8 +225,11 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
             day = date.fromisoformat(raw)
         except ValueError:
             raise P.bad(f'"day" must be a date like "2026-11-21", got {raw!r}') from None
-        rows = await daemon.store.daily_rollups(day, day, service_ids=[st.service.id])
-        r = rows[0] if rows else None
+        if day == datetime.now(UTC).date():
+            r = st.days.get(day)  # today: the live rollup, ahead of the database by a flush
+        else:
+            rows = await daemon.store.daily_rollups(day, day, service_ids=[st.service.id])
+            r = rows[0] if rows else None
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         episodes = [e for e in await daemon.store.episodes(st.service.id, since=start, limit=500)
                     if e.started_at < start + timedelta(days=1)]
