@@ -67,6 +67,21 @@ def build_incident_methods(daemon: Daemon) -> list[Method]:
             raise P.bad(f'"message" is longer than {MESSAGE_LIMIT} characters')
         return msg
 
+    async def save_versioned(
+        iid: int, version: int, cols: dict[str, Any], fields: list[str], actor: str, t: datetime
+    ) -> Incident:
+        """Save against ``version``; a stale one is a conflict error naming what changed."""
+        try:
+            return await daemon.store.save_incident(iid, version, cols, fields, actor, t)
+        except VersionConflict as exc:
+            raise ProtocolError(
+                ErrorCode.CONFLICT,
+                f"incident {iid} was changed by someone else since version {version}"
+                f" (now {exc.current.version}): {', '.join(exc.fields)}; nothing was saved",
+                fields={f: "changed by someone else" for f in exc.fields},
+                data={"current": incident_dict(exc.current, t), "changed_fields": exc.fields},
+            ) from None
+
     async def create(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"title", "description", "severity", "priority", "services", "impact",
                         "started_at", "status", "message", "customer_visible"}, "incident.create")
@@ -116,16 +131,7 @@ def build_incident_methods(daemon: Daemon) -> list[Method]:
         cols = dict(ch)
         if "status" in ch:
             cols.update(transition_stamps(inc, ch["status"], t, s.name))
-        try:
-            saved = await daemon.store.save_incident(iid, version, cols, sorted(ch), s.name, t)
-        except VersionConflict as exc:
-            raise ProtocolError(
-                ErrorCode.CONFLICT,
-                f"incident {iid} was changed by someone else since version {version}"
-                f" (now {exc.current.version}): {', '.join(exc.fields)}; nothing was saved",
-                fields={f: "changed by someone else" for f in exc.fields},
-                data={"current": incident_dict(exc.current, t), "changed_fields": exc.fields},
-            ) from None
+        saved = await save_versioned(iid, version, cols, sorted(ch), s.name, t)
         publish("resolved" if ch.get("status") == "resolved" and inc.status != "resolved" else "updated", saved)
         return incident_dict(saved, now())
 
@@ -166,16 +172,7 @@ def build_incident_methods(daemon: Daemon) -> list[Method]:
             raise ProtocolError(ErrorCode.CONFLICT, f"incident {iid} is already resolved")
         t = now()
         cols = {**ch, **transition_stamps(inc, "resolved", t, s.name)}
-        try:
-            saved = await daemon.store.save_incident(iid, version, cols, sorted(ch), s.name, t)
-        except VersionConflict as exc:
-            raise ProtocolError(
-                ErrorCode.CONFLICT,
-                f"incident {iid} was changed by someone else since version {version}: "
-                f"{', '.join(exc.fields)}; it was not resolved",
-                fields={f: "changed by someone else" for f in exc.fields},
-                data={"current": incident_dict(exc.current, t), "changed_fields": exc.fields},
-            ) from None
+        saved = await save_versioned(iid, version, cols, sorted(ch), s.name, t)
         msg = message_param(params, required=False)
         if msg is not None:
             vis = params.get("customer_visible", True)
