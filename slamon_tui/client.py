@@ -61,12 +61,25 @@ class FeedConnectionLost(FeedClientError):
 
 
 class FeedCallError(FeedClientError):
-    """An error reply; ``code`` is one of ``protocol.ErrorCode``."""
+    """An error reply; ``code`` is one of ``protocol.ErrorCode``.
 
-    def __init__(self, code: str, message: str) -> None:
+    ``fields`` names each parameter's problem (for a form to show by the field) and ``data``
+    carries more (on ``conflict``: the incident as it is now); both empty when not sent.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        fields: dict[str, str] | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.fields: dict[str, str] = dict(fields or {})
+        self.data: dict[str, Any] = dict(data or {})
 
 
 _RESYNC_OVERFLOW = {"event": "resync", "data": {"reason": "client event queue overflowed"}}
@@ -250,8 +263,17 @@ class FeedClient:
             return
         error = frame.get("error")
         if isinstance(error, dict):
+            fields = error.get("fields")
+            data = error.get("data")
             future.set_exception(
-                FeedCallError(str(error.get("code", "unknown")), str(error.get("message", "")))
+                FeedCallError(
+                    str(error.get("code", "unknown")),
+                    str(error.get("message", "")),
+                    fields={str(k): str(v) for k, v in fields.items()}
+                    if isinstance(fields, dict)
+                    else None,
+                    data=data if isinstance(data, dict) else None,
+                )
             )
         else:
             future.set_result(frame.get("result"))
