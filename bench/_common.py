@@ -515,14 +515,14 @@ def start_profile(pid: int, seconds: float, out: Path, rate: int = 200) -> subpr
     )
 
 
-_GROUPS = (
+_GROUPS = (  # py-spy names files by module path: "httpx/_client.py", "asyncio/events.py"
     ("slamon_daemon", ("slamon_daemon/",)),
-    ("httpx stack (httpx/httpcore/h11/anyio)", ("/httpx/", "/httpcore/", "/h11/", "/anyio/",
-                                                "/sniffio/", "/idna/", "ipaddress.py")),
-    ("asyncio, selectors, sockets", ("/asyncio/", "selectors.py", "socket.py", "ssl.py")),
-    ("SQLite (aiosqlite thread)", ("/aiosqlite/", "/sqlite3/")),
-    ("asyncpg", ("/asyncpg/",)),
-    ("json", ("/json/",)),
+    ("httpx stack (httpx/httpcore/h11/anyio)", ("httpx/", "httpcore/", "h11/", "anyio/",
+                                                "sniffio/", "idna/", "ipaddress.py")),
+    ("SQLite (aiosqlite thread)", ("aiosqlite/", "sqlite3/")),
+    ("asyncpg", ("asyncpg/",)),
+    ("asyncio, selectors, sockets", ("asyncio/", "selectors.py", "socket.py", "ssl.py")),
+    ("json", ("json/",)),
 )
 
 
