@@ -7,6 +7,7 @@ audited by the feed server (see Method.mutates), without passwords or tokens.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,22 @@ SECRET_PARAMS = frozenset({"password", "new_password", "old_password", "token", 
 
 
 def audit_changes(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("***" if k in SECRET_PARAMS else v) for k, v in params.items()}
+    """The params of a mutation as the audit log keeps them: secrets masked.
+
+    Request headers and bodies of services often carry credentials (Authorization, API keys),
+    so only their names are kept.
+    """
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if k in SECRET_PARAMS:
+            out[k] = "***"
+        elif k == "headers" and isinstance(v, dict):
+            out[k] = {name: "***" for name in v}
+        elif k == "body" and v is not None:
+            out[k] = "***"
+        else:
+            out[k] = v
+    return out
 
 
 def field_errors(exc: ValidationError) -> ProtocolError:
@@ -97,9 +113,10 @@ def build_admin_methods(daemon: Daemon) -> list[Method]:
         old = P.text(params, "old_password", max_len=1024)
         new = _password(params, "new_password")
         user = await daemon.store.get_user(ident.name)
-        if user is None or not verify_password(user.password_hash, old):
+        if user is None or not await asyncio.to_thread(verify_password, user.password_hash, old):
             raise ProtocolError(ErrorCode.FORBIDDEN, "the old password is wrong")
-        await daemon.store.update_user(ident.name, password_hash=hash_password(new), revoke_tokens=True)
+        await daemon.store.update_user(ident.name, password_hash=await asyncio.to_thread(hash_password, new),
+                                       revoke_tokens=True)
         return {"ok": True, "note": "every login of yours was ended; log in again"}
 
     async def user_list(s: Session, params: dict[str, Any]) -> Any:
@@ -115,7 +132,8 @@ def build_admin_methods(daemon: Daemon) -> list[Method]:
         role = _role(params)
         pw = _password(params)
         try:
-            user = await daemon.store.create_user(username, email, hash_password(pw), role)
+            user = await daemon.store.create_user(username, email,
+                                                  await asyncio.to_thread(hash_password, pw), role)
         except AlreadyExists as exc:
             raise ProtocolError(ErrorCode.CONFLICT, str(exc)) from None
         return user.to_dict()
@@ -140,8 +158,9 @@ def build_admin_methods(daemon: Daemon) -> list[Method]:
 
     async def user_passwd(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"username", "password"}, "user.passwd")
+        pw_hash = await asyncio.to_thread(hash_password, _password(params))
         return await _change(P.text(params, "username", max_len=64),
-                             password_hash=hash_password(_password(params)), revoke_tokens=True)
+                             password_hash=pw_hash, revoke_tokens=True)
 
     async def audit_list(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"limit"}, "audit.list")
@@ -195,9 +214,12 @@ def build_admin_methods(daemon: Daemon) -> list[Method]:
         return await _set_active(params, True, "service.resume")
 
     return [
-        Method("auth.login", Role.ANONYMOUS, login, "log in: tokens for username/password"),
-        Method("auth.refresh", Role.ANONYMOUS, refresh, "new tokens for a refresh token"),
-        Method("auth.logout", Role.ANONYMOUS, logout, "end a login (revokes the refresh token)"),
+        Method("auth.login", Role.ANONYMOUS, login, "log in: tokens for username/password",
+               login_flow=True),
+        Method("auth.refresh", Role.ANONYMOUS, refresh, "new tokens for a refresh token",
+               login_flow=True),
+        Method("auth.logout", Role.ANONYMOUS, logout, "end a login (revokes the refresh token)",
+               login_flow=True),
         Method("auth.whoami", Role.ANONYMOUS, whoami, "the caller's name and role"),
         Method("auth.passwd", Role.VIEWER, passwd_self, "change one's own password", mutates=True),
         Method("user.list", Role.ADMIN, user_list, "every user"),

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -139,7 +140,9 @@ class Auth:
             raise ProtocolError(ErrorCode.RATE_LIMITED,
                                 f"too many failed logins; retry in {wait} s")
         user = await self.store.get_user(username)
-        ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+        # argon2 takes ~0.1-0.2 s of CPU by design: off the event loop, so probing and other
+        # clients do not stall during a login.
+        ok = await asyncio.to_thread(verify_password, user.password_hash if user else _DUMMY_HASH, password)
         if user is None or not ok or not user.active:
             self.throttle.failed(keys)
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "wrong username or password")

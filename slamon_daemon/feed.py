@@ -35,6 +35,9 @@ logger = logging.getLogger("slamon.feed")
 
 Handler = Callable[["Session", dict[str, Any]], Awaitable[Any]]
 
+MAX_REPLY_BACKLOG = 4 * 1024 * 1024
+"""Bytes of unread replies after which a client's further requests wait."""
+
 
 @dataclass(frozen=True, slots=True)
 class Method:
@@ -49,6 +52,9 @@ class Method:
     handler: Handler
     doc: str = ""
     mutates: bool = False
+    # Part of logging in (login, refresh, logout): a stale token attached to the request is
+    # ignored rather than refused, so an expired login never locks a client out.
+    login_flow: bool = False
 
 
 Authenticate = Callable[["Session", "str | None"], Awaitable[Identity]]
@@ -71,6 +77,7 @@ class Session:
     closed: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     identity: Identity | None = None  # who made the request being handled
+    out_bytes: int = 0  # bytes queued in ``out``
     tokens: float = 0.0  # request rate limit bucket
     tokens_at: float = 0.0
 
@@ -89,7 +96,9 @@ class Session:
     def send(self, frame: dict[str, Any]) -> None:
         """Queue a reply (never dropped)."""
         if not self.closed:
-            self.out.append(protocol.encode(frame))
+            data = protocol.encode(frame)
+            self.out.append(data)
+            self.out_bytes += len(data)
             self.wake.set()
 
 
@@ -152,16 +161,18 @@ class FeedServer:
                     ErrorCode.INTERNAL, f"another daemon is already serving on {path}"
                 )
             path.unlink()  # stale: its daemon is gone
-        self._server = await asyncio.start_unix_server(
-            self._serve, path=str(path), limit=protocol.MAX_FRAME_BYTES
-        )
-        os.chmod(path, 0o660)
+        gid = None
         if self.socket_group:
             try:
                 gid = grp.getgrnam(self.socket_group).gr_gid
             except KeyError:
                 raise FeedError(ErrorCode.INTERNAL,
                                 f"socket_group {self.socket_group!r} is not a group on this machine") from None
+        self._server = await asyncio.start_unix_server(
+            self._serve, path=str(path), limit=protocol.MAX_FRAME_BYTES
+        )
+        os.chmod(path, 0o660)
+        if gid is not None:
             os.chown(path, -1, gid)
         self._bound_inode = path.stat().st_ino
         logger.info("feed listening on %s", path)
@@ -204,6 +215,7 @@ class FeedServer:
                 self._overflow(s)
                 continue
             s.out.append(frame)
+            s.out_bytes += len(frame)
             s.pending_events += 1
             s.wake.set()
 
@@ -218,6 +230,7 @@ class FeedServer:
         s.out.append(
             protocol.encode(protocol.event("resync", {"reason": "client too slow; events dropped"}))
         )
+        s.out_bytes = sum(len(f) for f in s.out)
         s.pending_events = 1
         s.wake.set()
 
@@ -248,6 +261,10 @@ class FeedServer:
                 await self._handle(s, line)
                 if s.closed:
                     break
+                # A client that sends requests but does not read the replies is not read
+                # further until its replies drain: the daemon's memory for it stays bounded.
+                while not s.closed and self._backlog(s) > MAX_REPLY_BACKLOG:  # noqa: ASYNC110 - no event for a transport buffer
+                    await asyncio.sleep(0.05)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
@@ -280,7 +297,13 @@ class FeedServer:
                     " second); slow down and retry",
                     rid,
                 )
-            identity = await self.authenticate(s, req.token)
+            try:
+                identity = await self.authenticate(s, req.token)
+            except ProtocolError as exc:
+                # An expired token must not lock a client out of auth.login / auth.refresh.
+                if not method.login_flow or exc.code != ErrorCode.UNAUTHORIZED:
+                    raise
+                identity = await self.authenticate(s, None)
             s.identity = identity
             s.role = identity.role
             if identity.role < method.role:
@@ -307,6 +330,12 @@ class FeedServer:
             logger.exception("feed method failed")
             s.send(protocol.error_reply(rid, ErrorCode.INTERNAL,
                                         "internal error; the daemon logged it and keeps serving"))
+
+    @staticmethod
+    def _backlog(s: Session) -> int:
+        transport = s.writer.transport
+        buffered = transport.get_write_buffer_size() if transport is not None else 0
+        return s.out_bytes + buffered
 
     def _allow(self, s: Session) -> bool:
         """Token bucket: ``request_rate`` per second, bursts up to ``request_burst``."""
@@ -338,6 +367,7 @@ class FeedServer:
                 batch = []
                 while s.out:
                     f = s.out.popleft()
+                    s.out_bytes -= len(f)
                     batch.append(f)
                     if f.startswith(b'{"event"'):
                         s.pending_events -= 1

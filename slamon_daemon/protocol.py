@@ -68,8 +68,11 @@ class Request:
 
 
 def encode(obj: dict[str, Any]) -> bytes:
-    """One frame: compact JSON and a newline."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    """One frame: compact JSON and a newline (ASCII escapes only if the text needs them)."""
+    try:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    except UnicodeEncodeError:  # a lone surrogate somewhere: escape everything
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=True).encode() + b"\n"
 
 
 def hello(node: str, version: str) -> dict[str, Any]:
@@ -111,11 +114,21 @@ def decode_request(line: bytes) -> Request:
             ErrorCode.FRAME_TOO_LARGE, f"frame of {len(line)} bytes; the limit is {MAX_FRAME_BYTES}"
         )
     try:
-        obj = json.loads(line)
+        text = line.decode("utf-8")
     except UnicodeDecodeError:
         raise ProtocolError(ErrorCode.PARSE_ERROR, "frame is not UTF-8 text") from None
+    try:
+        obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProtocolError(ErrorCode.PARSE_ERROR, f"frame is not valid JSON: {exc}") from None
+    except (ValueError, RecursionError):  # absurdly long integers, nesting too deep
+        raise ProtocolError(ErrorCode.PARSE_ERROR, "frame is not JSON this daemon accepts"
+                            " (nested too deeply or a number too long)") from None
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError(ErrorCode.PARSE_ERROR,
+                            "frame holds text that is not valid Unicode (a lone surrogate)") from None
     if not isinstance(obj, dict):
         raise ProtocolError(
             ErrorCode.BAD_REQUEST,

@@ -585,9 +585,6 @@ async def test_audit_log_records_mutations_and_no_secret_leaks(
         assert s not in logged
 
 
-@pytest.mark.xfail(reason="BUG: admin.audit_changes masks only top-level params named password/"
-                          "token; a service's header values (Authorization: Bearer …) are "
-                          "written to the audit log in clear", strict=True)
 async def test_audit_log_hides_service_header_values(folder: Path) -> None:
     bearer = "Bearer sk-live-0123456789abcdef"
     async with running_daemon(daemon_config(folder)) as daemon:
@@ -646,9 +643,6 @@ async def test_auth_passwd_needs_the_old_password(folder: Path) -> None:
 
 
 
-@pytest.mark.xfail(reason="BUG: Auth.login calls verify_password (argon2, ~0.2 s of CPU) directly "
-                          "in the event loop; every login stalls probing and every client's feed",
-                   strict=True)
 async def test_password_checks_run_off_the_event_loop(folder: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import slamon_daemon.auth as auth_module
@@ -675,10 +669,6 @@ async def test_password_checks_run_off_the_event_loop(folder: Path,
     assert where == ["worker thread"]
 
 
-@pytest.mark.xfail(reason="BUG: FeedServer._handle authenticates the attached token before even "
-                          "anonymous methods; a client that sends its (expired) access token with "
-                          "every call, as slamon_tui.client.FeedClient does, cannot auth.refresh "
-                          "or auth.login again", strict=True)
 async def test_a_stale_access_token_does_not_block_refresh_or_login(folder: Path) -> None:
     async with running_daemon(daemon_config(folder)) as daemon:
         await add_user(daemon, "alice", PW_ALICE, Role.VIEWER)

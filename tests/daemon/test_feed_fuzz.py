@@ -350,18 +350,9 @@ BAD_JSON = {
 
 
 @pytest.mark.parametrize("kind", [
-    pytest.param("deep_nesting", marks=pytest.mark.xfail(
-        reason="BUG: protocol.decode_request lets json.loads' RecursionError escape; a deeply "
-               "nested line gets 'internal' (and a logged traceback) instead of parse_error",
-        strict=True)),
-    pytest.param("huge_integer", marks=pytest.mark.xfail(
-        reason="BUG: protocol.decode_request catches JSONDecodeError only; an integer over "
-               "Python's 4300-digit limit raises ValueError and the reply is 'internal'",
-        strict=True)),
-    pytest.param("utf16", marks=pytest.mark.xfail(
-        reason="BUG: protocol.decode_request passes bytes to json.loads, which also accepts "
-               "UTF-16/32; the protocol is UTF-8 only and such a line should be parse_error",
-        strict=True)),
+    pytest.param("deep_nesting"),
+    pytest.param("huge_integer"),
+    pytest.param("utf16"),
 ])
 async def test_lines_json_cannot_take_are_parse_errors(folder: Path, kind: str,
                                                        caplog: pytest.LogCaptureFixture) -> None:
@@ -391,18 +382,9 @@ SURROGATES = {
 
 
 @pytest.mark.parametrize("kind", [
-    pytest.param("escaped_in_id", marks=pytest.mark.xfail(
-        reason="BUG: protocol.encode (ensure_ascii=False) cannot encode a lone surrogate echoed "
-               "in a reply id; the UnicodeEncodeError escapes FeedServer._handle's except "
-               "clauses and _serve drops the connection", strict=True)),
-    pytest.param("encoded_in_id", marks=pytest.mark.xfail(
-        reason="BUG: decode_request accepts UTF-8-encoded surrogates (json.loads on bytes uses "
-               "'surrogatepass'); the line should be parse_error, instead the reply cannot be "
-               "encoded and the connection is dropped", strict=True)),
-    pytest.param("escaped_in_username", marks=pytest.mark.xfail(
-        reason="BUG: a lone surrogate in a string param reaches the store, which raises "
-               "UnicodeEncodeError: the reply is 'internal' instead of invalid_params",
-        strict=True)),
+    pytest.param("escaped_in_id"),
+    pytest.param("encoded_in_id"),
+    pytest.param("escaped_in_username"),
 ])
 async def test_lone_surrogates_keep_the_connection(folder: Path, kind: str) -> None:
     async with running_daemon(daemon_config(folder)):
@@ -511,10 +493,6 @@ async def test_a_client_that_never_reads_does_not_hurt_another(folder: Path) -> 
         await good.close()
 
 
-@pytest.mark.xfail(reason="BUG: FeedServer._serve keeps reading requests from a client that "
-                          "never reads its replies, and Session.send queues every reply without "
-                          "a bound: the daemon's memory grows with whatever the client sends",
-                   strict=True)
 async def test_a_client_that_never_reads_its_replies_is_bounded_too(folder: Path) -> None:
     """Replies are never dropped, so the daemon must stop reading (or drop the client) when
     they pile up; otherwise one client makes the daemon hold any amount of memory."""

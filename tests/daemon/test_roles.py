@@ -149,9 +149,6 @@ def test_docs_give_each_documented_method_its_intended_role() -> None:
     assert {n for n, (_, audited) in documented.items() if audited} == AUDITED & set(documented)
 
 
-@pytest.mark.xfail(reason="BUG (docs): docs/feed.md does not list sla.report, which the daemon "
-                          "serves (SPEC §3.11: every method the TUI uses is listed there)",
-                   strict=True)
 def test_docs_list_every_method() -> None:
     assert sorted(set(INTENDED) - set(documented_methods())) == []
 

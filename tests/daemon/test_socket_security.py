@@ -96,9 +96,6 @@ async def test_unknown_socket_group_refuses_to_start(folder: Path) -> None:
     assert "socket_group 'no-such-group-xyz' is not a group" in message
 
 
-@pytest.mark.xfail(reason="BUG: FeedServer.start binds and chmods the socket before resolving "
-                          "socket_group; an unknown group leaves a bound socket file behind "
-                          "(served briefly with the wrong group)", strict=True)
 async def test_unknown_socket_group_leaves_no_socket_behind(folder: Path) -> None:
     await refused(daemon_config(folder, extra='socket_group = "no-such-group-xyz"'))
     assert not (folder / "s.sock").exists()
