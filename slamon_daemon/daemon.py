@@ -109,6 +109,7 @@ class Daemon:
         self.active_incidents: list[Incident] = []
         self._auto_seen: set[tuple[str, datetime]] = set()
         self._bg: set[asyncio.Task[None]] = set()
+        self._incidents_lock = asyncio.Lock()
         self.maintenance: list[MaintenanceWindow] = []
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
@@ -235,11 +236,16 @@ class Daemon:
         self._spawn(self._refresh_incidents())
 
     async def _refresh_incidents(self) -> None:
-        try:
-            self.active_incidents, _ = await self.store.list_incidents(active=True, limit=1000)
-        except SlamonError as exc:
-            logger.warning("cannot read open incidents: %s", exc)
-            return
+        # One refresh at a time, so an older read never replaces a newer one.
+        async with self._incidents_lock:
+            try:
+                self.active_incidents, _ = await self.store.list_incidents(active=True, limit=1000)
+            except SlamonError as exc:
+                logger.warning("cannot read open incidents: %s", exc)
+                return
+            self._apply_incident_floor()
+
+    def _apply_incident_floor(self) -> None:
         floor = max((INCIDENT_FLOOR[i.severity] for i in self.active_incidents),
                     key=STATUS_SEVERITY.__getitem__, default=ServiceStatus.OPERATIONAL)
         for t in self.state.set_incident_floor(floor, datetime.now(UTC)):

@@ -170,14 +170,17 @@ def build_incident_methods(daemon: Daemon) -> list[Method]:
         inc = await get_or_404(iid)
         if inc.status == "resolved":
             raise ProtocolError(ErrorCode.CONFLICT, f"incident {iid} is already resolved")
+        # Validate everything before writing anything.
+        msg = message_param(params, required=False)
+        vis = params.get("customer_visible", True)
+        if not isinstance(vis, bool):
+            raise P.bad('"customer_visible" must be true or false')
         t = now()
         cols = {**ch, **transition_stamps(inc, "resolved", t, s.name)}
         saved = await save_versioned(iid, version, cols, sorted(ch), s.name, t)
-        msg = message_param(params, required=False)
         if msg is not None:
-            vis = params.get("customer_visible", True)
             saved = await daemon.store.add_incident_update(
-                iid, IncidentUpdate("resolved", msg, s.name, t, bool(vis)), {}, t)
+                iid, IncidentUpdate("resolved", msg, s.name, t, vis), {}, t)
         publish("resolved", saved)
         return incident_dict(saved, now())
 

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .models import INCIDENT_STATUSES, SEVERITIES, Incident
@@ -134,6 +134,8 @@ def validate_changes(changes: dict[str, Any], known_services: set[str]) -> dict[
                 raise FieldError(k, "must be an RFC 3339 time like 2026-11-22T02:00:00Z") from None
             if dt.tzinfo is None:
                 raise FieldError(k, "needs a UTC offset (Z or +HH:MM)")
+            if dt > datetime.now(UTC) + timedelta(minutes=5):
+                raise FieldError(k, "is in the future")
             out[k] = dt
     return out
 

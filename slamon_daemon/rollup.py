@@ -69,6 +69,7 @@ class Rollup:
     down: int = 0
     maintenance: int = 0
     downtime_s: float = 0.0
+    maintenance_s: float = 0.0  # the intervals of the maintenance checks
     latency_count: int = 0
     latency_sum_us: int = 0
     latency_min_ms: float | None = None
@@ -86,6 +87,7 @@ class Rollup:
         self.checks += 1
         if check.maintenance:
             self.maintenance += 1  # excluded from uptime and downtime (SPEC §3.7)
+            self.maintenance_s += check.interval_s
         elif check.outcome is Outcome.UP:
             self.up += 1
         elif check.outcome is Outcome.DEGRADED:
@@ -113,6 +115,7 @@ class Rollup:
         self.down += other.down
         self.maintenance += other.maintenance
         self.downtime_s += other.downtime_s
+        self.maintenance_s += other.maintenance_s
         self.latency_count += other.latency_count
         self.latency_sum_us += other.latency_sum_us
         if other.latency_min_ms is not None:

@@ -117,8 +117,8 @@ def service_figures(
     monitored_from = max(period.start, first_check) if first_check else None
     monitored_s = max(0.0, (end - monitored_from).total_seconds()) if monitored_from else 0.0
     period_s = (period.end - period.start).total_seconds()
-    # Each maintenance check stands for one interval of the service (as a failed one does).
-    maintenance_s = total.maintenance * service.interval_s
+    # Each maintenance check stands for the interval it was made at (as a failed one does).
+    maintenance_s = total.maintenance_s
     counted_s = max(0.0, monitored_s - maintenance_s)
     ratio = uptime_ratio(total.up, total.degraded, total.checks, total.maintenance)
     budget_min = (1 - target / 100) * counted_s / 60

@@ -55,6 +55,7 @@ CREATE TABLE incident_revisions (
 );
 
 -- Title, description and every update's message; rewritten by the store on each change.
+-- Diacritics are kept, as PostgreSQL's simple configuration keeps them (same answers).
 CREATE VIRTUAL TABLE incident_search USING fts5 (
-    title, body, tokenize = 'unicode61 remove_diacritics 2'
+    title, body, tokenize = 'unicode61 remove_diacritics 0'
 );

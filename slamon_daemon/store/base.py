@@ -43,6 +43,7 @@ ROLLUP_COLUMNS: tuple[str, ...] = (
     "latency_max_ms",
     "latency_hist",
     "errors",
+    "maintenance_s",
 )
 
 Record = Check | Transition | OutageEpisode
@@ -422,6 +423,7 @@ def rollup_values(r: Rollup) -> tuple[Any, ...]:
         r.latency_max_ms,
         r.hist_json(),
         json.dumps(dict(sorted(r.errors.items())), separators=(",", ":")),
+        r.maintenance_s,
     )
 
 
@@ -443,6 +445,7 @@ def rollup_from_row(service_id: str, day: date, hour: int | None, values: Sequen
         latency_max_ms=values[9],
         hist=Rollup.hist_from_json(values[10]),
         errors={str(k): int(v) for k, v in json.loads(values[11] or "{}").items()},
+        maintenance_s=float(values[12]),
     )
 
 

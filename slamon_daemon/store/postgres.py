@@ -847,12 +847,13 @@ class PostgresStore(Store):
                         " VALUES ($1, $2, $3, $4, $5)", incident_id, expected_version + 1,
                         json.dumps(fields), actor, now)
                     await self._reindex(con, incident_id)
+                # Read under the row lock: the reply shows exactly the version it speaks of.
+                current = (await self._incidents_from_rows(con, await con.fetch(
+                    f"SELECT {self._INC_COLS} FROM incidents WHERE id = $1", incident_id)))[0]
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
         except asyncpg.PostgresError as exc:
             raise StoreError(f"cannot save incident: {exc}") from exc
-        current = await self.get_incident(incident_id)
-        assert current is not None
         if conflict is not None:
             raise VersionConflict(current, conflict or ["(unknown)"])
         return current
@@ -879,12 +880,12 @@ class PostgresStore(Store):
                     " VALUES ($1, $2, $3, $4, $5)", incident_id, row["version"] + 1,
                     json.dumps(fields), update.author, now)
                 await self._reindex(con, incident_id)
+                current = (await self._incidents_from_rows(con, await con.fetch(
+                    f"SELECT {self._INC_COLS} FROM incidents WHERE id = $1", incident_id)))[0]
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
         except asyncpg.PostgresError as exc:
             raise StoreError(f"cannot add incident update: {exc}") from exc
-        current = await self.get_incident(incident_id)
-        assert current is not None
         return current
 
     async def list_incidents(

@@ -816,6 +816,13 @@ class SqliteStore(Store):
         assert got is not None
         return got
 
+    async def _incident_in_tx(self, incident_id: int) -> Incident:
+        """The incident as the open write transaction sees it."""
+        async with self.w.execute(f"SELECT {self._INC_COLS} FROM incidents WHERE id = ?", (incident_id,)) as cur:
+            rows = await cur.fetchall()
+        found = await self._incidents_from_rows(rows, self.w)
+        return found[0]
+
     async def get_incident(self, incident_id: int) -> Incident | None:
         rows = await self._all(f"SELECT {self._INC_COLS} FROM incidents WHERE id = ?", (incident_id,))
         found = await self._incidents_from_rows(rows)
@@ -852,8 +859,7 @@ class SqliteStore(Store):
                     "INSERT INTO incident_revisions (incident_id, version, fields, actor, at) VALUES (?, ?, ?, ?, ?)",
                     (incident_id, expected_version + 1, json.dumps(fields), actor, to_us(now)))
                 await self._reindex(incident_id)
-        current = await self.get_incident(incident_id)
-        assert current is not None
+            current = await self._incident_in_tx(incident_id)  # as of this transaction
         if conflict is not None:
             raise VersionConflict(current, conflict or ["(unknown)"])
         return current
@@ -879,8 +885,7 @@ class SqliteStore(Store):
                 "INSERT INTO incident_revisions (incident_id, version, fields, actor, at) VALUES (?, ?, ?, ?, ?)",
                 (incident_id, int(row[0]) + 1, json.dumps(fields), update.author, to_us(now)))
             await self._reindex(incident_id)
-        current = await self.get_incident(incident_id)
-        assert current is not None
+            current = await self._incident_in_tx(incident_id)
         return current
 
     async def list_incidents(

@@ -238,10 +238,6 @@ async def test_reopen_by_update_clears_resolved_and_a_status_change_via_update_i
             await rita.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: incident_methods.resolve validates 'message' (and never validates"
-    " 'customer_visible') only after save_incident has resolved the incident, so a bad message"
-    " gets invalid_params yet the incident is resolved anyway (and the change is not audited)"))
 async def test_resolve_with_a_bad_message_changes_nothing(folder: Path) -> None:
     async with running(config(folder, services=two_services(f"http://127.0.0.1:{free_port()}/"))):
         rita = await connect(folder, "rita")

@@ -373,10 +373,6 @@ async def test_open_incidents_for_service(store: Store) -> None:
     assert {i.id for i in await store.open_incidents_for_service("api")} == {resolved.id}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: schema/sqlite/0004_incidents.sql makes incident_search with remove_diacritics 2, so"
-    " SQLite finds 'Café' for 'cafe'; PostgreSQL's to_tsvector('simple', …) keeps accents and"
-    " does not: the backends answer differently (SPEC §3.9)"))
 async def test_search_gives_the_same_answers_on_both_backends(tmp_path: Path) -> None:
     """SPEC §3.9: one behaviour on both backends, accents included (the FTS5 table removes
     diacritics; PostgreSQL's 'simple' configuration keeps them)."""
@@ -401,11 +397,6 @@ async def test_search_gives_the_same_answers_on_both_backends(tmp_path: Path) ->
     assert {q: (lite[q], pg[q]) for q in queries if lite[q] != pg[q]} == {}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: PostgresStore.save_incident (store/postgres.py) computes the conflicting fields inside"
-    " its transaction but reads the incident it returns (VersionConflict.current, and the saved"
-    " incident) with get_incident after COMMIT: a save committed in between makes `current`"
-    " newer than the fields listed, so a conflict under-reports what changed"))
 async def test_conflict_fields_cover_every_change_up_to_the_current_version_under_load(pg_url: str) -> None:
     """While one editor saves continuously, another saves against the previous version: each
     refusal must list every field changed between its version and the ``current`` it returns."""

@@ -373,11 +373,6 @@ async def test_no_services_at_all(store: Store) -> None:
     assert seoul["services"] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: sla.service_figures takes maintenance time as maintenance checks × the service's"
-    " *current* interval_s, not the intervals the checks were made at (Check.interval_s, which"
-    " the module docstring names: 'the time they stand for (their intervals)'); after an"
-    " interval change the budget's maintenance deduction is wrong"))
 async def test_maintenance_time_uses_the_intervals_the_checks_were_made_at(store: Store) -> None:
     # Checked hourly all February, with two hours of maintenance; the interval is 60 s now.
     services = [svc("moved", interval_s=60.0)]
