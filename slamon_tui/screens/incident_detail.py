@@ -226,8 +226,7 @@ class IncidentDetailScreen(LiveScreen, Screen[None]):
         from slamon_tui.screens.incident_edit import IncidentEditScreen
 
         self.app.push_screen(
-            IncidentEditScreen(self._call, self.incident, self._services(),
-                               presence=list(self.query_one(PresenceLine).board.entries.values())),
+            IncidentEditScreen(self._call, self.incident, self._services(), **self._presence_now()),
             self._after_edit,
         )
 
@@ -237,7 +236,10 @@ class IncidentDetailScreen(LiveScreen, Screen[None]):
             return
         from slamon_tui.screens.incident_update import IncidentUpdateScreen
 
-        self.app.push_screen(IncidentUpdateScreen(self._call, self.incident), self._after_edit)
+        self.app.push_screen(
+            IncidentUpdateScreen(self._call, self.incident, **self._presence_now()),
+            self._after_edit,
+        )
 
     def action_resolve(self) -> None:
         """Resolve the incident (root cause required)."""
@@ -245,7 +247,15 @@ class IncidentDetailScreen(LiveScreen, Screen[None]):
             return
         from slamon_tui.screens.incident_resolve import IncidentResolveScreen
 
-        self.app.push_screen(IncidentResolveScreen(self._call, self.incident), self._after_edit)
+        self.app.push_screen(
+            IncidentResolveScreen(self._call, self.incident, **self._presence_now()),
+            self._after_edit,
+        )
+
+    def _presence_now(self) -> dict[str, Any]:
+        """Who is here now, and which session is ours, for a form to start from."""
+        board = self.query_one(PresenceLine).board
+        return {"presence": list(board.entries.values()), "own_session": board.own_session}
 
     def _after_edit(self, incident: dict[str, Any] | None) -> None:
         if incident:

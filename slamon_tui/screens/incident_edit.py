@@ -80,6 +80,7 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
         services: list[tuple[str, str]],
         *,
         presence: list[dict[str, Any]] | None = None,
+        own_session: Any = None,
     ) -> None:
         super().__init__()
         self._call = call
@@ -92,6 +93,7 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
             if sid not in known:
                 self.services.append((str(sid), str(sid)))
         self._presence = presence or []
+        self._own_session = own_session
         self._presence_timer: Timer | None = None
         self._presence_field: str | None = None
         self.saving = False
@@ -186,6 +188,7 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
         """Focus the title; show the others already here; say we are editing."""
         self.query_one("#editor-notice").display = False
         line = self.query_one(PresenceLine)
+        line.board.own_session = self._own_session
         line.replace(self._presence)
         self._mark_fields()
         self.query_one("#f-title").focus()

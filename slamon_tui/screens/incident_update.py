@@ -37,8 +37,17 @@ class IncidentUpdateScreen(LiveScreen, Screen[dict[str, Any] | None]):
         Binding("escape", "cancel", "Cancel", key_display="Esc"),
     ]
 
-    def __init__(self, call: FeedCall, incident: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        call: FeedCall,
+        incident: dict[str, Any],
+        *,
+        presence: list[dict[str, Any]] | None = None,
+        own_session: Any = None,
+    ) -> None:
         super().__init__()
+        self._presence = presence if presence is not None else incident.get("presence")
+        self._own_session = own_session
         self._call = call
         self.incident = incident
         self.incident_id = int(incident["id"])
@@ -74,7 +83,9 @@ class IncidentUpdateScreen(LiveScreen, Screen[dict[str, Any] | None]):
     def on_mount(self) -> None:
         """Lay out for the width, focus the message, say we are writing an update."""
         self.query_one("#editor-notice").display = False
-        self.query_one(PresenceLine).replace(self.incident.get("presence"))
+        line = self.query_one(PresenceLine)
+        line.board.own_session = self._own_session
+        line.replace(self._presence)
         self.on_resize()
         self.query_one("#f-message").focus()
         self.run_worker(self._set_editing(), group="presence", exit_on_error=False)

@@ -135,6 +135,7 @@ async def test_presence_follows_the_focused_field_and_others_are_shown(sock_path
         app = fast_app(sock_path)
         async with app.run_test(size=(100, 40)) as pilot:
             editor = await open_editor(pilot, app, 2)
+            assert "uid:1000" not in screen_text(app)  # our own presence is never listed
             await wait_until(pilot, lambda: last_params(fake, "presence.set") == {
                 "incident_id": 2, "mode": "editing", "field": "title"})
             editor.query_one("#f-description").focus()
