@@ -371,3 +371,32 @@ async def test_resolve_after_someone_else_resolved_keeps_the_text(sock_path: Pat
             await wait_until(pilot, lambda: "already resolved" in screen_text(app))
             assert app.screen is form
             assert form.query_one("#f-root-cause", TextArea).text == "My root cause"
+
+
+async def test_resolve_against_a_stale_version_goes_through_the_conflict_dialog(
+    sock_path: Path,
+) -> None:
+    async with reporter_daemon(sock_path) as fake:
+        app = fast_app(sock_path)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await loaded(pilot, app)
+            await open_incidents(pilot, app)
+            detail = await open_detail(pilot, app, 1)
+            await wait_until(pilot, lambda: detail.may_edit)
+            await pilot.press("R")
+            await wait_until(pilot, lambda: isinstance(app.screen, IncidentResolveScreen))
+            form = app.screen
+            form.query_one("#f-root-cause", TextArea).text = "Gateway certificate expired"
+            fake.incidents.change_as("bob", 1, title="Payments failing (cards)")
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConflictScreen))
+            rows = {r.field.name: r for r in app.screen.query(ConflictChoice)}
+            assert rows["title"].field.kind == "theirs"
+            assert rows["root_cause"].field.kind == "yours"
+            assert "Ready" in screen_text(app)
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: isinstance(app.screen, IncidentDetailScreen))
+            assert last_params(fake, "incident.resolve") == {
+                "id": 1, "version": 2, "root_cause": "Gateway certificate expired"}
+            final = fake.incidents.get(1)
+            assert final["status"] == "resolved" and final["title"] == "Payments failing (cards)"
