@@ -168,7 +168,9 @@ class Rollup:
 
     @staticmethod
     def hist_from_json(text: str | None) -> dict[int, int]:
-        return {int(k): int(v) for k, v in json.loads(text).items()} if text else {}
+        if not text or text == "{}":
+            return {}
+        return {int(k): int(v) for k, v in json.loads(text).items()}
 
 
 def _r(x: float | None) -> float | None:
@@ -198,12 +200,16 @@ def percentile_of(hist: dict[int, int], p: float, lo: float | None, hi: float | 
     return hi
 
 
-def rollup_deltas(checks: Iterable[Check], *, hourly: bool = False) -> list[Rollup]:
-    """Fold checks into one partial rollup per (service, UTC day[, hour])."""
+def rollup_deltas(
+    checks: Iterable[Check], *, hourly: bool = False, monthly: bool = False
+) -> list[Rollup]:
+    """Fold checks into one partial rollup per (service, UTC day[, hour]); with ``monthly``,
+    per (service, UTC month), labelled with the month's first day."""
     by_key: dict[tuple[str, date, int | None], Rollup] = {}
     for c in checks:
         t = c.started_at.astimezone(UTC)
-        key = (c.service_id, t.date(), t.hour if hourly else None)
+        day = t.date().replace(day=1) if monthly else t.date()
+        key = (c.service_id, day, t.hour if hourly else None)
         r = by_key.get(key)
         if r is None:
             r = by_key[key] = Rollup(service_id=key[0], day=key[1], hour=key[2])

@@ -107,7 +107,7 @@ def _share_at_or_under(r: Rollup, threshold_ms: float) -> float | None:
 
 def service_figures(
     service: Service, target: float, period: Period, now: datetime, rollups: list[Rollup],
-    by_day: dict[date, Rollup], episodes: list[OutageEpisode], first_check: datetime | None,
+    days_below: list[date], episodes: list[OutageEpisode], first_check: datetime | None,
 ) -> dict[str, Any]:
     """The SLA figures of one service (see the module docstring)."""
     total = Rollup(service_id=service.id, day=period.start.date())
@@ -127,9 +127,6 @@ def service_figures(
     mttr = (sum((e.ended_at - e.started_at).total_seconds() for e in ended if e.ended_at) / len(ended)
             if ended else None)
     mtbf = (counted_s - total.downtime_s) / len(episodes) if episodes else None
-    days_below = sorted(d.isoformat() for d, r in by_day.items()
-                        if (u := uptime_ratio(r.up, r.degraded, r.checks, r.maintenance)) is not None
-                        and u * 100 < target)
     out: dict[str, Any] = {
         "id": service.id,
         "name": service.name,
@@ -151,7 +148,7 @@ def service_figures(
         "remaining_min": round(budget_min - consumed_min, 3),
         "budget_used_pct": round(consumed_min / budget_min * 100, 2) if budget_min > 0 else None,
         "downtime_s": round(total.downtime_s, 3),
-        "days_below_target": days_below,
+        "days_below_target": [d.isoformat() for d in sorted(days_below)],
         "episodes": len(episodes),
         "mttr_s": round(mttr, 1) if mttr is not None else None,
         "mtbf_s": round(mtbf, 1) if mtbf is not None else None,
@@ -179,11 +176,24 @@ async def sla_report(
     utc_days = period.timezone == "UTC"
     rollups: dict[str, list[Rollup]] = {sid: [] for sid in ids}
     by_day: dict[str, dict[date, Rollup]] = {sid: {} for sid in ids}
+    below: dict[str, list[date]] = {sid: [] for sid in ids}
     if utc_days:
         last = (period.end - timedelta(microseconds=1)).date()
-        for r in await store.daily_rollups(period.start.date(), last, ids):
-            rollups[r.service_id].append(r)
-            by_day[r.service_id][r.day] = r
+        # Days below target are found by the database (one query per distinct target); the
+        # totals come from monthly rollups for whole months and daily ones for the other days.
+        targets: dict[float, list[str]] = {}
+        for s in chosen:
+            targets.setdefault(s.sla_target or default_target, []).append(s.id)
+        for target, sids in targets.items():
+            for sid, day in await store.days_below(sids, period.start.date(), last, target):
+                below[sid].append(day)
+        months, loose = _split_months(period.start.date(), last)
+        if months:
+            for r in await store.monthly_rollups(months[0], months[-1], ids):
+                rollups[r.service_id].append(r)
+        for a, b in loose:
+            for r in await store.daily_rollups(a, b, ids):
+                rollups[r.service_id].append(r)
     else:
         zone = ZoneInfo(period.timezone)
         for sid in ids:
@@ -192,6 +202,8 @@ async def sla_report(
                 local_day = h.start.astimezone(zone).date()
                 cur = by_day[sid].setdefault(local_day, Rollup(service_id=sid, day=local_day))
                 cur.merge(h)
+            target = next(s.sla_target or default_target for s in chosen if s.id == sid)
+            below[sid] = days_below_target(by_day[sid], target)
     episodes: dict[str, list[OutageEpisode]] = {sid: [] for sid in ids}
     for e in await store.episodes(None, since=period.start, limit=1_000_000):
         if e.service_id in episodes and period.start <= e.started_at < period.end:
@@ -199,7 +211,7 @@ async def sla_report(
     firsts = await store.first_activity(ids, period.start, period.end)
     rows = [
         service_figures(s, s.sla_target or default_target, period, now, rollups[s.id],
-                        by_day[s.id], episodes[s.id], firsts.get(s.id))
+                        below[s.id], episodes[s.id], firsts.get(s.id))
         for s in chosen
     ]
     return {
@@ -211,6 +223,29 @@ async def sla_report(
         "services": rows,
         "breached": [r["id"] for r in rows if r["met"] is False],
     }
+
+
+def days_below_target(by_day: dict[date, Rollup], target: float) -> list[date]:
+    """The days whose uptime is below ``target`` percent (no-data days never are)."""
+    return [d for d, r in sorted(by_day.items())
+            if (u := uptime_ratio(r.up, r.degraded, r.checks, r.maintenance)) is not None
+            and u * 100 < target]
+
+
+def _split_months(first: date, last: date) -> tuple[list[date], list[tuple[date, date]]]:
+    """The whole months in [first, last] (their first days) and the day ranges left over."""
+    months: list[date] = []
+    loose: list[tuple[date, date]] = []
+    d = first
+    while d <= last:
+        nxt = (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+        end = min(last, nxt - timedelta(days=1))
+        if d.day == 1 and end == nxt - timedelta(days=1):
+            months.append(d)
+        else:
+            loose.append((d, end))
+        d = end + timedelta(days=1)
+    return months, loose
 
 
 def month_days(month: str) -> int:

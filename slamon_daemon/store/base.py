@@ -46,6 +46,9 @@ ROLLUP_COLUMNS: tuple[str, ...] = (
     "maintenance_s",
 )
 
+ROLLUP_TABLES: tuple[str, ...] = ("daily_rollups", "monthly_rollups", "hourly_rollups")
+"""The rollup tables every new check is folded into."""
+
 Record = Check | Transition | OutageEpisode
 """What the daemon makes durable through the journal (spool.py)."""
 
@@ -70,6 +73,7 @@ class RetentionResult:
     partitions: list[str] = field(default_factory=list)
     hourly_rollups: int = 0
     daily_rollups: int = 0
+    monthly_rollups: int = 0
 
 
 class Store(ABC):
@@ -168,9 +172,43 @@ class Store(ABC):
 
     @abstractmethod
     async def daily_rollups(
-        self, since: date, until: date | None = None, service_ids: Sequence[str] | None = None
+        self, since: date, until: date | None = None, service_ids: Sequence[str] | None = None,
+        *, latency_histogram: bool = True,
     ) -> list[Rollup]:
-        """Daily rollups with ``since <= day <= until`` (until: no limit), by service then day."""
+        """Daily rollups with ``since <= day <= until`` (until: no limit), by service then day.
+
+        ``latency_histogram=False`` leaves ``hist`` empty (much faster when only counts matter).
+        """
+
+    @abstractmethod
+    async def days_below(
+        self, service_ids: Sequence[str], first: date, last: date, target: float
+    ) -> list[tuple[str, date]]:
+        """(service, UTC day) pairs in [first, last] whose uptime is below ``target`` percent
+        (days with only maintenance or no checks are never below)."""
+
+    @abstractmethod
+    async def monthly_rollups(
+        self, first: date, last: date, service_ids: Sequence[str] | None = None
+    ) -> list[Rollup]:
+        """Monthly rollups (``day`` = the month's first day) with first <= day <= last."""
+
+    @abstractmethod
+    async def _replace_month_rows(self, month: date, rows: Sequence[Rollup]) -> None:
+        """Replace every monthly rollup row of ``month`` (its first day) with ``rows``."""
+
+    async def months_from_daily(self, first: date, last: date) -> None:
+        """Recompute the monthly rollups of the months from ``first`` to ``last`` from the daily
+        ones (after a rebuild)."""
+        month = first.replace(day=1)
+        while month <= last:
+            nxt = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+            merged: dict[str, Rollup] = {}
+            for r in await self.daily_rollups(month, nxt - timedelta(days=1)):
+                cur = merged.setdefault(r.service_id, Rollup(service_id=r.service_id, day=month))
+                cur.merge(r)
+            await self._replace_month_rows(month, list(merged.values()))
+            month = nxt
 
     @abstractmethod
     async def hourly_rollups(

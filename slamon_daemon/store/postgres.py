@@ -39,6 +39,7 @@ from ..models import (
 from ..rollup import Rollup, rollup_deltas
 from .base import (
     ROLLUP_COLUMNS,
+    ROLLUP_TABLES,
     Progress,
     Record,
     RetentionResult,
@@ -265,8 +266,10 @@ class PostgresStore(Store):
                     datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC),
                 )
                 result.checks += int(status.split()[-1])
-                for table in ("hourly_rollups", "daily_rollups"):
-                    status = await con.execute(f"DELETE FROM {table} WHERE day < $1", day_cutoff)
+                for table in ("hourly_rollups", "daily_rollups", "monthly_rollups"):
+                    # A month's row goes only when the whole month is past the cutoff.
+                    cut = day_cutoff.replace(day=1) if table == "monthly_rollups" else day_cutoff
+                    status = await con.execute(f"DELETE FROM {table} WHERE day < $1", cut)
                     setattr(result, table, int(status.split()[-1]))
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
@@ -370,11 +373,11 @@ class PostgresStore(Store):
         inserted = {(r["service_id"], to_us(r["started_at"]), r["node"]) for r in rows}
         return [c for c in checks if (c.service_id, to_us(c.started_at), c.node) in inserted]
 
-    async def _fold(self, con: Any, checks: Sequence[Check]) -> None:
-        """Add checks to the stored hourly and daily rollups (inside the open transaction)."""
-        for hourly in (False, True):
-            deltas = rollup_deltas(checks, hourly=hourly)
-            table = "hourly_rollups" if hourly else "daily_rollups"
+    async def _fold(self, con: Any, checks: Sequence[Check], tables: Sequence[str] = ROLLUP_TABLES) -> None:
+        """Add checks to the stored rollups (inside the open transaction)."""
+        for table in tables:
+            hourly = table == "hourly_rollups"
+            deltas = rollup_deltas(checks, hourly=hourly, monthly=table == "monthly_rollups")
             keycols = "service_id, day, hour" if hourly else "service_id, day"
             if hourly:
                 rows = await con.fetch(
@@ -426,7 +429,7 @@ class PostgresStore(Store):
                     await con.execute("DELETE FROM daily_rollups WHERE day = $1", day)
                     await con.execute("DELETE FROM hourly_rollups WHERE day = $1", day)
                     if checks:
-                        await self._fold(con, checks)
+                        await self._fold(con, checks, ("daily_rollups", "hourly_rollups"))
             except _UNAVAILABLE as exc:
                 raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
             except asyncpg.PostgresError as exc:
@@ -436,14 +439,53 @@ class PostgresStore(Store):
             if progress:
                 progress(done, total_days)
             day += timedelta(days=1)
+        await self.months_from_daily(start, last)
         return read
+
+    async def days_below(
+        self, service_ids: Sequence[str], first: date, last: date, target: float
+    ) -> list[tuple[str, date]]:
+        if not service_ids:
+            return []
+        rows = await self._fetch(
+            "SELECT service_id, day FROM daily_rollups WHERE day >= $1 AND day <= $2"
+            " AND checks > maintenance AND (up + degraded) * 100.0 < $3 * (checks - maintenance)"
+            " AND service_id = ANY($4::text[]) ORDER BY service_id, day",
+            first, last, target, list(service_ids))
+        return [(r["service_id"], r["day"]) for r in rows]
+
+    async def _replace_month_rows(self, month: date, rows: Sequence[Rollup]) -> None:
+        marks = ", ".join(f"${i}" for i in range(1, len(ROLLUP_COLUMNS) + 3))
+        try:
+            async with self.pool.acquire() as con, con.transaction():
+                await con.execute("DELETE FROM monthly_rollups WHERE day = $1", month)
+                await con.executemany(
+                    f"INSERT INTO monthly_rollups (service_id, day, {_RCOLS}) VALUES ({marks})",
+                    [(r.service_id, month, *rollup_values(r)) for r in rows])
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"cannot rebuild monthly rollups: {exc}") from exc
+
+    async def monthly_rollups(
+        self, first: date, last: date, service_ids: Sequence[str] | None = None
+    ) -> list[Rollup]:
+        sql = f"SELECT service_id, day, {_RCOLS} FROM monthly_rollups WHERE day >= $1 AND day <= $2"
+        params: list[Any] = [first, last]
+        if service_ids is not None:
+            params.append(list(service_ids))
+            sql += " AND service_id = ANY($3::text[])"
+        rows = await self._fetch(sql + " ORDER BY service_id, day", *params)
+        return [rollup_from_row(r[0], r[1], None, tuple(r)[2:]) for r in rows]
 
     # -- reads ------------------------------------------------------------------------
 
     async def daily_rollups(
-        self, since: date, until: date | None = None, service_ids: Sequence[str] | None = None
+        self, since: date, until: date | None = None, service_ids: Sequence[str] | None = None,
+        *, latency_histogram: bool = True,
     ) -> list[Rollup]:
-        sql = f"SELECT service_id, day, {_RCOLS} FROM daily_rollups WHERE day >= $1"
+        cols = _RCOLS if latency_histogram else _RCOLS.replace("latency_hist", "'{}'")
+        sql = f"SELECT service_id, day, {cols} FROM daily_rollups WHERE day >= $1"
         params: list[Any] = [since]
         if until is not None:
             params.append(until)
@@ -925,10 +967,20 @@ class PostgresStore(Store):
     ) -> dict[str, datetime]:
         if not service_ids:
             return {}
+        lo, hi = since.astimezone(UTC), until.astimezone(UTC)
+        # The first day from the daily rollups (small), then the first hour of that day.
         rows = await self._fetch(
-            "SELECT service_id, min(day + hour * interval '1 hour') AS first FROM hourly_rollups"
-            " WHERE checks > 0 AND service_id = ANY($1::text[])"
-            " AND (day + hour * interval '1 hour') > ($2::timestamptz at time zone 'UTC') - interval '1 hour'"
-            " AND (day + hour * interval '1 hour') < ($3::timestamptz at time zone 'UTC')"
-            " GROUP BY service_id", list(service_ids), since, until)
-        return {r["service_id"]: max(r["first"].replace(tzinfo=UTC), since) for r in rows}
+            "WITH first AS (SELECT service_id, min(day) AS day FROM daily_rollups"
+            " WHERE checks > 0 AND day >= $1 AND day <= $2 AND service_id = ANY($3::text[])"
+            " GROUP BY service_id)"
+            " SELECT f.service_id, f.day, min(h.hour) AS hour FROM first f JOIN hourly_rollups h"
+            " ON h.service_id = f.service_id AND h.day = f.day AND h.checks > 0"
+            " AND (h.day > $1 OR h.hour >= $4) GROUP BY f.service_id, f.day",
+            lo.date(), hi.date(), list(service_ids), lo.hour)
+        out: dict[str, datetime] = {}
+        for r in rows:
+            d = r["day"]
+            start = datetime(d.year, d.month, d.day, int(r["hour"]), tzinfo=UTC)
+            if start < hi:
+                out[r["service_id"]] = max(start, since)
+        return out

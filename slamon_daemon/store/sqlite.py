@@ -40,6 +40,7 @@ from ..models import (
 from ..rollup import Rollup, rollup_deltas
 from .base import (
     ROLLUP_COLUMNS,
+    ROLLUP_TABLES,
     Progress,
     Record,
     RetentionResult,
@@ -258,9 +259,11 @@ class SqliteStore(Store):
                 result.checks += cur.rowcount
                 if cur.rowcount < _DELETE_BATCH:
                     break
-            for table in ("hourly_rollups", "daily_rollups"):
+            for table in ("hourly_rollups", "daily_rollups", "monthly_rollups"):
+                # A month's row goes only when the whole month is past the cutoff.
+                cut = day_cutoff[:8] + "01" if table == "monthly_rollups" else day_cutoff
                 async with self._tx():
-                    cur = await self.w.execute(f"DELETE FROM {table} WHERE day < ?", (day_cutoff,))
+                    cur = await self.w.execute(f"DELETE FROM {table} WHERE day < ?", (cut,))
                 setattr(result, table, cur.rowcount)
         except sqlite3.Error as exc:
             await self._rollback()
@@ -363,11 +366,11 @@ class SqliteStore(Store):
             new += [c for c in chunk if (c.service_id, to_us(c.started_at), c.node) in inserted]
         return new
 
-    async def _fold(self, checks: Sequence[Check]) -> None:
-        """Add checks to the stored hourly and daily rollups (inside the open transaction)."""
-        for hourly in (False, True):
-            deltas = rollup_deltas(checks, hourly=hourly)
-            table = "hourly_rollups" if hourly else "daily_rollups"
+    async def _fold(self, checks: Sequence[Check], tables: Sequence[str] = ROLLUP_TABLES) -> None:
+        """Add checks to the stored rollups (inside the open transaction)."""
+        for table in tables:
+            hourly = table == "hourly_rollups"
+            deltas = rollup_deltas(checks, hourly=hourly, monthly=table == "monthly_rollups")
             keycols = "service_id, day, hour" if hourly else "service_id, day"
             existing: dict[tuple[Any, ...], Rollup] = {}
             for i in range(0, len(deltas), 400):
@@ -419,7 +422,7 @@ class SqliteStore(Store):
                     await self.w.execute("DELETE FROM daily_rollups WHERE day = ?", (day.isoformat(),))
                     await self.w.execute("DELETE FROM hourly_rollups WHERE day = ?", (day.isoformat(),))
                     if checks:
-                        await self._fold(checks)
+                        await self._fold(checks, ("daily_rollups", "hourly_rollups"))
             except sqlite3.Error as exc:
                 await self._rollback()
                 raise StoreError(f"cannot rebuild rollups of {day}: {exc}") from exc
@@ -428,14 +431,49 @@ class SqliteStore(Store):
             if progress:
                 progress(done, total_days)
             day += timedelta(days=1)
+        await self.months_from_daily(start, last)
         return read
+
+    async def days_below(
+        self, service_ids: Sequence[str], first: date, last: date, target: float
+    ) -> list[tuple[str, date]]:
+        if not service_ids:
+            return []
+        marks = ", ".join("?" for _ in service_ids)
+        rows = await self._all(
+            "SELECT service_id, day FROM daily_rollups WHERE day >= ? AND day <= ?"
+            " AND checks > maintenance AND (up + degraded) * 100.0 < ? * (checks - maintenance)"
+            f" AND service_id IN ({marks}) ORDER BY service_id, day",
+            (first.isoformat(), last.isoformat(), target, *service_ids))
+        return [(str(r[0]), date.fromisoformat(str(r[1]))) for r in rows]
+
+    async def _replace_month_rows(self, month: date, rows: Sequence[Rollup]) -> None:
+        async with self._tx():
+            await self.w.execute("DELETE FROM monthly_rollups WHERE day = ?", (month.isoformat(),))
+            marks = ", ".join("?" for _ in range(len(ROLLUP_COLUMNS) + 2))
+            await self.w.executemany(
+                f"INSERT INTO monthly_rollups (service_id, day, {_RCOLS}) VALUES ({marks})",
+                [(r.service_id, month.isoformat(), *rollup_values(r)) for r in rows])
+
+    async def monthly_rollups(
+        self, first: date, last: date, service_ids: Sequence[str] | None = None
+    ) -> list[Rollup]:
+        sql = f"SELECT service_id, day, {_RCOLS} FROM monthly_rollups WHERE day >= ? AND day <= ?"
+        params: list[Any] = [first.isoformat(), last.isoformat()]
+        if service_ids is not None:
+            sql += f" AND service_id IN ({', '.join('?' for _ in service_ids)})"
+            params += list(service_ids)
+        rows = await self._all(sql + " ORDER BY service_id, day", params)
+        return [rollup_from_row(str(r[0]), date.fromisoformat(str(r[1])), None, r[2:]) for r in rows]
 
     # -- reads ------------------------------------------------------------------------
 
     async def daily_rollups(
-        self, since: date, until: date | None = None, service_ids: Sequence[str] | None = None
+        self, since: date, until: date | None = None, service_ids: Sequence[str] | None = None,
+        *, latency_histogram: bool = True,
     ) -> list[Rollup]:
-        sql = f"SELECT service_id, day, {_RCOLS} FROM daily_rollups WHERE day >= ?"
+        cols = _RCOLS if latency_histogram else _RCOLS.replace("latency_hist", "'{}'")
+        sql = f"SELECT service_id, day, {cols} FROM daily_rollups WHERE day >= ?"
         params: list[Any] = [since.isoformat()]
         if until is not None:
             sql += " AND day <= ?"
@@ -932,16 +970,24 @@ class SqliteStore(Store):
     ) -> dict[str, datetime]:
         if not service_ids:
             return {}
+        lo, hi = since.astimezone(UTC), until.astimezone(UTC)
         marks = ", ".join("?" for _ in service_ids)
+        # The first day from the daily rollups (small), then the first hour of that day.
         rows = await self._all(
-            "SELECT service_id, day, hour FROM hourly_rollups WHERE checks > 0 AND day >= ? AND day <= ?"
-            f" AND service_id IN ({marks}) ORDER BY service_id, day, hour",
-            (since.astimezone(UTC).date().isoformat(), until.astimezone(UTC).date().isoformat(),
-             *service_ids))
+            "WITH first AS (SELECT d.service_id, min(d.day) AS day FROM daily_rollups d"
+            " WHERE d.checks > 0 AND d.day >= ? AND d.day <= ?"
+            f" AND d.service_id IN ({marks}) GROUP BY d.service_id)"
+            " SELECT f.service_id, f.day, min(h.hour) FROM first f JOIN hourly_rollups h"
+            " ON h.service_id = f.service_id AND h.day = f.day AND h.checks > 0"
+            " AND (h.day > ? OR h.hour >= ?) GROUP BY f.service_id, f.day",
+            (lo.date().isoformat(), hi.date().isoformat(), *service_ids,
+             lo.date().isoformat(), lo.hour))
         out: dict[str, datetime] = {}
         for sid, day, hour in rows:
+            if hour is None:
+                continue
             d = date.fromisoformat(str(day))
             start = datetime(d.year, d.month, d.day, int(hour), tzinfo=UTC)
-            if sid not in out and since - timedelta(hours=1) < start < until:
+            if start < hi:
                 out[str(sid)] = max(start, since)
         return out

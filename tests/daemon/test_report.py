@@ -15,7 +15,7 @@ import pytest
 from slamon_daemon.models import Check, ErrorKind, OutageEpisode, Outcome, Service, ServiceStatus
 from slamon_daemon.report import COLUMNS, cell, render
 from slamon_daemon.rollup import Rollup
-from slamon_daemon.sla import month_period, service_figures
+from slamon_daemon.sla import days_below_target, month_period, service_figures
 
 PERIOD = month_period("2026-10")
 AFTER = datetime(2026, 12, 1, tzinfo=UTC)
@@ -43,12 +43,14 @@ def make_report(complete: bool = True) -> dict[str, Any]:
                             ended_at=OCT + timedelta(hours=53))
     objective = Service("api", "API", "http://x/", latency_objective_ms=100.0, latency_objective_pct=99.0)
     rows = [
-        service_figures(objective, 99.9, PERIOD, now, ok_r, ok_d, [], OCT),
-        service_figures(Service("payments", "Payments", "http://x/"), 99.9, PERIOD, now, bad_r, bad_d,
+        service_figures(objective, 99.9, PERIOD, now, ok_r, days_below_target(ok_d, 99.9), [], OCT),
+        service_figures(Service("payments", "Payments", "http://x/"), 99.9, PERIOD, now, bad_r,
+                        days_below_target(bad_d, 99.9),
                         [episode], OCT),
-        service_figures(Service("newbie", "Newbie", "http://x/"), 99.0, PERIOD, now, new_r, new_d, [],
+        service_figures(Service("newbie", "Newbie", "http://x/"), 99.0, PERIOD, now, new_r,
+                        days_below_target(new_d, 99.0), [],
                         datetime(2026, 10, 10, 14, tzinfo=UTC)),
-        service_figures(Service("ghost", "Ghost", "http://x/"), 99.9, PERIOD, now, [], {}, [], None),
+        service_figures(Service("ghost", "Ghost", "http://x/"), 99.9, PERIOD, now, [], [], [], None),
     ]
     return {
         "period": {"label": PERIOD.label, "start": PERIOD.start.isoformat(), "end": PERIOD.end.isoformat(),

@@ -1,0 +1,116 @@
+"""SLA report for 1,000 services over a month of data, on SQLite and PostgreSQL.
+
+Seeds a database through the store (one check per service every 2 hours for the whole
+previous calendar month: 1,000 × ~372 checks, with some failures, maintenance and outage
+episodes), then times `sla.report` for that month — the same function the CLI, the TUI and the
+feed use — over N calls. Target (issue 6): under 200 ms on each backend.
+
+    .venv/bin/python bench/sla_report.py [--services 1000] [--calls 15] [--backend both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import median, pg_database, print_machine, quantile, verdict  # noqa: E402
+from slamon_daemon.models import Check, ErrorKind, OutageEpisode, Outcome, Service, ServiceStatus  # noqa: E402
+from slamon_daemon.sla import month_period, sla_report  # noqa: E402
+from slamon_daemon.store import open_store  # noqa: E402
+from slamon_daemon.store.base import Store  # noqa: E402
+
+STEP = timedelta(hours=2)  # 372 checks a service a month: rollup counts, not raw rows, drive the cost
+
+
+def last_month(now: datetime) -> str:
+    first = now.replace(day=1)
+    prev = first - timedelta(days=1)
+    return f"{prev.year:04d}-{prev.month:02d}"
+
+
+async def seed(store: Store, n: int, month: str) -> int:
+    period = month_period(month)
+    rng = random.Random(42)
+    services = [Service(id=f"svc-{i:04d}", name=f"Service {i}", url="http://127.0.0.1:9/",
+                        interval_s=STEP.total_seconds(), sla_target=99.9 if i % 3 else 99.5)
+                for i in range(n)]
+    await store.sync_services(services)
+    batch: list = []
+    total = 0
+    t = period.start
+    while t < period.end:
+        for s in services:
+            down = rng.random() < 0.002
+            maint = rng.random() < 0.001
+            batch.append(Check(service_id=s.id, started_at=t, latency_ms=rng.uniform(5, 400),
+                               outcome=Outcome.DOWN if down else Outcome.UP,
+                               error_kind=ErrorKind.TIMEOUT if down else None,
+                               maintenance=maint, interval_s=STEP.total_seconds()))
+            if down:
+                batch.append(OutageEpisode(s.id, t, ServiceStatus.MAJOR_OUTAGE, t + STEP,
+                                           "timeout", None, 1))
+        if len(batch) >= 5000:
+            total += await store.write_batch(batch)
+            batch = []
+        t += STEP
+    total += await store.write_batch(batch)
+    return total
+
+
+async def run(backend: str, n: int, calls: int) -> float:
+    now = datetime.now(UTC)
+    month = last_month(now)
+    period = month_period(month)
+    if backend == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix="slamon-bench-sla-", dir="/tmp"))
+        urls = [f"sqlite:///{folder}/db.sqlite"]
+        ctx = None
+    else:
+        ctx = pg_database()
+        urls = [await ctx.__aenter__()]
+    try:
+        async with open_store(urls[0]) as store:
+            await store.migrate()
+            t0 = time.perf_counter()
+            stored = await seed(store, n, month)
+            print(f"[{backend}] seeded {stored:,} checks for {n} services in {month}"
+                  f" in {time.perf_counter() - t0:.1f} s")
+            services = await store.list_services()
+            times = []
+            for _ in range(calls):
+                t1 = time.perf_counter()
+                report = await sla_report(store, services, 99.9, period, now)
+                times.append(time.perf_counter() - t1)
+            assert len(report["services"]) == n
+            med, p95 = median(times), quantile(times, 0.95)
+            print(f"[{backend}] sla.report for {n} services, month {month}: median {med * 1000:.1f} ms,"
+                  f" p95 {p95 * 1000:.1f} ms, min {min(times) * 1000:.1f} ms over {calls} calls;"
+                  f" {len(report['breached'])} breached")
+            print(verdict(f"[{backend}] report < 200 ms", med < 0.2, f"median {med * 1000:.1f} ms"))
+            return med
+    finally:
+        if ctx is not None:
+            await ctx.__aexit__(None, None, None)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--services", type=int, default=1000)
+    ap.add_argument("--calls", type=int, default=15)
+    ap.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    args = ap.parse_args()
+    print_machine()
+    for b in (["sqlite", "postgres"] if args.backend == "both" else [args.backend]):
+        asyncio.run(run(b, args.services, args.calls))
+
+
+if __name__ == "__main__":
+    main()
