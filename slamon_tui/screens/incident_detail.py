@@ -151,8 +151,12 @@ class IncidentDetailScreen(LiveScreen, Screen[None]):
         self.refresh_bindings()
 
     def _tick(self) -> None:
+        """Keep "12m ago" and "so far" true between events."""
         if self.incident is not None:
-            self.query_one(IncidentSummary).show(self.incident, datetime.now(UTC), self.names)
+            now = datetime.now(UTC)
+            self.query_one(IncidentSummary).show(self.incident, now, self.names)
+            for entry in self.query_one(IncidentTimeline).entries.values():
+                entry.refresh_heading(now)
 
     def _problem(self, text: str) -> None:
         line = self.query_one("#incident-problem", Static)
