@@ -18,6 +18,7 @@ from typing import Any
 from slamon_daemon.models import ServiceStatus, parse_ts
 from slamon_tui.client import FeedCallError, FeedClient, FeedClientError
 from slamon_tui.formatting import latency_text, overall_text, status_symbol, status_word
+from slamon_tui.token_cache import TokenCache
 
 EXIT_OK, EXIT_DEGRADED, EXIT_OUTAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 EXIT_USAGE = 2
@@ -69,10 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
             "(file from --config, $SLAMON_CONFIG, ./slamon.toml or ~/.config/slamon/slamon.toml), "
             "else the default $XDG_RUNTIME_DIR/slamon.sock.\n\n"
             "slamon status exits 0 all operational, 1 degraded, 2 partial or major outage, "
-            "3 daemon unreachable."
+            "3 daemon unreachable.\n\n"
+            "Logins made in the dashboard are cached (mode 0600) in "
+            "$XDG_CACHE_HOME/slamon/token-<hash>.json until they expire; slamon status and "
+            "slamon call use that login too. Ctrl+L in the dashboard logs out and deletes it."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_connection_options(defaults=True)],
+    )
+    parser.add_argument(
+        "--user",
+        metavar="NAME",
+        help="log in as NAME: the login screen opens with it filled in (a cached login of "
+        "NAME is reused until it expires; one of another user is ignored)",
     )
     later = [_connection_options(defaults=False)]
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -110,7 +120,7 @@ def admin_command(argv: Sequence[str]) -> str | None:
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if arg in ("--config", "--socket"):
+        if arg in ("--config", "--socket", "--user"):
             i += 2
             continue
         if arg.startswith("-"):
@@ -139,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(status_command(socket_path))
     if args.command == "call":
         return asyncio.run(call_command(socket_path, args.method, args.params))
-    return run_tui(socket_path)
+    return run_tui(socket_path, user=args.user)
 
 
 def resolve_socket(config: str | None, socket: str | None) -> Path | None:
@@ -157,11 +167,11 @@ def resolve_socket(config: str | None, socket: str | None) -> Path | None:
     return Path(socket) if socket else Path(settings.daemon.socket)
 
 
-def run_tui(socket_path: Path) -> int:
-    """Run the dashboard until the user quits."""
+def run_tui(socket_path: Path, user: str | None = None) -> int:
+    """Run the dashboard until the user quits (``user``: the name to log in as)."""
     from slamon_tui.app import make_app
 
-    app = make_app(socket_path)
+    app = make_app(socket_path, user=user)
     app.run()
     return app.return_code or 0
 
@@ -206,7 +216,10 @@ def _unreachable(socket_path: Path, exc: BaseException) -> int:
 
 
 async def _one_call(socket_path: Path, method: str, params: dict[str, Any]) -> Any:
-    async with FeedClient(socket_path) as client:
+    # As the dashboard's cached login when there is one (status on a daemon without
+    # anonymous reads, admin calls); anonymous otherwise.
+    login = TokenCache.for_socket(socket_path).load()
+    async with FeedClient(socket_path, token=login.access_token if login else None) as client:
         return await asyncio.wait_for(client.call(method, params), CALL_TIMEOUT_S)
 
 

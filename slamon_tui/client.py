@@ -13,6 +13,14 @@ Exceptions::
     ├── IncompatibleDaemon           the hello is not slamon's, or another protocol version
     ├── FeedConnectionLost           the connection closed under a pending call or events()
     └── FeedCallError                the daemon answered with an error reply (code, message)
+        └── LoginExpired             the login ended and refreshing it failed: log in again
+
+Logins: a ``Credentials`` object holds the tokens of ``auth.login``; every connection made
+with it sends the access token as each request's ``token``. When the daemon answers a call
+made with a token ``unauthorized`` (expired, revoked, a disabled user), the client trades the
+refresh token for a new pair (``auth.refresh``, once) and makes the call again; when that
+fails the login is dropped (``Credentials.on_change`` hears of it) and the call raises
+``LoginExpired``.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import itertools
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +91,103 @@ class FeedCallError(FeedClientError):
         self.data: dict[str, Any] = dict(data or {})
 
 
+class LoginExpired(FeedCallError):
+    """The daemon no longer takes the login's token and refreshing it failed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(protocol.ErrorCode.UNAUTHORIZED, message)
+
+
+UNTOKENED_METHODS = frozenset({"auth.login", "auth.refresh", "auth.logout"})
+"""Sent without the access token: they must work when that token is expired or revoked."""
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """The answer of ``auth.login`` / ``auth.refresh``: tokens and the user they are for."""
+
+    access_token: str
+    refresh_token: str
+    expires_at: str
+    user: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_result(cls, result: Any) -> Login:
+        """Build from an auth.login / auth.refresh result (ValueError when it is not one)."""
+        try:
+            return cls(
+                access_token=str(result["access_token"]),
+                refresh_token=str(result["refresh_token"]),
+                expires_at=str(result["expires_at"]),
+                user=dict(result.get("user") or {}),
+            )
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ValueError(f"not a login: {exc!r}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The four keys, as auth.login sends them (and the token cache keeps them)."""
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "expires_at": self.expires_at,
+            "user": self.user,
+        }
+
+    @property
+    def username(self) -> str:
+        """Who logged in."""
+        return str(self.user.get("username") or "")
+
+
+LoginListener = Callable[["Login | None", str], None]
+"""Told of every change of the login: the new one (None: logged out / ended) and why."""
+
+
+class Credentials:
+    """The login shared by every connection one app makes (it outlives reconnections)."""
+
+    def __init__(self, login: Login | None = None, on_change: LoginListener | None = None) -> None:
+        self.login = login
+        self.on_change = on_change
+        self._refreshing = asyncio.Lock()
+
+    @property
+    def token(self) -> str | None:
+        """The access token to send, or None (anonymous)."""
+        return self.login.access_token if self.login else None
+
+    def set(self, login: Login | None, reason: str = "") -> None:
+        """Use ``login`` from now on (None: act anonymously); tell the listener."""
+        self.login = login
+        if self.on_change is not None:
+            self.on_change(login, reason)
+
+    async def refresh(self, client: FeedClient, stale_token: str) -> bool:
+        """Trade the refresh token for a new pair once; False (login dropped) when refused.
+
+        Calls that fail together refresh once: whoever comes second finds a new token.
+        """
+        async with self._refreshing:
+            login = self.login
+            if login is None:
+                return False
+            if login.access_token != stale_token:
+                return True  # another call refreshed it meanwhile
+            try:
+                result = await client.request(
+                    "auth.refresh", {"refresh_token": login.refresh_token}, token=None
+                )
+                fresh = Login.from_result(result)
+            except FeedCallError as exc:
+                self.set(None, exc.message)
+                return False
+            except ValueError as exc:
+                self.set(None, str(exc))
+                return False
+            self.set(fresh, "refreshed")
+            return True
+
+
 _RESYNC_OVERFLOW = {"event": "resync", "data": {"reason": "client event queue overflowed"}}
 
 
@@ -93,10 +199,13 @@ class FeedClient:
         socket_path: str | os.PathLike[str],
         *,
         token: str | None = None,
+        credentials: Credentials | None = None,
         event_queue_size: int = DEFAULT_EVENT_QUEUE,
     ) -> None:
         self.socket_path = Path(socket_path)
         self.token = token
+        """A fixed access token (``slamon call``); ``credentials`` win when both are given."""
+        self.credentials = credentials
         self.hello: dict[str, Any] = {}
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -119,6 +228,10 @@ class FeedClient:
     def connected(self) -> bool:
         """True between a successful connect() and the loss or close of the connection."""
         return self._read_task is not None and not self._done.is_set()
+
+    async def wait_closed(self) -> None:
+        """Return once the connection is lost or closed."""
+        await self._done.wait()
 
     async def connect(self, hello_timeout: float = HELLO_TIMEOUT_S) -> dict[str, Any]:
         """Open the socket, read and check the hello, start the reader; return the hello."""
@@ -165,15 +278,41 @@ class FeedClient:
         return hello
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
-        """Send a request and wait for its reply; return the result or raise FeedCallError."""
+        """Send a request with the login's token and wait for its reply.
+
+        Returns the result; raises FeedCallError for an error reply, LoginExpired when the
+        token was refused and could not be refreshed.
+        """
+        token = self._token_for(method)
+        try:
+            return await self.request(method, params, token=token)
+        except FeedCallError as exc:
+            credentials = self.credentials
+            if exc.code != protocol.ErrorCode.UNAUTHORIZED or token is None or credentials is None:
+                raise
+            if not await credentials.refresh(self, token):
+                raise LoginExpired(exc.message) from None
+        return await self.request(method, params, token=self._token_for(method))
+
+    def _token_for(self, method: str) -> str | None:
+        if method in UNTOKENED_METHODS:
+            return None
+        if self.credentials is not None:
+            return self.credentials.token
+        return self.token
+
+    async def request(
+        self, method: str, params: dict[str, Any] | None = None, *, token: str | None
+    ) -> Any:
+        """Send one request with exactly ``token`` (no refresh); return its result."""
         if self._writer is None or self._read_task is None:
             raise FeedConnectionLost("not connected to the daemon")
         if self._lost is not None:
             raise self._lost
         request_id = next(self._ids)
         frame: dict[str, Any] = {"id": request_id, "method": method, "params": params or {}}
-        if self.token:
-            frame["token"] = self.token
+        if token:
+            frame["token"] = token
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
