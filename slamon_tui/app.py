@@ -12,29 +12,47 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from slamon_tui.client import DaemonUnreachable, FeedClient, FeedClientError, FeedConnectionLost
+from slamon_tui.client import (
+    Credentials,
+    DaemonUnreachable,
+    FeedCallError,
+    FeedClient,
+    FeedClientError,
+    FeedConnectionLost,
+    Login,
+    LoginExpired,
+)
+from slamon_tui.identity import ANONYMOUS, identity_label, role_allows
 from slamon_tui.messages import (
     CheckEvent,
     Connected,
     Connecting,
     Disconnected,
     FeedProblem,
+    IdentityChanged,
+    LoginEnded,
+    LoginNeeded,
     Snapshot,
     StatusEvent,
 )
+from slamon_tui.screens.admin import AdminScreen
+from slamon_tui.screens.audit import AuditScreen
 from slamon_tui.screens.dashboard import DashboardScreen
 from slamon_tui.screens.help import HelpScreen
+from slamon_tui.screens.login import LoginScreen
 from slamon_tui.screens.service import ServiceScreen
+from slamon_tui.token_cache import TokenCache
 
 logger = logging.getLogger("slamon.tui")
 
@@ -51,7 +69,13 @@ class SlamonApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("r", "resync", "Resync"),
+        Binding("A", "admin", "Admin"),
+        Binding("L", "login", "Log in"),
+        Binding("ctrl+l", "logout", "Log out", show=False),  # in the palette and in help
     ]
+
+    identity: reactive[dict[str, Any]] = reactive(lambda: dict(ANONYMOUS), init=False)
+    """Who the app acts as: the ``auth.whoami`` answer (``name``, ``role``, ``logged_in``)."""
 
     def __init__(
         self,
@@ -60,9 +84,19 @@ class SlamonApp(App[None]):
         client_factory: ClientFactory = FeedClient,
         retry_initial: float = 0.5,
         retry_max: float = 5.0,
+        user: str | None = None,
+        token_cache: TokenCache | None = None,
     ) -> None:
         super().__init__()
         self.socket_path = Path(socket_path)
+        self.preset_user = user
+        """``slamon --user NAME``: the login screen's username, and the only cached login used."""
+        self.token_cache = token_cache or TokenCache.for_socket(self.socket_path)
+        self.credentials = Credentials(self.token_cache.load(user=user), self._login_changed)
+        self.anonymous_read: bool | None = None
+        """The hello's anonymous_read: whether the daemon lets nobody read without a login."""
+        self._logged_in = asyncio.Event()
+        self._login_offered = False
         self.client_factory = client_factory
         self.retry_initial = retry_initial
         self.retry_max = retry_max
@@ -91,10 +125,13 @@ class SlamonApp(App[None]):
             attempt += 1
             self.post_message(Connecting(str(self.socket_path), attempt))
             client = self.client_factory(self.socket_path)
+            client.credentials = self.credentials
             missing = False
             goodbye: str | None = None
             try:
                 hello = await client.connect()
+                self.client = client  # the login screen logs in over it
+                await self._authenticate(client, hello)
                 # Subscribe before status.get: an event that happens in between is then
                 # queued rather than lost (the model drops ones the snapshot already holds).
                 await client.call("subscribe", {"topics": TOPICS})
@@ -268,6 +305,184 @@ class SlamonApp(App[None]):
         else:
             self.resync()
 
+    # --- logins and identity -------------------------------------------------------------------
+
+    async def _authenticate(self, client: FeedClient, hello: dict[str, Any]) -> None:
+        """Learn who we are; when the daemon lets nobody read without a login, wait for one."""
+        self.anonymous_read = bool(hello.get("anonymous_read", True))
+        while True:
+            self.identity = await self._whoami(client)
+            if role_allows(self.identity, "viewer"):
+                if self.preset_user and not self.identity.get("logged_in"):
+                    if not self._login_offered:
+                        self._login_offered = True
+                        self.post_message(LoginNeeded(""))
+                return
+            self._logged_in.clear()
+            self.post_message(LoginNeeded("This daemon needs a login to show anything.", True))
+            waits = [
+                asyncio.ensure_future(self._logged_in.wait()),
+                asyncio.ensure_future(client.wait_closed()),
+            ]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+            if not client.connected:
+                raise FeedConnectionLost("the connection closed while waiting for a login")
+
+    async def _whoami(self, client: FeedClient) -> dict[str, Any]:
+        """auth.whoami (asked again without the login when the daemon ended it)."""
+        try:
+            try:
+                result = await client.call("auth.whoami", {})
+            except LoginExpired:
+                result = await client.call("auth.whoami", {})
+        except FeedCallError as exc:
+            if exc.code == "unknown_method":  # a daemon from before logins: anyone reads
+                return {"name": "anonymous", "role": "viewer", "logged_in": False}
+            raise
+        identity = dict(result) if isinstance(result, dict) else {}
+        identity["name"] = str(identity.get("name") or "anonymous")
+        identity["role"] = str(identity.get("role") or "anonymous")
+        identity["logged_in"] = bool(identity.get("logged_in"))
+        return identity
+
+    async def refresh_identity(self) -> dict[str, Any]:
+        """Ask the daemon who we are now (kept as it was while disconnected)."""
+        client = self.client
+        if client is not None:
+            self.identity = await self._whoami(client)
+        return self.identity
+
+    async def log_in(self, username: str, password: str) -> dict[str, Any]:
+        """auth.login over the live connection; use and cache the login; return the identity.
+
+        Raises FeedCallError (wrong password, rate_limited …) or FeedConnectionLost.
+        """
+        result = await self.call("auth.login", {"username": username, "password": password})
+        self.credentials.set(Login.from_result(result), "logged in")
+        identity = await self.refresh_identity()
+        self._logged_in.set()
+        return identity
+
+    async def log_out(self) -> None:
+        """auth.logout, forget the login and its cache; read on anonymously if allowed."""
+        login = self.credentials.login
+        self.credentials.set(None, "")
+        if login is not None:
+            with contextlib.suppress(FeedClientError):
+                await self.call("auth.logout", {"refresh_token": login.refresh_token})
+        try:
+            identity = await self.refresh_identity()
+        except FeedClientError:
+            identity = self.identity = dict(ANONYMOUS)
+        self.notify(f"Logged out; now {identity_label(identity)}.", timeout=3)
+        if self.client is not None and not role_allows(identity, "viewer"):
+            self.run_feed()  # start over: the new connection waits for the next login
+
+    def _login_changed(self, login: Login | None, reason: str) -> None:
+        """The credentials changed: keep the cache in step; a login the daemon ended is news."""
+        if login is not None:
+            try:
+                self.token_cache.save(login)
+            except OSError as exc:
+                logger.warning("cannot cache the login in %s: %s", self.token_cache.path, exc)
+            return
+        self.token_cache.delete()
+        if reason:
+            self.post_message(LoginEnded(reason))
+
+    def watch_identity(self, identity: dict[str, Any]) -> None:
+        """Tell every screen (they show or hide what the role may do) and the footer."""
+        for screen in self.screen_stack:
+            screen.post_message(IdentityChanged(dict(identity)))
+            changed = getattr(screen, "identity_changed", None)
+            if callable(changed):
+                changed()
+        self.refresh_bindings()
+
+    @on(LoginNeeded)
+    def _on_login_needed(self, message: LoginNeeded) -> None:
+        if self.is_running:
+            self._show_login(message.reason, required=message.required)
+
+    @on(LoginEnded)
+    def _on_login_ended(self, message: LoginEnded) -> None:
+        if not self.is_running:
+            return
+        self.notify(f"Your login ended: {message.reason}", severity="warning", timeout=8)
+        self._after_login_ended()
+
+    @work(exclusive=True, group="identity", exit_on_error=False)
+    async def _after_login_ended(self) -> None:
+        with contextlib.suppress(FeedClientError):
+            await self.refresh_identity()
+        self._show_login("Your login ended; log in again.", required=False)
+
+    def _show_login(self, reason: str, *, required: bool) -> None:
+        allowed = not required and self.anonymous_read is not False
+        screen = self.screen
+        if isinstance(screen, LoginScreen):
+            screen.set_reason(reason)
+            screen.set_anonymous_allowed(allowed)
+            return
+        self.push_screen(
+            LoginScreen(
+                self.log_in,
+                username=self.preset_user or "",
+                anonymous_allowed=allowed,
+                reason=reason,
+                where=str(self.socket_path),
+            )
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer only what the role may do: Admin for admins, Log in / Log out as fits."""
+        if action in ("admin", "audit"):
+            # Not from the admin screen or above it (the audit log): it is open already.
+            open_already = any(isinstance(s, AdminScreen) for s in self.screen_stack)
+            return role_allows(self.identity, "admin") and not open_already
+        if action == "login":
+            return not self.identity.get("logged_in") and not isinstance(self.screen, LoginScreen)
+        if action == "logout":
+            return self.credentials.login is not None
+        return True
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The palette's commands, with login, logout and admin as the role allows."""
+        yield from super().get_system_commands(screen)
+        if self.check_action("login", ()):
+            yield SystemCommand("Log in", "Log in to the daemon (L)", self.action_login)
+        if self.check_action("logout", ()):
+            yield SystemCommand("Log out", "End this login (Ctrl+L)", self.action_logout)
+        if role_allows(self.identity, "admin"):
+            yield SystemCommand("Admin", "Users, services, maintenance windows (A)",
+                                self.action_admin)
+            yield SystemCommand("Audit log", "Who changed what, newest first", self.action_audit)
+
+    def action_login(self) -> None:
+        """Open the login screen."""
+        if not isinstance(self.screen, LoginScreen):
+            self._show_login("", required=False)
+
+    @work(exclusive=True, group="logout", exit_on_error=False)
+    async def action_logout(self) -> None:
+        """End the login (auth.logout) and forget its cached tokens."""
+        if self.credentials.login is not None:
+            await self.log_out()
+
+    def action_admin(self) -> None:
+        """Open the admin screen (admins only)."""
+        if self.check_action("admin", ()):
+            self.push_screen(AdminScreen(self.call))
+
+    def action_audit(self) -> None:
+        """Open the audit log (admins only)."""
+        if self.check_action("audit", ()) and not isinstance(self.screen, AuditScreen):
+            self.push_screen(AuditScreen(self.call))
+
 
 def make_app(
     socket_path: str | os.PathLike[str],
@@ -275,6 +490,8 @@ def make_app(
     client_factory: ClientFactory = FeedClient,
     retry_initial: float = 0.5,
     retry_max: float = 5.0,
+    user: str | None = None,
+    token_cache: TokenCache | None = None,
 ) -> SlamonApp:
     """Build the app; the CLI and the tests both use this."""
     return SlamonApp(
@@ -282,4 +499,6 @@ def make_app(
         client_factory=client_factory,
         retry_initial=retry_initial,
         retry_max=retry_max,
+        user=user,
+        token_cache=token_cache,
     )

@@ -101,3 +101,31 @@ class DetailFetched(Message):
     result: Any
     problem: str | None = None
     code: str | None = None
+
+
+# --- logins and identity (app.py, screens/login.py, screens/admin.py) ------------------------
+
+
+@dataclass
+class IdentityChanged(Message):
+    """Who the app acts as changed (login, logout, a new role): the ``auth.whoami`` dict.
+
+    The app posts it to every screen on its stack; ``app.identity`` already holds it.
+    """
+
+    identity: dict[str, Any]
+
+
+@dataclass
+class LoginNeeded(Message):
+    """Show the login screen. ``required``: the daemon lets nobody read without a login."""
+
+    reason: str
+    required: bool = False
+
+
+@dataclass
+class LoginEnded(Message):
+    """The daemon refused the login and refreshing it failed; ``reason`` is its message."""
+
+    reason: str

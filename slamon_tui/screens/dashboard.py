@@ -8,7 +8,7 @@ from typing import Any
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -21,6 +21,7 @@ from slamon_tui.screens.service import ServiceScreen
 from slamon_tui.widgets.column_header import ColumnHeader
 from slamon_tui.widgets.columns import Columns, columns_for
 from slamon_tui.widgets.day_line import DayLine, DayView
+from slamon_tui.widgets.identity_badge import IdentityBadge
 from slamon_tui.widgets.service_row import ServiceRow
 from slamon_tui.widgets.status_banner import StatusBanner
 
@@ -85,11 +86,16 @@ class DashboardScreen(Screen[None]):
         self.columns = Columns()
         self._last_failure = ""
         self._shutdown: str | None = None
+        # Kept here: the line sits in a row whose children may mount after the first
+        # feed message arrives, when a query would not find it yet.
+        self._connection = Static("Connecting…", id="connection")
 
     def compose(self) -> ComposeResult:
         """Banner, connection line, notice, start hint, column titles, rows, footer."""
         yield StatusBanner(id="banner")
-        yield Static("Connecting…", id="connection")
+        with Horizontal(id="connection-row"):
+            yield self._connection
+            yield IdentityBadge(id="identity", classes="identity-badge")
         # Hidden until there is something to show. Set here, not in on_mount: the feed
         # worker's first snapshot can be handled before this screen's Mount event.
         yield _hidden(Static("", id="notice"))
@@ -159,10 +165,10 @@ class DashboardScreen(Screen[None]):
     @property
     def connection_text(self) -> str:
         """The connection line as shown ("● live · …", "⟳ reconnecting… — why")."""
-        return str(self.query_one("#connection", Static).content)
+        return str(self._connection.content)
 
     def _set_connection(self, text: str, state: str) -> None:
-        line = self.query_one("#connection", Static)
+        line = self._connection
         line.update(text)
         line.set_classes(state)
 

@@ -23,6 +23,8 @@ KEYS: list[tuple[str, str]] = [
     ("Home g  End G", "first / last service"),
     ("← h  → l", "day cursor on the bar: earlier / later day"),
     ("Enter", "service detail of the row with the cursor"),
+    ("A", "admin: users, services, maintenance, audit log (admins)"),
+    ("L  Ctrl+L", "log in / log out (the login is cached until it expires)"),
     ("r", "resync now (or reconnect at once)"),
     ("Ctrl+P", "command palette (themes, …)"),
     ("?", "this help (Esc closes it)"),

@@ -15,6 +15,14 @@ from .fake_daemon import FakeDaemon, make_service, make_snapshot
 _MAX_SOCKET_PATH = 100
 
 
+@pytest.fixture(autouse=True)
+def _token_cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Logins made by a test are cached under tmp_path, never in the real ~/.cache."""
+    cache = tmp_path / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return cache
+
+
 @pytest.fixture
 def sock_path(tmp_path: Path) -> Iterator[Path]:
     """Where the fake daemon listens: in tmp_path when that is short enough."""

@@ -21,6 +21,8 @@ from typing import Any
 
 from slamon_daemon import protocol
 
+from .fake_auth import FakeAuth
+
 TODAY = date(2026, 11, 21)
 NOW = datetime(2026, 11, 21, 23, 10, tzinfo=UTC)
 SERIES_RANGES = {"1h": (60, 60), "24h": (96, 900), "7d": (168, 3600), "30d": (120, 21600)}
@@ -228,6 +230,8 @@ class FakeDaemon:
         """Methods never answered, to leave a call pending."""
         self.requests: list[dict[str, Any]] = []
         self.hello = protocol.hello("local", "0.1.0")
+        self.auth = FakeAuth(self)
+        """Logins, roles, users, audit, service admin, maintenance (tests/tui/fake_auth.py)."""
         self._server: asyncio.base_events.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
         self._subscribers: list[asyncio.StreamWriter] = []
@@ -287,11 +291,12 @@ class FakeDaemon:
         self.connections += 1
         self._writers.append(writer)
         try:
-            writer.write(protocol.encode(self.hello))
+            writer.write(protocol.encode({**self.hello, "anonymous_read": self.auth.anonymous_read}))
             await writer.drain()
             while line := await reader.readline():
                 request = protocol.decode_request(line)
-                self.requests.append({"method": request.method, "params": request.params})
+                self.requests.append({"method": request.method, "params": request.params,
+                                      **({"token": request.token} if request.token else {})})
                 if request.method in self.silent:
                     continue
                 if request.method in self.delays:
@@ -321,6 +326,12 @@ class FakeDaemon:
             return protocol.error_reply(request.id, code, message)
         if request.method in self.results:
             return protocol.reply(request.id, self.results[request.method])
+        denied = self.auth.check(request)
+        if denied is not None:
+            return denied
+        answered = self.auth.answer(request)
+        if answered is not None:
+            return answered
         if request.method == "status.get":
             return protocol.reply(request.id, self.snapshot)
         if request.method.startswith("service."):
