@@ -309,7 +309,7 @@ class Daemon:
             self.writer.add(changes.episode)
         self._auto_incident(check, changes.episode)
         st = self.state.services.get(check.service_id)
-        if st is not None and self.feed.sessions:
+        if st is not None and self.feed.has_subscribers("check"):
             today = datetime.now(UTC).date()
             cells, uptime = st.history(today, self.state.major_threshold)
             self.feed.publish("check", {

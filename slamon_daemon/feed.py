@@ -203,6 +203,10 @@ class FeedServer:
 
     # -- events -----------------------------------------------------------------------
 
+    def has_subscribers(self, topic: str) -> bool:
+        """Whether any session would receive an event of ``topic`` (saves building it)."""
+        return any(topic in s.topics for s in self.sessions.values())
+
     def publish(self, topic: str, data: dict[str, Any]) -> None:
         """Send an event to every session subscribed to ``topic``; never blocks."""
         frame: bytes | None = None

@@ -145,6 +145,17 @@ class LiveState:
         self.major_threshold = major_threshold
         # The overall status is at least this while incidents are open (their severity).
         self.incident_floor = ServiceStatus.OPERATIONAL
+        # How many services are in each status: the overall status is read from these counts,
+        # not from a walk over every service at each transition (10,000 services at start).
+        self._by_status: dict[ServiceStatus, int] = {}
+
+    def _count(self, status: ServiceStatus, delta: int) -> None:
+        self._by_status[status] = self._by_status.get(status, 0) + delta
+
+    def _recount(self) -> None:
+        self._by_status = {}
+        for st in self.services.values():
+            self._count(st.status, +1)
 
     def set_incident_floor(self, floor: ServiceStatus, at: datetime) -> list[Transition]:
         """Open incidents changed: recompute the overall status (SPEC §3.3)."""
@@ -167,6 +178,7 @@ class LiveState:
                 self.services[s.id] = ServiceState(service=s)
             else:
                 st.service = s
+        self._recount()
 
     def load_history(
         self,
@@ -193,6 +205,7 @@ class LiveState:
             st.last_check = checks[-1]
             st.status = self._status_of(st)
             st.status_since = checks[-1].started_at
+        self._recount()
         self.overall = self._overall()
 
     def apply(self, check: Check) -> Changes:
@@ -228,6 +241,8 @@ class LiveState:
             out.episode = OutageEpisode(**{f: getattr(ep, f) for f in OutageEpisode.__dataclass_fields__})
         if new is not st.status:
             out.transitions.append(Transition(st.service.id, st.status, new, check.started_at))
+            self._count(st.status, -1)
+            self._count(new, +1)
             st.status, st.status_since = new, check.started_at
             overall = self._overall()
             if overall is not self.overall:
@@ -274,16 +289,11 @@ class LiveState:
     def _overall(self) -> ServiceStatus:
         """Worst status across services (some, not all, in major outage is a partial outage),
         and at least the floor set by open incidents."""
-        statuses = [
-            st.status
-            for st in self.services.values()
-            if st.status not in (ServiceStatus.UNKNOWN, ServiceStatus.MAINTENANCE)
-        ]
+        counted = {k: n for k, n in self._by_status.items()
+                   if n > 0 and k not in (ServiceStatus.UNKNOWN, ServiceStatus.MAINTENANCE)}
         worst = ServiceStatus.OPERATIONAL
-        if statuses:
-            worst = max(statuses, key=STATUS_SEVERITY.__getitem__)
-            if worst is ServiceStatus.MAJOR_OUTAGE and any(
-                s is not ServiceStatus.MAJOR_OUTAGE for s in statuses
-            ):
+        if counted:
+            worst = max(counted, key=STATUS_SEVERITY.__getitem__)
+            if worst is ServiceStatus.MAJOR_OUTAGE and len(counted) > 1:
                 worst = ServiceStatus.PARTIAL_OUTAGE
         return max(worst, self.incident_floor, key=STATUS_SEVERITY.__getitem__)

@@ -145,6 +145,8 @@ class SqliteStore(Store):
     async def _connect(self) -> aiosqlite.Connection:
         con = await aiosqlite.connect(self.path, isolation_level=None)
         await con.execute("PRAGMA journal_mode=WAL")
+        await con.execute("CREATE TEMP TABLE IF NOT EXISTS fold_keys"
+                          " (service_id TEXT NOT NULL, day TEXT NOT NULL, hour INTEGER NOT NULL)")
         await con.execute("PRAGMA synchronous=NORMAL")
         await con.execute("PRAGMA busy_timeout=10000")
         await con.execute("PRAGMA foreign_keys=ON")
@@ -373,21 +375,23 @@ class SqliteStore(Store):
             deltas = rollup_deltas(checks, hourly=hourly, monthly=table == "monthly_rollups")
             keycols = "service_id, day, hour" if hourly else "service_id, day"
             existing: dict[tuple[Any, ...], Rollup] = {}
-            for i in range(0, len(deltas), 400):
-                part = deltas[i : i + 400]
-                marks = ", ".join(["(?, ?, ?)" if hourly else "(?, ?)"] * len(part))
-                params: list[Any] = []
-                for d in part:
-                    params += [d.service_id, d.day.isoformat()] + ([d.hour] if hourly else [])
-                async with self.w.execute(
-                    f"SELECT {keycols}, {_RCOLS} FROM {table} WHERE ({keycols}) IN (VALUES {marks})",
-                    params,
-                ) as cur:
-                    for r in await cur.fetchall():
-                        hour = int(r[2]) if hourly else None
-                        vals = r[3:] if hourly else r[2:]
-                        ro = rollup_from_row(str(r[0]), date.fromisoformat(str(r[1])), hour, vals)
-                        existing[(ro.service_id, ro.day, ro.hour)] = ro
+            # The keys go through a temporary table joined on the rollups' primary key: a
+            # row-value IN (VALUES …) list makes SQLite scan the whole rollup table.
+            await self.w.execute("DELETE FROM temp.fold_keys")
+            await self.w.executemany(
+                "INSERT INTO temp.fold_keys (service_id, day, hour) VALUES (?, ?, ?)",
+                [(d.service_id, d.day.isoformat(), d.hour if hourly else 0) for d in deltas],
+            )
+            on = "r.service_id = k.service_id AND r.day = k.day" + (" AND r.hour = k.hour" if hourly else "")
+            rcols = ", ".join(f"r.{c}" for c in ROLLUP_COLUMNS)
+            async with self.w.execute(
+                f"SELECT r.service_id, r.day, {'r.hour' if hourly else 'NULL'}, {rcols}"
+                f" FROM temp.fold_keys k CROSS JOIN {table} r ON {on}"
+            ) as cur:
+                for r in await cur.fetchall():
+                    hour = int(r[2]) if hourly else None
+                    ro = rollup_from_row(str(r[0]), date.fromisoformat(str(r[1])), hour, r[3:])
+                    existing[(ro.service_id, ro.day, ro.hour)] = ro
             rows = merge_into(existing, deltas)
             marks = ", ".join("?" for _ in range(len(ROLLUP_COLUMNS) + (3 if hourly else 2)))
             sets = ", ".join(f"{c} = excluded.{c}" for c in ROLLUP_COLUMNS)
