@@ -55,28 +55,38 @@ def no_params(params: dict[str, Any], method: str) -> None:
         )
 
 
+def service_snapshot(st: ServiceState, today: date, threshold: float) -> dict[str, Any]:
+    """One service's part of status.get, cached until its next check (or the next day, or a
+    change of its settings or status): most services have not changed between two calls."""
+    key = (today, st.last_check, st.status, st.service)
+    cached = st.snapshot
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    cells, uptime = st.history(today, threshold)
+    snap = {
+        "id": st.service.id,
+        "name": st.service.name,
+        "url": st.service.url,
+        "status": st.status.value,
+        "status_since": st.status_since.isoformat(),
+        "interval_s": st.service.interval_s,
+        "last_check": st.last_check.to_dict() if st.last_check else None,
+        "daily": cells,
+        "uptime": uptime,
+        "latencies": [round(c.latency_ms, 1) for c in st.recent],
+        "outcomes": [c.outcome.value for c in st.recent],
+    }
+    st.snapshot = (key, snap)
+    return snap
+
+
 def status_snapshot(daemon: Daemon) -> dict[str, Any]:
     """The result of status.get, from memory only."""
     now = datetime.now(UTC)
     today = now.date()
     first = today - timedelta(days=HISTORY_DAYS - 1)
     state = daemon.state
-    services = []
-    for st in state.services.values():
-        cells, uptime = st.history(today, state.major_threshold)
-        services.append({
-            "id": st.service.id,
-            "name": st.service.name,
-            "url": st.service.url,
-            "status": st.status.value,
-            "status_since": st.status_since.isoformat(),
-            "interval_s": st.service.interval_s,
-            "last_check": st.last_check.to_dict() if st.last_check else None,
-            "daily": cells,
-            "uptime": uptime,
-            "latencies": [round(c.latency_ms, 1) for c in st.recent],
-            "outcomes": [c.outcome.value for c in st.recent],
-        })
+    services = [service_snapshot(st, today, state.major_threshold) for st in state.services.values()]
     return {
         "node": daemon.settings.daemon.node,
         "generated_at": now.isoformat(),

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from .models import (
     STATUS_SEVERITY,
@@ -72,6 +73,8 @@ class ServiceState:
     # the outage, whose failures must not hold the service in partial_outage afterwards.
     flap_after: datetime | None = None
     _past: _PastCache | None = None
+    # (key, dict) of this service's part of status.get; see methods.service_snapshot.
+    snapshot: tuple[Any, dict[str, Any]] | None = None
 
     @property
     def failure_pending(self) -> bool:
