@@ -30,5 +30,8 @@ def role_allows(identity: Mapping[str, Any] | str, needed: str) -> bool:
 
 
 def identity_label(identity: Mapping[str, Any]) -> str:
-    """"alice · admin", "anonymous · viewer"."""
-    return f"{identity.get('name') or 'anonymous'} · {identity.get('role') or 'anonymous'}"
+    """"alice · admin", "anonymous · viewer"; "not logged in" when the role may do nothing."""
+    role = identity.get("role") or "anonymous"
+    if role == "anonymous" and not identity.get("logged_in"):
+        return "not logged in"
+    return f"{identity.get('name') or 'anonymous'} · {role}"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from textual.widget import Widget
-from textual.widgets import Input, Select, Static, Switch
+from textual.widgets import Checkbox, Input, Select, Static
 
 from slamon_tui.client import FeedCall
 from slamon_tui.screens.form_dialog import FormDialog, FormInvalid
@@ -90,8 +90,9 @@ class UserEditDialog(FormDialog):
     def form_fields(self) -> Iterable[Widget]:
         """Role, active, new password twice (empty keeps it)."""
         yield _role(str(self.user.get("role") or "viewer"))
-        yield FormField("active", "Active", Switch(bool(self.user.get("active")), id="input-active"),
-                        hint="disabling ends the user's logins at once")
+        active = Checkbox("may log in", bool(self.user.get("active")), compact=True,
+                          id="input-active")
+        yield FormField("active", "Active", active, hint="disabling ends the user's logins at once")
         yield _text("password", "New password", password=True,
                     placeholder="empty: keep the password")
         yield _text("repeat", "Repeat", password=True)

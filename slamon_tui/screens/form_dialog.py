@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Select, Static, Switch
+from textual.widgets import Button, Checkbox, Input, Select, Static, Switch
 
 from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
 from slamon_tui.widgets.form_field import FormField, field_problem
@@ -93,13 +93,13 @@ class FormDialog(ModalScreen[Any]):
         return self.query_one(f"#field-{key}", FormField)
 
     def value(self, key: str) -> Any:
-        """The value of a field: stripped text, the chosen option, or a switch's state."""
+        """The value of a field: stripped text, the chosen option, or a checkbox's state."""
         control = self.field(key).control
         if isinstance(control, Input):
             return control.value.strip()
         if isinstance(control, Select):
             return None if control.value is Select.NULL else control.value
-        if isinstance(control, Switch):
+        if isinstance(control, Checkbox | Switch):
             return control.value
         raise TypeError(f"no value for {type(control).__name__}")
 

@@ -135,4 +135,5 @@ def test_role_order_and_labels() -> None:
     assert not role_allows({"role": "anonymous"}, "viewer")
     assert not role_allows({"role": "root"}, "viewer")  # an unknown role may do nothing
     assert identity_label({"name": "alice", "role": "admin"}) == "alice · admin"
-    assert identity_label({}) == "anonymous · anonymous"
+    assert identity_label({}) == "not logged in"
+    assert identity_label({"name": "anonymous", "role": "viewer"}) == "anonymous · viewer"
