@@ -207,6 +207,18 @@ def build_admin_methods(daemon: Daemon) -> list[Method]:
         current = next(x for x in await daemon.store.list_services(include_inactive=True) if x.id == sid)
         return await _save_service({"active": active}, existing=service_fields(current))
 
+    async def service_list(s: Session, params: dict[str, Any]) -> Any:
+        P.only(params, set(), "service.list")
+        out = []
+        for svc in await daemon.store.list_services(include_inactive=True):
+            fields = service_fields(svc)
+            fields["source"] = await daemon.store.service_source(svc.id)
+            fields["expect_status"] = [f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in svc.expect_status]
+            if fields["headers"]:
+                fields["headers"] = {k: "***" for k in fields["headers"]}  # credentials stay put
+            out.append(fields)
+        return out
+
     async def service_pause(s: Session, params: dict[str, Any]) -> Any:
         return await _set_active(params, False, "service.pause")
 
@@ -229,6 +241,8 @@ def build_admin_methods(daemon: Daemon) -> list[Method]:
         Method("user.enable", Role.ADMIN, user_enable, "enable a user again", mutates=True),
         Method("user.passwd", Role.ADMIN, user_passwd, "set a user's password", mutates=True),
         Method("audit.list", Role.ADMIN, audit_list, "the audit log, newest first"),
+        Method("service.list", Role.ADMIN, service_list,
+               "every service, paused ones too, with its source (config/admin) and settings"),
         Method("service.add", Role.ADMIN, service_add, "add a service (not in the config file)", mutates=True),
         Method("service.edit", Role.ADMIN, service_edit, "change a service added over the feed", mutates=True),
         Method("service.pause", Role.ADMIN, service_pause, "stop checking a service", mutates=True),

@@ -46,7 +46,7 @@ INTENDED: dict[str, Role] = {
     # administration
     "user.list": ADM, "user.add": ADM, "user.set_role": ADM, "user.disable": ADM,
     "user.enable": ADM, "user.passwd": ADM, "audit.list": ADM,
-    "service.add": ADM, "service.edit": ADM, "service.pause": ADM, "service.resume": ADM,
+    "service.list": ADM, "service.add": ADM, "service.edit": ADM, "service.pause": ADM, "service.resume": ADM,
     "maintenance.create": ADM, "maintenance.cancel": ADM,
 }
 
