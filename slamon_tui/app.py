@@ -20,7 +20,7 @@ from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
 from slamon_tui.client import (
@@ -41,8 +41,10 @@ from slamon_tui.messages import (
     Disconnected,
     FeedProblem,
     IdentityChanged,
+    IncidentEvent,
     LoginEnded,
     LoginNeeded,
+    PresenceEvent,
     Snapshot,
     StatusEvent,
 )
@@ -50,14 +52,17 @@ from slamon_tui.screens.admin import AdminScreen
 from slamon_tui.screens.audit import AuditScreen
 from slamon_tui.screens.dashboard import DashboardScreen
 from slamon_tui.screens.help import HelpScreen
+from slamon_tui.screens.incident_base import LiveScreen
+from slamon_tui.screens.incidents import IncidentsScreen
 from slamon_tui.screens.login import LoginScreen
 from slamon_tui.screens.service import ServiceScreen
+from slamon_tui.screens.sla import SlaScreen
 from slamon_tui.token_cache import TokenCache
 
 logger = logging.getLogger("slamon.tui")
 
 ClientFactory = Callable[[Path], FeedClient]
-TOPICS = ["check", "status"]
+TOPICS = ["check", "status", "incident", "presence"]
 
 
 class SlamonApp(App[None]):
@@ -72,6 +77,8 @@ class SlamonApp(App[None]):
         Binding("A", "admin", "Admin"),
         Binding("L", "login", "Log in"),
         Binding("ctrl+l", "logout", "Log out", show=False),  # in the palette and in help
+        Binding("I", "incidents", "Incidents"),
+        Binding("S", "sla", "SLA"),
     ]
 
     identity: reactive[dict[str, Any]] = reactive(lambda: dict(ANONYMOUS), init=False)
@@ -179,6 +186,10 @@ class SlamonApp(App[None]):
             self.post_message(CheckEvent(data))
         elif topic == "status":
             self.post_message(StatusEvent(data))
+        elif topic == "incident":
+            self.post_message(IncidentEvent(data))
+        elif topic == "presence":
+            self.post_message(PresenceEvent(data))
         elif topic == "resync":
             logger.info("resync asked: %s", data.get("reason"))
             self.post_message(Snapshot(await client.call("status.get", {})))
@@ -482,6 +493,60 @@ class SlamonApp(App[None]):
         """Open the audit log (admins only)."""
         if self.check_action("audit", ()) and not isinstance(self.screen, AuditScreen):
             self.push_screen(AuditScreen(self.call))
+
+    # --- incidents and the SLA report (screens/incidents.py, incident_*.py, sla.py) -----------
+
+    def _live_screens(self) -> list[LiveScreen]:
+        """The open incident and SLA screens, even under an overlay."""
+        return [s for s in self.screen_stack if isinstance(s, LiveScreen)]
+
+    def service_names(self) -> list[tuple[str, str]]:
+        """The services as (id, name), in the dashboard's order."""
+        return [(s.id, s.name) for s in self.dashboard.model.services.values()]
+
+    @on(IncidentEvent)
+    def _on_incident(self, message: IncidentEvent) -> None:
+        if not self.is_running:
+            return  # shutting down: the screens may already be gone
+        self.dashboard.apply_incident(message.data)
+        for screen in self._live_screens():
+            screen.incident_event(message.data)
+
+    @on(PresenceEvent)
+    def _on_presence(self, message: PresenceEvent) -> None:
+        if not self.is_running:
+            return  # shutting down: the screens may already be gone
+        for screen in self._live_screens():
+            screen.presence_event(message.data)
+
+    @on(Snapshot)
+    def _incidents_on_snapshot(self, message: Snapshot) -> None:
+        if not self.is_running:
+            return  # shutting down: the screens may already be gone
+        self.dashboard.show_incidents(message.result.get("incidents"))
+        for screen in self._live_screens():
+            screen.reload()  # (re)connected or resynced: what it shows may be stale
+
+    @on(Disconnected)
+    def _incidents_on_disconnected(self, message: Disconnected) -> None:
+        if not self.is_running:
+            return  # shutting down: the screens may already be gone
+        for screen in self._live_screens():
+            screen.feed_down(self.dashboard.connection_text)
+
+    def action_incidents(self) -> None:
+        """Open the incidents screen (from the dashboard or a service's detail)."""
+        if not any(isinstance(s, IncidentsScreen) for s in self.screen_stack) and not isinstance(
+            self.screen, ModalScreen
+        ):
+            self.push_screen(IncidentsScreen(self.call, self.service_names))
+
+    def action_sla(self) -> None:
+        """Open the SLA report."""
+        if not any(isinstance(s, SlaScreen) for s in self.screen_stack) and not isinstance(
+            self.screen, ModalScreen
+        ):
+            self.push_screen(SlaScreen(self.call))
 
 
 def make_app(

@@ -103,6 +103,23 @@ class DetailFetched(Message):
     code: str | None = None
 
 
+# --- incidents (screens/incidents.py, incident_detail.py, incident_edit.py) ------------------
+
+
+@dataclass
+class IncidentEvent(Message):
+    """An ``incident`` event's data: ``{"action", "incident"}`` (the incident without updates)."""
+
+    data: dict[str, Any]
+
+
+@dataclass
+class PresenceEvent(Message):
+    """A ``presence`` event's data: ``{"action": "set"|"cleared", "presence": {…}}``."""
+
+    data: dict[str, Any]
+
+
 # --- logins and identity (app.py, screens/login.py, screens/admin.py) ------------------------
 
 

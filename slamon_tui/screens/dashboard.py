@@ -22,6 +22,7 @@ from slamon_tui.widgets.column_header import ColumnHeader
 from slamon_tui.widgets.columns import Columns, columns_for
 from slamon_tui.widgets.day_line import DayLine, DayView
 from slamon_tui.widgets.identity_badge import IdentityBadge
+from slamon_tui.widgets.incident_panel import IncidentPanel
 from slamon_tui.widgets.service_row import ServiceRow
 from slamon_tui.widgets.status_banner import StatusBanner
 
@@ -100,6 +101,7 @@ class DashboardScreen(Screen[None]):
         # worker's first snapshot can be handled before this screen's Mount event.
         yield _hidden(Static("", id="notice"))
         yield _hidden(Static("", id="no-daemon"))
+        yield self.incident_panel
         yield _hidden(ColumnHeader(self.columns, id="columns"))
         with ListArea(id="list-area"):
             yield ServiceList(id="services")
@@ -408,6 +410,28 @@ class DashboardScreen(Screen[None]):
         else:
             self._day_problem = (key, message.problem or "no details")
         self._show_day(retry=False)
+
+
+    # --- active incidents (widgets/incident_panel.py) -------------------------------------
+
+    @property
+    def incident_panel(self) -> IncidentPanel:
+        """The "Active incidents" panel above the services (made before the first compose:
+        a snapshot may come before this screen is mounted)."""
+        panel: IncidentPanel | None = getattr(self, "_incident_panel", None)
+        if panel is None:
+            panel = self._incident_panel = IncidentPanel(id="incident-panel")
+            panel.display = False
+        return panel
+
+    def show_incidents(self, incidents: list[dict[str, Any]] | None) -> None:
+        """The active incidents of a status.get answer (hidden when there are none)."""
+        names = {sid: s.name for sid, s in self.model.services.items()}
+        self.incident_panel.show(incidents, names)
+
+    def apply_incident(self, data: dict[str, Any]) -> None:
+        """Fold an ``incident`` event into the panel."""
+        self.incident_panel.apply_event(data)
 
 
 def _fresh(entry: tuple[float, dict[str, Any]] | None, days_back: int) -> bool:

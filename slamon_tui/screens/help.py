@@ -23,6 +23,8 @@ KEYS: list[tuple[str, str]] = [
     ("Home g  End G", "first / last service"),
     ("← h  → l", "day cursor on the bar: earlier / later day"),
     ("Enter", "service detail of the row with the cursor"),
+    ("I", "incidents: active, past, search"),
+    ("S", "SLA report by month"),
     ("A", "admin: users, services, maintenance, audit log (admins)"),
     ("L  Ctrl+L", "log in / log out (the login is cached until it expires)"),
     ("r", "resync now (or reconnect at once)"),
@@ -39,13 +41,30 @@ DETAIL_KEYS: list[tuple[str, str]] = [
     ("Esc", "back to the dashboard, cursor where it was"),
 ]
 
+INCIDENT_KEYS: list[tuple[str, str]] = [
+    ("Enter", "open the incident under the cursor"),
+    ("/", "search titles, descriptions and updates"),
+    ("d  [ ] PgUp PgDn", "past: 7 / 30 / 90 days; previous / next page"),
+    ("n e u R", "new, edit, add update, resolve (reporters, admins)"),
+    ("Ctrl+S  Esc", "in a form: save; leave (asks if unsaved)"),
+    ("t m b", "conflict: keep theirs, use mine, keep both"),
+    ("F2", "update form: show / hide the Markdown preview"),
+]
+
+SLA_KEYS: list[tuple[str, str]] = [
+    ("← →  [ ]", "previous / next month"),
+    ("d", "last 30 days / back to the month"),
+    ("x  f", "export to a file ($SLAMON_EXPORT_DIR or here); md/csv/json"),
+]
+
 
 def help_table() -> Table:
     """Keys, then the status symbols beside the bar's glyphs."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    for title, keys in (("Dashboard", KEYS), ("Service detail", DETAIL_KEYS)):
+    for title, keys in (("Dashboard", KEYS), ("Service detail", DETAIL_KEYS),
+                        ("Incidents", INCIDENT_KEYS), ("SLA report", SLA_KEYS)):
         table.add_row(Text(title, style="underline"), "")
         for key, what in keys:
             table.add_row(key, what)

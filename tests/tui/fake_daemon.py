@@ -22,6 +22,7 @@ from typing import Any
 from slamon_daemon import protocol
 
 from .fake_auth import FakeAuth
+from .fake_incidents import FakeIncidents
 
 TODAY = date(2026, 11, 21)
 NOW = datetime(2026, 11, 21, 23, 10, tzinfo=UTC)
@@ -232,6 +233,8 @@ class FakeDaemon:
         self.hello = protocol.hello("local", "0.1.0")
         self.auth = FakeAuth(self)
         """Logins, roles, users, audit, service admin, maintenance (tests/tui/fake_auth.py)."""
+        self.incidents = FakeIncidents(self)
+        """Incidents, presence, sla.report (tests/tui/fake_incidents.py)."""
         self._server: asyncio.base_events.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
         self._subscribers: list[asyncio.StreamWriter] = []
@@ -311,6 +314,7 @@ class FakeDaemon:
         finally:
             if writer in self._subscribers:
                 self._subscribers.remove(writer)
+            self.incidents.disconnected(writer)
             if writer in self._writers:
                 self._writers.remove(writer)
             writer.close()
@@ -332,8 +336,11 @@ class FakeDaemon:
         answered = self.auth.answer(request)
         if answered is not None:
             return answered
+        incidents = self.incidents.answer(request, writer)
+        if incidents is not None:
+            return incidents
         if request.method == "status.get":
-            return protocol.reply(request.id, self.snapshot)
+            return protocol.reply(request.id, self.incidents.with_incidents(self.snapshot))
         if request.method.startswith("service."):
             return self._answer_service(request)
         if request.method == "subscribe":
