@@ -114,7 +114,7 @@ def decode_request(line: bytes) -> Request:
             ErrorCode.FRAME_TOO_LARGE, f"frame of {len(line)} bytes; the limit is {MAX_FRAME_BYTES}"
         )
     try:
-        text = line.decode("utf-8")
+        text = line.decode("utf-8-sig")  # a leading byte-order mark is tolerated
     except UnicodeDecodeError:
         raise ProtocolError(ErrorCode.PARSE_ERROR, "frame is not UTF-8 text") from None
     try:
