@@ -71,14 +71,15 @@ class SlamonApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "slamon"
     BINDINGS = [
+        # Footer order = importance: at 80 columns the last ones fall off (help lists all).
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("r", "resync", "Resync"),
-        Binding("A", "admin", "Admin"),
-        Binding("L", "login", "Log in"),
-        Binding("ctrl+l", "logout", "Log out", show=False),  # in the palette and in help
         Binding("I", "incidents", "Incidents"),
         Binding("S", "sla", "SLA"),
+        Binding("A", "admin", "Admin"),
+        Binding("L", "login", "Log in"),
+        Binding("r", "resync", "Resync"),
+        Binding("ctrl+l", "logout", "Log out", show=False),  # in the palette and in help
     ]
 
     identity: reactive[dict[str, Any]] = reactive(lambda: dict(ANONYMOUS), init=False)

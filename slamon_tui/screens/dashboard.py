@@ -63,7 +63,7 @@ class DashboardScreen(Screen[None]):
     """Live status of every service. Rows are kept by service id and updated in place."""
 
     BINDINGS = [
-        Binding("down,j", "cursor_down", "Next", key_display="↓/j"),
+        Binding("down,j", "cursor_down", "Next", key_display="↓/j", show=False),
         Binding("up,k", "cursor_up", "Previous", key_display="↑/k", show=False),
         Binding("home,g", "cursor_first", "First", show=False),
         Binding("end,G", "cursor_last", "Last", show=False),
