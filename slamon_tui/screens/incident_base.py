@@ -74,3 +74,68 @@ class LiveScreen:
             if isinstance(self, Screen):
                 self.refresh_bindings()
             self.identity_changed()
+
+
+class EditingForm(LiveScreen):
+    """Mixin of the update and resolve forms: editing presence on one field, a notice line,
+    and leaving without losing what was typed. Subclasses set the class attributes and
+    ``has_unsaved``; they have ``incident_id`` and ``_call`` and a ``#editor-notice`` Static."""
+
+    EDIT_FIELD = "message"
+    """The field announced with presence.set while the form is open."""
+    DISCARD_WHAT = "this update"
+    """How the discard question names what would be lost."""
+    KEPT_NOTE = "Your message is kept; post it once connected."
+    """Said when the connection drops."""
+
+    incident_id: int
+    _call: FeedCall
+
+    def has_unsaved(self) -> bool:
+        """Whether leaving now would lose something typed."""
+        raise NotImplementedError
+
+    def _notice(self, text: str) -> None:
+        from textual.widgets import Static
+
+        line = self.query_one("#editor-notice", Static)  # type: ignore[attr-defined]
+        line.update(text)
+        line.display = bool(text)
+
+    def action_cancel(self) -> None:
+        """Leave; asks first when something typed would be lost."""
+        if not self.has_unsaved():
+            self.dismiss(None)  # type: ignore[attr-defined]
+            return
+        from slamon_tui.screens.confirm_discard import ConfirmDiscardScreen
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)  # type: ignore[attr-defined]
+
+        self.app.push_screen(ConfirmDiscardScreen(self.DISCARD_WHAT), answered)  # type: ignore[attr-defined]
+
+    async def _set_editing(self) -> None:
+        from slamon_tui.widgets.incident_presence import PresenceLine
+
+        try:
+            mine = await self._call("presence.set", {"incident_id": self.incident_id,
+                                                     "mode": "editing", "field": self.EDIT_FIELD})
+        except FeedClientError:
+            return
+        if isinstance(mine, dict):
+            self.query_one(PresenceLine).set_own_session(mine.get("session"))  # type: ignore[attr-defined]
+
+    def presence_event(self, data: dict[str, Any]) -> None:
+        """Someone came, went or moved."""
+        from slamon_tui.widgets.incident_presence import PresenceLine
+
+        self.query_one(PresenceLine).apply_event(data)  # type: ignore[attr-defined]
+
+    def reload(self) -> None:
+        """Reconnected: say again that we are editing."""
+        self.run_worker(self._set_editing(), group="presence", exit_on_error=False)  # type: ignore[attr-defined]
+
+    def feed_down(self, connection: str) -> None:
+        """Keep what was typed; say saving waits for the connection."""
+        self._notice(f"{connection}\n{self.KEPT_NOTE}")

@@ -19,15 +19,19 @@ from textual.widgets import Checkbox, Footer, Static, TextArea
 
 from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
 from slamon_tui.incident_model import FIELD_LABELS, conflict_fields, resolve_conflict
-from slamon_tui.screens.incident_base import LiveScreen
+from slamon_tui.screens.incident_base import EditingForm
 from slamon_tui.widgets.incident_choices import MarkedCheckbox
 from slamon_tui.widgets.incident_presence import PresenceLine
 
 FIELDS = ("root_cause", "resolution_notes")
 
 
-class IncidentResolveScreen(LiveScreen, Screen[dict[str, Any] | None]):
+class IncidentResolveScreen(EditingForm, Screen[dict[str, Any] | None]):
     """Resolve ``incident``; dismissed with the resolved incident, or None."""
+
+    EDIT_FIELD = "root_cause"
+    DISCARD_WHAT = "the resolution"
+    KEPT_NOTE = "Your text is kept; resolve once connected."
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Resolve", priority=True),
@@ -182,45 +186,6 @@ class IncidentResolveScreen(LiveScreen, Screen[dict[str, Any] | None]):
         if widget:
             widget.first().focus()
 
-    def _notice(self, text: str) -> None:
-        line = self.query_one("#editor-notice", Static)
-        line.update(text)
-        line.display = bool(text)
-
-    def action_cancel(self) -> None:
-        """Leave; asks first when something typed would be lost."""
-        typed = any(v.strip() != str(self.base.get(k) or "").strip()
-                    for k, v in self.values().items()) or self.message.strip()
-        if not typed:
-            self.dismiss(None)
-            return
-        from slamon_tui.screens.confirm_discard import ConfirmDiscardScreen
-
-        def answered(discard: bool | None) -> None:
-            if discard:
-                self.dismiss(None)
-
-        self.app.push_screen(ConfirmDiscardScreen("the resolution"), answered)
-
-    # --- presence -------------------------------------------------------------------------------
-
-    async def _set_editing(self) -> None:
-        try:
-            mine = await self._call("presence.set", {"incident_id": self.incident_id,
-                                                     "mode": "editing", "field": "root_cause"})
-        except FeedClientError:
-            return
-        if isinstance(mine, dict):
-            self.query_one(PresenceLine).set_own_session(mine.get("session"))
-
-    def presence_event(self, data: dict[str, Any]) -> None:
-        """Someone came, went or moved."""
-        self.query_one(PresenceLine).apply_event(data)
-
-    def reload(self) -> None:
-        """Reconnected: say again that we are on it."""
-        self.run_worker(self._set_editing(), group="presence", exit_on_error=False)
-
-    def feed_down(self, connection: str) -> None:
-        """Keep the texts; say resolving waits for the connection."""
-        self._notice(f"{connection}\nYour text is kept; resolve once connected.")
+    def has_unsaved(self) -> bool:
+        return bool(any(v.strip() != str(self.base.get(k) or "").strip()
+                        for k, v in self.values().items()) or self.message.strip())

@@ -19,7 +19,7 @@ from textual.widgets import Checkbox, Footer, Markdown, Select, Static, TextArea
 
 from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
 from slamon_tui.incident_model import STATUSES
-from slamon_tui.screens.incident_base import LiveScreen
+from slamon_tui.screens.incident_base import EditingForm
 from slamon_tui.widgets.incident_choices import MarkedCheckbox
 from slamon_tui.widgets.incident_presence import PresenceLine
 
@@ -28,8 +28,12 @@ PREVIEW_SIDE_FROM = 120
 PREVIEW_DELAY_S = 0.3
 
 
-class IncidentUpdateScreen(LiveScreen, Screen[dict[str, Any] | None]):
+class IncidentUpdateScreen(EditingForm, Screen[dict[str, Any] | None]):
     """Post an update to ``incident``; dismissed with the incident after it, or None."""
+
+    EDIT_FIELD = "message"
+    DISCARD_WHAT = "this update"
+    KEPT_NOTE = "Your message is kept; post it once connected."
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Post update", priority=True),
@@ -184,43 +188,5 @@ class IncidentUpdateScreen(LiveScreen, Screen[dict[str, Any] | None]):
         self.notify(f"Update posted to incident #{self.incident_id}.", timeout=4)
         self.dismiss(result)
 
-    def _notice(self, text: str) -> None:
-        line = self.query_one("#editor-notice", Static)
-        line.update(text)
-        line.display = bool(text)
-
-    def action_cancel(self) -> None:
-        """Leave; asks first when a message would be lost."""
-        if not self.message.strip():
-            self.dismiss(None)
-            return
-        from slamon_tui.screens.confirm_discard import ConfirmDiscardScreen
-
-        def answered(discard: bool | None) -> None:
-            if discard:
-                self.dismiss(None)
-
-        self.app.push_screen(ConfirmDiscardScreen("this update"), answered)
-
-    # --- presence -------------------------------------------------------------------------------
-
-    async def _set_editing(self) -> None:
-        try:
-            mine = await self._call("presence.set", {"incident_id": self.incident_id,
-                                                     "mode": "editing", "field": "message"})
-        except FeedClientError:
-            return
-        if isinstance(mine, dict):
-            self.query_one(PresenceLine).set_own_session(mine.get("session"))
-
-    def presence_event(self, data: dict[str, Any]) -> None:
-        """Someone came, went or moved."""
-        self.query_one(PresenceLine).apply_event(data)
-
-    def reload(self) -> None:
-        """Reconnected: say again that we are writing an update."""
-        self.run_worker(self._set_editing(), group="presence", exit_on_error=False)
-
-    def feed_down(self, connection: str) -> None:
-        """Keep the message; say posting waits for the connection."""
-        self._notice(f"{connection}\nYour message is kept; post it once connected.")
+    def has_unsaved(self) -> bool:
+        return bool(self.message.strip())
