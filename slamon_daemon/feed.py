@@ -93,6 +93,13 @@ class Session:
         """The client, for login throttling: the peer's Unix uid (SO_PEERCRED)."""
         return f"uid:{self.peer_uid}" if self.peer_uid is not None else f"session:{self.id}"
 
+    def send_encoded(self, data: bytes) -> None:
+        """Queue an encoded reply frame (never dropped)."""
+        if not self.closed:
+            self.out.append(data)
+            self.out_bytes += len(data)
+            self.wake.set()
+
     def send(self, frame: dict[str, Any]) -> None:
         """Queue a reply (never dropped)."""
         if not self.closed:
@@ -321,7 +328,7 @@ class FeedServer:
             result = await method.handler(s, req.params)
             if method.mutates and self.on_mutation is not None:
                 await self.on_mutation(s, method, req.params, result)
-            s.send(protocol.reply(rid, result))
+            s.send_encoded(protocol.encode_reply(rid, result))
         except ProtocolError as exc:
             s.send(protocol.error_reply(exc.request_id if exc.request_id is not None else rid,
                                         exc.code, exc.message, exc.fields, exc.data))

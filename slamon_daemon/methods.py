@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import params as P
+from . import protocol
 from .admin import build_admin_methods
 from .detail import (
     RANGES,
@@ -25,7 +26,7 @@ from .feed import Method, Session
 from .incident_methods import build_incident_methods
 from .incidents import incident_dict
 from .models import MaintenanceWindow, Role
-from .protocol import EVENT_TOPICS, ErrorCode, ProtocolError
+from .protocol import EVENT_TOPICS, ErrorCode, ProtocolError, RawJSON
 from .report import FORMATS, render
 from .rollup import daily_status
 from .sla import period_from_params, sla_report
@@ -58,10 +59,15 @@ def no_params(params: dict[str, Any], method: str) -> None:
 def service_snapshot(st: ServiceState, today: date, threshold: float) -> dict[str, Any]:
     """One service's part of status.get, cached until its next check (or the next day, or a
     change of its settings or status): most services have not changed between two calls."""
+    return _service_entry(st, today, threshold)[0]
+
+
+def _service_entry(st: ServiceState, today: date, threshold: float) -> tuple[dict[str, Any], bytes]:
+    """The service's part of status.get and its JSON encoding, cached together."""
     key = (today, st.last_check, st.status, st.service)
     cached = st.snapshot
     if cached is not None and cached[0] == key:
-        return cached[1]
+        return cached[1], cached[2]
     cells, uptime = st.history(today, threshold)
     snap = {
         "id": st.service.id,
@@ -76,8 +82,9 @@ def service_snapshot(st: ServiceState, today: date, threshold: float) -> dict[st
         "latencies": [round(c.latency_ms, 1) for c in st.recent],
         "outcomes": [c.outcome.value for c in st.recent],
     }
-    st.snapshot = (key, snap)
-    return snap
+    encoded = protocol.dumps(snap)
+    st.snapshot = (key, snap, encoded)
+    return snap, encoded
 
 
 def status_snapshot(daemon: Daemon) -> dict[str, Any]:
@@ -98,6 +105,25 @@ def status_snapshot(daemon: Daemon) -> dict[str, Any]:
     }
 
 
+def status_snapshot_json(daemon: Daemon) -> RawJSON:
+    """status_snapshot, encoded: the per-service fragments come from their caches."""
+    now = datetime.now(UTC)
+    today = now.date()
+    first = today - timedelta(days=HISTORY_DAYS - 1)
+    state = daemon.state
+    head = protocol.dumps({
+        "node": daemon.settings.daemon.node,
+        "generated_at": now.isoformat(),
+        "notice": daemon.notice,
+        "overall": {"status": state.overall.value, "since": state.overall_since.isoformat()},
+        "days": [(first + timedelta(days=i)).isoformat() for i in range(HISTORY_DAYS)],
+        "incidents": [incident_dict(i, now, with_updates=False) for i in daemon.active_incidents],
+    })
+    parts = b",".join(_service_entry(st, today, state.major_threshold)[1]
+                      for st in state.services.values())
+    return RawJSON(head[:-1] + b',"services":[' + parts + b"]}")
+
+
 def build_methods(daemon: Daemon) -> dict[str, Method]:
     """Every feed method of ``daemon``."""
 
@@ -114,7 +140,7 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
 
     async def status_get(s: Session, params: dict[str, Any]) -> Any:
         no_params(params, "status.get")
-        return status_snapshot(daemon)
+        return status_snapshot_json(daemon)
 
     async def subscribe(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"topics"}, "subscribe")

@@ -67,6 +67,34 @@ class Request:
     token: str | None = None
 
 
+class RawJSON:
+    """A result already encoded as JSON (bytes), spliced into the reply as it is.
+
+    status.get assembles its reply from per-service fragments cached between checks, so a
+    call does not re-encode 1.4 MB of unchanged services.
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON bytes (ASCII escapes only if the text needs them)."""
+    try:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate somewhere: escape everything
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def encode_reply(request_id: Any, result: Any) -> bytes:
+    """A reply frame; ``result`` may be RawJSON."""
+    if isinstance(result, RawJSON):
+        return b'{"id":' + dumps(request_id) + b',"result":' + result.data + b"}\n"
+    return encode(reply(request_id, result))
+
+
 def encode(obj: dict[str, Any]) -> bytes:
     """One frame: compact JSON and a newline (ASCII escapes only if the text needs them)."""
     try:

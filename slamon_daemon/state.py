@@ -73,8 +73,8 @@ class ServiceState:
     # the outage, whose failures must not hold the service in partial_outage afterwards.
     flap_after: datetime | None = None
     _past: _PastCache | None = None
-    # (key, dict) of this service's part of status.get; see methods.service_snapshot.
-    snapshot: tuple[Any, dict[str, Any]] | None = None
+    # (key, dict, JSON) of this service's part of status.get; see methods.service_snapshot.
+    snapshot: tuple[Any, dict[str, Any], bytes] | None = None
 
     @property
     def failure_pending(self) -> bool:
