@@ -65,14 +65,18 @@ def machine() -> dict[str, str]:
 
 def print_machine() -> None:
     m = machine()
-    print(f"machine: nproc={m['nproc']}, cpu={m['cpu']!r}, memory={m['memory']}, "
-          f"Python {m['python']}, Linux {m['kernel']}")
+    print(
+        f"machine: nproc={m['nproc']}, cpu={m['cpu']!r}, memory={m['memory']}, "
+        f"Python {m['python']}, Linux {m['kernel']}"
+    )
     with contextlib.suppress(Exception):
         import httpcore
         import httpx
 
-        print(f"         httpx {httpx.__version__}, httpcore {httpcore.__version__}, "
-              f"sniffio {'present' if _has('sniffio') else 'ABSENT'}")
+        print(
+            f"         httpx {httpx.__version__}, httpcore {httpcore.__version__}, "
+            f"sniffio {'present' if _has('sniffio') else 'ABSENT'}"
+        )
     print(f"code:    {code_version()}")
 
 
@@ -86,15 +90,23 @@ def code_version() -> str:
     if marker.exists():
         return f"slamon_daemon from {pkg} (export of commit {marker.read_text().strip()[:12]})"
     try:
-        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--",
-                                "slamon_daemon", "schema"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "slamon_daemon", "schema"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return f"slamon_daemon from {pkg}"
-    return (f"slamon_daemon from {pkg} (commit {rev}"
-            + (", with UNCOMMITTED changes in slamon_daemon/ or schema/)" if dirty else ")"))
+    return f"slamon_daemon from {pkg} (commit {rev}" + (
+        ", with UNCOMMITTED changes in slamon_daemon/ or schema/)" if dirty else ")"
+    )
 
 
 def _has(module: str) -> bool:
@@ -129,7 +141,10 @@ def rss_bytes(pid: int) -> tuple[int, int]:
 def children_of(pid: int) -> list[int]:
     out: list[int] = []
     for tid in os.listdir(f"/proc/{pid}/task"):
-        with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as f:
+        with (
+            contextlib.suppress(OSError),
+            open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as f,
+        ):
             out += [int(x) for x in f.read().split()]
     return out
 
@@ -171,9 +186,11 @@ class Load:
         wall = time.monotonic() - self.t0
         busy = busy_seconds() - self.b0
         other = busy - measured_cpu
-        return (f"machine busy {busy:.1f} CPU-s over {wall:.0f} s on {os.cpu_count()} CPUs; "
-                f"outside the measured processes {max(0.0, other):.1f} CPU-s "
-                f"({100 * max(0.0, other) / max(1e-9, wall):.0f} % of a core)")
+        return (
+            f"machine busy {busy:.1f} CPU-s over {wall:.0f} s on {os.cpu_count()} CPUs; "
+            f"outside the measured processes {max(0.0, other):.1f} CPU-s "
+            f"({100 * max(0.0, other) / max(1e-9, wall):.0f} % of a core)"
+        )
 
 
 def wait_quiet(max_wait: float = 120.0, threshold: float = 0.15) -> None:
@@ -191,12 +208,18 @@ def wait_quiet(max_wait: float = 120.0, threshold: float = 0.15) -> None:
                 print(f"  (machine idle again after {time.monotonic() - t0:.0f} s)", flush=True)
             return
         if time.monotonic() - t0 > max_wait:
-            print(f"  WARNING: other processes still use {100 * load:.0f} % of a core after "
-                  f"{max_wait:.0f} s; measuring anyway", flush=True)
+            print(
+                f"  WARNING: other processes still use {100 * load:.0f} % of a core after "
+                f"{max_wait:.0f} s; measuring anyway",
+                flush=True,
+            )
             return
         if not told:
-            print(f"  (waiting for the machine to be idle: other processes use {100 * load:.0f} % "
-                  f"of a core)", flush=True)
+            print(
+                f"  (waiting for the machine to be idle: other processes use {100 * load:.0f} % "
+                f"of a core)",
+                flush=True,
+            )
             told = True
 
 
@@ -221,7 +244,9 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
                 return
         except OSError:
             if time.monotonic() > end:
-                raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s") from None
+                raise RuntimeError(
+                    f"nothing listens on 127.0.0.1:{port} after {timeout}s"
+                ) from None
             time.sleep(0.05)
 
 
@@ -317,17 +342,22 @@ def start_target(kind: str = "auto") -> TargetProc:
     port = free_port()
     if kind == "nginx":
         if not os.path.exists(NGINX):
-            raise SystemExit(f"{NGINX} is not installed (apt-get install -y nginx), or use --target python")
+            raise SystemExit(
+                f"{NGINX} is not installed (apt-get install -y nginx), or use --target python"
+            )
         d = Path(tempfile.mkdtemp(prefix="slamon-bench-nginx-"))
         os.chmod(d, 0o755)
         conf = d / "nginx.conf"
         conf.write_text(NGINX_CONF.format(d=d, port=port), encoding="utf-8")
-        proc = subprocess.Popen([NGINX, "-p", str(d), "-e", str(d / "error.log"), "-c", str(conf)],
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [NGINX, "-p", str(d), "-e", str(d / "error.log"), "-c", str(conf)],
+            stdin=subprocess.DEVNULL,
+        )
         t = TargetProc("nginx", port, proc, d)
     else:
-        proc = subprocess.Popen([PYTHON, str(HERE / "_target.py"), "--port", str(port)],
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [PYTHON, str(HERE / "_target.py"), "--port", str(port)], stdin=subprocess.DEVNULL
+        )
         t = TargetProc("python", port, proc)
     try:
         wait_port(port)
@@ -371,8 +401,10 @@ def postgres_cpu() -> float:
 
 
 def service_toml(sid: str, url: str, interval: str, timeout: str = "10s", extra: str = "") -> str:
-    return (f'[[service]]\nid = "{sid}"\nurl = "{url}"\ninterval = "{interval}"\n'
-            f'timeout = "{timeout}"\n{extra}\n')
+    return (
+        f'[[service]]\nid = "{sid}"\nurl = "{url}"\ninterval = "{interval}"\n'
+        f'timeout = "{timeout}"\n{extra}\n'
+    )
 
 
 @dataclass
@@ -399,7 +431,11 @@ class DaemonProc:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [PYTHON, "-m", "slamon_daemon", "--config", str(self.config)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=str(self.folder),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env,
+                cwd=str(self.folder),
             )
 
     async def wait_ready(self, timeout: float = 300.0) -> float:
@@ -408,11 +444,14 @@ class DaemonProc:
         while True:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the daemon exited with {self.proc.returncode}; see {self.log}:\n"
-                                   + self.tail())
+                raise RuntimeError(
+                    f"the daemon exited with {self.proc.returncode}; see {self.log}:\n"
+                    + self.tail()
+                )
             if self.socket.exists():
-                with contextlib.suppress(OSError, asyncio.IncompleteReadError, ConnectionError,
-                                         ValueError, TimeoutError):
+                with contextlib.suppress(
+                    OSError, asyncio.IncompleteReadError, ConnectionError, ValueError, TimeoutError
+                ):
                     async with FeedClient(self.socket) as c:
                         await c.call("ping")
                         return time.monotonic() - t0
@@ -435,14 +474,19 @@ class DaemonProc:
 
     def tail(self, n: int = 20) -> str:
         try:
-            return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-n:])
+            return "\n".join(
+                self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-n:]
+            )
         except OSError:
             return ""
 
     def log_lines(self, word: str) -> list[str]:
         try:
-            return [ln for ln in self.log.read_text(encoding="utf-8", errors="replace").splitlines()
-                    if word in ln]
+            return [
+                ln
+                for ln in self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+                if word in ln
+            ]
         except OSError:
             return []
 
@@ -462,7 +506,8 @@ class FeedClient:
 
     async def __aenter__(self) -> FeedClient:
         self._r, self._w = await asyncio.wait_for(
-            asyncio.open_unix_connection(str(self.path), limit=512 * 1024 * 1024), 5)
+            asyncio.open_unix_connection(str(self.path), limit=512 * 1024 * 1024), 5
+        )
         self.hello = json.loads(await asyncio.wait_for(self._r.readline(), 5))
         return self
 
@@ -472,11 +517,15 @@ class FeedClient:
             with contextlib.suppress(Exception):
                 await self._w.wait_closed()
 
-    async def raw_call(self, method: str, params: dict[str, Any] | None = None) -> tuple[bytes, float]:
+    async def raw_call(
+        self, method: str, params: dict[str, Any] | None = None
+    ) -> tuple[bytes, float]:
         """Send a request; (reply line, seconds from sending to its last byte)."""
         assert self._r is not None and self._w is not None
         self._id += 1
-        frame = json.dumps({"id": self._id, "method": method, "params": params or {}}).encode() + b"\n"
+        frame = (
+            json.dumps({"id": self._id, "method": method, "params": params or {}}).encode() + b"\n"
+        )
         t0 = time.perf_counter()
         self._w.write(frame)
         while True:
@@ -502,23 +551,42 @@ def py_spy() -> str | None:
     return str(cand) if cand.exists() else shutil.which("py-spy")
 
 
-def start_profile(pid: int, seconds: float, out: Path, rate: int = 200) -> subprocess.Popen[bytes] | None:
+def start_profile(
+    pid: int, seconds: float, out: Path, rate: int = 200
+) -> subprocess.Popen[bytes] | None:
     """py-spy record (raw collapsed stacks) of ``pid`` for ``seconds``; None if py-spy is absent."""
     exe = py_spy()
     if exe is None:
         print("py-spy is not installed (.venv/bin/pip install py-spy): no profile")
         return None
     return subprocess.Popen(
-        [exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate",
-         str(rate), "--format", "raw", "--nonblocking", "-o", str(out)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, int(seconds))),
+            "--rate",
+            str(rate),
+            "--format",
+            "raw",
+            "--nonblocking",
+            "-o",
+            str(out),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
 _GROUPS = (  # py-spy names files by module path: "httpx/_client.py", "asyncio/events.py"
     ("slamon_daemon", ("slamon_daemon/",)),
-    ("httpx stack (httpx/httpcore/h11/anyio)", ("httpx/", "httpcore/", "h11/", "anyio/",
-                                                "sniffio/", "idna/", "ipaddress.py")),
+    (
+        "httpx stack (httpx/httpcore/h11/anyio)",
+        ("httpx/", "httpcore/", "h11/", "anyio/", "sniffio/", "idna/", "ipaddress.py"),
+    ),
     ("SQLite (aiosqlite thread)", ("aiosqlite/", "sqlite3/")),
     ("asyncpg", ("asyncpg/",)),
     ("asyncio, selectors, sockets", ("asyncio/", "selectors.py", "socket.py", "ssl.py")),
@@ -557,8 +625,10 @@ def summarize_profile(path: Path, top: int = 25) -> str:
             incl[f] += count
     if not total:
         return "(empty profile)"
-    out = [f"py-spy: {total} samples of busy threads (percentages of those samples)",
-           "  by module group of the innermost frame (self):"]
+    out = [
+        f"py-spy: {total} samples of busy threads (percentages of those samples)",
+        "  by module group of the innermost frame (self):",
+    ]
     out += [f"  {100 * c / total:5.1f} %  {g}" for g, c in groups.most_common()]
     out.append("  hottest functions, self:")
     out += [f"  {100 * c / total:5.1f} %  {f}" for f, c in self_c.most_common(top)]

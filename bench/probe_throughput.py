@@ -60,7 +60,8 @@ async def _bare_loop(url: str, conc: int, warmup: float, seconds: float) -> None
 
     client = httpx.AsyncClient(
         limits=httpx.Limits(max_keepalive_connections=0, max_connections=None),
-        trust_env=False, timeout=httpx.Timeout(10.0),
+        trust_env=False,
+        timeout=httpx.Timeout(10.0),
     )
     state = {"count": 0, "errors": 0, "counting": False, "stop": False}
 
@@ -92,8 +93,18 @@ async def _bare_loop(url: str, conc: int, warmup: float, seconds: float) -> None
     await asyncio.gather(*tasks, return_exceptions=True)
     await client.aclose()
     cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
-    print("RESULT " + json.dumps({"requests": state["count"], "errors": state["errors"],
-                                  "seconds": t1 - t0, "cpu_s": cpu}), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "requests": state["count"],
+                "errors": state["errors"],
+                "seconds": t1 - t0,
+                "cpu_s": cpu,
+            }
+        ),
+        flush=True,
+    )
 
 
 async def _read_http_response(r: asyncio.StreamReader) -> bytes:
@@ -114,9 +125,13 @@ async def _read_http_response(r: asyncio.StreamReader) -> bytes:
         await r.readexactly(2)
 
 
-async def _blackbox_load(bb_port: int, target: str, conc: int, warmup: float, seconds: float) -> None:
-    req = (f"GET /probe?module=http_2xx&target={quote(target, safe='')} HTTP/1.1\r\n"
-           f"Host: 127.0.0.1:{bb_port}\r\n\r\n").encode()
+async def _blackbox_load(
+    bb_port: int, target: str, conc: int, warmup: float, seconds: float
+) -> None:
+    req = (
+        f"GET /probe?module=http_2xx&target={quote(target, safe='')} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{bb_port}\r\n\r\n"
+    ).encode()
     state = {"count": 0, "failed": 0, "counting": False, "stop": False}
 
     async def worker() -> None:
@@ -146,14 +161,25 @@ async def _blackbox_load(bb_port: int, target: str, conc: int, warmup: float, se
     state["stop"] = True
     await asyncio.gather(*tasks, return_exceptions=True)
     cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
-    print("RESULT " + json.dumps({"probes": state["count"], "failed": state["failed"],
-                                  "seconds": t1 - t0, "gen_cpu_s": cpu}), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "probes": state["count"],
+                "failed": state["failed"],
+                "seconds": t1 - t0,
+                "gen_cpu_s": cpu,
+            }
+        ),
+        flush=True,
+    )
 
 
 def _run_child(argv: list[str], on_start: Any, timeout: float) -> dict[str, Any]:
     """Run a child mode of this script; call ``on_start()`` at its START line; its RESULT."""
-    proc = subprocess.Popen([C.PYTHON, __file__, *argv], stdout=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [C.PYTHON, __file__, *argv], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+    )
     assert proc.stdout is not None
     result: dict[str, Any] = {}
     start_mark: Any = None
@@ -178,9 +204,22 @@ def _run_child(argv: list[str], on_start: Any, timeout: float) -> dict[str, Any]
 
 
 def run_bare(target: C.TargetProc, conc: int, warmup: float, seconds: float) -> dict[str, Any]:
-    res = _run_child(["--child", "bare", "--url", target.url, "--concurrency", str(conc),
-                      "--warmup", str(warmup), "--seconds", str(seconds)],
-                     lambda: (target.cpu(), C.busy_seconds()), warmup + seconds + 120)
+    res = _run_child(
+        [
+            "--child",
+            "bare",
+            "--url",
+            target.url,
+            "--concurrency",
+            str(conc),
+            "--warmup",
+            str(warmup),
+            "--seconds",
+            str(seconds),
+        ],
+        lambda: (target.cpu(), C.busy_seconds()),
+        warmup + seconds + 120,
+    )
     res["rate"] = res["requests"] / res["seconds"]
     res["cpu_per"] = res["cpu_s"] / max(1, res["requests"])
     (tg0, b0), (tg1, b1) = res["start_mark"], res["end_mark"]
@@ -200,16 +239,24 @@ modules:
 """
 
 
-def run_blackbox(target: C.TargetProc, conc: int, warmup: float, seconds: float) -> dict[str, Any] | None:
+def run_blackbox(
+    target: C.TargetProc, conc: int, warmup: float, seconds: float
+) -> dict[str, Any] | None:
     if C.BLACKBOX is None:
         return None
     d = Path(tempfile.mkdtemp(prefix="slamon-bench-bb-"))
     (d / "blackbox.yml").write_text(BLACKBOX_YML, encoding="utf-8")
     port = C.free_port()
     proc = subprocess.Popen(
-        [C.BLACKBOX, f"--config.file={d / 'blackbox.yml'}", f"--web.listen-address=127.0.0.1:{port}",
-         "--log.level=warn"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(d / "bb.log", "wb"),  # noqa: SIM115
+        [
+            C.BLACKBOX,
+            f"--config.file={d / 'blackbox.yml'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=open(d / "bb.log", "wb"),  # noqa: SIM115
     )
     try:
         C.wait_port(port)
@@ -217,9 +264,24 @@ def run_blackbox(target: C.TargetProc, conc: int, warmup: float, seconds: float)
         def mark() -> tuple[float, float, float]:
             return C.cpu_seconds(proc.pid), target.cpu(), C.busy_seconds()
 
-        res = _run_child(["--child", "bbload", "--bb-port", str(port), "--url", f"{target.url}bb",
-                          "--concurrency", str(conc), "--warmup", str(warmup),
-                          "--seconds", str(seconds)], mark, warmup + seconds + 120)
+        res = _run_child(
+            [
+                "--child",
+                "bbload",
+                "--bb-port",
+                str(port),
+                "--url",
+                f"{target.url}bb",
+                "--concurrency",
+                str(conc),
+                "--warmup",
+                str(warmup),
+                "--seconds",
+                str(seconds),
+            ],
+            mark,
+            warmup + seconds + 120,
+        )
     finally:
         proc.terminate()
         try:
@@ -237,13 +299,18 @@ def run_blackbox(target: C.TargetProc, conc: int, warmup: float, seconds: float)
     return res
 
 
-def daemon_config(folder: Path, db_url: str, target: C.TargetProc, services: int,
-                  interval: float, conc: int) -> str:
-    head = (f'[daemon]\ndatabase_url = "{db_url}"\nsocket = "{folder / "slamon.sock"}"\n'
-            f'spool_dir = "{folder / "spool"}"\nnode = "bench"\nmax_concurrency = {conc}\n'
-            f'per_host_concurrency = {conc}\nlog_level = "INFO"\n\n')
-    body = "".join(C.service_toml(f"svc-{i:05d}", f"{target.url}s/{i}", f"{interval:g}s", "5s")
-                   for i in range(services))
+def daemon_config(
+    folder: Path, db_url: str, target: C.TargetProc, services: int, interval: float, conc: int
+) -> str:
+    head = (
+        f'[daemon]\ndatabase_url = "{db_url}"\nsocket = "{folder / "slamon.sock"}"\n'
+        f'spool_dir = "{folder / "spool"}"\nnode = "bench"\nmax_concurrency = {conc}\n'
+        f'per_host_concurrency = {conc}\nlog_level = "INFO"\n\n'
+    )
+    body = "".join(
+        C.service_toml(f"svc-{i:05d}", f"{target.url}s/{i}", f"{interval:g}s", "5s")
+        for i in range(services)
+    )
     return head + body
 
 
@@ -251,7 +318,9 @@ async def count_outcomes(db_url: str) -> dict[str, int]:
     if db_url.startswith("sqlite:///"):
         con = sqlite3.connect(db_url.removeprefix("sqlite:///"))
         try:
-            return dict(con.execute("SELECT outcome, count(*) FROM checks GROUP BY outcome").fetchall())
+            return dict(
+                con.execute("SELECT outcome, count(*) FROM checks GROUP BY outcome").fetchall()
+            )
         finally:
             con.close()
     import asyncpg
@@ -264,25 +333,53 @@ async def count_outcomes(db_url: str) -> dict[str, int]:
         await con.close()
 
 
-async def run_daemon(backend: str, target: C.TargetProc, services: int, interval: float, conc: int,
-                     warmup: float, seconds: float, profile: float) -> dict[str, Any]:
+async def run_daemon(
+    backend: str,
+    target: C.TargetProc,
+    services: int,
+    interval: float,
+    conc: int,
+    warmup: float,
+    seconds: float,
+    profile: float,
+) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix=f"slamon-bench-tp-{backend}-"))
     try:
         if backend == "postgres":
             async with C.pg_database() as dsn:
-                return await _run_daemon(folder, dsn, target, services, interval, conc, warmup,
-                                         seconds, profile)
-        return await _run_daemon(folder, f"sqlite:///{folder / 'slamon.db'}", target, services,
-                                 interval, conc, warmup, seconds, profile)
+                return await _run_daemon(
+                    folder, dsn, target, services, interval, conc, warmup, seconds, profile
+                )
+        return await _run_daemon(
+            folder,
+            f"sqlite:///{folder / 'slamon.db'}",
+            target,
+            services,
+            interval,
+            conc,
+            warmup,
+            seconds,
+            profile,
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _run_daemon(folder: Path, db_url: str, target: C.TargetProc, services: int,
-                      interval: float, conc: int, warmup: float, seconds: float,
-                      profile: float) -> dict[str, Any]:
+async def _run_daemon(
+    folder: Path,
+    db_url: str,
+    target: C.TargetProc,
+    services: int,
+    interval: float,
+    conc: int,
+    warmup: float,
+    seconds: float,
+    profile: float,
+) -> dict[str, Any]:
     cfg = folder / "slamon.toml"
-    cfg.write_text(daemon_config(folder, db_url, target, services, interval, conc), encoding="utf-8")
+    cfg.write_text(
+        daemon_config(folder, db_url, target, services, interval, conc), encoding="utf-8"
+    )
     d = C.DaemonProc(folder, cfg, folder / "slamon.sock")
     d.start()
     try:
@@ -290,11 +387,21 @@ async def _run_daemon(folder: Path, db_url: str, target: C.TargetProc, services:
         await asyncio.sleep(warmup)
         async with C.FeedClient(d.socket) as feed:
             s0 = await feed.call("daemon.stats")
-            c0, pg0, tg0, t0 = C.cpu_seconds(d.pid), C.postgres_cpu(), target.cpu(), time.perf_counter()
+            c0, pg0, tg0, t0 = (
+                C.cpu_seconds(d.pid),
+                C.postgres_cpu(),
+                target.cpu(),
+                time.perf_counter(),
+            )
             b0 = C.busy_seconds()
             await asyncio.sleep(seconds)
             s1 = await feed.call("daemon.stats")
-            c1, pg1, tg1, t1 = C.cpu_seconds(d.pid), C.postgres_cpu(), target.cpu(), time.perf_counter()
+            c1, pg1, tg1, t1 = (
+                C.cpu_seconds(d.pid),
+                C.postgres_cpu(),
+                target.cpu(),
+                time.perf_counter(),
+            )
             b1 = C.busy_seconds()
             rss, hwm = C.rss_bytes(d.pid)
             prof = None
@@ -313,20 +420,37 @@ async def _run_daemon(folder: Path, db_url: str, target: C.TargetProc, services:
     made = s1["checks_made"] - s0["checks_made"]
     written = s1["records_written"] - s0["records_written"]
     return {
-        "ready_s": ready_s, "seconds": dt, "made": made, "written": written,
-        "rate": made / dt, "stored_rate": written / dt,
-        "cpu_s": c1 - c0, "cpu_per_check": (c1 - c0) / max(1, made),
+        "ready_s": ready_s,
+        "seconds": dt,
+        "made": made,
+        "written": written,
+        "rate": made / dt,
+        "stored_rate": written / dt,
+        "cpu_s": c1 - c0,
+        "cpu_per_check": (c1 - c0) / max(1, made),
         # Conservative: over the window, divide by whichever is smaller, checks made or records
         # written (they differ by the writer's last flush); every check is verified stored below.
-        "cpu_per_stored": (c1 - c0) / max(1, min(made, written)), "cpu_pct": 100 * (c1 - c0) / dt,
+        "cpu_per_stored": (c1 - c0) / max(1, min(made, written)),
+        "cpu_pct": 100 * (c1 - c0) / dt,
         "pg_cpu_s": pg1 - pg0 if db_url.startswith("postgres") else None,
-        "target_cpu": tg1 - tg0, "pending_end": s1["write_pending"],
-        "other_cpu": max(0.0, (b1 - b0) - (c1 - c0) - (tg1 - tg0)
-                         - ((pg1 - pg0) if db_url.startswith("postgres") else 0.0)),
+        "target_cpu": tg1 - tg0,
+        "pending_end": s1["write_pending"],
+        "other_cpu": max(
+            0.0,
+            (b1 - b0)
+            - (c1 - c0)
+            - (tg1 - tg0)
+            - ((pg1 - pg0) if db_url.startswith("postgres") else 0.0),
+        ),
         "skipped": s1["lateness"]["skipped"] - s0["lateness"]["skipped"],
-        "lateness_p99": s1["lateness"]["p99_s"], "rss": rss, "hwm": hwm,
-        "made_before_stop": s_end["checks_made"], "stored_rows": sum(stored.values()),
-        "outcomes": stored, "exit": rc, "write_failures": s_end["write_failures"],
+        "lateness_p99": s1["lateness"]["p99_s"],
+        "rss": rss,
+        "hwm": hwm,
+        "made_before_stop": s_end["checks_made"],
+        "stored_rows": sum(stored.values()),
+        "outcomes": stored,
+        "exit": rc,
+        "write_failures": s_end["write_failures"],
         "errors_logged": len(d.log_lines(" ERROR ")),
     }
 
@@ -335,20 +459,41 @@ async def _run_daemon(folder: Path, db_url: str, target: C.TargetProc, services:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="sqlite")
-    ap.add_argument("--seconds", type=float, default=20.0, help="measured window of each phase (20)")
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="rounds of (bare httpx, daemon[, blackbox]); verdicts use medians (3)")
+    ap.add_argument(
+        "--seconds", type=float, default=20.0, help="measured window of each phase (20)"
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of (bare httpx, daemon[, blackbox]); verdicts use medians (3)",
+    )
     ap.add_argument("--warmup", type=float, default=5.0, help="seconds before each window (5)")
-    ap.add_argument("--concurrency", type=int, default=50, help="requests in flight, all phases (50)")
-    ap.add_argument("--services", type=int, default=0,
-                    help="services of the daemon (default: max(2000, 1.5 x bare rate x interval))")
-    ap.add_argument("--interval", type=float, default=1.0, help="check interval of every service (1 s)")
+    ap.add_argument(
+        "--concurrency", type=int, default=50, help="requests in flight, all phases (50)"
+    )
+    ap.add_argument(
+        "--services",
+        type=int,
+        default=0,
+        help="services of the daemon (default: max(2000, 1.5 x bare rate x interval))",
+    )
+    ap.add_argument(
+        "--interval", type=float, default=1.0, help="check interval of every service (1 s)"
+    )
     ap.add_argument("--target", choices=["auto", "nginx", "python"], default="auto")
     ap.add_argument("--no-blackbox", action="store_true", help="skip the blackbox exporter phase")
-    ap.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
-                    help="after the window, py-spy the daemon this long and print the hot functions")
+    ap.add_argument(
+        "--profile",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="after the window, py-spy the daemon this long and print the hot functions",
+    )
     # child modes (used by this script itself)
     ap.add_argument("--child", choices=["bare", "bbload"], help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
@@ -359,16 +504,20 @@ def main() -> int:
         asyncio.run(_bare_loop(args.url, args.concurrency, args.warmup, args.seconds))
         return 0
     if args.child == "bbload":
-        asyncio.run(_blackbox_load(args.bb_port, args.url, args.concurrency, args.warmup, args.seconds))
+        asyncio.run(
+            _blackbox_load(args.bb_port, args.url, args.concurrency, args.warmup, args.seconds)
+        )
         return 0
 
     print("== probe throughput ==")
     C.print_machine()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     target = C.start_target(args.target)
-    print(f"target: {target.kind} on {target.url} (own process); concurrency {args.concurrency}; "
-          f"each window {args.seconds:g} s after {args.warmup:g} s warm-up; {args.rounds} round(s), "
-          f"each a bare httpx run right before each daemon run")
+    print(
+        f"target: {target.kind} on {target.url} (own process); concurrency {args.concurrency}; "
+        f"each window {args.seconds:g} s after {args.warmup:g} s warm-up; {args.rounds} round(s), "
+        f"each a bare httpx run right before each daemon run"
+    )
     pairs: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {b: [] for b in backends}
     bbs: list[dict[str, Any]] = []
     services = args.services
@@ -379,41 +528,65 @@ def main() -> int:
                 C.wait_quiet()
                 st0 = C.steal_seconds()
                 bare = run_bare(target, args.concurrency, args.warmup, args.seconds)
-                print(f"[bare httpx loop] {bare['requests']} requests in {bare['seconds']:.1f} s = "
-                      f"{bare['rate']:,.0f} req/s, {bare['errors']} errors; client CPU "
-                      f"{bare['cpu_s']:.1f} s = {C.fmt_us(bare['cpu_per'])}/request "
-                      f"({100 * bare['cpu_s'] / bare['seconds']:.0f} % of a core); target CPU "
-                      f"{bare['target_cpu']:.1f} s; other processes {bare['other_cpu']:.1f} CPU-s; steal "
-                      f"{C.steal_seconds() - st0:.1f} s")
+                print(
+                    f"[bare httpx loop] {bare['requests']} requests in {bare['seconds']:.1f} s = "
+                    f"{bare['rate']:,.0f} req/s, {bare['errors']} errors; client CPU "
+                    f"{bare['cpu_s']:.1f} s = {C.fmt_us(bare['cpu_per'])}/request "
+                    f"({100 * bare['cpu_s'] / bare['seconds']:.0f} % of a core); target CPU "
+                    f"{bare['target_cpu']:.1f} s; other processes {bare['other_cpu']:.1f} CPU-s; steal "
+                    f"{C.steal_seconds() - st0:.1f} s"
+                )
                 if not services:
                     services = max(2000, math.ceil(1.5 * bare["rate"] * args.interval))
                 offered = services / args.interval
-                print(f"[daemon, {backend}] {services} services every {args.interval:g} s "
-                      f"(offered {offered:,.0f} checks/s), max_concurrency = per_host_concurrency "
-                      f"= {args.concurrency}")
+                print(
+                    f"[daemon, {backend}] {services} services every {args.interval:g} s "
+                    f"(offered {offered:,.0f} checks/s), max_concurrency = per_host_concurrency "
+                    f"= {args.concurrency}"
+                )
                 C.wait_quiet()
                 st0 = C.steal_seconds()
                 prof = args.profile if (rnd == args.rounds - 1 and backend == backends[0]) else 0.0
-                r = asyncio.run(run_daemon(backend, target, services, args.interval,
-                                           args.concurrency, max(args.warmup, 2 * args.interval + 1),
-                                           args.seconds, prof))
+                r = asyncio.run(
+                    run_daemon(
+                        backend,
+                        target,
+                        services,
+                        args.interval,
+                        args.concurrency,
+                        max(args.warmup, 2 * args.interval + 1),
+                        args.seconds,
+                        prof,
+                    )
+                )
                 r["offered"] = offered
-                print(f"  ready after {r['ready_s']:.1f} s; window {r['seconds']:.1f} s; other "
-                      f"processes {r['other_cpu']:.1f} CPU-s; steal {C.steal_seconds() - st0:.1f} s")
-                print(f"  checks made {r['made']} = {r['rate']:,.0f}/s; records written {r['written']} "
-                      f"= {r['stored_rate']:,.0f}/s; journal backlog at end {r['pending_end']}; "
-                      f"skipped slots {r['skipped']}; lateness p99 {r['lateness_p99']:.2f} s")
-                print(f"  daemon CPU {r['cpu_s']:.1f} s ({r['cpu_pct']:.0f} % of a core) = "
-                      f"{C.fmt_us(r['cpu_per_check'])}/check made, {C.fmt_us(r['cpu_per_stored'])}"
-                      f"/stored check (CPU / min(made, written)); RSS {r['rss'] / 2**20:.0f} MiB")
-                extra = (f"; PostgreSQL server CPU {r['pg_cpu_s']:.1f} s (not counted)"
-                         if r["pg_cpu_s"] is not None else "")
+                print(
+                    f"  ready after {r['ready_s']:.1f} s; window {r['seconds']:.1f} s; other "
+                    f"processes {r['other_cpu']:.1f} CPU-s; steal {C.steal_seconds() - st0:.1f} s"
+                )
+                print(
+                    f"  checks made {r['made']} = {r['rate']:,.0f}/s; records written {r['written']} "
+                    f"= {r['stored_rate']:,.0f}/s; journal backlog at end {r['pending_end']}; "
+                    f"skipped slots {r['skipped']}; lateness p99 {r['lateness_p99']:.2f} s"
+                )
+                print(
+                    f"  daemon CPU {r['cpu_s']:.1f} s ({r['cpu_pct']:.0f} % of a core) = "
+                    f"{C.fmt_us(r['cpu_per_check'])}/check made, {C.fmt_us(r['cpu_per_stored'])}"
+                    f"/stored check (CPU / min(made, written)); RSS {r['rss'] / 2**20:.0f} MiB"
+                )
+                extra = (
+                    f"; PostgreSQL server CPU {r['pg_cpu_s']:.1f} s (not counted)"
+                    if r["pg_cpu_s"] is not None
+                    else ""
+                )
                 print(f"  target CPU {r['target_cpu']:.1f} s{extra}")
                 lost = r["made_before_stop"] - r["stored_rows"]
-                print(f"  after stop (exit {r['exit']}): {r['stored_rows']} rows stored, "
-                      f"{r['made_before_stop']} checks made before the stop -> "
-                      f"{'none lost' if lost <= 0 else f'{lost} MISSING'}; outcomes {r['outcomes']}; "
-                      f"write failures {r['write_failures']}; ERROR log lines {r['errors_logged']}")
+                print(
+                    f"  after stop (exit {r['exit']}): {r['stored_rows']} rows stored, "
+                    f"{r['made_before_stop']} checks made before the stop -> "
+                    f"{'none lost' if lost <= 0 else f'{lost} MISSING'}; outcomes {r['outcomes']}; "
+                    f"write failures {r['write_failures']}; ERROR log lines {r['errors_logged']}"
+                )
                 print(f"  ratio daemon / bare httpx (this round) = {r['rate'] / bare['rate']:.3f}")
                 pairs[backend].append((bare, r))
             if not args.no_blackbox:
@@ -421,30 +594,38 @@ def main() -> int:
                 st0 = C.steal_seconds()
                 bb = run_blackbox(target, args.concurrency, args.warmup, args.seconds)
                 if bb is None:
-                    print("[blackbox exporter] not installed (apt-get install -y "
-                          "prometheus-blackbox-exporter): skipped")
+                    print(
+                        "[blackbox exporter] not installed (apt-get install -y "
+                        "prometheus-blackbox-exporter): skipped"
+                    )
                 else:
                     bbs.append(bb)
-                    print(f"[blackbox exporter] {bb['probes']} successful probes ({bb['failed']} "
-                          f"failed) in {bb['seconds']:.1f} s = {bb['rate']:,.0f} probes/s; exporter "
-                          f"CPU {bb['cpu_s']:.1f} s = {C.fmt_us(bb['cpu_per'])}/probe "
-                          f"({100 * bb['cpu_s'] / bb['seconds']:.0f} % of a core); target CPU "
-                          f"{bb['target_cpu']:.1f} s; load generator {bb['gen_cpu_s']:.1f} CPU-s; "
-                          f"other processes {bb['other_cpu']:.1f} CPU-s; steal "
-                          f"{C.steal_seconds() - st0:.1f} s")
+                    print(
+                        f"[blackbox exporter] {bb['probes']} successful probes ({bb['failed']} "
+                        f"failed) in {bb['seconds']:.1f} s = {bb['rate']:,.0f} probes/s; exporter "
+                        f"CPU {bb['cpu_s']:.1f} s = {C.fmt_us(bb['cpu_per'])}/probe "
+                        f"({100 * bb['cpu_s'] / bb['seconds']:.0f} % of a core); target CPU "
+                        f"{bb['target_cpu']:.1f} s; load generator {bb['gen_cpu_s']:.1f} CPU-s; "
+                        f"other processes {bb['other_cpu']:.1f} CPU-s; steal "
+                        f"{C.steal_seconds() - st0:.1f} s"
+                    )
     finally:
         target.stop()
 
     # A run is "clean" when other processes (other people's test runs on a shared machine) used
     # less than 20 % of a core during its window; the verdicts use the medians of clean rounds.
     quiet = 0.2 * args.seconds
-    print(f"\nsummary (medians over the rounds whose windows had < {quiet:.0f} CPU-s of other load):")
+    print(
+        f"\nsummary (medians over the rounds whose windows had < {quiet:.0f} CPU-s of other load):"
+    )
     verdicts: list[str] = []
     bb_clean = [b for b in bbs if b["other_cpu"] < quiet] or bbs
     bb_cpu = C.median([b["cpu_per"] for b in bb_clean]) if bb_clean else None
     if bb_clean:
-        print(f"  blackbox exporter: {C.median([b['rate'] for b in bb_clean]):,.0f} probes/s, "
-              f"{C.fmt_us(bb_cpu)}/probe ({len(bb_clean)} of {len(bbs)} runs)")
+        print(
+            f"  blackbox exporter: {C.median([b['rate'] for b in bb_clean]):,.0f} probes/s, "
+            f"{C.fmt_us(bb_cpu)}/probe ({len(bb_clean)} of {len(bbs)} runs)"
+        )
     for backend in backends:
         all_ps = pairs[backend]
         ps = [(b, r) for b, r in all_ps if b["other_cpu"] < quiet and r["other_cpu"] < quiet]
@@ -459,23 +640,38 @@ def main() -> int:
         cpu_stored = C.median([r["cpu_per_stored"] for _, r in ps])
         bound = any(r["rate"] >= 0.95 * r["offered"] for _, r in ps)
         note = "; bound by the offered load: raise --services" if bound else ""
-        print(f"  [{backend}] ({used}) bare httpx {bare_rate:,.0f} req/s at {C.fmt_us(bare_cpu)}"
-              f"/request; daemon {rate:,.0f} checks/s at {C.fmt_us(cpu_stored)}/stored check "
-              f"(+{C.fmt_us(cpu_stored - bare_cpu)} beside httpx); ratio {ratio:.3f}{note}")
-        verdicts.append(C.verdict(
-            f"[{backend}] daemon rate >= 80 % of bare httpx", ratio >= 0.80,
-            f"median ratio {100 * ratio:.1f} % over {used}: "
-            + ", ".join(f"{100 * x:.1f} %" for x in ratios)
-            + f"; {rate:,.0f} vs {bare_rate:,.0f} checks/s" + note))
+        print(
+            f"  [{backend}] ({used}) bare httpx {bare_rate:,.0f} req/s at {C.fmt_us(bare_cpu)}"
+            f"/request; daemon {rate:,.0f} checks/s at {C.fmt_us(cpu_stored)}/stored check "
+            f"(+{C.fmt_us(cpu_stored - bare_cpu)} beside httpx); ratio {ratio:.3f}{note}"
+        )
+        verdicts.append(
+            C.verdict(
+                f"[{backend}] daemon rate >= 80 % of bare httpx",
+                ratio >= 0.80,
+                f"median ratio {100 * ratio:.1f} % over {used}: "
+                + ", ".join(f"{100 * x:.1f} %" for x in ratios)
+                + f"; {rate:,.0f} vs {bare_rate:,.0f} checks/s"
+                + note,
+            )
+        )
         if bb_cpu is None:
-            verdicts.append(C.verdict(
-                f"[{backend}] daemon CPU/stored check <= blackbox CPU/probe", False,
-                "NOT MEASURED: blackbox exporter not installed or skipped"))
+            verdicts.append(
+                C.verdict(
+                    f"[{backend}] daemon CPU/stored check <= blackbox CPU/probe",
+                    False,
+                    "NOT MEASURED: blackbox exporter not installed or skipped",
+                )
+            )
         else:
-            verdicts.append(C.verdict(
-                f"[{backend}] daemon CPU/stored check <= blackbox CPU/probe", cpu_stored <= bb_cpu,
-                f"{C.fmt_us(cpu_stored)} vs {C.fmt_us(bb_cpu)} = {cpu_stored / bb_cpu:.2f}x; bare "
-                f"httpx alone {C.fmt_us(bare_cpu)} = {bare_cpu / bb_cpu:.2f}x"))
+            verdicts.append(
+                C.verdict(
+                    f"[{backend}] daemon CPU/stored check <= blackbox CPU/probe",
+                    cpu_stored <= bb_cpu,
+                    f"{C.fmt_us(cpu_stored)} vs {C.fmt_us(bb_cpu)} = {cpu_stored / bb_cpu:.2f}x; bare "
+                    f"httpx alone {C.fmt_us(bare_cpu)} = {bare_cpu / bb_cpu:.2f}x",
+                )
+            )
     return 0
 
 

@@ -60,25 +60,45 @@ from slamon_daemon.store import open_store  # noqa: E402
 
 def write_config(folder: Path, db_url: str, n: int) -> Path:
     closed = C.free_port()  # nothing listens there
-    head = (f'[daemon]\ndatabase_url = "{db_url}"\nsocket = "{folder / "slamon.sock"}"\n'
-            f'spool_dir = "{folder / "spool"}"\nnode = "bench"\nlog_level = "INFO"\n\n')
-    body = "".join(C.service_toml(f"svc-{i:04d}", f"http://127.0.0.1:{closed}/s/{i}", "1d", "2s")
-                   for i in range(n))
+    head = (
+        f'[daemon]\ndatabase_url = "{db_url}"\nsocket = "{folder / "slamon.sock"}"\n'
+        f'spool_dir = "{folder / "spool"}"\nnode = "bench"\nlog_level = "INFO"\n\n'
+    )
+    body = "".join(
+        C.service_toml(f"svc-{i:04d}", f"http://127.0.0.1:{closed}/s/{i}", "1d", "2s")
+        for i in range(n)
+    )
     cfg = folder / "slamon.toml"
     cfg.write_text(head + body, encoding="utf-8")
     return cfg
 
 
-def _check(rng: random.Random, sid: str, at: datetime, interval_s: float) -> tuple[Check, OutageEpisode | None]:
+def _check(
+    rng: random.Random, sid: str, at: datetime, interval_s: float
+) -> tuple[Check, OutageEpisode | None]:
     x = rng.random()
     if x < 0.003:
         kind = ErrorKind.TIMEOUT if x < 0.0015 else ErrorKind.HTTP_ERROR
-        c = Check(sid, at, 2000.0 if kind is ErrorKind.TIMEOUT else rng.uniform(10, 60),
-                  Outcome.DOWN, status_code=None if kind is ErrorKind.TIMEOUT else 503,
-                  error_kind=kind, error="seeded failure", node="bench", interval_s=interval_s)
-        ep = OutageEpisode(service_id=sid, started_at=at, ended_at=at + timedelta(seconds=interval_s),
-                           worst_status=ServiceStatus.MAJOR_OUTAGE, cause=kind.value,
-                           error="seeded failure", failed_checks=1)
+        c = Check(
+            sid,
+            at,
+            2000.0 if kind is ErrorKind.TIMEOUT else rng.uniform(10, 60),
+            Outcome.DOWN,
+            status_code=None if kind is ErrorKind.TIMEOUT else 503,
+            error_kind=kind,
+            error="seeded failure",
+            node="bench",
+            interval_s=interval_s,
+        )
+        ep = OutageEpisode(
+            service_id=sid,
+            started_at=at,
+            ended_at=at + timedelta(seconds=interval_s),
+            worst_status=ServiceStatus.MAJOR_OUTAGE,
+            cause=kind.value,
+            error="seeded failure",
+            failed_checks=1,
+        )
         return c, ep
     outcome = Outcome.DEGRADED if x < 0.013 else Outcome.UP
     lat = rng.lognormvariate(3.2, 0.4) if outcome is Outcome.UP else rng.uniform(800, 1500)
@@ -124,8 +144,11 @@ async def seed(db_url: str, cfg: Path, days: int, per_day: int, dense: int) -> d
             episodes += len(eps)
             if (k + 1) % 15 == 0 or k == days - 1:
                 el = time.perf_counter() - t0
-                print(f"  seeded {k + 1}/{days} days: {checks:,} checks in {el:.0f} s "
-                      f"({checks / el:,.0f}/s)", flush=True)
+                print(
+                    f"  seeded {k + 1}/{days} days: {checks:,} checks in {el:.0f} s "
+                    f"({checks / el:,.0f}/s)",
+                    flush=True,
+                )
         # dense services: one check a minute over the last 26 hours
         start = now - timedelta(hours=26)
         batch = []
@@ -139,11 +162,17 @@ async def seed(db_url: str, cfg: Path, days: int, per_day: int, dense: int) -> d
                     batch.append(e)
             m += 1
         for i in range(0, len(batch), 20_000):
-            await store.write_batch(batch[i:i + 20_000])
+            await store.write_batch(batch[i : i + 20_000])
         checks += sum(1 for b in batch if isinstance(b, Check))
         stored = await store.count_checks()
-    return {"seconds": time.perf_counter() - t0, "checks": checks, "stored": stored,
-            "episodes": episodes, "dense_ids": dense_ids, "ids": ids}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "checks": checks,
+        "stored": stored,
+        "episodes": episodes,
+        "dense_ids": dense_ids,
+        "ids": ids,
+    }
 
 
 def fold_lookup_diagnostic(db_file: str) -> None:
@@ -154,25 +183,32 @@ def fold_lookup_diagnostic(db_file: str) -> None:
     con = sqlite3.connect(db_file)
     try:
         n_rows = con.execute("SELECT count(*) FROM hourly_rollups").fetchone()[0]
-        keys = con.execute("SELECT service_id, day, hour FROM hourly_rollups ORDER BY random() "
-                           "LIMIT 400").fetchall()
+        keys = con.execute(
+            "SELECT service_id, day, hour FROM hourly_rollups ORDER BY random() LIMIT 400"
+        ).fetchall()
         params = [x for k in keys for x in k]
-        sql_in = ("SELECT service_id, day, hour, latency_hist FROM hourly_rollups WHERE "
-                  "(service_id, day, hour) IN (VALUES " + ", ".join(["(?, ?, ?)"] * len(keys)) + ")")
+        sql_in = (
+            "SELECT service_id, day, hour, latency_hist FROM hourly_rollups WHERE "
+            "(service_id, day, hour) IN (VALUES " + ", ".join(["(?, ?, ?)"] * len(keys)) + ")"
+        )
         plan = "; ".join(r[3] for r in con.execute("EXPLAIN QUERY PLAN " + sql_in, params))
         t = time.perf_counter()
         con.execute(sql_in, params).fetchall()
         t_in = time.perf_counter() - t
-        sql_or = ("SELECT service_id, day, hour, latency_hist FROM hourly_rollups WHERE "
-                  + " OR ".join(["(service_id = ? AND day = ? AND hour = ?)"] * len(keys)))
+        sql_or = (
+            "SELECT service_id, day, hour, latency_hist FROM hourly_rollups WHERE "
+            + " OR ".join(["(service_id = ? AND day = ? AND hour = ?)"] * len(keys))
+        )
         t = time.perf_counter()
         con.execute(sql_or, params).fetchall()
         t_or = time.perf_counter() - t
     finally:
         con.close()
-    print(f"  write-path diagnostic: the store's rollup lookup of 400 keys, `(service_id, day, hour)"
-          f" IN (VALUES ...)`, on {n_rows:,} hourly rollup rows: plan [{plan}], {t_in * 1e3:.1f} ms; "
-          f"the same keys as OR'ed equalities (primary-key lookups): {t_or * 1e3:.1f} ms")
+    print(
+        f"  write-path diagnostic: the store's rollup lookup of 400 keys, `(service_id, day, hour)"
+        f" IN (VALUES ...)`, on {n_rows:,} hourly rollup rows: plan [{plan}], {t_in * 1e3:.1f} ms; "
+        f"the same keys as OR'ed equalities (primary-key lookups): {t_or * 1e3:.1f} ms"
+    )
 
 
 CALLS = [
@@ -190,6 +226,7 @@ async def time_calls(d: C.DaemonProc, dense_ids: list[str], calls: int) -> list[
     d0 = C.cpu_seconds(d.pid)
     async with C.FeedClient(d.socket) as feed:
         for method, rng in CALLS:
+
             def params(i: int, method: str = method, rng: str | None = rng) -> dict[str, Any]:
                 if method == "status.get":
                     return {}
@@ -224,9 +261,19 @@ async def time_calls(d: C.DaemonProc, dense_ids: list[str], calls: int) -> list[
                 extra = f", {len(pts)} points, {sum(p['checks'] for p in pts)} checks"
             elif method == "service.get":
                 extra = f", 90d window {msg['result']['windows']['90d']['checks']} checks"
-            out.append({"label": label, "median": C.median(times), "p95": C.quantile(times, 0.95),
-                        "max": max(times), "bytes": size, "cpu": cpu, "parse": parse,
-                        "extra": extra, "n": calls})
+            out.append(
+                {
+                    "label": label,
+                    "median": C.median(times),
+                    "p95": C.quantile(times, 0.95),
+                    "max": max(times),
+                    "bytes": size,
+                    "cpu": cpu,
+                    "parse": parse,
+                    "extra": extra,
+                    "n": calls,
+                }
+            )
     print("  timing phase: " + load.report(C.cpu_seconds(d.pid) - d0 + time.process_time() - me0))
     return out
 
@@ -264,13 +311,17 @@ async def bench_backend(args: argparse.Namespace, backend: str) -> list[str]:
 
 
 async def _bench(args: argparse.Namespace, backend: str, db_url: str, folder: Path) -> list[str]:
-    print(f"\n[{backend}] seeding {args.services} services x {args.days} days x {args.per_day} "
-          f"checks/day ({args.dense} of them x 24 checks/day, + 1 check/min over the last 26 h)")
+    print(
+        f"\n[{backend}] seeding {args.services} services x {args.days} days x {args.per_day} "
+        f"checks/day ({args.dense} of them x 24 checks/day, + 1 check/min over the last 26 h)"
+    )
     cfg = write_config(folder, db_url, args.services)
     s = await seed(db_url, cfg, args.days, args.per_day, args.dense)
-    print(f"  seeded {s['checks']:,} checks ({s['stored']:,} rows stored), {s['episodes']:,} "
-          f"episodes in {s['seconds']:.0f} s = {s['checks'] / s['seconds']:,.0f} checks/s "
-          f"through store.write_batch")
+    print(
+        f"  seeded {s['checks']:,} checks ({s['stored']:,} rows stored), {s['episodes']:,} "
+        f"episodes in {s['seconds']:.0f} s = {s['checks'] / s['seconds']:,.0f} checks/s "
+        f"through store.write_batch"
+    )
     if backend == "sqlite":
         fold_lookup_diagnostic(db_url.removeprefix("sqlite:///"))
     d = C.DaemonProc(folder, cfg, folder / "slamon.sock")
@@ -278,27 +329,37 @@ async def _bench(args: argparse.Namespace, backend: str, db_url: str, folder: Pa
     try:
         ready = await d.wait_ready()
         _, hwm = C.rss_bytes(d.pid)
-        print(f"  daemon ready after {ready:.1f} s (warm start: {args.days} days of daily "
-              f"rollups + latest checks), CPU {C.cpu_seconds(d.pid):.1f} s, RSS peak "
-              f"{hwm / 2**20:.0f} MiB")
+        print(
+            f"  daemon ready after {ready:.1f} s (warm start: {args.days} days of daily "
+            f"rollups + latest checks), CPU {C.cpu_seconds(d.pid):.1f} s, RSS peak "
+            f"{hwm / 2**20:.0f} MiB"
+        )
         C.wait_quiet()
         res = await time_calls(d, s["dense_ids"], args.calls)
-        print(f"  {'call':<20} {'median':>9} {'p95':>9} {'max':>9} {'reply':>10} "
-              f"{'daemon CPU':>11} {'client parse':>13}")
+        print(
+            f"  {'call':<20} {'median':>9} {'p95':>9} {'max':>9} {'reply':>10} "
+            f"{'daemon CPU':>11} {'client parse':>13}"
+        )
         for r in res:
-            print(f"  {r['label']:<20} {r['median'] * 1e3:7.1f}ms {r['p95'] * 1e3:7.1f}ms "
-                  f"{r['max'] * 1e3:7.1f}ms {r['bytes'] / 1024:8.0f}KiB {r['cpu'] * 1e3:9.1f}ms "
-                  f"{r['parse'] * 1e3:11.1f}ms  ({r['n']} calls{r['extra']})")
+            print(
+                f"  {r['label']:<20} {r['median'] * 1e3:7.1f}ms {r['p95'] * 1e3:7.1f}ms "
+                f"{r['max'] * 1e3:7.1f}ms {r['bytes'] / 1024:8.0f}KiB {r['cpu'] * 1e3:9.1f}ms "
+                f"{r['parse'] * 1e3:11.1f}ms  ({r['n']} calls{r['extra']})"
+            )
         sg = res[0]
         if sg["bytes"] > MAX_FRAME_BYTES:
-            print(f"  note: the status.get reply ({sg['bytes']:,} bytes) is larger than "
-                  f"protocol.MAX_FRAME_BYTES ({MAX_FRAME_BYTES:,}), the documented frame limit")
+            print(
+                f"  note: the status.get reply ({sg['bytes']:,} bytes) is larger than "
+                f"protocol.MAX_FRAME_BYTES ({MAX_FRAME_BYTES:,}), the documented frame limit"
+            )
         if args.profile:
             await profile_status(d, folder, 100)
-        v = C.verdict(f"[{backend}] status.get with {args.services} services < 50 ms",
-                      sg["p95"] < 0.050,
-                      f"p95 {sg['p95'] * 1e3:.1f} ms, median {sg['median'] * 1e3:.1f} ms over "
-                      f"{sg['n']} calls")
+        v = C.verdict(
+            f"[{backend}] status.get with {args.services} services < 50 ms",
+            sg["p95"] < 0.050,
+            f"p95 {sg['p95'] * 1e3:.1f} ms, median {sg['median'] * 1e3:.1f} ms over "
+            f"{sg['n']} calls",
+        )
     finally:
         rc = d.stop()
         if rc not in (0, None):
@@ -318,17 +379,28 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     ap.add_argument("--services", type=int, default=1000)
     ap.add_argument("--days", type=int, default=90)
-    ap.add_argument("--per-day", type=int, default=4,
-                    help="checks per day of the non-dense services (4: every 6 h)")
-    ap.add_argument("--dense", type=int, default=20,
-                    help="services that also get 1 check/min over the last 26 h (20)")
+    ap.add_argument(
+        "--per-day",
+        type=int,
+        default=4,
+        help="checks per day of the non-dense services (4: every 6 h)",
+    )
+    ap.add_argument(
+        "--dense",
+        type=int,
+        default=20,
+        help="services that also get 1 check/min over the last 26 h (20)",
+    )
     ap.add_argument("--calls", type=int, default=50, help="measured calls per method (50)")
-    ap.add_argument("--profile", action="store_true",
-                    help="py-spy the daemon during repeated status.get calls")
+    ap.add_argument(
+        "--profile", action="store_true", help="py-spy the daemon during repeated status.get calls"
+    )
     args = ap.parse_args()
     print("== read paths ==")
     C.print_machine()

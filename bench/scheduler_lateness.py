@@ -53,8 +53,11 @@ async def paced_httpx(port: int, rate: float, seconds: float) -> None:
 
     import httpx
 
-    client = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0, max_connections=None),
-                               trust_env=False, timeout=httpx.Timeout(10.0))
+    client = httpx.AsyncClient(
+        limits=httpx.Limits(max_keepalive_connections=0, max_connections=None),
+        trust_env=False,
+        timeout=httpx.Timeout(10.0),
+    )
     done = {"ok": 0, "failed": 0}
     tasks: set[asyncio.Task[None]] = set()
 
@@ -88,20 +91,29 @@ def run_baseline(target: C.TargetProc, rate: float, seconds: float) -> dict[str,
     import json
     import subprocess
 
-    out = subprocess.run([C.PYTHON, __file__, "--child-paced", str(target.port), str(rate),
-                          str(seconds)], capture_output=True, text=True, timeout=seconds + 120,
-                         check=True)
+    out = subprocess.run(
+        [C.PYTHON, __file__, "--child-paced", str(target.port), str(rate), str(seconds)],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def config(folder: Path, db_url: str, target: C.TargetProc, ids: list[str], interval: float) -> str:
-    head = (f'[daemon]\ndatabase_url = "{db_url}"\nsocket = "{folder / "slamon.sock"}"\n'
-            f'spool_dir = "{folder / "spool"}"\nnode = "bench"\nlog_level = "INFO"\n\n')
-    return head + "".join(C.service_toml(sid, f"{target.url}svc/{sid}", f"{interval:g}s", "10s")
-                          for sid in ids)
+    head = (
+        f'[daemon]\ndatabase_url = "{db_url}"\nsocket = "{folder / "slamon.sock"}"\n'
+        f'spool_dir = "{folder / "spool"}"\nnode = "bench"\nlog_level = "INFO"\n\n'
+    )
+    return head + "".join(
+        C.service_toml(sid, f"{target.url}svc/{sid}", f"{interval:g}s", "10s") for sid in ids
+    )
 
 
-async def run(args: argparse.Namespace, db_url: str, folder: Path, target: C.TargetProc) -> dict[str, Any]:
+async def run(
+    args: argparse.Namespace, db_url: str, folder: Path, target: C.TargetProc
+) -> dict[str, Any]:
     ids = [f"svc-{i:05d}" for i in range(args.services)]
     cfg = folder / "slamon.toml"
     cfg.write_text(config(folder, db_url, target, ids, args.interval), encoding="utf-8")
@@ -115,12 +127,19 @@ async def run(args: argparse.Namespace, db_url: str, folder: Path, target: C.Tar
         t_ready = time.time()
         res["startup_cpu"] = C.cpu_seconds(d.pid)
         res["rss_ready"] = C.rss_bytes(d.pid)[0]
-        print(f"daemon ready after {res['ready_s']:.1f} s (launch to socket; CPU "
-              f"{res['startup_cpu']:.1f} s, RSS {res['rss_ready'] / 2**20:.0f} MiB)")
+        print(
+            f"daemon ready after {res['ready_s']:.1f} s (launch to socket; CPU "
+            f"{res['startup_cpu']:.1f} s, RSS {res['rss_ready'] / 2**20:.0f} MiB)"
+        )
         prof = None
-        prof_at = {"first": 0.0, "steady": args.interval + 5, "all": 0.0}.get(args.profile or "", -1.0)
-        prof_for = {"first": args.interval, "steady": args.seconds - args.interval - 5,
-                    "all": args.seconds}.get(args.profile or "", 0.0)
+        prof_at = {"first": 0.0, "steady": args.interval + 5, "all": 0.0}.get(
+            args.profile or "", -1.0
+        )
+        prof_for = {
+            "first": args.interval,
+            "steady": args.seconds - args.interval - 5,
+            "all": args.seconds,
+        }.get(args.profile or "", 0.0)
         c_ready = res["startup_cpu"]
         samples: list[tuple[float, float, int]] = []  # (t, cpu, rss)
         stats: dict[str, Any] = {}
@@ -137,15 +156,20 @@ async def run(args: argparse.Namespace, db_url: str, folder: Path, target: C.Tar
                 samples.append((now - t0, cpu, rss))
                 if prof is None and prof_at >= 0 and now - t0 >= prof_at and prof_for > 1:
                     print(f"  (py-spy on the daemon from t={now - t0:.0f} s for {prof_for:.0f} s)")
-                    prof = (C.start_profile(d.pid, prof_for, folder / "profile.txt", rate=100),
-                            folder / "profile.txt")
+                    prof = (
+                        C.start_profile(d.pid, prof_for, folder / "profile.txt", rate=100),
+                        folder / "profile.txt",
+                    )
                 if now - last_print[0] >= 10 or now - t0 >= args.seconds:
                     stats = await feed.call("daemon.stats")
                     pct = 100 * (cpu - last_print[1]) / (now - last_print[0])
-                    print(f"  t={now - t0:5.0f} s  checks {stats['checks_made']:7d} "
-                          f"(+{stats['checks_made'] - last_print[2]:5d})  CPU {pct:5.1f} %  "
-                          f"RSS {rss / 2**20:5.0f} MiB  p99 {stats['lateness']['p99_s']:.3f} s  "
-                          f"skipped {stats['lateness']['skipped']}", flush=True)
+                    print(
+                        f"  t={now - t0:5.0f} s  checks {stats['checks_made']:7d} "
+                        f"(+{stats['checks_made'] - last_print[2]:5d})  CPU {pct:5.1f} %  "
+                        f"RSS {rss / 2**20:5.0f} MiB  p99 {stats['lateness']['p99_s']:.3f} s  "
+                        f"skipped {stats['lateness']['skipped']}",
+                        flush=True,
+                    )
                     last_print = (now, cpu, stats["checks_made"])
                 if now - t0 >= args.seconds:
                     break
@@ -180,10 +204,12 @@ async def main_async(args: argparse.Namespace) -> int:
             C.wait_quiet()
             rate = args.services / args.interval
             base = run_baseline(target, rate, args.baseline)
-            print(f"baseline: bare httpx loop (one shared AsyncClient, keep-alive off) paced at "
-                  f"{rate:,.0f} req/s for {base['wall_s']:.0f} s: {base['ok']} ok, {base['failed']} "
-                  f"failed; CPU {base['cpu_s']:.1f} s = {100 * base['cpu_s'] / base['wall_s']:.1f} % "
-                  f"of one core = {C.fmt_us(base['cpu_s'] / max(1, base['requests']))}/request")
+            print(
+                f"baseline: bare httpx loop (one shared AsyncClient, keep-alive off) paced at "
+                f"{rate:,.0f} req/s for {base['wall_s']:.0f} s: {base['ok']} ok, {base['failed']} "
+                f"failed; CPU {base['cpu_s']:.1f} s = {100 * base['cpu_s'] / base['wall_s']:.1f} % "
+                f"of one core = {C.fmt_us(base['cpu_s'] / max(1, base['requests']))}/request"
+            )
         if args.backend == "postgres":
             async with C.pg_database() as dsn:
                 r = await run(args, dsn, folder, target)
@@ -209,58 +235,102 @@ async def main_async(args: argparse.Namespace) -> int:
         a = [x for x in s if x[0] <= m * 60 + 0.5][-1]
         b = [x for x in s if x[0] <= (m + 1) * 60 + 0.5][-1]
         per_min.append(100 * (b[1] - a[1]) / max(1e-9, b[0] - a[0]))
-    print(f"\nwindow {r['wall_window']:.0f} s after ready, backend {args.backend}, "
-          f"{args.services} services every {args.interval:g} s")
-    print(f"  checks made {made} (slots due in the window: {r['expected_min']} surely, "
-          f"{r['expected_max']} at most); not yet made at the end of the window {late_at_end}; "
-          f"stored after the stop {r['stored']} -> missed {missed}; skipped slots {lat['skipped']}")
-    print(f"  start lateness over {lat['count']} checks: p50 {lat['p50_s'] * 1000:.1f} ms, "
-          f"p99 {lat['p99_s'] * 1000:.1f} ms, max {lat['max_s'] * 1000:.1f} ms")
-    print(f"  daemon CPU {r['cpu_window']:.1f} s over {r['wall_window']:.0f} s = {cpu_pct:.1f} % of one "
-          f"core; per minute: {', '.join(f'{x:.1f} %' for x in per_min)}; "
-          f"= {C.fmt_us(r['cpu_window'] / max(1, made))}/check")
+    print(
+        f"\nwindow {r['wall_window']:.0f} s after ready, backend {args.backend}, "
+        f"{args.services} services every {args.interval:g} s"
+    )
+    print(
+        f"  checks made {made} (slots due in the window: {r['expected_min']} surely, "
+        f"{r['expected_max']} at most); not yet made at the end of the window {late_at_end}; "
+        f"stored after the stop {r['stored']} -> missed {missed}; skipped slots {lat['skipped']}"
+    )
+    print(
+        f"  start lateness over {lat['count']} checks: p50 {lat['p50_s'] * 1000:.1f} ms, "
+        f"p99 {lat['p99_s'] * 1000:.1f} ms, max {lat['max_s'] * 1000:.1f} ms"
+    )
+    print(
+        f"  daemon CPU {r['cpu_window']:.1f} s over {r['wall_window']:.0f} s = {cpu_pct:.1f} % of one "
+        f"core; per minute: {', '.join(f'{x:.1f} %' for x in per_min)}; "
+        f"= {C.fmt_us(r['cpu_window'] / max(1, made))}/check"
+    )
     if len(per_min) > 1:
         steady = [x for x in r["samples"] if x[0] >= args.interval - 0.5]
         st_cpu = 100 * (steady[-1][1] - steady[0][1]) / max(1e-9, steady[-1][0] - steady[0][0])
-        print(f"  after the first interval (all services already seen once): {st_cpu:.1f} % of one core")
-    print(f"  daemon RSS: {r['rss_ready'] / 2**20:.0f} MiB at ready, peak sampled "
-          f"{peak_rss / 2**20:.0f} MiB, VmHWM {r['hwm'] / 2**20:.0f} MiB")
+        print(
+            f"  after the first interval (all services already seen once): {st_cpu:.1f} % of one core"
+        )
+    print(
+        f"  daemon RSS: {r['rss_ready'] / 2**20:.0f} MiB at ready, peak sampled "
+        f"{peak_rss / 2**20:.0f} MiB, VmHWM {r['hwm'] / 2**20:.0f} MiB"
+    )
     print(f"  {r['load']}")
-    print(f"  after stop (exit {r['exit']}): {r['stored']} checks stored (>= {made} made at the "
-          f"end of the window: {'yes' if r['stored'] >= made else 'NO'}); journal backlog at the "
-          f"end {st['write_pending']}; write failures {st['write_failures']}; ERROR log lines "
-          f"{r['errors_logged']}")
+    print(
+        f"  after stop (exit {r['exit']}): {r['stored']} checks stored (>= {made} made at the "
+        f"end of the window: {'yes' if r['stored'] >= made else 'NO'}); journal backlog at the "
+        f"end {st['write_pending']}; write failures {st['write_failures']}; ERROR log lines "
+        f"{r['errors_logged']}"
+    )
     print()
-    C.verdict("p99 start lateness < 1 s", lat["p99_s"] < 1.0,
-              f"p99 {lat['p99_s'] * 1000:.1f} ms, p50 {lat['p50_s'] * 1000:.1f} ms, max "
-              f"{lat['max_s'] * 1000:.1f} ms")
-    C.verdict("no missed checks", missed == 0 and lat["skipped"] == 0,
-              f"{r['stored']} stored of >= {r['expected_min']} due; missed {missed}, skipped "
-              f"{lat['skipped']}, still pending at the end of the window {late_at_end}")
-    C.verdict("RSS < 300 MB", r["hwm"] < 300e6,
-              f"VmHWM {r['hwm'] / 1e6:.0f} MB, steady {peak_rss / 1e6:.0f} MB")
-    C.verdict("CPU < 25 % of one core", cpu_pct < 25.0,
-              f"{cpu_pct:.1f} % over the window, max minute {max(per_min, default=cpu_pct):.1f} %"
-              + (f"; bare httpx at the same rate: {100 * base['cpu_s'] / base['wall_s']:.1f} %"
-                 if base else ""))
+    C.verdict(
+        "p99 start lateness < 1 s",
+        lat["p99_s"] < 1.0,
+        f"p99 {lat['p99_s'] * 1000:.1f} ms, p50 {lat['p50_s'] * 1000:.1f} ms, max "
+        f"{lat['max_s'] * 1000:.1f} ms",
+    )
+    C.verdict(
+        "no missed checks",
+        missed == 0 and lat["skipped"] == 0,
+        f"{r['stored']} stored of >= {r['expected_min']} due; missed {missed}, skipped "
+        f"{lat['skipped']}, still pending at the end of the window {late_at_end}",
+    )
+    C.verdict(
+        "RSS < 300 MB",
+        r["hwm"] < 300e6,
+        f"VmHWM {r['hwm'] / 1e6:.0f} MB, steady {peak_rss / 1e6:.0f} MB",
+    )
+    C.verdict(
+        "CPU < 25 % of one core",
+        cpu_pct < 25.0,
+        f"{cpu_pct:.1f} % over the window, max minute {max(per_min, default=cpu_pct):.1f} %"
+        + (
+            f"; bare httpx at the same rate: {100 * base['cpu_s'] / base['wall_s']:.1f} %"
+            if base
+            else ""
+        ),
+    )
     return 0
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--seconds", type=float, default=190.0, help="window after ready (190)")
     ap.add_argument("--services", type=int, default=10_000)
     ap.add_argument("--interval", type=float, default=60.0, help="seconds (60)")
     ap.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--target", choices=["auto", "nginx", "python"], default="auto")
-    ap.add_argument("--profile", choices=["first", "steady", "all"],
-                    help="py-spy the daemon (100 Hz) over the first interval, the rest of the window"
-                    " (steady state), or all of it, and print the hot functions")
-    ap.add_argument("--baseline", type=float, default=30.0, metavar="SECONDS",
-                    help="first, a bare httpx loop paced at the same rate (services/interval) for"
-                    " this long, for its CPU (30; 0 to skip)")
-    ap.add_argument("--child-paced", nargs=3, type=float, metavar=("PORT", "RATE", "SECONDS"),
-                    help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--profile",
+        choices=["first", "steady", "all"],
+        help="py-spy the daemon (100 Hz) over the first interval, the rest of the window"
+        " (steady state), or all of it, and print the hot functions",
+    )
+    ap.add_argument(
+        "--baseline",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="first, a bare httpx loop paced at the same rate (services/interval) for"
+        " this long, for its CPU (30; 0 to skip)",
+    )
+    ap.add_argument(
+        "--child-paced",
+        nargs=3,
+        type=float,
+        metavar=("PORT", "RATE", "SECONDS"),
+        help=argparse.SUPPRESS,
+    )
     args = ap.parse_args()
     if args.child_paced:
         port, rate, seconds = args.child_paced

@@ -27,7 +27,9 @@ from slamon_daemon.sla import month_period, sla_report  # noqa: E402
 from slamon_daemon.store import open_store  # noqa: E402
 from slamon_daemon.store.base import Store  # noqa: E402
 
-STEP = timedelta(hours=2)  # 372 checks a service a month: rollup counts, not raw rows, drive the cost
+STEP = timedelta(
+    hours=2
+)  # 372 checks a service a month: rollup counts, not raw rows, drive the cost
 
 
 def last_month(now: datetime) -> str:
@@ -39,9 +41,16 @@ def last_month(now: datetime) -> str:
 async def seed(store: Store, n: int, month: str) -> int:
     period = month_period(month)
     rng = random.Random(42)
-    services = [Service(id=f"svc-{i:04d}", name=f"Service {i}", url="http://127.0.0.1:9/",
-                        interval_s=STEP.total_seconds(), sla_target=99.9 if i % 3 else 99.5)
-                for i in range(n)]
+    services = [
+        Service(
+            id=f"svc-{i:04d}",
+            name=f"Service {i}",
+            url="http://127.0.0.1:9/",
+            interval_s=STEP.total_seconds(),
+            sla_target=99.9 if i % 3 else 99.5,
+        )
+        for i in range(n)
+    ]
     await store.sync_services(services)
     batch: list = []
     total = 0
@@ -50,13 +59,21 @@ async def seed(store: Store, n: int, month: str) -> int:
         for s in services:
             down = rng.random() < 0.002
             maint = rng.random() < 0.001
-            batch.append(Check(service_id=s.id, started_at=t, latency_ms=rng.uniform(5, 400),
-                               outcome=Outcome.DOWN if down else Outcome.UP,
-                               error_kind=ErrorKind.TIMEOUT if down else None,
-                               maintenance=maint, interval_s=STEP.total_seconds()))
+            batch.append(
+                Check(
+                    service_id=s.id,
+                    started_at=t,
+                    latency_ms=rng.uniform(5, 400),
+                    outcome=Outcome.DOWN if down else Outcome.UP,
+                    error_kind=ErrorKind.TIMEOUT if down else None,
+                    maintenance=maint,
+                    interval_s=STEP.total_seconds(),
+                )
+            )
             if down:
-                batch.append(OutageEpisode(s.id, t, ServiceStatus.MAJOR_OUTAGE, t + STEP,
-                                           "timeout", None, 1))
+                batch.append(
+                    OutageEpisode(s.id, t, ServiceStatus.MAJOR_OUTAGE, t + STEP, "timeout", None, 1)
+                )
         if len(batch) >= 5000:
             total += await store.write_batch(batch)
             batch = []
@@ -81,8 +98,10 @@ async def run(backend: str, n: int, calls: int) -> float:
             await store.migrate()
             t0 = time.perf_counter()
             stored = await seed(store, n, month)
-            print(f"[{backend}] seeded {stored:,} checks for {n} services in {month}"
-                  f" in {time.perf_counter() - t0:.1f} s")
+            print(
+                f"[{backend}] seeded {stored:,} checks for {n} services in {month}"
+                f" in {time.perf_counter() - t0:.1f} s"
+            )
             services = await store.list_services()
             times = []
             for _ in range(calls):
@@ -91,9 +110,11 @@ async def run(backend: str, n: int, calls: int) -> float:
                 times.append(time.perf_counter() - t1)
             assert len(report["services"]) == n
             med, p95 = median(times), quantile(times, 0.95)
-            print(f"[{backend}] sla.report for {n} services, month {month}: median {med * 1000:.1f} ms,"
-                  f" p95 {p95 * 1000:.1f} ms, min {min(times) * 1000:.1f} ms over {calls} calls;"
-                  f" {len(report['breached'])} breached")
+            print(
+                f"[{backend}] sla.report for {n} services, month {month}: median {med * 1000:.1f} ms,"
+                f" p95 {p95 * 1000:.1f} ms, min {min(times) * 1000:.1f} ms over {calls} calls;"
+                f" {len(report['breached'])} breached"
+            )
             print(verdict(f"[{backend}] report < 200 ms", med < 0.2, f"median {med * 1000:.1f} ms"))
             return med
     finally:
@@ -108,7 +129,7 @@ def main() -> None:
     ap.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     args = ap.parse_args()
     print_machine()
-    for b in (["sqlite", "postgres"] if args.backend == "both" else [args.backend]):
+    for b in ["sqlite", "postgres"] if args.backend == "both" else [args.backend]:
         asyncio.run(run(b, args.services, args.calls))
 
 

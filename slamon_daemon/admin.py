@@ -71,7 +71,7 @@ def _role(params: dict[str, Any]) -> Role:
 
 
 def _password(params: dict[str, Any], name: str = "password") -> str:
-    pw = P.text(params, name, max_len=1024)
+    pw: str = P.text(params, name, max_len=1024)
     try:
         check_password_strength(pw)
     except ValueError as exc:
@@ -100,10 +100,13 @@ def build_admin_methods(daemon: Daemon) -> list[Method]:
     async def whoami(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, set(), "auth.whoami")
         ident = s.identity
-        return {"name": ident.name if ident else "anonymous",
-                "role": (ident.role if ident else Role.ANONYMOUS).name.lower(),
-                "logged_in": bool(ident and ident.user_id is not None), "uid": s.peer_uid,
-                "anonymous_read": daemon.settings.daemon.anonymous_read}
+        return {
+            "name": ident.name if ident else "anonymous",
+            "role": (ident.role if ident else Role.ANONYMOUS).name.lower(),
+            "logged_in": bool(ident and ident.user_id is not None),
+            "uid": s.peer_uid,
+            "anonymous_read": daemon.settings.daemon.anonymous_read,
+        }
 
     async def passwd_self(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"old_password", "new_password"}, "auth.passwd")
@@ -115,8 +118,11 @@ def build_admin_methods(daemon: Daemon) -> list[Method]:
         user = await daemon.store.get_user(ident.name)
         if user is None or not await asyncio.to_thread(verify_password, user.password_hash, old):
             raise ProtocolError(ErrorCode.FORBIDDEN, "the old password is wrong")
-        await daemon.store.update_user(ident.name, password_hash=await asyncio.to_thread(hash_password, new),
-                                       revoke_tokens=True)
+        await daemon.store.update_user(
+            ident.name,
+            password_hash=await asyncio.to_thread(hash_password, new),
+            revoke_tokens=True,
+        )
         return {"ok": True, "note": "every login of yours was ended; log in again"}
 
     async def user_list(s: Session, params: dict[str, Any]) -> Any:
@@ -132,8 +138,9 @@ def build_admin_methods(daemon: Daemon) -> list[Method]:
         role = _role(params)
         pw = _password(params)
         try:
-            user = await daemon.store.create_user(username, email,
-                                                  await asyncio.to_thread(hash_password, pw), role)
+            user = await daemon.store.create_user(
+                username, email, await asyncio.to_thread(hash_password, pw), role
+            )
         except AlreadyExists as exc:
             raise ProtocolError(ErrorCode.CONFLICT, str(exc)) from None
         return user.to_dict()
@@ -146,11 +153,15 @@ def build_admin_methods(daemon: Daemon) -> list[Method]:
 
     async def user_set_role(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"username", "role"}, "user.set_role")
-        return await _change(P.text(params, "username", max_len=64), role=_role(params), revoke_tokens=True)
+        return await _change(
+            P.text(params, "username", max_len=64), role=_role(params), revoke_tokens=True
+        )
 
     async def user_disable(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"username"}, "user.disable")
-        return await _change(P.text(params, "username", max_len=64), active=False, revoke_tokens=True)
+        return await _change(
+            P.text(params, "username", max_len=64), active=False, revoke_tokens=True
+        )
 
     async def user_enable(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"username"}, "user.enable")
@@ -159,8 +170,9 @@ def build_admin_methods(daemon: Daemon) -> list[Method]:
     async def user_passwd(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"username", "password"}, "user.passwd")
         pw_hash = await asyncio.to_thread(hash_password, _password(params))
-        return await _change(P.text(params, "username", max_len=64),
-                             password_hash=pw_hash, revoke_tokens=True)
+        return await _change(
+            P.text(params, "username", max_len=64), password_hash=pw_hash, revoke_tokens=True
+        )
 
     async def audit_list(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"limit"}, "audit.list")
@@ -187,24 +199,32 @@ def build_admin_methods(daemon: Daemon) -> list[Method]:
         if src is None:
             raise ProtocolError(ErrorCode.NOT_FOUND, f"no service {sid!r}")
         if src == "config":
-            raise ProtocolError(ErrorCode.CONFLICT,
-                                f"service {sid!r} is defined in the config file; change it there")
-        return sid
+            raise ProtocolError(
+                ErrorCode.CONFLICT,
+                f"service {sid!r} is defined in the config file; change it there",
+            )
+        return str(sid)
 
     async def service_add(s: Session, params: dict[str, Any]) -> Any:
         if "id" in params and await daemon.store.service_source(str(params["id"])) is not None:
-            raise ProtocolError(ErrorCode.CONFLICT, f"a service {params['id']!r} already exists; use service.edit")
+            raise ProtocolError(
+                ErrorCode.CONFLICT, f"a service {params['id']!r} already exists; use service.edit"
+            )
         return await _save_service(params, existing=None)
 
     async def service_edit(s: Session, params: dict[str, Any]) -> Any:
         sid = await _admin_service(params)
-        current = next(x for x in await daemon.store.list_services(include_inactive=True) if x.id == sid)
+        current = next(
+            x for x in await daemon.store.list_services(include_inactive=True) if x.id == sid
+        )
         return await _save_service(params, existing=service_fields(current))
 
     async def _set_active(params: dict[str, Any], active: bool, method: str) -> Any:
         P.only(params, {"id"}, method)
         sid = await _admin_service(params)
-        current = next(x for x in await daemon.store.list_services(include_inactive=True) if x.id == sid)
+        current = next(
+            x for x in await daemon.store.list_services(include_inactive=True) if x.id == sid
+        )
         return await _save_service({"active": active}, existing=service_fields(current))
 
     async def service_list(s: Session, params: dict[str, Any]) -> Any:
@@ -213,7 +233,9 @@ def build_admin_methods(daemon: Daemon) -> list[Method]:
         for svc in await daemon.store.list_services(include_inactive=True):
             fields = service_fields(svc)
             fields["source"] = await daemon.store.service_source(svc.id)
-            fields["expect_status"] = [f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in svc.expect_status]
+            fields["expect_status"] = [
+                f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in svc.expect_status
+            ]
             if fields["headers"]:
                 fields["headers"] = {k: "***" for k in fields["headers"]}  # credentials stay put
             out.append(fields)
@@ -226,51 +248,114 @@ def build_admin_methods(daemon: Daemon) -> list[Method]:
         return await _set_active(params, True, "service.resume")
 
     return [
-        Method("auth.login", Role.ANONYMOUS, login, "log in: tokens for username/password",
-               login_flow=True),
-        Method("auth.refresh", Role.ANONYMOUS, refresh, "new tokens for a refresh token",
-               login_flow=True),
-        Method("auth.logout", Role.ANONYMOUS, logout, "end a login (revokes the refresh token)",
-               login_flow=True),
+        Method(
+            "auth.login",
+            Role.ANONYMOUS,
+            login,
+            "log in: tokens for username/password",
+            login_flow=True,
+        ),
+        Method(
+            "auth.refresh",
+            Role.ANONYMOUS,
+            refresh,
+            "new tokens for a refresh token",
+            login_flow=True,
+        ),
+        Method(
+            "auth.logout",
+            Role.ANONYMOUS,
+            logout,
+            "end a login (revokes the refresh token)",
+            login_flow=True,
+        ),
         Method("auth.whoami", Role.ANONYMOUS, whoami, "the caller's name and role"),
         Method("auth.passwd", Role.VIEWER, passwd_self, "change one's own password", mutates=True),
         Method("user.list", Role.ADMIN, user_list, "every user"),
         Method("user.add", Role.ADMIN, user_add, "add a user", mutates=True),
         Method("user.set_role", Role.ADMIN, user_set_role, "change a user's role", mutates=True),
-        Method("user.disable", Role.ADMIN, user_disable, "disable a user (ends their logins)", mutates=True),
+        Method(
+            "user.disable",
+            Role.ADMIN,
+            user_disable,
+            "disable a user (ends their logins)",
+            mutates=True,
+        ),
         Method("user.enable", Role.ADMIN, user_enable, "enable a user again", mutates=True),
         Method("user.passwd", Role.ADMIN, user_passwd, "set a user's password", mutates=True),
         Method("audit.list", Role.ADMIN, audit_list, "the audit log, newest first"),
-        Method("service.list", Role.ADMIN, service_list,
-               "every service, paused ones too, with its source (config/admin) and settings"),
-        Method("service.add", Role.ADMIN, service_add, "add a service (not in the config file)", mutates=True),
-        Method("service.edit", Role.ADMIN, service_edit, "change a service added over the feed", mutates=True),
+        Method(
+            "service.list",
+            Role.ADMIN,
+            service_list,
+            "every service, paused ones too, with its source (config/admin) and settings",
+        ),
+        Method(
+            "service.add",
+            Role.ADMIN,
+            service_add,
+            "add a service (not in the config file)",
+            mutates=True,
+        ),
+        Method(
+            "service.edit",
+            Role.ADMIN,
+            service_edit,
+            "change a service added over the feed",
+            mutates=True,
+        ),
         Method("service.pause", Role.ADMIN, service_pause, "stop checking a service", mutates=True),
-        Method("service.resume", Role.ADMIN, service_resume, "check a paused service again", mutates=True),
+        Method(
+            "service.resume",
+            Role.ADMIN,
+            service_resume,
+            "check a paused service again",
+            mutates=True,
+        ),
     ]
 
 
 def service_fields(s: Any) -> dict[str, Any]:
     """A models.Service as ServiceConfig fields (to edit it)."""
     return {
-        "id": s.id, "name": s.name, "url": s.url, "interval": s.interval_s, "timeout": s.timeout_s,
-        "method": s.method, "expect_status": [f"{lo}-{hi}" for lo, hi in s.expect_status],
-        "body_contains": s.body_contains, "body_regex": s.body_regex, "json_path": s.json_path,
-        "headers": dict(s.headers), "body": s.body, "follow_redirects": s.follow_redirects,
-        "degraded_after": s.degraded_after_s, "confirm_failures": s.confirm_failures,
-        "sla_target": s.sla_target, "verify_tls": s.verify_tls, "ca_file": s.ca_file,
-        "latency_objective_under": (s.latency_objective_ms / 1000
-                                    if s.latency_objective_ms is not None else None),
+        "id": s.id,
+        "name": s.name,
+        "url": s.url,
+        "interval": s.interval_s,
+        "timeout": s.timeout_s,
+        "method": s.method,
+        "expect_status": [f"{lo}-{hi}" for lo, hi in s.expect_status],
+        "body_contains": s.body_contains,
+        "body_regex": s.body_regex,
+        "json_path": s.json_path,
+        "headers": dict(s.headers),
+        "body": s.body,
+        "follow_redirects": s.follow_redirects,
+        "degraded_after": s.degraded_after_s,
+        "confirm_failures": s.confirm_failures,
+        "sla_target": s.sla_target,
+        "verify_tls": s.verify_tls,
+        "ca_file": s.ca_file,
+        "latency_objective_under": (
+            s.latency_objective_ms / 1000 if s.latency_objective_ms is not None else None
+        ),
         "latency_objective_percent": s.latency_objective_pct,
         "active": s.active,
     }
 
 
-async def write_audit(daemon: Daemon, s: Session, method: Method, params: dict[str, Any], result: Any) -> None:
+async def write_audit(
+    daemon: Daemon, s: Session, method: Method, params: dict[str, Any], result: Any
+) -> None:
     target = params.get("id") or params.get("username")
     if target is None and isinstance(result, dict):
         target = result.get("id") or result.get("username")
-    await daemon.store.add_audit(AuditEntry(
-        actor=s.name, method=method.name, target=str(target) if target is not None else None,
-        changes=audit_changes(params), at=datetime.now(UTC),
-    ))
+    await daemon.store.add_audit(
+        AuditEntry(
+            actor=s.name,
+            method=method.name,
+            target=str(target) if target is not None else None,
+            changes=audit_changes(params),
+            at=datetime.now(UTC),
+        )
+    )

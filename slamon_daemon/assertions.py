@@ -18,12 +18,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_STEP_RE = re.compile(
-    r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\['([^'\"]+)'\]|\[\"([^'\"]+)\"\]"
-)
+_STEP_RE = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\['([^'\"]+)'\]|\[\"([^'\"]+)\"\]")
 _EXPR_RE = re.compile(r"^\s*(\$[^=!]*?)\s*(?:(==|!=)\s*(.+?))?\s*$")
 JSON_PATH_HELP = (
-    "expected a path like \"$.status\" or \"$.status == 'UP'\" ($ then .name / [index] steps,"
+    'expected a path like "$.status" or "$.status == \'UP\'" ($ then .name / [index] steps,'
     " optionally == or != a string, number, true, false or null)"
 )
 
@@ -69,7 +67,12 @@ class JsonPath:
 def _same(a: Any, b: Any) -> bool:
     """JSON equality: numbers by value (3 == 3.0), never True == 1."""
     num = (int, float)
-    if isinstance(a, num) and isinstance(b, num) and not isinstance(a, bool) and not isinstance(b, bool):
+    if (
+        isinstance(a, num)
+        and isinstance(b, num)
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
         return bool(a == b)
     return type(a) is type(b) and a == b
 

@@ -21,6 +21,7 @@ import os
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,7 +39,9 @@ logger = logging.getLogger("slamon.auth")
 MAX_FAILURES = 5
 FAILURE_WINDOW_S = 15 * 60
 PASSWORD_MIN_LENGTH = 10
-_HASHER = PasswordHasher()  # argon2id, memory-hard; parameters are argon2-cffi's RFC 9106 low-memory profile
+_HASHER = (
+    PasswordHasher()
+)  # argon2id, memory-hard; parameters are argon2-cffi's RFC 9106 low-memory profile
 # A hash to verify against when the user does not exist, so timing does not reveal usernames.
 _DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
 
@@ -90,7 +93,7 @@ def load_or_create_secret(path: Path) -> bytes:
 class LoginThrottle:
     """At most MAX_FAILURES failed logins per key in FAILURE_WINDOW_S seconds."""
 
-    def __init__(self, clock: callable = time.monotonic) -> None:  # type: ignore[valid-type]
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._failures: dict[str, deque[float]] = {}
 
@@ -137,12 +140,15 @@ class Auth:
         keys = [f"user:{username.lower()}", f"client:{client}"]
         wait = self.throttle.retry_in(keys)
         if wait:
-            raise ProtocolError(ErrorCode.RATE_LIMITED,
-                                f"too many failed logins; retry in {wait} s")
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED, f"too many failed logins; retry in {wait} s"
+            )
         user = await self.store.get_user(username)
         # argon2 takes ~0.1-0.2 s of CPU by design: off the event loop, so probing and other
         # clients do not stall during a login.
-        ok = await asyncio.to_thread(verify_password, user.password_hash if user else _DUMMY_HASH, password)
+        ok = await asyncio.to_thread(
+            verify_password, user.password_hash if user else _DUMMY_HASH, password
+        )
         if user is None or not ok or not user.active:
             self.throttle.failed(keys)
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "wrong username or password")
@@ -155,7 +161,9 @@ class Auth:
         now = datetime.now(UTC)
         user_id = await self.store.use_refresh_token(token_digest(refresh_token), now)
         if user_id is None:
-            raise ProtocolError(ErrorCode.UNAUTHORIZED, "refresh token unknown, used or expired; log in again")
+            raise ProtocolError(
+                ErrorCode.UNAUTHORIZED, "refresh token unknown, used or expired; log in again"
+            )
         user = next((u for u in await self.store.list_users() if u.id == user_id), None)
         if user is None or not user.active:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "this account is disabled")
@@ -168,15 +176,26 @@ class Auth:
     async def _issue(self, user: User, now: datetime) -> dict[str, object]:
         expires = now + self.access_ttl
         access = jwt.encode(
-            {"sub": user.username, "uid": user.id, "role": user.role.name.lower(),
-             "ver": user.token_version, "iat": int(now.timestamp()), "exp": int(expires.timestamp()),
-             "typ": "access"},
-            self._secret, algorithm="HS256",
+            {
+                "sub": user.username,
+                "uid": user.id,
+                "role": user.role.name.lower(),
+                "ver": user.token_version,
+                "iat": int(now.timestamp()),
+                "exp": int(expires.timestamp()),
+                "typ": "access",
+            },
+            self._secret,
+            algorithm="HS256",
         )
         refresh = secrets.token_urlsafe(32)
         await self.store.add_refresh_token(token_digest(refresh), user.id, now + self.refresh_ttl)
-        return {"access_token": access, "refresh_token": refresh, "expires_at": expires.isoformat(),
-                "user": user.to_dict()}
+        return {
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_at": expires.isoformat(),
+            "user": user.to_dict(),
+        }
 
     async def identify(self, token: str) -> Identity:
         """The user an access token stands for, as they are now (role and active re-read).
@@ -185,10 +204,16 @@ class Auth:
             ProtocolError(unauthorized): invalid, expired or revoked token, or disabled user.
         """
         try:
-            claims = jwt.decode(token, self._secret, algorithms=["HS256"],
-                                options={"require": ["exp", "sub", "ver"]})
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                options={"require": ["exp", "sub", "ver"]},
+            )
         except jwt.ExpiredSignatureError:
-            raise ProtocolError(ErrorCode.UNAUTHORIZED, "your login expired; log in again") from None
+            raise ProtocolError(
+                ErrorCode.UNAUTHORIZED, "your login expired; log in again"
+            ) from None
         except jwt.PyJWTError:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid token; log in again") from None
         username = str(claims["sub"])

@@ -25,7 +25,9 @@ from .store import open_store
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="slamon", description="slamon administration commands")
-    p.add_argument("--config", help="TOML config file (default: $SLAMON_CONFIG, ./slamon.toml, XDG)")
+    p.add_argument(
+        "--config", help="TOML config file (default: $SLAMON_CONFIG, ./slamon.toml, XDG)"
+    )
     sub = p.add_subparsers(dest="command", required=True)
     db = sub.add_parser("db", help="database commands")
     dbsub = db.add_subparsers(dest="db_command", required=True)
@@ -84,8 +86,14 @@ def _read_password(from_stdin: bool) -> str:
 def _report(settings: Settings, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     try:
-        period = period_from_params(month=args.month, days=args.days, first=args.first,
-                                    last=args.last, now=now, tz=settings.daemon.timezone)
+        period = period_from_params(
+            month=args.month,
+            days=args.days,
+            first=args.first,
+            last=args.last,
+            now=now,
+            tz=settings.daemon.timezone,
+        )
     except ValueError as exc:
         print(f"slamon report: {exc}", file=sys.stderr)
         return 2
@@ -110,7 +118,9 @@ async def _report_data(
         if args.service and args.service not in {s.id for s in services}:
             print(f"slamon report: no service {args.service!r}", file=sys.stderr)
             return None
-        return await sla_report(store, services, settings.daemon.sla_target, period, now, args.service)
+        return await sla_report(
+            store, services, settings.daemon.sla_target, period, now, args.service
+        )
 
 
 async def _user_command(database_url: str, args: argparse.Namespace) -> int:
@@ -125,16 +135,22 @@ async def _user_command(database_url: str, args: argparse.Namespace) -> int:
             for u in users:
                 last = u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never"
                 state = "active" if u.active else "disabled"
-                print(f"{u.username:<20} {u.role.name.lower():<9} {state:<9} last login {last:<16} {u.email}")
+                print(
+                    f"{u.username:<20} {u.role.name.lower():<9} {state:<9} last login {last:<16} {u.email}"
+                )
             return 0
         changes: dict[str, object] = {}
         if cmd == "add":
             pw = _read_password(args.password_stdin)
-            user = await store.create_user(args.username, args.email, hash_password(pw), role_from_name(args.role))
+            user = await store.create_user(
+                args.username, args.email, hash_password(pw), role_from_name(args.role)
+            )
             changes = {"role": args.role, "email": args.email, "password": "***"}
             print(f"added {user.username} ({args.role})")
         elif cmd == "set-role":
-            found = await store.update_user(args.username, role=role_from_name(args.role), revoke_tokens=True)
+            found = await store.update_user(
+                args.username, role=role_from_name(args.role), revoke_tokens=True
+            )
             changes = {"role": args.role}
         elif cmd == "disable":
             found = await store.update_user(args.username, active=False, revoke_tokens=True)
@@ -144,15 +160,24 @@ async def _user_command(database_url: str, args: argparse.Namespace) -> int:
             changes = {"active": True}
         elif cmd == "passwd":
             pw = _read_password(args.password_stdin)
-            found = await store.update_user(args.username, password_hash=hash_password(pw), revoke_tokens=True)
+            found = await store.update_user(
+                args.username, password_hash=hash_password(pw), revoke_tokens=True
+            )
             changes = {"password": "***"}
         if cmd != "add":
             if found is None:
                 print(f"slamon: no user {args.username!r}", file=sys.stderr)
                 return 1
             print(f"{cmd}: {args.username} done")
-        await store.add_audit(AuditEntry(actor=actor, method=f"cli user {cmd}", target=args.username,
-                                         changes=changes, at=datetime.now(UTC)))
+        await store.add_audit(
+            AuditEntry(
+                actor=actor,
+                method=f"cli user {cmd}",
+                target=args.username,
+                changes=changes,
+                at=datetime.now(UTC),
+            )
+        )
         return 0
 
 
@@ -198,7 +223,10 @@ def admin_main(argv: list[str]) -> int:
                 try:
                     since = date.fromisoformat(args.since)
                 except ValueError:
-                    print(f"slamon: --since {args.since!r} is not a date like 2026-11-01", file=sys.stderr)
+                    print(
+                        f"slamon: --since {args.since!r} is not a date like 2026-11-01",
+                        file=sys.stderr,
+                    )
                     return 2
             n = asyncio.run(_rebuild(settings.daemon.database_url, since))
             print(f"rebuilt rollups from {n} checks")

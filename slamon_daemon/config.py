@@ -81,9 +81,7 @@ def _parse_status_ranges(value: Any) -> list[tuple[int, int]]:
                 if 100 <= lo <= hi <= 599:
                     out.append((lo, hi))
                     continue
-        raise ValueError(
-            f"expected status codes 100-599 or ranges like \"200-299\", got {item!r}"
-        )
+        raise ValueError(f'expected status codes 100-599 or ranges like "200-299", got {item!r}')
     if not out:
         raise ValueError('expected at least one status code or range like "200-299"')
     return out
@@ -174,7 +172,7 @@ class DaemonConfig(BaseModel):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{v!r} is not a timezone name like \"UTC\" or \"Asia/Seoul\"") from None
+            raise ValueError(f'{v!r} is not a timezone name like "UTC" or "Asia/Seoul"') from None
         return v
 
     @field_validator("database_url")
@@ -184,9 +182,7 @@ class DaemonConfig(BaseModel):
             return v
         if v.startswith(("postgresql://", "postgres://")):
             return v
-        raise ValueError(
-            "expected sqlite:///path/to/file.db or postgresql://user@host:port/dbname"
-        )
+        raise ValueError("expected sqlite:///path/to/file.db or postgresql://user@host:port/dbname")
 
 
 class ServiceConfig(BaseModel):
@@ -241,6 +237,7 @@ class ServiceConfig(BaseModel):
                 ' (e.g. "1000ms" and 95)'
             )
         return self
+
     verify_tls: bool = True
     """Verify the server certificate of https targets."""
     ca_file: str | None = None
@@ -254,7 +251,7 @@ class ServiceConfig(BaseModel):
         if not _SERVICE_ID_RE.match(v) or len(v) > 64:
             raise ValueError(
                 f"{v!r} is not a kebab-case id: use lowercase letters, digits and single dashes"
-                " (e.g. \"face-compare\"), at most 64 characters"
+                ' (e.g. "face-compare"), at most 64 characters'
             )
         return v
 
@@ -311,8 +308,11 @@ class ServiceConfig(BaseModel):
             degraded_after_s=self.degraded_after,
             confirm_failures=self.confirm_failures,
             sla_target=self.sla_target,
-            latency_objective_ms=(self.latency_objective_under * 1000
-                                  if self.latency_objective_under is not None else None),
+            latency_objective_ms=(
+                self.latency_objective_under * 1000
+                if self.latency_objective_under is not None
+                else None
+            ),
             latency_objective_pct=self.latency_objective_percent,
             verify_tls=self.verify_tls,
             ca_file=self.ca_file,
@@ -340,7 +340,7 @@ class MaintenanceConfig(BaseModel):
     @classmethod
     def _check_id(cls, v: str) -> str:
         if not _SERVICE_ID_RE.match(v) or len(v) > 64:
-            raise ValueError(f"{v!r} is not a kebab-case id (e.g. \"db-upgrade-nov\")")
+            raise ValueError(f'{v!r} is not a kebab-case id (e.g. "db-upgrade-nov")')
         return v
 
     @model_validator(mode="after")
@@ -351,8 +351,12 @@ class MaintenanceConfig(BaseModel):
 
     def to_window(self) -> MaintenanceWindow:
         return MaintenanceWindow(
-            title=self.title, starts_at=self.start.astimezone(UTC), ends_at=self.end.astimezone(UTC),
-            services=tuple(self.services), created_by="config", config_key=self.id,
+            title=self.title,
+            starts_at=self.start.astimezone(UTC),
+            ends_at=self.end.astimezone(UTC),
+            services=tuple(self.services),
+            created_by="config",
+            config_key=self.id,
         )
 
 
@@ -389,7 +393,9 @@ class Settings(BaseSettings):
         seen: set[str] = set()
         for s in self.service:
             if s.id in seen:
-                raise ValueError(f"duplicate service id {s.id!r}; each [[service]] needs its own id")
+                raise ValueError(
+                    f"duplicate service id {s.id!r}; each [[service]] needs its own id"
+                )
             seen.add(s.id)
         ids = {s.id for s in self.service}
         for m in self.maintenance:
@@ -454,7 +460,11 @@ def find_config_file(explicit: str | os.PathLike[str] | None) -> tuple[Path | No
     local = Path("slamon.toml")
     if local.exists():
         return local, False
-    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "slamon" / "slamon.toml"
+    xdg = (
+        Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+        / "slamon"
+        / "slamon.toml"
+    )
     if xdg.exists():
         return xdg, False
     return None, False
@@ -485,9 +495,12 @@ def _format_loc(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     """The keys allowed in the table that holds the unknown key at ``loc``."""
     section = next((p for p in loc[:-1] if isinstance(p, str)), None)
-    model: type[BaseModel] = {
-        "daemon": DaemonConfig, "service": ServiceConfig, "maintenance": MaintenanceConfig,
-    }.get(section or "", Settings)
+    models: dict[str, type[BaseModel]] = {
+        "daemon": DaemonConfig,
+        "service": ServiceConfig,
+        "maintenance": MaintenanceConfig,
+    }
+    model = models.get(section or "", Settings)
     return sorted(model.model_fields)
 
 
@@ -502,7 +515,12 @@ def _problem_lines(exc: ValidationError, where: str, data: dict[str, Any]) -> li
             msg = msg[len("Value error, ") :]
         elif err["type"] == "missing":
             msg = "required key is missing"
-        elif err["type"] in ("timezone_aware", "datetime_type", "datetime_parsing", "datetime_from_date_parsing"):
+        elif err["type"] in (
+            "timezone_aware",
+            "datetime_type",
+            "datetime_parsing",
+            "datetime_from_date_parsing",
+        ):
             msg = f"{msg}; expected an RFC 3339 time with an offset, e.g. 2026-11-22T02:00:00Z"
         lines.append(f"{where}: {loc}: {msg}")
     return lines
@@ -554,7 +572,11 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> tuple[Settings,
 
 def _unknown_maintenance_services(data: dict[str, Any], where: str) -> list[str]:
     services = data.get("service")
-    ids = {s.get("id") for s in services if isinstance(s, dict)} if isinstance(services, list) else set()
+    ids = (
+        {s.get("id") for s in services if isinstance(s, dict)}
+        if isinstance(services, list)
+        else set()
+    )
     windows = data.get("maintenance")
     if not isinstance(windows, list):
         return []

@@ -81,7 +81,9 @@ class Daemon:
         self.state = LiveState(cfg.daily_major_threshold)
         self.spool = Spool(spool_dir_for(cfg))
         self.writer = CheckWriter(
-            self.store, self.spool, batch_size=cfg.write_batch_size,
+            self.store,
+            self.spool,
+            batch_size=cfg.write_batch_size,
             flush_interval=cfg.write_flush_interval,
         )
         self.scheduler = Scheduler(
@@ -89,8 +91,11 @@ class Daemon:
             max_concurrency=cfg.max_concurrency,
             per_host_concurrency=cfg.per_host_concurrency,
         )
-        secret = (cfg.jwt_secret.get_secret_value().encode() if cfg.jwt_secret
-                  else load_or_create_secret(secret_file_for(cfg)))
+        secret = (
+            cfg.jwt_secret.get_secret_value().encode()
+            if cfg.jwt_secret
+            else load_or_create_secret(secret_file_for(cfg))
+        )
         self.auth = Auth(self.store, secret, access_ttl=timedelta(seconds=cfg.access_token_ttl))
         self.feed = FeedServer(
             cfg.socket,
@@ -126,12 +131,18 @@ class Daemon:
             logger.info("database migrated: %s", ", ".join(applied))
         if self.spool.closed:
             # A previous run left journaled checks: store them before warming the state.
-            logger.info("replaying %d journal segments from %s", len(self.spool.closed), self.spool.folder)
+            logger.info(
+                "replaying %d journal segments from %s", len(self.spool.closed), self.spool.folder
+            )
             await self.writer.flush()
         result = await self.store.sync_services(self.settings.services)
         if result.added or result.updated or result.deactivated:
-            logger.info("services from config: added %s, updated %s, deactivated %s",
-                        result.added, result.updated, result.deactivated)
+            logger.info(
+                "services from config: added %s, updated %s, deactivated %s",
+                result.added,
+                result.updated,
+                result.deactivated,
+            )
         await self.store.sync_config_maintenance(self.settings.maintenance_windows)
         await self.reload_maintenance()
         services = await self.store.list_services()
@@ -150,9 +161,14 @@ class Daemon:
             asyncio.create_task(self._upkeep(), name="upkeep"),
         ]
         self.started.set()
-        logger.info("slamond %s on node %s: %d services, socket %s, database %s",
-                    __version__, self.settings.daemon.node, len(services),
-                    self.settings.daemon.socket, self.store.backend)
+        logger.info(
+            "slamond %s on node %s: %d services, socket %s, database %s",
+            __version__,
+            self.settings.daemon.node,
+            len(services),
+            self.settings.daemon.socket,
+            self.store.backend,
+        )
 
     async def run(self) -> None:
         """start(), serve until request_stop(), then shutdown()."""
@@ -173,14 +189,17 @@ class Daemon:
             if t.get_name() == "upkeep":
                 t.cancel()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(
-                asyncio.gather(*self._tasks, return_exceptions=True), timeout=15
-            )
+            await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout=15)
         try:
             await self.writer.flush()
         except SlamonError as exc:
-            logger.error("database unreachable at shutdown; %d checks stay journaled in %s for the"
-                         " next start: %s", self.writer.pending, self.spool.folder, exc)
+            logger.error(
+                "database unreachable at shutdown; %d checks stay journaled in %s for the"
+                " next start: %s",
+                self.writer.pending,
+                self.spool.folder,
+                exc,
+            )
         self.spool.close()
         await self.feed.stop()
         await self.prober.aclose()
@@ -196,9 +215,14 @@ class Daemon:
                     datetime.now(UTC), self.settings.daemon.retention_days
                 )
                 if r.checks or r.hourly_rollups or r.daily_rollups:
-                    logger.info("retention removed %d checks (%d partitions), %d hourly and %d"
-                                " daily rollups", r.checks, len(r.partitions), r.hourly_rollups,
-                                r.daily_rollups)
+                    logger.info(
+                        "retention removed %d checks (%d partitions), %d hourly and %d"
+                        " daily rollups",
+                        r.checks,
+                        len(r.partitions),
+                        r.hourly_rollups,
+                        r.daily_rollups,
+                    )
             except SlamonError as exc:
                 logger.warning("store upkeep failed (retried in an hour): %s", exc)
             await asyncio.sleep(3600)
@@ -246,8 +270,11 @@ class Daemon:
             self._apply_incident_floor()
 
     def _apply_incident_floor(self) -> None:
-        floor = max((INCIDENT_FLOOR[i.severity] for i in self.active_incidents),
-                    key=STATUS_SEVERITY.__getitem__, default=ServiceStatus.OPERATIONAL)
+        floor = max(
+            (INCIDENT_FLOOR[i.severity] for i in self.active_incidents),
+            key=STATUS_SEVERITY.__getitem__,
+            default=ServiceStatus.OPERATIONAL,
+        )
         for t in self.state.set_incident_floor(floor, datetime.now(UTC)):
             self.writer.add(t)
             self.feed.publish("status", t.to_dict())
@@ -259,16 +286,33 @@ class Daemon:
         """Open an incident for a long confirmed outage; post an update when it ends."""
         cfg = self.settings.daemon
         st = self.state.services.get(check.service_id)
-        if (cfg.auto_incident and st is not None and st.episode is not None
-                and st.status is ServiceStatus.MAJOR_OUTAGE
-                and (check.started_at - st.episode.started_at).total_seconds() >= cfg.auto_incident_after):
+        if (
+            cfg.auto_incident
+            and st is not None
+            and st.episode is not None
+            and st.status is ServiceStatus.MAJOR_OUTAGE
+            and (check.started_at - st.episode.started_at).total_seconds()
+            >= cfg.auto_incident_after
+        ):
             key = (check.service_id, st.episode.started_at)
             if key not in self._auto_seen:
                 self._auto_seen.add(key)
-                self._spawn(auto_open(self, OutageEpisode(**{
-                    f: getattr(st.episode, f) for f in OutageEpisode.__dataclass_fields__})))
-        if (episode is not None and episode.ended_at is not None
-                and episode.worst_status is ServiceStatus.MAJOR_OUTAGE):
+                self._spawn(
+                    auto_open(
+                        self,
+                        OutageEpisode(
+                            **{
+                                f: getattr(st.episode, f)
+                                for f in OutageEpisode.__dataclass_fields__
+                            }
+                        ),
+                    )
+                )
+        if (
+            episode is not None
+            and episode.ended_at is not None
+            and episode.worst_status is ServiceStatus.MAJOR_OUTAGE
+        ):
             self._auto_seen.discard((episode.service_id, episode.started_at))
             self._spawn(auto_recovered(self, episode))
 
@@ -312,12 +356,15 @@ class Daemon:
         if st is not None and self.feed.has_subscribers("check"):
             today = datetime.now(UTC).date()
             cells, uptime = st.history(today, self.state.major_threshold)
-            self.feed.publish("check", {
-                "service_id": check.service_id,
-                "check": check.to_dict(),
-                "daily": cells[-1],
-                "uptime": uptime,
-            })
+            self.feed.publish(
+                "check",
+                {
+                    "service_id": check.service_id,
+                    "check": check.to_dict(),
+                    "daily": cells[-1],
+                    "uptime": uptime,
+                },
+            )
         for t in transitions:
             logger.info("status %s: %s -> %s", t.service_id or "overall", t.previous, t.status)
             self.feed.publish("status", t.to_dict())
@@ -340,8 +387,12 @@ class Daemon:
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        d = {"ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-             "level": record.levelname, "logger": record.name, "msg": record.getMessage()}
+        d = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
         if record.exc_info:
             d["exc"] = self.formatException(record.exc_info)
         return json.dumps(d, ensure_ascii=False)
@@ -371,8 +422,12 @@ async def serve(settings: Settings, *, notice: str | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``slamond``: run the daemon. Exit 2 on a bad config, 1 when it cannot start."""
-    parser = argparse.ArgumentParser(prog="slamond", description="slamon daemon: probes services and serves the feed")
-    parser.add_argument("--config", help="TOML config file (default: $SLAMON_CONFIG, ./slamon.toml, XDG)")
+    parser = argparse.ArgumentParser(
+        prog="slamond", description="slamon daemon: probes services and serves the feed"
+    )
+    parser.add_argument(
+        "--config", help="TOML config file (default: $SLAMON_CONFIG, ./slamon.toml, XDG)"
+    )
     parser.add_argument("--version", action="version", version=f"slamond {__version__}")
     args = parser.parse_args(argv)
     try:

@@ -21,7 +21,7 @@ from .config import Settings, load_settings
 from .daemon import Daemon, setup_logging
 from .models import Check, ErrorKind, Outcome
 from .store import open_store
-from .targets import Request, Target, free_port, response_bytes
+from .targets import Behaviour, Request, Target, free_port, response_bytes
 
 logger = logging.getLogger("slamon.demo")
 
@@ -47,7 +47,7 @@ def _flaky(rng: random.Random):  # type: ignore[no-untyped-def]
     return behaviour
 
 
-def _healthy():  # type: ignore[no-untyped-def]
+def _healthy() -> Behaviour:
     async def behaviour(req: Request, w: asyncio.StreamWriter) -> None:
         w.write(response_bytes(200, b"ok"))
 
@@ -57,8 +57,8 @@ def _healthy():  # type: ignore[no-untyped-def]
 def demo_config(folder: Path, urls: dict[str, str]) -> str:
     return f"""# Written by `slamon demo`: every target runs on this machine.
 [daemon]
-database_url = "sqlite:///{folder / 'slamon.db'}"
-socket = "{folder / 'slamon.sock'}"
+database_url = "sqlite:///{folder / "slamon.db"}"
+socket = "{folder / "slamon.sock"}"
 owner_is_admin = true   # demo only: the local user may do everything without a login
 node = "demo"
 sla_target = 99.9
@@ -66,14 +66,14 @@ sla_target = 99.9
 [[service]]
 id = "checkout-api"
 name = "Checkout API"
-url = "{urls['healthy']}health"
+url = "{urls["healthy"]}health"
 interval = "2s"
 timeout = "2s"
 
 [[service]]
 id = "search"
 name = "Search"
-url = "{urls['slow']}search/health"
+url = "{urls["slow"]}search/health"
 interval = "2s"
 timeout = "3s"
 degraded_after = "500ms"
@@ -81,7 +81,7 @@ degraded_after = "500ms"
 [[service]]
 id = "payments"
 name = "Payments"
-url = "{urls['flaky']}ping"
+url = "{urls["flaky"]}ping"
 interval = "2s"
 timeout = "2s"
 confirm_failures = 3
@@ -89,7 +89,7 @@ confirm_failures = 3
 [[service]]
 id = "legacy-reports"
 name = "Legacy Reports"
-url = "{urls['down']}status"
+url = "{urls["down"]}status"
 interval = "3s"
 timeout = "2s"
 """
@@ -116,12 +116,21 @@ def generated_history(service_id: str, now: datetime, rng: random.Random) -> lis
                 outcome, kind = Outcome.DOWN, ErrorKind.CONNECTION_ERROR
         elif day_index in bad_days and rng.random() < 0.03:
             outcome, kind = Outcome.DOWN, ErrorKind.TIMEOUT
-        out.append(Check(
-            service_id=service_id, started_at=t, latency_ms=latency, outcome=outcome,
-            status_code=None if kind in (ErrorKind.CONNECTION_ERROR, ErrorKind.TIMEOUT) else (503 if kind else 200),
-            error_kind=kind, error="generated demo data" if kind else None,
-            node="demo", interval_s=HISTORY_STEP.total_seconds(),
-        ))
+        out.append(
+            Check(
+                service_id=service_id,
+                started_at=t,
+                latency_ms=latency,
+                outcome=outcome,
+                status_code=None
+                if kind in (ErrorKind.CONNECTION_ERROR, ErrorKind.TIMEOUT)
+                else (503 if kind else 200),
+                error_kind=kind,
+                error="generated demo data" if kind else None,
+                node="demo",
+                interval_s=HISTORY_STEP.total_seconds(),
+            )
+        )
         t += HISTORY_STEP
     return out
 

@@ -71,17 +71,19 @@ def series_points(
     points = []
     for i, r in enumerate(slots):
         t = start + i * bucket
-        points.append({
-            "t": t.isoformat(),
-            "checks": r.checks,
-            "down": r.down,
-            "p50_ms": _r(r.percentile(50)),
-            "p95_ms": _r(r.percentile(95)),
-            "p99_ms": _r(r.percentile(99)),
-            "avg_ms": _r(r.latency_avg_ms),
-            "min_ms": _r(r.latency_min_ms),
-            "max_ms": _r(r.latency_max_ms),
-        })
+        points.append(
+            {
+                "t": t.isoformat(),
+                "checks": r.checks,
+                "down": r.down,
+                "p50_ms": _r(r.percentile(50)),
+                "p95_ms": _r(r.percentile(95)),
+                "p99_ms": _r(r.percentile(99)),
+                "avg_ms": _r(r.latency_avg_ms),
+                "min_ms": _r(r.latency_min_ms),
+                "max_ms": _r(r.latency_max_ms),
+            }
+        )
     return points
 
 
@@ -100,12 +102,14 @@ def calendar_months(
         for d in range(1, calendar.monthrange(year, month)[1] + 1):
             day = date(year, month, d)
             r = by_day.get(day)
-            days.append({
-                "day": day.isoformat(),
-                "status": "future" if day > today else daily_status(r, major_threshold).value,
-                "uptime": r.uptime_text() if r else "—",
-                "downtime_s": round(r.downtime_s, 3) if r else 0,
-            })
+            days.append(
+                {
+                    "day": day.isoformat(),
+                    "status": "future" if day > today else daily_status(r, major_threshold).value,
+                    "uptime": r.uptime_text() if r else "—",
+                    "downtime_s": round(r.downtime_s, 3) if r else 0,
+                }
+            )
         out.append({"month": f"{year:04d}-{month:02d}", "days": days})
     return out
 
@@ -120,4 +124,3 @@ def months_back(until: tuple[int, int], count: int) -> list[tuple[int, int]]:
         if m == 0:
             y, m = y - 1, 12
     return list(reversed(out))
-

@@ -1,13 +1,13 @@
 """One exception tree for everything slamon raises on purpose.
 
-    SlamonError                      message a person can read
-    ├── ConfigError                  bad config file or value (slamond exits with code 2)
-    ├── StoreError                   the database failed
-    │   ├── StoreUnavailable         cannot reach the database right now (retry later)
-    │   └── AlreadyExists            a unique name is taken (username, service id)
-    ├── MigrationError               a migration could not be applied
-    └── FeedError                    a request on the socket cannot be served
-        (carries a protocol error code; see protocol.ErrorCode)
+SlamonError                      message a person can read
+├── ConfigError                  bad config file or value (slamond exits with code 2)
+├── StoreError                   the database failed
+│   ├── StoreUnavailable         cannot reach the database right now (retry later)
+│   └── AlreadyExists            a unique name is taken (username, service id)
+├── MigrationError               a migration could not be applied
+└── FeedError                    a request on the socket cannot be served
+    (carries a protocol error code; see protocol.ErrorCode)
 """
 
 from __future__ import annotations

@@ -164,17 +164,17 @@ class FeedServer:
                     f"refusing to use {path}: it belongs to uid {st.st_uid}, not to this user",
                 )
             if await _socket_alive(path):
-                raise FeedError(
-                    ErrorCode.INTERNAL, f"another daemon is already serving on {path}"
-                )
+                raise FeedError(ErrorCode.INTERNAL, f"another daemon is already serving on {path}")
             path.unlink()  # stale: its daemon is gone
         gid = None
         if self.socket_group:
             try:
                 gid = grp.getgrnam(self.socket_group).gr_gid
             except KeyError:
-                raise FeedError(ErrorCode.INTERNAL,
-                                f"socket_group {self.socket_group!r} is not a group on this machine") from None
+                raise FeedError(
+                    ErrorCode.INTERNAL,
+                    f"socket_group {self.socket_group!r} is not a group on this machine",
+                ) from None
         self._server = await asyncio.start_unix_server(
             self._serve, path=str(path), limit=protocol.MAX_FRAME_BYTES
         )
@@ -204,7 +204,10 @@ class FeedServer:
         # Remove the socket file only if it is the one this server bound: a daemon that failed
         # to start because another one serves there must not unlink the other's socket.
         with contextlib.suppress(FileNotFoundError):
-            if self._bound_inode is not None and self.socket_path.stat().st_ino == self._bound_inode:
+            if (
+                self._bound_inode is not None
+                and self.socket_path.stat().st_ino == self._bound_inode
+            ):
                 self.socket_path.unlink()
         self._bound_inode = None
 
@@ -250,8 +253,9 @@ class FeedServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._next_id += 1
         pid, uid = _peer_credentials(writer)
-        s = Session(id=self._next_id, writer=writer, role=self.default_role, peer_uid=uid,
-                    peer_pid=pid)
+        s = Session(
+            id=self._next_id, writer=writer, role=self.default_role, peer_uid=uid, peer_pid=pid
+        )
         self.sessions[s.id] = s
         task = asyncio.current_task()
         if task is not None:
@@ -262,10 +266,13 @@ class FeedServer:
         try:
             async for line in _frames(reader, protocol.MAX_FRAME_BYTES):
                 if line is None:
-                    s.send(protocol.error_reply(
-                        None, ErrorCode.FRAME_TOO_LARGE,
-                        f"frame longer than {protocol.MAX_FRAME_BYTES} bytes; it was skipped",
-                    ))
+                    s.send(
+                        protocol.error_reply(
+                            None,
+                            ErrorCode.FRAME_TOO_LARGE,
+                            f"frame longer than {protocol.MAX_FRAME_BYTES} bytes; it was skipped",
+                        )
+                    )
                     continue
                 if not line.strip():
                     continue
@@ -298,7 +305,7 @@ class FeedServer:
             if method is None:
                 raise ProtocolError(
                     ErrorCode.UNKNOWN_METHOD,
-                    f"unknown method {req.method!r}; see docs/feed.md (or call \"methods\")",
+                    f'unknown method {req.method!r}; see docs/feed.md (or call "methods")',
                     rid,
                 )
             if not self._allow(s):
@@ -318,11 +325,16 @@ class FeedServer:
             s.identity = identity
             s.role = identity.role
             if identity.role < method.role:
-                code = ErrorCode.UNAUTHORIZED if identity.role is Role.ANONYMOUS else ErrorCode.FORBIDDEN
+                code = (
+                    ErrorCode.UNAUTHORIZED
+                    if identity.role is Role.ANONYMOUS
+                    else ErrorCode.FORBIDDEN
+                )
                 raise ProtocolError(
                     code,
                     f"{req.method} needs the {method.role.name.lower()} role; you are"
-                    f" {identity.role.name.lower()}" + (" (log in)" if code == ErrorCode.UNAUTHORIZED else ""),
+                    f" {identity.role.name.lower()}"
+                    + (" (log in)" if code == ErrorCode.UNAUTHORIZED else ""),
                     rid,
                 )
             result = await method.handler(s, req.params)
@@ -330,17 +342,32 @@ class FeedServer:
                 await self.on_mutation(s, method, req.params, result)
             s.send_encoded(protocol.encode_reply(rid, result))
         except ProtocolError as exc:
-            s.send(protocol.error_reply(exc.request_id if exc.request_id is not None else rid,
-                                        exc.code, exc.message, exc.fields, exc.data))
+            s.send(
+                protocol.error_reply(
+                    exc.request_id if exc.request_id is not None else rid,
+                    exc.code,
+                    exc.message,
+                    exc.fields,
+                    exc.data,
+                )
+            )
         except FeedError as exc:
             s.send(protocol.error_reply(rid, exc.code, str(exc)))
         except StoreError as exc:
-            s.send(protocol.error_reply(rid, ErrorCode.UNAVAILABLE,
-                                        f"the database cannot answer right now: {exc}"))
+            s.send(
+                protocol.error_reply(
+                    rid, ErrorCode.UNAVAILABLE, f"the database cannot answer right now: {exc}"
+                )
+            )
         except Exception:
             logger.exception("feed method failed")
-            s.send(protocol.error_reply(rid, ErrorCode.INTERNAL,
-                                        "internal error; the daemon logged it and keeps serving"))
+            s.send(
+                protocol.error_reply(
+                    rid,
+                    ErrorCode.INTERNAL,
+                    "internal error; the daemon logged it and keeps serving",
+                )
+            )
 
     @staticmethod
     def _backlog(s: Session) -> int:
@@ -453,5 +480,3 @@ async def _socket_alive(path: Path) -> bool:
     with contextlib.suppress(Exception):
         await w.wait_closed()
     return True
-
-

@@ -47,8 +47,10 @@ def build_incident_methods(daemon: Daemon) -> list[Method]:
         return set(daemon.state.services)
 
     def publish(action: str, inc: Incident) -> None:
-        daemon.feed.publish("incident", {"action": action,
-                                         "incident": incident_dict(inc, now(), with_updates=False)})
+        daemon.feed.publish(
+            "incident",
+            {"action": action, "incident": incident_dict(inc, now(), with_updates=False)},
+        )
         daemon.incidents_changed()
 
     async def get_or_404(iid: int) -> Incident:
@@ -83,8 +85,22 @@ def build_incident_methods(daemon: Daemon) -> list[Method]:
             ) from None
 
     async def create(s: Session, params: dict[str, Any]) -> Any:
-        P.only(params, {"title", "description", "severity", "priority", "services", "impact",
-                        "started_at", "status", "message", "customer_visible"}, "incident.create")
+        P.only(
+            params,
+            {
+                "title",
+                "description",
+                "severity",
+                "priority",
+                "services",
+                "impact",
+                "started_at",
+                "status",
+                "message",
+                "customer_visible",
+            },
+            "incident.create",
+        )
         for req in ("title", "severity", "priority"):
             if req not in params:
                 raise P.bad(f'"{req}" is required', req)
@@ -96,13 +112,30 @@ def build_incident_methods(daemon: Daemon) -> list[Method]:
             raise _field_error(exc) from None
         t = now()
         inc = Incident(
-            title=ch["title"], status=ch["status"], severity=ch["severity"], priority=ch["priority"],
-            started_at=ch.get("started_at", t), created_by=s.name, description=ch.get("description", ""),
-            impact=ch.get("impact", ""), services=ch.get("services", ()), created_at=t,
+            title=ch["title"],
+            status=ch["status"],
+            severity=ch["severity"],
+            priority=ch["priority"],
+            started_at=ch.get("started_at", t),
+            created_by=s.name,
+            description=ch.get("description", ""),
+            impact=ch.get("impact", ""),
+            services=ch.get("services", ()),
+            created_at=t,
         )
         for k, v in transition_stamps(
-            Incident(title="", status="investigating", severity="low", priority=4, started_at=t,
-                     created_by=""), inc.status, t, s.name).items():
+            Incident(
+                title="",
+                status="investigating",
+                severity="low",
+                priority=4,
+                started_at=t,
+                created_by="",
+            ),
+            inc.status,
+            t,
+            s.name,
+        ).items():
             setattr(inc, k, v)
         msg = message_param(params, required=False)
         if msg is not None:
@@ -132,7 +165,12 @@ def build_incident_methods(daemon: Daemon) -> list[Method]:
         if "status" in ch:
             cols.update(transition_stamps(inc, ch["status"], t, s.name))
         saved = await save_versioned(iid, version, cols, sorted(ch), s.name, t)
-        publish("resolved" if ch.get("status") == "resolved" and inc.status != "resolved" else "updated", saved)
+        publish(
+            "resolved"
+            if ch.get("status") == "resolved" and inc.status != "resolved"
+            else "updated",
+            saved,
+        )
         return incident_dict(saved, now())
 
     async def add_update(s: Session, params: dict[str, Any]) -> Any:
@@ -151,16 +189,26 @@ def build_incident_methods(daemon: Daemon) -> list[Method]:
         changes: dict[str, Any] = {}
         if status != inc.status:
             changes = {"status": status, **transition_stamps(inc, status, t, s.name)}
-        saved = await daemon.store.add_incident_update(iid, IncidentUpdate(status, msg, s.name, t, vis), changes, t)
-        publish("resolved" if status == "resolved" and inc.status != "resolved" else "update_added", saved)
+        saved = await daemon.store.add_incident_update(
+            iid, IncidentUpdate(status, msg, s.name, t, vis), changes, t
+        )
+        publish(
+            "resolved" if status == "resolved" and inc.status != "resolved" else "update_added",
+            saved,
+        )
         return incident_dict(saved, now())
 
     async def resolve(s: Session, params: dict[str, Any]) -> Any:
-        P.only(params, {"id", "version", "root_cause", "resolution_notes", "message",
-                        "customer_visible"}, "incident.resolve")
+        P.only(
+            params,
+            {"id", "version", "root_cause", "resolution_notes", "message", "customer_visible"},
+            "incident.resolve",
+        )
         iid = P.integer(params, "id", lo=1, hi=2**62)
         version = P.integer(params, "version", lo=1, hi=2**31)
-        fields = {k: params[k] for k in ("root_cause", "resolution_notes") if k in params}
+        fields: dict[str, Any] = {
+            k: params[k] for k in ("root_cause", "resolution_notes") if k in params
+        }
         if not str(fields.get("root_cause", "")).strip():
             raise P.bad('"root_cause" is required to resolve', "root_cause")
         try:
@@ -180,7 +228,8 @@ def build_incident_methods(daemon: Daemon) -> list[Method]:
         saved = await save_versioned(iid, version, cols, sorted(ch), s.name, t)
         if msg is not None:
             saved = await daemon.store.add_incident_update(
-                iid, IncidentUpdate("resolved", msg, s.name, t, vis), {}, t)
+                iid, IncidentUpdate("resolved", msg, s.name, t, vis), {}, t
+            )
         publish("resolved", saved)
         return incident_dict(saved, now())
 
@@ -203,17 +252,27 @@ def build_incident_methods(daemon: Daemon) -> list[Method]:
         page = P.integer(params, "page", default=1, lo=1, hi=100_000)
         limit = P.integer(params, "limit", default=20, lo=1, hi=100)
         items, total = await daemon.store.list_incidents(
-            active=False, since=now() - timedelta(days=days), offset=(page - 1) * limit, limit=limit)
+            active=False, since=now() - timedelta(days=days), offset=(page - 1) * limit, limit=limit
+        )
         t = now()
-        return {"items": [incident_dict(i, t, with_updates=False) for i in items], "total": total,
-                "page": page, "pages": max(1, -(-total // limit)), "limit": limit, "days": days}
+        return {
+            "items": [incident_dict(i, t, with_updates=False) for i in items],
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // limit)),
+            "limit": limit,
+            "days": days,
+        }
 
     async def search(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"query", "limit"}, "incident.search")
         q = P.text(params, "query", max_len=200)
         limit = P.integer(params, "limit", default=50, lo=1, hi=200)
         t = now()
-        return [incident_dict(i, t, with_updates=False) for i in await daemon.store.search_incidents(q, limit)]
+        return [
+            incident_dict(i, t, with_updates=False)
+            for i in await daemon.store.search_incidents(q, limit)
+        ]
 
     async def presence_set(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"incident_id", "mode", "field"}, "presence.set")
@@ -240,14 +299,24 @@ def build_incident_methods(daemon: Daemon) -> list[Method]:
 
     return [
         Method("incident.create", Role.REPORTER, create, "open an incident", mutates=True),
-        Method("incident.update", Role.REPORTER, update, "change fields (with the version you saw)", mutates=True),
-        Method("incident.add_update", Role.REPORTER, add_update, "add a timeline update", mutates=True),
+        Method(
+            "incident.update",
+            Role.REPORTER,
+            update,
+            "change fields (with the version you saw)",
+            mutates=True,
+        ),
+        Method(
+            "incident.add_update", Role.REPORTER, add_update, "add a timeline update", mutates=True
+        ),
         Method("incident.resolve", Role.REPORTER, resolve, "resolve with root cause", mutates=True),
         Method("incident.get", Role.VIEWER, get, "one incident with its timeline and presence"),
         Method("incident.list", Role.VIEWER, list_active, "active incidents (overdue flagged)"),
         Method("incident.past", Role.VIEWER, past, "resolved incidents of the last N days, paged"),
         Method("incident.search", Role.VIEWER, search, "full-text search"),
-        Method("presence.set", Role.VIEWER, presence_set, "say which incident/field you view or edit"),
+        Method(
+            "presence.set", Role.VIEWER, presence_set, "say which incident/field you view or edit"
+        ),
         Method("presence.clear", Role.VIEWER, presence_clear, "clear your presence"),
         Method("presence.list", Role.VIEWER, presence_list, "who is on an incident"),
     ]
@@ -266,21 +335,34 @@ async def auto_open(daemon: Daemon, episode: OutageEpisode) -> None:
         t = datetime.now(UTC)
         cause = f" ({episode.cause}: {episode.error})" if episode.cause else ""
         inc = Incident(
-            title=f"{name} is down", status="investigating", severity="high", priority=2,
-            started_at=episode.started_at, created_by="system", services=(sid,), created_at=t,
-            description=(f"Opened automatically: {name} has failed every check since"
-                         f" {episode.started_at:%Y-%m-%d %H:%M:%S} UTC{cause}."),
-            episode_service=sid, episode_started_at=episode.started_at,
+            title=f"{name} is down",
+            status="investigating",
+            severity="high",
+            priority=2,
+            started_at=episode.started_at,
+            created_by="system",
+            services=(sid,),
+            created_at=t,
+            description=(
+                f"Opened automatically: {name} has failed every check since"
+                f" {episode.started_at:%Y-%m-%d %H:%M:%S} UTC{cause}."
+            ),
+            episode_service=sid,
+            episode_started_at=episode.started_at,
         )
         created = await daemon.store.create_incident(inc)
         logger.warning("auto-incident %s opened for %s", created.id, sid)
-        daemon.feed.publish("incident", {"action": "created",
-                                         "incident": incident_dict(created, t, with_updates=False)})
+        daemon.feed.publish(
+            "incident",
+            {"action": "created", "incident": incident_dict(created, t, with_updates=False)},
+        )
         daemon.incidents_changed()
     except AlreadyExists:
         pass  # another path opened it first: never two incidents for one outage
     except SlamonError as exc:
-        logger.error("cannot open auto-incident for %s (will retry on the next check): %s", sid, exc)
+        logger.error(
+            "cannot open auto-incident for %s (will retry on the next check): %s", sid, exc
+        )
         daemon.auto_incident_retry(sid, episode)
 
 
@@ -292,17 +374,21 @@ async def auto_recovered(daemon: Daemon, episode: OutageEpisode) -> None:
             return
         t = datetime.now(UTC)
         ended = episode.ended_at or t
-        msg = (f"{episode.service_id} recovered at {ended:%Y-%m-%d %H:%M:%S} UTC after"
-               f" {int((ended - episode.started_at).total_seconds() // 60)} min. Monitoring;"
-               " consider resolving this incident.")
+        msg = (
+            f"{episode.service_id} recovered at {ended:%Y-%m-%d %H:%M:%S} UTC after"
+            f" {int((ended - episode.started_at).total_seconds() // 60)} min. Monitoring;"
+            " consider resolving this incident."
+        )
         changes: dict[str, Any] = {}
         if inc.status != "monitoring":
             changes = {"status": "monitoring", **transition_stamps(inc, "monitoring", t, "system")}
         saved = await daemon.store.add_incident_update(
-            inc.id, IncidentUpdate("monitoring", msg, "system", t, True), changes, t)
-        daemon.feed.publish("incident", {"action": "update_added",
-                                         "incident": incident_dict(saved, t, with_updates=False)})
+            inc.id, IncidentUpdate("monitoring", msg, "system", t, True), changes, t
+        )
+        daemon.feed.publish(
+            "incident",
+            {"action": "update_added", "incident": incident_dict(saved, t, with_updates=False)},
+        )
         daemon.incidents_changed()
     except SlamonError as exc:
         logger.error("cannot post the recovery update for %s: %s", episode.service_id, exc)
-

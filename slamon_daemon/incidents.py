@@ -25,10 +25,25 @@ RESPONSE_TARGETS: dict[int, timedelta] = {
     3: timedelta(hours=4),
     4: timedelta(hours=24),
 }
-EDITABLE_FIELDS = ("title", "description", "status", "severity", "priority", "impact",
-                   "root_cause", "resolution_notes", "services", "started_at")
-TEXT_LIMITS = {"title": 200, "description": 20_000, "impact": 5_000, "root_cause": 20_000,
-               "resolution_notes": 20_000}
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "status",
+    "severity",
+    "priority",
+    "impact",
+    "root_cause",
+    "resolution_notes",
+    "services",
+    "started_at",
+)
+TEXT_LIMITS = {
+    "title": 200,
+    "description": 20_000,
+    "impact": 5_000,
+    "root_cause": 20_000,
+    "resolution_notes": 20_000,
+}
 
 
 class VersionConflict(Exception):
@@ -70,18 +85,35 @@ def is_overdue(inc: Incident, now: datetime) -> bool:
 def incident_dict(inc: Incident, now: datetime, *, with_updates: bool = True) -> dict[str, Any]:
     """The wire form of an incident (docs/feed.md)."""
     d: dict[str, Any] = {
-        "id": inc.id, "title": inc.title, "description": inc.description, "status": inc.status,
-        "severity": inc.severity, "priority": f"P{inc.priority}", "impact": inc.impact,
-        "root_cause": inc.root_cause, "resolution_notes": inc.resolution_notes,
-        "services": list(inc.services), "created_by": inc.created_by,
-        "resolved_by": inc.resolved_by, "version": inc.version,
+        "id": inc.id,
+        "title": inc.title,
+        "description": inc.description,
+        "status": inc.status,
+        "severity": inc.severity,
+        "priority": f"P{inc.priority}",
+        "impact": inc.impact,
+        "root_cause": inc.root_cause,
+        "resolution_notes": inc.resolution_notes,
+        "services": list(inc.services),
+        "created_by": inc.created_by,
+        "resolved_by": inc.resolved_by,
+        "version": inc.version,
         "auto": inc.episode_service is not None,
-        "overdue": is_overdue(inc, now), "response_due": response_due(inc).isoformat(),
+        "overdue": is_overdue(inc, now),
+        "response_due": response_due(inc).isoformat(),
         "last_update_at": inc.updates[-1].created_at.isoformat() if inc.updates else None,
         "updates_count": len(inc.updates),
     }
-    for k in ("started_at", "identified_at", "monitoring_at", "resolved_at", "first_update_at",
-              "created_at", "updated_at", "episode_started_at"):
+    for k in (
+        "started_at",
+        "identified_at",
+        "monitoring_at",
+        "resolved_at",
+        "first_update_at",
+        "created_at",
+        "updated_at",
+        "episode_started_at",
+    ):
         v = getattr(inc, k)
         d[k] = v.isoformat() if v else None
     end = inc.resolved_at or now
@@ -169,9 +201,14 @@ class Presence:
     since: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"session": self.session_id, "user": self.user, "incident_id": self.incident_id,
-                "mode": self.mode, "field": self.field,
-                "since": self.since.isoformat() if self.since else None}
+        return {
+            "session": self.session_id,
+            "user": self.user,
+            "incident_id": self.incident_id,
+            "mode": self.mode,
+            "field": self.field,
+            "since": self.since.isoformat() if self.since else None,
+        }
 
 
 @dataclass(slots=True)

@@ -93,7 +93,9 @@ def status_snapshot(daemon: Daemon) -> dict[str, Any]:
     today = now.date()
     first = today - timedelta(days=HISTORY_DAYS - 1)
     state = daemon.state
-    services = [service_snapshot(st, today, state.major_threshold) for st in state.services.values()]
+    services = [
+        service_snapshot(st, today, state.major_threshold) for st in state.services.values()
+    ]
     return {
         "node": daemon.settings.daemon.node,
         "generated_at": now.isoformat(),
@@ -111,16 +113,21 @@ def status_snapshot_json(daemon: Daemon) -> RawJSON:
     today = now.date()
     first = today - timedelta(days=HISTORY_DAYS - 1)
     state = daemon.state
-    head = protocol.dumps({
-        "node": daemon.settings.daemon.node,
-        "generated_at": now.isoformat(),
-        "notice": daemon.notice,
-        "overall": {"status": state.overall.value, "since": state.overall_since.isoformat()},
-        "days": [(first + timedelta(days=i)).isoformat() for i in range(HISTORY_DAYS)],
-        "incidents": [incident_dict(i, now, with_updates=False) for i in daemon.active_incidents],
-    })
-    parts = b",".join(_service_entry(st, today, state.major_threshold)[1]
-                      for st in state.services.values())
+    head = protocol.dumps(
+        {
+            "node": daemon.settings.daemon.node,
+            "generated_at": now.isoformat(),
+            "notice": daemon.notice,
+            "overall": {"status": state.overall.value, "since": state.overall_since.isoformat()},
+            "days": [(first + timedelta(days=i)).isoformat() for i in range(HISTORY_DAYS)],
+            "incidents": [
+                incident_dict(i, now, with_updates=False) for i in daemon.active_incidents
+            ],
+        }
+    )
+    parts = b",".join(
+        _service_entry(st, today, state.major_threshold)[1] for st in state.services.values()
+    )
     return RawJSON(head[:-1] + b',"services":[' + parts + b"]}")
 
 
@@ -181,21 +188,31 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
         recent = await daemon.store.recent_checks(svc.id, 20)
         return {
             "service": {
-                "id": svc.id, "name": svc.name, "url": svc.url, "method": svc.method,
-                "interval_s": svc.interval_s, "timeout_s": svc.timeout_s,
-                "degraded_after_s": svc.degraded_after_s, "confirm_failures": svc.confirm_failures,
+                "id": svc.id,
+                "name": svc.name,
+                "url": svc.url,
+                "method": svc.method,
+                "interval_s": svc.interval_s,
+                "timeout_s": svc.timeout_s,
+                "degraded_after_s": svc.degraded_after_s,
+                "confirm_failures": svc.confirm_failures,
                 "sla_target": svc.sla_target or daemon.settings.daemon.sla_target,
             },
             "status": st.status.value,
             "status_since": st.status_since.isoformat(),
             "last_check": st.last_check.to_dict() if st.last_check else None,
-            "cert_expires_at": (st.last_check.cert_expires_at.isoformat()
-                                if st.last_check and st.last_check.cert_expires_at else None),
+            "cert_expires_at": (
+                st.last_check.cert_expires_at.isoformat()
+                if st.last_check and st.last_check.cert_expires_at
+                else None
+            ),
             "uptime": {k: r.uptime_text() for k, r in windows.items()},
             "windows": {k: figures(r) for k, r in windows.items()},
             "episodes": [e.to_dict() for e in episodes],
             "recent_checks": [c.to_dict() for c in recent],
-            "maintenance": [w.to_dict() for w in daemon.maintenance if not w.services or svc.id in w.services],
+            "maintenance": [
+                w.to_dict() for w in daemon.maintenance if not w.services or svc.id in w.services
+            ],
             "sla": await _month_sla(svc.id, now),
         }
 
@@ -204,8 +221,9 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
         tz = daemon.settings.daemon.timezone
         period = period_from_params(month=None, days=None, first=None, last=None, now=now, tz=tz)
         services = [x for x in await daemon.store.list_services() if x.id == sid]
-        report = await sla_report(daemon.store, services, daemon.settings.daemon.sla_target,
-                                  period, now, sid)
+        report = await sla_report(
+            daemon.store, services, daemon.settings.daemon.sla_target, period, now, sid
+        )
         rows = report["services"]
         return {"period": report["period"]["label"], **rows[0]} if rows else None
 
@@ -233,8 +251,13 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
         else:
             for c in checks:
                 summary.add(c)
-        return {"id": st.service.id, "range": rng, "bucket_s": int(bucket.total_seconds()),
-                "points": points, "summary": figures(summary)}
+        return {
+            "id": st.service.id,
+            "range": rng,
+            "bucket_s": int(bucket.total_seconds()),
+            "points": points,
+            "summary": figures(summary),
+        }
 
     async def service_calendar(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"id", "months", "until"}, "service.calendar")
@@ -250,8 +273,10 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
         months = months_back((y, m), count)
         first = date(*months[0], 1)
         daily = await daemon.store.daily_rollups(first, service_ids=[st.service.id])
-        return {"id": st.service.id,
-                "months": calendar_months(daily, months, daemon.state.major_threshold, today)}
+        return {
+            "id": st.service.id,
+            "months": calendar_months(daily, months, daemon.state.major_threshold, today),
+        }
 
     async def service_day(s: Session, params: dict[str, Any]) -> Any:
         P.only(params, {"id", "day"}, "service.day")
@@ -267,8 +292,11 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
             rows = await daemon.store.daily_rollups(day, day, service_ids=[st.service.id])
             r = rows[0] if rows else None
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        episodes = [e for e in await daemon.store.episodes(st.service.id, since=start, limit=500)
-                    if e.started_at < start + timedelta(days=1)]
+        episodes = [
+            e
+            for e in await daemon.store.episodes(st.service.id, since=start, limit=500)
+            if e.started_at < start + timedelta(days=1)
+        ]
         return {
             "id": st.service.id,
             "day": day.isoformat(),
@@ -298,15 +326,22 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
         only = P.text(params, "service", default=None, max_len=64)
         now = datetime.now(UTC)
         try:
-            period = period_from_params(month=month, days=days, first=first, last=last, now=now,
-                                        tz=daemon.settings.daemon.timezone)
+            period = period_from_params(
+                month=month,
+                days=days,
+                first=first,
+                last=last,
+                now=now,
+                tz=daemon.settings.daemon.timezone,
+            )
         except ValueError as exc:
             raise P.bad(str(exc)) from None
         services = await daemon.store.list_services(include_inactive=only is not None)
         if only is not None and only not in {x.id for x in services}:
             raise ProtocolError(ErrorCode.NOT_FOUND, f"no service {only!r}")
-        report = await sla_report(daemon.store, services, daemon.settings.daemon.sla_target,
-                                  period, now, only)
+        report = await sla_report(
+            daemon.store, services, daemon.settings.daemon.sla_target, period, now, only
+        )
         if fmt == "data":
             return report
         name = f"slamon-sla-{period.label.replace(' ', '-')}.{fmt}"
@@ -331,9 +366,15 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
         unknown = [x for x in services if x not in daemon.state.services]
         if unknown:
             raise P.bad(f'"services" names unknown services {unknown}')
-        window = await daemon.store.create_maintenance(MaintenanceWindow(
-            title=title, starts_at=start, ends_at=end, services=tuple(services),
-            created_by=s.name))
+        window = await daemon.store.create_maintenance(
+            MaintenanceWindow(
+                title=title,
+                starts_at=start,
+                ends_at=end,
+                services=tuple(services),
+                created_by=s.name,
+            )
+        )
         await daemon.reload_maintenance()
         daemon.feed.publish("maintenance", {"action": "created", "window": window.to_dict()})
         return window.to_dict()
@@ -356,20 +397,45 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
             Method("status.get", Role.VIEWER, status_get, "overall and per-service live status"),
             Method("subscribe", Role.VIEWER, subscribe, "receive events of the given topics"),
             Method("unsubscribe", Role.VIEWER, unsubscribe, "stop events of the given topics"),
-            Method("daemon.stats", Role.VIEWER, daemon_stats, "scheduler lateness, journal, sessions"),
-            Method("status.history", Role.VIEWER, status_history,
-                   "status transitions of the overall status (or one service)"),
-            Method("service.get", Role.VIEWER, service_get, "one service: uptimes, percentiles, episodes"),
+            Method(
+                "daemon.stats", Role.VIEWER, daemon_stats, "scheduler lateness, journal, sessions"
+            ),
+            Method(
+                "status.history",
+                Role.VIEWER,
+                status_history,
+                "status transitions of the overall status (or one service)",
+            ),
+            Method(
+                "service.get",
+                Role.VIEWER,
+                service_get,
+                "one service: uptimes, percentiles, episodes",
+            ),
             Method("service.series", Role.VIEWER, service_series, "latency per bucket for a range"),
             Method("service.calendar", Role.VIEWER, service_calendar, "daily statuses by month"),
             Method("service.day", Role.VIEWER, service_day, "one day of one service"),
-            Method("sla.report", Role.VIEWER, sla_report_method,
-                   "SLA figures for a month, the last N days or from/to"),
+            Method(
+                "sla.report",
+                Role.VIEWER,
+                sla_report_method,
+                "SLA figures for a month, the last N days or from/to",
+            ),
             Method("maintenance.list", Role.VIEWER, maintenance_list, "maintenance windows"),
-            Method("maintenance.create", Role.ADMIN, maintenance_create, "schedule a window",
-                   mutates=True),
-            Method("maintenance.cancel", Role.ADMIN, maintenance_cancel, "cancel a window",
-                   mutates=True),
+            Method(
+                "maintenance.create",
+                Role.ADMIN,
+                maintenance_create,
+                "schedule a window",
+                mutates=True,
+            ),
+            Method(
+                "maintenance.cancel",
+                Role.ADMIN,
+                maintenance_cancel,
+                "cancel a window",
+                mutates=True,
+            ),
             *build_admin_methods(daemon),
             *build_incident_methods(daemon),
         )

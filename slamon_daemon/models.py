@@ -145,7 +145,9 @@ class Check:
             node=str(d.get("node") or "local"),
             maintenance=bool(d.get("maintenance", False)),
             interval_s=float(d.get("interval_s", 60.0)),  # type: ignore[arg-type]
-            cert_expires_at=parse_ts(str(d["cert_expires_at"])) if d.get("cert_expires_at") else None,
+            cert_expires_at=parse_ts(str(d["cert_expires_at"]))
+            if d.get("cert_expires_at")
+            else None,
         )
 
 
@@ -284,8 +286,14 @@ class AuditEntry:
     id: int | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"id": self.id, "at": self.at.isoformat(), "actor": self.actor,
-                "method": self.method, "target": self.target, "changes": self.changes}
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "method": self.method,
+            "target": self.target,
+            "changes": self.changes,
+        }
 
 
 def role_from_name(name: str) -> Role:
@@ -345,9 +353,14 @@ class IncidentUpdate:
     id: int | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"id": self.id, "status": self.status, "message": self.message,
-                "customer_visible": self.customer_visible, "author": self.author,
-                "created_at": self.created_at.isoformat()}
+        return {
+            "id": self.id,
+            "status": self.status,
+            "message": self.message,
+            "customer_visible": self.customer_visible,
+            "author": self.author,
+            "created_at": self.created_at.isoformat(),
+        }
 
 
 @dataclass(slots=True)

@@ -16,7 +16,9 @@ def bad(message: str, field: str | None = None) -> ProtocolError:
     """invalid_params; names ``field`` (else the first quoted name in the message)."""
     if field is None and message.startswith('"'):
         field = message[1:].split('"', 1)[0]
-    return ProtocolError(ErrorCode.INVALID_PARAMS, message, fields={field: message} if field else None)
+    return ProtocolError(
+        ErrorCode.INVALID_PARAMS, message, fields={field: message} if field else None
+    )
 
 
 def only(params: dict[str, Any], allowed: Collection[str], method: str) -> None:
@@ -27,7 +29,9 @@ def only(params: dict[str, Any], allowed: Collection[str], method: str) -> None:
         raise bad(f"{method}: unknown params {unknown}; allowed: {allowed_text}")
 
 
-def text(params: dict[str, Any], name: str, *, default: Any = _MISSING, max_len: int = 10_000) -> Any:
+def text(
+    params: dict[str, Any], name: str, *, default: Any = _MISSING, max_len: int = 10_000
+) -> Any:
     v = params.get(name, default)
     if v is _MISSING:
         raise bad(f'"{name}" is required (a string)')
@@ -51,7 +55,9 @@ def integer(params: dict[str, Any], name: str, *, default: Any = _MISSING, lo: i
     return v
 
 
-def choice(params: dict[str, Any], name: str, options: Collection[str], *, default: Any = _MISSING) -> Any:
+def choice(
+    params: dict[str, Any], name: str, options: Collection[str], *, default: Any = _MISSING
+) -> Any:
     v = params.get(name, default)
     if v is _MISSING or v not in options:
         raise bad(f'"{name}" must be one of {", ".join(options)}; got {v!r}')

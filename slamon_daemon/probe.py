@@ -149,7 +149,9 @@ class Prober:
         error: str | None = None
         if not service.status_expected(status_code):
             error_kind = ErrorKind.HTTP_ERROR
-            allowed = ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in service.expect_status)
+            allowed = ", ".join(
+                f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in service.expect_status
+            )
             error = f"status {status_code}, expected {allowed}"
         else:
             try:

@@ -150,13 +150,16 @@ def decode_request(line: bytes) -> Request:
     except json.JSONDecodeError as exc:
         raise ProtocolError(ErrorCode.PARSE_ERROR, f"frame is not valid JSON: {exc}") from None
     except (ValueError, RecursionError):  # absurdly long integers, nesting too deep
-        raise ProtocolError(ErrorCode.PARSE_ERROR, "frame is not JSON this daemon accepts"
-                            " (nested too deeply or a number too long)") from None
+        raise ProtocolError(
+            ErrorCode.PARSE_ERROR,
+            "frame is not JSON this daemon accepts (nested too deeply or a number too long)",
+        ) from None
     try:
         json.dumps(obj, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
-        raise ProtocolError(ErrorCode.PARSE_ERROR,
-                            "frame holds text that is not valid Unicode (a lone surrogate)") from None
+        raise ProtocolError(
+            ErrorCode.PARSE_ERROR, "frame holds text that is not valid Unicode (a lone surrogate)"
+        ) from None
     if not isinstance(obj, dict):
         raise ProtocolError(
             ErrorCode.BAD_REQUEST,

@@ -71,30 +71,48 @@ def render(report: dict[str, Any], fmt: str) -> str:
         w = csv.writer(buf)
         w.writerow(["period", *(h for _, h in COLUMNS), "monitored_from", "partial_period"])
         for r in rows:
-            w.writerow([report["period"]["label"], *(cell(r, k) for k, _ in COLUMNS),
-                        r.get("monitored_from") or "", r.get("partial_period")])
+            w.writerow(
+                [
+                    report["period"]["label"],
+                    *(cell(r, k) for k, _ in COLUMNS),
+                    r.get("monitored_from") or "",
+                    r.get("partial_period"),
+                ]
+            )
         return buf.getvalue()
     p = report["period"]
     lines = [
         f"# SLA report: {p['label']} ({p['timezone']})",
         "",
-        f"Period {p['start']} to {p['end']}" + ("" if p["complete"] else " (in progress)")
+        f"Period {p['start']} to {p['end']}"
+        + ("" if p["complete"] else " (in progress)")
         + f"; generated {report['generated_at']}.",
         "",
     ]
     breached = report.get("breached") or []
-    lines.append(f"**{len(breached)} of {len(rows)} services breached their SLA**"
-                 + (f": {', '.join(breached)}." if breached else "."))
+    lines.append(
+        f"**{len(breached)} of {len(rows)} services breached their SLA**"
+        + (f": {', '.join(breached)}." if breached else ".")
+    )
     lines.append("")
     lines.append("| " + " | ".join(h for _, h in COLUMNS) + " |")
     lines.append("|" + "|".join("---" for _ in COLUMNS) + "|")
     for r in rows:
         lines.append("| " + " | ".join(cell(r, k).replace("|", "\\|") for k, _ in COLUMNS) + " |")
-    notes = [f"- {r['id']}: monitored from {r['monitored_from']} only (part of the period)."
-             for r in rows if r.get("partial_period") and r.get("monitored_from")]
-    notes += [f"- {r['id']}: no data in this period." for r in rows if r.get("monitored_from") is None]
+    notes = [
+        f"- {r['id']}: monitored from {r['monitored_from']} only (part of the period)."
+        for r in rows
+        if r.get("partial_period") and r.get("monitored_from")
+    ]
+    notes += [
+        f"- {r['id']}: no data in this period." for r in rows if r.get("monitored_from") is None
+    ]
     if notes:
         lines += ["", "Notes:", *notes]
-    lines += ["", "Uptime = (up + degraded) / (checks − maintenance checks); maintenance is excluded;"
-              " error budget = (1 − target) × monitored time; consumed = downtime.", ""]
+    lines += [
+        "",
+        "Uptime = (up + degraded) / (checks − maintenance checks); maintenance is excluded;"
+        " error budget = (1 − target) × monitored time; consumed = downtime.",
+        "",
+    ]
     return "\n".join(lines)

@@ -102,8 +102,12 @@ class Rollup:
             lat = check.latency_ms
             self.latency_count += 1
             self.latency_sum_us += round(lat * 1000)
-            self.latency_min_ms = lat if self.latency_min_ms is None else min(self.latency_min_ms, lat)
-            self.latency_max_ms = lat if self.latency_max_ms is None else max(self.latency_max_ms, lat)
+            self.latency_min_ms = (
+                lat if self.latency_min_ms is None else min(self.latency_min_ms, lat)
+            )
+            self.latency_max_ms = (
+                lat if self.latency_max_ms is None else max(self.latency_max_ms, lat)
+            )
             b = bucket_of(lat)
             self.hist[b] = self.hist.get(b, 0) + 1
 
@@ -120,10 +124,14 @@ class Rollup:
         self.latency_sum_us += other.latency_sum_us
         if other.latency_min_ms is not None:
             mn = self.latency_min_ms
-            self.latency_min_ms = other.latency_min_ms if mn is None else min(mn, other.latency_min_ms)
+            self.latency_min_ms = (
+                other.latency_min_ms if mn is None else min(mn, other.latency_min_ms)
+            )
         if other.latency_max_ms is not None:
             mx = self.latency_max_ms
-            self.latency_max_ms = other.latency_max_ms if mx is None else max(mx, other.latency_max_ms)
+            self.latency_max_ms = (
+                other.latency_max_ms if mx is None else max(mx, other.latency_max_ms)
+            )
         for b, n in other.hist.items():
             self.hist[b] = self.hist.get(b, 0) + n
         for k, v in other.errors.items():
@@ -177,7 +185,9 @@ def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 3)
 
 
-def percentile_of(hist: dict[int, int], p: float, lo: float | None, hi: float | None) -> float | None:
+def percentile_of(
+    hist: dict[int, int], p: float, lo: float | None, hi: float | None
+) -> float | None:
     """Nearest-rank percentile from a histogram, clamped to the exact [lo, hi]."""
     n = sum(hist.values())
     if n == 0:

@@ -54,8 +54,13 @@ class LatenessStats:
     skipped: int
 
     def to_dict(self) -> dict[str, float | int]:
-        return {"count": self.count, "p50_s": self.p50, "p99_s": self.p99, "max_s": self.max,
-                "skipped": self.skipped}
+        return {
+            "count": self.count,
+            "p50_s": self.p50,
+            "p99_s": self.p99,
+            "max_s": self.max,
+            "skipped": self.skipped,
+        }
 
 
 class Scheduler:

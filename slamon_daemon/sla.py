@@ -101,13 +101,19 @@ def default_month(now: datetime, tz: str = "UTC") -> str:
 def _share_at_or_under(r: Rollup, threshold_ms: float) -> float | None:
     if r.latency_count == 0:
         return None
-    under = sum(n for b, n in r.hist.items() if HIST_GAMMA ** b <= threshold_ms * (1 + 1e-12))
+    under = sum(n for b, n in r.hist.items() if HIST_GAMMA**b <= threshold_ms * (1 + 1e-12))
     return under / r.latency_count
 
 
 def service_figures(
-    service: Service, target: float, period: Period, now: datetime, rollups: list[Rollup],
-    days_below: list[date], episodes: list[OutageEpisode], first_check: datetime | None,
+    service: Service,
+    target: float,
+    period: Period,
+    now: datetime,
+    rollups: list[Rollup],
+    days_below: list[date],
+    episodes: list[OutageEpisode],
+    first_check: datetime | None,
 ) -> dict[str, Any]:
     """The SLA figures of one service (see the module docstring)."""
     total = Rollup(service_id=service.id, day=period.start.date())
@@ -124,8 +130,11 @@ def service_figures(
     budget_min = (1 - target / 100) * counted_s / 60
     consumed_min = total.downtime_s / 60
     ended = [e for e in episodes if e.ended_at is not None]
-    mttr = (sum((e.ended_at - e.started_at).total_seconds() for e in ended if e.ended_at) / len(ended)
-            if ended else None)
+    mttr = (
+        sum((e.ended_at - e.started_at).total_seconds() for e in ended if e.ended_at) / len(ended)
+        if ended
+        else None
+    )
     mtbf = (counted_s - total.downtime_s) / len(episodes) if episodes else None
     out: dict[str, Any] = {
         "id": service.id,
@@ -139,7 +148,9 @@ def service_figures(
         "failed_checks": total.down,
         "monitored_from": monitored_from.isoformat() if monitored_from else None,
         # Monitored for only part of the period (added later, or no data at first).
-        "partial_period": bool(monitored_from and monitored_from >= period.start + timedelta(hours=1)),
+        "partial_period": bool(
+            monitored_from and monitored_from >= period.start + timedelta(hours=1)
+        ),
         "monitored_s": round(monitored_s, 1),
         "period_s": round(period_s, 1),
         "maintenance_s": round(maintenance_s, 1),
@@ -167,8 +178,12 @@ def service_figures(
 
 
 async def sla_report(
-    store: Store, services: list[Service], default_target: float, period: Period,
-    now: datetime, only: str | None = None,
+    store: Store,
+    services: list[Service],
+    default_target: float,
+    period: Period,
+    now: datetime,
+    only: str | None = None,
 ) -> dict[str, Any]:
     """The SLA report for ``period`` (one code path for the CLI, the TUI and the feed)."""
     chosen = [s for s in services if only is None or s.id == only]
@@ -210,15 +225,27 @@ async def sla_report(
             episodes[e.service_id].append(e)
     firsts = await store.first_activity(ids, period.start, period.end)
     rows = [
-        service_figures(s, s.sla_target or default_target, period, now, rollups[s.id],
-                        below[s.id], episodes[s.id], firsts.get(s.id))
+        service_figures(
+            s,
+            s.sla_target or default_target,
+            period,
+            now,
+            rollups[s.id],
+            below[s.id],
+            episodes[s.id],
+            firsts.get(s.id),
+        )
         for s in chosen
     ]
     return {
-        "period": {"label": period.label, "start": period.start.isoformat(),
-                   "end": period.end.isoformat(), "timezone": period.timezone,
-                   "days": len(period.days),
-                   "complete": now >= period.end},
+        "period": {
+            "label": period.label,
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+            "timezone": period.timezone,
+            "days": len(period.days),
+            "complete": now >= period.end,
+        },
         "generated_at": now.isoformat(),
         "services": rows,
         "breached": [r["id"] for r in rows if r["met"] is False],
@@ -227,9 +254,12 @@ async def sla_report(
 
 def days_below_target(by_day: dict[date, Rollup], target: float) -> list[date]:
     """The days whose uptime is below ``target`` percent (no-data days never are)."""
-    return [d for d, r in sorted(by_day.items())
-            if (u := uptime_ratio(r.up, r.degraded, r.checks, r.maintenance)) is not None
-            and u * 100 < target]
+    return [
+        d
+        for d, r in sorted(by_day.items())
+        if (u := uptime_ratio(r.up, r.degraded, r.checks, r.maintenance)) is not None
+        and u * 100 < target
+    ]
 
 
 def _split_months(first: date, last: date) -> tuple[list[date], list[tuple[date, date]]]:
@@ -254,8 +284,13 @@ def month_days(month: str) -> int:
 
 
 def period_from_params(
-    *, month: str | None, days: int | None, first: str | None, last: str | None,
-    now: datetime, tz: str,
+    *,
+    month: str | None,
+    days: int | None,
+    first: str | None,
+    last: str | None,
+    now: datetime,
+    tz: str,
 ) -> Period:
     """The period a report asks for: a month, the last N days, or from/to (default: this month).
 

@@ -132,8 +132,13 @@ def encode_record(r: Record) -> dict[str, object]:
     if isinstance(r, Check):
         return {"t": "c", **r.to_dict()}
     if isinstance(r, Transition):
-        return {"t": "s", "service_id": r.service_id, "previous": r.previous.value,
-                "status": r.status.value, "at": r.at.isoformat()}
+        return {
+            "t": "s",
+            "service_id": r.service_id,
+            "previous": r.previous.value,
+            "status": r.status.value,
+            "at": r.at.isoformat(),
+        }
     return {"t": "e", **r.to_dict()}
 
 
@@ -143,8 +148,12 @@ def decode_record(d: dict[str, object]) -> Record:
         return Check.from_dict(d)
     if kind == "s":
         sid = d.get("service_id")
-        return Transition(str(sid) if sid else None, ServiceStatus(str(d["previous"])),
-                          ServiceStatus(str(d["status"])), parse_ts(str(d["at"])))
+        return Transition(
+            str(sid) if sid else None,
+            ServiceStatus(str(d["previous"])),
+            ServiceStatus(str(d["status"])),
+            parse_ts(str(d["at"])),
+        )
     if kind == "e":
         return OutageEpisode.from_dict(d)
     raise ValueError(f"unknown journal record type {kind!r}")

@@ -113,7 +113,9 @@ class ServiceState:
         self._past = _PastCache(today, cells, sums)
         return self._past
 
-    def history(self, today: date, threshold: float = DEFAULT_MAJOR_THRESHOLD) -> tuple[list[str], dict[str, str]]:
+    def history(
+        self, today: date, threshold: float = DEFAULT_MAJOR_THRESHOLD
+    ) -> tuple[list[str], dict[str, str]]:
         """The 90 daily cells (oldest first, today last) and uptime text per window."""
         past = self._past_cache(today, threshold)
         r = self.days.get(today)
@@ -224,8 +226,11 @@ class LiveState:
         new = self._status_of(st)
         if check.failed and not check.maintenance and st.episode is None:
             st.episode = OutageEpisode(
-                service_id=st.service.id, started_at=check.started_at, worst_status=new,
-                cause=check.error_kind.value if check.error_kind else None, error=check.error,
+                service_id=st.service.id,
+                started_at=check.started_at,
+                worst_status=new,
+                cause=check.error_kind.value if check.error_kind else None,
+                error=check.error,
             )
         if st.episode is not None:
             ep = st.episode
@@ -241,7 +246,9 @@ class LiveState:
             ):
                 ep.ended_at = check.started_at
                 st.episode = None
-            out.episode = OutageEpisode(**{f: getattr(ep, f) for f in OutageEpisode.__dataclass_fields__})
+            out.episode = OutageEpisode(
+                **{f: getattr(ep, f) for f in OutageEpisode.__dataclass_fields__}
+            )
         if new is not st.status:
             out.transitions.append(Transition(st.service.id, st.status, new, check.started_at))
             self._count(st.status, -1)
@@ -280,7 +287,8 @@ class LiveState:
         if st.confirmed_down:
             return ServiceStatus.MAJOR_OUTAGE
         recent = [
-            c for c in st.recent
+            c
+            for c in st.recent
             if not c.maintenance and (st.flap_after is None or c.started_at >= st.flap_after)
         ][-FLAP_WINDOW:]
         if sum(1 for c in recent if c.outcome is Outcome.DOWN) >= FLAP_FAILURES:
@@ -292,8 +300,11 @@ class LiveState:
     def _overall(self) -> ServiceStatus:
         """Worst status across services (some, not all, in major outage is a partial outage),
         and at least the floor set by open incidents."""
-        counted = {k: n for k, n in self._by_status.items()
-                   if n > 0 and k not in (ServiceStatus.UNKNOWN, ServiceStatus.MAINTENANCE)}
+        counted = {
+            k: n
+            for k, n in self._by_status.items()
+            if n > 0 and k not in (ServiceStatus.UNKNOWN, ServiceStatus.MAINTENANCE)
+        }
         worst = ServiceStatus.OPERATIONAL
         if counted:
             worst = max(counted, key=STATUS_SEVERITY.__getitem__)

@@ -24,19 +24,35 @@ class Request:
     body: bytes
 
 
-_REASONS = {200: "OK", 204: "No Content", 301: "Moved Permanently", 302: "Found",
-            404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    204: "No Content",
+    301: "Moved Permanently",
+    302: "Found",
+    404: "Not Found",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
-def response_bytes(status: int, body: bytes = b"ok", headers: dict[str, str] | None = None) -> bytes:
-    head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
-            f"Content-Length: {len(body)}", "Connection: close"]
+def response_bytes(
+    status: int, body: bytes = b"ok", headers: dict[str, str] | None = None
+) -> bytes:
+    head = [
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+    ]
     head += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-def respond(status: int = 200, body: bytes = b"ok", delay_s: float = 0.0,
-            headers: dict[str, str] | None = None) -> Behaviour:
+def respond(
+    status: int = 200,
+    body: bytes = b"ok",
+    delay_s: float = 0.0,
+    headers: dict[str, str] | None = None,
+) -> Behaviour:
     """Answer ``status`` with ``body`` after ``delay_s``."""
 
     async def behaviour(req: Request, w: asyncio.StreamWriter) -> None:
@@ -88,7 +104,9 @@ def huge(size: int) -> Behaviour:
 class Target:
     """An HTTP server on 127.0.0.1; ``behaviour`` may be swapped at any time."""
 
-    def __init__(self, behaviour: Behaviour, *, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, behaviour: Behaviour, *, port: int = 0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self.behaviour = behaviour
         self.port = port
         self.ssl_context = ssl_context

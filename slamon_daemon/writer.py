@@ -60,8 +60,9 @@ class CheckWriter:
             except StoreError as exc:
                 self.failures += 1
                 if self.store_ok:
-                    logger.warning("database write failed; spooling checks to %s: %s",
-                                   self.spool.folder, exc)
+                    logger.warning(
+                        "database write failed; spooling checks to %s: %s", self.spool.folder, exc
+                    )
                 self.store_ok = False
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=backoff)

@@ -42,7 +42,8 @@ def feed_services(audit: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         method, target = entry.get("method"), entry.get("target")
         if method not in SERVICE_METHODS or not target:
             continue
-        changes = entry.get("changes") if isinstance(entry.get("changes"), dict) else {}
+        raw = entry.get("changes")
+        changes: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if method == "service.add":
             out[str(target)] = {"active": True, **changes}
         elif str(target) in out:
@@ -64,17 +65,30 @@ def service_entries(
         sid = str(s.get("id"))
         seen.add(sid)
         config = feed.get(sid)
-        rows.append(ServiceEntry(
-            id=sid, name=str(s.get("name") or sid), url=str(s.get("url") or ""),
-            source=ADMIN if config is not None else CONFIG, active=True,
-            status=str(s.get("status") or "unknown"), config=dict(config or {}),
-        ))
+        rows.append(
+            ServiceEntry(
+                id=sid,
+                name=str(s.get("name") or sid),
+                url=str(s.get("url") or ""),
+                source=ADMIN if config is not None else CONFIG,
+                active=True,
+                status=str(s.get("status") or "unknown"),
+                config=dict(config or {}),
+            )
+        )
     for sid, config in sorted(feed.items()):
         if sid not in seen and not config.get("active", True):
-            rows.append(ServiceEntry(
-                id=sid, name=str(config.get("name") or sid), url=str(config.get("url") or ""),
-                source=ADMIN, active=False, status="paused", config=dict(config),
-            ))
+            rows.append(
+                ServiceEntry(
+                    id=sid,
+                    name=str(config.get("name") or sid),
+                    url=str(config.get("url") or ""),
+                    source=ADMIN,
+                    active=False,
+                    status="paused",
+                    config=dict(config),
+                )
+            )
     return rows
 
 
@@ -84,5 +98,5 @@ def source_text(entry: ServiceEntry) -> str:
 
 
 def last_login_text(at: str | None) -> str:
-    """"2026-11-21 23:10" (UTC) or "never"."""
+    """ "2026-11-21 23:10" (UTC) or "never"."""
     return str(at).replace("T", " ")[:16] if at else "never"

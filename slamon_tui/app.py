@@ -470,8 +470,9 @@ class SlamonApp(App[None]):
         if self.check_action("logout", ()):
             yield SystemCommand("Log out", "End this login (Ctrl+L)", self.action_logout)
         if role_allows(self.identity, "admin"):
-            yield SystemCommand("Admin", "Users, services, maintenance windows (A)",
-                                self.action_admin)
+            yield SystemCommand(
+                "Admin", "Users, services, maintenance windows (A)", self.action_admin
+            )
             yield SystemCommand("Audit log", "Who changed what, newest first", self.action_audit)
 
     def action_login(self) -> None:

@@ -156,7 +156,8 @@ def resolve_socket(config: str | None, socket: str | None) -> Path | None:
     """The socket to use; None (after printing the problems) when the config is invalid."""
     if socket and not config:
         return Path(socket)
-    from slamon_daemon.config import ConfigError, load_settings
+    from slamon_daemon.config import load_settings
+    from slamon_daemon.errors import ConfigError
 
     try:
         settings, _file = load_settings(config)

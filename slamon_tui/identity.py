@@ -30,7 +30,7 @@ def role_allows(identity: Mapping[str, Any] | str, needed: str) -> bool:
 
 
 def identity_label(identity: Mapping[str, Any]) -> str:
-    """"alice · admin", "anonymous · viewer"; "not logged in" when the role may do nothing."""
+    """ "alice · admin", "anonymous · viewer"; "not logged in" when the role may do nothing."""
     role = identity.get("role") or "anonymous"
     if role == "anonymous" and not identity.get("logged_in"):
         return "not logged in"

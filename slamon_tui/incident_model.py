@@ -22,8 +22,12 @@ ACTIVE_STATUSES = tuple(s for s in INCIDENT_STATUSES if s != "resolved")
 SEVERITY_LEVELS = tuple(reversed(SEVERITIES))
 """critical first."""
 OVERDUE_MARK = "⚠ OVERDUE"
-STATUS_SHORT = {"investigating": "investig.", "identified": "identified",
-                "monitoring": "monitoring", "resolved": "resolved"}
+STATUS_SHORT = {
+    "investigating": "investig.",
+    "identified": "identified",
+    "monitoring": "monitoring",
+    "resolved": "resolved",
+}
 
 FIELD_LABELS: dict[str, str] = {
     "title": "Title",
@@ -41,8 +45,18 @@ FIELD_LABELS: dict[str, str] = {
 }
 TEXT_FIELDS = ("description", "impact", "root_cause", "resolution_notes")
 """Free-text fields: a conflict on one may keep both texts."""
-EDITABLE_FIELDS = ("title", "description", "status", "severity", "priority", "impact",
-                   "root_cause", "resolution_notes", "services", "started_at")
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "status",
+    "severity",
+    "priority",
+    "impact",
+    "root_cause",
+    "resolution_notes",
+    "services",
+    "started_at",
+)
 
 
 def role_of(identity: dict[str, Any] | None) -> str:
@@ -207,8 +221,11 @@ class PresenceBoard:
 
     def replace(self, presence: list[dict[str, Any]] | None) -> None:
         """The incident's presence list (incident.get / presence.list)."""
-        self.entries = {p.get("session"): p for p in presence or []
-                        if p.get("incident_id") in (None, self.incident_id)}
+        self.entries = {
+            p.get("session"): p
+            for p in presence or []
+            if p.get("incident_id") in (None, self.incident_id)
+        }
 
     def apply_event(self, data: dict[str, Any]) -> bool:
         """Fold a ``presence`` event in; True when what is shown may have changed."""
@@ -229,11 +246,14 @@ class PresenceBoard:
 
     def editors_of(self, field_name: str) -> list[str]:
         """The names of others editing ``field_name``."""
-        return [str(p.get("user")) for p in self.others()
-                if p.get("mode") == "editing" and p.get("field") == field_name]
+        return [
+            str(p.get("user"))
+            for p in self.others()
+            if p.get("mode") == "editing" and p.get("field") == field_name
+        ]
 
     def text(self) -> str:
-        """"bob is editing title · carol is viewing", or "" when nobody else is here."""
+        """ "bob is editing title · carol is viewing", or "" when nobody else is here."""
         parts = []
         for p in self.others():
             who = str(p.get("user") or "someone")
@@ -252,7 +272,7 @@ def same_value(a: Any, b: Any) -> bool:
     """Equal as the daemon stores them (services in any order, priority 2 or "P2")."""
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return sorted(map(str, a)) == sorted(map(str, b))
-    return normalise(a) == normalise(b)
+    return bool(normalise(a) == normalise(b))
 
 
 def normalise(value: Any) -> Any:
@@ -302,7 +322,9 @@ class ConflictField:
 
 
 def conflict_fields(
-    base: dict[str, Any], yours: dict[str, Any], current: dict[str, Any],
+    base: dict[str, Any],
+    yours: dict[str, Any],
+    current: dict[str, Any],
     changed_fields: list[str] | None = None,
 ) -> list[ConflictField]:
     """Compare the editor's start (``base``), what the user has now (``yours``: the fields
@@ -337,8 +359,11 @@ def merged_text(theirs: Any, yours: Any) -> str:
 
 
 def resolve_conflict(
-    fields: list[ConflictField], choices: dict[str, str], yours: dict[str, Any],
-    base: dict[str, Any], current: dict[str, Any],
+    fields: list[ConflictField],
+    choices: dict[str, str],
+    yours: dict[str, Any],
+    base: dict[str, Any],
+    current: dict[str, Any],
 ) -> dict[str, Any]:
     """The values the editor should hold after the user's choices, on top of ``current``.
 

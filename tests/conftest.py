@@ -47,8 +47,10 @@ def _postgres_unavailable(reason: str) -> NoReturn:
         pytest.fail(
             f"SLAMON_REQUIRE_POSTGRES=1 but PostgreSQL is not usable: {reason}", pytrace=False
         )
-    pytest.skip(f"PostgreSQL not available ({reason}); start one on 127.0.0.1:5432 or set"
-                " SLAMON_TEST_DATABASE_URL")
+    pytest.skip(
+        f"PostgreSQL not available ({reason}); start one on 127.0.0.1:5432 or set"
+        " SLAMON_TEST_DATABASE_URL"
+    )
 
 
 @contextlib.asynccontextmanager

@@ -172,8 +172,12 @@ class Store(ABC):
 
     @abstractmethod
     async def daily_rollups(
-        self, since: date, until: date | None = None, service_ids: Sequence[str] | None = None,
-        *, latency_histogram: bool = True,
+        self,
+        since: date,
+        until: date | None = None,
+        service_ids: Sequence[str] | None = None,
+        *,
+        latency_histogram: bool = True,
     ) -> list[Rollup]:
         """Daily rollups with ``since <= day <= until`` (until: no limit), by service then day.
 
@@ -278,7 +282,6 @@ class Store(ABC):
     async def cancel_maintenance(self, window_id: int, at: datetime) -> MaintenanceWindow | None:
         """Cancel a window (from ``at`` on). Returns it, or None when there is no such window."""
 
-
     # -- users, tokens, audit ---------------------------------------------------------
 
     @abstractmethod
@@ -335,7 +338,9 @@ class Store(ABC):
         """Append to the audit log."""
 
     @abstractmethod
-    async def list_audit(self, *, since: datetime | None = None, limit: int = 200) -> list[AuditEntry]:
+    async def list_audit(
+        self, *, since: datetime | None = None, limit: int = 200
+    ) -> list[AuditEntry]:
         """Audit entries, newest first."""
 
     # -- services managed over the feed ------------------------------------------------
@@ -351,7 +356,6 @@ class Store(ABC):
     @abstractmethod
     async def service_source(self, service_id: str) -> str | None:
         """'config' or 'admin' for a known service (active or not), else None."""
-
 
     @abstractmethod
     async def first_activity(
@@ -376,8 +380,13 @@ class Store(ABC):
 
     @abstractmethod
     async def save_incident(
-        self, incident_id: int, expected_version: int, changes: dict[str, Any],
-        fields: list[str], actor: str, now: datetime,
+        self,
+        incident_id: int,
+        expected_version: int,
+        changes: dict[str, Any],
+        fields: list[str],
+        actor: str,
+        now: datetime,
     ) -> Incident:
         """Apply column ``changes`` if the incident is still at ``expected_version``.
 
@@ -390,7 +399,11 @@ class Store(ABC):
 
     @abstractmethod
     async def add_incident_update(
-        self, incident_id: int, update: IncidentUpdate, changes: dict[str, Any], now: datetime,
+        self,
+        incident_id: int,
+        update: IncidentUpdate,
+        changes: dict[str, Any],
+        now: datetime,
     ) -> Incident:
         """Append an update (never conflicts) and apply ``changes`` (status and its stamps).
 
@@ -400,7 +413,12 @@ class Store(ABC):
 
     @abstractmethod
     async def list_incidents(
-        self, *, active: bool, since: datetime | None = None, offset: int = 0, limit: int = 50,
+        self,
+        *,
+        active: bool,
+        since: datetime | None = None,
+        offset: int = 0,
+        limit: int = 50,
     ) -> tuple[list[Incident], int]:
         """Active incidents (by start, newest first), or resolved ones that started after
         ``since``; with the total count for paging."""
@@ -427,7 +445,9 @@ def search_terms(query: str) -> list[str]:
 # -- helpers shared by the backends ------------------------------------------------------
 
 
-def split_records(records: Iterable[Record]) -> tuple[list[Check], list[Transition], list[OutageEpisode]]:
+def split_records(
+    records: Iterable[Record],
+) -> tuple[list[Check], list[Transition], list[OutageEpisode]]:
     """Checks (without repeats), transitions and episodes of a batch, each in order."""
     checks: list[Check] = []
     transitions: list[Transition] = []

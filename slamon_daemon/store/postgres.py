@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 from ..errors import AlreadyExists, MigrationError, StoreError, StoreUnavailable
 from ..incidents import VersionConflict
@@ -140,7 +140,10 @@ class PostgresStore(Store):
     async def open(self) -> None:
         try:
             self._pool = await asyncpg.create_pool(
-                self.dsn, min_size=self._min, max_size=self._max, timeout=10,
+                self.dsn,
+                min_size=self._min,
+                max_size=self._max,
+                timeout=10,
                 command_timeout=60,
             )
         except _UNAVAILABLE as exc:
@@ -231,12 +234,16 @@ class PostgresStore(Store):
         try:
             async with con.transaction():
                 # Rows of that day that landed in the default partition move into the new one.
-                await con.execute("CREATE TEMP TABLE _moving ON COMMIT DROP AS SELECT * FROM"
-                                  f" checks_default WHERE started_at >= '{lo}' AND started_at < '{hi}'")
-                await con.execute(f"DELETE FROM checks_default WHERE started_at >= '{lo}'"
-                                  f" AND started_at < '{hi}'")
-                await con.execute(f"CREATE TABLE {name} PARTITION OF checks FOR VALUES FROM"
-                                  f" ('{lo}') TO ('{hi}')")
+                await con.execute(
+                    "CREATE TEMP TABLE _moving ON COMMIT DROP AS SELECT * FROM"
+                    f" checks_default WHERE started_at >= '{lo}' AND started_at < '{hi}'"
+                )
+                await con.execute(
+                    f"DELETE FROM checks_default WHERE started_at >= '{lo}' AND started_at < '{hi}'"
+                )
+                await con.execute(
+                    f"CREATE TABLE {name} PARTITION OF checks FOR VALUES FROM ('{lo}') TO ('{hi}')"
+                )
                 await con.execute("INSERT INTO checks SELECT * FROM _moving")
         except asyncpg.PostgresError as exc:
             logger.warning("cannot create partition %s: %s", name, exc)
@@ -284,7 +291,9 @@ class PostgresStore(Store):
         try:
             async with self.pool.acquire() as con, con.transaction():
                 rows = await con.fetch("SELECT id, config, active, source FROM services FOR UPDATE")
-                existing = {r["id"]: (json.loads(r["config"]), r["active"], r["source"]) for r in rows}
+                existing = {
+                    r["id"]: (json.loads(r["config"]), r["active"], r["source"]) for r in rows
+                }
                 wanted = {s.id for s in services}
                 for s in services:
                     cfg = service_to_json(s)
@@ -293,14 +302,22 @@ class PostgresStore(Store):
                         await con.execute(
                             "INSERT INTO services (id, name, url, config, source, active)"
                             " VALUES ($1, $2, $3, $4::jsonb, 'config', $5)",
-                            s.id, s.name, s.url, cfg, s.active,
+                            s.id,
+                            s.name,
+                            s.url,
+                            cfg,
+                            s.active,
                         )
                         result.added.append(s.id)
                     elif old[0] != json.loads(cfg) or old[1] != s.active or old[2] != "config":
                         await con.execute(
                             "UPDATE services SET name = $1, url = $2, config = $3::jsonb,"
                             " source = 'config', active = $4, updated_at = now() WHERE id = $5",
-                            s.name, s.url, cfg, s.active, s.id,
+                            s.name,
+                            s.url,
+                            cfg,
+                            s.active,
+                            s.id,
                         )
                         result.updated.append(s.id)
                 for sid, (_cfg, active, source) in existing.items():
@@ -340,8 +357,10 @@ class PostgresStore(Store):
                     await con.executemany(
                         "INSERT INTO status_history (service_id, status, previous, at)"
                         " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                        [(t.service_id or "", t.status.value, t.previous.value, t.at)
-                         for t in transitions],
+                        [
+                            (t.service_id or "", t.status.value, t.previous.value, t.at)
+                            for t in transitions
+                        ],
                     )
                 for e in episodes:
                     await con.execute(
@@ -351,8 +370,13 @@ class PostgresStore(Store):
                         " excluded.ended_at, worst_status = excluded.worst_status, cause ="
                         " excluded.cause, error = excluded.error, failed_checks ="
                         " excluded.failed_checks",
-                        e.service_id, e.started_at, e.ended_at, e.worst_status.value, e.cause,
-                        e.error, e.failed_checks,
+                        e.service_id,
+                        e.started_at,
+                        e.ended_at,
+                        e.worst_status.value,
+                        e.cause,
+                        e.error,
+                        e.failed_checks,
                     )
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
@@ -363,17 +387,29 @@ class PostgresStore(Store):
     async def _insert_checks(self, con: Any, checks: Sequence[Check]) -> list[Check]:
         cols: list[list[Any]] = [[] for _ in range(11)]
         for c in checks:
-            for i, v in enumerate((
-                c.service_id, c.started_at, c.node, c.latency_ms, c.status_code,
-                c.outcome.value, c.error_kind.value if c.error_kind else None, c.error,
-                c.maintenance, c.interval_s, c.cert_expires_at,
-            )):
+            for i, v in enumerate(
+                (
+                    c.service_id,
+                    c.started_at,
+                    c.node,
+                    c.latency_ms,
+                    c.status_code,
+                    c.outcome.value,
+                    c.error_kind.value if c.error_kind else None,
+                    c.error,
+                    c.maintenance,
+                    c.interval_s,
+                    c.cert_expires_at,
+                )
+            ):
                 cols[i].append(v)
         rows = await con.fetch(_INSERT_CHECKS, *cols)
         inserted = {(r["service_id"], to_us(r["started_at"]), r["node"]) for r in rows}
         return [c for c in checks if (c.service_id, to_us(c.started_at), c.node) in inserted]
 
-    async def _fold(self, con: Any, checks: Sequence[Check], tables: Sequence[str] = ROLLUP_TABLES) -> None:
+    async def _fold(
+        self, con: Any, checks: Sequence[Check], tables: Sequence[str] = ROLLUP_TABLES
+    ) -> None:
         """Add checks to the stored rollups (inside the open transaction)."""
         for table in tables:
             hourly = table == "hourly_rollups"
@@ -383,13 +419,16 @@ class PostgresStore(Store):
                 rows = await con.fetch(
                     f"SELECT {keycols}, {_RCOLS} FROM {table} WHERE ({keycols}) IN (SELECT * FROM"
                     " unnest($1::text[], $2::date[], $3::int4[])) ORDER BY 1, 2, 3 FOR UPDATE",
-                    [d.service_id for d in deltas], [d.day for d in deltas], [d.hour for d in deltas],
+                    [d.service_id for d in deltas],
+                    [d.day for d in deltas],
+                    [d.hour for d in deltas],
                 )
             else:
                 rows = await con.fetch(
                     f"SELECT {keycols}, {_RCOLS} FROM {table} WHERE ({keycols}) IN (SELECT * FROM"
                     " unnest($1::text[], $2::date[])) ORDER BY 1, 2 FOR UPDATE",
-                    [d.service_id for d in deltas], [d.day for d in deltas],
+                    [d.service_id for d in deltas],
+                    [d.day for d in deltas],
                 )
             existing: dict[tuple[Any, ...], Rollup] = {}
             for r in rows:
@@ -404,10 +443,15 @@ class PostgresStore(Store):
             await con.executemany(
                 f"INSERT INTO {table} ({keycols}, {_RCOLS}) VALUES ({marks})"
                 f" ON CONFLICT ({keycols}) DO UPDATE SET {sets}",
-                [(r.service_id, r.day, *([r.hour] if hourly else []), *rollup_values(r)) for r in out],
+                [
+                    (r.service_id, r.day, *([r.hour] if hourly else []), *rollup_values(r))
+                    for r in out
+                ],
             )
 
-    async def rebuild_rollups(self, since: date | None = None, progress: Progress | None = None) -> int:
+    async def rebuild_rollups(
+        self, since: date | None = None, progress: Progress | None = None
+    ) -> int:
         rows = await self._fetch("SELECT min(started_at) AS lo, max(started_at) AS hi FROM checks")
         if not rows or rows[0]["lo"] is None:
             return 0
@@ -424,7 +468,10 @@ class PostgresStore(Store):
                 async with self.pool.acquire() as con, con.transaction():
                     recs = await con.fetch(
                         f"SELECT {_CHECK_COLS} FROM checks WHERE started_at >= $1 AND started_at < $2"
-                        " ORDER BY service_id, started_at", lo, lo + timedelta(days=1))
+                        " ORDER BY service_id, started_at",
+                        lo,
+                        lo + timedelta(days=1),
+                    )
                     checks = [_check_from_record(r) for r in recs]
                     await con.execute("DELETE FROM daily_rollups WHERE day = $1", day)
                     await con.execute("DELETE FROM hourly_rollups WHERE day = $1", day)
@@ -451,7 +498,11 @@ class PostgresStore(Store):
             "SELECT service_id, day FROM daily_rollups WHERE day >= $1 AND day <= $2"
             " AND checks > maintenance AND (up + degraded) * 100.0 < $3 * (checks - maintenance)"
             " AND service_id = ANY($4::text[]) ORDER BY service_id, day",
-            first, last, target, list(service_ids))
+            first,
+            last,
+            target,
+            list(service_ids),
+        )
         return [(r["service_id"], r["day"]) for r in rows]
 
     async def _replace_month_rows(self, month: date, rows: Sequence[Rollup]) -> None:
@@ -461,7 +512,8 @@ class PostgresStore(Store):
                 await con.execute("DELETE FROM monthly_rollups WHERE day = $1", month)
                 await con.executemany(
                     f"INSERT INTO monthly_rollups (service_id, day, {_RCOLS}) VALUES ({marks})",
-                    [(r.service_id, month, *rollup_values(r)) for r in rows])
+                    [(r.service_id, month, *rollup_values(r)) for r in rows],
+                )
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
         except asyncpg.PostgresError as exc:
@@ -481,8 +533,12 @@ class PostgresStore(Store):
     # -- reads ------------------------------------------------------------------------
 
     async def daily_rollups(
-        self, since: date, until: date | None = None, service_ids: Sequence[str] | None = None,
-        *, latency_histogram: bool = True,
+        self,
+        since: date,
+        until: date | None = None,
+        service_ids: Sequence[str] | None = None,
+        *,
+        latency_histogram: bool = True,
     ) -> list[Rollup]:
         cols = _RCOLS if latency_histogram else _RCOLS.replace("latency_hist", "'{}'")
         sql = f"SELECT service_id, day, {cols} FROM daily_rollups WHERE day >= $1"
@@ -502,7 +558,8 @@ class PostgresStore(Store):
         rows = await self._fetch(
             f"SELECT service_id, day, hour, {_RCOLS} FROM hourly_rollups WHERE service_id = $1"
             " AND day >= $2 AND day <= $3 ORDER BY day, hour",
-            service_id, since.astimezone(UTC).date(),
+            service_id,
+            since.astimezone(UTC).date(),
             (until.astimezone(UTC).date() if until else date.max),
         )
         out = []
@@ -519,11 +576,18 @@ class PostgresStore(Store):
         if until is None:
             rows = await self._fetch(
                 f"SELECT {_CHECK_COLS} FROM checks WHERE service_id = $1 AND started_at >= $2"
-                " ORDER BY started_at", service_id, since)
+                " ORDER BY started_at",
+                service_id,
+                since,
+            )
         else:
             rows = await self._fetch(
                 f"SELECT {_CHECK_COLS} FROM checks WHERE service_id = $1 AND started_at >= $2"
-                " AND started_at < $3 ORDER BY started_at", service_id, since, until)
+                " AND started_at < $3 ORDER BY started_at",
+                service_id,
+                since,
+                until,
+            )
         return [_check_from_record(r) for r in rows]
 
     async def recent_checks(self, service_id: str, limit: int = 50) -> list[Check]:
@@ -541,7 +605,9 @@ class PostgresStore(Store):
             " WHERE service_id = s.id ORDER BY started_at DESC LIMIT $1) c",
             per_service,
         )
-        out: dict[str, list[Check]] = {s.id: [] for s in await self.list_services(include_inactive=True)}
+        out: dict[str, list[Check]] = {
+            s.id: [] for s in await self.list_services(include_inactive=True)
+        }
         for r in rows:
             out.setdefault(r["service_id"], []).append(_check_from_record(r))
         return {k: list(reversed(v)) for k, v in out.items()}
@@ -550,7 +616,9 @@ class PostgresStore(Store):
         if service_id is None:
             rows = await self._fetch("SELECT count(*) FROM checks")
         else:
-            rows = await self._fetch("SELECT count(*) FROM checks WHERE service_id = $1", service_id)
+            rows = await self._fetch(
+                "SELECT count(*) FROM checks WHERE service_id = $1", service_id
+            )
         return int(rows[0][0])
 
     async def episodes(
@@ -560,8 +628,10 @@ class PostgresStore(Store):
         limit: int = 100,
         open_only: bool = False,
     ) -> list[OutageEpisode]:
-        sql = ("SELECT service_id, started_at, ended_at, worst_status, cause, error, failed_checks"
-               " FROM outage_episodes WHERE true")
+        sql = (
+            "SELECT service_id, started_at, ended_at, worst_status, cause, error, failed_checks"
+            " FROM outage_episodes WHERE true"
+        )
         params: list[Any] = []
         if service_id is not None:
             params.append(service_id)
@@ -586,8 +656,12 @@ class PostgresStore(Store):
         params.append(limit)
         sql += f" ORDER BY at DESC, id DESC LIMIT ${len(params)}"
         return [
-            Transition(r["service_id"] or None, ServiceStatus(r["previous"]),
-                       ServiceStatus(r["status"]), r["at"].astimezone(UTC))
+            Transition(
+                r["service_id"] or None,
+                ServiceStatus(r["previous"]),
+                ServiceStatus(r["status"]),
+                r["at"].astimezone(UTC),
+            )
             for r in await self._fetch(sql, *params)
         ]
 
@@ -597,8 +671,12 @@ class PostgresStore(Store):
         rows = await self._fetch(
             "INSERT INTO maintenance_windows (config_key, title, starts_at, ends_at, services,"
             " created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            window.config_key, window.title, window.starts_at, window.ends_at,
-            json.dumps(list(window.services)), window.created_by,
+            window.config_key,
+            window.title,
+            window.starts_at,
+            window.ends_at,
+            json.dumps(list(window.services)),
+            window.created_by,
         )
         window.id = int(rows[0]["id"])
         return window
@@ -613,7 +691,11 @@ class PostgresStore(Store):
                         " ON CONFLICT (config_key) DO UPDATE SET title = excluded.title,"
                         " starts_at = excluded.starts_at, ends_at = excluded.ends_at,"
                         " services = excluded.services, cancelled_at = NULL",
-                        w.config_key, w.title, w.starts_at, w.ends_at, json.dumps(list(w.services)),
+                        w.config_key,
+                        w.title,
+                        w.starts_at,
+                        w.ends_at,
+                        json.dumps(list(w.services)),
                     )
                 await con.execute(
                     "UPDATE maintenance_windows SET cancelled_at = now() WHERE config_key IS NOT"
@@ -629,33 +711,42 @@ class PostgresStore(Store):
         if since is None:
             rows = await self._fetch(
                 f"SELECT {_WINDOW_COLS} FROM maintenance_windows WHERE cancelled_at IS NULL"
-                " ORDER BY starts_at, id")
+                " ORDER BY starts_at, id"
+            )
         else:
             rows = await self._fetch(
                 f"SELECT {_WINDOW_COLS} FROM maintenance_windows WHERE cancelled_at IS NULL"
-                " AND ends_at > $1 ORDER BY starts_at, id", since)
+                " AND ends_at > $1 ORDER BY starts_at, id",
+                since,
+            )
         return [_window_from_record(r) for r in rows]
 
     async def cancel_maintenance(self, window_id: int, at: datetime) -> MaintenanceWindow | None:
         await self._fetch(
             "UPDATE maintenance_windows SET cancelled_at = $1 WHERE id = $2 AND cancelled_at IS NULL",
-            at, window_id,
+            at,
+            window_id,
         )
         rows = await self._fetch(
-            f"SELECT {_WINDOW_COLS} FROM maintenance_windows WHERE id = $1", window_id)
+            f"SELECT {_WINDOW_COLS} FROM maintenance_windows WHERE id = $1", window_id
+        )
         return _window_from_record(rows[0]) if rows else None
-
 
     # -- users, tokens, audit ---------------------------------------------------------
 
-    _USER_COLS = ("id, username, email, password_hash, role, active, token_version, last_login_at,"
-                  " created_at")
+    _USER_COLS = (
+        "id, username, email, password_hash, role, active, token_version, last_login_at, created_at"
+    )
 
     @staticmethod
     def _user(r: Any) -> User:
         return User(
-            id=int(r["id"]), username=r["username"], email=r["email"],
-            password_hash=r["password_hash"], role=role_from_name(r["role"]), active=r["active"],
+            id=int(r["id"]),
+            username=r["username"],
+            email=r["email"],
+            password_hash=r["password_hash"],
+            role=role_from_name(r["role"]),
+            active=r["active"],
             token_version=r["token_version"],
             last_login_at=r["last_login_at"].astimezone(UTC) if r["last_login_at"] else None,
             created_at=r["created_at"].astimezone(UTC),
@@ -665,7 +756,12 @@ class PostgresStore(Store):
         try:
             rows = await self._fetch(
                 f"INSERT INTO users (username, email, password_hash, role) VALUES ($1, $2, $3, $4)"
-                f" RETURNING {self._USER_COLS}", username, email, password_hash, role.name.lower())
+                f" RETURNING {self._USER_COLS}",
+                username,
+                email,
+                password_hash,
+                role.name.lower(),
+            )
         except StoreError as exc:
             if isinstance(exc.__cause__, asyncpg.UniqueViolationError):
                 raise AlreadyExists(f"user {username!r} already exists") from exc
@@ -673,11 +769,16 @@ class PostgresStore(Store):
         return self._user(rows[0])
 
     async def get_user(self, username: str) -> User | None:
-        rows = await self._fetch(f"SELECT {self._USER_COLS} FROM users WHERE username = $1", username)
+        rows = await self._fetch(
+            f"SELECT {self._USER_COLS} FROM users WHERE username = $1", username
+        )
         return self._user(rows[0]) if rows else None
 
     async def list_users(self) -> list[User]:
-        return [self._user(r) for r in await self._fetch(f"SELECT {self._USER_COLS} FROM users ORDER BY username")]
+        return [
+            self._user(r)
+            for r in await self._fetch(f"SELECT {self._USER_COLS} FROM users ORDER BY username")
+        ]
 
     async def update_user(
         self,
@@ -691,8 +792,12 @@ class PostgresStore(Store):
     ) -> User | None:
         sets: list[str] = []
         params: list[Any] = [username]
-        for col, val in (("role", role.name.lower() if role else None), ("active", active),
-                         ("password_hash", password_hash), ("email", email)):
+        for col, val in (
+            ("role", role.name.lower() if role else None),
+            ("active", active),
+            ("password_hash", password_hash),
+            ("email", email),
+        ):
             if val is not None:
                 params.append(val)
                 sets.append(f"{col} = ${len(params)}")
@@ -701,11 +806,15 @@ class PostgresStore(Store):
         try:
             async with self.pool.acquire() as con, con.transaction():
                 if sets:
-                    await con.execute(f"UPDATE users SET {', '.join(sets)} WHERE username = $1", *params)
+                    await con.execute(
+                        f"UPDATE users SET {', '.join(sets)} WHERE username = $1", *params
+                    )
                 if revoke_tokens:
                     await con.execute(
                         "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND"
-                        " user_id = (SELECT id FROM users WHERE username = $1)", username)
+                        " user_id = (SELECT id FROM users WHERE username = $1)",
+                        username,
+                    )
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
         except asyncpg.PostgresError as exc:
@@ -718,46 +827,79 @@ class PostgresStore(Store):
     async def add_refresh_token(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
         await self._fetch(
             "INSERT INTO refresh_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
-            token_hash, user_id, expires_at)
+            token_hash,
+            user_id,
+            expires_at,
+        )
 
     async def use_refresh_token(self, token_hash: str, now: datetime) -> int | None:
         rows = await self._fetch(
             "UPDATE refresh_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL"
-            " AND expires_at > $2 RETURNING user_id", token_hash, now)
+            " AND expires_at > $2 RETURNING user_id",
+            token_hash,
+            now,
+        )
         return int(rows[0]["user_id"]) if rows else None
 
     async def revoke_refresh_token(self, token_hash: str, now: datetime) -> None:
         await self._fetch(
             "UPDATE refresh_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
-            token_hash, now)
+            token_hash,
+            now,
+        )
 
     async def add_audit(self, entry: AuditEntry) -> None:
         await self._fetch(
             "INSERT INTO audit_log (at, actor, method, target, changes) VALUES ($1, $2, $3, $4, $5)",
-            entry.at, entry.actor, entry.method, entry.target,
-            json.dumps(entry.changes, sort_keys=True, default=str))
+            entry.at,
+            entry.actor,
+            entry.method,
+            entry.target,
+            json.dumps(entry.changes, sort_keys=True, default=str),
+        )
 
-    async def list_audit(self, *, since: datetime | None = None, limit: int = 200) -> list[AuditEntry]:
+    async def list_audit(
+        self, *, since: datetime | None = None, limit: int = 200
+    ) -> list[AuditEntry]:
         rows = await self._fetch(
             "SELECT id, at, actor, method, target, changes FROM audit_log WHERE at >= $1"
             " ORDER BY at DESC, id DESC LIMIT $2",
-            since or datetime(1970, 1, 1, tzinfo=UTC), limit)
-        return [AuditEntry(id=int(r["id"]), at=r["at"].astimezone(UTC), actor=r["actor"],
-                           method=r["method"], target=r["target"], changes=json.loads(r["changes"]))
-                for r in rows]
+            since or datetime(1970, 1, 1, tzinfo=UTC),
+            limit,
+        )
+        return [
+            AuditEntry(
+                id=int(r["id"]),
+                at=r["at"].astimezone(UTC),
+                actor=r["actor"],
+                method=r["method"],
+                target=r["target"],
+                changes=json.loads(r["changes"]),
+            )
+            for r in rows
+        ]
 
     async def save_admin_service(self, service: Service) -> None:
         try:
             async with self.pool.acquire() as con, con.transaction():
-                src = await con.fetchval("SELECT source FROM services WHERE id = $1 FOR UPDATE", service.id)
+                src = await con.fetchval(
+                    "SELECT source FROM services WHERE id = $1 FOR UPDATE", service.id
+                )
                 if src == "config":
-                    raise AlreadyExists(f"service {service.id!r} is defined in the config file; change it there")
+                    raise AlreadyExists(
+                        f"service {service.id!r} is defined in the config file; change it there"
+                    )
                 await con.execute(
                     "INSERT INTO services (id, name, url, config, source, active) VALUES ($1, $2, $3,"
                     " $4::jsonb, 'admin', $5) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
                     " url = excluded.url, config = excluded.config, active = excluded.active,"
                     " updated_at = now()",
-                    service.id, service.name, service.url, service_to_json(service), service.active)
+                    service.id,
+                    service.name,
+                    service.url,
+                    service_to_json(service),
+                    service.active,
+                )
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
         except asyncpg.PostgresError as exc:
@@ -769,12 +911,22 @@ class PostgresStore(Store):
 
     # -- incidents --------------------------------------------------------------------
 
-    _INC_COLS = ("id, title, description, status, severity, priority, impact, root_cause,"
-                 " resolution_notes, started_at, identified_at, monitoring_at, resolved_at,"
-                 " first_update_at, created_by, resolved_by, created_at, updated_at, version,"
-                 " episode_service, episode_started_at")
-    _INC_TIMES = ("started_at", "identified_at", "monitoring_at", "resolved_at", "first_update_at",
-                  "created_at", "updated_at", "episode_started_at")
+    _INC_COLS = (
+        "id, title, description, status, severity, priority, impact, root_cause,"
+        " resolution_notes, started_at, identified_at, monitoring_at, resolved_at,"
+        " first_update_at, created_by, resolved_by, created_at, updated_at, version,"
+        " episode_service, episode_started_at"
+    )
+    _INC_TIMES = (
+        "started_at",
+        "identified_at",
+        "monitoring_at",
+        "resolved_at",
+        "first_update_at",
+        "created_at",
+        "updated_at",
+        "episode_started_at",
+    )
 
     async def _incidents_from_rows(self, con: Any, rows: Sequence[Any]) -> list[Incident]:
         out = []
@@ -788,17 +940,28 @@ class PostgresStore(Store):
             return out
         by_id = {i.id: i for i in out}
         ids = list(by_id)
-        for r in await con.fetch("SELECT incident_id, service_id FROM incident_services WHERE"
-                                 " incident_id = ANY($1::bigint[]) ORDER BY service_id", ids):
+        for r in await con.fetch(
+            "SELECT incident_id, service_id FROM incident_services WHERE"
+            " incident_id = ANY($1::bigint[]) ORDER BY service_id",
+            ids,
+        ):
             i = by_id[r["incident_id"]]
             i.services = (*i.services, r["service_id"])
         for r in await con.fetch(
-                "SELECT incident_id, id, status, message, customer_visible, author, created_at FROM"
-                " incident_updates WHERE incident_id = ANY($1::bigint[]) ORDER BY created_at, id", ids):
-            by_id[r["incident_id"]].updates.append(IncidentUpdate(
-                id=int(r["id"]), status=r["status"], message=r["message"],
-                customer_visible=r["customer_visible"], author=r["author"],
-                created_at=r["created_at"].astimezone(UTC)))
+            "SELECT incident_id, id, status, message, customer_visible, author, created_at FROM"
+            " incident_updates WHERE incident_id = ANY($1::bigint[]) ORDER BY created_at, id",
+            ids,
+        ):
+            by_id[r["incident_id"]].updates.append(
+                IncidentUpdate(
+                    id=int(r["id"]),
+                    status=r["status"],
+                    message=r["message"],
+                    customer_visible=r["customer_visible"],
+                    author=r["author"],
+                    created_at=r["created_at"].astimezone(UTC),
+                )
+            )
         return out
 
     async def _inc_query(self, sql: str, *args: Any) -> list[Incident]:
@@ -815,7 +978,9 @@ class PostgresStore(Store):
         await con.execute(
             "UPDATE incidents i SET search_text = i.title || E'\\n' || i.description || E'\\n' ||"
             " coalesce((SELECT string_agg(message, E'\\n' ORDER BY id) FROM incident_updates"
-            " WHERE incident_id = i.id), '') WHERE i.id = $1", incident_id)
+            " WHERE incident_id = i.id), '') WHERE i.id = $1",
+            incident_id,
+        )
 
     async def create_incident(self, inc: Incident) -> Incident:
         now = inc.created_at or datetime.now(UTC)
@@ -827,20 +992,48 @@ class PostgresStore(Store):
                     " resolved_at, first_update_at, created_by, resolved_by, created_at, updated_at,"
                     " version, episode_service, episode_started_at) VALUES ($1, $2, $3, $4, $5, $6,"
                     " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, 1, $17, $18) RETURNING id",
-                    inc.title, inc.description, inc.status, inc.severity, inc.priority, inc.impact,
-                    inc.root_cause, inc.resolution_notes, inc.started_at, inc.identified_at,
-                    inc.monitoring_at, inc.resolved_at, inc.first_update_at, inc.created_by,
-                    inc.resolved_by, now, inc.episode_service, inc.episode_started_at)
-                await con.executemany("INSERT INTO incident_services (incident_id, service_id) VALUES ($1, $2)",
-                                      [(iid, s) for s in inc.services])
+                    inc.title,
+                    inc.description,
+                    inc.status,
+                    inc.severity,
+                    inc.priority,
+                    inc.impact,
+                    inc.root_cause,
+                    inc.resolution_notes,
+                    inc.started_at,
+                    inc.identified_at,
+                    inc.monitoring_at,
+                    inc.resolved_at,
+                    inc.first_update_at,
+                    inc.created_by,
+                    inc.resolved_by,
+                    now,
+                    inc.episode_service,
+                    inc.episode_started_at,
+                )
+                await con.executemany(
+                    "INSERT INTO incident_services (incident_id, service_id) VALUES ($1, $2)",
+                    [(iid, s) for s in inc.services],
+                )
                 for u in inc.updates:
                     await con.execute(
                         "INSERT INTO incident_updates (incident_id, status, message, customer_visible,"
                         " author, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                        iid, u.status, u.message, u.customer_visible, u.author, u.created_at)
+                        iid,
+                        u.status,
+                        u.message,
+                        u.customer_visible,
+                        u.author,
+                        u.created_at,
+                    )
                 await con.execute(
                     "INSERT INTO incident_revisions (incident_id, version, fields, actor, at)"
-                    " VALUES ($1, 1, $2, $3, $4)", iid, json.dumps(["created"]), inc.created_by, now)
+                    " VALUES ($1, 1, $2, $3, $4)",
+                    iid,
+                    json.dumps(["created"]),
+                    inc.created_by,
+                    now,
+                )
                 await self._reindex(con, iid)
         except asyncpg.UniqueViolationError as exc:
             raise AlreadyExists(f"an incident already exists for that outage: {exc}") from exc
@@ -853,45 +1046,77 @@ class PostgresStore(Store):
         return got
 
     async def get_incident(self, incident_id: int) -> Incident | None:
-        found = await self._inc_query(f"SELECT {self._INC_COLS} FROM incidents WHERE id = $1", incident_id)
+        found = await self._inc_query(
+            f"SELECT {self._INC_COLS} FROM incidents WHERE id = $1", incident_id
+        )
         return found[0] if found else None
 
     @staticmethod
-    async def _apply_incident_changes(con: Any, incident_id: int, changes: dict[str, Any], now: datetime) -> None:
+    async def _apply_incident_changes(
+        con: Any, incident_id: int, changes: dict[str, Any], now: datetime
+    ) -> None:
         cols = {k: v for k, v in changes.items() if k != "services"}
         sets = [f"{k} = ${i}" for i, k in enumerate(cols, start=3)]
         sets += ["version = version + 1", "updated_at = $2"]
-        await con.execute(f"UPDATE incidents SET {', '.join(sets)} WHERE id = $1",
-                          incident_id, now, *cols.values())
+        await con.execute(
+            f"UPDATE incidents SET {', '.join(sets)} WHERE id = $1",
+            incident_id,
+            now,
+            *cols.values(),
+        )
         if "services" in changes:
             await con.execute("DELETE FROM incident_services WHERE incident_id = $1", incident_id)
-            await con.executemany("INSERT INTO incident_services (incident_id, service_id) VALUES ($1, $2)",
-                                  [(incident_id, s) for s in changes["services"]])
+            await con.executemany(
+                "INSERT INTO incident_services (incident_id, service_id) VALUES ($1, $2)",
+                [(incident_id, s) for s in changes["services"]],
+            )
 
     async def save_incident(
-        self, incident_id: int, expected_version: int, changes: dict[str, Any],
-        fields: list[str], actor: str, now: datetime,
+        self,
+        incident_id: int,
+        expected_version: int,
+        changes: dict[str, Any],
+        fields: list[str],
+        actor: str,
+        now: datetime,
     ) -> Incident:
         conflict: list[str] | None = None
         try:
             async with self.pool.acquire() as con, con.transaction():
-                version = await con.fetchval("SELECT version FROM incidents WHERE id = $1 FOR UPDATE", incident_id)
+                version = await con.fetchval(
+                    "SELECT version FROM incidents WHERE id = $1 FOR UPDATE", incident_id
+                )
                 if version is None:
                     raise KeyError(incident_id)
                 if version != expected_version:
-                    rows = await con.fetch("SELECT fields FROM incident_revisions WHERE incident_id = $1"
-                                           " AND version > $2", incident_id, expected_version)
+                    rows = await con.fetch(
+                        "SELECT fields FROM incident_revisions WHERE incident_id = $1"
+                        " AND version > $2",
+                        incident_id,
+                        expected_version,
+                    )
                     conflict = sorted({f for r in rows for f in json.loads(r["fields"])})
                 else:
                     await self._apply_incident_changes(con, incident_id, changes, now)
                     await con.execute(
                         "INSERT INTO incident_revisions (incident_id, version, fields, actor, at)"
-                        " VALUES ($1, $2, $3, $4, $5)", incident_id, expected_version + 1,
-                        json.dumps(fields), actor, now)
+                        " VALUES ($1, $2, $3, $4, $5)",
+                        incident_id,
+                        expected_version + 1,
+                        json.dumps(fields),
+                        actor,
+                        now,
+                    )
                     await self._reindex(con, incident_id)
                 # Read under the row lock: the reply shows exactly the version it speaks of.
-                current = (await self._incidents_from_rows(con, await con.fetch(
-                    f"SELECT {self._INC_COLS} FROM incidents WHERE id = $1", incident_id)))[0]
+                current = (
+                    await self._incidents_from_rows(
+                        con,
+                        await con.fetch(
+                            f"SELECT {self._INC_COLS} FROM incidents WHERE id = $1", incident_id
+                        ),
+                    )
+                )[0]
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
         except asyncpg.PostgresError as exc:
@@ -901,29 +1126,52 @@ class PostgresStore(Store):
         return current
 
     async def add_incident_update(
-        self, incident_id: int, update: IncidentUpdate, changes: dict[str, Any], now: datetime,
+        self,
+        incident_id: int,
+        update: IncidentUpdate,
+        changes: dict[str, Any],
+        now: datetime,
     ) -> Incident:
         try:
             async with self.pool.acquire() as con, con.transaction():
-                row = await con.fetchrow("SELECT version, first_update_at FROM incidents WHERE id = $1"
-                                         " FOR UPDATE", incident_id)
+                row = await con.fetchrow(
+                    "SELECT version, first_update_at FROM incidents WHERE id = $1 FOR UPDATE",
+                    incident_id,
+                )
                 if row is None:
                     raise KeyError(incident_id)
                 if row["first_update_at"] is None:
                     changes = {**changes, "first_update_at": update.created_at}
                 await con.execute(
                     "INSERT INTO incident_updates (incident_id, status, message, customer_visible, author,"
-                    " created_at) VALUES ($1, $2, $3, $4, $5, $6)", incident_id, update.status,
-                    update.message, update.customer_visible, update.author, update.created_at)
+                    " created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    incident_id,
+                    update.status,
+                    update.message,
+                    update.customer_visible,
+                    update.author,
+                    update.created_at,
+                )
                 await self._apply_incident_changes(con, incident_id, changes, now)
                 fields = ["updates", *(["status"] if "status" in changes else [])]
                 await con.execute(
                     "INSERT INTO incident_revisions (incident_id, version, fields, actor, at)"
-                    " VALUES ($1, $2, $3, $4, $5)", incident_id, row["version"] + 1,
-                    json.dumps(fields), update.author, now)
+                    " VALUES ($1, $2, $3, $4, $5)",
+                    incident_id,
+                    row["version"] + 1,
+                    json.dumps(fields),
+                    update.author,
+                    now,
+                )
                 await self._reindex(con, incident_id)
-                current = (await self._incidents_from_rows(con, await con.fetch(
-                    f"SELECT {self._INC_COLS} FROM incidents WHERE id = $1", incident_id)))[0]
+                current = (
+                    await self._incidents_from_rows(
+                        con,
+                        await con.fetch(
+                            f"SELECT {self._INC_COLS} FROM incidents WHERE id = $1", incident_id
+                        ),
+                    )
+                )[0]
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
         except asyncpg.PostgresError as exc:
@@ -931,14 +1179,25 @@ class PostgresStore(Store):
         return current
 
     async def list_incidents(
-        self, *, active: bool, since: datetime | None = None, offset: int = 0, limit: int = 50,
+        self,
+        *,
+        active: bool,
+        since: datetime | None = None,
+        offset: int = 0,
+        limit: int = 50,
     ) -> tuple[list[Incident], int]:
         where = "status <> 'resolved'" if active else "status = 'resolved'"
         since = since or datetime(1970, 1, 1, tzinfo=UTC)
-        rows = await self._fetch(f"SELECT count(*) AS n FROM incidents WHERE {where} AND started_at >= $1", since)
+        rows = await self._fetch(
+            f"SELECT count(*) AS n FROM incidents WHERE {where} AND started_at >= $1", since
+        )
         found = await self._inc_query(
             f"SELECT {self._INC_COLS} FROM incidents WHERE {where} AND started_at >= $1"
-            " ORDER BY started_at DESC, id DESC LIMIT $2 OFFSET $3", since, limit, offset)
+            " ORDER BY started_at DESC, id DESC LIMIT $2 OFFSET $3",
+            since,
+            limit,
+            offset,
+        )
         return found, int(rows[0]["n"])
 
     async def search_incidents(self, query: str, limit: int = 50) -> list[Incident]:
@@ -948,19 +1207,26 @@ class PostgresStore(Store):
         tsq = " & ".join(f"{t}:*" for t in terms)
         return await self._inc_query(
             f"SELECT {self._INC_COLS} FROM incidents WHERE search @@ to_tsquery('simple', $1)"
-            " ORDER BY started_at DESC LIMIT $2", tsq, limit)
+            " ORDER BY started_at DESC LIMIT $2",
+            tsq,
+            limit,
+        )
 
     async def incident_for_episode(self, service_id: str, started_at: datetime) -> Incident | None:
         found = await self._inc_query(
             f"SELECT {self._INC_COLS} FROM incidents WHERE episode_service = $1 AND episode_started_at = $2",
-            service_id, started_at)
+            service_id,
+            started_at,
+        )
         return found[0] if found else None
 
     async def open_incidents_for_service(self, service_id: str) -> list[Incident]:
         cols = ", ".join("i." + c.strip() for c in self._INC_COLS.split(","))
         return await self._inc_query(
             f"SELECT {cols} FROM incidents i JOIN incident_services s ON s.incident_id = i.id"
-            " WHERE s.service_id = $1 AND i.status <> 'resolved' ORDER BY i.started_at DESC", service_id)
+            " WHERE s.service_id = $1 AND i.status <> 'resolved' ORDER BY i.started_at DESC",
+            service_id,
+        )
 
     async def first_activity(
         self, service_ids: Sequence[str], since: datetime, until: datetime
@@ -976,7 +1242,11 @@ class PostgresStore(Store):
             " SELECT f.service_id, f.day, min(h.hour) AS hour FROM first f JOIN hourly_rollups h"
             " ON h.service_id = f.service_id AND h.day = f.day AND h.checks > 0"
             " AND (h.day > $1 OR h.hour >= $4) GROUP BY f.service_id, f.day",
-            lo.date(), hi.date(), list(service_ids), lo.hour)
+            lo.date(),
+            hi.date(),
+            list(service_ids),
+            lo.hour,
+        )
         out: dict[str, datetime] = {}
         for r in rows:
             d = r["day"]

@@ -145,8 +145,10 @@ class SqliteStore(Store):
     async def _connect(self) -> aiosqlite.Connection:
         con = await aiosqlite.connect(self.path, isolation_level=None)
         await con.execute("PRAGMA journal_mode=WAL")
-        await con.execute("CREATE TEMP TABLE IF NOT EXISTS fold_keys"
-                          " (service_id TEXT NOT NULL, day TEXT NOT NULL, hour INTEGER NOT NULL)")
+        await con.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS fold_keys"
+            " (service_id TEXT NOT NULL, day TEXT NOT NULL, hour INTEGER NOT NULL)"
+        )
         await con.execute("PRAGMA synchronous=NORMAL")
         await con.execute("PRAGMA busy_timeout=10000")
         await con.execute("PRAGMA foreign_keys=ON")
@@ -280,7 +282,9 @@ class SqliteStore(Store):
         try:
             async with self._tx():
                 async with self.w.execute("SELECT id, config, active, source FROM services") as cur:
-                    existing = {str(r[0]): (str(r[1]), bool(r[2]), str(r[3])) for r in await cur.fetchall()}
+                    existing = {
+                        str(r[0]): (str(r[1]), bool(r[2]), str(r[3])) for r in await cur.fetchall()
+                    }
                 wanted = {s.id for s in services}
                 for s in services:
                     cfg = service_to_json(s)
@@ -302,7 +306,8 @@ class SqliteStore(Store):
                 for sid, (_cfg, active, source) in existing.items():
                     if source == "config" and active and sid not in wanted:
                         await self.w.execute(
-                            "UPDATE services SET active = 0, updated_at = ? WHERE id = ?", (now, sid)
+                            "UPDATE services SET active = 0, updated_at = ? WHERE id = ?",
+                            (now, sid),
                         )
                         result.deactivated.append(sid)
         except sqlite3.Error as exc:
@@ -332,8 +337,10 @@ class SqliteStore(Store):
                     await self.w.executemany(
                         "INSERT INTO status_history (service_id, status, previous, at)"
                         " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        [(t.service_id or "", t.status.value, t.previous.value, to_us(t.at))
-                         for t in transitions],
+                        [
+                            (t.service_id or "", t.status.value, t.previous.value, to_us(t.at))
+                            for t in transitions
+                        ],
                     )
                 for e in episodes:
                     await self.w.execute(
@@ -342,9 +349,15 @@ class SqliteStore(Store):
                         " ON CONFLICT (service_id, started_at) DO UPDATE SET ended_at ="
                         " excluded.ended_at, worst_status = excluded.worst_status, cause ="
                         " excluded.cause, error = excluded.error, failed_checks = excluded.failed_checks",
-                        (e.service_id, to_us(e.started_at),
-                         to_us(e.ended_at) if e.ended_at else None, e.worst_status.value, e.cause,
-                         e.error, e.failed_checks),
+                        (
+                            e.service_id,
+                            to_us(e.started_at),
+                            to_us(e.ended_at) if e.ended_at else None,
+                            e.worst_status.value,
+                            e.cause,
+                            e.error,
+                            e.failed_checks,
+                        ),
                     )
         except sqlite3.Error as exc:
             await self._rollback()
@@ -382,7 +395,9 @@ class SqliteStore(Store):
                 "INSERT INTO temp.fold_keys (service_id, day, hour) VALUES (?, ?, ?)",
                 [(d.service_id, d.day.isoformat(), d.hour if hourly else 0) for d in deltas],
             )
-            on = "r.service_id = k.service_id AND r.day = k.day" + (" AND r.hour = k.hour" if hourly else "")
+            on = "r.service_id = k.service_id AND r.day = k.day" + (
+                " AND r.hour = k.hour" if hourly else ""
+            )
             rcols = ", ".join(f"r.{c}" for c in ROLLUP_COLUMNS)
             async with self.w.execute(
                 f"SELECT r.service_id, r.day, {'r.hour' if hourly else 'NULL'}, {rcols}"
@@ -399,12 +414,19 @@ class SqliteStore(Store):
                 f"INSERT INTO {table} ({keycols}, {_RCOLS}) VALUES ({marks})"
                 f" ON CONFLICT ({keycols}) DO UPDATE SET {sets}",
                 [
-                    (r.service_id, r.day.isoformat(), *([r.hour] if hourly else []), *rollup_values(r))
+                    (
+                        r.service_id,
+                        r.day.isoformat(),
+                        *([r.hour] if hourly else []),
+                        *rollup_values(r),
+                    )
                     for r in rows
                 ],
             )
 
-    async def rebuild_rollups(self, since: date | None = None, progress: Progress | None = None) -> int:
+    async def rebuild_rollups(
+        self, since: date | None = None, progress: Progress | None = None
+    ) -> int:
         rows = await self._all("SELECT min(started_at), max(started_at) FROM checks")
         if not rows or rows[0][0] is None:
             return 0
@@ -418,13 +440,22 @@ class SqliteStore(Store):
         while day <= last:
             lo = to_us(datetime(day.year, day.month, day.day, tzinfo=UTC))
             hi = lo + 86_400_000_000
-            checks = [_check_from_row(r) for r in await self._all(
-                f"SELECT {_CHECK_COLS} FROM checks WHERE started_at >= ? AND started_at < ?"
-                " ORDER BY service_id, started_at", (lo, hi))]
+            checks = [
+                _check_from_row(r)
+                for r in await self._all(
+                    f"SELECT {_CHECK_COLS} FROM checks WHERE started_at >= ? AND started_at < ?"
+                    " ORDER BY service_id, started_at",
+                    (lo, hi),
+                )
+            ]
             try:
                 async with self._tx():
-                    await self.w.execute("DELETE FROM daily_rollups WHERE day = ?", (day.isoformat(),))
-                    await self.w.execute("DELETE FROM hourly_rollups WHERE day = ?", (day.isoformat(),))
+                    await self.w.execute(
+                        "DELETE FROM daily_rollups WHERE day = ?", (day.isoformat(),)
+                    )
+                    await self.w.execute(
+                        "DELETE FROM hourly_rollups WHERE day = ?", (day.isoformat(),)
+                    )
                     if checks:
                         await self._fold(checks, ("daily_rollups", "hourly_rollups"))
             except sqlite3.Error as exc:
@@ -448,7 +479,8 @@ class SqliteStore(Store):
             "SELECT service_id, day FROM daily_rollups WHERE day >= ? AND day <= ?"
             " AND checks > maintenance AND (up + degraded) * 100.0 < ? * (checks - maintenance)"
             f" AND service_id IN ({marks}) ORDER BY service_id, day",
-            (first.isoformat(), last.isoformat(), target, *service_ids))
+            (first.isoformat(), last.isoformat(), target, *service_ids),
+        )
         return [(str(r[0]), date.fromisoformat(str(r[1]))) for r in rows]
 
     async def _replace_month_rows(self, month: date, rows: Sequence[Rollup]) -> None:
@@ -457,7 +489,8 @@ class SqliteStore(Store):
             marks = ", ".join("?" for _ in range(len(ROLLUP_COLUMNS) + 2))
             await self.w.executemany(
                 f"INSERT INTO monthly_rollups (service_id, day, {_RCOLS}) VALUES ({marks})",
-                [(r.service_id, month.isoformat(), *rollup_values(r)) for r in rows])
+                [(r.service_id, month.isoformat(), *rollup_values(r)) for r in rows],
+            )
 
     async def monthly_rollups(
         self, first: date, last: date, service_ids: Sequence[str] | None = None
@@ -468,13 +501,19 @@ class SqliteStore(Store):
             sql += f" AND service_id IN ({', '.join('?' for _ in service_ids)})"
             params += list(service_ids)
         rows = await self._all(sql + " ORDER BY service_id, day", params)
-        return [rollup_from_row(str(r[0]), date.fromisoformat(str(r[1])), None, r[2:]) for r in rows]
+        return [
+            rollup_from_row(str(r[0]), date.fromisoformat(str(r[1])), None, r[2:]) for r in rows
+        ]
 
     # -- reads ------------------------------------------------------------------------
 
     async def daily_rollups(
-        self, since: date, until: date | None = None, service_ids: Sequence[str] | None = None,
-        *, latency_histogram: bool = True,
+        self,
+        since: date,
+        until: date | None = None,
+        service_ids: Sequence[str] | None = None,
+        *,
+        latency_histogram: bool = True,
     ) -> list[Rollup]:
         cols = _RCOLS if latency_histogram else _RCOLS.replace("latency_hist", "'{}'")
         sql = f"SELECT service_id, day, {cols} FROM daily_rollups WHERE day >= ?"
@@ -486,7 +525,9 @@ class SqliteStore(Store):
             sql += f" AND service_id IN ({', '.join('?' for _ in service_ids)})"
             params += list(service_ids)
         rows = await self._all(sql + " ORDER BY service_id, day", params)
-        return [rollup_from_row(str(r[0]), date.fromisoformat(str(r[1])), None, r[2:]) for r in rows]
+        return [
+            rollup_from_row(str(r[0]), date.fromisoformat(str(r[1])), None, r[2:]) for r in rows
+        ]
 
     async def hourly_rollups(
         self, service_id: str, since: datetime, until: datetime | None = None
@@ -494,7 +535,11 @@ class SqliteStore(Store):
         rows = await self._all(
             f"SELECT service_id, day, hour, {_RCOLS} FROM hourly_rollups WHERE service_id = ?"
             " AND day >= ? AND day <= ? ORDER BY day, hour",
-            (service_id, since.date().isoformat(), (until or datetime.max.replace(tzinfo=since.tzinfo)).date().isoformat()),
+            (
+                service_id,
+                since.date().isoformat(),
+                (until or datetime.max.replace(tzinfo=since.tzinfo)).date().isoformat(),
+            ),
         )
         out = []
         for r in rows:
@@ -530,7 +575,9 @@ class SqliteStore(Store):
         if service_id is None:
             rows = await self._all("SELECT count(*) FROM checks")
         else:
-            rows = await self._all("SELECT count(*) FROM checks WHERE service_id = ?", (service_id,))
+            rows = await self._all(
+                "SELECT count(*) FROM checks WHERE service_id = ?", (service_id,)
+            )
         return int(rows[0][0])
 
     async def episodes(
@@ -540,8 +587,10 @@ class SqliteStore(Store):
         limit: int = 100,
         open_only: bool = False,
     ) -> list[OutageEpisode]:
-        sql = ("SELECT service_id, started_at, ended_at, worst_status, cause, error, failed_checks"
-               " FROM outage_episodes WHERE 1 = 1")
+        sql = (
+            "SELECT service_id, started_at, ended_at, worst_status, cause, error, failed_checks"
+            " FROM outage_episodes WHERE 1 = 1"
+        )
         params: list[Any] = []
         if service_id is not None:
             sql += " AND service_id = ?"
@@ -566,7 +615,9 @@ class SqliteStore(Store):
         sql += " ORDER BY at DESC, id DESC LIMIT ?"
         params.append(limit)
         return [
-            Transition(str(r[0]) or None, ServiceStatus(r[2]), ServiceStatus(r[1]), from_us(int(r[3])))
+            Transition(
+                str(r[0]) or None, ServiceStatus(r[2]), ServiceStatus(r[1]), from_us(int(r[3]))
+            )
             for r in await self._all(sql, params)
         ]
 
@@ -578,8 +629,15 @@ class SqliteStore(Store):
                 async with self.w.execute(
                     "INSERT INTO maintenance_windows (config_key, title, starts_at, ends_at, services,"
                     " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    (window.config_key, window.title, to_us(window.starts_at), to_us(window.ends_at),
-                     json.dumps(list(window.services)), window.created_by, int(time.time() * 1e6)),
+                    (
+                        window.config_key,
+                        window.title,
+                        to_us(window.starts_at),
+                        to_us(window.ends_at),
+                        json.dumps(list(window.services)),
+                        window.created_by,
+                        int(time.time() * 1e6),
+                    ),
                 ) as cur:
                     row = await cur.fetchone()
         except sqlite3.Error as exc:
@@ -601,11 +659,19 @@ class SqliteStore(Store):
                         " ON CONFLICT (config_key) DO UPDATE SET title = excluded.title, starts_at ="
                         " excluded.starts_at, ends_at = excluded.ends_at, services = excluded.services,"
                         " cancelled_at = NULL",
-                        (w.config_key, w.title, to_us(w.starts_at), to_us(w.ends_at),
-                         json.dumps(list(w.services)), now),
+                        (
+                            w.config_key,
+                            w.title,
+                            to_us(w.starts_at),
+                            to_us(w.ends_at),
+                            json.dumps(list(w.services)),
+                            now,
+                        ),
                     )
-                sql = ("UPDATE maintenance_windows SET cancelled_at = ? WHERE config_key IS NOT NULL"
-                       " AND cancelled_at IS NULL")
+                sql = (
+                    "UPDATE maintenance_windows SET cancelled_at = ? WHERE config_key IS NOT NULL"
+                    " AND cancelled_at IS NULL"
+                )
                 if keys:
                     sql += f" AND config_key NOT IN ({', '.join('?' for _ in keys)})"
                 await self.w.execute(sql, (now, *keys))
@@ -619,7 +685,9 @@ class SqliteStore(Store):
         if since is not None:
             sql += " AND ends_at > ?"
             params.append(to_us(since))
-        return [_window_from_row(r) for r in await self._all(sql + " ORDER BY starts_at, id", params)]
+        return [
+            _window_from_row(r) for r in await self._all(sql + " ORDER BY starts_at, id", params)
+        ]
 
     async def cancel_maintenance(self, window_id: int, at: datetime) -> MaintenanceWindow | None:
         try:
@@ -639,14 +707,20 @@ class SqliteStore(Store):
 
     # -- users, tokens, audit ---------------------------------------------------------
 
-    _USER_COLS = ("id, username, email, password_hash, role, active, token_version, last_login_at,"
-                  " created_at")
+    _USER_COLS = (
+        "id, username, email, password_hash, role, active, token_version, last_login_at, created_at"
+    )
 
     @staticmethod
     def _user(r: Sequence[Any]) -> User:
         return User(
-            id=int(r[0]), username=str(r[1]), email=str(r[2]), password_hash=str(r[3]),
-            role=role_from_name(str(r[4])), active=bool(r[5]), token_version=int(r[6]),
+            id=int(r[0]),
+            username=str(r[1]),
+            email=str(r[2]),
+            password_hash=str(r[3]),
+            role=role_from_name(str(r[4])),
+            active=bool(r[5]),
+            token_version=int(r[6]),
             last_login_at=from_us(int(r[7])) if r[7] is not None else None,
             created_at=from_us(int(r[8])),
         )
@@ -668,11 +742,16 @@ class SqliteStore(Store):
         return user
 
     async def get_user(self, username: str) -> User | None:
-        rows = await self._all(f"SELECT {self._USER_COLS} FROM users WHERE username = ?", (username,))
+        rows = await self._all(
+            f"SELECT {self._USER_COLS} FROM users WHERE username = ?", (username,)
+        )
         return self._user(rows[0]) if rows else None
 
     async def list_users(self) -> list[User]:
-        return [self._user(r) for r in await self._all(f"SELECT {self._USER_COLS} FROM users ORDER BY username")]
+        return [
+            self._user(r)
+            for r in await self._all(f"SELECT {self._USER_COLS} FROM users ORDER BY username")
+        ]
 
     async def update_user(
         self,
@@ -686,8 +765,12 @@ class SqliteStore(Store):
     ) -> User | None:
         sets: list[str] = []
         params: list[Any] = []
-        for col, val in (("role", role.name.lower() if role else None), ("active", None if active is None else int(active)),
-                         ("password_hash", password_hash), ("email", email)):
+        for col, val in (
+            ("role", role.name.lower() if role else None),
+            ("active", None if active is None else int(active)),
+            ("password_hash", password_hash),
+            ("email", email),
+        ):
             if val is not None:
                 sets.append(f"{col} = ?")
                 params.append(val)
@@ -696,30 +779,39 @@ class SqliteStore(Store):
         try:
             async with self._tx():
                 if sets:
-                    await self.w.execute(f"UPDATE users SET {', '.join(sets)} WHERE username = ?", (*params, username))
+                    await self.w.execute(
+                        f"UPDATE users SET {', '.join(sets)} WHERE username = ?",
+                        (*params, username),
+                    )
                 if revoke_tokens:
                     await self.w.execute(
                         "UPDATE refresh_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND user_id ="
-                        " (SELECT id FROM users WHERE username = ?)", (int(time.time() * 1e6), username))
+                        " (SELECT id FROM users WHERE username = ?)",
+                        (int(time.time() * 1e6), username),
+                    )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot update user: {exc}") from exc
         return await self.get_user(username)
 
     async def record_login(self, user_id: int, at: datetime) -> None:
         async with self._tx():
-            await self.w.execute("UPDATE users SET last_login_at = ? WHERE id = ?", (to_us(at), user_id))
+            await self.w.execute(
+                "UPDATE users SET last_login_at = ? WHERE id = ?", (to_us(at), user_id)
+            )
 
     async def add_refresh_token(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
         async with self._tx():
             await self.w.execute(
                 "INSERT INTO refresh_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)",
-                (token_hash, user_id, to_us(expires_at)))
+                (token_hash, user_id, to_us(expires_at)),
+            )
 
     async def use_refresh_token(self, token_hash: str, now: datetime) -> int | None:
         async with self._tx():
             async with self.w.execute(
                 "UPDATE refresh_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL"
-                " AND expires_at > ? RETURNING user_id", (to_us(now), token_hash, to_us(now)),
+                " AND expires_at > ? RETURNING user_id",
+                (to_us(now), token_hash, to_us(now)),
             ) as cur:
                 row = await cur.fetchone()
         return int(row[0]) if row else None
@@ -728,37 +820,69 @@ class SqliteStore(Store):
         async with self._tx():
             await self.w.execute(
                 "UPDATE refresh_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
-                (to_us(now), token_hash))
+                (to_us(now), token_hash),
+            )
 
     async def add_audit(self, entry: AuditEntry) -> None:
         async with self._tx():
             await self.w.execute(
                 "INSERT INTO audit_log (at, actor, method, target, changes) VALUES (?, ?, ?, ?, ?)",
-                (to_us(entry.at), entry.actor, entry.method, entry.target,
-                 json.dumps(entry.changes, sort_keys=True, default=str)))
+                (
+                    to_us(entry.at),
+                    entry.actor,
+                    entry.method,
+                    entry.target,
+                    json.dumps(entry.changes, sort_keys=True, default=str),
+                ),
+            )
 
-    async def list_audit(self, *, since: datetime | None = None, limit: int = 200) -> list[AuditEntry]:
+    async def list_audit(
+        self, *, since: datetime | None = None, limit: int = 200
+    ) -> list[AuditEntry]:
         rows = await self._all(
             "SELECT id, at, actor, method, target, changes FROM audit_log WHERE at >= ?"
-            " ORDER BY at DESC, id DESC LIMIT ?", (to_us(since) if since else 0, limit))
-        return [AuditEntry(id=int(r[0]), at=from_us(int(r[1])), actor=str(r[2]), method=str(r[3]),
-                           target=r[4], changes=json.loads(r[5])) for r in rows]
+            " ORDER BY at DESC, id DESC LIMIT ?",
+            (to_us(since) if since else 0, limit),
+        )
+        return [
+            AuditEntry(
+                id=int(r[0]),
+                at=from_us(int(r[1])),
+                actor=str(r[2]),
+                method=str(r[3]),
+                target=r[4],
+                changes=json.loads(r[5]),
+            )
+            for r in rows
+        ]
 
     async def save_admin_service(self, service: Service) -> None:
         now = int(time.time() * 1e6)
         try:
             async with self._tx():
-                async with self.w.execute("SELECT source FROM services WHERE id = ?", (service.id,)) as cur:
+                async with self.w.execute(
+                    "SELECT source FROM services WHERE id = ?", (service.id,)
+                ) as cur:
                     row = await cur.fetchone()
                 if row is not None and row[0] == "config":
-                    raise AlreadyExists(f"service {service.id!r} is defined in the config file; change it there")
+                    raise AlreadyExists(
+                        f"service {service.id!r} is defined in the config file; change it there"
+                    )
                 await self.w.execute(
                     "INSERT INTO services (id, name, url, config, source, active, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, 'admin', ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name ="
                     " excluded.name, url = excluded.url, config = excluded.config, active ="
                     " excluded.active, updated_at = excluded.updated_at",
-                    (service.id, service.name, service.url, service_to_json(service),
-                     int(service.active), now, now))
+                    (
+                        service.id,
+                        service.name,
+                        service.url,
+                        service_to_json(service),
+                        int(service.active),
+                        now,
+                        now,
+                    ),
+                )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot save service: {exc}") from exc
 
@@ -768,14 +892,26 @@ class SqliteStore(Store):
 
     # -- incidents --------------------------------------------------------------------
 
-    _INC_COLS = ("id, title, description, status, severity, priority, impact, root_cause,"
-                 " resolution_notes, started_at, identified_at, monitoring_at, resolved_at,"
-                 " first_update_at, created_by, resolved_by, created_at, updated_at, version,"
-                 " episode_service, episode_started_at")
-    _INC_TIMES = ("started_at", "identified_at", "monitoring_at", "resolved_at", "first_update_at",
-                  "created_at", "updated_at", "episode_started_at")
+    _INC_COLS = (
+        "id, title, description, status, severity, priority, impact, root_cause,"
+        " resolution_notes, started_at, identified_at, monitoring_at, resolved_at,"
+        " first_update_at, created_by, resolved_by, created_at, updated_at, version,"
+        " episode_service, episode_started_at"
+    )
+    _INC_TIMES = (
+        "started_at",
+        "identified_at",
+        "monitoring_at",
+        "resolved_at",
+        "first_update_at",
+        "created_at",
+        "updated_at",
+        "episode_started_at",
+    )
 
-    async def _incidents_from_rows(self, rows: Sequence[Any], con: aiosqlite.Connection | None = None) -> list[Incident]:
+    async def _incidents_from_rows(
+        self, rows: Sequence[Any], con: aiosqlite.Connection | None = None
+    ) -> list[Incident]:
         con = con or self.r
         names = [c.strip() for c in self._INC_COLS.split(",")]
         out = []
@@ -790,29 +926,45 @@ class SqliteStore(Store):
         marks = ", ".join("?" for _ in by_id)
         async with con.execute(
             f"SELECT incident_id, service_id FROM incident_services WHERE incident_id IN ({marks})"
-            " ORDER BY service_id", list(by_id)) as cur:
+            " ORDER BY service_id",
+            list(by_id),
+        ) as cur:
             for iid, sid in await cur.fetchall():
                 by_id[iid].services = (*by_id[iid].services, sid)
         async with con.execute(
             "SELECT incident_id, id, status, message, customer_visible, author, created_at FROM"
-            f" incident_updates WHERE incident_id IN ({marks}) ORDER BY created_at, id", list(by_id)) as cur:
+            f" incident_updates WHERE incident_id IN ({marks}) ORDER BY created_at, id",
+            list(by_id),
+        ) as cur:
             for iid, uid, st, msg, vis, author, at in await cur.fetchall():
-                by_id[iid].updates.append(IncidentUpdate(id=uid, status=st, message=msg,
-                                                         customer_visible=bool(vis), author=author,
-                                                         created_at=from_us(int(at))))
+                by_id[iid].updates.append(
+                    IncidentUpdate(
+                        id=uid,
+                        status=st,
+                        message=msg,
+                        customer_visible=bool(vis),
+                        author=author,
+                        created_at=from_us(int(at)),
+                    )
+                )
         return out
 
     async def _reindex(self, incident_id: int) -> None:
         """Rewrite the incident's full-text row (inside the open transaction)."""
-        async with self.w.execute("SELECT title, description FROM incidents WHERE id = ?", (incident_id,)) as cur:
+        async with self.w.execute(
+            "SELECT title, description FROM incidents WHERE id = ?", (incident_id,)
+        ) as cur:
             row = await cur.fetchone()
         async with self.w.execute(
-            "SELECT message FROM incident_updates WHERE incident_id = ? ORDER BY id", (incident_id,)) as cur:
+            "SELECT message FROM incident_updates WHERE incident_id = ? ORDER BY id", (incident_id,)
+        ) as cur:
             msgs = [m[0] for m in await cur.fetchall()]
         await self.w.execute("DELETE FROM incident_search WHERE rowid = ?", (incident_id,))
         if row is not None:
-            await self.w.execute("INSERT INTO incident_search (rowid, title, body) VALUES (?, ?, ?)",
-                                 (incident_id, row[0], "\n".join([row[1], *msgs])))
+            await self.w.execute(
+                "INSERT INTO incident_search (rowid, title, body) VALUES (?, ?, ?)",
+                (incident_id, row[0], "\n".join([row[1], *msgs])),
+            )
 
     @staticmethod
     def _col(k: str, v: Any) -> Any:
@@ -830,25 +982,57 @@ class SqliteStore(Store):
                     " resolved_at, first_update_at, created_by, resolved_by, created_at, updated_at,"
                     " version, episode_service, episode_started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
                     " ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
-                    (inc.title, inc.description, inc.status, inc.severity, inc.priority, inc.impact,
-                     inc.root_cause, inc.resolution_notes, to_us(inc.started_at),
-                     *(self._col("", getattr(inc, k)) for k in ("identified_at", "monitoring_at", "resolved_at", "first_update_at")),
-                     inc.created_by, inc.resolved_by, now, now, inc.episode_service,
-                     self._col("", inc.episode_started_at)),
+                    (
+                        inc.title,
+                        inc.description,
+                        inc.status,
+                        inc.severity,
+                        inc.priority,
+                        inc.impact,
+                        inc.root_cause,
+                        inc.resolution_notes,
+                        to_us(inc.started_at),
+                        *(
+                            self._col("", getattr(inc, k))
+                            for k in (
+                                "identified_at",
+                                "monitoring_at",
+                                "resolved_at",
+                                "first_update_at",
+                            )
+                        ),
+                        inc.created_by,
+                        inc.resolved_by,
+                        now,
+                        now,
+                        inc.episode_service,
+                        self._col("", inc.episode_started_at),
+                    ),
                 ) as cur:
                     row = await cur.fetchone()
                 assert row is not None
                 iid = int(row[0])
-                await self.w.executemany("INSERT INTO incident_services (incident_id, service_id) VALUES (?, ?)",
-                                         [(iid, s) for s in inc.services])
+                await self.w.executemany(
+                    "INSERT INTO incident_services (incident_id, service_id) VALUES (?, ?)",
+                    [(iid, s) for s in inc.services],
+                )
                 for u in inc.updates:
                     await self.w.execute(
                         "INSERT INTO incident_updates (incident_id, status, message, customer_visible,"
                         " author, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        (iid, u.status, u.message, int(u.customer_visible), u.author, to_us(u.created_at)))
+                        (
+                            iid,
+                            u.status,
+                            u.message,
+                            int(u.customer_visible),
+                            u.author,
+                            to_us(u.created_at),
+                        ),
+                    )
                 await self.w.execute(
                     "INSERT INTO incident_revisions (incident_id, version, fields, actor, at) VALUES (?, 1, ?, ?, ?)",
-                    (iid, json.dumps(["created"]), inc.created_by, now))
+                    (iid, json.dumps(["created"]), inc.created_by, now),
+                )
                 await self._reindex(iid)
         except sqlite3.IntegrityError as exc:
             raise AlreadyExists(f"an incident already exists for that outage: {exc}") from exc
@@ -860,46 +1044,68 @@ class SqliteStore(Store):
 
     async def _incident_in_tx(self, incident_id: int) -> Incident:
         """The incident as the open write transaction sees it."""
-        async with self.w.execute(f"SELECT {self._INC_COLS} FROM incidents WHERE id = ?", (incident_id,)) as cur:
+        async with self.w.execute(
+            f"SELECT {self._INC_COLS} FROM incidents WHERE id = ?", (incident_id,)
+        ) as cur:
             rows = await cur.fetchall()
-        found = await self._incidents_from_rows(rows, self.w)
+        found = await self._incidents_from_rows(list(rows), self.w)
         return found[0]
 
     async def get_incident(self, incident_id: int) -> Incident | None:
-        rows = await self._all(f"SELECT {self._INC_COLS} FROM incidents WHERE id = ?", (incident_id,))
+        rows = await self._all(
+            f"SELECT {self._INC_COLS} FROM incidents WHERE id = ?", (incident_id,)
+        )
         found = await self._incidents_from_rows(rows)
         return found[0] if found else None
 
-    async def _apply_incident_changes(self, incident_id: int, changes: dict[str, Any], now: datetime) -> None:
+    async def _apply_incident_changes(
+        self, incident_id: int, changes: dict[str, Any], now: datetime
+    ) -> None:
         cols = {k: v for k, v in changes.items() if k != "services"}
         sets = [f"{k} = ?" for k in cols] + ["version = version + 1", "updated_at = ?"]
-        await self.w.execute(f"UPDATE incidents SET {', '.join(sets)} WHERE id = ?",
-                             (*(self._col(k, v) for k, v in cols.items()), to_us(now), incident_id))
+        await self.w.execute(
+            f"UPDATE incidents SET {', '.join(sets)} WHERE id = ?",
+            (*(self._col(k, v) for k, v in cols.items()), to_us(now), incident_id),
+        )
         if "services" in changes:
-            await self.w.execute("DELETE FROM incident_services WHERE incident_id = ?", (incident_id,))
-            await self.w.executemany("INSERT INTO incident_services (incident_id, service_id) VALUES (?, ?)",
-                                     [(incident_id, s) for s in changes["services"]])
+            await self.w.execute(
+                "DELETE FROM incident_services WHERE incident_id = ?", (incident_id,)
+            )
+            await self.w.executemany(
+                "INSERT INTO incident_services (incident_id, service_id) VALUES (?, ?)",
+                [(incident_id, s) for s in changes["services"]],
+            )
 
     async def save_incident(
-        self, incident_id: int, expected_version: int, changes: dict[str, Any],
-        fields: list[str], actor: str, now: datetime,
+        self,
+        incident_id: int,
+        expected_version: int,
+        changes: dict[str, Any],
+        fields: list[str],
+        actor: str,
+        now: datetime,
     ) -> Incident:
         conflict: list[str] | None = None
         async with self._tx():
-            async with self.w.execute("SELECT version FROM incidents WHERE id = ?", (incident_id,)) as cur:
+            async with self.w.execute(
+                "SELECT version FROM incidents WHERE id = ?", (incident_id,)
+            ) as cur:
                 row = await cur.fetchone()
             if row is None:
                 raise KeyError(incident_id)
             if int(row[0]) != expected_version:
                 async with self.w.execute(
                     "SELECT fields FROM incident_revisions WHERE incident_id = ? AND version > ?"
-                    " ORDER BY version", (incident_id, expected_version)) as cur:
+                    " ORDER BY version",
+                    (incident_id, expected_version),
+                ) as cur:
                     conflict = sorted({f for r in await cur.fetchall() for f in json.loads(r[0])})
             else:
                 await self._apply_incident_changes(incident_id, changes, now)
                 await self.w.execute(
                     "INSERT INTO incident_revisions (incident_id, version, fields, actor, at) VALUES (?, ?, ?, ?, ?)",
-                    (incident_id, expected_version + 1, json.dumps(fields), actor, to_us(now)))
+                    (incident_id, expected_version + 1, json.dumps(fields), actor, to_us(now)),
+                )
                 await self._reindex(incident_id)
             current = await self._incident_in_tx(incident_id)  # as of this transaction
         if conflict is not None:
@@ -907,10 +1113,16 @@ class SqliteStore(Store):
         return current
 
     async def add_incident_update(
-        self, incident_id: int, update: IncidentUpdate, changes: dict[str, Any], now: datetime,
+        self,
+        incident_id: int,
+        update: IncidentUpdate,
+        changes: dict[str, Any],
+        now: datetime,
     ) -> Incident:
         async with self._tx():
-            async with self.w.execute("SELECT version, first_update_at FROM incidents WHERE id = ?", (incident_id,)) as cur:
+            async with self.w.execute(
+                "SELECT version, first_update_at FROM incidents WHERE id = ?", (incident_id,)
+            ) as cur:
                 row = await cur.fetchone()
             if row is None:
                 raise KeyError(incident_id)
@@ -919,29 +1131,46 @@ class SqliteStore(Store):
             await self.w.execute(
                 "INSERT INTO incident_updates (incident_id, status, message, customer_visible, author,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (incident_id, update.status, update.message, int(update.customer_visible), update.author,
-                 to_us(update.created_at)))
+                (
+                    incident_id,
+                    update.status,
+                    update.message,
+                    int(update.customer_visible),
+                    update.author,
+                    to_us(update.created_at),
+                ),
+            )
             await self._apply_incident_changes(incident_id, changes, now)
             fields = ["updates", *(["status"] if "status" in changes else [])]
             await self.w.execute(
                 "INSERT INTO incident_revisions (incident_id, version, fields, actor, at) VALUES (?, ?, ?, ?, ?)",
-                (incident_id, int(row[0]) + 1, json.dumps(fields), update.author, to_us(now)))
+                (incident_id, int(row[0]) + 1, json.dumps(fields), update.author, to_us(now)),
+            )
             await self._reindex(incident_id)
             current = await self._incident_in_tx(incident_id)
         return current
 
     async def list_incidents(
-        self, *, active: bool, since: datetime | None = None, offset: int = 0, limit: int = 50,
+        self,
+        *,
+        active: bool,
+        since: datetime | None = None,
+        offset: int = 0,
+        limit: int = 50,
     ) -> tuple[list[Incident], int]:
         where = "status != 'resolved'" if active else "status = 'resolved'"
         params: list[Any] = []
         if since is not None:
             where += " AND started_at >= ?"
             params.append(to_us(since))
-        total = int((await self._all(f"SELECT count(*) FROM incidents WHERE {where}", params))[0][0])
+        total = int(
+            (await self._all(f"SELECT count(*) FROM incidents WHERE {where}", params))[0][0]
+        )
         rows = await self._all(
             f"SELECT {self._INC_COLS} FROM incidents WHERE {where} ORDER BY started_at DESC, id DESC"
-            " LIMIT ? OFFSET ?", (*params, limit, offset))
+            " LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
         return await self._incidents_from_rows(rows), total
 
     async def search_incidents(self, query: str, limit: int = 50) -> list[Incident]:
@@ -952,13 +1181,16 @@ class SqliteStore(Store):
         rows = await self._all(
             f"SELECT {', '.join('i.' + c.strip() for c in self._INC_COLS.split(','))} FROM incident_search s"
             " JOIN incidents i ON i.id = s.rowid WHERE incident_search MATCH ?"
-            " ORDER BY i.started_at DESC LIMIT ?", (match, limit))
+            " ORDER BY i.started_at DESC LIMIT ?",
+            (match, limit),
+        )
         return await self._incidents_from_rows(rows)
 
     async def incident_for_episode(self, service_id: str, started_at: datetime) -> Incident | None:
         rows = await self._all(
             f"SELECT {self._INC_COLS} FROM incidents WHERE episode_service = ? AND episode_started_at = ?",
-            (service_id, to_us(started_at)))
+            (service_id, to_us(started_at)),
+        )
         found = await self._incidents_from_rows(rows)
         return found[0] if found else None
 
@@ -966,7 +1198,9 @@ class SqliteStore(Store):
         rows = await self._all(
             f"SELECT {', '.join('i.' + c.strip() for c in self._INC_COLS.split(','))} FROM incidents i"
             " JOIN incident_services s ON s.incident_id = i.id WHERE s.service_id = ?"
-            " AND i.status != 'resolved' ORDER BY i.started_at DESC", (service_id,))
+            " AND i.status != 'resolved' ORDER BY i.started_at DESC",
+            (service_id,),
+        )
         return await self._incidents_from_rows(rows)
 
     async def first_activity(
@@ -984,8 +1218,14 @@ class SqliteStore(Store):
             " SELECT f.service_id, f.day, min(h.hour) FROM first f JOIN hourly_rollups h"
             " ON h.service_id = f.service_id AND h.day = f.day AND h.checks > 0"
             " AND (h.day > ? OR h.hour >= ?) GROUP BY f.service_id, f.day",
-            (lo.date().isoformat(), hi.date().isoformat(), *service_ids,
-             lo.date().isoformat(), lo.hour))
+            (
+                lo.date().isoformat(),
+                hi.date().isoformat(),
+                *service_ids,
+                lo.date().isoformat(),
+                lo.hour,
+            ),
+        )
         out: dict[str, datetime] = {}
         for sid, day, hour in rows:
             if hour is None:

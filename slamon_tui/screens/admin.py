@@ -88,15 +88,26 @@ class AdminScreen(Screen[None]):
         yield Static("", id="admin-problem", classes="screen-problem")
         with TabbedContent(initial=self._initial_tab, id="admin-tabs"):
             with TabPane("1 Users", id="users"):
-                yield RecordTable("Username", "Role", "Active", "Email", "Last login",
-                                  id="users-table")
+                yield RecordTable(
+                    "Username", "Role", "Active", "Email", "Last login", id="users-table"
+                )
             with TabPane("2 Services", id="services"):
                 yield RecordTable("Id", "Name", "Defined in", "State", "URL", id="services-table")
-                yield Static("Services defined in slamon.toml are read-only here: change them in "
-                             "the file. Paused services are not checked.", classes="tab-note")
+                yield Static(
+                    "Services defined in slamon.toml are read-only here: change them in "
+                    "the file. Paused services are not checked.",
+                    classes="tab-note",
+                )
             with TabPane("3 Maintenance", id="maintenance"):
-                yield RecordTable("#", "Title", "Start (UTC)", "End (UTC)", "Services", "By",
-                                  id="maintenance-table")
+                yield RecordTable(
+                    "#",
+                    "Title",
+                    "Start (UTC)",
+                    "End (UTC)",
+                    "Services",
+                    "By",
+                    id="maintenance-table",
+                )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -182,8 +193,9 @@ class AdminScreen(Screen[None]):
         elif self.tab == "services":
             service = self.selected_service
             if service is not None and not service.editable:
-                self.app.notify(f"{service.id} is defined in slamon.toml: change it there.",
-                                timeout=4)
+                self.app.notify(
+                    f"{service.id} is defined in slamon.toml: change it there.", timeout=4
+                )
             else:
                 self.action_edit_service()
 
@@ -213,13 +225,21 @@ class AdminScreen(Screen[None]):
         users = await self._fetch("user.list", {})
         if isinstance(users, list):
             self.users = sorted(users, key=lambda u: str(u.get("username")))
-            self.query_one("#users-table", RecordTable).set_rows([
-                (str(u.get("username")), [
-                    str(u.get("username")), str(u.get("role")),
-                    "● active" if u.get("active") else "○ disabled",
-                    str(u.get("email") or ""), last_login_text(u.get("last_login_at")),
-                ]) for u in self.users
-            ])
+            self.query_one("#users-table", RecordTable).set_rows(
+                [
+                    (
+                        str(u.get("username")),
+                        [
+                            str(u.get("username")),
+                            str(u.get("role")),
+                            "● active" if u.get("active") else "○ disabled",
+                            str(u.get("email") or ""),
+                            last_login_text(u.get("last_login_at")),
+                        ],
+                    )
+                    for u in self.users
+                ]
+            )
             self.refresh_bindings()
 
     @work(exclusive=True, group="admin-services", exit_on_error=False)
@@ -231,10 +251,12 @@ class AdminScreen(Screen[None]):
             return
         feed = feed_services(audit if isinstance(audit, list) else [])
         self.services = service_entries(list(status.get("services") or []), feed)
-        self.query_one("#services-table", RecordTable).set_rows([
-            (s.id, [s.id, s.name, source_text(s), "active" if s.active else "⏸ paused", s.url])
-            for s in self.services
-        ])
+        self.query_one("#services-table", RecordTable).set_rows(
+            [
+                (s.id, [s.id, s.name, source_text(s), "active" if s.active else "⏸ paused", s.url])
+                for s in self.services
+            ]
+        )
         self.refresh_bindings()
 
     @work(exclusive=True, group="admin-windows", exit_on_error=False)
@@ -243,13 +265,22 @@ class AdminScreen(Screen[None]):
         windows = await self._fetch("maintenance.list", {})
         if isinstance(windows, list):
             self.windows = sorted(windows, key=lambda w: str(w.get("starts_at")))
-            self.query_one("#maintenance-table", RecordTable).set_rows([
-                (str(w.get("id")), [
-                    str(w.get("id")), str(w.get("title")), when_text(w.get("starts_at"))[:16],
-                    when_text(w.get("ends_at"))[:16], ", ".join(w.get("services") or []) or "all",
-                    str(w.get("created_by") or ""),
-                ]) for w in self.windows
-            ])
+            self.query_one("#maintenance-table", RecordTable).set_rows(
+                [
+                    (
+                        str(w.get("id")),
+                        [
+                            str(w.get("id")),
+                            str(w.get("title")),
+                            when_text(w.get("starts_at"))[:16],
+                            when_text(w.get("ends_at"))[:16],
+                            ", ".join(w.get("services") or []) or "all",
+                            str(w.get("created_by") or ""),
+                        ],
+                    )
+                    for w in self.windows
+                ]
+            )
             self.refresh_bindings()
 
     # --- users --------------------------------------------------------------------------------
@@ -291,8 +322,9 @@ class AdminScreen(Screen[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._run("user.disable", {"username": name}, f"User {name} disabled.",
-                          self.load_users)
+                self._run(
+                    "user.disable", {"username": name}, f"User {name} disabled.", self.load_users
+                )
 
         self.app.push_screen(
             ConfirmDialog(f"Disable {name}? Their logins end at once.", "Disable"), answered
@@ -308,8 +340,12 @@ class AdminScreen(Screen[None]):
         """Edit the service under the cursor (services added over the feed only)."""
         service = self.selected_service
         if service is not None and service.editable:
-            existing = {"name": service.name, "url": service.url, **service.config,
-                        "id": service.id}
+            existing = {
+                "name": service.name,
+                "url": service.url,
+                **service.config,
+                "id": service.id,
+            }
             self.app.push_screen(ServiceDialog(self._call, existing), self._service_saved)
 
     def _service_saved(self, result: dict[str, Any] | None) -> None:
@@ -321,8 +357,12 @@ class AdminScreen(Screen[None]):
         """Check the (paused) service under the cursor again."""
         service = self.selected_service
         if service is not None and service.editable and not service.active:
-            self._run("service.resume", {"id": service.id}, f"Service {service.id} resumed.",
-                      self.load_services)
+            self._run(
+                "service.resume",
+                {"id": service.id},
+                f"Service {service.id} resumed.",
+                self.load_services,
+            )
 
     def action_pause_service(self) -> None:
         """Stop checking the service under the cursor, after a yes."""
@@ -332,8 +372,12 @@ class AdminScreen(Screen[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._run("service.pause", {"id": service.id},
-                          f"Service {service.id} paused.", self.load_services)
+                self._run(
+                    "service.pause",
+                    {"id": service.id},
+                    f"Service {service.id} paused.",
+                    self.load_services,
+                )
 
         self.app.push_screen(
             ConfirmDialog(f"Pause {service.id}? It is not checked until resumed.", "Pause"),
@@ -360,12 +404,16 @@ class AdminScreen(Screen[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._run("maintenance.cancel", {"id": window.get("id")},
-                          f"Maintenance window “{window.get('title')}” cancelled.",
-                          self.load_windows)
+                self._run(
+                    "maintenance.cancel",
+                    {"id": window.get("id")},
+                    f"Maintenance window “{window.get('title')}” cancelled.",
+                    self.load_windows,
+                )
 
-        self.app.push_screen(ConfirmDialog(f"Cancel “{window.get('title')}”?", "Cancel it"),
-                             answered)
+        self.app.push_screen(
+            ConfirmDialog(f"Cancel “{window.get('title')}”?", "Cancel it"), answered
+        )
 
     # --- the rest -----------------------------------------------------------------------------
 
@@ -383,9 +431,9 @@ class AdminScreen(Screen[None]):
         try:
             await self._call(method, params)
         except (FeedCallError, FeedClientError) as exc:
-            self.app.notify(f"{method} failed: {getattr(exc, 'message', exc)}",
-                            severity="error", timeout=8)
+            self.app.notify(
+                f"{method} failed: {getattr(exc, 'message', exc)}", severity="error", timeout=8
+            )
             return
         self.app.notify(done)
         then()
-

@@ -19,22 +19,40 @@ from slamon_tui.client import FeedCall
 from slamon_tui.screens.form_dialog import FormDialog, FormInvalid
 from slamon_tui.widgets.form_field import FormField
 
-ROLE_OPTIONS = [("viewer — reads", "viewer"), ("reporter — also incidents", "reporter"),
-                ("admin — also users, services", "admin")]
+ROLE_OPTIONS = [
+    ("viewer — reads", "viewer"),
+    ("reporter — also incidents", "reporter"),
+    ("admin — also users, services", "admin"),
+]
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 TIME_FORMAT_HINT = "UTC, e.g. 2026-11-22 02:00 (or RFC 3339 with an offset)"
 
 
-def _text(key: str, label: str, value: str = "", *, hint: str = "", password: bool = False,
-          placeholder: str = "", disabled: bool = False) -> FormField:
-    control = Input(value, placeholder=placeholder, password=password, compact=True,
-                    id=f"input-{key}", disabled=disabled)
+def _text(
+    key: str,
+    label: str,
+    value: str = "",
+    *,
+    hint: str = "",
+    password: bool = False,
+    placeholder: str = "",
+    disabled: bool = False,
+) -> FormField:
+    control = Input(
+        value,
+        placeholder=placeholder,
+        password=password,
+        compact=True,
+        id=f"input-{key}",
+        disabled=disabled,
+    )
     return FormField(key, label, control, hint=hint)
 
 
 def _role(value: str = "viewer") -> FormField:
-    control: Select[str] = Select(ROLE_OPTIONS, value=value, allow_blank=False, compact=True,
-                                  id="input-role")
+    control: Select[str] = Select(
+        ROLE_OPTIONS, value=value, allow_blank=False, compact=True, id="input-role"
+    )
     return FormField("role", "Role", control)
 
 
@@ -71,8 +89,11 @@ class UserAddDialog(FormDialog):
     async def save(self) -> Any:
         """Add the user."""
         password = _passwords(self, required=True)
-        params: dict[str, Any] = {"username": self.value("username"), "role": self.value("role"),
-                                  "password": password}
+        params: dict[str, Any] = {
+            "username": self.value("username"),
+            "role": self.value("role"),
+            "password": password,
+        }
         if self.value("email"):
             params["email"] = self.value("email")
         return await self._call("user.add", params)
@@ -90,11 +111,13 @@ class UserEditDialog(FormDialog):
     def form_fields(self) -> Iterable[Widget]:
         """Role, active, new password twice (empty keeps it)."""
         yield _role(str(self.user.get("role") or "viewer"))
-        active = Checkbox("may log in", bool(self.user.get("active")), compact=True,
-                          id="input-active")
+        active = Checkbox(
+            "may log in", bool(self.user.get("active")), compact=True, id="input-active"
+        )
         yield FormField("active", "Active", active, hint="disabling ends the user's logins at once")
-        yield _text("password", "New password", password=True,
-                    placeholder="empty: keep the password")
+        yield _text(
+            "password", "New password", password=True, placeholder="empty: keep the password"
+        )
         yield _text("repeat", "Repeat", password=True)
         yield Static("A new role or password ends the user's current logins.", classes="form-note")
 
@@ -144,7 +167,7 @@ def duration_value(text: str) -> Any:
 
 
 def status_list(text: str) -> list[Any]:
-    """"200, 301-302" → [200, "301-302"]."""
+    """ "200, 301-302" → [200, "301-302"]."""
     items = [x for x in re.split(r"[,\s]+", text) if x]
     return [int(x) if x.isdigit() else x for x in items]
 
@@ -177,12 +200,22 @@ class ServiceDialog(FormDialog):
         for key, label, hint in SERVICE_FIELDS:
             if key == "method":
                 value = self.initial["method"] or "GET"
-                control: Select[str] = Select([(m, m) for m in METHODS], value=value,
-                                              allow_blank=False, compact=True, id="input-method")
+                control: Select[str] = Select(
+                    [(m, m) for m in METHODS],
+                    value=value,
+                    allow_blank=False,
+                    compact=True,
+                    id="input-method",
+                )
                 yield FormField("method", label, control)
                 continue
-            yield _text(key, label, self.initial[key], placeholder=hint,
-                        disabled=key == "id" and self.existing is not None)
+            yield _text(
+                key,
+                label,
+                self.initial[key],
+                placeholder=hint,
+                disabled=key == "id" and self.existing is not None,
+            )
 
     async def save(self) -> Any:
         """Add the service, or send the keys that changed."""
@@ -221,7 +254,7 @@ class ServiceDialog(FormDialog):
 
 
 def parse_time(text: str) -> datetime | None:
-    """"2026-11-22 02:00" (UTC) or RFC 3339 with an offset; None when it is neither."""
+    """ "2026-11-22 02:00" (UTC) or RFC 3339 with an offset; None when it is neither."""
     try:
         dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -250,8 +283,12 @@ class MaintenanceDialog(FormDialog):
         yield _text("title", "Title", placeholder="e.g. Database upgrade")
         yield _text("start", "Start", _utc_text(self.start), hint=TIME_FORMAT_HINT)
         yield _text("end", "End", _utc_text(self.start + timedelta(hours=1)))
-        yield _text("services", "Services", placeholder="empty: all services",
-                    hint=f"ids, comma-separated: {known}" if known else "")
+        yield _text(
+            "services",
+            "Services",
+            placeholder="empty: all services",
+            hint=f"ids, comma-separated: {known}" if known else "",
+        )
 
     async def save(self) -> Any:
         """Schedule the window."""
@@ -263,7 +300,12 @@ class MaintenanceDialog(FormDialog):
                 raise self.problem(key, f"not a time: {TIME_FORMAT_HINT}")
             times[key] = dt.isoformat()
         services = [s for s in re.split(r"[,\s]+", str(self.value("services"))) if s]
-        return await self._call("maintenance.create", {
-            "title": self.value("title"), "start": times["start"], "end": times["end"],
-            "services": services,
-        })
+        return await self._call(
+            "maintenance.create",
+            {
+                "title": self.value("title"),
+                "start": times["start"],
+                "end": times["end"],
+                "services": services,
+            },
+        )

@@ -28,7 +28,7 @@ COLUMNS = ("When (UTC)", "Who", "Method", "Target", "Changes")
 
 
 def when_text(at: str | None) -> str:
-    """"2026-11-21 23:10:04" from an ISO time (as sent when it does not parse)."""
+    """ "2026-11-21 23:10:04" from an ISO time (as sent when it does not parse)."""
     if not at:
         return "—"
     text = str(at).replace("T", " ")
@@ -100,15 +100,21 @@ class AuditScreen(Screen[None]):
     def show_entries(self, entries: list[dict[str, Any]]) -> None:
         """Fill the table, newest first (the daemon sends them so; sorted again to be sure)."""
         self.entries = sorted(entries, key=lambda e: str(e.get("at") or ""), reverse=True)
-        self.query_one("#audit-table", RecordTable).set_rows([
-            (str(entry.get("id")), [
-                when_text(entry.get("at")),
-                str(entry.get("actor") or ""),
-                str(entry.get("method") or ""),
-                str(entry.get("target") or ""),
-                changes_text(entry.get("changes")),
-            ]) for entry in self.entries
-        ])
+        self.query_one("#audit-table", RecordTable).set_rows(
+            [
+                (
+                    str(entry.get("id")),
+                    [
+                        when_text(entry.get("at")),
+                        str(entry.get("actor") or ""),
+                        str(entry.get("method") or ""),
+                        str(entry.get("target") or ""),
+                        changes_text(entry.get("changes")),
+                    ],
+                )
+                for entry in self.entries
+            ]
+        )
         self.query_one("#audit-title", Static).update(
             f"Audit log — {len(self.entries)} entries, newest first"
         )

@@ -180,7 +180,7 @@ class DashboardScreen(Screen[None]):
         """Replace the data with a status.get result: diff rows by id, in one repaint."""
         self.model.apply_snapshot(result)
         model = self.model
-        container = self.query_one("#services", VerticalScroll)
+        container = self.query_one("#services", ServiceList)
         with self.app.batch_update():
             self.query_one(StatusBanner).set_status(model.overall, model.overall_since)
             notice = self.query_one("#notice", Static)
@@ -366,7 +366,9 @@ class DashboardScreen(Screen[None]):
         sid, day, back, cell = selected
         key = (sid, day)
         entry = self._day_cache.get(key)
-        problem = self._day_problem[1] if self._day_problem and self._day_problem[0] == key else None
+        problem = (
+            self._day_problem[1] if self._day_problem and self._day_problem[0] == key else None
+        )
         line.show(DayView(day, back, cell, entry[1] if entry else None, problem))
         if not _fresh(entry, back) and problem is None:
             self._schedule_day_fetch(key)
@@ -410,7 +412,6 @@ class DashboardScreen(Screen[None]):
         else:
             self._day_problem = (key, message.problem or "no details")
         self._show_day(retry=False)
-
 
     # --- active incidents (widgets/incident_panel.py) -------------------------------------
 

@@ -63,8 +63,12 @@ def help_table() -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    for title, keys in (("Dashboard", KEYS), ("Service detail", DETAIL_KEYS),
-                        ("Incidents", INCIDENT_KEYS), ("SLA report", SLA_KEYS)):
+    for title, keys in (
+        ("Dashboard", KEYS),
+        ("Service detail", DETAIL_KEYS),
+        ("Incidents", INCIDENT_KEYS),
+        ("SLA report", SLA_KEYS),
+    ):
         table.add_row(Text(title, style="underline"), "")
         for key, what in keys:
             table.add_row(key, what)

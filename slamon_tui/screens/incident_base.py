@@ -119,8 +119,10 @@ class EditingForm(LiveScreen):
         from slamon_tui.widgets.incident_presence import PresenceLine
 
         try:
-            mine = await self._call("presence.set", {"incident_id": self.incident_id,
-                                                     "mode": "editing", "field": self.EDIT_FIELD})
+            mine = await self._call(
+                "presence.set",
+                {"incident_id": self.incident_id, "mode": "editing", "field": self.EDIT_FIELD},
+            )
         except FeedClientError:
             return
         if isinstance(mine, dict):

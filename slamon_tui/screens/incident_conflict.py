@@ -53,15 +53,18 @@ class ConflictScreen(ModalScreen[dict[str, str] | None]):
                     yield ConflictChoice(f, self.names)
             yield Static("", id="conflict-missing")
             with Horizontal(id="conflict-buttons"):
-                yield Button("Save with these choices", id="conflict-save", variant="primary",
-                             compact=True)
+                yield Button(
+                    "Save with these choices", id="conflict-save", variant="primary", compact=True
+                )
                 yield Button("Back to the editor", id="conflict-back", compact=True)
 
     def _intro(self) -> str:
         version = self.current.get("version")
         choose = sum(1 for f in self.fields if f.kind == "both")
-        text = (f"Nothing was saved: the incident is now at version {version}. "
-                "Theirs is what it holds now; yours is what you typed.")
+        text = (
+            f"Nothing was saved: the incident is now at version {version}. "
+            "Theirs is what it holds now; yours is what you typed."
+        )
         if choose:
             text += f" Choose for the {choose} field{'s' if choose > 1 else ''} you both changed."
         return text
@@ -84,14 +87,16 @@ class ConflictScreen(ModalScreen[dict[str, str] | None]):
     @property
     def missing(self) -> list[ConflictField]:
         """Fields that still need a choice."""
-        return [r.field for r in self.query(ConflictChoice)
-                if r.field.needs_choice and r.choice is None]
+        return [
+            r.field for r in self.query(ConflictChoice) if r.field.needs_choice and r.choice is None
+        ]
 
     def _show_missing(self) -> None:
         line = self.query_one("#conflict-missing", Static)
         missing = self.missing
         line.update(
-            f"Still to choose: {', '.join(f.label for f in missing)}" if missing
+            f"Still to choose: {', '.join(f.label for f in missing)}"
+            if missing
             else "Ready: Ctrl+S saves against the new version."
         )
         line.set_class(bool(missing), "-missing")
@@ -110,8 +115,11 @@ class ConflictScreen(ModalScreen[dict[str, str] | None]):
         """Dismiss with the choices, once every field that needs one has one."""
         missing = self.missing
         if missing:
-            self.notify(f"Choose theirs or mine for: {', '.join(f.label for f in missing)}",
-                        severity="warning", timeout=4)
+            self.notify(
+                f"Choose theirs or mine for: {', '.join(f.label for f in missing)}",
+                severity="warning",
+                timeout=4,
+            )
             row = next(r for r in self.query(ConflictChoice) if r.field is missing[0])
             row.focus()
             return

@@ -142,7 +142,8 @@ class IncidentDetailScreen(LiveScreen, Screen[None]):
         updates = list(incident.get("updates") or [])
         self.query_one("#timeline-title", Static).update(
             f"Timeline ({len(updates)} update{'s' if len(updates) != 1 else ''}, newest first)"
-            if updates else "Timeline: no update yet"
+            if updates
+            else "Timeline: no update yet"
         )
         await self.query_one(IncidentTimeline).show(updates, now)
         if "presence" in incident:

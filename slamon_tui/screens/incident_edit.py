@@ -44,8 +44,17 @@ from slamon_tui.widgets.incident_presence import PresenceLine
 
 PRESENCE_DELAY_S = 0.3
 """Focus must rest on a field this long before the others are told (Tab-ing through is quiet)."""
-FORM_FIELDS = ("title", "severity", "priority", "status", "services", "description", "impact",
-               "root_cause", "resolution_notes")
+FORM_FIELDS = (
+    "title",
+    "severity",
+    "priority",
+    "status",
+    "services",
+    "description",
+    "impact",
+    "root_cause",
+    "resolution_notes",
+)
 
 
 def field_of(widget: Widget | None) -> str | None:
@@ -118,44 +127,98 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
         yield PresenceLine(self.incident_id or 0, id="editor-presence")
         yield Static("", id="editor-notice", classes="problem-line")
         with EditorForm(id="editor-form"):
-            yield from self._field("title", Input(str(inc.get("title") or ""), id="f-title",
-                                                  placeholder="What is broken, in a few words"))
+            yield from self._field(
+                "title",
+                Input(
+                    str(inc.get("title") or ""),
+                    id="f-title",
+                    placeholder="What is broken, in a few words",
+                ),
+            )
             with Horizontal(id="editor-choices"):
                 with Vertical(classes="choice"):
-                    yield from self._field("severity", Select(
-                        [(s, s) for s in SEVERITY_LEVELS], value=inc.get("severity") or "high",
-                        allow_blank=False, compact=True, id="f-severity"))
+                    yield from self._field(
+                        "severity",
+                        Select(
+                            [(s, s) for s in SEVERITY_LEVELS],
+                            value=inc.get("severity") or "high",
+                            allow_blank=False,
+                            compact=True,
+                            id="f-severity",
+                        ),
+                    )
                 with Vertical(classes="choice"):
-                    yield from self._field("priority", Select(
-                        [(f"{p} ({RESPONSE_TARGETS[p]})", p) for p in PRIORITIES],
-                        value=inc.get("priority") or "P2", allow_blank=False, compact=True,
-                        id="f-priority"))
+                    yield from self._field(
+                        "priority",
+                        Select(
+                            [(f"{p} ({RESPONSE_TARGETS[p]})", p) for p in PRIORITIES],
+                            value=inc.get("priority") or "P2",
+                            allow_blank=False,
+                            compact=True,
+                            id="f-priority",
+                        ),
+                    )
                 with Vertical(classes="choice"):
-                    yield from self._field("status", Select(
-                        [(s, s) for s in self._statuses()],
-                        value=inc.get("status") or "investigating", allow_blank=False,
-                        compact=True, id="f-status"))
-            yield from self._field("services", ServicePicker(
-                self.services, set(inc.get("services") or []), id="f-services"))
-            yield from self._field("description", TextArea(
-                str(inc.get("description") or ""), id="f-description", soft_wrap=True,
-                placeholder="What users see, what is known (Markdown)"))
-            yield from self._field("impact", TextArea(
-                str(inc.get("impact") or ""), id="f-impact", soft_wrap=True,
-                placeholder="Who is affected and how"))
+                    yield from self._field(
+                        "status",
+                        Select(
+                            [(s, s) for s in self._statuses()],
+                            value=inc.get("status") or "investigating",
+                            allow_blank=False,
+                            compact=True,
+                            id="f-status",
+                        ),
+                    )
+            yield from self._field(
+                "services",
+                ServicePicker(self.services, set(inc.get("services") or []), id="f-services"),
+            )
+            yield from self._field(
+                "description",
+                TextArea(
+                    str(inc.get("description") or ""),
+                    id="f-description",
+                    soft_wrap=True,
+                    placeholder="What users see, what is known (Markdown)",
+                ),
+            )
+            yield from self._field(
+                "impact",
+                TextArea(
+                    str(inc.get("impact") or ""),
+                    id="f-impact",
+                    soft_wrap=True,
+                    placeholder="Who is affected and how",
+                ),
+            )
             if self.has_resolution_fields:
-                yield from self._field("root_cause", TextArea(
-                    str(inc.get("root_cause") or ""), id="f-root-cause", soft_wrap=True))
-                yield from self._field("resolution_notes", TextArea(
-                    str(inc.get("resolution_notes") or ""), id="f-resolution-notes",
-                    soft_wrap=True))
+                yield from self._field(
+                    "root_cause",
+                    TextArea(str(inc.get("root_cause") or ""), id="f-root-cause", soft_wrap=True),
+                )
+                yield from self._field(
+                    "resolution_notes",
+                    TextArea(
+                        str(inc.get("resolution_notes") or ""),
+                        id="f-resolution-notes",
+                        soft_wrap=True,
+                    ),
+                )
             if self.is_new:
-                yield Static("First update (optional, Markdown): posting one now keeps the"
-                             " incident from going overdue", classes="field-label")
-                yield TextArea("", id="new-message", soft_wrap=True,
-                               placeholder="We are investigating …")
-                yield MarkedCheckbox("Customer-visible (on the public status page)", True,
-                                     id="new-visible", compact=True)
+                yield Static(
+                    "First update (optional, Markdown): posting one now keeps the"
+                    " incident from going overdue",
+                    classes="field-label",
+                )
+                yield TextArea(
+                    "", id="new-message", soft_wrap=True, placeholder="We are investigating …"
+                )
+                yield MarkedCheckbox(
+                    "Customer-visible (on the public status page)",
+                    True,
+                    id="new-visible",
+                    compact=True,
+                )
         yield Footer()
 
     def _field(self, name: str, widget: Widget) -> ComposeResult:
@@ -169,8 +232,10 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
     def _heading(self) -> str:
         if self.is_new:
             return "New incident · Ctrl+S saves · Esc cancels"
-        return (f"Editing incident #{self.incident_id} (version {self.base.get('version')})"
-                " · Ctrl+S saves · Esc cancels")
+        return (
+            f"Editing incident #{self.incident_id} (version {self.base.get('version')})"
+            " · Ctrl+S saves · Esc cancels"
+        )
 
     def _statuses(self) -> tuple[str, ...]:
         # Resolving needs a root cause: that is the resolve form's job (R), not a status pick.
@@ -181,8 +246,11 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
     @property
     def has_resolution_fields(self) -> bool:
         """Root cause and notes are edited here once the incident has them."""
-        return bool(self.base.get("status") == "resolved" or self.base.get("root_cause")
-                    or self.base.get("resolution_notes"))
+        return bool(
+            self.base.get("status") == "resolved"
+            or self.base.get("root_cause")
+            or self.base.get("resolution_notes")
+        )
 
     def on_mount(self) -> None:
         """Focus the title; show the others already here; say we are editing."""
@@ -239,8 +307,13 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
         """Whether the form holds anything not saved."""
         if self.is_new:
             v = self.values()
-            return bool(v["title"].strip() or v["description"].strip() or v["impact"].strip()
-                        or v["services"] or self.query_one("#new-message", TextArea).text.strip())
+            return bool(
+                v["title"].strip()
+                or v["description"].strip()
+                or v["impact"].strip()
+                or v["services"]
+                or self.query_one("#new-message", TextArea).text.strip()
+            )
         return bool(changes_between(self.base, self.values()))
 
     # --- saving -------------------------------------------------------------------------------
@@ -266,14 +339,17 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
         if not changes:
             self.notify("Nothing changed: nothing to save.", timeout=3)
             return
-        self._send("incident.update", {"id": self.incident_id,
-                                       "version": self.base.get("version"), "changes": changes})
+        self._send(
+            "incident.update",
+            {"id": self.incident_id, "version": self.base.get("version"), "changes": changes},
+        )
 
     def _send(self, method: str, params: dict[str, Any]) -> None:
         self.saving = True
         self._notice("Saving…")
-        self.run_worker(self._save(method, params), group="save", exclusive=True,
-                        exit_on_error=False)
+        self.run_worker(
+            self._save(method, params), group="save", exclusive=True, exit_on_error=False
+        )
 
     async def _save(self, method: str, params: dict[str, Any]) -> None:
         try:
@@ -284,13 +360,16 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
             return
         except FeedClientError as exc:
             self.saving = False
-            self._notice(f"⚠ Not saved: {exc}. Everything you typed is still here; "
-                         "Ctrl+S again once connected.")
+            self._notice(
+                f"⚠ Not saved: {exc}. Everything you typed is still here; "
+                "Ctrl+S again once connected."
+            )
             return
         self.saving = False
         what = "Created" if self.is_new else "Saved"
-        self.notify(f"{what} incident #{result.get('id')} (version {result.get('version')}).",
-                    timeout=4)
+        self.notify(
+            f"{what} incident #{result.get('id')} (version {result.get('version')}).", timeout=4
+        )
         self.dismiss(result)
 
     def _refused(self, exc: FeedCallError) -> None:
@@ -318,8 +397,10 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
 
         def settled(choices: dict[str, str] | None) -> None:
             if choices is None:
-                self._notice("⚠ Not saved: someone else changed this incident. Your text is "
-                             "still here; Ctrl+S compares again.")
+                self._notice(
+                    "⚠ Not saved: someone else changed this incident. Your text is "
+                    "still here; Ctrl+S compares again."
+                )
                 return
             # Fields the user did not touch follow theirs; the others as chosen.
             self.set_values(resolve_conflict(fields, choices, yours, base, current))
@@ -331,9 +412,7 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
                 return
             self.action_save()
 
-        self.app.push_screen(
-            ConflictScreen(fields, current, dict(self.services)), settled
-        )
+        self.app.push_screen(ConflictScreen(fields, current, dict(self.services)), settled)
 
     def _clear_errors(self) -> None:
         for error in self.query(".field-error"):
@@ -391,8 +470,12 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
 
     def _say_editing(self) -> None:
         self._presence_timer = None
-        self.run_worker(self._set_editing(self._presence_field), group="presence",
-                        exclusive=True, exit_on_error=False)
+        self.run_worker(
+            self._set_editing(self._presence_field),
+            group="presence",
+            exclusive=True,
+            exit_on_error=False,
+        )
 
     async def _set_editing(self, name: str | None) -> None:
         if self.incident_id is None:
@@ -419,10 +502,14 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
             found = self.query(f"#label-{name}")
             if not found:
                 continue
-            label = "Affected services (Space toggles)" if name == "services" else FIELD_LABELS[name]
+            label = (
+                "Affected services (Space toggles)" if name == "services" else FIELD_LABELS[name]
+            )
             editors = board.editors_of(name)
             if editors:
-                label += f"   ✎ {', '.join(editors)} {'is' if len(editors) == 1 else 'are'} editing this"
+                label += (
+                    f"   ✎ {', '.join(editors)} {'is' if len(editors) == 1 else 'are'} editing this"
+                )
             found.first(Static).update(label)
             found.first(Static).set_class(bool(editors), "-others-editing")
 
@@ -435,11 +522,16 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
             return
         if int(inc.get("version") or 0) <= int(self.base.get("version") or 0) or self.saving:
             return
-        changed = [FIELD_LABELS.get(f, f).lower() for f in FORM_FIELDS
-                   if f in inc and not same_value(inc.get(f), self.base.get(f))]
+        changed = [
+            FIELD_LABELS.get(f, f).lower()
+            for f in FORM_FIELDS
+            if f in inc and not same_value(inc.get(f), self.base.get(f))
+        ]
         what = f": {', '.join(changed)} changed" if changed else " (a timeline update)"
-        self._notice(f"⚠ Someone else saved this incident (version {inc.get('version')}){what}."
-                     " Keep typing: saving shows both versions so you can choose.")
+        self._notice(
+            f"⚠ Someone else saved this incident (version {inc.get('version')}){what}."
+            " Keep typing: saving shows both versions so you can choose."
+        )
 
     def reload(self) -> None:
         """Reconnected: say again that we are editing (the old connection's presence ended)."""

@@ -56,24 +56,36 @@ class IncidentResolveScreen(EditingForm, Screen[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         """Heading, presence, notice, the three texts."""
-        yield Static(f"Resolve incident #{self.incident_id} · {self.base.get('title')}"
-                     " · Ctrl+S resolves · Esc cancels", id="editor-heading")
+        yield Static(
+            f"Resolve incident #{self.incident_id} · {self.base.get('title')}"
+            " · Ctrl+S resolves · Esc cancels",
+            id="editor-heading",
+        )
         yield PresenceLine(self.incident_id, id="editor-presence")
         yield Static("", id="editor-notice", classes="problem-line")
         with VerticalScroll(id="editor-form"):
             yield Static("Root cause (required)", id="label-root_cause", classes="field-label")
-            yield TextArea(str(self.base.get("root_cause") or ""), id="f-root-cause",
-                           soft_wrap=True, placeholder="Why it happened")
+            yield TextArea(
+                str(self.base.get("root_cause") or ""),
+                id="f-root-cause",
+                soft_wrap=True,
+                placeholder="Why it happened",
+            )
             yield self._error("root_cause")
             yield Static("Resolution notes", id="label-resolution_notes", classes="field-label")
-            yield TextArea(str(self.base.get("resolution_notes") or ""),
-                           id="f-resolution-notes", soft_wrap=True,
-                           placeholder="What was done; what follows up")
+            yield TextArea(
+                str(self.base.get("resolution_notes") or ""),
+                id="f-resolution-notes",
+                soft_wrap=True,
+                placeholder="What was done; what follows up",
+            )
             yield self._error("resolution_notes")
-            yield Static("Final update (optional, Markdown)", id="label-message",
-                         classes="field-label")
-            yield TextArea("", id="f-message", soft_wrap=True,
-                           placeholder="This incident has been resolved …")
+            yield Static(
+                "Final update (optional, Markdown)", id="label-message", classes="field-label"
+            )
+            yield TextArea(
+                "", id="f-message", soft_wrap=True, placeholder="This incident has been resolved …"
+            )
             yield self._error("message")
             yield MarkedCheckbox("Customer-visible", True, id="f-customer-visible", compact=True)
         yield Footer()
@@ -117,8 +129,11 @@ class IncidentResolveScreen(EditingForm, Screen[dict[str, Any] | None]):
         if not values["root_cause"].strip():
             self._field_errors({"root_cause": "is required to resolve: say why it happened"})
             return
-        params: dict[str, Any] = {"id": self.incident_id, "version": self.base.get("version"),
-                                  "root_cause": values["root_cause"]}
+        params: dict[str, Any] = {
+            "id": self.incident_id,
+            "version": self.base.get("version"),
+            "root_cause": values["root_cause"],
+        }
         if values["resolution_notes"].strip():
             params["resolution_notes"] = values["resolution_notes"]
         if self.message.strip():
@@ -161,13 +176,16 @@ class IncidentResolveScreen(EditingForm, Screen[dict[str, Any] | None]):
 
         def settled(choices: dict[str, str] | None) -> None:
             if choices is None:
-                self._notice("⚠ Not resolved: someone else changed this incident. Your text "
-                             "is still here; Ctrl+S compares again.")
+                self._notice(
+                    "⚠ Not resolved: someone else changed this incident. Your text "
+                    "is still here; Ctrl+S compares again."
+                )
                 return
             chosen = resolve_conflict(fields, choices, yours, base, current)
             self.query_one("#f-root-cause", TextArea).text = str(chosen.get("root_cause") or "")
             self.query_one("#f-resolution-notes", TextArea).text = str(
-                chosen.get("resolution_notes") or "")
+                chosen.get("resolution_notes") or ""
+            )
             self.base = dict(current)
             self.action_save()
 
@@ -187,5 +205,7 @@ class IncidentResolveScreen(EditingForm, Screen[dict[str, Any] | None]):
             widget.first().focus()
 
     def has_unsaved(self) -> bool:
-        return bool(any(v.strip() != str(self.base.get(k) or "").strip()
-                        for k, v in self.values().items()) or self.message.strip())
+        return bool(
+            any(v.strip() != str(self.base.get(k) or "").strip() for k, v in self.values().items())
+            or self.message.strip()
+        )

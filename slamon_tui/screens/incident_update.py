@@ -61,20 +61,32 @@ class IncidentUpdateScreen(EditingForm, Screen[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         """Heading, presence, notice, status and visibility, message and preview."""
-        yield Static(f"Update to incident #{self.incident_id} · {self.incident.get('title')}"
-                     " · Ctrl+S posts · Esc cancels", id="editor-heading")
+        yield Static(
+            f"Update to incident #{self.incident_id} · {self.incident.get('title')}"
+            " · Ctrl+S posts · Esc cancels",
+            id="editor-heading",
+        )
         yield PresenceLine(self.incident_id, id="editor-presence")
         yield Static("", id="editor-notice", classes="problem-line")
         with Horizontal(id="update-options"):
             yield Static("Status", classes="inline-label")
-            yield Select([(s, s) for s in STATUSES], value=self.incident.get("status")
-                         or "investigating", allow_blank=False, compact=True, id="f-status")
+            yield Select(
+                [(s, s) for s in STATUSES],
+                value=self.incident.get("status") or "investigating",
+                allow_blank=False,
+                compact=True,
+                id="f-status",
+            )
             yield MarkedCheckbox("Customer-visible", True, id="f-customer-visible", compact=True)
         with Horizontal(id="update-panes"):
             with Vertical(id="update-write"):
                 yield Static("Message (Markdown)", id="label-message", classes="field-label")
-                yield TextArea("", id="f-message", soft_wrap=True,
-                               placeholder="What changed, what is next, when the next update is")
+                yield TextArea(
+                    "",
+                    id="f-message",
+                    soft_wrap=True,
+                    placeholder="What changed, what is next, when the next update is",
+                )
                 error = Static("", id="error-message", classes="field-error")
                 error.display = False
                 yield error
@@ -181,8 +193,9 @@ class IncidentUpdateScreen(EditingForm, Screen[dict[str, Any] | None]):
             return
         except FeedClientError as exc:
             self.saving = False
-            self._notice(f"⚠ Not posted: {exc}. Your message is still here; Ctrl+S again "
-                         "once connected.")
+            self._notice(
+                f"⚠ Not posted: {exc}. Your message is still here; Ctrl+S again once connected."
+            )
             return
         self.saving = False
         self.notify(f"Update posted to incident #{self.incident_id}.", timeout=4)

@@ -70,8 +70,10 @@ class IncidentsScreen(LiveScreen, Screen[None]):
         yield Static("Past incidents", id="past-title", classes="incident-section-title")
         yield IncidentTable(past=True, id="past-incidents")
         yield Static("", id="past-empty", classes="incident-empty")
-        yield Input(placeholder="Search titles, descriptions and updates; Enter searches, "
-                    "Esc closes", id="incident-search")
+        yield Input(
+            placeholder="Search titles, descriptions and updates; Enter searches, Esc closes",
+            id="incident-search",
+        )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -175,7 +177,9 @@ class IncidentsScreen(LiveScreen, Screen[None]):
         empty = self.query_one("#past-empty", Static)
         if self.search_query is not None:
             items = self.found
-            title.update(f'Search "{self.search_query}": {len(items)} found (active and past) · Esc ends')
+            title.update(
+                f'Search "{self.search_query}": {len(items)} found (active and past) · Esc ends'
+            )
             empty.update("Nothing matches every word of the search.")
         else:
             items = list(self.past.get("items") or [])
@@ -253,8 +257,7 @@ class IncidentsScreen(LiveScreen, Screen[None]):
             return
         from slamon_tui.screens.incident_edit import IncidentEditScreen
 
-        self.app.push_screen(IncidentEditScreen(self._call, None, self._services()),
-                             self._created)
+        self.app.push_screen(IncidentEditScreen(self._call, None, self._services()), self._created)
 
     def _created(self, incident: dict[str, Any] | None) -> None:
         if incident:

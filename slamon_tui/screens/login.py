@@ -56,12 +56,22 @@ class LoginScreen(ModalScreen[dict[str, Any] | None]):
             yield Static(self._reason, id="login-reason")
             with Horizontal(classes="login-row"):
                 yield Label("Username", classes="login-label")
-                yield Input(self._username, placeholder="username", id="login-username",
-                            compact=True, max_length=64)
+                yield Input(
+                    self._username,
+                    placeholder="username",
+                    id="login-username",
+                    compact=True,
+                    max_length=64,
+                )
             with Horizontal(classes="login-row"):
                 yield Label("Password", classes="login-label")
-                yield Input(placeholder="password", password=True, id="login-password",
-                            compact=True, max_length=1024)
+                yield Input(
+                    placeholder="password",
+                    password=True,
+                    id="login-password",
+                    compact=True,
+                    max_length=1024,
+                )
             yield Static("", id="login-error")
             with Horizontal(id="login-buttons"):
                 yield Button("Log in", variant="primary", id="login-submit", compact=True)

@@ -144,9 +144,7 @@ class ServiceScreen(Screen[None]):
         self._fetch(method, params, method)
 
     def _fetch(self, method: str, params: dict[str, Any], group: str) -> None:
-        self.run_worker(
-            self._ask(method, params), group=group, exclusive=True, exit_on_error=False
-        )
+        self.run_worker(self._ask(method, params), group=group, exclusive=True, exit_on_error=False)
 
     async def _ask(self, method: str, params: dict[str, Any]) -> None:
         try:

@@ -33,14 +33,14 @@ EXPORT_DIR_ENV = "SLAMON_EXPORT_DIR"
 
 
 def shift_month(month: str, step: int) -> str:
-    """"2026-11" moved ``step`` months ("2026-10" for -1)."""
+    """ "2026-11" moved ``step`` months ("2026-10" for -1)."""
     y, m = (int(x) for x in month.split("-"))
     index = y * 12 + (m - 1) + step
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def period_span(period: dict[str, Any]) -> str:
-    """" · 2026-11-01 – 2026-11-30 UTC": the first and last day of [start, end)."""
+    """ " · 2026-11-01 – 2026-11-30 UTC": the first and last day of [start, end)."""
     try:
         first = date.fromisoformat(str(period["start"])[:10])
         last = date.fromisoformat(str(period["end"])[:10]) - timedelta(days=1)
@@ -118,8 +118,12 @@ class SlaScreen(LiveScreen, Screen[None]):
 
     def reload(self) -> None:
         """Ask for the report of the period shown."""
-        self.run_worker(self._load(dict(self.period_params)), group="report", exclusive=True,
-                        exit_on_error=False)
+        self.run_worker(
+            self._load(dict(self.period_params)),
+            group="report",
+            exclusive=True,
+            exit_on_error=False,
+        )
 
     async def _load(self, params: dict[str, Any]) -> None:
         try:
@@ -146,8 +150,11 @@ class SlaScreen(LiveScreen, Screen[None]):
         label = f"last {LAST_DAYS} days" if self.last_days else (self.month or "this month")
         state = "complete" if period.get("complete") else "in progress"
         breached = report.get("breached") or []
-        verdict = (f"✕ {len(breached)} breached: {', '.join(map(str, breached))}" if breached
-                   else "✓ every target met")
+        verdict = (
+            f"✕ {len(breached)} breached: {', '.join(map(str, breached))}"
+            if breached
+            else "✓ every target met"
+        )
         if not report.get("services"):
             verdict = "no services"
         self.query_one("#sla-period", Static).update(
@@ -217,8 +224,7 @@ class SlaScreen(LiveScreen, Screen[None]):
     def action_export(self) -> None:
         """Write the report shown to a file."""
         params = {**self.period_params, "format": self.export_format}
-        self.run_worker(self._export(params), group="export", exclusive=True,
-                        exit_on_error=False)
+        self.run_worker(self._export(params), group="export", exclusive=True, exit_on_error=False)
 
     async def _export(self, params: dict[str, Any]) -> None:
         try:
@@ -229,11 +235,17 @@ class SlaScreen(LiveScreen, Screen[None]):
         folder = Path(os.environ.get(EXPORT_DIR_ENV) or Path.cwd())
         try:
             path = await asyncio.to_thread(
-                write_export, folder, str(result.get("filename") or ""), str(result.get("text") or "")
+                write_export,
+                folder,
+                str(result.get("filename") or ""),
+                str(result.get("text") or ""),
             )
         except OSError as exc:
-            self.notify(f"Export failed: cannot write in {folder}: {exc.strerror or exc}",
-                        severity="error", timeout=8)
+            self.notify(
+                f"Export failed: cannot write in {folder}: {exc.strerror or exc}",
+                severity="error",
+                timeout=8,
+            )
             return
         self.last_export = path
         self.notify(f"SLA report exported to {path}", title="Exported", timeout=8)

@@ -28,7 +28,9 @@ def episode_duration(episode: dict[str, Any], now: datetime) -> str:
     return format_duration((end - start).total_seconds())
 
 
-def episodes_table(episodes: Sequence[dict[str, Any]], now: datetime | None = None) -> RenderableType:
+def episodes_table(
+    episodes: Sequence[dict[str, Any]], now: datetime | None = None
+) -> RenderableType:
     """A table of ``episodes`` (newest first, as the daemon sends them)."""
     now = now or datetime.now(UTC)
     if not episodes:

@@ -16,7 +16,7 @@ def field_problem(name: str, message: str) -> str:
     """The daemon's problem without the parameter name it starts with (shown beside it)."""
     for prefix in (f'"{name}": ', f'"{name}" '):
         if message.startswith(prefix):
-            rest = message[len(prefix):]
+            rest = message[len(prefix) :]
             return rest if prefix.endswith(": ") else f"{name} {rest}"
     return message
 

@@ -14,20 +14,22 @@ from textual.widgets import Checkbox, SelectionList
 class MarkedCheckbox(Checkbox):
     """A checkbox showing ✓ when ticked and an empty box when not."""
 
-    @property  # type: ignore[override]
-    def BUTTON_INNER(self) -> str:  # noqa: N802 - Textual reads this class attribute's name
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802 - Textual reads it by name
         return "✓" if self.value else " "
 
 
 class ServicePicker(SelectionList[str]):
     """The affected services: Space ticks one, and a ticked one says "✓ affected"."""
 
-    def __init__(self, services: list[tuple[str, str]], chosen: set[str], *,
-                 id: str | None = None) -> None:
+    def __init__(
+        self, services: list[tuple[str, str]], chosen: set[str], *, id: str | None = None
+    ) -> None:
         self.labels = {sid: (f"{name} ({sid})" if name != sid else sid) for sid, name in services}
         super().__init__(
             *[(self._prompt(sid, sid in chosen), sid, sid in chosen) for sid, _ in services],
-            id=id, compact=True,
+            id=id,
+            compact=True,
         )
 
     def _prompt(self, sid: str, chosen: bool) -> str:

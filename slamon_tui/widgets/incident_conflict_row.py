@@ -19,7 +19,11 @@ from slamon_tui.incident_model import ConflictField, merged_text, value_text
 
 MAX_VALUE_LINES = 6
 """Long texts are cut to this many lines here (the editor keeps them whole)."""
-CHOICE_WORDS = {"theirs": "keep theirs", "yours": "use mine", "both": "keep both (theirs, then mine)"}
+CHOICE_WORDS = {
+    "theirs": "keep theirs",
+    "yours": "use mine",
+    "both": "keep both (theirs, then mine)",
+}
 
 
 def clip(text: str, lines: int = MAX_VALUE_LINES) -> str:
@@ -68,7 +72,7 @@ class ConflictChoice(Static, can_focus=True):
         self._redraw()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """"keep both" only for free text changed on both sides."""
+        """ "keep both" only for free text changed on both sides."""
         if action == "choose":
             if not self.field.needs_choice:
                 return False
@@ -116,8 +120,10 @@ class ConflictChoice(Static, can_focus=True):
         elif f.kind == "same":
             text.append(" · you both made the same change", self._style("muted"))
         if f.name == "updates":
-            text.append(" · someone added to the timeline: kept (updates never overwrite"
-                        " anything)\n", self._style("muted"))
+            text.append(
+                " · someone added to the timeline: kept (updates never overwrite anything)\n",
+                self._style("muted"),
+            )
             self.update(text)
             return
         if f.kind == "theirs":
@@ -139,8 +145,10 @@ class ConflictChoice(Static, can_focus=True):
             chosen = self.choice == option
             mark = "●" if chosen else "○"
             key = {"theirs": "t", "yours": "m", "both": "b"}[option]
-            text.append(f"{mark} {CHOICE_WORDS[option]} ({key})",
-                        self._style("chosen") if chosen else Style())
+            text.append(
+                f"{mark} {CHOICE_WORDS[option]} ({key})",
+                self._style("chosen") if chosen else Style(),
+            )
             if i < len(options) - 1:
                 text.append("   ")
         if self.choice is None:

@@ -7,6 +7,7 @@ between events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -40,7 +41,7 @@ class IncidentPanel(Static):
         super().__init__("", id=id)
         self.incidents = ActiveIncidents()
         self.names: dict[str, str] = {}
-        self.clock = lambda: datetime.now(UTC)
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def on_mount(self) -> None:
         """Draw what came before mounting; keep ages current."""

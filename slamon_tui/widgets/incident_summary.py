@@ -24,8 +24,16 @@ from slamon_tui.incident_model import (
     when_text,
 )
 
-STYLE_NAMES = ("title", "label", "muted", "overdue", "severity-critical", "severity-high",
-               "status-resolved", "status-investigating")
+STYLE_NAMES = (
+    "title",
+    "label",
+    "muted",
+    "overdue",
+    "severity-critical",
+    "severity-high",
+    "status-resolved",
+    "status-investigating",
+)
 
 
 class IncidentSummary(Static):
@@ -93,16 +101,23 @@ class IncidentSummary(Static):
         rows = [
             ("Services", services_text(inc, self.names)),
             ("Started", when_text(inc.get("started_at"), now)),
-            ("Progress", " · ".join(
-                f"{step} {when_text(inc.get(f'{step}_at'), now)}"
-                for step in ("identified", "monitoring", "resolved"))
-             + (f" by {inc['resolved_by']}" if inc.get("resolved_by") else "")),
+            (
+                "Progress",
+                " · ".join(
+                    f"{step} {when_text(inc.get(f'{step}_at'), now)}"
+                    for step in ("identified", "monitoring", "resolved")
+                )
+                + (f" by {inc['resolved_by']}" if inc.get("resolved_by") else ""),
+            ),
             ("Duration", lasted),
             ("Response", response),
             ("Impact", str(inc.get("impact") or "—")),
             ("Root cause", str(inc.get("root_cause") or "—")),
             ("Resolution", str(inc.get("resolution_notes") or "—")),
-            ("Opened by", f"{inc.get('created_by') or '?'} · version {inc.get('version')}"
-             f" · last change {when_text(inc.get('updated_at'), now)}"),
+            (
+                "Opened by",
+                f"{inc.get('created_by') or '?'} · version {inc.get('version')}"
+                f" · last change {when_text(inc.get('updated_at'), now)}",
+            ),
         ]
         return rows

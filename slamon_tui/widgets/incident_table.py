@@ -233,8 +233,9 @@ class IncidentTable(DataTable[Text], inherit_bindings=False):
         assert now is not None
         for inc in self.incidents:
             self.add_row(
-                *incident_cells(inc, now, self.layout_columns, self._style, self.names,
-                                past=self.past),
+                *incident_cells(
+                    inc, now, self.layout_columns, self._style, self.names, past=self.past
+                ),
                 key=str(inc["id"]),
             )
         if keep is not None and str(keep) in [str(k.value) for k in self.rows]:

@@ -15,10 +15,12 @@ from slamon_tui.incident_model import when_text
 
 
 def entry_heading(update: dict[str, Any], now: datetime) -> str:
-    """"23:01 UTC (12m ago) · alice · identified · customer-visible"."""
+    """ "23:01 UTC (12m ago) · alice · identified · customer-visible"."""
     visible = "customer-visible" if update.get("customer_visible", True) else "internal only"
-    return (f"{when_text(update.get('created_at'), now)} · {update.get('author') or '?'}"
-            f" · {update.get('status') or '?'} · {visible}")
+    return (
+        f"{when_text(update.get('created_at'), now)} · {update.get('author') or '?'}"
+        f" · {update.get('status') or '?'} · {visible}"
+    )
 
 
 class TimelineEntry(Vertical):

@@ -161,4 +161,3 @@ class LatencyChart(Widget):
                 scale[max(at, 0) : max(at, 0) + len(text)] = text
         out.append("\n" + " " * Y_GUTTER + "".join(scale)[:width], axis)
         return out
-

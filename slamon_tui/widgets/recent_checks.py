@@ -40,7 +40,9 @@ def checks_table(checks: Sequence[dict[str, Any]], now: datetime | None = None) 
             time_text(c.get("started_at"), now, seconds=True),
             Text(outcome_text(outcome), style="bold" if failed else ""),
             "—" if code is None else str(code),
-            Text("—" if latency is None else format_ms(float(latency)), style="dim" if failed else ""),
+            Text(
+                "—" if latency is None else format_ms(float(latency)), style="dim" if failed else ""
+            ),
             error,
         )
     return table

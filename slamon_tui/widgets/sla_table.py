@@ -24,7 +24,7 @@ PARTIAL_MARK = "†"
 
 
 def verdict_text(met: bool | None) -> str:
-    """"✓ MET", "✕ BREACHED", or "— no data"."""
+    """ "✓ MET", "✕ BREACHED", or "— no data"."""
     if met is None:
         return "— no data"
     return "✓ MET" if met else "✕ BREACHED"
@@ -64,7 +64,7 @@ def budget_bar(row: dict[str, Any], width: int = BAR_WIDTH) -> tuple[str, str, s
 
 
 def budget_text(row: dict[str, Any]) -> str:
-    """"12.3 of 43.2 min" (consumed of budget)."""
+    """ "12.3 of 43.2 min" (consumed of budget)."""
     budget, consumed = row.get("budget_min"), row.get("consumed_min")
     if budget is None:
         return "—"
@@ -72,7 +72,7 @@ def budget_text(row: dict[str, Any]) -> str:
 
 
 def remaining_text(row: dict[str, Any]) -> str:
-    """"30.9 min left", or "5.1 min over" when the budget is spent."""
+    """ "30.9 min left", or "5.1 min over" when the budget is spent."""
     left = row.get("remaining_min")
     if left is None:
         return "—"
@@ -80,7 +80,7 @@ def remaining_text(row: dict[str, Any]) -> str:
 
 
 def latency_objective_text(obj: dict[str, Any] | None) -> str:
-    """"✓ 97.12% ≤ 1000 ms (target 95%)", or "—" without an objective."""
+    """ "✓ 97.12% ≤ 1000 ms (target 95%)", or "—" without an objective."""
     if not obj:
         return "—"
     comp = obj.get("compliance_pct")
@@ -197,10 +197,14 @@ class SlaTable(Static):
                 out.append_text(self._second_line(row, name_width))
             if row.get("partial_period"):
                 since = str(row.get("monitored_from") or "")[:16].replace("T", " ")
-                notes.append(f"{PARTIAL_MARK} {row.get('name') or row.get('id')}: monitored"
-                             f" only from {since} UTC (part of the period); judged on that part.")
-        legend = ("Error budget: █ used ░ left (the bar is the budget; ✕ over = spent past it)."
-                  " Uptime excludes maintenance.")
+                notes.append(
+                    f"{PARTIAL_MARK} {row.get('name') or row.get('id')}: monitored"
+                    f" only from {since} UTC (part of the period); judged on that part."
+                )
+        legend = (
+            "Error budget: █ used ░ left (the bar is the budget; ✕ over = spent past it)."
+            " Uptime excludes maintenance."
+        )
         out.append("\n\n")
         out.append(legend, self._style("muted"))
         for note in notes:
@@ -208,8 +212,9 @@ class SlaTable(Static):
             out.append(note, self._style("muted"))
         self.update(out)
 
-    def _line(self, row: dict[str, Any], columns: list[tuple[str, str, int, bool]],
-              name_width: int) -> Text:
+    def _line(
+        self, row: dict[str, Any], columns: list[tuple[str, str, int, bool]], name_width: int
+    ) -> Text:
         f = figures(row)
         name = str(row.get("name") or row.get("id"))
         if row.get("partial_period"):
@@ -217,7 +222,8 @@ class SlaTable(Static):
         line = fit(name, name_width)
         line.stylize(self._style("name"))
         verdict_style = self._style(
-            "nodata" if row.get("met") is None else ("met" if row["met"] else "breached"))
+            "nodata" if row.get("met") is None else ("met" if row["met"] else "breached")
+        )
         for key, _title, w, right in columns:
             line.append(" ")
             if key == "bar":

@@ -24,9 +24,7 @@ def bar_cells(daily: Sequence[str], window: int) -> list[str]:
 _MARK = Style(reverse=True)
 
 
-def bar_text(
-    cells: Sequence[str], styles: Mapping[str, Style], *, mark: int | None = None
-) -> Text:
+def bar_text(cells: Sequence[str], styles: Mapping[str, Style], *, mark: int | None = None) -> Text:
     """One glyph per day; ``styles`` maps a daily status (o, po, mo, nd, maintenance) to its style.
 
     The cell at index ``mark`` (the day cursor) is drawn in reverse video.

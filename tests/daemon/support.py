@@ -18,8 +18,11 @@ WAIT_S = 10.0
 
 
 async def wait_until(
-    predicate: Callable[[], bool | Awaitable[bool]], *, timeout: float = WAIT_S,
-    step: float = 0.02, what: str = "condition",
+    predicate: Callable[[], bool | Awaitable[bool]],
+    *,
+    timeout: float = WAIT_S,
+    step: float = 0.02,
+    what: str = "condition",
 ) -> None:
     """Poll ``predicate`` until it is true; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -88,8 +91,9 @@ class FeedClient:
                 return frame
             raise AssertionError(f"unexpected frame while waiting for reply {rid!r}: {frame}")
 
-    async def call(self, method: str, params: dict[str, Any] | None = None,
-                   timeout: float = WAIT_S) -> dict[str, Any]:
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float = WAIT_S
+    ) -> dict[str, Any]:
         """Send a request and return the whole reply frame (result or error)."""
         self._next_id += 1
         rid = self._next_id
@@ -104,8 +108,9 @@ class FeedClient:
         assert "result" in reply, reply
         return reply["result"]
 
-    async def next_event(self, predicate: Callable[[dict[str, Any]], bool] = lambda e: True,
-                         timeout: float = WAIT_S) -> dict[str, Any]:
+    async def next_event(
+        self, predicate: Callable[[dict[str, Any]], bool] = lambda e: True, timeout: float = WAIT_S
+    ) -> dict[str, Any]:
         """The first event (already buffered or new) matching ``predicate``."""
         for i, e in enumerate(self.events):
             if predicate(e):
@@ -134,15 +139,22 @@ def toml_str(value: str) -> str:
     return json.dumps(value)
 
 
-def write_config(path: Path, *, db_url: str, socket: Path, node: str = "test-node",
-                 services: Sequence[dict[str, Any]] = (), extra_daemon: str = "") -> Path:
+def write_config(
+    path: Path,
+    *,
+    db_url: str,
+    socket: Path,
+    node: str = "test-node",
+    services: Sequence[dict[str, Any]] = (),
+    extra_daemon: str = "",
+) -> Path:
     """Write a slamon.toml with a [daemon] section and one [[service]] per dict."""
     lines = [
         "[daemon]",
         f"database_url = {toml_str(db_url)}",
         f"socket = {toml_str(str(socket))}",
         f"node = {toml_str(node)}",
-        "write_flush_interval = \"100ms\"",
+        'write_flush_interval = "100ms"',
         extra_daemon,
     ]
     for s in services:

@@ -82,7 +82,7 @@ def test_refused_forms_say_what_is_allowed(text: str) -> None:
         parse_json_path(text)
     msg = str(info.value)
     assert JSON_PATH_HELP in msg  # what is allowed
-    assert '"$.status == \'UP\'"' in msg  # with an example
+    assert "\"$.status == 'UP'\"" in msg  # with an example
     assert "== or !=" in msg
 
 
@@ -93,8 +93,9 @@ def test_refusal_names_the_part_it_cannot_read() -> None:
         parse_json_path("$.status == UP")
 
 
-@pytest.mark.parametrize("text", ["$.status == 'UP' || 'OK'", "$.status == 'UP' == 'OK'",
-                                  "$['key\"]"])
+@pytest.mark.parametrize(
+    "text", ["$.status == 'UP' || 'OK'", "$.status == 'UP' == 'OK'", "$['key\"]"]
+)
 def test_refuses_more_than_one_literal_or_mismatched_quotes(text: str) -> None:
     with pytest.raises(ValueError):
         parse_json_path(text)
@@ -187,7 +188,7 @@ DOC = {
         ("$.components.db.details.pool[2].active == 2", True),
         ("$.components.db.details.pool[3]", False),  # out of range: missing
         ("$.components['disk space'].free == 1024", True),
-        ('$.components["a.b"].c == \'dotted\'', True),
+        ("$.components[\"a.b\"].c == 'dotted'", True),
         ("$.components.a.b.c", False),  # dots in a name need the quoted form
         ("$.checks[0].ok", True),
         ("$.checks[1].ok", False),

@@ -51,8 +51,9 @@ PW_ADMIN = "admin-Pa55word-three"
 class Client(FeedClient):
     """FeedClient that can send a token with a request."""
 
-    async def req(self, method: str, params: dict[str, Any] | None = None,
-                  token: str | None = None) -> dict[str, Any]:
+    async def req(
+        self, method: str, params: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         self._next_id += 1
         rid = self._next_id
         frame: dict[str, Any] = {"id": rid, "method": method}
@@ -63,8 +64,9 @@ class Client(FeedClient):
         await self.send(frame)
         return await self.reply_to(rid)
 
-    async def ok(self, method: str, params: dict[str, Any] | None = None,
-                 token: str | None = None) -> Any:
+    async def ok(
+        self, method: str, params: dict[str, Any] | None = None, token: str | None = None
+    ) -> Any:
         reply = await self.req(method, params, token)
         assert "result" in reply, reply
         return reply["result"]
@@ -82,14 +84,24 @@ def folder() -> Iterator[Path]:
     remove_dir(d)
 
 
-def daemon_config(folder: Path, *, db_url: str | None = None, extra: str = "",
-                  services: tuple[dict[str, Any], ...] = ()) -> Path:
+def daemon_config(
+    folder: Path,
+    *,
+    db_url: str | None = None,
+    extra: str = "",
+    services: tuple[dict[str, Any], ...] = (),
+) -> Path:
     """A config in ``folder``: SQLite there by default; spool and secret files kept there too."""
     lines = [extra, f'spool_dir = "{folder}/spool"']
     if db_url is not None and not db_url.startswith("sqlite"):
         lines.append(f'secret_file = "{folder}/jwt.secret"')
-    return write_config(folder / "slamon.toml", db_url=db_url or f"sqlite:///{folder}/db.sqlite",
-                        socket=folder / "s.sock", services=services, extra_daemon="\n".join(lines))
+    return write_config(
+        folder / "slamon.toml",
+        db_url=db_url or f"sqlite:///{folder}/db.sqlite",
+        socket=folder / "s.sock",
+        services=services,
+        extra_daemon="\n".join(lines),
+    )
 
 
 @contextlib.asynccontextmanager
@@ -99,8 +111,7 @@ async def running_daemon(config: Path) -> AsyncIterator[Daemon]:
     daemon = Daemon(settings)
     task = asyncio.create_task(daemon.run())
     started = asyncio.create_task(daemon.started.wait())
-    done, _ = await asyncio.wait({task, started}, timeout=30,
-                                 return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait({task, started}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
     if task in done:
         started.cancel()
         task.result()  # raises why it could not start
@@ -144,15 +155,24 @@ print(json.dumps(out))
 """
 
 
-async def as_other_uid(sock: Path, requests: list[tuple[str, dict[str, Any]]],
-                       uid: int = OTHER_UID) -> list[dict[str, Any]]:
+async def as_other_uid(
+    sock: Path, requests: list[tuple[str, dict[str, Any]]], uid: int = OTHER_UID
+) -> list[dict[str, Any]]:
     """Send ``requests`` from a process running as ``uid``; its replies, in order."""
     if not Path(STDLIB_PYTHON).exists():
         pytest.skip(f"{STDLIB_PYTHON} is needed to run a client as another user")
     proc = await asyncio.create_subprocess_exec(
-        STDLIB_PYTHON, "-I", "-c", _OTHER_CLIENT, str(sock),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, user=uid, group=OTHER_UID, extra_groups=[],
+        STDLIB_PYTHON,
+        "-I",
+        "-c",
+        _OTHER_CLIENT,
+        str(sock),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        user=uid,
+        group=OTHER_UID,
+        extra_groups=[],
         cwd="/",
     )
     out, err = await asyncio.wait_for(proc.communicate(json.dumps(requests).encode()), 30)
@@ -203,7 +223,11 @@ async def test_login_refresh_logout(folder: Path, db_url: str | None) -> None:
             assert "password_hash" not in user and "$argon2" not in json.dumps(first)
             # 12 h by default.
             expires = datetime.fromisoformat(first["expires_at"])
-            assert t0 + timedelta(hours=11, minutes=59) <= expires <= t0 + timedelta(hours=12, minutes=1)
+            assert (
+                t0 + timedelta(hours=11, minutes=59)
+                <= expires
+                <= t0 + timedelta(hours=12, minutes=1)
+            )
             stored = await daemon.store.get_user("alice")
             assert stored is not None and stored.last_login_at is not None
             assert stored.last_login_at >= t0 - timedelta(seconds=1)
@@ -216,7 +240,9 @@ async def test_login_refresh_logout(folder: Path, db_url: str | None) -> None:
             assert "services" in await c.ok("status.get", token=first["access_token"])
 
             # Refresh: a new pair; the old refresh token is then refused (single use).
-            second = (await c.req("auth.refresh", {"refresh_token": first["refresh_token"]}))["result"]
+            second = (await c.req("auth.refresh", {"refresh_token": first["refresh_token"]}))[
+                "result"
+            ]
             assert second["refresh_token"] != first["refresh_token"]
             assert second["user"]["username"] == "alice"
             assert (await c.ok("auth.whoami", token=second["access_token"]))["name"] == "alice"
@@ -227,12 +253,18 @@ async def test_login_refresh_logout(folder: Path, db_url: str | None) -> None:
             assert error_of(bogus)[0] == ErrorCode.UNAUTHORIZED
 
             # Logout revokes the refresh token.
-            assert await c.ok("auth.logout", {"refresh_token": second["refresh_token"]}) == {"ok": True}
+            assert await c.ok("auth.logout", {"refresh_token": second["refresh_token"]}) == {
+                "ok": True
+            }
             after = await c.req("auth.refresh", {"refresh_token": second["refresh_token"]})
             assert error_of(after)[0] == ErrorCode.UNAUTHORIZED
             # Only the hash of a refresh token is stored.
-            assert await daemon.store.use_refresh_token(token_digest(second["refresh_token"]),
-                                                        datetime.now(UTC)) is None
+            assert (
+                await daemon.store.use_refresh_token(
+                    token_digest(second["refresh_token"]), datetime.now(UTC)
+                )
+                is None
+            )
         finally:
             await c.close()
 
@@ -248,7 +280,10 @@ async def test_wrong_password_unknown_user_and_disabled_user(folder: Path) -> No
             unknown = await c.req("auth.login", {"username": "nobody-here", "password": PW_ALICE})
             disabled = await c.req("auth.login", {"username": "bob", "password": PW_BOB})
             for r in (wrong, unknown, disabled):
-                assert r["error"] == {"code": "unauthorized", "message": "wrong username or password"}, r
+                assert r["error"] == {
+                    "code": "unauthorized",
+                    "message": "wrong username or password",
+                }, r
             # A user's password does not open another account.
             cross = await c.req("auth.login", {"username": "alice", "password": PW_BOB})
             assert cross["error"]["code"] == "unauthorized"
@@ -272,7 +307,10 @@ async def test_role_change_password_change_and_disable_end_logins_at_once(folder
             await c.ok("user.set_role", {"username": "alice", "role": "reporter"}, token=admin)
             code, message = error_of(await c.req("auth.whoami", token=t1["access_token"]))
             assert code == ErrorCode.UNAUTHORIZED and "revoked" in message
-            assert error_of(await c.req("status.get", token=t1["access_token"]))[0] == ErrorCode.UNAUTHORIZED
+            assert (
+                error_of(await c.req("status.get", token=t1["access_token"]))[0]
+                == ErrorCode.UNAUTHORIZED
+            )
             stale = await c.req("auth.refresh", {"refresh_token": t1["refresh_token"]})
             assert error_of(stale)[0] == ErrorCode.UNAUTHORIZED
             t2 = await login(c, "alice", PW_ALICE)
@@ -292,12 +330,19 @@ async def test_role_change_password_change_and_disable_end_logins_at_once(folder
             await c.ok("user.disable", {"username": "alice"}, token=admin)
             code, message = error_of(await c.req("auth.whoami", token=t3["access_token"]))
             assert code == ErrorCode.UNAUTHORIZED and "disabled" in message
-            assert error_of(await c.req("auth.refresh", {"refresh_token": t3["refresh_token"]}))[0] \
+            assert (
+                error_of(await c.req("auth.refresh", {"refresh_token": t3["refresh_token"]}))[0]
                 == ErrorCode.UNAUTHORIZED
-            assert error_of(await c.req("auth.login", {"username": "alice", "password": new_pw}))[0] \
+            )
+            assert (
+                error_of(await c.req("auth.login", {"username": "alice", "password": new_pw}))[0]
                 == ErrorCode.UNAUTHORIZED
+            )
             await c.ok("user.enable", {"username": "alice"}, token=admin)
-            assert error_of(await c.req("auth.whoami", token=t3["access_token"]))[0] == ErrorCode.UNAUTHORIZED
+            assert (
+                error_of(await c.req("auth.whoami", token=t3["access_token"]))[0]
+                == ErrorCode.UNAUTHORIZED
+            )
             t4 = await login(c, "alice", new_pw)
             assert (await c.ok("auth.whoami", token=t4["access_token"]))["name"] == "alice"
             # The admin's own token was never affected.
@@ -316,9 +361,15 @@ async def test_expired_forged_and_foreign_tokens(folder: Path) -> None:
         now = datetime.now(UTC)
 
         def token(key: bytes = secret, **claims: Any) -> str:
-            base = {"sub": "alice", "uid": user.id, "role": "admin", "ver": user.token_version,
-                    "iat": int(now.timestamp()), "exp": int((now + timedelta(hours=1)).timestamp()),
-                    "typ": "access"}
+            base = {
+                "sub": "alice",
+                "uid": user.id,
+                "role": "admin",
+                "ver": user.token_version,
+                "iat": int(now.timestamp()),
+                "exp": int((now + timedelta(hours=1)).timestamp()),
+                "typ": "access",
+            }
             return jwt.encode({**base, **claims}, key, algorithm="HS256")
 
         c = await Client.connect(folder / "s.sock")
@@ -329,8 +380,10 @@ async def test_expired_forged_and_foreign_tokens(folder: Path) -> None:
             assert isinstance(await c.ok("user.list", token=good), list)
 
             # ... so these are refused for the reason given, not for the way they were made.
-            expired = token(exp=int((now - timedelta(minutes=1)).timestamp()),
-                            iat=int((now - timedelta(hours=13)).timestamp()))
+            expired = token(
+                exp=int((now - timedelta(minutes=1)).timestamp()),
+                iat=int((now - timedelta(hours=13)).timestamp()),
+            )
             code, message = error_of(await c.req("user.list", token=expired))
             assert code == ErrorCode.UNAUTHORIZED and "expired" in message
 
@@ -338,15 +391,18 @@ async def test_expired_forged_and_foreign_tokens(folder: Path) -> None:
             code, message = error_of(await c.req("user.list", token=foreign))
             assert code == ErrorCode.UNAUTHORIZED and "invalid token" in message
 
-            unsigned = jwt.encode(jwt.decode(good, options={"verify_signature": False}), None,
-                                  algorithm="none")
+            unsigned = jwt.encode(
+                jwt.decode(good, options={"verify_signature": False}), None, algorithm="none"
+            )
             assert error_of(await c.req("user.list", token=unsigned))[0] == ErrorCode.UNAUTHORIZED
 
             stale_version = token(ver=user.token_version + 1)
             code, message = error_of(await c.req("user.list", token=stale_version))
             assert code == ErrorCode.UNAUTHORIZED and "revoked" in message
 
-            no_exp = jwt.encode({"sub": "alice", "ver": user.token_version}, secret, algorithm="HS256")
+            no_exp = jwt.encode(
+                {"sub": "alice", "ver": user.token_version}, secret, algorithm="HS256"
+            )
             assert error_of(await c.req("user.list", token=no_exp))[0] == ErrorCode.UNAUTHORIZED
 
             ghost = token(sub="ghost")
@@ -389,8 +445,9 @@ async def test_secret_file_is_private_and_reused_across_restarts(folder: Path) -
             await c.close()
 
 
-async def test_jwt_secret_from_config_then_environment(folder: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_jwt_secret_from_config_then_environment(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg_secret = "config-secret-" + "c" * 40
     env_secret = "environment-secret-" + "e" * 40
     config = daemon_config(folder, extra=f'jwt_secret = "{cfg_secret}"\naccess_token_ttl = "5m"')
@@ -436,11 +493,17 @@ async def test_login_throttle_per_username_and_per_client(folder: Path) -> None:
 
         # Per client: failures spread over 5 usernames from one client throttle that client,
         # even for an account that had no failure, with the right password.
-        other = await as_other_uid(sock, [
-            ("auth.whoami", {}),
-            *[("auth.login", {"username": f"guess-{i}", "password": "whatever-123"}) for i in range(5)],
-            ("auth.login", {"username": "carol", "password": PW_ALICE}),
-        ])
+        other = await as_other_uid(
+            sock,
+            [
+                ("auth.whoami", {}),
+                *[
+                    ("auth.login", {"username": f"guess-{i}", "password": "whatever-123"})
+                    for i in range(5)
+                ],
+                ("auth.login", {"username": "carol", "password": PW_ALICE}),
+            ],
+        )
         assert other[0]["result"]["uid"] == OTHER_UID  # really another client
         assert [r["error"]["code"] for r in other[1:6]] == [ErrorCode.UNAUTHORIZED] * 5
         assert_retry_in(other[6])
@@ -453,7 +516,9 @@ async def test_login_throttle_per_username_and_per_client(folder: Path) -> None:
 
             # Per username: 5 failures for alice...
             for i in range(5):
-                r = await c.req("auth.login", {"username": "alice", "password": f"wrong-password-{i}"})
+                r = await c.req(
+                    "auth.login", {"username": "alice", "password": f"wrong-password-{i}"}
+                )
                 assert error_of(r)[0] == ErrorCode.UNAUTHORIZED, (i, r)
             # ... and the 6th attempt is refused even with the right password, in any case,
             assert_retry_in(await c.req("auth.login", {"username": "alice", "password": PW_ALICE}))
@@ -466,11 +531,15 @@ async def test_login_throttle_per_username_and_per_client(folder: Path) -> None:
             await c2.close()
 
         # A fresh client: alice stays throttled (username key), bob logs in.
-        third = await as_other_uid(sock, [
-            ("auth.whoami", {}),
-            ("auth.login", {"username": "alice", "password": PW_ALICE}),
-            ("auth.login", {"username": "bob", "password": PW_ALICE}),
-        ], uid=THIRD_UID)
+        third = await as_other_uid(
+            sock,
+            [
+                ("auth.whoami", {}),
+                ("auth.login", {"username": "alice", "password": PW_ALICE}),
+                ("auth.login", {"username": "bob", "password": PW_ALICE}),
+            ],
+            uid=THIRD_UID,
+        )
         assert third[0]["result"]["uid"] == THIRD_UID
         assert_retry_in(third[1])
         assert third[2]["result"]["user"]["username"] == "bob"
@@ -485,7 +554,9 @@ async def test_successes_do_not_count_as_failures(folder: Path) -> None:
                 r = await c.req("auth.login", {"username": "alice", "password": f"wrong-{i}-xxxxx"})
                 assert error_of(r)[0] == ErrorCode.UNAUTHORIZED
             await login(c, "alice", PW_ALICE)
-            fifth_failure = await c.req("auth.login", {"username": "alice", "password": "wrong-again-x"})
+            fifth_failure = await c.req(
+                "auth.login", {"username": "alice", "password": "wrong-again-x"}
+            )
             assert error_of(fifth_failure) == (ErrorCode.UNAUTHORIZED, "wrong username or password")
             # Now there are 5 failures: the next attempt is throttled.
             assert_retry_in(await c.req("auth.login", {"username": "alice", "password": PW_ALICE}))
@@ -497,7 +568,8 @@ async def test_successes_do_not_count_as_failures(folder: Path) -> None:
 
 
 async def test_audit_log_records_mutations_and_no_secret_leaks(
-        folder: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     pw_dave, pw_dave_new = "dave-Pa55word-1234", "dave-New-Pa55word-99"
     secrets: list[str] = [PW_ADMIN, pw_dave, pw_dave_new]
@@ -510,27 +582,47 @@ async def test_audit_log_records_mutations_and_no_secret_leaks(
             admin = boss["access_token"]
             secrets += [boss["access_token"], boss["refresh_token"]]
 
-            added = await c.ok("user.add", {"username": "dave", "role": "viewer",
-                                            "password": pw_dave, "email": "d@example.com"},
-                               token=admin)
+            added = await c.ok(
+                "user.add",
+                {
+                    "username": "dave",
+                    "role": "viewer",
+                    "password": pw_dave,
+                    "email": "d@example.com",
+                },
+                token=admin,
+            )
             assert added["username"] == "dave" and "password" not in json.dumps(added)
             # A refused mutation is not audited.
-            dup = await c.req("user.add", {"username": "dave", "role": "admin", "password": pw_dave},
-                              token=admin)
+            dup = await c.req(
+                "user.add", {"username": "dave", "role": "admin", "password": pw_dave}, token=admin
+            )
             assert error_of(dup)[0] == ErrorCode.CONFLICT
             await c.ok("user.set_role", {"username": "dave", "role": "reporter"}, token=admin)
-            await c.ok("service.add", {"id": "svc-a", "url": "http://127.0.0.1:9/health",
-                                       "interval": "1h"}, token=admin)
+            await c.ok(
+                "service.add",
+                {"id": "svc-a", "url": "http://127.0.0.1:9/health", "interval": "1h"},
+                token=admin,
+            )
             start = datetime.now(UTC) + timedelta(days=1)
-            window = await c.ok("maintenance.create", {
-                "title": "DB upgrade", "start": start.isoformat(),
-                "end": (start + timedelta(hours=1)).isoformat(), "services": ["svc-a"]},
-                token=admin)
+            window = await c.ok(
+                "maintenance.create",
+                {
+                    "title": "DB upgrade",
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(hours=1)).isoformat(),
+                    "services": ["svc-a"],
+                },
+                token=admin,
+            )
 
             dave = await login(c, "dave", pw_dave)
             secrets += [dave["access_token"], dave["refresh_token"]]
-            await c.ok("auth.passwd", {"old_password": pw_dave, "new_password": pw_dave_new},
-                       token=dave["access_token"])
+            await c.ok(
+                "auth.passwd",
+                {"old_password": pw_dave, "new_password": pw_dave_new},
+                token=dave["access_token"],
+            )
             refreshed = await c.ok("auth.refresh", {"refresh_token": boss["refresh_token"]})
             secrets += [refreshed["access_token"], refreshed["refresh_token"]]
             await c.ok("auth.logout", {"refresh_token": refreshed["refresh_token"]})
@@ -546,17 +638,25 @@ async def test_audit_log_records_mutations_and_no_secret_leaks(
             ]
             by_method = {e["method"]: e for e in entries}
             assert by_method["user.add"]["changes"] == {
-                "username": "dave", "role": "viewer", "password": "***", "email": "d@example.com"}
+                "username": "dave",
+                "role": "viewer",
+                "password": "***",
+                "email": "d@example.com",
+            }
             assert by_method["user.set_role"]["changes"] == {"username": "dave", "role": "reporter"}
-            assert by_method["auth.passwd"]["changes"] == {"old_password": "***", "new_password": "***"}
+            assert by_method["auth.passwd"]["changes"] == {
+                "old_password": "***",
+                "new_password": "***",
+            }
             assert by_method["service.add"]["changes"]["url"] == "http://127.0.0.1:9/health"
             assert by_method["maintenance.create"]["changes"]["title"] == "DB upgrade"
             for e in entries:
                 at = datetime.fromisoformat(e["at"])
                 assert abs((datetime.now(UTC) - at).total_seconds()) < 600
-            assert [e["method"] for e in await c.ok("audit.list", {"limit": 2},
-                                                     token=refreshed["access_token"])] == [
-                "auth.passwd", "maintenance.create"]
+            assert [
+                e["method"]
+                for e in await c.ok("audit.list", {"limit": 2}, token=refreshed["access_token"])
+            ] == ["auth.passwd", "maintenance.create"]
 
             text = json.dumps(entries)
             for s in secrets:
@@ -569,8 +669,11 @@ async def test_audit_log_records_mutations_and_no_secret_leaks(
     try:
         audit_rows = repr(db.execute("SELECT * FROM audit_log").fetchall())
         assert "svc-a" in audit_rows  # the rows are really there
-        everything = audit_rows + repr(db.execute("SELECT * FROM users").fetchall()) + repr(
-            db.execute("SELECT * FROM refresh_tokens").fetchall())
+        everything = (
+            audit_rows
+            + repr(db.execute("SELECT * FROM users").fetchall())
+            + repr(db.execute("SELECT * FROM refresh_tokens").fetchall())
+        )
         for s in secrets:
             assert s not in everything
         hashes = {r[0] for r in db.execute("SELECT token_hash FROM refresh_tokens")}
@@ -592,9 +695,16 @@ async def test_audit_log_hides_service_header_values(folder: Path) -> None:
         c = await Client.connect(folder / "s.sock")
         try:
             admin = (await login(c, "boss", PW_ADMIN))["access_token"]
-            await c.ok("service.add", {"id": "private-api", "url": "http://127.0.0.1:9/health",
-                                       "interval": "1h", "headers": {"Authorization": bearer}},
-                       token=admin)
+            await c.ok(
+                "service.add",
+                {
+                    "id": "private-api",
+                    "url": "http://127.0.0.1:9/health",
+                    "interval": "1h",
+                    "headers": {"Authorization": bearer},
+                },
+                token=admin,
+            )
             entries = await c.ok("audit.list", token=admin)
             assert [e["method"] for e in entries] == ["service.add"]
             assert "sk-live-0123456789abcdef" not in json.dumps(entries)
@@ -615,36 +725,47 @@ async def test_auth_passwd_needs_the_old_password(folder: Path) -> None:
             anon = await c.req("auth.passwd", {"old_password": PW_ALICE, "new_password": new_pw})
             assert error_of(anon)[0] == ErrorCode.UNAUTHORIZED
 
-            wrong = await c.req("auth.passwd", {"old_password": "not-my-password",
-                                                "new_password": new_pw}, token=token)
+            wrong = await c.req(
+                "auth.passwd",
+                {"old_password": "not-my-password", "new_password": new_pw},
+                token=token,
+            )
             assert error_of(wrong) == (ErrorCode.FORBIDDEN, "the old password is wrong")
             missing = await c.req("auth.passwd", {"new_password": new_pw}, token=token)
             assert error_of(missing)[0] == ErrorCode.INVALID_PARAMS
-            weak = await c.req("auth.passwd", {"old_password": PW_ALICE, "new_password": "short"},
-                               token=token)
+            weak = await c.req(
+                "auth.passwd", {"old_password": PW_ALICE, "new_password": "short"}, token=token
+            )
             code, message = error_of(weak)
             assert code == ErrorCode.INVALID_PARAMS and "10 characters" in message
             assert weak["error"]["fields"].keys() == {"new_password"}
             # None of these changed anything.
             assert (await c.ok("auth.whoami", token=token))["logged_in"] is True
 
-            assert (await c.ok("auth.passwd", {"old_password": PW_ALICE, "new_password": new_pw},
-                               token=token))["ok"] is True
+            assert (
+                await c.ok(
+                    "auth.passwd", {"old_password": PW_ALICE, "new_password": new_pw}, token=token
+                )
+            )["ok"] is True
             # Every login ends, the refresh token too; only the new password works.
             code, message = error_of(await c.req("auth.whoami", token=token))
             assert code == ErrorCode.UNAUTHORIZED and "revoked" in message
-            assert error_of(await c.req("auth.refresh", {"refresh_token": t["refresh_token"]}))[0] \
+            assert (
+                error_of(await c.req("auth.refresh", {"refresh_token": t["refresh_token"]}))[0]
                 == ErrorCode.UNAUTHORIZED
-            assert error_of(await c.req("auth.login", {"username": "alice",
-                                                       "password": PW_ALICE}))[0] == ErrorCode.UNAUTHORIZED
+            )
+            assert (
+                error_of(await c.req("auth.login", {"username": "alice", "password": PW_ALICE}))[0]
+                == ErrorCode.UNAUTHORIZED
+            )
             await login(c, "alice", new_pw)
         finally:
             await c.close()
 
 
-
-async def test_password_checks_run_off_the_event_loop(folder: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_password_checks_run_off_the_event_loop(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import slamon_daemon.auth as auth_module
 
     real = auth_module.verify_password
@@ -681,11 +802,13 @@ async def test_a_stale_access_token_does_not_block_refresh_or_login(folder: Path
             expired = jwt.encode(claims, secret, algorithm="HS256")
             assert "expired" in error_of(await c.req("auth.whoami", token=expired))[1]
             # The access token expired; its refresh token did not.
-            fresh = await c.req("auth.refresh", {"refresh_token": tokens["refresh_token"]},
-                                token=expired)
+            fresh = await c.req(
+                "auth.refresh", {"refresh_token": tokens["refresh_token"]}, token=expired
+            )
             assert "result" in fresh, fresh
-            again = await c.req("auth.login", {"username": "alice", "password": PW_ALICE},
-                                token=expired)
+            again = await c.req(
+                "auth.login", {"username": "alice", "password": PW_ALICE}, token=expired
+            )
             assert "result" in again, again
         finally:
             await c.close()

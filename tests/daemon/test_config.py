@@ -118,7 +118,9 @@ def test_service_defaults(tmp_path: Path) -> None:
     assert billing.active is True
 
 
-def test_daemon_defaults_from_an_empty_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_daemon_defaults_from_an_empty_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     settings, _ = load_settings(write(tmp_path, ""))
@@ -134,8 +136,18 @@ def test_daemon_defaults_from_an_empty_file(tmp_path: Path, monkeypatch: pytest.
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("500ms", 0.5), ("2s", 2.0), ("5m", 300.0), ("1h", 3600.0), ("1d", 86400.0),
-     ("1.5s", 1.5), (" 3 s ", 3.0), ("7", 7.0), (45, 45.0), (0.25, 0.25)],
+    [
+        ("500ms", 0.5),
+        ("2s", 2.0),
+        ("5m", 300.0),
+        ("1h", 3600.0),
+        ("1d", 86400.0),
+        ("1.5s", 1.5),
+        (" 3 s ", 3.0),
+        ("7", 7.0),
+        (45, 45.0),
+        (0.25, 0.25),
+    ],
 )
 def test_parse_duration(text: object, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
@@ -175,7 +187,9 @@ def _only_line(problems: list[str], needle: str) -> str:
 
 
 def test_bad_duration(tmp_path: Path) -> None:
-    path = write(tmp_path, '[[service]]\nid = "api"\nurl = "http://a.example/"\ninterval = "5 minutes"\n')
+    path = write(
+        tmp_path, '[[service]]\nid = "api"\nurl = "http://a.example/"\ninterval = "5 minutes"\n'
+    )
     problems = problems_of(path)
     line = _only_line(problems, "interval")
     assert line.startswith(f"{path}: ")
@@ -192,7 +206,10 @@ def test_bad_duration_in_daemon_section(tmp_path: Path) -> None:
 
 
 def test_unknown_key(tmp_path: Path) -> None:
-    path = write(tmp_path, '[daemon]\nnod = "eu-1"\n\n[[service]]\nid = "a"\nurl = "http://a.example/"\nintervall = "1s"\n')
+    path = write(
+        tmp_path,
+        '[daemon]\nnod = "eu-1"\n\n[[service]]\nid = "a"\nurl = "http://a.example/"\nintervall = "1s"\n',
+    )
     problems = problems_of(path)
     assert len(problems) == 2, problems
     daemon_line = _only_line(problems, "daemon.nod")
@@ -233,7 +250,14 @@ def test_duplicate_service_id_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://files.example.com/x", "http://", "https:///path-only", "not a url", "example.com/health"]
+    "url",
+    [
+        "ftp://files.example.com/x",
+        "http://",
+        "https:///path-only",
+        "not a url",
+        "example.com/health",
+    ],
 )
 def test_bad_url(tmp_path: Path, url: str) -> None:
     path = write(tmp_path, f'[[service]]\nid = "api"\nurl = "{url}"\n')
@@ -272,13 +296,17 @@ def test_invalid_toml(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", ['["600-700"]', '["abc"]', "[99]", '["300-200"]', "[]", "[true]"])
 def test_bad_expect_status(tmp_path: Path, value: str) -> None:
-    path = write(tmp_path, f'[[service]]\nid = "api"\nurl = "http://a.example/"\nexpect_status = {value}\n')
+    path = write(
+        tmp_path, f'[[service]]\nid = "api"\nurl = "http://a.example/"\nexpect_status = {value}\n'
+    )
     line = _only_line(problems_of(path), "expect_status")
     assert line.startswith(f"{path}: service[0] (id=api).expect_status: ")
     assert '"200-299"' in line  # what is allowed
 
 
-@pytest.mark.parametrize("sid", ["Face-Compare", "face_compare", "face--compare", "-api", "api-", "a" * 65, ""])
+@pytest.mark.parametrize(
+    "sid", ["Face-Compare", "face_compare", "face--compare", "-api", "api-", "a" * 65, ""]
+)
 def test_bad_id(tmp_path: Path, sid: str) -> None:
     path = write(tmp_path, f'[[service]]\nid = "{sid}"\nurl = "http://a.example/"\n')
     line = _only_line(problems_of(path), "kebab-case")
@@ -290,15 +318,20 @@ def test_bad_id(tmp_path: Path, sid: str) -> None:
 def test_every_problem_of_a_file_is_reported(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        '[daemon]\nsla_target = 150\n\n'
+        "[daemon]\nsla_target = 150\n\n"
         '[[service]]\nid = "Bad_Id"\nurl = "ftp://x/"\ninterval = "5 minutes"\n\n'
         '[[service]]\nid = "ok"\nurl = "http://ok.example/"\nconfirm_failures = 0\n',
     )
     problems = problems_of(path)
     assert len(problems) == 5, problems
     assert all(p.startswith(f"{path}: ") for p in problems)
-    for key in ("daemon.sla_target", "(id=Bad_Id).id", "(id=Bad_Id).url", "(id=Bad_Id).interval",
-                "(id=ok).confirm_failures"):
+    for key in (
+        "daemon.sla_target",
+        "(id=Bad_Id).id",
+        "(id=Bad_Id).url",
+        "(id=Bad_Id).interval",
+        "(id=ok).confirm_failures",
+    ):
         _only_line(problems, key)
 
 
@@ -324,7 +357,11 @@ def test_slamond_bad_config_exits_2_with_one_line_per_problem(tmp_path: Path) ->
     )
     proc = subprocess.run(
         [sys.executable, "-m", "slamon_daemon", "--config", str(path)],
-        capture_output=True, text=True, timeout=60, env=_env_without_slamon(), cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env_without_slamon(),
+        cwd=tmp_path,
     )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -339,7 +376,14 @@ def test_slamond_bad_config_exits_2_with_one_line_per_problem(tmp_path: Path) ->
 def test_slamond_missing_config_exits_2(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "slamon_daemon", "--config", str(tmp_path / "absent.toml")],
-        capture_output=True, text=True, timeout=60, env=_env_without_slamon(), cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env_without_slamon(),
+        cwd=tmp_path,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"{tmp_path / 'absent.toml'}: file not found (pass --config PATH or set SLAMON_CONFIG)"
+    assert (
+        proc.stderr.strip()
+        == f"{tmp_path / 'absent.toml'}: file not found (pass --config PATH or set SLAMON_CONFIG)"
+    )

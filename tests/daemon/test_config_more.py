@@ -54,8 +54,12 @@ def only_line(problems: list[str], needle: str) -> str:
 
 
 def window(**over: str) -> str:
-    fields = {"id": '"db-upgrade"', "title": '"Database upgrade"',
-              "start": "2026-11-22T02:00:00Z", "end": "2026-11-22T03:30:00Z"}
+    fields = {
+        "id": '"db-upgrade"',
+        "title": '"Database upgrade"',
+        "start": "2026-11-22T02:00:00Z",
+        "end": "2026-11-22T03:30:00Z",
+    }
     fields.update(over)
     return "\n[[maintenance]]\n" + "".join(f"{k} = {v}\n" for k, v in fields.items() if v)
 
@@ -64,20 +68,31 @@ def window(**over: str) -> str:
 
 
 def test_valid_maintenance_windows(tmp_path: Path) -> None:
-    text = (SERVICES + window(services='["api"]')
-            + window(id='"all-hands"', title='"Network work"', start="2026-12-01T23:00:00+02:00",
-                     end="2026-12-02T01:00:00+02:00"))
+    text = (
+        SERVICES
+        + window(services='["api"]')
+        + window(
+            id='"all-hands"',
+            title='"Network work"',
+            start="2026-12-01T23:00:00+02:00",
+            end="2026-12-02T01:00:00+02:00",
+        )
+    )
     settings, _ = load_settings(write(tmp_path, text))
     w1, w2 = settings.maintenance_windows
     assert w1 == MaintenanceWindow(
         title="Database upgrade",
         starts_at=datetime(2026, 11, 22, 2, 0, tzinfo=UTC),
         ends_at=datetime(2026, 11, 22, 3, 30, tzinfo=UTC),
-        services=("api",), created_by="config", config_key="db-upgrade",
+        services=("api",),
+        created_by="config",
+        config_key="db-upgrade",
     )
     # Offsets are kept as instants and stored in UTC; no services means every service.
-    assert (w2.starts_at, w2.ends_at) == (datetime(2026, 12, 1, 21, 0, tzinfo=UTC),
-                                         datetime(2026, 12, 1, 23, 0, tzinfo=UTC))
+    assert (w2.starts_at, w2.ends_at) == (
+        datetime(2026, 12, 1, 21, 0, tzinfo=UTC),
+        datetime(2026, 12, 1, 23, 0, tzinfo=UTC),
+    )
     assert w2.starts_at.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
     assert w2.services == () and w2.config_key == "all-hands"
     assert w2.covers("web", datetime(2026, 12, 1, 22, 0, tzinfo=UTC))
@@ -122,9 +137,11 @@ def test_maintenance_missing_keys(tmp_path: Path) -> None:
     path = write(tmp_path, SERVICES + window(title="", end=""))
     problems = problems_of(path)
     assert only_line(problems, ".title") == (
-        f"{path}: maintenance[0] (id=db-upgrade).title: required key is missing")
+        f"{path}: maintenance[0] (id=db-upgrade).title: required key is missing"
+    )
     assert only_line(problems, ".end") == (
-        f"{path}: maintenance[0] (id=db-upgrade).end: required key is missing")
+        f"{path}: maintenance[0] (id=db-upgrade).end: required key is missing"
+    )
 
 
 def test_maintenance_unknown_service_is_reported(tmp_path: Path) -> None:
@@ -140,8 +157,10 @@ def test_maintenance_unknown_service_line_has_the_key_path_and_comes_with_other_
     path = write(tmp_path, SERVICES + window(services='["api", "nope"]'))
     line = only_line(problems_of(path), "unknown services")
     assert line.startswith(f"{path}: maintenance[0] (id=db-upgrade).services: "), line
-    path = write(tmp_path, SERVICES.replace('id = "web"', 'id = "web"\ninterval = "5x"')
-                 + window(services='["nope"]'))
+    path = write(
+        tmp_path,
+        SERVICES.replace('id = "web"', 'id = "web"\ninterval = "5x"') + window(services='["nope"]'),
+    )
     problems = problems_of(path)
     only_line(problems, ".interval")
     only_line(problems, "unknown services")
@@ -150,8 +169,10 @@ def test_maintenance_unknown_service_line_has_the_key_path_and_comes_with_other_
 def test_maintenance_unknown_key_lists_the_allowed_keys(tmp_path: Path) -> None:
     path = write(tmp_path, SERVICES + window(service='["api"]'))
     line = only_line(problems_of(path), ".service:")
-    assert line == (f"{path}: maintenance[0] (id=db-upgrade).service: unknown key; allowed here: "
-                    "end, id, services, start, title")
+    assert line == (
+        f"{path}: maintenance[0] (id=db-upgrade).service: unknown key; allowed here: "
+        "end, id, services, start, title"
+    )
 
 
 # -- unknown keys list the allowed keys of their section ---------------------------------------
@@ -160,11 +181,17 @@ def test_maintenance_unknown_key_lists_the_allowed_keys(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "where", "model"),
     [
-        ('[daemon]\nretention = 30\n', "daemon.retention", DaemonConfig),
-        ('[[service]]\nid = "api"\nurl = "http://a.example/"\nbody_contain = "ok"\n',
-         "service[0] (id=api).body_contain", ServiceConfig),
-        ('[[service]]\nid = "api"\nurl = "http://a.example/"\n' + window(titel='"x"'),
-         "maintenance[0] (id=db-upgrade).titel", MaintenanceConfig),
+        ("[daemon]\nretention = 30\n", "daemon.retention", DaemonConfig),
+        (
+            '[[service]]\nid = "api"\nurl = "http://a.example/"\nbody_contain = "ok"\n',
+            "service[0] (id=api).body_contain",
+            ServiceConfig,
+        ),
+        (
+            '[[service]]\nid = "api"\nurl = "http://a.example/"\n' + window(titel='"x"'),
+            "maintenance[0] (id=db-upgrade).titel",
+            MaintenanceConfig,
+        ),
     ],
 )
 def test_unknown_key_lists_the_keys_of_its_section(
@@ -174,35 +201,42 @@ def test_unknown_key_lists_the_keys_of_its_section(
     line = only_line(problems_of(path), "unknown key")
     prefix = f"{path}: {where}: unknown key; allowed here: "
     assert line.startswith(prefix), line
-    assert line[len(prefix):].split(", ") == sorted(model.model_fields)
+    assert line[len(prefix) :].split(", ") == sorted(model.model_fields)
 
 
 def test_unknown_top_level_table_lists_the_sections(tmp_path: Path) -> None:
     path = write(tmp_path, '[servce]\nid = "x"\n')
     assert only_line(problems_of(path), "servce") == (
-        f"{path}: servce: unknown key; allowed here: daemon, maintenance, service")
+        f"{path}: servce: unknown key; allowed here: daemon, maintenance, service"
+    )
 
 
 # -- body checks and TLS keys -----------------------------------------------------------------
 
 
 def test_invalid_body_regex(tmp_path: Path) -> None:
-    path = write(tmp_path, '[[service]]\nid = "api"\nurl = "http://a.example/"\n'
-                           'body_regex = "(UP|OK"\n')
+    path = write(
+        tmp_path, '[[service]]\nid = "api"\nurl = "http://a.example/"\nbody_regex = "(UP|OK"\n'
+    )
     line = only_line(problems_of(path), "body_regex")
-    assert line.startswith(f"{path}: service[0] (id=api).body_regex: '(UP|OK' is not a valid "
-                           "regular expression: ")
+    assert line.startswith(
+        f"{path}: service[0] (id=api).body_regex: '(UP|OK' is not a valid regular expression: "
+    )
     assert "missing )" in line  # what is wrong with it
 
 
 @pytest.mark.parametrize(
     ("expr", "detail"),
-    [("$.status > 1", "cannot read ' > 1'"), ("status == 'UP'", "\"status == 'UP'\""),
-     ("$.status == UP", "cannot read the value 'UP'")],
+    [
+        ("$.status > 1", "cannot read ' > 1'"),
+        ("status == 'UP'", "\"status == 'UP'\""),
+        ("$.status == UP", "cannot read the value 'UP'"),
+    ],
 )
 def test_invalid_json_path(tmp_path: Path, expr: str, detail: str) -> None:
-    path = write(tmp_path, '[[service]]\nid = "api"\nurl = "http://a.example/"\n'
-                           f'json_path = "{expr}"\n')
+    path = write(
+        tmp_path, f'[[service]]\nid = "api"\nurl = "http://a.example/"\njson_path = "{expr}"\n'
+    )
     line = only_line(problems_of(path), "json_path")
     assert line.startswith(f"{path}: service[0] (id=api).json_path: ")
     assert detail in line
@@ -211,23 +245,30 @@ def test_invalid_json_path(tmp_path: Path, expr: str, detail: str) -> None:
 
 def test_ca_file_missing(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-ca.pem"
-    path = write(tmp_path, '[[service]]\nid = "api"\nurl = "https://a.example/"\n'
-                           f'ca_file = "{missing}"\n')
+    path = write(
+        tmp_path, f'[[service]]\nid = "api"\nurl = "https://a.example/"\nca_file = "{missing}"\n'
+    )
     line = only_line(problems_of(path), "ca_file")
-    assert line == (f"{path}: service[0] (id=api).ca_file: '{missing}' is not a readable file"
-                    " (a PEM bundle of CA certificates)")
+    assert line == (
+        f"{path}: service[0] (id=api).ca_file: '{missing}' is not a readable file"
+        " (a PEM bundle of CA certificates)"
+    )
 
 
 def test_ca_file_that_is_a_directory(tmp_path: Path) -> None:
-    path = write(tmp_path, '[[service]]\nid = "api"\nurl = "https://a.example/"\n'
-                           f'ca_file = "{tmp_path}"\n')
+    path = write(
+        tmp_path, f'[[service]]\nid = "api"\nurl = "https://a.example/"\nca_file = "{tmp_path}"\n'
+    )
     assert "is not a readable file" in only_line(problems_of(path), "ca_file")
 
 
 def test_every_body_check_problem_has_its_own_line(tmp_path: Path) -> None:
-    path = write(tmp_path, '[[service]]\nid = "api"\nurl = "http://a.example/"\n'
-                           'body_regex = "["\njson_path = "$..x"\nca_file = "/nope/ca.pem"\n'
-                           'follow_redirects = "sometimes"\n')
+    path = write(
+        tmp_path,
+        '[[service]]\nid = "api"\nurl = "http://a.example/"\n'
+        'body_regex = "["\njson_path = "$..x"\nca_file = "/nope/ca.pem"\n'
+        'follow_redirects = "sometimes"\n',
+    )
     problems = problems_of(path)
     assert len(problems) == 4, problems
     for key in ("body_regex", "json_path", "ca_file", "follow_redirects"):
@@ -237,7 +278,9 @@ def test_every_body_check_problem_has_its_own_line(tmp_path: Path) -> None:
 def test_headers_body_redirects_and_ca_file_reach_the_service(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
 [[service]]
 id = "api"
 url = "https://api.example/v1/ping"
@@ -253,7 +296,8 @@ ca_file = "{ca}"
 [[service]]
 id = "plain"
 url = "http://plain.example/"
-""")
+""",
+    )
     settings, _ = load_settings(path)
     api, plain = settings.services
     assert isinstance(api, Service)
@@ -271,7 +315,7 @@ url = "http://plain.example/"
 
 @pytest.mark.parametrize(
     ("value", "problem"),
-    [('"Bearer"', "headers"), ('{ X = 1 }', "headers.X"), ("42", "body")],
+    [('"Bearer"', "headers"), ("{ X = 1 }", "headers.X"), ("42", "body")],
 )
 def test_headers_and_body_types(tmp_path: Path, value: str, problem: str) -> None:
     key = problem.split(".")[0]

@@ -77,8 +77,13 @@ async def test_daemon_end_to_end(db_url: str, tmp_path: Path, sock_dir: Path) ->
     cfg = tmp_path / "slamon.toml"
     async with Target(respond(200, b"ok")) as ok, Target(respond(200, b"ok")) as flaky:
         services = [service("ok-svc", ok.url, name="OK Service"), service("flaky-svc", flaky.url)]
-        settings = settings_for(cfg, db_url=db_url, socket=sock, services=services,
-                                extra_daemon=f'spool_dir = "{tmp_path / "spool"}"')
+        settings = settings_for(
+            cfg,
+            db_url=db_url,
+            socket=sock,
+            services=services,
+            extra_daemon=f'spool_dir = "{tmp_path / "spool"}"',
+        )
 
         # -- first run: live status over the socket, events, an outage ---------------------
         async with running(settings) as daemon:
@@ -118,13 +123,22 @@ async def test_daemon_end_to_end(db_url: str, tmp_path: Path, sock_dir: Path) ->
                 # The flaky target goes away: confirmed after 2 failures, announced as events.
                 await flaky.stop()
                 major = await client.next_event(
-                    lambda e: e["event"] == "status" and e["data"].get("service_id") == "flaky-svc"
-                    and e["data"]["status"] == "major_outage", timeout=20)
+                    lambda e: (
+                        e["event"] == "status"
+                        and e["data"].get("service_id") == "flaky-svc"
+                        and e["data"]["status"] == "major_outage"
+                    ),
+                    timeout=20,
+                )
                 assert major["data"]["kind"] == "service"
                 assert major["data"]["previous"] == "degraded"
                 overall = await client.next_event(
-                    lambda e: e["event"] == "status" and e["data"]["kind"] == "overall"
-                    and e["data"]["status"] == "partial_outage")
+                    lambda e: (
+                        e["event"] == "status"
+                        and e["data"]["kind"] == "overall"
+                        and e["data"]["status"] == "partial_outage"
+                    )
+                )
                 assert overall["data"]["previous"] == "degraded"
                 status = await client.result("status.get")
                 assert status["overall"]["status"] == "partial_outage"
@@ -175,8 +189,13 @@ async def test_daemon_end_to_end(db_url: str, tmp_path: Path, sock_dir: Path) ->
             assert rows["ok-svc"]["latencies"]  # the sparkline is back too
 
         # -- the service leaves the config file: deactivated, history kept ------------------
-        settings = settings_for(cfg, db_url=db_url, socket=sock, services=services[:1],
-                                extra_daemon=f'spool_dir = "{tmp_path / "spool"}"')
+        settings = settings_for(
+            cfg,
+            db_url=db_url,
+            socket=sock,
+            services=services[:1],
+            extra_daemon=f'spool_dir = "{tmp_path / "spool"}"',
+        )
         async with running(settings):
             client = await FeedClient.connect(sock)
             try:
@@ -195,17 +214,31 @@ async def test_recovery_is_announced(tmp_path: Path, sock_dir: Path) -> None:
     sock = sock_dir / "r.sock"
     target = await Target(respond(500, b"broken")).start()
     try:
-        settings = settings_for(tmp_path / "slamon.toml", db_url=f"sqlite:///{tmp_path / 'r.db'}",
-                                socket=sock, services=[service("api", target.url)])
+        settings = settings_for(
+            tmp_path / "slamon.toml",
+            db_url=f"sqlite:///{tmp_path / 'r.db'}",
+            socket=sock,
+            services=[service("api", target.url)],
+        )
         async with running(settings):
             client = await FeedClient.connect(sock)
             try:
                 await client.result("subscribe", {"topics": ["status"]})
-                await client.next_event(lambda e: e["data"].get("service_id") == "api"
-                                        and e["data"]["status"] == "major_outage", timeout=20)
+                await client.next_event(
+                    lambda e: (
+                        e["data"].get("service_id") == "api"
+                        and e["data"]["status"] == "major_outage"
+                    ),
+                    timeout=20,
+                )
                 target.behaviour = respond(200, b"fine")
-                back = await client.next_event(lambda e: e["data"].get("service_id") == "api"
-                                               and e["data"]["status"] == "operational", timeout=20)
+                back = await client.next_event(
+                    lambda e: (
+                        e["data"].get("service_id") == "api"
+                        and e["data"]["status"] == "operational"
+                    ),
+                    timeout=20,
+                )
                 assert back["data"]["previous"] == "major_outage"
             finally:
                 await client.close()
@@ -216,10 +249,13 @@ async def test_recovery_is_announced(tmp_path: Path, sock_dir: Path) -> None:
         assert episode.ended_at is not None and episode.cause == "http_error"
 
 
-async def test_unknown_and_bad_requests_do_not_disturb_the_daemon(tmp_path: Path, sock_dir: Path) -> None:
+async def test_unknown_and_bad_requests_do_not_disturb_the_daemon(
+    tmp_path: Path, sock_dir: Path
+) -> None:
     sock = sock_dir / "b.sock"
-    settings = settings_for(tmp_path / "slamon.toml", db_url=f"sqlite:///{tmp_path / 'b.db'}",
-                            socket=sock)
+    settings = settings_for(
+        tmp_path / "slamon.toml", db_url=f"sqlite:///{tmp_path / 'b.db'}", socket=sock
+    )
     async with running(settings):
         client = await FeedClient.connect(sock)
         try:
@@ -227,7 +263,9 @@ async def test_unknown_and_bad_requests_do_not_disturb_the_daemon(tmp_path: Path
             assert (await client.read())["error"]["code"] == "parse_error"
             assert (await client.call("no.such"))["error"]["code"] == "unknown_method"
             assert (await client.call("status.get", {"x": 1}))["error"]["code"] == "invalid_params"
-            assert (await client.call("subscribe", {"topics": ["nope"]}))["error"]["code"] == "invalid_params"
+            assert (await client.call("subscribe", {"topics": ["nope"]}))["error"][
+                "code"
+            ] == "invalid_params"
             assert (await client.result("ping"))["pong"] is True
             names = {m["name"] for m in await client.result("methods")}
             assert {"ping", "status.get", "subscribe", "daemon.stats"} <= names
@@ -235,7 +273,9 @@ async def test_unknown_and_bad_requests_do_not_disturb_the_daemon(tmp_path: Path
             await client.close()
 
 
-async def test_second_daemon_on_a_live_socket_leaves_it_alone(tmp_path: Path, sock_dir: Path) -> None:
+async def test_second_daemon_on_a_live_socket_leaves_it_alone(
+    tmp_path: Path, sock_dir: Path
+) -> None:
     sock = sock_dir / "one.sock"
     first = settings_for(tmp_path / "a.toml", db_url=f"sqlite:///{tmp_path / 'a.db'}", socket=sock)
     second = settings_for(tmp_path / "b.toml", db_url=f"sqlite:///{tmp_path / 'b.db'}", socket=sock)
@@ -250,16 +290,30 @@ async def test_second_daemon_on_a_live_socket_leaves_it_alone(tmp_path: Path, so
 async def test_slamond_runs_and_stops_on_sigterm(tmp_path: Path, sock_dir: Path) -> None:
     sock = sock_dir / "p.sock"
     async with Target(respond(200, b"ok")) as target:
-        cfg = write_config(tmp_path / "good.toml", db_url=f"sqlite:///{tmp_path / 'p.db'}",
-                           socket=sock, services=[service("api", target.url)])
+        cfg = write_config(
+            tmp_path / "good.toml",
+            db_url=f"sqlite:///{tmp_path / 'p.db'}",
+            socket=sock,
+            services=[service("api", target.url)],
+        )
         env = {k: v for k, v in os.environ.items() if not k.upper().startswith("SLAMON_")}
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "slamon_daemon", "--config", str(cfg),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
+            sys.executable,
+            "-m",
+            "slamon_daemon",
+            "--config",
+            str(cfg),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=tmp_path,
         )
         try:
-            await wait_until(lambda: sock.exists() or proc.returncode is not None,
-                             timeout=20, what="the socket to appear")
+            await wait_until(
+                lambda: sock.exists() or proc.returncode is not None,
+                timeout=20,
+                what="the socket to appear",
+            )
             assert proc.returncode is None, "slamond exited early"
             assert oct(sock.stat().st_mode & 0o777) == oct(0o660)
             client = await FeedClient.connect(sock)

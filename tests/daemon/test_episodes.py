@@ -28,19 +28,27 @@ class Feed:
     def __init__(self, confirm: int = 2, sid: str = "api") -> None:
         self.sid = sid
         self.state = LiveState()
-        self.state.set_services([Service(id=sid, name=sid, url="http://127.0.0.1:9/",
-                                         confirm_failures=confirm)])
+        self.state.set_services(
+            [Service(id=sid, name=sid, url="http://127.0.0.1:9/", confirm_failures=confirm)]
+        )
         self.t = T0
         self.snapshots: list[OutageEpisode] = []
 
-    def __call__(self, outcome: Outcome, kind: ErrorKind | None = None, *,
-                 maintenance: bool = False) -> Changes:
+    def __call__(
+        self, outcome: Outcome, kind: ErrorKind | None = None, *, maintenance: bool = False
+    ) -> Changes:
         self.t += timedelta(minutes=1)
         if outcome is DOWN and kind is None:
             kind = ErrorKind.CONNECTION_ERROR
-        c = Check(service_id=self.sid, started_at=self.t, latency_ms=20.0, outcome=outcome,
-                  error_kind=kind, error=f"{kind.value} at {self.t:%H:%M}" if kind else None,
-                  maintenance=maintenance)
+        c = Check(
+            service_id=self.sid,
+            started_at=self.t,
+            latency_ms=20.0,
+            outcome=outcome,
+            error_kind=kind,
+            error=f"{kind.value} at {self.t:%H:%M}" if kind else None,
+            maintenance=maintenance,
+        )
         ch = self.state.apply(c)
         if ch.episode is not None:
             self.snapshots.append(ch.episode)
@@ -70,7 +78,11 @@ def test_a_blip_is_a_degraded_episode_closed_by_the_next_success() -> None:
     assert f.status is S.DEGRADED
     assert ch.episode is not None
     assert (ch.episode.started_at, ch.episode.ended_at) == (blip_at, None)
-    assert (ch.episode.worst_status, ch.episode.cause, ch.episode.failed_checks) == (S.DEGRADED, "timeout", 1)
+    assert (ch.episode.worst_status, ch.episode.cause, ch.episode.failed_checks) == (
+        S.DEGRADED,
+        "timeout",
+        1,
+    )
     assert ch.episode.error == f"timeout at {blip_at:%H:%M}"
     assert f.open_episode is not None
 
@@ -126,7 +138,12 @@ def test_a_failure_during_recovery_keeps_the_same_episode() -> None:
     f(UP)
     assert f.status is S.OPERATIONAL
     (ep,) = f.final_episodes().values()
-    assert (ep.started_at, ep.ended_at, ep.failed_checks, ep.cause) == (start, f.t, 3, "connection_error")
+    assert (ep.started_at, ep.ended_at, ep.failed_checks, ep.cause) == (
+        start,
+        f.t,
+        3,
+        "connection_error",
+    )
 
 
 def test_slow_answers_alone_open_no_episode() -> None:
@@ -145,7 +162,10 @@ def test_flapping_episode_takes_partial_outage_as_worst() -> None:
     # Each unconfirmed failure is a blip, closed by the next success; the third one within
     # the window makes a partial outage, which successes alone do not end at once.
     assert [(e.worst_status, e.ended_at is None) for e in eps] == [
-        (S.DEGRADED, False), (S.DEGRADED, False), (S.PARTIAL_OUTAGE, True)]
+        (S.DEGRADED, False),
+        (S.DEGRADED, False),
+        (S.PARTIAL_OUTAGE, True),
+    ]
     f(UP)
     assert f.status is S.PARTIAL_OUTAGE and f.open_episode is not None
     back_at = None
@@ -203,8 +223,14 @@ def test_episodes_of_two_services_are_separate() -> None:
     state.set_services([Service(id=s, name=s, url="http://127.0.0.1:9/") for s in ("a", "b")])
 
     def down(sid: str, minute: int) -> Check:
-        return Check(service_id=sid, started_at=T0 + timedelta(minutes=minute), latency_ms=1.0,
-                     outcome=DOWN, error_kind=ErrorKind.DNS_ERROR, error="nx")
+        return Check(
+            service_id=sid,
+            started_at=T0 + timedelta(minutes=minute),
+            latency_ms=1.0,
+            outcome=DOWN,
+            error_kind=ErrorKind.DNS_ERROR,
+            error="nx",
+        )
 
     ea = state.apply(down("a", 1)).episode
     eb = state.apply(down("b", 2)).episode
@@ -234,7 +260,9 @@ async def test_episode_records_upsert_to_one_row(store: Store) -> None:
     assert await store.episodes("api") == [final]
     assert await store.episodes(open_only=True) == []
     # Records of one episode in separate batches: the latest fields win.
-    first_only = OutageEpisode(**{k: getattr(snapshots[0], k) for k in OutageEpisode.__dataclass_fields__})
+    first_only = OutageEpisode(
+        **{k: getattr(snapshots[0], k) for k in OutageEpisode.__dataclass_fields__}
+    )
     first_only.started_at = T0 + timedelta(hours=5)
     later = OutageEpisode(**{k: getattr(first_only, k) for k in OutageEpisode.__dataclass_fields__})
     later.worst_status, later.failed_checks, later.error = S.MAJOR_OUTAGE, 9, "still down"
@@ -252,12 +280,29 @@ async def test_episode_records_upsert_to_one_row(store: Store) -> None:
 
 async def test_episode_records_in_one_batch_with_checks(store: Store) -> None:
     t = T0 + timedelta(days=1)
-    c1 = Check(service_id="web", started_at=t, latency_ms=5.0, outcome=DOWN,
-               error_kind=ErrorKind.TLS_ERROR, error="bad cert")
-    open_ep = OutageEpisode("web", t, S.DEGRADED, cause="tls_error", error="bad cert", failed_checks=1)
-    worse = OutageEpisode("web", t, S.MAJOR_OUTAGE, cause="tls_error", error="bad cert", failed_checks=2)
-    closed = OutageEpisode("web", t, S.MAJOR_OUTAGE, ended_at=t + timedelta(minutes=9),
-                           cause="tls_error", error="bad cert", failed_checks=2)
+    c1 = Check(
+        service_id="web",
+        started_at=t,
+        latency_ms=5.0,
+        outcome=DOWN,
+        error_kind=ErrorKind.TLS_ERROR,
+        error="bad cert",
+    )
+    open_ep = OutageEpisode(
+        "web", t, S.DEGRADED, cause="tls_error", error="bad cert", failed_checks=1
+    )
+    worse = OutageEpisode(
+        "web", t, S.MAJOR_OUTAGE, cause="tls_error", error="bad cert", failed_checks=2
+    )
+    closed = OutageEpisode(
+        "web",
+        t,
+        S.MAJOR_OUTAGE,
+        ended_at=t + timedelta(minutes=9),
+        cause="tls_error",
+        error="bad cert",
+        failed_checks=2,
+    )
     assert await store.write_batch([c1, open_ep, worse, closed]) == 1
     assert await store.episodes("web") == [closed]
     assert await store.write_batch([c1, open_ep, worse, closed]) == 0  # a replay
@@ -284,7 +329,9 @@ async def test_status_history_round_trip_with_overall(store: Store) -> None:
     assert await store.status_history("api", limit=2) == list(reversed(service))[:2]
     since = service[2].at
     assert await store.status_history("api", since=since) == list(reversed(service[2:]))
-    assert await store.status_history(None, since=since) == [t for t in reversed(overall) if t.at >= since]
+    assert await store.status_history(None, since=since) == [
+        t for t in reversed(overall) if t.at >= since
+    ]
     assert await store.status_history("nobody") == []
 
 

@@ -122,8 +122,12 @@ async def test_requests_get_replies_with_their_ids(connect) -> None:  # type: ig
     await c.send({"method": "echo", "params": None})  # no id: still answered, with id null
     assert await c.read() == {"id": None, "result": {"echo": {}}}
     # Pipelined requests are answered in order.
-    await c.send_raw(b"".join(json.dumps({"id": i, "method": "echo", "params": {"i": i}}).encode()
-                              + b"\n" for i in range(100, 150)))
+    await c.send_raw(
+        b"".join(
+            json.dumps({"id": i, "method": "echo", "params": {"i": i}}).encode() + b"\n"
+            for i in range(100, 150)
+        )
+    )
     for i in range(100, 150):
         assert await c.read() == {"id": i, "result": {"echo": {"i": i}}}
 
@@ -139,28 +143,43 @@ def _echo_works(reply: dict[str, Any]) -> bool:
 
 
 BAD_FRAMES = [
-    pytest.param(b'{"id": 1, "method": "no.such.method"}', ErrorCode.UNKNOWN_METHOD, 1, id="unknown-method"),
+    pytest.param(
+        b'{"id": 1, "method": "no.such.method"}', ErrorCode.UNKNOWN_METHOD, 1, id="unknown-method"
+    ),
     pytest.param(b'{"id": 1, "method": ', ErrorCode.PARSE_ERROR, None, id="invalid-json"),
     pytest.param(b"hello daemon", ErrorCode.PARSE_ERROR, None, id="not-json"),
     pytest.param(b"[1, 2, 3]", ErrorCode.BAD_REQUEST, None, id="array"),
     pytest.param(b'"status.get"', ErrorCode.BAD_REQUEST, None, id="string"),
     pytest.param(b"42", ErrorCode.BAD_REQUEST, None, id="number"),
-    pytest.param(b'{"id": 2, "method": "echo", "params": [1, 2]}', ErrorCode.BAD_REQUEST, 2, id="params-list"),
-    pytest.param(b'{"id": 2, "method": "echo", "params": "x"}', ErrorCode.BAD_REQUEST, 2, id="params-string"),
-    pytest.param(b'{"id": 3, "method": "echo", "verbose": true}', ErrorCode.BAD_REQUEST, 3, id="unknown-key"),
+    pytest.param(
+        b'{"id": 2, "method": "echo", "params": [1, 2]}', ErrorCode.BAD_REQUEST, 2, id="params-list"
+    ),
+    pytest.param(
+        b'{"id": 2, "method": "echo", "params": "x"}', ErrorCode.BAD_REQUEST, 2, id="params-string"
+    ),
+    pytest.param(
+        b'{"id": 3, "method": "echo", "verbose": true}', ErrorCode.BAD_REQUEST, 3, id="unknown-key"
+    ),
     pytest.param(b'{"id": 4}', ErrorCode.BAD_REQUEST, 4, id="no-method"),
     pytest.param(b'{"id": 4, "method": 7}', ErrorCode.BAD_REQUEST, 4, id="method-not-string"),
     pytest.param(b'{"id": [1], "method": "echo"}', ErrorCode.BAD_REQUEST, None, id="id-list"),
     pytest.param(b'{"id": true, "method": "echo"}', ErrorCode.BAD_REQUEST, None, id="id-bool"),
-    pytest.param(b'{"id": 5, "method": "echo", "token": 5}', ErrorCode.BAD_REQUEST, 5, id="token-number"),
-    pytest.param(b'{"id": 6, "method": "ech\xff\xfeo"}', ErrorCode.PARSE_ERROR, None, id="not-utf8"),
+    pytest.param(
+        b'{"id": 5, "method": "echo", "token": 5}', ErrorCode.BAD_REQUEST, 5, id="token-number"
+    ),
+    pytest.param(
+        b'{"id": 6, "method": "ech\xff\xfeo"}', ErrorCode.PARSE_ERROR, None, id="not-utf8"
+    ),
     pytest.param(b"\xff\xfe\x00garbage", ErrorCode.PARSE_ERROR, None, id="binary"),
 ]
 
 
 @pytest.mark.parametrize(("frame", "code", "rid"), BAD_FRAMES)
 async def test_bad_frames_get_error_replies_and_the_feed_goes_on(
-    connect, frame: bytes, code: str, rid: Any  # type: ignore[no-untyped-def]
+    connect,
+    frame: bytes,
+    code: str,
+    rid: Any,  # type: ignore[no-untyped-def]
 ) -> None:
     c = await connect()
     await c.send_raw(frame + b"\n")
@@ -177,7 +196,9 @@ async def test_bad_frames_get_error_replies_and_the_feed_goes_on(
 
 async def test_oversized_frame_is_refused_and_skipped(connect) -> None:  # type: ignore[no-untyped-def]
     c = await connect()
-    big = b'{"id": 9, "method": "echo", "params": {"x": "' + b"a" * (MAX_FRAME_BYTES + 10) + b'"}}\n'
+    big = (
+        b'{"id": 9, "method": "echo", "params": {"x": "' + b"a" * (MAX_FRAME_BYTES + 10) + b'"}}\n'
+    )
     # Sent in pieces, followed at once by a good request on the same connection.
     for i in range(0, len(big), 100_000):
         await c.send_raw(big[i : i + 100_000])
@@ -198,7 +219,9 @@ async def test_frame_of_exactly_the_limit_is_served(connect) -> None:  # type: i
     assert len(frame) == MAX_FRAME_BYTES
     await c.send_raw(frame + b"\n")
     reply = await c.read()
-    assert reply["id"] == 11 and len(reply["result"]["echo"]["x"]) == MAX_FRAME_BYTES - len(head) - len(tail)
+    assert reply["id"] == 11 and len(reply["result"]["echo"]["x"]) == MAX_FRAME_BYTES - len(
+        head
+    ) - len(tail)
 
 
 async def test_handler_errors_are_replies(connect, server: FeedServer) -> None:  # type: ignore[no-untyped-def]
@@ -256,7 +279,9 @@ async def test_stale_socket_file_is_replaced(make_server: MakeServer, sock_dir: 
         await c.close()
 
 
-async def test_symlink_at_the_socket_path_is_refused(make_server: MakeServer, sock_dir: Path) -> None:
+async def test_symlink_at_the_socket_path_is_refused(
+    make_server: MakeServer, sock_dir: Path
+) -> None:
     target = sock_dir / "precious.txt"
     target.write_text("not yours")
     link = sock_dir / "link.sock"
@@ -266,7 +291,9 @@ async def test_symlink_at_the_socket_path_is_refused(make_server: MakeServer, so
     assert link.is_symlink() and target.read_text() == "not yours"
 
 
-async def test_regular_file_at_the_socket_path_is_refused(make_server: MakeServer, sock_dir: Path) -> None:
+async def test_regular_file_at_the_socket_path_is_refused(
+    make_server: MakeServer, sock_dir: Path
+) -> None:
     path = sock_dir / "file.sock"
     path.write_text("data")
     with pytest.raises(FeedError, match="not a socket"):
@@ -274,7 +301,9 @@ async def test_regular_file_at_the_socket_path_is_refused(make_server: MakeServe
     assert path.read_text() == "data"
 
 
-async def test_second_server_on_a_live_socket_is_refused(make_server: MakeServer, server: FeedServer) -> None:
+async def test_second_server_on_a_live_socket_is_refused(
+    make_server: MakeServer, server: FeedServer
+) -> None:
     with pytest.raises(FeedError, match="already serving"):
         await make_server(server.socket_path)
     c = await FeedClient.connect(server.socket_path)  # the first one still serves
@@ -284,7 +313,9 @@ async def test_second_server_on_a_live_socket_is_refused(make_server: MakeServer
         await c.close()
 
 
-async def test_stop_says_goodbye_and_removes_the_socket(make_server: MakeServer, sock_dir: Path) -> None:
+async def test_stop_says_goodbye_and_removes_the_socket(
+    make_server: MakeServer, sock_dir: Path
+) -> None:
     server = await make_server(sock_dir / "bye.sock", start=False)
     await server.start()
     c = await FeedClient.connect(server.socket_path)
@@ -310,7 +341,9 @@ async def test_disconnected_clients_are_forgotten(connect, server: FeedServer) -
 
 async def test_events_go_only_to_subscribed_topics(connect, server: FeedServer) -> None:  # type: ignore[no-untyped-def]
     checks, statuses, both, none = [await connect() for _ in range(4)]
-    assert (await checks.call("subscribe", {"topics": ["check"]}))["result"] == {"topics": ["check"]}
+    assert (await checks.call("subscribe", {"topics": ["check"]}))["result"] == {
+        "topics": ["check"]
+    }
     await statuses.call("subscribe", {"topics": ["status"]})
     await both.call("subscribe", {"topics": ["check", "status"]})
     server.publish("check", {"n": 1})
@@ -330,17 +363,22 @@ async def test_events_go_only_to_subscribed_topics(connect, server: FeedServer) 
 
 
 async def test_slow_client_is_told_to_resync_or_dropped_while_others_get_everything(
-    make_server: MakeServer, sock_dir: Path,
+    make_server: MakeServer,
+    sock_dir: Path,
 ) -> None:
     max_pending = 100
-    server = await make_server(sock_dir / "slow.sock", max_pending_events=max_pending, max_overflows=3)
+    server = await make_server(
+        sock_dir / "slow.sock", max_pending_events=max_pending, max_overflows=3
+    )
     loop = asyncio.get_running_loop()
     # The slow client is a bare socket that stops reading after its subscribe reply (an asyncio
     # StreamReader would keep draining the socket into its own buffer behind our back).
     slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     slow.setblocking(False)
     await loop.sock_connect(slow, str(server.socket_path))
-    await loop.sock_sendall(slow, b'{"id": 1, "method": "subscribe", "params": {"topics": ["check"]}}\n')
+    await loop.sock_sendall(
+        slow, b'{"id": 1, "method": "subscribe", "params": {"topics": ["check"]}}\n'
+    )
     head = b""
     while head.count(b"\n") < 2:  # hello and the reply
         head += await asyncio.wait_for(loop.sock_recv(slow, 65536), 10)
@@ -368,8 +406,10 @@ async def test_slow_client_is_told_to_resync_or_dropped_while_others_get_everyth
                 max_slow_queue = max(max_slow_queue, len(slow_session.out))
             if seq % 20 == 19:
                 # Keep the fast client within reach: publishing waits for it, never for the slow one.
-                await wait_until(lambda seq=seq: len(received) >= seq - 40 or reader.done(),
-                                 what="the fast client to keep up")
+                await wait_until(
+                    lambda seq=seq: len(received) >= seq - 40 or reader.done(),
+                    what="the fast client to keep up",
+                )
         await asyncio.wait_for(reader, timeout=30)
     finally:
         reader.cancel()
@@ -399,14 +439,18 @@ async def test_slow_client_is_told_to_resync_or_dropped_while_others_get_everyth
     await fast.close()
 
 
-async def test_client_that_falls_behind_gets_resync_and_stays(make_server: MakeServer, sock_dir: Path) -> None:
+async def test_client_that_falls_behind_gets_resync_and_stays(
+    make_server: MakeServer, sock_dir: Path
+) -> None:
     server = await make_server(sock_dir / "lag.sock", max_pending_events=50, max_overflows=10_000)
     loop = asyncio.get_running_loop()
     lag = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     lag.setblocking(False)
     try:
         await loop.sock_connect(lag, str(server.socket_path))
-        await loop.sock_sendall(lag, b'{"id": 1, "method": "subscribe", "params": {"topics": ["check"]}}\n')
+        await loop.sock_sendall(
+            lag, b'{"id": 1, "method": "subscribe", "params": {"topics": ["check"]}}\n'
+        )
         buf = b""
 
         async def frames_until_reply(rid: int) -> list[dict[str, Any]]:

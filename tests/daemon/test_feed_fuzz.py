@@ -39,8 +39,12 @@ DOCUMENTED_CODES = {v for k, v in vars(ErrorCode).items() if k.isupper()}
 REQUEST_KEYS = {"id", "method", "params", "token"}
 # What a well-formed request for a known method may get besides a result.
 SERVICE_ERRORS = DOCUMENTED_CODES - {
-    ErrorCode.PARSE_ERROR, ErrorCode.FRAME_TOO_LARGE, ErrorCode.BAD_REQUEST,
-    ErrorCode.UNKNOWN_METHOD, ErrorCode.INTERNAL}
+    ErrorCode.PARSE_ERROR,
+    ErrorCode.FRAME_TOO_LARGE,
+    ErrorCode.BAD_REQUEST,
+    ErrorCode.UNKNOWN_METHOD,
+    ErrorCode.INTERNAL,
+}
 
 
 @pytest.fixture
@@ -165,8 +169,13 @@ def expected_reply(line: bytes, methods: set[str]) -> tuple[Any, set[str]] | Non
     method = obj.get("method")
     params = obj.get("params", {})
     token = obj.get("token")
-    if (not isinstance(method, str) or not method or not isinstance(params, dict | None)
-            or not isinstance(token, str | None) or set(obj) - REQUEST_KEYS):
+    if (
+        not isinstance(method, str)
+        or not method
+        or not isinstance(params, dict | None)
+        or not isinstance(token, str | None)
+        or set(obj) - REQUEST_KEYS
+    ):
         return rid, {ErrorCode.BAD_REQUEST}
     if method not in methods:
         return rid, {ErrorCode.UNKNOWN_METHOD}
@@ -193,34 +202,92 @@ def check_reply(reply: dict[str, Any], expected: tuple[Any, set[str]], line: byt
 
 # -- strategies -------------------------------------------------------------------------------
 
-json_leaf = (st.none() | st.booleans() | st.integers(min_value=-(2**80), max_value=2**80)
-             | st.floats() | st.text(max_size=30))
+json_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats()
+    | st.text(max_size=30)
+)
 json_value = st.recursive(
     json_leaf,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
-PARAM_KEYS = ["id", "username", "password", "role", "limit", "topics", "range", "days", "months",
-              "until", "day", "include_past", "title", "start", "end", "services", "query",
-              "refresh_token", "incident_id", "mode", "page", "format", "month", "url", "version"]
-PARAM_VALUES = ["24h", "1h", "2026-11", "2026-11-21", "api", "viewer", "admin", "check", 7, 0, -1,
-                ["check", "status"], ["nope"], True, "2026-11-22T02:00:00Z", "x" * 300, "P1"]
+PARAM_KEYS = [
+    "id",
+    "username",
+    "password",
+    "role",
+    "limit",
+    "topics",
+    "range",
+    "days",
+    "months",
+    "until",
+    "day",
+    "include_past",
+    "title",
+    "start",
+    "end",
+    "services",
+    "query",
+    "refresh_token",
+    "incident_id",
+    "mode",
+    "page",
+    "format",
+    "month",
+    "url",
+    "version",
+]
+PARAM_VALUES = [
+    "24h",
+    "1h",
+    "2026-11",
+    "2026-11-21",
+    "api",
+    "viewer",
+    "admin",
+    "check",
+    7,
+    0,
+    -1,
+    ["check", "status"],
+    ["nope"],
+    True,
+    "2026-11-22T02:00:00Z",
+    "x" * 300,
+    "P1",
+]
 param_value = json_value | st.sampled_from(PARAM_VALUES)
-params_strategy = (st.dictionaries(st.sampled_from(PARAM_KEYS) | st.text(max_size=8), param_value,
-                                   max_size=4) | json_value)
+params_strategy = (
+    st.dictionaries(st.sampled_from(PARAM_KEYS) | st.text(max_size=8), param_value, max_size=4)
+    | json_value
+)
 forged_token = st.binary(min_size=16, max_size=40).map(
-    lambda key: jwt.encode({"sub": "admin", "ver": 0, "exp": 4102444800}, key.hex(),
-                           algorithm="HS256"))
+    lambda key: jwt.encode(
+        {"sub": "admin", "ver": 0, "exp": 4102444800}, key.hex(), algorithm="HS256"
+    )
+)
 token_strategy = st.text(max_size=40) | json_value | forged_token
 id_strategy = st.integers() | st.text(max_size=20) | json_value
 
 
 def request_lines(method_names: list[str]) -> st.SearchStrategy[bytes]:
     method = st.sampled_from(method_names) | st.text(max_size=20) | json_value
-    optional = {"id": id_strategy, "params": params_strategy, "token": token_strategy,
-                "extra": json_value}
-    shaped = st.fixed_dictionaries({"id": st.integers() | st.text(max_size=10), "method": method},
-                                   optional={k: v for k, v in optional.items() if k != "id"})
+    optional = {
+        "id": id_strategy,
+        "params": params_strategy,
+        "token": token_strategy,
+        "extra": json_value,
+    }
+    shaped = st.fixed_dictionaries(
+        {"id": st.integers() | st.text(max_size=10), "method": method},
+        optional={k: v for k, v in optional.items() if k != "id"},
+    )
     loose = st.fixed_dictionaries({}, optional={**optional, "method": method})
     return (shaped | loose).map(lambda d: json.dumps(d).encode())
 
@@ -229,15 +296,29 @@ def bad_bytes(lines: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
     """A line with NULs or invalid UTF-8 spliced in."""
     # (Not UTF-8-encoded surrogates such as b"\xed\xa0\x80": a known bug, see
     # test_lone_surrogates_keep_the_connection below.)
-    junk = st.sampled_from([b"\x00", b"\xff", b"\xfe\xff", b"\xc3\x28", b"\x80",
-                            b"\x00\x00\x00", b"\r", b"\xef\xbb\xbf"])
-    return st.builds(lambda ln, j, at: ln[: at % (len(ln) + 1)] + j + ln[at % (len(ln) + 1):],
-                     lines, junk, st.integers(min_value=0))
+    junk = st.sampled_from(
+        [
+            b"\x00",
+            b"\xff",
+            b"\xfe\xff",
+            b"\xc3\x28",
+            b"\x80",
+            b"\x00\x00\x00",
+            b"\r",
+            b"\xef\xbb\xbf",
+        ]
+    )
+    return st.builds(
+        lambda ln, j, at: ln[: at % (len(ln) + 1)] + j + ln[at % (len(ln) + 1) :],
+        lines,
+        junk,
+        st.integers(min_value=0),
+    )
 
 
-long_line = st.sampled_from([MAX_FRAME_BYTES - 1, MAX_FRAME_BYTES, MAX_FRAME_BYTES + 1,
-                             2 * MAX_FRAME_BYTES + 7]).flatmap(
-    lambda n: st.sampled_from([b"x" * n, b'"' + b"a" * (n - 2) + b'"', b" " * n]))
+long_line = st.sampled_from(
+    [MAX_FRAME_BYTES - 1, MAX_FRAME_BYTES, MAX_FRAME_BYTES + 1, 2 * MAX_FRAME_BYTES + 7]
+).flatmap(lambda n: st.sampled_from([b"x" * n, b'"' + b"a" * (n - 2) + b'"', b" " * n]))
 
 
 def one_line(method_names: list[str]) -> st.SearchStrategy[bytes]:
@@ -248,9 +329,23 @@ def one_line(method_names: list[str]) -> st.SearchStrategy[bytes]:
         json_value.map(lambda v: json.dumps(v).encode()),
         st.binary(max_size=300),
         bad_bytes(requests),
-        st.sampled_from([b"", b" ", b"\t\r", b"\x0b\x0c", b"{", b"}", b"null", b"[]", b"{}",
-                         b'{"method": ""}', b'{"id": true, "method": "ping"}',
-                         b'{"id": 1.5, "method": "ping"}', b'{"id": 1, "method": "ping", "x": 1}']),
+        st.sampled_from(
+            [
+                b"",
+                b" ",
+                b"\t\r",
+                b"\x0b\x0c",
+                b"{",
+                b"}",
+                b"null",
+                b"[]",
+                b"{}",
+                b'{"method": ""}',
+                b'{"id": true, "method": "ping"}',
+                b'{"id": 1.5, "method": "ping"}',
+                b'{"id": 1, "method": "ping", "x": 1}',
+            ]
+        ),
     )
 
 
@@ -286,15 +381,25 @@ def test_random_frames_never_break_the_feed(folder: Path) -> None:
         counter = iter(range(10**9))
         seen_codes: set[str] = set()
 
-        @settings(max_examples=150, deadline=None, database=None,
-                  suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                         HealthCheck.too_slow, HealthCheck.data_too_large])
+        @settings(
+            max_examples=150,
+            deadline=None,
+            database=None,
+            suppress_health_check=[
+                HealthCheck.function_scoped_fixture,
+                HealthCheck.too_slow,
+                HealthCheck.data_too_large,
+            ],
+        )
         @given(payloads(sorted(methods)))
         def example(payload: tuple[bytes, list[int]]) -> None:
             data, cuts = payload
             n = next(counter)
-            expected = [e for e in (expected_reply(ln, methods) for ln in data.split(b"\n")[:-1])
-                        if e is not None]
+            expected = [
+                e
+                for e in (expected_reply(ln, methods) for ln in data.split(b"\n")[:-1])
+                if e is not None
+            ]
             lines = [ln for ln in data.split(b"\n")[:-1] if expected_reply(ln, methods) is not None]
             start = 0
             for cut in [*cuts, len(data)]:
@@ -333,10 +438,15 @@ def test_random_frames_never_break_the_feed(folder: Path) -> None:
         assert td.running()
         assert next(counter) >= 100  # hypothesis really ran the examples
         # The examples really reached the different checks.
-        assert {ErrorCode.PARSE_ERROR, ErrorCode.BAD_REQUEST, ErrorCode.UNKNOWN_METHOD,
-                ErrorCode.FRAME_TOO_LARGE} <= seen_codes, seen_codes
+        assert {
+            ErrorCode.PARSE_ERROR,
+            ErrorCode.BAD_REQUEST,
+            ErrorCode.UNKNOWN_METHOD,
+            ErrorCode.FRAME_TOO_LARGE,
+        } <= seen_codes, seen_codes
         assert td.daemon.feed.sessions == {} or all(
-            isinstance(s, Session) for s in td.daemon.feed.sessions.values())
+            isinstance(s, Session) for s in td.daemon.feed.sessions.values()
+        )
 
 
 # -- frames the JSON parser cannot take ----------------------------------------------------
@@ -349,13 +459,17 @@ BAD_JSON = {
 }
 
 
-@pytest.mark.parametrize("kind", [
-    pytest.param("deep_nesting"),
-    pytest.param("huge_integer"),
-    pytest.param("utf16"),
-])
-async def test_lines_json_cannot_take_are_parse_errors(folder: Path, kind: str,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("deep_nesting"),
+        pytest.param("huge_integer"),
+        pytest.param("utf16"),
+    ],
+)
+async def test_lines_json_cannot_take_are_parse_errors(
+    folder: Path, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
     async with running_daemon(daemon_config(folder)):
         c = await Client.connect(folder / "s.sock")
         try:
@@ -377,15 +491,18 @@ SURROGATES = {
     "encoded_in_id": b'{"id": "\xed\xa0\x80", "method": "ping"}',
     # a lone surrogate reaching the store
     "escaped_in_username": b'{"id": 7, "method": "auth.login", "params": '
-                           b'{"username": "\\ud800x", "password": "abcdefghijkl"}}',
+    b'{"username": "\\ud800x", "password": "abcdefghijkl"}}',
 }
 
 
-@pytest.mark.parametrize("kind", [
-    pytest.param("escaped_in_id"),
-    pytest.param("encoded_in_id"),
-    pytest.param("escaped_in_username"),
-])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("escaped_in_id"),
+        pytest.param("encoded_in_id"),
+        pytest.param("escaped_in_username"),
+    ],
+)
 async def test_lone_surrogates_keep_the_connection(folder: Path, kind: str) -> None:
     async with running_daemon(daemon_config(folder)):
         c = await Client.connect(folder / "s.sock")
@@ -429,10 +546,13 @@ async def test_a_client_that_never_reads_does_not_hurt_another(folder: Path) -> 
         stuck.setblocking(False)
         loop = asyncio.get_running_loop()
         await loop.sock_connect(stuck, str(folder / "s.sock"))
-        await loop.sock_sendall(stuck, b'{"id": 1, "method": "subscribe", "params": {"topics": ["check"]}}\n')
-        await wait_until(lambda: any("check" in feed.sessions[i].topics
-                                     for i in set(feed.sessions) - before),
-                         what="the stuck client's subscription")
+        await loop.sock_sendall(
+            stuck, b'{"id": 1, "method": "subscribe", "params": {"topics": ["check"]}}\n'
+        )
+        await wait_until(
+            lambda: any("check" in feed.sessions[i].topics for i in set(feed.sessions) - before),
+            what="the stuck client's subscription",
+        )
         (stuck_id,) = set(feed.sessions) - before
         stuck_session = feed.sessions[stuck_id]
 
@@ -456,7 +576,9 @@ async def test_a_client_that_never_reads_does_not_hurt_another(folder: Path) -> 
                     most_buffered = max(most_buffered, transport.get_write_buffer_size())
                 if seq % 50 == 0:
                     await asyncio.sleep(0)
-            await wait_until(lambda: len(got) >= total, timeout=60, what="every event at the good client")
+            await wait_until(
+                lambda: len(got) >= total, timeout=60, what="every event at the good client"
+            )
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -548,13 +670,18 @@ async def test_request_rate_limit_per_connection(folder: Path) -> None:
         other = await Client.connect(folder / "s.sock")
         try:
             t0 = time.monotonic()
-            await c.send_raw(b"".join(
-                json.dumps({"id": i, "method": "ping"}).encode() + b"\n" for i in range(sent)))
+            await c.send_raw(
+                b"".join(
+                    json.dumps({"id": i, "method": "ping"}).encode() + b"\n" for i in range(sent)
+                )
+            )
             replies = [await c.read() for _ in range(sent)]
             elapsed = time.monotonic() - t0
             assert [r["id"] for r in replies] == list(range(sent))
             ok = [r for r in replies if "result" in r]
-            limited = [r for r in replies if r.get("error", {}).get("code") == ErrorCode.RATE_LIMITED]
+            limited = [
+                r for r in replies if r.get("error", {}).get("code") == ErrorCode.RATE_LIMITED
+            ]
             assert len(ok) + len(limited) == sent
             # The burst is served; beyond it only what the rate refilled meanwhile.
             assert burst <= len(ok) <= burst + 1 + rate * elapsed, (len(ok), elapsed)

@@ -15,10 +15,17 @@ def _checks() -> list[Check]:
     t = datetime(2026, 10, 30, 20, tzinfo=UTC)
     for i in range(200):  # 30 Oct 20:00 → 8 Nov, every hour: crosses the month boundary
         failed = i % 17 == 0
-        out.append(Check("api", t + timedelta(hours=i), 10.0 + i % 50,
-                         Outcome.DOWN if failed else Outcome.UP,
-                         error_kind=ErrorKind.TIMEOUT if failed else None,
-                         maintenance=i % 41 == 0, interval_s=3600.0))
+        out.append(
+            Check(
+                "api",
+                t + timedelta(hours=i),
+                10.0 + i % 50,
+                Outcome.DOWN if failed else Outcome.UP,
+                error_kind=ErrorKind.TIMEOUT if failed else None,
+                maintenance=i % 41 == 0,
+                interval_s=3600.0,
+            )
+        )
     return out
 
 
@@ -27,8 +34,12 @@ def _merged(dailies: list[Rollup], month: date) -> dict:
     for r in dailies:
         if r.day.replace(day=1) == month:
             total.merge(r)
-    return {**total.to_dict(), "hist": total.hist, "sum": total.latency_sum_us,
-            "maint_s": total.maintenance_s}
+    return {
+        **total.to_dict(),
+        "hist": total.hist,
+        "sum": total.latency_sum_us,
+        "maint_s": total.maintenance_s,
+    }
 
 
 def _row(r: Rollup) -> dict:

@@ -128,8 +128,9 @@ async def test_method_body_and_headers_reach_the_target(prober: Prober) -> None:
         w.write(response_bytes(201, b"created"))
 
     async with Target(record) as t:
-        c = await check(prober, svc(t.url, method="POST", body='{"ping":1}',
-                                    headers=(("X-Token", "s3cret"),)))
+        c = await check(
+            prober, svc(t.url, method="POST", body='{"ping":1}', headers=(("X-Token", "s3cret"),))
+        )
         assert (c.outcome, c.status_code) == (Outcome.UP, 201)
     assert len(seen) == 1
     assert seen[0].method == "POST"
@@ -142,7 +143,11 @@ async def test_redirects_judged_or_followed(prober: Prober) -> None:
     async with Target(respond(200, b"final")) as final:
         async with Target(respond(302, b"", headers={"Location": final.url})) as t:
             c = await check(prober, svc(t.url))
-            assert (c.outcome, c.status_code, c.error_kind) == (Outcome.DOWN, 302, ErrorKind.HTTP_ERROR)
+            assert (c.outcome, c.status_code, c.error_kind) == (
+                Outcome.DOWN,
+                302,
+                ErrorKind.HTTP_ERROR,
+            )
             c = await check(prober, svc(t.url, follow_redirects=True))
             assert (c.outcome, c.status_code) == (Outcome.UP, 200)
             assert final.requests == 1
@@ -169,7 +174,11 @@ async def test_dripping_body_is_a_timeout(prober: Prober) -> None:
 async def test_nothing_listening_is_a_connection_error(prober: Prober) -> None:
     s = svc(f"http://127.0.0.1:{free_port()}/health")
     c = await check(prober, s)
-    assert (c.outcome, c.error_kind, c.status_code) == (Outcome.DOWN, ErrorKind.CONNECTION_ERROR, None)
+    assert (c.outcome, c.error_kind, c.status_code) == (
+        Outcome.DOWN,
+        ErrorKind.CONNECTION_ERROR,
+        None,
+    )
 
 
 async def test_stopped_target_is_a_connection_error(prober: Prober) -> None:
@@ -184,7 +193,11 @@ async def test_stopped_target_is_a_connection_error(prober: Prober) -> None:
 async def test_missing_body_text_is_assertion_failed(prober: Prober) -> None:
     async with Target(respond(200, b"all good")) as t:
         c = await check(prober, svc(t.url, body_contains="healthy"))
-        assert (c.outcome, c.status_code, c.error_kind) == (Outcome.DOWN, 200, ErrorKind.ASSERTION_FAILED)
+        assert (c.outcome, c.status_code, c.error_kind) == (
+            Outcome.DOWN,
+            200,
+            ErrorKind.ASSERTION_FAILED,
+        )
         assert "healthy" in (c.error or "")
         c = await check(prober, svc(t.url, body_contains="good"))
         assert c.outcome is Outcome.UP
@@ -222,8 +235,10 @@ async def test_body_assertions_see_only_the_capped_body() -> None:
     cap = 1000
     p = Prober(node=NODE, body_cap=cap)
     try:
-        async with Target(respond(200, b"x" * cap + b"NEEDLE")) as beyond, \
-                Target(respond(200, b"NEEDLE" + b"x" * 5 * cap)) as within:
+        async with (
+            Target(respond(200, b"x" * cap + b"NEEDLE")) as beyond,
+            Target(respond(200, b"NEEDLE" + b"x" * 5 * cap)) as within,
+        ):
             c = await check(p, svc(beyond.url, body_contains="NEEDLE"))
             assert c.error_kind is ErrorKind.ASSERTION_FAILED
             c = await check(p, svc(within.url, body_contains="NEEDLE"))
@@ -273,16 +288,30 @@ def _write_pki(folder: Path) -> tuple[Path, Path, Path, dt.datetime]:
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "slamon test CA")])
     ca_cert = (
         x509.CertificateBuilder()
-        .subject_name(ca_name).issuer_name(ca_name)
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=365))
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
@@ -292,12 +321,16 @@ def _write_pki(folder: Path) -> tuple[Path, Path, Path, dt.datetime]:
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                       critical=False)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(not_after)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     ca_pem = folder / "ca.pem"
@@ -305,9 +338,13 @@ def _write_pki(folder: Path) -> tuple[Path, Path, Path, dt.datetime]:
     key_pem = folder / "server.key"
     ca_pem.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    key_pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return ca_pem, cert_pem, key_pem, not_after
 
 
@@ -328,7 +365,9 @@ async def test_untrusted_certificate_is_a_tls_error(prober: Prober, tls_target) 
     assert (c.outcome, c.error_kind, c.status_code) == (Outcome.DOWN, ErrorKind.TLS_ERROR, None)
 
 
-async def test_verify_off_accepts_the_certificate_and_records_expiry(prober: Prober, tls_target) -> None:  # type: ignore[no-untyped-def]
+async def test_verify_off_accepts_the_certificate_and_records_expiry(
+    prober: Prober, tls_target
+) -> None:  # type: ignore[no-untyped-def]
     t, _ca, not_after = tls_target
     c = await check(prober, svc(t.url, verify_tls=False))
     assert (c.outcome, c.status_code) == (Outcome.UP, 200)
@@ -347,16 +386,27 @@ async def test_self_signed_certificate(prober: Prober, tmp_path: Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                       critical=False)
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .sign(key, hashes.SHA256())
     )
     (tmp_path / "self.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "self.key").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (tmp_path / "self.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(tmp_path / "self.pem", tmp_path / "self.key")
     async with Target(respond(200, b"ok"), ssl_context=ctx) as t:

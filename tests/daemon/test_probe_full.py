@@ -95,9 +95,13 @@ def recorder(seen: list[Request]):  # type: ignore[no-untyped-def]
 async def test_method_headers_and_body_are_sent(prober: Prober, method: str) -> None:
     seen: list[Request] = []
     async with Target(recorder(seen)) as t:
-        s = svc(t.url + "health?x=1", method=method, body='{"ping": "é"}',
-                headers=(("X-Token", "s3cret"), ("Accept", "application/json")),
-                body_contains='got {"ping"')
+        s = svc(
+            t.url + "health?x=1",
+            method=method,
+            body='{"ping": "é"}',
+            headers=(("X-Token", "s3cret"), ("Accept", "application/json")),
+            body_contains='got {"ping"',
+        )
         c = await check(prober, s)
         assert (c.outcome, c.status_code) == (Outcome.UP, 200)
     assert len(seen) == 1
@@ -147,12 +151,18 @@ async def test_body_regex_match_and_mismatch(prober: Prober) -> None:
         assert c.outcome is Outcome.UP
         rx = r'"status":\s*"UP"'
         c = await check(prober, svc(t.url, body_regex=rx))
-        assert (c.outcome, c.status_code, c.error_kind) == (Outcome.DOWN, 200, ErrorKind.ASSERTION_FAILED)
+        assert (c.outcome, c.status_code, c.error_kind) == (
+            Outcome.DOWN,
+            200,
+            ErrorKind.ASSERTION_FAILED,
+        )
         assert rx in (c.error or "")
 
 
 @pytest.mark.parametrize("rx", [r"\u00e9", r"(?u)ok", r"\N{LATIN SMALL LETTER E WITH ACUTE}"])
-async def test_a_regex_the_config_accepts_never_makes_the_check_raise(prober: Prober, rx: str) -> None:
+async def test_a_regex_the_config_accepts_never_makes_the_check_raise(
+    prober: Prober, rx: str
+) -> None:
     from slamon_daemon.config import ServiceConfig
 
     ServiceConfig(id="svc", url="http://127.0.0.1/", body_regex=rx)  # accepted by the config
@@ -188,7 +198,11 @@ async def test_json_path_pass_fail_not_json_missing(
     if reason is None:
         assert c.outcome is Outcome.UP, c.error
     else:
-        assert (c.outcome, c.status_code, c.error_kind) == (Outcome.DOWN, 200, ErrorKind.ASSERTION_FAILED)
+        assert (c.outcome, c.status_code, c.error_kind) == (
+            Outcome.DOWN,
+            200,
+            ErrorKind.ASSERTION_FAILED,
+        )
         assert c.error == reason
 
 
@@ -211,14 +225,25 @@ async def test_follow_redirects(prober: Prober) -> None:
     async with Target(respond(200, b"final ok")) as final:
         async with Target(respond(302, b"", headers={"Location": final.url + "landing"})) as hop:
             c = await check(prober, svc(hop.url, expect_status=((200, 200),)))
-            assert (c.outcome, c.status_code, c.error_kind) == (Outcome.DOWN, 302, ErrorKind.HTTP_ERROR)
+            assert (c.outcome, c.status_code, c.error_kind) == (
+                Outcome.DOWN,
+                302,
+                ErrorKind.HTTP_ERROR,
+            )
             assert c.error == "status 302, expected 200"
             assert final.requests == 0  # not followed
             # When not following, a 3xx is judged by expect_status like any other code.
             c = await check(prober, svc(hop.url, expect_status=((300, 399),)))
             assert (c.outcome, c.status_code) == (Outcome.UP, 302)
-            c = await check(prober, svc(hop.url, expect_status=((200, 200),), follow_redirects=True,
-                                        body_contains="final"))
+            c = await check(
+                prober,
+                svc(
+                    hop.url,
+                    expect_status=((200, 200),),
+                    follow_redirects=True,
+                    body_contains="final",
+                ),
+            )
             assert (c.outcome, c.status_code) == (Outcome.UP, 200)
             assert final.requests == 1
             assert hop.requests == 3
@@ -226,8 +251,17 @@ async def test_follow_redirects(prober: Prober) -> None:
 
 @pytest.mark.parametrize(
     ("code", "up"),
-    [(200, True), (202, True), (203, True), (204, True), (404, True),
-     (201, False), (205, False), (301, False), (500, False)],
+    [
+        (200, True),
+        (202, True),
+        (203, True),
+        (204, True),
+        (404, True),
+        (201, False),
+        (205, False),
+        (301, False),
+        (500, False),
+    ],
 )
 async def test_expect_status_list_and_ranges(prober: Prober, code: int, up: bool) -> None:
     expect = ((200, 200), (202, 204), (404, 404))
@@ -260,23 +294,34 @@ class Pki:
             .issuer_name(self.ca_name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before).not_valid_after(not_after)
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+            .add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                self.ca_key.public_key()), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()),
+                critical=False,
+            )
             .sign(self.ca_key, hashes.SHA256())
         )
         return _context(self.folder, name, cert, key)
 
 
-def _context(folder: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> ssl.SSLContext:
+def _context(
+    folder: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
+) -> ssl.SSLContext:
     cert_pem, key_pem = folder / f"{name}.pem", folder / f"{name}.key"
     cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    key_pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert_pem, key_pem)
     return ctx
@@ -289,16 +334,30 @@ def pki(tmp_path: Path) -> Pki:
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "slamon private test CA")])
     ca = (
         x509.CertificateBuilder()
-        .subject_name(ca_name).issuer_name(ca_name)
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=400)).not_valid_after(now + timedelta(days=400))
+        .not_valid_before(now - timedelta(days=400))
+        .not_valid_after(now + timedelta(days=400))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     ca_pem = tmp_path / "private-ca.pem"
@@ -319,10 +378,16 @@ async def test_private_ca_verifies_and_records_the_expiry(prober: Prober, pki: P
         assert c.cert_expires_at is not None and c.cert_expires_at.utcoffset() == timedelta(0)
         # Without the CA file the same target is not trusted.
         c = await check(prober, svc(t.url))
-        assert (c.outcome, c.error_kind, c.cert_expires_at) == (Outcome.DOWN, ErrorKind.TLS_ERROR, None)
+        assert (c.outcome, c.error_kind, c.cert_expires_at) == (
+            Outcome.DOWN,
+            ErrorKind.TLS_ERROR,
+            None,
+        )
 
 
-async def test_expired_certificate_from_the_private_ca_is_a_tls_error(prober: Prober, pki: Pki) -> None:
+async def test_expired_certificate_from_the_private_ca_is_a_tls_error(
+    prober: Prober, pki: Pki
+) -> None:
     now = datetime.now(UTC)
     ctx = pki.server("expired", now - timedelta(days=90), now - timedelta(days=2))
     async with Target(respond(200, b"ok"), ssl_context=ctx) as t:
@@ -332,15 +397,21 @@ async def test_expired_certificate_from_the_private_ca_is_a_tls_error(prober: Pr
         assert t.requests == 0  # the handshake failed: no request was sent
 
 
-async def test_self_signed_with_verify_off_is_up_with_its_expiry(prober: Prober, tmp_path: Path) -> None:
+async def test_self_signed_with_verify_off_is_up_with_its_expiry(
+    prober: Prober, tmp_path: Path
+) -> None:
     now = datetime.now(UTC)
     not_after = (now + timedelta(days=3, seconds=29)).replace(microsecond=0)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "self")])
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1)).not_valid_after(not_after)
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(not_after)
         .sign(key, hashes.SHA256())
     )
     ctx = _context(tmp_path, "self", cert, key)
@@ -359,8 +430,14 @@ async def test_body_cap_is_respected_for_a_huge_body(prober: Prober) -> None:
     # huge() sends only "y": a run of cap + 1 of them exists in the body but not in its
     # first cap bytes, a run of cap does.
     async with Target(huge(6 * BODY_CAP_BYTES)) as t:
-        c = await check(prober, svc(t.url, timeout_s=30.0, body_contains="y" * (BODY_CAP_BYTES + 1)))
-        assert (c.outcome, c.status_code, c.error_kind) == (Outcome.DOWN, 200, ErrorKind.ASSERTION_FAILED)
+        c = await check(
+            prober, svc(t.url, timeout_s=30.0, body_contains="y" * (BODY_CAP_BYTES + 1))
+        )
+        assert (c.outcome, c.status_code, c.error_kind) == (
+            Outcome.DOWN,
+            200,
+            ErrorKind.ASSERTION_FAILED,
+        )
         c = await check(prober, svc(t.url, timeout_s=30.0, body_contains="y" * BODY_CAP_BYTES))
         assert (c.outcome, c.status_code) == (Outcome.UP, 200)
 
@@ -403,7 +480,10 @@ async def test_the_rest_of_a_huge_body_is_not_downloaded(prober: Prober) -> None
 
 
 async def test_slow_answer_is_degraded_and_counts_as_up(prober: Prober) -> None:
-    async with Target(respond(200, b"ok", delay_s=0.25)) as slow, Target(respond(200, b"ok")) as fast:
+    async with (
+        Target(respond(200, b"ok", delay_s=0.25)) as slow,
+        Target(respond(200, b"ok")) as fast,
+    ):
         c_slow = await check(prober, svc(slow.url, degraded_after_s=0.05))
         c_fast = await check(prober, svc(fast.url, degraded_after_s=30.0))
     assert (c_slow.outcome, c_slow.status_code, c_slow.error_kind) == (Outcome.DEGRADED, 200, None)
@@ -446,9 +526,13 @@ async def test_every_error_kind_from_one_prober(
 
     now = datetime.now(UTC)
     tls_ctx = pki.server("untrusted", now - timedelta(days=1), now + timedelta(days=5))
-    async with Target(hang()) as hanging, Target(respond(500, b"x")) as failing, \
-            Target(respond(200, b"fine")) as fine, Target(redirect_loop) as looping, \
-            Target(respond(200, b"ok"), ssl_context=tls_ctx) as tls:
+    async with (
+        Target(hang()) as hanging,
+        Target(respond(500, b"x")) as failing,
+        Target(respond(200, b"fine")) as fine,
+        Target(redirect_loop) as looping,
+        Target(respond(200, b"ok"), ssl_context=tls_ctx) as tls,
+    ):
         table: list[tuple[Service, ErrorKind | None]] = [
             (svc(fine.url), None),
             (svc(hanging.url, timeout_s=0.3), ErrorKind.TIMEOUT),
@@ -470,4 +554,3 @@ async def test_every_error_kind_from_one_prober(
     assert by_kind[ErrorKind.TIMEOUT].error == "no complete answer within 0.3s"
     assert "redirect" in (results[-2].error or "").lower()
     assert by_kind[ErrorKind.UNKNOWN].error
-

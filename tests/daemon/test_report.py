@@ -22,15 +22,24 @@ AFTER = datetime(2026, 12, 1, tzinfo=UTC)
 OCT = datetime(2026, 10, 1, tzinfo=UTC)
 
 
-def rollups(sid: str, start: datetime, n: int, down: Collection[int] = (),
-            latency: float = 120.0) -> tuple[list[Rollup], dict[date, Rollup]]:
+def rollups(
+    sid: str, start: datetime, n: int, down: Collection[int] = (), latency: float = 120.0
+) -> tuple[list[Rollup], dict[date, Rollup]]:
     by_day: dict[date, Rollup] = {}
     for i in range(n):
         t = start + timedelta(hours=i)
         r = by_day.setdefault(t.date(), Rollup(service_id=sid, day=t.date()))
         failed = i in down
-        r.add(Check(sid, t, latency, Outcome.DOWN if failed else Outcome.UP,
-                    error_kind=ErrorKind.TIMEOUT if failed else None, interval_s=3600.0))
+        r.add(
+            Check(
+                sid,
+                t,
+                latency,
+                Outcome.DOWN if failed else Outcome.UP,
+                error_kind=ErrorKind.TIMEOUT if failed else None,
+                interval_s=3600.0,
+            )
+        )
     return list(by_day.values()), by_day
 
 
@@ -39,22 +48,50 @@ def make_report(complete: bool = True) -> dict[str, Any]:
     ok_r, ok_d = rollups("api", OCT, 31 * 24, latency=80.0)
     bad_r, bad_d = rollups("payments", OCT, 31 * 24, down={50, 51, 52})
     new_r, new_d = rollups("newbie", datetime(2026, 10, 10, 14, tzinfo=UTC), 100)
-    episode = OutageEpisode("payments", OCT + timedelta(hours=50), ServiceStatus.MAJOR_OUTAGE,
-                            ended_at=OCT + timedelta(hours=53))
-    objective = Service("api", "API", "http://x/", latency_objective_ms=100.0, latency_objective_pct=99.0)
+    episode = OutageEpisode(
+        "payments",
+        OCT + timedelta(hours=50),
+        ServiceStatus.MAJOR_OUTAGE,
+        ended_at=OCT + timedelta(hours=53),
+    )
+    objective = Service(
+        "api", "API", "http://x/", latency_objective_ms=100.0, latency_objective_pct=99.0
+    )
     rows = [
         service_figures(objective, 99.9, PERIOD, now, ok_r, days_below_target(ok_d, 99.9), [], OCT),
-        service_figures(Service("payments", "Payments", "http://x/"), 99.9, PERIOD, now, bad_r,
-                        days_below_target(bad_d, 99.9),
-                        [episode], OCT),
-        service_figures(Service("newbie", "Newbie", "http://x/"), 99.0, PERIOD, now, new_r,
-                        days_below_target(new_d, 99.0), [],
-                        datetime(2026, 10, 10, 14, tzinfo=UTC)),
-        service_figures(Service("ghost", "Ghost", "http://x/"), 99.9, PERIOD, now, [], [], [], None),
+        service_figures(
+            Service("payments", "Payments", "http://x/"),
+            99.9,
+            PERIOD,
+            now,
+            bad_r,
+            days_below_target(bad_d, 99.9),
+            [episode],
+            OCT,
+        ),
+        service_figures(
+            Service("newbie", "Newbie", "http://x/"),
+            99.0,
+            PERIOD,
+            now,
+            new_r,
+            days_below_target(new_d, 99.0),
+            [],
+            datetime(2026, 10, 10, 14, tzinfo=UTC),
+        ),
+        service_figures(
+            Service("ghost", "Ghost", "http://x/"), 99.9, PERIOD, now, [], [], [], None
+        ),
     ]
     return {
-        "period": {"label": PERIOD.label, "start": PERIOD.start.isoformat(), "end": PERIOD.end.isoformat(),
-                   "timezone": "UTC", "days": 31, "complete": now >= PERIOD.end},
+        "period": {
+            "label": PERIOD.label,
+            "start": PERIOD.start.isoformat(),
+            "end": PERIOD.end.isoformat(),
+            "timezone": "UTC",
+            "days": 31,
+            "complete": now >= PERIOD.end,
+        },
         "generated_at": now.isoformat(),
         "services": rows,
         "breached": [r["id"] for r in rows if r["met"] is False],
@@ -80,16 +117,25 @@ def test_markdown_says_met_and_breached_in_words() -> None:
     header = "| " + " | ".join(h for _, h in COLUMNS) + " |"
     table = [ln for ln in lines if ln.startswith("| ")]
     assert table[0] == header and len(table) == 5  # header + one row per service
-    by_id = {ln.split(" | ")[0][2:]: [c.strip() for c in ln.strip("|").split(" | ")] for ln in table[1:]}
+    by_id = {
+        ln.split(" | ")[0][2:]: [c.strip() for c in ln.strip("|").split(" | ")] for ln in table[1:]
+    }
     sla_col = [h for _, h in COLUMNS].index("SLA")
     assert {k: v[sla_col] for k, v in by_id.items()} == {
-        "api": "MET", "payments": "BREACHED", "newbie": "MET", "ghost": "n/a"}
+        "api": "MET",
+        "payments": "BREACHED",
+        "newbie": "MET",
+        "ghost": "n/a",
+    }
     assert by_id["payments"][[h for _, h in COLUMNS].index("Uptime %")] == "99.59"  # 741/744
     assert by_id["payments"][[h for _, h in COLUMNS].index("MTTR")] == "3h 00m"
     assert by_id["ghost"][[h for _, h in COLUMNS].index("Uptime %")] == "—"
-    assert "100.00% ≤100ms (target 99%) MET" in by_id["api"][[h for _, h in COLUMNS].index("Latency objective")]
+    assert (
+        "100.00% ≤100ms (target 99%) MET"
+        in by_id["api"][[h for _, h in COLUMNS].index("Latency objective")]
+    )
     # Notes for the partial service and the one without data.
-    notes = lines[lines.index("Notes:") + 1:]
+    notes = lines[lines.index("Notes:") + 1 :]
     assert "- newbie: monitored from 2026-10-10T14:00:00+00:00 only (part of the period)." in notes
     assert "- ghost: no data in this period." in notes
     assert not any(n.startswith("- api") or n.startswith("- payments") for n in notes)
@@ -117,10 +163,21 @@ def test_csv_parses_with_one_row_per_service() -> None:
     assert {r["period"] for r in recs} == {"2026-10"}
     assert [r["SLA"] for r in recs] == ["MET", "BREACHED", "MET", "n/a"]
     pay = recs[1]
-    assert (pay["Uptime %"], pay["Target %"], pay["Days below"], pay["Outages"]) == ("99.59", "99.9", "1", "1")
-    assert (pay["Budget min"], pay["Consumed min"], pay["Remaining min"]) == ("44.64", "180.00", "-135.36")
+    assert (pay["Uptime %"], pay["Target %"], pay["Days below"], pay["Outages"]) == (
+        "99.59",
+        "99.9",
+        "1",
+        "1",
+    )
+    assert (pay["Budget min"], pay["Consumed min"], pay["Remaining min"]) == (
+        "44.64",
+        "180.00",
+        "-135.36",
+    )
     assert [r["partial_period"] for r in recs] == ["False", "False", "True", "False"]
-    assert recs[2]["monitored_from"] == "2026-10-10T14:00:00+00:00" and recs[3]["monitored_from"] == ""
+    assert (
+        recs[2]["monitored_from"] == "2026-10-10T14:00:00+00:00" and recs[3]["monitored_from"] == ""
+    )
     # The latency objective cell holds a comma-free "≤" text that survives quoting.
     assert recs[0]["Latency objective"].startswith("100.00% ≤100ms")
 
@@ -136,10 +193,20 @@ def test_json_round_trips() -> None:
     assert "—" in text  # not escaped to \u2014: readable as UTF-8
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (None, "—"), (0, "0s"), (59.9, "59s"), (60, "1m 00s"), (3599, "59m 59s"), (3600, "1h 00m"),
-    (86399, "23h 59m"), (86400, "1d 00h"), (90061, "1d 01h"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "—"),
+        (0, "0s"),
+        (59.9, "59s"),
+        (60, "1m 00s"),
+        (3599, "59m 59s"),
+        (3600, "1h 00m"),
+        (86399, "23h 59m"),
+        (86400, "1d 00h"),
+        (90061, "1d 01h"),
+    ],
+)
 def test_durations(seconds: float | None, text: str) -> None:
     assert cell({"mttr_s": seconds}, "mttr_s") == text
 
@@ -151,9 +218,33 @@ def test_cells() -> None:
     assert cell({"days_below_target": ["2026-10-01", "2026-10-02"]}, "days_below_target") == "2"
     assert cell({"budget_min": 40.3}, "budget_min") == "40.30"
     assert cell({"latency_objective": None}, "latency_objective") == "—"
-    assert cell({"latency_objective": {"threshold_ms": 1000.0, "target_pct": 95.0, "compliance_pct": None,
-                                       "met": None}}, "latency_objective") == "n/a ≤1000ms (target 95%)"
-    assert cell({"latency_objective": {"threshold_ms": 1000.0, "target_pct": 95.0, "compliance_pct": 90.0,
-                                       "met": False}}, "latency_objective") == "90.00% ≤1000ms (target 95%) BREACHED"
+    assert (
+        cell(
+            {
+                "latency_objective": {
+                    "threshold_ms": 1000.0,
+                    "target_pct": 95.0,
+                    "compliance_pct": None,
+                    "met": None,
+                }
+            },
+            "latency_objective",
+        )
+        == "n/a ≤1000ms (target 95%)"
+    )
+    assert (
+        cell(
+            {
+                "latency_objective": {
+                    "threshold_ms": 1000.0,
+                    "target_pct": 95.0,
+                    "compliance_pct": 90.0,
+                    "met": False,
+                }
+            },
+            "latency_objective",
+        )
+        == "90.00% ≤1000ms (target 95%) BREACHED"
+    )
     assert cell({"p95_ms": None}, "p95_ms") == "—"
     assert cell({"p95_ms": 95.123}, "p95_ms") == "95.123"

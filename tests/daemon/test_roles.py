@@ -30,31 +30,73 @@ A, V, R, ADM = Role.ANONYMOUS, Role.VIEWER, Role.REPORTER, Role.ADMIN
 
 INTENDED: dict[str, Role] = {
     # open to anyone: liveness, discovery and logging in
-    "ping": A, "methods": A,
-    "auth.login": A, "auth.refresh": A, "auth.logout": A, "auth.whoami": A,
+    "ping": A,
+    "methods": A,
+    "auth.login": A,
+    "auth.refresh": A,
+    "auth.logout": A,
+    "auth.whoami": A,
     # reading
-    "status.get": V, "subscribe": V, "unsubscribe": V, "daemon.stats": V, "status.history": V,
-    "service.get": V, "service.series": V, "service.calendar": V, "service.day": V,
-    "maintenance.list": V, "sla.report": V,
-    "incident.get": V, "incident.list": V, "incident.past": V, "incident.search": V,
+    "status.get": V,
+    "subscribe": V,
+    "unsubscribe": V,
+    "daemon.stats": V,
+    "status.history": V,
+    "service.get": V,
+    "service.series": V,
+    "service.calendar": V,
+    "service.day": V,
+    "maintenance.list": V,
+    "sla.report": V,
+    "incident.get": V,
+    "incident.list": V,
+    "incident.past": V,
+    "incident.search": V,
     # presence is not a write: it says who looks at what and ends with the connection
-    "presence.set": V, "presence.clear": V, "presence.list": V,
+    "presence.set": V,
+    "presence.clear": V,
+    "presence.list": V,
     # incidents
-    "incident.create": R, "incident.update": R, "incident.add_update": R, "incident.resolve": R,
+    "incident.create": R,
+    "incident.update": R,
+    "incident.add_update": R,
+    "incident.resolve": R,
     # one's own password (needs a login; see SELF_SERVICE)
     "auth.passwd": V,
     # administration
-    "user.list": ADM, "user.add": ADM, "user.set_role": ADM, "user.disable": ADM,
-    "user.enable": ADM, "user.passwd": ADM, "audit.list": ADM,
-    "service.list": ADM, "service.add": ADM, "service.edit": ADM, "service.pause": ADM, "service.resume": ADM,
-    "maintenance.create": ADM, "maintenance.cancel": ADM,
+    "user.list": ADM,
+    "user.add": ADM,
+    "user.set_role": ADM,
+    "user.disable": ADM,
+    "user.enable": ADM,
+    "user.passwd": ADM,
+    "audit.list": ADM,
+    "service.list": ADM,
+    "service.add": ADM,
+    "service.edit": ADM,
+    "service.pause": ADM,
+    "service.resume": ADM,
+    "maintenance.create": ADM,
+    "maintenance.cancel": ADM,
 }
 
 AUDITED = {
-    "auth.passwd", "user.add", "user.set_role", "user.disable", "user.enable", "user.passwd",
-    "service.add", "service.edit", "service.pause", "service.resume",
-    "maintenance.create", "maintenance.cancel",
-    "incident.create", "incident.update", "incident.add_update", "incident.resolve",
+    "auth.passwd",
+    "user.add",
+    "user.set_role",
+    "user.disable",
+    "user.enable",
+    "user.passwd",
+    "service.add",
+    "service.edit",
+    "service.pause",
+    "service.resume",
+    "maintenance.create",
+    "maintenance.cancel",
+    "incident.create",
+    "incident.update",
+    "incident.add_update",
+    "incident.resolve",
 }
 """Methods that change state (Method.mutates): each successful call is audited."""
 
@@ -62,8 +104,12 @@ SELF_SERVICE = {"auth.passwd"}
 """Mutating methods open to viewers because they act only on the logged-in caller's own
 account; without a login they are refused like every other write."""
 
-PW = {"viewer": "viewer-Pa55word-1", "reporter": "reporter-Pa55word-2",
-      "admin": "admin-Pa55word-3", "target": "target-Pa55word-4"}
+PW = {
+    "viewer": "viewer-Pa55word-1",
+    "reporter": "reporter-Pa55word-2",
+    "admin": "admin-Pa55word-3",
+    "target": "target-Pa55word-4",
+}
 
 CALLERS = ("anonymous", "noc", "viewer", "reporter", "admin")
 CALLER_ROLE = {"anonymous": A, "noc": V, "viewer": V, "reporter": R, "admin": ADM}
@@ -94,8 +140,11 @@ def registry_of(tmp_path: Path) -> dict[str, Method]:
 def test_registry_names_and_roles_are_the_intended_ones(tmp_path: Path) -> None:
     methods = registry_of(tmp_path)
     assert sorted(methods) == sorted(INTENDED), (
-        "a method was added or removed: give it its intended role in INTENDED")
-    wrong = {n: (m.role.name, INTENDED[n].name) for n, m in methods.items() if m.role is not INTENDED[n]}
+        "a method was added or removed: give it its intended role in INTENDED"
+    )
+    wrong = {
+        n: (m.role.name, INTENDED[n].name) for n, m in methods.items() if m.role is not INTENDED[n]
+    }
     assert wrong == {}, "registered role differs from the intended one (registered, intended)"
     for name, m in methods.items():
         assert m.name == name
@@ -145,7 +194,8 @@ def test_docs_give_each_documented_method_its_intended_role() -> None:
     assert len(documented) >= 30  # the tables were found
     assert set(documented) <= set(INTENDED), "documented but not in INTENDED"
     assert {n: r for n, (r, _) in documented.items()} == {
-        n: INTENDED[n].name.lower() for n in documented}
+        n: INTENDED[n].name.lower() for n in documented
+    }
     assert {n for n, (_, audited) in documented.items() if audited} == AUDITED & set(documented)
 
 
@@ -159,18 +209,31 @@ def test_docs_list_every_method() -> None:
 async def _seed(daemon: Daemon) -> dict[str, Any]:
     """Users of each role plus things the mutating methods can act on."""
     for role in ("viewer", "reporter", "admin", "target"):
-        await add_user(daemon, role, PW[role], Role.VIEWER if role == "target" else Role[role.upper()])
+        await add_user(
+            daemon, role, PW[role], Role.VIEWER if role == "target" else Role[role.upper()]
+        )
     await daemon.store.save_admin_service(
-        ServiceConfig(id="admin-svc", url="http://127.0.0.1:9/health", interval=3600).to_service())
+        ServiceConfig(id="admin-svc", url="http://127.0.0.1:9/health", interval=3600).to_service()
+    )
     await daemon.reload_services()
     start = datetime.now(UTC) + timedelta(days=2)
-    window = await daemon.store.create_maintenance(MaintenanceWindow(
-        title="seeded", starts_at=start, ends_at=start + timedelta(hours=1), created_by="test"))
+    window = await daemon.store.create_maintenance(
+        MaintenanceWindow(
+            title="seeded", starts_at=start, ends_at=start + timedelta(hours=1), created_by="test"
+        )
+    )
     incidents = []
     for title in ("to update", "to add an update to", "to resolve"):
-        inc = await daemon.store.create_incident(Incident(
-            title=title, status="investigating", severity="low", priority=3,
-            started_at=datetime.now(UTC), created_by="test"))
+        inc = await daemon.store.create_incident(
+            Incident(
+                title=title,
+                status="investigating",
+                severity="low",
+                priority=3,
+                started_at=datetime.now(UTC),
+                created_by="test",
+            )
+        )
         incidents.append(inc.id)
     return {"window_id": window.id, "start": start, "incidents": incidents}
 
@@ -214,7 +277,8 @@ async def test_every_method_against_every_caller(folder: Path) -> None:
             assert c.hello["anonymous_read"] is False
             listed = await c.ok("methods")
             assert {m["name"]: m["role"] for m in listed} == {
-                n: r.name.lower() for n, r in INTENDED.items()}
+                n: r.name.lower() for n, r in INTENDED.items()
+            }
             replies["anonymous"] = await _matrix_row(c, None, names)
             for role in ("viewer", "reporter", "admin"):
                 token = (await login(c, role, PW[role]))["access_token"]
@@ -257,22 +321,34 @@ def _valid_params(seed: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "service.edit": {"id": "admin-svc", "name": "Renamed"},
         "service.pause": {"id": "admin-svc"},
         "service.resume": {"id": "admin-svc"},
-        "maintenance.create": {"title": "sneaky", "start": start.isoformat(),
-                               "end": (start + timedelta(hours=1)).isoformat()},
+        "maintenance.create": {
+            "title": "sneaky",
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+        },
         "maintenance.cancel": {"id": seed["window_id"]},
         "incident.create": {"title": "made up", "severity": "critical", "priority": "P1"},
-        "incident.update": {"id": seed["incidents"][0], "version": 1,
-                            "changes": {"title": "renamed"}},
+        "incident.update": {
+            "id": seed["incidents"][0],
+            "version": 1,
+            "changes": {"title": "renamed"},
+        },
         "incident.add_update": {"id": seed["incidents"][1], "message": "all fine, honest"},
         "incident.resolve": {"id": seed["incidents"][2], "version": 1, "root_cause": "none"},
     }
 
 
 async def _snapshot(daemon: Daemon) -> Any:
-    users = [(u.username, u.role, u.active, u.password_hash, u.token_version)
-             for u in await daemon.store.list_users()]
-    services = [(s.id, s.name, s.active) for s in await daemon.store.list_services(include_inactive=True)]
-    windows = [(w.id, w.title, w.cancelled_at) for w in await daemon.store.list_maintenance(since=None)]
+    users = [
+        (u.username, u.role, u.active, u.password_hash, u.token_version)
+        for u in await daemon.store.list_users()
+    ]
+    services = [
+        (s.id, s.name, s.active) for s in await daemon.store.list_services(include_inactive=True)
+    ]
+    windows = [
+        (w.id, w.title, w.cancelled_at) for w in await daemon.store.list_maintenance(since=None)
+    ]
     incidents = []
     for i in range(1, 10):
         inc = await daemon.store.get_incident(i)
@@ -291,15 +367,25 @@ async def test_writes_with_valid_params_are_refused_below_their_role(folder: Pat
         before = await _snapshot(daemon)
         c = await Client.connect(folder / "s.sock")
         try:
-            tokens = {r: (await login(c, r, PW[r]))["access_token"] for r in ("viewer", "reporter", "admin")}
-            for caller, token in (("noc", None), ("viewer", tokens["viewer"]),
-                                  ("reporter", tokens["reporter"])):
+            tokens = {
+                r: (await login(c, r, PW[r]))["access_token"]
+                for r in ("viewer", "reporter", "admin")
+            }
+            for caller, token in (
+                ("noc", None),
+                ("viewer", tokens["viewer"]),
+                ("reporter", tokens["reporter"]),
+            ):
                 for name, params in valid.items():
                     if expected_allowed(caller, name):
                         continue  # e.g. a reporter's incidents, one's own password
                     reply = await c.req(name, params, token=token)
                     code = reply.get("error", {}).get("code")
-                    assert code in (ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN), (caller, name, reply)
+                    assert code in (ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN), (
+                        caller,
+                        name,
+                        reply,
+                    )
             assert await _snapshot(daemon) == before
             assert await daemon.store.list_audit() == []
 

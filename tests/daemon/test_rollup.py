@@ -22,17 +22,32 @@ DAY = date(2025, 3, 31)
 T0 = datetime(2025, 3, 31, 12, 0, tzinfo=UTC)
 
 
-def chk(outcome: Outcome = Outcome.UP, *, at: datetime = T0, latency: float = 10.0,
-        kind: ErrorKind | None = None, maintenance: bool = False, interval: float = 60.0,
-        sid: str = "api") -> Check:
+def chk(
+    outcome: Outcome = Outcome.UP,
+    *,
+    at: datetime = T0,
+    latency: float = 10.0,
+    kind: ErrorKind | None = None,
+    maintenance: bool = False,
+    interval: float = 60.0,
+    sid: str = "api",
+) -> Check:
     if outcome is Outcome.DOWN and kind is None:
         kind = ErrorKind.TIMEOUT
-    return Check(service_id=sid, started_at=at, latency_ms=latency, outcome=outcome,
-                 error_kind=kind, maintenance=maintenance, interval_s=interval)
+    return Check(
+        service_id=sid,
+        started_at=at,
+        latency_ms=latency,
+        outcome=outcome,
+        error_kind=kind,
+        maintenance=maintenance,
+        interval_s=interval,
+    )
 
 
-def rollup(up: int = 0, degraded: int = 0, down: int = 0, maintenance: int = 0,
-           day: date = DAY) -> Rollup:
+def rollup(
+    up: int = 0, degraded: int = 0, down: int = 0, maintenance: int = 0, day: date = DAY
+) -> Rollup:
     r = Rollup(service_id="api", day=day)
     at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=1)
     for _ in range(up):
@@ -67,7 +82,9 @@ def rollup(up: int = 0, degraded: int = 0, down: int = 0, maintenance: int = 0,
         (0, 0, 5, 5, "—"),  # only maintenance: no data that counts
     ],
 )
-def test_uptime_percent_text(up: int, degraded: int, checks: int, maintenance: int, text: str) -> None:
+def test_uptime_percent_text(
+    up: int, degraded: int, checks: int, maintenance: int, text: str
+) -> None:
     assert uptime_percent_text(up, degraded, checks, maintenance) == text
 
 
@@ -128,7 +145,10 @@ def test_degraded_only_day_is_partial() -> None:
 
 def test_threshold_counts_degraded_as_up_and_ignores_maintenance() -> None:
     # 98 up + 1 degraded + 1 down of 100 counted (+50 in maintenance): 99.0 % -> po.
-    assert daily_status(rollup(up=98, degraded=1, down=1, maintenance=50)) is DailyStatus.PARTIAL_OUTAGE
+    assert (
+        daily_status(rollup(up=98, degraded=1, down=1, maintenance=50))
+        is DailyStatus.PARTIAL_OUTAGE
+    )
 
 
 def test_configurable_threshold() -> None:
@@ -149,7 +169,9 @@ def test_rollup_add_counts_everything() -> None:
     r.add(chk(Outcome.DOWN, latency=5000.0, kind=ErrorKind.TIMEOUT, interval=30.0))
     r.add(chk(Outcome.DOWN, latency=2.0, kind=ErrorKind.CONNECTION_ERROR, interval=60.0))
     r.add(chk(Outcome.DOWN, latency=3.0, kind=ErrorKind.CONNECTION_ERROR, interval=60.0))
-    r.add(chk(Outcome.DOWN, latency=4.0, kind=ErrorKind.HTTP_ERROR, maintenance=True, interval=60.0))
+    r.add(
+        chk(Outcome.DOWN, latency=4.0, kind=ErrorKind.HTTP_ERROR, maintenance=True, interval=60.0)
+    )
     r.add(chk(Outcome.UP, latency=20.0, maintenance=True))
     assert (r.checks, r.up, r.degraded, r.down, r.maintenance) == (7, 1, 1, 3, 2)
     # Downtime is the intervals of the failed checks, maintenance excluded.
@@ -230,7 +252,9 @@ def test_percentiles_of_merged_rollups_match_one_rollup() -> None:
 
 
 def test_sum_rollups() -> None:
-    total = sum_rollups([rollup(up=3, day=DAY), rollup(down=1, day=DAY - timedelta(days=1))], "api", DAY)
+    total = sum_rollups(
+        [rollup(up=3, day=DAY), rollup(down=1, day=DAY - timedelta(days=1))], "api", DAY
+    )
     assert (total.checks, total.up, total.down, total.day) == (4, 3, 1, DAY)
     assert uptime_percent_text(total.up, total.degraded, total.checks, total.maintenance) == "75.00"
 
@@ -241,15 +265,24 @@ def test_rollup_deltas_by_utc_day_and_hour() -> None:
         chk(Outcome.DOWN, at=datetime(2025, 3, 31, 0, 0, tzinfo=UTC)),
         chk(Outcome.UP, at=datetime(2025, 3, 31, 0, 30, tzinfo=UTC)),
         chk(Outcome.UP, at=datetime(2025, 3, 31, 1, 0, tzinfo=UTC)),
-        chk(Outcome.UP, at=datetime(2025, 3, 31, 3, 0, tzinfo=timezone(timedelta(hours=3)))),  # 00:00Z
+        chk(
+            Outcome.UP, at=datetime(2025, 3, 31, 3, 0, tzinfo=timezone(timedelta(hours=3)))
+        ),  # 00:00Z
         chk(Outcome.UP, at=datetime(2025, 3, 31, 1, 0, tzinfo=UTC), sid="other"),
     ]
     daily = {(r.service_id, r.day, r.hour): r.checks for r in rollup_deltas(checks)}
-    assert daily == {("api", date(2025, 3, 30), None): 1, ("api", date(2025, 3, 31), None): 4,
-                     ("other", date(2025, 3, 31), None): 1}
+    assert daily == {
+        ("api", date(2025, 3, 30), None): 1,
+        ("api", date(2025, 3, 31), None): 4,
+        ("other", date(2025, 3, 31), None): 1,
+    }
     hourly = {(r.service_id, r.day, r.hour): r.checks for r in rollup_deltas(checks, hourly=True)}
-    assert hourly == {("api", date(2025, 3, 30), 23): 1, ("api", date(2025, 3, 31), 0): 3,
-                      ("api", date(2025, 3, 31), 1): 1, ("other", date(2025, 3, 31), 1): 1}
+    assert hourly == {
+        ("api", date(2025, 3, 30), 23): 1,
+        ("api", date(2025, 3, 31), 0): 3,
+        ("api", date(2025, 3, 31), 1): 1,
+        ("other", date(2025, 3, 31), 1): 1,
+    }
 
 
 # -- ServiceState.history -------------------------------------------------------------------
@@ -259,7 +292,9 @@ def _state() -> ServiceState:
     return ServiceState(service=Service(id="api", name="API", url="http://127.0.0.1:1/"))
 
 
-def _add(st: ServiceState, age: int, outcome: Outcome, n: int = 1, *, maintenance: bool = False) -> None:
+def _add(
+    st: ServiceState, age: int, outcome: Outcome, n: int = 1, *, maintenance: bool = False
+) -> None:
     at = datetime.combine(DAY - timedelta(days=age), datetime.min.time(), UTC) + timedelta(hours=6)
     for i in range(n):
         st.add_to_day(chk(outcome, at=at + timedelta(seconds=i), maintenance=maintenance))
@@ -328,5 +363,7 @@ def test_utc_day_boundaries() -> None:
 def test_days_are_utc_whatever_the_timestamp_zone() -> None:
     st = _state()
     # 01:30 at UTC+02:00 is 23:30 UTC the day before.
-    st.add_to_day(chk(Outcome.UP, at=datetime(2025, 3, 31, 1, 30, tzinfo=timezone(timedelta(hours=2)))))
+    st.add_to_day(
+        chk(Outcome.UP, at=datetime(2025, 3, 31, 1, 30, tzinfo=timezone(timedelta(hours=2))))
+    )
     assert list(st.days) == [date(2025, 3, 30)]

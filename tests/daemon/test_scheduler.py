@@ -105,7 +105,11 @@ class Recorder:
         self.total_running += 1
         self.max_total_running = max(self.max_total_running, self.total_running)
         try:
-            d = self.duration if isinstance(self.duration, float) else self.duration.get(service.id, 0.0)
+            d = (
+                self.duration
+                if isinstance(self.duration, float)
+                else self.duration.get(service.id, 0.0)
+            )
             await asyncio.sleep(d)
         finally:
             self.running[service.id] -= 1
@@ -129,7 +133,9 @@ async def test_every_service_is_checked_repeatedly() -> None:
     ids = [f"svc-{i}" for i in range(8)]
     sched.set_services([svc(sid, interval=0.2) for sid in ids])
     async with running(sched):
-        await wait_until(lambda: all(rec.count(s) >= 3 for s in ids), what="3 checks of each service")
+        await wait_until(
+            lambda: all(rec.count(s) >= 3 for s in ids), what="3 checks of each service"
+        )
     assert set(s for s, _ in rec.calls) == set(ids)
     assert max(rec.max_running.values()) == 1
 
@@ -163,7 +169,9 @@ async def test_set_services_removes_and_adds() -> None:
     sched = Scheduler(rec)
     sched.set_services([svc("a"), svc("b")])
     async with running(sched):
-        await wait_until(lambda: rec.count("a") >= 2 and rec.count("b") >= 2, what="a and b checked")
+        await wait_until(
+            lambda: rec.count("a") >= 2 and rec.count("b") >= 2, what="a and b checked"
+        )
         sched.set_services([svc("a"), svc("c")])
         removed_at = rec.count("b")
         await wait_until(lambda: rec.count("c") >= 3, what="the added service checked")
@@ -231,8 +239,10 @@ async def test_per_host_limit_bounds_concurrency() -> None:
     other = [svc(f"other-{i}", interval=0.2, host="other.example") for i in range(3)]
     sched.set_services(busy + other)
     async with running(sched):
-        await wait_until(lambda: all(rec.count(s.id) >= 2 for s in busy + other),
-                         what="every service checked twice")
+        await wait_until(
+            lambda: all(rec.count(s.id) >= 2 for s in busy + other),
+            what="every service checked twice",
+        )
     assert rec.max_host_running["busy.example:9"] == 2
     assert rec.max_host_running["other.example:9"] <= 2
     assert rec.max_total_running >= 3  # the other host was not held back by the busy one
@@ -268,7 +278,9 @@ async def test_lateness_counts_check_starts() -> None:
     assert sched.lateness().count == 0
     sched.set_services([svc("slow", interval=0.2), svc("fast", interval=0.2)])
     async with running(sched):
-        await wait_until(lambda: len(rec.calls) >= 8 and sched.skipped >= 1, what="checks and a skip")
+        await wait_until(
+            lambda: len(rec.calls) >= 8 and sched.skipped >= 1, what="checks and a skip"
+        )
     stats = sched.lateness()
     assert stats.count == len(rec.calls)
     assert 0 <= stats.p50 <= stats.p99 <= stats.max

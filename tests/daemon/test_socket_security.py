@@ -105,8 +105,9 @@ def test_slamond_reports_an_unknown_group_in_one_line(folder: Path) -> None:
     config = daemon_config(folder, extra='socket_group = "no-such-group-xyz"')
     slamond = Path(sys.executable).parent / "slamond"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLAMON_")}
-    proc = subprocess.run([str(slamond), "--config", str(config)], capture_output=True, text=True,
-                          timeout=60, env=env)
+    proc = subprocess.run(
+        [str(slamond), "--config", str(config)], capture_output=True, text=True, timeout=60, env=env
+    )
     assert proc.returncode == 1, proc
     assert "slamond: socket_group 'no-such-group-xyz' is not a group on this machine" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -156,7 +157,9 @@ async def test_a_second_daemon_on_a_live_socket_is_refused(folder: Path) -> None
         other.mkdir()
         second = daemon_config(other, extra="")
         # Same socket, another database.
-        text = second.read_text(encoding="utf-8").replace(str(other / "s.sock"), str(folder / "s.sock"))
+        text = second.read_text(encoding="utf-8").replace(
+            str(other / "s.sock"), str(folder / "s.sock")
+        )
         second.write_text(text, encoding="utf-8")
         message = await refused(second)
         assert "already serving" in message
@@ -171,8 +174,13 @@ async def test_stale_socket_of_a_killed_daemon_is_replaced(folder: Path) -> None
     slamond = Path(sys.executable).parent / "slamond"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLAMON_")}
     proc = await asyncio.create_subprocess_exec(
-        str(slamond), "--config", str(config), env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        str(slamond),
+        "--config",
+        str(config),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -196,4 +204,3 @@ async def test_stale_socket_of_a_killed_daemon_is_replaced(folder: Path) -> None
     async with running_daemon(config):
         assert stat.S_IMODE(sock.lstat().st_mode) == 0o660
         assert (await ping(sock))["pong"] is True
-

@@ -12,8 +12,9 @@ T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def svc(sid: str = "api", confirm: int = 2) -> Service:
-    return Service(id=sid, name=sid, url=f"http://127.0.0.1:9/{sid}", interval_s=60.0,
-                   confirm_failures=confirm)
+    return Service(
+        id=sid, name=sid, url=f"http://127.0.0.1:9/{sid}", interval_s=60.0, confirm_failures=confirm
+    )
 
 
 class Clock:
@@ -29,8 +30,15 @@ class Clock:
 
 def make(sid: str, outcome: Outcome, at: datetime, *, maintenance: bool = False) -> Check:
     kind = ErrorKind.CONNECTION_ERROR if outcome is Outcome.DOWN else None
-    return Check(service_id=sid, started_at=at, latency_ms=12.0, outcome=outcome,
-                 error_kind=kind, error="refused" if kind else None, maintenance=maintenance)
+    return Check(
+        service_id=sid,
+        started_at=at,
+        latency_ms=12.0,
+        outcome=outcome,
+        error_kind=kind,
+        error="refused" if kind else None,
+        maintenance=maintenance,
+    )
 
 
 def live(*services: Service) -> LiveState:
@@ -70,15 +78,21 @@ def test_failures_are_confirmed_then_recovery_is_confirmed() -> None:
     apply(state, make("api", UP, clock()))
     # One failure: not confirmed yet, the service is degraded.
     assert statuses(apply(state, make("api", DOWN, clock()))) == [
-        ("api", S.OPERATIONAL, S.DEGRADED), (None, S.OPERATIONAL, S.DEGRADED)]
+        ("api", S.OPERATIONAL, S.DEGRADED),
+        (None, S.OPERATIONAL, S.DEGRADED),
+    ]
     # The second consecutive failure confirms the outage.
     assert statuses(apply(state, make("api", DOWN, clock()))) == [
-        ("api", S.DEGRADED, S.MAJOR_OUTAGE), (None, S.DEGRADED, S.MAJOR_OUTAGE)]
+        ("api", S.DEGRADED, S.MAJOR_OUTAGE),
+        (None, S.DEGRADED, S.MAJOR_OUTAGE),
+    ]
     # Recovery needs confirm_failures consecutive successes too.
     assert apply(state, make("api", UP, clock())) == []
     assert state.services["api"].status is S.MAJOR_OUTAGE
     assert statuses(apply(state, make("api", UP, clock()))) == [
-        ("api", S.MAJOR_OUTAGE, S.OPERATIONAL), (None, S.MAJOR_OUTAGE, S.OPERATIONAL)]
+        ("api", S.MAJOR_OUTAGE, S.OPERATIONAL),
+        (None, S.MAJOR_OUTAGE, S.OPERATIONAL),
+    ]
 
 
 def test_confirmed_recovery_from_a_long_outage_is_operational() -> None:
@@ -107,8 +121,16 @@ def test_a_failure_between_successes_restarts_the_recovery_count() -> None:
 def test_confirm_failures_one_confirms_at_once() -> None:
     state, clock = live(svc(confirm=1)), Clock()
     apply(state, make("api", UP, clock()))
-    assert statuses(apply(state, make("api", DOWN, clock())))[0] == ("api", S.OPERATIONAL, S.MAJOR_OUTAGE)
-    assert statuses(apply(state, make("api", UP, clock())))[0] == ("api", S.MAJOR_OUTAGE, S.OPERATIONAL)
+    assert statuses(apply(state, make("api", DOWN, clock())))[0] == (
+        "api",
+        S.OPERATIONAL,
+        S.MAJOR_OUTAGE,
+    )
+    assert statuses(apply(state, make("api", UP, clock())))[0] == (
+        "api",
+        S.MAJOR_OUTAGE,
+        S.OPERATIONAL,
+    )
 
 
 def test_flapping_is_a_partial_outage() -> None:
@@ -119,8 +141,14 @@ def test_flapping_is_a_partial_outage() -> None:
         seen.append(state.services["api"].status)
     # Failures never come twice in a row, so none is confirmed; the third in the window
     # makes it a partial outage.
-    assert seen == [S.OPERATIONAL, S.DEGRADED, S.OPERATIONAL, S.DEGRADED, S.OPERATIONAL,
-                    S.PARTIAL_OUTAGE]
+    assert seen == [
+        S.OPERATIONAL,
+        S.DEGRADED,
+        S.OPERATIONAL,
+        S.DEGRADED,
+        S.OPERATIONAL,
+        S.PARTIAL_OUTAGE,
+    ]
     apply(state, make("api", UP, clock()))
     assert state.services["api"].status is S.PARTIAL_OUTAGE  # still 3 failures in the window
     for _ in range(10):
@@ -131,7 +159,11 @@ def test_flapping_is_a_partial_outage() -> None:
 def test_slow_check_is_degraded() -> None:
     state, clock = live(svc()), Clock()
     apply(state, make("api", UP, clock()))
-    assert statuses(apply(state, make("api", SLOW, clock())))[0] == ("api", S.OPERATIONAL, S.DEGRADED)
+    assert statuses(apply(state, make("api", SLOW, clock())))[0] == (
+        "api",
+        S.OPERATIONAL,
+        S.DEGRADED,
+    )
     assert statuses(apply(state, make("api", UP, clock())))[0] == ("api", S.DEGRADED, S.OPERATIONAL)
 
 
@@ -147,7 +179,10 @@ def test_overall_status() -> None:
     apply(state, make("s0", DOWN, clock()))
     assert state.overall is S.DEGRADED
     ts = apply(state, make("s0", DOWN, clock()))
-    assert statuses(ts) == [("s0", S.DEGRADED, S.MAJOR_OUTAGE), (None, S.DEGRADED, S.PARTIAL_OUTAGE)]
+    assert statuses(ts) == [
+        ("s0", S.DEGRADED, S.MAJOR_OUTAGE),
+        (None, S.DEGRADED, S.PARTIAL_OUTAGE),
+    ]
     assert state.overall is S.PARTIAL_OUTAGE
 
     # All four in major outage: major outage.
@@ -171,13 +206,22 @@ def test_transition_to_dict() -> None:
     state, clock = live(svc()), Clock()
     at = clock()
     service_t = apply(state, make("api", UP, at))[0]
-    assert service_t.to_dict() == {"kind": "service", "service_id": "api", "status": "operational",
-                                   "previous": "unknown", "at": at.isoformat()}
+    assert service_t.to_dict() == {
+        "kind": "service",
+        "service_id": "api",
+        "status": "operational",
+        "previous": "unknown",
+        "at": at.isoformat(),
+    }
     apply(state, make("api", DOWN, clock()))
     at2 = clock()
     overall_t = apply(state, make("api", DOWN, at2))[1]
-    assert overall_t.to_dict() == {"kind": "overall", "status": "major_outage",
-                                   "previous": "degraded", "at": at2.isoformat()}
+    assert overall_t.to_dict() == {
+        "kind": "overall",
+        "status": "major_outage",
+        "previous": "degraded",
+        "at": at2.isoformat(),
+    }
 
 
 def test_checks_of_unknown_services_are_ignored() -> None:
@@ -259,7 +303,12 @@ def test_a_single_failure_is_a_short_degraded_episode() -> None:
     t2 = clock()
     ep = state.apply(make("api", UP, t2)).episode
     assert ep is not None
-    assert (ep.started_at, ep.ended_at, ep.worst_status, ep.failed_checks) == (t1, t2, S.DEGRADED, 1)
+    assert (ep.started_at, ep.ended_at, ep.worst_status, ep.failed_checks) == (
+        t1,
+        t2,
+        S.DEGRADED,
+        1,
+    )
     assert ep.duration_s(t2) == 60.0
 
 
@@ -296,8 +345,12 @@ def test_load_history_takes_rollups_and_open_episodes() -> None:
 
     state, clock = live(svc("api", confirm=2)), Clock()
     checks = [make("api", UP, clock()), make("api", DOWN, clock()), make("api", DOWN, clock())]
-    episode = OutageEpisode(service_id="api", started_at=checks[1].started_at,
-                            worst_status=S.MAJOR_OUTAGE, failed_checks=2)
+    episode = OutageEpisode(
+        service_id="api",
+        started_at=checks[1].started_at,
+        worst_status=S.MAJOR_OUTAGE,
+        failed_checks=2,
+    )
     state.load_history(rollup_deltas(checks), {"api": checks}, [episode])
     st = state.services["api"]
     day = checks[0].started_at.date()

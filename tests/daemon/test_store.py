@@ -32,17 +32,37 @@ def svc(sid: str, **kw: Any) -> Service:
     return Service(id=sid, name=kw.pop("name", sid.title()), url=f"http://127.0.0.1:9/{sid}", **kw)
 
 
-def chk(sid: str, at: datetime, outcome: Outcome = UP, latency: float = 10.0, *,
-        kind: ErrorKind | None = None, status: int | None = 200, interval: float = 60.0,
-        maintenance: bool = False, node: str = "local", error: str | None = None,
-        cert: datetime | None = None) -> Check:
+def chk(
+    sid: str,
+    at: datetime,
+    outcome: Outcome = UP,
+    latency: float = 10.0,
+    *,
+    kind: ErrorKind | None = None,
+    status: int | None = 200,
+    interval: float = 60.0,
+    maintenance: bool = False,
+    node: str = "local",
+    error: str | None = None,
+    cert: datetime | None = None,
+) -> Check:
     if outcome is DOWN and kind is None:
         kind = ErrorKind.TIMEOUT
     if kind is not None and error is None:
         error = f"{kind.value} happened"
-    return Check(service_id=sid, started_at=at, latency_ms=latency, outcome=outcome,
-                 status_code=status, error_kind=kind, error=error, node=node,
-                 maintenance=maintenance, interval_s=interval, cert_expires_at=cert)
+    return Check(
+        service_id=sid,
+        started_at=at,
+        latency_ms=latency,
+        outcome=outcome,
+        status_code=status,
+        error_kind=kind,
+        error=error,
+        node=node,
+        maintenance=maintenance,
+        interval_s=interval,
+        cert_expires_at=cert,
+    )
 
 
 def at(day: date, h: int = 0, m: int = 0, s: int = 0, us: int = 0) -> datetime:
@@ -95,8 +115,14 @@ async def test_fresh_database_applies_every_migration(tmp_path: Path, pg_url: st
 
 
 async def test_sync_services_add_update_deactivate_reactivate(store: Store) -> None:
-    a = svc("alpha", interval_s=30.0, expect_status=((200, 204), (301, 301)),
-            headers=(("X-Token", "t"),), degraded_after_s=1.5, sla_target=99.5)
+    a = svc(
+        "alpha",
+        interval_s=30.0,
+        expect_status=((200, 204), (301, 301)),
+        headers=(("X-Token", "t"),),
+        degraded_after_s=1.5,
+        sla_target=99.5,
+    )
     b = svc("beta")
     r = await store.sync_services([a, b])
     assert (sorted(r.added), r.updated, r.deactivated) == (["alpha", "beta"], [], [])
@@ -166,9 +192,33 @@ async def test_rollups_by_utc_day_match_hand_computed_numbers(store: Store) -> N
         chk("api", at(D30, 23, 59, 59, 999999), DOWN, 5000.0, kind=ErrorKind.TIMEOUT, status=None),
         chk("api", at(D31, 0, 0, 0), UP, 10.5),
         chk("api", at(D31, 0, 1), DEG, 900.25),
-        chk("api", at(D31, 0, 2), DOWN, 1.5, kind=ErrorKind.CONNECTION_ERROR, status=None, interval=30.0),
-        chk("api", at(D31, 0, 3), DOWN, 2.5, kind=ErrorKind.CONNECTION_ERROR, status=None, interval=30.0),
-        chk("api", at(D31, 0, 4), DOWN, 20.0, kind=ErrorKind.HTTP_ERROR, status=500, maintenance=True),
+        chk(
+            "api",
+            at(D31, 0, 2),
+            DOWN,
+            1.5,
+            kind=ErrorKind.CONNECTION_ERROR,
+            status=None,
+            interval=30.0,
+        ),
+        chk(
+            "api",
+            at(D31, 0, 3),
+            DOWN,
+            2.5,
+            kind=ErrorKind.CONNECTION_ERROR,
+            status=None,
+            interval=30.0,
+        ),
+        chk(
+            "api",
+            at(D31, 0, 4),
+            DOWN,
+            20.0,
+            kind=ErrorKind.HTTP_ERROR,
+            status=500,
+            maintenance=True,
+        ),
         # 07:00 at UTC+02:00 is 05:00 UTC on the 31st.
         chk("api", datetime(2025, 3, 31, 7, 0, tzinfo=timezone(timedelta(hours=2))), UP, 7.75),
         chk("web", at(D31, 12), UP, 100.0),
@@ -198,7 +248,10 @@ async def test_rollups_by_utc_day_match_hand_computed_numbers(store: Store) -> N
 
     hours = by_key(await store.hourly_rollups("api", at(D30), at(D31) + timedelta(days=1)))
     assert {k: r.checks for k, r in hours.items()} == {
-        ("api", D30, 23): 1, ("api", D31, 0): 5, ("api", D31, 5): 1}
+        ("api", D30, 23): 1,
+        ("api", D31, 0): 5,
+        ("api", D31, 5): 1,
+    }
     assert hours[("api", D31, 0)].down == 2 and hours[("api", D31, 0)].maintenance == 1
 
 
@@ -208,7 +261,8 @@ async def test_daily_rollups_filters(store: Store) -> None:
         await store.write_checks([chk(sid, at(d, 12)) for d in days])
     everything = await store.daily_rollups(days[-1])
     assert [(r.service_id, r.day) for r in everything] == [
-        (sid, d) for sid in ("a", "b", "c") for d in sorted(days)]  # by service, then day
+        (sid, d) for sid in ("a", "b", "c") for d in sorted(days)
+    ]  # by service, then day
     assert {r.day for r in await store.daily_rollups(days[1])} == set(days[:2])
     window = await store.daily_rollups(days[3], until=days[1])
     assert {r.day for r in window} == {days[1], days[2], days[3]}
@@ -223,10 +277,28 @@ async def test_recent_checks_newest_first_with_every_field(store: Store) -> None
     cert = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     checks = [
         chk("api", at(D31, 1, 0, 0, 1), UP, 12.345678, status=204, node="eu-1", cert=cert),
-        chk("api", at(D31, 1, 1, 0, 999999), DOWN, 5000.0, kind=ErrorKind.TIMEOUT, status=None,
-            node="eu-1", error="no complete answer within 5s", interval=30.5),
-        chk("api", at(D31, 1, 2, 0, 500000), DOWN, 3.25, kind=ErrorKind.HTTP_ERROR, status=503,
-            node="eu-1", maintenance=True, error="status 503, expected 200-299"),
+        chk(
+            "api",
+            at(D31, 1, 1, 0, 999999),
+            DOWN,
+            5000.0,
+            kind=ErrorKind.TIMEOUT,
+            status=None,
+            node="eu-1",
+            error="no complete answer within 5s",
+            interval=30.5,
+        ),
+        chk(
+            "api",
+            at(D31, 1, 2, 0, 500000),
+            DOWN,
+            3.25,
+            kind=ErrorKind.HTTP_ERROR,
+            status=503,
+            node="eu-1",
+            maintenance=True,
+            error="status 503, expected 200-299",
+        ),
         chk("api", at(D31, 1, 3, 0, 123457), DEG, 2500.5, status=200, node="eu-1"),
         chk("other", at(D31, 1, 4), UP),
     ]
@@ -280,7 +352,9 @@ async def test_rebuild_rollups_gives_the_incremental_result(store: Store) -> Non
     daily = await store.daily_rollups(D30 - timedelta(days=1))
     hourly = await store.hourly_rollups("api", at(D30), at(D31) + timedelta(days=2))
     seen: list[tuple[int, int]] = []
-    assert await store.rebuild_rollups(progress=lambda done, total: seen.append((done, total))) == 800
+    assert (
+        await store.rebuild_rollups(progress=lambda done, total: seen.append((done, total))) == 800
+    )
     assert seen and seen[-1][0] == seen[-1][1] == 2
     assert await store.daily_rollups(D30 - timedelta(days=1)) == daily
     assert await store.hourly_rollups("api", at(D30), at(D31) + timedelta(days=2)) == hourly
@@ -304,16 +378,31 @@ async def test_retention_removes_old_raw_checks_and_keeps_rollups(store: Store) 
 
 async def test_transitions_and_episodes_round_trip(store: Store) -> None:
     t1, t2, t3 = at(D31, 1), at(D31, 2), at(D31, 3)
-    ep = OutageEpisode(service_id="api", started_at=t1, worst_status=ServiceStatus.DEGRADED,
-                       cause="timeout", error="no answer", failed_checks=1)
-    tr = [Transition("api", ServiceStatus.OPERATIONAL, ServiceStatus.DEGRADED, t1),
-          Transition(None, ServiceStatus.OPERATIONAL, ServiceStatus.DEGRADED, t1),
-          Transition("api", ServiceStatus.DEGRADED, ServiceStatus.MAJOR_OUTAGE, t2)]
+    ep = OutageEpisode(
+        service_id="api",
+        started_at=t1,
+        worst_status=ServiceStatus.DEGRADED,
+        cause="timeout",
+        error="no answer",
+        failed_checks=1,
+    )
+    tr = [
+        Transition("api", ServiceStatus.OPERATIONAL, ServiceStatus.DEGRADED, t1),
+        Transition(None, ServiceStatus.OPERATIONAL, ServiceStatus.DEGRADED, t1),
+        Transition("api", ServiceStatus.DEGRADED, ServiceStatus.MAJOR_OUTAGE, t2),
+    ]
     n = await store.write_batch([chk("api", t1, DOWN), tr[0], tr[1], ep])
     assert n == 1
     assert await store.episodes(open_only=True) == [ep]
-    closed = OutageEpisode(service_id="api", started_at=t1, worst_status=ServiceStatus.MAJOR_OUTAGE,
-                           cause="timeout", error="no answer", failed_checks=4, ended_at=t3)
+    closed = OutageEpisode(
+        service_id="api",
+        started_at=t1,
+        worst_status=ServiceStatus.MAJOR_OUTAGE,
+        cause="timeout",
+        error="no answer",
+        failed_checks=4,
+        ended_at=t3,
+    )
     await store.write_batch([tr[2], closed, tr[2]])  # replayed records change nothing more
     assert await store.episodes("api") == [closed]
     assert await store.episodes(open_only=True) == []
@@ -352,9 +441,11 @@ async def test_unopenable_sqlite_is_unavailable(tmp_path: Path) -> None:
 
 async def _fill(s: Store) -> None:
     await s.sync_services([svc("a"), svc("b", interval_s=30.0), svc("idle")])
-    checks = (series("a", at(D30, 22, 30), 300) + series("b", at(D31, 0), 150, step_s=30.0)
-              + [chk("a", at(D31, 3), DOWN, 9.0, kind=ErrorKind.DNS_ERROR, status=None,
-                     maintenance=True)])
+    checks = (
+        series("a", at(D30, 22, 30), 300)
+        + series("b", at(D31, 0), 150, step_s=30.0)
+        + [chk("a", at(D31, 3), DOWN, 9.0, kind=ErrorKind.DNS_ERROR, status=None, maintenance=True)]
+    )
     for i in range(0, len(checks), 64):
         await s.write_checks(checks[i : i + 64])
     await s.write_checks(checks[:100])  # a replay

@@ -38,7 +38,11 @@ async def test_create_get_and_list_users(store: Store) -> None:
     bob = await store.create_user("bob", "bob@example.com", HASH_A, Role.REPORTER)
 
     assert (carol.username, carol.email, carol.role, carol.active) == (
-        "carol", "carol@example.com", Role.ADMIN, True)
+        "carol",
+        "carol@example.com",
+        Role.ADMIN,
+        True,
+    )
     assert carol.password_hash == HASH_A
     assert carol.token_version == 0
     assert carol.last_login_at is None
@@ -48,12 +52,20 @@ async def test_create_get_and_list_users(store: Store) -> None:
     got = await store.get_user("bob")
     assert got is not None
     assert (got.id, got.username, got.email, got.role, got.password_hash) == (
-        bob.id, "bob", "bob@example.com", Role.REPORTER, HASH_A)
+        bob.id,
+        "bob",
+        "bob@example.com",
+        Role.REPORTER,
+        HASH_A,
+    )
 
     # Every user, by username, with their roles.
     users = await store.list_users()
     assert [(u.username, u.role) for u in users] == [
-        ("alice", Role.VIEWER), ("bob", Role.REPORTER), ("carol", Role.ADMIN)]
+        ("alice", Role.VIEWER),
+        ("bob", Role.REPORTER),
+        ("carol", Role.ADMIN),
+    ]
 
     # The hash never leaves through the dict sent to clients.
     d = got.to_dict()
@@ -78,7 +90,11 @@ async def test_duplicate_username_is_already_exists(store: Store) -> None:
     again = await store.get_user("dup")
     assert again is not None
     assert (again.id, again.email, again.role, again.password_hash) == (
-        first.id, "a@example.com", Role.VIEWER, HASH_A)
+        first.id,
+        "a@example.com",
+        Role.VIEWER,
+        HASH_A,
+    )
     assert [u.username for u in await store.list_users()] == ["dup"]
 
 
@@ -104,12 +120,20 @@ async def test_update_user_fields(store: Store) -> None:
     same = await store.update_user("erin")
     assert same is not None
     assert (same.email, same.role, same.password_hash, same.active, same.token_version) == (
-        "new@example.com", Role.ADMIN, HASH_B, True, 0)
+        "new@example.com",
+        Role.ADMIN,
+        HASH_B,
+        True,
+        0,
+    )
 
     # What was written is what is read back.
     got = await store.get_user("erin")
     assert got is not None and (got.email, got.role, got.password_hash) == (
-        "new@example.com", Role.ADMIN, HASH_B)
+        "new@example.com",
+        Role.ADMIN,
+        HASH_B,
+    )
 
     assert await store.update_user("nobody", role=Role.ADMIN) is None
     assert await store.update_user("nobody", revoke_tokens=True) is None
@@ -183,13 +207,20 @@ async def test_audit_add_and_list_newest_first_with_limit(store: Store) -> None:
     t0 = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
     entries = [
         AuditEntry("alice", "user.add", "bob", {"role": "viewer", "password": "***"}, t0),
-        AuditEntry("alice", "service.add", "api", {"id": "api", "nested": {"x": [1, 2]}},
-                   t0 + timedelta(minutes=2)),
-        AuditEntry("cli:root", "cli user set-role", "bob", {"role": "admin"},
-                   t0 + timedelta(minutes=1)),
+        AuditEntry(
+            "alice",
+            "service.add",
+            "api",
+            {"id": "api", "nested": {"x": [1, 2]}},
+            t0 + timedelta(minutes=2),
+        ),
+        AuditEntry(
+            "cli:root", "cli user set-role", "bob", {"role": "admin"}, t0 + timedelta(minutes=1)
+        ),
         # Same instant as the previous one: the later insert comes first.
-        AuditEntry("uid:0", "maintenance.create", None, {"title": "Ümläut ✓"},
-                   t0 + timedelta(minutes=1)),
+        AuditEntry(
+            "uid:0", "maintenance.create", None, {"title": "Ümläut ✓"}, t0 + timedelta(minutes=1)
+        ),
     ]
     for e in entries:
         await store.add_audit(e)
@@ -204,12 +235,18 @@ async def test_audit_add_and_list_newest_first_with_limit(store: Store) -> None:
     first = got[0]
     assert first.id is not None
     assert (first.actor, first.target, first.changes) == (
-        "alice", "api", {"id": "api", "nested": {"x": [1, 2]}})
+        "alice",
+        "api",
+        {"id": "api", "nested": {"x": [1, 2]}},
+    )
     assert got[1].target is None and got[1].changes == {"title": "Ümläut ✓"}
     assert got[3].changes == {"role": "viewer", "password": "***"}
     assert len({e.id for e in got}) == 4
 
-    assert [e.method for e in await store.list_audit(limit=2)] == ["service.add", "maintenance.create"]
+    assert [e.method for e in await store.list_audit(limit=2)] == [
+        "service.add",
+        "maintenance.create",
+    ]
     assert [e.method for e in await store.list_audit(limit=1)] == ["service.add"]
     since = await store.list_audit(since=t0 + timedelta(minutes=1))
     assert [e.method for e in since] == ["service.add", "maintenance.create", "cli user set-role"]
@@ -235,13 +272,19 @@ async def test_save_admin_service_refuses_config_ids_and_upserts_admin_ones(stor
     # Insert, then update in place (upsert).
     await store.save_admin_service(svc("by-admin", name="First", interval=30))
     assert await store.service_source("by-admin") == "admin"
-    await store.save_admin_service(svc("by-admin", url="http://127.0.0.1:9/v2", name="Second",
-                                       interval=45, active=False))
+    await store.save_admin_service(
+        svc("by-admin", url="http://127.0.0.1:9/v2", name="Second", interval=45, active=False)
+    )
     assert await store.service_source("by-admin") == "admin"
     every = {s.id: s for s in await store.list_services(include_inactive=True)}
     assert set(every) == {"from-file", "by-admin"}
     b = every["by-admin"]
-    assert (b.name, b.url, b.interval_s, b.active) == ("Second", "http://127.0.0.1:9/v2", 45.0, False)
+    assert (b.name, b.url, b.interval_s, b.active) == (
+        "Second",
+        "http://127.0.0.1:9/v2",
+        45.0,
+        False,
+    )
     # Inactive services are not listed by default.
     assert {s.id for s in await store.list_services()} == {"from-file"}
 

@@ -20,19 +20,25 @@ from slamon_daemon.targets import free_port
 def slamon(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run the ``slamon`` console script (or its entry point) with no SLAMON_* variables."""
     script = Path(sys.executable).parent / "slamon"
-    cmd = [str(script)] if script.exists() else [
-        sys.executable, "-c", "import sys; from slamon_tui.cli import main; sys.exit(main())"]
+    cmd = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "import sys; from slamon_tui.cli import main; sys.exit(main())"]
+    )
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("SLAMON_")}
     # Bytes, decoded here: text mode would turn the progress bar's "\r" into "\n".
     proc = subprocess.run([*cmd, *args], capture_output=True, timeout=60, env=env, cwd=cwd)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(),
-                                       proc.stderr.decode())
+    return subprocess.CompletedProcess(
+        proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+    )
 
 
 def config(tmp_path: Path, database_url: str, extra: str = "") -> Path:
     p = tmp_path / "slamon.toml"
-    p.write_text(f'[daemon]\ndatabase_url = "{database_url}"\nsocket = "{tmp_path}/s.sock"\n{extra}',
-                 encoding="utf-8")
+    p.write_text(
+        f'[daemon]\ndatabase_url = "{database_url}"\nsocket = "{tmp_path}/s.sock"\n{extra}',
+        encoding="utf-8",
+    )
     return p
 
 
@@ -75,11 +81,17 @@ async def _seed(db: Path, days: list[date]) -> int:
     for d in days:
         for i in range(30):
             failed = i % 10 == 3
-            checks.append(Check(
-                service_id="api" if i % 2 else "web",
-                started_at=datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(minutes=37 * i),
-                latency_ms=10.0 + i, outcome=Outcome.DOWN if failed else Outcome.UP,
-                error_kind=ErrorKind.TIMEOUT if failed else None, error="slow" if failed else None))
+            checks.append(
+                Check(
+                    service_id="api" if i % 2 else "web",
+                    started_at=datetime(d.year, d.month, d.day, tzinfo=UTC)
+                    + timedelta(minutes=37 * i),
+                    latency_ms=10.0 + i,
+                    outcome=Outcome.DOWN if failed else Outcome.UP,
+                    error_kind=ErrorKind.TIMEOUT if failed else None,
+                    error="slow" if failed else None,
+                )
+            )
     async with SqliteStore(db) as s:
         await s.migrate()
         assert await s.write_checks(checks) == len(checks)
@@ -91,8 +103,10 @@ async def _seed(db: Path, days: list[date]) -> int:
 
 async def _daily(db: Path) -> dict[tuple[str, date], tuple[int, int, int]]:
     async with SqliteStore(db) as s:
-        return {(r.service_id, r.day): (r.checks, r.up, r.down)
-                for r in await s.daily_rollups(date(2000, 1, 1))}
+        return {
+            (r.service_id, r.day): (r.checks, r.up, r.down)
+            for r in await s.daily_rollups(date(2000, 1, 1))
+        }
 
 
 async def test_rebuild_rollups_reports_checks_and_draws_progress(tmp_path: Path) -> None:
@@ -112,8 +126,11 @@ async def test_rebuild_rollups_reports_checks_and_draws_progress(tmp_path: Path)
     assert proc.stderr.endswith("\n")
     daily = await _daily(db)
     # Odd i are "api", and the failures (i = 3, 13, 23) are all odd.
-    assert daily == {(sid, d): (15, 12, 3) if sid == "api" else (15, 15, 0)
-                     for sid in ("api", "web") for d in days}
+    assert daily == {
+        (sid, d): (15, 12, 3) if sid == "api" else (15, 15, 0)
+        for sid in ("api", "web")
+        for d in days
+    }
 
 
 async def test_rebuild_rollups_since(tmp_path: Path) -> None:
@@ -121,7 +138,9 @@ async def test_rebuild_rollups_since(tmp_path: Path) -> None:
     days = [date(2025, 2, 1), date(2025, 2, 2), date(2025, 2, 4)]
     await _seed(db, days)
     cfg = config(tmp_path, f"sqlite:///{db}")
-    proc = slamon("db", "rebuild-rollups", "--since", "2025-02-02", "--config", str(cfg), cwd=tmp_path)
+    proc = slamon(
+        "db", "rebuild-rollups", "--since", "2025-02-02", "--config", str(cfg), cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "rebuilt rollups from 60 checks"
     assert proc.stderr.rstrip("\n").endswith("3/3 days")
@@ -142,9 +161,11 @@ def test_rebuild_rollups_empty_database(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", [["db", "migrate"], ["db", "rebuild-rollups"]])
 def test_bad_config_exits_2_with_its_lines(tmp_path: Path, command: list[str]) -> None:
     cfg = tmp_path / "bad.toml"
-    cfg.write_text('[daemon]\ndatabase_url = "mysql://x"\nretention_dayz = 3\n\n'
-                   '[[service]]\nid = "api"\nurl = "http://a.example/"\ninterval = "soon"\n',
-                   encoding="utf-8")
+    cfg.write_text(
+        '[daemon]\ndatabase_url = "mysql://x"\nretention_dayz = 3\n\n'
+        '[[service]]\nid = "api"\nurl = "http://a.example/"\ninterval = "soon"\n',
+        encoding="utf-8",
+    )
     proc = slamon(*command, "--config", str(cfg), cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stdout == ""
@@ -166,7 +187,9 @@ def test_missing_config_exits_2(tmp_path: Path) -> None:
 def test_since_not_a_date_exits_2(tmp_path: Path) -> None:
     db = tmp_path / "slamon.db"
     cfg = config(tmp_path, f"sqlite:///{db}")
-    proc = slamon("db", "rebuild-rollups", "--since", "notadate", "--config", str(cfg), cwd=tmp_path)
+    proc = slamon(
+        "db", "rebuild-rollups", "--since", "notadate", "--config", str(cfg), cwd=tmp_path
+    )
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.strip() == "slamon: --since 'notadate' is not a date like 2026-11-01"

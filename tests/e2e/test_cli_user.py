@@ -39,16 +39,20 @@ def env() -> dict[str, str]:
 def config(folder: Path, database_url: str | None = None) -> Path:
     p = folder / "slamon.toml"
     url = database_url or f"sqlite:///{folder}/db.sqlite"
-    p.write_text(f'[daemon]\ndatabase_url = "{url}"\nsocket = "{folder}/s.sock"\n'
-                 f'spool_dir = "{folder}/spool"\nsecret_file = "{folder}/secret"\n', encoding="utf-8")
+    p.write_text(
+        f'[daemon]\ndatabase_url = "{url}"\nsocket = "{folder}/s.sock"\n'
+        f'spool_dir = "{folder}/spool"\nsecret_file = "{folder}/secret"\n',
+        encoding="utf-8",
+    )
     return p
 
 
 def slamon(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
     if not SLAMON.exists():
         pytest.skip(f"the console script {SLAMON} is not installed")
-    proc = subprocess.run([str(SLAMON), *args], input=stdin, capture_output=True, text=True,
-                          timeout=60, env=env())
+    proc = subprocess.run(
+        [str(SLAMON), *args], input=stdin, capture_output=True, text=True, timeout=60, env=env()
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -80,14 +84,27 @@ def test_add_list_and_every_change_is_audited(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/db.sqlite"
     outputs = []
 
-    code, out, err = slamon("user", "add", "alice", "--role", "admin", "--email", "a@example.com",
-                            "--password-stdin", "--config", cfg, stdin=PW1 + "\n")
+    code, out, err = slamon(
+        "user",
+        "add",
+        "alice",
+        "--role",
+        "admin",
+        "--email",
+        "a@example.com",
+        "--password-stdin",
+        "--config",
+        cfg,
+        stdin=PW1 + "\n",
+    )
     assert (code, out.strip()) == (0, "added alice (admin)"), err
     outputs.append(out + err)
     users, audit = users_and_audit(url)
     alice = users["alice"]
     assert (alice.role, alice.email, alice.active) == (Role.ADMIN, "a@example.com", True)
-    assert alice.password_hash.startswith("$argon2id$") and verify_password(alice.password_hash, PW1)
+    assert alice.password_hash.startswith("$argon2id$") and verify_password(
+        alice.password_hash, PW1
+    )
 
     code, out, err = slamon("user", "list", "--config", cfg)
     assert code == 0, err
@@ -113,7 +130,9 @@ def test_add_list_and_every_change_is_audited(tmp_path: Path) -> None:
     users, audit = users_and_audit(url)
     alice = users["alice"]
     assert (alice.role, alice.active) == (Role.VIEWER, True)
-    assert verify_password(alice.password_hash, PW2) and not verify_password(alice.password_hash, PW1)
+    assert verify_password(alice.password_hash, PW2) and not verify_password(
+        alice.password_hash, PW1
+    )
     assert alice.token_version == 3  # set-role, disable and passwd each end the logins
 
     assert [(e.actor, e.method, e.target) for e in audit] == [
@@ -137,8 +156,17 @@ def test_add_list_and_every_change_is_audited(tmp_path: Path) -> None:
 
 def test_weak_passwords_exit_2_with_the_reason(tmp_path: Path) -> None:
     cfg = str(config(tmp_path))
-    code, out, err = slamon("user", "add", "carol", "--role", "viewer", "--password-stdin",
-                            "--config", cfg, stdin="short\n")
+    code, out, err = slamon(
+        "user",
+        "add",
+        "carol",
+        "--role",
+        "viewer",
+        "--password-stdin",
+        "--config",
+        cfg,
+        stdin="short\n",
+    )
     assert code == 2 and "at least 10 characters" in err, (out, err)
     assert "Traceback" not in err
     users, audit = users_and_audit(f"sqlite:///{tmp_path}/db.sqlite")
@@ -149,11 +177,29 @@ def test_unknown_user_exits_1_and_duplicates_are_refused(tmp_path: Path) -> None
     cfg = str(config(tmp_path))
     code, out, err = slamon("user", "set-role", "ghost", "admin", "--config", cfg)
     assert code == 1 and "no user 'ghost'" in err, (out, err)
-    code, _, err = slamon("user", "add", "dup", "--role", "viewer", "--password-stdin",
-                          "--config", cfg, stdin=PW1 + "\n")
+    code, _, err = slamon(
+        "user",
+        "add",
+        "dup",
+        "--role",
+        "viewer",
+        "--password-stdin",
+        "--config",
+        cfg,
+        stdin=PW1 + "\n",
+    )
     assert code == 0, err
-    code, out, err = slamon("user", "add", "dup", "--role", "admin", "--password-stdin",
-                            "--config", cfg, stdin=PW2 + "\n")
+    code, out, err = slamon(
+        "user",
+        "add",
+        "dup",
+        "--role",
+        "admin",
+        "--password-stdin",
+        "--config",
+        cfg,
+        stdin=PW2 + "\n",
+    )
     assert code == 1 and "already exists" in err, (out, err)
     users, audit = users_and_audit(f"sqlite:///{tmp_path}/db.sqlite")
     assert users["dup"].role is Role.VIEWER and verify_password(users["dup"].password_hash, PW1)
@@ -162,15 +208,25 @@ def test_unknown_user_exits_1_and_duplicates_are_refused(tmp_path: Path) -> None
 
 def test_on_postgres(tmp_path: Path, pg_url: str) -> None:
     cfg = str(config(tmp_path, pg_url))
-    code, out, err = slamon("user", "add", "pgadmin", "--role", "admin", "--password-stdin",
-                            "--config", cfg, stdin=PW1 + "\n")
+    code, out, err = slamon(
+        "user",
+        "add",
+        "pgadmin",
+        "--role",
+        "admin",
+        "--password-stdin",
+        "--config",
+        cfg,
+        stdin=PW1 + "\n",
+    )
     assert code == 0, err
     code, out, err = slamon("user", "list", "--config", cfg)
     assert code == 0 and out.split()[:3] == ["pgadmin", "admin", "active"], (out, err)
     users, audit = users_and_audit(pg_url)
     assert verify_password(users["pgadmin"].password_hash, PW1)
     assert [(e.actor, e.method, e.target) for e in audit] == [
-        (f"cli:{LOGIN_NAME}", "cli user add", "pgadmin")]
+        (f"cli:{LOGIN_NAME}", "cli user add", "pgadmin")
+    ]
 
 
 # -- prompting on a terminal ------------------------------------------------------------------
@@ -216,8 +272,10 @@ def run_on_pty(args: list[str], answers: list[tuple[bytes, bytes]]) -> tuple[int
 
 def test_prompted_password_twice(tmp_path: Path) -> None:
     cfg = str(config(tmp_path))
-    code, out = run_on_pty(["user", "add", "dan", "--role", "reporter", "--config", cfg],
-                           [(b"New password: ", PW1.encode() + b"\n"), (b"Again: ", PW1.encode() + b"\n")])
+    code, out = run_on_pty(
+        ["user", "add", "dan", "--role", "reporter", "--config", cfg],
+        [(b"New password: ", PW1.encode() + b"\n"), (b"Again: ", PW1.encode() + b"\n")],
+    )
     assert code == 0, out
     assert b"added dan (reporter)" in out
     assert PW1.encode() not in out  # not echoed
@@ -228,8 +286,10 @@ def test_prompted_password_twice(tmp_path: Path) -> None:
 
 def test_prompted_passwords_that_differ_exit_2(tmp_path: Path) -> None:
     cfg = str(config(tmp_path))
-    code, out = run_on_pty(["user", "add", "eve", "--role", "admin", "--config", cfg],
-                           [(b"New password: ", PW1.encode() + b"\n"), (b"Again: ", PW2.encode() + b"\n")])
+    code, out = run_on_pty(
+        ["user", "add", "eve", "--role", "admin", "--config", cfg],
+        [(b"New password: ", PW1.encode() + b"\n"), (b"Again: ", PW2.encode() + b"\n")],
+    )
     assert code == 2, out
     assert b"differ" in out
     assert PW1.encode() not in out and PW2.encode() not in out

@@ -28,7 +28,9 @@ class Client:
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
         self.n += 1
-        self.w.write(json.dumps({"id": self.n, "method": method, "params": params}).encode() + b"\n")
+        self.w.write(
+            json.dumps({"id": self.n, "method": method, "params": params}).encode() + b"\n"
+        )
         await self.w.drain()
         while True:
             msg = json.loads(await self.r.readline())
@@ -55,11 +57,16 @@ async def _seed(db_url: str, day: datetime) -> None:
     checks = []
     for i in range(10):
         failed = i in (3, 7)
-        checks.append(Check(
-            service_id="api", started_at=day + timedelta(hours=i), latency_ms=10.0 * (i + 1),
-            outcome=Outcome.DOWN if failed else Outcome.UP,
-            error_kind=ErrorKind.TIMEOUT if failed else None, interval_s=60.0,
-        ))
+        checks.append(
+            Check(
+                service_id="api",
+                started_at=day + timedelta(hours=i),
+                latency_ms=10.0 * (i + 1),
+                outcome=Outcome.DOWN if failed else Outcome.UP,
+                error_kind=ErrorKind.TIMEOUT if failed else None,
+                interval_s=60.0,
+            )
+        )
     async with open_store(db_url) as store:
         await store.migrate()
         await store.write_checks(checks)
@@ -133,8 +140,11 @@ async def test_maintenance_window_marks_checks_and_status_and_is_excluded_from_u
         try:
             now = datetime.now(UTC)
             created = await c.call(
-                "maintenance.create", title="Upgrade", start=(now - timedelta(minutes=1)).isoformat(),
-                end=(now + timedelta(hours=1)).isoformat(), services=["api"],
+                "maintenance.create",
+                title="Upgrade",
+                start=(now - timedelta(minutes=1)).isoformat(),
+                end=(now + timedelta(hours=1)).isoformat(),
+                services=["api"],
             )
             w = created["result"]
             assert w["title"] == "Upgrade" and w["services"] == ["api"] and w["id"] > 0
@@ -151,8 +161,12 @@ async def test_maintenance_window_marks_checks_and_status_and_is_excluded_from_u
             await asyncio.sleep(1.0)
             listed = (await c.call("maintenance.list"))["result"]
             assert [x["id"] for x in listed] == [w["id"]]
-            bad = await c.call("maintenance.create", title="x", start="2026-11-22T02:00:00",
-                               end="2026-11-22T01:00:00Z")
+            bad = await c.call(
+                "maintenance.create",
+                title="x",
+                start="2026-11-22T02:00:00",
+                end="2026-11-22T01:00:00Z",
+            )
             assert bad["error"]["code"] == "invalid_params" and "offset" in bad["error"]["message"]
             cancelled = (await c.call("maintenance.cancel", id=w["id"]))["result"]
             assert cancelled["cancelled_at"] is not None

@@ -147,8 +147,14 @@ async def test_sigkill_restart_leaves_no_duplicates_or_corrupt_rollups(database_
 
         async def start() -> asyncio.subprocess.Process:
             p = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "slamon_daemon", "--config", str(cfg),
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=env,
+                sys.executable,
+                "-m",
+                "slamon_daemon",
+                "--config",
+                str(cfg),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                env=env,
             )
             await _wait_for(lambda: _exists(folder / "s.sock"), 20)
             return p
@@ -165,7 +171,9 @@ async def test_sigkill_restart_leaves_no_duplicates_or_corrupt_rollups(database_
         assert await asyncio.wait_for(p.wait(), 30) == 0
     settings, _ = load_settings(cfg)
     async with open_store(url) as store:
-        checks = [c for s in ("svc-0", "svc-1", "svc-2") for c in await store.recent_checks(s, 100_000)]
+        checks = [
+            c for s in ("svc-0", "svc-1", "svc-2") for c in await store.recent_checks(s, 100_000)
+        ]
         keys = [(c.service_id, c.started_at, c.node) for c in checks]
         assert len(checks) > 20
         assert len(keys) == len(set(keys))

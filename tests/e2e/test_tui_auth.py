@@ -81,8 +81,9 @@ async def running(settings: Settings) -> AsyncIterator[Daemon]:
     try:
         await asyncio.wait_for(daemon.started.wait(), WAIT_S)
         # As `slamon user add --role admin` does: there is no built-in password.
-        await daemon.store.create_user("alice", "alice@example.com", hash_password(ADMIN_PW),
-                                       Role.ADMIN)
+        await daemon.store.create_user(
+            "alice", "alice@example.com", hash_password(ADMIN_PW), Role.ADMIN
+        )
         yield daemon
     finally:
         daemon.request_stop()
@@ -136,8 +137,9 @@ async def test_admin_creates_a_reporter_who_gets_reporter_actions_but_no_admin(
                 await wait_until(pilot, lambda: isinstance(admin_app.screen, AdminScreen))
                 admin = admin_app.screen
                 assert isinstance(admin, AdminScreen)
-                await wait_until(pilot, lambda: [u["username"] for u in admin.users] == ["alice"],
-                                 WAIT_S)
+                await wait_until(
+                    pilot, lambda: [u["username"] for u in admin.users] == ["alice"], WAIT_S
+                )
                 await pilot.press("n")
                 await wait_until(pilot, lambda: isinstance(admin_app.screen, UserAddDialog))
                 form = admin_app.screen
@@ -156,27 +158,34 @@ async def test_admin_creates_a_reporter_who_gets_reporter_actions_but_no_admin(
                 await type_into(pilot, "#input-repeat", REPORTER_PW)
                 await pilot.press("enter")
                 await wait_until(pilot, lambda: isinstance(admin_app.screen, AdminScreen), WAIT_S)
-                await wait_until(pilot, lambda: any(u["username"] == "rita" for u in admin.users),
-                                 WAIT_S)
-                rita_line = next(line for line in screen_text(admin_app).splitlines()
-                                 if line.lstrip().startswith("rita "))
+                await wait_until(
+                    pilot, lambda: any(u["username"] == "rita" for u in admin.users), WAIT_S
+                )
+                rita_line = next(
+                    line
+                    for line in screen_text(admin_app).splitlines()
+                    if line.lstrip().startswith("rita ")
+                )
                 assert "reporter" in rita_line and "active" in rita_line
                 # Also a viewer, for step 3 (set up directly: this flow is shown above).
-                await admin_app.call("user.add", {"username": "victor", "role": "viewer",
-                                                  "password": VIEWER_PW})
+                await admin_app.call(
+                    "user.add", {"username": "victor", "role": "viewer", "password": VIEWER_PW}
+                )
             stored = await daemon.store.get_user("rita")
             assert stored is not None and stored.role is Role.REPORTER
             audit = await daemon.store.list_audit(limit=10)
-            assert any(e.method == "user.add" and e.actor == "alice" and e.target == "rita"
-                       for e in audit)
+            assert any(
+                e.method == "user.add" and e.actor == "alice" and e.target == "rita" for e in audit
+            )
             cached = cache_file(settings.daemon.socket)
             assert stat.S_IMODE(cached.stat().st_mode) == 0o600  # alice's login, cached
 
             # 2. A second app logs in as the reporter (--user: alice's cached login is ignored).
             reporter_app = _app(settings, user="rita")
             async with reporter_app.run_test(size=(100, 30)) as pilot:
-                await wait_until(pilot, lambda: isinstance(reporter_app.screen, LoginScreen),
-                                 WAIT_S)
+                await wait_until(
+                    pilot, lambda: isinstance(reporter_app.screen, LoginScreen), WAIT_S
+                )
                 assert reporter_app.identity["name"] == "anonymous"
                 await _log_in(pilot, reporter_app, "rita", REPORTER_PW)
                 assert reporter_app.identity["role"] == "reporter"
@@ -220,8 +229,9 @@ async def test_sixth_login_after_five_wrong_passwords_says_retry_in(folder: Path
                 assert isinstance(screen, LoginScreen)
                 for attempt in range(1, 6):
                     await submit_login(pilot, "alice", f"wrong-password-{attempt}")
-                    await wait_until(pilot, lambda: not screen.busy
-                                     and screen.error_text != "", WAIT_S)
+                    await wait_until(
+                        pilot, lambda: not screen.busy and screen.error_text != "", WAIT_S
+                    )
                     assert screen.error_text == "wrong username or password", attempt
                 await submit_login(pilot, "alice", ADMIN_PW)  # even the right one now
                 await wait_until(pilot, lambda: "too many" in screen.error_text, WAIT_S)

@@ -84,8 +84,9 @@ async def running(settings: Settings) -> AsyncIterator[Daemon]:
     try:
         await asyncio.wait_for(daemon.started.wait(), 20)
         for name, password in USERS.items():
-            await daemon.store.create_user(name, f"{name}@example.com", hash_password(password),
-                                           Role.REPORTER)
+            await daemon.store.create_user(
+                name, f"{name}@example.com", hash_password(password), Role.REPORTER
+            )
         yield daemon
     finally:
         daemon.request_stop()
@@ -128,15 +129,19 @@ async def open_incidents(pilot: Pilot[None], app: SlamonApp) -> IncidentsScreen:
     return screen
 
 
-async def open_row(pilot: Pilot[None], app: SlamonApp, table_id: str, incident_id: int
-                   ) -> IncidentDetailScreen:
+async def open_row(
+    pilot: Pilot[None], app: SlamonApp, table_id: str, incident_id: int
+) -> IncidentDetailScreen:
     table = app.screen.query_one(table_id, IncidentTable)
     await wait_until(pilot, lambda: str(incident_id) in [str(k.value) for k in table.rows], WAIT_S)
     table.focus()
     table.move_cursor(row=table.get_row_index(str(incident_id)))
     await pilot.press("enter")
-    await wait_until(pilot, lambda: isinstance(app.screen, IncidentDetailScreen)
-                     and app.screen.incident is not None, WAIT_S)
+    await wait_until(
+        pilot,
+        lambda: isinstance(app.screen, IncidentDetailScreen) and app.screen.incident is not None,
+        WAIT_S,
+    )
     detail = app.screen
     assert isinstance(detail, IncidentDetailScreen)
     await wait_until(pilot, lambda: detail.may_edit, WAIT_S)
@@ -204,8 +209,9 @@ async def test_a_reporter_runs_an_incident_from_start_to_past(folder: Path) -> N
             assert [str(k.value) for k in past.rows] == [str(iid)]
             # … and by search, on a word of an update.
             await pilot.press("slash", *"failover", "enter")
-            await wait_until(pilot, lambda: 'Search "failover": 1 found' in screen_text(app),
-                             WAIT_S)
+            await wait_until(
+                pilot, lambda: 'Search "failover": 1 found' in screen_text(app), WAIT_S
+            )
             await open_row(pilot, app, "#past-incidents", iid)
             assert "Checkout fails" in screen_text(app)
 
@@ -213,13 +219,19 @@ async def test_a_reporter_runs_an_incident_from_start_to_past(folder: Path) -> N
 async def test_two_reporters_edit_the_same_incident_and_nothing_is_lost(folder: Path) -> None:
     async with daemon_for_tests(folder) as settings:
         async with FeedClient(settings.daemon.socket) as client:
-            login = await client.call("auth.login", {"username": "rita",
-                                                     "password": USERS["rita"]})
+            login = await client.call("auth.login", {"username": "rita", "password": USERS["rita"]})
             client.token = login["access_token"]
-            created = await client.call("incident.create", {
-                "title": "Search is slow", "severity": "medium", "priority": "P3",
-                "services": ["api"], "description": "Queries take seconds.",
-                "message": "Looking into it."})
+            created = await client.call(
+                "incident.create",
+                {
+                    "title": "Search is slow",
+                    "severity": "medium",
+                    "priority": "P3",
+                    "services": ["api"],
+                    "description": "Queries take seconds.",
+                    "message": "Looking into it.",
+                },
+            )
         iid = created["id"]
         rita, rob = _app(settings), _app(settings)
         async with rita.run_test(size=(100, 40)) as p1, rob.run_test(size=(100, 40)) as p2:
@@ -233,13 +245,18 @@ async def test_two_reporters_edit_the_same_incident_and_nothing_is_lost(folder: 
             await p1.press("e")
             await wait_until(p1, lambda: isinstance(rita.screen, IncidentEditScreen), WAIT_S)
             rita.screen.query_one("#f-description", TextArea).focus()
-            await wait_until(
-                p2, lambda: "rita is editing description" in screen_text(rob), WAIT_S)
+            await wait_until(p2, lambda: "rita is editing description" in screen_text(rob), WAIT_S)
             await p2.press("e")
             await wait_until(p2, lambda: isinstance(rob.screen, IncidentEditScreen), WAIT_S)
             rob_editor = rob.screen
-            await wait_until(p2, lambda: "rita is editing this" in str(
-                rob_editor.query_one("#label-description").render()), WAIT_S)
+            await wait_until(
+                p2,
+                lambda: (
+                    "rita is editing this"
+                    in str(rob_editor.query_one("#label-description").render())
+                ),
+                WAIT_S,
+            )
             assert "rita" in rob_editor.query_one(PresenceLine).text
 
             # Rita saves first.
@@ -271,7 +288,8 @@ async def test_two_reporters_edit_the_same_incident_and_nothing_is_lost(folder: 
             assert final["title"] == "Search is slow in EU"  # Rita's
             assert final["description"] == (
                 "Queries take seconds. Rita: shard 3 is rebuilding.\n\n"
-                "Queries take seconds. Rob: cache is cold.")
+                "Queries take seconds. Rob: cache is cold."
+            )
             assert final["impact"] == "EU searches take 10 s"  # Rob's
             assert final["version"] == 3 and final["severity"] == "medium"
             assert [u["message"] for u in final["updates"]] == ["Looking into it."]

@@ -144,8 +144,9 @@ async def test_reconnects_to_a_new_daemon_on_the_same_socket(folder: Path) -> No
             async with running(settings):
                 await wait_until(
                     pilot,
-                    lambda: len(rows) == 2
-                    and all(r.status_text == OPERATIONAL for r in rows.values()),
+                    lambda: (
+                        len(rows) == 2 and all(r.status_text == OPERATIONAL for r in rows.values())
+                    ),
                     LIVE_WAIT_S,
                 )
                 assert "● live" in str(connection.content)
@@ -157,14 +158,14 @@ async def test_reconnects_to_a_new_daemon_on_the_same_socket(folder: Path) -> No
             assert before is not None
 
             async with running(settings):
-                await wait_until(
-                    pilot, lambda: "● live" in str(connection.content), LIVE_WAIT_S
-                )
+                await wait_until(pilot, lambda: "● live" in str(connection.content), LIVE_WAIT_S)
                 # Live again: new checks from the new daemon reach the rows.
                 await wait_until(
                     pilot,
-                    lambda: (rows["api"].service.last_check or {}).get("started_at")
-                    != before.get("started_at"),
+                    lambda: (
+                        (rows["api"].service.last_check or {}).get("started_at")
+                        != before.get("started_at")
+                    ),
                     LIVE_WAIT_S,
                 )
                 assert not app.dashboard.has_class("-stale")

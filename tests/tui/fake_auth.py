@@ -25,26 +25,65 @@ if TYPE_CHECKING:
 
 ROLES = ("anonymous", "viewer", "reporter", "admin")
 METHOD_ROLES: dict[str, str] = {
-    "ping": "anonymous", "methods": "anonymous",
-    "auth.login": "anonymous", "auth.refresh": "anonymous", "auth.logout": "anonymous",
-    "auth.whoami": "anonymous", "auth.passwd": "viewer",
-    "status.get": "viewer", "subscribe": "viewer", "unsubscribe": "viewer",
-    "service.get": "viewer", "service.series": "viewer", "service.calendar": "viewer",
-    "service.day": "viewer", "maintenance.list": "viewer",
-    "user.list": "admin", "user.add": "admin", "user.set_role": "admin",
-    "user.disable": "admin", "user.enable": "admin", "user.passwd": "admin",
-    "audit.list": "admin", "service.add": "admin", "service.edit": "admin",
-    "service.pause": "admin", "service.resume": "admin",
-    "maintenance.create": "admin", "maintenance.cancel": "admin",
+    "ping": "anonymous",
+    "methods": "anonymous",
+    "auth.login": "anonymous",
+    "auth.refresh": "anonymous",
+    "auth.logout": "anonymous",
+    "auth.whoami": "anonymous",
+    "auth.passwd": "viewer",
+    "status.get": "viewer",
+    "subscribe": "viewer",
+    "unsubscribe": "viewer",
+    "service.get": "viewer",
+    "service.series": "viewer",
+    "service.calendar": "viewer",
+    "service.day": "viewer",
+    "maintenance.list": "viewer",
+    "user.list": "admin",
+    "user.add": "admin",
+    "user.set_role": "admin",
+    "user.disable": "admin",
+    "user.enable": "admin",
+    "user.passwd": "admin",
+    "audit.list": "admin",
+    "service.add": "admin",
+    "service.edit": "admin",
+    "service.pause": "admin",
+    "service.resume": "admin",
+    "maintenance.create": "admin",
+    "maintenance.cancel": "admin",
 }
-AUDITED = {"user.add", "user.set_role", "user.disable", "user.enable", "user.passwd",
-           "service.add", "service.edit", "service.pause", "service.resume",
-           "maintenance.create", "maintenance.cancel"}
+AUDITED = {
+    "user.add",
+    "user.set_role",
+    "user.disable",
+    "user.enable",
+    "user.passwd",
+    "service.add",
+    "service.edit",
+    "service.pause",
+    "service.resume",
+    "maintenance.create",
+    "maintenance.cancel",
+}
 SECRETS = {"password", "new_password", "old_password", "refresh_token"}
 MAX_FAILURES = 5
 RETRY_S = 900
-SERVICE_KEYS = {"id", "name", "url", "interval", "timeout", "method", "expect_status",
-                "degraded_after", "confirm_failures", "sla_target", "body_contains", "active"}
+SERVICE_KEYS = {
+    "id",
+    "name",
+    "url",
+    "interval",
+    "timeout",
+    "method",
+    "expect_status",
+    "degraded_after",
+    "confirm_failures",
+    "sla_target",
+    "body_contains",
+    "active",
+}
 
 
 class FakeAuth:
@@ -73,12 +112,25 @@ class FakeAuth:
 
     # --- set-up helpers for tests -----------------------------------------------------------
 
-    def add_user(self, username: str, password: str, role: str = "viewer", email: str = "",
-                 *, active: bool = True) -> dict[str, Any]:
+    def add_user(
+        self,
+        username: str,
+        password: str,
+        role: str = "viewer",
+        email: str = "",
+        *,
+        active: bool = True,
+    ) -> dict[str, Any]:
         """A user as user.add makes one."""
-        user = {"id": next(self._ids), "username": username, "email": email, "role": role,
-                "active": active, "last_login_at": None,
-                "created_at": datetime.now(UTC).isoformat()}
+        user = {
+            "id": next(self._ids),
+            "username": username,
+            "email": email,
+            "role": role,
+            "active": active,
+            "last_login_at": None,
+            "created_at": datetime.now(UTC).isoformat(),
+        }
         self.users[username] = user
         self.passwords[username] = password
         return user
@@ -146,12 +198,17 @@ class FakeAuth:
         if request.method in AUDITED:
             who, _ = self.caller(request.token)
             params = request.params
-            self.audit.insert(0, {
-                "id": len(self.audit) + 1, "at": datetime.now(UTC).isoformat(),
-                "actor": who["name"], "method": request.method,
-                "target": params.get("id") or params.get("username"),
-                "changes": {k: "***" if k in SECRETS else v for k, v in params.items()},
-            })
+            self.audit.insert(
+                0,
+                {
+                    "id": len(self.audit) + 1,
+                    "at": datetime.now(UTC).isoformat(),
+                    "actor": who["name"],
+                    "method": request.method,
+                    "target": params.get("id") or params.get("username"),
+                    "changes": {k: "***" if k in SECRETS else v for k, v in params.items()},
+                },
+            )
         return protocol.reply(request.id, result)
 
     # --- auth.* ------------------------------------------------------------------------------
@@ -161,17 +218,22 @@ class FakeAuth:
         access, refresh = f"acc-{username}-{n}", f"ref-{username}-{n}"
         self.access[access] = username
         self.refresh_tokens[refresh] = username
-        return {"access_token": access, "refresh_token": refresh,
-                "expires_at": (datetime.now(UTC) + self.ttl).isoformat(),
-                "user": dict(self.users[username])}
+        return {
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_at": (datetime.now(UTC) + self.ttl).isoformat(),
+            "user": dict(self.users[username]),
+        }
 
     def _auth_login(self, params: dict[str, Any], token: str | None) -> Any:
         username = str(params.get("username") or "")
         if self.failures.get(username, 0) >= MAX_FAILURES:
             raise _Refused(ErrorCode.RATE_LIMITED, f"too many failed logins; retry in {RETRY_S} s")
         user = self.users.get(username)
-        if user is None or not user["active"] or self.passwords.get(username) != params.get(
-            "password"
+        if (
+            user is None
+            or not user["active"]
+            or self.passwords.get(username) != params.get("password")
         ):
             self.failures[username] = self.failures.get(username, 0) + 1
             raise _Refused(ErrorCode.UNAUTHORIZED, "wrong username or password")
@@ -181,8 +243,9 @@ class FakeAuth:
     def _auth_refresh(self, params: dict[str, Any], token: str | None) -> Any:
         username = self.refresh_tokens.pop(str(params.get("refresh_token")), None)
         if username is None:
-            raise _Refused(ErrorCode.UNAUTHORIZED,
-                           "refresh token unknown, used or expired; log in again")
+            raise _Refused(
+                ErrorCode.UNAUTHORIZED, "refresh token unknown, used or expired; log in again"
+            )
         return self._issue(username)
 
     def _auth_logout(self, params: dict[str, Any], token: str | None) -> Any:
@@ -259,13 +322,16 @@ class FakeAuth:
     def _service_add(self, params: dict[str, Any], token: str | None) -> Any:
         fields = _service_problems(params, require=True)
         if fields:
-            raise _Refused(ErrorCode.INVALID_PARAMS,
-                           "; ".join(f"{k}: {v}" for k, v in fields.items()), fields)
+            raise _Refused(
+                ErrorCode.INVALID_PARAMS, "; ".join(f"{k}: {v}" for k, v in fields.items()), fields
+            )
         sid = str(params["id"])
         if any(s["id"] == sid for s in self.daemon.snapshot["services"]) or (
             sid in self.admin_services
         ):
-            raise _Refused(ErrorCode.CONFLICT, f"a service {sid!r} already exists; use service.edit")
+            raise _Refused(
+                ErrorCode.CONFLICT, f"a service {sid!r} already exists; use service.edit"
+            )
         self.admin_services[sid] = {**params, "active": True}
         self._show_service(sid)
         return {"id": sid, "active": True, "source": "admin"}
@@ -275,16 +341,19 @@ class FakeAuth:
         if sid in self.admin_services:
             return sid
         if any(s["id"] == sid for s in self.daemon.snapshot["services"]):
-            raise _Refused(ErrorCode.CONFLICT,
-                           f"service {sid!r} is defined in the config file; change it there")
+            raise _Refused(
+                ErrorCode.CONFLICT,
+                f"service {sid!r} is defined in the config file; change it there",
+            )
         raise _Refused(ErrorCode.NOT_FOUND, f"no service {sid!r}")
 
     def _service_edit(self, params: dict[str, Any], token: str | None) -> Any:
         sid = self._admin_service(params)
         fields = _service_problems(params, require=False)
         if fields:
-            raise _Refused(ErrorCode.INVALID_PARAMS,
-                           "; ".join(f"{k}: {v}" for k, v in fields.items()), fields)
+            raise _Refused(
+                ErrorCode.INVALID_PARAMS, "; ".join(f"{k}: {v}" for k, v in fields.items()), fields
+            )
         self.admin_services[sid].update(params)
         self._show_service(sid)
         return {"id": sid, "active": self.admin_services[sid]["active"], "source": "admin"}
@@ -308,8 +377,13 @@ class FakeAuth:
         services = [s for s in self.daemon.snapshot["services"] if s["id"] != sid]
         config = self.admin_services[sid]
         if config["active"]:
-            entry = make_service(sid, str(config.get("name") or sid), status="unknown",
-                                 last_latency=None, latencies=[])
+            entry = make_service(
+                sid,
+                str(config.get("name") or sid),
+                status="unknown",
+                last_latency=None,
+                latencies=[],
+            )
             entry["url"] = config.get("url", entry["url"])
             services.append(entry)
         self.daemon.snapshot["services"] = services
@@ -334,10 +408,16 @@ class FakeAuth:
         if fields:
             raise _Refused(ErrorCode.INVALID_PARAMS, "; ".join(fields.values()), fields)
         who, _ = self.caller(token)
-        window = {"id": len(self.maintenance) + 1, "title": params["title"],
-                  "starts_at": times["start"].isoformat(), "ends_at": times["end"].isoformat(),
-                  "services": list(params.get("services") or []), "created_by": who["name"],
-                  "source": "feed", "cancelled_at": None}
+        window = {
+            "id": len(self.maintenance) + 1,
+            "title": params["title"],
+            "starts_at": times["start"].isoformat(),
+            "ends_at": times["end"].isoformat(),
+            "services": list(params.get("services") or []),
+            "created_by": who["name"],
+            "source": "feed",
+            "cancelled_at": None,
+        }
         self.maintenance.append(window)
         return dict(window)
 

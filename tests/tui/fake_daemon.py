@@ -106,25 +106,46 @@ def make_snapshot(
     }
 
 
-def make_window(checks: int = 1440, down: int = 1, errors: dict[str, int] | None = None,
-                uptime: str = "99.93") -> dict[str, Any]:
+def make_window(
+    checks: int = 1440, down: int = 1, errors: dict[str, int] | None = None, uptime: str = "99.93"
+) -> dict[str, Any]:
     """One entry of service.get's ``windows``."""
     return {
-        "checks": checks, "up": checks - down - 2, "degraded": 2, "down": down,
-        "maintenance": 0, "downtime_s": 60.0 * down, "uptime": uptime,
-        "latency_min_ms": 8.25, "latency_avg_ms": 21.5, "latency_max_ms": 812.0,
-        "p50_ms": 19.8, "p95_ms": 44.1, "p99_ms": 120.4,
+        "checks": checks,
+        "up": checks - down - 2,
+        "degraded": 2,
+        "down": down,
+        "maintenance": 0,
+        "downtime_s": 60.0 * down,
+        "uptime": uptime,
+        "latency_min_ms": 8.25,
+        "latency_avg_ms": 21.5,
+        "latency_max_ms": 812.0,
+        "p50_ms": 19.8,
+        "p95_ms": 44.1,
+        "p99_ms": 120.4,
         "errors": errors if errors is not None else ({"timeout": down} if down else {}),
     }
 
 
-def make_episode(sid: str, start: datetime, end: datetime | None, *, worst: str = "major_outage",
-                 cause: str | None = "connection_error", failed: int = 3) -> dict[str, Any]:
+def make_episode(
+    sid: str,
+    start: datetime,
+    end: datetime | None,
+    *,
+    worst: str = "major_outage",
+    cause: str | None = "connection_error",
+    failed: int = 3,
+) -> dict[str, Any]:
     """One outage episode as service.get and service.day send it."""
     return {
-        "service_id": sid, "started_at": start.isoformat(),
-        "ended_at": end.isoformat() if end else None, "worst_status": worst, "cause": cause,
-        "error": f"{cause} happened" if cause else None, "failed_checks": failed,
+        "service_id": sid,
+        "started_at": start.isoformat(),
+        "ended_at": end.isoformat() if end else None,
+        "worst_status": worst,
+        "cause": cause,
+        "error": f"{cause} happened" if cause else None,
+        "failed_checks": failed,
     }
 
 
@@ -132,29 +153,51 @@ def make_detail(service: dict[str, Any]) -> dict[str, Any]:
     """A service.get result for one entry of status.get's ``services``."""
     sid = str(service["id"])
     failing = service["status"] in ("major_outage", "partial_outage")
-    episodes = [make_episode(sid, NOW - timedelta(days=2, hours=3),
-                             NOW - timedelta(days=2, hours=2, minutes=48), worst="partial_outage",
-                             cause="timeout")]
+    episodes = [
+        make_episode(
+            sid,
+            NOW - timedelta(days=2, hours=3),
+            NOW - timedelta(days=2, hours=2, minutes=48),
+            worst="partial_outage",
+            cause="timeout",
+        )
+    ]
     if failing:
         episodes.insert(0, make_episode(sid, NOW - timedelta(minutes=9), None, failed=18))
     recent = [
-        make_check(sid, 20.0 + i, outcome="down" if failing and i < 3 else "up",
-                   error_kind="connection_error" if failing and i < 3 else None,
-                   status_code=None if failing and i < 3 else 200,
-                   at=NOW - timedelta(minutes=i))
+        make_check(
+            sid,
+            20.0 + i,
+            outcome="down" if failing and i < 3 else "up",
+            error_kind="connection_error" if failing and i < 3 else None,
+            status_code=None if failing and i < 3 else 200,
+            at=NOW - timedelta(minutes=i),
+        )
         for i in range(20)
     ]
     return {
-        "service": {"id": sid, "name": service["name"], "url": service["url"], "method": "GET",
-                    "interval_s": service["interval_s"], "timeout_s": 10.0,
-                    "degraded_after_s": 2.0, "confirm_failures": 2, "sla_target": 99.9},
-        "status": service["status"], "status_since": service["status_since"],
-        "last_check": service["last_check"], "cert_expires_at": "2027-01-02T00:00:00+00:00",
+        "service": {
+            "id": sid,
+            "name": service["name"],
+            "url": service["url"],
+            "method": "GET",
+            "interval_s": service["interval_s"],
+            "timeout_s": 10.0,
+            "degraded_after_s": 2.0,
+            "confirm_failures": 2,
+            "sla_target": 99.9,
+        },
+        "status": service["status"],
+        "status_since": service["status_since"],
+        "last_check": service["last_check"],
+        "cert_expires_at": "2027-01-02T00:00:00+00:00",
         "uptime": {"24h": "99.93", "7d": "99.95", "30d": "100.00", "90d": "99.99"},
-        "windows": {"24h": make_window(1440, 1, uptime="99.93"),
-                    "7d": make_window(10080, 5, {"timeout": 4, "http_error": 1}, "99.95"),
-                    "30d": make_window(43200, 0, uptime="100.00"),
-                    "90d": make_window(129600, 13, uptime="99.99")},
+        "windows": {
+            "24h": make_window(1440, 1, uptime="99.93"),
+            "7d": make_window(10080, 5, {"timeout": 4, "http_error": 1}, "99.95"),
+            "30d": make_window(43200, 0, uptime="100.00"),
+            "90d": make_window(129600, 13, uptime="99.99"),
+        },
         "episodes": episodes,
         "recent_checks": recent,
         "maintenance": [],
@@ -171,14 +214,34 @@ def make_series(sid: str, rng: str, *, gaps: range = range(10, 15)) -> dict[str,
     for i in range(n):
         t = (start + timedelta(seconds=i * bucket_s)).isoformat()
         if i in gaps:
-            points.append({"t": t, "checks": 0, "down": 0, "p50_ms": None, "p95_ms": None,
-                           "p99_ms": None, "avg_ms": None, "min_ms": None, "max_ms": None})
+            points.append(
+                {
+                    "t": t,
+                    "checks": 0,
+                    "down": 0,
+                    "p50_ms": None,
+                    "p95_ms": None,
+                    "p99_ms": None,
+                    "avg_ms": None,
+                    "min_ms": None,
+                    "max_ms": None,
+                }
+            )
             continue
         p50 = round(20.0 + 8.0 * math.sin(i / 6), 3)
-        points.append({"t": t, "checks": 4, "down": 1 if i == gaps.stop else 0,
-                       "p50_ms": p50, "p95_ms": round(p50 * 1.8, 3), "p99_ms": round(p50 * 2.6, 3),
-                       "avg_ms": round(p50 * 1.1, 3), "min_ms": round(p50 * 0.7, 3),
-                       "max_ms": round(p50 * 2.6, 3)})
+        points.append(
+            {
+                "t": t,
+                "checks": 4,
+                "down": 1 if i == gaps.stop else 0,
+                "p50_ms": p50,
+                "p95_ms": round(p50 * 1.8, 3),
+                "p99_ms": round(p50 * 2.6, 3),
+                "avg_ms": round(p50 * 1.1, 3),
+                "min_ms": round(p50 * 0.7, 3),
+                "max_ms": round(p50 * 2.6, 3),
+            }
+        )
     return {"id": sid, "range": rng, "bucket_s": bucket_s, "points": points}
 
 
@@ -197,8 +260,9 @@ def make_calendar(sid: str, days: list[str], daily: list[str], months: int = 3) 
             day = date(y, m, d)
             status = "future" if day > TODAY else by_day.get(day.isoformat(), "nd")
             uptime, downtime = DAY_UPTIME.get(status, ("—", 0))
-            cells.append({"day": day.isoformat(), "status": status, "uptime": uptime,
-                          "downtime_s": downtime})
+            cells.append(
+                {"day": day.isoformat(), "status": status, "uptime": uptime, "downtime_s": downtime}
+            )
         out.append({"month": f"{y:04d}-{m:02d}", "days": cells})
     return {"id": sid, "months": out}
 
@@ -207,12 +271,21 @@ def make_day(sid: str, day: str, status: str) -> dict[str, Any]:
     """A service.day result for a day whose bar cell is ``status``."""
     uptime, downtime = DAY_UPTIME.get(status, ("—", 0))
     start = datetime.fromisoformat(day).replace(hour=10, tzinfo=UTC)
-    episodes = [] if status in ("o", "nd") else [
-        make_episode(sid, start, start + timedelta(seconds=downtime or 60))
-    ]
+    episodes = (
+        []
+        if status in ("o", "nd")
+        else [make_episode(sid, start, start + timedelta(seconds=downtime or 60))]
+    )
     figures = None if status == "nd" else make_window(1440, len(episodes), uptime=uptime)
-    return {"id": sid, "day": day, "status": status, "figures": figures, "uptime": uptime,
-            "downtime_s": downtime, "episodes": episodes}
+    return {
+        "id": sid,
+        "day": day,
+        "status": status,
+        "figures": figures,
+        "uptime": uptime,
+        "downtime_s": downtime,
+        "episodes": episodes,
+    }
 
 
 class FakeDaemon:
@@ -294,12 +367,19 @@ class FakeDaemon:
         self.connections += 1
         self._writers.append(writer)
         try:
-            writer.write(protocol.encode({**self.hello, "anonymous_read": self.auth.anonymous_read}))
+            writer.write(
+                protocol.encode({**self.hello, "anonymous_read": self.auth.anonymous_read})
+            )
             await writer.drain()
             while line := await reader.readline():
                 request = protocol.decode_request(line)
-                self.requests.append({"method": request.method, "params": request.params,
-                                      **({"token": request.token} if request.token else {})})
+                self.requests.append(
+                    {
+                        "method": request.method,
+                        "params": request.params,
+                        **({"token": request.token} if request.token else {}),
+                    }
+                )
                 if request.method in self.silent:
                     continue
                 if request.method in self.delays:
@@ -367,12 +447,13 @@ class FakeDaemon:
             rng = params.get("range", "24h")
             if rng not in SERIES_RANGES:
                 return protocol.error_reply(
-                    request.id, protocol.ErrorCode.INVALID_PARAMS,
+                    request.id,
+                    protocol.ErrorCode.INVALID_PARAMS,
                     f'"range" must be one of {list(SERIES_RANGES)}, got {rng!r}',
                 )
             return protocol.reply(request.id, make_series(sid, rng))
         days = self.snapshot["days"]
-        daily = service["daily"][-len(days):]
+        daily = service["daily"][-len(days) :]
         daily = ["nd"] * (len(days) - len(daily)) + daily
         if request.method == "service.calendar":
             return protocol.reply(

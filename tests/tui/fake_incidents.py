@@ -28,18 +28,37 @@ if TYPE_CHECKING:
 ROLES = ("anonymous", "viewer", "reporter", "admin")
 STATUSES = ("investigating", "identified", "monitoring", "resolved")
 SEVERITIES = ("low", "medium", "high", "critical")
-TARGETS = {"P1": timedelta(minutes=15), "P2": timedelta(hours=1), "P3": timedelta(hours=4),
-           "P4": timedelta(hours=24)}
+TARGETS = {
+    "P1": timedelta(minutes=15),
+    "P2": timedelta(hours=1),
+    "P3": timedelta(hours=4),
+    "P4": timedelta(hours=24),
+}
 WRITERS = {"incident.create", "incident.update", "incident.add_update", "incident.resolve"}
-EDITABLE = ("title", "description", "status", "severity", "priority", "impact", "root_cause",
-            "resolution_notes", "services", "started_at")
+EDITABLE = (
+    "title",
+    "description",
+    "status",
+    "severity",
+    "priority",
+    "impact",
+    "root_cause",
+    "resolution_notes",
+    "services",
+    "started_at",
+)
 FAKE_MONTH = "2026-11"
 """The month the fake daemon calls "this month" (its TODAY's)."""
 
 
 class _Refused(Exception):
-    def __init__(self, code: str, message: str, fields: dict[str, str] | None = None,
-                 data: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        fields: dict[str, str] | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code, self.message, self.fields, self.data = code, message, fields, data
 
@@ -70,23 +89,49 @@ class FakeIncidents:
 
     # --- set-up helpers for tests ------------------------------------------------------------
 
-    def add(self, title: str, *, severity: str = "high", priority: str = "P2",
-            status: str = "investigating", services: list[str] | None = None,
-            description: str = "", impact: str = "", created_by: str = "alice",
-            started_ago: timedelta = timedelta(minutes=10),
-            updates: list[tuple[str, str]] | None = None,
-            resolved_ago: timedelta | None = None, root_cause: str = "") -> dict[str, Any]:
+    def add(
+        self,
+        title: str,
+        *,
+        severity: str = "high",
+        priority: str = "P2",
+        status: str = "investigating",
+        services: list[str] | None = None,
+        description: str = "",
+        impact: str = "",
+        created_by: str = "alice",
+        started_ago: timedelta = timedelta(minutes=10),
+        updates: list[tuple[str, str]] | None = None,
+        resolved_ago: timedelta | None = None,
+        root_cause: str = "",
+    ) -> dict[str, Any]:
         """Store an incident as if made earlier; ``updates`` are (status, message)."""
         now = datetime.now(UTC)
         started = now - started_ago
         inc: dict[str, Any] = {
-            "id": self._next_id, "title": title, "description": description, "status": status,
-            "severity": severity, "priority": priority, "impact": impact,
-            "root_cause": root_cause, "resolution_notes": "", "services": list(services or []),
-            "created_by": created_by, "resolved_by": None, "version": 1, "auto": False,
-            "started_at": started, "identified_at": None, "monitoring_at": None,
-            "resolved_at": None, "first_update_at": None, "created_at": started,
-            "updated_at": started, "episode_started_at": None, "updates": [],
+            "id": self._next_id,
+            "title": title,
+            "description": description,
+            "status": status,
+            "severity": severity,
+            "priority": priority,
+            "impact": impact,
+            "root_cause": root_cause,
+            "resolution_notes": "",
+            "services": list(services or []),
+            "created_by": created_by,
+            "resolved_by": None,
+            "version": 1,
+            "auto": False,
+            "started_at": started,
+            "identified_at": None,
+            "monitoring_at": None,
+            "resolved_at": None,
+            "first_update_at": None,
+            "created_at": started,
+            "updated_at": started,
+            "episode_started_at": None,
+            "updates": [],
         }
         self._next_id += 1
         for i, (ustatus, message) in enumerate(updates or []):
@@ -105,15 +150,25 @@ class FakeIncidents:
         due = inc["created_at"] + TARGETS[inc["priority"]]
         active = inc["status"] != "resolved"
         out = {k: v for k, v in inc.items() if k != "updates"}
-        for k in ("started_at", "identified_at", "monitoring_at", "resolved_at",
-                  "first_update_at", "created_at", "updated_at", "episode_started_at"):
+        for k in (
+            "started_at",
+            "identified_at",
+            "monitoring_at",
+            "resolved_at",
+            "first_update_at",
+            "created_at",
+            "updated_at",
+            "episode_started_at",
+        ):
             out[k] = _iso(inc[k])
         out["services"] = list(inc["services"])
         out["overdue"] = active and inc["first_update_at"] is None and now > due
         out["response_due"] = due.isoformat()
         out["last_update_at"] = inc["updates"][-1]["created_at"] if inc["updates"] else None
         out["updates_count"] = len(inc["updates"])
-        out["duration_s"] = round(((inc["resolved_at"] or now) - inc["started_at"]).total_seconds(), 3)
+        out["duration_s"] = round(
+            ((inc["resolved_at"] or now) - inc["started_at"]).total_seconds(), 3
+        )
         if with_updates:
             out["updates"] = [dict(u) for u in inc["updates"]]
         return out
@@ -142,15 +197,29 @@ class FakeIncidents:
         was = inc["status"]
         self._apply(inc, changes, user)
         resolved = inc["status"] == "resolved" and was != "resolved"
-        self._publish("incident", {"action": "resolved" if resolved else "updated",
-                                   "incident": self.wire(inc)})
+        self._publish(
+            "incident",
+            {"action": "resolved" if resolved else "updated", "incident": self.wire(inc)},
+        )
         return self.wire(inc)
 
-    def presence_of(self, user: str, iid: int, mode: str = "viewing",
-                    field: str | None = None, session: int = 9000) -> dict[str, Any]:
+    def presence_of(
+        self,
+        user: str,
+        iid: int,
+        mode: str = "viewing",
+        field: str | None = None,
+        session: int = 9000,
+    ) -> dict[str, Any]:
         """Someone else's presence (another connection), pushed to everyone."""
-        p = {"session": session, "user": user, "incident_id": iid, "mode": mode, "field": field,
-             "since": datetime.now(UTC).isoformat()}
+        p = {
+            "session": session,
+            "user": user,
+            "incident_id": iid,
+            "mode": mode,
+            "field": field,
+            "since": datetime.now(UTC).isoformat(),
+        }
         self.presence[session] = p
         self._publish("presence", {"action": "set", "presence": p})
         return p
@@ -163,23 +232,27 @@ class FakeIncidents:
 
     # --- the request path ----------------------------------------------------------------------
 
-    def answer(self, request: protocol.Request, writer: asyncio.StreamWriter) -> dict[str, Any] | None:
+    def answer(
+        self, request: protocol.Request, writer: asyncio.StreamWriter
+    ) -> dict[str, Any] | None:
         """The reply of an incident/presence/SLA method; None for other methods."""
         method = request.method
         if not (method.startswith(("incident.", "presence.")) or method == "sla.report"):
             return None
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
-            return protocol.error_reply(request.id, ErrorCode.UNKNOWN_METHOD,
-                                        f"no method {method!r}")
+            return protocol.error_reply(
+                request.id, ErrorCode.UNKNOWN_METHOD, f"no method {method!r}"
+            )
         who, problem = self.daemon.auth.caller(request.token)
         if problem is not None:
             return protocol.error_reply(request.id, ErrorCode.UNAUTHORIZED, problem)
         role = who["role"]
         needed = "reporter" if method in WRITERS else "viewer"
         if ROLES.index(role) < ROLES.index(needed):
-            return protocol.error_reply(request.id, ErrorCode.FORBIDDEN,
-                                        f"{method} needs the {needed} role; you are {role}")
+            return protocol.error_reply(
+                request.id, ErrorCode.FORBIDDEN, f"{method} needs the {needed} role; you are {role}"
+            )
         if method in self.refuse:
             code, message, fields = self.refuse.pop(method)
             return protocol.error_reply(request.id, code, message, fields)
@@ -259,11 +332,25 @@ class FakeIncidents:
         elif inc["status"] == "resolved":
             inc["resolved_at"] = inc["resolved_by"] = None
 
-    def _append(self, inc: dict[str, Any], status: str, message: str, author: str,
-                at: datetime, visible: bool) -> None:
-        inc["updates"].append({"id": self._next_update, "status": status, "message": message,
-                               "customer_visible": visible, "author": author,
-                               "created_at": at.isoformat()})
+    def _append(
+        self,
+        inc: dict[str, Any],
+        status: str,
+        message: str,
+        author: str,
+        at: datetime,
+        visible: bool,
+    ) -> None:
+        inc["updates"].append(
+            {
+                "id": self._next_update,
+                "status": status,
+                "message": message,
+                "customer_visible": visible,
+                "author": author,
+                "created_at": at.isoformat(),
+            }
+        )
         self._next_update += 1
         if inc["first_update_at"] is None:
             inc["first_update_at"] = at
@@ -271,8 +358,9 @@ class FakeIncidents:
     def _conflict(self, inc: dict[str, Any], version: Any, what: str) -> None:
         if version == inc["version"]:
             return
-        changed = sorted({f for v, fields in self.revisions[inc["id"]] if v > int(version or 0)
-                          for f in fields})
+        changed = sorted(
+            {f for v, fields in self.revisions[inc["id"]] if v > int(version or 0) for f in fields}
+        )
         raise _Refused(
             ErrorCode.CONFLICT,
             f"incident {inc['id']} was changed by someone else since version {version}"
@@ -284,29 +372,41 @@ class FakeIncidents:
     def _incident_create(self, params: dict[str, Any], who: dict[str, Any], session: int) -> Any:
         for req in ("title", "severity", "priority"):
             if req not in params:
-                raise _Refused(ErrorCode.INVALID_PARAMS, f'"{req}" is required',
-                               {req: "is required"})
+                raise _Refused(
+                    ErrorCode.INVALID_PARAMS, f'"{req}" is required', {req: "is required"}
+                )
         fields = {k: v for k, v in params.items() if k not in ("message", "customer_visible")}
         self._validate(fields)
-        created = self.add(params["title"].strip(), severity=params["severity"],
-                           priority=params["priority"],
-                           status=params.get("status", "investigating"),
-                           services=params.get("services"),
-                           description=params.get("description", ""),
-                           impact=params.get("impact", ""), created_by=who["name"],
-                           started_ago=timedelta(0))
+        created = self.add(
+            params["title"].strip(),
+            severity=params["severity"],
+            priority=params["priority"],
+            status=params.get("status", "investigating"),
+            services=params.get("services"),
+            description=params.get("description", ""),
+            impact=params.get("impact", ""),
+            created_by=who["name"],
+            started_ago=timedelta(0),
+        )
         inc = self.items[created["id"]]
         if params.get("message"):
-            self._append(inc, inc["status"], params["message"], who["name"], datetime.now(UTC),
-                         bool(params.get("customer_visible", True)))
+            self._append(
+                inc,
+                inc["status"],
+                params["message"],
+                who["name"],
+                datetime.now(UTC),
+                bool(params.get("customer_visible", True)),
+            )
         self._publish("incident", {"action": "created", "incident": self.wire(inc)})
         return self.wire(inc, with_updates=True)
 
     def _incident_update(self, params: dict[str, Any], who: dict[str, Any], session: int) -> Any:
         changes = params.get("changes")
         if not isinstance(changes, dict) or not changes:
-            raise _Refused(ErrorCode.INVALID_PARAMS,
-                           '"changes" must be an object of the fields to change')
+            raise _Refused(
+                ErrorCode.INVALID_PARAMS, '"changes" must be an object of the fields to change'
+            )
         self._validate(changes)
         inc = self._find(params)
         self._conflict(inc, params.get("version"), "nothing was saved")
@@ -315,11 +415,16 @@ class FakeIncidents:
         self._publish("incident", {"action": action, "incident": self.wire(inc)})
         return self.wire(inc, with_updates=True)
 
-    def _incident_add_update(self, params: dict[str, Any], who: dict[str, Any], session: int) -> Any:
+    def _incident_add_update(
+        self, params: dict[str, Any], who: dict[str, Any], session: int
+    ) -> Any:
         message = params.get("message")
         if not isinstance(message, str) or not message.strip():
-            raise _Refused(ErrorCode.INVALID_PARAMS, '"message" must be non-empty markdown text',
-                           {"message": "must be non-empty markdown text"})
+            raise _Refused(
+                ErrorCode.INVALID_PARAMS,
+                '"message" must be non-empty markdown text',
+                {"message": "must be non-empty markdown text"},
+            )
         inc = self._find(params)
         status = params.get("status", inc["status"])
         now = datetime.now(UTC)
@@ -328,8 +433,9 @@ class FakeIncidents:
             self._stamp(inc, status, now, who["name"])
             inc["status"] = status
             fields.append("status")
-        self._append(inc, status, message, who["name"], now,
-                     bool(params.get("customer_visible", True)))
+        self._append(
+            inc, status, message, who["name"], now, bool(params.get("customer_visible", True))
+        )
         inc["version"] += 1
         self.revisions[inc["id"]].append((inc["version"], fields))
         self._publish("incident", {"action": "update_added", "incident": self.wire(inc)})
@@ -337,8 +443,11 @@ class FakeIncidents:
 
     def _incident_resolve(self, params: dict[str, Any], who: dict[str, Any], session: int) -> Any:
         if not str(params.get("root_cause") or "").strip():
-            raise _Refused(ErrorCode.INVALID_PARAMS, '"root_cause" is required to resolve',
-                           {"root_cause": "is required to resolve"})
+            raise _Refused(
+                ErrorCode.INVALID_PARAMS,
+                '"root_cause" is required to resolve',
+                {"root_cause": "is required to resolve"},
+            )
         inc = self._find(params)
         if inc["status"] == "resolved":
             raise _Refused(ErrorCode.CONFLICT, f"incident {inc['id']} is already resolved")
@@ -348,8 +457,14 @@ class FakeIncidents:
             changes["resolution_notes"] = params["resolution_notes"]
         self._apply(inc, changes, who["name"])
         if params.get("message"):
-            self._append(inc, "resolved", params["message"], who["name"], datetime.now(UTC),
-                         bool(params.get("customer_visible", True)))
+            self._append(
+                inc,
+                "resolved",
+                params["message"],
+                who["name"],
+                datetime.now(UTC),
+                bool(params.get("customer_visible", True)),
+            )
         self._publish("incident", {"action": "resolved", "incident": self.wire(inc)})
         return self.wire(inc, with_updates=True)
 
@@ -364,22 +479,31 @@ class FakeIncidents:
         page = int(params.get("page", 1))
         limit = int(params.get("limit", 20))
         since = datetime.now(UTC) - timedelta(days=days)
-        done = [i for i in self.items.values()
-                if i["status"] == "resolved" and i["started_at"] >= since]
+        done = [
+            i for i in self.items.values() if i["status"] == "resolved" and i["started_at"] >= since
+        ]
         done.sort(key=lambda i: i["started_at"], reverse=True)
-        chunk = done[(page - 1) * limit: page * limit]
-        return {"items": [self.wire(i) for i in chunk], "total": len(done), "page": page,
-                "pages": max(1, -(-len(done) // limit)), "limit": limit, "days": days}
+        chunk = done[(page - 1) * limit : page * limit]
+        return {
+            "items": [self.wire(i) for i in chunk],
+            "total": len(done),
+            "page": page,
+            "pages": max(1, -(-len(done) // limit)),
+            "limit": limit,
+            "days": days,
+        }
 
     def _incident_search(self, params: dict[str, Any], who: dict[str, Any], session: int) -> Any:
         words = [w.lower() for w in str(params.get("query") or "").split()]
         if not words:
-            raise _Refused(ErrorCode.INVALID_PARAMS, '"query" may not be empty',
-                           {"query": "may not be empty"})
+            raise _Refused(
+                ErrorCode.INVALID_PARAMS, '"query" may not be empty', {"query": "may not be empty"}
+            )
         out = []
         for inc in sorted(self.items.values(), key=lambda i: i["started_at"], reverse=True):
-            text = " ".join([inc["title"], inc["description"],
-                             *(u["message"] for u in inc["updates"])]).lower()
+            text = " ".join(
+                [inc["title"], inc["description"], *(u["message"] for u in inc["updates"])]
+            ).lower()
             tokens = re.findall(r"\w+", text)
             if all(any(t.startswith(w) for t in tokens) for w in words):
                 out.append(self.wire(inc))
@@ -394,8 +518,14 @@ class FakeIncidents:
         iid = params.get("incident_id")
         if iid not in self.items:
             raise _Refused(ErrorCode.NOT_FOUND, f"no incident {iid}")
-        p = {"session": session, "user": who["name"], "incident_id": iid, "mode": mode,
-             "field": params.get("field"), "since": datetime.now(UTC).isoformat()}
+        p = {
+            "session": session,
+            "user": who["name"],
+            "incident_id": iid,
+            "mode": mode,
+            "field": params.get("field"),
+            "since": datetime.now(UTC).isoformat(),
+        }
         self.presence[session] = p
         self._publish("presence", {"action": "set", "presence": p})
         return p
@@ -415,37 +545,63 @@ class FakeIncidents:
         else:
             label = str(params.get("month") or FAKE_MONTH)
             if not re.fullmatch(r"\d{4}-\d{2}", label):
-                raise _Refused(ErrorCode.INVALID_PARAMS,
-                               f"month must look like 2026-10, got {label!r}")
+                raise _Refused(
+                    ErrorCode.INVALID_PARAMS, f"month must look like 2026-10, got {label!r}"
+                )
         report = self.reports.get(label) or make_sla_report(self.daemon.snapshot, label)
         fmt = params.get("format", "data")
         if fmt == "data":
             return report
         if fmt not in ("md", "csv", "json"):
             raise _Refused(ErrorCode.INVALID_PARAMS, '"format" must be one of data, md, csv, json')
-        return {"format": fmt, "filename": f"slamon-sla-{label.replace(' ', '-')}.{fmt}",
-                "text": render_report(report, fmt)}
+        return {
+            "format": fmt,
+            "filename": f"slamon-sla-{label.replace(' ', '-')}.{fmt}",
+            "text": render_report(report, fmt),
+        }
 
 
-def sla_row(sid: str, name: str, *, target: float = 99.9, uptime: str = "99.95",
-            consumed: float = 21.6, budget: float = 43.2, episodes: int = 2,
-            partial_from: str | None = None, latency: dict[str, Any] | None = None,
-            days_below: list[str] | None = None) -> dict[str, Any]:
+def sla_row(
+    sid: str,
+    name: str,
+    *,
+    target: float = 99.9,
+    uptime: str = "99.95",
+    consumed: float = 21.6,
+    budget: float = 43.2,
+    episodes: int = 2,
+    partial_from: str | None = None,
+    latency: dict[str, Any] | None = None,
+    days_below: list[str] | None = None,
+) -> dict[str, Any]:
     """One service of sla.report, shaped as slamon_daemon.sla.service_figures makes it."""
     met = None if uptime == "—" else float(uptime) >= target
     return {
-        "id": sid, "name": name, "target": target, "uptime": uptime,
-        "uptime_ratio": None if uptime == "—" else float(uptime) / 100, "met": met,
-        "checks": 43200, "maintenance_checks": 0, "failed_checks": 12,
+        "id": sid,
+        "name": name,
+        "target": target,
+        "uptime": uptime,
+        "uptime_ratio": None if uptime == "—" else float(uptime) / 100,
+        "met": met,
+        "checks": 43200,
+        "maintenance_checks": 0,
+        "failed_checks": 12,
         "monitored_from": partial_from or "2026-11-01T00:00:00+00:00",
         "partial_period": partial_from is not None,
-        "monitored_s": 1814400.0, "period_s": 2592000.0, "maintenance_s": 0.0,
-        "budget_min": budget, "consumed_min": consumed,
+        "monitored_s": 1814400.0,
+        "period_s": 2592000.0,
+        "maintenance_s": 0.0,
+        "budget_min": budget,
+        "consumed_min": consumed,
         "remaining_min": round(budget - consumed, 3),
         "budget_used_pct": round(consumed / budget * 100, 2) if budget else None,
-        "downtime_s": consumed * 60, "days_below_target": days_below or [],
-        "episodes": episodes, "mttr_s": 300.0 if episodes else None,
-        "mtbf_s": 1209300.0 if episodes else None, "p95_ms": 44.1, "latency_objective": latency,
+        "downtime_s": consumed * 60,
+        "days_below_target": days_below or [],
+        "episodes": episodes,
+        "mttr_s": 300.0 if episodes else None,
+        "mtbf_s": 1209300.0 if episodes else None,
+        "p95_ms": 44.1,
+        "latency_objective": latency,
     }
 
 
@@ -455,22 +611,52 @@ def make_sla_report(snapshot: dict[str, Any], label: str) -> dict[str, Any]:
     rows = []
     for i, s in enumerate(snapshot["services"]):
         if i == 0:
-            rows.append(sla_row(s["id"], s["name"], latency={
-                "threshold_ms": 1000.0, "target_pct": 95.0, "compliance_pct": 97.125,
-                "met": True}))
+            rows.append(
+                sla_row(
+                    s["id"],
+                    s["name"],
+                    latency={
+                        "threshold_ms": 1000.0,
+                        "target_pct": 95.0,
+                        "compliance_pct": 97.125,
+                        "met": True,
+                    },
+                )
+            )
         elif i == 1:
-            rows.append(sla_row(s["id"], s["name"], uptime="99.93", consumed=10.0, budget=25.0,
-                                episodes=1, partial_from="2026-11-10T00:00:00+00:00"))
+            rows.append(
+                sla_row(
+                    s["id"],
+                    s["name"],
+                    uptime="99.93",
+                    consumed=10.0,
+                    budget=25.0,
+                    episodes=1,
+                    partial_from="2026-11-10T00:00:00+00:00",
+                )
+            )
         else:
-            rows.append(sla_row(s["id"], s["name"], uptime="97.12", consumed=1244.2,
-                                budget=43.2, episodes=7,
-                                days_below=["2026-11-03", "2026-11-04", "2026-11-19"]))
+            rows.append(
+                sla_row(
+                    s["id"],
+                    s["name"],
+                    uptime="97.12",
+                    consumed=1244.2,
+                    budget=43.2,
+                    episodes=7,
+                    days_below=["2026-11-03", "2026-11-04", "2026-11-19"],
+                )
+            )
     last = label.startswith("last")
     return {
-        "period": {"label": label, "start": f"{FAKE_MONTH}-01T00:00:00+00:00" if not last else
-                   "2026-10-23T00:00:00+00:00",
-                   "end": "2026-12-01T00:00:00+00:00" if not last else "2026-11-22T00:00:00+00:00",
-                   "timezone": "UTC", "days": 30, "complete": not last and label < FAKE_MONTH},
+        "period": {
+            "label": label,
+            "start": f"{FAKE_MONTH}-01T00:00:00+00:00" if not last else "2026-10-23T00:00:00+00:00",
+            "end": "2026-12-01T00:00:00+00:00" if not last else "2026-11-22T00:00:00+00:00",
+            "timezone": "UTC",
+            "days": 30,
+            "complete": not last and label < FAKE_MONTH,
+        },
         "generated_at": "2026-11-21T23:10:00+00:00",
         "services": rows,
         "breached": [r["id"] for r in rows if r["met"] is False],
@@ -486,7 +672,11 @@ def render_report(report: dict[str, Any], fmt: str) -> str:
         lines = ["id,target,uptime,met"]
         lines += [f"{r['id']},{r['target']},{r['uptime']},{r['met']}" for r in rows]
         return "\n".join(lines) + "\n"
-    lines = [f"# SLA report {report['period']['label']}", "", "| Service | Uptime % | SLA |",
-             "|---|---|---|"]
+    lines = [
+        f"# SLA report {report['period']['label']}",
+        "",
+        "| Service | Uptime % | SLA |",
+        "|---|---|---|",
+    ]
     lines += [f"| {r['id']} | {r['uptime']} | {'MET' if r['met'] else 'BREACHED'} |" for r in rows]
     return "\n".join(lines) + "\n"

@@ -41,8 +41,9 @@ async def submit_login(pilot: Pilot[None], username: str, password: str) -> Logi
     return screen
 
 
-async def log_in_with_keys(pilot: Pilot[None], app: SlamonApp, username: str,
-                           password: str | None = None) -> None:
+async def log_in_with_keys(
+    pilot: Pilot[None], app: SlamonApp, username: str, password: str | None = None
+) -> None:
     """``L``, the two fields, Enter; wait until the app acts as ``username``."""
     await wait_until(pilot, lambda: app.client is not None)
     if not isinstance(app.screen, LoginScreen):

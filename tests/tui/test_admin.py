@@ -160,8 +160,10 @@ async def test_edit_user_changes_role_and_password_and_disable_asks_first(
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
         await wait_until(pilot, lambda: users.auth.users["rita"]["active"] is False)
-        await wait_until(pilot, lambda: screen.selected_user is not None
-                         and screen.selected_user["active"] is False)
+        await wait_until(
+            pilot,
+            lambda: screen.selected_user is not None and screen.selected_user["active"] is False,
+        )
         assert screen.check_action("enable_user", ()) is True
         await pilot.press("d")  # now "d Enable", no question
         await wait_until(pilot, lambda: users.auth.users["rita"]["active"] is True)
@@ -185,9 +187,14 @@ async def test_services_tab_marks_config_read_only_and_admin_services_editable(
         # Add one; a bad URL comes back next to the URL field.
         await pilot.press("n")
         dialog = await _dialog(pilot, app, ServiceDialog)
-        for key, text in [("id", "search"), ("name", "Search"), ("url", "ftp://x"),
-                          ("interval", "30s"), ("expect_status", "200, 301-302"),
-                          ("confirm_failures", "3")]:
+        for key, text in [
+            ("id", "search"),
+            ("name", "Search"),
+            ("url", "ftp://x"),
+            ("interval", "30s"),
+            ("expect_status", "200, 301-302"),
+            ("confirm_failures", "3"),
+        ]:
             await type_into(pilot, f"#input-{key}", text)
         await pilot.press("enter")
         await wait_until(pilot, lambda: dialog.field("url").error_text != "")
@@ -198,9 +205,14 @@ async def test_services_tab_marks_config_read_only_and_admin_services_editable(
         await wait_until(pilot, lambda: isinstance(app.screen, AdminScreen))
         await wait_until(pilot, lambda: any(s.id == "search" for s in screen.services))
         assert users.auth.admin_services["search"] == {
-            "id": "search", "name": "Search", "url": "http://127.0.0.1:9/search",
-            "method": "GET", "interval": "30s", "expect_status": [200, "301-302"],
-            "confirm_failures": 3, "active": True,
+            "id": "search",
+            "name": "Search",
+            "url": "http://127.0.0.1:9/search",
+            "method": "GET",
+            "interval": "30s",
+            "expect_status": [200, "301-302"],
+            "confirm_failures": 3,
+            "active": True,
         }
         search = next(s for s in screen.services if s.id == "search")
         assert search.source == "admin" and search.active
@@ -222,12 +234,12 @@ async def test_services_tab_marks_config_read_only_and_admin_services_editable(
         await pilot.press("p")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
-        await wait_until(pilot, lambda: any(s.id == "search" and not s.active
-                                            for s in screen.services))
+        await wait_until(
+            pilot, lambda: any(s.id == "search" and not s.active for s in screen.services)
+        )
         assert "paused" in screen_text(app)
         await pilot.press("p")  # "p Resume"
-        await wait_until(pilot, lambda: any(s.id == "search" and s.active
-                                            for s in screen.services))
+        await wait_until(pilot, lambda: any(s.id == "search" and s.active for s in screen.services))
 
 
 async def test_maintenance_window_created_with_field_errors_then_cancelled(
@@ -253,9 +265,12 @@ async def test_maintenance_window_created_with_field_errors_then_cancelled(
         await wait_until(pilot, lambda: isinstance(app.screen, AdminScreen))
         await wait_until(pilot, lambda: len(screen.windows) == 1)
         create = [r for r in users.requests if r["method"] == "maintenance.create"][-1]
-        assert create["params"] == {"title": "DB upgrade", "start": "2026-11-22T02:00:00+00:00",
-                                    "end": "2026-11-22T03:30:00+01:00",
-                                    "services": ["api", "slow"]}
+        assert create["params"] == {
+            "title": "DB upgrade",
+            "start": "2026-11-22T02:00:00+00:00",
+            "end": "2026-11-22T03:30:00+01:00",
+            "services": ["api", "slow"],
+        }
         text = screen_text(app)
         assert "DB upgrade" in text and "2026-11-22 02:00" in text and "api, slow" in text
         await pilot.press("x")

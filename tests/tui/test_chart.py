@@ -13,28 +13,59 @@ from slamon_tui.widgets.latency_chart import LatencyChart, axis_label, time_labe
 from .fake_daemon import make_series
 
 
-def point(p50: float | None, p95: float | None = None, p99: float | None = None, *,
-          checks: int = 4, down: int = 0) -> dict[str, Any]:
+def point(
+    p50: float | None,
+    p95: float | None = None,
+    p99: float | None = None,
+    *,
+    checks: int = 4,
+    down: int = 0,
+) -> dict[str, Any]:
     if p50 is None:
         checks = 0
-    return {"t": "2026-11-21T22:00:00+00:00", "checks": checks, "down": down,
-            "p50_ms": p50, "p95_ms": p95 if p95 is not None else p50,
-            "p99_ms": p99 if p99 is not None else p95 if p95 is not None else p50}
+    return {
+        "t": "2026-11-21T22:00:00+00:00",
+        "checks": checks,
+        "down": down,
+        "p50_ms": p50,
+        "p95_ms": p95 if p95 is not None else p50,
+        "p99_ms": p99 if p99 is not None else p95 if p95 is not None else p50,
+    }
 
 
 def gap() -> dict[str, Any]:
-    return {"t": "2026-11-21T22:00:00+00:00", "checks": 0, "down": 0, "p50_ms": None,
-            "p95_ms": None, "p99_ms": None, "avg_ms": None, "min_ms": None, "max_ms": None}
+    return {
+        "t": "2026-11-21T22:00:00+00:00",
+        "checks": 0,
+        "down": 0,
+        "p50_ms": None,
+        "p95_ms": None,
+        "p99_ms": None,
+        "avg_ms": None,
+        "min_ms": None,
+        "max_ms": None,
+    }
 
 
 def column(chart_rows: list[str], c: int) -> str:
     return "".join(row[c] for row in chart_rows)
 
 
-@pytest.mark.parametrize(("value", "ceiling"), [
-    (0.3, 0.3), (0.31, 0.4), (1.0, 1.0), (1.01, 1.5), (7.0, 8.0), (26.0, 30.0),
-    (72.7, 80.0), (120.0, 150.0), (999.0, 1000.0), (1001.0, 1500.0),
-])
+@pytest.mark.parametrize(
+    ("value", "ceiling"),
+    [
+        (0.3, 0.3),
+        (0.31, 0.4),
+        (1.0, 1.0),
+        (1.01, 1.5),
+        (7.0, 8.0),
+        (26.0, 30.0),
+        (72.7, 80.0),
+        (120.0, 150.0),
+        (999.0, 1000.0),
+        (1001.0, 1500.0),
+    ],
+)
 def test_nice_ceiling(value: float, ceiling: float) -> None:
     assert nice_ceiling(value) == pytest.approx(ceiling)
 
@@ -57,8 +88,10 @@ def test_gaps_are_drawn_as_nothing_not_as_zero() -> None:
 
 def test_lines_are_ordered_p50_lowest_and_own_their_cells() -> None:
     chart = plot([point(10.0, 50.0, 100.0)] * 8, 8, 10)
+
     def top_row(series: int) -> int:
         return min(r for r, owners in enumerate(chart.owners) if series in owners)
+
     assert top_row(2) < top_row(1) < top_row(0)  # p99 above p95 above p50
     assert chart.top == 100.0
     assert top_row(2) == 0  # the highest value reaches the top row
@@ -111,8 +144,13 @@ async def test_a_range_where_every_check_failed_says_so() -> None:
     chart = LatencyChart()
     async with _Host(chart).run_test(size=(100, 14)) as pilot:
         failed = {"checks": 3, "down": 3, "p50_ms": None, "p95_ms": None, "p99_ms": None}
-        chart.show({"range": "1h", "bucket_s": 60, "points": [
-            {"t": "2026-11-21T22:00:00+00:00", **failed}] * 10})
+        chart.show(
+            {
+                "range": "1h",
+                "bucket_s": 60,
+                "points": [{"t": "2026-11-21T22:00:00+00:00", **failed}] * 10,
+            }
+        )
         await pilot.pause()
         text = chart.render().plain
         assert "Every check in this range failed" in text

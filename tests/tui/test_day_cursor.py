@@ -53,7 +53,9 @@ def test_day_line_text_full_compact_pending_and_problem() -> None:
         " · 2 outages"
     )
     compact = day_line_text(DayView("2026-11-19", 2, "po", detail), compact=True).plain
-    assert compact == "Thu 19 Nov 2026 · ▆ partial outage · uptime 99.30% · down 10m 00s · 2 outages"
+    assert (
+        compact == "Thu 19 Nov 2026 · ▆ partial outage · uptime 99.30% · down 10m 00s · 2 outages"
+    )
     # Today keeps its "(today)" even compact: it is the one day that is still changing.
     assert "(today)" in day_line_text(DayView("2026-11-21", 0, "o"), compact=True).plain
     assert day_line_text(DayView("2026-11-21", 0, "o")).plain.endswith("uptime …")

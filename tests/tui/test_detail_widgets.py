@@ -44,11 +44,14 @@ def test_certificate_expiry_levels() -> None:
 
 
 def test_series_summary_sums_buckets_and_leaves_percentiles_out() -> None:
-    series = {"range": "1h", "points": [
-        {"checks": 4, "down": 1, "avg_ms": 10.0, "min_ms": 5.0, "max_ms": 20.0},
-        {"checks": 0, "down": 0, "avg_ms": None, "min_ms": None, "max_ms": None},
-        {"checks": 2, "down": 0, "avg_ms": 40.0, "min_ms": 30.0, "max_ms": 50.0},
-    ]}
+    series = {
+        "range": "1h",
+        "points": [
+            {"checks": 4, "down": 1, "avg_ms": 10.0, "min_ms": 5.0, "max_ms": 20.0},
+            {"checks": 0, "down": 0, "avg_ms": None, "min_ms": None, "max_ms": None},
+            {"checks": 2, "down": 0, "avg_ms": 40.0, "min_ms": 30.0, "max_ms": 50.0},
+        ],
+    }
     s = series_summary(series)
     assert (s["checks"], s["down"]) == (6, 1)
     assert (s["latency_min_ms"], s["latency_max_ms"]) == (5.0, 50.0)
@@ -63,7 +66,17 @@ def test_figures_table_marks_the_charts_range() -> None:
     rows = {"1h": series_summary(make_series("api", "1h")), **windows}
     text = as_text(figures_table(rows, "1h"))
     lines = text.splitlines()
-    assert lines[0].split() == ["Window", "Checks", "Down", "p50", "p95", "p99", "min", "avg", "max"]
+    assert lines[0].split() == [
+        "Window",
+        "Checks",
+        "Down",
+        "p50",
+        "p95",
+        "p99",
+        "min",
+        "avg",
+        "max",
+    ]
     assert lines[1].split()[:5] == ["▸", "1h", "220", "1", "—"]
     assert lines[2].split()[:3] == ["24h", "1440", "1"]
     assert "20 ms" in lines[2] and "812 ms" in lines[2]
@@ -82,8 +95,13 @@ def test_errors_table_by_kind_and_window() -> None:
 def test_episodes_table_ongoing_and_ended() -> None:
     episodes = [
         make_episode("api", NOW - timedelta(minutes=9), None, failed=18),
-        make_episode("api", NOW - timedelta(days=2), NOW - timedelta(days=2) + timedelta(minutes=12),
-                     worst="partial_outage", cause="timeout"),
+        make_episode(
+            "api",
+            NOW - timedelta(days=2),
+            NOW - timedelta(days=2) + timedelta(minutes=12),
+            worst="partial_outage",
+            cause="timeout",
+        ),
     ]
     lines = as_text(episodes_table(episodes, NOW), width=100).splitlines()
     assert lines[0].split() == ["Started", "Ended", "Lasted", "Worst", "Cause"]
@@ -96,8 +114,14 @@ def test_episodes_table_ongoing_and_ended() -> None:
 
 def test_recent_checks_table() -> None:
     checks = [
-        make_check("api", 10_000.0, outcome="down", error_kind="timeout", status_code=None,
-                   at=NOW - timedelta(seconds=5)),
+        make_check(
+            "api",
+            10_000.0,
+            outcome="down",
+            error_kind="timeout",
+            status_code=None,
+            at=NOW - timedelta(seconds=5),
+        ),
         make_check("api", 42.0, at=NOW - timedelta(minutes=1)),
     ]
     lines = as_text(checks_table(checks, NOW)).splitlines()
@@ -108,8 +132,15 @@ def test_recent_checks_table() -> None:
 
 
 def test_calendar_grid_per_month() -> None:
-    days = [{"day": f"2026-11-{d:02d}", "status": "o" if d < 21 else "mo" if d == 21 else "future",
-             "uptime": "100.00", "downtime_s": 0} for d in range(1, 31)]
+    days = [
+        {
+            "day": f"2026-11-{d:02d}",
+            "status": "o" if d < 21 else "mo" if d == 21 else "future",
+            "uptime": "100.00",
+            "downtime_s": 0,
+        }
+        for d in range(1, 31)
+    ]
     weeks = month_weeks(days)
     assert len(weeks) == 6  # Sunday 1 Nov alone in the first week, Monday 30 in the last
     assert weeks[0][:6] == [None] * 6 and weeks[0][6]["day"] == "2026-11-01"

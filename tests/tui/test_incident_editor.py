@@ -93,7 +93,8 @@ async def test_the_editor_sends_only_what_changed_with_the_version_it_loaded(
             await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: isinstance(app.screen, IncidentDetailScreen))
             assert last_params(fake, "incident.update") == {
-                "id": 2, "version": 1,
+                "id": 2,
+                "version": 1,
                 "changes": {"title": "Search slow for everyone", "impact": "All search users"},
             }
             await wait_until(pilot, lambda: "Search slow for everyone" in screen_text(app))
@@ -136,11 +137,17 @@ async def test_presence_follows_the_focused_field_and_others_are_shown(sock_path
         async with app.run_test(size=(100, 40)) as pilot:
             editor = await open_editor(pilot, app, 2)
             assert "uid:1000" not in screen_text(app)  # our own presence is never listed
-            await wait_until(pilot, lambda: last_params(fake, "presence.set") == {
-                "incident_id": 2, "mode": "editing", "field": "title"})
+            await wait_until(
+                pilot,
+                lambda: (
+                    last_params(fake, "presence.set")
+                    == {"incident_id": 2, "mode": "editing", "field": "title"}
+                ),
+            )
             editor.query_one("#f-description").focus()
-            await wait_until(pilot, lambda: last_params(fake, "presence.set").get("field")
-                             == "description")
+            await wait_until(
+                pilot, lambda: last_params(fake, "presence.set").get("field") == "description"
+            )
             fake.incidents.presence_of("bob", 2, "editing", "impact")
             await wait_until(pilot, lambda: "bob is editing impact" in screen_text(app))
             label = editor.query_one("#label-impact")
@@ -150,8 +157,10 @@ async def test_presence_follows_the_focused_field_and_others_are_shown(sock_path
             await wait_until(pilot, lambda: "bob" not in screen_text(app))
             # Leaving the editor: we are back to viewing.
             await pilot.press("escape")
-            await wait_until(pilot, lambda: last_params(fake, "presence.set") == {
-                "incident_id": 2, "mode": "viewing"})
+            await wait_until(
+                pilot,
+                lambda: last_params(fake, "presence.set") == {"incident_id": 2, "mode": "viewing"},
+            )
 
 
 async def test_validation_errors_are_shown_next_to_their_field(sock_path: Path) -> None:
@@ -168,8 +177,10 @@ async def test_validation_errors_are_shown_next_to_their_field(sock_path: Path) 
 
             editor.query_one("#f-title", Input).value = "New title"
             fake.incidents.refuse["incident.update"] = (
-                "invalid_params", "impact: is longer than 5000 characters",
-                {"impact": "is longer than 5000 characters"})
+                "invalid_params",
+                "impact: is longer than 5000 characters",
+                {"impact": "is longer than 5000 characters"},
+            )
             await pilot.press("ctrl+s")
             impact = editor.query_one("#error-impact")
             await wait_until(pilot, lambda: impact.display)
@@ -185,8 +196,9 @@ async def test_a_stale_save_opens_the_conflict_dialog_and_loses_nothing(sock_pat
         async with app.run_test(size=(100, 40)) as pilot:
             editor = await open_editor(pilot, app, 2)
             # bob saves title and description after we loaded version 1 …
-            fake.incidents.change_as("bob", 2, title="Search slow in EU",
-                                     description="Bob: index shard 3 is rebuilding")
+            fake.incidents.change_as(
+                "bob", 2, title="Search slow in EU", description="Bob: index shard 3 is rebuilding"
+            )
             await wait_until(pilot, lambda: "Someone else saved" in screen_text(app))
             # … while we change the title and the impact.
             editor.query_one("#f-title", Input).value = "Search is slow"
@@ -212,8 +224,11 @@ async def test_a_stale_save_opens_the_conflict_dialog_and_loses_nothing(sock_pat
             await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: isinstance(app.screen, IncidentDetailScreen))
             sent = last_params(fake, "incident.update")
-            assert sent == {"id": 2, "version": 2, "changes": {
-                "title": "Search is slow", "impact": "Searches take 10 s"}}
+            assert sent == {
+                "id": 2,
+                "version": 2,
+                "changes": {"title": "Search is slow", "impact": "Searches take 10 s"},
+            }
             final = fake.incidents.get(2)
             assert final["title"] == "Search is slow"
             assert final["description"] == "Bob: index shard 3 is rebuilding"  # bob's kept
@@ -255,7 +270,8 @@ async def test_conflict_keep_theirs_or_both_and_going_back_keeps_the_text(
             assert final["title"] == "Bob's title"
             assert final["description"] == "Bob's text\n\nMy text"
             assert last_params(fake, "incident.update")["changes"] == {
-                "description": "Bob's text\n\nMy text"}
+                "description": "Bob's text\n\nMy text"
+            }
 
 
 async def test_an_update_only_conflict_needs_no_choice(sock_path: Path) -> None:
@@ -264,8 +280,9 @@ async def test_an_update_only_conflict_needs_no_choice(sock_path: Path) -> None:
         async with app.run_test(size=(100, 40)) as pilot:
             editor = await open_editor(pilot, app, 2)
             # bob adds a timeline update: the version moves, no field we hold changed.
-            fake.incidents._incident_add_update({"id": 2, "message": "still on it"},
-                                                {"name": "bob", "role": "reporter"}, 9000)
+            fake.incidents._incident_add_update(
+                {"id": 2, "message": "still on it"}, {"name": "bob", "role": "reporter"}, 9000
+            )
             editor.query_one("#f-impact", TextArea).text = "Some searches"
             await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: isinstance(app.screen, ConflictScreen))
@@ -304,8 +321,11 @@ async def test_add_an_update_with_a_preview(sock_path: Path) -> None:
             await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: isinstance(app.screen, IncidentDetailScreen))
             assert last_params(fake, "incident.add_update") == {
-                "id": 1, "message": "Root cause **found**:\n\n- a bad deploy",
-                "status": "investigating", "customer_visible": False}
+                "id": 1,
+                "message": "Root cause **found**:\n\n- a bad deploy",
+                "status": "investigating",
+                "customer_visible": False,
+            }
             await wait_until(pilot, lambda: "internal only" in screen_text(app))
             assert "OVERDUE" not in screen_text(app)  # it had no update yet
 
@@ -346,11 +366,20 @@ async def test_resolve_needs_a_root_cause(sock_path: Path) -> None:
             await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: isinstance(app.screen, IncidentDetailScreen))
             assert last_params(fake, "incident.resolve") == {
-                "id": 1, "version": 1, "root_cause": "Expired card processor cert",
-                "resolution_notes": "Renewed; alerting added", "message": "Payments work again.",
-                "customer_visible": True}
-            await wait_until(pilot, lambda: "resolve" not in {
-                b.action for (_n, b, _e, _t) in app.screen.active_bindings.values()})
+                "id": 1,
+                "version": 1,
+                "root_cause": "Expired card processor cert",
+                "resolution_notes": "Renewed; alerting added",
+                "message": "Payments work again.",
+                "customer_visible": True,
+            }
+            await wait_until(
+                pilot,
+                lambda: (
+                    "resolve"
+                    not in {b.action for (_n, b, _e, _t) in app.screen.active_bindings.values()}
+                ),
+            )
             assert fake.incidents.items[1]["status"] == "resolved"
 
 
@@ -397,6 +426,9 @@ async def test_resolve_against_a_stale_version_goes_through_the_conflict_dialog(
             await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: isinstance(app.screen, IncidentDetailScreen))
             assert last_params(fake, "incident.resolve") == {
-                "id": 1, "version": 2, "root_cause": "Gateway certificate expired"}
+                "id": 1,
+                "version": 2,
+                "root_cause": "Gateway certificate expired",
+            }
             final = fake.incidents.get(1)
             assert final["status"] == "resolved" and final["title"] == "Payments failing (cards)"

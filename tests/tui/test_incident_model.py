@@ -19,8 +19,14 @@ NOW = datetime(2026, 11, 21, 23, 10, tzinfo=UTC)
 
 
 def inc(iid: int, version: int = 1, status: str = "investigating", **kw: object) -> dict:
-    return {"id": iid, "version": version, "status": status, "priority": "P2",
-            "started_at": (NOW - timedelta(minutes=iid)).isoformat(), **kw}
+    return {
+        "id": iid,
+        "version": version,
+        "status": status,
+        "priority": "P2",
+        "started_at": (NOW - timedelta(minutes=iid)).isoformat(),
+        **kw,
+    }
 
 
 def test_active_incidents_follow_events_and_never_go_back_in_version() -> None:
@@ -59,40 +65,91 @@ def test_overdue_is_kept_current_between_events() -> None:
 
 def test_span_text_is_short() -> None:
     assert [span_text(s) for s in (5, 600, 3 * 3600 + 300, 2 * 86400 + 4 * 3600)] == [
-        "5s", "10m", "3h05m", "2d04h"]
+        "5s",
+        "10m",
+        "3h05m",
+        "2d04h",
+    ]
 
 
 def test_presence_board_hides_ourselves_and_ends_on_clear_or_move() -> None:
     board = PresenceBoard(7, own_session=1)
     board.replace([{"session": 1, "user": "me", "incident_id": 7, "mode": "viewing"}])
     assert board.text() == ""
-    board.apply_event({"action": "set", "presence": {"session": 2, "user": "bob",
-                                                      "incident_id": 7, "mode": "editing",
-                                                      "field": "title"}})
-    board.apply_event({"action": "set", "presence": {"session": 3, "user": "carol",
-                                                      "incident_id": 7, "mode": "viewing"}})
+    board.apply_event(
+        {
+            "action": "set",
+            "presence": {
+                "session": 2,
+                "user": "bob",
+                "incident_id": 7,
+                "mode": "editing",
+                "field": "title",
+            },
+        }
+    )
+    board.apply_event(
+        {
+            "action": "set",
+            "presence": {"session": 3, "user": "carol", "incident_id": 7, "mode": "viewing"},
+        }
+    )
     assert board.text() == "✎ bob is editing title · ◉ carol is viewing"
     assert board.editors_of("title") == ["bob"]
     # carol opens another incident: she is no longer on this one.
-    board.apply_event({"action": "set", "presence": {"session": 3, "user": "carol",
-                                                      "incident_id": 8, "mode": "viewing"}})
-    board.apply_event({"action": "cleared", "presence": {"session": 2, "user": "bob",
-                                                          "incident_id": 7}})
+    board.apply_event(
+        {
+            "action": "set",
+            "presence": {"session": 3, "user": "carol", "incident_id": 8, "mode": "viewing"},
+        }
+    )
+    board.apply_event(
+        {"action": "cleared", "presence": {"session": 2, "user": "bob", "incident_id": 7}}
+    )
     assert board.text() == ""
 
 
-BASE = {"version": 3, "title": "Payments down", "description": "first", "status":
-        "investigating", "severity": "high", "priority": "P2", "impact": "", "services": ["pay"]}
+BASE = {
+    "version": 3,
+    "title": "Payments down",
+    "description": "first",
+    "status": "investigating",
+    "severity": "high",
+    "priority": "P2",
+    "impact": "",
+    "services": ["pay"],
+}
 
 
 def test_conflict_fields_name_what_each_side_changed() -> None:
-    yours = {**{k: BASE[k] for k in ("title", "description", "status", "severity", "priority",
-                                     "impact", "services")},
-             "title": "Payments failing", "impact": "EU cards", "services": ["pay"]}
-    current = {**BASE, "version": 5, "title": "Payments down (EU)", "status": "identified",
-               "description": "first", "services": ["pay"]}
-    fields = {f.name: f for f in conflict_fields(BASE, yours, current, ["status", "title",
-                                                                          "updates"])}
+    yours = {
+        **{
+            k: BASE[k]
+            for k in (
+                "title",
+                "description",
+                "status",
+                "severity",
+                "priority",
+                "impact",
+                "services",
+            )
+        },
+        "title": "Payments failing",
+        "impact": "EU cards",
+        "services": ["pay"],
+    }
+    current = {
+        **BASE,
+        "version": 5,
+        "title": "Payments down (EU)",
+        "status": "identified",
+        "description": "first",
+        "services": ["pay"],
+    }
+    fields = {
+        f.name: f for f in conflict_fields(BASE, yours, current, ["status", "title", "updates"])
+    }
     assert fields["title"].kind == "both" and fields["title"].needs_choice
     assert fields["impact"].kind == "yours" and fields["impact"].needs_choice
     assert fields["status"].kind == "theirs" and not fields["status"].needs_choice
@@ -101,26 +158,47 @@ def test_conflict_fields_name_what_each_side_changed() -> None:
 
 
 def test_resolving_a_conflict_keeps_theirs_where_you_did_not_type() -> None:
-    yours = {"title": "Mine", "description": "my text", "status": "investigating",
-             "impact": "EU cards"}
-    current = {**BASE, "version": 5, "title": "Theirs", "description": "their text",
-               "status": "identified"}
+    yours = {
+        "title": "Mine",
+        "description": "my text",
+        "status": "investigating",
+        "impact": "EU cards",
+    }
+    current = {
+        **BASE,
+        "version": 5,
+        "title": "Theirs",
+        "description": "their text",
+        "status": "identified",
+    }
     fields = conflict_fields(BASE, yours, current, ["title", "description", "status"])
-    chosen = resolve_conflict(fields, {"title": "yours", "description": "both"}, yours, BASE,
-                              current)
-    assert chosen == {"title": "Mine", "description": "their text\n\nmy text",
-                      "status": "identified", "impact": "EU cards"}
+    chosen = resolve_conflict(
+        fields, {"title": "yours", "description": "both"}, yours, BASE, current
+    )
+    assert chosen == {
+        "title": "Mine",
+        "description": "their text\n\nmy text",
+        "status": "identified",
+        "impact": "EU cards",
+    }
     # Saved against the new version, only what differs from theirs is sent.
-    assert changes_between(current, chosen) == {"title": "Mine",
-                                                "description": "their text\n\nmy text",
-                                                "impact": "EU cards"}
-    theirs = resolve_conflict(fields, {"title": "theirs", "description": "theirs"}, yours, BASE,
-                              current)
+    assert changes_between(current, chosen) == {
+        "title": "Mine",
+        "description": "their text\n\nmy text",
+        "impact": "EU cards",
+    }
+    theirs = resolve_conflict(
+        fields, {"title": "theirs", "description": "theirs"}, yours, BASE, current
+    )
     assert changes_between(current, theirs) == {"impact": "EU cards"}
 
 
 def test_merged_text_and_same_value_rules() -> None:
     assert merged_text("", "mine") == "mine"
     assert merged_text("theirs\n", "  mine ") == "theirs\n\nmine"
-    assert changes_between({"services": ["a", "b"], "priority": "P2"},
-                           {"services": ["b", "a"], "priority": "P2"}) == {}
+    assert (
+        changes_between(
+            {"services": ["a", "b"], "priority": "P2"}, {"services": ["b", "a"], "priority": "P2"}
+        )
+        == {}
+    )

@@ -36,7 +36,9 @@ async def test_dashboard_panel_shows_active_incidents_above_the_services(
         async with app.run_test(size=(80, 24)) as pilot:
             await loaded(pilot, app)
             panel = app.dashboard.query_one(IncidentPanel)
-            await wait_until(pilot, lambda: panel.display and "Active incidents" in screen_text(app))
+            await wait_until(
+                pilot, lambda: panel.display and "Active incidents" in screen_text(app)
+            )
             lines = screen_text(app).splitlines()
             title = next(i for i, ln in enumerate(lines) if "Active incidents (2)" in ln)
             services = next(i for i, ln in enumerate(lines) if "Service" in ln and "Status" in ln)
@@ -55,9 +57,10 @@ async def test_dashboard_panel_shows_active_incidents_above_the_services(
             fake.incidents.change_as("bob", 2, status="resolved", root_cause="index")
             await wait_until(pilot, lambda: "Slow search" not in screen_text(app))
             fake.incidents.add("DNS flapping", priority="P2", services=["flaky"])
-            fake.incidents._publish("incident", {"action": "created",
-                                                 "incident": fake.incidents.wire(
-                                                     fake.incidents.items[27])})
+            fake.incidents._publish(
+                "incident",
+                {"action": "created", "incident": fake.incidents.wire(fake.incidents.items[27])},
+            )
             await wait_until(pilot, lambda: "DNS flapping" in screen_text(app))
             assert fake.count("status.get") == 1
 
@@ -70,9 +73,10 @@ async def test_the_panel_is_hidden_without_active_incidents(sock_path: Path) -> 
             assert not app.dashboard.query_one(IncidentPanel).display
             assert "Active incidents" not in screen_text(app)
             fake.incidents.add("Brand new", priority="P4")
-            fake.incidents._publish("incident", {"action": "created",
-                                                 "incident": fake.incidents.wire(
-                                                     fake.incidents.items[1])})
+            fake.incidents._publish(
+                "incident",
+                {"action": "created", "incident": fake.incidents.wire(fake.incidents.items[1])},
+            )
             await wait_until(pilot, lambda: "Brand new" in screen_text(app))
 
 
@@ -100,8 +104,9 @@ async def test_incidents_screen_lists_pages_and_searches(sock_path: Path) -> Non
             await wait_until(pilot, lambda: "page 2 of 2" in screen_text(app))
 
             await pilot.press("d")  # 30 days, back to page 1
-            await wait_until(pilot, lambda: "last 30 days · 24 resolved · page 1" in
-                             screen_text(app))
+            await wait_until(
+                pilot, lambda: "last 30 days · 24 resolved · page 1" in screen_text(app)
+            )
             assert last_params(fake, "incident.past") == {"days": 30, "page": 1, "limit": 20}
             await pilot.press("d")
             await wait_until(pilot, lambda: "last 90 days" in screen_text(app))
@@ -147,10 +152,23 @@ async def test_detail_shows_fields_markdown_timeline_and_presence(sock_path: Pat
             await wait_until(pilot, lambda: fake.count("presence.set") == 1)
             assert last_params(fake, "presence.set") == {"incident_id": 2, "mode": "viewing"}
             text = screen_text(app)
-            for expected in ("#2  Slow search results", "P3", "medium severity", "identified",
-                             "Services", "Slow service", "Started", "Progress", "Duration",
-                             "Response", "Impact", "Root cause", "Opened by", "alice",
-                             "Timeline (1 update"):
+            for expected in (
+                "#2  Slow search results",
+                "P3",
+                "medium severity",
+                "identified",
+                "Services",
+                "Slow service",
+                "Started",
+                "Progress",
+                "Duration",
+                "Response",
+                "Impact",
+                "Root cause",
+                "Opened by",
+                "alice",
+                "Timeline (1 update",
+            ):
                 assert expected in text, expected
             entries = list(detail.query(TimelineEntry))
             assert len(entries) == 1
@@ -174,7 +192,9 @@ async def test_detail_shows_fields_markdown_timeline_and_presence(sock_path: Pat
             # A new update from someone else is added to the timeline, newest first.
             fake.incidents._incident_add_update(
                 {"id": 2, "message": "Rebuild **done**", "status": "monitoring"},
-                {"name": "bob", "role": "reporter"}, 9000)
+                {"name": "bob", "role": "reporter"},
+                9000,
+            )
             await wait_until(pilot, lambda: len(detail.query(TimelineEntry)) == 2)
             await wait_until(pilot, lambda: "Timeline (2 updates" in screen_text(app))
             first = list(detail.query(TimelineEntry))[0]
@@ -207,8 +227,11 @@ async def test_a_viewer_sees_no_edit_actions(sock_path: Path) -> None:
                 await pilot.press(key)
                 await pilot.pause(0.1)
                 assert isinstance(app.screen, IncidentDetailScreen)
-            assert not any(r["method"].startswith("incident.") and r["method"] not in (
-                "incident.get", "incident.list", "incident.past") for r in fake.requests)
+            assert not any(
+                r["method"].startswith("incident.")
+                and r["method"] not in ("incident.get", "incident.list", "incident.past")
+                for r in fake.requests
+            )
 
 
 async def test_a_reporter_gets_the_edit_actions_when_the_role_changes(sock_path: Path) -> None:

@@ -33,7 +33,9 @@ def _cache(daemon: FakeDaemon, xdg: Path) -> Path:
     return cache_file(daemon.path, xdg / "slamon")
 
 
-def _login_of(daemon: FakeDaemon, name: str, *, expires_in: timedelta = timedelta(hours=1)) -> Login:
+def _login_of(
+    daemon: FakeDaemon, name: str, *, expires_in: timedelta = timedelta(hours=1)
+) -> Login:
     """A login the fake daemon knows, as if made by an earlier run."""
     result = daemon.auth._issue(name)
     result["expires_at"] = (datetime.now(UTC) + expires_in).isoformat()
@@ -140,7 +142,9 @@ async def test_no_anonymous_reads_opens_on_the_login_screen(users: FakeDaemon) -
         assert "victor · viewer" in screen_text(app)
 
 
-async def test_cached_login_is_reused_at_start(users: FakeDaemon, _token_cache_in_tmp: Path) -> None:
+async def test_cached_login_is_reused_at_start(
+    users: FakeDaemon, _token_cache_in_tmp: Path
+) -> None:
     login = _login_of(users, "rita")
     TokenCache(_cache(users, _token_cache_in_tmp)).save(login)
     users.auth.anonymous_read = False  # a reused login needs no login screen even here

@@ -20,8 +20,12 @@ from .fake_daemon import FakeDaemon
 
 
 def _login(name: str = "alice", *, token: str = "acc-alice-1", hours: float = 1) -> Login:
-    return Login(token, f"ref-{name}", (datetime.now(UTC) + timedelta(hours=hours)).isoformat(),
-                 {"username": name, "role": "admin"})
+    return Login(
+        token,
+        f"ref-{name}",
+        (datetime.now(UTC) + timedelta(hours=hours)).isoformat(),
+        {"username": name, "role": "admin"},
+    )
 
 
 def test_user_option_reaches_the_tui(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -80,9 +84,7 @@ async def test_call_uses_the_cached_login(
     daemon.auth.add_user("alice", "alice-Pa55word", "admin")
     login = Login.from_result(daemon.auth._issue("alice"))
     TokenCache.for_socket(daemon.path).save(login)
-    code = await asyncio.to_thread(
-        cli.main, ["--socket", str(daemon.path), "call", "user.list"]
-    )
+    code = await asyncio.to_thread(cli.main, ["--socket", str(daemon.path), "call", "user.list"])
     assert code == 0
     assert [u["username"] for u in json.loads(capsys.readouterr().out)] == ["alice"]
     assert daemon.requests[-1]["token"] == login.access_token

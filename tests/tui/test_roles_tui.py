@@ -82,8 +82,13 @@ async def test_owner_admin_without_login(users: FakeDaemon) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
         await pilot.pause()
-        assert app.identity == {"name": "uid:1000", "role": "admin", "logged_in": False,
-                                "uid": 1000, "anonymous_read": True}
+        assert app.identity == {
+            "name": "uid:1000",
+            "role": "admin",
+            "logged_in": False,
+            "uid": 1000,
+            "anonymous_read": True,
+        }
         text = screen_text(app)
         assert "uid:1000 · admin" in text and "A Admin" in text and "L Log in" in text
 

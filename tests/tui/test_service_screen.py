@@ -147,9 +147,16 @@ async def test_status_event_changes_the_header_at_once_and_r_reloads(daemon: Fak
         screen = await _open(app, pilot)
         header = screen.query_one(ServiceHeader)
         assert "● Operational" in header.plain
-        await daemon.push("status", {"kind": "service", "service_id": "api",
-                                     "status": "major_outage", "previous": "operational",
-                                     "at": "2026-11-21T23:20:00+00:00"})
+        await daemon.push(
+            "status",
+            {
+                "kind": "service",
+                "service_id": "api",
+                "status": "major_outage",
+                "previous": "operational",
+                "at": "2026-11-21T23:20:00+00:00",
+            },
+        )
         await wait_until(pilot, lambda: "✕ Major outage" in header.plain)
         assert "since 23:20 UTC" in header.plain or "since Nov 21 23:20 UTC" in header.plain
         await pilot.press("r")
@@ -182,7 +189,9 @@ async def test_detail_says_reconnecting_and_reloads_when_back(sock_path: Path) -
             assert "reconnecting…" in screen_text(app) and "upgrade" in screen_text(app)
             assert app.screen is screen  # the detail stays open, last known figures kept
             await daemon.start()
-            await wait_until(pilot, lambda: daemon.count("service.get") >= 1 and not problem.display)
+            await wait_until(
+                pilot, lambda: daemon.count("service.get") >= 1 and not problem.display
+            )
             assert _asked(daemon, "service.get")[-1] == {"id": "api"}
     finally:
         await daemon.stop()

@@ -20,8 +20,9 @@ from .incident_helpers import last_params, loaded
 async def open_sla(pilot, app) -> SlaScreen:  # type: ignore[no-untyped-def]
     await loaded(pilot, app)
     await pilot.press("S")
-    await wait_until(pilot, lambda: isinstance(app.screen, SlaScreen)
-                     and app.screen.report is not None)
+    await wait_until(
+        pilot, lambda: isinstance(app.screen, SlaScreen) and app.screen.report is not None
+    )
     await pilot.pause(0.1)
     return app.screen
 
@@ -51,13 +52,31 @@ async def test_one_row_per_service_with_verdict_words_and_budget_bar(
             assert "Slow service †" in text  # partial period, with the note
             assert "monitored only from 2026-11-10 00:00 UTC" in text
             # The minutes in words too, and the other figures.
-            for figure in ("21.6 of 43.2 min", "21.6 min left", "1201.0 min over",
-                           "5m 00s", "13d 23h", "44 ms", "✓ 97.12% ≤ 1000 ms"):
+            for figure in (
+                "21.6 of 43.2 min",
+                "21.6 min left",
+                "1201.0 min over",
+                "5m 00s",
+                "13d 23h",
+                "44 ms",
+                "✓ 97.12% ≤ 1000 ms",
+            ):
                 assert figure in text, figure
             if size[0] >= 150:
-                for heading in ("Target", "Uptime", "SLA", "Error budget", "Used", "Remaining",
-                                "Days below", "Outages", "MTTR", "MTBF", "p95",
-                                "Latency objective"):
+                for heading in (
+                    "Target",
+                    "Uptime",
+                    "SLA",
+                    "Error budget",
+                    "Used",
+                    "Remaining",
+                    "Days below",
+                    "Outages",
+                    "MTTR",
+                    "MTBF",
+                    "p95",
+                    "Latency objective",
+                ):
                     assert heading in text, heading
                 assert "3" in flaky.split("over")[-1]  # days below target
             else:
@@ -147,8 +166,9 @@ async def test_export_failure_is_said_and_nothing_breaks(
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_sla(pilot, app)
             await pilot.press("x")
-            await wait_until(pilot, lambda: any("Export failed" in str(n.message)
-                                                for n in app._notifications))
+            await wait_until(
+                pilot, lambda: any("Export failed" in str(n.message) for n in app._notifications)
+            )
             assert screen.last_export is None and app.screen is screen
 
 
@@ -159,9 +179,9 @@ def test_budget_bar_reads_without_colour() -> None:
     assert budget_bar({"budget_min": 0.0, "consumed_min": 0.0}, 4) == ("", "····", "")
     assert [verdict_text(v) for v in (True, False, None)] == ["✓ MET", "✕ BREACHED", "— no data"]
     assert latency_objective_text(None) == "—"
-    assert latency_objective_text({"threshold_ms": 500.0, "target_pct": 99.0,
-                                   "compliance_pct": 98.5, "met": False}) == (
-        "✕ 98.50% ≤ 500 ms (target 99%)")
+    assert latency_objective_text(
+        {"threshold_ms": 500.0, "target_pct": 99.0, "compliance_pct": 98.5, "met": False}
+    ) == ("✕ 98.50% ≤ 500 ms (target 99%)")
 
 
 def test_months_and_export_names(tmp_path: Path) -> None:
