@@ -161,6 +161,10 @@ def expected_reply(line: bytes, methods: set[str]) -> tuple[Any, set[str]] | Non
         obj = json.loads(line)
     except ValueError:
         return None, {ErrorCode.PARSE_ERROR}
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: refused before the request's shape
+        return None, {ErrorCode.PARSE_ERROR}
     if not isinstance(obj, dict):
         return None, {ErrorCode.BAD_REQUEST}
     rid = obj.get("id")

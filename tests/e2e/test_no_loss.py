@@ -187,4 +187,12 @@ async def test_sigkill_restart_leaves_no_duplicates_or_corrupt_rollups(database_
 
 
 async def _exists(p: Path) -> bool:
-    return p.exists()
+    """The daemon serves on ``p``: a killed daemon's stale socket file refuses connections."""
+    if not p.exists():
+        return False
+    try:
+        _r, w = await asyncio.open_unix_connection(str(p))
+    except OSError:
+        return False
+    w.close()
+    return True

@@ -11,7 +11,12 @@ import slamon_tui
 
 PACKAGE = Path(slamon_tui.__file__).parent
 # The pure modules of the daemon package (SPEC/STYLE: slamon_tui → protocol, models, config).
-ALLOWED = {"slamon_daemon.protocol", "slamon_daemon.models", "slamon_daemon.config"}
+ALLOWED = {
+    "slamon_daemon.protocol",
+    "slamon_daemon.models",
+    "slamon_daemon.config",
+    "slamon_daemon.errors",
+}
 # `slamon db|user|report` hand over to the daemon's admin CLI, imported lazily in one place.
 LAZY = {("cli.py", "slamon_daemon.cli")}
 
