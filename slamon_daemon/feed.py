@@ -73,7 +73,6 @@ class Session:
     id: int
     writer: asyncio.StreamWriter
     peer_uid: int | None = None
-    peer_pid: int | None = None
     topics: set[str] = field(default_factory=set)
     out: deque[bytes] = field(default_factory=deque)
     pending_events: int = 0
@@ -247,8 +246,7 @@ class FeedServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._next_id += 1
-        pid, uid = _peer_credentials(writer)
-        s = Session(id=self._next_id, writer=writer, peer_uid=uid, peer_pid=pid)
+        s = Session(id=self._next_id, writer=writer, peer_uid=_peer_uid(writer))
         self.sessions[s.id] = s
         task = asyncio.current_task()
         if task is not None:
@@ -468,15 +466,15 @@ async def _frames(reader: asyncio.StreamReader, limit: int):  # type: ignore[no-
                 yield line
 
 
-def _peer_credentials(writer: asyncio.StreamWriter) -> tuple[int | None, int | None]:
-    """(pid, uid) of the process at the other end of a Unix socket (SO_PEERCRED)."""
+def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
+    """The Unix uid of the process at the other end of the socket (SO_PEERCRED)."""
     sock = writer.get_extra_info("socket")
     try:
         raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        pid, uid, _gid = struct.unpack("3i", raw)
-        return pid, uid
+        _pid, uid, _gid = struct.unpack("3i", raw)
+        return int(uid)
     except (OSError, AttributeError):
-        return None, None
+        return None
 
 
 async def _socket_alive(path: Path) -> bool:

@@ -97,10 +97,7 @@ def encode_reply(request_id: Any, result: Any) -> bytes:
 
 def encode(obj: dict[str, Any]) -> bytes:
     """One frame: compact JSON and a newline (ASCII escapes only if the text needs them)."""
-    try:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
-    except UnicodeEncodeError:  # a lone surrogate somewhere: escape everything
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=True).encode() + b"\n"
+    return dumps(obj) + b"\n"
 
 
 def hello(node: str, version: str) -> dict[str, Any]:

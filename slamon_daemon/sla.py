@@ -31,7 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .models import OutageEpisode, Service
-from .rollup import HIST_GAMMA, Rollup, uptime_percent_text, uptime_ratio
+from .rollup import HIST_GAMMA, Rollup, sum_rollups, uptime_percent_text, uptime_ratio
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +117,7 @@ def service_figures(
     first_check: datetime | None,
 ) -> dict[str, Any]:
     """The SLA figures of one service (see the module docstring)."""
-    total = Rollup(service_id=service.id, day=period.start.date())
-    for r in rollups:
-        total.merge(r)
+    total = sum_rollups(rollups, service.id, period.start.date())
     end = min(period.end, now)
     monitored_from = max(period.start, first_check) if first_check else None
     monitored_s = max(0.0, (end - monitored_from).total_seconds()) if monitored_from else 0.0

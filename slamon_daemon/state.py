@@ -44,8 +44,6 @@ SPARKLINE_POINTS = 60
 FLAP_WINDOW = 10
 FLAP_FAILURES = 3
 
-__all__ = ["HISTORY_DAYS", "LiveState", "ServiceState", "Transition", "WINDOWS"]
-
 
 @dataclass(slots=True)
 class _PastCache:

@@ -6,6 +6,7 @@ rollup comes from the live state, which is ahead of the database by one flush.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,12 +18,11 @@ from ..detail import (
     hour_floor,
     months_back,
     series_points,
-    total,
 )
 from ..errors import NotFound
 from ..models import Role
 from ..reports import sla_report
-from ..rollup import daily_status
+from ..rollup import Rollup, daily_status, sum_rollups
 from ..sla import period_from_params
 from ..state import ServiceState
 from . import params as P
@@ -48,11 +48,15 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
     today = now.date()
     hourly = await store.hourly_rollups(svc.id, hour_floor(now) - timedelta(hours=167))
     daily = await store.daily_rollups(today - timedelta(days=89), service_ids=[svc.id])
+
+    def window(rollups: Iterable[Rollup]) -> Rollup:
+        return sum_rollups(rollups, svc.id, date.min)
+
     windows = {
-        "24h": total(svc.id, (h for h in hourly if h.start > now - RANGES["24h"])),
-        "7d": total(svc.id, hourly),
-        "30d": total(svc.id, (d for d in daily if d.day > today - timedelta(days=30))),
-        "90d": total(svc.id, daily),
+        "24h": window(h for h in hourly if h.start > now - RANGES["24h"]),
+        "7d": window(hourly),
+        "30d": window(d for d in daily if d.day > today - timedelta(days=30)),
+        "90d": window(daily),
     }
     episodes = await store.episodes(svc.id, limit=20)
     recent = await store.recent_checks(svc.id, 20)
@@ -105,7 +109,7 @@ async def service_series(ctx: ApiContext, caller: Caller, params: dict[str, Any]
     rng = P.choice(params, "range", list(SERIES), default="24h")
     span, bucket = SERIES[rng]
     now = ctx.clock.now()
-    summary = total(sid, [])
+    summary = sum_rollups([], sid, date.min)
     if bucket >= timedelta(hours=1):
         end = hour_floor(now) + timedelta(hours=1)
         start = end - span
