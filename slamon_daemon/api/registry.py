@@ -19,7 +19,7 @@ from ..models import Identity, Role
 from .context import ApiContext, Caller
 
 Handler = Callable[[ApiContext, Caller, dict[str, Any]], Awaitable[Any]]
-"""``handler(ctx, caller, params)``: the result is plain JSON data (or protocol.RawJSON)."""
+"""``handler(ctx, caller, params)``: the result is plain JSON data (or encoding.RawJSON)."""
 
 
 @dataclass(frozen=True, slots=True)

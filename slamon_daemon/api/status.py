@@ -11,10 +11,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from .. import protocol
+from ..encoding import RawJSON, dumps
 from ..incidents import incident_dict
 from ..models import Role
-from ..protocol import RawJSON
 from ..state import HISTORY_DAYS, ServiceState
 from . import params as P
 from .context import ApiContext, Caller
@@ -53,7 +52,7 @@ class ServiceFragments:
         if cached is not None and cached[0] == key:
             return cached[1]
         cells, uptime = st.history(today, threshold)
-        encoded = protocol.dumps(
+        encoded = dumps(
             {
                 "id": st.service.id,
                 "name": st.service.name,
@@ -84,7 +83,7 @@ def status_json(ctx: ApiContext, fragments: ServiceFragments) -> RawJSON:
     today = now.date()
     first = today - timedelta(days=HISTORY_DAYS - 1)
     live = ctx.live
-    head = protocol.dumps(
+    head = dumps(
         {
             "node": ctx.settings.node,
             "generated_at": now.isoformat(),
