@@ -37,7 +37,7 @@ from .incident_tracker import IncidentTracker
 from .incidents import PresenceBoard
 from .logs import setup_logging
 from .maintenance import MaintenanceCalendar
-from .models import Check, Role, Service, Transition
+from .models import Check, Service, Transition
 from .probe import Prober
 from .scheduler import Scheduler
 from .spool import Spool
@@ -111,13 +111,13 @@ class Daemon:
             hooks=self,
             notice=notice,
         )
-        registry = Registry(self.api, api_methods())
+        # The methods every transport serves; the feed adds its subscriptions.
+        self.registry = Registry(self.api, api_methods())
         self.feed = FeedServer(
             cfg.socket,
-            registry,
+            self.registry,
             hello={**protocol.hello(cfg.node, __version__), "anonymous_read": cfg.anonymous_read},
-            identify=registry.identify,
-            default_role=Role.VIEWER if cfg.anonymous_read else Role.ANONYMOUS,
+            identify=self.registry.identify,
             request_rate=cfg.request_rate,
             request_burst=cfg.request_rate * 4,
             socket_group=cfg.socket_group,

@@ -7,6 +7,11 @@ that overflows again and again is disconnected. Replies are never dropped.
 
 Frames are read by hand rather than with ``readline`` so that an oversized line is skipped
 up to its newline and answered with ``frame_too_large`` while the session goes on.
+
+The feed is one transport of the API: a request names a method of the ``api.Registry``, the
+feed works out who calls (token, else the peer's Unix uid) and lets the registry run it.
+What goes wrong is an errors.* exception carrying its code; ``wire_error`` is the one table
+that turns it into an error reply.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ def wire_error(exc: SlamonError) -> tuple[str, str, dict[str, str] | None, dict[
     """The one table from the exception tree (errors.py) to error replies (docs/feed.md
     "Error codes"): code, message, per-field problems and extra data."""
     match exc:
+        case _ if exc.code == ErrorCode.INTERNAL:  # not a client's doing: the log says more
+            return ErrorCode.INTERNAL, INTERNAL_MESSAGE, None, None
         case InvalidParams():
             return exc.code, str(exc), exc.problems, None
         case Conflict():  # before StoreError: AlreadyExists is both
@@ -319,9 +326,7 @@ class FeedServer:
         except SlamonError as exc:
             if exc.code == ErrorCode.INTERNAL:
                 logger.error("feed method failed: %s", exc)
-                s.send(protocol.error_reply(rid, ErrorCode.INTERNAL, INTERNAL_MESSAGE))
-            else:
-                s.send(protocol.error_reply(rid, *wire_error(exc)))
+            s.send(protocol.error_reply(rid, *wire_error(exc)))
         except Exception:
             logger.exception("feed method failed")
             s.send(protocol.error_reply(rid, ErrorCode.INTERNAL, INTERNAL_MESSAGE))

@@ -119,6 +119,10 @@ def test_every_error_carries_the_code_drawn_for_it() -> None:
         (errors.Unauthorized("log in"), ("unauthorized", "log in", None, None)),
         (errors.Forbidden("admins only"), ("forbidden", "admins only", None, None)),
         (
+            errors.ServeError("not a socket"),
+            ("internal", "internal error; the daemon logged it and keeps serving", None, None),
+        ),
+        (
             incidents.FieldError("title", "may not be empty"),
             ("invalid_params", "title: may not be empty", {"title": "may not be empty"}, None),
         ),
