@@ -135,6 +135,3 @@ class AlreadyExists(Conflict, StoreError):
     """A unique name (username, service id, an outage's incident) is already taken."""
 
     code = ErrorCode.CONFLICT
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
