@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import median, pg_database, print_machine, quantile, verdict  # noqa: E402
 from slamon_daemon.models import Check, ErrorKind, OutageEpisode, Outcome, Service, ServiceStatus  # noqa: E402
-from slamon_daemon.sla import month_period, sla_report  # noqa: E402
+from slamon_daemon.reports import sla_report  # noqa: E402
+from slamon_daemon.sla import month_period  # noqa: E402
 from slamon_daemon.store import open_store  # noqa: E402
 from slamon_daemon.store.base import Store  # noqa: E402
 

@@ -22,16 +22,16 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from .errors import StoreUnavailable
+from .clock import Clock, SystemClock
+from .errors import InvalidParams, RateLimited, StoreUnavailable, Unauthorized
 from .models import Identity, User
-from .protocol import ErrorCode, ProtocolError
 from .store.base import Store
 
 logger = logging.getLogger("slamon.auth")
@@ -47,16 +47,24 @@ _DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
 
 
 def hash_password(password: str) -> str:
-    """argon2id hash of ``password`` (raises ValueError when it is too weak)."""
-    check_password_strength(password)
+    """argon2id hash of ``password``.
+
+    Raises:
+        InvalidParams: the password is too weak (the sentence says why).
+    """
+    problem = password_problem(password)
+    if problem is not None:
+        raise InvalidParams(problem, {"password": problem})
     return _HASHER.hash(password)
 
 
-def check_password_strength(password: str) -> None:
+def password_problem(password: str) -> str | None:
+    """Why ``password`` may not be used, or None when it may."""
     if len(password) < PASSWORD_MIN_LENGTH:
-        raise ValueError(f"a password needs at least {PASSWORD_MIN_LENGTH} characters")
+        return f"a password needs at least {PASSWORD_MIN_LENGTH} characters"
     if password.strip() != password or not password.strip():
-        raise ValueError("a password may not start or end with spaces")
+        return "a password may not start or end with spaces"
+    return None
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -127,22 +135,27 @@ class Auth:
         *,
         access_ttl: timedelta = timedelta(hours=12),
         refresh_ttl: timedelta = timedelta(days=30),
+        clock: Clock | None = None,
     ) -> None:
         self.store = store
         self._secret = secret
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
-        self.throttle = LoginThrottle()
+        self.clock = clock or SystemClock()
+        self.throttle = LoginThrottle(self.clock.monotonic)
         self._cache: dict[str, User] = {}
 
     async def login(self, username: str, password: str, client: str) -> dict[str, object]:
-        """Check the password and issue tokens; throttled per username and per client."""
+        """Check the password and issue tokens; throttled per username and per client.
+
+        Raises:
+            RateLimited: too many failed logins for the username or from the client.
+            Unauthorized: wrong username or password, or a disabled user.
+        """
         keys = [f"user:{username.lower()}", f"client:{client}"]
         wait = self.throttle.retry_in(keys)
         if wait:
-            raise ProtocolError(
-                ErrorCode.RATE_LIMITED, f"too many failed logins; retry in {wait} s"
-            )
+            raise RateLimited(f"too many failed logins; retry in {wait} s")
         user = await self.store.get_user(username)
         # argon2 takes ~0.1-0.2 s of CPU by design: off the event loop, so probing and other
         # clients do not stall during a login.
@@ -151,27 +164,31 @@ class Auth:
         )
         if user is None or not ok or not user.active:
             self.throttle.failed(keys)
-            raise ProtocolError(ErrorCode.UNAUTHORIZED, "wrong username or password")
-        now = datetime.now(UTC)
+            raise Unauthorized("wrong username or password")
+        now = self.clock.now()
         await self.store.record_login(user.id, now)
         self._cache[user.username] = user
         return await self._issue(user, now)
 
     async def refresh(self, refresh_token: str) -> dict[str, object]:
-        now = datetime.now(UTC)
+        """A new token pair for a refresh token, which is used up.
+
+        Raises:
+            Unauthorized: the refresh token is unknown, used or expired, or the user disabled.
+        """
+        now = self.clock.now()
         user_id = await self.store.use_refresh_token(token_digest(refresh_token), now)
         if user_id is None:
-            raise ProtocolError(
-                ErrorCode.UNAUTHORIZED, "refresh token unknown, used or expired; log in again"
-            )
+            raise Unauthorized("refresh token unknown, used or expired; log in again")
         user = next((u for u in await self.store.list_users() if u.id == user_id), None)
         if user is None or not user.active:
-            raise ProtocolError(ErrorCode.UNAUTHORIZED, "this account is disabled")
+            raise Unauthorized("this account is disabled")
         return await self._issue(user, now)
 
     async def logout(self, refresh_token: str | None) -> None:
+        """End a login: its refresh token is revoked."""
         if refresh_token:
-            await self.store.revoke_refresh_token(token_digest(refresh_token), datetime.now(UTC))
+            await self.store.revoke_refresh_token(token_digest(refresh_token), self.clock.now())
 
     async def _issue(self, user: User, now: datetime) -> dict[str, object]:
         expires = now + self.access_ttl
@@ -201,21 +218,29 @@ class Auth:
         """The user an access token stands for, as they are now (role and active re-read).
 
         Raises:
-            ProtocolError(unauthorized): invalid, expired or revoked token, or disabled user.
+            Unauthorized: invalid, expired or revoked token, or disabled user.
         """
         try:
+            # The signature and the claims are checked here; the expiry below, against the
+            # daemon's clock (the one that stamped "exp"), not the machine's.
             claims = jwt.decode(
                 token,
                 self._secret,
                 algorithms=["HS256"],
-                options={"require": ["exp", "sub", "ver"]},
+                options={
+                    "require": ["exp", "sub", "ver"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
-        except jwt.ExpiredSignatureError:
-            raise ProtocolError(
-                ErrorCode.UNAUTHORIZED, "your login expired; log in again"
-            ) from None
         except jwt.PyJWTError:
-            raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid token; log in again") from None
+            raise Unauthorized("invalid token; log in again") from None
+        exp = claims["exp"]
+        if isinstance(exp, bool) or not isinstance(exp, int | float):
+            raise Unauthorized("invalid token; log in again")
+        if exp <= self.clock.now().timestamp():
+            raise Unauthorized("your login expired; log in again")
         username = str(claims["sub"])
         try:
             user = await self.store.get_user(username)
@@ -224,7 +249,7 @@ class Auth:
         except StoreUnavailable:
             user = self._cache.get(username)  # the database is away: trust what we last saw
         if user is None or not user.active:
-            raise ProtocolError(ErrorCode.UNAUTHORIZED, "this account is disabled or gone")
+            raise Unauthorized("this account is disabled or gone")
         if claims.get("ver") != user.token_version:
-            raise ProtocolError(ErrorCode.UNAUTHORIZED, "your login was revoked; log in again")
+            raise Unauthorized("your login was revoked; log in again")
         return Identity(user.username, user.role, user.id)

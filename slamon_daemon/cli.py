@@ -16,10 +16,11 @@ from typing import Any
 
 from .auth import hash_password
 from .config import Settings, load_settings
-from .errors import ConfigError, SlamonError
+from .errors import ConfigError, InvalidParams, SlamonError
 from .models import AuditEntry, role_from_name
 from .report import render
-from .sla import Period, period_from_params, sla_report
+from .reports import sla_report
+from .sla import Period, period_from_params
 from .store import open_store
 
 
@@ -235,7 +236,7 @@ def admin_main(argv: list[str]) -> int:
             return _report(settings, args)
         if args.command == "user":
             return asyncio.run(_user_command(settings.daemon.database_url, args))
-    except ValueError as exc:  # a weak or mistyped password
+    except (InvalidParams, ValueError) as exc:  # a weak or mistyped password
         print(f"slamon: {exc}", file=sys.stderr)
         return 2
     except (SlamonError, EOFError) as exc:

@@ -1,9 +1,13 @@
-"""The daemon's lifecycle: startup → run → shutdown (``slamond``).
+"""The daemon's lifecycle: startup → run → shutdown (``slamond``), and the wiring of its parts.
 
-Data flows one way: config → scheduler → probe → state → (writer/store, feed). Startup opens
-the store, applies migrations, upserts the services of the config file, warms the live state
-from the store, then starts the feed, the scheduler and the writer. SIGTERM/SIGINT set a
-flag; shutdown lets in-flight checks finish, flushes the writer, says goodbye to clients.
+Data flows one way: config → scheduler → probe → state → (writer/store, incident tracker,
+events). Startup opens the store, applies migrations, upserts the services of the config
+file, warms the live state from the store, then starts the feed, the scheduler and the
+writer. SIGTERM/SIGINT set a flag; shutdown lets in-flight checks finish, flushes the writer,
+says goodbye to clients.
+
+The methods clients call (api/) get an ``ApiContext`` built here, never the Daemon; the
+Daemon answers their hooks (services_changed, maintenance_changed, incidents_changed, stats).
 """
 
 from __future__ import annotations
@@ -11,36 +15,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
-import os
 import signal
 import sys
 import time
-from collections.abc import Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from . import __version__, protocol
-from .admin import write_audit
+from .api.catalog import api_methods
+from .api.context import ApiContext
+from .api.presence import end_presence
+from .api.registry import Registry
 from .auth import Auth, load_or_create_secret
+from .clock import Clock, SystemClock
 from .config import Settings, load_settings, secret_file_for, spool_dir_for
 from .errors import ConfigError, SlamonError
-from .feed import FeedServer, Method, Session
-from .incident_methods import auto_open, auto_recovered
+from .events import EventHub
+from .feed import FeedServer
+from .incident_tracker import IncidentTracker
 from .incidents import PresenceBoard
-from .methods import build_methods
-from .models import (
-    STATUS_SEVERITY,
-    Check,
-    Identity,
-    Incident,
-    MaintenanceWindow,
-    OutageEpisode,
-    Role,
-    Service,
-    ServiceStatus,
-)
+from .logs import setup_logging
+from .maintenance import MaintenanceCalendar
+from .models import Check, Service, Transition
 from .probe import Prober
 from .scheduler import Scheduler
 from .spool import Spool
@@ -49,14 +46,6 @@ from .store import Store, open_store
 from .writer import CheckWriter
 
 logger = logging.getLogger("slamon.daemon")
-
-INCIDENT_FLOOR = {
-    "low": ServiceStatus.OPERATIONAL,
-    "medium": ServiceStatus.DEGRADED,
-    "high": ServiceStatus.PARTIAL_OUTAGE,
-    "critical": ServiceStatus.MAJOR_OUTAGE,
-}
-"""The overall status is at least this while an incident of that severity is open."""
 
 RECHECK_AFTER_S = 5.0
 """A failed check (or a first success after an outage) is re-checked this soon at most."""
@@ -71,14 +60,15 @@ class Daemon:
         *,
         store: Store | None = None,
         prober: Prober | None = None,
+        clock: Clock | None = None,
         notice: str | None = None,
     ) -> None:
         self.settings = settings
         cfg = settings.daemon
+        self.clock = clock or SystemClock()
         self.store = store or open_store(cfg.database_url)
         self.prober = prober or Prober(node=cfg.node)
-        self.notice = notice
-        self.state = LiveState(cfg.daily_major_threshold)
+        self.state = LiveState(cfg.daily_major_threshold, clock=self.clock)
         self.spool = Spool(spool_dir_for(cfg))
         self.writer = CheckWriter(
             self.store,
@@ -90,32 +80,50 @@ class Daemon:
             self.run_check,
             max_concurrency=cfg.max_concurrency,
             per_host_concurrency=cfg.per_host_concurrency,
+            clock=self.clock,
         )
         secret = (
             cfg.jwt_secret.get_secret_value().encode()
             if cfg.jwt_secret
             else load_or_create_secret(secret_file_for(cfg))
         )
-        self.auth = Auth(self.store, secret, access_ttl=timedelta(seconds=cfg.access_token_ttl))
+        self.auth = Auth(
+            self.store,
+            secret,
+            access_ttl=timedelta(seconds=cfg.access_token_ttl),
+            clock=self.clock,
+        )
+        self.events = EventHub()
+        self.maintenance = MaintenanceCalendar(self.store, self.clock)
+        self.incidents = IncidentTracker(
+            self.store, self.state, self.events, cfg, self.clock, self._on_transition
+        )
+        self.api = ApiContext(
+            store=self.store,
+            live=self.state,
+            incidents=self.incidents,
+            maintenance=self.maintenance,
+            events=self.events,
+            presence=PresenceBoard(),
+            auth=self.auth,
+            settings=cfg,
+            clock=self.clock,
+            hooks=self,
+            notice=notice,
+        )
+        # The methods every transport serves; the feed adds its subscriptions.
+        self.registry = Registry(self.api, api_methods())
         self.feed = FeedServer(
             cfg.socket,
-            build_methods(self),
+            self.registry,
             hello={**protocol.hello(cfg.node, __version__), "anonymous_read": cfg.anonymous_read},
-            default_role=Role.VIEWER if cfg.anonymous_read else Role.ANONYMOUS,
-            owner_is_admin=cfg.owner_is_admin,
-            authenticate=self.authenticate,
-            on_mutation=self._audit,
+            identify=self.registry.identify,
             request_rate=cfg.request_rate,
             request_burst=cfg.request_rate * 4,
             socket_group=cfg.socket_group,
-            on_close=lambda session: self.clear_presence(session.id),
+            on_close=lambda session: end_presence(self.api, session.id),
         )
-        self.presence = PresenceBoard()
-        self.active_incidents: list[Incident] = []
-        self._auto_seen: set[tuple[str, datetime]] = set()
-        self._bg: set[asyncio.Task[None]] = set()
-        self._incidents_lock = asyncio.Lock()
-        self.maintenance: list[MaintenanceWindow] = []
+        self.events.attach(self.feed)
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -144,15 +152,15 @@ class Daemon:
                 result.deactivated,
             )
         await self.store.sync_config_maintenance(self.settings.maintenance_windows)
-        await self.reload_maintenance()
+        await self.maintenance.reload()
         services = await self.store.list_services()
         self.state.set_services(services)
-        today = datetime.now(UTC).date()
+        today = self.clock.now().date()
         rollups = await self.store.daily_rollups(today - timedelta(days=HISTORY_DAYS - 1))
         latest = await self.store.latest_checks(SPARKLINE_POINTS)
         open_episodes = await self.store.episodes(open_only=True, limit=100_000)
         self.state.load_history(rollups, latest, open_episodes)
-        await self._refresh_incidents()
+        await self.incidents.refresh()
         await self.feed.start()
         self.scheduler.set_services(services)
         self._tasks = [
@@ -212,7 +220,7 @@ class Daemon:
             try:
                 await self.store.maintain()
                 r = await self.store.apply_retention(
-                    datetime.now(UTC), self.settings.daemon.retention_days
+                    self.clock.now(), self.settings.daemon.retention_days
                 )
                 if r.checks or r.hourly_rollups or r.daily_rollups:
                     logger.info(
@@ -227,147 +235,21 @@ class Daemon:
                 logger.warning("store upkeep failed (retried in an hour): %s", exc)
             await asyncio.sleep(3600)
 
-    async def authenticate(self, s: Session, token: str | None) -> Identity:
-        """Who makes a request: the token's user; else the socket owner (if owner_is_admin);
-        else a viewer when anonymous_read, else anonymous."""
-        cfg = self.settings.daemon
-        if token:
-            return await self.auth.identify(token)
-        if cfg.owner_is_admin and s.peer_uid is not None and s.peer_uid in (0, os.getuid()):
-            return Identity(f"uid:{s.peer_uid}", Role.ADMIN)
-        return Identity("anonymous", Role.VIEWER if cfg.anonymous_read else Role.ANONYMOUS)
+    # -- hooks of the API (api.context.Hooks) -------------------------------------------
 
-    async def _audit(self, s: Session, method: Method, params: dict[str, Any], result: Any) -> None:
-        try:
-            await write_audit(self, s, method, params, result)
-        except SlamonError as exc:
-            logger.error("audit entry for %s by %s not written: %s", method.name, s.name, exc)
-
-    # -- incidents and presence --------------------------------------------------------
-
-    def clear_presence(self, session_id: int) -> None:
-        p = self.presence.clear(session_id)
-        if p is not None:
-            self.feed.publish("presence", {"action": "cleared", "presence": p.to_dict()})
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._bg.add(task)
-        task.add_done_callback(self._bg.discard)
-
-    def incidents_changed(self) -> None:
-        """Open incidents changed: refresh the cached list and the overall status."""
-        self._spawn(self._refresh_incidents())
-
-    async def _refresh_incidents(self) -> None:
-        # One refresh at a time, so an older read never replaces a newer one.
-        async with self._incidents_lock:
-            try:
-                self.active_incidents, _ = await self.store.list_incidents(active=True, limit=1000)
-            except SlamonError as exc:
-                logger.warning("cannot read open incidents: %s", exc)
-                return
-            self._apply_incident_floor()
-
-    def _apply_incident_floor(self) -> None:
-        floor = max(
-            (INCIDENT_FLOOR[i.severity] for i in self.active_incidents),
-            key=STATUS_SEVERITY.__getitem__,
-            default=ServiceStatus.OPERATIONAL,
-        )
-        for t in self.state.set_incident_floor(floor, datetime.now(UTC)):
-            self.writer.add(t)
-            self.feed.publish("status", t.to_dict())
-
-    def auto_incident_retry(self, service_id: str, episode: OutageEpisode) -> None:
-        self._auto_seen.discard((service_id, episode.started_at))
-
-    def _auto_incident(self, check: Check, episode: OutageEpisode | None) -> None:
-        """Open an incident for a long confirmed outage; post an update when it ends."""
-        cfg = self.settings.daemon
-        st = self.state.services.get(check.service_id)
-        if (
-            cfg.auto_incident
-            and st is not None
-            and st.episode is not None
-            and st.status is ServiceStatus.MAJOR_OUTAGE
-            and (check.started_at - st.episode.started_at).total_seconds()
-            >= cfg.auto_incident_after
-        ):
-            key = (check.service_id, st.episode.started_at)
-            if key not in self._auto_seen:
-                self._auto_seen.add(key)
-                self._spawn(
-                    auto_open(
-                        self,
-                        OutageEpisode(
-                            **{
-                                f: getattr(st.episode, f)
-                                for f in OutageEpisode.__dataclass_fields__
-                            }
-                        ),
-                    )
-                )
-        if (
-            episode is not None
-            and episode.ended_at is not None
-            and episode.worst_status is ServiceStatus.MAJOR_OUTAGE
-        ):
-            self._auto_seen.discard((episode.service_id, episode.started_at))
-            self._spawn(auto_recovered(self, episode))
-
-    async def reload_services(self) -> None:
+    async def services_changed(self) -> None:
         """Re-read the active services (after a change over the feed) and reschedule."""
         services = await self.store.list_services()
         self.state.set_services(services)
         self.scheduler.set_services(services)
 
-    async def reload_maintenance(self) -> None:
-        """Re-read the maintenance windows that have not ended from the store."""
-        self.maintenance = await self.store.list_maintenance(since=datetime.now(UTC))
+    async def maintenance_changed(self) -> None:
+        """Re-read the maintenance windows that have not ended."""
+        await self.maintenance.reload()
 
-    def in_maintenance(self, service_id: str, at: datetime) -> bool:
-        return any(w.covers(service_id, at) for w in self.maintenance)
-
-    # -- the check path ---------------------------------------------------------------
-
-    async def run_check(self, service: Service) -> None:
-        check = await self.prober.check(
-            service, maintenance=self.in_maintenance(service.id, datetime.now(UTC))
-        )
-        self.on_check(check)
-        st = self.state.services.get(service.id)
-        if st is not None and st.failure_pending and not check.maintenance:
-            # Confirm a failure (or a recovery) sooner than the next regular slot.
-            self.scheduler.check_soon(service.id, min(RECHECK_AFTER_S, service.interval_s / 3))
-
-    def on_check(self, check: Check) -> None:
-        """Fold a check into the live state, journal it for the store, tell subscribers."""
-        self.checks_made += 1
-        changes = self.state.apply(check)
-        transitions = changes.transitions
-        self.writer.add(check)
-        for t in transitions:
-            self.writer.add(t)
-        if changes.episode is not None:
-            self.writer.add(changes.episode)
-        self._auto_incident(check, changes.episode)
-        st = self.state.services.get(check.service_id)
-        if st is not None and self.feed.has_subscribers("check"):
-            today = datetime.now(UTC).date()
-            cells, uptime = st.history(today, self.state.major_threshold)
-            self.feed.publish(
-                "check",
-                {
-                    "service_id": check.service_id,
-                    "check": check.to_dict(),
-                    "daily": cells[-1],
-                    "uptime": uptime,
-                },
-            )
-        for t in transitions:
-            logger.info("status %s: %s -> %s", t.service_id or "overall", t.previous, t.status)
-            self.feed.publish("status", t.to_dict())
+    def incidents_changed(self) -> None:
+        """Open incidents changed: refresh them and the overall status."""
+        self.incidents.incidents_changed()
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -381,34 +263,53 @@ class Daemon:
             "services": len(self.state.services),
         }
 
+    # -- the check path ---------------------------------------------------------------
+
+    async def run_check(self, service: Service) -> None:
+        in_maintenance = self.maintenance.covers(service.id, self.clock.now())
+        check = await self.prober.check(service, maintenance=in_maintenance)
+        self.on_check(check)
+        st = self.state.services.get(service.id)
+        if st is not None and st.failure_pending and not check.maintenance:
+            # Confirm a failure (or a recovery) sooner than the next regular slot.
+            self.scheduler.check_soon(service.id, min(RECHECK_AFTER_S, service.interval_s / 3))
+
+    def on_check(self, check: Check) -> None:
+        """Fold a check into the live state, journal it for the store, tell subscribers."""
+        self.checks_made += 1
+        changes = self.state.apply(check)
+        self.writer.add(check)
+        for t in changes.transitions:
+            self.writer.add(t)
+        if changes.episode is not None:
+            self.writer.add(changes.episode)
+        self.incidents.on_check(check, changes.episode)
+        st = self.state.services.get(check.service_id)
+        if st is not None and self.events.has_subscribers("check"):
+            cells, uptime = st.history(self.clock.now().date(), self.state.major_threshold)
+            self.events.publish(
+                "check",
+                {
+                    "service_id": check.service_id,
+                    "check": check.to_dict(),
+                    "daily": cells[-1],
+                    "uptime": uptime,
+                },
+            )
+        for t in changes.transitions:
+            self._announce(t)
+
+    def _on_transition(self, t: Transition) -> None:
+        """A transition made outside a check (the incident floor): journal and announce it."""
+        self.writer.add(t)
+        self._announce(t)
+
+    def _announce(self, t: Transition) -> None:
+        logger.info("status %s: %s -> %s", t.service_id or "overall", t.previous, t.status)
+        self.events.publish("status", t.to_dict())
+
 
 # -- slamond ----------------------------------------------------------------------------
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        d = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            d["exc"] = self.formatException(record.exc_info)
-        return json.dumps(d, ensure_ascii=False)
-
-
-def setup_logging(level: str, as_json: bool) -> None:
-
-    handler = logging.StreamHandler(sys.stderr)
-    if as_json:
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("LOG_LEVEL", level).upper())
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 async def serve(settings: Settings, *, notice: str | None = None) -> None:

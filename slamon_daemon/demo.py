@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .config import Settings, load_settings
-from .daemon import Daemon, setup_logging
+from .daemon import Daemon
+from .logs import setup_logging
 from .models import Check, ErrorKind, Outcome
 from .store import open_store
 from .targets import Behaviour, Request, Target, free_port, response_bytes

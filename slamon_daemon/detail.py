@@ -7,7 +7,7 @@ downtime and percentiles are rollup.py's.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -29,13 +29,6 @@ SERIES: dict[str, tuple[timedelta, timedelta]] = {
     "30d": (timedelta(days=30), timedelta(hours=6)),
 }
 """service.series ranges: (span, bucket). 1h and 24h come from raw checks, 7d/30d from hourly rollups."""
-
-
-def total(service_id: str, rollups: Iterable[Rollup]) -> Rollup:
-    out = Rollup(service_id=service_id, day=date.min)
-    for r in rollups:
-        out.merge(r)
-    return out
 
 
 def figures(r: Rollup) -> dict[str, Any]:

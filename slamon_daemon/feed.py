@@ -7,6 +7,11 @@ that overflows again and again is disconnected. Replies are never dropped.
 
 Frames are read by hand rather than with ``readline`` so that an oversized line is skipped
 up to its newline and answered with ``frame_too_large`` while the session goes on.
+
+The feed is one transport of the API: a request names a method of the ``api.Registry``, the
+feed works out who calls (token, else the peer's Unix uid) and lets the registry run it.
+What goes wrong is an errors.* exception carrying its code; ``wire_error`` is the one table
+that turns it into an error reply.
 """
 
 from __future__ import annotations
@@ -27,38 +32,45 @@ from pathlib import Path
 from typing import Any
 
 from . import protocol
-from .errors import FeedError, StoreError
+from .api.context import Caller
+from .api.registry import Method, Registry
+from .errors import (
+    Conflict,
+    InvalidParams,
+    RateLimited,
+    ServeError,
+    SlamonError,
+    StoreError,
+    Unauthorized,
+)
 from .models import Identity, Role
-from .protocol import ErrorCode, ProtocolError
+from .protocol import EVENT_TOPICS, ErrorCode, ProtocolError
 
 logger = logging.getLogger("slamon.feed")
 
-Handler = Callable[["Session", dict[str, Any]], Awaitable[Any]]
+Identify = Callable[["str | None", "int | None"], Awaitable[Identity]]
+"""``identify(token, peer_uid)``: who makes a request (api.registry.Registry.identify)."""
 
 MAX_REPLY_BACKLOG = 4 * 1024 * 1024
 """Bytes of unread replies after which a client's further requests wait."""
 
-
-@dataclass(frozen=True, slots=True)
-class Method:
-    """A feed method: its name, the least role that may call it, and its handler.
-
-    ``mutates`` marks methods that change state: each successful call is written to the
-    audit log (without secrets).
-    """
-
-    name: str
-    role: Role
-    handler: Handler
-    doc: str = ""
-    mutates: bool = False
-    # Part of logging in (login, refresh, logout): a stale token attached to the request is
-    # ignored rather than refused, so an expired login never locks a client out.
-    login_flow: bool = False
+INTERNAL_MESSAGE = "internal error; the daemon logged it and keeps serving"
 
 
-Authenticate = Callable[["Session", "str | None"], Awaitable[Identity]]
-OnMutation = Callable[["Session", Method, dict[str, Any], Any], Awaitable[None]]
+def wire_error(exc: SlamonError) -> tuple[str, str, dict[str, str] | None, dict[str, Any] | None]:
+    """The one table from the exception tree (errors.py) to error replies (docs/feed.md
+    "Error codes"): code, message, per-field problems and extra data."""
+    match exc:
+        case _ if exc.code == ErrorCode.INTERNAL:  # not a client's doing: the log says more
+            return ErrorCode.INTERNAL, INTERNAL_MESSAGE, None, None
+        case InvalidParams():
+            return exc.code, str(exc), exc.problems, None
+        case Conflict():  # before StoreError: AlreadyExists is both
+            return exc.code, str(exc), exc.problems, exc.data
+        case StoreError():
+            return exc.code, f"the database cannot answer right now: {exc}", None, None
+        case _:
+            return exc.code, str(exc), None, None
 
 
 @dataclass(slots=True)
@@ -67,31 +79,25 @@ class Session:
 
     id: int
     writer: asyncio.StreamWriter
-    role: Role
     peer_uid: int | None = None
-    peer_pid: int | None = None
     topics: set[str] = field(default_factory=set)
     out: deque[bytes] = field(default_factory=deque)
     pending_events: int = 0
     overflows: int = 0
     closed: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    identity: Identity | None = None  # who made the request being handled
     out_bytes: int = 0  # bytes queued in ``out``
     tokens: float = 0.0  # request rate limit bucket
     tokens_at: float = 0.0
 
     @property
-    def name(self) -> str:
-        """Who is calling: the user, else the peer's uid."""
-        if self.identity is not None and self.identity.user_id is not None:
-            return self.identity.name
-        return f"uid:{self.peer_uid}" if self.peer_uid is not None else f"session:{self.id}"
-
-    @property
     def client_key(self) -> str:
         """The client, for login throttling: the peer's Unix uid (SO_PEERCRED)."""
         return f"uid:{self.peer_uid}" if self.peer_uid is not None else f"session:{self.id}"
+
+    def caller(self, identity: Identity) -> Caller:
+        """The caller of a request on this connection."""
+        return Caller(identity, self.client_key, session=self.id, uid=self.peer_uid)
 
     def send_encoded(self, data: bytes) -> None:
         """Queue an encoded reply frame (never dropped)."""
@@ -102,40 +108,37 @@ class Session:
 
     def send(self, frame: dict[str, Any]) -> None:
         """Queue a reply (never dropped)."""
-        if not self.closed:
-            data = protocol.encode(frame)
-            self.out.append(data)
-            self.out_bytes += len(data)
-            self.wake.set()
+        self.send_encoded(protocol.encode(frame))
 
 
 class FeedServer:
-    """Serves ``methods`` on ``socket_path`` and publishes events to subscribers."""
+    """Serves a registry's methods on ``socket_path`` and publishes events to subscribers.
+
+    Besides the registry's methods the feed has its own: ``methods`` (what this transport
+    serves), ``subscribe`` and ``unsubscribe`` (a connection's event topics). Without
+    ``identify`` every caller is anonymous with ``default_role``.
+    """
 
     def __init__(
         self,
         socket_path: Path,
-        methods: dict[str, Method],
+        registry: Registry,
         *,
         hello: dict[str, Any],
+        identify: Identify | None = None,
         default_role: Role = Role.VIEWER,
-        owner_is_admin: bool = False,
         max_pending_events: int = 2000,
         max_overflows: int = 3,
-        authenticate: Authenticate | None = None,
-        on_mutation: OnMutation | None = None,
         request_rate: float = 50.0,
         request_burst: float = 200.0,
         socket_group: str | None = None,
         on_close: Callable[[Session], None] | None = None,
     ) -> None:
         self.socket_path = Path(socket_path)
-        self.methods = methods
+        self.registry = registry.with_methods(self._own_methods())
         self.hello = hello
         self.default_role = default_role
-        self.owner_is_admin = owner_is_admin
-        self.authenticate = authenticate or self._default_identity
-        self.on_mutation = on_mutation
+        self.identify = identify or self._anonymous
         self.request_rate = request_rate
         self.request_burst = request_burst
         self.socket_group = socket_group
@@ -153,27 +156,25 @@ class FeedServer:
         path = self.socket_path
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_symlink():
-            raise FeedError(ErrorCode.INTERNAL, f"refusing to use {path}: it is a symlink")
+            raise ServeError(f"refusing to use {path}: it is a symlink")
         if path.exists():
             st = path.lstat()
             if not stat.S_ISSOCK(st.st_mode):
-                raise FeedError(ErrorCode.INTERNAL, f"refusing to use {path}: not a socket file")
+                raise ServeError(f"refusing to use {path}: not a socket file")
             if st.st_uid != os.getuid():
-                raise FeedError(
-                    ErrorCode.INTERNAL,
-                    f"refusing to use {path}: it belongs to uid {st.st_uid}, not to this user",
+                raise ServeError(
+                    f"refusing to use {path}: it belongs to uid {st.st_uid}, not to this user"
                 )
             if await _socket_alive(path):
-                raise FeedError(ErrorCode.INTERNAL, f"another daemon is already serving on {path}")
+                raise ServeError(f"another daemon is already serving on {path}")
             path.unlink()  # stale: its daemon is gone
         gid = None
         if self.socket_group:
             try:
                 gid = grp.getgrnam(self.socket_group).gr_gid
             except KeyError:
-                raise FeedError(
-                    ErrorCode.INTERNAL,
-                    f"socket_group {self.socket_group!r} is not a group on this machine",
+                raise ServeError(
+                    f"socket_group {self.socket_group!r} is not a group on this machine"
                 ) from None
         self._server = await asyncio.start_unix_server(
             self._serve, path=str(path), limit=protocol.MAX_FRAME_BYTES
@@ -252,10 +253,7 @@ class FeedServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._next_id += 1
-        pid, uid = _peer_credentials(writer)
-        s = Session(
-            id=self._next_id, writer=writer, role=self.default_role, peer_uid=uid, peer_pid=pid
-        )
+        s = Session(id=self._next_id, writer=writer, peer_uid=_peer_uid(writer))
         self.sessions[s.id] = s
         task = asyncio.current_task()
         if task is not None:
@@ -301,7 +299,7 @@ class FeedServer:
         try:
             req = protocol.decode_request(line)
             rid = req.id
-            method = self.methods.get(req.method)
+            method = self.registry.get(req.method)
             if method is None:
                 raise ProtocolError(
                     ErrorCode.UNKNOWN_METHOD,
@@ -309,65 +307,29 @@ class FeedServer:
                     rid,
                 )
             if not self._allow(s):
-                raise ProtocolError(
-                    ErrorCode.RATE_LIMITED,
+                raise RateLimited(
                     f"too many requests on this connection (at most {self.request_rate:g} per"
-                    " second); slow down and retry",
-                    rid,
+                    " second); slow down and retry"
                 )
             try:
-                identity = await self.authenticate(s, req.token)
-            except ProtocolError as exc:
+                identity = await self.identify(req.token, s.peer_uid)
+            except Unauthorized:
                 # An expired token must not lock a client out of auth.login / auth.refresh.
-                if not method.login_flow or exc.code != ErrorCode.UNAUTHORIZED:
+                if not method.login_flow:
                     raise
-                identity = await self.authenticate(s, None)
-            s.identity = identity
-            s.role = identity.role
-            if identity.role < method.role:
-                code = (
-                    ErrorCode.UNAUTHORIZED
-                    if identity.role is Role.ANONYMOUS
-                    else ErrorCode.FORBIDDEN
-                )
-                raise ProtocolError(
-                    code,
-                    f"{req.method} needs the {method.role.name.lower()} role; you are"
-                    f" {identity.role.name.lower()}"
-                    + (" (log in)" if code == ErrorCode.UNAUTHORIZED else ""),
-                    rid,
-                )
-            result = await method.handler(s, req.params)
-            if method.mutates and self.on_mutation is not None:
-                await self.on_mutation(s, method, req.params, result)
+                identity = await self.identify(None, s.peer_uid)
+            result = await self.registry.call(method, s.caller(identity), req.params)
             s.send_encoded(protocol.encode_reply(rid, result))
         except ProtocolError as exc:
-            s.send(
-                protocol.error_reply(
-                    exc.request_id if exc.request_id is not None else rid,
-                    exc.code,
-                    exc.message,
-                    exc.fields,
-                    exc.data,
-                )
-            )
-        except FeedError as exc:
-            s.send(protocol.error_reply(rid, exc.code, str(exc)))
-        except StoreError as exc:
-            s.send(
-                protocol.error_reply(
-                    rid, ErrorCode.UNAVAILABLE, f"the database cannot answer right now: {exc}"
-                )
-            )
+            frame_id = exc.request_id if exc.request_id is not None else rid
+            s.send(protocol.error_reply(frame_id, exc.code, exc.message, exc.fields, exc.data))
+        except SlamonError as exc:
+            if exc.code == ErrorCode.INTERNAL:
+                logger.error("feed method failed: %s", exc)
+            s.send(protocol.error_reply(rid, *wire_error(exc)))
         except Exception:
             logger.exception("feed method failed")
-            s.send(
-                protocol.error_reply(
-                    rid,
-                    ErrorCode.INTERNAL,
-                    "internal error; the daemon logged it and keeps serving",
-                )
-            )
+            s.send(protocol.error_reply(rid, ErrorCode.INTERNAL, INTERNAL_MESSAGE))
 
     @staticmethod
     def _backlog(s: Session) -> int:
@@ -387,11 +349,49 @@ class FeedServer:
         s.tokens -= 1.0
         return True
 
-    async def _default_identity(self, s: Session, token: str | None) -> Identity:
-        """Without an authenticator: the socket owner may be admin, others get default_role."""
-        if self.owner_is_admin and s.peer_uid is not None and s.peer_uid in (0, os.getuid()):
-            return Identity(f"uid:{s.peer_uid}", Role.ADMIN)
+    async def _anonymous(self, token: str | None, uid: int | None) -> Identity:
         return Identity("anonymous", self.default_role)
+
+    # -- the feed's own methods ---------------------------------------------------------
+
+    @property
+    def methods(self) -> dict[str, Method]:
+        """Every method served here, by name."""
+        return self.registry.methods
+
+    def _own_methods(self) -> list[Method]:
+        async def list_methods(ctx: Any, caller: Caller, params: dict[str, Any]) -> Any:
+            if params:
+                raise InvalidParams(f"methods takes no params; got {sorted(params)}")
+            return [
+                {"name": m.name, "role": m.role.name.lower(), "doc": m.doc}
+                for m in sorted(self.registry, key=lambda m: m.name)
+            ]
+
+        async def subscribe(ctx: Any, caller: Caller, params: dict[str, Any]) -> Any:
+            s = self._session_of(caller, params, "subscribe")
+            s.topics |= set(_topics(params))
+            return {"topics": sorted(s.topics)}
+
+        async def unsubscribe(ctx: Any, caller: Caller, params: dict[str, Any]) -> Any:
+            s = self._session_of(caller, params, "unsubscribe")
+            s.topics -= set(_topics(params))
+            return {"topics": sorted(s.topics)}
+
+        return [
+            Method("methods", Role.ANONYMOUS, list_methods, "list methods and the role each needs"),
+            Method("subscribe", Role.VIEWER, subscribe, "receive events of the given topics"),
+            Method("unsubscribe", Role.VIEWER, unsubscribe, "stop events of the given topics"),
+        ]
+
+    def _session_of(self, caller: Caller, params: dict[str, Any], method: str) -> Session:
+        unknown = sorted(set(params) - {"topics"})
+        if unknown:
+            raise InvalidParams(f"{method}: unknown params {unknown}; allowed: topics")
+        s = self.sessions.get(caller.session) if caller.session is not None else None
+        if s is None:
+            raise ServeError(f"{method}: no session {caller.session}")
+        return s
 
     async def _send_loop(self, s: Session) -> None:
         w = s.writer
@@ -432,6 +432,17 @@ class FeedServer:
             s.writer.close()
 
 
+def _topics(params: dict[str, Any]) -> list[str]:
+    """The topics named by subscribe/unsubscribe (default: all)."""
+    topics = params.get("topics", list(EVENT_TOPICS))
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        raise InvalidParams('"topics" must be a list of strings')
+    unknown = sorted(set(topics) - set(EVENT_TOPICS))
+    if unknown:
+        raise InvalidParams(f"unknown topics {unknown}; allowed: {', '.join(EVENT_TOPICS)}")
+    return topics
+
+
 async def _frames(reader: asyncio.StreamReader, limit: int):  # type: ignore[no-untyped-def]
     """Yield each line (without the newline); None for a line longer than ``limit``."""
     buf = bytearray()
@@ -460,15 +471,15 @@ async def _frames(reader: asyncio.StreamReader, limit: int):  # type: ignore[no-
                 yield line
 
 
-def _peer_credentials(writer: asyncio.StreamWriter) -> tuple[int | None, int | None]:
-    """(pid, uid) of the process at the other end of a Unix socket (SO_PEERCRED)."""
+def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
+    """The Unix uid of the process at the other end of the socket (SO_PEERCRED)."""
     sock = writer.get_extra_info("socket")
     try:
         raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        pid, uid, _gid = struct.unpack("3i", raw)
-        return pid, uid
+        _pid, uid, _gid = struct.unpack("3i", raw)
+        return int(uid)
     except (OSError, AttributeError):
-        return None, None
+        return None
 
 
 async def _socket_alive(path: Path) -> bool:

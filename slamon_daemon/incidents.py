@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .errors import Conflict, InvalidParams
 from .models import INCIDENT_STATUSES, SEVERITIES, Incident
 
 RESPONSE_TARGETS: dict[int, timedelta] = {
@@ -46,13 +47,25 @@ TEXT_LIMITS = {
 }
 
 
-class VersionConflict(Exception):
+class VersionConflict(Conflict):
     """A save against a stale version; ``fields`` changed since, ``current`` is the incident now."""
 
     def __init__(self, current: Incident, fields: list[str]) -> None:
-        super().__init__(f"incident {current.id} changed since your version: {', '.join(fields)}")
+        super().__init__(
+            f"incident {current.id} changed since your version: {', '.join(fields)}",
+            {f: "changed by someone else" for f in fields},
+        )
         self.current = current
         self.fields = fields
+
+
+class FieldError(InvalidParams):
+    """One incident field is wrong; ``str()`` is "field: message"."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", {field: message})
+        self.field = field
+        self.message = message
 
 
 def transition_stamps(inc: Incident, new_status: str, now: datetime, actor: str) -> dict[str, Any]:
@@ -123,8 +136,14 @@ def incident_dict(inc: Incident, now: datetime, *, with_updates: bool = True) ->
     return d
 
 
-def validate_changes(changes: dict[str, Any], known_services: set[str]) -> dict[str, Any]:
-    """Check edited fields; returns them normalised. Raises ValueError(field, message)."""
+def validate_changes(
+    changes: dict[str, Any], known_services: set[str], now: datetime | None = None
+) -> dict[str, Any]:
+    """Check edited fields; returns them normalised.
+
+    Raises:
+        FieldError: the first field that is wrong, and why.
+    """
     out: dict[str, Any] = {}
     for k, v in changes.items():
         if k not in EDITABLE_FIELDS:
@@ -166,7 +185,7 @@ def validate_changes(changes: dict[str, Any], known_services: set[str]) -> dict[
                 raise FieldError(k, "must be an RFC 3339 time like 2026-11-22T02:00:00Z") from None
             if dt.tzinfo is None:
                 raise FieldError(k, "needs a UTC offset (Z or +HH:MM)")
-            if dt > datetime.now(UTC) + timedelta(minutes=5):
+            if dt > (now or datetime.now(UTC)) + timedelta(minutes=5):
                 raise FieldError(k, "is in the future")
             out[k] = dt
     return out
@@ -178,15 +197,6 @@ def parse_priority(v: Any) -> int | None:
     if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4:
         return v
     return None
-
-
-@dataclass(slots=True)
-class FieldError(ValueError):
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
 
 
 @dataclass(slots=True)

@@ -307,10 +307,6 @@ def role_from_name(name: str) -> Role:
     return role
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def parse_ts(s: str) -> datetime:
     """Parse an ISO-8601 timestamp; naive values are taken as UTC."""
     dt = datetime.fromisoformat(s)

@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .encoding import RawJSON, dumps
+
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 1_048_576
 """A frame (one line) longer than this is refused with ``frame_too_large``."""
@@ -67,27 +69,6 @@ class Request:
     token: str | None = None
 
 
-class RawJSON:
-    """A result already encoded as JSON (bytes), spliced into the reply as it is.
-
-    status.get assembles its reply from per-service fragments cached between checks, so a
-    call does not re-encode 1.4 MB of unchanged services.
-    """
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-
-def dumps(obj: Any) -> bytes:
-    """Compact JSON bytes (ASCII escapes only if the text needs them)."""
-    try:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-    except UnicodeEncodeError:  # a lone surrogate somewhere: escape everything
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=True).encode()
-
-
 def encode_reply(request_id: Any, result: Any) -> bytes:
     """A reply frame; ``result`` may be RawJSON."""
     if isinstance(result, RawJSON):
@@ -97,10 +78,7 @@ def encode_reply(request_id: Any, result: Any) -> bytes:
 
 def encode(obj: dict[str, Any]) -> bytes:
     """One frame: compact JSON and a newline (ASCII escapes only if the text needs them)."""
-    try:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
-    except UnicodeEncodeError:  # a lone surrogate somewhere: escape everything
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=True).encode() + b"\n"
+    return dumps(obj) + b"\n"
 
 
 def hello(node: str, version: str) -> dict[str, Any]:

@@ -1,11 +1,14 @@
 """When each service is checked (SPEC §3.2).
 
-Each service fires at ``phase + k × interval`` on the wall clock, where the phase is a stable
-hash of its id: 10,000 services at 60 s spread evenly over the minute, and keep their slots
-across restarts. One heap holds the next due time of every service. A service is never
-checked twice at once: a slot that comes while the previous check still runs is skipped and
-counted. A global and a per-host semaphore bound the checks in flight. The lateness of every
-check start (actual start − due time) is measured.
+Each service fires at ``phase + k × interval``, where the phase is a stable hash of its id:
+10,000 services at 60 s spread evenly over the minute, and keep their slots across restarts.
+The first slot is placed on the wall clock; from then on every due time is kept on the
+monotonic clock (clock.py), so a wall-clock step (NTP, an operator, a resumed VM) neither
+stops probing (backward) nor counts an hour of phantom skipped slots (forward). One heap
+holds the next due time of every service. A service is never checked twice at once: a slot
+that comes while the previous check still runs is skipped and counted, as are slots missed
+because the loop was blocked. A global and a per-host semaphore bound the checks in flight.
+The lateness of every check start (actual start − due time) is measured.
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ import asyncio
 import heapq
 import logging
 import math
-import time
 import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .clock import Clock, SystemClock
 from .models import Service
 
 logger = logging.getLogger("slamon.scheduler")
@@ -72,15 +75,16 @@ class Scheduler:
         *,
         max_concurrency: int = 500,
         per_host_concurrency: int = 20,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
     ) -> None:
         self._run_check = run_check
-        self._clock = clock
+        self._clock = clock or SystemClock()
         self._global = asyncio.Semaphore(max_concurrency)
         self._per_host_limit = per_host_concurrency
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._services: dict[str, tuple[Service, int]] = {}  # id -> (service, generation)
-        self._heap: list[tuple[float, int, str, int]] = []  # (due, seq, id, generation)
+        # (due on the monotonic clock, seq, id, generation); generation -1: a quick re-check
+        self._heap: list[tuple[float, int, str, int]] = []
         self._seq = 0
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -97,21 +101,28 @@ class Scheduler:
         for sid in list(self._services):
             if sid not in wanted:
                 del self._services[sid]
-        now = self._clock()
+        wall = self._clock.now().timestamp()
+        mono = self._clock.monotonic()
         for sid, s in wanted.items():
             old = self._services.get(sid)
             if old is not None and old[0] == s:
                 continue
             gen = (old[1] + 1) if old else 0
             self._services[sid] = (s, gen)
-            self._push(next_due(sid, s.interval_s, now), sid, gen)
+            # The slot on the wall clock, as a due time on the monotonic clock.
+            self._push(mono + (next_due(sid, s.interval_s, wall) - wall), sid, gen)
         self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        """How many checks run now."""
+        return len(self._in_flight)
 
     def check_soon(self, service_id: str, delay_s: float = 0.0) -> None:
         """Add one extra check in ``delay_s`` (a quick re-check), keeping the regular slots."""
         entry = self._services.get(service_id)
         if entry is not None:
-            self._push(self._clock() + delay_s, service_id, -1)
+            self._push(self._clock.monotonic() + delay_s, service_id, -1)
             self._wake.set()
 
     def _push(self, due: float, sid: str, gen: int) -> None:
@@ -123,7 +134,7 @@ class Scheduler:
     async def run(self) -> None:
         """The main loop; returns after ``stop`` once in-flight checks finished."""
         while not self._stopping:
-            now = self._clock()
+            now = self._clock.monotonic()
             while self._heap and self._heap[0][0] <= now:
                 due, _, sid, gen = heapq.heappop(self._heap)
                 entry = self._services.get(sid)
@@ -140,13 +151,10 @@ class Scheduler:
                         self.skipped += 1
                     continue
                 self._start(service, due)
-            delay = (self._heap[0][0] - self._clock()) if self._heap else 3600.0
+            delay = (self._heap[0][0] - self._clock.monotonic()) if self._heap else 3600.0
             if delay > 0:
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=min(delay, 3600.0))
-                except TimeoutError:
-                    pass
+                await self._clock.wait(self._wake, min(delay, 3600.0))
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
@@ -167,7 +175,7 @@ class Scheduler:
             sem = self._hosts[host] = asyncio.Semaphore(self._per_host_limit)
         try:
             async with self._global, sem:
-                self._lateness.append(max(0.0, self._clock() - due))
+                self._lateness.append(max(0.0, self._clock.monotonic() - due))
                 await self._run_check(service)
         except asyncio.CancelledError:
             raise

@@ -1,4 +1,7 @@
-"""SLA periods, budgets, MTTR/MTBF (SPEC §3.5). One code path for CLI, TUI and feed.
+"""SLA periods, budgets, MTTR/MTBF (SPEC §3.5): pure math over rollups and episodes.
+
+reports.py reads what these need from the store (one code path for the CLI, the TUI and the
+feed).
 
 Definitions, for one service over a period [start, end):
 * The *monitored* part starts at the service's first check in the period, to the hour (a
@@ -22,15 +25,13 @@ Definitions, for one service over a period [start, end):
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .models import OutageEpisode, Service
-from .rollup import HIST_GAMMA, Rollup, uptime_percent_text, uptime_ratio
-from .store.base import Store
+from .rollup import HIST_GAMMA, Rollup, sum_rollups, uptime_percent_text, uptime_ratio
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +117,7 @@ def service_figures(
     first_check: datetime | None,
 ) -> dict[str, Any]:
     """The SLA figures of one service (see the module docstring)."""
-    total = Rollup(service_id=service.id, day=period.start.date())
-    for r in rollups:
-        total.merge(r)
+    total = sum_rollups(rollups, service.id, period.start.date())
     end = min(period.end, now)
     monitored_from = max(period.start, first_check) if first_check else None
     monitored_s = max(0.0, (end - monitored_from).total_seconds()) if monitored_from else 0.0
@@ -177,81 +176,6 @@ def service_figures(
     return out
 
 
-async def sla_report(
-    store: Store,
-    services: list[Service],
-    default_target: float,
-    period: Period,
-    now: datetime,
-    only: str | None = None,
-) -> dict[str, Any]:
-    """The SLA report for ``period`` (one code path for the CLI, the TUI and the feed)."""
-    chosen = [s for s in services if only is None or s.id == only]
-    ids = [s.id for s in chosen]
-    utc_days = period.timezone == "UTC"
-    rollups: dict[str, list[Rollup]] = {sid: [] for sid in ids}
-    by_day: dict[str, dict[date, Rollup]] = {sid: {} for sid in ids}
-    below: dict[str, list[date]] = {sid: [] for sid in ids}
-    if utc_days:
-        last = (period.end - timedelta(microseconds=1)).date()
-        # Days below target are found by the database (one query per distinct target); the
-        # totals come from monthly rollups for whole months and daily ones for the other days.
-        targets: dict[float, list[str]] = {}
-        for s in chosen:
-            targets.setdefault(s.sla_target or default_target, []).append(s.id)
-        for target, sids in targets.items():
-            for sid, day in await store.days_below(sids, period.start.date(), last, target):
-                below[sid].append(day)
-        months, loose = _split_months(period.start.date(), last)
-        if months:
-            for r in await store.monthly_rollups(months[0], months[-1], ids):
-                rollups[r.service_id].append(r)
-        for a, b in loose:
-            for r in await store.daily_rollups(a, b, ids):
-                rollups[r.service_id].append(r)
-    else:
-        zone = ZoneInfo(period.timezone)
-        for sid in ids:
-            for h in await store.hourly_rollups(sid, period.start, period.end):
-                rollups[sid].append(h)
-                local_day = h.start.astimezone(zone).date()
-                cur = by_day[sid].setdefault(local_day, Rollup(service_id=sid, day=local_day))
-                cur.merge(h)
-            target = next(s.sla_target or default_target for s in chosen if s.id == sid)
-            below[sid] = days_below_target(by_day[sid], target)
-    episodes: dict[str, list[OutageEpisode]] = {sid: [] for sid in ids}
-    for e in await store.episodes(None, since=period.start, limit=1_000_000):
-        if e.service_id in episodes and period.start <= e.started_at < period.end:
-            episodes[e.service_id].append(e)
-    firsts = await store.first_activity(ids, period.start, period.end)
-    rows = [
-        service_figures(
-            s,
-            s.sla_target or default_target,
-            period,
-            now,
-            rollups[s.id],
-            below[s.id],
-            episodes[s.id],
-            firsts.get(s.id),
-        )
-        for s in chosen
-    ]
-    return {
-        "period": {
-            "label": period.label,
-            "start": period.start.isoformat(),
-            "end": period.end.isoformat(),
-            "timezone": period.timezone,
-            "days": len(period.days),
-            "complete": now >= period.end,
-        },
-        "generated_at": now.isoformat(),
-        "services": rows,
-        "breached": [r["id"] for r in rows if r["met"] is False],
-    }
-
-
 def days_below_target(by_day: dict[date, Rollup], target: float) -> list[date]:
     """The days whose uptime is below ``target`` percent (no-data days never are)."""
     return [
@@ -262,7 +186,7 @@ def days_below_target(by_day: dict[date, Rollup], target: float) -> list[date]:
     ]
 
 
-def _split_months(first: date, last: date) -> tuple[list[date], list[tuple[date, date]]]:
+def split_months(first: date, last: date) -> tuple[list[date], list[tuple[date, date]]]:
     """The whole months in [first, last] (their first days) and the day ranges left over."""
     months: list[date] = []
     loose: list[tuple[date, date]] = []
@@ -276,11 +200,6 @@ def _split_months(first: date, last: date) -> tuple[list[date], list[tuple[date,
             loose.append((d, end))
         d = end + timedelta(days=1)
     return months, loose
-
-
-def month_days(month: str) -> int:
-    y, m = (int(x) for x in month.split("-"))
-    return calendar.monthrange(y, m)[1]
 
 
 def period_from_params(

@@ -53,7 +53,6 @@ class Spool:
         self._next = (int(existing[-1].stem) + 1) if existing else 1
         self._file: IO[str] | None = None
         self._active: Segment | None = None
-        self.torn_lines = 0
 
     @property
     def pending(self) -> int:
@@ -101,13 +100,11 @@ class Spool:
         with open(path, encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
                 if not line.endswith("\n"):
-                    self.torn_lines += 1
                     logger.warning("%s:%d: torn last line skipped (killed while writing)", path, n)
                     continue
                 try:
                     yield decode_record(json.loads(line))
                 except (ValueError, KeyError, TypeError) as exc:
-                    self.torn_lines += 1
                     logger.warning("%s:%d: unreadable line skipped: %s", path, n, exc)
 
     def done(self, segment: Segment) -> None:

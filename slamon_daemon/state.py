@@ -25,12 +25,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
+from .clock import Clock, SystemClock
 from .models import (
     STATUS_SEVERITY,
     Check,
-    DailyStatus,
     OutageEpisode,
     Outcome,
     Service,
@@ -44,8 +43,6 @@ WINDOWS = (30, 60, 90)
 SPARKLINE_POINTS = 60
 FLAP_WINDOW = 10
 FLAP_FAILURES = 3
-
-__all__ = ["HISTORY_DAYS", "LiveState", "ServiceState", "Transition", "WINDOWS"]
 
 
 @dataclass(slots=True)
@@ -73,8 +70,6 @@ class ServiceState:
     # the outage, whose failures must not hold the service in partial_outage afterwards.
     flap_after: datetime | None = None
     _past: _PastCache | None = None
-    # (key, dict, JSON) of this service's part of status.get; see methods.service_snapshot.
-    snapshot: tuple[Any, dict[str, Any], bytes] | None = None
 
     @property
     def failure_pending(self) -> bool:
@@ -128,9 +123,6 @@ class ServiceState:
             uptime[str(w)] = uptime_percent_text(u, g, c, m)
         return cells, uptime
 
-    def today_cell(self, today: date, threshold: float = DEFAULT_MAJOR_THRESHOLD) -> DailyStatus:
-        return daily_status(self.days.get(today), threshold)
-
 
 @dataclass(slots=True)
 class Changes:
@@ -143,10 +135,13 @@ class Changes:
 class LiveState:
     """Every service's live state and the overall status."""
 
-    def __init__(self, major_threshold: float = DEFAULT_MAJOR_THRESHOLD) -> None:
+    def __init__(
+        self, major_threshold: float = DEFAULT_MAJOR_THRESHOLD, *, clock: Clock | None = None
+    ) -> None:
+        self._clock = clock or SystemClock()
         self.services: dict[str, ServiceState] = {}
         self.overall = ServiceStatus.OPERATIONAL
-        self.overall_since = datetime.now(UTC)
+        self.overall_since = self._clock.now()
         self.major_threshold = major_threshold
         # The overall status is at least this while incidents are open (their severity).
         self.incident_floor = ServiceStatus.OPERATIONAL
@@ -180,7 +175,7 @@ class LiveState:
         for s in services:
             st = self.services.get(s.id)
             if st is None:
-                self.services[s.id] = ServiceState(service=s)
+                self.services[s.id] = ServiceState(service=s, status_since=self._clock.now())
             else:
                 st.service = s
         self._recount()

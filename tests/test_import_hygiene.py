@@ -66,3 +66,27 @@ def test_tui_imports_only_pure_daemon_modules() -> None:
         )
         extra = _daemon_imports(f) - allowed
         assert not extra, f"{f.relative_to(ROOT)} imports {sorted(extra)}"
+
+
+def test_no_import_circle_in_the_daemon_type_checking_imports_counted() -> None:
+    """Issue 9: no module of slamon_daemon reaches itself through its imports, not even
+    through imports under ``if TYPE_CHECKING:`` (which grimp counts unless told otherwise)."""
+    import grimp
+
+    graph = grimp.build_graph("slamon_daemon", exclude_type_checking_imports=False)
+    modules = sorted(m for m in graph.modules if m.startswith("slamon_daemon"))
+    assert len(modules) > 30
+    circles = []
+    for m in modules:
+        for imported in graph.find_modules_directly_imported_by(m):
+            if imported != m and graph.chain_exists(imported=m, importer=imported):
+                circles.append((m, imported))
+    assert circles == []
+
+
+def test_the_import_contracts_hold() -> None:
+    """The layers of pyproject.toml [tool.importlinter] hold (what `make lint` checks)."""
+    exe = Path(sys.executable).with_name("lint-imports")
+    out = subprocess.run([str(exe)], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "BROKEN" not in out.stdout

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +172,50 @@ def write_config(
                 lines.append(f"{k} = {toml_str(str(v))}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+class FakeClock:
+    """A clock the test moves (slamon_daemon.clock.Clock).
+
+    ``advance`` moves the wall clock and the monotonic clock together, as time passing does,
+    and wakes whoever waits on the clock past that moment; ``step_wall`` moves only the wall
+    clock, as an NTP or operator step does.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        self._wall = start
+        self._mono = 1_000.0
+        self._waiters: list[tuple[float, asyncio.Event]] = []
+
+    def now(self) -> datetime:
+        return self._wall
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    async def wait(self, event: asyncio.Event, seconds: float) -> None:
+        entry = (self._mono + seconds, asyncio.Event())
+        self._waiters.append(entry)
+        woken = asyncio.ensure_future(entry[1].wait())
+        told = asyncio.ensure_future(event.wait())
+        try:
+            await asyncio.wait({woken, told}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            told.cancel()
+            self._waiters.remove(entry)
+
+    def advance(self, seconds: float) -> None:
+        self._wall += timedelta(seconds=seconds)
+        self._mono += seconds
+        for deadline, wake in self._waiters:
+            if deadline <= self._mono:
+                wake.set()
+
+    def step_wall(self, seconds: float) -> None:
+        self._wall += timedelta(seconds=seconds)
+
+    @property
+    def idle(self) -> bool:
+        """Someone waits on the clock, and only for a moment still to come."""
+        return bool(self._waiters) and all(d > self._mono for d, _ in self._waiters)

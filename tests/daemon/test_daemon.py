@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -14,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from slamon_daemon.api.status import ServiceFragments, status_json
 from slamon_daemon.config import Settings, load_settings
 from slamon_daemon.daemon import Daemon
-from slamon_daemon.errors import FeedError
-from slamon_daemon.methods import status_snapshot
+from slamon_daemon.errors import ServeError
 from slamon_daemon.models import ErrorKind, Outcome, ServiceStatus
 from slamon_daemon.store import open_store
 from slamon_daemon.targets import Target, respond
@@ -175,7 +176,8 @@ async def test_daemon_end_to_end(db_url: str, tmp_path: Path, sock_dir: Path) ->
 
         # -- restart: the state is warm before any new check --------------------------------
         async with running(settings) as daemon:
-            snap = status_snapshot(daemon)  # start() returned; no check has run yet
+            # start() returned; no check has run yet (status.get's result, read without I/O)
+            snap = json.loads(status_json(daemon.api, ServiceFragments()).data)
             assert daemon.checks_made == 0
             rows = by_id(snap)
             assert rows["flaky-svc"]["status"] == "major_outage"
@@ -280,7 +282,7 @@ async def test_second_daemon_on_a_live_socket_leaves_it_alone(
     first = settings_for(tmp_path / "a.toml", db_url=f"sqlite:///{tmp_path / 'a.db'}", socket=sock)
     second = settings_for(tmp_path / "b.toml", db_url=f"sqlite:///{tmp_path / 'b.db'}", socket=sock)
     async with running(first):
-        with pytest.raises(FeedError, match="already serving"):
+        with pytest.raises(ServeError, match="already serving"):
             await Daemon(second).run()
         assert sock.exists()
         client = await FeedClient.connect(sock)

@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
-from slamon_daemon.errors import FeedError
-from slamon_daemon.feed import FeedServer, Method, Session
+from slamon_daemon.api.context import Caller
+from slamon_daemon.api.registry import Method, Registry
+from slamon_daemon.errors import NotFound, ServeError
+from slamon_daemon.feed import FeedServer
 from slamon_daemon.models import Role
 from slamon_daemon.protocol import MAX_FRAME_BYTES, ErrorCode, hello
 
@@ -24,41 +26,39 @@ from .support import FeedClient, remove_dir, short_dir, wait_until
 HELLO = hello("feed-test", "0.0-test")
 
 
-async def _echo(s: Session, params: dict[str, Any]) -> Any:
+# Handlers take (context, caller, params); these toy ones need no context.
+
+
+async def _echo(ctx: Any, caller: Caller, params: dict[str, Any]) -> Any:
     return {"echo": params}
 
 
-async def _subscribe(s: Session, params: dict[str, Any]) -> Any:
-    s.topics |= set(params.get("topics", []))
-    return {"topics": sorted(s.topics)}
+async def _whoami(ctx: Any, caller: Caller, params: dict[str, Any]) -> Any:
+    return {"session": caller.session, "role": caller.role.name.lower()}
 
 
-async def _whoami(s: Session, params: dict[str, Any]) -> Any:
-    return {"session": s.id, "role": s.role.name.lower()}
-
-
-async def _admin(s: Session, params: dict[str, Any]) -> Any:
+async def _admin(ctx: Any, caller: Caller, params: dict[str, Any]) -> Any:
     return {"admin": True}
 
 
-async def _boom(s: Session, params: dict[str, Any]) -> Any:
+async def _boom(ctx: Any, caller: Caller, params: dict[str, Any]) -> Any:
     raise RuntimeError("a bug in a handler")
 
 
-async def _not_found(s: Session, params: dict[str, Any]) -> Any:
-    raise FeedError(ErrorCode.NOT_FOUND, "no such incident 42")
+async def _not_found(ctx: Any, caller: Caller, params: dict[str, Any]) -> Any:
+    raise NotFound("no such incident 42")
 
 
-def registry() -> dict[str, Method]:
+def registry() -> Registry:
+    """A toy registry; the feed adds its own methods, subscribe and unsubscribe among them."""
     methods = [
         Method("echo", Role.VIEWER, _echo),
-        Method("subscribe", Role.VIEWER, _subscribe),
         Method("whoami", Role.ANONYMOUS, _whoami),
         Method("admin.only", Role.ADMIN, _admin),
         Method("boom", Role.VIEWER, _boom),
         Method("find", Role.VIEWER, _not_found),
     ]
-    return {m.name: m for m in methods}
+    return Registry(None, methods)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -286,7 +286,7 @@ async def test_symlink_at_the_socket_path_is_refused(
     target.write_text("not yours")
     link = sock_dir / "link.sock"
     link.symlink_to(target)
-    with pytest.raises(FeedError, match="symlink"):
+    with pytest.raises(ServeError, match="symlink"):
         await make_server(link)
     assert link.is_symlink() and target.read_text() == "not yours"
 
@@ -296,7 +296,7 @@ async def test_regular_file_at_the_socket_path_is_refused(
 ) -> None:
     path = sock_dir / "file.sock"
     path.write_text("data")
-    with pytest.raises(FeedError, match="not a socket"):
+    with pytest.raises(ServeError, match="not a socket"):
         await make_server(path)
     assert path.read_text() == "data"
 
@@ -304,7 +304,7 @@ async def test_regular_file_at_the_socket_path_is_refused(
 async def test_second_server_on_a_live_socket_is_refused(
     make_server: MakeServer, server: FeedServer
 ) -> None:
-    with pytest.raises(FeedError, match="already serving"):
+    with pytest.raises(ServeError, match="already serving"):
         await make_server(server.socket_path)
     c = await FeedClient.connect(server.socket_path)  # the first one still serves
     try:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from slamon_daemon.errors import InvalidParams
 from slamon_daemon.incidents import (
     EDITABLE_FIELDS,
     FieldError,
@@ -249,7 +250,9 @@ def test_validate_refuses_with_the_field_named(
     assert exc.value.field == field
     assert words in exc.value.message
     assert str(exc.value).startswith(f"{field}: ")
-    assert isinstance(exc.value, ValueError)
+    # An InvalidParams: the feed answers invalid_params naming the field, with no handler code.
+    assert isinstance(exc.value, InvalidParams)
+    assert exc.value.problems == {field: exc.value.message}
 
 
 def test_validate_limits_are_inclusive() -> None:

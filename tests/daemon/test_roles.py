@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from slamon_daemon.api.registry import Method
 from slamon_daemon.config import ServiceConfig, load_settings
 from slamon_daemon.daemon import Daemon
-from slamon_daemon.feed import Method
 from slamon_daemon.models import Incident, MaintenanceWindow, Role
 from slamon_daemon.protocol import ErrorCode
 
@@ -98,7 +98,7 @@ AUDITED = {
     "incident.add_update",
     "incident.resolve",
 }
-"""Methods that change state (Method.mutates): each successful call is audited."""
+"""Methods that change state (Method.audited): each successful call is audited."""
 
 SELF_SERVICE = {"auth.passwd"}
 """Mutating methods open to viewers because they act only on the logged-in caller's own
@@ -167,7 +167,7 @@ def test_a_method_cannot_be_made_without_a_role(tmp_path: Path) -> None:
 
 def test_mutating_methods_are_audited_and_need_at_least_reporter(tmp_path: Path) -> None:
     methods = registry_of(tmp_path)
-    assert {n for n, m in methods.items() if m.mutates} == AUDITED
+    assert {n for n, m in methods.items() if m.audited} == AUDITED
     for name in AUDITED:
         assert INTENDED[name] >= Role.REPORTER or name in SELF_SERVICE, name
         assert methods[name].role >= Role.REPORTER or name in SELF_SERVICE, name
@@ -215,7 +215,7 @@ async def _seed(daemon: Daemon) -> dict[str, Any]:
     await daemon.store.save_admin_service(
         ServiceConfig(id="admin-svc", url="http://127.0.0.1:9/health", interval=3600).to_service()
     )
-    await daemon.reload_services()
+    await daemon.services_changed()
     start = datetime.now(UTC) + timedelta(days=2)
     window = await daemon.store.create_maintenance(
         MaintenanceWindow(

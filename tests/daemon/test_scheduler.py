@@ -12,13 +12,14 @@ import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
 from slamon_daemon.models import Service
 from slamon_daemon.scheduler import Scheduler, next_due, phase_of
 
-from .support import wait_until
+from .support import FakeClock, wait_until
 
 
 def svc(sid: str, interval: float = 0.2, host: str = "127.0.0.1") -> Service:
@@ -303,3 +304,60 @@ async def test_stop_waits_for_checks_in_flight() -> None:
     n = len(rec.calls)
     await asyncio.sleep(0.5)
     assert len(rec.calls) == n  # and nothing starts after stop
+
+
+# -- the clock: due times on the monotonic clock ---------------------------------------------
+
+
+async def _tick(clock: FakeClock, sched: Scheduler, seconds: int) -> None:
+    """Let ``seconds`` pass one second at a time, each fully served before the next."""
+    for _ in range(seconds):
+        clock.advance(1.0)
+        await wait_until(lambda: clock.idle and sched.in_flight == 0, what="the scheduler idle")
+
+
+async def test_wall_clock_steps_neither_stop_probing_nor_count_phantom_skips() -> None:
+    """A backward step of an hour used to stop probing for an hour (due times on time.time());
+    a forward one counted an hour of skipped slots. Due times are monotonic now."""
+    clock = FakeClock(datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
+    rec = Recorder()
+    sched = Scheduler(rec, clock=clock)
+    ids = ("a", "b", "c")
+    sched.set_services([svc(sid, interval=10.0) for sid in ids])
+    async with running(sched):
+        await wait_until(lambda: clock.idle, what="the scheduler waiting")
+        await _tick(clock, sched, 60)
+        per_minute = {sid: rec.count(sid) for sid in ids}
+        assert per_minute == {sid: 6 for sid in ids}  # every 10 s, on the fake clock
+
+        clock.step_wall(-3600)  # the wall clock jumps back an hour
+        await _tick(clock, sched, 60)
+        assert {sid: rec.count(sid) for sid in ids} == {sid: 12 for sid in ids}
+
+        clock.step_wall(+3600)  # and forward again
+        await _tick(clock, sched, 60)
+        assert {sid: rec.count(sid) for sid in ids} == {sid: 18 for sid in ids}
+        assert sched.skipped == 0
+        sched.check_soon("a", 2.0)  # quick re-checks run on the same clock
+        await _tick(clock, sched, 2)
+        assert rec.count("a") == 19
+
+
+async def test_first_slots_follow_the_wall_clock_phase() -> None:
+    """Slots keep their wall-clock phase (stable across restarts) though counted monotonic."""
+    start = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    clock = FakeClock(start)
+    seen: list[float] = []
+
+    async def at(service: Service) -> None:
+        seen.append(clock.now().timestamp())
+
+    sched = Scheduler(at, clock=clock)
+    sched.set_services([svc("api", interval=10.0)])
+    async with running(sched):
+        await wait_until(lambda: clock.idle, what="the scheduler waiting")
+        await _tick(clock, sched, 30)
+    first = next_due("api", 10.0, start.timestamp())
+    # Each check starts at the first whole second of the fake clock at or after its slot.
+    assert seen == [math.ceil(first - 1e-9) + 10 * k for k in range(len(seen))]
+    assert len(seen) == 3

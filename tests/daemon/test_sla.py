@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from slamon_daemon.models import Check, ErrorKind, OutageEpisode, Outcome, Service, ServiceStatus
+from slamon_daemon.reports import sla_report
 from slamon_daemon.sla import (
     Period,
     last_days_period,
     month_period,
     period_from_params,
     range_period,
-    sla_report,
 )
 from slamon_daemon.store.base import Store
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from slamon_daemon.models import Check, ErrorKind, Outcome, Service, ServiceStatus
-from slamon_daemon.state import LiveState, Transition
+from slamon_daemon.models import Check, ErrorKind, Outcome, Service, ServiceStatus, Transition
+from slamon_daemon.state import LiveState
 
 S = ServiceStatus
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -1,5 +1,5 @@
-"""Validation of feed method params: each problem is an ``invalid_params`` error that says
-which parameter was wrong and what is allowed."""
+"""Validation of method params: each problem is an ``InvalidParams`` error that says which
+parameter was wrong and what is allowed (and names it in ``fields`` for forms)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,16 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from .protocol import ErrorCode, ProtocolError
+from ..errors import InvalidParams
 
 _MISSING = object()
 
 
-def bad(message: str, field: str | None = None) -> ProtocolError:
+def bad(message: str, field: str | None = None) -> InvalidParams:
     """invalid_params; names ``field`` (else the first quoted name in the message)."""
     if field is None and message.startswith('"'):
         field = message[1:].split('"', 1)[0]
-    return ProtocolError(
-        ErrorCode.INVALID_PARAMS, message, fields={field: message} if field else None
-    )
+    return InvalidParams(message, {field: message} if field else None)
 
 
 def only(params: dict[str, Any], allowed: Collection[str], method: str) -> None:
@@ -27,6 +25,20 @@ def only(params: dict[str, Any], allowed: Collection[str], method: str) -> None:
     if unknown:
         allowed_text = ", ".join(sorted(allowed)) or "none"
         raise bad(f"{method}: unknown params {unknown}; allowed: {allowed_text}")
+
+
+def none(params: dict[str, Any], method: str) -> None:
+    """Refuse any params: ``method`` takes none."""
+    if params:
+        raise InvalidParams(f"{method} takes no params; got {sorted(params)}")
+
+
+def flag(params: dict[str, Any], name: str, *, default: bool) -> bool:
+    """A true/false param."""
+    v = params.get(name, default)
+    if not isinstance(v, bool):
+        raise bad(f'"{name}" must be true or false')
+    return v
 
 
 def text(

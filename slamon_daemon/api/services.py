@@ -1,0 +1,196 @@
+"""One service in detail: service.get, service.series, service.calendar, service.day.
+
+Figures come from the store's rollups and checks (detail.py does the math); today's daily
+rollup comes from the live state, which is ahead of the database by one flush.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from ..detail import (
+    RANGES,
+    SERIES,
+    calendar_months,
+    figures,
+    hour_floor,
+    months_back,
+    series_points,
+)
+from ..errors import NotFound
+from ..models import Role
+from ..reports import sla_report
+from ..rollup import Rollup, daily_status, sum_rollups
+from ..sla import period_from_params
+from ..state import ServiceState
+from . import params as P
+from .context import ApiContext, Caller
+from .registry import Method
+
+
+def service_state(ctx: ApiContext, params: dict[str, Any]) -> ServiceState:
+    """The live state of the active service named by ``params["id"]``."""
+    sid = P.text(params, "id", max_len=64)
+    st = ctx.live.services.get(sid)
+    if st is None:
+        raise NotFound(f"no active service with id {sid!r}")
+    return st
+
+
+async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -> Any:
+    P.only(params, {"id"}, "service.get")
+    st = service_state(ctx, params)
+    svc = st.service
+    store = ctx.store
+    now = ctx.clock.now()
+    today = now.date()
+    hourly = await store.hourly_rollups(svc.id, hour_floor(now) - timedelta(hours=167))
+    daily = await store.daily_rollups(today - timedelta(days=89), service_ids=[svc.id])
+
+    def window(rollups: Iterable[Rollup]) -> Rollup:
+        return sum_rollups(rollups, svc.id, date.min)
+
+    windows = {
+        "24h": window(h for h in hourly if h.start > now - RANGES["24h"]),
+        "7d": window(hourly),
+        "30d": window(d for d in daily if d.day > today - timedelta(days=30)),
+        "90d": window(daily),
+    }
+    episodes = await store.episodes(svc.id, limit=20)
+    recent = await store.recent_checks(svc.id, 20)
+    last = st.last_check
+    return {
+        "service": {
+            "id": svc.id,
+            "name": svc.name,
+            "url": svc.url,
+            "method": svc.method,
+            "interval_s": svc.interval_s,
+            "timeout_s": svc.timeout_s,
+            "degraded_after_s": svc.degraded_after_s,
+            "confirm_failures": svc.confirm_failures,
+            "sla_target": svc.sla_target or ctx.settings.sla_target,
+        },
+        "status": st.status.value,
+        "status_since": st.status_since.isoformat(),
+        "last_check": last.to_dict() if last else None,
+        "cert_expires_at": (
+            last.cert_expires_at.isoformat() if last and last.cert_expires_at else None
+        ),
+        "uptime": {k: r.uptime_text() for k, r in windows.items()},
+        "windows": {k: figures(r) for k, r in windows.items()},
+        "episodes": [e.to_dict() for e in episodes],
+        "recent_checks": [c.to_dict() for c in recent],
+        "maintenance": [
+            w.to_dict() for w in ctx.maintenance.windows if not w.services or svc.id in w.services
+        ],
+        "sla": await month_sla(ctx, svc.id, now),
+    }
+
+
+async def month_sla(ctx: ApiContext, sid: str, now: datetime) -> dict[str, Any] | None:
+    """This month's SLA figures of one service (target, budget, consumed, remaining)."""
+    cfg = ctx.settings
+    period = period_from_params(
+        month=None, days=None, first=None, last=None, now=now, tz=cfg.timezone
+    )
+    services = [x for x in await ctx.store.list_services() if x.id == sid]
+    report = await sla_report(ctx.store, services, cfg.sla_target, period, now, sid)
+    rows = report["services"]
+    return {"period": report["period"]["label"], **rows[0]} if rows else None
+
+
+async def service_series(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -> Any:
+    P.only(params, {"id", "range"}, "service.series")
+    st = service_state(ctx, params)
+    sid = st.service.id
+    rng = P.choice(params, "range", list(SERIES), default="24h")
+    span, bucket = SERIES[rng]
+    now = ctx.clock.now()
+    summary = sum_rollups([], sid, date.min)
+    if bucket >= timedelta(hours=1):
+        end = hour_floor(now) + timedelta(hours=1)
+        start = end - span
+        hourly = await ctx.store.hourly_rollups(sid, start, end)
+        points = series_points(sid, start, end, bucket, hourly=hourly)
+        for h in hourly:
+            summary.merge(h)
+    else:
+        step = int(bucket.total_seconds())
+        end = datetime.fromtimestamp((int(now.timestamp()) // step + 1) * step, UTC)
+        start = end - span
+        checks = await ctx.store.checks_between(sid, start, end)
+        points = series_points(sid, start, end, bucket, checks=checks)
+        for c in checks:
+            summary.add(c)
+    return {
+        "id": sid,
+        "range": rng,
+        "bucket_s": int(bucket.total_seconds()),
+        "points": points,
+        "summary": figures(summary),
+    }
+
+
+async def service_calendar(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -> Any:
+    P.only(params, {"id", "months", "until"}, "service.calendar")
+    st = service_state(ctx, params)
+    count = P.integer(params, "months", default=3, lo=1, hi=13)
+    today = ctx.clock.now().date()
+    until = P.text(params, "until", default=f"{today:%Y-%m}", max_len=7)
+    try:
+        y, m = (int(x) for x in until.split("-"))
+        date(y, m, 1)
+    except ValueError:
+        raise P.bad(f'"until" must be a month like "2026-11", got {until!r}') from None
+    months = months_back((y, m), count)
+    first = date(*months[0], 1)
+    daily = await ctx.store.daily_rollups(first, service_ids=[st.service.id])
+    return {
+        "id": st.service.id,
+        "months": calendar_months(daily, months, ctx.live.major_threshold, today),
+    }
+
+
+async def service_day(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -> Any:
+    P.only(params, {"id", "day"}, "service.day")
+    st = service_state(ctx, params)
+    raw = P.text(params, "day", max_len=10)
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise P.bad(f'"day" must be a date like "2026-11-21", got {raw!r}') from None
+    if day == ctx.clock.now().date():
+        r = st.days.get(day)  # today: the live rollup, ahead of the database by a flush
+    else:
+        rows = await ctx.store.daily_rollups(day, day, service_ids=[st.service.id])
+        r = rows[0] if rows else None
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    episodes = [
+        e
+        for e in await ctx.store.episodes(st.service.id, since=start, limit=500)
+        if e.started_at < start + timedelta(days=1)
+    ]
+    return {
+        "id": st.service.id,
+        "day": day.isoformat(),
+        "status": daily_status(r, ctx.live.major_threshold).value,
+        "figures": figures(r) if r else None,
+        "uptime": r.uptime_text() if r else "—",
+        "downtime_s": round(r.downtime_s, 3) if r else 0,
+        "episodes": [e.to_dict() for e in episodes],
+    }
+
+
+def methods() -> list[Method]:
+    """The service detail methods."""
+    return [
+        Method(
+            "service.get", Role.VIEWER, service_get, "one service: uptimes, percentiles, episodes"
+        ),
+        Method("service.series", Role.VIEWER, service_series, "latency per bucket for a range"),
+        Method("service.calendar", Role.VIEWER, service_calendar, "daily statuses by month"),
+        Method("service.day", Role.VIEWER, service_day, "one day of one service"),
+    ]
