@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slamon_daemon.models import INCIDENT_STATUSES, SEVERITIES, parse_ts
+from slamon_daemon.text import duration
 
 EDIT_ROLES = ("reporter", "admin")
 """Roles that may create, edit, update and resolve incidents (the daemon checks it too)."""
@@ -84,15 +85,8 @@ def _ts(value: Any) -> datetime | None:
 
 
 def span_text(seconds: float) -> str:
-    """A short span for a table cell: "45s", "12m", "3h05m", "2d04h"."""
-    s = max(int(seconds), 0)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    """A span for a table cell, in the compact form of slamon_daemon/text.py: "12m", "2d04h"."""
+    return duration(seconds, compact=True)
 
 
 def age_text(incident: dict[str, Any], now: datetime) -> str:
