@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from slamon_daemon.text import duration
-from slamon_tui.incident_model import (
+from slamon_tui.models.incidents import (
     OVERDUE_MARK,
     RESPONSE_TARGETS,
     is_overdue,

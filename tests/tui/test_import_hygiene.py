@@ -54,7 +54,7 @@ def test_tui_imports_only_the_pure_daemon_modules() -> None:
 
 def test_client_and_cli_helpers_do_not_load_textual() -> None:
     code = (
-        "import sys, slamon_tui.client, slamon_tui.model, slamon_tui.formatting, slamon_tui.cli\n"
+        "import sys, slamon_tui.client, slamon_tui.models.dashboard, slamon_tui.formatting, slamon_tui.cli\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
     )

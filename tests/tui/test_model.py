@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from slamon_daemon.text import latency
 from slamon_tui.formatting import days_ago_label, latency_text, uptime_text
-from slamon_tui.model import MAX_LATENCIES, DashboardModel
+from slamon_tui.models.dashboard import MAX_LATENCIES, DashboardModel
 
 from .fake_daemon import make_check, make_service, make_snapshot
 

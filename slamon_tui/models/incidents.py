@@ -1,4 +1,4 @@
-"""What the incident screens know, without Textual or I/O: roles, words, ages, the active
+"""What the incident screens know, without Textual or I/O: words, ages, the active
 incidents folded from events, presence, and the field-by-field comparison of a conflict.
 
 Incidents are the dicts of docs/feed.md (``incident.get`` / ``incident.list`` / events).
@@ -13,8 +13,6 @@ from typing import Any
 from slamon_daemon.models import INCIDENT_STATUSES, SEVERITIES, parse_ts
 from slamon_daemon.text import duration
 
-EDIT_ROLES = ("reporter", "admin")
-"""Roles that may create, edit, update and resolve incidents (the daemon checks it too)."""
 PRIORITIES = ("P1", "P2", "P3", "P4")
 RESPONSE_TARGETS = {"P1": "15 min", "P2": "1 h", "P3": "4 h", "P4": "24 h"}
 """Time to the first update, per priority (SPEC §3.6); the daemon computes ``response_due``."""
@@ -58,18 +56,6 @@ EDITABLE_FIELDS = (
     "services",
     "started_at",
 )
-
-
-def role_of(identity: dict[str, Any] | None) -> str:
-    """The role in an ``auth.whoami`` result; "viewer" when nobody said."""
-    if not identity:
-        return "viewer"
-    return str(identity.get("role") or "viewer")
-
-
-def can_edit(role: str) -> bool:
-    """Whether ``role`` may create and edit incidents."""
-    return role in EDIT_ROLES
 
 
 # --- times ---------------------------------------------------------------------------------
