@@ -374,8 +374,3 @@ def resolve_conflict(
 def changes_between(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """The fields of ``values`` that differ from ``base``: what a save sends."""
     return {k: v for k, v in values.items() if not same_value(v, base.get(k))}
-
-
-def severity_rank(severity: str) -> int:
-    """0 for critical … 3 for low (unknown last)."""
-    return SEVERITY_LEVELS.index(severity) if severity in SEVERITY_LEVELS else len(SEVERITY_LEVELS)

@@ -39,7 +39,6 @@ from slamon_tui.types import FeedCall
 from slamon_tui.widgets.identity_badge import IdentityBadge
 from slamon_tui.widgets.record_table import RecordTable
 
-TABS = ("users", "services", "maintenance")
 AUDIT_SCAN = 5000
 """Audit entries read to find the services added over the feed (see models/admin.py)."""
 

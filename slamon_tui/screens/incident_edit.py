@@ -108,7 +108,6 @@ class IncidentEditScreen(LiveScreen[dict[str, Any] | None]):
         self._presence_timer: Timer | None = None
         self._presence_field: str | None = None
         self.saving = False
-        self.conflicts_seen = 0
 
     @property
     def is_new(self) -> bool:
@@ -378,7 +377,6 @@ class IncidentEditScreen(LiveScreen[dict[str, Any] | None]):
         current = exc.data.get("current")
         if exc.code == "conflict" and isinstance(current, dict):
             self._notice(f"⚠ Not saved yet: {exc.message}")
-            self.conflicts_seen += 1
             self._open_conflict(current, list(exc.data.get("changed_fields") or exc.fields))
             return
         if exc.fields:

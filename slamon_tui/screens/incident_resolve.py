@@ -24,8 +24,6 @@ from slamon_tui.types import FeedCall
 from slamon_tui.widgets.incident_choices import MarkedCheckbox
 from slamon_tui.widgets.incident_presence import PresenceLine
 
-FIELDS = ("root_cause", "resolution_notes")
-
 
 class IncidentResolveScreen(EditingForm):
     """Resolve ``incident``; dismissed with the resolved incident, or None."""

@@ -30,13 +30,6 @@ def verdict_text(met: bool | None) -> str:
     return "✓ MET" if met else "✕ BREACHED"
 
 
-def minutes_text(value: float | None) -> str:
-    """Minutes with one decimal ("12.3 min"), "—" when unknown."""
-    if value is None:
-        return "—"
-    return f"{value:.1f} min"
-
-
 def budget_bar(row: dict[str, Any], width: int = BAR_WIDTH) -> tuple[str, str, str]:
     """(used cells, free cells, over mark) of the error budget bar.
 
