@@ -575,48 +575,40 @@ def sla_row(
     }
 
 
+SLA_PRESETS: list[dict[str, Any]] = [
+    {
+        "latency": {
+            "threshold_ms": 1000.0,
+            "target_pct": 95.0,
+            "compliance_pct": 97.125,
+            "met": True,
+        }
+    },
+    {
+        "uptime": "99.93",
+        "consumed": 10.0,
+        "budget": 25.0,
+        "episodes": 1,
+        "partial_from": "2026-11-10T00:00:00+00:00",
+    },
+    {
+        "uptime": "97.12",
+        "consumed": 1244.2,
+        "budget": 43.2,
+        "episodes": 7,
+        "days_below": ["2026-11-03", "2026-11-04", "2026-11-19"],
+    },
+]
+"""sla_row's figures for the first, the second and every further service of a report."""
+
+
 def make_sla_report(snapshot: dict[str, Any], label: str) -> dict[str, Any]:
     """A report for the snapshot's services: the first meets its target with a latency
     objective, the second was added mid-period, the others breach."""
-    rows = []
-    for i, s in enumerate(snapshot["services"]):
-        if i == 0:
-            rows.append(
-                sla_row(
-                    s["id"],
-                    s["name"],
-                    latency={
-                        "threshold_ms": 1000.0,
-                        "target_pct": 95.0,
-                        "compliance_pct": 97.125,
-                        "met": True,
-                    },
-                )
-            )
-        elif i == 1:
-            rows.append(
-                sla_row(
-                    s["id"],
-                    s["name"],
-                    uptime="99.93",
-                    consumed=10.0,
-                    budget=25.0,
-                    episodes=1,
-                    partial_from="2026-11-10T00:00:00+00:00",
-                )
-            )
-        else:
-            rows.append(
-                sla_row(
-                    s["id"],
-                    s["name"],
-                    uptime="97.12",
-                    consumed=1244.2,
-                    budget=43.2,
-                    episodes=7,
-                    days_below=["2026-11-03", "2026-11-04", "2026-11-19"],
-                )
-            )
+    rows = [
+        sla_row(s["id"], s["name"], **SLA_PRESETS[min(i, len(SLA_PRESETS) - 1)])
+        for i, s in enumerate(snapshot["services"])
+    ]
     last = label.startswith("last")
     return {
         "period": {
