@@ -7,6 +7,8 @@ import io
 import json
 from typing import Any
 
+from slamon_daemon import text
+
 FORMATS = ("md", "csv", "json")
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -26,19 +28,6 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600:02d}h"
-
-
 def cell(row: dict[str, Any], key: str) -> str:
     """One figure as text, the same in Markdown, CSV and the TUI."""
     v = row.get(key)
@@ -47,13 +36,13 @@ def cell(row: dict[str, Any], key: str) -> str:
     if key == "days_below_target":
         return str(len(v or []))
     if key in ("mttr_s", "mtbf_s"):
-        return _duration(v)
+        return text.duration(v)
     if key == "latency_objective":
         if not v:
-            return "—"
-        comp = "n/a" if v["compliance_pct"] is None else f"{v['compliance_pct']:.2f}%"
+            return text.NONE
         verdict = "" if v["met"] is None else (" MET" if v["met"] else " BREACHED")
-        return f"{comp} ≤{v['threshold_ms']:g}ms (target {v['target_pct']:g}%){verdict}"
+        objective = text.latency_objective(v["compliance_pct"], v["threshold_ms"], v["target_pct"])
+        return objective + verdict
     if v is None:
         return "—"
     if isinstance(v, float):

@@ -30,7 +30,7 @@ import contextlib
 import itertools
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,10 +43,6 @@ logger = logging.getLogger("slamon.tui.client")
 READ_LIMIT_BYTES = 64 * 1024 * 1024
 DEFAULT_EVENT_QUEUE = 1000
 HELLO_TIMEOUT_S = 5.0
-
-
-FeedCall = Callable[[str, dict[str, Any]], Awaitable[Any]]
-"""Call a feed method over the current connection (``SlamonApp.call``); screens get one."""
 
 
 class FeedClientError(Exception):

@@ -1,5 +1,8 @@
 """Words, symbols and short texts for statuses, latencies and uptime.
 
+Durations, percentages and latencies follow the one set of rules in slamon_daemon/text.py
+(the SLA report uses them too).
+
 Shared by the dashboard widgets and ``slamon status`` so a terminal with no colour reads the
 same: every status has a word and a symbol, every bar cell a distinct glyph.
 """
@@ -10,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slamon_daemon.models import DailyStatus, ErrorKind, ServiceStatus, parse_ts
+from slamon_daemon.text import latency, percent
 
 # (symbol, word, short word for narrow screens). Symbols are chosen among characters that
 # have no emoji presentation, so they stay one cell wide in every terminal we know of.
@@ -110,15 +114,6 @@ def overall_text(status: str) -> str:
     return f"{symbol} {words}"
 
 
-def format_ms(ms: float) -> str:
-    """A latency in at most 8 cells: "<1 ms", "123 ms", "12.3 s"."""
-    if ms < 1:
-        return "<1 ms"
-    if ms < 10_000:
-        return f"{ms:.0f} ms"
-    return f"{ms / 1000:.1f} s"
-
-
 def latency_text(last_check: dict[str, Any] | None) -> str:
     """The last check's latency, or why it failed ("timeout", "HTTP 503"), or "—"."""
     if not last_check:
@@ -130,37 +125,14 @@ def latency_text(last_check: dict[str, Any] | None) -> str:
             return f"HTTP {code}"
         return ERROR_SHORT.get(kind, "error")
     try:
-        return format_ms(float(last_check.get("latency_ms", 0.0)))
+        return latency(float(last_check.get("latency_ms", 0.0)))
     except (TypeError, ValueError):
         return "—"
 
 
 def uptime_text(uptime: dict[str, str], window: int) -> str:
     """Uptime over ``window`` days as sent by the daemon ("99.95%"), or "—" without data."""
-    return percent_text(uptime.get(str(window)))
-
-
-def percent_text(value: str | None) -> str:
-    """The daemon's uptime text with a % sign, never reformatted: "100.00" -> "100.00%".
-
-    The daemon truncates to two decimals (100.00 only when nothing failed), so rounding or
-    shortening here would lie.
-    """
-    if value in ("—", "", None):
-        return "—"
-    return f"{value}%"
-
-
-def format_duration(seconds: float) -> str:
-    """A duration in two units at most: "0s", "42s", "7m 12s", "3h 04m", "2d 3h"."""
-    s = max(int(seconds), 0)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
+    return percent(uptime.get(str(window)))
 
 
 def day_word(cell: str) -> str:

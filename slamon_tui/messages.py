@@ -1,4 +1,9 @@
-"""Messages the feed worker posts to the app; the dashboard handles them.
+"""The messages of the TUI.
+
+Feed messages (the first group) are what the feed session says about the connection and
+the daemon's events. The app posts each one to every open screen (``SlamonApp.broadcast``),
+even to screens under an overlay; a screen follows what it needs by handling it (screens/
+base.py: LiveScreen reloads on a Snapshot and says so on a Disconnected). They do not bubble.
 
 Each check event is its own message and none is replaceable: every check adds a point to
 the sparkline, so collapsing a queue of them would lose data.
@@ -6,36 +11,57 @@ the sparkline, so collapsing a queue of them would lose data.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from textual.message import Message
 
+from slamon_tui.identity import Identity
+
+# --- from the feed session, to every open screen ----------------------------------------------
+
 
 @dataclass
-class Connecting(Message):
-    """The worker is trying to reach the daemon (first try or a retry)."""
+class FeedMessage(Message, bubble=False):
+    """Base of the messages the app gives every open screen."""
+
+    def copy(self) -> Self:
+        """The same message, not yet handled (each screen handles its own copy)."""
+        return dataclasses.replace(self)
+
+
+@dataclass
+class Connecting(FeedMessage, bubble=False):
+    """The session is trying to reach the daemon (first try or a retry).
+
+    ``line`` is the connection line to show from a retry on ("⟳ reconnecting… (attempt 3) —
+    why"); None on a first attempt, which changes nothing on screen.
+    """
 
     socket_path: str
     attempt: int
+    line: str | None = None
 
 
 @dataclass
-class Connected(Message):
-    """The worker has a connection, a subscription and is about to post a Snapshot."""
+class Connected(FeedMessage, bubble=False):
+    """The session has a connection and a subscription, and is about to send a Snapshot."""
 
     socket_path: str
     node: str
     version: str
+    line: str = ""
 
 
 @dataclass
-class Disconnected(Message):
-    """The connection failed or dropped; the worker tries again in ``retry_in`` seconds.
+class Disconnected(FeedMessage, bubble=False):
+    """The connection failed or dropped; the session tries again in ``retry_in`` seconds.
 
     ``daemon_missing`` is True when nothing listens at the socket (no daemon running),
     as opposed to a daemon that was there and went away or answered badly. ``shutdown`` is
-    the reason of the daemon's goodbye when it said one before closing.
+    the reason of the daemon's goodbye when it said one before closing. ``line`` is the
+    connection line saying all that ("⟳ reconnecting… next try in 0.5 s — why").
     """
 
     socket_path: str
@@ -43,11 +69,13 @@ class Disconnected(Message):
     retry_in: float
     daemon_missing: bool = False
     shutdown: str | None = None
+    line: str = ""
 
 
 @dataclass
-class Snapshot(Message):
-    """A status.get result: replace everything on screen with it."""
+class Snapshot(FeedMessage, bubble=False):
+    """A status.get result: replace everything on screen with it (after a (re)connection or
+    a resync, so what a screen shows may be stale)."""
 
     result: dict[str, Any]
 
@@ -57,24 +85,67 @@ class Snapshot(Message):
 
 
 @dataclass
-class CheckEvent(Message):
+class CheckEvent(FeedMessage, bubble=False):
     """A ``check`` event's data: one probe result with today's cell and uptime."""
 
     data: dict[str, Any]
 
 
 @dataclass
-class StatusEvent(Message):
+class StatusEvent(FeedMessage, bubble=False):
     """A ``status`` event's data: a service or the overall status changed."""
 
     data: dict[str, Any]
 
 
 @dataclass
-class FeedProblem(Message):
-    """Something the user should know that does not break the connection (a failed resync)."""
+class IncidentEvent(FeedMessage, bubble=False):
+    """An ``incident`` event's data: ``{"action", "incident"}`` (the incident without updates)."""
 
-    text: str
+    data: dict[str, Any]
+
+
+@dataclass
+class PresenceEvent(FeedMessage, bubble=False):
+    """A ``presence`` event's data: ``{"action": "set"|"cleared", "presence": {…}}``."""
+
+    data: dict[str, Any]
+
+
+@dataclass
+class IdentityChanged(FeedMessage, bubble=False):
+    """Who the app acts as changed (login, logout, a new role); ``app.identity`` holds it."""
+
+    identity: Identity
+
+
+# --- from the feed session, to the app -------------------------------------------------------
+
+
+@dataclass
+class LoginNeeded(Message):
+    """Show the login screen. ``required``: the daemon lets nobody read without a login."""
+
+    reason: str
+    required: bool = False
+
+
+@dataclass
+class LoginEnded(Message):
+    """The daemon refused the login and refreshing it failed; ``reason`` is its message."""
+
+    reason: str
+
+
+# --- from the screens, to the app -------------------------------------------------------------
+
+
+@dataclass
+class ResyncWanted(Message):
+    """An event named a service the dashboard does not know: the services changed."""
+
+
+# --- within one screen -------------------------------------------------------------------------
 
 
 @dataclass
@@ -101,48 +172,3 @@ class DetailFetched(Message):
     result: Any
     problem: str | None = None
     code: str | None = None
-
-
-# --- incidents (screens/incidents.py, incident_detail.py, incident_edit.py) ------------------
-
-
-@dataclass
-class IncidentEvent(Message):
-    """An ``incident`` event's data: ``{"action", "incident"}`` (the incident without updates)."""
-
-    data: dict[str, Any]
-
-
-@dataclass
-class PresenceEvent(Message):
-    """A ``presence`` event's data: ``{"action": "set"|"cleared", "presence": {…}}``."""
-
-    data: dict[str, Any]
-
-
-# --- logins and identity (app.py, screens/login.py, screens/admin.py) ------------------------
-
-
-@dataclass
-class IdentityChanged(Message):
-    """Who the app acts as changed (login, logout, a new role): the ``auth.whoami`` dict.
-
-    The app posts it to every screen on its stack; ``app.identity`` already holds it.
-    """
-
-    identity: dict[str, Any]
-
-
-@dataclass
-class LoginNeeded(Message):
-    """Show the login screen. ``required``: the daemon lets nobody read without a login."""
-
-    reason: str
-    required: bool = False
-
-
-@dataclass
-class LoginEnded(Message):
-    """The daemon refused the login and refreshing it failed; ``reason`` is its message."""
-
-    reason: str

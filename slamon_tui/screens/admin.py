@@ -18,16 +18,15 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
-from slamon_tui.admin_model import (
+from slamon_tui.client import FeedCallError, FeedClientError
+from slamon_tui.messages import IdentityChanged
+from slamon_tui.models.admin import (
     ServiceEntry,
     feed_services,
     last_login_text,
     service_entries,
     source_text,
 )
-from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
-from slamon_tui.identity import role_allows
-from slamon_tui.messages import IdentityChanged
 from slamon_tui.screens.admin_forms import (
     MaintenanceDialog,
     ServiceDialog,
@@ -36,12 +35,12 @@ from slamon_tui.screens.admin_forms import (
 )
 from slamon_tui.screens.audit import AuditScreen, when_text
 from slamon_tui.screens.form_dialog import ConfirmDialog
+from slamon_tui.types import FeedCall
 from slamon_tui.widgets.identity_badge import IdentityBadge
 from slamon_tui.widgets.record_table import RecordTable
 
-TABS = ("users", "services", "maintenance")
 AUDIT_SCAN = 5000
-"""Audit entries read to find the services added over the feed (see admin_model)."""
+"""Audit entries read to find the services added over the feed (see models/admin.py)."""
 
 TAB_ACTIONS = {
     "users": {"new_user", "edit_user", "disable_user", "enable_user"},
@@ -182,7 +181,7 @@ class AdminScreen(Screen[None]):
 
     def on_identity_changed(self, message: IdentityChanged) -> None:
         """Leave when the user is no longer an admin (logout, a new role)."""
-        if not role_allows(message.identity, "admin") and self.is_current:
+        if not message.identity.allows("admin") and self.is_current:
             self.app.notify("The admin screen is for admins only.", severity="warning")
             self.dismiss()
 

@@ -15,8 +15,8 @@ from typing import Any
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Select, Static
 
-from slamon_tui.client import FeedCall
 from slamon_tui.screens.form_dialog import FormDialog, FormInvalid
+from slamon_tui.types import FeedCall
 from slamon_tui.widgets.form_field import FormField
 
 ROLE_OPTIONS = [

@@ -16,9 +16,9 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
-from slamon_tui.identity import role_allows
+from slamon_tui.client import FeedCallError, FeedClientError
 from slamon_tui.messages import IdentityChanged
+from slamon_tui.types import FeedCall
 from slamon_tui.widgets.identity_badge import IdentityBadge
 from slamon_tui.widgets.record_table import RecordTable
 
@@ -76,7 +76,7 @@ class AuditScreen(Screen[None]):
 
     def on_identity_changed(self, message: IdentityChanged) -> None:
         """Leave when the user is no longer an admin."""
-        if not role_allows(message.identity, "admin"):
+        if not message.identity.allows("admin"):
             self.app.notify("The audit log is for admins only.", severity="warning")
             self.dismiss()
 

@@ -1,4 +1,9 @@
-"""The home screen: overall banner, notice, connection line and one row per service."""
+"""The home screen: overall banner, notice, connection line and one row per service.
+
+It follows the feed messages itself (messages.py): the connection line, each snapshot
+(rows diffed by service id, in place), checks, status changes and incidents. An event for a
+service it does not know means the services changed: it asks the app for a resync.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,21 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
-from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
-from slamon_tui.messages import DayFetched
-from slamon_tui.model import DashboardModel, ServiceState
+from slamon_tui.client import FeedCallError, FeedClientError
+from slamon_tui.messages import (
+    CheckEvent,
+    Connected,
+    Connecting,
+    DayFetched,
+    Disconnected,
+    IncidentEvent,
+    ResyncWanted,
+    Snapshot,
+    StatusEvent,
+)
+from slamon_tui.models.dashboard import DashboardModel, ServiceState
 from slamon_tui.screens.service import ServiceScreen
+from slamon_tui.types import FeedCall
 from slamon_tui.widgets.column_header import ColumnHeader
 from slamon_tui.widgets.columns import Columns, columns_for
 from slamon_tui.widgets.day_line import DayLine, DayView
@@ -85,11 +101,12 @@ class DashboardScreen(Screen[None]):
         self.model = DashboardModel()
         self.rows: dict[str, ServiceRow] = {}
         self.columns = Columns()
-        self._last_failure = ""
-        self._shutdown: str | None = None
         # Kept here: the line sits in a row whose children may mount after the first
         # feed message arrives, when a query would not find it yet.
         self._connection = Static("Connecting…", id="connection")
+        self.incident_panel = IncidentPanel(id="incident-panel")
+        """The "Active incidents" panel above the services (hidden while there are none)."""
+        self.incident_panel.display = False
 
     def compose(self) -> ComposeResult:
         """Banner, connection line, notice, start hint, column titles, rows, footer."""
@@ -122,52 +139,36 @@ class DashboardScreen(Screen[None]):
 
     # --- feed state -------------------------------------------------------------------
 
-    def show_connecting(self, attempt: int) -> None:
-        """A connection attempt is under way (the last failure stays on show)."""
-        if attempt > 1:
-            why = f" — {self._last_failure}" if self._last_failure else ""
-            self._set_connection(f"⟳ reconnecting… (attempt {attempt}){why}", "-down")
+    @on(Connecting)
+    def _connecting(self, message: Connecting) -> None:
+        """A retry is under way (the first attempt changes nothing on screen)."""
+        if message.line is not None:
+            self._set_connection(message.line, "-down")
 
-    def show_connected(self, node: str, version: str) -> None:
+    @on(Connected)
+    def _connected(self, message: Connected) -> None:
         """The feed is live."""
-        self._shutdown = None
         self.remove_class("-stale")
         self.query_one(StatusBanner).set_stale(False)
         self.query_one("#no-daemon").display = False
-        self._set_connection(f"● live · node {node} · slamon {version} · {self.socket_path}", "-up")
+        self._set_connection(message.line, "-up")
 
-    def show_disconnected(
-        self, reason: str, retry_in: float, daemon_missing: bool, shutdown: str | None = None
-    ) -> None:
-        """The feed is down; say why and when the next try is."""
-        if shutdown:
-            # Kept over the following "no daemon" failures: the goodbye is the real cause.
-            self._shutdown = shutdown
-        if daemon_missing:
-            self._last_failure = (
-                f"the daemon shut down ({self._shutdown})" if self._shutdown else ""
-            )
-        else:
-            self._last_failure = reason
+    @on(Disconnected)
+    def _disconnected(self, message: Disconnected) -> None:
+        """The feed is down; say why and when the next try is (with no daemon, the start
+        hint below says it all)."""
+        missing = message.daemon_missing
         self.add_class("-stale")
         self.query_one(StatusBanner).set_stale(True)
         hint = self.query_one("#no-daemon", Static)
-        if daemon_missing:
+        if missing:
             hint.update(start_hint(self.socket_path))
-        hint.display = daemon_missing
-        when = f"{retry_in:.1f} s" if retry_in < 10 else f"{retry_in:.0f} s"
-        # With no daemon the box below says it all; otherwise say what went wrong.
-        why = f" — {self._last_failure}" if self._last_failure else ""
-        self._set_connection(f"⟳ reconnecting… next try in {when}{why}", "-down")
+        hint.display = missing
+        self._set_connection(message.line, "-down")
         if not self.model.loaded:
             self.query_one(StatusBanner).set_waiting(
-                "No daemon running" if daemon_missing else "Not connected"
+                "No daemon running" if missing else "Not connected"
             )
-
-    @property
-    def connection_text(self) -> str:
-        """The connection line as shown ("● live · …", "⟳ reconnecting… — why")."""
-        return str(self._connection.content)
 
     def _set_connection(self, text: str, state: str) -> None:
         line = self._connection
@@ -176,8 +177,10 @@ class DashboardScreen(Screen[None]):
 
     # --- data ---------------------------------------------------------------------------
 
-    def show_snapshot(self, result: dict[str, Any]) -> None:
+    @on(Snapshot)
+    def _snapshot(self, message: Snapshot) -> None:
         """Replace the data with a status.get result: diff rows by id, in one repaint."""
+        result = message.result
         self.model.apply_snapshot(result)
         model = self.model
         container = self.query_one("#services", ServiceList)
@@ -194,6 +197,7 @@ class DashboardScreen(Screen[None]):
             self.call_after_refresh(self._focus_first)
         else:
             self._show_day()
+        self._show_incidents(result.get("incidents"))
 
     def _sync_rows(self, container: ServiceList, services: dict[str, ServiceState]) -> None:
         """Make the rows match ``services``: drop stale, update kept, add new, keep order.
@@ -239,27 +243,28 @@ class DashboardScreen(Screen[None]):
         batch.clear()
         return last
 
-    def apply_check(self, data: dict[str, Any]) -> bool:
-        """Show a check event; False when it names an unknown service (resync needed)."""
-        service = self.model.apply_check(data)
+    @on(CheckEvent)
+    def _check(self, message: CheckEvent) -> None:
+        """Show a check event (a resync when it names an unknown service)."""
+        service = self.model.apply_check(message.data)
         if service is None:
-            return False
+            self.post_message(ResyncWanted())
+            return
         self._refresh_row(service)
         selected = self.selected
         if selected is not None and selected.service_id == service.id and self.days_back == 0:
             self._show_day(retry=False)  # today's cell may have changed
-        return True
 
-    def apply_status(self, data: dict[str, Any]) -> bool:
-        """Show a status event; False when it names an unknown service (resync needed)."""
-        changed = self.model.apply_status(data)
+    @on(StatusEvent)
+    def _status(self, message: StatusEvent) -> None:
+        """Show a status event (a resync when it names an unknown service)."""
+        changed = self.model.apply_status(message.data)
         if changed is None:
-            return False
-        if changed is True:
+            self.post_message(ResyncWanted())
+        elif changed is True:
             self.query_one(StatusBanner).set_status(self.model.overall, self.model.overall_since)
         elif isinstance(changed, ServiceState):
             self._refresh_row(changed)
-        return True
 
     def _refresh_row(self, service: ServiceState) -> None:
         row = self.rows.get(service.id)
@@ -415,24 +420,15 @@ class DashboardScreen(Screen[None]):
 
     # --- active incidents (widgets/incident_panel.py) -------------------------------------
 
-    @property
-    def incident_panel(self) -> IncidentPanel:
-        """The "Active incidents" panel above the services (made before the first compose:
-        a snapshot may come before this screen is mounted)."""
-        panel: IncidentPanel | None = getattr(self, "_incident_panel", None)
-        if panel is None:
-            panel = self._incident_panel = IncidentPanel(id="incident-panel")
-            panel.display = False
-        return panel
-
-    def show_incidents(self, incidents: list[dict[str, Any]] | None) -> None:
+    def _show_incidents(self, incidents: list[dict[str, Any]] | None) -> None:
         """The active incidents of a status.get answer (hidden when there are none)."""
         names = {sid: s.name for sid, s in self.model.services.items()}
         self.incident_panel.show(incidents, names)
 
-    def apply_incident(self, data: dict[str, Any]) -> None:
+    @on(IncidentEvent)
+    def _incident(self, message: IncidentEvent) -> None:
         """Fold an ``incident`` event into the panel."""
-        self.incident_panel.apply_event(data)
+        self.incident_panel.apply_event(message.data)
 
 
 def _fresh(entry: tuple[float, dict[str, Any]] | None, days_back: int) -> bool:

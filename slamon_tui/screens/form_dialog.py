@@ -19,7 +19,8 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Select, Static, Switch
 
-from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
+from slamon_tui.client import FeedCallError, FeedClientError
+from slamon_tui.types import FeedCall
 from slamon_tui.widgets.form_field import FormField, field_problem
 
 

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from slamon_tui.incident_model import ConflictField
+from slamon_tui.models.incidents import ConflictField
 from slamon_tui.widgets.incident_conflict_row import ConflictChoice
 
 

@@ -16,13 +16,17 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Markdown, Static
 from textual.worker import Worker, WorkerState
 
-from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
-from slamon_tui.screens.incident_base import LiveScreen
-from slamon_tui.screens.incidents import ServiceNames
+from slamon_tui.client import FeedCallError, FeedClientError
+from slamon_tui.identity import Identity
+from slamon_tui.messages import IncidentEvent, PresenceEvent
+from slamon_tui.screens.base import RoleScreen
+from slamon_tui.screens.incident_edit import IncidentEditScreen
+from slamon_tui.screens.incident_resolve import IncidentResolveScreen
+from slamon_tui.screens.incident_update import IncidentUpdateScreen
+from slamon_tui.types import FeedCall, ServiceNames
 from slamon_tui.widgets.incident_presence import PresenceLine
 from slamon_tui.widgets.incident_summary import IncidentSummary
 from slamon_tui.widgets.incident_timeline import IncidentTimeline
@@ -45,7 +49,7 @@ class DetailBody(VerticalScroll, inherit_bindings=False):
     ]
 
 
-class IncidentDetailScreen(LiveScreen, Screen[None]):
+class IncidentDetailScreen(RoleScreen[None]):
     """Incident ``incident_id`` in full, live."""
 
     BINDINGS = [
@@ -57,11 +61,14 @@ class IncidentDetailScreen(LiveScreen, Screen[None]):
     ]
 
     def __init__(
-        self, incident_id: int, call: FeedCall, services: ServiceNames | None = None
+        self,
+        incident_id: int,
+        call: FeedCall,
+        identity: Identity,
+        services: ServiceNames | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(call, identity)
         self.incident_id = incident_id
-        self._call = call
         self._services = services or (lambda: [])
         self.incident: dict[str, Any] | None = None
         self._leaving = False
@@ -82,7 +89,7 @@ class IncidentDetailScreen(LiveScreen, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        """Fetch the incident, say we are viewing it, ask who we are."""
+        """Fetch the incident and say we are viewing it."""
         self.query_one("#incident-problem").display = False
         self.on_resize()
         self.query_one(DetailBody).focus()
@@ -104,7 +111,6 @@ class IncidentDetailScreen(LiveScreen, Screen[None]):
         """Fetch the incident again, and (re)say we are viewing it."""
         self._run(self._load(), "incident")
         self._run(self._set_viewing(), "presence")
-        self._run(self.ask_identity(self._call), "identity")
 
     def _run(self, coro: Any, group: str) -> None:
         self.run_worker(coro, group=group, exclusive=True, exit_on_error=False)
@@ -170,24 +176,22 @@ class IncidentDetailScreen(LiveScreen, Screen[None]):
         if event.state == WorkerState.ERROR:
             self.notify(f"Internal error: {event.worker.error!r}", severity="error", timeout=10)
 
-    # --- live updates (called by the app) -----------------------------------------------------
+    # --- live updates -------------------------------------------------------------------------
 
-    def incident_event(self, data: dict[str, Any]) -> None:
+    @on(IncidentEvent)
+    def _incident_changed(self, message: IncidentEvent) -> None:
         """This incident changed: fetch it again (the event has no timeline)."""
-        if (data.get("incident") or {}).get("id") == self.incident_id:
+        if (message.data.get("incident") or {}).get("id") == self.incident_id:
             self._run(self._load(), "incident")
 
-    def presence_event(self, data: dict[str, Any]) -> None:
+    @on(PresenceEvent)
+    def _presence_changed(self, message: PresenceEvent) -> None:
         """Someone came, went, or moved to another field."""
-        self.query_one(PresenceLine).apply_event(data)
+        self.query_one(PresenceLine).apply_event(message.data)
 
-    def feed_down(self, connection: str) -> None:
+    def feed_down(self, line: str) -> None:
         """Say what is shown is the last fetched until the feed is back."""
-        self._problem(f"{connection}\nShowing the incident as last fetched.")
-
-    def identity_changed(self) -> None:
-        """Show or hide the edit keys."""
-        self.refresh_bindings()
+        self._problem(f"{line}\nShowing the incident as last fetched.")
 
     def on_screen_resume(self) -> None:
         """Back from the editor: we are viewing again (the editor said editing)."""
@@ -228,8 +232,6 @@ class IncidentDetailScreen(LiveScreen, Screen[None]):
         """Edit the incident's fields."""
         if self.incident is None or not self.may_edit:
             return
-        from slamon_tui.screens.incident_edit import IncidentEditScreen
-
         self.app.push_screen(
             IncidentEditScreen(self._call, self.incident, self._services(), **self._presence_now()),
             self._after_edit,
@@ -239,8 +241,6 @@ class IncidentDetailScreen(LiveScreen, Screen[None]):
         """Add an update to the timeline."""
         if self.incident is None or not self.may_edit:
             return
-        from slamon_tui.screens.incident_update import IncidentUpdateScreen
-
         self.app.push_screen(
             IncidentUpdateScreen(self._call, self.incident, **self._presence_now()),
             self._after_edit,
@@ -250,8 +250,6 @@ class IncidentDetailScreen(LiveScreen, Screen[None]):
         """Resolve the incident (root cause required)."""
         if self.incident is None or not self.may_edit:
             return
-        from slamon_tui.screens.incident_resolve import IncidentResolveScreen
-
         self.app.push_screen(
             IncidentResolveScreen(self._call, self.incident, **self._presence_now()),
             self._after_edit,

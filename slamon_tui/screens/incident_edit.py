@@ -20,13 +20,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import DescendantFocus
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Checkbox, Footer, Input, Select, SelectionList, Static, TextArea
 
-from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
-from slamon_tui.incident_model import (
+from slamon_tui.client import FeedCallError, FeedClientError
+from slamon_tui.messages import IncidentEvent, PresenceEvent
+from slamon_tui.models.incidents import (
     ACTIVE_STATUSES,
     FIELD_LABELS,
     PRIORITIES,
@@ -38,7 +38,10 @@ from slamon_tui.incident_model import (
     resolve_conflict,
     same_value,
 )
-from slamon_tui.screens.incident_base import LiveScreen
+from slamon_tui.screens.base import LiveScreen
+from slamon_tui.screens.confirm_discard import ConfirmDiscardScreen
+from slamon_tui.screens.incident_conflict import ConflictScreen
+from slamon_tui.types import FeedCall
 from slamon_tui.widgets.incident_choices import MarkedCheckbox, ServicePicker
 from slamon_tui.widgets.incident_presence import PresenceLine
 
@@ -71,7 +74,7 @@ class EditorForm(VerticalScroll):
     """The scrolling form."""
 
 
-class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
+class IncidentEditScreen(LiveScreen[dict[str, Any] | None]):
     """Edit ``incident`` (an incident.get result), or a new one when it is None.
 
     Dismissed with the saved incident, or None when left without saving.
@@ -91,8 +94,7 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
         presence: list[dict[str, Any]] | None = None,
         own_session: Any = None,
     ) -> None:
-        super().__init__()
-        self._call = call
+        super().__init__(call)
         self.incident = incident
         self.base: dict[str, Any] = dict(incident or {})
         """The incident the next save is made against (its ``version``)."""
@@ -106,7 +108,6 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
         self._presence_timer: Timer | None = None
         self._presence_field: str | None = None
         self.saving = False
-        self.conflicts_seen = 0
 
     @property
     def is_new(self) -> bool:
@@ -376,7 +377,6 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
         current = exc.data.get("current")
         if exc.code == "conflict" and isinstance(current, dict):
             self._notice(f"⚠ Not saved yet: {exc.message}")
-            self.conflicts_seen += 1
             self._open_conflict(current, list(exc.data.get("changed_fields") or exc.fields))
             return
         if exc.fields:
@@ -389,8 +389,6 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
         self._notice(f"⚠ Not saved: {exc.message}. Everything you typed is still here.")
 
     def _open_conflict(self, current: dict[str, Any], changed: list[str]) -> None:
-        from slamon_tui.screens.incident_conflict import ConflictScreen
-
         yours = self.values()
         fields = conflict_fields(self.base, yours, current, changed)
         base = dict(self.base)
@@ -448,7 +446,6 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
         if not self.dirty:
             self.dismiss(None)
             return
-        from slamon_tui.screens.confirm_discard import ConfirmDiscardScreen
 
         def answered(discard: bool | None) -> None:
             if discard:
@@ -491,9 +488,10 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
             self.query_one(PresenceLine).set_own_session(mine.get("session"))
             self._mark_fields()
 
-    def presence_event(self, data: dict[str, Any]) -> None:
+    @on(PresenceEvent)
+    def _presence_changed(self, message: PresenceEvent) -> None:
         """Someone came, went or moved: the line and the field labels follow."""
-        if self.query_one(PresenceLine).apply_event(data):
+        if self.query_one(PresenceLine).apply_event(message.data):
             self._mark_fields()
 
     def _mark_fields(self) -> None:
@@ -513,11 +511,12 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
             found.first(Static).update(label)
             found.first(Static).set_class(bool(editors), "-others-editing")
 
-    # --- live updates (called by the app) -------------------------------------------------------
+    # --- live updates ---------------------------------------------------------------------------
 
-    def incident_event(self, data: dict[str, Any]) -> None:
+    @on(IncidentEvent)
+    def _incident_changed(self, message: IncidentEvent) -> None:
         """Someone saved this incident while we edit: say what changed (we keep our text)."""
-        inc = data.get("incident") or {}
+        inc = message.data.get("incident") or {}
         if self.is_new or inc.get("id") != self.incident_id:
             return
         if int(inc.get("version") or 0) <= int(self.base.get("version") or 0) or self.saving:
@@ -538,6 +537,6 @@ class IncidentEditScreen(LiveScreen, Screen[dict[str, Any] | None]):
         if not self.is_new:
             self._say_editing()
 
-    def feed_down(self, connection: str) -> None:
+    def feed_down(self, line: str) -> None:
         """Keep the form; say saving waits for the connection."""
-        self._notice(f"{connection}\nYour text is kept; save once connected.")
+        self._notice(f"{line}\nYour text is kept; save once connected.")

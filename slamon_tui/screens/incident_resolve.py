@@ -14,19 +14,18 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Static, TextArea
 
-from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
-from slamon_tui.incident_model import FIELD_LABELS, conflict_fields, resolve_conflict
-from slamon_tui.screens.incident_base import EditingForm
+from slamon_tui.client import FeedCallError, FeedClientError
+from slamon_tui.models.incidents import FIELD_LABELS, conflict_fields, resolve_conflict
+from slamon_tui.screens.base import EditingForm
+from slamon_tui.screens.incident_conflict import ConflictScreen
+from slamon_tui.types import FeedCall
 from slamon_tui.widgets.incident_choices import MarkedCheckbox
 from slamon_tui.widgets.incident_presence import PresenceLine
 
-FIELDS = ("root_cause", "resolution_notes")
 
-
-class IncidentResolveScreen(EditingForm, Screen[dict[str, Any] | None]):
+class IncidentResolveScreen(EditingForm):
     """Resolve ``incident``; dismissed with the resolved incident, or None."""
 
     EDIT_FIELD = "root_cause"
@@ -46,12 +45,10 @@ class IncidentResolveScreen(EditingForm, Screen[dict[str, Any] | None]):
         presence: list[dict[str, Any]] | None = None,
         own_session: Any = None,
     ) -> None:
-        super().__init__()
+        super().__init__(call, int(incident["id"]))
         self._presence = presence if presence is not None else incident.get("presence")
         self._own_session = own_session
-        self._call = call
         self.base = dict(incident)
-        self.incident_id = int(incident["id"])
         self.saving = False
 
     def compose(self) -> ComposeResult:
@@ -168,8 +165,6 @@ class IncidentResolveScreen(EditingForm, Screen[dict[str, Any] | None]):
         self._notice(f"⚠ Not resolved: {exc.message}. Everything you typed is still here.")
 
     def _open_conflict(self, current: dict[str, Any], changed: list[str]) -> None:
-        from slamon_tui.screens.incident_conflict import ConflictScreen
-
         yours = self.values()
         base = dict(self.base)
         fields = conflict_fields(base, yours, current, changed)

@@ -13,13 +13,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Checkbox, Footer, Markdown, Select, Static, TextArea
 
-from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
-from slamon_tui.incident_model import STATUSES
-from slamon_tui.screens.incident_base import EditingForm
+from slamon_tui.client import FeedCallError, FeedClientError
+from slamon_tui.models.incidents import STATUSES
+from slamon_tui.screens.base import EditingForm
+from slamon_tui.types import FeedCall
 from slamon_tui.widgets.incident_choices import MarkedCheckbox
 from slamon_tui.widgets.incident_presence import PresenceLine
 
@@ -28,7 +28,7 @@ PREVIEW_SIDE_FROM = 120
 PREVIEW_DELAY_S = 0.3
 
 
-class IncidentUpdateScreen(EditingForm, Screen[dict[str, Any] | None]):
+class IncidentUpdateScreen(EditingForm):
     """Post an update to ``incident``; dismissed with the incident after it, or None."""
 
     EDIT_FIELD = "message"
@@ -49,12 +49,10 @@ class IncidentUpdateScreen(EditingForm, Screen[dict[str, Any] | None]):
         presence: list[dict[str, Any]] | None = None,
         own_session: Any = None,
     ) -> None:
-        super().__init__()
+        super().__init__(call, int(incident["id"]))
         self._presence = presence if presence is not None else incident.get("presence")
         self._own_session = own_session
-        self._call = call
         self.incident = incident
-        self.incident_id = int(incident["id"])
         self.preview_shown = True
         self._preview_timer: Timer | None = None
         self.saving = False

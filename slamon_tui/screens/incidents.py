@@ -9,21 +9,24 @@ for viewers the key is not there at all).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
-from slamon_tui.incident_model import OVERDUE_MARK, ActiveIncidents, is_overdue
-from slamon_tui.screens.incident_base import LiveScreen
+from slamon_tui.client import FeedCallError, FeedClientError
+from slamon_tui.identity import Identity
+from slamon_tui.messages import IncidentEvent
+from slamon_tui.models.incidents import OVERDUE_MARK, ActiveIncidents, is_overdue
+from slamon_tui.screens.base import RoleScreen
+from slamon_tui.screens.incident_detail import IncidentDetailScreen
+from slamon_tui.screens.incident_edit import IncidentEditScreen
+from slamon_tui.types import FeedCall, ServiceNames
 from slamon_tui.widgets.incident_table import IncidentTable
 
 PAST_DAYS = (7, 30, 90)
@@ -32,11 +35,8 @@ AGE_TICK_S = 30.0
 PAST_REFRESH_DELAY_S = 0.5
 """A burst of events (an incident resolved, then updated) asks incident.past once."""
 
-ServiceNames = Callable[[], list[tuple[str, str]]]
-"""The services as (id, name) in the dashboard's order (for names and the editor's list)."""
 
-
-class IncidentsScreen(LiveScreen, Screen[None]):
+class IncidentsScreen(RoleScreen[None]):
     """Active and past incidents; ``call`` reaches the daemon, ``services`` names services."""
 
     BINDINGS = [
@@ -49,9 +49,10 @@ class IncidentsScreen(LiveScreen, Screen[None]):
         Binding("r", "reload", "Refresh"),
     ]
 
-    def __init__(self, call: FeedCall, services: ServiceNames | None = None) -> None:
-        super().__init__()
-        self._call = call
+    def __init__(
+        self, call: FeedCall, identity: Identity, services: ServiceNames | None = None
+    ) -> None:
+        super().__init__(call, identity)
         self._services = services or (lambda: [])
         self.active = ActiveIncidents()
         self.days = PAST_DAYS[0]
@@ -94,13 +95,12 @@ class IncidentsScreen(LiveScreen, Screen[None]):
     # --- loading --------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Ask for the active list, the past page (or the search) and the identity again."""
+        """Ask for the active list and the past page (or the search) again."""
         self._run(self._load_active(), "active")
         if self.search_query:
             self._run(self._search(self.search_query), "past")
         else:
             self._run(self._load_past(), "past")
-        self._run(self.ask_identity(self._call), "identity")
 
     def _run(self, coro: Any, group: str) -> None:
         self.run_worker(coro, group=group, exclusive=True, exit_on_error=False)
@@ -194,10 +194,12 @@ class IncidentsScreen(LiveScreen, Screen[None]):
         table.display = bool(items)
         empty.display = not items and (self.search_query is not None or bool(self.past))
 
-    # --- live updates (called by the app) ---------------------------------------------------
+    # --- live updates ---------------------------------------------------------------------
 
-    def incident_event(self, data: dict[str, Any]) -> None:
+    @on(IncidentEvent)
+    def _incident_changed(self, message: IncidentEvent) -> None:
         """An incident changed: the active list follows; the past page is asked again."""
+        data = message.data
         if self.active.apply_event(data):
             self._show_active()
         resolved = (data.get("incident") or {}).get("status") == "resolved"
@@ -214,13 +216,9 @@ class IncidentsScreen(LiveScreen, Screen[None]):
         self._past_timer = None
         self._run(self._load_past(), "past")
 
-    def feed_down(self, connection: str) -> None:
+    def feed_down(self, line: str) -> None:
         """Say the lists are the last fetched until the feed is back."""
-        self._problem(f"{connection}\nThe lists below are the last fetched.")
-
-    def identity_changed(self) -> None:
-        """Show or hide ``n``."""
-        self.refresh_bindings()
+        self._problem(f"{line}\nThe lists below are the last fetched.")
 
     # --- keys -------------------------------------------------------------------------------
 
@@ -240,9 +238,9 @@ class IncidentsScreen(LiveScreen, Screen[None]):
 
     def open_incident(self, incident_id: int) -> None:
         """Open the detail screen of one incident."""
-        from slamon_tui.screens.incident_detail import IncidentDetailScreen
-
-        self.app.push_screen(IncidentDetailScreen(incident_id, self._call, self._services))
+        self.app.push_screen(
+            IncidentDetailScreen(incident_id, self._call, self.identity, self._services)
+        )
 
     def action_back(self) -> None:
         """End the search, or go back to the dashboard."""
@@ -255,8 +253,6 @@ class IncidentsScreen(LiveScreen, Screen[None]):
         """Open the editor on a new incident."""
         if not self.may_edit:
             return
-        from slamon_tui.screens.incident_edit import IncidentEditScreen
-
         self.app.push_screen(IncidentEditScreen(self._call, None, self._services()), self._created)
 
     def _created(self, incident: dict[str, Any] | None) -> None:

@@ -10,7 +10,6 @@ password", "too many failed logins; retry in N s".
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,13 +19,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from slamon_tui.client import FeedCallError, FeedClientError
-from slamon_tui.identity import identity_label
+from slamon_tui.identity import Identity
 
-LogIn = Callable[[str, str], Awaitable[dict[str, Any]]]
-"""``SlamonApp.log_in``: log in over the live connection; returns the new identity."""
+LogIn = Callable[[str, str], Awaitable[Identity]]
+"""``FeedSession.log_in``: log in over the live connection; returns the new identity."""
 
 
-class LoginScreen(ModalScreen[dict[str, Any] | None]):
+class LoginScreen(ModalScreen[Identity | None]):
     """Dismissed with the new identity, or None when the user goes on without a login."""
 
     BINDINGS = [Binding("escape", "skip", "Continue without login", key_display="Esc")]
@@ -180,7 +179,7 @@ class LoginScreen(ModalScreen[dict[str, Any] | None]):
         except FeedClientError as exc:
             self._failed(f"cannot reach the daemon: {exc}")
         else:
-            self.app.notify(f"Logged in as {identity_label(identity)}.", timeout=3)
+            self.app.notify(f"Logged in as {identity.label}.", timeout=3)
             self.dismiss(identity)
         finally:
             self.busy = False

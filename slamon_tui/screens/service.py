@@ -17,13 +17,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
-from slamon_tui.messages import DetailFetched
+from slamon_tui.client import FeedCallError, FeedClientError
+from slamon_tui.messages import CheckEvent, DetailFetched, StatusEvent
+from slamon_tui.screens.base import LiveScreen
+from slamon_tui.types import FeedCall
 from slamon_tui.widgets.episode_list import EpisodeList
 from slamon_tui.widgets.figures_table import FiguresTable
 from slamon_tui.widgets.latency_chart import RANGES, LatencyChart
@@ -55,7 +56,7 @@ class DetailScroll(VerticalScroll, inherit_bindings=False):
     ]
 
 
-class ServiceScreen(Screen[None]):
+class ServiceScreen(LiveScreen[None]):
     """One service in detail; ``service_id`` names it, ``call`` reaches the daemon."""
 
     BINDINGS = [
@@ -78,9 +79,8 @@ class ServiceScreen(Screen[None]):
         status: str = "unknown",
         since: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(call)
         self.service_id = service_id
-        self._call = call
         self._first = (name or service_id, status, since)
         self.range = "24h"
         self.detail: dict[str, Any] | None = None
@@ -198,11 +198,12 @@ class ServiceScreen(Screen[None]):
         if event.state == WorkerState.ERROR:
             self.notify(f"Internal error: {event.worker.error!r}", severity="error", timeout=10)
 
-    # --- live updates (called by the app) ---------------------------------------------------
+    # --- live updates ---------------------------------------------------------------------
 
-    def check_arrived(self) -> None:
+    @on(CheckEvent)
+    def _check_arrived(self, message: CheckEvent) -> None:
         """A check of this service arrived: reload, at most every REFRESH_MIN_INTERVAL_S."""
-        if self._reload_timer is not None:
+        if message.data.get("service_id") != self.service_id or self._reload_timer is not None:
             return  # a reload is already due
         wait = self._loaded_at + REFRESH_MIN_INTERVAL_S - time.monotonic()
         if wait <= 0:
@@ -214,16 +215,20 @@ class ServiceScreen(Screen[None]):
         self._reload_timer = None
         self.reload()
 
-    def status_changed(self, status: str, since: str | None) -> None:
+    @on(StatusEvent)
+    def _status_changed(self, message: StatusEvent) -> None:
         """A status event for this service: the header follows at once."""
-        self.query_one(ServiceHeader).set_status(status, since)
+        data = message.data
+        if data.get("kind") == "service" and data.get("service_id") == self.service_id:
+            status = str(data.get("status") or "unknown")
+            self.query_one(ServiceHeader).set_status(status, data.get("at"))
 
-    def feed_down(self, connection: str) -> None:
-        """The connection dropped (``connection`` is the dashboard's line saying so): what
-        is on show is the last known until the reload that follows the reconnection."""
-        line = self.query_one("#detail-problem", Static)
-        line.update(f"{connection}\nThe figures below are the last fetched.")
-        line.display = True
+    def feed_down(self, line: str) -> None:
+        """The connection dropped (``line`` says so): what is on show is the last known
+        until the reload that follows the reconnection."""
+        problem = self.query_one("#detail-problem", Static)
+        problem.update(f"{line}\nThe figures below are the last fetched.")
+        problem.display = True
 
     # --- keys ---------------------------------------------------------------------------------
 

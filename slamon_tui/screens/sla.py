@@ -19,12 +19,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from slamon_tui.client import FeedCall, FeedCallError, FeedClientError
-from slamon_tui.screens.incident_base import LiveScreen
+from slamon_tui.client import FeedCallError, FeedClientError
+from slamon_tui.screens.base import LiveScreen
+from slamon_tui.types import FeedCall
 from slamon_tui.widgets.sla_table import SlaTable
 
 EXPORT_FORMATS = ("md", "csv", "json")
@@ -70,7 +70,7 @@ def write_export(folder: Path, filename: str, text: str) -> Path:
     return path
 
 
-class SlaScreen(LiveScreen, Screen[None]):
+class SlaScreen(LiveScreen[None]):
     """SLA figures per service for a month or the last 30 days."""
 
     BINDINGS = [
@@ -84,8 +84,7 @@ class SlaScreen(LiveScreen, Screen[None]):
     ]
 
     def __init__(self, call: FeedCall) -> None:
-        super().__init__()
-        self._call = call
+        super().__init__(call)
         self.month: str | None = None
         """The month shown ("2026-11"); None until the daemon said which is current."""
         self.latest_month: str | None = None
@@ -173,9 +172,9 @@ class SlaScreen(LiveScreen, Screen[None]):
         if event.state == WorkerState.ERROR:
             self.notify(f"Internal error: {event.worker.error!r}", severity="error", timeout=10)
 
-    def feed_down(self, connection: str) -> None:
+    def feed_down(self, line: str) -> None:
         """Say the figures are the last fetched."""
-        self._problem(f"{connection}\nThe figures below are the last fetched.")
+        self._problem(f"{line}\nThe figures below are the last fetched.")
 
     # --- keys -------------------------------------------------------------------------------
 

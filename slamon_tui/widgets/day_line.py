@@ -12,7 +12,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from slamon_tui.formatting import DAILY_GLYPHS, day_word, format_duration, percent_text
+from slamon_daemon.text import duration, percent
+from slamon_tui.formatting import DAILY_GLYPHS, day_word
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +48,10 @@ def day_line_text(
     text.append(day_word(view.cell), (styles or {}).get(view.cell))
     detail = view.detail
     if detail is not None:
-        down = format_duration(float(detail.get("downtime_s") or 0))
+        down = duration(float(detail.get("downtime_s") or 0))
         episodes = len(detail.get("episodes") or [])
         outages = {0: "no outages", 1: "1 outage"}.get(episodes, f"{episodes} outages")
-        text.append(f" · uptime {percent_text(detail.get('uptime'))}")
+        text.append(f" · uptime {percent(detail.get('uptime'))}")
         text.append(f" · {'down' if compact else 'downtime'} {down} · {outages}")
     elif view.problem:
         text.append(f" · {view.problem}", style="italic")

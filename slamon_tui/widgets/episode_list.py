@@ -12,9 +12,9 @@ from rich.text import Text
 from textual.widgets import Static
 
 from slamon_daemon.models import parse_ts
+from slamon_daemon.text import duration
 from slamon_tui.formatting import (
     error_kind_text,
-    format_duration,
     status_symbol,
     status_word,
     time_text,
@@ -25,7 +25,7 @@ def episode_duration(episode: dict[str, Any], now: datetime) -> str:
     """How long the episode lasted, or has lasted so far."""
     start = parse_ts(str(episode["started_at"]))
     end = parse_ts(str(episode["ended_at"])) if episode.get("ended_at") else now
-    return format_duration((end - start).total_seconds())
+    return duration((end - start).total_seconds())
 
 
 def episodes_table(

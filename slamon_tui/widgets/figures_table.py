@@ -16,7 +16,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from slamon_tui.formatting import error_kind_text, format_ms
+from slamon_daemon import text
+from slamon_tui.formatting import error_kind_text
 
 WINDOWS = ("24h", "7d", "30d", "90d")
 _LATENCIES = (
@@ -56,7 +57,7 @@ def series_summary(series: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ms(value: Any) -> str:
-    return "—" if value is None else format_ms(float(value))
+    return text.latency(None if value is None else float(value))
 
 
 def figures_table(rows: dict[str, dict[str, Any]], selected: str) -> Table:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.widgets import Static
 
-from slamon_tui.identity import ROLES, identity_label
+from slamon_tui.identity import ROLES, Identity
 
 
 class IdentityBadge(Static):
@@ -16,11 +14,10 @@ class IdentityBadge(Static):
         """Show the identity now and at every change."""
         self.watch(self.app, "identity", self.show_identity, init=True)
 
-    def show_identity(self, identity: dict[str, Any]) -> None:
-        """Draw ``identity`` (the whoami dict)."""
-        role = str(identity.get("role") or "anonymous")
-        self.update(identity_label(identity))
-        shown = role if role in ROLES else "anonymous"
+    def show_identity(self, identity: Identity) -> None:
+        """Draw ``identity``."""
+        self.update(identity.label)
+        shown = identity.role if identity.role in ROLES else "anonymous"
         for name in ROLES:
             self.set_class(name == shown, f"-{name}")
-        self.set_class(not identity.get("logged_in"), "-guest")
+        self.set_class(not identity.logged_in, "-guest")

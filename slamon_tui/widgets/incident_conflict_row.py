@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
-from slamon_tui.incident_model import ConflictField, merged_text, value_text
+from slamon_tui.models.incidents import ConflictField, merged_text, value_text
 
 MAX_VALUE_LINES = 6
 """Long texts are cut to this many lines here (the editor keeps them whole)."""

@@ -15,7 +15,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from slamon_tui.incident_model import ActiveIncidents, is_overdue
+from slamon_tui.models.incidents import ActiveIncidents, is_overdue
 from slamon_tui.widgets.incident_table import (
     STYLE_NAMES,
     IncidentColumns,

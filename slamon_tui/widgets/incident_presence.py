@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.widgets import Static
 
-from slamon_tui.incident_model import PresenceBoard
+from slamon_tui.models.incidents import PresenceBoard
 
 
 class PresenceLine(Static):

@@ -15,12 +15,12 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from slamon_tui.incident_model import (
+from slamon_daemon.text import duration
+from slamon_tui.models.incidents import (
     OVERDUE_MARK,
     RESPONSE_TARGETS,
     is_overdue,
     services_text,
-    span_text,
     when_text,
 )
 
@@ -94,8 +94,8 @@ class IncidentSummary(Static):
         target = RESPONSE_TARGETS.get(priority)
         if target:
             response = f"{priority} target {target} · {response}"
-        duration = inc.get("duration_s")
-        lasted = span_text(float(duration)) if duration is not None else "—"
+        so_far = inc.get("duration_s")
+        lasted = duration(None if so_far is None else float(so_far), compact=True)
         if inc.get("status") != "resolved":
             lasted += " so far"
         rows = [

@@ -18,7 +18,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from slamon_tui.incident_model import (
+from slamon_tui.models.incidents import (
     OVERDUE_MARK,
     STATUS_SHORT,
     age_text,

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Markdown, Static
 
-from slamon_tui.incident_model import when_text
+from slamon_tui.models.incidents import when_text
 
 
 def entry_heading(update: dict[str, Any], now: datetime) -> str:

@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from slamon_tui.formatting import error_kind_text, format_ms, outcome_text, time_text
+from slamon_daemon import text
+from slamon_tui.formatting import error_kind_text, outcome_text, time_text
 
 
 def checks_table(checks: Sequence[dict[str, Any]], now: datetime | None = None) -> RenderableType:
@@ -40,9 +41,7 @@ def checks_table(checks: Sequence[dict[str, Any]], now: datetime | None = None) 
             time_text(c.get("started_at"), now, seconds=True),
             Text(outcome_text(outcome), style="bold" if failed else ""),
             "—" if code is None else str(code),
-            Text(
-                "—" if latency is None else format_ms(float(latency)), style="dim" if failed else ""
-            ),
+            Text(text.latency(latency), style="dim" if failed else ""),
             error,
         )
     return table

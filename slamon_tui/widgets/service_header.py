@@ -12,9 +12,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from slamon_daemon.models import ServiceStatus, parse_ts
+from slamon_daemon.text import duration, percent
 from slamon_tui.formatting import (
-    format_duration,
-    percent_text,
     status_symbol,
     status_word,
     time_text,
@@ -65,8 +64,7 @@ def header_text(
         try:
             at = parse_ts(since)
             text.append(
-                f"  since {time_text(since, now)} UTC"
-                f" ({format_duration((now - at).total_seconds())})",
+                f"  since {time_text(since, now)} UTC ({duration((now - at).total_seconds())})",
                 style=styles.get("muted"),
             )
         except ValueError:
@@ -76,8 +74,8 @@ def header_text(
     svc = detail.get("service") or {}
     text.append(f"\n{svc.get('url', '')}", style="underline")
     text.append(
-        f"  {svc.get('method', 'GET')} every {format_duration(float(svc.get('interval_s') or 0))},"
-        f" timeout {format_duration(float(svc.get('timeout_s') or 0))}",
+        f"  {svc.get('method', 'GET')} every {duration(float(svc.get('interval_s') or 0))},"
+        f" timeout {duration(float(svc.get('timeout_s') or 0))}",
         style=styles.get("muted"),
     )
     text.append("\n")
@@ -91,7 +89,7 @@ def header_text(
     uptime = detail.get("uptime") or {}
     for i, window in enumerate(UPTIME_WINDOWS):
         text.append(f"{' · ' if i else ''}{window} ", style=styles.get("muted"))
-        text.append(percent_text(uptime.get(window)), style="bold")
+        text.append(percent(uptime.get(window)), style="bold")
     return text
 
 

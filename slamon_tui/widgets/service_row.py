@@ -22,7 +22,7 @@ from slamon_tui.formatting import (
     status_word,
     uptime_text,
 )
-from slamon_tui.model import ServiceState
+from slamon_tui.models.dashboard import ServiceState
 from slamon_tui.widgets.columns import CURSOR_WIDTH, GAP, LATENCY_WIDTH, UPTIME_WIDTH, Columns, fit
 from slamon_tui.widgets.latency_sparkline import sparkline_text
 from slamon_tui.widgets.uptime_bar import bar_cells, bar_text

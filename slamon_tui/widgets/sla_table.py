@@ -14,7 +14,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from slamon_tui.formatting import format_duration, format_ms
+from slamon_daemon import text
 from slamon_tui.widgets.columns import fit
 
 WIDE_FROM = 150
@@ -28,22 +28,6 @@ def verdict_text(met: bool | None) -> str:
     if met is None:
         return "— no data"
     return "✓ MET" if met else "✕ BREACHED"
-
-
-def minutes_text(value: float | None) -> str:
-    """Minutes with one decimal ("12.3 min"), "—" when unknown."""
-    if value is None:
-        return "—"
-    return f"{value:.1f} min"
-
-
-def percent(value: Any) -> str:
-    """A target or compliance with its % ("99.9%")."""
-    if value is None or value in ("—", ""):
-        return "—"
-    if isinstance(value, float | int):
-        return f"{value:g}%"
-    return f"{value}%"
 
 
 def budget_bar(row: dict[str, Any], width: int = BAR_WIDTH) -> tuple[str, str, str]:
@@ -83,31 +67,27 @@ def latency_objective_text(obj: dict[str, Any] | None) -> str:
     """ "✓ 97.12% ≤ 1000 ms (target 95%)", or "—" without an objective."""
     if not obj:
         return "—"
-    comp = obj.get("compliance_pct")
     verdict = "—" if obj.get("met") is None else ("✓" if obj["met"] else "✕")
-    shown = "n/a" if comp is None else f"{comp:.2f}%"
-    return f"{verdict} {shown} ≤ {obj.get('threshold_ms'):g} ms (target {obj.get('target_pct'):g}%)"
-
-
-def duration_text(seconds: float | None) -> str:
-    """MTTR/MTBF: "5m 00s", or "—" without episodes."""
-    return "—" if seconds is None else format_duration(seconds)
+    objective = text.latency_objective(
+        obj.get("compliance_pct"), float(obj["threshold_ms"]), float(obj["target_pct"])
+    )
+    return f"{verdict} {objective}"
 
 
 def figures(row: dict[str, Any]) -> dict[str, str]:
     """Every figure of one report row as text (the keys are the columns)."""
     days = row.get("days_below_target") or []
     return {
-        "target": percent(row.get("target")),
-        "uptime": percent(row.get("uptime")),
+        "target": text.percent(row.get("target")),
+        "uptime": text.percent(row.get("uptime")),
         "verdict": verdict_text(row.get("met")),
         "budget": budget_text(row),
         "remaining": remaining_text(row),
         "days_below": str(len(days)),
         "outages": str(row.get("episodes") or 0),
-        "mttr": duration_text(row.get("mttr_s")),
-        "mtbf": duration_text(row.get("mtbf_s")),
-        "p95": "—" if row.get("p95_ms") is None else format_ms(float(row["p95_ms"])),
+        "mttr": text.duration(row.get("mttr_s")),
+        "mtbf": text.duration(row.get("mtbf_s")),
+        "p95": text.latency(row.get("p95_ms")),
         "latency": latency_objective_text(row.get("latency_objective")),
     }
 

@@ -131,7 +131,7 @@ def test_markdown_says_met_and_breached_in_words() -> None:
     assert by_id["payments"][[h for _, h in COLUMNS].index("MTTR")] == "3h 00m"
     assert by_id["ghost"][[h for _, h in COLUMNS].index("Uptime %")] == "—"
     assert (
-        "100.00% ≤100ms (target 99%) MET"
+        "100.00% ≤ 100 ms (target 99%) MET"
         in by_id["api"][[h for _, h in COLUMNS].index("Latency objective")]
     )
     # Notes for the partial service and the one without data.
@@ -179,7 +179,7 @@ def test_csv_parses_with_one_row_per_service() -> None:
         recs[2]["monitored_from"] == "2026-10-10T14:00:00+00:00" and recs[3]["monitored_from"] == ""
     )
     # The latency objective cell holds a comma-free "≤" text that survives quoting.
-    assert recs[0]["Latency objective"].startswith("100.00% ≤100ms")
+    assert recs[0]["Latency objective"].startswith("100.00% ≤ 100 ms")
 
 
 def test_json_round_trips() -> None:
@@ -230,7 +230,7 @@ def test_cells() -> None:
             },
             "latency_objective",
         )
-        == "n/a ≤1000ms (target 95%)"
+        == "n/a ≤ 1000 ms (target 95%)"
     )
     assert (
         cell(
@@ -244,7 +244,7 @@ def test_cells() -> None:
             },
             "latency_objective",
         )
-        == "90.00% ≤1000ms (target 95%) BREACHED"
+        == "90.00% ≤ 1000 ms (target 95%) BREACHED"
     )
     assert cell({"p95_ms": None}, "p95_ms") == "—"
     assert cell({"p95_ms": 95.123}, "p95_ms") == "95.123"

@@ -96,12 +96,12 @@ def _app(settings: Settings, user: str | None = None) -> SlamonApp:
 
 async def _log_in(pilot, app: SlamonApp, name: str, password: str) -> None:  # type: ignore[no-untyped-def]
     """The login screen (L, or already open with --user), the fields, Enter."""
-    await wait_until(pilot, lambda: app.client is not None, WAIT_S)
+    await wait_until(pilot, lambda: app.session.client is not None, WAIT_S)
     if not isinstance(app.screen, LoginScreen):
         await pilot.press("L")
     await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen), WAIT_S)
     await submit_login(pilot, name, password)
-    await wait_until(pilot, lambda: app.identity.get("name") == name, WAIT_S)
+    await wait_until(pilot, lambda: app.identity.name == name, WAIT_S)
     await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), WAIT_S)
 
 
@@ -126,8 +126,8 @@ async def test_admin_creates_a_reporter_who_gets_reporter_actions_but_no_admin(
             admin_app = _app(settings)
             async with admin_app.run_test(size=(100, 30)) as pilot:
                 await wait_until(pilot, lambda: "api" in admin_app.dashboard.rows, WAIT_S)
-                assert admin_app.identity["name"] == "anonymous"
-                assert admin_app.identity["role"] == "viewer"
+                assert admin_app.identity.name == "anonymous"
+                assert admin_app.identity.role == "viewer"
                 assert "anonymous · viewer" in screen_text(admin_app)
                 assert admin_app.check_action("admin", ()) is False
                 await _log_in(pilot, admin_app, "alice", ADMIN_PW)
@@ -168,7 +168,7 @@ async def test_admin_creates_a_reporter_who_gets_reporter_actions_but_no_admin(
                 )
                 assert "reporter" in rita_line and "active" in rita_line
                 # Also a viewer, for step 3 (set up directly: this flow is shown above).
-                await admin_app.call(
+                await admin_app.session.call(
                     "user.add", {"username": "victor", "role": "viewer", "password": VIEWER_PW}
                 )
             stored = await daemon.store.get_user("rita")
@@ -186,9 +186,9 @@ async def test_admin_creates_a_reporter_who_gets_reporter_actions_but_no_admin(
                 await wait_until(
                     pilot, lambda: isinstance(reporter_app.screen, LoginScreen), WAIT_S
                 )
-                assert reporter_app.identity["name"] == "anonymous"
+                assert reporter_app.identity.name == "anonymous"
                 await _log_in(pilot, reporter_app, "rita", REPORTER_PW)
-                assert reporter_app.identity["role"] == "reporter"
+                assert reporter_app.identity.role == "reporter"
                 text = screen_text(reporter_app)
                 assert "rita · reporter" in text and "Admin" not in text
                 assert reporter_app.check_action("admin", ()) is False
@@ -198,7 +198,7 @@ async def test_admin_creates_a_reporter_who_gets_reporter_actions_but_no_admin(
                 assert await _offered_new_incident(pilot, reporter_app)
                 # The daemon agrees: admin methods are refused to her token.
                 with pytest.raises(Exception, match="forbidden"):
-                    await reporter_app.call("user.list", {})
+                    await reporter_app.session.call("user.list", {})
 
             # 3. A viewer: neither admin nor incident actions.
             viewer_app = _app(settings, user="victor")
@@ -211,10 +211,10 @@ async def test_admin_creates_a_reporter_who_gets_reporter_actions_but_no_admin(
             # 4. Logging out ends the login on the daemon and deletes the cache.
             again = _app(settings, user="victor")
             async with again.run_test(size=(100, 30)) as pilot:
-                await wait_until(pilot, lambda: again.identity.get("name") == "victor", WAIT_S)
+                await wait_until(pilot, lambda: again.identity.name == "victor", WAIT_S)
                 assert not isinstance(again.screen, LoginScreen)  # the cached login, reused
                 await pilot.press("ctrl+l")
-                await wait_until(pilot, lambda: again.identity.get("name") == "anonymous", WAIT_S)
+                await wait_until(pilot, lambda: again.identity.name == "anonymous", WAIT_S)
             assert not cache_file(settings.daemon.socket).exists()
 
 
@@ -239,4 +239,4 @@ async def test_sixth_login_after_five_wrong_passwords_says_retry_in(folder: Path
                 assert screen.error_text.endswith(" s")
                 assert "too many failed logins; retry in" in screen_text(app)
                 assert isinstance(app.screen, LoginScreen)
-                assert app.identity["logged_in"] is False
+                assert app.identity.logged_in is False

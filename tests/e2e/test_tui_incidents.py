@@ -108,8 +108,8 @@ def _app(settings: Settings) -> SlamonApp:
 async def logged_in(pilot: Pilot[None], app: SlamonApp, user: str) -> None:
     """Wait for the dashboard, then log in over the feed as ``user``."""
     await wait_until(pilot, lambda: app.dashboard.model.loaded, WAIT_S)
-    await app.log_in(user, USERS[user])
-    await wait_until(pilot, lambda: app.identity.get("role") == "reporter", WAIT_S)
+    await app.session.log_in(user, USERS[user])
+    await wait_until(pilot, lambda: app.identity.role == "reporter", WAIT_S)
 
 
 async def read_incident(settings: Settings, incident_id: int) -> dict[str, Any]:

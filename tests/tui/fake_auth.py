@@ -3,9 +3,10 @@
 The rules are the real daemon's (docs/feed.md "Roles and logins"): a request's caller is the
 user of its ``token``; without one, ``owner_role`` when set (the daemon's owner_is_admin),
 else a viewer when ``anonymous_read`` is true, else anonymous. A method answers only callers
-with at least its role in ``method_roles``; methods not listed there are not checked here
-(the incident methods, for one, are left to their own tests). Five failed logins for a
-username answer ``rate_limited`` "too many failed logins; retry in N s".
+with at least its role in ``METHOD_ROLES`` (the incident methods too: FakeIncidents answers
+them once this check passed). Five failed logins for a username answer ``rate_limited``
+"too many failed logins; retry in N s". tests/tui/test_fake_contract.py holds all the fakes
+to the real daemon's replies.
 
 Tokens are plain strings; ``expire(token)`` makes the daemon answer "your login expired",
 ``revoke(username)`` ends every login of a user as a role change does.
@@ -25,65 +26,38 @@ if TYPE_CHECKING:
 
 ROLES = ("anonymous", "viewer", "reporter", "admin")
 METHOD_ROLES: dict[str, str] = {
-    "ping": "anonymous",
-    "methods": "anonymous",
-    "auth.login": "anonymous",
-    "auth.refresh": "anonymous",
-    "auth.logout": "anonymous",
-    "auth.whoami": "anonymous",
-    "auth.passwd": "viewer",
-    "status.get": "viewer",
-    "subscribe": "viewer",
-    "unsubscribe": "viewer",
-    "service.get": "viewer",
-    "service.series": "viewer",
-    "service.calendar": "viewer",
-    "service.day": "viewer",
-    "maintenance.list": "viewer",
-    "user.list": "admin",
-    "user.add": "admin",
-    "user.set_role": "admin",
-    "user.disable": "admin",
-    "user.enable": "admin",
-    "user.passwd": "admin",
-    "audit.list": "admin",
-    "service.add": "admin",
-    "service.edit": "admin",
-    "service.pause": "admin",
-    "service.resume": "admin",
-    "maintenance.create": "admin",
-    "maintenance.cancel": "admin",
+    **dict.fromkeys(
+        "ping methods auth.login auth.refresh auth.logout auth.whoami".split(), "anonymous"
+    ),
+    **dict.fromkeys(
+        "auth.passwd status.get subscribe unsubscribe service.get service.series"
+        " service.calendar service.day maintenance.list incident.list incident.get"
+        " incident.past incident.search presence.set presence.clear presence.list"
+        " sla.report".split(),
+        "viewer",
+    ),
+    **dict.fromkeys(
+        "incident.create incident.update incident.add_update incident.resolve".split(),
+        "reporter",
+    ),
+    **dict.fromkeys(
+        "user.list user.add user.set_role user.disable user.enable user.passwd audit.list"
+        " service.add service.edit service.pause service.resume maintenance.create"
+        " maintenance.cancel".split(),
+        "admin",
+    ),
 }
-AUDITED = {
-    "user.add",
-    "user.set_role",
-    "user.disable",
-    "user.enable",
-    "user.passwd",
-    "service.add",
-    "service.edit",
-    "service.pause",
-    "service.resume",
-    "maintenance.create",
-    "maintenance.cancel",
-}
+"""The least role each method needs (docs/feed.md)."""
+AUDITED = {m for m, role in METHOD_ROLES.items() if role == "admin" and not m.endswith(".list")}
+"""Every change an admin makes is in the audit log."""
 SECRETS = {"password", "new_password", "old_password", "refresh_token"}
 MAX_FAILURES = 5
 RETRY_S = 900
-SERVICE_KEYS = {
-    "id",
-    "name",
-    "url",
-    "interval",
-    "timeout",
-    "method",
-    "expect_status",
-    "degraded_after",
-    "confirm_failures",
-    "sla_target",
-    "body_contains",
-    "active",
-}
+LOGIN_TTL = timedelta(hours=12)
+SERVICE_KEYS = set(
+    "id name url interval timeout method expect_status degraded_after confirm_failures"
+    " sla_target body_contains active".split()
+)
 
 
 class FakeAuth:
@@ -94,7 +68,6 @@ class FakeAuth:
         self.anonymous_read = anonymous_read
         self.owner_role: str | None = None
         """Role of a caller without a token (the daemon's owner_is_admin); None: anonymous."""
-        self.method_roles = dict(METHOD_ROLES)
         self.users: dict[str, dict[str, Any]] = {}
         self.passwords: dict[str, str] = {}
         self.access: dict[str, str] = {}
@@ -107,7 +80,6 @@ class FakeAuth:
         self.admin_services: dict[str, dict[str, Any]] = {}
         """Services added over the feed: id -> their params (paused ones too)."""
         self.maintenance: list[dict[str, Any]] = []
-        self.ttl = timedelta(hours=12)
         self._ids = itertools.count(1)
 
     # --- set-up helpers for tests -----------------------------------------------------------
@@ -172,14 +144,14 @@ class FakeAuth:
 
     def check(self, request: protocol.Request) -> dict[str, Any] | None:
         """An error reply when the caller may not call the method; None when it may."""
-        needed = self.method_roles.get(request.method)
+        needed = METHOD_ROLES.get(request.method)
         if needed is None:
             return None
         who, problem = self.caller(request.token)
         if problem is not None:
             return protocol.error_reply(request.id, ErrorCode.UNAUTHORIZED, problem)
         role = who["role"]
-        if ROLES.index(role) < ROLES.index(needed):
+        if not allows(role, needed):
             code = ErrorCode.UNAUTHORIZED if role == "anonymous" else ErrorCode.FORBIDDEN
             return protocol.error_reply(
                 request.id, code, f"{request.method} needs the {needed} role; you are {role}"
@@ -189,12 +161,12 @@ class FakeAuth:
     def answer(self, request: protocol.Request) -> dict[str, Any] | None:
         """The reply of an auth/user/audit/admin method; None for other methods."""
         handler = getattr(self, "_" + request.method.replace(".", "_"), None)
-        if handler is None or request.method not in self.method_roles:
+        if handler is None or request.method not in METHOD_ROLES:
             return None
         try:
             result = handler(request.params, request.token)
-        except _Refused as exc:
-            return protocol.error_reply(request.id, exc.code, exc.message, exc.fields)
+        except Refused as exc:
+            return exc.reply(request.id)
         if request.method in AUDITED:
             who, _ = self.caller(request.token)
             params = request.params
@@ -221,14 +193,14 @@ class FakeAuth:
         return {
             "access_token": access,
             "refresh_token": refresh,
-            "expires_at": (datetime.now(UTC) + self.ttl).isoformat(),
+            "expires_at": (datetime.now(UTC) + LOGIN_TTL).isoformat(),
             "user": dict(self.users[username]),
         }
 
     def _auth_login(self, params: dict[str, Any], token: str | None) -> Any:
         username = str(params.get("username") or "")
         if self.failures.get(username, 0) >= MAX_FAILURES:
-            raise _Refused(ErrorCode.RATE_LIMITED, f"too many failed logins; retry in {RETRY_S} s")
+            raise Refused(ErrorCode.RATE_LIMITED, f"too many failed logins; retry in {RETRY_S} s")
         user = self.users.get(username)
         if (
             user is None
@@ -236,14 +208,14 @@ class FakeAuth:
             or self.passwords.get(username) != params.get("password")
         ):
             self.failures[username] = self.failures.get(username, 0) + 1
-            raise _Refused(ErrorCode.UNAUTHORIZED, "wrong username or password")
+            raise Refused(ErrorCode.UNAUTHORIZED, "wrong username or password")
         user["last_login_at"] = datetime.now(UTC).isoformat()
         return self._issue(username)
 
     def _auth_refresh(self, params: dict[str, Any], token: str | None) -> Any:
         username = self.refresh_tokens.pop(str(params.get("refresh_token")), None)
         if username is None:
-            raise _Refused(
+            raise Refused(
                 ErrorCode.UNAUTHORIZED, "refresh token unknown, used or expired; log in again"
             )
         return self._issue(username)
@@ -261,7 +233,7 @@ class FakeAuth:
     def _user(self, params: dict[str, Any]) -> dict[str, Any]:
         username = str(params.get("username") or "")
         if username not in self.users:
-            raise _Refused(ErrorCode.NOT_FOUND, f"no user {username!r}")
+            raise Refused(ErrorCode.NOT_FOUND, f"no user {username!r}")
         return self.users[username]
 
     @staticmethod
@@ -288,7 +260,7 @@ class FakeAuth:
         role = self._check_role(params)
         password = self._check_password(params)
         if username in self.users:
-            raise _Refused(ErrorCode.CONFLICT, f"a user {username!r} already exists")
+            raise Refused(ErrorCode.CONFLICT, f"a user {username!r} already exists")
         return dict(self.add_user(username, password, role, str(params.get("email") or "")))
 
     def _user_set_role(self, params: dict[str, Any], token: str | None) -> Any:
@@ -322,16 +294,14 @@ class FakeAuth:
     def _service_add(self, params: dict[str, Any], token: str | None) -> Any:
         fields = _service_problems(params, require=True)
         if fields:
-            raise _Refused(
+            raise Refused(
                 ErrorCode.INVALID_PARAMS, "; ".join(f"{k}: {v}" for k, v in fields.items()), fields
             )
         sid = str(params["id"])
         if any(s["id"] == sid for s in self.daemon.snapshot["services"]) or (
             sid in self.admin_services
         ):
-            raise _Refused(
-                ErrorCode.CONFLICT, f"a service {sid!r} already exists; use service.edit"
-            )
+            raise Refused(ErrorCode.CONFLICT, f"a service {sid!r} already exists; use service.edit")
         self.admin_services[sid] = {**params, "active": True}
         self._show_service(sid)
         return {"id": sid, "active": True, "source": "admin"}
@@ -341,17 +311,17 @@ class FakeAuth:
         if sid in self.admin_services:
             return sid
         if any(s["id"] == sid for s in self.daemon.snapshot["services"]):
-            raise _Refused(
+            raise Refused(
                 ErrorCode.CONFLICT,
                 f"service {sid!r} is defined in the config file; change it there",
             )
-        raise _Refused(ErrorCode.NOT_FOUND, f"no service {sid!r}")
+        raise Refused(ErrorCode.NOT_FOUND, f"no service {sid!r}")
 
     def _service_edit(self, params: dict[str, Any], token: str | None) -> Any:
         sid = self._admin_service(params)
         fields = _service_problems(params, require=False)
         if fields:
-            raise _Refused(
+            raise Refused(
                 ErrorCode.INVALID_PARAMS, "; ".join(f"{k}: {v}" for k, v in fields.items()), fields
             )
         self.admin_services[sid].update(params)
@@ -406,7 +376,7 @@ class FakeAuth:
         if not fields and times["end"] <= times["start"]:
             fields["end"] = '"end" must be after "start"'
         if fields:
-            raise _Refused(ErrorCode.INVALID_PARAMS, "; ".join(fields.values()), fields)
+            raise Refused(ErrorCode.INVALID_PARAMS, "; ".join(fields.values()), fields)
         who, _ = self.caller(token)
         window = {
             "id": len(self.maintenance) + 1,
@@ -424,20 +394,37 @@ class FakeAuth:
     def _maintenance_cancel(self, params: dict[str, Any], token: str | None) -> Any:
         window = next((w for w in self.maintenance if w["id"] == params.get("id")), None)
         if window is None:
-            raise _Refused(ErrorCode.NOT_FOUND, f"no maintenance window {params.get('id')}")
+            raise Refused(ErrorCode.NOT_FOUND, f"no maintenance window {params.get('id')}")
         window["cancelled_at"] = datetime.now(UTC).isoformat()
         return dict(window)
 
 
-class _Refused(Exception):
-    def __init__(self, code: str, message: str, fields: dict[str, str] | None = None) -> None:
+class Refused(Exception):
+    """A method's refusal: the error reply's code, message, fields and data."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        fields: dict[str, str] | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
-        self.code, self.message, self.fields = code, message, fields
+        self.code, self.message, self.fields, self.data = code, message, fields, data
+
+    def reply(self, request_id: Any) -> dict[str, Any]:
+        """The error reply to request ``request_id``."""
+        return protocol.error_reply(request_id, self.code, self.message, self.fields, self.data)
 
 
-def _field(name: str, problem: str) -> _Refused:
+def allows(role: str, needed: str) -> bool:
+    """Whether ``role`` has at least the role ``needed``."""
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+def _field(name: str, problem: str) -> Refused:
     message = f'"{name}": {problem}'
-    return _Refused(ErrorCode.INVALID_PARAMS, message, {name: message})
+    return Refused(ErrorCode.INVALID_PARAMS, message, {name: message})
 
 
 def _service_problems(params: dict[str, Any], *, require: bool) -> dict[str, str]:

@@ -6,7 +6,7 @@ It speaks the protocol of slamon_daemon/protocol.py: a hello, request/reply by i
 
 The service detail methods (service.get / .series / .calendar / .day) answer, shaped as
 docs/feed.md says, with figures made up from the snapshot's entry for the service (its
-status, its daily cells); ``details`` ((method, service id) -> result) overrides one.
+status, its daily cells).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from slamon_daemon import protocol
 
 from .fake_auth import FakeAuth
-from .fake_incidents import FakeIncidents
+from .fake_incidents import FAKE_MONTH, FakeIncidents, sla_row
 
 TODAY = date(2026, 11, 21)
 NOW = datetime(2026, 11, 21, 23, 10, tzinfo=UTC)
@@ -86,6 +86,7 @@ def make_check(
         "node": "local",
         "maintenance": False,
         "interval_s": 60.0,
+        "cert_expires_at": None,
     }
 
 
@@ -201,6 +202,7 @@ def make_detail(service: dict[str, Any]) -> dict[str, Any]:
         "episodes": episodes,
         "recent_checks": recent,
         "maintenance": [],
+        "sla": {"period": FAKE_MONTH, **sla_row(sid, str(service["name"]))},
     }
 
 
@@ -242,7 +244,8 @@ def make_series(sid: str, rng: str, *, gaps: range = range(10, 15)) -> dict[str,
                 "max_ms": round(p50 * 2.6, 3),
             }
         )
-    return {"id": sid, "range": rng, "bucket_s": bucket_s, "points": points}
+    summary = make_window(sum(p["checks"] for p in points), 1, uptime="99.93")
+    return {"id": sid, "range": rng, "bucket_s": bucket_s, "points": points, "summary": summary}
 
 
 def make_calendar(sid: str, days: list[str], daily: list[str], months: int = 3) -> dict[str, Any]:
@@ -296,8 +299,6 @@ class FakeDaemon:
         self.snapshot = snapshot or make_snapshot([make_service("api", "API")])
         self.errors: dict[str, tuple[str, str]] = {}
         self.results: dict[str, Any] = {}
-        self.details: dict[tuple[str, str], Any] = {}
-        """(method, service id) -> the result of a service detail method for that service."""
         self.delays: dict[str, float] = {}
         """method -> seconds to wait before answering (replies then come out of order)."""
         self.silent: set[str] = set()
@@ -423,6 +424,8 @@ class FakeDaemon:
             return protocol.reply(request.id, self.incidents.with_incidents(self.snapshot))
         if request.method.startswith("service."):
             return self._answer_service(request)
+        if request.method == "ping":
+            return protocol.reply(request.id, {"pong": True, "time": datetime.now(UTC).isoformat()})
         if request.method == "subscribe":
             self._subscribers.append(writer)
             self.subscribed.set()
@@ -439,17 +442,14 @@ class FakeDaemon:
             return protocol.error_reply(
                 request.id, protocol.ErrorCode.NOT_FOUND, f"no active service with id {sid!r}"
             )
-        if (request.method, sid) in self.details:
-            return protocol.reply(request.id, self.details[(request.method, sid)])
         if request.method == "service.get":
             return protocol.reply(request.id, make_detail(service))
         if request.method == "service.series":
             rng = params.get("range", "24h")
             if rng not in SERIES_RANGES:
+                problem = f'"range" must be one of {", ".join(SERIES_RANGES)}; got {rng!r}'
                 return protocol.error_reply(
-                    request.id,
-                    protocol.ErrorCode.INVALID_PARAMS,
-                    f'"range" must be one of {list(SERIES_RANGES)}, got {rng!r}',
+                    request.id, protocol.ErrorCode.INVALID_PARAMS, problem, {"range": problem}
                 )
             return protocol.reply(request.id, make_series(sid, rng))
         days = self.snapshot["days"]

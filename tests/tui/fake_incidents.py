@@ -3,12 +3,12 @@
 Shaped as docs/feed.md says and following the real daemon's rules: every save names the
 version it was made against and a stale one is refused with ``conflict``, ``fields`` (what
 changed underneath) and ``data.current`` (the incident now); appending an update never
-conflicts but moves the version on; writing needs the reporter role (the caller comes from
-FakeAuth: its token, else ``owner_role``, else a viewer); presence is one per connection and
+conflicts but moves the version on; who may call what is FakeAuth's check (the
+caller: its token, else ``owner_role``, else a viewer); presence is one per connection and
 ends when the connection does. Every change is pushed as an ``incident`` / ``presence`` event.
 
-``sla.report`` answers figures made up from the snapshot's services (``reports`` overrides
-one period by its label), or, with ``format``, a file name and text as the daemon does.
+``sla.report`` answers figures made up from the snapshot's services, or, with ``format``, a
+file name and text as the daemon does.
 """
 
 from __future__ import annotations
@@ -20,47 +20,26 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from slamon_daemon import protocol
+from slamon_daemon.models import INCIDENT_STATUSES, SEVERITIES
 from slamon_daemon.protocol import ErrorCode
+
+from .fake_auth import Refused, allows
 
 if TYPE_CHECKING:
     from .fake_daemon import FakeDaemon
 
-ROLES = ("anonymous", "viewer", "reporter", "admin")
-STATUSES = ("investigating", "identified", "monitoring", "resolved")
-SEVERITIES = ("low", "medium", "high", "critical")
 TARGETS = {
     "P1": timedelta(minutes=15),
     "P2": timedelta(hours=1),
     "P3": timedelta(hours=4),
     "P4": timedelta(hours=24),
 }
-WRITERS = {"incident.create", "incident.update", "incident.add_update", "incident.resolve"}
 EDITABLE = (
-    "title",
-    "description",
-    "status",
-    "severity",
-    "priority",
-    "impact",
-    "root_cause",
-    "resolution_notes",
-    "services",
-    "started_at",
+    "title description status severity priority impact root_cause resolution_notes services"
+    " started_at".split()
 )
 FAKE_MONTH = "2026-11"
 """The month the fake daemon calls "this month" (its TODAY's)."""
-
-
-class _Refused(Exception):
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        fields: dict[str, str] | None = None,
-        data: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code, self.message, self.fields, self.data = code, message, fields, data
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -80,7 +59,6 @@ class FakeIncidents:
         self.sessions: dict[asyncio.StreamWriter, int] = {}
         self.names: dict[int, str] = {}
         """session -> the caller's name when it set its presence."""
-        self.reports: dict[str, dict[str, Any]] = {}
         self.refuse: dict[str, tuple[str, str, dict[str, str] | None]] = {}
         """method -> (code, message, fields): answer that error instead (once per entry)."""
         self._next_id = 1
@@ -244,22 +222,14 @@ class FakeIncidents:
             return protocol.error_reply(
                 request.id, ErrorCode.UNKNOWN_METHOD, f"no method {method!r}"
             )
-        who, problem = self.daemon.auth.caller(request.token)
-        if problem is not None:
-            return protocol.error_reply(request.id, ErrorCode.UNAUTHORIZED, problem)
-        role = who["role"]
-        needed = "reporter" if method in WRITERS else "viewer"
-        if ROLES.index(role) < ROLES.index(needed):
-            return protocol.error_reply(
-                request.id, ErrorCode.FORBIDDEN, f"{method} needs the {needed} role; you are {role}"
-            )
+        who, _problem = self.daemon.auth.caller(request.token)  # FakeAuth.check passed
         if method in self.refuse:
             code, message, fields = self.refuse.pop(method)
             return protocol.error_reply(request.id, code, message, fields)
         try:
             result = handler(dict(request.params), who, self._session(writer))
-        except _Refused as exc:
-            return protocol.error_reply(request.id, exc.code, exc.message, exc.fields, exc.data)
+        except Refused as exc:
+            return exc.reply(request.id)
         return protocol.reply(request.id, result)
 
     def disconnected(self, writer: asyncio.StreamWriter) -> None:
@@ -285,7 +255,7 @@ class FakeIncidents:
     def _find(self, params: dict[str, Any]) -> dict[str, Any]:
         iid = params.get("id")
         if iid not in self.items:
-            raise _Refused(ErrorCode.NOT_FOUND, f"no incident {iid}")
+            raise Refused(ErrorCode.NOT_FOUND, f"no incident {iid}")
         return self.items[iid]
 
     def _validate(self, changes: dict[str, Any]) -> None:
@@ -299,15 +269,15 @@ class FakeIncidents:
                 problem = f"must be one of {', '.join(SEVERITIES)}"
             elif k == "priority" and v not in TARGETS:
                 problem = 'must be "P1", "P2", "P3" or "P4"'
-            elif k == "status" and v not in STATUSES:
-                problem = f"must be one of {', '.join(STATUSES)}"
+            elif k == "status" and v not in INCIDENT_STATUSES:
+                problem = f"must be one of {', '.join(INCIDENT_STATUSES)}"
             elif k == "services":
                 known = {s["id"] for s in self.daemon.snapshot["services"]}
                 unknown = sorted(set(v) - known)
                 if unknown:
                     problem = f"unknown services {unknown}"
             if problem:
-                raise _Refused(ErrorCode.INVALID_PARAMS, f"{k}: {problem}", {k: problem})
+                raise Refused(ErrorCode.INVALID_PARAMS, f"{k}: {problem}", {k: problem})
 
     def _apply(self, inc: dict[str, Any], changes: dict[str, Any], user: str) -> None:
         now = datetime.now(UTC)
@@ -361,18 +331,18 @@ class FakeIncidents:
         changed = sorted(
             {f for v, fields in self.revisions[inc["id"]] if v > int(version or 0) for f in fields}
         )
-        raise _Refused(
+        raise Refused(
             ErrorCode.CONFLICT,
             f"incident {inc['id']} was changed by someone else since version {version}"
             f" (now {inc['version']}): {', '.join(changed)}; {what}",
             {f: "changed by someone else" for f in changed},
-            {"current": self.wire(inc), "changed_fields": changed},
+            {"current": self.wire(inc, with_updates=True), "changed_fields": changed},
         )
 
     def _incident_create(self, params: dict[str, Any], who: dict[str, Any], session: int) -> Any:
         for req in ("title", "severity", "priority"):
             if req not in params:
-                raise _Refused(
+                raise Refused(
                     ErrorCode.INVALID_PARAMS, f'"{req}" is required', {req: "is required"}
                 )
         fields = {k: v for k, v in params.items() if k not in ("message", "customer_visible")}
@@ -404,7 +374,7 @@ class FakeIncidents:
     def _incident_update(self, params: dict[str, Any], who: dict[str, Any], session: int) -> Any:
         changes = params.get("changes")
         if not isinstance(changes, dict) or not changes:
-            raise _Refused(
+            raise Refused(
                 ErrorCode.INVALID_PARAMS, '"changes" must be an object of the fields to change'
             )
         self._validate(changes)
@@ -420,7 +390,7 @@ class FakeIncidents:
     ) -> Any:
         message = params.get("message")
         if not isinstance(message, str) or not message.strip():
-            raise _Refused(
+            raise Refused(
                 ErrorCode.INVALID_PARAMS,
                 '"message" must be non-empty markdown text',
                 {"message": "must be non-empty markdown text"},
@@ -443,14 +413,14 @@ class FakeIncidents:
 
     def _incident_resolve(self, params: dict[str, Any], who: dict[str, Any], session: int) -> Any:
         if not str(params.get("root_cause") or "").strip():
-            raise _Refused(
+            raise Refused(
                 ErrorCode.INVALID_PARAMS,
                 '"root_cause" is required to resolve',
                 {"root_cause": "is required to resolve"},
             )
         inc = self._find(params)
         if inc["status"] == "resolved":
-            raise _Refused(ErrorCode.CONFLICT, f"incident {inc['id']} is already resolved")
+            raise Refused(ErrorCode.CONFLICT, f"incident {inc['id']} is already resolved")
         self._conflict(inc, params.get("version"), "it was not resolved")
         changes = {"status": "resolved", "root_cause": params["root_cause"]}
         if "resolution_notes" in params:
@@ -496,7 +466,7 @@ class FakeIncidents:
     def _incident_search(self, params: dict[str, Any], who: dict[str, Any], session: int) -> Any:
         words = [w.lower() for w in str(params.get("query") or "").split()]
         if not words:
-            raise _Refused(
+            raise Refused(
                 ErrorCode.INVALID_PARAMS, '"query" may not be empty', {"query": "may not be empty"}
             )
         out = []
@@ -513,11 +483,11 @@ class FakeIncidents:
 
     def _presence_set(self, params: dict[str, Any], who: dict[str, Any], session: int) -> Any:
         mode = params.get("mode", "viewing")
-        if mode == "editing" and ROLES.index(who["role"]) < ROLES.index("reporter"):
-            raise _Refused(ErrorCode.FORBIDDEN, "editing needs the reporter role")
+        if mode == "editing" and not allows(who["role"], "reporter"):
+            raise Refused(ErrorCode.FORBIDDEN, "editing needs the reporter role")
         iid = params.get("incident_id")
         if iid not in self.items:
-            raise _Refused(ErrorCode.NOT_FOUND, f"no incident {iid}")
+            raise Refused(ErrorCode.NOT_FOUND, f"no incident {iid}")
         p = {
             "session": session,
             "user": who["name"],
@@ -545,15 +515,15 @@ class FakeIncidents:
         else:
             label = str(params.get("month") or FAKE_MONTH)
             if not re.fullmatch(r"\d{4}-\d{2}", label):
-                raise _Refused(
+                raise Refused(
                     ErrorCode.INVALID_PARAMS, f"month must look like 2026-10, got {label!r}"
                 )
-        report = self.reports.get(label) or make_sla_report(self.daemon.snapshot, label)
+        report = make_sla_report(self.daemon.snapshot, label)
         fmt = params.get("format", "data")
         if fmt == "data":
             return report
         if fmt not in ("md", "csv", "json"):
-            raise _Refused(ErrorCode.INVALID_PARAMS, '"format" must be one of data, md, csv, json')
+            raise Refused(ErrorCode.INVALID_PARAMS, '"format" must be one of data, md, csv, json')
         return {
             "format": fmt,
             "filename": f"slamon-sla-{label.replace(' ', '-')}.{fmt}",
@@ -605,48 +575,40 @@ def sla_row(
     }
 
 
+SLA_PRESETS: list[dict[str, Any]] = [
+    {
+        "latency": {
+            "threshold_ms": 1000.0,
+            "target_pct": 95.0,
+            "compliance_pct": 97.125,
+            "met": True,
+        }
+    },
+    {
+        "uptime": "99.93",
+        "consumed": 10.0,
+        "budget": 25.0,
+        "episodes": 1,
+        "partial_from": "2026-11-10T00:00:00+00:00",
+    },
+    {
+        "uptime": "97.12",
+        "consumed": 1244.2,
+        "budget": 43.2,
+        "episodes": 7,
+        "days_below": ["2026-11-03", "2026-11-04", "2026-11-19"],
+    },
+]
+"""sla_row's figures for the first, the second and every further service of a report."""
+
+
 def make_sla_report(snapshot: dict[str, Any], label: str) -> dict[str, Any]:
     """A report for the snapshot's services: the first meets its target with a latency
     objective, the second was added mid-period, the others breach."""
-    rows = []
-    for i, s in enumerate(snapshot["services"]):
-        if i == 0:
-            rows.append(
-                sla_row(
-                    s["id"],
-                    s["name"],
-                    latency={
-                        "threshold_ms": 1000.0,
-                        "target_pct": 95.0,
-                        "compliance_pct": 97.125,
-                        "met": True,
-                    },
-                )
-            )
-        elif i == 1:
-            rows.append(
-                sla_row(
-                    s["id"],
-                    s["name"],
-                    uptime="99.93",
-                    consumed=10.0,
-                    budget=25.0,
-                    episodes=1,
-                    partial_from="2026-11-10T00:00:00+00:00",
-                )
-            )
-        else:
-            rows.append(
-                sla_row(
-                    s["id"],
-                    s["name"],
-                    uptime="97.12",
-                    consumed=1244.2,
-                    budget=43.2,
-                    episodes=7,
-                    days_below=["2026-11-03", "2026-11-04", "2026-11-19"],
-                )
-            )
+    rows = [
+        sla_row(s["id"], s["name"], **SLA_PRESETS[min(i, len(SLA_PRESETS) - 1)])
+        for i, s in enumerate(snapshot["services"])
+    ]
     last = label.startswith("last")
     return {
         "period": {

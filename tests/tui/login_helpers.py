@@ -45,10 +45,10 @@ async def log_in_with_keys(
     pilot: Pilot[None], app: SlamonApp, username: str, password: str | None = None
 ) -> None:
     """``L``, the two fields, Enter; wait until the app acts as ``username``."""
-    await wait_until(pilot, lambda: app.client is not None)
+    await wait_until(pilot, lambda: app.session.client is not None)
     if not isinstance(app.screen, LoginScreen):
         await pilot.press("L")
         await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen))
     await submit_login(pilot, username, password or PASSWORDS[username])
-    await wait_until(pilot, lambda: app.identity.get("name") == username, 10)
+    await wait_until(pilot, lambda: app.identity.name == username, 10)
     await wait_until(pilot, lambda: not isinstance(app.screen, LoginScreen))

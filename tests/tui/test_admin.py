@@ -284,10 +284,10 @@ async def test_audit_log_newest_first(users: FakeDaemon) -> None:
     app = fast_app(users.path)
     async with app.run_test(size=(120, 30)) as pilot:
         await _open_admin(pilot, app)
-        token = app.credentials.token
+        token = app.session.credentials.token
         assert token is not None
-        await app.call("user.set_role", {"username": "victor", "role": "reporter"})
-        await app.call("user.passwd", {"username": "victor", "password": "victor-2nd-Pa55"})
+        await app.session.call("user.set_role", {"username": "victor", "role": "reporter"})
+        await app.session.call("user.passwd", {"username": "victor", "password": "victor-2nd-Pa55"})
         await pilot.press("v")
         await wait_until(pilot, lambda: isinstance(app.screen, AuditScreen))
         audit = app.screen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from slamon_tui.incident_model import (
+from slamon_tui.models.incidents import (
     ActiveIncidents,
     PresenceBoard,
     changes_between,

@@ -244,7 +244,7 @@ async def test_a_reporter_gets_the_edit_actions_when_the_role_changes(sock_path:
             await open_incidents(pilot, app)
             await open_detail(pilot, app, 1)
             assert "edit" not in footer_keys(app)
-            await app.log_in("rita", "correct-horse-battery")
+            await app.session.log_in("rita", "correct-horse-battery")
             await wait_until(pilot, lambda: {"edit", "add_update", "resolve"} <= footer_keys(app))
             await pilot.press("e")
             await wait_until(pilot, lambda: isinstance(app.screen, IncidentEditScreen))

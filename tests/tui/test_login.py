@@ -51,7 +51,7 @@ async def test_login_shows_identity_and_caches_the_token_0600(
         assert "anonymous · viewer" in screen_text(app)
         assert "L Log in" in screen_text(app)
         await log_in_with_keys(pilot, app, "alice")
-        assert app.identity["role"] == "admin" and app.identity["logged_in"] is True
+        assert app.identity.role == "admin" and app.identity.logged_in is True
         await pilot.pause()
         text = screen_text(app)
         assert "alice · admin" in text
@@ -68,7 +68,7 @@ async def test_login_shows_identity_and_caches_the_token_0600(
 async def test_wrong_password_is_said_inline_and_the_password_cleared(users: FakeDaemon) -> None:
     app = fast_app(users.path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: app.client is not None)
+        await wait_until(pilot, lambda: app.session.client is not None)
         await pilot.press("L")
         await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen))
         screen = await submit_login(pilot, "alice", "not-her-password")
@@ -78,7 +78,7 @@ async def test_wrong_password_is_said_inline_and_the_password_cleared(users: Fak
         assert screen.query_one("#login-password", Input).value == ""
         assert screen.query_one("#login-username", Input).value == "alice"
         assert app.focused is screen.query_one("#login-password", Input)
-        assert app.identity["logged_in"] is False
+        assert app.identity.logged_in is False
         # Empty fields are caught before asking the daemon.
         logins = users.count("auth.login")
         await pilot.press("enter")
@@ -90,7 +90,7 @@ async def test_wrong_password_is_said_inline_and_the_password_cleared(users: Fak
 async def test_sixth_attempt_after_five_failures_says_retry_in(users: FakeDaemon) -> None:
     app = fast_app(users.path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: app.client is not None)
+        await wait_until(pilot, lambda: app.session.client is not None)
         await pilot.press("L")
         await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen))
         screen = app.screen
@@ -112,14 +112,14 @@ async def test_sixth_attempt_after_five_failures_says_retry_in(users: FakeDaemon
 async def test_continue_without_login_when_the_daemon_allows_it(users: FakeDaemon) -> None:
     app = fast_app(users.path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: app.client is not None)
+        await wait_until(pilot, lambda: app.session.client is not None)
         await pilot.press("L")
         await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen))
         assert app.screen.query_one("#login-skip", Button).display
         assert "Continue without login" in screen_text(app)
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen))
-        assert app.identity["name"] == "anonymous" and app.identity["role"] == "viewer"
+        assert app.identity.name == "anonymous" and app.identity.role == "viewer"
 
 
 async def test_no_anonymous_reads_opens_on_the_login_screen(users: FakeDaemon) -> None:
@@ -151,7 +151,7 @@ async def test_cached_login_is_reused_at_start(
     app = fast_app(users.path)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
-        assert app.identity["name"] == "rita" and app.identity["role"] == "reporter"
+        assert app.identity.name == "rita" and app.identity.role == "reporter"
         assert isinstance(app.screen, DashboardScreen)
         assert "rita · reporter" in screen_text(app)
     assert users.count("auth.login") == 0
@@ -167,7 +167,7 @@ async def test_expired_cache_is_not_used_and_removed(
     app = fast_app(users.path)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
-        assert app.identity["logged_in"] is False
+        assert app.identity.logged_in is False
     assert not path.exists()
     assert all("token" not in r for r in users.requests)
 
@@ -184,9 +184,9 @@ async def test_user_option_preselects_the_name_and_ignores_another_users_cache(
         assert isinstance(screen, LoginScreen)
         assert screen.query_one("#login-username", Input).value == "victor"
         assert app.focused is screen.query_one("#login-password", Input)
-        assert app.identity["name"] == "anonymous"  # rita's cached login was not used
+        assert app.identity.name == "anonymous"  # rita's cached login was not used
         await pilot.press(*PASSWORDS["victor"], "enter")
-        await wait_until(pilot, lambda: app.identity.get("name") == "victor")
+        await wait_until(pilot, lambda: app.identity.name == "victor")
     assert json.loads(path.read_text())["user"]["username"] == "victor"
 
 
@@ -203,7 +203,7 @@ async def test_logout_ends_the_login_and_clears_the_cache(
         assert app.check_action("logout", ()) is True
         assert "Log out" in {c.title for c in app.get_system_commands(app.screen)}
         await pilot.press("ctrl+l")
-        await wait_until(pilot, lambda: app.identity.get("name") == "anonymous")
+        await wait_until(pilot, lambda: app.identity.name == "anonymous")
         assert not path.exists()
         assert users.count("auth.logout") == 1
         assert refresh not in users.auth.refresh_tokens  # revoked on the daemon
@@ -224,7 +224,7 @@ async def test_logout_without_anonymous_reads_returns_to_the_login_screen(
         await pilot.press("ctrl+l")
         await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen))
         assert not app.screen.anonymous_allowed  # type: ignore[attr-defined]
-        assert app.identity["role"] == "anonymous"
+        assert app.identity.role == "anonymous"
 
 
 async def test_an_expired_token_is_refreshed_once_and_the_call_made_again(
@@ -234,7 +234,7 @@ async def test_an_expired_token_is_refreshed_once_and_the_call_made_again(
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
         await log_in_with_keys(pilot, app, "alice")
-        old = app.credentials.token
+        old = app.session.credentials.token
         assert old is not None
         users.auth.expire(old)
         gets = users.count("status.get")
@@ -242,11 +242,11 @@ async def test_an_expired_token_is_refreshed_once_and_the_call_made_again(
         await wait_until(pilot, lambda: users.count("status.get") == gets + 2)
         await pilot.pause(0.1)
         assert users.count("auth.refresh") == 1
-        new = app.credentials.token
+        new = app.session.credentials.token
         assert new not in (None, old)
         tokens = [r.get("token") for r in users.requests if r["method"] == "status.get"]
         assert tokens[-2:] == [old, new]  # refused, then made again with the new token
-        assert app.identity["name"] == "alice"
+        assert app.identity.name == "alice"
         assert isinstance(app.screen, DashboardScreen)
         cached = json.loads(_cache(users, _token_cache_in_tmp).read_text())
         assert cached["access_token"] == new
@@ -265,8 +265,8 @@ async def test_a_login_that_cannot_be_refreshed_goes_to_the_login_screen(
         screen = app.screen
         assert isinstance(screen, LoginScreen)
         assert "login ended" in screen_text(app)
-        assert app.credentials.login is None
+        assert app.session.credentials.login is None
         assert not _cache(users, _token_cache_in_tmp).exists()
-        assert app.identity["name"] == "anonymous"
+        assert app.identity.name == "anonymous"
         await submit_login(pilot, "rita", PASSWORDS["rita"])
-        await wait_until(pilot, lambda: app.identity.get("name") == "rita")
+        await wait_until(pilot, lambda: app.identity.name == "rita")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from slamon_tui.formatting import days_ago_label, format_ms, latency_text, uptime_text
-from slamon_tui.model import MAX_LATENCIES, DashboardModel
+from slamon_daemon.text import latency
+from slamon_tui.formatting import days_ago_label, latency_text, uptime_text
+from slamon_tui.models.dashboard import MAX_LATENCIES, DashboardModel
 
 from .fake_daemon import make_check, make_service, make_snapshot
 
@@ -86,7 +87,7 @@ def test_latency_text() -> None:
     assert latency_text(make_check("a", 9.0, outcome="down", error_kind="timeout")) == "timeout"
     http = make_check("a", 9.0, outcome="down", error_kind="http_error", status_code=503)
     assert latency_text(http) == "HTTP 503"
-    assert all(len(format_ms(ms)) <= 8 for ms in (0.1, 9999.4, 99_999.0))
+    assert all(len(latency(ms)) <= 8 for ms in (0.1, 9999.4, 99_999.0))
 
 
 def test_uptime_and_scale_texts() -> None:

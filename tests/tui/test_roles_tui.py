@@ -7,7 +7,7 @@ import pytest
 from textual.screen import Screen
 
 from slamon_tui.app import SlamonApp
-from slamon_tui.identity import identity_label, role_allows
+from slamon_tui.identity import Identity
 from slamon_tui.messages import IdentityChanged
 from slamon_tui.screens.admin import AdminScreen
 from slamon_tui.screens.dashboard import DashboardScreen
@@ -82,13 +82,7 @@ async def test_owner_admin_without_login(users: FakeDaemon) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
         await pilot.pause()
-        assert app.identity == {
-            "name": "uid:1000",
-            "role": "admin",
-            "logged_in": False,
-            "uid": 1000,
-            "anonymous_read": True,
-        }
+        assert app.identity == Identity("uid:1000", "admin", logged_in=False)
         text = screen_text(app)
         assert "uid:1000 · admin" in text and "A Admin" in text and "L Log in" in text
 
@@ -98,15 +92,10 @@ class Recorder(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.messages: list[dict[str, object]] = []
-        self.hooks: list[str] = []
+        self.messages: list[Identity] = []
 
     def on_identity_changed(self, message: IdentityChanged) -> None:
         self.messages.append(message.identity)
-
-    def identity_changed(self) -> None:
-        """The hook the incident screens implement (LiveScreen)."""
-        self.hooks.append(str(self.app.identity.get("name")))  # type: ignore[attr-defined]
 
 
 async def test_screens_hear_of_identity_changes(users: FakeDaemon) -> None:
@@ -116,8 +105,10 @@ async def test_screens_hear_of_identity_changes(users: FakeDaemon) -> None:
         recorder = Recorder()
         await app.push_screen(recorder)
         await log_in_with_keys(pilot, app, "rita")
-        await wait_until(pilot, lambda: any(m.get("name") == "rita" for m in recorder.messages))
-        assert recorder.hooks[-1] == "rita"
+        await wait_until(pilot, lambda: any(m.name == "rita" for m in recorder.messages))
+        await pilot.pause(0.1)
+        # Told once, not once per way of telling.
+        assert [m.name for m in recorder.messages].count("rita") == 1
         assert app.screen is recorder
 
 
@@ -131,14 +122,18 @@ async def test_admin_screen_closes_when_the_role_is_taken_away(users: FakeDaemon
         users.auth.users["alice"]["role"] = "viewer"  # another admin demoted her …
         await pilot.press("ctrl+l")  # … and she logs out: the screen goes with the role
         await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen))
-        assert not role_allows(app.identity, "admin")
+        assert not app.identity.allows("admin")
 
 
 def test_role_order_and_labels() -> None:
-    assert role_allows({"role": "admin"}, "reporter")
-    assert role_allows("reporter", "viewer") and not role_allows("reporter", "admin")
-    assert not role_allows({"role": "anonymous"}, "viewer")
-    assert not role_allows({"role": "root"}, "viewer")  # an unknown role may do nothing
-    assert identity_label({"name": "alice", "role": "admin"}) == "alice · admin"
-    assert identity_label({}) == "not logged in"
-    assert identity_label({"name": "anonymous", "role": "viewer"}) == "anonymous · viewer"
+    assert Identity("alice", "admin").allows("reporter")
+    reporter = Identity("rita", "reporter")
+    assert reporter.allows("viewer") and not reporter.allows("admin")
+    assert not Identity("anonymous", "anonymous").allows("viewer")
+    assert not Identity("x", "root").allows("viewer")  # an unknown role may do nothing
+    assert Identity("alice", "admin").label == "alice · admin"
+    assert Identity.from_whoami({}).label == "not logged in"
+    assert Identity("anonymous", "viewer").label == "anonymous · viewer"
+    assert Identity.from_whoami(
+        {"name": "uid:1000", "role": "admin", "logged_in": False, "uid": 1000}
+    ) == Identity("uid:1000", "admin", logged_in=False)

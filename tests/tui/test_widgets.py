@@ -1,21 +1,10 @@
-"""The reusable widgets on their own: the uptime bar and the latency sparkline."""
+"""What a dashboard row draws, on its own: the uptime bar and the latency sparkline."""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-
 from slamon_tui.formatting import DAILY_GLYPHS
-from slamon_tui.widgets.latency_sparkline import LatencySparkline, sparkline_text
-from slamon_tui.widgets.uptime_bar import UptimeBar, bar_cells
-
-
-class _Host(App[None]):
-    def __init__(self, *widgets: object) -> None:
-        super().__init__()
-        self._widgets = widgets
-
-    def compose(self) -> ComposeResult:
-        yield from self._widgets  # type: ignore[misc]
+from slamon_tui.widgets.latency_sparkline import sparkline_text
+from slamon_tui.widgets.uptime_bar import bar_cells, bar_text
 
 
 def test_bar_cells_pad_old_days_with_no_data() -> None:
@@ -48,27 +37,14 @@ def test_sparkline_marks_failed_checks_and_leaves_them_out_of_the_scale() -> Non
     assert sparkline_text([1.0, 2.0, 3.0], 2, failed=[True, False, True]).plain[-1] == "✕"
 
 
-async def test_uptime_bar_draws_one_glyph_per_day_and_resizes() -> None:
+def test_uptime_bar_draws_one_glyph_per_day_for_the_window() -> None:
     daily = ["nd"] * 50 + ["o", "po", "mo", "maintenance"] * 10
-    bar = UptimeBar(daily, 30)
-    async with _Host(bar).run_test(size=(100, 5)) as pilot:
-        await pilot.pause()
-        assert bar.size.width == 30
-        assert str(bar.render()) == "".join(DAILY_GLYPHS[c] for c in daily[-30:])
-        bar.set_window(60)
-        await pilot.pause()
-        assert bar.size.width == 60
-        assert len(str(bar.render())) == 60
+    bar = bar_text(bar_cells(daily, 30), {})
+    assert bar.plain == "".join(DAILY_GLYPHS[c] for c in daily[-30:])
+    assert len(bar_text(bar_cells(daily, 60), {}).plain) == 60
 
 
-async def test_latency_sparkline_widget_shows_newest_at_the_right() -> None:
-    spark = LatencySparkline([5.0, 5.0, 80.0])
-    async with _Host(spark).run_test(size=(20, 3)) as pilot:
-        await pilot.pause()
-        assert str(spark.render()).endswith("▁▁█")
-        spark.set_values([80.0, 5.0])
-        await pilot.pause()
-        assert str(spark.render()).endswith("█▁")
-        spark.set_values([80.0, 5.0], [False, True])
-        await pilot.pause()
-        assert str(spark.render()).endswith("▁✕")
+def test_latency_sparkline_shows_newest_at_the_right() -> None:
+    assert sparkline_text([5.0, 5.0, 80.0], 20).plain.endswith("▁▁█")
+    assert sparkline_text([80.0, 5.0], 20).plain.endswith("█▁")
+    assert sparkline_text([80.0, 5.0], 20, failed=[False, True]).plain.endswith("▁✕")

@@ -1,4 +1,4 @@
-"""What the incident screens know, without Textual or I/O: roles, words, ages, the active
+"""What the incident screens know, without Textual or I/O: words, ages, the active
 incidents folded from events, presence, and the field-by-field comparison of a conflict.
 
 Incidents are the dicts of docs/feed.md (``incident.get`` / ``incident.list`` / events).
@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slamon_daemon.models import INCIDENT_STATUSES, SEVERITIES, parse_ts
+from slamon_daemon.text import duration
 
-EDIT_ROLES = ("reporter", "admin")
-"""Roles that may create, edit, update and resolve incidents (the daemon checks it too)."""
 PRIORITIES = ("P1", "P2", "P3", "P4")
 RESPONSE_TARGETS = {"P1": "15 min", "P2": "1 h", "P3": "4 h", "P4": "24 h"}
 """Time to the first update, per priority (SPEC §3.6); the daemon computes ``response_due``."""
@@ -59,18 +58,6 @@ EDITABLE_FIELDS = (
 )
 
 
-def role_of(identity: dict[str, Any] | None) -> str:
-    """The role in an ``auth.whoami`` result; "viewer" when nobody said."""
-    if not identity:
-        return "viewer"
-    return str(identity.get("role") or "viewer")
-
-
-def can_edit(role: str) -> bool:
-    """Whether ``role`` may create and edit incidents."""
-    return role in EDIT_ROLES
-
-
 # --- times ---------------------------------------------------------------------------------
 
 
@@ -84,15 +71,8 @@ def _ts(value: Any) -> datetime | None:
 
 
 def span_text(seconds: float) -> str:
-    """A short span for a table cell: "45s", "12m", "3h05m", "2d04h"."""
-    s = max(int(seconds), 0)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    """A span for a table cell, in the compact form of slamon_daemon/text.py: "12m", "2d04h"."""
+    return duration(seconds, compact=True)
 
 
 def age_text(incident: dict[str, Any], now: datetime) -> str:
@@ -394,8 +374,3 @@ def resolve_conflict(
 def changes_between(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """The fields of ``values`` that differ from ``base``: what a save sends."""
     return {k: v for k, v in values.items() if not same_value(v, base.get(k))}
-
-
-def severity_rank(severity: str) -> int:
-    """0 for critical … 3 for low (unknown last)."""
-    return SEVERITY_LEVELS.index(severity) if severity in SEVERITY_LEVELS else len(SEVERITY_LEVELS)

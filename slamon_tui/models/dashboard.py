@@ -25,7 +25,6 @@ class ServiceState:
     url: str = ""
     status: str = ServiceStatus.UNKNOWN
     status_since: str | None = None
-    interval_s: float = 60.0
     last_check: dict[str, Any] | None = None
     daily: list[str] = field(default_factory=list)
     uptime: dict[str, str] = field(default_factory=dict)
@@ -50,7 +49,6 @@ class ServiceState:
             url=str(d.get("url") or ""),
             status=str(d.get("status") or ServiceStatus.UNKNOWN),
             status_since=d.get("status_since"),
-            interval_s=float(d.get("interval_s") or 60.0),
             last_check=d.get("last_check"),
             daily=daily,
             uptime={str(k): str(v) for k, v in (d.get("uptime") or {}).items()},
@@ -63,8 +61,6 @@ class ServiceState:
 class DashboardModel:
     """The snapshot plus events. ``services`` keeps the daemon's order."""
 
-    node: str = ""
-    generated_at: str | None = None
     notice: str | None = None
     overall: str = ServiceStatus.UNKNOWN
     overall_since: str | None = None
@@ -74,8 +70,6 @@ class DashboardModel:
 
     def apply_snapshot(self, result: dict[str, Any]) -> None:
         """Replace everything with a status.get result."""
-        self.node = str(result.get("node") or "")
-        self.generated_at = result.get("generated_at")
         self.notice = result.get("notice") or None
         overall = result.get("overall") or {}
         self.overall = str(overall.get("status") or ServiceStatus.UNKNOWN)
