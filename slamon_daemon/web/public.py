@@ -352,7 +352,7 @@ def public_view(
         p for raw in by_id.values() if (p := _incident(raw, public_ids, redact, now)) is not None
     ]
     public_incidents.sort(key=lambda i: i.started_at, reverse=True)
-    windows = [p for raw in maintenance if (p := _maintenance(raw, public_ids, redact)) is not None]
+    windows = [w for raw in maintenance if (w := _maintenance(raw, public_ids, redact)) is not None]
     windows.sort(key=lambda m: m.starts_at)
 
     bar_days = [date.fromisoformat(d) for d in status.get("days") or []]
