@@ -215,7 +215,7 @@ class PublicView:
         stamps += [s.status_since for s in self.services]
         stamps += [i.updated_at for i in self.incidents]
         stamps += [m.created_at for m in self.maintenance]
-        return max(stamps)
+        return max(t for t in stamps if t <= self.now)  # not a window's future start
 
 
 def _ts(value: Any) -> datetime | None:
