@@ -62,10 +62,7 @@ def _maintenance_entry(
     _sub(entry, "id", f"tag:{tag},2026:maintenance:{m.id}")
     word = {"scheduled": "Scheduled", "in_progress": "In progress"}.get(state, "Completed")
     _sub(entry, "title", f"Maintenance {word.lower()}: {m.title}")
-    updated = m.created_at
-    for t in (m.starts_at, m.ends_at):
-        if t <= view.now:
-            updated = max(updated, t)
+    updated = m.last_change(view.now)
     _sub(entry, "updated", _t(updated))
     _sub(entry, "published", _t(m.created_at))
     _sub(entry, "link", rel="alternate", type="text/html", href=link)
@@ -97,10 +94,7 @@ def render_atom(view: PublicView, settings: PageSettings) -> bytes:
     items: list[tuple[datetime, PublicIncident | PublicMaintenance]] = [
         (i.updated_at, i) for i in view.incidents
     ]
-    items += [
-        (m.created_at if m.starts_at > view.now else min(m.ends_at, view.now), m)
-        for m in view.maintenance
-    ]
+    items += [(m.last_change(view.now), m) for m in view.maintenance]
     items.sort(key=lambda pair: pair[0], reverse=True)
     for _, item in items[:MAX_ENTRIES]:
         if isinstance(item, PublicIncident):

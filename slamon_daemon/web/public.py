@@ -139,6 +139,10 @@ class PublicMaintenance:
     services: tuple[str, ...]
     created_at: datetime
 
+    def last_change(self, now: datetime) -> datetime:
+        """The window's latest phase change so far: created, started, ended."""
+        return max(t for t in (self.created_at, self.starts_at, self.ends_at) if t <= now)
+
     def state(self, now: datetime) -> str:
         """``scheduled``, ``in_progress`` or ``completed`` (Statuspage's words)."""
         if now < self.starts_at:
@@ -214,8 +218,8 @@ class PublicView:
         stamps = [self.overall_since]
         stamps += [s.status_since for s in self.services]
         stamps += [i.updated_at for i in self.incidents]
-        stamps += [m.created_at for m in self.maintenance]
-        return max(t for t in stamps if t <= self.now)  # not a window's future start
+        stamps += [m.last_change(self.now) for m in self.maintenance]
+        return max(stamps)
 
 
 def _ts(value: Any) -> datetime | None:
@@ -269,7 +273,7 @@ def _incident(
 
 
 def _maintenance(
-    raw: Mapping[str, Any], public_ids: set[str], redact: Redactor
+    raw: Mapping[str, Any], public_ids: set[str], redact: Redactor, now: datetime
 ) -> PublicMaintenance | None:
     if raw.get("cancelled_at"):
         return None
@@ -284,7 +288,9 @@ def _maintenance(
         starts_at=starts,
         ends_at=parse_ts(str(raw["ends_at"])),
         services=shown,
-        created_at=_ts(raw.get("created_at")) or starts,
+        # maintenance.list should carry created_at; without it, the start (or now, for a
+        # window not started yet) stands in.
+        created_at=_ts(raw.get("created_at")) or min(starts, now),
     )
 
 
@@ -352,7 +358,9 @@ def public_view(
         p for raw in by_id.values() if (p := _incident(raw, public_ids, redact, now)) is not None
     ]
     public_incidents.sort(key=lambda i: i.started_at, reverse=True)
-    windows = [w for raw in maintenance if (w := _maintenance(raw, public_ids, redact)) is not None]
+    windows = [
+        w for raw in maintenance if (w := _maintenance(raw, public_ids, redact, now)) is not None
+    ]
     windows.sort(key=lambda m: m.starts_at)
 
     bar_days = [date.fromisoformat(d) for d in status.get("days") or []]

@@ -204,6 +204,7 @@ def sample_inputs(services: int = 6, *, with_private: bool = True) -> Inputs:
             "created_by": "admin",
             "source": "feed",
             "cancelled_at": None,
+            "created_at": iso(NOW - timedelta(days=1)),
         },
         {
             "id": 4,
@@ -224,6 +225,7 @@ def sample_inputs(services: int = 6, *, with_private: bool = True) -> Inputs:
             "created_by": "admin",
             "source": "config",
             "cancelled_at": None,
+            "created_at": iso(NOW - timedelta(days=3)),
         },
     ]
     records = {e["id"]: _records(e, days) for e in entries}
