@@ -48,7 +48,7 @@ def test_atom_is_valid_and_complete() -> None:
     for tag in ("id", "title", "updated", "author"):
         assert len(feed.findall(f"{A}{tag}")) == 1, tag
     assert _rfc3339(feed.findtext(f"{A}updated")) <= NOW
-    self_link = [l for l in feed.findall(f"{A}link") if l.get("rel") == "self"]
+    self_link = [ln for ln in feed.findall(f"{A}link") if ln.get("rel") == "self"]
     assert self_link[0].get("href") == "https://status.acme.test/status/feed.atom"
     entries = feed.findall(f"{A}entry")
     titles = [e.findtext(f"{A}title") for e in entries]
