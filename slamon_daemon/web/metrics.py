@@ -17,6 +17,7 @@ checks answered correctly (up or degraded): a timeout's "latency" is only the ti
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -124,9 +125,13 @@ class DaemonSample:
     delivery_failures: int | None = None
 
 
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+
+
 def _info(s: ServiceSample) -> dict[str, str]:
     tags = ",".join(sorted(s.tags))
-    return {"name": s.name, "group": s.group, "description": s.description, "tags": tags}
+    description = _URL.sub("[url]", s.description)  # never a URL, even one typed in by hand
+    return {"name": s.name, "group": s.group, "description": description, "tags": tags}
 
 
 def _add_info(m: Metric, s: ServiceSample) -> None:
