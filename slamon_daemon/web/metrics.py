@@ -108,6 +108,8 @@ class ServiceSample:
     last_check_at: float | None = None  # Unix time
     group: str = ""
     description: str = ""
+    """Free of target URLs and host names: the provider passes it through
+    ``public.Redactor`` (the collector also cuts anything shaped like a URL)."""
     tags: Sequence[str] = ()
 
 
