@@ -31,12 +31,12 @@ from slamon_daemon.web.metrics import (  # noqa: E402
     CheckCounters,
     DaemonSample,
     Histogram,
-    MetricsRenderer,
     ServiceSample,
     SlamonCollector,
     make_registry,
     render_metrics,
 )
+from slamon_daemon.web.metrics_cache import MetricsRenderer  # noqa: E402
 
 TARGET_S = 0.100
 

@@ -10,5 +10,6 @@ routes call the method registry and hand the results over, so no rule is impleme
     atom.py        the Atom feed of incidents and maintenance
     badges.py      shields.io-style SVG badges and their ETag (verdana.py: text widths)
     metrics.py     /metrics through prometheus_client, from a cheap snapshot provider
+    metrics_cache.py  the same bytes for 1,000 services, re-rendering only what changed
     settings.py    the page's title, logo text, footer link, public URL
 """

@@ -14,12 +14,12 @@ from slamon_daemon.web.metrics import (
     CheckCounters,
     DaemonSample,
     Histogram,
-    MetricsRenderer,
     ServiceSample,
     SlamonCollector,
     make_registry,
     render_metrics,
 )
+from slamon_daemon.web.metrics_cache import MetricsRenderer
 
 from .sample import URL_MARK
 
