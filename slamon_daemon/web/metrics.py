@@ -85,6 +85,11 @@ class CheckCounters:
     """(outcome, error_kind or "none") -> checks since the daemon started."""
     latency: Histogram = field(default_factory=lambda: Histogram(LATENCY_BUCKETS_S))
 
+    def copy(self) -> CheckCounters:
+        """A snapshot to hand to another thread (the live counters keep moving)."""
+        latency = Histogram(self.latency.bounds, list(self.latency.counts), self.latency.sum)
+        return CheckCounters(dict(self.checks), latency)
+
     def record(self, outcome: str, error_kind: str | None, latency_s: float) -> None:
         """Count one check (its latency only when it was answered correctly)."""
         key = (outcome, error_kind or "none")

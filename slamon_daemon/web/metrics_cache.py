@@ -119,8 +119,13 @@ class MetricsRenderer:
             self._cache[s.id] = (keys, fragments)
 
     def render(self) -> bytes:
-        """The whole exposition text (serve with ``CONTENT_TYPE``)."""
-        samples = list(self._services())
+        """The whole exposition text (serve with ``CONTENT_TYPE``), from the callables."""
+        return self.render_from(list(self._services()), self._daemon())
+
+    def render_from(self, samples: Sequence[ServiceSample], daemon: DaemonSample) -> bytes:
+        """The exposition text of these samples. The daemon takes them on its event loop
+        (with ``CheckCounters.copy()``) and may then render in a worker thread, one render
+        at a time: the cache is not shared between threads."""
         self._refresh(samples)
         live = {s.id for s in samples}
         for gone in [sid for sid in self._cache if sid not in live]:
@@ -131,6 +136,5 @@ class MetricsRenderer:
             parts.append(self._headers[name])
             for fragments in per_service:
                 parts.extend(fragments[name])
-        daemon = generate_latest(_Families(SlamonCollector._daemon_families(self._daemon())))
-        parts.append(daemon)
+        parts.append(generate_latest(_Families(SlamonCollector._daemon_families(daemon))))
         return b"".join(parts)

@@ -182,6 +182,10 @@ def test_cached_renderer_matches_generate_latest() -> None:
     services.append(_service(9))
     assert renderer.render() == _text(services).encode()
     assert renderer.rendered == 3
+    frozen = [dataclasses.replace(x, counters=x.counters.copy()) for x in services]
+    expected = _text(frozen).encode()
+    services[0].counters.record("up", None, 0.1)  # the live counters move on; the copy not
+    assert renderer.render_from(frozen, _daemon()) == expected
 
 
 PROMTOOL = shutil.which("promtool")
