@@ -55,7 +55,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 FIELD_NAMES: tuple[str, ...] = (
@@ -142,9 +142,19 @@ SAMPLE_FIELDS: dict[str, Any] = base_fields(
 )
 """Fields of a typical notification: templates are tried on these when the config loads."""
 
-_ENV = SandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
-)
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()  # raises UndefinedError naming the field
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def _dumps(value: Any, **kwargs: Any) -> str:
+    return json.dumps(value, default=_json_default, **kwargs)
+
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+_ENV.policies["json.dumps_function"] = _dumps
 
 
 def check_template(source: str) -> None:
@@ -166,8 +176,11 @@ def render_json(source: str, fields: Mapping[str, Any]) -> Any:
     try:
         text = _ENV.from_string(source).render(**fields)
     except TemplateError as exc:
-        where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+        line = getattr(exc, "lineno", None)
+        where = f" (line {line})" if line else ""
         raise TemplateProblem(f"template error{where}: {exc.message or exc}") from None
+    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        raise TemplateProblem(f"template error: {exc}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
