@@ -439,6 +439,7 @@ class AlertEngine:
                     paging.setdefault((c, dedup), []).append(a)
                 else:
                     chat.setdefault(c, []).append(a)
+        first = len(self._out.notifications)
         for (c, dedup), group in paging.items():
             if any(x.open and x.sent.get(c) == dedup for x in self.alerts.values()):
                 continue  # the rest of the storm is still down: resolve with the last one
@@ -449,7 +450,7 @@ class AlertEngine:
                 c,
                 f"{dedup}|resolve|{c}",
                 dedup,
-                group[0].alert_id,
+                group[0].alert_id if len(group) == 1 else None,
                 Event.RECOVERY,
                 Action.RESOLVE,
                 Severity(fields["severity"]),
@@ -477,6 +478,10 @@ class AlertEngine:
                 fields,
                 now,
             )
+        order = {c: i for i, c in enumerate(self.router.channels)}
+        self._out.notifications[first:] = sorted(
+            self._out.notifications[first:], key=lambda n: order.get(n.channel_id, len(order))
+        )
 
     def _dependents_note(self, group: Sequence[AlertState]) -> str:
         held = sorted({d for a in group for d in a.details.get("held", [])})

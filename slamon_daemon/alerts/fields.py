@@ -90,6 +90,8 @@ class TemplateProblem(ValueError):
 def base_fields(**values: Any) -> dict[str, Any]:
     """A complete field dict: every documented field, empty unless given."""
     fields: dict[str, Any] = {
+        "key": "",  # key, dedup_key, channel, node and alert_id are set per channel copy
+        "dedup_key": "",
         "alert_id": None,
         "channel": "",
         "node": "",

@@ -238,7 +238,12 @@ def slo_fields(
 ) -> dict[str, Any]:
     rate = verdict.long_rate or 0.0
     long_w, short_w = duration_words(verdict.pair.long_s), duration_words(verdict.pair.short_s)
-    budget = f"the {duration_words(period_s)} error budget"
+    days, rest = divmod(int(period_s), 86400)
+    budget = (
+        f"the {days}-day error budget"
+        if days and not rest
+        else f"the error budget of {duration_words(period_s)}"
+    )
     if resolved:
         title = f"{a.service_id} no longer burning its error budget ({verdict.kind})"
         text = (
