@@ -44,3 +44,15 @@ def resolve_fields(**overrides: Any) -> dict[str, Any]:
     }
     values.update(overrides)
     return make_fields(**values)
+
+
+@pytest.fixture(params=["memory"])
+async def outbox_store(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """Every OutboxStorage implementation the contract is checked against.
+
+    Only the in-memory twin exists today; the wiring phase adds "sqlite" and "postgres"
+    (the real store on a throw-away database, like tests/conftest.py's ``store`` fixture).
+    """
+    from .memory_outbox import MemoryOutbox
+
+    yield MemoryOutbox()
