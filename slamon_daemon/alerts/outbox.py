@@ -126,7 +126,7 @@ class DeliveryPolicy:
 
 def backoff_s(failures: int, policy: DeliveryPolicy, rng: Callable[[], float]) -> float:
     """Delay after the ``failures``-th failed attempt: base·2^(n−1) capped, equal jitter."""
-    delay = min(policy.retry_max_s, policy.retry_base_s * 2 ** max(0, failures - 1))
+    delay = min(policy.retry_max_s, policy.retry_base_s * float(2 ** max(0, failures - 1)))
     return delay / 2 + rng() * delay / 2
 
 
