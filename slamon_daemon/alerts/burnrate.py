@@ -195,6 +195,6 @@ def evaluate(ledger: SloLedger, target_percent: float, now: datetime) -> list[Bu
                 and short_rate >= pair.factor
             )
             verdicts.append(BurnVerdict(kind, firing, pair, long_rate, short_rate))
-        firing = [v for v in verdicts if v.firing]
-        out.append(firing[0] if firing else max(verdicts, key=_closeness))
+        fired = [v for v in verdicts if v.firing]
+        out.append(fired[0] if fired else max(verdicts, key=_closeness))
     return out
