@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from slamon_daemon.alerts.config import load_alert_settings
+from slamon_daemon.alerts.config_check import load_alert_settings
 from slamon_daemon.alerts.engine import AlertEngine, Changes
 from slamon_daemon.alerts.model import Notification
 from slamon_daemon.alerts.state import AlertState, ServiceInfo

@@ -14,9 +14,8 @@ from slamon_daemon.alerts.config import (
     PagerDutyChannelConfig,
     SlackChannelConfig,
     WebhookChannelConfig,
-    dependency_cycle,
-    load_alert_settings,
 )
+from slamon_daemon.alerts.config_check import dependency_cycle, load_alert_settings
 from slamon_daemon.alerts.model import Rule, Severity
 from slamon_daemon.errors import ConfigError
 
