@@ -285,3 +285,22 @@ def slo_fields(
             else None,
         },
     )
+
+
+def test_fields(channel_id: str, node: str, now: datetime, by: str) -> dict[str, Any]:
+    """The fields of a test-send ("slamon alert test CHANNEL", the TUI's test button)."""
+    key = f"test|{channel_id}|{iso(now)}"
+    return base_fields(
+        event=Event.TEST.value,
+        action=Action.INFO.value,
+        severity=Severity.INFO.value,
+        title=f"slamon test message for channel {channel_id}",
+        text=f"{by} sent this test from slamon node {node} at {clock_time(now)}."
+        " If you can read it, alerts reach this channel.",
+        at=iso(now),
+        key=key,
+        dedup_key=key,
+        channel=channel_id,
+        node=node,
+        test=True,
+    )

@@ -91,6 +91,18 @@ class Channel(ABC):
     async def send(self, fields: Mapping[str, Any]) -> DeliveryResult:
         """Deliver one notification; the result says what the receiver answered."""
 
+    async def send_test(self, fields: Mapping[str, Any]) -> DeliveryResult:
+        """Deliver a test message (``messages.test_fields``). Paging channels open a test
+        alert and close it at once, so the test reaches their receiver too."""
+        if not self.paging:
+            return await self.send(fields)
+        opened = await self.send({**fields, "action": "trigger"})
+        if opened.ok:
+            closed = await self.send({**fields, "action": "resolve"})
+            if not closed.ok:
+                return closed
+        return opened
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.id!r}, target={self.target!r})"
 

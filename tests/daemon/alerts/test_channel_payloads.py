@@ -308,3 +308,42 @@ async def test_no_secret_in_logs_reprs_or_results(
         assert part not in seen
     assert ch.target == f"{receiver.base_url}/services/***"
     assert "***" in result.answer
+
+
+async def test_test_send_reaches_every_http_channel_type(
+    receiver: Receiver, client: httpx.AsyncClient
+) -> None:
+    """Every chat channel posts the test message; a paging channel opens a test alert and
+    closes it at once (the receiver's answer is what test-send shows)."""
+    from datetime import UTC, datetime
+
+    from slamon_daemon.alerts.messages import test_fields
+
+    fields = test_fields("ops", "eu-1", datetime(2026, 11, 22, tzinfo=UTC), "kim")
+    chats = [
+        SlackChannel("a", client, url=receiver.url("/s/a/b")),
+        DiscordChannel("b", client, url=receiver.url("/d/a/b")),
+        TeamsChannel("c", client, url=receiver.url("/t/a/b")),
+        MattermostChannel("d", client, url=receiver.url("/m/a")),
+        GoogleChatChannel("e", client, url=receiver.url("/g/a?key=k")),
+        NtfyChannel("f", client, topic="t0pic", base_url=receiver.base_url),
+        TelegramChannel("g", client, bot_token="1:x", chat_id="1", base_url=receiver.base_url),
+        WebhookChannel("h", client, url=receiver.url("/w")),
+    ]
+    for ch in chats:
+        result = await ch.send_test(fields)
+        assert result.ok and result.code == 200, (ch, result)
+    assert len(receiver.requests) == len(chats)
+    assert "slamon test message for channel ops" in receiver.requests[0].body.decode()
+    pd = PagerDutyChannel("p", client, routing_key="rkey", base_url=receiver.base_url)
+    receiver.requests.clear()
+    receiver.default = answer(202, '{"status": "success"}')
+    result = await pd.send_test(fields)
+    assert result.ok and result.code == 202 and "success" in result.answer
+    trigger, resolve = (json.loads(r.body) for r in receiver.requests)
+    assert trigger["event_action"] == "trigger" and trigger["payload"]["severity"] == "info"
+    assert resolve == {
+        "routing_key": "rkey",
+        "event_action": "resolve",
+        "dedup_key": trigger["dedup_key"],
+    }
