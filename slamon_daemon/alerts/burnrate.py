@@ -1,0 +1,200 @@
+"""SLO burn-rate alerts: the multi-window, multi-burn-rate alerts of the Google SRE workbook.
+
+Definitions (chapter "Alerting on SLOs", table 5-8):
+
+* The error budget is ``1 − target`` of the checks (target 99.9 % → 0.1 %). Maintenance
+  checks count for nothing; a degraded check answered correctly, so it is good (rollup.py).
+* The burn rate over a window is ``error ratio in the window / error budget``: 1× spends the
+  budget exactly over the budget period, 14.4× spends a 30-day budget's 2 % in one hour.
+* An alert fires when BOTH its long and its short window burn at least its factor: the long
+  window makes it significant, the short one makes it stop soon after the burning stops.
+
+  ====== =========== ============ ======
+  kind   long window short window factor
+  ====== =========== ============ ======
+  page   1 hour      5 minutes    14.4
+  page   6 hours     30 minutes   6
+  ticket 3 days      6 hours      1
+  ====== =========== ============ ======
+
+* At burn rate ``b`` the budget left (a fraction ``r`` of the period's, 1 when unknown) runs
+  out in ``r × period / b``.
+
+Counts come from a ``SloLedger`` per service: a ring of per-minute counts over the last 6
+hours (windows up to 6 h are measured in whole minutes, the current minute included) and a
+ring of per-hour counts over the last 73 hours (the 3-day window, in whole hours, the
+current hour included). It is seeded after a restart from the hourly rollups and the raw
+checks of the last 6 hours, and then fed every check.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+
+MINUTE_SLOTS = 6 * 60
+HOUR_SLOTS = 73
+
+
+@dataclass(frozen=True, slots=True)
+class BurnWindowPair:
+    """One row of the workbook's table."""
+
+    kind: str  # "page" or "ticket"
+    long_s: float
+    short_s: float
+    factor: float
+
+
+WORKBOOK: tuple[BurnWindowPair, ...] = (
+    BurnWindowPair("page", 3600.0, 300.0, 14.4),
+    BurnWindowPair("page", 6 * 3600.0, 1800.0, 6.0),
+    BurnWindowPair("ticket", 3 * 86400.0, 6 * 3600.0, 1.0),
+)
+KINDS = ("page", "ticket")
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Checks in a window: how many failed, out of how many counted."""
+
+    bad: int
+    total: int
+
+    @property
+    def error_ratio(self) -> float | None:
+        return self.bad / self.total if self.total else None
+
+
+def burn_rate(counts: Counts, target_percent: float) -> float | None:
+    """How many times faster than allowed the window spent the budget (None: no checks).
+
+    Computed in exact fractions of the target as written (99.9 is 999/1000, not the float
+    0.99900000000000011), so 36 failures in 2,500 checks burn exactly 14.4x and fire.
+    """
+    if not counts.total:
+        return None
+    budget = (100 - Fraction(repr(float(target_percent)))) / 100
+    return float(Fraction(counts.bad, counts.total) / budget)
+
+
+def budget_runs_out_in(rate: float, period_s: float, remaining: float = 1.0) -> float | None:
+    """Seconds until the budget left is spent at ``rate`` (None when nothing is burning)."""
+    if rate <= 0:
+        return None
+    return max(0.0, remaining) * period_s / rate
+
+
+@dataclass(frozen=True, slots=True)
+class BurnVerdict:
+    """The evaluation of one kind (page or ticket) for one service."""
+
+    kind: str
+    firing: bool
+    pair: BurnWindowPair  # the row that fired, or the page/ticket row burning hardest
+    long_rate: float | None
+    short_rate: float | None
+
+
+def _minute(at: datetime) -> int:
+    return int(at.timestamp() // 60)
+
+
+def _hour(at: datetime) -> int:
+    return int(at.timestamp() // 3600)
+
+
+class SloLedger:
+    """Per-minute and per-hour counts of one service's checks, in fixed rings."""
+
+    __slots__ = ("_m_stamp", "_m_bad", "_m_total", "_h_stamp", "_h_bad", "_h_total")
+
+    def __init__(self) -> None:
+        self._m_stamp = array("q", [-1] * MINUTE_SLOTS)
+        self._m_bad = array("q", [0] * MINUTE_SLOTS)
+        self._m_total = array("q", [0] * MINUTE_SLOTS)
+        self._h_stamp = array("q", [-1] * HOUR_SLOTS)
+        self._h_bad = array("q", [0] * HOUR_SLOTS)
+        self._h_total = array("q", [0] * HOUR_SLOTS)
+
+    def add(self, at: datetime, failed: bool, *, hours: bool = True) -> None:
+        """Count one check (maintenance checks are not given to the ledger at all).
+
+        ``hours=False`` when replaying raw checks of hours already seeded from rollups.
+        """
+        m = _minute(at)
+        i = m % MINUTE_SLOTS
+        if self._m_stamp[i] != m:
+            if self._m_stamp[i] > m:
+                return  # older than the ring holds
+            self._m_stamp[i], self._m_bad[i], self._m_total[i] = m, 0, 0
+        self._m_total[i] += 1
+        self._m_bad[i] += int(failed)
+        if hours:
+            self._add_hour(_hour(at), int(failed), 1)
+
+    def seed_hour(self, hour_start: datetime, bad: int, total: int) -> None:
+        """Set one hour's counts (from an hourly rollup: down, checks − maintenance)."""
+        h = _hour(hour_start)
+        i = h % HOUR_SLOTS
+        if self._h_stamp[i] > h:
+            return
+        self._h_stamp[i], self._h_bad[i], self._h_total[i] = h, bad, total
+
+    def _add_hour(self, h: int, bad: int, total: int) -> None:
+        i = h % HOUR_SLOTS
+        if self._h_stamp[i] != h:
+            if self._h_stamp[i] > h:
+                return
+            self._h_stamp[i], self._h_bad[i], self._h_total[i] = h, 0, 0
+        self._h_bad[i] += bad
+        self._h_total[i] += total
+
+    def counts(self, window_s: float, now: datetime) -> Counts:
+        """Checks of the last ``window_s`` seconds, in whole minutes (≤ 6 h) or hours."""
+        if window_s <= MINUTE_SLOTS * 60:
+            last, n = _minute(now), int(window_s // 60)
+            stamps, bads, totals, slots = self._m_stamp, self._m_bad, self._m_total, MINUTE_SLOTS
+        else:
+            last, n = _hour(now), int(window_s // 3600)
+            stamps, bads, totals, slots = self._h_stamp, self._h_bad, self._h_total, HOUR_SLOTS
+        n = min(n, slots)
+        bad = total = 0
+        for stamp in range(last - n + 1, last + 1):
+            i = stamp % slots
+            if stamps[i] == stamp:
+                bad += bads[i]
+                total += totals[i]
+        return Counts(bad, total)
+
+
+def _closeness(v: BurnVerdict) -> tuple[float, float]:
+    """How near a quiet row is to firing: both windows, then the long one (for messages)."""
+    long_rate, short_rate = v.long_rate or 0.0, v.short_rate or 0.0
+    return min(long_rate, short_rate) / v.pair.factor, long_rate / v.pair.factor
+
+
+def evaluate(ledger: SloLedger, target_percent: float, now: datetime) -> list[BurnVerdict]:
+    """The page and ticket verdicts of one service at ``now``.
+
+    A kind fires when any of its rows fires; the verdict names the first firing row in the
+    table's order (the fastest burn), else the row closest to firing.
+    """
+    out: list[BurnVerdict] = []
+    for kind in KINDS:
+        verdicts = []
+        for pair in (p for p in WORKBOOK if p.kind == kind):
+            long_rate = burn_rate(ledger.counts(pair.long_s, now), target_percent)
+            short_rate = burn_rate(ledger.counts(pair.short_s, now), target_percent)
+            firing = (
+                long_rate is not None
+                and short_rate is not None
+                and long_rate >= pair.factor
+                and short_rate >= pair.factor
+            )
+            verdicts.append(BurnVerdict(kind, firing, pair, long_rate, short_rate))
+        fired = [v for v in verdicts if v.firing]
+        out.append(fired[0] if fired else max(verdicts, key=_closeness))
+    return out

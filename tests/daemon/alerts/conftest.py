@@ -1,0 +1,58 @@
+"""Fixtures of the alert tests: receivers, an HTTP client, notification fields."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from slamon_daemon.alerts.channels.http import alert_http_client
+from slamon_daemon.alerts.fields import SAMPLE_FIELDS
+
+from .receivers import Receiver
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with Receiver() as r:
+        yield r
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with alert_http_client() as c:
+        yield c
+
+
+def make_fields(**overrides: Any) -> dict[str, Any]:
+    """The sample notification fields with some replaced."""
+    fields = dict(SAMPLE_FIELDS)
+    fields.update(overrides)
+    return fields
+
+
+def resolve_fields(**overrides: Any) -> dict[str, Any]:
+    """A recovery of the sample outage (same dedup_key)."""
+    values: dict[str, Any] = {
+        "event": "recovery",
+        "action": "resolve",
+        "title": "core-db recovered after 5 minutes",
+        "text": "core-db is up again (down 02:00:00 – 02:05:00 UTC, 5 minutes).",
+        "key": "down|core-db|2026-11-22T02:00:00+00:00|resolve|ops",
+    }
+    values.update(overrides)
+    return make_fields(**values)
+
+
+@pytest.fixture(params=["memory"])
+async def outbox_store(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """Every OutboxStorage implementation the contract is checked against.
+
+    Only the in-memory twin exists today; the wiring phase adds "sqlite" and "postgres"
+    (the real store on a throw-away database, like tests/conftest.py's ``store`` fixture).
+    """
+    from .memory_outbox import MemoryOutbox
+
+    yield MemoryOutbox()
