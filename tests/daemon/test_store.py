@@ -19,10 +19,9 @@ from slamon_daemon.models import (
     Transition,
 )
 from slamon_daemon.rollup import Rollup
+from slamon_daemon.store import PostgresStore, SqliteStore
 from slamon_daemon.store.base import Store
 from slamon_daemon.store.migrate import load_migrations
-from slamon_daemon.store.postgres import PostgresStore
-from slamon_daemon.store.sqlite import SqliteStore
 
 UP, DEG, DOWN = Outcome.UP, Outcome.DEGRADED, Outcome.DOWN
 D30, D31 = date(2025, 3, 30), date(2025, 3, 31)
