@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
@@ -56,6 +57,12 @@ _UPSERT_ROLLUP = {
         ("hourly_rollups", "service_id, day, hour", len(ROLLUP_COLUMNS) + 3),
     )
 }
+_UPSERT_SERVICE = (
+    "INSERT INTO services (id, name, url, config, source, active, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+    " url = excluded.url, config = excluded.config, source = excluded.source,"
+    " active = excluded.active, updated_at = excluded.updated_at"
+)
 _UPSERT_EPISODE = (
     "INSERT INTO outage_episodes (service_id, started_at, ended_at, worst_status, cause, error,"
     " failed_checks) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (service_id, started_at) DO UPDATE"
@@ -74,16 +81,8 @@ _INC_FIELDS = (
 ).split(", ")
 _INC_COLS = ", ".join(f"i.{c}" for c in _INC_FIELDS)  # over "incidents i"
 _INC_TIMES = frozenset(
-    (
-        "started_at",
-        "identified_at",
-        "monitoring_at",
-        "resolved_at",
-        "first_update_at",
-        "created_at",
-        "updated_at",
-        "episode_started_at",
-    )
+    "started_at identified_at monitoring_at resolved_at first_update_at created_at updated_at"
+    " episode_started_at".split()
 )
 _ADD_UPDATE = (
     "INSERT INTO incident_updates (incident_id, status, message, customer_visible, author,"
@@ -169,20 +168,11 @@ class SqlStore(Store):
             for s in services:
                 cfg = service_to_json(s)
                 old = existing.get(s.id)
-                if old is None:
+                if old != (json.loads(cfg), s.active, "config"):
                     await con.execute(
-                        "INSERT INTO services (id, name, url, config, source, active, created_at,"
-                        " updated_at) VALUES (?, ?, ?, ?, 'config', ?, ?, ?)",
-                        *(s.id, s.name, s.url, cfg, s.active, now, now),
+                        _UPSERT_SERVICE, s.id, s.name, s.url, cfg, "config", s.active, now, now
                     )
-                    result.added.append(s.id)
-                elif old != (json.loads(cfg), s.active, "config"):
-                    await con.execute(
-                        "UPDATE services SET name = ?, url = ?, config = ?, source = 'config',"
-                        " active = ?, updated_at = ? WHERE id = ?",
-                        *(s.name, s.url, cfg, s.active, now, s.id),
-                    )
-                    result.updated.append(s.id)
+                    (result.added if old is None else result.updated).append(s.id)
             wanted = {s.id for s in services}
             for sid, (_cfg, active, source) in existing.items():
                 if source == "config" and active and sid not in wanted:
@@ -211,13 +201,17 @@ class SqlStore(Store):
                 raise AlreadyExists(
                     f"service {service.id!r} is defined in the config file; change it there"
                 )
+            cfg = service_to_json(service)
             await con.execute(
-                "INSERT INTO services (id, name, url, config, source, active, created_at,"
-                " updated_at) VALUES (?, ?, ?, ?, 'admin', ?, ?, ?) ON CONFLICT (id) DO UPDATE"
-                " SET name = excluded.name, url = excluded.url, config = excluded.config,"
-                " active = excluded.active, updated_at = excluded.updated_at",
-                *(service.id, service.name, service.url, service_to_json(service)),
-                *(service.active, now, now),
+                _UPSERT_SERVICE,
+                service.id,
+                service.name,
+                service.url,
+                cfg,
+                "admin",
+                service.active,
+                now,
+                now,
             )
 
     async def service_source(self, service_id: str) -> str | None:
@@ -986,41 +980,23 @@ def split_records(
     return checks, transitions, episodes
 
 
+_PLAIN = ROLLUP_COLUMNS[:10]  # the counters, stored as they are
+_plain_values = operator.attrgetter(*_PLAIN)
+
+
 def rollup_values(r: Rollup) -> tuple[Any, ...]:
     """The ROLLUP_COLUMNS values of ``r``, in order."""
-    return (
-        r.checks,
-        r.up,
-        r.degraded,
-        r.down,
-        r.maintenance,
-        r.downtime_s,
-        r.latency_count,
-        r.latency_sum_us,
-        r.latency_min_ms,
-        r.latency_max_ms,
-        r.hist_json(),
-        json.dumps(dict(sorted(r.errors.items())), separators=(",", ":")),
-        r.maintenance_s,
-    )
+    errors = json.dumps(dict(sorted(r.errors.items())), separators=(",", ":"))
+    return (*_plain_values(r), r.hist_json(), errors, r.maintenance_s)
 
 
 def rollup_from_row(service_id: str, day: date, hour: int | None, values: Sequence[Any]) -> Rollup:
     """Inverse of ``rollup_values``."""
     return Rollup(
-        service_id=service_id,
-        day=day,
-        hour=hour,
-        checks=int(values[0]),
-        up=int(values[1]),
-        degraded=int(values[2]),
-        down=int(values[3]),
-        maintenance=int(values[4]),
-        downtime_s=float(values[5]),
-        latency_count=int(values[6]),
-        latency_sum_us=int(values[7]),
-        latency_min_ms=values[8],
-        latency_max_ms=values[9],
+        service_id,
+        day,
+        hour,
+        **dict(zip(_PLAIN, values[:10], strict=True)),
         hist=Rollup.hist_from_json(values[10]),
         errors={str(k): int(v) for k, v in json.loads(values[11] or "{}").items()},
         maintenance_s=float(values[12]),

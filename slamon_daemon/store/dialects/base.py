@@ -31,20 +31,9 @@ CHECK_COLUMNS = (
 )
 """The columns of ``checks``, in the order of a check's encoded row (SqlStore.check_row)."""
 
-ROLLUP_COLUMNS: tuple[str, ...] = (
-    "checks",
-    "up",
-    "degraded",
-    "down",
-    "maintenance",
-    "downtime_s",
-    "latency_count",
-    "latency_sum_us",
-    "latency_min_ms",
-    "latency_max_ms",
-    "latency_hist",
-    "errors",
-    "maintenance_s",
+ROLLUP_COLUMNS: tuple[str, ...] = tuple(
+    "checks up degraded down maintenance downtime_s latency_count latency_sum_us latency_min_ms"
+    " latency_max_ms latency_hist errors maintenance_s".split()
 )
 """The columns of every rollup table after its key (service_id, day[, hour])."""
 
