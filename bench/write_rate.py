@@ -145,6 +145,7 @@ def main() -> None:
     print(f"loadavg at start: {Path('/proc/loadavg').read_text().strip()}")
     print(f"{args.checks:,} checks of {args.services:,} services per run; batches {batches}")
     figures: dict[tuple[str, str, int], list[float]] = {}
+    cpu: dict[tuple[str, str, int], list[float]] = {}
     for rnd in range(args.rounds):
         order = codes if rnd % 2 == 0 else list(reversed(codes))
         for backend in backends:
@@ -153,6 +154,8 @@ def main() -> None:
                     wait_quiet(max_wait=60)
                     r = _run_child(code, backend, args, batch)
                     figures.setdefault((name, backend, batch), []).append(r["rows_per_s"])
+                    per_check = 1e6 * (r["cpu"] + r["pg_cpu"]) / args.checks
+                    cpu.setdefault((name, backend, batch), []).append(per_check)
                     print(
                         f"round {rnd + 1} {backend:8} batch {batch:4} {name:4}: "
                         f"{r['rows_per_s']:9,.0f} checks/s ({r['seconds']:.1f} s in write_batch, "
@@ -161,11 +164,12 @@ def main() -> None:
                         flush=True,
                     )
     print(f"loadavg at end: {Path('/proc/loadavg').read_text().strip()}")
-    print("\nmedian checks/s over the rounds:")
+    print("\nmedian checks/s over the rounds (CPU of the client and PostgreSQL per check):")
     for backend in backends:
         for batch in batches:
             row = [
                 f"{name} {statistics.median(figures[(name, backend, batch)]):9,.0f}"
+                f" ({statistics.median(cpu[(name, backend, batch)]):4.0f} µs)"
                 for name, _ in codes
             ]
             first = statistics.median(figures[(codes[0][0], backend, batch)])

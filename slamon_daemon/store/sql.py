@@ -651,18 +651,14 @@ class SqlStore(Store):
         email: str | None = None,
         revoke_tokens: bool = False,
     ) -> User | None:
-        sets: list[str] = []
-        args: list[Any] = []
-        role_name = role.name.lower() if role else None
-        for col, val in (
-            ("role", role_name),
-            ("active", active),
-            ("password_hash", password_hash),
-            ("email", email),
-        ):
-            if val is not None:
-                sets.append(f"{col} = ?")
-                args.append(val)
+        new = {
+            "role": role.name.lower() if role else None,
+            "active": active,
+            "password_hash": password_hash,
+            "email": email,
+        }
+        sets = [f"{k} = ?" for k, v in new.items() if v is not None]
+        args = [v for v in new.values() if v is not None]
         if revoke_tokens:
             sets.append("token_version = token_version + 1")
         async with self.dialect.transaction() as con:
@@ -820,21 +816,25 @@ class SqlStore(Store):
         )
         return found[0] if found else None
 
-    async def _apply_incident_changes(
-        self, con: Connection, incident_id: int, changes: dict[str, Any], now: datetime
-    ) -> None:
+    async def _new_version(
+        self, con: Connection, iid: int, version: int, changes: dict[str, Any], why: Row
+    ) -> Incident:
+        """Apply column ``changes`` as ``version`` (``why``: fields, actor, now), reindex, and
+        return the incident as this transaction sees it."""
+        fields, actor, now = why
         cols = {k: v for k, v in changes.items() if k != "services"}
-        sets = [f"{k} = ?" for k in cols] + ["version = version + 1", "updated_at = ?"]
-        values = (self._time(v) if isinstance(v, datetime) else v for v in cols.values())
+        sets = [f"{k} = ?" for k in cols] + ["version = ?", "updated_at = ?"]
+        values = [self._time(v) if isinstance(v, datetime) else v for v in cols.values()]
+        t = self.dialect.time(now)
         await con.execute(
-            f"UPDATE incidents SET {', '.join(sets)} WHERE id = ?",
-            *(*values, self.dialect.time(now), incident_id),
+            f"UPDATE incidents SET {', '.join(sets)} WHERE id = ?", *values, version, t, iid
         )
         if "services" in changes:
-            await con.execute("DELETE FROM incident_services WHERE incident_id = ?", incident_id)
-            await con.executemany(
-                _ADD_INCIDENT_SERVICE, [(incident_id, s) for s in changes["services"]]
-            )
+            await con.execute("DELETE FROM incident_services WHERE incident_id = ?", iid)
+            await con.executemany(_ADD_INCIDENT_SERVICE, [(iid, s) for s in changes["services"]])
+        await con.execute(_ADD_REVISION, iid, version, json.dumps(fields), actor, t)
+        await self.dialect.reindex_incident(con, iid)
+        return await self._incident_in(con, iid)
 
     async def save_incident(
         self,
@@ -845,32 +845,23 @@ class SqlStore(Store):
         actor: str,
         now: datetime,
     ) -> Incident:
-        conflict: list[str] | None = None
         async with self.dialect.transaction() as con:
             row = await con.fetchrow(
                 "SELECT version FROM incidents WHERE id = ?" + self.dialect.for_update, incident_id
             )
             if row is None:
                 raise KeyError(incident_id)
-            if int(row[0]) != expected_version:
-                rows = await con.fetch(
-                    "SELECT fields FROM incident_revisions WHERE incident_id = ? AND version > ?",
-                    *(incident_id, expected_version),
-                )
-                conflict = sorted({f for r in rows for f in json.loads(r[0])})
-            else:
-                await self._apply_incident_changes(con, incident_id, changes, now)
-                await con.execute(
-                    _ADD_REVISION,
-                    *(incident_id, expected_version + 1, json.dumps(fields), actor),
-                    self.dialect.time(now),
-                )
-                await self.dialect.reindex_incident(con, incident_id)
-            # Read in the transaction: the reply shows exactly the version it speaks of.
+            if int(row[0]) == expected_version:
+                why = (fields, actor, now)
+                return await self._new_version(con, incident_id, expected_version + 1, changes, why)
+            rows = await con.fetch(
+                "SELECT fields FROM incident_revisions WHERE incident_id = ? AND version > ?",
+                *(incident_id, expected_version),
+            )
+            # Read in the transaction: the refusal shows exactly the version it speaks of.
             current = await self._incident_in(con, incident_id)
-        if conflict is not None:
-            raise VersionConflict(current, conflict or ["(unknown)"])
-        return current
+        conflict = sorted({f for r in rows for f in json.loads(r[0])})
+        raise VersionConflict(current, conflict or ["(unknown)"])
 
     async def add_incident_update(
         self,
@@ -895,15 +886,8 @@ class SqlStore(Store):
                 *(incident_id, u.status, u.message, u.customer_visible, u.author),
                 self.dialect.time(u.created_at),
             )
-            await self._apply_incident_changes(con, incident_id, changes, now)
-            fields = ["updates", *(["status"] if "status" in changes else [])]
-            await con.execute(
-                _ADD_REVISION,
-                *(incident_id, int(row[0]) + 1, json.dumps(fields), u.author),
-                self.dialect.time(now),
-            )
-            await self.dialect.reindex_incident(con, incident_id)
-            return await self._incident_in(con, incident_id)
+            why = (["updates", *(["status"] if "status" in changes else [])], u.author, now)
+            return await self._new_version(con, incident_id, int(row[0]) + 1, changes, why)
 
     async def list_incidents(
         self,
@@ -980,8 +964,7 @@ def split_records(
     return checks, transitions, episodes
 
 
-_PLAIN = ROLLUP_COLUMNS[:10]  # the counters, stored as they are
-_plain_values = operator.attrgetter(*_PLAIN)
+_plain_values = operator.attrgetter(*ROLLUP_COLUMNS[:10])  # the counters, stored as they are
 
 
 def rollup_values(r: Rollup) -> tuple[Any, ...]:
@@ -993,13 +976,22 @@ def rollup_values(r: Rollup) -> tuple[Any, ...]:
 def rollup_from_row(service_id: str, day: date, hour: int | None, values: Sequence[Any]) -> Rollup:
     """Inverse of ``rollup_values``."""
     return Rollup(
-        service_id,
-        day,
-        hour,
-        **dict(zip(_PLAIN, values[:10], strict=True)),
+        service_id=service_id,
+        day=day,
+        hour=hour,
+        checks=values[0],
+        up=values[1],
+        degraded=values[2],
+        down=values[3],
+        maintenance=values[4],
+        downtime_s=values[5],
+        latency_count=values[6],
+        latency_sum_us=values[7],
+        latency_min_ms=values[8],
+        latency_max_ms=values[9],
         hist=Rollup.hist_from_json(values[10]),
         errors={str(k): int(v) for k, v in json.loads(values[11] or "{}").items()},
-        maintenance_s=float(values[12]),
+        maintenance_s=values[12],
     )
 
 
