@@ -12,10 +12,10 @@ import json
 import logging
 import operator
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import AlreadyExists
 from ..incidents import VersionConflict
@@ -41,6 +41,7 @@ from .dialects.base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, R
 from .migrate import load_migrations
 
 logger = logging.getLogger("slamon.store")
+_T = TypeVar("_T")
 
 ROLLUP_TABLES = ("daily_rollups", "monthly_rollups", "hourly_rollups")
 """The rollup tables every new check is folded into."""
@@ -69,21 +70,25 @@ _UPSERT_EPISODE = (
     " SET ended_at = excluded.ended_at, worst_status = excluded.worst_status,"
     " cause = excluded.cause, error = excluded.error, failed_checks = excluded.failed_checks"
 )
+# Columns named as the fields of the model they are read into (SqlStore._entity).
 _EPISODE_COLS = "service_id, started_at, ended_at, worst_status, cause, error, failed_checks"
 _WINDOW_COLS = "id, config_key, title, starts_at, ends_at, services, created_by, cancelled_at"
 _USER_COLS = (
     "id, username, email, password_hash, role, active, token_version, last_login_at, created_at"
 )
+_AUDIT_COLS = "id, at, actor, method, target, changes"
+_UPDATE_COLS = "id, status, message, customer_visible, author, created_at"
 _INC_FIELDS = (
     "id, title, description, status, severity, priority, impact, root_cause, resolution_notes,"
     " started_at, identified_at, monitoring_at, resolved_at, first_update_at, created_by,"
     " resolved_by, created_at, updated_at, version, episode_service, episode_started_at"
-).split(", ")
-_INC_COLS = ", ".join(f"i.{c}" for c in _INC_FIELDS)  # over "incidents i"
-_INC_TIMES = frozenset(
-    "started_at identified_at monitoring_at resolved_at first_update_at created_at updated_at"
-    " episode_started_at".split()
 )
+_INC_COLS = ", ".join(f"i.{c}" for c in _INC_FIELDS.split(", "))  # over "incidents i"
+_TIMES = frozenset(
+    "at started_at ended_at starts_at ends_at cancelled_at last_login_at created_at updated_at"
+    " identified_at monitoring_at resolved_at first_update_at episode_started_at".split()
+)
+"""The time columns (the dialect's time codec reads them)."""
 _ADD_UPDATE = (
     "INSERT INTO incident_updates (incident_id, status, message, customer_visible, author,"
     " created_at) VALUES (?, ?, ?, ?, ?, ?)"
@@ -114,6 +119,18 @@ class SqlStore(Store):
 
     def _from_time(self, value: Any) -> datetime | None:
         return None if value is None else self.dialect.from_time(value)
+
+    def _entity(
+        self, model: Callable[..., _T], cols: str, row: Row, **read: Callable[[Any], Any]
+    ) -> _T:
+        """``model`` from a row of ``cols`` (its field names): times decoded, other columns
+        through ``read``'s function of the same name."""
+        values = dict(zip(cols.split(", "), row, strict=True))
+        for k in _TIMES.intersection(values):
+            values[k] = self._from_time(values[k])
+        for k, f in read.items():
+            values[k] = f(values[k])
+        return model(**values)
 
     # -- migrations and upkeep --------------------------------------------------------------
 
@@ -502,18 +519,8 @@ class SqlStore(Store):
         if open_only:
             sql += " AND ended_at IS NULL"
         rows = await self._fetch(sql + " ORDER BY started_at DESC LIMIT ?", *args, limit)
-        return [
-            OutageEpisode(
-                service_id=str(r[0]),
-                started_at=self.dialect.from_time(r[1]),
-                ended_at=self._from_time(r[2]),
-                worst_status=ServiceStatus(r[3]),
-                cause=r[4],
-                error=r[5],
-                failed_checks=int(r[6]),
-            )
-            for r in rows
-        ]
+        read = {"worst_status": ServiceStatus}
+        return [self._entity(OutageEpisode, _EPISODE_COLS, r, **read) for r in rows]
 
     async def status_history(
         self, service_id: str | None = None, since: datetime | None = None, limit: int = 200
@@ -537,16 +544,7 @@ class SqlStore(Store):
     # -- maintenance windows ----------------------------------------------------------------
 
     def _window(self, r: Row) -> MaintenanceWindow:
-        return MaintenanceWindow(
-            id=int(r[0]),
-            config_key=r[1],
-            title=str(r[2]),
-            starts_at=self.dialect.from_time(r[3]),
-            ends_at=self.dialect.from_time(r[4]),
-            services=tuple(json.loads(r[5])),
-            created_by=str(r[6]),
-            cancelled_at=self._from_time(r[7]),
-        )
+        return self._entity(MaintenanceWindow, _WINDOW_COLS, r, services=_json_tuple)
 
     async def create_maintenance(self, window: MaintenanceWindow) -> MaintenanceWindow:
         t = self.dialect.time
@@ -607,17 +605,7 @@ class SqlStore(Store):
     # -- users, tokens, audit ---------------------------------------------------------------
 
     def _user(self, r: Row) -> User:
-        return User(
-            id=int(r[0]),
-            username=str(r[1]),
-            email=str(r[2]),
-            password_hash=str(r[3]),
-            role=role_from_name(str(r[4])),
-            active=bool(r[5]),
-            token_version=int(r[6]),
-            last_login_at=self._from_time(r[7]),
-            created_at=self.dialect.from_time(r[8]),
-        )
+        return self._entity(User, _USER_COLS, r, role=role_from_name, active=bool)
 
     async def create_user(self, username: str, email: str, password_hash: str, role: Role) -> User:
         try:
@@ -716,58 +704,33 @@ class SqlStore(Store):
         self, *, since: datetime | None = None, limit: int = 200
     ) -> list[AuditEntry]:
         rows = await self._fetch(
-            "SELECT id, at, actor, method, target, changes FROM audit_log WHERE at >= ?"
-            " ORDER BY at DESC, id DESC LIMIT ?",
+            f"SELECT {_AUDIT_COLS} FROM audit_log WHERE at >= ? ORDER BY at DESC, id DESC LIMIT ?",
             *(self.dialect.time(since or _EPOCH), limit),
         )
-        return [
-            AuditEntry(
-                id=int(r[0]),
-                at=self.dialect.from_time(r[1]),
-                actor=str(r[2]),
-                method=str(r[3]),
-                target=r[4],
-                changes=json.loads(r[5]),
-            )
-            for r in rows
-        ]
+        return [self._entity(AuditEntry, _AUDIT_COLS, r, changes=json.loads) for r in rows]
 
     # -- incidents --------------------------------------------------------------------------
 
     async def _incidents(self, con: Connection, rows: Sequence[Row]) -> list[Incident]:
         """Incidents from rows of _INC_COLS, with their services and updates."""
-        out = []
-        for r in rows:
-            v = dict(zip(_INC_FIELDS, r, strict=True))
-            for k in _INC_TIMES:
-                v[k] = self._from_time(v[k])
-            out.append(Incident(**v))
-        if not out:
-            return out
-        by_id = {int(i.id or 0): i for i in out}
+        by_id = {int(r[0]): self._entity(Incident, _INC_FIELDS, r) for r in rows}
+        if not by_id:
+            return []
         cond, params = self.dialect.any_of("incident_id", list(by_id))
         for iid, sid in await con.fetch(
             f"SELECT incident_id, service_id FROM incident_services WHERE {cond}"
             " ORDER BY service_id",
             *params,
         ):
-            by_id[int(iid)].services = (*by_id[int(iid)].services, str(sid))
-        for iid, uid, status, message, visible, author, at in await con.fetch(
-            "SELECT incident_id, id, status, message, customer_visible, author, created_at"
-            f" FROM incident_updates WHERE {cond} ORDER BY created_at, id",
+            by_id[int(iid)].services += (sid,)
+        for r in await con.fetch(
+            f"SELECT incident_id, {_UPDATE_COLS} FROM incident_updates WHERE {cond}"
+            " ORDER BY created_at, id",
             *params,
         ):
-            by_id[int(iid)].updates.append(
-                IncidentUpdate(
-                    id=int(uid),
-                    status=status,
-                    message=message,
-                    customer_visible=bool(visible),
-                    author=author,
-                    created_at=self.dialect.from_time(at),
-                )
-            )
-        return out
+            update = self._entity(IncidentUpdate, _UPDATE_COLS, r[1:], customer_visible=bool)
+            by_id[int(r[0])].updates.append(update)
+        return list(by_id.values())
 
     async def _incident_query(self, sql: str, *args: Any) -> list[Incident]:
         async with self.dialect.read() as con:
@@ -783,7 +746,7 @@ class SqlStore(Store):
         try:
             async with self.dialect.transaction() as con:
                 row = await con.fetchrow(
-                    f"INSERT INTO incidents ({', '.join(_INC_FIELDS[1:])}) VALUES"
+                    f"INSERT INTO incidents ({_INC_FIELDS.removeprefix('id, ')}) VALUES"
                     f" ({', '.join('?' * 17)}, 1, ?, ?) RETURNING id",
                     *(inc.title, inc.description, inc.status, inc.severity, inc.priority),
                     *(inc.impact, inc.root_cause, inc.resolution_notes, t(inc.started_at)),
@@ -1006,6 +969,10 @@ def merge_into(existing: dict[tuple[Any, ...], Rollup], deltas: Iterable[Rollup]
             cur.merge(d)
             out.append(cur)
     return out
+
+
+def _json_tuple(text: str) -> tuple[Any, ...]:
+    return tuple(json.loads(text))
 
 
 def service_to_json(s: Service) -> str:

@@ -26,6 +26,10 @@ _ROWS_PER_INSERT = 500  # 11 columns x 500 rows stays far below SQLite's variabl
 _DELETE_BATCH = 5000  # rows per retention transaction: short, so writers barely wait
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CLOSED = ("no active connection", "Connection closed")  # aiosqlite's ValueError once closed
+# Result codes that mean "the file cannot be used now" rather than "this statement is wrong".
+_UNAVAILABLE = tuple(
+    f"SQLITE_{name}" for name in "BUSY LOCKED IOERR CANTOPEN READONLY FULL NOMEM PROTOCOL".split()
+)
 
 
 def to_us(dt: datetime) -> int:
@@ -43,11 +47,12 @@ def _driver_errors() -> Iterator[None]:
         if "UNIQUE" in str(exc):
             raise AlreadyExists(f"already stored: {exc}") from exc
         raise StoreError(f"SQLite refused the change: {exc}") from exc
-    except (sqlite3.OperationalError, OSError) as exc:
-        # locked, disk I/O, unable to open, read-only, schema gone: not usable now
-        raise StoreUnavailable(f"SQLite database unavailable: {exc}") from exc
     except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorname", "").startswith(_UNAVAILABLE):
+            raise StoreUnavailable(f"SQLite database unavailable: {exc}") from exc
         raise StoreError(f"SQLite failed: {exc}") from exc
+    except OSError as exc:
+        raise StoreUnavailable(f"SQLite database unavailable: {exc}") from exc
     except ValueError as exc:
         if str(exc) not in _CLOSED:
             raise
