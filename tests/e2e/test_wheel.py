@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -47,6 +48,11 @@ def venv() -> Iterator[Path]:
     """A venv outside the checkout with the freshly built wheel installed; yields its folder."""
     with tempfile.TemporaryDirectory(prefix="slamon-wheel-") as tmp:
         root = Path(tmp)
+        # Built from a copy: setuptools' build/ folder keeps files of earlier builds (a module
+        # removed since would ship again), and the checkout stays as it was.
+        src = root / "src"
+        junk = (".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache")
+        shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(*junk))
         run(
             sys.executable,
             "-m",
@@ -56,7 +62,7 @@ def venv() -> Iterator[Path]:
             "-q",
             "-w",
             root / "dist",
-            REPO,
+            src,
             cwd=root,
         )
         (wheel,) = (root / "dist").glob("slamon-*.whl")
