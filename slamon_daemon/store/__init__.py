@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import ConfigError
 from .base import Store, SyncResult
 from .sql import SqlStore
 
@@ -28,12 +29,18 @@ class PostgresStore(SqlStore):
 
 
 def open_store(database_url: str) -> Store:
-    """The store for ``database_url`` (not yet opened: use ``async with``)."""
+    """The store for ``database_url`` (not yet opened: use ``async with``).
+
+    Raises:
+        ConfigError: the URL names no backend (config.py refuses such URLs first).
+    """
     if database_url.startswith("sqlite:///"):
         return SqliteStore(database_url.removeprefix("sqlite:///"))
     if database_url.startswith(("postgresql://", "postgres://")):
         return PostgresStore(database_url)
-    raise ValueError(f"unsupported database_url {database_url!r}")
+    raise ConfigError(
+        [f"database_url: expected sqlite:///path or postgresql://..., got {database_url!r}"]
+    )
 
 
 __all__ = ["PostgresStore", "SqlStore", "SqliteStore", "Store", "SyncResult", "open_store"]

@@ -42,6 +42,8 @@ from .migrate import load_migrations
 
 logger = logging.getLogger("slamon.store")
 _T = TypeVar("_T")
+_Revision = tuple[list[str], str, datetime]
+"""Why an incident got a new version: the fields changed, by whom, when."""
 
 ROLLUP_TABLES = ("daily_rollups", "monthly_rollups", "hourly_rollups")
 """The rollup tables every new check is folded into."""
@@ -780,9 +782,9 @@ class SqlStore(Store):
         return found[0] if found else None
 
     async def _new_version(
-        self, con: Connection, iid: int, version: int, changes: dict[str, Any], why: Row
+        self, con: Connection, iid: int, version: int, changes: dict[str, Any], why: _Revision
     ) -> Incident:
-        """Apply column ``changes`` as ``version`` (``why``: fields, actor, now), reindex, and
+        """Apply column ``changes`` as ``version``, record ``why`` it changed, reindex, and
         return the incident as this transaction sees it."""
         fields, actor, now = why
         cols = {k: v for k, v in changes.items() if k != "services"}
