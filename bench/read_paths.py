@@ -176,8 +176,9 @@ async def seed(db_url: str, cfg: Path, days: int, per_day: int, dense: int) -> d
 
 
 def fold_lookup_diagnostic(db_file: str) -> None:
-    """How SQLite runs the rollup lookup of the store's write path (SqliteStore._fold), which
-    reads the stored rollups of 400 (service, day, hour) keys at a time with a row-value IN."""
+    """How SQLite runs the rollup lookup of the store's write path (the dialect's
+    stored_rollups), which reads the stored rollups of 400 (service, day, hour) keys at a
+    time with a row-value IN."""
     import sqlite3
 
     con = sqlite3.connect(db_file)

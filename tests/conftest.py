@@ -94,7 +94,7 @@ async def pg_url() -> AsyncIterator[str]:
 async def store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
     """An open, migrated Store: a SQLite file in tmp_path, or a throw-away PostgreSQL database."""
     if request.param == "sqlite":
-        from slamon_daemon.store.sqlite import SqliteStore
+        from slamon_daemon.store import SqliteStore
 
         s = SqliteStore(str(tmp_path / "t.db"))
         await s.open()
@@ -104,7 +104,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore
         finally:
             await s.close()
     else:
-        from slamon_daemon.store.postgres import PostgresStore
+        from slamon_daemon.store import PostgresStore
 
         async with throwaway_pg_database() as url:
             s = PostgresStore(url)

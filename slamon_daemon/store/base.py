@@ -1,18 +1,16 @@
-"""The Store interface that both backends implement, and the helpers they share.
+"""The Store interface: what the daemon asks of its database (sql.py implements it once).
 
-A backend owns its connections (``async with store:`` opens and closes them). Every method
+A store owns its connections (``async with store:`` opens and closes them). Every method
 may raise ``StoreUnavailable`` when the database cannot be reached and ``StoreError`` for
 other database failures; the daemon keeps running on either.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -29,25 +27,6 @@ from ..models import (
     User,
 )
 from ..rollup import Rollup
-
-ROLLUP_COLUMNS: tuple[str, ...] = (
-    "checks",
-    "up",
-    "degraded",
-    "down",
-    "maintenance",
-    "downtime_s",
-    "latency_count",
-    "latency_sum_us",
-    "latency_min_ms",
-    "latency_max_ms",
-    "latency_hist",
-    "errors",
-    "maintenance_s",
-)
-
-ROLLUP_TABLES: tuple[str, ...] = ("daily_rollups", "monthly_rollups", "hourly_rollups")
-"""The rollup tables every new check is folded into."""
 
 Record = Check | Transition | OutageEpisode
 """What the daemon makes durable through the journal (spool.py)."""
@@ -196,23 +175,6 @@ class Store(ABC):
         self, first: date, last: date, service_ids: Sequence[str] | None = None
     ) -> list[Rollup]:
         """Monthly rollups (``day`` = the month's first day) with first <= day <= last."""
-
-    @abstractmethod
-    async def _replace_month_rows(self, month: date, rows: Sequence[Rollup]) -> None:
-        """Replace every monthly rollup row of ``month`` (its first day) with ``rows``."""
-
-    async def months_from_daily(self, first: date, last: date) -> None:
-        """Recompute the monthly rollups of the months from ``first`` to ``last`` from the daily
-        ones (after a rebuild)."""
-        month = first.replace(day=1)
-        while month <= last:
-            nxt = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-            merged: dict[str, Rollup] = {}
-            for r in await self.daily_rollups(month, nxt - timedelta(days=1)):
-                cur = merged.setdefault(r.service_id, Rollup(service_id=r.service_id, day=month))
-                cur.merge(r)
-            await self._replace_month_rows(month, list(merged.values()))
-            month = nxt
 
     @abstractmethod
     async def hourly_rollups(
@@ -435,118 +397,3 @@ class Store(ABC):
     @abstractmethod
     async def open_incidents_for_service(self, service_id: str) -> list[Incident]:
         """Active incidents that list ``service_id`` as affected."""
-
-
-def search_terms(query: str) -> list[str]:
-    """The words of a search query (letters and digits of any script)."""
-    return re.findall(r"\w+", query)[:16]
-
-
-# -- helpers shared by the backends ------------------------------------------------------
-
-
-def split_records(
-    records: Iterable[Record],
-) -> tuple[list[Check], list[Transition], list[OutageEpisode]]:
-    """Checks (without repeats), transitions and episodes of a batch, each in order."""
-    checks: list[Check] = []
-    transitions: list[Transition] = []
-    episodes: list[OutageEpisode] = []
-    seen: set[tuple[str, datetime, str]] = set()
-    for r in records:
-        if isinstance(r, Check):
-            key = (r.service_id, r.started_at, r.node)
-            if key not in seen:  # the same check twice in one batch is stored and counted once
-                seen.add(key)
-                checks.append(r)
-        elif isinstance(r, Transition):
-            transitions.append(r)
-        else:
-            episodes.append(r)
-    return checks, transitions, episodes
-
-
-def rollup_values(r: Rollup) -> tuple[Any, ...]:
-    """The ROLLUP_COLUMNS values of ``r``, in order."""
-    return (
-        r.checks,
-        r.up,
-        r.degraded,
-        r.down,
-        r.maintenance,
-        r.downtime_s,
-        r.latency_count,
-        r.latency_sum_us,
-        r.latency_min_ms,
-        r.latency_max_ms,
-        r.hist_json(),
-        json.dumps(dict(sorted(r.errors.items())), separators=(",", ":")),
-        r.maintenance_s,
-    )
-
-
-def rollup_from_row(service_id: str, day: date, hour: int | None, values: Sequence[Any]) -> Rollup:
-    """Inverse of ``rollup_values``."""
-    return Rollup(
-        service_id=service_id,
-        day=day,
-        hour=hour,
-        checks=int(values[0]),
-        up=int(values[1]),
-        degraded=int(values[2]),
-        down=int(values[3]),
-        maintenance=int(values[4]),
-        downtime_s=float(values[5]),
-        latency_count=int(values[6]),
-        latency_sum_us=int(values[7]),
-        latency_min_ms=values[8],
-        latency_max_ms=values[9],
-        hist=Rollup.hist_from_json(values[10]),
-        errors={str(k): int(v) for k, v in json.loads(values[11] or "{}").items()},
-        maintenance_s=float(values[12]),
-    )
-
-
-def merge_into(existing: dict[tuple[Any, ...], Rollup], deltas: Iterable[Rollup]) -> list[Rollup]:
-    """Add each delta to the stored rollup of its key (or take it as new); the rows to write."""
-    out = []
-    for d in deltas:
-        key = (d.service_id, d.day, d.hour)
-        cur = existing.get(key)
-        if cur is None:
-            out.append(d)
-        else:
-            cur.merge(d)
-            out.append(cur)
-    return out
-
-
-def service_to_json(s: Service) -> str:
-    d = asdict(s)
-    d["expect_status"] = [list(r) for r in s.expect_status]
-    d["headers"] = [list(h) for h in s.headers]
-    return json.dumps(d, sort_keys=True)
-
-
-def service_from_json(text: str | dict[str, Any], *, active: bool | None = None) -> Service:
-    d = json.loads(text) if isinstance(text, str) else dict(text)
-    d["expect_status"] = tuple(tuple(r) for r in d.get("expect_status", [[200, 299]]))
-    d["headers"] = tuple(tuple(h) for h in d.get("headers", []))
-    known = set(Service.__dataclass_fields__)
-    d = {k: v for k, v in d.items() if k in known}
-    if active is not None:
-        d["active"] = active
-    return Service(**d)
-
-
-def to_us(dt: datetime) -> int:
-    """Microseconds since the epoch (SQLite's timestamp encoding)."""
-    delta = dt.astimezone(UTC) - _EPOCH
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

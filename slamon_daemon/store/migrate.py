@@ -1,7 +1,9 @@
 """Find the numbered migration files of a backend (schema/<backend>/NNNN_name.sql).
 
-The backends apply them (each in its own transaction) and record each in ``schema_migrations``.
-An applied file is never edited: a change is a new file with the next number.
+The top-level schema/ folder of the repository is their source; a built wheel carries a copy
+inside the package (slamon_daemon/schema/, copied by setup.py at build time), read here with
+importlib.resources. The dialects apply them (each in its own transaction) and record each in
+``schema_migrations``. An applied file is never edited: a change is a new file.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from ..errors import MigrationError
@@ -23,12 +27,15 @@ class Migration:
     sql: str
 
 
-def schema_dir() -> Path:
-    """The repository's schema/ folder (or $SLAMON_SCHEMA_DIR)."""
+def schema_dir() -> Traversable:
+    """$SLAMON_SCHEMA_DIR, else the schema inside the installed package, else the checkout's."""
     env = os.environ.get("SLAMON_SCHEMA_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "schema"
+    packaged = resources.files("slamon_daemon") / "schema"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "schema"  # a checkout (editable install)
 
 
 def load_migrations(backend: str) -> list[Migration]:
@@ -42,8 +49,8 @@ def load_migrations(backend: str) -> list[Migration]:
         raise MigrationError(f"migrations folder {folder} not found")
     out: list[Migration] = []
     seen: dict[int, str] = {}
-    for p in sorted(folder.iterdir()):
-        if p.suffix != ".sql":
+    for p in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not p.name.endswith(".sql"):
             continue
         m = _NAME_RE.match(p.name)
         if not m:

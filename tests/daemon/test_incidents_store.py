@@ -537,8 +537,7 @@ async def test_open_incidents_for_service(store: Store) -> None:
 async def test_search_gives_the_same_answers_on_both_backends(tmp_path: Path) -> None:
     """SPEC §3.9: one behaviour on both backends, accents included (the FTS5 table removes
     diacritics; PostgreSQL's 'simple' configuration keeps them)."""
-    from slamon_daemon.store.postgres import PostgresStore
-    from slamon_daemon.store.sqlite import SqliteStore
+    from slamon_daemon.store import PostgresStore, SqliteStore
     from tests.conftest import throwaway_pg_database
 
     titles = ["Café checkout down", "École portal slow", "naïve retry storm", "Straße map tiles"]
@@ -563,7 +562,7 @@ async def test_conflict_fields_cover_every_change_up_to_the_current_version_unde
 ) -> None:
     """While one editor saves continuously, another saves against the previous version: each
     refusal must list every field changed between its version and the ``current`` it returns."""
-    from slamon_daemon.store.postgres import PostgresStore
+    from slamon_daemon.store import PostgresStore
 
     fields = ("title", "impact", "description")
     async with PostgresStore(pg_url) as s:

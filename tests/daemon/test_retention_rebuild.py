@@ -17,6 +17,7 @@ import pytest
 
 from slamon_daemon.models import Check, ErrorKind, Outcome
 from slamon_daemon.rollup import Rollup, rollup_deltas
+from slamon_daemon.store import SqlStore
 from slamon_daemon.store.base import Store
 
 UP, DEG, DOWN = Outcome.UP, Outcome.DEGRADED, Outcome.DOWN
@@ -65,27 +66,27 @@ def day_of_checks(sid: str, day: date) -> list[Check]:
 
 async def ensure_partitions(store: Store, days: Iterable[date]) -> None:
     """On PostgreSQL, the daily partitions of ``days`` (maintain makes day-1 .. day+3)."""
+    assert isinstance(store, SqlStore)
     if store.backend == "postgres":
         for d in days:
-            await store.maintain(today=d + timedelta(days=1))  # type: ignore[call-arg]
+            await store.maintain(today=d + timedelta(days=1))
 
 
 async def pg_partitions(store: Store) -> set[str]:
-    async with store.pool.acquire() as con:  # type: ignore[attr-defined]
+    assert isinstance(store, SqlStore)
+    async with store.dialect.read() as con:
         rows = await con.fetch(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
             " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'checks'"
         )
-    return {r["relname"] for r in rows}
+    return {r[0] for r in rows}
 
 
 async def execute(store: Store, sql: str) -> None:
     """Run one statement that is the same SQL on both backends."""
-    if store.backend == "sqlite":
-        await store.w.execute(sql)  # type: ignore[attr-defined]  # autocommit connection
-    else:
-        async with store.pool.acquire() as con:  # type: ignore[attr-defined]
-            await con.execute(sql)
+    assert isinstance(store, SqlStore)
+    async with store.dialect.transaction() as con:
+        await con.execute(sql)
 
 
 # -- retention ------------------------------------------------------------------------------
@@ -397,9 +398,8 @@ async def test_rebuild_removes_rollups_of_days_without_raw_checks_in_range(store
 
 def _ts_literal(store: Store, when: datetime) -> str:
     if store.backend == "sqlite":
-        from slamon_daemon.store.base import to_us
-
-        return str(to_us(when))
+        assert isinstance(store, SqlStore)
+        return str(store.dialect.time(when))
     return f"'{when.isoformat()}'"
 
 

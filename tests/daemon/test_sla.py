@@ -557,8 +557,7 @@ async def test_maintenance_time_uses_the_intervals_the_checks_were_made_at(store
 async def test_both_backends_give_the_same_report_for_every_kind_of_period(tmp_path: Path) -> None:
     """Odd minutes, a service added mid-month, maintenance, episodes across a period start, and
     periods in UTC, in whole- and half-hour offsets and across a DST change: the same figures."""
-    from slamon_daemon.store.postgres import PostgresStore
-    from slamon_daemon.store.sqlite import SqliteStore
+    from slamon_daemon.store import PostgresStore, SqliteStore
     from tests.conftest import throwaway_pg_database
 
     rnd = random.Random(7)

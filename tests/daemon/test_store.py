@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,10 @@ from slamon_daemon.models import (
     Transition,
 )
 from slamon_daemon.rollup import Rollup
+from slamon_daemon.store import PostgresStore, SqliteStore, SqlStore
 from slamon_daemon.store.base import Store
 from slamon_daemon.store.migrate import load_migrations
-from slamon_daemon.store.postgres import PostgresStore
-from slamon_daemon.store.sqlite import SqliteStore
+from slamon_daemon.store.sql import service_to_json
 
 UP, DEG, DOWN = Outcome.UP, Outcome.DEGRADED, Outcome.DOWN
 D30, D31 = date(2025, 3, 30), date(2025, 3, 31)
@@ -112,6 +113,21 @@ async def test_fresh_database_applies_every_migration(tmp_path: Path, pg_url: st
 
 
 # -- services -------------------------------------------------------------------------------
+
+
+async def test_sync_compares_settings_as_json_values_on_both_backends(store: Store) -> None:
+    """Settings stored with other spacing or key order are not a change (SQLite once compared
+    the text, PostgreSQL the jsonb value); a real change still is."""
+    assert isinstance(store, SqlStore)
+    await store.sync_services([svc("alpha", sla_target=99.5)])
+    settings = json.loads(service_to_json(svc("alpha", sla_target=99.5)))
+    reordered = json.dumps(dict(reversed(list(settings.items()))), indent=2)
+    async with store.dialect.transaction() as con:
+        await con.execute("UPDATE services SET config = ? WHERE id = ?", reordered, "alpha")
+    same = await store.sync_services([svc("alpha", sla_target=99.5)])
+    assert (same.added, same.updated, same.deactivated) == ([], [], [])
+    changed = await store.sync_services([svc("alpha", sla_target=99.9)])
+    assert changed.updated == ["alpha"]
 
 
 async def test_sync_services_add_update_deactivate_reactivate(store: Store) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from slamon_daemon.models import Check, ErrorKind, Outcome
+from slamon_daemon.store import SqliteStore
 from slamon_daemon.store.migrate import load_migrations
-from slamon_daemon.store.sqlite import SqliteStore
 from slamon_daemon.targets import free_port
 
 
@@ -96,8 +96,9 @@ async def _seed(db: Path, days: list[date]) -> int:
         await s.migrate()
         assert await s.write_checks(checks) == len(checks)
         # Spoil the rollups: the rebuild must put them back from the raw checks.
-        await s.w.execute("UPDATE daily_rollups SET checks = 0, up = 0")
-        await s.w.execute("DELETE FROM hourly_rollups")
+        async with s.dialect.transaction() as con:
+            await con.execute("UPDATE daily_rollups SET checks = 0, up = 0")
+            await con.execute("DELETE FROM hourly_rollups")
     return len(checks)
 
 

@@ -1,0 +1,153 @@
+"""What differs between the databases slamon runs on; the store's SQL is written once (sql.py).
+
+A ``Dialect`` owns the connections and transactions, encodes times and days the way its
+schema stores them, and does the few things its SQL cannot share: the bulk insert of checks,
+the lookup of stored rollups by key, full-text search, raw-check retention (PostgreSQL
+partitions) and applying migrations under a lock. It is the one place where driver errors
+(sqlite3.Error, asyncpg's, OSError) become ``StoreUnavailable`` / ``StoreError`` /
+``AlreadyExists``: every connection is handed out by ``read()`` or ``transaction()``, which
+translate what the driver raises inside them.
+
+SqlStore writes SQL with ``?`` placeholders and reads rows by position; a ``Connection``
+passes both to its driver (PostgreSQL numbers the placeholders: ``$1, $2 ...``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import date, datetime
+from typing import Any
+
+from ..migrate import Migration
+
+Row = Sequence[Any]
+"""A result row, read by position."""
+
+CHECK_COLUMNS = (
+    "service_id, started_at, node, latency_ms, status_code, outcome, error_kind, error,"
+    " maintenance, interval_s, cert_expires_at"
+)
+"""The columns of ``checks``, in the order of a check's encoded row (SqlStore.check_row)."""
+
+ROLLUP_COLUMNS: tuple[str, ...] = tuple(
+    "checks up degraded down maintenance downtime_s latency_count latency_sum_us latency_min_ms"
+    " latency_max_ms latency_hist errors maintenance_s".split()
+)
+"""The columns of every rollup table after its key (service_id, day[, hour])."""
+
+
+class Connection(ABC):
+    """One connection as SqlStore uses it: ``?`` placeholders, rows read by position."""
+
+    @abstractmethod
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        """Every row of ``sql``."""
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        """The first row of ``sql``, or None."""
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    @abstractmethod
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run one statement; returns how many rows it changed."""
+
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run ``sql`` once per parameter row."""
+
+
+class Dialect(ABC):
+    """One database engine as the store needs it. Not opened until ``open()``."""
+
+    name: str
+    """'sqlite' or 'postgres': Store.backend and the folder of its migrations."""
+    for_update: str = ""
+    """Appended to a SELECT that a transaction will change (row locks where they exist)."""
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect. Raises StoreUnavailable."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close every connection; safe twice."""
+
+    @abstractmethod
+    def read(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for reads; driver errors inside become StoreError."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A write transaction, committed on exit and rolled back on any exception; driver
+        errors inside become StoreError (StoreUnavailable, AlreadyExists)."""
+
+    # -- codecs: how the schema stores what SQL cannot share --------------------------------
+
+    @abstractmethod
+    def time(self, dt: datetime) -> Any:
+        """A timezone-aware time as its column holds it."""
+
+    @abstractmethod
+    def from_time(self, value: Any) -> datetime:
+        """Inverse of ``time`` (UTC)."""
+
+    @abstractmethod
+    def day(self, d: date) -> Any:
+        """A UTC day as its column holds it."""
+
+    @abstractmethod
+    def from_day(self, value: Any) -> date:
+        """Inverse of ``day``."""
+
+    @abstractmethod
+    def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """A condition ``column`` is one of ``values`` (false when empty), with its params."""
+
+    # -- statements that differ -----------------------------------------------------------
+
+    @abstractmethod
+    async def insert_checks(
+        self, con: Connection, rows: Sequence[Sequence[Any]]
+    ) -> set[tuple[Any, ...]]:
+        """Insert encoded check rows (CHECK_COLUMNS), skipping those already stored.
+
+        Returns:
+            (service_id, started_at, node) of the rows inserted now, as encoded.
+        """
+
+    @abstractmethod
+    async def stored_rollups(
+        self, con: Connection, table: str, keys: Sequence[tuple[Any, ...]]
+    ) -> list[Row]:
+        """Rows (service_id, day, hour or NULL, ROLLUP_COLUMNS...) of ``table`` at ``keys``
+        (service_id, day, hour; the hour ignored outside hourly_rollups), locked for the
+        open transaction where the engine has row locks."""
+
+    @abstractmethod
+    async def reindex_incident(self, con: Connection, incident_id: int) -> None:
+        """Rewrite the incident's full-text entry from its title, description and updates."""
+
+    @abstractmethod
+    def search_incidents(self, terms: Sequence[str]) -> tuple[str, str]:
+        """(FROM ... WHERE clause over incidents ``i`` matching every term as a word
+        prefix, its one parameter)."""
+
+    async def maintain(self, today: date) -> None:  # noqa: B027 - most engines need nothing
+        """Periodic upkeep (PostgreSQL: the partitions of the coming days)."""
+
+    @abstractmethod
+    async def delete_checks_before(self, day: date) -> tuple[int, list[str]]:
+        """Remove raw checks started before ``day`` (UTC midnight), in steps that never
+        block writers for long. Returns the count and the partitions dropped."""
+
+    @abstractmethod
+    def migration_lock(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection on which one migrator at a time reads and applies migrations;
+        ``schema_migrations`` exists inside."""
+
+    @abstractmethod
+    async def apply_migration(self, con: Connection, migration: Migration) -> None:
+        """Run one migration file and record it, all or nothing. Raises MigrationError."""

@@ -1,0 +1,271 @@
+"""PostgreSQL through an asyncpg pool.
+
+Raw checks live in a table partitioned by day: ``maintain`` creates the partitions ahead of
+need and retention drops whole old ones. A batch of checks is one ``unnest`` insert; stored
+rollups are read ``FOR UPDATE`` by key, so concurrent writers merge one after the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import re
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+
+from ...errors import AlreadyExists, MigrationError, StoreError, StoreUnavailable
+from ..migrate import Migration
+from .base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row
+
+logger = logging.getLogger("slamon.store")
+
+_MIGRATION_LOCK = 0x51A7_0001  # advisory lock id: one migrator at a time
+_PARTITION_RE = re.compile(r"^checks_p(\d{8})$")
+_INSERT_CHECKS = (
+    f"INSERT INTO checks ({CHECK_COLUMNS}) SELECT * FROM unnest(?::text[], ?::timestamptz[],"
+    " ?::text[], ?::float8[], ?::int4[], ?::text[], ?::text[], ?::text[], ?::bool[],"
+    " ?::float8[], ?::timestamptz[]) ON CONFLICT DO NOTHING RETURNING service_id, started_at, node"
+)
+# Errors that mean "the database is not reachable now" rather than "this statement is wrong".
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+@contextlib.contextmanager
+def _driver_errors() -> Iterator[None]:
+    """Turn what asyncpg (and the socket under it) raises into the store's errors."""
+    try:
+        yield
+    except asyncpg.UniqueViolationError as exc:
+        raise AlreadyExists(f"already stored: {exc}") from exc
+    except asyncpg.DataError as exc:  # a value the column cannot take (an InterfaceError)
+        raise StoreError(f"PostgreSQL refused a value: {exc}") from exc
+    except _UNAVAILABLE as exc:
+        raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
+    except asyncpg.PostgresError as exc:
+        raise StoreError(f"PostgreSQL failed: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=1024)
+def _numbered(sql: str) -> str:
+    """``?`` placeholders as PostgreSQL's ``$1, $2 ...``."""
+    parts = sql.split("?")
+    return "".join(p + (f"${i}" if i < len(parts) else "") for i, p in enumerate(parts, 1))
+
+
+class PgConnection(Connection):
+    """An asyncpg connection that takes ``?`` placeholders."""
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        rows: list[Row] = await self.con.fetch(_numbered(sql), *args)
+        return rows
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        status: str = await self.con.execute(_numbered(sql), *args)  # "UPDATE 3", "INSERT 0 1"
+        count = status.rpartition(" ")[2]
+        return int(count) if count.isdigit() else 0
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self.con.executemany(_numbered(sql), rows)
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL at ``dsn`` (postgresql://user@host:port/db)."""
+
+    name = "postgres"
+    for_update = " FOR UPDATE"
+
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8) -> None:
+        self.dsn = dsn
+        self._pool: Any = None
+        self._sizes = (min_size, max_size)
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=self._sizes[0],
+                max_size=self._sizes[1],
+                timeout=10,
+                command_timeout=60,
+            )
+        except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), 5)
+            except Exception:  # closing a pool whose server is gone must not raise
+                pool.terminate()
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        if self._pool is None:
+            raise StoreUnavailable("the PostgreSQL store is not open")
+        with _driver_errors():
+            async with self._pool.acquire() as con:
+                yield con
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[Connection]:
+        async with self._connection() as con:
+            yield PgConnection(con)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        async with self._connection() as con, con.transaction():
+            yield PgConnection(con)
+
+    # -- codecs: asyncpg takes and gives datetime and date (timestamptz in UTC) -------------
+
+    def time(self, dt: datetime) -> datetime:
+        return dt
+
+    def from_time(self, value: Any) -> datetime:
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+    def day(self, d: date) -> date:
+        return d
+
+    def from_day(self, value: Any) -> date:
+        return value  # type: ignore[no-any-return]
+
+    def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [list(values)]
+
+    # -- statements that differ -----------------------------------------------------------
+
+    async def insert_checks(
+        self, con: Connection, rows: Sequence[Sequence[Any]]
+    ) -> set[tuple[Any, ...]]:
+        # One statement for the batch: columns as arrays; RETURNING names the new rows.
+        got = await con.fetch(_INSERT_CHECKS, *(list(col) for col in zip(*rows, strict=True)))
+        return {tuple(r) for r in got}
+
+    async def stored_rollups(
+        self, con: Connection, table: str, keys: Sequence[tuple[Any, ...]]
+    ) -> list[Row]:
+        cols = ", ".join(ROLLUP_COLUMNS)
+        sids, days, hours = (list(k) for k in zip(*keys, strict=True))
+        if table == "hourly_rollups":
+            return await con.fetch(
+                f"SELECT service_id, day, hour, {cols} FROM {table} WHERE (service_id, day, hour)"
+                " IN (SELECT * FROM unnest(?::text[], ?::date[], ?::int4[]))"
+                " ORDER BY 1, 2, 3 FOR UPDATE",
+                sids,
+                days,
+                hours,
+            )
+        return await con.fetch(
+            f"SELECT service_id, day, NULL, {cols} FROM {table} WHERE (service_id, day)"
+            " IN (SELECT * FROM unnest(?::text[], ?::date[])) ORDER BY 1, 2 FOR UPDATE",
+            sids,
+            days,
+        )
+
+    async def reindex_incident(self, con: Connection, incident_id: int) -> None:
+        await con.execute(
+            "UPDATE incidents i SET search_text = i.title || E'\\n' || i.description || E'\\n' ||"
+            " coalesce((SELECT string_agg(message, E'\\n' ORDER BY id) FROM incident_updates"
+            " WHERE incident_id = i.id), '') WHERE i.id = ?",
+            incident_id,
+        )
+
+    def search_incidents(self, terms: Sequence[str]) -> tuple[str, str]:
+        tsquery = " & ".join(f"{t}:*" for t in terms)
+        return "FROM incidents i WHERE i.search @@ to_tsquery('simple', ?)", tsquery
+
+    # -- partitions and retention ---------------------------------------------------------
+
+    async def maintain(self, today: date) -> None:
+        """Create the daily partitions of ``checks`` from yesterday to three days ahead."""
+        async with self._connection() as con:
+            for offset in range(-1, 4):
+                await self._ensure_partition(con, today + timedelta(days=offset))
+
+    @staticmethod
+    async def _ensure_partition(con: Any, day: date) -> None:
+        name = f"checks_p{day:%Y%m%d}"
+        if await con.fetchval("SELECT to_regclass($1)", name):
+            return
+        lo = f"{day.isoformat()} 00:00:00+00"
+        hi = f"{(day + timedelta(days=1)).isoformat()} 00:00:00+00"
+        where = f"started_at >= '{lo}' AND started_at < '{hi}'"
+        try:
+            async with con.transaction():
+                # Rows of that day that landed in the default partition move into the new one.
+                await con.execute(
+                    f"CREATE TEMP TABLE _moving ON COMMIT DROP AS SELECT * FROM checks_default"
+                    f" WHERE {where}"
+                )
+                await con.execute(f"DELETE FROM checks_default WHERE {where}")
+                await con.execute(
+                    f"CREATE TABLE {name} PARTITION OF checks FOR VALUES FROM ('{lo}') TO ('{hi}')"
+                )
+                await con.execute("INSERT INTO checks SELECT * FROM _moving")
+        except asyncpg.PostgresError as exc:
+            logger.warning("cannot create partition %s: %s", name, exc)
+
+    async def delete_checks_before(self, day: date) -> tuple[int, list[str]]:
+        removed, dropped = 0, []
+        async with self.read() as con:
+            for (name,) in await con.fetch(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'checks'"
+            ):
+                m = _PARTITION_RE.match(name)
+                if m and date(int(m[1][:4]), int(m[1][4:6]), int(m[1][6:])) < day:
+                    rows = await con.fetch(f"SELECT count(*) FROM {name}")
+                    await con.execute(f"DROP TABLE {name}")
+                    dropped.append(name)
+                    removed += int(rows[0][0])
+            # Rows outside any partition (the default one) are deleted row by row.
+            removed += await con.execute(
+                "DELETE FROM checks_default WHERE started_at < ?",
+                datetime(day.year, day.month, day.day, tzinfo=UTC),
+            )
+        return removed, dropped
+
+    # -- migrations -----------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def migration_lock(self) -> AsyncIterator[Connection]:
+        async with self._connection() as con:
+            await con.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+            try:
+                await con.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
+                    " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                yield PgConnection(con)
+            finally:
+                with contextlib.suppress(*_UNAVAILABLE, asyncpg.PostgresError):
+                    await con.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+
+    async def apply_migration(self, con: Connection, migration: Migration) -> None:
+        assert isinstance(con, PgConnection)
+        try:
+            async with con.con.transaction():
+                await con.con.execute(migration.sql)
+                await con.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                    migration.version,
+                    migration.name,
+                )
+        except asyncpg.PostgresError as exc:
+            raise MigrationError(f"migration {migration.name} failed: {exc}") from exc

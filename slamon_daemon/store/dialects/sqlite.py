@@ -1,0 +1,261 @@
+"""SQLite through aiosqlite (WAL): the default, one file, no server.
+
+One connection writes and one reads, so WAL readers never wait for the writer. Writes run in
+explicit ``BEGIN IMMEDIATE`` transactions, one at a time (an asyncio lock: the writer
+connection is shared by every task). Times are integer microseconds (UTC), days ISO text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from ...errors import AlreadyExists, MigrationError, StoreError, StoreUnavailable
+from ..migrate import Migration
+from .base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row
+
+_ROWS_PER_INSERT = 500  # 11 columns x 500 rows stays far below SQLite's variable limit
+_DELETE_BATCH = 5000  # rows per retention transaction: short, so writers barely wait
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CLOSED = ("no active connection", "Connection closed")  # aiosqlite's ValueError once closed
+# Result codes that mean "the file cannot be used now" rather than "this statement is wrong".
+_UNAVAILABLE = tuple(
+    f"SQLITE_{name}" for name in "BUSY LOCKED IOERR CANTOPEN READONLY FULL NOMEM PROTOCOL".split()
+)
+
+
+def to_us(dt: datetime) -> int:
+    """Microseconds since the epoch (how the SQLite schema stores a time)."""
+    delta = dt.astimezone(UTC) - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+@contextlib.contextmanager
+def _driver_errors() -> Iterator[None]:
+    """Turn what sqlite3/aiosqlite raise into the store's errors."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        if "UNIQUE" in str(exc):
+            raise AlreadyExists(f"already stored: {exc}") from exc
+        raise StoreError(f"SQLite refused the change: {exc}") from exc
+    except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorname", "").startswith(_UNAVAILABLE):
+            raise StoreUnavailable(f"SQLite database unavailable: {exc}") from exc
+        raise StoreError(f"SQLite failed: {exc}") from exc
+    except OSError as exc:
+        raise StoreUnavailable(f"SQLite database unavailable: {exc}") from exc
+    except ValueError as exc:
+        if str(exc) not in _CLOSED:
+            raise
+        raise StoreUnavailable("the SQLite connection is closed") from exc
+
+
+class SqliteConnection(Connection):
+    """An aiosqlite connection with ``?`` placeholders (SQLite's own)."""
+
+    def __init__(self, con: aiosqlite.Connection) -> None:
+        self.con = con
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return list(await self.con.execute_fetchall(sql, args))
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return (await self.con.execute(sql, args)).rowcount
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self.con.executemany(sql, rows)
+
+
+class SqliteDialect(Dialect):
+    """SQLite in the file ``path`` (created with its folder if missing)."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._w: SqliteConnection | None = None
+        self._r: SqliteConnection | None = None
+        self._write_lock = asyncio.Lock()
+
+    async def _connect(self) -> SqliteConnection:
+        con = await aiosqlite.connect(self.path, isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000"):
+            await con.execute(f"PRAGMA {pragma}")
+        await con.execute("PRAGMA foreign_keys=ON")
+        await con.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS fold_keys"
+            " (service_id TEXT NOT NULL, day TEXT NOT NULL, hour INTEGER NOT NULL)"
+        )
+        return SqliteConnection(con)
+
+    async def open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._w = await self._connect()
+            self._r = await self._connect()
+        except (OSError, sqlite3.Error) as exc:
+            await self.close()
+            raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        for con in (self._r, self._w):
+            if con is not None:
+                with contextlib.suppress(sqlite3.Error, ValueError):
+                    await con.con.close()
+        self._r = self._w = None
+
+    def _open(self, con: SqliteConnection | None) -> SqliteConnection:
+        if con is None:
+            raise StoreUnavailable("the SQLite store is not open")
+        return con
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[Connection]:
+        with _driver_errors():
+            yield self._open(self._r)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        async with self._write_lock:
+            with _driver_errors():
+                con = self._open(self._w)
+                await con.execute("BEGIN IMMEDIATE")
+                try:
+                    yield con
+                    await con.execute("COMMIT")
+                except BaseException:
+                    await self._rollback(con)
+                    raise
+
+    @staticmethod
+    async def _rollback(con: SqliteConnection) -> None:
+        if con.con.in_transaction:
+            with contextlib.suppress(sqlite3.Error, ValueError):
+                await con.execute("ROLLBACK")
+
+    # -- codecs ---------------------------------------------------------------------------
+
+    def time(self, dt: datetime) -> int:
+        return to_us(dt)
+
+    def from_time(self, value: Any) -> datetime:
+        return _EPOCH + timedelta(microseconds=int(value))
+
+    def day(self, d: date) -> str:
+        return d.isoformat()
+
+    def from_day(self, value: Any) -> date:
+        return date.fromisoformat(str(value))
+
+    def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        if not values:
+            return "0 = 1", []
+        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+
+    # -- statements that differ -----------------------------------------------------------
+
+    async def insert_checks(
+        self, con: Connection, rows: Sequence[Sequence[Any]]
+    ) -> set[tuple[Any, ...]]:
+        # Many rows per statement: one round trip to the aiosqlite thread per 500 checks.
+        inserted: set[tuple[Any, ...]] = set()
+        for i in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[i : i + _ROWS_PER_INSERT]
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            got = await con.fetch(
+                f"INSERT INTO checks ({CHECK_COLUMNS}) VALUES {values}"
+                " ON CONFLICT DO NOTHING RETURNING service_id, started_at, node",
+                *(v for row in chunk for v in row),
+            )
+            inserted.update(tuple(r) for r in got)
+        return inserted
+
+    async def stored_rollups(
+        self, con: Connection, table: str, keys: Sequence[tuple[Any, ...]]
+    ) -> list[Row]:
+        # The keys go through a temporary table joined on the rollups' primary key: a
+        # row-value IN (VALUES ...) list makes SQLite scan the whole rollup table.
+        hourly = table == "hourly_rollups"
+        await con.execute("DELETE FROM temp.fold_keys")
+        await con.executemany("INSERT INTO temp.fold_keys VALUES (?, ?, ?)", keys)
+        on = "r.service_id = k.service_id AND r.day = k.day" + (
+            " AND r.hour = k.hour" if hourly else ""
+        )
+        cols = ", ".join(f"r.{c}" for c in ROLLUP_COLUMNS)
+        return await con.fetch(
+            f"SELECT r.service_id, r.day, {'r.hour' if hourly else 'NULL'}, {cols}"
+            f" FROM temp.fold_keys k CROSS JOIN {table} r ON {on}"
+        )
+
+    async def reindex_incident(self, con: Connection, incident_id: int) -> None:
+        row = await con.fetchrow(
+            "SELECT title, description FROM incidents WHERE id = ?", incident_id
+        )
+        msgs = await con.fetch(
+            "SELECT message FROM incident_updates WHERE incident_id = ? ORDER BY id", incident_id
+        )
+        await con.execute("DELETE FROM incident_search WHERE rowid = ?", incident_id)
+        if row is not None:
+            await con.execute(
+                "INSERT INTO incident_search (rowid, title, body) VALUES (?, ?, ?)",
+                incident_id,
+                row[0],
+                "\n".join([row[1], *(m[0] for m in msgs)]),
+            )
+
+    def search_incidents(self, terms: Sequence[str]) -> tuple[str, str]:
+        return (
+            "FROM incident_search s JOIN incidents i ON i.id = s.rowid"
+            " WHERE incident_search MATCH ?",
+            " ".join(f'"{t}"*' for t in terms),
+        )
+
+    async def delete_checks_before(self, day: date) -> tuple[int, list[str]]:
+        cutoff = to_us(datetime(day.year, day.month, day.day, tzinfo=UTC))
+        removed = 0
+        while True:  # small transactions, so the writer waits little
+            async with self.transaction() as con:
+                n = await con.execute(
+                    "DELETE FROM checks WHERE (service_id, started_at, node) IN (SELECT"
+                    " service_id, started_at, node FROM checks WHERE started_at < ? LIMIT ?)",
+                    cutoff,
+                    _DELETE_BATCH,
+                )
+            removed += n
+            if n < _DELETE_BATCH:
+                return removed, []
+
+    @contextlib.asynccontextmanager
+    async def migration_lock(self) -> AsyncIterator[Connection]:
+        # In-process: the write lock. Across processes each file runs under BEGIN IMMEDIATE.
+        async with self._write_lock:
+            with _driver_errors():
+                con = self._open(self._w)
+                await con.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+                    " name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+                )
+                yield con
+
+    async def apply_migration(self, con: Connection, migration: Migration) -> None:
+        assert isinstance(con, SqliteConnection)
+        # executescript runs the whole file; BEGIN/COMMIT inside makes it all-or-nothing.
+        script = (
+            f"BEGIN IMMEDIATE;\n{migration.sql}\n;INSERT INTO schema_migrations"
+            f" (version, name, applied_at) VALUES ({migration.version}, '{migration.name}',"
+            f" {int(time.time() * 1e6)});\nCOMMIT;"
+        )
+        try:
+            await con.con.executescript(script)
+        except sqlite3.Error as exc:
+            await self._rollback(con)
+            raise MigrationError(f"migration {migration.name} failed: {exc}") from exc

@@ -1,0 +1,996 @@
+"""SqlStore: every query of the Store, written once over a Dialect (SQLite or PostgreSQL).
+
+SQL here uses ``?`` placeholders and reads rows by position; times and days pass through the
+dialect's codecs, and whatever the engines do differently (bulk insert, rollup lookup,
+full-text search, partitions, migrations) is a dialect method. Driver errors never reach
+this module: the dialect's ``read()`` and ``transaction()`` turn them into StoreError.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import operator
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+from ..errors import AlreadyExists
+from ..incidents import VersionConflict
+from ..models import (
+    AuditEntry,
+    Check,
+    ErrorKind,
+    Incident,
+    IncidentUpdate,
+    MaintenanceWindow,
+    OutageEpisode,
+    Outcome,
+    Role,
+    Service,
+    ServiceStatus,
+    Transition,
+    User,
+    role_from_name,
+)
+from ..rollup import Rollup, rollup_deltas
+from .base import Progress, Record, RetentionResult, Store, SyncResult
+from .dialects.base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row
+from .migrate import load_migrations
+
+logger = logging.getLogger("slamon.store")
+_T = TypeVar("_T")
+_Revision = tuple[list[str], str, datetime]
+"""Why an incident got a new version: the fields changed, by whom, when."""
+
+ROLLUP_TABLES = ("daily_rollups", "monthly_rollups", "hourly_rollups")
+"""The rollup tables every new check is folded into."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_RCOLS = ", ".join(ROLLUP_COLUMNS)
+_UPSERT_ROLLUP = {
+    table: f"INSERT INTO {table} ({keys}, {_RCOLS}) VALUES ({', '.join('?' * n)})"
+    f" ON CONFLICT ({keys}) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in ROLLUP_COLUMNS)
+    for table, keys, n in (
+        ("daily_rollups", "service_id, day", len(ROLLUP_COLUMNS) + 2),
+        ("monthly_rollups", "service_id, day", len(ROLLUP_COLUMNS) + 2),
+        ("hourly_rollups", "service_id, day, hour", len(ROLLUP_COLUMNS) + 3),
+    )
+}
+_UPSERT_SERVICE = (
+    "INSERT INTO services (id, name, url, config, source, active, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+    " url = excluded.url, config = excluded.config, source = excluded.source,"
+    " active = excluded.active, updated_at = excluded.updated_at"
+)
+_UPSERT_EPISODE = (
+    "INSERT INTO outage_episodes (service_id, started_at, ended_at, worst_status, cause, error,"
+    " failed_checks) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (service_id, started_at) DO UPDATE"
+    " SET ended_at = excluded.ended_at, worst_status = excluded.worst_status,"
+    " cause = excluded.cause, error = excluded.error, failed_checks = excluded.failed_checks"
+)
+# Columns named as the fields of the model they are read into (SqlStore._entity).
+_EPISODE_COLS = "service_id, started_at, ended_at, worst_status, cause, error, failed_checks"
+_WINDOW_COLS = "id, config_key, title, starts_at, ends_at, services, created_by, cancelled_at"
+_USER_COLS = (
+    "id, username, email, password_hash, role, active, token_version, last_login_at, created_at"
+)
+_AUDIT_COLS = "id, at, actor, method, target, changes"
+_UPDATE_COLS = "id, status, message, customer_visible, author, created_at"
+_INC_FIELDS = (
+    "id, title, description, status, severity, priority, impact, root_cause, resolution_notes,"
+    " started_at, identified_at, monitoring_at, resolved_at, first_update_at, created_by,"
+    " resolved_by, created_at, updated_at, version, episode_service, episode_started_at"
+)
+_INC_COLS = ", ".join(f"i.{c}" for c in _INC_FIELDS.split(", "))  # over "incidents i"
+_TIMES = frozenset(
+    "at started_at ended_at starts_at ends_at cancelled_at last_login_at created_at updated_at"
+    " identified_at monitoring_at resolved_at first_update_at episode_started_at".split()
+)
+"""The time columns (the dialect's time codec reads them)."""
+_ADD_UPDATE = (
+    "INSERT INTO incident_updates (incident_id, status, message, customer_visible, author,"
+    " created_at) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_ADD_REVISION = "INSERT INTO incident_revisions (incident_id, version, fields, actor, at) VALUES (?, ?, ?, ?, ?)"
+_ADD_INCIDENT_SERVICE = "INSERT INTO incident_services (incident_id, service_id) VALUES (?, ?)"
+
+
+class SqlStore(Store):
+    """The Store over ``dialect``. Use as ``async with store: ...``."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.backend = dialect.name
+
+    async def open(self) -> None:
+        await self.dialect.open()
+
+    async def close(self) -> None:
+        await self.dialect.close()
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self.dialect.read() as con:
+            return await con.fetch(sql, *args)
+
+    def _time(self, dt: datetime | None) -> Any:
+        return None if dt is None else self.dialect.time(dt)
+
+    def _from_time(self, value: Any) -> datetime | None:
+        return None if value is None else self.dialect.from_time(value)
+
+    def _entity(
+        self, model: Callable[..., _T], cols: str, row: Row, **read: Callable[[Any], Any]
+    ) -> _T:
+        """``model`` from a row of ``cols`` (its field names): times decoded, other columns
+        through ``read``'s function of the same name."""
+        values = dict(zip(cols.split(", "), row, strict=True))
+        for k in _TIMES.intersection(values):
+            values[k] = self._from_time(values[k])
+        for k, f in read.items():
+            values[k] = f(values[k])
+        return model(**values)
+
+    # -- migrations and upkeep --------------------------------------------------------------
+
+    async def applied_migrations(self) -> list[str]:
+        async with self.dialect.migration_lock() as con:
+            rows = await con.fetch("SELECT name FROM schema_migrations ORDER BY version")
+        return [str(r[0]) for r in rows]
+
+    async def migrate(self) -> list[str]:
+        applied: list[str] = []
+        async with self.dialect.migration_lock() as con:
+            done = {str(r[0]) for r in await con.fetch("SELECT name FROM schema_migrations")}
+            for m in load_migrations(self.backend):
+                if m.name not in done:
+                    await self.dialect.apply_migration(con, m)
+                    logger.info("applied migration %s", m.name)
+                    applied.append(m.name)
+        await self.maintain()
+        return applied
+
+    async def maintain(self, today: date | None = None) -> None:
+        await self.dialect.maintain(today or datetime.now(UTC).date())
+
+    async def apply_retention(
+        self, now: datetime, raw_days: int, rollup_days: int = 400
+    ) -> RetentionResult:
+        # Raw checks go by whole UTC days (PostgreSQL drops daily partitions), so both
+        # backends keep the same checks and no day keeps only part of them.
+        raw_cut = (now - timedelta(days=raw_days)).astimezone(UTC).date()
+        day_cut = (now - timedelta(days=rollup_days)).astimezone(UTC).date()
+        checks, partitions = await self.dialect.delete_checks_before(raw_cut)
+        result = RetentionResult(checks=checks, partitions=partitions)
+        for table in ("hourly_rollups", "daily_rollups", "monthly_rollups"):
+            # A month's row goes only when the whole month is past the cutoff.
+            cut = day_cut.replace(day=1) if table == "monthly_rollups" else day_cut
+            async with self.dialect.transaction() as con:
+                n = await con.execute(f"DELETE FROM {table} WHERE day < ?", self.dialect.day(cut))
+            setattr(result, table, n)
+        return result
+
+    # -- services ---------------------------------------------------------------------------
+
+    async def sync_services(self, services: Sequence[Service]) -> SyncResult:
+        result = SyncResult()
+        now = self.dialect.time(datetime.now(UTC))
+        async with self.dialect.transaction() as con:
+            rows = await con.fetch(
+                "SELECT id, config, active, source FROM services" + self.dialect.for_update
+            )
+            # Settings compare as JSON values on both engines (PostgreSQL reformats jsonb).
+            existing = {str(r[0]): (json.loads(r[1]), bool(r[2]), str(r[3])) for r in rows}
+            for s in services:
+                cfg = service_to_json(s)
+                old = existing.get(s.id)
+                if old != (json.loads(cfg), s.active, "config"):
+                    await con.execute(
+                        _UPSERT_SERVICE, s.id, s.name, s.url, cfg, "config", s.active, now, now
+                    )
+                    (result.added if old is None else result.updated).append(s.id)
+            wanted = {s.id for s in services}
+            for sid, (_cfg, active, source) in existing.items():
+                if source == "config" and active and sid not in wanted:
+                    await con.execute(
+                        "UPDATE services SET active = ?, updated_at = ? WHERE id = ?",
+                        *(False, now, sid),
+                    )
+                    result.deactivated.append(sid)
+        return result
+
+    async def list_services(self, *, include_inactive: bool = False) -> list[Service]:
+        where = "" if include_inactive else " WHERE active = ?"
+        rows = await self._fetch(
+            f"SELECT config, active FROM services{where} ORDER BY id",
+            *(() if include_inactive else (True,)),
+        )
+        return [service_from_json(str(r[0]), active=bool(r[1])) for r in rows]
+
+    async def save_admin_service(self, service: Service) -> None:
+        now = self.dialect.time(datetime.now(UTC))
+        async with self.dialect.transaction() as con:
+            row = await con.fetchrow(
+                "SELECT source FROM services WHERE id = ?" + self.dialect.for_update, service.id
+            )
+            if row is not None and row[0] == "config":
+                raise AlreadyExists(
+                    f"service {service.id!r} is defined in the config file; change it there"
+                )
+            cfg = service_to_json(service)
+            await con.execute(
+                _UPSERT_SERVICE,
+                service.id,
+                service.name,
+                service.url,
+                cfg,
+                "admin",
+                service.active,
+                now,
+                now,
+            )
+
+    async def service_source(self, service_id: str) -> str | None:
+        rows = await self._fetch("SELECT source FROM services WHERE id = ?", service_id)
+        return str(rows[0][0]) if rows else None
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def _check_row(self, c: Check) -> tuple[Any, ...]:
+        """``c`` as a row of CHECK_COLUMNS."""
+        return (
+            c.service_id,
+            self.dialect.time(c.started_at),
+            c.node,
+            c.latency_ms,
+            c.status_code,
+            c.outcome.value,
+            c.error_kind.value if c.error_kind else None,
+            c.error,
+            c.maintenance,
+            c.interval_s,
+            None if c.cert_expires_at is None else self.dialect.time(c.cert_expires_at),
+        )
+
+    def _check(self, r: Row) -> Check:
+        return Check(
+            service_id=str(r[0]),
+            started_at=self.dialect.from_time(r[1]),
+            node=str(r[2]),
+            latency_ms=float(r[3]),
+            status_code=r[4],
+            outcome=Outcome(r[5]),
+            error_kind=ErrorKind(r[6]) if r[6] else None,
+            error=r[7],
+            maintenance=bool(r[8]),
+            interval_s=float(r[9]),
+            cert_expires_at=self._from_time(r[10]),
+        )
+
+    async def write_batch(self, records: Sequence[Record]) -> int:
+        if not records:
+            return 0
+        checks, transitions, episodes = split_records(records)
+        t = self._time
+        async with self.dialect.transaction() as con:
+            new: list[Check] = []
+            if checks:
+                rows = [self._check_row(c) for c in checks]
+                stored = await self.dialect.insert_checks(con, rows)
+                new = [c for c, r in zip(checks, rows, strict=True) if r[:3] in stored]
+            if new:
+                await self._fold(con, new)
+            if transitions:
+                await con.executemany(
+                    "INSERT INTO status_history (service_id, status, previous, at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    [
+                        (x.service_id or "", x.status.value, x.previous.value, t(x.at))
+                        for x in transitions
+                    ],
+                )
+            if episodes:  # in order: the last record of an episode wins
+                await con.executemany(
+                    _UPSERT_EPISODE,
+                    [
+                        (e.service_id, t(e.started_at), t(e.ended_at), e.worst_status.value)
+                        + (e.cause, e.error, e.failed_checks)
+                        for e in episodes
+                    ],
+                )
+        return len(new)
+
+    async def _fold(
+        self, con: Connection, checks: Sequence[Check], tables: Sequence[str] = ROLLUP_TABLES
+    ) -> None:
+        """Add checks to the stored rollups (inside the open transaction)."""
+        day = self.dialect.day
+        for table in tables:
+            hourly = table == "hourly_rollups"
+            deltas = rollup_deltas(checks, hourly=hourly, monthly=table == "monthly_rollups")
+            keys = [(r.service_id, day(r.day), r.hour if hourly else 0) for r in deltas]
+            existing: dict[tuple[Any, ...], Rollup] = {}
+            for row in await self.dialect.stored_rollups(con, table, keys):
+                hour = int(row[2]) if hourly else None
+                r = rollup_from_row(str(row[0]), self.dialect.from_day(row[1]), hour, row[3:])
+                existing[(r.service_id, r.day, r.hour)] = r
+            await con.executemany(
+                _UPSERT_ROLLUP[table],
+                [
+                    (r.service_id, day(r.day), *([r.hour] if hourly else []), *rollup_values(r))
+                    for r in merge_into(existing, deltas)
+                ],
+            )
+
+    async def rebuild_rollups(
+        self, since: date | None = None, progress: Progress | None = None
+    ) -> int:
+        rows = await self._fetch("SELECT min(started_at), max(started_at) FROM checks")
+        if not rows or rows[0][0] is None:
+            return 0
+        first = self.dialect.from_time(rows[0][0]).date()
+        last = self.dialect.from_time(rows[0][1]).date()
+        start = max(first, since) if since else first
+        total_days = (last - start).days + 1
+        read = 0
+        for done in range(1, total_days + 1):
+            day = start + timedelta(days=done - 1)
+            lo = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            async with self.dialect.transaction() as con:
+                found = await con.fetch(
+                    f"SELECT {CHECK_COLUMNS} FROM checks WHERE started_at >= ? AND started_at < ?"
+                    " ORDER BY service_id, started_at",
+                    *(self.dialect.time(lo), self.dialect.time(lo + timedelta(days=1))),
+                )
+                checks = [self._check(r) for r in found]
+                for table in ("daily_rollups", "hourly_rollups"):
+                    await con.execute(f"DELETE FROM {table} WHERE day = ?", self.dialect.day(day))
+                if checks:
+                    await self._fold(con, checks, ("daily_rollups", "hourly_rollups"))
+            read += len(checks)
+            if progress:
+                progress(done, total_days)
+        await self.months_from_daily(start, last)
+        return read
+
+    async def months_from_daily(self, first: date, last: date) -> None:
+        """Recompute the monthly rollups of the months from ``first`` to ``last`` from the
+        daily ones (after a rebuild)."""
+        month = first.replace(day=1)
+        while month <= last:
+            nxt = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+            merged: dict[str, Rollup] = {}
+            for r in await self.daily_rollups(month, nxt - timedelta(days=1)):
+                merged.setdefault(r.service_id, Rollup(service_id=r.service_id, day=month)).merge(r)
+            async with self.dialect.transaction() as con:
+                m = self.dialect.day(month)
+                await con.execute("DELETE FROM monthly_rollups WHERE day = ?", m)
+                await con.executemany(
+                    _UPSERT_ROLLUP["monthly_rollups"],
+                    [(r.service_id, m, *rollup_values(r)) for r in merged.values()],
+                )
+            month = nxt
+
+    # -- rollups ----------------------------------------------------------------------------
+
+    async def _rollups(
+        self, sql: str, args: list[Any], service_ids: Sequence[str] | None
+    ) -> list[Rollup]:
+        """Daily or monthly rollups: ``sql`` selects service_id, day, ROLLUP_COLUMNS."""
+        if service_ids is not None:
+            cond, params = self.dialect.any_of("service_id", service_ids)
+            sql, args = f"{sql} AND {cond}", args + params
+        rows = await self._fetch(sql + " ORDER BY service_id, day", *args)
+        day = self.dialect.from_day
+        return [rollup_from_row(str(r[0]), day(r[1]), None, r[2:]) for r in rows]
+
+    async def daily_rollups(
+        self,
+        since: date,
+        until: date | None = None,
+        service_ids: Sequence[str] | None = None,
+        *,
+        latency_histogram: bool = True,
+    ) -> list[Rollup]:
+        cols = _RCOLS if latency_histogram else _RCOLS.replace("latency_hist", "'{}'")
+        sql = f"SELECT service_id, day, {cols} FROM daily_rollups WHERE day >= ?"
+        args = [self.dialect.day(since)]
+        if until is not None:
+            sql += " AND day <= ?"
+            args.append(self.dialect.day(until))
+        return await self._rollups(sql, args, service_ids)
+
+    async def monthly_rollups(
+        self, first: date, last: date, service_ids: Sequence[str] | None = None
+    ) -> list[Rollup]:
+        return await self._rollups(
+            f"SELECT service_id, day, {_RCOLS} FROM monthly_rollups WHERE day >= ? AND day <= ?",
+            [self.dialect.day(first), self.dialect.day(last)],
+            service_ids,
+        )
+
+    async def days_below(
+        self, service_ids: Sequence[str], first: date, last: date, target: float
+    ) -> list[tuple[str, date]]:
+        if not service_ids:
+            return []
+        cond, params = self.dialect.any_of("service_id", service_ids)
+        rows = await self._fetch(
+            "SELECT service_id, day FROM daily_rollups WHERE day >= ? AND day <= ?"
+            " AND checks > maintenance AND (up + degraded) * 100.0"
+            f" < CAST(? AS DOUBLE PRECISION) * (checks - maintenance) AND {cond}"
+            " ORDER BY service_id, day",
+            *(self.dialect.day(first), self.dialect.day(last), target, *params),
+        )
+        return [(str(r[0]), self.dialect.from_day(r[1])) for r in rows]
+
+    async def hourly_rollups(
+        self, service_id: str, since: datetime, until: datetime | None = None
+    ) -> list[Rollup]:
+        last = until.astimezone(UTC).date() if until else date.max
+        rows = await self._fetch(
+            f"SELECT service_id, day, hour, {_RCOLS} FROM hourly_rollups WHERE service_id = ?"
+            " AND day >= ? AND day <= ? ORDER BY day, hour",
+            *(service_id, self.dialect.day(since.astimezone(UTC).date()), self.dialect.day(last)),
+        )
+        out = []
+        for r in rows:
+            ro = rollup_from_row(str(r[0]), self.dialect.from_day(r[1]), int(r[2]), r[3:])
+            if ro.start >= since and (until is None or ro.start < until):
+                out.append(ro)
+        return out
+
+    async def first_activity(
+        self, service_ids: Sequence[str], since: datetime, until: datetime
+    ) -> dict[str, datetime]:
+        if not service_ids:
+            return {}
+        lo, hi = since.astimezone(UTC), until.astimezone(UTC)
+        first_day = self.dialect.day(lo.date())
+        cond, params = self.dialect.any_of("d.service_id", service_ids)
+        # The first day from the daily rollups (small), then the first hour of that day.
+        rows = await self._fetch(
+            "WITH first AS (SELECT d.service_id, min(d.day) AS day FROM daily_rollups d"
+            f" WHERE d.checks > 0 AND d.day >= ? AND d.day <= ? AND {cond} GROUP BY d.service_id)"
+            " SELECT f.service_id, f.day, min(h.hour) FROM first f JOIN hourly_rollups h"
+            " ON h.service_id = f.service_id AND h.day = f.day AND h.checks > 0"
+            " AND (h.day > ? OR h.hour >= ?) GROUP BY f.service_id, f.day",
+            *(first_day, self.dialect.day(hi.date()), *params, first_day, lo.hour),
+        )
+        out: dict[str, datetime] = {}
+        for sid, day, hour in rows:
+            if hour is not None:
+                d = self.dialect.from_day(day)
+                start = datetime(d.year, d.month, d.day, int(hour), tzinfo=UTC)
+                if start < hi:
+                    out[str(sid)] = max(start, since)
+        return out
+
+    # -- raw checks, episodes, status history -----------------------------------------------
+
+    async def checks_between(
+        self, service_id: str, since: datetime, until: datetime | None = None
+    ) -> list[Check]:
+        sql = f"SELECT {CHECK_COLUMNS} FROM checks WHERE service_id = ? AND started_at >= ?"
+        args = [service_id, self.dialect.time(since)]
+        if until is not None:
+            sql += " AND started_at < ?"
+            args.append(self.dialect.time(until))
+        return [self._check(r) for r in await self._fetch(sql + " ORDER BY started_at", *args)]
+
+    _RECENT = (
+        f"SELECT {CHECK_COLUMNS} FROM checks WHERE service_id = ? ORDER BY started_at DESC LIMIT ?"
+    )
+
+    async def recent_checks(self, service_id: str, limit: int = 50) -> list[Check]:
+        return [self._check(r) for r in await self._fetch(self._RECENT, service_id, limit)]
+
+    async def latest_checks(self, per_service: int) -> dict[str, list[Check]]:
+        out: dict[str, list[Check]] = {}
+        async with self.dialect.read() as con:
+            for (sid,) in await con.fetch("SELECT id FROM services ORDER BY id"):
+                rows = await con.fetch(self._RECENT, sid, per_service)
+                out[str(sid)] = [self._check(r) for r in reversed(rows)]
+        return out
+
+    async def count_checks(self, service_id: str | None = None) -> int:
+        if service_id is None:
+            rows = await self._fetch("SELECT count(*) FROM checks")
+        else:
+            rows = await self._fetch("SELECT count(*) FROM checks WHERE service_id = ?", service_id)
+        return int(rows[0][0])
+
+    async def episodes(
+        self,
+        service_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        open_only: bool = False,
+    ) -> list[OutageEpisode]:
+        sql = f"SELECT {_EPISODE_COLS} FROM outage_episodes WHERE 1 = 1"
+        args: list[Any] = []
+        if service_id is not None:
+            sql += " AND service_id = ?"
+            args.append(service_id)
+        if since is not None:
+            sql += " AND (ended_at IS NULL OR ended_at >= ?)"
+            args.append(self.dialect.time(since))
+        if open_only:
+            sql += " AND ended_at IS NULL"
+        rows = await self._fetch(sql + " ORDER BY started_at DESC LIMIT ?", *args, limit)
+        read = {"worst_status": ServiceStatus}
+        return [self._entity(OutageEpisode, _EPISODE_COLS, r, **read) for r in rows]
+
+    async def status_history(
+        self, service_id: str | None = None, since: datetime | None = None, limit: int = 200
+    ) -> list[Transition]:
+        sql = "SELECT service_id, status, previous, at FROM status_history WHERE service_id = ?"
+        args: list[Any] = [service_id or ""]
+        if since is not None:
+            sql += " AND at >= ?"
+            args.append(self.dialect.time(since))
+        rows = await self._fetch(sql + " ORDER BY at DESC, id DESC LIMIT ?", *args, limit)
+        return [
+            Transition(
+                str(r[0]) or None,
+                ServiceStatus(r[2]),
+                ServiceStatus(r[1]),
+                self.dialect.from_time(r[3]),
+            )
+            for r in rows
+        ]
+
+    # -- maintenance windows ----------------------------------------------------------------
+
+    def _window(self, r: Row) -> MaintenanceWindow:
+        return self._entity(MaintenanceWindow, _WINDOW_COLS, r, services=_json_tuple)
+
+    async def create_maintenance(self, window: MaintenanceWindow) -> MaintenanceWindow:
+        t = self.dialect.time
+        async with self.dialect.transaction() as con:
+            row = await con.fetchrow(
+                "INSERT INTO maintenance_windows (config_key, title, starts_at, ends_at, services,"
+                " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                *(window.config_key, window.title, t(window.starts_at), t(window.ends_at)),
+                *(json.dumps(list(window.services)), window.created_by, t(datetime.now(UTC))),
+            )
+        assert row is not None
+        window.id = int(row[0])
+        return window
+
+    async def sync_config_maintenance(self, windows: Sequence[MaintenanceWindow]) -> None:
+        t = self.dialect.time
+        now = t(datetime.now(UTC))
+        async with self.dialect.transaction() as con:
+            if windows:
+                await con.executemany(
+                    "INSERT INTO maintenance_windows (config_key, title, starts_at, ends_at,"
+                    " services, created_by, created_at) VALUES (?, ?, ?, ?, ?, 'config', ?)"
+                    " ON CONFLICT (config_key) DO UPDATE SET title = excluded.title,"
+                    " starts_at = excluded.starts_at, ends_at = excluded.ends_at,"
+                    " services = excluded.services, cancelled_at = NULL",
+                    [
+                        (w.config_key, w.title, t(w.starts_at), t(w.ends_at))
+                        + (json.dumps(list(w.services)), now)
+                        for w in windows
+                    ],
+                )
+            cond, params = self.dialect.any_of("config_key", [w.config_key for w in windows])
+            await con.execute(
+                "UPDATE maintenance_windows SET cancelled_at = ? WHERE config_key IS NOT NULL"
+                f" AND cancelled_at IS NULL AND NOT ({cond})",
+                *(now, *params),
+            )
+
+    async def list_maintenance(self, *, since: datetime | None = None) -> list[MaintenanceWindow]:
+        sql = f"SELECT {_WINDOW_COLS} FROM maintenance_windows WHERE cancelled_at IS NULL"
+        args = [] if since is None else [self.dialect.time(since)]
+        if since is not None:
+            sql += " AND ends_at > ?"
+        return [self._window(r) for r in await self._fetch(sql + " ORDER BY starts_at, id", *args)]
+
+    async def cancel_maintenance(self, window_id: int, at: datetime) -> MaintenanceWindow | None:
+        async with self.dialect.transaction() as con:
+            await con.execute(
+                "UPDATE maintenance_windows SET cancelled_at = ? WHERE id = ?"
+                " AND cancelled_at IS NULL",
+                *(self.dialect.time(at), window_id),
+            )
+            row = await con.fetchrow(
+                f"SELECT {_WINDOW_COLS} FROM maintenance_windows WHERE id = ?", window_id
+            )
+        return self._window(row) if row else None
+
+    # -- users, tokens, audit ---------------------------------------------------------------
+
+    def _user(self, r: Row) -> User:
+        return self._entity(User, _USER_COLS, r, role=role_from_name, active=bool)
+
+    async def create_user(self, username: str, email: str, password_hash: str, role: Role) -> User:
+        try:
+            async with self.dialect.transaction() as con:
+                row = await con.fetchrow(
+                    "INSERT INTO users (username, email, password_hash, role, created_at)"
+                    f" VALUES (?, ?, ?, ?, ?) RETURNING {_USER_COLS}",
+                    *(username, email, password_hash, role.name.lower()),
+                    self.dialect.time(datetime.now(UTC)),
+                )
+        except AlreadyExists as exc:
+            raise AlreadyExists(f"user {username!r} already exists") from exc
+        assert row is not None
+        return self._user(row)
+
+    async def get_user(self, username: str) -> User | None:
+        rows = await self._fetch(f"SELECT {_USER_COLS} FROM users WHERE username = ?", username)
+        return self._user(rows[0]) if rows else None
+
+    async def list_users(self) -> list[User]:
+        rows = await self._fetch(f"SELECT {_USER_COLS} FROM users ORDER BY username")
+        return [self._user(r) for r in rows]
+
+    async def update_user(
+        self,
+        username: str,
+        *,
+        role: Role | None = None,
+        active: bool | None = None,
+        password_hash: str | None = None,
+        email: str | None = None,
+        revoke_tokens: bool = False,
+    ) -> User | None:
+        new = {
+            "role": role.name.lower() if role else None,
+            "active": active,
+            "password_hash": password_hash,
+            "email": email,
+        }
+        sets = [f"{k} = ?" for k, v in new.items() if v is not None]
+        args = [v for v in new.values() if v is not None]
+        if revoke_tokens:
+            sets.append("token_version = token_version + 1")
+        async with self.dialect.transaction() as con:
+            if sets:
+                await con.execute(
+                    f"UPDATE users SET {', '.join(sets)} WHERE username = ?", *args, username
+                )
+            if revoke_tokens:
+                await con.execute(
+                    "UPDATE refresh_tokens SET revoked_at = ? WHERE revoked_at IS NULL"
+                    " AND user_id = (SELECT id FROM users WHERE username = ?)",
+                    *(self.dialect.time(datetime.now(UTC)), username),
+                )
+        return await self.get_user(username)
+
+    async def _change(self, sql: str, *args: Any) -> list[Row]:
+        """One statement in its own transaction; its rows (RETURNING)."""
+        async with self.dialect.transaction() as con:
+            return await con.fetch(sql, *args)
+
+    async def record_login(self, user_id: int, at: datetime) -> None:
+        await self._change(
+            "UPDATE users SET last_login_at = ? WHERE id = ?", self.dialect.time(at), user_id
+        )
+
+    async def add_refresh_token(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
+        await self._change(
+            "INSERT INTO refresh_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)",
+            *(token_hash, user_id, self.dialect.time(expires_at)),
+        )
+
+    async def use_refresh_token(self, token_hash: str, now: datetime) -> int | None:
+        t = self.dialect.time(now)
+        rows = await self._change(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE token_hash = ?"
+            " AND revoked_at IS NULL AND expires_at > ? RETURNING user_id",
+            *(t, token_hash, t),
+        )
+        return int(rows[0][0]) if rows else None
+
+    async def revoke_refresh_token(self, token_hash: str, now: datetime) -> None:
+        await self._change(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+            *(self.dialect.time(now), token_hash),
+        )
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        await self._change(
+            "INSERT INTO audit_log (at, actor, method, target, changes) VALUES (?, ?, ?, ?, ?)",
+            *(self.dialect.time(entry.at), entry.actor, entry.method, entry.target),
+            json.dumps(entry.changes, sort_keys=True, default=str),
+        )
+
+    async def list_audit(
+        self, *, since: datetime | None = None, limit: int = 200
+    ) -> list[AuditEntry]:
+        rows = await self._fetch(
+            f"SELECT {_AUDIT_COLS} FROM audit_log WHERE at >= ? ORDER BY at DESC, id DESC LIMIT ?",
+            *(self.dialect.time(since or _EPOCH), limit),
+        )
+        return [self._entity(AuditEntry, _AUDIT_COLS, r, changes=json.loads) for r in rows]
+
+    # -- incidents --------------------------------------------------------------------------
+
+    async def _incidents(self, con: Connection, rows: Sequence[Row]) -> list[Incident]:
+        """Incidents from rows of _INC_COLS, with their services and updates."""
+        by_id = {int(r[0]): self._entity(Incident, _INC_FIELDS, r) for r in rows}
+        if not by_id:
+            return []
+        cond, params = self.dialect.any_of("incident_id", list(by_id))
+        for iid, sid in await con.fetch(
+            f"SELECT incident_id, service_id FROM incident_services WHERE {cond}"
+            " ORDER BY service_id",
+            *params,
+        ):
+            by_id[int(iid)].services += (sid,)
+        for r in await con.fetch(
+            f"SELECT incident_id, {_UPDATE_COLS} FROM incident_updates WHERE {cond}"
+            " ORDER BY created_at, id",
+            *params,
+        ):
+            update = self._entity(IncidentUpdate, _UPDATE_COLS, r[1:], customer_visible=bool)
+            by_id[int(r[0])].updates.append(update)
+        return list(by_id.values())
+
+    async def _incident_query(self, sql: str, *args: Any) -> list[Incident]:
+        async with self.dialect.read() as con:
+            return await self._incidents(con, await con.fetch(sql, *args))
+
+    async def _incident_in(self, con: Connection, incident_id: int) -> Incident:
+        """The incident as the open transaction sees it."""
+        rows = await con.fetch(f"SELECT {_INC_COLS} FROM incidents i WHERE i.id = ?", incident_id)
+        return (await self._incidents(con, rows))[0]
+
+    async def create_incident(self, inc: Incident) -> Incident:
+        t, now = self._time, self.dialect.time(inc.created_at or datetime.now(UTC))
+        try:
+            async with self.dialect.transaction() as con:
+                row = await con.fetchrow(
+                    f"INSERT INTO incidents ({_INC_FIELDS.removeprefix('id, ')}) VALUES"
+                    f" ({', '.join('?' * 17)}, 1, ?, ?) RETURNING id",
+                    *(inc.title, inc.description, inc.status, inc.severity, inc.priority),
+                    *(inc.impact, inc.root_cause, inc.resolution_notes, t(inc.started_at)),
+                    *(t(inc.identified_at), t(inc.monitoring_at), t(inc.resolved_at)),
+                    *(t(inc.first_update_at), inc.created_by, inc.resolved_by, now, now),
+                    *(inc.episode_service, t(inc.episode_started_at)),
+                )
+                assert row is not None
+                iid = int(row[0])
+                if inc.services:
+                    await con.executemany(_ADD_INCIDENT_SERVICE, [(iid, s) for s in inc.services])
+                for u in inc.updates:
+                    await con.execute(
+                        _ADD_UPDATE,
+                        *(iid, u.status, u.message, u.customer_visible, u.author, t(u.created_at)),
+                    )
+                await con.execute(
+                    _ADD_REVISION, iid, 1, json.dumps(["created"]), inc.created_by, now
+                )
+                await self.dialect.reindex_incident(con, iid)
+        except AlreadyExists as exc:
+            raise AlreadyExists(f"an incident already exists for that outage: {exc}") from exc
+        got = await self.get_incident(iid)
+        assert got is not None
+        return got
+
+    async def get_incident(self, incident_id: int) -> Incident | None:
+        found = await self._incident_query(
+            f"SELECT {_INC_COLS} FROM incidents i WHERE i.id = ?", incident_id
+        )
+        return found[0] if found else None
+
+    async def _new_version(
+        self, con: Connection, iid: int, version: int, changes: dict[str, Any], why: _Revision
+    ) -> Incident:
+        """Apply column ``changes`` as ``version``, record ``why`` it changed, reindex, and
+        return the incident as this transaction sees it."""
+        fields, actor, now = why
+        cols = {k: v for k, v in changes.items() if k != "services"}
+        sets = [f"{k} = ?" for k in cols] + ["version = ?", "updated_at = ?"]
+        values = [self._time(v) if isinstance(v, datetime) else v for v in cols.values()]
+        t = self.dialect.time(now)
+        await con.execute(
+            f"UPDATE incidents SET {', '.join(sets)} WHERE id = ?", *values, version, t, iid
+        )
+        if "services" in changes:
+            await con.execute("DELETE FROM incident_services WHERE incident_id = ?", iid)
+            await con.executemany(_ADD_INCIDENT_SERVICE, [(iid, s) for s in changes["services"]])
+        await con.execute(_ADD_REVISION, iid, version, json.dumps(fields), actor, t)
+        await self.dialect.reindex_incident(con, iid)
+        return await self._incident_in(con, iid)
+
+    async def save_incident(
+        self,
+        incident_id: int,
+        expected_version: int,
+        changes: dict[str, Any],
+        fields: list[str],
+        actor: str,
+        now: datetime,
+    ) -> Incident:
+        async with self.dialect.transaction() as con:
+            row = await con.fetchrow(
+                "SELECT version FROM incidents WHERE id = ?" + self.dialect.for_update, incident_id
+            )
+            if row is None:
+                raise KeyError(incident_id)
+            if int(row[0]) == expected_version:
+                why = (fields, actor, now)
+                return await self._new_version(con, incident_id, expected_version + 1, changes, why)
+            rows = await con.fetch(
+                "SELECT fields FROM incident_revisions WHERE incident_id = ? AND version > ?",
+                *(incident_id, expected_version),
+            )
+            # Read in the transaction: the refusal shows exactly the version it speaks of.
+            current = await self._incident_in(con, incident_id)
+        conflict = sorted({f for r in rows for f in json.loads(r[0])})
+        raise VersionConflict(current, conflict or ["(unknown)"])
+
+    async def add_incident_update(
+        self,
+        incident_id: int,
+        update: IncidentUpdate,
+        changes: dict[str, Any],
+        now: datetime,
+    ) -> Incident:
+        u = update
+        async with self.dialect.transaction() as con:
+            row = await con.fetchrow(
+                "SELECT version, first_update_at FROM incidents WHERE id = ?"
+                + self.dialect.for_update,
+                incident_id,
+            )
+            if row is None:
+                raise KeyError(incident_id)
+            if row[1] is None:
+                changes = {**changes, "first_update_at": u.created_at}
+            await con.execute(
+                _ADD_UPDATE,
+                *(incident_id, u.status, u.message, u.customer_visible, u.author),
+                self.dialect.time(u.created_at),
+            )
+            why = (["updates", *(["status"] if "status" in changes else [])], u.author, now)
+            return await self._new_version(con, incident_id, int(row[0]) + 1, changes, why)
+
+    async def list_incidents(
+        self,
+        *,
+        active: bool,
+        since: datetime | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[Incident], int]:
+        where = "i.status <> 'resolved'" if active else "i.status = 'resolved'"
+        where += " AND i.started_at >= ?"
+        after = self.dialect.time(since or _EPOCH)
+        async with self.dialect.read() as con:
+            total = await con.fetch(f"SELECT count(*) FROM incidents i WHERE {where}", after)
+            rows = await con.fetch(
+                f"SELECT {_INC_COLS} FROM incidents i WHERE {where}"
+                " ORDER BY i.started_at DESC, i.id DESC LIMIT ? OFFSET ?",
+                *(after, limit, offset),
+            )
+            return await self._incidents(con, rows), int(total[0][0])
+
+    async def search_incidents(self, query: str, limit: int = 50) -> list[Incident]:
+        terms = search_terms(query)
+        if not terms:
+            return []
+        clause, param = self.dialect.search_incidents(terms)
+        return await self._incident_query(
+            f"SELECT {_INC_COLS} {clause} ORDER BY i.started_at DESC LIMIT ?", param, limit
+        )
+
+    async def incident_for_episode(self, service_id: str, started_at: datetime) -> Incident | None:
+        found = await self._incident_query(
+            f"SELECT {_INC_COLS} FROM incidents i WHERE i.episode_service = ?"
+            " AND i.episode_started_at = ?",
+            *(service_id, self.dialect.time(started_at)),
+        )
+        return found[0] if found else None
+
+    async def open_incidents_for_service(self, service_id: str) -> list[Incident]:
+        return await self._incident_query(
+            f"SELECT {_INC_COLS} FROM incidents i JOIN incident_services s"
+            " ON s.incident_id = i.id WHERE s.service_id = ? AND i.status <> 'resolved'"
+            " ORDER BY i.started_at DESC",
+            service_id,
+        )
+
+
+# -- encodings shared by both engines --------------------------------------------------------
+
+
+def search_terms(query: str) -> list[str]:
+    """The words of a search query (letters and digits of any script)."""
+    return re.findall(r"\w+", query)[:16]
+
+
+def split_records(
+    records: Iterable[Record],
+) -> tuple[list[Check], list[Transition], list[OutageEpisode]]:
+    """Checks (without repeats), transitions and episodes of a batch, each in order."""
+    checks: list[Check] = []
+    transitions: list[Transition] = []
+    episodes: list[OutageEpisode] = []
+    seen: set[tuple[str, datetime, str]] = set()
+    for r in records:
+        if isinstance(r, Check):
+            key = (r.service_id, r.started_at, r.node)
+            if key not in seen:  # the same check twice in one batch is stored and counted once
+                seen.add(key)
+                checks.append(r)
+        elif isinstance(r, Transition):
+            transitions.append(r)
+        else:
+            episodes.append(r)
+    return checks, transitions, episodes
+
+
+_plain_values = operator.attrgetter(*ROLLUP_COLUMNS[:10])  # the counters, stored as they are
+
+
+def rollup_values(r: Rollup) -> tuple[Any, ...]:
+    """The ROLLUP_COLUMNS values of ``r``, in order."""
+    errors = json.dumps(dict(sorted(r.errors.items())), separators=(",", ":"))
+    return (*_plain_values(r), r.hist_json(), errors, r.maintenance_s)
+
+
+def rollup_from_row(service_id: str, day: date, hour: int | None, values: Sequence[Any]) -> Rollup:
+    """Inverse of ``rollup_values``."""
+    return Rollup(
+        service_id=service_id,
+        day=day,
+        hour=hour,
+        checks=values[0],
+        up=values[1],
+        degraded=values[2],
+        down=values[3],
+        maintenance=values[4],
+        downtime_s=values[5],
+        latency_count=values[6],
+        latency_sum_us=values[7],
+        latency_min_ms=values[8],
+        latency_max_ms=values[9],
+        hist=Rollup.hist_from_json(values[10]),
+        errors={str(k): int(v) for k, v in json.loads(values[11] or "{}").items()},
+        maintenance_s=values[12],
+    )
+
+
+def merge_into(existing: dict[tuple[Any, ...], Rollup], deltas: Iterable[Rollup]) -> list[Rollup]:
+    """Add each delta to the stored rollup of its key (or take it as new); the rows to write."""
+    out = []
+    for d in deltas:
+        cur = existing.get((d.service_id, d.day, d.hour))
+        if cur is None:
+            out.append(d)
+        else:
+            cur.merge(d)
+            out.append(cur)
+    return out
+
+
+def _json_tuple(text: str) -> tuple[Any, ...]:
+    return tuple(json.loads(text))
+
+
+def service_to_json(s: Service) -> str:
+    """Every setting of ``s`` as JSON (the services.config column)."""
+    d = asdict(s)
+    d["expect_status"] = [list(r) for r in s.expect_status]
+    d["headers"] = [list(h) for h in s.headers]
+    return json.dumps(d, sort_keys=True)
+
+
+def service_from_json(text: str, *, active: bool | None = None) -> Service:
+    """Inverse of ``service_to_json``; settings unknown to this version are ignored."""
+    d = json.loads(text)
+    d["expect_status"] = tuple(tuple(r) for r in d.get("expect_status", [[200, 299]]))
+    d["headers"] = tuple(tuple(h) for h in d.get("headers", []))
+    d = {k: v for k, v in d.items() if k in Service.__dataclass_fields__}
+    if active is not None:
+        d["active"] = active
+    return Service(**d)
