@@ -356,7 +356,7 @@ class Store(ABC):
 
         Raises:
             VersionConflict: the incident moved on; nothing was written.
-            KeyError: no such incident.
+            NotFound: no such incident.
         """
 
     @abstractmethod
@@ -370,7 +370,7 @@ class Store(ABC):
         """Append an update (never conflicts) and apply ``changes`` (status and its stamps).
 
         Raises:
-            KeyError: no such incident.
+            NotFound: no such incident.
         """
 
     @abstractmethod

@@ -17,7 +17,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
-from ..errors import AlreadyExists
+from ..errors import AlreadyExists, NotFound
 from ..incidents import VersionConflict
 from ..models import (
     AuditEntry,
@@ -815,7 +815,7 @@ class SqlStore(Store):
                 "SELECT version FROM incidents WHERE id = ?" + self.dialect.for_update, incident_id
             )
             if row is None:
-                raise KeyError(incident_id)
+                raise NotFound(f"no incident {incident_id}")
             if int(row[0]) == expected_version:
                 why = (fields, actor, now)
                 return await self._new_version(con, incident_id, expected_version + 1, changes, why)
@@ -843,7 +843,7 @@ class SqlStore(Store):
                 incident_id,
             )
             if row is None:
-                raise KeyError(incident_id)
+                raise NotFound(f"no incident {incident_id}")
             if row[1] is None:
                 changes = {**changes, "first_update_at": u.created_at}
             await con.execute(
