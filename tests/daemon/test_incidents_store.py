@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from slamon_daemon.errors import AlreadyExists
+from slamon_daemon.errors import AlreadyExists, NotFound
 from slamon_daemon.incidents import VersionConflict
 from slamon_daemon.models import Incident, IncidentUpdate
 from slamon_daemon.store.base import Store
@@ -207,10 +207,10 @@ async def test_stale_save_lists_the_union_of_fields_changed_since_and_writes_not
     assert (ok.version, ok.root_cause, ok.title) == (6, "bad deploy", "T2")
 
 
-async def test_save_of_an_unknown_incident_raises_key_error(store: Store) -> None:
-    with pytest.raises(KeyError):
+async def test_save_of_an_unknown_incident_raises_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
         await store.save_incident(4242, 1, {"title": "x"}, ["title"], "bob", T0)
-    with pytest.raises(KeyError):
+    with pytest.raises(NotFound):
         await store.add_incident_update(
             4242, IncidentUpdate("investigating", "m", "bob", T0), {}, T0
         )
