@@ -1,0 +1,13 @@
+"""The prober's HTTP engine under httpx's API (issue 14).
+
+``ProbeTransport`` (httpx_transport.py) is an ``httpx.AsyncBaseTransport``: httpx keeps the
+API, redirects and content decoding; the transport makes one fresh connection per request
+and reads the answer with httptools over an asyncio protocol (wire.py). tls.py builds the
+client contexts and reads the earliest expiry of the peer's certificate chain.
+"""
+
+from .httpx_transport import ProbeTransport
+from .tls import client_context, earliest_expiry
+from .wire import MalformedResponse
+
+__all__ = ["MalformedResponse", "ProbeTransport", "client_context", "earliest_expiry"]
