@@ -36,7 +36,13 @@ import httpx
 
 from .assertions import JsonPath, parse_json_path
 from .models import Check, ErrorKind, Outcome, Service
-from .transport import ProbeTransport, client_context, earliest_expiry
+from .transport import (
+    CheckCookieJar,
+    ProbeTransport,
+    check_cookies,
+    client_context,
+    earliest_expiry,
+)
 
 logger = logging.getLogger("slamon.probe")
 
@@ -117,6 +123,7 @@ class Prober:
                 follow_redirects=False,
                 max_redirects=10,
                 headers={"User-Agent": USER_AGENT},
+                cookies=CheckCookieJar(),  # a check's cookies live for its redirects only
                 trust_env=False,  # a proxy from the environment would skew what users meet
             )
             self._clients[key] = client
@@ -133,7 +140,8 @@ class Prober:
         t0 = time.perf_counter()
         try:
             async with asyncio.timeout(service.timeout_s):
-                status_code, body, cert_expires_at = await self._request(service)
+                with check_cookies(service.follow_redirects):
+                    status_code, body, cert_expires_at = await self._request(service)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every failure becomes a recorded check

@@ -595,3 +595,32 @@ def test_checks_on_uvloop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     _run_on_uvloop(scenario)
+
+
+# -- cookies live for one check ----------------------------------------------------------------
+
+
+async def test_cookies_follow_a_checks_redirects_but_not_the_next_check(prober: Prober) -> None:
+    seen: list[Request] = []
+
+    async def final(req: Request, w: asyncio.StreamWriter) -> None:
+        seen.append(req)
+        ok = req.headers.get("cookie") == "session=s1"
+        w.write(response_bytes(200 if ok else 403, b"welcome" if ok else b"no session"))
+
+    async with Target(final) as end:
+
+        async def hop(req: Request, w: asyncio.StreamWriter) -> None:
+            seen.append(req)
+            headers = {"Location": end.url + "in", "Set-Cookie": "session=s1; Path=/"}
+            w.write(response_bytes(302, b"", headers))
+
+        async with Target(hop) as start:
+            following = svc(start.url, follow_redirects=True, body_contains="welcome")
+            for _ in range(2):
+                c = await check(prober, following)
+                assert (c.outcome, c.status_code) == (Outcome.UP, 200), c
+            c = await check(prober, svc(start.url, expect_status=((302, 302),)))
+            assert c.outcome is Outcome.UP
+    # hop, final (with the cookie), hop (without: a new check), final, hop (not following)
+    assert [r.headers.get("cookie") for r in seen] == [None, "session=s1", None, "session=s1", None]
