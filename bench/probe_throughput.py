@@ -472,7 +472,7 @@ async def _run_daemon(
         "cpu_per_check": (c1 - c0) / max(1, made),
         # Conservative: over the window, divide by whichever is smaller, checks made or records
         # written (they differ by the writer's last flush); every check is verified stored below.
-        "cpu_per_stored": (c1 - c0) / max(1, min(made, written)),
+        "cpu_per_stored": (c1 - c0) / min(made, written) if min(made, written) else math.inf,
         "cpu_pct": 100 * (c1 - c0) / dt,
         "pg_cpu_s": pg1 - pg0 if db_url.startswith("postgres") else None,
         "target_cpu": tg1 - tg0,

@@ -1,7 +1,7 @@
 """Prober engines side by side: CPU per check of each HTTP engine and of the blackbox exporter.
 
     .venv/bin/python bench/prober_engines.py [--seconds 15] [--rounds 3] [--concurrency 50]
-        [--engines NAME,NAME...] [--target auto|nginx|python] [--no-blackbox]
+        [--engines NAME,NAME...] [--target auto|nginx|python] [--no-blackbox] [--tls]
 
 Against one fast local target (nginx with 1 worker when /usr/sbin/nginx exists, else a small
 asyncio server, in its own process), each engine runs in its own process: ``--concurrency``
@@ -22,6 +22,10 @@ Engines (all at the same concurrency, same target, same window):
   aiohttp-uv       bare aiohttp, force_close connector, uvloop (if installed; not a
                    dependency of slamon: a yardstick)
   blackbox         Prometheus blackbox exporter (Debian package prometheus-blackbox-exporter)
+
+``--tls``: the target is nginx over TLS (a leaf and an intermediate from a private root made
+for the run, no session resumption: every check makes a full handshake), and every engine,
+the blackbox exporter included, verifies the chain against that root.
 
 A round runs every engine once; the order is reversed every other round (A B C / C B A) so a
 drift of the machine's speed does not favour one engine. The machine is shared: the ratios
@@ -65,27 +69,35 @@ Request = Callable[[str], Awaitable[bool]]
 # -- child processes: one engine's loop ---------------------------------------------------
 
 
-async def _engine(name: str) -> tuple[Request, Callable[[], Awaitable[None]]]:
+async def _engine(name: str, ca_file: str | None) -> tuple[Request, Callable[[], Awaitable[None]]]:
     """The engine's request function (True when a 200 and its body arrived) and its closer."""
+    import ssl
+
     import httpx
+
+    verify = ssl.create_default_context(cafile=ca_file) if ca_file else None
 
     if name in ("httpx-today", "transport", "transport-uv", "httpx-aiohttp-uv"):
         kwargs: dict[str, Any] = {}
         if name.startswith("transport"):
             from slamon_daemon.transport import ProbeTransport, client_context
 
-            kwargs["transport"] = ProbeTransport(client_context())
+            kwargs["transport"] = ProbeTransport(client_context(ca_file=ca_file))
         elif name == "httpx-aiohttp-uv":
             import aiohttp
             from httpx_aiohttp import AiohttpTransport
 
             kwargs["transport"] = AiohttpTransport(
                 client=lambda: aiohttp.ClientSession(
-                    connector=aiohttp.TCPConnector(force_close=True, limit=0)
+                    connector=aiohttp.TCPConnector(
+                        force_close=True, limit=0, ssl=verify if verify else True
+                    )
                 )
             )
         else:  # the configuration of slamon's prober before issue 14
             kwargs["limits"] = httpx.Limits(max_keepalive_connections=0, max_connections=None)
+            if verify is not None:
+                kwargs["verify"] = verify
         client = httpx.AsyncClient(
             follow_redirects=False,
             max_redirects=10,
@@ -112,7 +124,9 @@ async def _engine(name: str) -> tuple[Request, Callable[[], Awaitable[None]]]:
         async def via_prober(url: str) -> bool:
             service = services.get(url)
             if service is None:
-                service = services[url] = Service(id=url, name=url, url=url, timeout_s=5.0)
+                service = services[url] = Service(
+                    id=url, name=url, url=url, timeout_s=5.0, ca_file=ca_file
+                )
             return (await prober.check(service)).outcome is Outcome.UP
 
         return via_prober, prober.aclose
@@ -120,7 +134,7 @@ async def _engine(name: str) -> tuple[Request, Callable[[], Awaitable[None]]]:
         import aiohttp
 
         session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(force_close=True, limit=0),
+            connector=aiohttp.TCPConnector(force_close=True, limit=0, ssl=verify or True),
             timeout=aiohttp.ClientTimeout(total=5.0),
         )
 
@@ -133,8 +147,10 @@ async def _engine(name: str) -> tuple[Request, Callable[[], Awaitable[None]]]:
     raise SystemExit(f"unknown engine {name!r}")
 
 
-async def _engine_loop(name: str, url: str, conc: int, warmup: float, seconds: float) -> None:
-    request, close = await _engine(name)
+async def _engine_loop(
+    name: str, url: str, conc: int, warmup: float, seconds: float, ca_file: str | None
+) -> None:
+    request, close = await _engine(name, ca_file)
     state = {"count": 0, "errors": 0, "counting": False, "stop": False}
 
     async def worker(i: int) -> None:
@@ -167,8 +183,10 @@ async def _engine_loop(name: str, url: str, conc: int, warmup: float, seconds: f
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def _child(name: str, url: str, conc: int, warmup: float, seconds: float) -> None:
-    main = _engine_loop(name, url, conc, warmup, seconds)
+def _child(
+    name: str, url: str, conc: int, warmup: float, seconds: float, ca_file: str | None
+) -> None:
+    main = _engine_loop(name, url, conc, warmup, seconds, ca_file)
     if name.endswith("-uv"):
         import uvloop
 
@@ -224,10 +242,11 @@ def _run_child(argv: list[str], mark: Callable[[], Any], timeout: float) -> dict
 
 
 def run_engine(
-    name: str, target: C.TargetProc, conc: int, warmup: float, seconds: float
+    name: str, target: C.TargetProc, conc: int, warmup: float, seconds: float, ca: str | None
 ) -> dict[str, Any]:
     argv = ["--child", name, "--url", target.url, "--concurrency", str(conc)]
     argv += ["--warmup", str(warmup), "--seconds", str(seconds)]
+    argv += ["--ca-file", ca] if ca else []
     res = _run_child(argv, lambda: (target.cpu(), C.busy_seconds()), warmup + seconds + 120)
     (tg0, b0), (tg1, b1) = res["start_mark"], res["end_mark"]
     res["target_cpu"] = tg1 - tg0
@@ -246,6 +265,105 @@ modules:
       preferred_ip_protocol: ip4
       ip_protocol_fallback: false
 """
+BLACKBOX_TLS = """\
+      tls_config:
+        ca_file: {ca}
+"""
+
+
+class TlsTarget(C.TargetProc):
+    """nginx over TLS (see ``start_tls_target``)."""
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}/"
+
+
+NGINX_TLS_CONF = """\
+worker_processes 1;
+worker_rlimit_nofile 65536;
+daemon off;
+master_process on;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 16384; multi_accept on; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    keepalive_timeout 0;
+    ssl_session_cache off;
+    ssl_session_tickets off;
+    server {{
+        listen 127.0.0.1:{port} ssl backlog=8192 reuseport;
+        ssl_certificate {d}/chain.pem;
+        ssl_certificate_key {d}/leaf.key;
+        location / {{ default_type text/plain; return 200 "ok\\n"; }}
+    }}
+}}
+"""
+
+
+def start_tls_target() -> tuple[TlsTarget, str]:
+    """nginx (1 worker) over TLS with a private root -> intermediate -> leaf; (target, root)."""
+    import datetime as dt
+    import ipaddress
+    import os
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    d = Path(tempfile.mkdtemp(prefix="slamon-bench-nginx-tls-"))
+    os.chmod(d, 0o755)
+    now = dt.datetime.now(dt.UTC)
+    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(3)]
+    names = [
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, n)])
+        for n in ("bench root", "bench intermediate", "127.0.0.1")
+    ]
+    certs: list[x509.Certificate] = []
+    for i in range(3):
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(names[i])
+            .issuer_name(names[max(0, i - 1)])
+            .public_key(keys[i].public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=i < 2, path_length=None), critical=True)
+        )
+        if i == 2:
+            b = b.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+        certs.append(b.sign(keys[max(0, i - 1)], hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    (d / "root.pem").write_bytes(certs[0].public_bytes(pem))
+    (d / "chain.pem").write_bytes(certs[2].public_bytes(pem) + certs[1].public_bytes(pem))
+    (d / "leaf.key").write_bytes(
+        keys[2].private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    port = C.free_port()
+    conf = d / "nginx.conf"
+    conf.write_text(NGINX_TLS_CONF.format(d=d, port=port), encoding="utf-8")
+    proc = subprocess.Popen(
+        [C.NGINX, "-p", str(d), "-e", str(d / "error.log"), "-c", str(conf)],
+        stdin=subprocess.DEVNULL,
+    )
+    t = TlsTarget("nginx-tls", port, proc, d)
+    try:
+        C.wait_port(port)
+    except RuntimeError:
+        t.stop()
+        raise
+    return t, str(d / "root.pem")
 
 
 async def _blackbox_load(
@@ -308,10 +426,13 @@ async def _blackbox_load(
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def run_blackbox(target: C.TargetProc, conc: int, warmup: float, seconds: float) -> dict[str, Any]:
+def run_blackbox(
+    target: C.TargetProc, conc: int, warmup: float, seconds: float, ca: str | None
+) -> dict[str, Any]:
     assert C.BLACKBOX is not None
     d = Path(tempfile.mkdtemp(prefix="slamon-bench-bb-"))
-    (d / "blackbox.yml").write_text(BLACKBOX_YML, encoding="utf-8")
+    yml = BLACKBOX_YML + (BLACKBOX_TLS.format(ca=ca) if ca else "")
+    (d / "blackbox.yml").write_text(yml, encoding="utf-8")
     port = C.free_port()
     with open(d / "bb.log", "wb") as log:
         proc = subprocess.Popen(
@@ -368,12 +489,14 @@ def main() -> int:
     ap.add_argument("--engines", default=",".join(ENGINES), help="comma-separated subset")
     ap.add_argument("--target", choices=["auto", "nginx", "python"], default="auto")
     ap.add_argument("--no-blackbox", action="store_true", help="skip the blackbox exporter")
+    ap.add_argument("--tls", action="store_true", help="nginx over TLS, chains verified")
     ap.add_argument(
         "--quiet-wait", type=float, default=60.0, help="max seconds to wait for an idle machine"
     )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--bb-port", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--ca-file", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.child == "bbload":
@@ -382,7 +505,7 @@ def main() -> int:
         )
         return 0
     if args.child:
-        _child(args.child, args.url, args.concurrency, args.warmup, args.seconds)
+        _child(args.child, args.url, args.concurrency, args.warmup, args.seconds, args.ca_file)
         return 0
 
     wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
@@ -398,7 +521,11 @@ def main() -> int:
             print(f"[{name}] skipped: {why}")
         else:
             engines.append(name)
-    target = C.start_target(args.target)
+    ca: str | None = None
+    if args.tls:
+        target, ca = start_tls_target()
+    else:
+        target = C.start_target(args.target)
     print(
         f"target: {target.kind} on {target.url} (own process); concurrency {args.concurrency}; "
         f"each window {args.seconds:g} s after {args.warmup:g} s warm-up; {args.rounds} "
@@ -413,10 +540,10 @@ def main() -> int:
                 C.wait_quiet(max_wait=args.quiet_wait)
                 st0 = C.steal_seconds()
                 if name == "blackbox":
-                    r = run_blackbox(target, args.concurrency, args.warmup, args.seconds)
+                    r = run_blackbox(target, args.concurrency, args.warmup, args.seconds, ca)
                     extra = f"; load generator {r['gen_cpu_s']:.1f} CPU-s"
                 else:
-                    r = run_engine(name, target, args.concurrency, args.warmup, args.seconds)
+                    r = run_engine(name, target, args.concurrency, args.warmup, args.seconds, ca)
                     extra = f"; loop {r['loop']}"
                 r["round"] = rnd
                 results[name].append(r)
