@@ -4,9 +4,9 @@ A check opens a fresh connection (``Connection: close``: it measures what users 
 time included) through an ``httpx.AsyncClient`` shared per TLS setting (building a TLS
 context costs ~18 ms of CPU, PERF-NOTES.md). Under httpx's API runs slamon's own transport
 (transport/: HTTP/1.1 with httptools over asyncio; issue 14 measured a check at 0.42 times
-the CPU of httpx's default engine, docs/benchmarks.md §7). The whole check (name resolution, connect, TLS, head
-and body) runs under the service's timeout; at most ``body_cap`` bytes of the decoded body
-are read.
+the CPU of httpx's default engine, docs/benchmarks.md §7). The whole check (name resolution,
+connect, TLS, head and body) runs under the service's timeout; at most ``body_cap`` bytes of
+the decoded body are read.
 
 Error kinds, as the Prometheus blackbox exporter tells the same failures apart:
 
