@@ -36,6 +36,7 @@ from .feed import FeedServer
 from .incident_tracker import IncidentTracker
 from .incidents import PresenceBoard
 from .logs import setup_logging
+from .loop import install_fast_loop
 from .maintenance import MaintenanceCalendar
 from .models import Check, Service, Transition
 from .probe import Prober
@@ -341,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("config: %s", path or "defaults and environment")
     t0 = time.monotonic()
     try:
+        logger.info("event loop: %s", install_fast_loop())
         asyncio.run(serve(settings))
     except SlamonError as exc:
         print(f"slamond: {exc}", file=sys.stderr)

@@ -27,6 +27,7 @@ class ErrorKind(enum.StrEnum):
     TLS_ERROR = "tls_error"
     HTTP_ERROR = "http_error"  # unexpected status code
     ASSERTION_FAILED = "assertion_failed"  # body check failed
+    PROTOCOL_ERROR = "protocol_error"  # the answer is not valid HTTP (or not the coding it claims)
     UNKNOWN = "unknown"
 
 

@@ -1,8 +1,25 @@
 """One HTTP check of one service (SPEC §3.1).
 
-A check opens a fresh connection (keep-alive off: it measures what users meet, connect time
-included) through a client shared per TLS setting (building a client costs ~18 ms of CPU,
-PERF-NOTES.md). The whole check, body included, runs under the service's timeout.
+A check opens a fresh connection (``Connection: close``: it measures what users meet, connect
+time included) through an ``httpx.AsyncClient`` shared per TLS setting (building a TLS
+context costs ~18 ms of CPU, PERF-NOTES.md). Under httpx's API runs slamon's own transport
+(transport/: HTTP/1.1 with httptools over asyncio; issue 14 measured a check at 0.42 times
+the CPU of httpx's default engine, docs/benchmarks.md §7). The whole check (name resolution,
+connect, TLS, head and body) runs under the service's timeout; at most ``body_cap`` bytes of
+the decoded body are read.
+
+Error kinds, as the Prometheus blackbox exporter tells the same failures apart:
+
+==================  ==========================================================================
+``timeout``         no complete answer within the timeout (connect, TLS, head or body)
+``dns_error``       the name did not resolve
+``tls_error``       the TLS handshake failed: untrusted, expired, wrong name, no common cipher
+``connection_error``  refused, unreachable, reset, or closed before the answer was complete
+``protocol_error``  the answer is not HTTP/1.x, or its body is not in the coding it claims
+``http_error``      an unexpected status (a redirect loop too: its answers were all 3xx)
+``assertion_failed``  the body failed body_contains, body_regex or json_path
+``unknown``         anything else (a port out of range ...)
+==================  ==========================================================================
 """
 
 from __future__ import annotations
@@ -16,10 +33,16 @@ import time
 from datetime import UTC, datetime
 
 import httpx
-from cryptography import x509
 
 from .assertions import JsonPath, parse_json_path
 from .models import Check, ErrorKind, Outcome, Service
+from .transport import (
+    CheckCookieJar,
+    ProbeTransport,
+    check_cookies,
+    client_context,
+    earliest_expiry,
+)
 
 logger = logging.getLogger("slamon.probe")
 
@@ -27,6 +50,7 @@ BODY_CAP_BYTES = 1_048_576
 """At most this much of a response body is read; the rest is not downloaded."""
 ERROR_TEXT_MAX = 200
 """Error messages stored with a check are cut to this many characters."""
+USER_AGENT = "slamon/0.1 (+health check)"
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -41,7 +65,7 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 
 def classify(exc: BaseException) -> ErrorKind:
-    """The error_kind for an exception raised while checking."""
+    """The error_kind for an exception raised while checking (see the module docstring)."""
     chain = _causes(exc)
     if any(isinstance(e, TimeoutError | httpx.TimeoutException) for e in chain):
         return ErrorKind.TIMEOUT
@@ -49,16 +73,11 @@ def classify(exc: BaseException) -> ErrorKind:
         return ErrorKind.HTTP_ERROR  # a redirect loop: the answers were all 3xx
     if any(isinstance(e, socket.gaierror) for e in chain):
         return ErrorKind.DNS_ERROR
-    if any(isinstance(e, ssl.SSLError | ssl.CertificateError) for e in chain):
+    if any(isinstance(e, ssl.SSLError) for e in chain):
         return ErrorKind.TLS_ERROR
-    if isinstance(exc, httpx.ConnectError):
-        text = str(exc).lower()
-        if "name or service not known" in text or "nodename nor servname" in text:
-            return ErrorKind.DNS_ERROR
-        if "ssl" in text or "certificate" in text:
-            return ErrorKind.TLS_ERROR
-        return ErrorKind.CONNECTION_ERROR
-    if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | ConnectionError):
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.DecodingError):
+        return ErrorKind.PROTOCOL_ERROR
+    if isinstance(exc, httpx.NetworkError | ConnectionError):
         return ErrorKind.CONNECTION_ERROR
     return ErrorKind.UNKNOWN
 
@@ -76,18 +95,12 @@ def _describe(exc: BaseException, timeout_s: float) -> str:
 
 
 def _cert_expiry(resp: httpx.Response) -> datetime | None:
-    """The peer certificate's notAfter of an https response (verified or not)."""
+    """The earliest notAfter over the peer's certificate chain (verified or not)."""
     stream = resp.extensions.get("network_stream")
     ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
     if ssl_object is None:
         return None
-    der = ssl_object.getpeercert(binary_form=True)
-    if not der:
-        return None
-    try:
-        return x509.load_der_x509_certificate(der).not_valid_after_utc
-    except ValueError:
-        return None
+    return earliest_expiry(ssl_object)
 
 
 class Prober:
@@ -104,15 +117,13 @@ class Prober:
         key = (service.verify_tls, service.ca_file if service.verify_tls else None)
         client = self._clients.get(key)
         if client is None:
-            verify: bool | ssl.SSLContext = service.verify_tls
-            if service.verify_tls and service.ca_file:
-                verify = ssl.create_default_context(cafile=service.ca_file)
+            context = client_context(verify=key[0], ca_file=key[1])
             client = httpx.AsyncClient(
-                verify=verify,
+                transport=ProbeTransport(context),
                 follow_redirects=False,
                 max_redirects=10,
-                limits=httpx.Limits(max_keepalive_connections=0, max_connections=None),
-                headers={"User-Agent": "slamon/0.1 (+health check)"},
+                headers={"User-Agent": USER_AGENT},
+                cookies=CheckCookieJar(),  # a check's cookies live for its redirects only
                 trust_env=False,  # a proxy from the environment would skew what users meet
             )
             self._clients[key] = client
@@ -129,7 +140,8 @@ class Prober:
         t0 = time.perf_counter()
         try:
             async with asyncio.timeout(service.timeout_s):
-                status_code, body, cert_expires_at = await self._request(service)
+                with check_cookies(service.follow_redirects):
+                    status_code, body, cert_expires_at = await self._request(service)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every failure becomes a recorded check

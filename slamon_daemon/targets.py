@@ -1,15 +1,18 @@
-"""Small local HTTP targets on 127.0.0.1 for the demo and the tests.
+"""Small local HTTP targets on 127.0.0.1 (or ::1) for the demo and the tests.
 
 A ``Target`` is an asyncio server whose every request is answered by a ``Behaviour``
 coroutine, so a test can make a target that is up, slow, hanging, dripping its body,
-flaky or wrong, and change it while the daemon watches.
+flaky, wrong, malformed or rude (a reset in the middle of the body), and change it while
+the daemon watches.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -101,13 +104,58 @@ def huge(size: int) -> Behaviour:
     return behaviour
 
 
+def raw(data: bytes) -> Behaviour:
+    """Answer with exactly ``data`` (a malformed or hand-framed answer), then close."""
+
+    async def behaviour(req: Request, w: asyncio.StreamWriter) -> None:
+        w.write(data)
+
+    return behaviour
+
+
+def chunked(parts: list[bytes], headers: dict[str, str] | None = None) -> Behaviour:
+    """Answer 200 with ``parts`` as the chunks of a chunked body, one write each."""
+
+    async def behaviour(req: Request, w: asyncio.StreamWriter) -> None:
+        head = ["HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "Connection: close"]
+        head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        w.write(("\r\n".join(head) + "\r\n\r\n").encode())
+        for part in parts:
+            w.write(b"%x\r\n%s\r\n" % (len(part), part))
+            await w.drain()
+        w.write(b"0\r\n\r\n")
+
+    return behaviour
+
+
+def reset_after(data: bytes) -> Behaviour:
+    """Send ``data`` (say a head and half a body), then reset the connection (TCP RST)."""
+
+    async def behaviour(req: Request, w: asyncio.StreamWriter) -> None:
+        w.write(data)
+        await w.drain()
+        await asyncio.sleep(0.05)  # let the data leave before the reset
+        sock = w.get_extra_info("socket")
+        if sock is not None:  # SO_LINGER with a zero timeout: close() sends RST, not FIN
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        w.transport.abort()
+
+    return behaviour
+
+
 class Target:
-    """An HTTP server on 127.0.0.1; ``behaviour`` may be swapped at any time."""
+    """An HTTP server on 127.0.0.1 (or ``host``); ``behaviour`` may be swapped at any time."""
 
     def __init__(
-        self, behaviour: Behaviour, *, port: int = 0, ssl_context: ssl.SSLContext | None = None
+        self,
+        behaviour: Behaviour,
+        *,
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
         self.behaviour = behaviour
+        self.host = host
         self.port = port
         self.ssl_context = ssl_context
         self.requests = 0
@@ -117,11 +165,12 @@ class Target:
     @property
     def url(self) -> str:
         scheme = "https" if self.ssl_context else "http"
-        return f"{scheme}://127.0.0.1:{self.port}/"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}/"
 
     async def start(self) -> Target:
         self._server = await asyncio.start_server(
-            self._serve, "127.0.0.1", self.port, ssl=self.ssl_context, reuse_address=True
+            self._serve, self.host, self.port, ssl=self.ssl_context, reuse_address=True
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self

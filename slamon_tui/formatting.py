@@ -60,6 +60,7 @@ ERROR_SHORT: dict[str, str] = {
     ErrorKind.TLS_ERROR: "TLS err",
     ErrorKind.HTTP_ERROR: "HTTP err",
     ErrorKind.ASSERTION_FAILED: "bad body",
+    ErrorKind.PROTOCOL_ERROR: "bad HTTP",
     ErrorKind.UNKNOWN: "error",
 }
 

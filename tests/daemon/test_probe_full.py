@@ -33,6 +33,7 @@ from slamon_daemon.targets import (
     free_port,
     hang,
     huge,
+    raw,
     respond,
     response_bytes,
 )
@@ -532,6 +533,7 @@ async def test_every_error_kind_from_one_prober(
         Target(respond(200, b"fine")) as fine,
         Target(redirect_loop) as looping,
         Target(respond(200, b"ok"), ssl_context=tls_ctx) as tls,
+        Target(raw(b"HTTP/1.1 2OO OK\r\n\r\n")) as malformed,
     ):
         table: list[tuple[Service, ErrorKind | None]] = [
             (svc(fine.url), None),
@@ -541,6 +543,7 @@ async def test_every_error_kind_from_one_prober(
             (svc(tls.url), ErrorKind.TLS_ERROR),  # verified against the system CAs: untrusted
             (svc(failing.url), ErrorKind.HTTP_ERROR),
             (svc(fine.url, body_contains="healthy"), ErrorKind.ASSERTION_FAILED),
+            (svc(malformed.url), ErrorKind.PROTOCOL_ERROR),  # not HTTP: a letter O in "200"
             # A redirect loop is a wrong answer (all 3xx), not an unknown failure.
             (svc(looping.url, follow_redirects=True), ErrorKind.HTTP_ERROR),
             # A port httpx cannot even dial: nothing the other kinds describe.

@@ -1,0 +1,66 @@
+"""Cookies that live for one check: kept across its redirects, never carried to the next.
+
+An httpx client keeps the cookies of every answer and sends them with every later request to
+the same site. The prober shares one client among many checks, so without this a check would
+measure what a returning visitor meets, and a session cookie would pass from one check to
+the next. The Prometheus blackbox exporter gives each probe a jar of its own; here the
+client's jar (``CheckCookieJar``) stands for the jar of the check running in the current
+context (asyncio task), opened with ``check_cookies``. A check that does not follow
+redirects sends a single request and gets no jar: its answers' cookies are dropped unread,
+which also spares httpx parsing them (about a sixth of its CPU per request).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import urllib.request
+from collections.abc import Iterator
+from contextvars import ContextVar
+from http.cookiejar import Cookie, CookieJar
+from typing import Any
+
+_current: ContextVar[CookieJar | None] = ContextVar("slamon_check_cookies", default=None)
+
+
+@contextlib.contextmanager
+def check_cookies(keep: bool) -> Iterator[None]:
+    """Give the check run inside a jar of its own (``keep``) or none at all."""
+    token = _current.set(CookieJar() if keep else None)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+class CheckCookieJar(CookieJar):
+    """A client's jar that holds the current check's cookies, or nothing outside a check."""
+
+    def extract_cookies(self, response: Any, request: urllib.request.Request) -> None:
+        jar = _current.get()
+        if jar is not None:
+            jar.extract_cookies(response, request)
+
+    def add_cookie_header(self, request: urllib.request.Request) -> None:
+        jar = _current.get()
+        if jar is not None:
+            jar.add_cookie_header(request)
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        jar = _current.get()
+        if jar is not None:
+            jar.set_cookie(cookie)
+
+    def clear(
+        self, domain: str | None = None, path: str | None = None, name: str | None = None
+    ) -> None:
+        jar = _current.get()
+        if jar is not None:
+            jar.clear(domain, path, name)
+
+    def __iter__(self) -> Iterator[Cookie]:
+        jar = _current.get()
+        return iter(jar) if jar is not None else iter(())
+
+    def __len__(self) -> int:
+        jar = _current.get()
+        return len(jar) if jar is not None else 0
