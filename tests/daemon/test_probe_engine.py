@@ -233,8 +233,22 @@ async def test_reset_before_the_head_is_a_connection_error(prober: Prober) -> No
 
 
 async def test_tls_handshake_that_never_comes_is_a_timeout(prober: Prober) -> None:
-    async with Target(hang()) as t:  # plain TCP: it never answers the ClientHello
-        c = await check(prober, svc(t.url.replace("http://", "https://"), timeout_s=0.4))
+    # Plain TCP that never reads nor answers the ClientHello. (A Target would parse its random
+    # bytes as a request line and sometimes close the connection: a connection_error.)
+    done = asyncio.Event()
+
+    async def silent(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await done.wait()
+        w.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        c = await check(prober, svc(f"https://127.0.0.1:{port}/", timeout_s=0.4))
+    finally:
+        done.set()
+        server.close()
+        await server.wait_closed()
     assert (c.outcome, c.error_kind) == (Outcome.DOWN, ErrorKind.TIMEOUT)
     assert c.error == "no complete answer within 0.4s"
 
