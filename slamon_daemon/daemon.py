@@ -1,10 +1,12 @@
 """The daemon's lifecycle: startup → run → shutdown (``slamond``), and the wiring of its parts.
 
 Data flows one way: config → scheduler → probe → state → (writer/store, incident tracker,
-events). Startup opens the store, applies migrations, upserts the services of the config
-file, warms the live state from the store, then starts the feed, the scheduler and the
-writer. SIGTERM/SIGINT set a flag; shutdown lets in-flight checks finish, flushes the writer,
-says goodbye to clients.
+events). Startup opens the store, takes the daemon lock (one daemon per database and node),
+applies migrations, upserts the services of the config file, warms the live state from the
+store, then starts the feed, the scheduler and the writer. When the database cannot be
+reached, slamond starts anyway on the config file's services, probes, journals and serves,
+and sets the database up when it answers (store_link.py). SIGTERM/SIGINT set a flag;
+shutdown lets in-flight checks finish, flushes the writer, says goodbye to clients.
 
 The methods clients call (api/) get an ``ApiContext`` built here, never the Daemon; the
 Daemon answers their hooks (services_changed, maintenance_changed, incidents_changed, stats).
@@ -19,6 +21,7 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -39,10 +42,13 @@ from .logs import setup_logging
 from .maintenance import MaintenanceCalendar
 from .models import Check, Service, Transition
 from .probe import Prober
+from .rollup import rollup_deltas
 from .scheduler import Scheduler
 from .spool import Spool
 from .state import HISTORY_DAYS, SPARKLINE_POINTS, LiveState
 from .store import Store, open_store
+from .store.filelock import FileLock
+from .store_link import DatabaseTaken, StoreLink
 from .writer import CheckWriter
 
 logger = logging.getLogger("slamon.daemon")
@@ -75,7 +81,16 @@ class Daemon:
             self.spool,
             batch_size=cfg.write_batch_size,
             flush_interval=cfg.write_flush_interval,
+            counted=self._count,
         )
+        self.link = StoreLink(self.store, cfg.node)
+        self._journal_lock = FileLock(
+            self.spool.folder / "lock", f"the journal folder {self.spool.folder}"
+        )
+        self.link.on_connected = self._database_reached
+        self.link.on_fatal = lambda message: self.request_stop(exit_code=1)
+        self.writer.ready = self._store_ready
+        self.exit_code = 0
         self.scheduler = Scheduler(
             self.run_check,
             max_concurrency=cfg.max_concurrency,
@@ -126,23 +141,84 @@ class Daemon:
         self.events.attach(self.feed)
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
+        self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._history_loaded = True  # False while a start without the database waits for it
         self.checks_made = 0
+        self.task_restarts = 0
 
     # -- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the store, sync services, warm the state, start serving and probing."""
-        await self.store.open()
-        applied = await self.store.migrate()
-        if applied:
-            logger.info("database migrated: %s", ", ".join(applied))
-        if self.spool.closed:
-            # A previous run left journaled checks: store them before warming the state.
-            logger.info(
-                "replaying %d journal segments from %s", len(self.spool.closed), self.spool.folder
-            )
-            await self.writer.flush()
+        """Open the store, sync services, warm the state, start serving and probing.
+
+        Raises:
+            DatabaseTaken: another daemon runs on this database (and node).
+            ServeError: the feed cannot listen.
+            MigrationError: a migration failed.
+        """
+        await self._lock_journal()
+        reached = await self.link.connect()
+        self._history_loaded = reached
+        if reached:
+            if self.spool.closed:
+                # A previous run left journaled checks: store them before warming the state.
+                logger.info(
+                    "replaying %d journal segments from %s",
+                    len(self.spool.closed),
+                    self.spool.folder,
+                )
+                await self.writer.flush()
+            services = await self._sync_config()
+            today = self.clock.now().date()
+            rollups = await self.store.daily_rollups(today - timedelta(days=HISTORY_DAYS - 1))
+            latest = await self.store.latest_checks(SPARKLINE_POINTS)
+            open_episodes = await self.store.episodes(open_only=True, limit=100_000)
+            self.state.set_services(services)
+            self.state.load_history(rollups, latest, open_episodes)
+            await self.incidents.refresh()
+        else:
+            # No database: the config file says what to probe; the history comes later.
+            services = [s for s in self.settings.services if s.active]
+            self.state.set_services(services)
+            self.maintenance.windows = [
+                w for w in self.settings.maintenance_windows if w.ends_at > self.clock.now()
+            ]
+        await self.feed.start()
+        self.scheduler.set_services(services)
+        self._tasks = [
+            asyncio.create_task(self.scheduler.run(), name="scheduler"),
+            asyncio.create_task(self._keep_running("writer", self.writer.run), name="writer"),
+            asyncio.create_task(self._keep_running("store link", self.link.run), name="link"),
+            asyncio.create_task(self._upkeep(), name="upkeep"),
+        ]
+        self.started.set()
+        logger.info(
+            "slamond %s on node %s: %d services, socket %s, database %s%s",
+            __version__,
+            self.settings.daemon.node,
+            len(services),
+            self.settings.daemon.socket,
+            self.store.backend,
+            "" if reached else " (unreachable: journaling until it answers)",
+        )
+
+    async def _lock_journal(self) -> None:
+        """One daemon per journal folder (two sharing one would replay each other's).
+
+        Raises:
+            DatabaseTaken: another daemon uses the folder.
+        """
+        try:
+            holder = await self._journal_lock.acquire()
+        except SlamonError as exc:  # a journal folder that cannot be written: said later
+            logger.warning("cannot lock the journal folder: %s", exc)
+            return
+        if holder is not None:
+            raise DatabaseTaken(f"refusing to start: {holder}")
+
+    async def _sync_config(self) -> list[Service]:
+        """Upsert the config file's services and windows; the active services stored."""
         result = await self.store.sync_services(self.settings.services)
         if result.added or result.updated or result.deactivated:
             logger.info(
@@ -153,30 +229,59 @@ class Daemon:
             )
         await self.store.sync_config_maintenance(self.settings.maintenance_windows)
         await self.maintenance.reload()
-        services = await self.store.list_services()
-        self.state.set_services(services)
-        today = self.clock.now().date()
-        rollups = await self.store.daily_rollups(today - timedelta(days=HISTORY_DAYS - 1))
-        latest = await self.store.latest_checks(SPARKLINE_POINTS)
-        open_episodes = await self.store.episodes(open_only=True, limit=100_000)
-        self.state.load_history(rollups, latest, open_episodes)
-        await self.incidents.refresh()
-        await self.feed.start()
-        self.scheduler.set_services(services)
-        self._tasks = [
-            asyncio.create_task(self.scheduler.run(), name="scheduler"),
-            asyncio.create_task(self.writer.run(), name="writer"),
-            asyncio.create_task(self._upkeep(), name="upkeep"),
+        return await self.store.list_services()
+
+    async def _store_ready(self) -> bool:
+        """Whether the writer may write: the database is reached and set up."""
+        return self.link.ready and self._history_loaded
+
+    async def _database_reached(self) -> None:
+        """The database answered after a start without it: sync the config, add the history
+        from before this run under what this run counted, then let the writer drain the
+        journal in order."""
+        try:
+            services = await self._sync_config()
+            today = self.clock.now().date()
+            rollups = await self.store.daily_rollups(today - timedelta(days=HISTORY_DAYS - 1))
+            latest = await self.store.latest_checks(SPARKLINE_POINTS)
+            open_episodes = await self.store.episodes(open_only=True, limit=100_000)
+        except SlamonError as exc:
+            logger.warning("database reached but not set up yet (retrying): %s", exc)
+            self.link.connected = False
+            return
+        # A previous run's journal is not in the database yet either.
+        earlier = [
+            r
+            for seg in self.spool.closed
+            if seg.count < 0
+            for r in self.spool.read(seg)
+            if isinstance(r, Check)
         ]
-        self.started.set()
-        logger.info(
-            "slamond %s on node %s: %d services, socket %s, database %s",
-            __version__,
-            self.settings.daemon.node,
-            len(services),
-            self.settings.daemon.socket,
-            self.store.backend,
-        )
+        rollups += rollup_deltas(earlier)
+        self.state.set_services(services)
+        self.scheduler.set_services(services)
+        for episode in self.state.merge_history(rollups, latest, open_episodes):
+            self.writer.add(episode)
+        self._history_loaded = True
+        self.writer._wake.set()
+        await self.incidents.refresh()
+
+    async def _keep_running(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """Run ``loop``; if it ever fails or returns before the stop, say so and restart it."""
+        while not self._stop.is_set():
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("%s failed; restarting it", name)
+                self.task_restarts += 1
+            else:
+                if self._stop.is_set() or self._stopping:
+                    return
+                logger.error("%s stopped unexpectedly; restarting it", name)
+                self.task_restarts += 1
+            await asyncio.sleep(1.0)
 
     async def run(self) -> None:
         """start(), serve until request_stop(), then shutdown()."""
@@ -186,32 +291,47 @@ class Daemon:
         finally:
             await self.shutdown()
 
-    def request_stop(self) -> None:
+    def request_stop(self, exit_code: int = 0) -> None:
+        """Stop (SIGTERM, SIGINT); a non-zero ``exit_code`` is what slamond exits with."""
+        self.exit_code = max(self.exit_code, exit_code)
         self._stop.set()
 
     async def shutdown(self) -> None:
         """Finish in-flight checks, flush the writer, say goodbye to clients, close."""
+        self._stopping = True
         self.scheduler.stop()
         self.writer.stop()
+        self.link.stop()
         for t in self._tasks:
-            if t.get_name() == "upkeep":
+            if t.get_name() in ("upkeep", "link"):
                 t.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout=15)
+        self.writer.retry_journal(force=True)
         try:
-            await self.writer.flush()
-        except SlamonError as exc:
+            if await self._store_ready():
+                await self.writer.flush()
+        except (SlamonError, OSError) as exc:
             logger.error(
                 "database unreachable at shutdown; %d checks stay journaled in %s for the"
                 " next start: %s",
-                self.writer.pending,
+                self.spool.pending,
                 self.spool.folder,
                 exc,
+            )
+        if self.writer.held:
+            logger.error(
+                "%d records held in memory could be neither journaled in %s nor stored: lost (%s)",
+                len(self.writer.held),
+                self.spool.folder,
+                self.writer.journal_error,
             )
         self.spool.close()
         await self.feed.stop()
         await self.prober.aclose()
         await self.store.close()
+        await self.link.release()
+        await self._journal_lock.release()
         logger.info("slamond stopped")
 
     async def _upkeep(self) -> None:
@@ -252,12 +372,16 @@ class Daemon:
         self.incidents.incidents_changed()
 
     def stats(self) -> dict[str, Any]:
+        writer = self.writer.stats()
+        database = self.link.stats()
+        if database["state"] == "connected" and not writer["store_ok"]:
+            database = {**database, "state": "unreachable", "error": writer["store_error"]}
         return {
             "checks_made": self.checks_made,
-            "records_written": self.writer.written,
-            "write_pending": self.writer.pending,
-            "write_failures": self.writer.failures,
-            "store_ok": self.writer.store_ok,
+            **writer,
+            "store_ok": writer["store_ok"] and database["state"] == "connected",
+            "database": database,
+            "task_restarts": self.task_restarts,
             "lateness": self.scheduler.lateness().to_dict(),
             "sessions": len(self.feed.sessions),
             "services": len(self.state.services),
@@ -275,10 +399,14 @@ class Daemon:
             self.scheduler.check_soon(service.id, min(RECHECK_AFTER_S, service.interval_s / 3))
 
     def on_check(self, check: Check) -> None:
-        """Fold a check into the live state, journal it for the store, tell subscribers."""
+        """Journal a check; once it is journaled (or stored, when the journal fails), count it."""
         self.checks_made += 1
+        if self.writer.add(check):
+            self._count(check)
+
+    def _count(self, check: Check) -> None:
+        """Fold a durable check into the live state, journal what it changed, tell subscribers."""
         changes = self.state.apply(check)
-        self.writer.add(check)
         for t in changes.transitions:
             self.writer.add(t)
         if changes.episode is not None:

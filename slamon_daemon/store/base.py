@@ -397,3 +397,39 @@ class Store(ABC):
     @abstractmethod
     async def open_incidents_for_service(self, service_id: str) -> list[Incident]:
         """Active incidents that list ``service_id`` as affected."""
+
+    # -- one daemon per database (issue 10) ---------------------------------------------
+
+    def daemon_lock(self, node: str) -> DaemonLock:
+        """The lock that lets one daemon at a time run as ``node`` on this database (not yet
+        taken: ``acquire`` it). SQLite: a lock file beside the database; PostgreSQL: an
+        advisory lock keyed by the node name, held on a connection of its own."""
+        raise NotImplementedError
+
+    async def verify(self) -> str | None:
+        """Cheap check that the database is still the one opened (SQLite: the file was not
+        deleted or replaced). Returns what is wrong, or None. Once wrong, the store refuses
+        every read and write (StoreUnavailable) until it is opened again."""
+        return None
+
+
+class DaemonLock(ABC):
+    """A lock held for a daemon's whole life, so that a second daemon on the same database
+    (and, on PostgreSQL, with the same node name) refuses to start (issue 10; issue 15 keys
+    its node leases on the same lock)."""
+
+    description: str
+    """What is locked, for messages ("the SQLite file /x.db", "node eu-1 on PostgreSQL ...")."""
+
+    @abstractmethod
+    async def acquire(self) -> str | None:
+        """Take the lock without waiting. Returns None when taken, else who holds it (a
+        sentence). Raises StoreUnavailable when the database cannot be reached."""
+
+    @abstractmethod
+    async def held(self) -> bool:
+        """Whether the lock is still held (PostgreSQL: its connection is alive)."""
+
+    @abstractmethod
+    async def release(self) -> None:
+        """Let the lock go; safe twice."""

@@ -36,7 +36,7 @@ from ..models import (
     role_from_name,
 )
 from ..rollup import Rollup, rollup_deltas
-from .base import Progress, Record, RetentionResult, Store, SyncResult
+from .base import DaemonLock, Progress, Record, RetentionResult, Store, SyncResult
 from .dialects.base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row
 from .migrate import load_migrations
 
@@ -111,6 +111,12 @@ class SqlStore(Store):
 
     async def close(self) -> None:
         await self.dialect.close()
+
+    def daemon_lock(self, node: str) -> DaemonLock:
+        return self.dialect.daemon_lock(node)
+
+    async def verify(self) -> str | None:
+        return await self.dialect.verify()
 
     async def _fetch(self, sql: str, *args: Any) -> list[Row]:
         async with self.dialect.read() as con:
