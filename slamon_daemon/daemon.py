@@ -18,11 +18,14 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
+import resource
 import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from . import __version__, protocol
@@ -32,21 +35,35 @@ from .api.presence import end_presence
 from .api.registry import Registry
 from .auth import Auth, load_or_create_secret
 from .clock import Clock, SystemClock
-from .config import Settings, load_settings, secret_file_for, spool_dir_for
+from .config import DaemonConfig, Settings, load_settings, secret_file_for, spool_dir_for
 from .errors import ConfigError, SlamonError
 from .events import EventHub
 from .feed import FeedServer
 from .incident_tracker import IncidentTracker
 from .incidents import PresenceBoard
-from .logs import setup_logging
+from .listener import (
+    ConnectionLimits,
+    default_max_connections,
+    raise_open_files_limit,
+    reserved_descriptors,
+)
+from .logs import set_level, setup_logging
 from .maintenance import MaintenanceCalendar
 from .models import Check, Service, Transition
 from .probe import Prober
+from .reload import (
+    ReloadHook,
+    ReloadResult,
+    config_label,
+    live_settings,
+    restart_needed,
+    services_line,
+)
 from .rollup import rollup_deltas
 from .scheduler import Scheduler
 from .spool import Spool
 from .state import HISTORY_DAYS, SPARKLINE_POINTS, LiveState
-from .store import Store, open_store
+from .store import Store, SyncResult, open_store
 from .store.filelock import FileLock
 from .store_link import DatabaseTaken, StoreLink
 from .writer import CheckWriter
@@ -68,8 +85,14 @@ class Daemon:
         prober: Prober | None = None,
         clock: Clock | None = None,
         notice: str | None = None,
+        config_path: Path | None = None,
     ) -> None:
         self.settings = settings
+        self.config_path = config_path
+        self.reload_hooks: list[ReloadHook] = []
+        """Parts that own settings of their own (the alerts) and take them on reload
+        (reload.py: ``async def hook(settings) -> list[str]``)."""
+        self._reload_lock = asyncio.Lock()
         cfg = settings.daemon
         self.clock = clock or SystemClock()
         self.store = store or open_store(cfg.database_url)
@@ -81,6 +104,7 @@ class Daemon:
             self.spool,
             batch_size=cfg.write_batch_size,
             flush_interval=cfg.write_flush_interval,
+            held_limit=cfg.journal_memory_limit,
             counted=self._count,
         )
         self.link = StoreLink(self.store, cfg.node)
@@ -137,12 +161,14 @@ class Daemon:
             request_burst=cfg.request_rate * 4,
             socket_group=cfg.socket_group,
             on_close=lambda session: end_presence(self.api, session.id),
+            limits=connection_limits(cfg),
         )
         self.events.attach(self.feed)
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[Any]] = set()
         self._history_loaded = True  # False while a start without the database waits for it
         self.checks_made = 0
         self.task_restarts = 0
@@ -371,6 +397,93 @@ class Daemon:
         """Open incidents changed: refresh them and the overall status."""
         self.incidents.incidents_changed()
 
+    async def reload_config(self) -> dict[str, Any]:
+        """Re-read the config file and apply it (reload.py); the result says what changed,
+        or every problem when the file is refused (then nothing changed)."""
+        async with self._reload_lock:
+            return (await self._reload()).to_dict()
+
+    def reload_soon(self) -> None:
+        """SIGHUP: reload in the background (what happens is logged)."""
+
+        async def reload() -> None:
+            with contextlib.suppress(SlamonError):
+                await self.reload_config()
+
+        task = asyncio.create_task(reload(), name="reload")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _reload(self) -> ReloadResult:
+        where = config_label(self.config_path)
+        logger.info("reloading the config from %s", where)
+        try:
+            new, path = load_settings(self.config_path)
+        except ConfigError as exc:
+            for line in exc.problems:
+                logger.error("%s", line)
+            logger.error("config reload refused: the running config stays in force")
+            return ReloadResult(False, where, problems=exc.problems)
+        result = ReloadResult(True, config_label(path))
+        old, self.settings = self.settings, live_settings(self.settings, new)
+        result.restart_needed = restart_needed(old, new)
+        if new.daemon.log_level != old.daemon.log_level:
+            level = set_level(new.daemon.log_level)
+            result.changes.append(f"log_level: {old.daemon.log_level} -> {level}")
+        try:
+            if old.service == new.service and old.maintenance == new.maintenance:
+                summary = None  # nothing to sync: a reload of an unchanged file reads nothing
+            elif self.link.ready:
+                synced = await self.store.sync_services(self.settings.services)
+                await self.store.sync_config_maintenance(self.settings.maintenance_windows)
+                await self.services_changed()
+                await self.maintenance.reload()
+                summary = services_line(synced)
+            else:  # no database yet: the file says it all; stored when it answers
+                services = [s for s in self.settings.services if s.active]
+                before = {sid: st.service for sid, st in self.state.services.items()}
+                self.state.set_services(services)
+                self.scheduler.set_services(services)
+                self.maintenance.windows = [
+                    w for w in self.settings.maintenance_windows if w.ends_at > self.clock.now()
+                ]
+                summary = services_line(
+                    SyncResult(
+                        added=[s.id for s in services if s.id not in before],
+                        updated=[s.id for s in services if s.id in before and before[s.id] != s],
+                        deactivated=[i for i in before if i not in {s.id for s in services}],
+                    )
+                )
+            if summary:
+                result.changes.append(summary)
+            if old.maintenance != new.maintenance:
+                result.changes.append(f"maintenance windows: {len(new.maintenance)} in the file")
+        except SlamonError as exc:  # the database failed: said, and the caller told
+            logger.error("reload: services and maintenance windows not applied: %s", exc)
+            raise
+        for hook in list(self.reload_hooks):
+            try:
+                result.changes += await hook(self.settings)
+            except ConfigError as exc:
+                result.ok = False
+                result.problems += exc.problems
+            except Exception as exc:
+                logger.exception("a reload hook failed")
+                result.ok = False
+                result.problems.append(f"reload hook failed: {exc}")
+        for line in result.changes:
+            logger.info("reload: %s", line)
+        for line in result.problems:
+            logger.error("reload: %s", line)
+        if result.restart_needed:
+            logger.warning(
+                "reload: changed, takes effect at the next restart: %s",
+                ", ".join(result.restart_needed),
+            )
+        if not result.changes and not result.problems:
+            logger.info("reload: nothing changed")
+        return result
+
     def stats(self) -> dict[str, Any]:
         writer = self.writer.stats()
         database = self.link.stats()
@@ -384,6 +497,7 @@ class Daemon:
             "task_restarts": self.task_restarts,
             "lateness": self.scheduler.lateness().to_dict(),
             "sessions": len(self.feed.sessions),
+            "connections": self.feed.limits.stats(),
             "services": len(self.state.services),
         }
 
@@ -437,16 +551,40 @@ class Daemon:
         self.events.publish("status", t.to_dict())
 
 
+def connection_limits(cfg: DaemonConfig) -> ConnectionLimits:
+    """The feed's connection limits for this process's descriptor limit (listener.py)."""
+    open_files, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    reserved = reserved_descriptors(cfg.max_concurrency)
+    allowed = default_max_connections(open_files, reserved)
+    total = cfg.max_connections or allowed
+    if total > allowed and total > open_files - reserved:
+        logger.warning(
+            "max_connections = %d leaves too few of %d descriptors for the journal, the"
+            " database and %d checks in flight; using %d",
+            total,
+            open_files,
+            cfg.max_concurrency,
+            allowed,
+        )
+        total = allowed
+    per_uid = cfg.max_connections_per_user or max(8, total // 4)
+    return ConnectionLimits(total, per_uid)
+
+
 # -- slamond ----------------------------------------------------------------------------
 
 
-async def serve(settings: Settings, *, notice: str | None = None) -> None:
-    """Run a daemon until SIGTERM or SIGINT."""
-    daemon = Daemon(settings, notice=notice)
+async def serve(
+    settings: Settings, *, notice: str | None = None, config_path: Path | None = None
+) -> int:
+    """Run a daemon until SIGTERM or SIGINT (SIGHUP reloads the config); its exit code."""
+    daemon = Daemon(settings, notice=notice, config_path=config_path)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.request_stop)
+    loop.add_signal_handler(signal.SIGHUP, daemon.reload_soon)
     await daemon.run()
+    return daemon.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -459,6 +597,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"slamond {__version__}")
     args = parser.parse_args(argv)
+    # Everything slamond creates (database, WAL, journal, secret) is its own: 0600 / 0700.
+    # Read access is shared through the socket (socket_group), not the files (README).
+    os.umask(0o077)
     try:
         settings, path = load_settings(args.config)
     except ConfigError as exc:
@@ -467,16 +608,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     setup_logging(settings.daemon.log_level, settings.daemon.log_json)
     logger.info("config: %s", path or "defaults and environment")
+    open_files, hard = raise_open_files_limit()
+    logger.debug("open files limit: %d (hard %d)", open_files, hard)
     t0 = time.monotonic()
+    code = 0
     try:
-        asyncio.run(serve(settings))
+        code = asyncio.run(serve(settings, config_path=path))
     except SlamonError as exc:
         print(f"slamond: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass
     logger.debug("ran %.1fs", time.monotonic() - t0)
-    return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -148,6 +148,12 @@ class StoreLink:
         """One look at the database: still the file opened, and the lock still held."""
         if not self.connected:
             return
+        try:
+            await self._watch()
+        except StoreError as exc:  # the writer reports an unreachable database
+            logger.debug("database watch: %s", exc)
+
+    async def _watch(self) -> None:
         problem = await self.store.verify()
         if problem is not None:
             now = time.monotonic()

@@ -108,7 +108,7 @@ def daemon_config(
 async def running_daemon(config: Path) -> AsyncIterator[Daemon]:
     """A Daemon of ``config`` running in this event loop, stopped afterwards."""
     settings, _ = load_settings(config)
-    daemon = Daemon(settings)
+    daemon = Daemon(settings, config_path=config)
     task = asyncio.create_task(daemon.run())
     started = asyncio.create_task(daemon.started.wait())
     done, _ = await asyncio.wait({task, started}, timeout=30, return_when=asyncio.FIRST_COMPLETED)

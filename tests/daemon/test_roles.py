@@ -78,6 +78,7 @@ INTENDED: dict[str, Role] = {
     "service.resume": ADM,
     "maintenance.create": ADM,
     "maintenance.cancel": ADM,
+    "daemon.reload": ADM,
 }
 
 AUDITED = {
@@ -97,6 +98,7 @@ AUDITED = {
     "incident.update",
     "incident.add_update",
     "incident.resolve",
+    "daemon.reload",
 }
 """Methods that change state (Method.audited): each successful call is audited."""
 
@@ -335,6 +337,7 @@ def _valid_params(seed: dict[str, Any]) -> dict[str, dict[str, Any]]:
         },
         "incident.add_update": {"id": seed["incidents"][1], "message": "all fine, honest"},
         "incident.resolve": {"id": seed["incidents"][2], "version": 1, "root_cause": "none"},
+        "daemon.reload": {},
     }
 
 
