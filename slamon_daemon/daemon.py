@@ -24,7 +24,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,8 @@ from .listener import (
 )
 from .logs import set_level, setup_logging
 from .maintenance import MaintenanceCalendar
-from .models import Check, Service, Transition
+from .models import Check, OutageEpisode, Service, Transition
+from .overload import OverloadWatch
 from .probe import Prober
 from .reload import (
     ReloadHook,
@@ -59,7 +60,7 @@ from .reload import (
     restart_needed,
     services_line,
 )
-from .rollup import rollup_deltas
+from .rollup import Rollup, rollup_deltas
 from .scheduler import Scheduler
 from .spool import Spool
 from .state import HISTORY_DAYS, SPARKLINE_POINTS, LiveState
@@ -120,6 +121,12 @@ class Daemon:
             max_concurrency=cfg.max_concurrency,
             per_host_concurrency=cfg.per_host_concurrency,
             clock=self.clock,
+        )
+        self.overload = OverloadWatch(
+            self.scheduler,
+            self.clock,
+            lateness_s=cfg.overload_lateness,
+            skipped_percent=cfg.overload_skipped_percent,
         )
         secret = (
             cfg.jwt_secret.get_secret_value().encode()
@@ -204,9 +211,11 @@ class Daemon:
             self.state.load_history(rollups, latest, open_episodes)
             await self.incidents.refresh()
         else:
-            # No database: the config file says what to probe; the history comes later.
+            # No database: the config file says what to probe; the history comes later,
+            # but what a previous run left in the journal is history too.
             services = [s for s in self.settings.services if s.active]
             self.state.set_services(services)
+            self.state.load_history(*journal_history(self.spool))
             self.maintenance.windows = [
                 w for w in self.settings.maintenance_windows if w.ends_at > self.clock.now()
             ]
@@ -217,6 +226,7 @@ class Daemon:
             asyncio.create_task(self._keep_running("writer", self.writer.run), name="writer"),
             asyncio.create_task(self._keep_running("store link", self.link.run), name="link"),
             asyncio.create_task(self._upkeep(), name="upkeep"),
+            asyncio.create_task(self._keep_running("overload", self.overload.run), name="overload"),
         ]
         self.started.set()
         logger.info(
@@ -275,15 +285,7 @@ class Daemon:
             logger.warning("database reached but not set up yet (retrying): %s", exc)
             self.link.connected = False
             return
-        # A previous run's journal is not in the database yet either.
-        earlier = [
-            r
-            for seg in self.spool.closed
-            if seg.count < 0
-            for r in self.spool.read(seg)
-            if isinstance(r, Check)
-        ]
-        rollups += rollup_deltas(earlier)
+        # A previous run's journal is not in the database yet: the state has it already.
         self.state.set_services(services)
         self.scheduler.set_services(services)
         for episode in self.state.merge_history(rollups, latest, open_episodes):
@@ -328,6 +330,7 @@ class Daemon:
         self.scheduler.stop()
         self.writer.stop()
         self.link.stop()
+        self.overload.stop()
         for t in self._tasks:
             if t.get_name() in ("upkeep", "link"):
                 t.cancel()
@@ -363,6 +366,9 @@ class Daemon:
     async def _upkeep(self) -> None:
         """Hourly: partitions ahead of need, then retention (SPEC §3.9)."""
         while True:
+            if not self.link.ready:  # not reached yet (or lost): the link says so
+                await asyncio.sleep(10)
+                continue
             try:
                 await self.store.maintain()
                 r = await self.store.apply_retention(
@@ -496,6 +502,7 @@ class Daemon:
             "database": database,
             "task_restarts": self.task_restarts,
             "lateness": self.scheduler.lateness().to_dict(),
+            "overload": self.overload.stats(),
             "sessions": len(self.feed.sessions),
             "connections": self.feed.limits.stats(),
             "services": len(self.state.services),
@@ -569,6 +576,32 @@ def connection_limits(cfg: DaemonConfig) -> ConnectionLimits:
         total = allowed
     per_uid = cfg.max_connections_per_user or max(8, total // 4)
     return ConnectionLimits(total, per_uid)
+
+
+def journal_history(
+    spool: Spool,
+) -> tuple[list[Rollup], dict[str, list[Check]], list[OutageEpisode]]:
+    """What a previous run left in the journal, as load_history takes it: daily rollups,
+    the latest checks per service, the episodes still open."""
+    checks: list[Check] = []
+    episodes: dict[tuple[str, datetime], OutageEpisode] = {}
+    for segment in [s for s in spool.closed if s.count < 0]:
+        try:
+            records = spool.read(segment)
+        except OSError as exc:
+            logger.warning("cannot read journal segment %s: %s", segment.path, exc)
+            continue
+        for r in records:
+            if isinstance(r, Check):
+                checks.append(r)
+            elif isinstance(r, OutageEpisode):
+                episodes[(r.service_id, r.started_at)] = r
+    latest: dict[str, list[Check]] = {}
+    for c in checks:
+        latest.setdefault(c.service_id, []).append(c)
+    latest = {sid: cs[-SPARKLINE_POINTS:] for sid, cs in latest.items()}
+    still_open = [e for e in episodes.values() if e.ended_at is None]
+    return rollup_deltas(checks), latest, still_open
 
 
 # -- slamond ----------------------------------------------------------------------------
