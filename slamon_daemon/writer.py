@@ -76,6 +76,9 @@ class CheckWriter:
         self.journal_error: str | None = spool.open_error
         self.journal_failures = 0
         self._journal_retry_at = 0.0
+        self._journal_logged_at: float | None = None
+        self._journal_breaks = 0
+        self._journal_reported = False
         self._lost_logged_at = 0.0
         self._error_logged: dict[str, float] = {}
         self._wake = asyncio.Event()
@@ -123,14 +126,30 @@ class CheckWriter:
         self.journal_error = str(exc)
         self.journal_failures += 1
         self._journal_retry_at = time.monotonic() + JOURNAL_RETRY_S
-        if first:
-            logger.error(
-                "%s; probing goes on, checks are held in memory (at most %d) and written to"
-                " the database directly while it answers; retrying every %.0f s",
-                exc,
-                self.held_limit,
-                JOURNAL_RETRY_S,
-            )
+        if not first:
+            return
+        # A nearly full disk comes and goes as segments are written and removed: said at
+        # most once a minute (with the count), and its recovery only after such a report.
+        self._journal_breaks += 1
+        now = time.monotonic()
+        if self._journal_logged_at is not None and now - self._journal_logged_at < REPEAT_LOG_S:
+            return
+        self._journal_logged_at = now
+        again = (
+            f" (it failed {self._journal_breaks} times since the last report)"
+            if self._journal_breaks > 1
+            else ""
+        )
+        self._journal_breaks = 0
+        self._journal_reported = True
+        logger.error(
+            "%s%s; probing goes on, checks are held in memory (at most %d) and written to"
+            " the database directly while it answers; retrying every %.0f s",
+            exc,
+            again,
+            self.held_limit,
+            JOURNAL_RETRY_S,
+        )
 
     def retry_journal(self, *, force: bool = False) -> None:
         """Move held records into the journal, in order, while it takes them; count the
@@ -156,11 +175,13 @@ class CheckWriter:
             if isinstance(record, Check):
                 self.counted(record)  # may add transitions behind the queue
         if self.journal_error is not None:
-            logger.warning(
-                "journal in %s is writable again; %d held records journaled",
-                self.spool.folder,
-                moved,
-            )
+            if self._journal_reported:
+                logger.warning(
+                    "journal in %s is writable again; %d held records journaled",
+                    self.spool.folder,
+                    moved,
+                )
+                self._journal_reported = False
             self.journal_error = None
 
     @property

@@ -26,7 +26,9 @@ class FileLock(DaemonLock):
             return None
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            # Held open read-only: a descriptor open for writing would keep the filesystem
+            # from being remounted read-only (and the lock needs none).
+            fd = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StoreUnavailable(f"cannot open the lock file {self.path}: {exc}") from exc
         try:
@@ -36,9 +38,13 @@ class FileLock(DaemonLock):
             os.close(fd)
             who = f"pid {holder}" if holder.isdigit() else "another process"
             return f"{who} holds {self.path}: another daemon is using {self.description}"
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+        with contextlib.suppress(OSError):  # who holds it, for the message of the next one
+            wfd = os.open(self.path, os.O_WRONLY | os.O_TRUNC)
+            try:
+                os.write(wfd, f"{os.getpid()}\n".encode())
+            finally:
+                os.close(wfd)
         return None
 
     async def held(self) -> bool:

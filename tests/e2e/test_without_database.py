@@ -48,9 +48,7 @@ async def test_slamond_starts_and_restarts_without_postgres_and_loses_nothing(
             stats = await daemon.stats()
             assert stats["store_ok"] is False
             assert stats["database"]["state"] == "unreachable"
-            assert "unreachable" in (stats["database"]["error"] or "") or stats["database"][
-                "error"
-            ]
+            assert "unreachable" in (stats["database"]["error"] or "") or stats["database"]["error"]
             status = (await daemon.call("status.get"))["result"]
             by_id = {s["id"]: s for s in status["services"]}
             await wait_for(
@@ -76,7 +74,9 @@ async def test_slamond_starts_and_restarts_without_postgres_and_loses_nothing(
             async def drained() -> bool:
                 s = await daemon.stats()
                 return bool(
-                    s["store_ok"] and s["write_pending"] == 0 and s["database"]["state"] == "connected"
+                    s["store_ok"]
+                    and s["write_pending"] == 0
+                    and s["database"]["state"] == "connected"
                 )
 
             await wait_for(drained, 60, "the journal drained")

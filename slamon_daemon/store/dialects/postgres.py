@@ -100,7 +100,10 @@ class PostgresDialect(Dialect):
     name = "postgres"
     for_update = " FOR UPDATE"
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8) -> None:
+    def __init__(self, dsn: str, *, min_size: int = 0, max_size: int = 8) -> None:
+        # No floor of connections by default: asyncpg keeps a floor by reconnecting in the
+        # background and logs a traceback for every failed attempt during an outage; with
+        # none, a connection is made when one is needed and its failure is ours to report.
         self.dsn = dsn
         self._pool: Any = None
         self._sizes = (min_size, max_size)
@@ -114,7 +117,10 @@ class PostgresDialect(Dialect):
                 timeout=10,
                 command_timeout=60,
             )
+            async with self._pool.acquire() as con:  # reachable now? (kept in the pool)
+                await con.fetchval("SELECT 1")
         except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+            await self.close()
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
 
     async def close(self) -> None:
