@@ -43,7 +43,7 @@ class SmallFs:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            r = subprocess.run(
+            r = subprocess.run(  # noqa: ASYNC221 - a quick mount(8), in a test
                 ["mount", "-o", "remount,ro", str(self.path)], capture_output=True, text=True
             )
             if r.returncode == 0:
