@@ -135,7 +135,9 @@ class SqliteDialect(Dialect):
             raise StoreUnavailable("the SQLite store is not open")
         return con
 
-    async def verify(self) -> str | None:
+    def _file_changed(self) -> str | None:
+        """Whether the file at the path is still the one opened (one stat: cheap enough to
+        ask before every write, so that none goes into an unlinked file)."""
         if self.lost is not None or self._identity is None:
             return self.lost
         try:
@@ -152,10 +154,15 @@ class SqliteDialect(Dialect):
             f"the SQLite database file {self.path} {what} while the daemon ran; nothing more"
             " is written to it (checks wait in the journal): restart slamond"
         )
-        # Close now: the old file's -wal and -shm must not meet a new file at that path.
-        async with self._write_lock:
-            await self.close()
         return self.lost
+
+    async def verify(self) -> str | None:
+        problem = self._file_changed()
+        if problem is not None and self._w is not None:
+            # Closed now: the old file's -wal and -shm must not meet a new file at the path.
+            async with self._write_lock:
+                await self.close()
+        return problem
 
     def daemon_lock(self, node: str) -> DaemonLock:
         return FileLock(Path(f"{self.path}.lock"), f"the SQLite database {self.path}")
@@ -169,6 +176,7 @@ class SqliteDialect(Dialect):
     async def transaction(self) -> AsyncIterator[Connection]:
         async with self._write_lock:
             with _driver_errors():
+                self._file_changed()
                 con = self._open(self._w)
                 await con.execute("BEGIN IMMEDIATE")
                 try:
