@@ -39,6 +39,7 @@ from .config import DaemonConfig, Settings, load_settings, secret_file_for, spoo
 from .errors import ConfigError, SlamonError
 from .events import EventHub
 from .feed import FeedServer
+from .file_modes import loose_files
 from .incident_tracker import IncidentTracker
 from .incidents import PresenceBoard
 from .listener import (
@@ -191,6 +192,8 @@ class Daemon:
             MigrationError: a migration failed.
         """
         await self._lock_journal()
+        for line in loose_files(self._own_files()):
+            logger.warning("%s", line)
         reached = await self.link.connect()
         self._history_loaded = reached
         if reached:
@@ -238,6 +241,17 @@ class Daemon:
             self.store.backend,
             "" if reached else " (unreachable: journaling until it answers)",
         )
+
+    def _own_files(self) -> list[Path]:
+        """The files and folders that hold what only the daemon should read."""
+        cfg = self.settings.daemon
+        files = [self.spool.folder, *self.spool.folder.glob("*.jsonl")]
+        if not cfg.jwt_secret:
+            files.append(secret_file_for(cfg))
+        if cfg.database_url.startswith("sqlite:///"):
+            db = cfg.database_url.removeprefix("sqlite:///")
+            files += [Path(db + suffix) for suffix in ("", "-wal", "-shm")]
+        return files
 
     async def _lock_journal(self) -> None:
         """One daemon per journal folder (two sharing one would replay each other's).
