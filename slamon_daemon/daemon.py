@@ -213,6 +213,7 @@ class Daemon:
             self.state.set_services(services)
             self.state.load_history(rollups, latest, open_episodes)
             await self.incidents.refresh()
+            await self.auth.load()
         else:
             # No database: the config file says what to probe; the history comes later,
             # but what a previous run left in the journal is history too.
@@ -305,8 +306,12 @@ class Daemon:
         for episode in self.state.merge_history(rollups, latest, open_episodes):
             self.writer.add(episode)
         self._history_loaded = True
-        self.writer._wake.set()
+        self.writer.wake()
         await self.incidents.refresh()
+        try:
+            await self.auth.load()
+        except SlamonError as exc:
+            logger.warning("stored login failures not read: %s", exc)
 
     async def _keep_running(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Run ``loop``; if it ever fails or returns before the stop, say so and restart it."""
@@ -385,6 +390,7 @@ class Daemon:
                 continue
             try:
                 await self.store.maintain()
+                await self.auth.prune()
                 r = await self.store.apply_retention(
                     self.clock.now(), self.settings.daemon.retention_days
                 )

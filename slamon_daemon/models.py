@@ -331,6 +331,9 @@ class Identity:
     name: str
     role: Role
     user_id: int | None = None
+    # The access token the request came with (its jti and expiry): auth.logout revokes it.
+    token_id: str | None = None
+    token_expires_at: datetime | None = None
 
 
 INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")

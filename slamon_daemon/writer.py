@@ -292,6 +292,10 @@ class CheckWriter:
             },
         }
 
+    def wake(self) -> None:
+        """Flush now rather than at the next interval."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()

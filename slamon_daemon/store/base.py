@@ -31,6 +31,9 @@ from ..rollup import Rollup
 Record = Check | Transition | OutageEpisode
 """What the daemon makes durable through the journal (spool.py)."""
 
+LoginFailureRow = tuple[str, str, int, datetime, datetime]
+"""(username, client, failures, last failure, locked until) of login_failures."""
+
 Progress = Callable[[int, int], None]
 """progress(done, total) callback of long operations."""
 
@@ -397,6 +400,34 @@ class Store(ABC):
     @abstractmethod
     async def open_incidents_for_service(self, service_id: str) -> list[Incident]:
         """Active incidents that list ``service_id`` as affected."""
+
+    # -- login throttling and logged-out tokens (issue 10) -------------------------------
+
+    @abstractmethod
+    async def save_login_failures(
+        self, username: str, client: str, failures: int, last_at: datetime, locked_until: datetime
+    ) -> None:
+        """Store the failed-login count of (username, client) (an upsert)."""
+
+    @abstractmethod
+    async def clear_login_failures(self, username: str, client: str) -> None:
+        """Forget the failed logins of (username, client) (a success)."""
+
+    @abstractmethod
+    async def login_failures(self, since: datetime) -> list[LoginFailureRow]:
+        """Every (username, client) whose last failure is at or after ``since``."""
+
+    @abstractmethod
+    async def revoke_access_token(self, jti: str, expires_at: datetime) -> None:
+        """Deny the access token ``jti`` until it expires (auth.logout); idempotent."""
+
+    @abstractmethod
+    async def revoked_access_tokens(self, now: datetime) -> dict[str, datetime]:
+        """The denied access tokens not yet expired: jti → expiry."""
+
+    @abstractmethod
+    async def prune_logins(self, now: datetime, failures_before: datetime) -> None:
+        """Drop expired revoked tokens and failures last seen before ``failures_before``."""
 
     # -- one daemon per database (issue 10) ---------------------------------------------
 

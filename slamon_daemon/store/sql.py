@@ -36,7 +36,15 @@ from ..models import (
     role_from_name,
 )
 from ..rollup import Rollup, rollup_deltas
-from .base import DaemonLock, Progress, Record, RetentionResult, Store, SyncResult
+from .base import (
+    DaemonLock,
+    LoginFailureRow,
+    Progress,
+    Record,
+    RetentionResult,
+    Store,
+    SyncResult,
+)
 from .dialects.base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row
 from .migrate import load_migrations
 
@@ -700,6 +708,54 @@ class SqlStore(Store):
             "UPDATE refresh_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
             *(self.dialect.time(now), token_hash),
         )
+
+    async def save_login_failures(
+        self, username: str, client: str, failures: int, last_at: datetime, locked_until: datetime
+    ) -> None:
+        t = self.dialect.time
+        await self._change(
+            "INSERT INTO login_failures (username, client, failures, last_failure_at,"
+            " locked_until) VALUES (?, ?, ?, ?, ?) ON CONFLICT (username, client) DO UPDATE"
+            " SET failures = excluded.failures, last_failure_at = excluded.last_failure_at,"
+            " locked_until = excluded.locked_until",
+            *(username, client, failures, t(last_at), t(locked_until)),
+        )
+
+    async def clear_login_failures(self, username: str, client: str) -> None:
+        await self._change(
+            "DELETE FROM login_failures WHERE username = ? AND client = ?", username, client
+        )
+
+    async def login_failures(self, since: datetime) -> list[LoginFailureRow]:
+        rows = await self._fetch(
+            "SELECT username, client, failures, last_failure_at, locked_until"
+            " FROM login_failures WHERE last_failure_at >= ?",
+            self.dialect.time(since),
+        )
+        t = self.dialect.from_time
+        return [(str(r[0]), str(r[1]), int(r[2]), t(r[3]), t(r[4])) for r in rows]
+
+    async def revoke_access_token(self, jti: str, expires_at: datetime) -> None:
+        await self._change(
+            "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            jti,
+            self.dialect.time(expires_at),
+        )
+
+    async def revoked_access_tokens(self, now: datetime) -> dict[str, datetime]:
+        rows = await self._fetch(
+            "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?",
+            self.dialect.time(now),
+        )
+        return {str(r[0]): self.dialect.from_time(r[1]) for r in rows}
+
+    async def prune_logins(self, now: datetime, failures_before: datetime) -> None:
+        async with self.dialect.transaction() as con:
+            await con.execute("DELETE FROM revoked_tokens WHERE expires_at <= ?", self._time(now))
+            await con.execute(
+                "DELETE FROM login_failures WHERE last_failure_at < ? AND locked_until <= ?",
+                *(self._time(failures_before), self._time(now)),
+            )
 
     async def add_audit(self, entry: AuditEntry) -> None:
         await self._change(

@@ -241,7 +241,9 @@ async def _seed(daemon: Daemon) -> dict[str, Any]:
 
 
 async def _matrix_row(c: Client, token: str | None, names: list[str]) -> dict[str, dict[str, Any]]:
-    return {name: await c.req(name, {}, token=token) for name in names}
+    # auth.logout last: it ends the access token it is called with (issue 10).
+    ordered = sorted(names, key=lambda n: n == "auth.logout")
+    return {name: await c.req(name, {}, token=token) for name in ordered}
 
 
 def _check_row(caller: str, replies: dict[str, dict[str, Any]]) -> list[str]:
