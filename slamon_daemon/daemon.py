@@ -61,7 +61,7 @@ from .reload import (
     restart_needed,
     services_line,
 )
-from .rollup import Rollup, rollup_deltas
+from .rollup import Rollup, link_previous, rollup_deltas
 from .scheduler import Scheduler
 from .spool import Spool
 from .state import HISTORY_DAYS, SPARKLINE_POINTS, LiveState
@@ -180,6 +180,7 @@ class Daemon:
         self._history_loaded = True  # False while a start without the database waits for it
         self.checks_made = 0
         self.task_restarts = 0
+        self._last_made: dict[str, Check] = {}  # the last check made of each service
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -223,6 +224,9 @@ class Daemon:
             self.maintenance.windows = [
                 w for w in self.settings.maintenance_windows if w.ends_at > self.clock.now()
             ]
+        self._last_made = {
+            sid: st.last_check for sid, st in self.state.services.items() if st.last_check
+        }
         await self.feed.start()
         self.scheduler.set_services(services)
         self._tasks = [
@@ -542,6 +546,9 @@ class Daemon:
     def on_check(self, check: Check) -> None:
         """Journal a check; once it is journaled (or stored, when the journal fails), count it."""
         self.checks_made += 1
+        # It takes back the downtime of a failed check before it that it cuts short.
+        check = link_previous(self._last_made.get(check.service_id), check)
+        self._last_made[check.service_id] = check
         if self.writer.add(check):
             self._count(check)
 

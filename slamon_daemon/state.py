@@ -36,7 +36,13 @@ from .models import (
     ServiceStatus,
     Transition,
 )
-from .rollup import DEFAULT_MAJOR_THRESHOLD, Rollup, daily_status, uptime_percent_text
+from .rollup import (
+    DEFAULT_MAJOR_THRESHOLD,
+    Rollup,
+    daily_status,
+    downtime_pieces,
+    uptime_percent_text,
+)
 
 HISTORY_DAYS = 90
 WINDOWS = (30, 60, 90)
@@ -79,13 +85,20 @@ class ServiceState:
         return self.consecutive_failures > 0
 
     def add_to_day(self, check: Check) -> None:
+        """Count a check in its UTC day, its downtime in the days it falls in (rollup.py)."""
         day = check.started_at.astimezone(UTC).date()
+        self._day(day).add(check, downtime=False)
+        for d, _hour, seconds in downtime_pieces(check, "day"):
+            self._day(d).downtime_s += seconds
+            day = min(day, d)
+        if self._past is not None and day < self._past.today:
+            self._past = None  # a late check for a past day: recompute the cache
+
+    def _day(self, day: date) -> Rollup:
         r = self.days.get(day)
         if r is None:
             r = self.days[day] = Rollup(service_id=self.service.id, day=day)
-        r.add(check)
-        if self._past is not None and day < self._past.today:
-            self._past = None  # a late check for a past day: recompute the cache
+        return r
 
     def _past_cache(self, today: date, threshold: float) -> _PastCache:
         if self._past is not None and self._past.today == today:

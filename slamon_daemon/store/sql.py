@@ -35,7 +35,7 @@ from ..models import (
     User,
     role_from_name,
 )
-from ..rollup import Rollup, rollup_deltas
+from ..rollup import Rollup, linked, rollup_deltas
 from .base import (
     DaemonLock,
     LoginFailureRow,
@@ -349,26 +349,65 @@ class SqlStore(Store):
         last = self.dialect.from_time(rows[0][1]).date()
         start = max(first, since) if since else first
         total_days = (last - start).days + 1
+        # Downtime runs forward from a check (rollup.py): the day before ``start`` is read
+        # (not written) for its checks' downtime into ``start`` and the link to the next
+        # check; what a day's checks put into later days is carried to them. A check's
+        # interval is taken to be at most a day.
+        previous: dict[str, Check] = {}
+        carry: dict[tuple[str, date, int | None], Rollup] = {}
         read = 0
-        for done in range(1, total_days + 1):
-            day = start + timedelta(days=done - 1)
-            lo = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            async with self.dialect.transaction() as con:
-                found = await con.fetch(
-                    f"SELECT {CHECK_COLUMNS} FROM checks WHERE started_at >= ? AND started_at < ?"
-                    " ORDER BY service_id, started_at",
-                    *(self.dialect.time(lo), self.dialect.time(lo + timedelta(days=1))),
-                )
-                checks = [self._check(r) for r in found]
-                for table in ("daily_rollups", "hourly_rollups"):
-                    await con.execute(f"DELETE FROM {table} WHERE day = ?", self.dialect.day(day))
-                if checks:
-                    await self._fold(con, checks, ("daily_rollups", "hourly_rollups"))
-            read += len(checks)
-            if progress:
-                progress(done, total_days)
-        await self.months_from_daily(start, last)
+        day = start - timedelta(days=1)
+        while day <= last or any(k[1] >= start for k in carry):
+            checks = linked(await self._checks_of_day(day), previous) if day <= last else []
+            deltas = [
+                *(d for t in (False, True) for d in rollup_deltas(checks, hourly=t)),
+                *carry.values(),
+            ]
+            carry = {}
+            here: list[Rollup] = []
+            for d in merge_deltas(deltas):
+                if d.day > day:
+                    carry[(d.service_id, d.day, d.hour)] = d
+                elif d.day == day:
+                    here.append(d)
+            if day >= start:
+                async with self.dialect.transaction() as con:
+                    for table in ("daily_rollups", "hourly_rollups"):
+                        await con.execute(
+                            f"DELETE FROM {table} WHERE day = ?", self.dialect.day(day)
+                        )
+                    await self._write_rollups(con, here)
+                read += len(checks)
+                if progress and day <= last:
+                    progress((day - start).days + 1, total_days)
+            day += timedelta(days=1)
+        await self.months_from_daily(start, day)
         return read
+
+    async def _checks_of_day(self, day: date) -> list[Check]:
+        lo = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        found = await self._fetch(
+            f"SELECT {CHECK_COLUMNS} FROM checks WHERE started_at >= ? AND started_at < ?"
+            " ORDER BY started_at, service_id",
+            *(self.dialect.time(lo), self.dialect.time(lo + timedelta(days=1))),
+        )
+        return [self._check(r) for r in found]
+
+    async def _write_rollups(self, con: Connection, rollups: Sequence[Rollup]) -> None:
+        """Insert daily (hour None) and hourly rollups whose rows were just deleted."""
+        day = self.dialect.day
+        daily = [r for r in rollups if r.hour is None]
+        hourly = [r for r in rollups if r.hour is not None]
+        if daily:
+            await con.executemany(
+                _UPSERT_ROLLUP["daily_rollups"],
+                [(r.service_id, day(r.day), *rollup_values(r)) for r in daily],
+            )
+        if hourly:
+            await con.executemany(
+                _UPSERT_ROLLUP["hourly_rollups"],
+                [(r.service_id, day(r.day), r.hour, *rollup_values(r)) for r in hourly],
+            )
 
     async def months_from_daily(self, first: date, last: date) -> None:
         """Recompute the monthly rollups of the months from ``first`` to ``last`` from the
@@ -1020,6 +1059,18 @@ def rollup_from_row(service_id: str, day: date, hour: int | None, values: Sequen
         errors={str(k): int(v) for k, v in json.loads(values[11] or "{}").items()},
         maintenance_s=values[12],
     )
+
+
+def merge_deltas(deltas: Iterable[Rollup]) -> list[Rollup]:
+    """Partial rollups of the same key added into one."""
+    out: dict[tuple[str, date, int | None], Rollup] = {}
+    for d in deltas:
+        cur = out.get((d.service_id, d.day, d.hour))
+        if cur is None:
+            out[(d.service_id, d.day, d.hour)] = d
+        else:
+            cur.merge(d)
+    return list(out.values())
 
 
 def merge_into(existing: dict[tuple[Any, ...], Rollup], deltas: Iterable[Rollup]) -> list[Rollup]:
