@@ -6,23 +6,23 @@
   revokes it and issues a new pair.
 * Every access token carries the user's ``token_version``; disabling a user, changing their
   role or password bumps it, so their tokens stop working at the next request.
-* Login is throttled: 5 failures within 15 minutes for a username, or from one client (the
-  peer's Unix uid), block further attempts for that key until the oldest failure is 15
-  minutes old. Successes do not count.
+* Login is throttled per (username, client) with growing backoff, a ceiling per client and
+  a global one (throttle.py); an attempt is counted before its password is checked, and the
+  counts are stored, so they survive a restart.
+* Every access token has an id (``jti``): ``auth.logout`` denies the token it is called with
+  until it expires (``revoked_tokens``, kept in memory too).
 * The signing secret comes from config/env or is generated once into a file of mode 0600.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
 import secrets
-import time
-from collections import deque
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
@@ -30,14 +30,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from .clock import Clock, SystemClock
-from .errors import InvalidParams, RateLimited, StoreUnavailable, Unauthorized
+from .errors import InvalidParams, StoreError, StoreUnavailable, Unauthorized
 from .models import Identity, User
 from .store.base import Store
+from .throttle import FORGET_S, Failures, LoginThrottle
 
 logger = logging.getLogger("slamon.auth")
 
-MAX_FAILURES = 5
-FAILURE_WINDOW_S = 15 * 60
 PASSWORD_MIN_LENGTH = 10
 _HASHER = (
     PasswordHasher()
@@ -98,33 +97,6 @@ def load_or_create_secret(path: Path) -> bytes:
     return secret.encode()
 
 
-class LoginThrottle:
-    """At most MAX_FAILURES failed logins per key in FAILURE_WINDOW_S seconds."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-
-    def retry_in(self, keys: list[str]) -> int:
-        """Seconds until a login for these keys may be tried again (0: now)."""
-        now = self._clock()
-        wait = 0.0
-        for k in keys:
-            q = self._failures.get(k)
-            if not q:
-                continue
-            while q and now - q[0] >= FAILURE_WINDOW_S:
-                q.popleft()
-            if len(q) >= MAX_FAILURES:
-                wait = max(wait, FAILURE_WINDOW_S - (now - q[0]))
-        return int(wait) + (1 if wait % 1 else 0)
-
-    def failed(self, keys: list[str]) -> None:
-        now = self._clock()
-        for k in keys:
-            self._failures.setdefault(k, deque()).append(now)
-
-
 class Auth:
     """Logins and tokens over a store."""
 
@@ -142,33 +114,79 @@ class Auth:
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
         self.clock = clock or SystemClock()
-        self.throttle = LoginThrottle(self.clock.monotonic)
+        self.throttle = LoginThrottle()
         self._cache: dict[str, User] = {}
+        self._revoked: dict[str, datetime] = {}  # jti -> when the token expires anyway
 
-    async def login(self, username: str, password: str, client: str) -> dict[str, object]:
-        """Check the password and issue tokens; throttled per username and per client.
+    async def load(self) -> None:
+        """Read the stored failed logins and logged-out tokens (at start, once the database
+        answers).
 
         Raises:
-            RateLimited: too many failed logins for the username or from the client.
-            Unauthorized: wrong username or password, or a disabled user.
+            StoreError: the database failed.
         """
-        keys = [f"user:{username.lower()}", f"client:{client}"]
-        wait = self.throttle.retry_in(keys)
-        if wait:
-            raise RateLimited(f"too many failed logins; retry in {wait} s")
-        user = await self.store.get_user(username)
+        now = self.clock.now()
+        rows = await self.store.login_failures(now - timedelta(seconds=FORGET_S))
+        self.throttle.load(
+            [
+                Failures(u, c, n, last.timestamp(), until.timestamp())
+                for u, c, n, last, until in rows
+            ],
+            now.timestamp(),
+        )
+        self._revoked.update(await self.store.revoked_access_tokens(now))
+
+    async def prune(self) -> None:
+        """Forget logged-out tokens that expired and failures long past (hourly)."""
+        now = self.clock.now()
+        self._revoked = {j: t for j, t in self._revoked.items() if t > now}
+        await self.store.prune_logins(now, now - timedelta(seconds=FORGET_S))
+
+    async def login(self, username: str, password: str, client: str) -> dict[str, object]:
+        """Check the password and issue tokens; throttled per (username, client).
+
+        Raises:
+            RateLimited: too many failed logins (throttle.py).
+            Unauthorized: wrong username or password, or a disabled user.
+            StoreError: the database failed (the attempt is then not counted).
+        """
+        now = self.clock.now()
+        # Counted now, before any await: parallel attempts cannot all pass the check.
+        attempt, counted = self.throttle.begin(username, client, now.timestamp())
+        try:
+            await self._store_failures(counted)
+            user = await self.store.get_user(username)
+        except StoreError:
+            self.throttle.cancel(attempt)
+            raise
         # argon2 takes ~0.1-0.2 s of CPU by design: off the event loop, so probing and other
         # clients do not stall during a login.
         ok = await asyncio.to_thread(
             verify_password, user.password_hash if user else _DUMMY_HASH, password
         )
         if user is None or not ok or not user.active:
-            self.throttle.failed(keys)
             raise Unauthorized("wrong username or password")
+        self.throttle.succeeded(attempt)
+        with contextlib.suppress(StoreError):
+            await self.store.clear_login_failures(*attempt.key)
         now = self.clock.now()
         await self.store.record_login(user.id, now)
         self._cache[user.username] = user
         return await self._issue(user, now)
+
+    async def _store_failures(self, f: Failures) -> None:
+        """Write a pair's count; a database that cannot take it does not stop the login (the
+        count in memory holds)."""
+        try:
+            await self.store.save_login_failures(
+                f.username,
+                f.client,
+                f.count,
+                datetime.fromtimestamp(f.last_at, UTC),
+                datetime.fromtimestamp(f.locked_until, UTC),
+            )
+        except StoreUnavailable:
+            logger.debug("failed login not stored (the database is away); counted in memory")
 
     async def refresh(self, refresh_token: str) -> dict[str, object]:
         """A new token pair for a refresh token, which is used up.
@@ -185,8 +203,16 @@ class Auth:
             raise Unauthorized("this account is disabled")
         return await self._issue(user, now)
 
-    async def logout(self, refresh_token: str | None) -> None:
-        """End a login: its refresh token is revoked."""
+    async def logout(self, refresh_token: str | None, caller: Identity | None = None) -> None:
+        """End a login: its refresh token is revoked, and the access token the call came with
+        is denied from now until it expires.
+
+        Raises:
+            StoreError: the database failed (the access token is denied in memory already).
+        """
+        if caller is not None and caller.token_id and caller.token_expires_at is not None:
+            self._revoked[caller.token_id] = caller.token_expires_at
+            await self.store.revoke_access_token(caller.token_id, caller.token_expires_at)
         if refresh_token:
             await self.store.revoke_refresh_token(token_digest(refresh_token), self.clock.now())
 
@@ -201,6 +227,7 @@ class Auth:
                 "iat": int(now.timestamp()),
                 "exp": int(expires.timestamp()),
                 "typ": "access",
+                "jti": secrets.token_urlsafe(16),
             },
             self._secret,
             algorithm="HS256",
@@ -241,6 +268,9 @@ class Auth:
             raise Unauthorized("invalid token; log in again")
         if exp <= self.clock.now().timestamp():
             raise Unauthorized("your login expired; log in again")
+        jti = claims.get("jti")
+        if isinstance(jti, str) and jti in self._revoked:
+            raise Unauthorized("you logged out with this token; log in again")
         username = str(claims["sub"])
         try:
             user = await self.store.get_user(username)
@@ -252,4 +282,10 @@ class Auth:
             raise Unauthorized("this account is disabled or gone")
         if claims.get("ver") != user.token_version:
             raise Unauthorized("your login was revoked; log in again")
-        return Identity(user.username, user.role, user.id)
+        return Identity(
+            user.username,
+            user.role,
+            user.id,
+            token_id=jti if isinstance(jti, str) else None,
+            token_expires_at=datetime.fromtimestamp(exp, UTC),
+        )

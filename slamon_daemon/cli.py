@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from .auth import hash_password
+from .backup import backup, restore
 from .config import Settings, load_settings
 from .errors import ConfigError, InvalidParams, SlamonError
 from .models import AuditEntry, role_from_name
@@ -39,6 +41,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     reb.add_argument("--since", help="first UTC day to rebuild (YYYY-MM-DD; default: oldest check)")
     reb.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
+    bak = dbsub.add_parser(
+        "backup",
+        help="copy the database into FILE (SQLite backup API, or pg_dump); works while the"
+        " daemon runs",
+    )
+    bak.add_argument("file", help="the backup file to write (must not exist)")
+    bak.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
+    res = dbsub.add_parser(
+        "restore",
+        help="replace the database with the backup FILE (SQLite, or pg_restore), then migrate;"
+        " stop the daemon first",
+    )
+    res.add_argument("file", help="a file made by slamon db backup")
+    res.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
     rep = sub.add_parser("report", help="SLA report (calendar month by default)")
     grp = rep.add_mutually_exclusive_group()
@@ -202,6 +218,7 @@ async def _migrate(database_url: str) -> list[str]:
 
 def admin_main(argv: list[str]) -> int:
     """Run an administration command; returns the exit code."""
+    os.umask(0o077)  # what it writes (a backup, a new database) is the owner's alone
     args = _parser().parse_args(argv)
     try:
         settings, _ = load_settings(getattr(args, "sub_config", None) or args.config)
@@ -231,6 +248,11 @@ def admin_main(argv: list[str]) -> int:
                     return 2
             n = asyncio.run(_rebuild(settings.daemon.database_url, since))
             print(f"rebuilt rollups from {n} checks")
+            return 0
+        if args.command == "db" and args.db_command in ("backup", "restore"):
+            act = backup if args.db_command == "backup" else restore
+            done = asyncio.run(act(settings.daemon.database_url, Path(args.file)))
+            print(done.message)
             return 0
         if args.command == "report":
             return _report(settings, args)

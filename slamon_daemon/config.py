@@ -166,6 +166,26 @@ class DaemonConfig(BaseModel):
     log_json: bool = False
     """Write logs as JSON lines."""
 
+    max_connections: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Feed connections served at once (default: half the descriptors left once the
+    journal, the database and max_concurrency checks have theirs, at most 1,000). A
+    connection over the limit gets one error line and is closed."""
+
+    max_connections_per_user: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Feed connections one Unix user may hold at once (default: a quarter of
+    max_connections, at least 8), so one user cannot take them all."""
+
+    journal_memory_limit: int = Field(default=100_000, ge=100, le=10_000_000)
+    """Records held in memory at most while the journal cannot be written (full disk,
+    read-only filesystem); beyond it new checks are dropped and counted."""
+
+    overload_lateness: Duration = 2.0
+    """Checks starting later than this at the 99th percentile (over a minute) mean overload:
+    a warning a minute, a flag in daemon.stats and a line on the dashboard."""
+
+    overload_skipped_percent: float = Field(default=5.0, gt=0, le=100)
+    """A share of slots skipped (over a minute) above this means overload too."""
+
     @field_validator("timezone")
     @classmethod
     def _check_tz(cls, v: str) -> str:

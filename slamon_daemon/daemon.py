@@ -1,10 +1,12 @@
 """The daemon's lifecycle: startup → run → shutdown (``slamond``), and the wiring of its parts.
 
 Data flows one way: config → scheduler → probe → state → (writer/store, incident tracker,
-events). Startup opens the store, applies migrations, upserts the services of the config
-file, warms the live state from the store, then starts the feed, the scheduler and the
-writer. SIGTERM/SIGINT set a flag; shutdown lets in-flight checks finish, flushes the writer,
-says goodbye to clients.
+events). Startup opens the store, takes the daemon lock (one daemon per database and node),
+applies migrations, upserts the services of the config file, warms the live state from the
+store, then starts the feed, the scheduler and the writer. When the database cannot be
+reached, slamond starts anyway on the config file's services, probes, journals and serves,
+and sets the database up when it answers (store_link.py). SIGTERM/SIGINT set a flag;
+shutdown lets in-flight checks finish, flushes the writer, says goodbye to clients.
 
 The methods clients call (api/) get an ``ApiContext`` built here, never the Daemon; the
 Daemon answers their hooks (services_changed, maintenance_changed, incidents_changed, stats).
@@ -16,10 +18,14 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
+import resource
 import signal
 import sys
 import time
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from . import __version__, protocol
@@ -29,21 +35,40 @@ from .api.presence import end_presence
 from .api.registry import Registry
 from .auth import Auth, load_or_create_secret
 from .clock import Clock, SystemClock
-from .config import Settings, load_settings, secret_file_for, spool_dir_for
+from .config import DaemonConfig, Settings, load_settings, secret_file_for, spool_dir_for
 from .errors import ConfigError, SlamonError
 from .events import EventHub
 from .feed import FeedServer
+from .file_modes import loose_files
 from .incident_tracker import IncidentTracker
 from .incidents import PresenceBoard
-from .logs import setup_logging
+from .listener import (
+    ConnectionLimits,
+    default_max_connections,
+    raise_open_files_limit,
+    reserved_descriptors,
+)
+from .logs import set_level, setup_logging
 from .loop import install_fast_loop
 from .maintenance import MaintenanceCalendar
-from .models import Check, Service, Transition
+from .models import Check, OutageEpisode, Service, Transition
+from .overload import OverloadWatch
 from .probe import Prober
+from .reload import (
+    ReloadHook,
+    ReloadResult,
+    config_label,
+    live_settings,
+    restart_needed,
+    services_line,
+)
+from .rollup import Rollup, link_previous, rollup_deltas
 from .scheduler import Scheduler
 from .spool import Spool
 from .state import HISTORY_DAYS, SPARKLINE_POINTS, LiveState
-from .store import Store, open_store
+from .store import Store, SyncResult, open_store
+from .store.filelock import FileLock
+from .store_link import DatabaseTaken, StoreLink
 from .writer import CheckWriter
 
 logger = logging.getLogger("slamon.daemon")
@@ -63,8 +88,14 @@ class Daemon:
         prober: Prober | None = None,
         clock: Clock | None = None,
         notice: str | None = None,
+        config_path: Path | None = None,
     ) -> None:
         self.settings = settings
+        self.config_path = config_path
+        self.reload_hooks: list[ReloadHook] = []
+        """Parts that own settings of their own (the alerts) and take them on reload
+        (reload.py: ``async def hook(settings) -> list[str]``)."""
+        self._reload_lock = asyncio.Lock()
         cfg = settings.daemon
         self.clock = clock or SystemClock()
         self.store = store or open_store(cfg.database_url)
@@ -76,12 +107,28 @@ class Daemon:
             self.spool,
             batch_size=cfg.write_batch_size,
             flush_interval=cfg.write_flush_interval,
+            held_limit=cfg.journal_memory_limit,
+            counted=self._count,
         )
+        self.link = StoreLink(self.store, cfg.node)
+        self._journal_lock = FileLock(
+            self.spool.folder / "lock", f"the journal folder {self.spool.folder}"
+        )
+        self.link.on_connected = self._database_reached
+        self.link.on_fatal = lambda message: self.request_stop(exit_code=1)
+        self.writer.ready = self._store_ready
+        self.exit_code = 0
         self.scheduler = Scheduler(
             self.run_check,
             max_concurrency=cfg.max_concurrency,
             per_host_concurrency=cfg.per_host_concurrency,
             clock=self.clock,
+        )
+        self.overload = OverloadWatch(
+            self.scheduler,
+            self.clock,
+            lateness_s=cfg.overload_lateness,
+            skipped_percent=cfg.overload_skipped_percent,
         )
         secret = (
             cfg.jwt_secret.get_secret_value().encode()
@@ -123,27 +170,111 @@ class Daemon:
             request_burst=cfg.request_rate * 4,
             socket_group=cfg.socket_group,
             on_close=lambda session: end_presence(self.api, session.id),
+            limits=connection_limits(cfg),
         )
         self.events.attach(self.feed)
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
+        self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self._history_loaded = True  # False while a start without the database waits for it
         self.checks_made = 0
+        self.task_restarts = 0
+        self._last_made: dict[str, Check] = {}  # the last check made of each service
 
     # -- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the store, sync services, warm the state, start serving and probing."""
-        await self.store.open()
-        applied = await self.store.migrate()
-        if applied:
-            logger.info("database migrated: %s", ", ".join(applied))
-        if self.spool.closed:
-            # A previous run left journaled checks: store them before warming the state.
-            logger.info(
-                "replaying %d journal segments from %s", len(self.spool.closed), self.spool.folder
-            )
-            await self.writer.flush()
+        """Open the store, sync services, warm the state, start serving and probing.
+
+        Raises:
+            DatabaseTaken: another daemon runs on this database (and node).
+            ServeError: the feed cannot listen.
+            MigrationError: a migration failed.
+        """
+        await self._lock_journal()
+        for line in loose_files(self._own_files()):
+            logger.warning("%s", line)
+        reached = await self.link.connect()
+        self._history_loaded = reached
+        if reached:
+            if self.spool.closed:
+                # A previous run left journaled checks: store them before warming the state.
+                logger.info(
+                    "replaying %d journal segments from %s",
+                    len(self.spool.closed),
+                    self.spool.folder,
+                )
+                await self.writer.flush()
+            services = await self._sync_config()
+            today = self.clock.now().date()
+            rollups = await self.store.daily_rollups(today - timedelta(days=HISTORY_DAYS - 1))
+            latest = await self.store.latest_checks(SPARKLINE_POINTS)
+            open_episodes = await self.store.episodes(open_only=True, limit=100_000)
+            self.state.set_services(services)
+            self.state.load_history(rollups, latest, open_episodes)
+            await self.incidents.refresh()
+            await self.auth.load()
+        else:
+            # No database: the config file says what to probe; the history comes later,
+            # but what a previous run left in the journal is history too.
+            services = [s for s in self.settings.services if s.active]
+            self.state.set_services(services)
+            self.state.load_history(*journal_history(self.spool))
+            self.maintenance.windows = [
+                w for w in self.settings.maintenance_windows if w.ends_at > self.clock.now()
+            ]
+        self._last_made = {
+            sid: st.last_check for sid, st in self.state.services.items() if st.last_check
+        }
+        await self.feed.start()
+        self.scheduler.set_services(services)
+        self._tasks = [
+            asyncio.create_task(self.scheduler.run(), name="scheduler"),
+            asyncio.create_task(self._keep_running("writer", self.writer.run), name="writer"),
+            asyncio.create_task(self._keep_running("store link", self.link.run), name="link"),
+            asyncio.create_task(self._upkeep(), name="upkeep"),
+            asyncio.create_task(self._keep_running("overload", self.overload.run), name="overload"),
+        ]
+        self.started.set()
+        logger.info(
+            "slamond %s on node %s: %d services, socket %s, database %s%s",
+            __version__,
+            self.settings.daemon.node,
+            len(services),
+            self.settings.daemon.socket,
+            self.store.backend,
+            "" if reached else " (unreachable: journaling until it answers)",
+        )
+
+    def _own_files(self) -> list[Path]:
+        """The files and folders that hold what only the daemon should read."""
+        cfg = self.settings.daemon
+        files = [self.spool.folder, *self.spool.folder.glob("*.jsonl")]
+        if not cfg.jwt_secret:
+            files.append(secret_file_for(cfg))
+        if cfg.database_url.startswith("sqlite:///"):
+            db = cfg.database_url.removeprefix("sqlite:///")
+            files += [Path(db + suffix) for suffix in ("", "-wal", "-shm")]
+        return files
+
+    async def _lock_journal(self) -> None:
+        """One daemon per journal folder (two sharing one would replay each other's).
+
+        Raises:
+            DatabaseTaken: another daemon uses the folder.
+        """
+        try:
+            holder = await self._journal_lock.acquire()
+        except SlamonError as exc:  # a journal folder that cannot be written: said later
+            logger.warning("cannot lock the journal folder: %s", exc)
+            return
+        if holder is not None:
+            raise DatabaseTaken(f"refusing to start: {holder}")
+
+    async def _sync_config(self) -> list[Service]:
+        """Upsert the config file's services and windows; the active services stored."""
         result = await self.store.sync_services(self.settings.services)
         if result.added or result.updated or result.deactivated:
             logger.info(
@@ -154,30 +285,55 @@ class Daemon:
             )
         await self.store.sync_config_maintenance(self.settings.maintenance_windows)
         await self.maintenance.reload()
-        services = await self.store.list_services()
+        return await self.store.list_services()
+
+    async def _store_ready(self) -> bool:
+        """Whether the writer may write: the database is reached and set up."""
+        return self.link.ready and self._history_loaded
+
+    async def _database_reached(self) -> None:
+        """The database answered after a start without it: sync the config, add the history
+        from before this run under what this run counted, then let the writer drain the
+        journal in order."""
+        try:
+            services = await self._sync_config()
+            today = self.clock.now().date()
+            rollups = await self.store.daily_rollups(today - timedelta(days=HISTORY_DAYS - 1))
+            latest = await self.store.latest_checks(SPARKLINE_POINTS)
+            open_episodes = await self.store.episodes(open_only=True, limit=100_000)
+        except SlamonError as exc:
+            logger.warning("database reached but not set up yet (retrying): %s", exc)
+            self.link.connected = False
+            return
+        # A previous run's journal is not in the database yet: the state has it already.
         self.state.set_services(services)
-        today = self.clock.now().date()
-        rollups = await self.store.daily_rollups(today - timedelta(days=HISTORY_DAYS - 1))
-        latest = await self.store.latest_checks(SPARKLINE_POINTS)
-        open_episodes = await self.store.episodes(open_only=True, limit=100_000)
-        self.state.load_history(rollups, latest, open_episodes)
-        await self.incidents.refresh()
-        await self.feed.start()
         self.scheduler.set_services(services)
-        self._tasks = [
-            asyncio.create_task(self.scheduler.run(), name="scheduler"),
-            asyncio.create_task(self.writer.run(), name="writer"),
-            asyncio.create_task(self._upkeep(), name="upkeep"),
-        ]
-        self.started.set()
-        logger.info(
-            "slamond %s on node %s: %d services, socket %s, database %s",
-            __version__,
-            self.settings.daemon.node,
-            len(services),
-            self.settings.daemon.socket,
-            self.store.backend,
-        )
+        for episode in self.state.merge_history(rollups, latest, open_episodes):
+            self.writer.add(episode)
+        self._history_loaded = True
+        self.writer.wake()
+        await self.incidents.refresh()
+        try:
+            await self.auth.load()
+        except SlamonError as exc:
+            logger.warning("stored login failures not read: %s", exc)
+
+    async def _keep_running(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """Run ``loop``; if it ever fails or returns before the stop, say so and restart it."""
+        while not self._stop.is_set():
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("%s failed; restarting it", name)
+                self.task_restarts += 1
+            else:
+                if self._stop.is_set() or self._stopping:
+                    return
+                logger.error("%s stopped unexpectedly; restarting it", name)
+                self.task_restarts += 1
+            await asyncio.sleep(1.0)
 
     async def run(self) -> None:
         """start(), serve until request_stop(), then shutdown()."""
@@ -187,39 +343,59 @@ class Daemon:
         finally:
             await self.shutdown()
 
-    def request_stop(self) -> None:
+    def request_stop(self, exit_code: int = 0) -> None:
+        """Stop (SIGTERM, SIGINT); a non-zero ``exit_code`` is what slamond exits with."""
+        self.exit_code = max(self.exit_code, exit_code)
         self._stop.set()
 
     async def shutdown(self) -> None:
         """Finish in-flight checks, flush the writer, say goodbye to clients, close."""
+        self._stopping = True
         self.scheduler.stop()
         self.writer.stop()
+        self.link.stop()
+        self.overload.stop()
         for t in self._tasks:
-            if t.get_name() == "upkeep":
+            if t.get_name() in ("upkeep", "link"):
                 t.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout=15)
+        self.writer.retry_journal(force=True)
         try:
-            await self.writer.flush()
-        except SlamonError as exc:
+            if await self._store_ready():
+                await self.writer.flush()
+        except (SlamonError, OSError) as exc:
             logger.error(
                 "database unreachable at shutdown; %d checks stay journaled in %s for the"
                 " next start: %s",
-                self.writer.pending,
+                self.spool.pending,
                 self.spool.folder,
                 exc,
+            )
+        if self.writer.held:
+            logger.error(
+                "%d records held in memory could be neither journaled in %s nor stored: lost (%s)",
+                len(self.writer.held),
+                self.spool.folder,
+                self.writer.journal_error,
             )
         self.spool.close()
         await self.feed.stop()
         await self.prober.aclose()
         await self.store.close()
+        await self.link.release()
+        await self._journal_lock.release()
         logger.info("slamond stopped")
 
     async def _upkeep(self) -> None:
         """Hourly: partitions ahead of need, then retention (SPEC §3.9)."""
         while True:
+            if not self.link.ready:  # not reached yet (or lost): the link says so
+                await asyncio.sleep(10)
+                continue
             try:
                 await self.store.maintain()
+                await self.auth.prune()
                 r = await self.store.apply_retention(
                     self.clock.now(), self.settings.daemon.retention_days
                 )
@@ -252,15 +428,108 @@ class Daemon:
         """Open incidents changed: refresh them and the overall status."""
         self.incidents.incidents_changed()
 
+    async def reload_config(self) -> dict[str, Any]:
+        """Re-read the config file and apply it (reload.py); the result says what changed,
+        or every problem when the file is refused (then nothing changed)."""
+        async with self._reload_lock:
+            return (await self._reload()).to_dict()
+
+    def reload_soon(self) -> None:
+        """SIGHUP: reload in the background (what happens is logged)."""
+
+        async def reload() -> None:
+            with contextlib.suppress(SlamonError):
+                await self.reload_config()
+
+        task = asyncio.create_task(reload(), name="reload")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _reload(self) -> ReloadResult:
+        where = config_label(self.config_path)
+        logger.info("reloading the config from %s", where)
+        try:
+            new, path = load_settings(self.config_path)
+        except ConfigError as exc:
+            for line in exc.problems:
+                logger.error("%s", line)
+            logger.error("config reload refused: the running config stays in force")
+            return ReloadResult(False, where, problems=exc.problems)
+        result = ReloadResult(True, config_label(path))
+        old, self.settings = self.settings, live_settings(self.settings, new)
+        result.restart_needed = restart_needed(old, new)
+        if new.daemon.log_level != old.daemon.log_level:
+            level = set_level(new.daemon.log_level)
+            result.changes.append(f"log_level: {old.daemon.log_level} -> {level}")
+        try:
+            if old.service == new.service and old.maintenance == new.maintenance:
+                summary = None  # nothing to sync: a reload of an unchanged file reads nothing
+            elif self.link.ready:
+                synced = await self.store.sync_services(self.settings.services)
+                await self.store.sync_config_maintenance(self.settings.maintenance_windows)
+                await self.services_changed()
+                await self.maintenance.reload()
+                summary = services_line(synced)
+            else:  # no database yet: the file says it all; stored when it answers
+                services = [s for s in self.settings.services if s.active]
+                before = {sid: st.service for sid, st in self.state.services.items()}
+                self.state.set_services(services)
+                self.scheduler.set_services(services)
+                self.maintenance.windows = [
+                    w for w in self.settings.maintenance_windows if w.ends_at > self.clock.now()
+                ]
+                summary = services_line(
+                    SyncResult(
+                        added=[s.id for s in services if s.id not in before],
+                        updated=[s.id for s in services if s.id in before and before[s.id] != s],
+                        deactivated=[i for i in before if i not in {s.id for s in services}],
+                    )
+                )
+            if summary:
+                result.changes.append(summary)
+            if old.maintenance != new.maintenance:
+                result.changes.append(f"maintenance windows: {len(new.maintenance)} in the file")
+        except SlamonError as exc:  # the database failed: said, and the caller told
+            logger.error("reload: services and maintenance windows not applied: %s", exc)
+            raise
+        for hook in list(self.reload_hooks):
+            try:
+                result.changes += await hook(self.settings)
+            except ConfigError as exc:
+                result.ok = False
+                result.problems += exc.problems
+            except Exception as exc:
+                logger.exception("a reload hook failed")
+                result.ok = False
+                result.problems.append(f"reload hook failed: {exc}")
+        for line in result.changes:
+            logger.info("reload: %s", line)
+        for line in result.problems:
+            logger.error("reload: %s", line)
+        if result.restart_needed:
+            logger.warning(
+                "reload: changed, takes effect at the next restart: %s",
+                ", ".join(result.restart_needed),
+            )
+        if not result.changes and not result.problems:
+            logger.info("reload: nothing changed")
+        return result
+
     def stats(self) -> dict[str, Any]:
+        writer = self.writer.stats()
+        database = self.link.stats()
+        if database["state"] == "connected" and not writer["store_ok"]:
+            database = {**database, "state": "unreachable", "error": writer["store_error"]}
         return {
             "checks_made": self.checks_made,
-            "records_written": self.writer.written,
-            "write_pending": self.writer.pending,
-            "write_failures": self.writer.failures,
-            "store_ok": self.writer.store_ok,
+            **writer,
+            "store_ok": writer["store_ok"] and database["state"] == "connected",
+            "database": database,
+            "task_restarts": self.task_restarts,
             "lateness": self.scheduler.lateness().to_dict(),
+            "overload": self.overload.stats(),
             "sessions": len(self.feed.sessions),
+            "connections": self.feed.limits.stats(),
             "services": len(self.state.services),
         }
 
@@ -276,10 +545,17 @@ class Daemon:
             self.scheduler.check_soon(service.id, min(RECHECK_AFTER_S, service.interval_s / 3))
 
     def on_check(self, check: Check) -> None:
-        """Fold a check into the live state, journal it for the store, tell subscribers."""
+        """Journal a check; once it is journaled (or stored, when the journal fails), count it."""
         self.checks_made += 1
+        # It takes back the downtime of a failed check before it that it cuts short.
+        check = link_previous(self._last_made.get(check.service_id), check)
+        self._last_made[check.service_id] = check
+        if self.writer.add(check):
+            self._count(check)
+
+    def _count(self, check: Check) -> None:
+        """Fold a durable check into the live state, journal what it changed, tell subscribers."""
         changes = self.state.apply(check)
-        self.writer.add(check)
         for t in changes.transitions:
             self.writer.add(t)
         if changes.episode is not None:
@@ -310,16 +586,66 @@ class Daemon:
         self.events.publish("status", t.to_dict())
 
 
+def connection_limits(cfg: DaemonConfig) -> ConnectionLimits:
+    """The feed's connection limits for this process's descriptor limit (listener.py)."""
+    open_files, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    reserved = reserved_descriptors(cfg.max_concurrency)
+    allowed = default_max_connections(open_files, reserved)
+    total = cfg.max_connections or allowed
+    if total > allowed and total > open_files - reserved:
+        logger.warning(
+            "max_connections = %d leaves too few of %d descriptors for the journal, the"
+            " database and %d checks in flight; using %d",
+            total,
+            open_files,
+            cfg.max_concurrency,
+            allowed,
+        )
+        total = allowed
+    per_uid = cfg.max_connections_per_user or max(8, total // 4)
+    return ConnectionLimits(total, per_uid)
+
+
+def journal_history(
+    spool: Spool,
+) -> tuple[list[Rollup], dict[str, list[Check]], list[OutageEpisode]]:
+    """What a previous run left in the journal, as load_history takes it: daily rollups,
+    the latest checks per service, the episodes still open."""
+    checks: list[Check] = []
+    episodes: dict[tuple[str, datetime], OutageEpisode] = {}
+    for segment in [s for s in spool.closed if s.count < 0]:
+        try:
+            records = spool.read(segment)
+        except OSError as exc:
+            logger.warning("cannot read journal segment %s: %s", segment.path, exc)
+            continue
+        for r in records:
+            if isinstance(r, Check):
+                checks.append(r)
+            elif isinstance(r, OutageEpisode):
+                episodes[(r.service_id, r.started_at)] = r
+    latest: dict[str, list[Check]] = {}
+    for c in checks:
+        latest.setdefault(c.service_id, []).append(c)
+    latest = {sid: cs[-SPARKLINE_POINTS:] for sid, cs in latest.items()}
+    still_open = [e for e in episodes.values() if e.ended_at is None]
+    return rollup_deltas(checks), latest, still_open
+
+
 # -- slamond ----------------------------------------------------------------------------
 
 
-async def serve(settings: Settings, *, notice: str | None = None) -> None:
-    """Run a daemon until SIGTERM or SIGINT."""
-    daemon = Daemon(settings, notice=notice)
+async def serve(
+    settings: Settings, *, notice: str | None = None, config_path: Path | None = None
+) -> int:
+    """Run a daemon until SIGTERM or SIGINT (SIGHUP reloads the config); its exit code."""
+    daemon = Daemon(settings, notice=notice, config_path=config_path)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.request_stop)
+    loop.add_signal_handler(signal.SIGHUP, daemon.reload_soon)
     await daemon.run()
+    return daemon.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -332,6 +658,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"slamond {__version__}")
     args = parser.parse_args(argv)
+    # Everything slamond creates (database, WAL, journal, secret) is its own: 0600 / 0700.
+    # Read access is shared through the socket (socket_group), not the files (README).
+    os.umask(0o077)
     try:
         settings, path = load_settings(args.config)
     except ConfigError as exc:
@@ -340,17 +669,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     setup_logging(settings.daemon.log_level, settings.daemon.log_json)
     logger.info("config: %s", path or "defaults and environment")
+    open_files, hard = raise_open_files_limit()
+    logger.debug("open files limit: %d (hard %d)", open_files, hard)
     t0 = time.monotonic()
+    code = 0
     try:
         logger.info("event loop: %s", install_fast_loop())
-        asyncio.run(serve(settings))
+        code = asyncio.run(serve(settings, config_path=path))
     except SlamonError as exc:
         print(f"slamond: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass
     logger.debug("ran %.1fs", time.monotonic() - t0)
-    return 0
+    return code
 
 
 if __name__ == "__main__":

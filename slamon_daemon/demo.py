@@ -164,10 +164,11 @@ async def run_demo(folder: Path) -> None:
     now = datetime.now(UTC)
     await seed_history(settings, now)
     notice = f"Demo: bar history before today ({now:%Y-%m-%d}) is generated demo data"
-    daemon = Daemon(settings, notice=notice)
+    daemon = Daemon(settings, notice=notice, config_path=cfg)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.request_stop)
+    loop.add_signal_handler(signal.SIGHUP, daemon.reload_soon)
     try:
         await daemon.run()
     finally:

@@ -43,6 +43,7 @@ from .errors import (
     StoreError,
     Unauthorized,
 )
+from .listener import ConnectionLimits, UnixListener
 from .models import Identity, Role
 from .protocol import EVENT_TOPICS, ErrorCode, ProtocolError
 
@@ -133,6 +134,7 @@ class FeedServer:
         request_burst: float = 200.0,
         socket_group: str | None = None,
         on_close: Callable[[Session], None] | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         self.socket_path = Path(socket_path)
         self.registry = registry.with_methods(self._own_methods())
@@ -146,7 +148,8 @@ class FeedServer:
         self.max_pending_events = max_pending_events
         self.max_overflows = max_overflows
         self.sessions: dict[int, Session] = {}
-        self._server: asyncio.AbstractServer | None = None
+        self.limits = limits or ConnectionLimits(1000, 1000)
+        self._server: UnixListener | None = None
         self._bound_inode: int | None = None
         self._next_id = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -176,9 +179,18 @@ class FeedServer:
                 raise ServeError(
                     f"socket_group {self.socket_group!r} is not a group on this machine"
                 ) from None
-        self._server = await asyncio.start_unix_server(
-            self._serve, path=str(path), limit=protocol.MAX_FRAME_BYTES
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(str(path))
+            sock.listen(1024)
+        except OSError as exc:
+            sock.close()
+            raise ServeError(f"cannot listen on {path}: {exc}") from exc
+        # Accepted by hand: within the connection limits, accept errors counted (listener.py).
+        self._server = UnixListener(
+            sock, self._serve, self.limits, _refusal, stream_limit=protocol.MAX_FRAME_BYTES
         )
+        self._server.start()
         os.chmod(path, 0o660)
         if gid is not None:
             os.chown(path, -1, gid)
@@ -188,7 +200,7 @@ class FeedServer:
     async def stop(self) -> None:
         """Say goodbye to every client, close them and remove the socket file."""
         if self._server is not None:
-            self._server.close()
+            await self._server.close()
         for s in list(self.sessions.values()):
             s.send(protocol.event("goodbye", {"reason": "daemon shutting down"}))
         await asyncio.sleep(0.05)
@@ -198,10 +210,7 @@ class FeedServer:
             t.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-            self._server = None
+        self._server = None
         # Remove the socket file only if it is the one this server bound: a daemon that failed
         # to start because another one serves there must not unlink the other's socket.
         with contextlib.suppress(FileNotFoundError):
@@ -430,6 +439,11 @@ class FeedServer:
                 logger.exception("on_close hook failed")
         with contextlib.suppress(Exception):
             s.writer.close()
+
+
+def _refusal(reason: str) -> bytes:
+    """The one line a connection over the limits gets before it is closed."""
+    return protocol.encode(protocol.error_reply(None, ErrorCode.RATE_LIMITED, reason))
 
 
 def _topics(params: dict[str, Any]) -> list[str]:

@@ -35,3 +35,11 @@ def setup_logging(level: str, as_json: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(os.environ.get("LOG_LEVEL", level).upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def set_level(level: str) -> str:
+    """Change the log level at once (a config reload); $LOG_LEVEL still wins. Returns the
+    level in force."""
+    effective = os.environ.get("LOG_LEVEL", level).upper()
+    logging.getLogger().setLevel(effective)
+    return effective

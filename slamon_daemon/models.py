@@ -107,10 +107,15 @@ class Check:
     error: str | None = None
     node: str = "local"
     maintenance: bool = False
-    # The service's interval when the check ran: a failed check stands for this much downtime.
+    # The service's interval when the check ran: a failed check stands for at most this much
+    # downtime (until the next check of the service: rollup.py).
     interval_s: float = 60.0
     # When the https target's certificate expires (None for http or when unknown).
     cert_expires_at: datetime | None = None
+    # Set when the check before it failed and was counted as down until this moment (its
+    # start + its interval), later than this check's start (a quick re-check): the downtime
+    # from this check's start to then is taken back when this check is counted (rollup.py).
+    previous_down_until: datetime | None = None
 
     @property
     def failed(self) -> bool:
@@ -129,7 +134,11 @@ class Check:
             "maintenance": self.maintenance,
             "interval_s": self.interval_s,
             "cert_expires_at": self.cert_expires_at.isoformat() if self.cert_expires_at else None,
-        }
+        } | (
+            {"previous_down_until": self.previous_down_until.isoformat()}
+            if self.previous_down_until is not None
+            else {}
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, object]) -> Check:
@@ -148,6 +157,9 @@ class Check:
             interval_s=float(d.get("interval_s", 60.0)),  # type: ignore[arg-type]
             cert_expires_at=parse_ts(str(d["cert_expires_at"]))
             if d.get("cert_expires_at")
+            else None,
+            previous_down_until=parse_ts(str(d["previous_down_until"]))
+            if d.get("previous_down_until")
             else None,
         )
 
@@ -332,6 +344,9 @@ class Identity:
     name: str
     role: Role
     user_id: int | None = None
+    # The access token the request came with (its jti and expiry): auth.logout revokes it.
+    token_id: str | None = None
+    token_expires_at: datetime | None = None
 
 
 INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")

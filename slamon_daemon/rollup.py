@@ -6,8 +6,14 @@ Definitions (do not guess them elsewhere; import them from here):
   correctly, only slowly, so it counts as up. Maintenance checks count for nothing.
 * Uptime is shown with two decimals and truncated, never rounded: 99.996 shows as 99.99,
   so 100.00 means that nothing failed.
-* Downtime = the sum of the intervals of the failed checks (outside maintenance): a failed
-  check stands for the time until the next one.
+* Downtime = the time each failed check (outside maintenance) stands for: from its start
+  until the next check of that service, at most its interval. A first failure followed by
+  a quick re-check 5 s later stands for 5 s, not for a whole interval; the last failed check
+  before a pause stands for its interval. A day's (an hour's, a month's) downtime is the
+  part of that time inside it: an outage across midnight is split at midnight.
+  Checks land one at a time, so a failed check is first counted for its whole interval and
+  the next check takes back what it cuts short (``Check.previous_down_until``); from a list
+  of raw checks (a rebuild) the same figures come from neighbours (``linked``).
 * Latency figures (min/avg/max/p50/p95/p99) describe the checks that got a correct answer
   (up or degraded); a timeout's "latency" is only the timeout and would distort them.
 * Percentiles are nearest-rank ("the smallest latency that at least p % of checks did not
@@ -23,11 +29,12 @@ Definitions (do not guess them elsewhere; import them from here):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
 from .models import Check, DailyStatus, Outcome
@@ -82,8 +89,10 @@ class Rollup:
         """When the period starts (UTC)."""
         return datetime(self.day.year, self.day.month, self.day.day, self.hour or 0, tzinfo=UTC)
 
-    def add(self, check: Check) -> None:
-        """Count one check."""
+    def add(self, check: Check, *, downtime: bool = True) -> None:
+        """Count one check. With ``downtime``, the check alone: a failed one adds its whole
+        interval here; ``rollup_deltas`` passes False and spreads the downtime over the
+        periods it falls in, taking back what the next check cut short."""
         self.checks += 1
         if check.maintenance:
             self.maintenance += 1  # excluded from uptime and downtime (SPEC §3.7)
@@ -94,7 +103,8 @@ class Rollup:
             self.degraded += 1
         else:
             self.down += 1
-            self.downtime_s += check.interval_s
+            if downtime:
+                self.downtime_s += check.interval_s
         if check.error_kind is not None and not check.maintenance:
             k = check.error_kind.value
             self.errors[k] = self.errors.get(k, 0) + 1
@@ -214,17 +224,107 @@ def rollup_deltas(
     checks: Iterable[Check], *, hourly: bool = False, monthly: bool = False
 ) -> list[Rollup]:
     """Fold checks into one partial rollup per (service, UTC day[, hour]); with ``monthly``,
-    per (service, UTC month), labelled with the month's first day."""
+    per (service, UTC month), labelled with the month's first day.
+
+    A check is counted in the period it started in; its downtime (and what it takes back
+    from the check before it) in the periods that time falls in, so a delta may hold
+    downtime and no check (the hour after a failed check at 23:59:30)."""
+    unit = "hour" if hourly else "month" if monthly else "day"
     by_key: dict[tuple[str, date, int | None], Rollup] = {}
-    for c in checks:
-        t = c.started_at.astimezone(UTC)
-        day = t.date().replace(day=1) if monthly else t.date()
-        key = (c.service_id, day, t.hour if hourly else None)
+
+    def rollup(key: tuple[str, date, int | None]) -> Rollup:
         r = by_key.get(key)
         if r is None:
             r = by_key[key] = Rollup(service_id=key[0], day=key[1], hour=key[2])
-        r.add(c)
+        return r
+
+    for c in checks:
+        day, hour = period_of(c.started_at, unit)
+        rollup((c.service_id, day, hour)).add(c, downtime=False)
+        for day, hour, seconds in downtime_pieces(c, unit):
+            rollup((c.service_id, day, hour)).downtime_s += seconds
     return list(by_key.values())
+
+
+def period_of(t: datetime, unit: str) -> tuple[date, int | None]:
+    """The (day, hour) key of the hour, day or month holding ``t`` (UTC)."""
+    u = t.astimezone(UTC)
+    if unit == "hour":
+        return u.date(), u.hour
+    if unit == "month":
+        return u.date().replace(day=1), None
+    return u.date(), None
+
+
+def _period_end(t: datetime, unit: str) -> datetime:
+    """The end of the hour, day or month holding ``t`` (UTC)."""
+    u = t.astimezone(UTC)
+    if unit == "hour":
+        return u.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    d = datetime(u.year, u.month, u.day, tzinfo=UTC)
+    if unit == "month":
+        return (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return d + timedelta(days=1)
+
+
+def downtime_spans(c: Check) -> list[tuple[datetime, datetime, float]]:
+    """The downtime a check adds, as (from, to, +1) and what it takes back, (from, to, −1):
+    a failed check outside maintenance stands for its whole interval until the next check
+    says otherwise; a check after a failed one takes back the rest of that one's interval."""
+    spans: list[tuple[datetime, datetime, float]] = []
+    if c.failed and not c.maintenance:
+        spans.append((c.started_at, c.started_at + timedelta(seconds=c.interval_s), 1.0))
+    if c.previous_down_until is not None and c.previous_down_until > c.started_at:
+        spans.append((c.started_at, c.previous_down_until, -1.0))
+    return spans
+
+
+def downtime_pieces(c: Check, unit: str) -> list[tuple[date, int | None, float]]:
+    """``downtime_spans`` cut at the hours, days or months they cross: (day, hour, ±s)."""
+    pieces: list[tuple[date, int | None, float]] = []
+    for start, end, sign in downtime_spans(c):
+        t = start
+        while t < end:
+            stop = min(end, _period_end(t, unit))
+            day, hour = period_of(t, unit)
+            pieces.append((day, hour, sign * (stop - t).total_seconds()))
+            t = stop
+    return pieces
+
+
+def link_previous(previous: Check | None, check: Check) -> Check:
+    """``check``, knowing the check of its service before it: when that one failed (outside
+    maintenance) and its interval reaches past this check's start, this check takes back the
+    rest (``previous_down_until``)."""
+    if previous is None or not previous.failed or previous.maintenance:
+        return check
+    until = previous.started_at + timedelta(seconds=previous.interval_s)
+    if not previous.started_at < check.started_at < until:
+        return check
+    return dataclasses.replace(check, previous_down_until=until)
+
+
+def linked(checks: Iterable[Check], last: dict[str, Check] | None = None) -> list[Check]:
+    """Raw checks in time order, each linked to the one before it of its service (from
+    ``last`` for the first; ``last`` is updated), so they fold as the daemon folded them."""
+    last = {} if last is None else last
+    out = []
+    for c in sorted(checks, key=lambda x: x.started_at):
+        c = link_previous(last.get(c.service_id), dataclasses.replace(c, previous_down_until=None))
+        last[c.service_id] = c
+        out.append(c)
+    return out
+
+
+def downtime_within(checks: Iterable[Check], start: datetime, end: datetime) -> float:
+    """Seconds of downtime in [start, end) that ``checks`` (linked) stand for."""
+    total = 0.0
+    for c in checks:
+        for a, b, sign in downtime_spans(c):
+            lo, hi = max(a, start), min(b, end)
+            if lo < hi:
+                total += sign * (hi - lo).total_seconds()
+    return total
 
 
 def uptime_ratio(up: int, degraded: int, checks: int, maintenance: int) -> float | None:

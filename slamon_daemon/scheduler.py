@@ -92,6 +92,8 @@ class Scheduler:
         self._stopping = False
         self._lateness: deque[float] = deque(maxlen=100_000)
         self.skipped = 0
+        self._window: list[float] = []  # lateness of the starts since take_window()
+        self._window_skipped = 0
 
     # -- services ---------------------------------------------------------------------
 
@@ -145,10 +147,12 @@ class Scheduler:
                     # Next slot; slots already past (the loop was blocked) are counted as missed.
                     missed = math.floor((now - due) / service.interval_s)
                     self.skipped += missed
+                    self._window_skipped += missed
                     self._push(due + (missed + 1) * service.interval_s, sid, gen)
                 if sid in self._in_flight:
                     if gen != -1:
                         self.skipped += 1
+                        self._window_skipped += 1
                     continue
                 self._start(service, due)
             delay = (self._heap[0][0] - self._clock.monotonic()) if self._heap else 3600.0
@@ -175,7 +179,9 @@ class Scheduler:
             sem = self._hosts[host] = asyncio.Semaphore(self._per_host_limit)
         try:
             async with self._global, sem:
-                self._lateness.append(max(0.0, self._clock.monotonic() - due))
+                late = max(0.0, self._clock.monotonic() - due)
+                self._lateness.append(late)
+                self._window.append(late)
                 await self._run_check(service)
         except asyncio.CancelledError:
             raise
@@ -194,3 +200,10 @@ class Scheduler:
             return xs[min(len(xs) - 1, int(p * len(xs)))]
 
         return LatenessStats(len(xs), q(0.50), q(0.99), xs[-1], self.skipped)
+
+    def take_window(self) -> tuple[list[float], int]:
+        """The lateness of every check start and the slots skipped since the last call
+        (overload.py samples them)."""
+        window, skipped = self._window, self._window_skipped
+        self._window, self._window_skipped = [], 0
+        return window, skipped

@@ -19,8 +19,14 @@ Definitions, for one service over a period [start, end):
   MTBF = (counted time − downtime) / number of episodes (None without episodes).
 * p95 latency: nearest-rank from the merged histogram (within 1 %).
 * Latency objective (optional, per service: e.g. 95 % of answered checks under 1000 ms):
-  compliance = share of answered checks at or under the threshold, read from the histogram
-  (exact except for latencies within 1 % of the threshold).
+  compliance = share of answered checks at or under the threshold T. It is counted from the
+  histogram, whose buckets are exact on one side of T: every bucket entirely at or under T
+  counts, every one entirely over T does not, and the exact min and max settle the rest when
+  they can (max ≤ T: all; min > T: none). Only checks in the one bucket that holds T
+  (latencies in (T'/1.02, T'] around T, T' its upper edge: at most 2 % under or over T) are
+  unknown: ``compliance_pct`` counts them as over (it never claims more than is true) and
+  ``compliance_max_pct`` as under; the truth lies between, and ``met`` is judged on the
+  lower figure. ``exact`` says when the two agree.
 """
 
 from __future__ import annotations
@@ -31,7 +37,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .models import OutageEpisode, Service
-from .rollup import HIST_GAMMA, Rollup, sum_rollups, uptime_percent_text, uptime_ratio
+from .rollup import (
+    HIST_GAMMA,
+    Rollup,
+    bucket_of,
+    sum_rollups,
+    uptime_percent_text,
+    uptime_ratio,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +112,22 @@ def default_month(now: datetime, tz: str = "UTC") -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
-def _share_at_or_under(r: Rollup, threshold_ms: float) -> float | None:
-    if r.latency_count == 0:
+def objective_share(r: Rollup, threshold_ms: float) -> tuple[float, float] | None:
+    """(at least, at most) the share of answered checks at or under ``threshold_ms`` (see
+    the module docstring); None without answered checks."""
+    n = r.latency_count
+    if n == 0:
         return None
-    under = sum(n for b, n in r.hist.items() if HIST_GAMMA**b <= threshold_ms * (1 + 1e-12))
-    return under / r.latency_count
+    if r.latency_max_ms is not None and r.latency_max_ms <= threshold_ms:
+        return 1.0, 1.0
+    if r.latency_min_ms is not None and r.latency_min_ms > threshold_ms:
+        return 0.0, 0.0
+    holding = bucket_of(threshold_ms)  # γ^(holding−1) < T ≤ γ^holding
+    under = sum(c for b, c in r.hist.items() if b < holding)
+    unknown = r.hist.get(holding, 0)
+    if HIST_GAMMA**holding <= threshold_ms * (1 + 1e-12):  # T is that bucket's upper edge
+        under, unknown = under + unknown, 0
+    return under / n, (under + unknown) / n
 
 
 def service_figures(
@@ -166,12 +190,15 @@ def service_figures(
         "latency_objective": None,
     }
     if service.latency_objective_ms is not None and service.latency_objective_pct is not None:
-        share = _share_at_or_under(total, service.latency_objective_ms)
+        share = objective_share(total, service.latency_objective_ms)
+        low, high = share if share is not None else (None, None)
         out["latency_objective"] = {
             "threshold_ms": service.latency_objective_ms,
             "target_pct": service.latency_objective_pct,
-            "compliance_pct": None if share is None else round(share * 100, 3),
-            "met": None if share is None else share * 100 >= service.latency_objective_pct - 1e-12,
+            "compliance_pct": None if low is None else round(low * 100, 3),
+            "compliance_max_pct": None if high is None else round(high * 100, 3),
+            "exact": None if share is None else low == high,
+            "met": None if low is None else low * 100 >= service.latency_objective_pct - 1e-12,
         }
     return out
 

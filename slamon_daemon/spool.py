@@ -18,13 +18,14 @@ restart or when too much is pending.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from .models import Check, OutageEpisode, ServiceStatus, Transition, parse_ts
 from .store.base import Record
@@ -42,17 +43,35 @@ class Segment:
     cached: list[Record] | None
 
 
+class JournalError(OSError):
+    """A journal write failed; ``str()`` names the folder and the error."""
+
+
 class Spool:
-    """An append-only journal of checks in ``folder``."""
+    """An append-only journal of checks in ``folder``.
+
+    A write that fails (full disk, read-only filesystem, a folder gone) raises
+    ``JournalError`` and leaves no torn line behind: the segment is cut back to its last
+    whole line and closed, so the next append starts a new segment.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        existing = sorted(self.folder.glob("*.jsonl"))
-        self.closed: list[Segment] = [Segment(p, -1, None) for p in existing]
-        self._next = (int(existing[-1].stem) + 1) if existing else 1
-        self._file: IO[str] | None = None
+        self.closed: list[Segment] = []
+        self._next = 1
+        self._fd: int | None = None
+        self._size = 0
         self._active: Segment | None = None
+        self._undeleted: list[Path] = []  # written to the store, but the unlink failed
+        self.open_error: str | None = None
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            existing = sorted(self.folder.glob("*.jsonl"))
+        except OSError as exc:
+            self.open_error = f"cannot use the journal folder {self.folder}: {exc}"
+            existing = []
+        self.closed = [Segment(p, -1, None) for p in existing]
+        self._next = (int(existing[-1].stem) + 1) if existing else 1
 
     @property
     def pending(self) -> int:
@@ -61,27 +80,77 @@ class Spool:
         return n + (self._active.count if self._active else 0)
 
     def append(self, record: Record) -> None:
-        if self._file is None:
-            path = self.folder / f"{self._next:012d}.jsonl"
-            self._next += 1
-            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open on purpose
-            self._active = Segment(path, 0, [])
-        assert self._active is not None
-        self._file.write(json.dumps(encode_record(record), separators=(",", ":")) + "\n")
-        self._file.flush()
+        """Append one record as one line.
+
+        Raises:
+            JournalError: the line could not be written; the journal holds no part of it.
+        """
+        data = (json.dumps(encode_record(record), separators=(",", ":")) + "\n").encode()
+        if self._fd is None:
+            self._open_segment()
+        assert self._fd is not None and self._active is not None
+        try:
+            written = 0
+            while written < len(data):  # a write to a nearly full disk may be short
+                written += os.write(self._fd, data[written:])
+        except OSError as exc:
+            self._cut_back()
+            raise JournalError(
+                exc.errno, f"cannot write to the journal in {self.folder}: {exc.strerror or exc}"
+            ) from exc
+        self._size += len(data)
         self._active.count += 1
         if self._active.cached is not None:
             self._active.cached.append(record)
             if self.pending > MAX_CACHED_CHECKS:
                 self._drop_caches()
 
+    def _open_segment(self) -> None:
+        path = self.folder / f"{self._next:012d}.jsonl"
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
+        except FileExistsError:
+            self._next += 1  # a stray file took the number: use the next one
+            raise JournalError(
+                errno.EEXIST, f"cannot create a journal segment in {self.folder}: {path} exists"
+            ) from None
+        except OSError as exc:
+            raise JournalError(
+                exc.errno,
+                f"cannot create a journal segment in {self.folder}: {exc.strerror or exc}",
+            ) from exc
+        self._next += 1
+        self._fd, self._size = fd, 0
+        self._active = Segment(path, 0, [])
+
+    def _cut_back(self) -> None:
+        """After a failed write: drop the partial line, close the segment (kept if it holds
+        whole lines, else removed)."""
+        fd, seg = self._fd, self._active
+        self._fd, self._active = None, None
+        if fd is None or seg is None:
+            return
+        try:
+            os.ftruncate(fd, self._size)
+        except OSError:
+            pass  # a torn last line is skipped when the segment is read back
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        if seg.count:
+            self.closed.append(seg)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(seg.path)
+
     def rotate(self) -> None:
         """Close the active segment (if it holds anything) so the writer can take it."""
-        if self._file is None or self._active is None or self._active.count == 0:
+        if self._fd is None or self._active is None or self._active.count == 0:
             return
-        self._file.close()
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
         self.closed.append(self._active)
-        self._file = None
+        self._fd = None
         self._active = None
 
     def _drop_caches(self) -> None:
@@ -91,7 +160,11 @@ class Spool:
             self._active.cached = None
 
     def read(self, segment: Segment) -> list[Record]:
-        """The checks of a closed segment, in order (from memory when cached)."""
+        """The checks of a closed segment, in order (from memory when cached).
+
+        Raises:
+            OSError: the segment cannot be read.
+        """
         if segment.cached is not None:
             return segment.cached
         return list(self._read_file(segment.path))
@@ -108,17 +181,36 @@ class Spool:
                     logger.warning("%s:%d: unreadable line skipped: %s", path, n, exc)
 
     def done(self, segment: Segment) -> None:
-        """Every check of ``segment`` is committed: forget it."""
+        """Every check of ``segment`` is committed: forget it (and remove its file)."""
         self.closed.remove(segment)
+        self._unlink(segment.path)
+
+    def _unlink(self, path: Path) -> None:
         try:
-            os.unlink(segment.path)
+            os.unlink(path)
         except FileNotFoundError:
             pass
+        except OSError as exc:
+            if path not in self._undeleted:
+                logger.warning("cannot remove the written journal segment %s: %s", path, exc)
+                self._undeleted.append(path)
+
+    def retry_removals(self) -> None:
+        """Try again to remove segments already written whose removal failed."""
+        for path in list(self._undeleted):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue
+            self._undeleted.remove(path)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
         if self._active is not None and self._active.count:
             self.closed.append(self._active)
         self._active = None

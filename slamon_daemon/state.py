@@ -36,7 +36,13 @@ from .models import (
     ServiceStatus,
     Transition,
 )
-from .rollup import DEFAULT_MAJOR_THRESHOLD, Rollup, daily_status, uptime_percent_text
+from .rollup import (
+    DEFAULT_MAJOR_THRESHOLD,
+    Rollup,
+    daily_status,
+    downtime_pieces,
+    uptime_percent_text,
+)
 
 HISTORY_DAYS = 90
 WINDOWS = (30, 60, 90)
@@ -79,13 +85,20 @@ class ServiceState:
         return self.consecutive_failures > 0
 
     def add_to_day(self, check: Check) -> None:
+        """Count a check in its UTC day, its downtime in the days it falls in (rollup.py)."""
         day = check.started_at.astimezone(UTC).date()
+        self._day(day).add(check, downtime=False)
+        for d, _hour, seconds in downtime_pieces(check, "day"):
+            self._day(d).downtime_s += seconds
+            day = min(day, d)
+        if self._past is not None and day < self._past.today:
+            self._past = None  # a late check for a past day: recompute the cache
+
+    def _day(self, day: date) -> Rollup:
         r = self.days.get(day)
         if r is None:
             r = self.days[day] = Rollup(service_id=self.service.id, day=day)
-        r.add(check)
-        if self._past is not None and day < self._past.today:
-            self._past = None  # a late check for a past day: recompute the cache
+        return r
 
     def _past_cache(self, today: date, threshold: float) -> _PastCache:
         if self._past is not None and self._past.today == today:
@@ -306,3 +319,61 @@ class LiveState:
             if worst is ServiceStatus.MAJOR_OUTAGE and len(counted) > 1:
                 worst = ServiceStatus.PARTIAL_OUTAGE
         return max(worst, self.incident_floor, key=STATUS_SEVERITY.__getitem__)
+
+    # -- a database reached after a start without it (issue 10) -------------------------
+
+    def merge_history(
+        self,
+        rollups: list[Rollup],
+        latest: dict[str, list[Check]],
+        open_episodes: list[OutageEpisode],
+    ) -> list[OutageEpisode]:
+        """Add what the database held from before this run under what this run counted.
+
+        slamond started while the database was unreachable, so the state holds only this
+        run's checks; ``rollups``, ``latest`` and ``open_episodes`` must not include them.
+        Days are summed, older checks go before this run's in the sparkline. An outage
+        episode left open by the previous run is carried on when this run has none and the
+        service has not recovered since; otherwise it ends where this run's view begins.
+
+        Returns:
+            The episodes closed here, to be written.
+        """
+        for r in rollups:
+            st = self.services.get(r.service_id)
+            if st is None:
+                continue
+            merged = Rollup(service_id=r.service_id, day=r.day)
+            merged.merge(r)
+            live = st.days.get(r.day)
+            if live is not None:
+                merged.merge(live)
+            st.days[r.day] = merged
+            st._past = None
+        first_live: dict[str, datetime] = {}
+        for sid, st in self.services.items():
+            if st.recent:
+                first_live[sid] = st.recent[0].started_at
+            older = [
+                c
+                for c in latest.get(sid, [])
+                if sid not in first_live or c.started_at < first_live[sid]
+            ]
+            if older:
+                st.recent = deque([*older, *st.recent], maxlen=SPARKLINE_POINTS)
+                if st.last_check is None:
+                    st.last_check = older[-1]
+        closed: list[OutageEpisode] = []
+        for e in open_episodes:
+            st = self.services.get(e.service_id)
+            if st is None:
+                continue
+            if st.episode is not None:
+                e.ended_at = st.episode.started_at
+                closed.append(e)
+            elif e.service_id in first_live and not st.failure_pending and not st.confirmed_down:
+                e.ended_at = first_live[e.service_id]
+                closed.append(e)
+            else:
+                st.episode = e
+        return closed

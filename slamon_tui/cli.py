@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument(
         "params", nargs="?", default="{}", help="params as a JSON object (default {})"
     )
+    sub.add_parser(
+        "reload",
+        parents=later,
+        help="make the daemon re-read its config file (as SIGHUP does); admin only",
+    )
     demo = sub.add_parser(
         "demo", help="start a demo daemon with local targets in a temp dir and open the dashboard"
     )
@@ -149,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(status_command(socket_path))
     if args.command == "call":
         return asyncio.run(call_command(socket_path, args.method, args.params))
+    if args.command == "reload":
+        return asyncio.run(reload_command(socket_path))
     return run_tui(socket_path, user=args.user)
 
 
@@ -295,6 +302,28 @@ async def call_command(socket_path: Path, method: str, params_text: str) -> int:
     except (FeedClientError, TimeoutError) as exc:
         return _unreachable(socket_path, exc)
     print(json.dumps(result, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+async def reload_command(socket_path: Path) -> int:
+    """``slamon reload``: print what daemon.reload changed, or every problem of the file
+    (exit 0 applied, 1 refused, 3 daemon unreachable)."""
+    try:
+        result = await _one_call(socket_path, "daemon.reload", {})
+    except FeedCallError as exc:
+        print(f"slamon reload: {exc.message}", file=sys.stderr)
+        return 1
+    except (FeedClientError, TimeoutError) as exc:
+        return _unreachable(socket_path, exc)
+    for line in result.get("problems") or []:
+        print(line, file=sys.stderr)
+    if not result.get("ok"):
+        print(f"slamon reload: {result.get('config')} refused; the daemon runs on", file=sys.stderr)
+        return 1
+    for line in result.get("changes") or ["nothing changed"]:
+        print(line)
+    if result.get("restart_needed"):
+        print("takes effect at the next restart: " + ", ".join(result["restart_needed"]))
     return EXIT_OK
 
 

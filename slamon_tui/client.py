@@ -260,6 +260,13 @@ class FeedClient:
         except ValueError:
             await self._close_transport()
             raise IncompatibleDaemon(f"{where} does not speak the slamon feed protocol") from None
+        refusal = hello.get("error")
+        if isinstance(refusal, dict) and "hello" not in hello:
+            # Over the daemon's connection limits: it says so in one line and closes.
+            await self._close_transport()
+            raise DaemonUnreachable(
+                f"the daemon at {where} refused the connection: {refusal.get('message')}"
+            )
         if hello.get("hello") != "slamon":
             await self._close_transport()
             raise IncompatibleDaemon(f"{where} does not speak the slamon feed protocol")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import (
+    control,
     incidents,
     logins,
     maintenance,
@@ -28,4 +29,5 @@ def api_methods() -> list[Method]:
         *service_admin.methods(),
         *incidents.methods(),
         *presence.methods(),
+        *control.methods(),
     ]

@@ -73,6 +73,11 @@ class Hooks(Protocol):
         """The daemon's figures (daemon.stats)."""
         ...
 
+    async def reload_config(self) -> dict[str, Any]:
+        """Re-read the config file and apply it (daemon.reload); what changed, or every
+        problem of a refused file. Raises StoreError when the database fails meanwhile."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Caller:

@@ -40,7 +40,9 @@ async def refresh(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -> An
 
 async def logout(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -> Any:
     P.only(params, {"refresh_token"}, "auth.logout")
-    await ctx.auth.logout(P.text(params, "refresh_token", default=None, max_len=200))
+    await ctx.auth.logout(
+        P.text(params, "refresh_token", default=None, max_len=200), caller.identity
+    )
     return {"ok": True}
 
 
@@ -92,7 +94,7 @@ def methods() -> list[Method]:
             "auth.logout",
             Role.ANONYMOUS,
             logout,
-            "end a login (revokes the refresh token)",
+            "end a login (revokes the refresh token and the access token used)",
             login_flow=True,
         ),
         Method("auth.whoami", Role.ANONYMOUS, whoami, "the caller's name and role"),

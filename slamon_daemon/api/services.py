@@ -22,7 +22,7 @@ from ..detail import (
 from ..errors import NotFound
 from ..models import Role
 from ..reports import sla_report
-from ..rollup import Rollup, daily_status, sum_rollups
+from ..rollup import Rollup, daily_status, downtime_within, linked, sum_rollups
 from ..sla import period_from_params
 from ..state import ServiceState
 from . import params as P
@@ -124,7 +124,8 @@ async def service_series(ctx: ApiContext, caller: Caller, params: dict[str, Any]
         checks = await ctx.store.checks_between(sid, start, end)
         points = series_points(sid, start, end, bucket, checks=checks)
         for c in checks:
-            summary.add(c)
+            summary.add(c, downtime=False)
+        summary.downtime_s = downtime_within(linked(checks), start, end)
     return {
         "id": sid,
         "range": rng,

@@ -22,7 +22,7 @@ class SqliteStore(SqlStore):
 class PostgresStore(SqlStore):
     """The store in the PostgreSQL database ``dsn`` (postgresql://user@host:port/db)."""
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8) -> None:
+    def __init__(self, dsn: str, *, min_size: int = 0, max_size: int = 8) -> None:
         from .dialects.postgres import PostgresDialect
 
         super().__init__(PostgresDialect(dsn, min_size=min_size, max_size=max_size))

@@ -31,6 +31,9 @@ from ..rollup import Rollup
 Record = Check | Transition | OutageEpisode
 """What the daemon makes durable through the journal (spool.py)."""
 
+LoginFailureRow = tuple[str, str, int, datetime, datetime]
+"""(username, client, failures, last failure, locked until) of login_failures."""
+
 Progress = Callable[[int, int], None]
 """progress(done, total) callback of long operations."""
 
@@ -397,3 +400,67 @@ class Store(ABC):
     @abstractmethod
     async def open_incidents_for_service(self, service_id: str) -> list[Incident]:
         """Active incidents that list ``service_id`` as affected."""
+
+    # -- login throttling and logged-out tokens (issue 10) -------------------------------
+
+    @abstractmethod
+    async def save_login_failures(
+        self, username: str, client: str, failures: int, last_at: datetime, locked_until: datetime
+    ) -> None:
+        """Store the failed-login count of (username, client) (an upsert)."""
+
+    @abstractmethod
+    async def clear_login_failures(self, username: str, client: str) -> None:
+        """Forget the failed logins of (username, client) (a success)."""
+
+    @abstractmethod
+    async def login_failures(self, since: datetime) -> list[LoginFailureRow]:
+        """Every (username, client) whose last failure is at or after ``since``."""
+
+    @abstractmethod
+    async def revoke_access_token(self, jti: str, expires_at: datetime) -> None:
+        """Deny the access token ``jti`` until it expires (auth.logout); idempotent."""
+
+    @abstractmethod
+    async def revoked_access_tokens(self, now: datetime) -> dict[str, datetime]:
+        """The denied access tokens not yet expired: jti → expiry."""
+
+    @abstractmethod
+    async def prune_logins(self, now: datetime, failures_before: datetime) -> None:
+        """Drop expired revoked tokens and failures last seen before ``failures_before``."""
+
+    # -- one daemon per database (issue 10) ---------------------------------------------
+
+    def daemon_lock(self, node: str) -> DaemonLock:
+        """The lock that lets one daemon at a time run as ``node`` on this database (not yet
+        taken: ``acquire`` it). SQLite: a lock file beside the database; PostgreSQL: an
+        advisory lock keyed by the node name, held on a connection of its own."""
+        raise NotImplementedError
+
+    async def verify(self) -> str | None:
+        """Cheap check that the database is still the one opened (SQLite: the file was not
+        deleted or replaced). Returns what is wrong, or None. Once wrong, the store refuses
+        every read and write (StoreUnavailable) until it is opened again."""
+        return None
+
+
+class DaemonLock(ABC):
+    """A lock held for a daemon's whole life, so that a second daemon on the same database
+    (and, on PostgreSQL, with the same node name) refuses to start (issue 10; issue 15 keys
+    its node leases on the same lock)."""
+
+    description: str
+    """What is locked, for messages ("the SQLite file /x.db", "node eu-1 on PostgreSQL ...")."""
+
+    @abstractmethod
+    async def acquire(self) -> str | None:
+        """Take the lock without waiting. Returns None when taken, else who holds it (a
+        sentence). Raises StoreUnavailable when the database cannot be reached."""
+
+    @abstractmethod
+    async def held(self) -> bool:
+        """Whether the lock is still held (PostgreSQL: its connection is alive)."""
+
+    @abstractmethod
+    async def release(self) -> None:
+        """Let the lock go; safe twice."""

@@ -35,8 +35,16 @@ from ..models import (
     User,
     role_from_name,
 )
-from ..rollup import Rollup, rollup_deltas
-from .base import Progress, Record, RetentionResult, Store, SyncResult
+from ..rollup import Rollup, linked, rollup_deltas
+from .base import (
+    DaemonLock,
+    LoginFailureRow,
+    Progress,
+    Record,
+    RetentionResult,
+    Store,
+    SyncResult,
+)
 from .dialects.base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row
 from .migrate import load_migrations
 
@@ -111,6 +119,12 @@ class SqlStore(Store):
 
     async def close(self) -> None:
         await self.dialect.close()
+
+    def daemon_lock(self, node: str) -> DaemonLock:
+        return self.dialect.daemon_lock(node)
+
+    async def verify(self) -> str | None:
+        return await self.dialect.verify()
 
     async def _fetch(self, sql: str, *args: Any) -> list[Row]:
         async with self.dialect.read() as con:
@@ -335,26 +349,65 @@ class SqlStore(Store):
         last = self.dialect.from_time(rows[0][1]).date()
         start = max(first, since) if since else first
         total_days = (last - start).days + 1
+        # Downtime runs forward from a check (rollup.py): the day before ``start`` is read
+        # (not written) for its checks' downtime into ``start`` and the link to the next
+        # check; what a day's checks put into later days is carried to them. A check's
+        # interval is taken to be at most a day.
+        previous: dict[str, Check] = {}
+        carry: dict[tuple[str, date, int | None], Rollup] = {}
         read = 0
-        for done in range(1, total_days + 1):
-            day = start + timedelta(days=done - 1)
-            lo = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            async with self.dialect.transaction() as con:
-                found = await con.fetch(
-                    f"SELECT {CHECK_COLUMNS} FROM checks WHERE started_at >= ? AND started_at < ?"
-                    " ORDER BY service_id, started_at",
-                    *(self.dialect.time(lo), self.dialect.time(lo + timedelta(days=1))),
-                )
-                checks = [self._check(r) for r in found]
-                for table in ("daily_rollups", "hourly_rollups"):
-                    await con.execute(f"DELETE FROM {table} WHERE day = ?", self.dialect.day(day))
-                if checks:
-                    await self._fold(con, checks, ("daily_rollups", "hourly_rollups"))
-            read += len(checks)
-            if progress:
-                progress(done, total_days)
-        await self.months_from_daily(start, last)
+        day = start - timedelta(days=1)
+        while day <= last or any(k[1] >= start for k in carry):
+            checks = linked(await self._checks_of_day(day), previous) if day <= last else []
+            deltas = [
+                *(d for t in (False, True) for d in rollup_deltas(checks, hourly=t)),
+                *carry.values(),
+            ]
+            carry = {}
+            here: list[Rollup] = []
+            for d in merge_deltas(deltas):
+                if d.day > day:
+                    carry[(d.service_id, d.day, d.hour)] = d
+                elif d.day == day:
+                    here.append(d)
+            if day >= start:
+                async with self.dialect.transaction() as con:
+                    for table in ("daily_rollups", "hourly_rollups"):
+                        await con.execute(
+                            f"DELETE FROM {table} WHERE day = ?", self.dialect.day(day)
+                        )
+                    await self._write_rollups(con, here)
+                read += len(checks)
+                if progress and day <= last:
+                    progress((day - start).days + 1, total_days)
+            day += timedelta(days=1)
+        await self.months_from_daily(start, day)
         return read
+
+    async def _checks_of_day(self, day: date) -> list[Check]:
+        lo = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        found = await self._fetch(
+            f"SELECT {CHECK_COLUMNS} FROM checks WHERE started_at >= ? AND started_at < ?"
+            " ORDER BY started_at, service_id",
+            *(self.dialect.time(lo), self.dialect.time(lo + timedelta(days=1))),
+        )
+        return [self._check(r) for r in found]
+
+    async def _write_rollups(self, con: Connection, rollups: Sequence[Rollup]) -> None:
+        """Insert daily (hour None) and hourly rollups whose rows were just deleted."""
+        day = self.dialect.day
+        daily = [r for r in rollups if r.hour is None]
+        hourly = [r for r in rollups if r.hour is not None]
+        if daily:
+            await con.executemany(
+                _UPSERT_ROLLUP["daily_rollups"],
+                [(r.service_id, day(r.day), *rollup_values(r)) for r in daily],
+            )
+        if hourly:
+            await con.executemany(
+                _UPSERT_ROLLUP["hourly_rollups"],
+                [(r.service_id, day(r.day), r.hour, *rollup_values(r)) for r in hourly],
+            )
 
     async def months_from_daily(self, first: date, last: date) -> None:
         """Recompute the monthly rollups of the months from ``first`` to ``last`` from the
@@ -695,6 +748,54 @@ class SqlStore(Store):
             *(self.dialect.time(now), token_hash),
         )
 
+    async def save_login_failures(
+        self, username: str, client: str, failures: int, last_at: datetime, locked_until: datetime
+    ) -> None:
+        t = self.dialect.time
+        await self._change(
+            "INSERT INTO login_failures (username, client, failures, last_failure_at,"
+            " locked_until) VALUES (?, ?, ?, ?, ?) ON CONFLICT (username, client) DO UPDATE"
+            " SET failures = excluded.failures, last_failure_at = excluded.last_failure_at,"
+            " locked_until = excluded.locked_until",
+            *(username, client, failures, t(last_at), t(locked_until)),
+        )
+
+    async def clear_login_failures(self, username: str, client: str) -> None:
+        await self._change(
+            "DELETE FROM login_failures WHERE username = ? AND client = ?", username, client
+        )
+
+    async def login_failures(self, since: datetime) -> list[LoginFailureRow]:
+        rows = await self._fetch(
+            "SELECT username, client, failures, last_failure_at, locked_until"
+            " FROM login_failures WHERE last_failure_at >= ?",
+            self.dialect.time(since),
+        )
+        t = self.dialect.from_time
+        return [(str(r[0]), str(r[1]), int(r[2]), t(r[3]), t(r[4])) for r in rows]
+
+    async def revoke_access_token(self, jti: str, expires_at: datetime) -> None:
+        await self._change(
+            "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            jti,
+            self.dialect.time(expires_at),
+        )
+
+    async def revoked_access_tokens(self, now: datetime) -> dict[str, datetime]:
+        rows = await self._fetch(
+            "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?",
+            self.dialect.time(now),
+        )
+        return {str(r[0]): self.dialect.from_time(r[1]) for r in rows}
+
+    async def prune_logins(self, now: datetime, failures_before: datetime) -> None:
+        async with self.dialect.transaction() as con:
+            await con.execute("DELETE FROM revoked_tokens WHERE expires_at <= ?", self._time(now))
+            await con.execute(
+                "DELETE FROM login_failures WHERE last_failure_at < ? AND locked_until <= ?",
+                *(self._time(failures_before), self._time(now)),
+            )
+
     async def add_audit(self, entry: AuditEntry) -> None:
         await self._change(
             "INSERT INTO audit_log (at, actor, method, target, changes) VALUES (?, ?, ?, ?, ?)",
@@ -958,6 +1059,18 @@ def rollup_from_row(service_id: str, day: date, hour: int | None, values: Sequen
         errors={str(k): int(v) for k, v in json.loads(values[11] or "{}").items()},
         maintenance_s=values[12],
     )
+
+
+def merge_deltas(deltas: Iterable[Rollup]) -> list[Rollup]:
+    """Partial rollups of the same key added into one."""
+    out: dict[tuple[str, date, int | None], Rollup] = {}
+    for d in deltas:
+        cur = out.get((d.service_id, d.day, d.hour))
+        if cur is None:
+            out[(d.service_id, d.day, d.hour)] = d
+        else:
+            cur.merge(d)
+    return list(out.values())
 
 
 def merge_into(existing: dict[tuple[Any, ...], Rollup], deltas: Iterable[Rollup]) -> list[Rollup]:

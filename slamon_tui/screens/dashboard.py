@@ -36,6 +36,7 @@ from slamon_tui.screens.service import ServiceScreen
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.column_header import ColumnHeader
 from slamon_tui.widgets.columns import Columns, columns_for
+from slamon_tui.widgets.daemon_health import DaemonHealth
 from slamon_tui.widgets.day_line import DayLine, DayView
 from slamon_tui.widgets.identity_badge import IdentityBadge
 from slamon_tui.widgets.incident_panel import IncidentPanel
@@ -114,6 +115,7 @@ class DashboardScreen(Screen[None]):
         with Horizontal(id="connection-row"):
             yield self._connection
             yield IdentityBadge(id="identity", classes="identity-badge")
+        yield DaemonHealth(self._call, id="daemon-health")
         # Hidden until there is something to show. Set here, not in on_mount: the feed
         # worker's first snapshot can be handled before this screen's Mount event.
         yield _hidden(Static("", id="notice"))

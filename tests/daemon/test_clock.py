@@ -136,8 +136,24 @@ async def test_an_outage_across_midnight_and_the_month_end(folder: Path, db_url:
             made = list(prober.made)
             down = [x for x in made if x.failed]
             # The script did what this test is about: failures on both sides of midnight.
-            assert {x.started_at.date() for x in down} == {OCT31, NOV1}
+            # The slots of "api" (20 s) fall at :13.5, :33.5, :53.5 and the fake clock ticks
+            # whole seconds: the first failure at 23:59:34, a quick re-check 5 s later, then
+            # the slots, until the first success at 00:00:54.
+            assert [x.started_at.strftime("%H:%M:%S") for x in down] == [
+                "23:59:34",
+                "23:59:39",
+                "23:59:54",
+                "00:00:14",
+                "00:00:34",
+            ]
+            first_up = next(x for x in made if x.started_at > down[-1].started_at)
+            assert first_up.started_at == datetime(2026, 11, 1, 0, 0, 54, tzinfo=UTC)
             expected = by_day(made)
+            # Downtime by hand (issue 10): each failed check stands for the time until the next
+            # check, and the outage is split at midnight: 23:59:34 → 24:00 is 26 s on Oct 31,
+            # 00:00 → 00:00:54 is 54 s on Nov 1 (not 5 × 20 s = 100 s).
+            expected[OCT31].downtime_s = 26.0
+            expected[NOV1].downtime_s = 54.0
 
             after = await c.result("status.get")
             assert after["days"][-1] == "2026-11-01" and after["days"][-2] == "2026-10-31"

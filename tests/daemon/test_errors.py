@@ -172,7 +172,7 @@ async def failing_daemon(folder: Path) -> AsyncIterator[tuple[Daemon, FailingSto
     config = daemon_config(folder, extra="owner_is_admin = true", services=(svc,))
     settings, _ = load_settings(config)
     store = FailingStore(open_store(settings.daemon.database_url))
-    daemon = Daemon(settings, store=store)  # type: ignore[arg-type]
+    daemon = Daemon(settings, store=store, config_path=config)  # type: ignore[arg-type]
     task = asyncio.create_task(daemon.run())
     await asyncio.wait_for(daemon.started.wait(), 30)
     try:
@@ -238,6 +238,7 @@ NO_STORE: dict[str, dict[str, Any]] = {
     "auth.whoami": {},
     "presence.clear": {},
     "presence.list": {"incident_id": 1},
+    "daemon.reload": {},  # the file unchanged: nothing to store
 }
 """Methods answered from memory: they work on with the database down."""
 

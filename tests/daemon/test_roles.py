@@ -78,6 +78,7 @@ INTENDED: dict[str, Role] = {
     "service.resume": ADM,
     "maintenance.create": ADM,
     "maintenance.cancel": ADM,
+    "daemon.reload": ADM,
 }
 
 AUDITED = {
@@ -97,6 +98,7 @@ AUDITED = {
     "incident.update",
     "incident.add_update",
     "incident.resolve",
+    "daemon.reload",
 }
 """Methods that change state (Method.audited): each successful call is audited."""
 
@@ -239,7 +241,9 @@ async def _seed(daemon: Daemon) -> dict[str, Any]:
 
 
 async def _matrix_row(c: Client, token: str | None, names: list[str]) -> dict[str, dict[str, Any]]:
-    return {name: await c.req(name, {}, token=token) for name in names}
+    # auth.logout last: it ends the access token it is called with (issue 10).
+    ordered = sorted(names, key=lambda n: n == "auth.logout")
+    return {name: await c.req(name, {}, token=token) for name in ordered}
 
 
 def _check_row(caller: str, replies: dict[str, dict[str, Any]]) -> list[str]:
@@ -335,6 +339,7 @@ def _valid_params(seed: dict[str, Any]) -> dict[str, dict[str, Any]]:
         },
         "incident.add_update": {"id": seed["incidents"][1], "message": "all fine, honest"},
         "incident.resolve": {"id": seed["incidents"][2], "version": 1, "root_cause": "none"},
+        "daemon.reload": {},
     }
 
 

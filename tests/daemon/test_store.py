@@ -19,7 +19,7 @@ from slamon_daemon.models import (
     ServiceStatus,
     Transition,
 )
-from slamon_daemon.rollup import Rollup
+from slamon_daemon.rollup import Rollup, linked
 from slamon_daemon.store import PostgresStore, SqliteStore, SqlStore
 from slamon_daemon.store.base import Store
 from slamon_daemon.store.migrate import load_migrations
@@ -239,7 +239,9 @@ async def test_rollups_by_utc_day_match_hand_computed_numbers(store: Store) -> N
         chk("api", datetime(2025, 3, 31, 7, 0, tzinfo=timezone(timedelta(hours=2))), UP, 7.75),
         chk("web", at(D31, 12), UP, 100.0),
     ]
-    # Two batches, so the second is merged into stored rows.
+    # Linked as the daemon links them (each knows the check before it: rollup.linked), in
+    # two batches, so the second is merged into stored rows.
+    checks = linked(checks)
     assert await store.write_checks(checks[:3]) == 3
     assert await store.write_checks(checks[3:]) == 5
 
@@ -247,13 +249,16 @@ async def test_rollups_by_utc_day_match_hand_computed_numbers(store: Store) -> N
     assert set(rows) == {("api", D30, None), ("api", D31, None), ("web", D31, None)}
     d30 = rows[("api", D30, None)]
     assert (d30.checks, d30.up, d30.degraded, d30.down, d30.maintenance) == (1, 0, 0, 1, 0)
-    assert d30.downtime_s == 60.0
+    # The timeout at 23:59:59.999999 stands until the next check, at midnight: 1 µs.
+    assert d30.downtime_s == pytest.approx(1e-6)
     assert d30.errors == {"timeout": 1}
     assert d30.latency_count == 0 and d30.latency_min_ms is None and d30.latency_max_ms is None
 
     d31 = rows[("api", D31, None)]
     assert (d31.checks, d31.up, d31.degraded, d31.down, d31.maintenance) == (6, 2, 1, 2, 1)
-    assert d31.downtime_s == 60.0  # 30 + 30; the maintenance failure is not downtime
+    # 00:02 and 00:03 each stand for their 30 s interval (the next check is 60 s later);
+    # the maintenance failure is not downtime.
+    assert d31.downtime_s == pytest.approx(60.0)
     assert d31.errors == {"connection_error": 2}
     # Latency of the answered checks only: 10.5, 900.25, 7.75.
     assert d31.latency_count == 3

@@ -51,6 +51,7 @@ NO_STORE = {
     "presence.set",
     "presence.clear",
     "presence.list",
+    "daemon.reload",  # the config file unchanged: nothing to store
 }
 """Methods answered from the daemon's memory alone."""
 WRITTEN = (
@@ -191,7 +192,7 @@ async def running(folder: Path, db_url: str, target_url: str) -> AsyncIterator[D
         ),
     )
     settings, _ = load_settings(cfg)
-    daemon = Daemon(settings)
+    daemon = Daemon(settings, config_path=cfg)
     task = asyncio.create_task(daemon.run())
     await asyncio.wait_for(daemon.started.wait(), 30)
     try:

@@ -20,6 +20,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
 from typing import Any
 
+from ..base import DaemonLock
 from ..migrate import Migration
 
 Row = Sequence[Any]
@@ -151,3 +152,14 @@ class Dialect(ABC):
     @abstractmethod
     async def apply_migration(self, con: Connection, migration: Migration) -> None:
         """Run one migration file and record it, all or nothing. Raises MigrationError."""
+
+    # -- one daemon per database (issue 10) -------------------------------------------------
+
+    @abstractmethod
+    def daemon_lock(self, node: str) -> DaemonLock:
+        """The lock one daemon holds for its whole life (store.base.DaemonLock)."""
+
+    async def verify(self) -> str | None:
+        """What is wrong with the database the dialect opened (SQLite: file deleted or
+        replaced), or None. Once wrong, ``read()`` and ``transaction()`` refuse."""
+        return None

@@ -3,6 +3,11 @@
 Raw checks live in a table partitioned by day: ``maintain`` creates the partitions ahead of
 need and retention drops whole old ones. A batch of checks is one ``unnest`` insert; stored
 rollups are read ``FOR UPDATE`` by key, so concurrent writers merge one after the other.
+
+A daemon holds a session advisory lock keyed by its node name on a connection of its own
+(``AdvisoryLock``), so a second daemon with the same node name on the same database refuses
+to start; the lock goes with that connection, so it is checked and taken again after an
+outage.
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import re
+import socket
+import zlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,12 +27,16 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 
 from ...errors import AlreadyExists, MigrationError, StoreError, StoreUnavailable
+from ..base import DaemonLock
 from ..migrate import Migration
 from .base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row
 
 logger = logging.getLogger("slamon.store")
 
 _MIGRATION_LOCK = 0x51A7_0001  # advisory lock id: one migrator at a time
+NODE_LOCK_CLASS = 0x51A7
+"""The first key of every node's advisory lock (the second: the node name's CRC-32), so
+pg_locks shows slamon's node locks apart from any other (classid = 0x51A7 = 20903)."""
 _PARTITION_RE = re.compile(r"^checks_p(\d{8})$")
 _INSERT_CHECKS = (
     f"INSERT INTO checks ({CHECK_COLUMNS}) SELECT * FROM unnest(?::text[], ?::timestamptz[],"
@@ -88,7 +100,10 @@ class PostgresDialect(Dialect):
     name = "postgres"
     for_update = " FOR UPDATE"
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8) -> None:
+    def __init__(self, dsn: str, *, min_size: int = 0, max_size: int = 8) -> None:
+        # No floor of connections by default: asyncpg keeps a floor by reconnecting in the
+        # background and logs a traceback for every failed attempt during an outage; with
+        # none, a connection is made when one is needed and its failure is ours to report.
         self.dsn = dsn
         self._pool: Any = None
         self._sizes = (min_size, max_size)
@@ -102,7 +117,10 @@ class PostgresDialect(Dialect):
                 timeout=10,
                 command_timeout=60,
             )
+            async with self._pool.acquire() as con:  # reachable now? (kept in the pool)
+                await con.fetchval("SELECT 1")
         except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+            await self.close()
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
 
     async def close(self) -> None:
@@ -241,6 +259,9 @@ class PostgresDialect(Dialect):
             )
         return removed, dropped
 
+    def daemon_lock(self, node: str) -> DaemonLock:
+        return AdvisoryLock(self.dsn, node)
+
     # -- migrations -----------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -269,3 +290,78 @@ class PostgresDialect(Dialect):
                 )
         except asyncpg.PostgresError as exc:
             raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
+
+
+def node_lock_key(node: str) -> tuple[int, int]:
+    """The two int4 keys of ``node``'s advisory lock."""
+    crc = zlib.crc32(node.encode())
+    return NODE_LOCK_CLASS, crc - 2**32 if crc >= 2**31 else crc
+
+
+class AdvisoryLock(DaemonLock):
+    """A session advisory lock keyed by the node name, on a connection of its own.
+
+    The connection names the daemon (``application_name``), so a refusal can say who holds
+    the lock. The lock lives as long as the connection: ``held`` pings it.
+    """
+
+    def __init__(self, dsn: str, node: str) -> None:
+        self.dsn = dsn
+        self.node = node
+        self.key = node_lock_key(node)
+        self.description = f"node {node!r} on this PostgreSQL database"
+        self._con: Any = None
+
+    async def acquire(self) -> str | None:
+        if self._con is not None and await self.held():
+            return None
+        label = f"slamond {self.node} {socket.gethostname()} pid {os.getpid()}"[:63]
+        with _driver_errors():
+            con = await asyncpg.connect(
+                self.dsn, timeout=10, server_settings={"application_name": label}
+            )
+            try:
+                if await con.fetchval("SELECT pg_try_advisory_lock($1, $2)", *self.key):
+                    self._con, con = con, None
+                    return None
+                holder = await con.fetchval(
+                    "SELECT a.application_name || coalesce(' from ' || host(a.client_addr), '')"
+                    " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                    " WHERE l.locktype = 'advisory' AND l.classid::text::bigint = $1"
+                    " AND l.objid::text::bigint = $2 AND l.objsubid = 2 AND l.granted"
+                    " AND l.database = (SELECT oid FROM pg_database"
+                    " WHERE datname = current_database())",
+                    self.key[0],
+                    self.key[1] & 0xFFFFFFFF,
+                )
+            finally:
+                if con is not None:
+                    await con.close()
+        who = f"{holder!s}" if holder else "another session"
+        return (
+            f"{who} holds the lock of {self.description}: another daemon runs with node name"
+            f" {self.node!r}; give each daemon its own [daemon] node"
+        )
+
+    async def held(self) -> bool:
+        if self._con is None or self._con.is_closed():
+            return False
+        try:
+            await asyncio.wait_for(self._con.fetchval("SELECT 1"), 5)
+        except (*_UNAVAILABLE, asyncpg.PostgresError):
+            await self._drop()
+            return False
+        return True
+
+    async def _drop(self) -> None:
+        con, self._con = self._con, None
+        if con is not None:
+            con.terminate()
+
+    async def release(self) -> None:
+        con, self._con = self._con, None
+        if con is not None:
+            try:
+                await asyncio.wait_for(con.close(), 5)
+            except Exception:  # closing a connection whose server is gone must not raise
+                con.terminate()

@@ -3,12 +3,18 @@
 One connection writes and one reads, so WAL readers never wait for the writer. Writes run in
 explicit ``BEGIN IMMEDIATE`` transactions, one at a time (an asyncio lock: the writer
 connection is shared by every task). Times are integer microseconds (UTC), days ISO text.
+
+The file is created with mode 0600 (SQLite gives its -wal and -shm files the same mode). A
+daemon holds ``<file>.lock`` (flock) for its whole life, so a second daemon on the same file
+refuses to start; ``verify`` notices the file deleted or replaced under a running daemon,
+after which nothing more is written (into an unlinked file) until the store is reopened.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -19,6 +25,8 @@ from typing import Any
 import aiosqlite
 
 from ...errors import AlreadyExists, MigrationError, StoreError, StoreUnavailable
+from ..base import DaemonLock
+from ..filelock import FileLock
 from ..migrate import Migration
 from .base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row
 
@@ -85,6 +93,8 @@ class SqliteDialect(Dialect):
         self._w: SqliteConnection | None = None
         self._r: SqliteConnection | None = None
         self._write_lock = asyncio.Lock()
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
+        self.lost: str | None = None
 
     async def _connect(self) -> SqliteConnection:
         con = await aiosqlite.connect(self.path, isolation_level=None)
@@ -99,9 +109,14 @@ class SqliteDialect(Dialect):
 
     async def open(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Created here, 0600, before SQLite creates it with the umask's mode: it holds
+            # password hashes, token digests, the audit log and all history.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             self._w = await self._connect()
             self._r = await self._connect()
+            st = os.stat(self.path)
+            self._identity, self.lost = (st.st_dev, st.st_ino), None
         except (OSError, sqlite3.Error) as exc:
             await self.close()
             raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
@@ -114,9 +129,43 @@ class SqliteDialect(Dialect):
         self._r = self._w = None
 
     def _open(self, con: SqliteConnection | None) -> SqliteConnection:
+        if self.lost is not None:
+            raise StoreUnavailable(self.lost)
         if con is None:
             raise StoreUnavailable("the SQLite store is not open")
         return con
+
+    def _file_changed(self) -> str | None:
+        """Whether the file at the path is still the one opened (one stat: cheap enough to
+        ask before every write, so that none goes into an unlinked file)."""
+        if self.lost is not None or self._identity is None:
+            return self.lost
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            what = "was deleted"
+        except OSError as exc:
+            return f"cannot check the SQLite database file {self.path}: {exc}"
+        else:
+            if (st.st_dev, st.st_ino) == self._identity:
+                return None
+            what = "was replaced by another file"
+        self.lost = (
+            f"the SQLite database file {self.path} {what} while the daemon ran; nothing more"
+            " is written to it (checks wait in the journal): restart slamond"
+        )
+        return self.lost
+
+    async def verify(self) -> str | None:
+        problem = self._file_changed()
+        if problem is not None and self._w is not None:
+            # Closed now: the old file's -wal and -shm must not meet a new file at the path.
+            async with self._write_lock:
+                await self.close()
+        return problem
+
+    def daemon_lock(self, node: str) -> DaemonLock:
+        return FileLock(Path(f"{self.path}.lock"), f"the SQLite database {self.path}")
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
@@ -127,6 +176,7 @@ class SqliteDialect(Dialect):
     async def transaction(self) -> AsyncIterator[Connection]:
         async with self._write_lock:
             with _driver_errors():
+                self._file_changed()
                 con = self._open(self._w)
                 await con.execute("BEGIN IMMEDIATE")
                 try:
