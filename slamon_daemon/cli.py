@@ -23,7 +23,7 @@ from .models import AuditEntry, role_from_name
 from .report import render
 from .reports import sla_report
 from .sla import Period, period_from_params
-from .store import open_store
+from .store import database_location, open_store
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -216,6 +216,12 @@ async def _migrate(database_url: str) -> list[str]:
         return await store.migrate()
 
 
+def _say_database(settings: Settings) -> None:
+    """Issue 12: say which database a command acts on (a relative sqlite:/// path is taken
+    from the working directory), before it touches it."""
+    print(f"database: {database_location(settings.daemon.database_url)}", file=sys.stderr)
+
+
 def admin_main(argv: list[str]) -> int:
     """Run an administration command; returns the exit code."""
     os.umask(0o077)  # what it writes (a backup, a new database) is the owner's alone
@@ -228,6 +234,7 @@ def admin_main(argv: list[str]) -> int:
         return 2
     try:
         if args.command == "db" and args.db_command == "migrate":
+            _say_database(settings)
             applied = asyncio.run(_migrate(settings.daemon.database_url))
             if applied:
                 for name in applied:
@@ -246,6 +253,7 @@ def admin_main(argv: list[str]) -> int:
                         file=sys.stderr,
                     )
                     return 2
+            _say_database(settings)
             n = asyncio.run(_rebuild(settings.daemon.database_url, since))
             print(f"rebuilt rollups from {n} checks")
             return 0
@@ -257,6 +265,7 @@ def admin_main(argv: list[str]) -> int:
         if args.command == "report":
             return _report(settings, args)
         if args.command == "user":
+            _say_database(settings)
             return asyncio.run(_user_command(settings.daemon.database_url, args))
     except (InvalidParams, ValueError) as exc:  # a weak or mistyped password
         print(f"slamon: {exc}", file=sys.stderr)

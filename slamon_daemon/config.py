@@ -142,6 +142,11 @@ class DaemonConfig(BaseModel):
     auto_incident_after: Duration = 300.0
     """How long a confirmed major outage lasts before its auto-incident opens."""
 
+    # -- issue 12: storms of auto-incidents ----------------------------------------------
+    auto_incident_group_window: Duration = 300.0
+    """Services whose outages start within this of an open auto-incident's start join that
+    incident (one incident listing them) instead of opening one each."""
+
     request_rate: float = Field(default=50.0, gt=0, le=100_000)
     """Requests per second one connection may make (bursts of 4× are allowed)."""
 
@@ -265,6 +270,14 @@ class ServiceConfig(BaseModel):
     active: bool = True
     """Set false to stop checking without removing the service's history."""
 
+    # -- issue 12: dashboard groups and filters ------------------------------------------
+    group: str | None = Field(default=None, min_length=1, max_length=64)
+    """Dashboard section the service is shown in (e.g. "Payments"); none: ungrouped."""
+    tags: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
+        default_factory=list, max_length=16
+    )
+    """Free labels to filter by on the dashboard (`/` then `tag:eu`), e.g. ["eu", "public"]."""
+
     @field_validator("id")
     @classmethod
     def _check_id(cls, v: str) -> str:
@@ -337,6 +350,8 @@ class ServiceConfig(BaseModel):
             verify_tls=self.verify_tls,
             ca_file=self.ca_file,
             active=self.active,
+            group=self.group,
+            tags=tuple(self.tags),
         )
 
 

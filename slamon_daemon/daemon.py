@@ -65,8 +65,8 @@ from .reload import (
 from .rollup import Rollup, link_previous, rollup_deltas
 from .scheduler import Scheduler
 from .spool import Spool
-from .state import HISTORY_DAYS, SPARKLINE_POINTS, LiveState
-from .store import Store, SyncResult, open_store
+from .state import HISTORY_DAYS, SPARKLINE_POINTS, LiveState, first_overall
+from .store import Store, SyncResult, database_location, open_store
 from .store.filelock import FileLock
 from .store_link import DatabaseTaken, StoreLink
 from .writer import CheckWriter
@@ -212,8 +212,11 @@ class Daemon:
             rollups = await self.store.daily_rollups(today - timedelta(days=HISTORY_DAYS - 1))
             latest = await self.store.latest_checks(SPARKLINE_POINTS)
             open_episodes = await self.store.episodes(open_only=True, limit=100_000)
+            transitions = await self.store.latest_transitions()  # issue 12: "since" survives
             self.state.set_services(services)
-            self.state.load_history(rollups, latest, open_episodes)
+            self.state.load_history(rollups, latest, open_episodes, transitions)
+            if None not in transitions:  # a first start: date the overall status from now on
+                self.writer.add(first_overall(self.state))
             await self.incidents.refresh()
             await self.auth.load()
         else:
@@ -669,6 +672,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     setup_logging(settings.daemon.log_level, settings.daemon.log_json)
     logger.info("config: %s", path or "defaults and environment")
+    logger.info("database: %s", database_location(settings.daemon.database_url))
     open_files, hard = raise_open_files_limit()
     logger.debug("open files limit: %d (hard %d)", open_files, hard)
     t0 = time.monotonic()

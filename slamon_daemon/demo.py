@@ -17,11 +17,25 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from .auto_incidents import auto_title, cause_text
+from .clock import SystemClock
 from .config import Settings, load_settings
 from .daemon import Daemon
 from .logs import setup_logging
-from .models import Check, ErrorKind, Outcome
+from .models import (
+    SYSTEM_AUTHOR,
+    Check,
+    ErrorKind,
+    Incident,
+    IncidentUpdate,
+    OutageEpisode,
+    Outcome,
+    Service,
+    ServiceStatus,
+)
+from .state import LiveState, first_overall
 from .store import open_store
+from .store.base import Record
 from .targets import Behaviour, Request, Target, free_port, response_bytes
 
 logger = logging.getLogger("slamon.demo")
@@ -136,14 +150,98 @@ def generated_history(service_id: str, now: datetime, rng: random.Random) -> lis
     return out
 
 
+class _HistoryClock(SystemClock):
+    """The clock of the replay: "now" is the start of the generated history."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def replay_history(
+    services: list[Service], checks: list[Check], major_threshold: float
+) -> tuple[list[Record], LiveState]:
+    """Issue 12: the generated checks go through the live state exactly as probed ones do
+    (confirmation, transitions, outage episodes), in time order: the records to store are
+    the ones a daemon would have written, so the demo's bars, "since", episodes, incidents
+    and SLA agree with one another."""
+    ordered = sorted(checks, key=lambda c: c.started_at)
+    state = LiveState(major_threshold, clock=_HistoryClock(ordered[0].started_at))
+    state.set_services(services)
+    records: list[Record] = [first_overall(state)]
+    for check in ordered:
+        changes = state.apply(check)
+        records.append(check)
+        records.extend(changes.transitions)
+        if changes.episode is not None:
+            records.append(changes.episode)
+    return records, state
+
+
+def past_incidents(records: list[Record], names: dict[str, str], after_s: float) -> list[Incident]:
+    """The auto-incidents the incident tracker would have opened for the generated outages
+    (a confirmed major outage lasting ``after_s``), resolved when they ended."""
+    last: dict[tuple[str, datetime], OutageEpisode] = {}
+    for r in records:
+        if isinstance(r, OutageEpisode):
+            last[(r.service_id, r.started_at)] = r
+    out = []
+    for ep in last.values():
+        if (
+            ep.ended_at is None
+            or ep.worst_status is not ServiceStatus.MAJOR_OUTAGE
+            or ep.duration_s(ep.ended_at) < after_s
+        ):
+            continue
+        name = names.get(ep.service_id, ep.service_id)
+        opened = ep.started_at + timedelta(seconds=after_s)
+        message = (
+            f"{name} recovered at {ep.ended_at:%Y-%m-%d %H:%M:%S} UTC after"
+            f" {int(ep.duration_s(ep.ended_at) // 60)} min. (Generated demo history.)"
+        )
+        out.append(
+            Incident(
+                title=auto_title([name]),
+                status="resolved",
+                severity="high",
+                priority=2,
+                started_at=ep.started_at,
+                created_by=SYSTEM_AUTHOR,
+                services=(ep.service_id,),
+                created_at=opened,
+                description=(
+                    f"Opened automatically: {name} failed every check from"
+                    f" {ep.started_at:%Y-%m-%d %H:%M} UTC{cause_text(ep)}. Generated demo data."
+                ),
+                monitoring_at=ep.ended_at,
+                resolved_at=ep.ended_at,
+                resolved_by=SYSTEM_AUTHOR,
+                root_cause="Generated demo data",
+                updates=[IncidentUpdate("monitoring", message, SYSTEM_AUTHOR, ep.ended_at, True)],
+                episode_service=ep.service_id,
+                episode_started_at=ep.started_at,
+            )
+        )
+    return out
+
+
 async def seed_history(settings: Settings, now: datetime) -> None:
     rng = random.Random(7)
     async with open_store(settings.daemon.database_url) as store:
         await store.migrate()
         if await store.recent_checks("checkout-api", 1):
             return  # already seeded (a kept demo dir)
-        for s in settings.services:
-            await store.write_checks(generated_history(s.id, now, rng))
+        await store.sync_services(settings.services)
+        services = await store.list_services()
+        checks = [c for s in services for c in generated_history(s.id, now, rng)]
+        records, _state = replay_history(services, checks, settings.daemon.daily_major_threshold)
+        for i in range(0, len(records), 2000):  # as the writer does: in batches
+            await store.write_batch(records[i : i + 2000])
+        names = {s.id: s.name for s in services}
+        for inc in past_incidents(records, names, settings.daemon.auto_incident_after):
+            await store.create_incident(inc)
 
 
 async def run_demo(folder: Path) -> None:

@@ -17,16 +17,17 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
+from .auto_incidents import auto_title, cause_text, join_storm, post_recovery
 from .clock import Clock
 from .config import DaemonConfig
 from .errors import AlreadyExists, SlamonError
 from .events import Publisher
-from .incidents import incident_dict, transition_stamps
+from .incidents import incident_dict
 from .models import (
     STATUS_SEVERITY,
+    SYSTEM_AUTHOR,
     Check,
     Incident,
-    IncidentUpdate,
     OutageEpisode,
     ServiceStatus,
     Transition,
@@ -66,6 +67,7 @@ class IncidentTracker:
         self.active: list[Incident] = []
         self._auto_seen: set[tuple[str, datetime]] = set()
         self._lock = asyncio.Lock()
+        self._open_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- open incidents and the floor ---------------------------------------------------
@@ -117,25 +119,38 @@ class IncidentTracker:
             self._auto_seen.discard((episode.service_id, episode.started_at))
             self._spawn(self._recovered(episode))
 
+    def _name(self, sid: str) -> str:
+        st = self._state.services.get(sid)
+        return st.service.name if st else sid
+
     async def _open(self, episode: OutageEpisode) -> None:
-        """Open an incident for a long confirmed major outage, unless one covers it already."""
+        """Open an incident for a long confirmed major outage, unless one covers it already
+        (the storm it belongs to, issue 12: auto_incidents.py)."""
+        async with self._open_lock:  # a storm's outages are judged one after another
+            await self._open_one(episode)
+
+    async def _open_one(self, episode: OutageEpisode) -> None:
         sid = episode.service_id
         try:
             if await self._store.incident_for_episode(sid, episode.started_at) is not None:
                 return
             if await self._store.open_incidents_for_service(sid):
                 return
-            st = self._state.services.get(sid)
-            name = st.service.name if st else sid
+            name = self._name(sid)
             t = self._clock.now()
-            cause = f" ({episode.cause}: {episode.error})" if episode.cause else ""
+            window = self._settings.auto_incident_group_window
+            joined = await join_storm(self._store, episode, window, self._name, t)
+            if joined is not None:
+                self._publish("updated", joined, t)
+                return
+            cause = cause_text(episode)
             inc = Incident(
-                title=f"{name} is down",
+                title=auto_title([name]),
                 status="investigating",
                 severity="high",
                 priority=2,
                 started_at=episode.started_at,
-                created_by="system",
+                created_by=SYSTEM_AUTHOR,
                 services=(sid,),
                 created_at=t,
                 description=(
@@ -157,28 +172,14 @@ class IncidentTracker:
             self._auto_seen.discard((sid, episode.started_at))
 
     async def _recovered(self, episode: OutageEpisode) -> None:
-        """Post a monitoring update on the auto-incident of an outage that ended."""
+        """Post a recovery update on the auto-incident of an outage that ended (monitoring
+        once none of its services is down)."""
         try:
-            inc = await self._store.incident_for_episode(episode.service_id, episode.started_at)
-            if inc is None or not inc.active or inc.id is None:
-                return
             t = self._clock.now()
-            ended = episode.ended_at or t
-            msg = (
-                f"{episode.service_id} recovered at {ended:%Y-%m-%d %H:%M:%S} UTC after"
-                f" {int((ended - episode.started_at).total_seconds() // 60)} min. Monitoring;"
-                " consider resolving this incident."
-            )
-            changes: dict[str, Any] = {}
-            if inc.status != "monitoring":
-                changes = {
-                    "status": "monitoring",
-                    **transition_stamps(inc, "monitoring", t, "system"),
-                }
-            saved = await self._store.add_incident_update(
-                inc.id, IncidentUpdate("monitoring", msg, "system", t, True), changes, t
-            )
-            self._publish("update_added", saved, t)
+            async with self._open_lock:
+                saved = await post_recovery(self._store, self._state, episode, self._name, t)
+            if saved is not None:
+                self._publish("update_added", saved, t)
         except SlamonError as exc:
             logger.error("cannot post the recovery update for %s: %s", episode.service_id, exc)
 

@@ -61,6 +61,8 @@ class DailyStatus(enum.StrEnum):
     MAJOR_OUTAGE = "mo"
     NO_DATA = "nd"
     MAINTENANCE = "maintenance"
+    DEGRADED = "degraded"
+    """Slow but correct: degraded checks only, no failed one (issue 12: not "po")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,9 @@ class Service:
     verify_tls: bool = True
     ca_file: str | None = None
     active: bool = True
+    # issue 12: dashboard sections and filter labels
+    group: str | None = None
+    tags: tuple[str, ...] = ()
 
     def status_expected(self, code: int) -> bool:
         """True when ``code`` falls in one of the expected ranges."""
@@ -350,6 +355,9 @@ class Identity:
 
 
 INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
+SYSTEM_AUTHOR = "system"
+"""Author of the daemon's own incidents and updates (auto-incidents): such an update is
+never the first human response an incident's priority target waits for (issue 12)."""
 SEVERITIES = ("low", "medium", "high", "critical")
 
 

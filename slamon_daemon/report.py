@@ -1,4 +1,10 @@
-"""The SLA report as Markdown, CSV or JSON text (``slamon report``, the TUI's export)."""
+"""The SLA report as Markdown, CSV or JSON text (``slamon report``, the TUI's export).
+
+Markdown is for people: readable headings and figures ("2d 03h", "MET", "—"). CSV is for
+programs (issue 12): snake_case headers and machine values: numbers as numbers (durations in
+seconds, budgets in minutes as their headers say), times in ISO 8601, true/false, and an
+empty cell for "none".
+"""
 
 from __future__ import annotations
 
@@ -56,19 +62,7 @@ def render(report: dict[str, Any], fmt: str) -> str:
         return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     rows = report["services"]
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["period", *(h for _, h in COLUMNS), "monitored_from", "partial_period"])
-        for r in rows:
-            w.writerow(
-                [
-                    report["period"]["label"],
-                    *(cell(r, k) for k, _ in COLUMNS),
-                    r.get("monitored_from") or "",
-                    r.get("partial_period"),
-                ]
-            )
-        return buf.getvalue()
+        return render_csv(report)
     p = report["period"]
     lines = [
         f"# SLA report: {p['label']} ({p['timezone']})",
@@ -105,3 +99,72 @@ def render(report: dict[str, Any], fmt: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "period",
+    "period_start",
+    "period_end",
+    "id",
+    "name",
+    "target",
+    "uptime",
+    "met",
+    "checks",
+    "failed_checks",
+    "budget_min",
+    "consumed_min",
+    "remaining_min",
+    "downtime_s",
+    "days_below_target",
+    "episodes",
+    "mttr_s",
+    "mtbf_s",
+    "p95_ms",
+    "latency_objective_threshold_ms",
+    "latency_objective_target_pct",
+    "latency_objective_compliance_pct",
+    "latency_objective_met",
+    "monitored_from",
+    "partial_period",
+)
+"""The CSV's columns, in order (snake_case; the report JSON's keys where it has one)."""
+
+
+def machine_value(value: Any) -> str:
+    """A figure as a program reads it: "" for none, true/false, numbers as written, lists of
+    days joined with ";"."""
+    if value is None or value == text.NONE:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return str(value)
+
+
+def csv_record(report: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """One service's CSV record, keyed by CSV_COLUMNS."""
+    p = report["period"]
+    objective = row.get("latency_objective") or {}
+    return {
+        **{k: row.get(k) for k in CSV_COLUMNS},
+        "period": p["label"],
+        "period_start": p["start"],
+        "period_end": p["end"],
+        "latency_objective_threshold_ms": objective.get("threshold_ms"),
+        "latency_objective_target_pct": objective.get("target_pct"),
+        "latency_objective_compliance_pct": objective.get("compliance_pct"),
+        "latency_objective_met": objective.get("met"),
+    }
+
+
+def render_csv(report: dict[str, Any]) -> str:
+    """The report as CSV: one row per service, machine values (see the module docstring)."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_COLUMNS)
+    for r in report["services"]:
+        record = csv_record(report, r)
+        w.writerow([machine_value(record[k]) for k in CSV_COLUMNS])
+    return buf.getvalue()

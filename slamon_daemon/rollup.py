@@ -21,9 +21,10 @@ Definitions (do not guess them elsewhere; import them from here):
   (γ^(i−1), γ^i] ms with γ = 1.02, and is read back as 2γ^i/(γ+1), so a percentile is within
   1 % of the exact nearest-rank value (clamped to the exact min and max).
 * Daily status: ``nd`` no checks; ``maintenance`` if every check of the day was in a
-  maintenance window; ``o`` no failed and no degraded check; ``po`` failures that keep the
-  day's uptime at or above the major threshold (default 99.0 %), or degraded checks only;
-  ``mo`` below it. One failed check does not paint a day red.
+  maintenance window; ``o`` no failed and no degraded check; ``degraded`` degraded (slow but
+  correct) checks and no failed one; ``po`` failures that keep the day's uptime at or above
+  the major threshold (default 99.0 %); ``mo`` below it. One failed check does not paint a
+  day red, and a slow day is not an outage.
 * Days and hours are UTC.
 """
 
@@ -357,7 +358,7 @@ def daily_status(r: Rollup | None, major_threshold: float = DEFAULT_MAJOR_THRESH
     if r.down == 0 and r.degraded == 0:
         return DailyStatus.OPERATIONAL
     if r.down == 0:
-        return DailyStatus.PARTIAL_OUTAGE
+        return DailyStatus.DEGRADED
     # Exact rationals: 99.0 % exactly is "po", not "mo", whatever floating point would say.
     if Fraction((r.up + r.degraded) * 100, counted) >= Fraction(str(major_threshold)):
         return DailyStatus.PARTIAL_OUTAGE

@@ -4,9 +4,11 @@ reports.py reads what these need from the store (one code path for the CLI, the 
 feed).
 
 Definitions, for one service over a period [start, end):
-* The *monitored* part starts at the service's first check in the period, to the hour (a
-  service added mid-month is judged on the part it was monitored; the report says so), and
-  ends at the period's end or now, whichever is first.
+* The *monitored* part starts at the service's first check in the period (to the check, not
+  the hour: a service checked for 12 s has been monitored 12 s), or at the period's start
+  when the service was already checked the day before it; it ends at the period's end or
+  now, whichever is first. A service added mid-month is judged on the part it was monitored
+  (the report says so). Where retention removed the raw checks, the hour of the first check.
 * Maintenance is excluded everywhere: maintenance checks are not counted in uptime, and the
   time they stand for (their intervals) is taken out of the monitored time.
 * Uptime % = (up + degraded) / (checks − maintenance checks) (rollup.py), two decimals truncated.
@@ -181,6 +183,9 @@ def service_figures(
         "consumed_min": round(consumed_min, 3),
         "remaining_min": round(budget_min - consumed_min, 3),
         "budget_used_pct": round(consumed_min / budget_min * 100, 2) if budget_min > 0 else None,
+        # issue 12: the budget in seconds too, for budgets too small for minutes
+        "budget_s": round(budget_min * 60, 3),
+        "remaining_s": round((budget_min - consumed_min) * 60, 3),
         "downtime_s": round(total.downtime_s, 3),
         "days_below_target": [d.isoformat() for d in sorted(days_below)],
         "episodes": len(episodes),

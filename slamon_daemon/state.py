@@ -23,6 +23,7 @@ the worst status seen, and closes at the check that brings the service back to o
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -198,8 +199,13 @@ class LiveState:
         rollups: list[Rollup],
         latest: dict[str, list[Check]],
         open_episodes: list[OutageEpisode] | None = None,
+        transitions: Mapping[str | None, Transition] | None = None,
     ) -> None:
-        """Warm start from the store: daily rollups, latest checks, open episodes; no transitions."""
+        """Warm start from the store: daily rollups, latest checks, open episodes; no transitions.
+
+        ``transitions`` are the newest stored transition of each service (None: overall):
+        a status that the checks bring back is dated from it, so "since" survives a restart.
+        """
         for r in rollups:
             st = self.services.get(r.service_id)
             if st is not None:
@@ -217,9 +223,12 @@ class LiveState:
                 self._advance(st, c)
             st.last_check = checks[-1]
             st.status = self._status_of(st)
-            st.status_since = checks[-1].started_at
+            st.status_since = _since(st.status, checks, (transitions or {}).get(sid))
         self._recount()
         self.overall = self._overall()
+        last = (transitions or {}).get(None)
+        if last is not None and last.status is self.overall:
+            self.overall_since = last.at
 
     def apply(self, check: Check) -> Changes:
         """Fold one check in; returns the transitions (service, then overall) and episode change."""
@@ -377,3 +386,18 @@ class LiveState:
             else:
                 st.episode = e
         return closed
+
+
+def _since(status: ServiceStatus, checks: Sequence[Check], last: Transition | None) -> datetime:
+    """Since when ``status`` holds at a warm start: the stored transition into it when that
+    is the newest one; else (the checks read back disagree with the stored history) the last
+    check's time, the earliest moment the status is known to hold."""
+    if last is not None and last.status is status and last.at <= checks[-1].started_at:
+        return last.at
+    return checks[-1].started_at
+
+
+def first_overall(state: LiveState) -> Transition:
+    """The overall status's first transition (from unknown), to store on a first start: the
+    next start dates the overall status from it rather than from the restart."""
+    return Transition(None, ServiceStatus.UNKNOWN, state.overall, state.overall_since)

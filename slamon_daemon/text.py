@@ -20,10 +20,20 @@ Percentages
 Latencies
     In at most 8 cells: "<1 ms", "123 ms", "1500 ms", "12.3 s" (seconds from 10 s on).
 
+Error budgets (issue 12)
+    In minutes with one decimal ("43.2 min"), unless too small for that: then in seconds
+    ("4.3 s", "0.72 s"), so a tiny budget never reads "0.0 min".
+
+Relative times (issue 12)
+    A past moment is "14m ago", a future one "in 14m" (never "0s ago" for something still
+    a second or more away).
+
 Anything unknown (None, "", "—") is written "—".
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 NONE = "—"
 """What an unknown figure reads as."""
@@ -83,3 +93,22 @@ def latency_objective(compliance_pct: float | None, threshold_ms: float, target_
     """
     share = "n/a" if compliance_pct is None else percent(compliance_pct, 2)
     return f"{share} ≤ {latency(threshold_ms)} (target {percent(target_pct)})"
+
+
+def relative(at: datetime, now: datetime) -> str:
+    """ "14m ago" for a past moment, "in 14m" for one a second or more ahead."""
+    delta = (at - now).total_seconds()
+    if delta >= 1:
+        return f"in {duration(delta, compact=True)}"
+    return f"{duration(-delta, compact=True)} ago"
+
+
+def budget(seconds: float | None) -> str:
+    """An error budget, or what is used or left of one: "43.2 min", "4.3 s", "0.72 s"."""
+    if seconds is None:
+        return NONE
+    if abs(seconds) >= 6:
+        return f"{seconds / 60:.1f} min"
+    if abs(seconds) >= 0.1 or seconds == 0:
+        return f"{seconds:.1f} s"
+    return f"{seconds:.2f} s"

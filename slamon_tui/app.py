@@ -17,15 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from textual import on, work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
+from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from slamon_tui.client import FeedClient, FeedClientError
 from slamon_tui.feed_session import ClientFactory, FeedSession
 from slamon_tui.identity import ANONYMOUS, Identity
+from slamon_tui.key_order import OrderedKeys
 from slamon_tui.messages import (
     FeedMessage,
     IdentityChanged,
@@ -35,18 +37,29 @@ from slamon_tui.messages import (
 )
 from slamon_tui.screens.admin import AdminScreen
 from slamon_tui.screens.audit import AuditScreen
+from slamon_tui.screens.board import ServiceBoard
 from slamon_tui.screens.dashboard import DashboardScreen
 from slamon_tui.screens.help import HelpScreen
 from slamon_tui.screens.incidents import IncidentsScreen
 from slamon_tui.screens.login import LoginScreen
+from slamon_tui.screens.noc import NocScreen
 from slamon_tui.screens.sla import SlaScreen
+from slamon_tui.themes import THEMES
 from slamon_tui.token_cache import TokenCache
+from slamon_tui.ui_state import UiState
 
 logger = logging.getLogger("slamon.tui")
 
+NOC_ACTIONS = frozenset({"quit", "help", "resync", "command_palette"})
+"""What NOC mode offers: it is read-only and needs no key at all."""
 
-class SlamonApp(App[None]):
-    """The slamon terminal UI for the daemon whose feed is at ``socket_path``."""
+
+class SlamonApp(OrderedKeys):
+    """The slamon terminal UI for the daemon whose feed is at ``socket_path``.
+
+    Keys are handled one after the other in the order they came (key_order.py), so a burst
+    typed over SSH acts exactly as typed. ``noc``: NOC mode (screens/noc.py), read-only.
+    """
 
     CSS_PATH = "app.tcss"
     TITLE = "slamon"
@@ -74,8 +87,15 @@ class SlamonApp(App[None]):
         retry_max: float = 5.0,
         user: str | None = None,
         token_cache: TokenCache | None = None,
+        noc: bool = False,
+        ui_state: UiState | None = None,
     ) -> None:
         super().__init__()
+        self.noc = noc
+        self.ui_state = ui_state if ui_state is not None else UiState.load()
+        """Sort, filter, folded groups and theme, kept between runs (ui_state.py)."""
+        for theme in THEMES:
+            self.register_theme(theme)
         self.socket_path = Path(socket_path)
         self.session = FeedSession(
             self.socket_path,
@@ -86,17 +106,29 @@ class SlamonApp(App[None]):
             user=user,
             token_cache=token_cache,
         )
-        self.dashboard = DashboardScreen(str(self.socket_path), self.session.call)
+        where = str(self.socket_path)
+        self.dashboard: ServiceBoard = (
+            NocScreen(where, self.session.call, ANONYMOUS)
+            if noc
+            else DashboardScreen(where, self.session.call, ANONYMOUS, self.ui_state)
+        )
         self._resync_running = False
 
     def get_default_screen(self) -> Screen[Any]:
-        """The dashboard is the home screen."""
+        """The dashboard (or the NOC screen) is the home screen."""
         return self.dashboard
 
     def on_mount(self) -> None:
-        """Start the feed worker."""
+        """Start the feed worker; keep the theme chosen for next time."""
         self.sub_title = str(self.socket_path)
+        if self.ui_state.theme in self.available_themes:
+            self.theme = self.ui_state.theme  # the one chosen last time
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.run_feed()
+
+    def _theme_changed(self, theme: Theme) -> None:
+        if theme.name != self.ui_state.theme:
+            self.ui_state.update(theme=theme.name)
 
     # --- the feed worker and the session's doors ---------------------------------------------
 
@@ -183,6 +215,8 @@ class SlamonApp(App[None]):
         self._show_login("Your login ended; log in again.", required=False)
 
     def _show_login(self, reason: str, *, required: bool) -> None:
+        if self.noc and not required:
+            return  # a NOC screen reads anonymously where the daemon allows it
         allowed = not required and self.session.anonymous_read is not False
         screen = self.screen
         if isinstance(screen, LoginScreen):
@@ -217,7 +251,10 @@ class SlamonApp(App[None]):
     # --- what the role may do -------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Offer only what the role may do: Admin for admins, Log in / Log out as fits."""
+        """Offer only what the role may do: Admin for admins, Log in / Log out as fits.
+        NOC mode is read-only: quit, help and resync only."""
+        if self.noc and action not in NOC_ACTIONS:
+            return False
         if action in ("admin", "audit"):
             # Not from the admin screen or above it (the audit log): it is open already.
             open_already = any(isinstance(s, AdminScreen) for s in self.screen_stack)
@@ -246,7 +283,7 @@ class SlamonApp(App[None]):
     def action_help(self) -> None:
         """Show the keys and what the symbols mean."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.screen))
 
     def action_admin(self) -> None:
         """Open the admin screen (admins only)."""
@@ -287,6 +324,8 @@ def make_app(
     retry_max: float = 5.0,
     user: str | None = None,
     token_cache: TokenCache | None = None,
+    noc: bool = False,
+    ui_state: UiState | None = None,
 ) -> SlamonApp:
     """Build the app; the CLI and the tests both use this."""
     return SlamonApp(
@@ -296,4 +335,6 @@ def make_app(
         retry_max=retry_max,
         user=user,
         token_cache=token_cache,
+        noc=noc,
+        ui_state=ui_state,
     )

@@ -1,27 +1,32 @@
 """The ``slamon`` command: the TUI by default, and scriptable subcommands.
 
-Exit codes of ``slamon status``: 0 all operational (or in maintenance), 1 degraded or
-unknown, 2 partial or major outage, 3 daemon unreachable. ``slamon call``: 0 ok, 1 error
-reply, 2 bad arguments, 3 daemon unreachable. Bad configuration: 2.
+Exit codes of ``slamon status``: 0 all operational (or in maintenance), 1 degraded or no
+data yet (a service not checked yet is unknown, never operational), 2 partial or major
+outage, 3 daemon unreachable (or it refused), 4 bad configuration or usage. ``slamon call``:
+0 ok, 1 error reply, 3 daemon unreachable, 4 bad configuration or usage. A closed pipe
+(``slamon call … | head``) ends the output quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from slamon_daemon.models import ServiceStatus, parse_ts
-from slamon_tui.client import FeedCallError, FeedClient, FeedClientError
+from slamon_tui.client import FeedCallError, FeedClient, FeedClientError, Login
 from slamon_tui.formatting import latency_text, overall_text, status_symbol, status_word
 from slamon_tui.token_cache import TokenCache
 
 EXIT_OK, EXIT_DEGRADED, EXIT_OUTAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
-EXIT_USAGE = 2
+EXIT_USAGE = 4
+"""A bad configuration or bad arguments (issue 12: no longer 2, which means an outage)."""
 CALL_TIMEOUT_S = 15.0
 
 HOW_TO_START = "Start one with `slamond --config slamon.toml`, or try `slamon demo` (`make run`)."
@@ -30,7 +35,7 @@ STATUS_EXIT: dict[str, int] = {
     ServiceStatus.OPERATIONAL: EXIT_OK,
     ServiceStatus.MAINTENANCE: EXIT_OK,
     ServiceStatus.DEGRADED: EXIT_DEGRADED,
-    ServiceStatus.UNKNOWN: EXIT_DEGRADED,
+    ServiceStatus.UNKNOWN: EXIT_DEGRADED,  # "no data yet"
     ServiceStatus.PARTIAL_OUTAGE: EXIT_OUTAGE,
     ServiceStatus.MAJOR_OUTAGE: EXIT_OUTAGE,
 }
@@ -43,10 +48,18 @@ ADMIN_HELP = {
 }
 
 
-def _connection_options(defaults: bool) -> argparse.ArgumentParser:
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors exiting EXIT_USAGE (argparse's own 2 means an outage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _connection_options(defaults: bool) -> _Parser:
     # Accepted before and after the command; after it, an option left out must not reset
     # one given before, hence SUPPRESS as the default there.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     default = None if defaults else argparse.SUPPRESS
     common.add_argument(
         "--config", metavar="PATH", default=default, help="config file (slamon.toml)"
@@ -62,15 +75,15 @@ def _connection_options(defaults: bool) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``slamon``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="slamon",
         description="slamon terminal client. With no command, opens the live dashboard.",
         epilog=(
             "The socket is taken from --socket, else from the config's [daemon] socket "
             "(file from --config, $SLAMON_CONFIG, ./slamon.toml or ~/.config/slamon/slamon.toml), "
             "else the default $XDG_RUNTIME_DIR/slamon.sock.\n\n"
-            "slamon status exits 0 all operational, 1 degraded, 2 partial or major outage, "
-            "3 daemon unreachable.\n\n"
+            "slamon status exits 0 all operational, 1 degraded or no data yet, 2 partial or "
+            "major outage, 3 daemon unreachable, 4 bad config or usage.\n\n"
             "Logins made in the dashboard are cached (mode 0600) in "
             "$XDG_CACHE_HOME/slamon/token-<hash>.json until they expire; slamon status and "
             "slamon call use that login too. Ctrl+L in the dashboard logs out and deletes it."
@@ -84,8 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="log in as NAME: the login screen opens with it filled in (a cached login of "
         "NAME is reused until it expires; one of another user is ignored)",
     )
+    parser.add_argument(
+        "--noc",
+        action="store_true",
+        help="NOC mode: read-only, full screen, large banner with counts, pages through the "
+        "services by itself, never needs a key; keeps reconnecting for as long as it runs",
+    )
     later = [_connection_options(defaults=False)]
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.add_parser(
         "status",
         parents=later,
@@ -103,6 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     call.add_argument(
         "params", nargs="?", default="{}", help="params as a JSON object (default {})"
+    )
+    call.add_argument(
+        "--user",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help="log in as NAME first (password prompted, or read from stdin with "
+        "--password-stdin); without it the dashboard's cached login is used, if any",
+    )
+    call.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="with --user: read the password from the first line of stdin",
     )
     sub.add_parser(
         "reload",
@@ -151,12 +182,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     if socket_path is None:
         return EXIT_USAGE
     if args.command == "status":
-        return asyncio.run(status_command(socket_path))
+        return _tolerate_closed_pipe(lambda: asyncio.run(status_command(socket_path)))
     if args.command == "call":
-        return asyncio.run(call_command(socket_path, args.method, args.params))
+        login = None
+        if getattr(args, "user", None):
+            login = (args.user, read_password(args.password_stdin))
+        return _tolerate_closed_pipe(
+            lambda: asyncio.run(call_command(socket_path, args.method, args.params, login))
+        )
     if args.command == "reload":
         return asyncio.run(reload_command(socket_path))
-    return run_tui(socket_path, user=args.user)
+    return run_tui(socket_path, user=args.user, noc=args.noc)
+
+
+def _tolerate_closed_pipe(run: Callable[[], int]) -> int:
+    """Run a printing command; a reader that went away (``| head``) ends it quietly."""
+    try:
+        code = run()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit: point it elsewhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    return code
+
+
+def read_password(from_stdin: bool) -> str:
+    """The password of ``slamon call --user``: one line of stdin, or prompted without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return getpass.getpass("Password: ")
 
 
 def resolve_socket(config: str | None, socket: str | None) -> Path | None:
@@ -175,11 +231,12 @@ def resolve_socket(config: str | None, socket: str | None) -> Path | None:
     return Path(socket) if socket else Path(settings.daemon.socket)
 
 
-def run_tui(socket_path: Path, user: str | None = None) -> int:
-    """Run the dashboard until the user quits (``user``: the name to log in as)."""
+def run_tui(socket_path: Path, user: str | None = None, *, noc: bool = False) -> int:
+    """Run the dashboard until the user quits (``user``: the name to log in as; ``noc``:
+    NOC mode)."""
     from slamon_tui.app import make_app
 
-    app = make_app(socket_path, user=user)
+    app = make_app(socket_path, user=user, noc=noc)
     app.run()
     return app.return_code or 0
 
@@ -223,11 +280,23 @@ def _unreachable(socket_path: Path, exc: BaseException) -> int:
     return EXIT_UNREACHABLE
 
 
-async def _one_call(socket_path: Path, method: str, params: dict[str, Any]) -> Any:
-    # As the dashboard's cached login when there is one (status on a daemon without
-    # anonymous reads, admin calls); anonymous otherwise.
-    login = TokenCache.for_socket(socket_path).load()
-    async with FeedClient(socket_path, token=login.access_token if login else None) as client:
+async def _one_call(
+    socket_path: Path,
+    method: str,
+    params: dict[str, Any],
+    login: tuple[str, str] | None = None,
+) -> Any:
+    # As ``login`` (user, password) when given; else as the dashboard's cached login when
+    # there is one (status on a daemon without anonymous reads, admin calls); else anonymous.
+    cached = None if login else TokenCache.for_socket(socket_path).load()
+    async with FeedClient(socket_path, token=cached.access_token if cached else None) as client:
+        if login is not None:
+            user, password = login
+            answer = await asyncio.wait_for(
+                client.call("auth.login", {"username": user, "password": password}),
+                CALL_TIMEOUT_S,
+            )
+            client.token = Login.from_result(answer).access_token
         return await asyncio.wait_for(client.call(method, params), CALL_TIMEOUT_S)
 
 
@@ -241,17 +310,41 @@ async def status_command(socket_path: Path) -> int:
     except (FeedClientError, TimeoutError) as exc:
         return _unreachable(socket_path, exc)
     print(format_status(result))
+    return status_exit(result)
+
+
+def status_exit(result: dict[str, Any]) -> int:
+    """The exit code of ``slamon status``: the overall status's, but never 0 while a service
+    has no data yet (the daemon leaves unknown services out of the overall status)."""
     overall = str((result.get("overall") or {}).get("status") or ServiceStatus.UNKNOWN)
-    return STATUS_EXIT.get(overall, EXIT_DEGRADED)
+    code = STATUS_EXIT.get(overall, EXIT_DEGRADED)
+    if code == EXIT_OK and _no_data(result):
+        return EXIT_DEGRADED
+    return code
+
+
+def _no_data(result: dict[str, Any]) -> list[str]:
+    """The services not checked yet."""
+    return [
+        str(s.get("name") or s.get("id"))
+        for s in result.get("services") or []
+        if (s.get("status") or ServiceStatus.UNKNOWN) == ServiceStatus.UNKNOWN
+    ]
 
 
 def format_status(result: dict[str, Any]) -> str:
     """The text of ``slamon status``: overall, notice, then one aligned line per service."""
     overall = str((result.get("overall") or {}).get("status") or ServiceStatus.UNKNOWN)
-    lines = [f"{overall_text(overall)}   (node {result.get('node', '?')}, {_when(result)})"]
+    services = result.get("services") or []
+    waiting = _no_data(result)
+    headline = overall_text(overall)
+    if services and len(waiting) == len(services):
+        headline = "? No data yet: no service has been checked"
+    lines = [f"{headline}   (node {result.get('node', '?')}, {_when(result)})"]
+    if waiting and len(waiting) < len(services):
+        lines.append(f"No data yet for {len(waiting)} of {len(services)} services.")
     if result.get("notice"):
         lines.append(f"Note: {result['notice']}")
-    services = result.get("services") or []
     if not services:
         lines.append("No services are configured.")
         return "\n".join(lines)
@@ -259,10 +352,11 @@ def format_status(result: dict[str, Any]) -> str:
     for s in services:
         status = str(s.get("status") or ServiceStatus.UNKNOWN)
         uptime = str((s.get("uptime") or {}).get("90", "—"))
+        word = "No data yet" if status == ServiceStatus.UNKNOWN else status_word(status)
         rows.append(
             (
                 str(s.get("name") or s.get("id")),
-                f"{status_symbol(status)} {status_word(status)}",
+                f"{status_symbol(status)} {word}",
                 uptime if uptime == "—" else f"{uptime}%",
                 latency_text(s.get("last_check")),
             )
@@ -284,8 +378,11 @@ def _when(result: dict[str, Any]) -> str:
         return str(generated or "?")
 
 
-async def call_command(socket_path: Path, method: str, params_text: str) -> int:
-    """Print the result of one feed call as JSON (errors to stderr)."""
+async def call_command(
+    socket_path: Path, method: str, params_text: str, login: tuple[str, str] | None = None
+) -> int:
+    """Print the result of one feed call as JSON (errors to stderr); ``login`` (user,
+    password) logs in first."""
     try:
         params = json.loads(params_text)
     except json.JSONDecodeError as exc:
@@ -295,7 +392,7 @@ async def call_command(socket_path: Path, method: str, params_text: str) -> int:
         print("slamon call: PARAMS must be a JSON object, e.g. '{\"days\": 30}'", file=sys.stderr)
         return EXIT_USAGE
     try:
-        result = await _one_call(socket_path, method, params)
+        result = await _one_call(socket_path, method, params, login)
     except FeedCallError as exc:
         print(f"error {exc.code}: {exc.message}", file=sys.stderr)
         return 1

@@ -35,9 +35,11 @@ OVERALL_LABELS: dict[str, tuple[str, str]] = {
     ServiceStatus.UNKNOWN: ("?", "Status Unknown"),
 }
 
-# One glyph per daily status: height falls with health, so the bar reads without colour.
+# One glyph per daily status: height falls with health, so the bar reads without colour; a
+# slow (degraded) day is full but shaded: it answered, only slowly (issue 12: not "po").
 DAILY_GLYPHS: dict[str, str] = {
     DailyStatus.OPERATIONAL: "█",
+    DailyStatus.DEGRADED: "▓",
     DailyStatus.PARTIAL_OUTAGE: "▆",
     DailyStatus.MAJOR_OUTAGE: "▃",
     DailyStatus.MAINTENANCE: "▒",
@@ -46,6 +48,7 @@ DAILY_GLYPHS: dict[str, str] = {
 
 DAILY_WORDS: dict[str, str] = {
     DailyStatus.OPERATIONAL: "operational",
+    DailyStatus.DEGRADED: "slow (degraded)",
     DailyStatus.PARTIAL_OUTAGE: "partial outage",
     DailyStatus.MAJOR_OUTAGE: "major outage",
     DailyStatus.MAINTENANCE: "maintenance",

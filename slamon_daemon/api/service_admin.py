@@ -59,6 +59,8 @@ def service_fields(s: Service) -> dict[str, Any]:
         ),
         "latency_objective_percent": s.latency_objective_pct,
         "active": s.active,
+        "group": s.group,
+        "tags": list(s.tags),
     }
 
 

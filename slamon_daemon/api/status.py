@@ -65,6 +65,11 @@ class ServiceFragments:
                 "uptime": uptime,
                 "latencies": [round(c.latency_ms, 1) for c in st.recent],
                 "outcomes": [c.outcome.value for c in st.recent],
+                # issue 12: dashboard sections, filter labels, the open outage (incidents
+                # from context are pre-filled with its start and cause)
+                "group": st.service.group,
+                "tags": list(st.service.tags),
+                "episode": _episode_brief(st),
             }
         )
         self._cache[st.service.id] = (key, encoded)
@@ -75,6 +80,20 @@ class ServiceFragments:
         if len(self._cache) > len(service_ids):
             for sid in [sid for sid in self._cache if sid not in service_ids]:
                 del self._cache[sid]
+
+
+def _episode_brief(st: ServiceState) -> dict[str, Any] | None:
+    """The open outage episode of a service, as status.get shows it (None when none)."""
+    ep = st.episode
+    if ep is None:
+        return None
+    return {
+        "started_at": ep.started_at.isoformat(),
+        "worst_status": ep.worst_status.value,
+        "cause": ep.cause,
+        "error": ep.error,
+        "failed_checks": ep.failed_checks,
+    }
 
 
 def status_json(ctx: ApiContext, fragments: ServiceFragments) -> RawJSON:

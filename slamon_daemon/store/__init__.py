@@ -4,6 +4,7 @@ SQLite or a PostgreSQL dialect (dialects/)."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError
 from .base import Store, SyncResult
@@ -43,4 +44,29 @@ def open_store(database_url: str) -> Store:
     )
 
 
-__all__ = ["PostgresStore", "SqlStore", "SqliteStore", "Store", "SyncResult", "open_store"]
+def database_location(database_url: str) -> str:
+    """Where ``database_url`` points, said for people (issue 12): "SQLite file /abs/path"
+    or "PostgreSQL postgresql://user@host/db" (without a password).
+
+    ``sqlite:///`` URLs follow SQLAlchemy's convention: three slashes and a relative path
+    (``sqlite:///data/slamon.db``) are relative to the working directory, four slashes an
+    absolute path (``sqlite:////var/lib/slamon/slamon.db``).
+    """
+    if database_url.startswith("sqlite:///"):
+        return f"SQLite file {Path(database_url.removeprefix('sqlite:///')).absolute()}"
+    parts = urlsplit(database_url)
+    if parts.password is not None:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        database_url = urlunsplit(parts._replace(netloc=netloc))
+    return f"PostgreSQL {database_url}"
+
+
+__all__ = [
+    "PostgresStore",
+    "SqlStore",
+    "SqliteStore",
+    "Store",
+    "SyncResult",
+    "database_location",
+    "open_store",
+]

@@ -390,8 +390,8 @@ class Store(ABC):
 
     @abstractmethod
     async def search_incidents(self, query: str, limit: int = 50) -> list[Incident]:
-        """Incidents whose title, description or updates contain every word of ``query``
-        (as a word prefix), most recent first."""
+        """Incidents whose title, description, impact, root cause, resolution notes or
+        updates contain every word of ``query`` (as a word prefix), most recent first."""
 
     @abstractmethod
     async def incident_for_episode(self, service_id: str, started_at: datetime) -> Incident | None:
@@ -442,6 +442,13 @@ class Store(ABC):
         deleted or replaced). Returns what is wrong, or None. Once wrong, the store refuses
         every read and write (StoreUnavailable) until it is opened again."""
         return None
+
+    # -- issue 12: "since" survives restarts -------------------------------------------
+
+    @abstractmethod
+    async def latest_transitions(self) -> dict[str | None, Transition]:
+        """The newest status transition of every service (key None: the overall status),
+        so a restarted daemon says since when a status holds rather than since it started."""
 
 
 class DaemonLock(ABC):

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from ..errors import AlreadyExists, NotFound
 from ..incidents import VersionConflict
 from ..models import (
+    SYSTEM_AUTHOR,
     AuditEntry,
     Check,
     ErrorKind,
@@ -513,13 +514,51 @@ class SqlStore(Store):
             " AND (h.day > ? OR h.hour >= ?) GROUP BY f.service_id, f.day",
             *(first_day, self.dialect.day(hi.date()), *params, first_day, lo.hour),
         )
-        out: dict[str, datetime] = {}
+        hours: dict[str, datetime] = {}
         for sid, day, hour in rows:
             if hour is not None:
                 d = self.dialect.from_day(day)
                 start = datetime(d.year, d.month, d.day, int(hour), tzinfo=UTC)
                 if start < hi:
-                    out[str(sid)] = max(start, since)
+                    hours[str(sid)] = max(start, since)
+        return await self._first_checks(hours, since)
+
+    async def _first_checks(
+        self, hours: dict[str, datetime], since: datetime
+    ) -> dict[str, datetime]:
+        """Issue 12: from the hour of the first check to the check itself, unless the
+        service was already checked the day before ``since`` (then it was monitored from
+        ``since`` on). Where retention removed the raw checks, the hour stays."""
+        if not hours:
+            return {}
+        before = self.dialect.day((since.astimezone(UTC) - timedelta(microseconds=1)).date())
+        cond, params = self.dialect.any_of("service_id", list(hours))
+        prior = {
+            str(r[0])
+            for r in await self._fetch(
+                f"SELECT service_id FROM daily_rollups WHERE day = ? AND checks > 0 AND {cond}",
+                before,
+                *params,
+            )
+        }
+        out = {sid: since for sid in hours if sid in prior}
+        by_hour: dict[datetime, list[str]] = {}
+        for sid, hour in hours.items():
+            if sid not in prior:
+                by_hour.setdefault(hour, []).append(sid)
+        for hour, sids in by_hour.items():
+            out.update(dict.fromkeys(sids, hour))
+            cond, params = self.dialect.any_of("service_id", sids)
+            end = hour.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+            for sid, first in await self._fetch(
+                f"SELECT service_id, min(started_at) FROM checks WHERE started_at >= ?"
+                f" AND started_at < ? AND {cond} GROUP BY service_id",
+                self.dialect.time(hour),
+                self.dialect.time(end),
+                *params,
+            ):
+                if first is not None:
+                    out[str(sid)] = self.dialect.from_time(first)
         return out
 
     # -- raw checks, episodes, status history -----------------------------------------------
@@ -945,7 +984,7 @@ class SqlStore(Store):
             )
             if row is None:
                 raise NotFound(f"no incident {incident_id}")
-            if row[1] is None:
+            if row[1] is None and u.author != SYSTEM_AUTHOR:  # the daemon's is no response
                 changes = {**changes, "first_update_at": u.created_at}
             await con.execute(
                 _ADD_UPDATE,
@@ -999,6 +1038,22 @@ class SqlStore(Store):
             " ORDER BY i.started_at DESC",
             service_id,
         )
+
+    # -- issue 12: "since" survives restarts ----------------------------------------------
+
+    async def latest_transitions(self) -> dict[str | None, Transition]:
+        rows = await self._fetch(
+            "SELECT h.service_id, h.status, h.previous, h.at FROM status_history h JOIN"
+            " (SELECT service_id, max(at) AS at FROM status_history GROUP BY service_id) m"
+            " ON h.service_id = m.service_id AND h.at = m.at ORDER BY h.id"
+        )
+        out: dict[str | None, Transition] = {}
+        for sid, status, previous, at in rows:
+            key = str(sid) or None
+            out[key] = Transition(
+                key, ServiceStatus(previous), ServiceStatus(status), self.dialect.from_time(at)
+            )
+        return out
 
 
 # -- encodings shared by both engines --------------------------------------------------------
@@ -1103,6 +1158,7 @@ def service_from_json(text: str, *, active: bool | None = None) -> Service:
     d = json.loads(text)
     d["expect_status"] = tuple(tuple(r) for r in d.get("expect_status", [[200, 299]]))
     d["headers"] = tuple(tuple(h) for h in d.get("headers", []))
+    d["tags"] = tuple(d.get("tags", ()))
     d = {k: v for k, v in d.items() if k in Service.__dataclass_fields__}
     if active is not None:
         d["active"] = active

@@ -44,12 +44,14 @@ BANNER = {
 DAY_WORDS = {
     "o": "Operational",
     "po": "Partial outage",
+    "degraded": "Degraded performance",  # issue 12: a slow day has its own cell
     "mo": "Major outage",
     "nd": "No data",
     "maintenance": "Maintenance",
     "future": "Future",
 }
 DAY_CLASS = {"o": "", "po": "po", "mo": "mo", "nd": "nd", "maintenance": "m", "future": "future"}
+DAY_CLASS["degraded"] = "po"  # issue 12: slow days are not green (drawn like a partial day)
 INCIDENT_WORDS = {
     "investigating": "Investigating",
     "identified": "Identified",

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slamon_daemon.models import INCIDENT_STATUSES, SEVERITIES, parse_ts
-from slamon_daemon.text import duration
+from slamon_daemon.text import duration, relative
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 RESPONSE_TARGETS = {"P1": "15 min", "P2": "1 h", "P3": "4 h", "P4": "24 h"}
@@ -87,20 +87,21 @@ def age_text(incident: dict[str, Any], now: datetime) -> str:
 
 
 def ago_text(value: Any, now: datetime) -> str:
-    """How long ago a time was: "3m ago", "never" without one."""
+    """How long ago a time was: "3m ago" ("in 3m" for a time to come), "never" without one."""
     at = _ts(value)
     if at is None:
         return "never"
-    return f"{span_text((now - at).total_seconds())} ago"
+    return relative(at, now)
 
 
 def when_text(value: Any, now: datetime) -> str:
-    """A UTC time with how long ago: "Nov 21 23:01 UTC (12m ago)", "—" without one."""
+    """A UTC time with how far it is: "Nov 21 23:01 UTC (12m ago)", "14:27 UTC (in 14m)",
+    "—" without one."""
     at = _ts(value)
     if at is None:
         return "—"
     clock = f"{at:%H:%M} UTC" if at.date() == now.date() else f"{at:%Y-%m-%d %H:%M} UTC"
-    return f"{clock} ({span_text((now - at).total_seconds())} ago)"
+    return f"{clock} ({relative(at, now)})"
 
 
 def is_overdue(incident: dict[str, Any], now: datetime) -> bool:

@@ -39,6 +39,9 @@ from slamon_tui.types import FeedCall
 from slamon_tui.widgets.identity_badge import IdentityBadge
 from slamon_tui.widgets.record_table import RecordTable
 
+OPTIONAL_SERVICE_FIELDS = frozenset({"depends_on"})
+"""Service settings only some daemons have (alerts): the form shows them when status.get
+carries them."""
 AUDIT_SCAN = 5000
 """Audit entries read to find the services added over the feed (see models/admin.py)."""
 
@@ -77,6 +80,7 @@ class AdminScreen(Screen[None]):
         self._initial_tab = tab
         self.users: list[dict[str, Any]] = []
         self.services: list[ServiceEntry] = []
+        self.extra_service_fields: list[str] = []
         self.windows: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
@@ -249,7 +253,12 @@ class AdminScreen(Screen[None]):
         if not isinstance(status, dict):
             return
         feed = feed_services(audit if isinstance(audit, list) else [])
-        self.services = service_entries(list(status.get("services") or []), feed)
+        entries = list(status.get("services") or [])
+        self.services = service_entries(entries, feed)
+        # Settings the daemon has beyond the form's own (depends_on where alerts exist).
+        self.extra_service_fields = sorted(
+            {k for e in entries if isinstance(e, dict) for k in e} & OPTIONAL_SERVICE_FIELDS
+        )
         self.query_one("#services-table", RecordTable).set_rows(
             [
                 (s.id, [s.id, s.name, source_text(s), "active" if s.active else "⏸ paused", s.url])
@@ -333,7 +342,10 @@ class AdminScreen(Screen[None]):
 
     def action_new_service(self) -> None:
         """Add a service over the feed."""
-        self.app.push_screen(ServiceDialog(self._call), self._service_saved)
+        self.app.push_screen(
+            ServiceDialog(self._call, extra_fields=self.extra_service_fields),
+            self._service_saved,
+        )
 
     def action_edit_service(self) -> None:
         """Edit the service under the cursor (services added over the feed only)."""
@@ -345,7 +357,10 @@ class AdminScreen(Screen[None]):
                 **service.config,
                 "id": service.id,
             }
-            self.app.push_screen(ServiceDialog(self._call, existing), self._service_saved)
+            self.app.push_screen(
+                ServiceDialog(self._call, existing, self.extra_service_fields),
+                self._service_saved,
+            )
 
     def _service_saved(self, result: dict[str, Any] | None) -> None:
         if result:

@@ -13,19 +13,37 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from textual.widget import Widget
-from textual.widgets import Checkbox, Input, Select, Static
+from textual.widgets import Input, Select, Static
 
-from slamon_tui.screens.form_dialog import FormDialog, FormInvalid
+from slamon_tui.screens.form_dialog import FormDialog
+from slamon_tui.screens.service_form import (  # the service form lives there (issue 12)
+    SERVICE_FIELDS,
+    ServiceDialog,
+    config_text,
+    duration_value,
+    status_list,
+)
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.form_field import FormField
+from slamon_tui.widgets.marked_checkbox import MarkedCheckbox
 
 ROLE_OPTIONS = [
     ("viewer — reads", "viewer"),
     ("reporter — also incidents", "reporter"),
     ("admin — also users, services", "admin"),
 ]
-METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 TIME_FORMAT_HINT = "UTC, e.g. 2026-11-22 02:00 (or RFC 3339 with an offset)"
+__all__ = [
+    "SERVICE_FIELDS",
+    "MaintenanceDialog",
+    "ServiceDialog",
+    "UserAddDialog",
+    "UserEditDialog",
+    "config_text",
+    "duration_value",
+    "parse_time",
+    "status_list",
+]
 
 
 def _text(
@@ -111,7 +129,7 @@ class UserEditDialog(FormDialog):
     def form_fields(self) -> Iterable[Widget]:
         """Role, active, new password twice (empty keeps it)."""
         yield _role(str(self.user.get("role") or "viewer"))
-        active = Checkbox(
+        active = MarkedCheckbox(
             "may log in", bool(self.user.get("active")), compact=True, id="input-active"
         )
         yield FormField("active", "Active", active, hint="disabling ends the user's logins at once")
@@ -140,117 +158,6 @@ class UserEditDialog(FormDialog):
             user = await self._call("user.passwd", {"username": username, "password": password})
             done.append("password reset")
         return {"user": user, "done": done}
-
-
-SERVICE_FIELDS: list[tuple[str, str, str]] = [
-    # key, label, hint
-    ("id", "Id", "kebab-case, stable: e.g. face-compare"),
-    ("name", "Name", "shown on the dashboard (default: the id)"),
-    ("url", "URL", "http:// or https://"),
-    ("method", "Method", ""),
-    ("interval", "Interval", "e.g. 60s, 5m (default 60s)"),
-    ("timeout", "Timeout", "e.g. 7s (default 10s)"),
-    ("expect_status", "Expect status", "codes and ranges: 200, 301-302 (default 200-299)"),
-    ("degraded_after", "Degraded after", "slower than this is degraded, e.g. 3s"),
-    ("confirm_failures", "Confirm failures", "failed checks in a row before down (default 2)"),
-    ("sla_target", "SLA target %", "e.g. 99.95 (default: the daemon's)"),
-    ("body_contains", "Body contains", "optional text the answer must contain"),
-]
-
-
-def duration_value(text: str) -> Any:
-    """A number of seconds as a number, anything else ("60s") as the daemon parses it."""
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
-def status_list(text: str) -> list[Any]:
-    """ "200, 301-302" → [200, "301-302"]."""
-    items = [x for x in re.split(r"[,\s]+", text) if x]
-    return [int(x) if x.isdigit() else x for x in items]
-
-
-def config_text(key: str, value: Any) -> str:
-    """A stored config value as typed in the form (durations in seconds as "60s")."""
-    if value is None:
-        return ""
-    if key in ("interval", "timeout", "degraded_after") and isinstance(value, int | float):
-        return f"{value:g}s"
-    if key == "expect_status" and isinstance(value, list):
-        return ", ".join(str(x) for x in value)
-    return str(value)
-
-
-class ServiceDialog(FormDialog):
-    """service.add, or service.edit of a service added over the feed (only what changed)."""
-
-    dense = True
-
-    def __init__(self, call: FeedCall, existing: dict[str, Any] | None = None) -> None:
-        self.existing = existing
-        title = f"Edit service {existing.get('id')}" if existing else "Add a service"
-        super().__init__(call, title)
-        self.save_label = "Save" if existing else "Add service"
-        self.initial = {k: config_text(k, (existing or {}).get(k)) for k, _l, _h in SERVICE_FIELDS}
-
-    def form_fields(self) -> Iterable[Widget]:
-        """The [[service]] keys an admin sets most."""
-        for key, label, hint in SERVICE_FIELDS:
-            if key == "method":
-                value = self.initial["method"] or "GET"
-                control: Select[str] = Select(
-                    [(m, m) for m in METHODS],
-                    value=value,
-                    allow_blank=False,
-                    compact=True,
-                    id="input-method",
-                )
-                yield FormField("method", label, control)
-                continue
-            yield _text(
-                key,
-                label,
-                self.initial[key],
-                placeholder=hint,
-                disabled=key == "id" and self.existing is not None,
-            )
-
-    async def save(self) -> Any:
-        """Add the service, or send the keys that changed."""
-        params: dict[str, Any] = {}
-        for key, _label, _hint in SERVICE_FIELDS:
-            text = str(self.value(key) or "")
-            if self.existing is not None and text == self.initial[key]:
-                continue
-            if not text:
-                if self.existing is not None and key != "id":
-                    params[key] = None  # cleared: back to the default
-                continue
-            params[key] = self._converted(key, text)
-        if self.existing is None:
-            return await self._call("service.add", params)
-        if not params:
-            self.show_general("nothing changed")
-            raise FormInvalid("nothing changed")
-        return await self._call("service.edit", {"id": self.existing["id"], **params})
-
-    def _converted(self, key: str, text: str) -> Any:
-        if key in ("interval", "timeout", "degraded_after"):
-            return duration_value(text)
-        if key == "expect_status":
-            return status_list(text)
-        if key == "confirm_failures":
-            if not text.isdigit():
-                raise self.problem(key, "a whole number from 1 to 100")
-            return int(text)
-        if key == "sla_target":
-            try:
-                return float(text.rstrip("%"))
-            except ValueError:
-                raise self.problem(key, "a percentage like 99.9") from None
-        return text
 
 
 def parse_time(text: str) -> datetime | None:

@@ -1,451 +1,434 @@
-"""The home screen: overall banner, notice, connection line and one row per service.
+"""The home screen: what is broken and why, first (issue 12).
 
-It follows the feed messages itself (messages.py): the connection line, each snapshot
-(rows diffed by service id, in place), checks, status changes and incidents. An event for a
-service it does not know means the services changed: it asks the app for a resync.
+The board (screens/board.py) keeps the banner with counts, the connection line, the
+status-lines area and the list live. This screen adds the keyboard: a cursor that is a
+position in the list (``cursor``, moved synchronously: a burst of ``j j j Enter`` opens the
+third row down), problems first by default and ``s`` to sort otherwise, ``/`` to filter
+(k9s: Esc clears), ``n``/``N`` to the next/previous problem, groups that fold, the day
+cursor on the bar, ``i`` for the service's incident (open it, or a new one filled in from
+the outage), ``e`` for the full error text. A line under the list says how many problems
+are out of view and where; none is ever hidden without it.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from textual import events, on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
-from textual.timer import Timer
-from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Input, Static
 
-from slamon_tui.client import FeedCallError, FeedClientError
-from slamon_tui.messages import (
-    CheckEvent,
-    Connected,
-    Connecting,
-    DayFetched,
-    Disconnected,
-    IncidentEvent,
-    ResyncWanted,
-    Snapshot,
-    StatusEvent,
-)
-from slamon_tui.models.dashboard import DashboardModel, ServiceState
+from slamon_tui.identity import Identity
+from slamon_tui.incident_context import incident_prefill
+from slamon_tui.messages import DayFetched, Disconnected
+from slamon_tui.models.dashboard import ServiceState
+from slamon_tui.models.dashboard_view import SORT_TITLES, GroupLine, ServiceLine, next_sort
+from slamon_tui.screens.board import ServiceBoard, hidden, start_hint
+from slamon_tui.screens.check_detail import CheckDetailScreen
+from slamon_tui.screens.day_cursor import DayCursor
+from slamon_tui.screens.incident_detail import IncidentDetailScreen
+from slamon_tui.screens.incident_edit import IncidentEditScreen
 from slamon_tui.screens.service import ServiceScreen
 from slamon_tui.types import FeedCall
-from slamon_tui.widgets.column_header import ColumnHeader
-from slamon_tui.widgets.columns import Columns, columns_for
+from slamon_tui.ui_state import UiState
 from slamon_tui.widgets.daemon_health import DaemonHealth
-from slamon_tui.widgets.day_line import DayLine, DayView
+from slamon_tui.widgets.day_line import DayLine
 from slamon_tui.widgets.identity_badge import IdentityBadge
-from slamon_tui.widgets.incident_panel import IncidentPanel
-from slamon_tui.widgets.service_row import ServiceRow
-from slamon_tui.widgets.status_banner import StatusBanner
+from slamon_tui.widgets.list_status import list_status_text
+from slamon_tui.widgets.service_row import RowView
+from slamon_tui.widgets.service_table import ServiceTable
 
-DAY_DEBOUNCE_S = 0.3
-"""service.day is asked once the day cursor has rested this long (holding ← asks nothing)."""
-TODAY_TTL_S = 10.0
-"""How long today's service.day answer is reused; past days are cached for good."""
+HELP_KEYS: list[tuple[str, str]] = [
+    ("↑ k  ↓ j  PgUp PgDn", "previous / next service (a page)"),
+    ("Home g  End G", "first / last line"),
+    ("n  N", "next / previous problem (down, partial, degraded)"),
+    ("Enter", "service detail; on a group: fold / unfold it"),
+    ("i", "the service's incident: its open one, or a new one filled in"),
+    ("e", "the full error text of the last check and the outage"),
+    ("/  Esc", "filter: name, status, tag:x, group:x (Esc clears)"),
+    ("s", "sort: problems first, name, uptime, latency"),
+    ("z", "fold / unfold the group of the cursor"),
+    ("← h  → l", "day cursor on the bar: earlier / later day"),
+]
+"""The dashboard's own keys (the help shows them first)."""
 
 
-def start_hint(socket_path: str) -> str:
-    """What to tell someone whose daemon is not running."""
-    return (
-        f"No slamon daemon is running at {socket_path}\n"
-        "Start one with:   slamond --config slamon.toml\n"
-        "or try the demo:  make run   (or: slamon demo)\n"
-        "Waiting for it — this screen connects by itself."
-    )
+class Rows(Mapping[str, RowView]):
+    """Service id -> its row as the dashboard draws it now (follows every change)."""
 
+    def __init__(self, screen: DashboardScreen) -> None:
+        self.screen = screen
 
-class ServiceList(VerticalScroll, can_focus=False, inherit_bindings=False):
-    """The scrolling list of rows; the rows take focus, not the list.
+    def __getitem__(self, service_id: str) -> RowView:
+        s = self.screen
+        return RowView(s.model.services[service_id], s.columns, s.day.days_back)
 
-    Without the scroll bindings it inherits: they sit between the focused row and the
-    screen, so with more rows than fit ↓ would scroll the list instead of moving the cursor.
-    """
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.screen.model.services))
+
+    def __len__(self) -> int:
+        return len(self.screen.model.services)
 
 
 class ListArea(Vertical):
-    """The rows with the day line right under them: the list is as tall as its rows, up to
-    what leaves the day line on screen (then it scrolls)."""
+    """The rows with the status line and the day line right under them: the list is as
+    tall as its rows, up to what leaves those two lines on screen (then it scrolls)."""
 
     def on_resize(self) -> None:
-        """Cap the list so the day line below it stays visible."""
-        self.query_one(ServiceList).styles.max_height = max(1, self.size.height - 1)
+        """Cap the list so the lines below it stay visible."""
+        self.query_one(ServiceTable).styles.max_height = max(1, self.size.height - 2)
 
 
-class DashboardScreen(Screen[None]):
-    """Live status of every service. Rows are kept by service id and updated in place."""
+class DashboardScreen(ServiceBoard):
+    """Live status of every service, problems first, with a cursor."""
+
+    HELP_TITLE = "Dashboard"
+    KEYS_HELP = HELP_KEYS
 
     BINDINGS = [
-        Binding("down,j", "cursor_down", "Next", key_display="↓/j", show=False),
-        Binding("up,k", "cursor_up", "Previous", key_display="↑/k", show=False),
-        Binding("home,g", "cursor_first", "First", show=False),
-        Binding("end,G", "cursor_last", "Last", show=False),
-        Binding("enter", "open_service", "Detail", key_display="⏎"),
-        Binding("left,h", "day_earlier", "Day", key_display="←→/hl"),
-        Binding("right,l", "day_later", "Later day", show=False),
+        # The footer keeps room for the app's keys at 80 columns; the line under the list
+        # names the others (i, e, /, s), and help lists them all.
+        Binding("enter", "open_line", "Detail", key_display="⏎"),
+        Binding("n", "next_problem(1)", "Problem"),
+        Binding("i", "incident", "Incident", show=False),
+        Binding("slash", "filter", "Filter", key_display="/", show=False),
+        Binding("s", "sort", "Sort", show=False),
+        Binding("e", "errors", "Errors", show=False),
+        Binding("N", "next_problem(-1)", "Previous problem", show=False),
+        Binding("down,j", "cursor(1)", "Next", show=False),
+        Binding("up,k", "cursor(-1)", "Previous", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("home,g", "cursor_to(0)", "First", show=False),
+        Binding("end,G", "cursor_to(-1)", "Last", show=False),
+        Binding("space", "toggle_group", "Fold", show=False),
+        Binding("z", "toggle_group", "Fold group", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("left,h", "day(1)", "Day", key_display="←→", show=False),
+        Binding("right,l", "day(-1)", "Later day", show=False),
     ]
 
-    def __init__(self, socket_path: str, call: FeedCall) -> None:
-        super().__init__()
-        self.socket_path = socket_path
-        self._call = call
-        self.days_back = 0
-        """Where the day cursor is on the bar: days before today (0: today)."""
-        self._day_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
-        self._day_problem: tuple[tuple[str, str], str] | None = None
-        self._day_timer: Timer | None = None
-        self._day_timer_key: tuple[str, str] | None = None
-        self.model = DashboardModel()
-        self.rows: dict[str, ServiceRow] = {}
-        self.columns = Columns()
-        # Kept here: the line sits in a row whose children may mount after the first
-        # feed message arrives, when a query would not find it yet.
-        self._connection = Static("Connecting…", id="connection")
-        self.incident_panel = IncidentPanel(id="incident-panel")
-        """The "Active incidents" panel above the services (hidden while there are none)."""
-        self.incident_panel.display = False
+    def __init__(
+        self,
+        socket_path: str,
+        call: FeedCall,
+        identity: Identity | None = None,
+        ui_state: UiState | None = None,
+    ) -> None:
+        super().__init__(socket_path, call, identity or Identity())
+        self.ui_state = ui_state or UiState()
+        self.sort = self.ui_state.sort
+        self.filter_text = self.ui_state.filter
+        self.collapsed = frozenset(self.ui_state.collapsed)
+        self.cursor = 0
+        """Index of the line with the cursor (a model position, not focus)."""
+        self.cursor_key: tuple[str, str] | None = None
+        """The line the cursor is on; it stays on it when the lines are rebuilt."""
+        self.day = DayCursor(self)
+        self.list_status = Static("", id="list-status")
+        self.filter_box = Input(
+            "",  # the kept filter is put in on mount (an Input needs a running app)
+            placeholder="filter: words, tag:x, group:x, status:down · Enter keeps it · Esc clears",
+            id="filter",
+        )
 
     def compose(self) -> ComposeResult:
-        """Banner, connection line, notice, start hint, column titles, rows, footer."""
-        yield StatusBanner(id="banner")
+        """Banner, connection line, status lines, notice, incidents, titles, list, footer."""
+        yield self.banner
         with Horizontal(id="connection-row"):
-            yield self._connection
+            yield self.connection
             yield IdentityBadge(id="identity", classes="identity-badge")
         yield DaemonHealth(self._call, id="daemon-health")
+        yield self.status_lines
         # Hidden until there is something to show. Set here, not in on_mount: the feed
         # worker's first snapshot can be handled before this screen's Mount event.
-        yield _hidden(Static("", id="notice"))
-        yield _hidden(Static("", id="no-daemon"))
+        yield hidden(Static("", id="notice"))
+        yield hidden(Static("", id="no-daemon"))
         yield self.incident_panel
-        yield _hidden(ColumnHeader(self.columns, id="columns"))
+        yield self.header
         with ListArea(id="list-area"):
-            yield ServiceList(id="services")
-            yield _hidden(DayLine(id="day-line"))
-        yield _hidden(Static("No services are configured on this daemon.", id="empty"))
+            yield self.table
+            yield self.list_status
+            yield hidden(DayLine(id="day-line"))
+        yield hidden(Static("No services are configured on this daemon.", id="empty"))
+        yield hidden(self.filter_box)
         yield Footer()
 
-    def on_resize(self) -> None:
-        """Lay the columns out for the new width (a 30, 60 or 90-day bar)."""
-        columns = columns_for(self.size.width)
-        if columns != self.columns:
-            self.columns = columns
-            with self.app.batch_update():
-                self.query_one(ColumnHeader).set_columns(columns)
-                for row in self.rows.values():
-                    row.show(row.service, columns)
-                self._show_day(retry=False)
+    def on_mount(self) -> None:
+        """The list takes the keys (the cursor is its own, not focus)."""
+        if self.filter_text:
+            with self.filter_box.prevent(Input.Changed):
+                self.filter_box.value = self.filter_text
+        self.table.focus()
+        self.lines_shown()
 
-    # --- feed state -------------------------------------------------------------------
+    # --- feed --------------------------------------------------------------------------------
 
-    @on(Connecting)
-    def _connecting(self, message: Connecting) -> None:
-        """A retry is under way (the first attempt changes nothing on screen)."""
-        if message.line is not None:
-            self._set_connection(message.line, "-down")
-
-    @on(Connected)
-    def _connected(self, message: Connected) -> None:
-        """The feed is live."""
-        self.remove_class("-stale")
-        self.query_one(StatusBanner).set_stale(False)
+    def went_live(self) -> None:
+        """Hide the start hint."""
         self.query_one("#no-daemon").display = False
-        self._set_connection(message.line, "-up")
 
-    @on(Disconnected)
-    def _disconnected(self, message: Disconnected) -> None:
-        """The feed is down; say why and when the next try is (with no daemon, the start
-        hint below says it all)."""
-        missing = message.daemon_missing
-        self.add_class("-stale")
-        self.query_one(StatusBanner).set_stale(True)
+    def went_down(self, message: Disconnected) -> None:
+        """Show how to start a daemon when none runs."""
         hint = self.query_one("#no-daemon", Static)
-        if missing:
+        if message.daemon_missing:
             hint.update(start_hint(self.socket_path))
-        hint.display = missing
-        self._set_connection(message.line, "-down")
-        if not self.model.loaded:
-            self.query_one(StatusBanner).set_waiting(
-                "No daemon running" if missing else "Not connected"
-            )
+        hint.display = message.daemon_missing
 
-    def _set_connection(self, text: str, state: str) -> None:
-        line = self._connection
-        line.update(text)
-        line.set_classes(state)
+    def snapshot_shown(self, result: dict[str, Any]) -> None:
+        """The notice and the empty-daemon line; the day under the cursor."""
+        notice = self.query_one("#notice", Static)
+        notice.display = bool(self.model.notice)
+        if self.model.notice:
+            notice.update(f"▪ {self.model.notice}")
+        self.query_one("#empty").display = not self.model.services
+        self.day.show()
 
-    # --- data ---------------------------------------------------------------------------
+    def check_shown(self, service: ServiceState) -> None:
+        """Today's cell of the row with the cursor may have changed."""
+        selected = self.selected_service
+        if selected is not None and selected.id == service.id:
+            self.day.show(retry=False)
 
-    @on(Snapshot)
-    def _snapshot(self, message: Snapshot) -> None:
-        """Replace the data with a status.get result: diff rows by id, in one repaint."""
-        result = message.result
-        self.model.apply_snapshot(result)
-        model = self.model
-        container = self.query_one("#services", ServiceList)
-        with self.app.batch_update():
-            self.query_one(StatusBanner).set_status(model.overall, model.overall_since)
-            notice = self.query_one("#notice", Static)
-            notice.display = bool(model.notice)
-            if model.notice:
-                notice.update(f"▪ {model.notice}")
-            self._sync_rows(container, model.services)
-            self.query_one("#columns").display = bool(model.services)
-            self.query_one("#empty").display = not model.services
-        if self.focused is None and self.rows:
-            self.call_after_refresh(self._focus_first)
-        else:
-            self._show_day()
-        self._show_incidents(result.get("incidents"))
+    # --- the cursor --------------------------------------------------------------------------
 
-    def _sync_rows(self, container: ServiceList, services: dict[str, ServiceState]) -> None:
-        """Make the rows match ``services``: drop stale, update kept, add new, keep order.
+    def show_lines(self) -> None:
+        """Give the table the lines, the cursor staying on its line."""
+        lines = self.view.lines
+        pos = self.view.position(self.cursor_key)
+        self.cursor = pos if pos is not None else max(0, min(self.cursor, len(lines) - 1))
+        self.cursor_key = lines[self.cursor].key if lines else None
+        self.table.cursor = self.cursor if lines else None
+        self.table.days_back = self.day.days_back
+        super().show_lines()
+        if lines:
+            self.table.scroll_to_line(self.cursor)
 
-        New rows next to each other are mounted in one call (a first snapshot of hundreds
-        of services is one mount, not hundreds).
-        """
-        stale = [self.rows.pop(sid) for sid in list(self.rows) if sid not in services]
-        if stale:
-            container.remove_children(stale)
-        previous: ServiceRow | None = None
-        batch: list[ServiceRow] = []
-        for sid, service in services.items():
-            row = self.rows.get(sid)
-            if row is None:
-                row = self.rows[sid] = ServiceRow(service, self.columns)
-                batch.append(row)
-                continue
-            previous = self._mount_batch(container, batch, previous)
-            row.show(service, self.columns)
-            if previous is None:
-                if container.children[0] is not row:
-                    container.move_child(row, before=0)
-            elif _next_sibling(previous) is not row:
-                container.move_child(row, after=previous)
-            previous = row
-        self._mount_batch(container, batch, previous)
-
-    @staticmethod
-    def _mount_batch(
-        container: ServiceList, batch: list[ServiceRow], previous: ServiceRow | None
-    ) -> ServiceRow | None:
-        """Mount ``batch`` after ``previous`` (or first); return the row now before the next."""
-        if not batch:
-            return previous
-        if previous is not None:
-            container.mount_all(batch, after=previous)
-        elif container.children:
-            container.mount_all(batch, before=0)
-        else:
-            container.mount_all(batch)
-        last = batch[-1]
-        batch.clear()
-        return last
-
-    @on(CheckEvent)
-    def _check(self, message: CheckEvent) -> None:
-        """Show a check event (a resync when it names an unknown service)."""
-        service = self.model.apply_check(message.data)
-        if service is None:
-            self.post_message(ResyncWanted())
+    def move_cursor(self, index: int) -> None:
+        """Put the cursor on line ``index`` (clamped) and keep it on screen."""
+        lines = self.view.lines
+        if not lines:
             return
-        self._refresh_row(service)
-        selected = self.selected
-        if selected is not None and selected.service_id == service.id and self.days_back == 0:
-            self._show_day(retry=False)  # today's cell may have changed
-
-    @on(StatusEvent)
-    def _status(self, message: StatusEvent) -> None:
-        """Show a status event (a resync when it names an unknown service)."""
-        changed = self.model.apply_status(message.data)
-        if changed is None:
-            self.post_message(ResyncWanted())
-        elif changed is True:
-            self.query_one(StatusBanner).set_status(self.model.overall, self.model.overall_since)
-        elif isinstance(changed, ServiceState):
-            self._refresh_row(changed)
-
-    def _refresh_row(self, service: ServiceState) -> None:
-        row = self.rows.get(service.id)
-        if row is not None:
-            row.show(service)
-
-    # --- cursor -------------------------------------------------------------------------
+        old = self.cursor
+        self.cursor = max(0, min(index, len(lines) - 1))
+        self.cursor_key = lines[self.cursor].key
+        self.table.cursor = self.cursor
+        self.table.scroll_to_line(self.cursor)
+        self.table.refresh_cursor(old, self.cursor)
+        self.lines_shown()
+        self.day.show()
 
     @property
-    def selected(self) -> ServiceRow | None:
-        """The row with the cursor, if any."""
-        return self.focused if isinstance(self.focused, ServiceRow) else None
+    def selected_service(self) -> ServiceState | None:
+        """The service of the line with the cursor (None on a group header)."""
+        lines = self.view.lines
+        if not lines or self.cursor >= len(lines):
+            return None
+        line = lines[self.cursor]
+        return self.model.services.get(line.service_id) if isinstance(line, ServiceLine) else None
 
-    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        """The cursor moved to another row: it keeps the day cursor's place."""
-        if isinstance(event.widget, ServiceRow):
-            event.widget.set_days_back(self.days_back)
-            self._show_day()
+    @property
+    def selected_id(self) -> str | None:
+        """The id of the service with the cursor."""
+        s = self.selected_service
+        return s.id if s else None
 
-    def _focus_first(self) -> None:
-        if self.focused is None:
-            rows = self.query_one("#services").query_children(ServiceRow)
-            if rows:
-                rows.first().focus()
+    @property
+    def rows(self) -> Rows:
+        """Each service's row as drawn at the current width (a live view: what tests read)."""
+        return Rows(self)
 
-    def _move(self, delta: int) -> None:
-        rows = list(self.query_one("#services").query_children(ServiceRow))
-        if not rows:
+    @property
+    def order(self) -> list[str]:
+        """The service ids in the order the list shows them."""
+        return [line.service_id for line in self.view.lines if isinstance(line, ServiceLine)]
+
+    def action_cursor(self, delta: int) -> None:
+        """Move the cursor ``delta`` lines."""
+        self.move_cursor(self.cursor + delta)
+
+    def action_page(self, pages: int) -> None:
+        """Move the cursor a screenful."""
+        self.move_cursor(self.cursor + pages * max(1, self.table.visible_height - 1))
+
+    def action_cursor_to(self, index: int) -> None:
+        """Move the cursor to the first (0) or last (-1) line."""
+        self.move_cursor(index if index >= 0 else len(self.view.lines) - 1)
+
+    def action_next_problem(self, step: int) -> None:
+        """Jump to the next (1) or previous (-1) problem, wrapping around."""
+        problems = self.view.problem_positions()
+        if not problems:
+            self.notify("No problem to jump to: everything shown is up.", timeout=2)
             return
-        current = self.focused
-        index = rows.index(current) if current in rows else -1
-        target = rows[max(0, min(len(rows) - 1, index + delta))] if index >= 0 else rows[0]
-        target.focus()
+        if step > 0:
+            after = [p for p in problems if p > self.cursor]
+            self.move_cursor(after[0] if after else problems[0])
+        else:
+            before = [p for p in problems if p < self.cursor]
+            self.move_cursor(before[-1] if before else problems[-1])
 
-    def action_cursor_down(self) -> None:
-        """Move the cursor to the next service."""
-        self._move(1)
+    @on(ServiceTable.Clicked)
+    def _clicked(self, message: ServiceTable.Clicked) -> None:
+        self.move_cursor(message.index)
 
-    def action_cursor_up(self) -> None:
-        """Move the cursor to the previous service."""
-        self._move(-1)
+    @on(ServiceTable.Scrolled)
+    def _scrolled(self) -> None:
+        self.lines_shown()
 
-    def action_cursor_first(self) -> None:
-        """Move the cursor to the first service."""
-        self._move(-len(self.rows))
+    def lines_shown(self) -> None:
+        """The line under the list: problems out of view, the filter, the sort."""
+        if not self.is_mounted:
+            return
+        above, below = self.view.problems_outside(self.table.top, self.table.visible_height)
+        self.list_status.update(
+            list_status_text(
+                above,
+                below,
+                self.view,
+                filter_text=self.filter_text,
+                sort=SORT_TITLES.get(self.sort, self.sort),
+            ),
+            layout=False,  # one line, always: no layout pass (it would repaint the list)
+        )
+        self.list_status.set_class(
+            bool(above or below or self.view.problems_filtered_out), "-alert"
+        )
 
-    def action_cursor_last(self) -> None:
-        """Move the cursor to the last service."""
-        self._move(len(self.rows))
+    # --- what Enter, i and e open ------------------------------------------------------------
 
-    def action_open_service(self) -> None:
-        """Open the detail screen of the service under the cursor."""
-        row = self.selected
-        if row is not None:
-            s = row.service
+    def action_open_line(self) -> None:
+        """Open the service under the cursor; on a group header, fold or unfold it."""
+        lines = self.view.lines
+        if not lines:
+            return
+        line = lines[self.cursor]
+        if isinstance(line, GroupLine):
+            self._toggle(line.group)
+            return
+        s = self.model.services.get(line.service_id)
+        if s is not None:
             self.app.push_screen(
-                ServiceScreen(s.id, self._call, name=s.name, status=s.status, since=s.status_since)
+                ServiceScreen(
+                    s.id,
+                    self._call,
+                    name=s.name,
+                    status=s.status,
+                    since=s.status_since,
+                    identity=self.identity,
+                    names=self._names,
+                )
             )
 
-    # --- the day cursor on the bar ------------------------------------------------------
-
-    def action_day_earlier(self) -> None:
-        """Move the day cursor one day back."""
-        self._move_day(1)
-
-    def action_day_later(self) -> None:
-        """Move the day cursor one day forward (towards today)."""
-        self._move_day(-1)
-
-    def _move_day(self, delta: int) -> None:
-        last = self._last_day_index()
-        self.days_back = max(0, min(last, min(self.days_back, last) + delta))
-        row = self.selected
-        if row is not None:
-            row.set_days_back(self.days_back)
-        self._show_day()
-
-    def _last_day_index(self) -> int:
-        """The furthest the day cursor goes back: the bar's first cell."""
-        return max(0, min(self.columns.window, len(self.model.days) or 1) - 1)
-
-    def _selected_day(self) -> tuple[str, str, int, str] | None:
-        """(service id, day, days back, the bar's cell) under the day cursor, or None."""
-        row = self.selected
-        if row is None or not self.model.days:
-            return None
-        back = min(self.days_back, self._last_day_index())
-        daily = row.service.daily
-        cell = daily[-1 - back] if back < len(daily) else "nd"
-        return row.service_id, self.model.days[-1 - back], back, cell
-
-    def _show_day(self, *, retry: bool = True) -> None:
-        """Show the day under the day cursor; ask service.day for it once the cursor rests.
-
-        After a failed ask, only ``retry`` (a cursor move, a resync) asks again.
-        """
-        if retry:
-            self._day_problem = None
-        line = self.query_one(DayLine)
-        selected = self._selected_day()
-        line.display = selected is not None
-        if selected is None:
+    def action_incident(self) -> None:
+        """The selected service's open incident; else a new one filled in from its outage."""
+        s = self.selected_service
+        if s is None:
             return
-        sid, day, back, cell = selected
-        key = (sid, day)
-        entry = self._day_cache.get(key)
-        problem = (
-            self._day_problem[1] if self._day_problem and self._day_problem[0] == key else None
+        open_one = self.open_incident_for(s.id)
+        if open_one is not None:
+            self.app.push_screen(
+                IncidentDetailScreen(int(open_one["id"]), self._call, self.identity, self._names)
+            )
+            return
+        if not self.may_edit:
+            self.notify(
+                f"No open incident for {s.name}; reporters and admins can open one.", timeout=4
+            )
+            return
+        self.app.push_screen(
+            IncidentEditScreen(self._call, None, self._names(), prefill=incident_prefill(s))
         )
-        line.show(DayView(day, back, cell, entry[1] if entry else None, problem))
-        if not _fresh(entry, back) and problem is None:
-            self._schedule_day_fetch(key)
 
-    def _schedule_day_fetch(self, key: tuple[str, str]) -> None:
-        # Restart the wait only when the cursor moved: events for the same day (a check
-        # every 300 ms) must not keep pushing the fetch back.
-        if self._day_timer is not None:
-            if self._day_timer_key == key:
-                return
-            self._day_timer.stop()
-        self._day_timer_key = key
-        self._day_timer = self.set_timer(DAY_DEBOUNCE_S, self._fetch_selected_day)
+    def _names(self) -> list[tuple[str, str]]:
+        return [(sid, s.name) for sid, s in self.model.services.items()]
 
-    def _fetch_selected_day(self) -> None:
-        self._day_timer = self._day_timer_key = None
-        selected = self._selected_day()
-        if selected is not None:
-            sid, day, back, _cell = selected
-            if not _fresh(self._day_cache.get((sid, day)), back):
-                self.fetch_day(sid, day)
+    def action_errors(self) -> None:
+        """The full error text of the selected service's last check and open outage."""
+        s = self.selected_service
+        if s is not None:
+            self.app.push_screen(CheckDetailScreen(s.name, s.last_check, s.episode))
 
-    @work(exclusive=True, group="day", exit_on_error=False)
-    async def fetch_day(self, service_id: str, day: str) -> None:
-        """Ask the daemon about one day of one service; the answer comes as DayFetched."""
-        try:
-            result = await self._call("service.day", {"id": service_id, "day": day})
-        except FeedCallError as exc:
-            self.post_message(DayFetched(service_id, day, None, exc.message))
-        except FeedClientError as exc:
-            self.post_message(DayFetched(service_id, day, None, f"no details: {exc}"))
-        else:
-            self.post_message(DayFetched(service_id, day, result))
+    # --- sort, filter, groups ------------------------------------------------------------------
+
+    def action_sort(self) -> None:
+        """The next sort key (the cursor goes back to the top, as the order is new)."""
+        self.sort = next_sort(self.sort)
+        self.ui_state.update(sort=self.sort)
+        self.cursor, self.cursor_key = 0, None
+        self.rebuild()
+        self.notify(f"Sorted by {SORT_TITLES[self.sort]}.", timeout=2)
+
+    def action_filter(self) -> None:
+        """Open the filter box (its text filters as it is typed)."""
+        self.filter_box.display = True
+        self.filter_box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        self._set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_kept(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.filter_box.display = bool(self.filter_text)
+        self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        """Esc: clear the filter (and close its box)."""
+        if self.filter_text or self.filter_box.display:
+            self.filter_box.value = ""
+            self._set_filter("")
+            self.filter_box.display = False
+            self.table.focus()
+
+    def _set_filter(self, text: str) -> None:
+        text = text.strip()
+        if text != self.filter_text:
+            self.filter_text = text
+            self.ui_state.update(filter=text)
+            self.cursor, self.cursor_key = 0, None
+            self.rebuild()
+
+    def action_toggle_group(self) -> None:
+        """Fold or unfold the group of the line with the cursor."""
+        lines = self.view.lines
+        if not lines:
+            return
+        line = lines[self.cursor]
+        if isinstance(line, GroupLine):
+            self._toggle(line.group)
+            return
+        s = self.model.services.get(line.service_id)
+        if s is not None and s.group is not None and any(isinstance(x, GroupLine) for x in lines):
+            self.cursor_key = ("group", s.group)
+            self._toggle(s.group)
+
+    def _toggle(self, group: str) -> None:
+        self.collapsed = self.collapsed ^ {group}
+        self.ui_state.update(collapsed=sorted(self.collapsed))
+        self.rebuild()
+
+    # --- the day cursor -------------------------------------------------------------------------
+
+    def action_day(self, delta: int) -> None:
+        """Move the day cursor ``delta`` days back (negative: towards today)."""
+        self.day.move(delta)
+        self.table.days_back = self.day.days_back
+        self.table.refresh_cursor(self.cursor, self.cursor)
+
+    @property
+    def days_back(self) -> int:
+        """Where the day cursor is on the bar: days before today (0: today)."""
+        return self.day.days_back
 
     @on(DayFetched)
-    def _on_day_fetched(self, message: DayFetched) -> None:
-        key = (message.service_id, message.day)
-        if message.result is not None:
-            self._day_cache[key] = (time.monotonic(), message.result)
-            self._day_problem = None
-        else:
-            self._day_problem = (key, message.problem or "no details")
-        self._show_day(retry=False)
+    def _day_fetched(self, message: DayFetched) -> None:
+        self.day.fetched(message)
 
-    # --- active incidents (widgets/incident_panel.py) -------------------------------------
-
-    def _show_incidents(self, incidents: list[dict[str, Any]] | None) -> None:
-        """The active incidents of a status.get answer (hidden when there are none)."""
-        names = {sid: s.name for sid, s in self.model.services.items()}
-        self.incident_panel.show(incidents, names)
-
-    @on(IncidentEvent)
-    def _incident(self, message: IncidentEvent) -> None:
-        """Fold an ``incident`` event into the panel."""
-        self.incident_panel.apply_event(message.data)
-
-
-def _fresh(entry: tuple[float, dict[str, Any]] | None, days_back: int) -> bool:
-    """Whether a cached service.day answer can be shown as is (today's ages out)."""
-    if entry is None:
-        return False
-    return days_back > 0 or time.monotonic() - entry[0] < TODAY_TTL_S
-
-
-def _hidden(widget: Widget) -> Widget:
-    widget.display = False
-    return widget
-
-
-def _next_sibling(row: ServiceRow) -> object | None:
-    siblings = list(row.parent.children) if row.parent else []
-    i = siblings.index(row)
-    return siblings[i + 1] if i + 1 < len(siblings) else None
+    async def call_feed(self, method: str, params: dict[str, Any]) -> Any:
+        """Call the daemon (the day cursor's service.day)."""
+        return await self._call(method, params)

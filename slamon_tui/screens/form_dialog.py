@@ -1,7 +1,7 @@
 """Dialogs of the admin screen: a form that saves over the feed, and a yes/no question.
 
 A form is keyboard first: Tab moves through the fields in order, Enter in any text field
-saves, Escape cancels. Problems come back from the daemon as the error's ``fields`` and are
+saves, Escape cancels (asking first when something typed would be lost). Problems come back from the daemon as the error's ``fields`` and are
 shown under each field; anything not tied to a field goes to the line above the buttons.
 A saved form is dismissed with the daemon's result.
 """
@@ -20,6 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Select, Static, Switch
 
 from slamon_tui.client import FeedCallError, FeedClientError
+from slamon_tui.screens.confirm_discard import ConfirmDiscardScreen
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.form_field import FormField, field_problem
 
@@ -81,11 +82,26 @@ class FormDialog(ModalScreen[Any]):
         body.styles.max_height = max(3, self.size.height - self.CHROME_LINES)
 
     def on_mount(self) -> None:
-        """Start in the first field that takes input."""
+        """Start in the first field that takes input; remember what the fields hold."""
         for field in self.query(FormField):
             if field.control.focusable and not field.control.disabled:
                 field.control.focus()
                 break
+        self._opened_with = self._values()
+
+    def _values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for field in self.query(FormField):
+            try:
+                out[field.key] = self.value(field.key)
+            except TypeError:
+                continue  # a control without a value
+        return out
+
+    @property
+    def dirty(self) -> bool:
+        """Whether a field holds something other than what the form opened with."""
+        return self._values() != getattr(self, "_opened_with", {})
 
     # --- values and problems -----------------------------------------------------------------
 
@@ -165,8 +181,16 @@ class FormDialog(ModalScreen[Any]):
         self.action_cancel()
 
     def action_cancel(self) -> None:
-        """Close without saving."""
-        self.dismiss(None)
+        """Close without saving; asks first when something typed would be lost (issue 12)."""
+        if not self.dirty:
+            self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmDiscardScreen("what you typed in this form"), answered)
 
     @work(exclusive=True, group="form", exit_on_error=False)
     async def action_save(self) -> None:

@@ -13,6 +13,7 @@ editor shows who else is here and which field they are on.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from textual import on
@@ -37,6 +38,7 @@ from slamon_tui.models.incidents import (
     conflict_fields,
     resolve_conflict,
     same_value,
+    when_text,
 )
 from slamon_tui.screens.base import LiveScreen
 from slamon_tui.screens.confirm_discard import ConfirmDiscardScreen
@@ -93,9 +95,13 @@ class IncidentEditScreen(LiveScreen[dict[str, Any] | None]):
         *,
         presence: list[dict[str, Any]] | None = None,
         own_session: Any = None,
+        prefill: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(call)
         self.incident = incident
+        self.prefill: dict[str, Any] = dict(prefill or {}) if incident is None else {}
+        """A new incident's values from where it was opened (issue 12: models/
+        incident_context.py): service, outage start (``started_at``), cause."""
         self.base: dict[str, Any] = dict(incident or {})
         """The incident the next save is made against (its ``version``)."""
         self.services = list(services)
@@ -123,7 +129,7 @@ class IncidentEditScreen(LiveScreen[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         """Heading, presence, notices, then the fields, each with its error line."""
-        inc = self.base
+        inc = self.base or self.prefill
         yield Static(self._heading(), id="editor-heading")
         yield PresenceLine(self.incident_id or 0, id="editor-presence")
         yield Static("", id="editor-notice", classes="problem-line")
@@ -232,7 +238,9 @@ class IncidentEditScreen(LiveScreen[dict[str, Any] | None]):
 
     def _heading(self) -> str:
         if self.is_new:
-            return "New incident · Ctrl+S saves · Esc cancels"
+            started = self.prefill.get("started_at")
+            since = f" · started {when_text(started, datetime.now(UTC))}" if started else ""
+            return f"New incident{since} · Ctrl+S saves · Esc cancels"
         return (
             f"Editing incident #{self.incident_id} (version {self.base.get('version')})"
             " · Ctrl+S saves · Esc cancels"
@@ -330,6 +338,8 @@ class IncidentEditScreen(LiveScreen[dict[str, Any] | None]):
             return
         if self.is_new:
             params = {k: v for k, v in values.items() if k in FORM_FIELDS}
+            if self.prefill.get("started_at"):
+                params["started_at"] = self.prefill["started_at"]  # the outage's start
             message = self.query_one("#new-message", TextArea).text
             if message.strip():
                 params["message"] = message

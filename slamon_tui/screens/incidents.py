@@ -24,6 +24,7 @@ from slamon_tui.identity import Identity
 from slamon_tui.messages import IncidentEvent
 from slamon_tui.models.incidents import OVERDUE_MARK, ActiveIncidents, is_overdue
 from slamon_tui.screens.base import RoleScreen
+from slamon_tui.screens.help import INCIDENT_KEYS
 from slamon_tui.screens.incident_detail import IncidentDetailScreen
 from slamon_tui.screens.incident_edit import IncidentEditScreen
 from slamon_tui.types import FeedCall, ServiceNames
@@ -39,6 +40,8 @@ PAST_REFRESH_DELAY_S = 0.5
 class IncidentsScreen(RoleScreen[None]):
     """Active and past incidents; ``call`` reaches the daemon, ``services`` names services."""
 
+    HELP_TITLE = "Incidents"
+    KEYS_HELP = INCIDENT_KEYS
     BINDINGS = [
         Binding("escape", "back", "Back", key_display="Esc"),
         Binding("n", "new", "New"),

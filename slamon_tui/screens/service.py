@@ -22,9 +22,12 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from slamon_tui.client import FeedCallError, FeedClientError
+from slamon_tui.identity import Identity
 from slamon_tui.messages import CheckEvent, DetailFetched, StatusEvent
-from slamon_tui.screens.base import LiveScreen
-from slamon_tui.types import FeedCall
+from slamon_tui.screens.base import RoleScreen
+from slamon_tui.screens.help import DETAIL_KEYS
+from slamon_tui.screens.service_context import ServiceContext
+from slamon_tui.types import FeedCall, ServiceNames
 from slamon_tui.widgets.episode_list import EpisodeList
 from slamon_tui.widgets.figures_table import FiguresTable
 from slamon_tui.widgets.latency_chart import RANGES, LatencyChart
@@ -56,7 +59,7 @@ class DetailScroll(VerticalScroll, inherit_bindings=False):
     ]
 
 
-class ServiceScreen(LiveScreen[None]):
+class ServiceScreen(RoleScreen[None]):
     """One service in detail; ``service_id`` names it, ``call`` reaches the daemon."""
 
     BINDINGS = [
@@ -68,7 +71,11 @@ class ServiceScreen(LiveScreen[None]):
         Binding("left,h", "range_step(-1)", "Shorter range", show=False),
         Binding("right,l", "range_step(1)", "Longer range", show=False),
         Binding("r", "reload", "Refresh"),
+        Binding("i", "incident", "Incident"),
+        Binding("e", "errors", "Errors"),
     ]
+    HELP_TITLE = "Service detail"
+    KEYS_HELP = DETAIL_KEYS
 
     def __init__(
         self,
@@ -78,8 +85,11 @@ class ServiceScreen(LiveScreen[None]):
         name: str | None = None,
         status: str = "unknown",
         since: str | None = None,
+        identity: Identity | None = None,
+        names: ServiceNames | None = None,
     ) -> None:
-        super().__init__(call)
+        super().__init__(call, identity or Identity())
+        self.names = names or (lambda: [])
         self.service_id = service_id
         self._first = (name or service_id, status, since)
         self.range = "24h"
@@ -258,3 +268,26 @@ class ServiceScreen(LiveScreen[None]):
         """Fetch everything again now."""
         self.reload()
         self.notify("Refreshing…", timeout=1)
+
+    # --- incidents and errors from here (issue 12) -----------------------------------------
+
+    @property
+    def context(self) -> ServiceContext:
+        """What the screen knows of the service, for ``i`` and ``e``."""
+        header = self.query_one(ServiceHeader)
+        return ServiceContext(
+            self.service_id, header.service_name, header.status, header.since, self.detail
+        )
+
+    def action_errors(self) -> None:
+        """The full error text of the last check and of the open outage."""
+        self.context.show_errors(self.app)
+
+    def action_incident(self) -> None:
+        """The service's open incident, else a new one filled in from its outage."""
+        self.run_worker(
+            self.context.open_incident(self.app, self._call, self.identity, self.names),
+            group="incident",
+            exclusive=True,
+            exit_on_error=False,
+        )

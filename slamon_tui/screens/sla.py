@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from slamon_tui.client import FeedCallError, FeedClientError
 from slamon_tui.screens.base import LiveScreen
+from slamon_tui.screens.help import SLA_KEYS
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.sla_table import SlaTable
 
@@ -73,6 +74,8 @@ def write_export(folder: Path, filename: str, text: str) -> Path:
 class SlaScreen(LiveScreen[None]):
     """SLA figures per service for a month or the last 30 days."""
 
+    HELP_TITLE = "SLA report"
+    KEYS_HELP = SLA_KEYS
     BINDINGS = [
         Binding("escape", "back", "Back", key_display="Esc"),
         Binding("left,left_square_bracket,h", "month(-1)", "Month", key_display="←→"),

@@ -16,6 +16,9 @@ from slamon_tui.widgets.columns import (
     fit,
 )
 
+SCROLLBAR_GUTTER = 1
+"""The list keeps a column for its scrollbar (scrollbar-gutter: stable): the titles too."""
+
 
 class ColumnHeader(Widget):
     """One line of titles laid out with the same Columns as the rows below it."""
@@ -52,7 +55,7 @@ class ColumnHeader(Widget):
         line.append(gap)
         line.append_text(fit("Uptime", UPTIME_WIDTH, right=True))
         line.append_text(fit("Latency", LATENCY_WIDTH, right=True))
-        spark = c.spark_width(self.size.width)
+        spark = c.spark_width(self.size.width - SCROLLBAR_GUTTER)
         if spark:
             line.append(" " * c.spark_gap)
             line.append_text(fit("Trend", spark))

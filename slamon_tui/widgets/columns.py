@@ -2,7 +2,8 @@
 
 Rows are drawn as one line of text each (one widget per service rather than one per cell:
 a NOC screen with hundreds of services then stays cheap to lay out), so the widths live
-here rather than in CSS. The bar grows from 30 to 60 to 90 days with the screen.
+here rather than in CSS. The bar grows from 30 to 60 to 90 days with the screen; the name
+column takes the longest name's width before the sparkline gets what is left.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ GAP = 1
 MEDIUM_WIDTH = 125
 WIDE_WIDTH = 165
 MAX_SPARK = 60  # status.get sends at most 60 latencies
+MIN_SPARK = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +52,38 @@ class Columns:
         )
 
     def spark_width(self, line_width: int) -> int:
-        """Cells left for the sparkline on a line ``line_width`` cells wide."""
-        return max(0, min(line_width - self.fixed, MAX_SPARK))
+        """Cells left for the sparkline on a line ``line_width`` cells wide (none when fewer
+        than MIN_SPARK are left: a trend of two points says nothing)."""
+        room = min(line_width - self.fixed, MAX_SPARK)
+        return room if room >= MIN_SPARK else 0
 
 
-def columns_for(width: int) -> Columns:
-    """The columns for a screen ``width`` cells wide: a 30, 60 or 90-day bar."""
+MIN_NAME = 10
+MAX_NAME = 40
+"""The name column is as wide as the longest name, within these (issue 12: names get the
+width they need before the sparkline gets any; one that still does not fit ends in "…")."""
+
+
+def columns_for(width: int, name_need: int | None = None) -> Columns:
+    """The columns for lines ``width`` cells wide: a 30, 60 or 90-day bar, and a name
+    column ``name_need`` wide (the longest name) as far as the line allows."""
     if width >= WIDE_WIDTH:
-        return Columns(window=90, name=24, status=16, short_words=False, spark_gap=2)
-    if width >= MEDIUM_WIDTH:
-        return Columns(window=60, name=20, status=16, short_words=False, spark_gap=2)
-    return Columns()
+        tier = Columns(window=90, name=0, status=16, short_words=False, spark_gap=2)
+    elif width >= MEDIUM_WIDTH:
+        tier = Columns(window=60, name=0, status=16, short_words=False, spark_gap=2)
+    else:
+        tier = Columns(name=0)
+    if name_need is None:
+        name_need = {90: 24, 60: 20}.get(tier.window, MIN_NAME)
+    room = width - (tier.fixed - tier.spark_gap)  # no gap is drawn without a sparkline
+    name = max(MIN_NAME, min(name_need, MAX_NAME, room))
+    return Columns(
+        window=tier.window,
+        name=name,
+        status=tier.status,
+        short_words=tier.short_words,
+        spark_gap=tier.spark_gap,
+    )
 
 
 def fit(text: str, width: int, *, right: bool = False) -> Text:

@@ -68,6 +68,7 @@ class DayLine(Widget):
     DEFAULT_CSS = """
     DayLine { height: 1; padding: 0 1; }
     DayLine > .day-line--o { color: $success; }
+    DayLine > .day-line--degraded { color: $warning 70%; }
     DayLine > .day-line--po { color: $warning; }
     DayLine > .day-line--mo { color: $error; }
     DayLine > .day-line--nd { color: $foreground-muted; }

@@ -8,15 +8,11 @@ changes); here a ticked box shows "✓" and an empty one nothing, and a chosen s
 from __future__ import annotations
 
 from textual import on
-from textual.widgets import Checkbox, SelectionList
+from textual.widgets import SelectionList
 
+from slamon_tui.widgets.marked_checkbox import MarkedCheckbox
 
-class MarkedCheckbox(Checkbox):
-    """A checkbox showing ✓ when ticked and an empty box when not."""
-
-    @property
-    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802 - Textual reads it by name
-        return "✓" if self.value else " "
+__all__ = ["MarkedCheckbox", "ServicePicker"]
 
 
 class ServicePicker(SelectionList[str]):

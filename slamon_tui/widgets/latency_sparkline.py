@@ -43,9 +43,16 @@ def sparkline_text(
     low, high = (min(answered), max(answered)) if answered else (0.0, 0.0)
     span = max(high - low, high * MIN_SPAN_FRACTION, 1.0)
     top = len(BARS) - 1
+    run: list[str] = []
+    run_failed = False
     for v, bad in zip(shown, flags, strict=True):
-        if bad:
-            text.append(FAILED_MARK, failed_style)
-        else:
-            text.append(BARS[max(0, min(int((v - low) / span * top + 0.5), top))], style)
+        if run and bad != run_failed:  # one segment per run, not one per point
+            text.append("".join(run), failed_style if run_failed else style)
+            run = []
+        run_failed = bad
+        run.append(
+            FAILED_MARK if bad else BARS[max(0, min(int((v - low) / span * top + 0.5), top))]
+        )
+    if run:
+        text.append("".join(run), failed_style if run_failed else style)
     return text

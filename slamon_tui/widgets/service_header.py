@@ -23,6 +23,17 @@ UPTIME_WINDOWS = ("24h", "7d", "30d", "90d")
 CERT_WARN_DAYS = 14
 """A certificate expiring within this many days is shown as a warning."""
 _STATUSES = frozenset(s.value for s in ServiceStatus)
+_TROUBLE = frozenset(
+    {ServiceStatus.MAJOR_OUTAGE, ServiceStatus.PARTIAL_OUTAGE, ServiceStatus.DEGRADED}
+)
+
+
+def open_episode(detail: dict[str, Any]) -> dict[str, Any] | None:
+    """The open outage episode of a service.get result, if any."""
+    for episode in detail.get("episodes") or []:
+        if isinstance(episode, dict) and not episode.get("ended_at"):
+            return episode
+    return None
 
 
 def cert_text(expires_at: str | None, now: datetime) -> tuple[str, str]:
@@ -49,10 +60,14 @@ def header_text(
     since: str | None,
     now: datetime | None = None,
     styles: Mapping[str, Style] | None = None,
+    failing_since: str | None = None,
 ) -> Text:
     """The header's lines; ``status``/``since`` are the live ones (events keep them current).
 
-    ``styles`` maps a service status, "warning", "error" and "muted" to a style.
+    ``failing_since`` is the start of the open outage episode: while the service is in
+    trouble the header dates it from there (issue 12: the same moment as the episode list
+    below, and it survives daemon restarts). ``styles`` maps a service status, "warning",
+    "error" and "muted" to a style.
     """
     now = now or datetime.now(UTC)
     styles = styles or {}
@@ -60,11 +75,12 @@ def header_text(
     text.append(name, style="bold")
     key = status if status in _STATUSES else "unknown"
     text.append(f"  {status_symbol(status)} {status_word(status)}", style=styles.get(key))
-    if since:
+    label, when = ("failing since", failing_since) if failing_since else ("since", since)
+    if when:
         try:
-            at = parse_ts(since)
+            at = parse_ts(when)
             text.append(
-                f"  since {time_text(since, now)} UTC ({duration((now - at).total_seconds())})",
+                f"  {label} {time_text(when, now)} UTC ({duration((now - at).total_seconds())})",
                 style=styles.get("muted"),
             )
         except ValueError:
@@ -112,6 +128,14 @@ class ServiceHeader(Static):
         """Draw what is known before service.get answers (from the dashboard)."""
         self._draw()
 
+    @property
+    def failing_since(self) -> str | None:
+        """The open outage episode's start while the service is in trouble."""
+        if self.detail is None or self.status not in _TROUBLE:
+            return None
+        episode = open_episode(self.detail)
+        return str(episode["started_at"]) if episode and episode.get("started_at") else None
+
     def show(self, detail: dict[str, Any]) -> None:
         """Show a service.get result."""
         self.detail = detail
@@ -131,10 +155,23 @@ class ServiceHeader(Static):
             k: self.get_component_rich_style(f"service-header--{k}", partial=True) for k in keys
         }
         self.update(
-            header_text(self.detail, self.service_name, self.status, self.since, styles=styles)
+            header_text(
+                self.detail,
+                self.service_name,
+                self.status,
+                self.since,
+                styles=styles,
+                failing_since=self.failing_since,
+            )
         )
 
     @property
     def plain(self) -> str:
         """The header as plain text."""
-        return header_text(self.detail, self.service_name, self.status, self.since).plain
+        return header_text(
+            self.detail,
+            self.service_name,
+            self.status,
+            self.since,
+            failing_since=self.failing_since,
+        ).plain

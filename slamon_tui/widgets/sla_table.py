@@ -47,20 +47,34 @@ def budget_bar(row: dict[str, Any], width: int = BAR_WIDTH) -> tuple[str, str, s
     return "█" * used, "░" * (width - used), "✕ over" if share > 1 else ""
 
 
+def _seconds(row: dict[str, Any], key: str) -> float | None:
+    """A figure in seconds: ``<key>_s`` when the daemon sends it, else ``<key>_min`` × 60."""
+    if row.get(f"{key}_s") is not None:
+        return float(row[f"{key}_s"])
+    minutes = row.get(f"{key}_min")
+    return None if minutes is None else float(minutes) * 60
+
+
 def budget_text(row: dict[str, Any]) -> str:
-    """ "12.3 of 43.2 min" (consumed of budget)."""
-    budget, consumed = row.get("budget_min"), row.get("consumed_min")
+    """ "12.3 of 43.2 min" (consumed of budget); each in seconds when too small for a
+    decimal of a minute ("11.8 min of 0.7 s"): issue 12, never "of 0.0 min"."""
+    budget = _seconds(row, "budget")
     if budget is None:
         return "—"
-    return f"{consumed or 0:.1f} of {budget:.1f} min"
+    used = float(row.get("downtime_s") or 0.0) if "downtime_s" in row else _seconds(row, "consumed")
+    used = used or 0.0
+    if abs(used) >= 6 and abs(budget) >= 6:
+        return f"{used / 60:.1f} of {budget / 60:.1f} min"
+    return f"{text.budget(used)} of {text.budget(budget)}"
 
 
 def remaining_text(row: dict[str, Any]) -> str:
-    """ "30.9 min left", or "5.1 min over" when the budget is spent."""
-    left = row.get("remaining_min")
+    """ "30.9 min left", or "5.1 min over" when the budget is spent ("4.3 s left" when
+    small)."""
+    left = _seconds(row, "remaining")
     if left is None:
         return "—"
-    return f"{left:.1f} min left" if left >= 0 else f"{-left:.1f} min over"
+    return f"{text.budget(left)} left" if left >= 0 else f"{text.budget(-left)} over"
 
 
 def latency_objective_text(obj: dict[str, Any] | None) -> str:

@@ -79,6 +79,7 @@ class StatusCalendar(Widget):
     DEFAULT_CSS = """
     StatusCalendar { height: auto; }
     StatusCalendar > .status-calendar--o { color: $success; }
+    StatusCalendar > .status-calendar--degraded { color: $warning 70%; }
     StatusCalendar > .status-calendar--po { color: $warning; }
     StatusCalendar > .status-calendar--mo { color: $error; }
     StatusCalendar > .status-calendar--nd { color: $foreground-muted; }

@@ -28,10 +28,25 @@ def bar_text(cells: Sequence[str], styles: Mapping[str, Style], *, mark: int | N
     The cell at index ``mark`` (the day cursor) is drawn in reverse video.
     """
     text = Text(no_wrap=True, overflow="crop")
+    # Runs of one status are appended at once: a 90-day bar is a few segments, not 90
+    # (the dashboard draws thousands of these lines).
+    run_key: str | None = None
+    run = 0
     for i, cell in enumerate(cells):
         key = cell if cell in DAILY_GLYPHS else _NO_DATA
-        style = styles.get(key)
         if i == mark:
-            style = style + _MARK if style else _MARK
-        text.append(DAILY_GLYPHS[key], style)
+            if run:
+                text.append(DAILY_GLYPHS[run_key or _NO_DATA] * run, styles.get(run_key or ""))
+                run = 0
+            style = styles.get(key)
+            text.append(DAILY_GLYPHS[key], style + _MARK if style else _MARK)
+            run_key = None
+            continue
+        if key != run_key and run:
+            text.append(DAILY_GLYPHS[run_key or _NO_DATA] * run, styles.get(run_key or ""))
+            run = 0
+        run_key = key
+        run += 1
+    if run:
+        text.append(DAILY_GLYPHS[run_key or _NO_DATA] * run, styles.get(run_key or ""))
     return text

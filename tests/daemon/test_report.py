@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from slamon_daemon.models import Check, ErrorKind, OutageEpisode, Outcome, Service, ServiceStatus
-from slamon_daemon.report import COLUMNS, cell, render
+from slamon_daemon.report import COLUMNS, CSV_COLUMNS, cell, render
 from slamon_daemon.rollup import Rollup
 from slamon_daemon.sla import days_below_target, month_period, service_figures
 
@@ -156,30 +156,41 @@ def test_csv_parses_with_one_row_per_service() -> None:
     report = make_report()
     rows = list(csv.reader(io.StringIO(render(report, "csv"))))
     header, body = rows[0], rows[1:]
-    assert header == ["period", *(h for _, h in COLUMNS), "monitored_from", "partial_period"]
+    # Issue 12: snake_case headers and machine values (Markdown keeps the readable ones).
+    assert tuple(header) == CSV_COLUMNS
+    assert all(h == h.lower() and " " not in h for h in header)
     assert len(body) == 4 and all(len(r) == len(header) for r in body)
     recs = [dict(zip(header, r, strict=True)) for r in body]
-    assert [r["Service"] for r in recs] == ["api", "payments", "newbie", "ghost"]
+    assert [r["id"] for r in recs] == ["api", "payments", "newbie", "ghost"]
     assert {r["period"] for r in recs} == {"2026-10"}
-    assert [r["SLA"] for r in recs] == ["MET", "BREACHED", "MET", "n/a"]
+    assert [r["met"] for r in recs] == ["true", "false", "true", ""]
     pay = recs[1]
-    assert (pay["Uptime %"], pay["Target %"], pay["Days below"], pay["Outages"]) == (
+    assert (pay["uptime"], pay["target"], pay["days_below_target"], pay["episodes"]) == (
         "99.59",
         "99.9",
-        "1",
+        "2026-10-03",
         "1",
     )
-    assert (pay["Budget min"], pay["Consumed min"], pay["Remaining min"]) == (
+    assert (pay["budget_min"], pay["consumed_min"], pay["remaining_min"]) == (
         "44.64",
-        "180.00",
+        "180.0",
         "-135.36",
     )
-    assert [r["partial_period"] for r in recs] == ["False", "False", "True", "False"]
+    assert [r["partial_period"] for r in recs] == ["false", "false", "true", "false"]
     assert (
         recs[2]["monitored_from"] == "2026-10-10T14:00:00+00:00" and recs[3]["monitored_from"] == ""
     )
-    # The latency objective cell holds a comma-free "≤" text that survives quoting.
-    assert recs[0]["Latency objective"].startswith("100.00% ≤ 100 ms")
+    for r in recs:  # no display strings anywhere
+        for value in r.values():
+            assert value not in ("—", "True", "False", "n/a", "MET", "BREACHED")
+        for key in ("mttr_s", "mtbf_s", "budget_min", "p95_ms", "downtime_s"):
+            assert r[key] == "" or float(r[key]) == float(r[key])  # a number or nothing
+    # Durations in seconds, as numbers.
+    assert pay["mttr_s"] == str(report["services"][1]["mttr_s"])
+    float(pay["mttr_s"])
+    assert recs[0]["latency_objective_met"] in ("true", "false")
+    float(recs[0]["latency_objective_compliance_pct"])
+    assert recs[3]["mttr_s"] == "" and recs[3]["uptime"] == ""
 
 
 def test_json_round_trips() -> None:

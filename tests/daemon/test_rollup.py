@@ -138,9 +138,12 @@ def test_below_the_threshold_is_major(up: int, down: int) -> None:
     assert daily_status(rollup(up=up, down=down)).value == "mo"
 
 
-def test_degraded_only_day_is_partial() -> None:
-    assert daily_status(rollup(up=1000, degraded=1)) is DailyStatus.PARTIAL_OUTAGE
-    assert daily_status(rollup(degraded=1440)) is DailyStatus.PARTIAL_OUTAGE
+def test_degraded_only_day_is_slow_not_an_outage() -> None:
+    # Issue 12: a slow-but-correct day has its own cell ("degraded"), never "po".
+    assert daily_status(rollup(up=1000, degraded=1)) is DailyStatus.DEGRADED
+    assert daily_status(rollup(degraded=1440)) is DailyStatus.DEGRADED
+    assert daily_status(rollup(degraded=1440)).value == "degraded"
+    assert daily_status(rollup(up=1000, degraded=5, down=1)) is DailyStatus.PARTIAL_OUTAGE
 
 
 def test_threshold_counts_degraded_as_up_and_ignores_maintenance() -> None:
@@ -340,10 +343,10 @@ def test_history_sees_new_checks_today_and_late_checks_for_past_days() -> None:
     assert cells[-1] == "mo" and uptime["30"] == "75.00"
     _add(st, 1, Outcome.DEGRADED)  # a late check for yesterday: the cached past is recomputed
     cells, uptime = st.history(DAY)
-    assert cells[-2] == "po" and uptime["30"] == "80.00"
+    assert cells[-2] == "degraded" and uptime["30"] == "80.00"  # slow, not an outage
     # The next day the window moves by one cell.
     cells, _ = st.history(DAY + timedelta(days=1))
-    assert cells[-3:] == ["po", "mo", "nd"]
+    assert cells[-3:] == ["degraded", "mo", "nd"]
 
 
 def test_utc_day_boundaries() -> None:

@@ -160,12 +160,13 @@ async def test_a_service_added_mid_month_is_judged_on_the_part_monitored(store: 
     )
     r = await sla_report(store, services, 99.9, month_period("2026-10"), AFTER)
     newbie = row(r, "newbie")
-    assert newbie["monitored_from"] == "2026-10-10T14:00:00+00:00"  # the hour of its first check
+    # Issue 12: from its first check, not the top of that hour.
+    assert newbie["monitored_from"] == "2026-10-10T14:25:00+00:00"
     assert newbie["partial_period"] is True
-    assert newbie["monitored_s"] == 21 * 86400 + 10 * 3600
-    assert newbie["budget_min"] == 30.84  # (1 − 0.999) × 1,850,400 s / 60
+    assert newbie["monitored_s"] == 21 * 86400 + 10 * 3600 - 25 * 60
+    assert newbie["budget_min"] == 30.815  # (1 − 0.999) × 1,848,900 s / 60
     assert newbie["checks"] == 514 and newbie["uptime"] == "99.80"  # 513/514, truncated
-    assert newbie["consumed_min"] == 60.0 and newbie["remaining_min"] == -29.16
+    assert newbie["consumed_min"] == 60.0 and newbie["remaining_min"] == -29.185
     assert newbie["days_below_target"] == ["2026-10-10"]
     veteran = row(r, "veteran")
     assert (

@@ -72,7 +72,10 @@ def test_migrate_unreachable_database_exits_1(tmp_path: Path) -> None:
     cfg = config(tmp_path, f"postgresql://postgres@127.0.0.1:{free_port()}/nothing")
     proc = slamon("db", "migrate", "--config", str(cfg), cwd=tmp_path)
     assert proc.returncode == 1
-    assert proc.stderr.startswith("slamon: ") and "PostgreSQL" in proc.stderr
+    # Issue 12: the database acted on is said first, then the one-line problem.
+    said, problem = proc.stderr.splitlines()
+    assert said.startswith("database: PostgreSQL postgresql://postgres@127.0.0.1:")
+    assert problem.startswith("slamon: ") and "PostgreSQL" in problem
     assert "Traceback" not in proc.stderr
 
 
@@ -118,8 +121,11 @@ async def test_rebuild_rollups_reports_checks_and_draws_progress(tmp_path: Path)
     proc = slamon("db", "rebuild-rollups", "--config", str(cfg), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"rebuilt rollups from {n} checks"
-    # A progress bar on stderr, redrawn in place, one step per day, ending full.
-    frames = proc.stderr.rstrip("\n").split("\r")
+    # Issue 12: the database first, then a progress bar on stderr, redrawn in place, one
+    # step per day, ending full.
+    said, progress = proc.stderr.split("\n", 1)
+    assert said == f"database: SQLite file {db}"
+    frames = progress.rstrip("\n").split("\r")
     frames = [f for f in frames if f]
     assert [f.rsplit(" ", 2)[-2] for f in frames] == ["1/4", "2/4", "3/4", "4/4"]
     assert frames[-1].startswith("[" + "#" * 30 + "]")

@@ -135,7 +135,7 @@ async def test_report_cli_gives_the_feed_methods_figures(folder: Path) -> None:
     )
     assert csv_run.returncode == 0, csv_run.stderr
     table = list(csv.DictReader(io.StringIO(csv_run.stdout)))
-    assert [(r["Service"], r["SLA"]) for r in table] == [("api", "MET"), ("payments", "BREACHED")]
+    assert [(r["id"], r["met"]) for r in table] == [("api", "true"), ("payments", "false")]
 
     settings, _ = load_settings(cfg)
     daemon = Daemon(settings)
@@ -239,5 +239,5 @@ async def test_report_cli_refusals_and_output_file(folder: Path) -> None:
     assert wrote.stdout == ""
     assert f"wrote {out}" in wrote.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
-    assert [r["Service"] for r in rows] == ["api", "payments"]
-    assert rows[1]["Uptime %"] == "99.32"
+    assert [r["id"] for r in rows] == ["api", "payments"]
+    assert rows[1]["uptime"] == "99.32"

@@ -23,7 +23,6 @@ from slamon_tui.app import SlamonApp, make_app
 from slamon_tui.screens.service import ServiceScreen
 from slamon_tui.widgets.episode_list import EpisodeList
 from slamon_tui.widgets.service_header import ServiceHeader
-from slamon_tui.widgets.service_row import ServiceRow
 from slamon_tui.widgets.status_banner import StatusBanner
 from tests.tui.helpers import screen_text, wait_until
 
@@ -102,9 +101,11 @@ async def test_dashboard_and_detail_follow_a_real_outage(folder: Path) -> None:
                 banner = app.screen.query_one(StatusBanner)
                 assert banner.status != "operational"
 
-                # The detail of the failing row: its status, and the episode under way.
-                await pilot.press("j")
-                assert app.focused is rows["web"]
+                # The failing row went first (problems first; the cursor stayed on api):
+                # its detail, its status, and the episode under way.
+                assert app.dashboard.order == ["web", "api"]  # type: ignore[attr-defined]
+                await pilot.press("g")
+                assert app.dashboard.selected_id == "web"  # type: ignore[attr-defined]
                 await pilot.press("enter")
                 await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen))
                 screen = app.screen
@@ -130,7 +131,7 @@ async def test_dashboard_and_detail_follow_a_real_outage(folder: Path) -> None:
                 await pilot.press("escape")
                 await pilot.pause()
                 assert app.screen is app.dashboard
-                assert app.focused is rows["web"]
+                assert app.dashboard.selected_id == "web"  # type: ignore[attr-defined]
                 assert rows["api"].status_text == OPERATIONAL
 
 
@@ -170,5 +171,5 @@ async def test_reconnects_to_a_new_daemon_on_the_same_socket(folder: Path) -> No
                 )
                 assert not app.dashboard.has_class("-stale")
                 assert all(r.status_text == OPERATIONAL for r in rows.values())
-                assert isinstance(app.focused, ServiceRow)
-                assert "not live" not in str(app.screen.query_one(StatusBanner).content)
+                assert app.dashboard.selected_id is not None  # type: ignore[attr-defined]
+                assert "NOT LIVE" not in app.screen.query_one(StatusBanner).plain

@@ -20,6 +20,8 @@ def _token_cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     """Logins made by a test are cached under tmp_path, never in the real ~/.cache."""
     cache = tmp_path / "xdg-cache"
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    # The TUI's remembered sort, filter and theme (ui_state.py) stay in tmp_path too.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     return cache
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from slamon_daemon import protocol
+from slamon_daemon.config import ServiceConfig
 from slamon_daemon.protocol import ErrorCode
 
 if TYPE_CHECKING:
@@ -54,10 +55,8 @@ SECRETS = {"password", "new_password", "old_password", "refresh_token"}
 MAX_FAILURES = 5
 RETRY_S = 900
 LOGIN_TTL = timedelta(hours=12)
-SERVICE_KEYS = set(
-    "id name url interval timeout method expect_status degraded_after confirm_failures"
-    " sla_target body_contains active".split()
-)
+SERVICE_KEYS = set(ServiceConfig.model_fields)
+"""What service.add/edit take: every setting of a [[service]], as the daemon."""
 
 
 class FakeAuth:

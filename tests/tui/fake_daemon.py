@@ -43,8 +43,15 @@ def make_service(
     error_kind: str | None = None,
     uptime: dict[str, str] | None = None,
     outcomes: list[str] | None = None,
+    group: str | None = None,
+    tags: list[str] | None = None,
+    episode: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One entry of status.get's ``services``; ``outcomes`` defaults to all "up"."""
+    """One entry of status.get's ``services``; ``outcomes`` defaults to all "up".
+
+    A service in trouble has an open ``episode`` as the daemon sends it (started at 20:00,
+    its cause the last check's); ``episode`` overrides it.
+    """
     last_check = None
     if last_latency is not None:
         last_check = make_check(sid, last_latency, outcome=outcome, error_kind=error_kind)
@@ -61,6 +68,23 @@ def make_service(
         "uptime": uptime or {"30": "99.95", "60": "99.97", "90": "99.98"},
         "latencies": lats,
         "outcomes": outcomes if outcomes is not None else ["up"] * len(lats),
+        "group": group,
+        "tags": list(tags or []),
+        "episode": episode if episode is not None else _open_episode(status, last_check),
+    }
+
+
+def _open_episode(status: str, last_check: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The open episode of a service in ``status`` (None when it is not in trouble)."""
+    if status not in ("major_outage", "partial_outage"):
+        return None
+    failed = last_check if last_check and last_check.get("outcome") == "down" else {}
+    return {
+        "started_at": "2026-11-21T19:58:30+00:00",
+        "worst_status": status,
+        "cause": failed.get("error_kind"),
+        "error": failed.get("error"),
+        "failed_checks": 12,
     }
 
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from slamon_daemon import protocol
-from slamon_daemon.models import INCIDENT_STATUSES, SEVERITIES
+from slamon_daemon.models import INCIDENT_STATUSES, SEVERITIES, parse_ts
 from slamon_daemon.protocol import ErrorCode
 
 from .fake_auth import Refused, allows
@@ -359,6 +359,8 @@ class FakeIncidents:
             started_ago=timedelta(0),
         )
         inc = self.items[created["id"]]
+        if params.get("started_at"):  # as the daemon: a given start (an outage's) is kept
+            inc["started_at"] = parse_ts(str(params["started_at"]))
         if params.get("message"):
             self._append(
                 inc,
@@ -565,6 +567,8 @@ def sla_row(
         "consumed_min": consumed,
         "remaining_min": round(budget - consumed, 3),
         "budget_used_pct": round(consumed / budget * 100, 2) if budget else None,
+        "budget_s": round(budget * 60, 3),
+        "remaining_s": round((budget - consumed) * 60, 3),
         "downtime_s": consumed * 60,
         "days_below_target": days_below or [],
         "episodes": episodes,

@@ -51,3 +51,30 @@ def screen_text(app: App[None]) -> str:
         app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     )
     return console.export_text()
+
+
+async def burst(pilot: Pilot[None], *keys: str) -> None:
+    """Send ``keys`` the way a burst over SSH arrives: every key event queued at once,
+    without waiting for the app between them (``pilot.press`` waits after each key)."""
+    import unicodedata
+
+    from textual import events
+    from textual.app import REPLACED_KEYS
+    from textual.keys import _character_to_key, _get_unicode_name_from_key
+
+    app = pilot.app
+    driver = app._driver
+    assert driver is not None
+    for key in keys:
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        char: str | None
+        try:
+            char = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+        except KeyError:
+            char = key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(app)
+        driver.send_message(event)
+    await pilot.pause()
+    await pilot.pause(0.1)

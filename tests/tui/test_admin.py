@@ -16,6 +16,7 @@ from slamon_tui.screens.admin_forms import (
     status_list,
 )
 from slamon_tui.screens.audit import AuditScreen
+from slamon_tui.screens.confirm_discard import ConfirmDiscardScreen
 from slamon_tui.screens.form_dialog import ConfirmDialog, FormDialog
 from slamon_tui.widgets.record_table import RecordTable
 
@@ -123,7 +124,13 @@ async def test_field_errors_are_shown_next_to_their_fields(users: FakeDaemon) ->
         await pilot.press("enter")
         await wait_until(pilot, lambda: dialog.field("username").error_text != "")
         assert "already exists" in dialog.field("username").error_text
+        # Issue 12: leaving a form with something typed asks first (n keeps editing).
         await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDiscardScreen))
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen is dialog)
+        assert dialog.query_one("#input-username", Input).value == "rita"
+        await pilot.press("escape", "y")
         await wait_until(pilot, lambda: isinstance(app.screen, AdminScreen))
         assert "carol" not in users.auth.users
 

@@ -75,12 +75,13 @@ async def test_status_reads_the_socket_from_the_config(
     assert "Only API" in capsys.readouterr().out
 
 
-async def test_bad_config_prints_the_problems_and_exits_2(
+async def test_bad_config_prints_the_problems_and_exits_4(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "slamon.toml"
     config.write_text("[daemon]\nsla_target = 250\n", encoding="utf-8")
-    assert await slamon("--config", str(config), "status") == 2
+    # Issue 12: 4, not 2 (which says "outage").
+    assert await slamon("--config", str(config), "status") == 4
     err = capsys.readouterr().err
     assert str(config) in err and "sla_target" in err
 
@@ -106,10 +107,10 @@ async def test_call_error_reply_goes_to_stderr_with_exit_1(
 @pytest.mark.parametrize(
     ("params", "says"), [("{oops", "not valid JSON"), ("[1, 2]", "must be a JSON object")]
 )
-async def test_call_with_bad_params_exits_2(
+async def test_call_with_bad_params_exits_4(
     daemon: FakeDaemon, capsys: pytest.CaptureFixture[str], params: str, says: str
 ) -> None:
-    assert await slamon("--socket", str(daemon.path), "call", "ping", params) == 2
+    assert await slamon("--socket", str(daemon.path), "call", "ping", params) == 4
     assert says in capsys.readouterr().err
     assert daemon.count("ping") == 0
 
@@ -125,6 +126,67 @@ def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for word in ("status", "call", "demo", "db", "user", "--socket", "--config", "3 daemon"):
         assert word in out
+
+
+async def test_unknown_services_read_as_no_data_yet_and_exit_1(
+    daemon: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A daemon that has checked nothing yet says "operational" overall: not so here.
+    fresh = [make_service(s, s.title(), status="unknown", last_latency=None) for s in "ab"]
+    daemon.snapshot = make_snapshot(fresh, overall="operational")
+    assert await slamon("--socket", str(daemon.path), "status") == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("? No data yet")
+    assert "All Systems Operational" not in out
+    assert all("? No data yet" in line for line in out.splitlines() if line[:2] in ("A ", "B "))
+    # One checked and up, one not yet: still 1, and it says how many wait.
+    daemon.snapshot = make_snapshot([make_service("a", "A"), fresh[1]], overall="operational")
+    assert await slamon("--socket", str(daemon.path), "status") == 1
+    assert "No data yet for 1 of 2 services." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["status", "--bogus"], ["nosuchcommand"], ["--socket"]])
+async def test_usage_errors_exit_4(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 4
+    assert "usage: slamon" in capsys.readouterr().err
+
+
+async def test_call_as_a_user_with_the_password_from_stdin(
+    daemon: FakeDaemon, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    daemon.auth.anonymous_read = False
+    daemon.auth.add_user("alice", "alice-password-1", "admin")
+    monkeypatch.setattr("sys.stdin", io.StringIO("alice-password-1\n"))
+    argv = ["--socket", str(daemon.path), "call", "user.list", "--user", "alice"]
+    assert await slamon(*argv, "--password-stdin") == 0
+    assert [u["username"] for u in json.loads(capsys.readouterr().out)] == ["alice"]
+    login = next(r for r in daemon.requests if r["method"] == "auth.login")
+    assert login["params"] == {"username": "alice", "password": "alice-password-1"}
+    # A wrong password: the daemon's refusal, exit 1, nothing on stdout.
+    monkeypatch.setattr("sys.stdin", io.StringIO("wrong\n"))
+    assert await slamon(*argv, "--password-stdin") == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "error" in captured.err
+
+
+async def test_call_into_a_closed_pipe_ends_quietly(daemon: FakeDaemon) -> None:
+    daemon.snapshot = make_snapshot([make_service(f"s{i}", f"Service {i}") for i in range(300)])
+    script = Path(sys.executable).parent / "slamon"
+    cmd = f"'{script}' --socket '{daemon.path}' call status.get | head -n 1"
+    proc = await asyncio.create_subprocess_shell(
+        f"set -o pipefail; {cmd}",
+        executable="/bin/bash",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert out.decode().strip() == "{"
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
+    assert proc.returncode == 0
 
 
 def test_admin_commands_are_recognised_and_lose_only_the_socket() -> None:

@@ -13,7 +13,7 @@ from slamon_tui.client import FeedClient
 from slamon_tui.formatting import DAILY_GLYPHS
 from slamon_tui.screens.help import HelpScreen
 from slamon_tui.widgets.column_header import ColumnHeader
-from slamon_tui.widgets.service_row import ServiceRow
+from slamon_tui.widgets.service_table import ServiceTable
 from slamon_tui.widgets.status_banner import StatusBanner
 
 from .conftest import demo_snapshot
@@ -79,8 +79,10 @@ async def test_check_event_updates_the_row_in_place(daemon: FakeDaemon) -> None:
             },
         )
         await wait_until(pilot, lambda: row.latency_text == "777 ms")
-        assert app.dashboard.rows["api"] is row
-        assert list(app.screen.query(ServiceRow))[0] is row
+        # Updated in place: the same service object, the row where it was (the list is one
+        # virtual widget; only this row was repainted).
+        assert app.dashboard.rows["api"].service is row.service
+        assert app.dashboard.order[-1] == "api"  # operational: after the problems
         assert row.service.latencies[-1] == 777.0
         assert len(row.service.latencies) == min(before + 1, 60)
         assert row.bar_cells[-1] == "po"
@@ -124,7 +126,6 @@ async def test_unknown_service_triggers_resync_and_rows_are_diffed(daemon: FakeD
     app = fast_app(daemon.path)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
-        kept = app.dashboard.rows["slow"]
         daemon.snapshot = make_snapshot(
             [
                 make_service("new", "New one"),
@@ -134,10 +135,8 @@ async def test_unknown_service_triggers_resync_and_rows_are_diffed(daemon: FakeD
         await daemon.push("check", {"service_id": "new", "check": make_check("new", 5.0)})
         await wait_until(pilot, lambda: set(app.dashboard.rows) == {"new", "slow"})
         assert daemon.count("status.get") == 2
-        assert app.dashboard.rows["slow"] is kept
-        assert kept.status_text == "● Operational"
-        order = [r.service_id for r in app.screen.query(ServiceRow)]
-        assert order == ["new", "slow"]
+        await wait_until(pilot, lambda: app.dashboard.rows["slow"].status_text == "● Operational")
+        assert app.dashboard.order == ["new", "slow"]
 
 
 async def test_resync_event_and_r_key_fetch_a_fresh_snapshot(daemon: FakeDaemon) -> None:
@@ -157,8 +156,8 @@ async def test_daemon_going_away_shows_reconnecting_and_resyncs(sock_path: Path)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
-            row = app.dashboard.rows["api"]
-            row_width = row.size.width
+            table = app.dashboard.query_one(ServiceTable)
+            row_width = table.size.width
             await daemon.stop(goodbye="restarting for an upgrade")
             connection = app.screen.query_one("#connection")
             await wait_until(pilot, lambda: "reconnecting…" in str(connection.content))
@@ -167,17 +166,19 @@ async def test_daemon_going_away_shows_reconnecting_and_resyncs(sock_path: Path)
             assert "reconnecting…" in screen_text(app)
             # The old rows stay on screen, dimmed, while we wait; the banner says it is stale.
             assert len(app.dashboard.rows) == 4
-            assert "not live" in str(app.screen.query_one(StatusBanner).content)
+            banner = app.screen.query_one(StatusBanner)
+            assert "NOT LIVE — last known: ✕ Major Outage" in banner.plain
+            assert banner.has_class("-stale") and not banner.has_class("-major_outage")
             # The "how to start" box above the rows must not squeeze them.
             await wait_until(pilot, lambda: app.screen.query_one("#no-daemon").display)
-            assert row.size.width == row_width
+            assert table.size.width == row_width
             daemon.snapshot = make_snapshot([make_service("api", "API", status="degraded")])
             await daemon.start()
             await wait_until(pilot, lambda: set(app.dashboard.rows) == {"api"})
             assert app.dashboard.rows["api"].status_text == "▲ Degraded"
             assert "live" in str(connection.content)
             assert not app.dashboard.has_class("-stale")
-            assert "not live" not in str(app.screen.query_one(StatusBanner).content)
+            assert "NOT LIVE" not in app.screen.query_one(StatusBanner).plain
             # One subscribe and one status.get per connection: the reconnect resubscribed.
             assert daemon.count("subscribe") == 2
             assert daemon.count("status.get") == 2
@@ -203,25 +204,29 @@ async def test_no_daemon_says_how_to_start_one_and_keeps_trying(sock_path: Path)
 async def test_keys_move_the_cursor_show_help_and_quit(daemon: FakeDaemon) -> None:
     app = fast_app(daemon.path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.focused, ServiceRow))
-        assert app.focused is app.dashboard.rows["api"]
-        assert _line_of(app, "Public API").startswith("▸ ")
+        await wait_until(pilot, lambda: len(app.dashboard.order) == 4)
+        # Problems first: major, partial, degraded, then the operational one.
+        assert app.dashboard.order == ["down", "flaky", "slow", "api"]
+        assert app.dashboard.selected_id == "down"
+        assert _line_of(app, "Legacy billing").startswith("▸ ")
         await pilot.press("j", "down")
-        assert app.focused is app.dashboard.rows["flaky"]
+        assert app.dashboard.selected_id == "slow"
         await pilot.press("k")
-        assert app.focused is app.dashboard.rows["slow"]
-        assert _line_of(app, "Public API").startswith("  ")
-        assert _line_of(app, "Slow serv").startswith("▸ ")
+        assert app.dashboard.selected_id == "flaky"
+        assert _line_of(app, "Legacy billing").startswith("  ")
+        assert _line_of(app, "Flaky backend").startswith("▸ ")
         await pilot.press("G")
-        assert app.focused is app.dashboard.rows["down"]
+        assert app.dashboard.selected_id == "api"
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        assert "first / last service" in screen_text(app)
-        assert "day cursor on the bar" in screen_text(app)
-        assert "service detail of the row" in screen_text(app)
-        # At 80×24 the legend is below the fold of the help box: scroll to it.
-        app.screen.query_one("#help-box").scroll_end(animate=False)
+        text = screen_text(app)
+        assert "Keys here: Dashboard" in text  # the keys of the screen it was opened on
+        assert "first / last line" in text
+        assert "next / previous problem" in text
+        assert "service detail" in text
+        # At 80×24 the legend is below the fold of the help box: it scrolls by keys.
+        await pilot.press("end")
         await pilot.pause()
         legend = " ".join(screen_text(app).replace("│", " ").split())
         assert "✕ a failed check, whose time to fail is not a response time" in legend
@@ -250,16 +255,20 @@ async def test_screenshots(daemon: FakeDaemon, screenshot_dir: Path, size: tuple
         await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
         app.save_screenshot(f"dashboard-{size[0]}x{size[1]}.svg", path=str(screenshot_dir))
         assert "Public&#160;API" in app.export_screenshot()
-        for row in app.dashboard.rows.values():
-            # The row fits on one line and the sparkline still has room after the columns.
-            assert row.size.height == 1
-            assert row.region.right <= size[0]
-            assert row.columns.spark_width(row.size.width) >= 5
+        table = app.dashboard.query_one(ServiceTable)
+        assert table.region.right <= size[0]
         text = screen_text(app)
+        for name in ("Public API", "Slow service", "Flaky backend", "Legacy billing"):
+            # Each row fits on one line, its name whole (names get their width first).
+            [line] = [line for line in text.splitlines() if name in line]
+            assert len(line) <= size[0]
         assert "Major Outage" in text
         header = next(line for line in text.splitlines() if "Service" in line)
-        for title in ("Status", "days ago", "Today", "Uptime", "Latency", "Trend"):
+        for title in ("Status", "days ago", "Today", "Uptime", "Latency"):
             assert title in header
+        if size[0] >= 200:  # wide: the sparkline has room after the columns
+            assert "Trend" in header
+            assert app.dashboard.columns.spark_width(table.size.width) >= 5
 
 
 async def test_r_while_disconnected_retries_at_once(sock_path: Path) -> None:
@@ -277,17 +286,17 @@ async def test_snapshot_diff_removes_reorders_and_inserts(daemon: FakeDaemon) ->
     app = fast_app(daemon.path)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
-        a, c = app.dashboard.rows["a"], app.dashboard.rows["c"]
         daemon.snapshot = make_snapshot(
             [make_service(s) for s in ("n1", "c", "n2", "n3", "a", "n4")]
         )
         await pilot.press("r")
         await wait_until(pilot, lambda: "n4" in app.dashboard.rows)
         await pilot.pause()
-        order = [r.service_id for r in app.screen.query(ServiceRow)]
+        # All operational: the daemon's order is kept.
+        order = app.dashboard.order
         assert order == ["n1", "c", "n2", "n3", "a", "n4"]
-        assert app.dashboard.rows["a"] is a and app.dashboard.rows["c"] is c
         assert set(app.dashboard.rows) == set(order)
+        assert [ln for ln in screen_text(app).splitlines() if ln[2:4] in ("N1", "C ", "A ")]
 
 
 async def test_a_bug_in_the_feed_worker_is_reported_and_the_feed_restarts(

@@ -6,10 +6,12 @@ from pathlib import Path
 
 from rich.text import Text
 
+from slamon_tui.app import SlamonApp
 from slamon_tui.formatting import DAILY_GLYPHS
 from slamon_tui.widgets.columns import CURSOR_WIDTH, GAP
 from slamon_tui.widgets.day_line import DayLine, DayView, day_line_text
-from slamon_tui.widgets.service_row import ServiceRow
+from slamon_tui.widgets.service_row import RowView, row_text
+from slamon_tui.widgets.service_table import ServiceTable
 from slamon_tui.widgets.uptime_bar import bar_text
 
 from .fake_daemon import FakeDaemon, make_check, make_service, make_snapshot
@@ -25,9 +27,20 @@ def _reversed_offsets(text: Text) -> set[int]:
     return out
 
 
-def _bar_offset(row: ServiceRow) -> int:
+def _bar_offset(row: RowView) -> int:
     c = row.columns
     return CURSOR_WIDTH + c.name + GAP + c.status + GAP
+
+
+def _drawn(app: SlamonApp, sid: str) -> Text:
+    """The row of ``sid`` as the list draws it (the day cursor only on the cursor's row)."""
+    width = app.dashboard.query_one(ServiceTable).scrollable_content_region.width
+    selected = getattr(app.dashboard, "selected_id", None) == sid
+    return row_text(app.dashboard.rows[sid], width, {}, cursor=selected)
+
+
+async def _loaded(pilot: object, app: SlamonApp) -> None:
+    await wait_until(pilot, lambda: len(app.dashboard.order) > 0)  # type: ignore[arg-type]
 
 
 def _day_requests(daemon: FakeDaemon) -> list[tuple[str, str]]:
@@ -66,23 +79,24 @@ def test_day_line_text_full_compact_pending_and_problem() -> None:
 async def test_day_cursor_marks_the_cell_and_the_line_shows_that_day(daemon: FakeDaemon) -> None:
     app = fast_app(daemon.path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.focused, ServiceRow))
+        await _loaded(pilot, app)
         line = app.screen.query_one(DayLine)
-        # Default: today, for the first row; the figures come from service.day.
+        await pilot.press("G")  # the api row: last, operational services after problems
+        # Default: today; the figures come from service.day.
         await wait_until(pilot, lambda: "uptime 100.00%" in line.plain)
         assert line.plain.startswith("Sat 21 Nov 2026 (today) · █ operational")
         api = app.dashboard.rows["api"]
-        assert _reversed_offsets(api.render()) == {_bar_offset(api) + 29}
+        assert _reversed_offsets(_drawn(app, "api")) == {_bar_offset(api) + 29}
 
-        await pilot.press("j", "j", "left", "h")  # the flaky row, two days back
+        await pilot.press("k", "k", "left", "h")  # the flaky row, two days back
         flaky = app.dashboard.rows["flaky"]
-        assert app.focused is flaky
+        assert app.dashboard.selected_id == "flaky"
         assert app.dashboard.days_back == 2
         assert flaky.day_cursor == 27
         assert flaky.bar_cells[27] == "mo"
-        assert _reversed_offsets(flaky.render()) == {_bar_offset(flaky) + 27}
+        assert _reversed_offsets(_drawn(app, "flaky")) == {_bar_offset(flaky) + 27}
         # Only the row with the cursor shows the day cursor.
-        assert _reversed_offsets(api.render()) == set()
+        assert _reversed_offsets(_drawn(app, "api")) == set()
         await wait_until(pilot, lambda: "80.00%" in line.plain)
         assert line.plain == (
             "Thu 19 Nov 2026 · ▃ major outage · uptime 80.00% · down 4h 48m · 1 outage"
@@ -96,15 +110,15 @@ async def test_day_cursor_marks_the_cell_and_the_line_shows_that_day(daemon: Fak
 async def test_day_index_survives_row_moves_and_is_cached(daemon: FakeDaemon) -> None:
     app = fast_app(daemon.path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.focused, ServiceRow))
+        await _loaded(pilot, app)
         line = app.screen.query_one(DayLine)
-        await pilot.press("left", "left", "left")
+        await pilot.press("G", "left", "left", "left")
         await wait_until(pilot, lambda: "uptime" in line.plain and "…" not in line.plain)
-        await pilot.press("j")
+        await pilot.press("k")
         slow = app.dashboard.rows["slow"]
         assert app.dashboard.days_back == 3 and slow.day_cursor == 26
         await wait_until(pilot, lambda: ("slow", "2026-11-18") in _day_requests(daemon))
-        await pilot.press("k")  # back to api: its 18 Nov is cached, shown at once
+        await pilot.press("j")  # back to api: its 18 Nov is cached, shown at once
         assert line.plain.startswith("Wed 18 Nov 2026 · █ operational · uptime 100.00%")
         await pilot.pause(0.5)
         assert _day_requests(daemon).count(("api", "2026-11-18")) == 1
@@ -113,7 +127,7 @@ async def test_day_index_survives_row_moves_and_is_cached(daemon: FakeDaemon) ->
 async def test_day_cursor_stops_at_the_ends_of_the_bar(daemon: FakeDaemon) -> None:
     app = fast_app(daemon.path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.focused, ServiceRow))
+        await _loaded(pilot, app)
         await pilot.press("right")
         assert app.dashboard.days_back == 0
         for _ in range(35):
@@ -129,8 +143,9 @@ async def test_day_line_says_why_it_has_no_figures(daemon: FakeDaemon) -> None:
     daemon.errors["service.day"] = ("unavailable", "the database is not reachable")
     app = fast_app(daemon.path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.focused, ServiceRow))
+        await _loaded(pilot, app)
         line = app.screen.query_one(DayLine)
+        await pilot.press("G")  # the api row
         await wait_until(pilot, lambda: "the database is not reachable" in line.plain)
         asked = daemon.count("service.day")
         await pilot.pause(0.5)
@@ -143,8 +158,9 @@ async def test_day_line_says_why_it_has_no_figures(daemon: FakeDaemon) -> None:
 async def test_todays_cell_follows_check_events_on_the_line(daemon: FakeDaemon) -> None:
     app = fast_app(daemon.path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.focused, ServiceRow))
+        await _loaded(pilot, app)
         line = app.screen.query_one(DayLine)
+        await pilot.press("G")  # the api row
         await wait_until(pilot, lambda: "█ operational" in line.plain)
         check = make_check("api", 9.0, outcome="down", error_kind="timeout")
         check["started_at"] = "2026-11-21T23:30:00+00:00"
@@ -159,12 +175,13 @@ async def test_arrow_keys_move_the_cursor_in_a_list_longer_than_the_screen(
     async with FakeDaemon(sock_path, snapshot):
         app = fast_app(sock_path)
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.focused, ServiceRow))
+            await _loaded(pilot, app)
             for _ in range(25):
                 await pilot.press("down")
-            assert app.focused is app.dashboard.rows["s25"]
+            assert app.dashboard.selected_id == "s25"
             assert "S25" in screen_text(app)  # scrolled into view
             await pilot.press("left")
             assert app.dashboard.days_back == 1  # the list did not eat the key
             await pilot.press("up", "end")
-            assert app.focused is app.dashboard.rows["s39"]
+            assert app.dashboard.selected_id == "s39"
+            assert "S39" in screen_text(app)

@@ -30,7 +30,9 @@ def _login(name: str = "alice", *, token: str = "acc-alice-1", hours: float = 1)
 
 def test_user_option_reaches_the_tui(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     seen: list[tuple[Path, str | None]] = []
-    monkeypatch.setattr(cli, "run_tui", lambda path, user=None: seen.append((path, user)) or 0)
+    monkeypatch.setattr(
+        cli, "run_tui", lambda path, user=None, noc=False: seen.append((path, user)) or 0
+    )
     assert cli.main(["--socket", str(tmp_path / "s.sock"), "--user", "alice"]) == 0
     assert seen == [(tmp_path / "s.sock", "alice")]
     assert cli.build_parser().parse_args([]).user is None

@@ -198,7 +198,9 @@ class PostgresDialect(Dialect):
 
     async def reindex_incident(self, con: Connection, incident_id: int) -> None:
         await con.execute(
-            "UPDATE incidents i SET search_text = i.title || E'\\n' || i.description || E'\\n' ||"
+            # issue 12: impact, root cause and resolution notes are searched too
+            "UPDATE incidents i SET search_text = i.title || E'\\n' || i.description || E'\\n'"
+            " || i.impact || E'\\n' || i.root_cause || E'\\n' || i.resolution_notes || E'\\n' ||"
             " coalesce((SELECT string_agg(message, E'\\n' ORDER BY id) FROM incident_updates"
             " WHERE incident_id = i.id), '') WHERE i.id = ?",
             incident_id,

@@ -248,7 +248,10 @@ class SqliteDialect(Dialect):
 
     async def reindex_incident(self, con: Connection, incident_id: int) -> None:
         row = await con.fetchrow(
-            "SELECT title, description FROM incidents WHERE id = ?", incident_id
+            # issue 12: impact, root cause and resolution notes are searched too
+            "SELECT title, description, impact, root_cause, resolution_notes FROM incidents"
+            " WHERE id = ?",
+            incident_id,
         )
         msgs = await con.fetch(
             "SELECT message FROM incident_updates WHERE incident_id = ? ORDER BY id", incident_id
@@ -259,7 +262,7 @@ class SqliteDialect(Dialect):
                 "INSERT INTO incident_search (rowid, title, body) VALUES (?, ?, ?)",
                 incident_id,
                 row[0],
-                "\n".join([row[1], *(m[0] for m in msgs)]),
+                "\n".join([row[1], row[2], row[3], row[4], *(m[0] for m in msgs)]),
             )
 
     def search_incidents(self, terms: Sequence[str]) -> tuple[str, str]:

@@ -1,0 +1,212 @@
+"""The TUI following a real daemon with many services (issue 12, point 9).
+
+``python bench/tui_fleet.py serve --services 1000 --dir DIR`` writes DIR/slamon.toml (N
+services on one local target, ``--down`` of them on a port nobody listens on, ``--groups``
+sections), starts the target and ``slamond`` in processes of their own and waits; the TUI
+can then be run on DIR/slamon.sock (``slamon --noc --socket DIR/slamon.sock``, e.g. in tmux).
+
+``python bench/tui_fleet.py measure --services 1000`` does the same, then runs the TUI
+headless in this process (Textual's run_test at ``--size``) and prints: seconds to the first
+full screen, the TUI's CPU per second while it follows the checks, the list lines drawn per
+second against the check events received, and the time per cursor key.
+
+Figures are this process's own (the daemon and the target run elsewhere); tests never read
+them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from bench._common import free_port, print_machine  # noqa: E402
+
+
+def write_config(folder: Path, services: int, down: int, groups: int, interval: float) -> Path:
+    target = free_port()
+    dead = free_port()
+    lines = [
+        "[daemon]",
+        f'database_url = "sqlite:///{folder}/slamon.db"',
+        f'socket = "{folder}/slamon.sock"',
+        "anonymous_read = true",
+        'write_flush_interval = "200ms"',
+        "max_concurrency = 200",
+        "per_host_concurrency = 200",
+    ]
+    for i in range(services):
+        bad = i >= services - down
+        lines += [
+            "",
+            "[[service]]",
+            f'id = "svc-{i:05d}"',
+            f'name = "{"Broken" if bad else "Service"} {i:05d}"',
+            f'url = "http://127.0.0.1:{dead if bad else target}/health"',
+            f'interval = "{interval}s"',
+            'timeout = "2s"',
+        ]
+        if groups:
+            lines.append(f'group = "Team {i % groups:02d}"')
+    path = folder / "slamon.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "target.port").write_text(str(target))
+    return path
+
+
+def start(folder: Path, config: Path) -> list[subprocess.Popen[bytes]]:
+    port = (folder / "target.port").read_text()
+    log = (folder / "daemon.log").open("wb")
+    target = subprocess.Popen([sys.executable, str(HERE / "_target.py"), "--port", port])
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "slamon_daemon", "--config", str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while not (folder / "slamon.sock").exists():
+        if time.monotonic() > deadline or daemon.poll() is not None:
+            raise SystemExit(f"the daemon did not start; see {folder / 'daemon.log'}")
+        time.sleep(0.1)
+    return [daemon, target]
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+async def measure(socket: Path, services: int, size: tuple[int, int], seconds: float) -> None:
+    from textual import events
+
+    from slamon_tui.app import make_app
+    from slamon_tui.messages import CheckEvent, FeedMessage
+    from slamon_tui.models.dashboard_view import build_lines
+    from slamon_tui.ui_state import UiState
+
+    app = make_app(socket, ui_state=UiState())
+    checks = 0
+
+    async with app.run_test(size=size) as pilot:
+        board = app.dashboard
+        t0 = time.monotonic()
+        while len(board.model.services) < services:
+            await pilot.pause(0.05)
+            if time.monotonic() - t0 > 120:
+                raise SystemExit("no snapshot within 120 s")
+        await pilot.pause()
+        first = time.monotonic() - t0
+        print(f"first full screen: {first:.2f} s after start ({services} services, {size})")
+
+        broadcast = app.broadcast
+
+        def counted(message: FeedMessage) -> None:
+            nonlocal checks
+            checks += isinstance(message, CheckEvent)
+            broadcast(message)
+
+        app.broadcast = counted  # type: ignore[method-assign]
+        table = board.table
+        t_steady = time.monotonic()
+        while any(x.status == "unknown" for x in board.model.services.values()):
+            await asyncio.sleep(0.5)  # the first checks change every status: not steady yet
+            if time.monotonic() - t_steady > 180:
+                break
+        checks = 0
+        drawn0, cpu0, t1 = table.lines_drawn, cpu_s(), time.monotonic()
+        await asyncio.sleep(seconds)
+        elapsed = time.monotonic() - t1
+        cpu = cpu_s() - cpu0
+        drawn = table.lines_drawn - drawn0
+        print(
+            f"following: {checks / elapsed:.0f} check events/s, TUI CPU {cpu / elapsed * 100:.0f}%"
+            f" of a core, {drawn / elapsed:.0f} list lines drawn/s"
+            f" ({drawn / max(checks, 1):.2f} per event; {table.visible_height} lines on screen)"
+        )
+        keys = 200
+        moved = 0
+        cursor_action = board.action_cursor  # type: ignore[attr-defined]
+
+        def counted_move(delta: int) -> None:
+            nonlocal moved
+            moved += 1
+            cursor_action(delta)
+
+        board.action_cursor = counted_move  # type: ignore[attr-defined]
+        driver = app._driver
+        assert driver is not None
+        t2 = time.monotonic()
+        for _ in range(keys):  # one burst, as over SSH
+            driver.send_message(events.Key("j", "j"))
+        while moved < keys:  # (the cursor's index moves with re-sorts: count the moves)
+            await asyncio.sleep(0.001)
+            if time.monotonic() - t2 > 120:
+                print(f"cursor: only {moved} of {keys} keys handled within 120 s")
+                break
+        per_key = (time.monotonic() - t2) / keys
+        print(f"cursor: a burst of {keys} j handled in order, {per_key * 1000:.2f} ms per key")
+        t3 = time.perf_counter()
+        view = build_lines(board.model.services.values(), sort="name")
+        built = time.perf_counter() - t3
+        t4 = time.perf_counter()
+        board.action_sort()  # type: ignore[attr-defined]
+        resort = time.perf_counter() - t4
+        print(
+            f"sort of {len(view.lines)} lines: {built * 1000:.0f} ms (model);"
+            f" s key on screen: {resort * 1000:.0f} ms"
+        )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("mode", choices=["serve", "measure"])
+    ap.add_argument("--services", type=int, default=1000)
+    ap.add_argument("--down", type=int, default=3)
+    ap.add_argument("--groups", type=int, default=0)
+    ap.add_argument("--interval", type=float, default=30.0)
+    ap.add_argument("--dir", type=Path)
+    ap.add_argument("--size", default="300x80")
+    ap.add_argument("--seconds", type=float, default=30.0)
+    args = ap.parse_args()
+    folder = args.dir or Path(tempfile.mkdtemp(prefix="slamon-fleet-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    config = write_config(folder, args.services, args.down, args.groups, args.interval)
+    if args.mode == "serve":
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    else:  # `timeout` or Ctrl+C: still stop the daemon and the target
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    procs = start(folder, config)
+    try:
+        if args.mode == "serve":
+            print(f"ready: slamon --noc --socket {folder / 'slamon.sock'}", flush=True)
+            signal.sigwait({signal.SIGTERM, signal.SIGINT})
+        else:
+            print_machine()
+            w, h = (int(x) for x in args.size.split("x"))
+            asyncio.run(measure(folder / "slamon.sock", args.services, (w, h), args.seconds))
+    finally:
+        stop(procs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
