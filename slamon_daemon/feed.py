@@ -179,21 +179,33 @@ class FeedServer:
                 raise ServeError(
                     f"socket_group {self.socket_group!r} is not a group on this machine"
                 ) from None
+        # Bound under a temporary name, given its mode and group, then renamed into place:
+        # a client never sees the socket file with any other mode.
+        staging = path.with_name(f".{path.name}.{os.getpid()}")
+        if len(os.fsencode(staging)) > 107:  # sun_path's limit: bind in place instead
+            staging = path
+        with contextlib.suppress(FileNotFoundError):
+            staging.unlink()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            sock.bind(str(path))
+            sock.bind(str(staging))
+            os.chmod(staging, 0o660)
+            if gid is not None:
+                os.chown(staging, -1, gid)
             sock.listen(1024)
+            if staging != path:
+                os.rename(staging, path)
         except OSError as exc:
             sock.close()
+            if staging != path:
+                with contextlib.suppress(FileNotFoundError):
+                    staging.unlink()
             raise ServeError(f"cannot listen on {path}: {exc}") from exc
         # Accepted by hand: within the connection limits, accept errors counted (listener.py).
         self._server = UnixListener(
             sock, self._serve, self.limits, _refusal, stream_limit=protocol.MAX_FRAME_BYTES
         )
         self._server.start()
-        os.chmod(path, 0o660)
-        if gid is not None:
-            os.chown(path, -1, gid)
         self._bound_inode = path.stat().st_ino
         logger.info("feed listening on %s", path)
 
