@@ -52,6 +52,15 @@ class StatusBanner(Static):
         self.stale = False
         self.last_live: datetime | None = None
         """When the feed was last live (what "last known" is as of)."""
+        self._when = ""
+
+    def on_mount(self) -> None:
+        # "since 13:31 UTC (12m)": the duration keeps counting between snapshots.
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        if self.status is not None and not self.stale and _since_text(self.since) != self._when:
+            self._show()
 
     def set_status(self, status: str, since: str | None = None, counts: str | None = None) -> None:
         """Show ``status`` (an overall ServiceStatus value), when it began and the counts."""
@@ -104,7 +113,7 @@ class StatusBanner(Static):
         self.remove_class("-stale")
         self.add_class(f"-{self.status}" if f"-{self.status}" in _STATUS_CLASSES else "-unknown")
         text = Text(overall_text(self.status))
-        when = _since_text(self.since)
+        when = self._when = _since_text(self.since)
         if when:
             text.append(f"  ·  {when}", style="not bold")
         if self.counts:

@@ -48,3 +48,25 @@ def test_latency_sparkline_shows_newest_at_the_right() -> None:
     assert sparkline_text([5.0, 5.0, 80.0], 20).plain.endswith("▁▁█")
     assert sparkline_text([80.0, 5.0], 20).plain.endswith("█▁")
     assert sparkline_text([80.0, 5.0], 20, failed=[False, True]).plain.endswith("▁✕")
+
+
+async def test_the_banners_since_keeps_counting_between_snapshots() -> None:
+    """ "since 18:50 UTC (12s)" must not freeze at 12s while no new snapshot arrives."""
+    from datetime import UTC, datetime, timedelta
+
+    from textual.app import App, ComposeResult
+
+    from slamon_tui.widgets.status_banner import StatusBanner
+    from tests.tui.helpers import wait_until
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield StatusBanner()
+
+    since = (datetime.now(UTC) - timedelta(seconds=58)).isoformat()
+    app = Host()
+    async with app.run_test() as pilot:
+        banner = app.query_one(StatusBanner)
+        banner.set_status("major_outage", since, "1 down")
+        assert "(58s)" in banner.plain or "(59s)" in banner.plain
+        await wait_until(pilot, lambda: "(1m 0" in banner.plain, 10)
