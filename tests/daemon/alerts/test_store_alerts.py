@@ -112,3 +112,14 @@ async def test_delivery_log_and_health(store: Any) -> None:
     health = (await store.outbox.health())["chat"]
     assert (health.pending, health.delivered, health.last_attempt_ok) == (1, 1, True)
     assert json.loads(json.dumps(b.payload)) == {"title": "b"}
+
+
+def test_the_audit_log_masks_a_channels_secrets() -> None:
+    from slamon_daemon.audit import audit_changes
+
+    changes = audit_changes(
+        {"channel": {"id": "ops", "type": "telegram", "bot_token": "123:SECRET", "chat_id": "42"}}
+    )
+    assert changes == {
+        "channel": {"id": "ops", "type": "telegram", "bot_token": "***", "chat_id": "42"}
+    }
