@@ -183,3 +183,56 @@ async def test_sigkill_between_enqueue_and_delivery_delivers_once_after_restart(
             assert [x["ok"] for x in log].count(True) == 1
         finally:
             await d2.stop()
+
+
+async def test_email_through_a_local_smtp_server_with_starttls(tmp_path: Path) -> None:
+    from aiosmtpd.controller import Controller
+
+    from slamon_daemon.targets import free_port
+    from tests.daemon.alerts.test_email import (
+        PASSWORD,
+        Mailbox,
+        _server_ctx,
+        authenticator,
+        self_signed,
+    )
+
+    pki = self_signed(tmp_path)
+    mailbox = Mailbox()
+    port = free_port()
+    smtp = Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=_server_ctx(pki),
+        require_starttls=True,
+        authenticator=authenticator(mailbox),
+        auth_require_tls=True,
+    )
+    smtp.start()
+    sw = Switch()
+    try:
+        async with sw.target:
+            channel = (
+                '\n[[alert_channel]]\nid = "mail"\ntype = "email"\nhost = "127.0.0.1"\n'
+                f'port = {port}\nusername = "slamon"\npassword = "{PASSWORD}"\n'
+                f'ca_file = "{pki[0]}"\nsender = "slamon@example.com"\nto = ["oncall@example.com"]\n'
+            )
+            cfg = write_config(tmp_path, {"api": sw.url}, channel)
+            d = await Slamond(cfg, tmp_path / "log", socket=tmp_path / "s.sock").start()
+            try:
+                await until(lambda: _status_is(d, "api", "operational"))
+                sw.up = False
+                await until(lambda: len(mailbox.messages) >= 1)
+                sw.up = True
+                await until(lambda: len(mailbox.messages) >= 2)
+                down, up = mailbox.messages[:2]
+                assert "api" in str(down["Subject"]) and mailbox.tls_sessions[:2] == [True, True]
+                assert down["To"] == "oncall@example.com" and up["References"]
+                channels = (await d.call("alert.channels"))["result"]
+                assert channels[0]["password"] == "***"
+            finally:
+                await d.stop()
+            assert PASSWORD not in d.log_text()
+    finally:
+        smtp.stop()
