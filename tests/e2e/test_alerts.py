@@ -44,6 +44,7 @@ def write_config(
     channels: str,
     *,
     alerts: str = 'grouping_window = "1s"\nretry_base = "300ms"\nretry_max = "1s"',
+    daemon: str = "",
 ) -> Path:
     body = "".join(
         f'\n[[service]]\nid = "{sid}"\nurl = "{url}"\ninterval = "300ms"\ntimeout = "1s"\n'
@@ -52,7 +53,7 @@ def write_config(
     path = folder / "slamon.toml"
     path.write_text(
         f'[daemon]\ndatabase_url = "sqlite:///{folder}/db.sqlite"\nsocket = "{folder}/s.sock"\n'
-        f'write_flush_interval = "100ms"\n\n[alerts]\n{alerts}\n{channels}\n{body}',
+        f'write_flush_interval = "100ms"\n{daemon}\n\n[alerts]\n{alerts}\n{channels}\n{body}',
         encoding="utf-8",
     )
     return path
@@ -236,3 +237,74 @@ async def test_email_through_a_local_smtp_server_with_starttls(tmp_path: Path) -
             assert PASSWORD not in d.log_text()
     finally:
         smtp.stop()
+
+
+def slamon(config: Path, *args: str) -> tuple[int, str, str]:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from slamon_tui.cli import main; sys.exit(main())",
+            "--config",
+            str(config),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+async def test_the_alert_cli(tmp_path: Path) -> None:
+    sw = Switch()
+    async with sw.target, Receiver() as rx:
+        cfg = write_config(
+            tmp_path,
+            {"api": sw.url},
+            webhook("ops", rx.url("/hook/SECRET")),
+            daemon="owner_is_admin = true",
+            alerts='grouping_window = "1s"\nslo_alerts = false',
+        )
+        d = await Slamond(cfg, tmp_path / "log", socket=tmp_path / "s.sock").start()
+        try:
+            rx.queue(answer(418, "I am a teapot"))
+            code, out, _ = await asyncio.to_thread(slamon, cfg, "alert", "test", "ops")
+            assert code == 1 and "NOT delivered (code 418" in out and "I am a teapot" in out
+            code, out, _ = await asyncio.to_thread(slamon, cfg, "alert", "test", "ops")
+            assert code == 0 and "ops: delivered (code 200" in out
+            assert events(rx)[-1]["event"] == "test"
+            await until(lambda: _status_is(d, "api", "operational"))
+            sw.up = False
+            await until(lambda: any(e["event"] == "down" for e in events(rx)))
+            code, out, _ = await asyncio.to_thread(slamon, cfg, "alert", "list")
+            assert code == 0 and "Firing alerts: 1" in out and "SECRET" not in out
+            alert_id = out.split("id: ", 1)[1].splitlines()[0].strip()
+            code, out, _ = await asyncio.to_thread(slamon, cfg, "alert", "ack", alert_id)
+            assert code == 0 and "acknowledged" in out and "uid:" in out
+            code, out, _ = await asyncio.to_thread(
+                slamon,
+                cfg,
+                "alert",
+                "silence",
+                "--service",
+                "api",
+                "--reason",
+                "deploy",
+                "--for",
+                "2h",
+            )
+            assert code == 0 and out.startswith("silence 1 until")
+            code, out, _ = await asyncio.to_thread(slamon, cfg, "alert", "list")
+            assert "acked by uid:" in out and "Silences: 1" in out and "deploy" in out
+            code, out, _ = await asyncio.to_thread(slamon, cfg, "alert", "unsilence", "1")
+            assert code == 0 and "ended" in out
+            code, out, _ = await asyncio.to_thread(slamon, cfg, "alert", "deliveries")
+            assert code == 0 and "ok " in out and "down" in out
+            code, _, err = await asyncio.to_thread(slamon, cfg, "alert", "ack", "nope")
+            assert code == 1 and "no open alert" in err
+        finally:
+            await d.stop()
