@@ -44,8 +44,8 @@ from .config import AlertChannelConfig, AlertSettings, ChannelConfig
 from .config_check import load_alert_settings, problem_lines
 from .core import Changes, DownService, UnknownAlert
 from .engine import AlertEngine
-from .model import DeliveryResult, Severity
-from .outbox import DeliveryPolicy, OutboxDeliverer
+from .model import DeliveryResult, Rule, Severity
+from .outbox import DeliveryAttempt, DeliveryPolicy, OutboxDeliverer
 from .persist import StoreOutbox, alert_row, alert_state, outbox_row, silence
 from .records import from_record, public_view, to_record
 from .secretbox import SecretBox, SecretBoxError, load_or_create_key
@@ -99,6 +99,18 @@ class ChannelEntry:
     sender: Channel
 
 
+class _WatchedOutbox(StoreOutbox):
+    """The store's outbox, noting each channel's last attempt in memory (the dashboard)."""
+
+    def __init__(self, outbox: Any, last: dict[str, tuple[bool, str | None]]) -> None:
+        super().__init__(outbox)
+        self.last = last
+
+    async def record_attempt(self, attempt: DeliveryAttempt) -> None:
+        await super().record_attempt(attempt)
+        self.last[attempt.channel_id] = (attempt.result.ok, attempt.result.error)
+
+
 class AlertingService:
     """The daemon's alerting. ``run(stop)`` until stopped; the hooks never block."""
 
@@ -128,8 +140,10 @@ class AlertingService:
         self.client: httpx.AsyncClient = alert_http_client()
         self.channels: dict[str, ChannelEntry] = {}
         self.engine = AlertEngine(self.cfg.alerts, [], [], node=self.node)
+        self.last_attempt: dict[str, tuple[bool, str | None]] = {}
+        """Per channel: whether its last delivery attempt (this run) succeeded, and why not."""
         self.deliverer = OutboxDeliverer(
-            StoreOutbox(store.outbox),
+            _WatchedOutbox(store.outbox, self.last_attempt),
             {},
             clock=clock.now,
             policy=self._policy(),
@@ -138,6 +152,7 @@ class AlertingService:
         self.loaded = False
         self._queue: deque[Changes] = deque()
         self._dirty = asyncio.Event()
+        self._flushing = asyncio.Lock()
         self._down_seen: dict[str, datetime] = {}
         self._certs: dict[str, tuple[datetime, datetime]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -298,6 +313,10 @@ class AlertingService:
 
     async def flush(self) -> None:
         """Write the queued changes in order (each in one transaction); keep what fails."""
+        async with self._flushing:  # one writer at a time: the loop and a feed method
+            await self._flush()
+
+    async def _flush(self) -> None:
         wrote = False
         while self._queue:
             changes = self._queue[0]
@@ -513,16 +532,30 @@ class AlertingService:
         ]
 
     def summary(self) -> dict[str, Any]:
-        """For the dashboard: firing alerts, active silences, failing channels (no I/O)."""
+        """For status.get and the dashboard (no I/O): firing alerts, active silences, failing
+        channels, and each service's open outage alert (what its row's keys act on)."""
         now = self.clock.now()
         firing = [a for a in self.engine.alerts.values() if a.open]
+        by_service: dict[str, dict[str, Any]] = {}
+        for a in firing:
+            if a.rule is Rule.DOWN:
+                by_service[a.service_id] = {
+                    "alert_id": a.alert_id,
+                    "acked_by": a.acked_by,
+                    "suppressed_by": a.suppressed_by,
+                }
         return {
             "enabled": self.cfg.alerts.enabled,
             "firing": len(firing),
             "unacknowledged": len([a for a in firing if a.acked_by is None]),
+            "silenced": len([a for a in firing if (a.suppressed_by or "").startswith("silence:")]),
             "silences": len([s for s in self.engine.silences.values() if s.active(now)]),
             "channels": len(self.channels),
+            "failing_channels": sorted(
+                c for c, (ok, _e) in self.last_attempt.items() if not ok and c in self.channels
+            ),
             "write_error": self.write_error,
+            "by_service": by_service,
         }
 
     async def reload(self, settings: Settings, where: str) -> list[str]:
