@@ -297,7 +297,9 @@ class AlertingService:
                     asyncio.ensure_future(self._dirty.wait()),
                 ]
                 try:
-                    await asyncio.wait(waiters, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(
+                        waiters, timeout=self._next_tick_s(), return_when=asyncio.FIRST_COMPLETED
+                    )
                 finally:
                     for w in waiters:
                         w.cancel()
@@ -305,6 +307,19 @@ class AlertingService:
         finally:
             await delivering
             await self.client.aclose()
+
+    def _next_tick_s(self) -> float:
+        """Seconds to the next tick: 1 s, or sooner when a grouping window closes before."""
+        window = timedelta(seconds=self.cfg.alerts.grouping_window)
+        closes = [
+            a.group_at + window
+            for a in self.engine.alerts.values()
+            if a.group_at is not None and (a.status.value == "pending" or a.resolve_pending)
+        ]
+        if not closes:
+            return 1.0
+        wait = (min(closes) - self.clock.now()).total_seconds() + 0.001
+        return max(0.001, min(1.0, wait))
 
     def _take(self, changes: Changes) -> None:
         if changes:
