@@ -68,7 +68,7 @@ from .scheduler import Scheduler
 from .spool import Spool
 from .state import HISTORY_DAYS, SPARKLINE_POINTS, LiveState, first_overall
 from .store import Store, SyncResult, database_location, open_store
-from .store.alerts import AlertStore
+from .store.sql import SqlStore
 from .store.filelock import FileLock
 from .store_link import DatabaseTaken, StoreLink
 from .writer import CheckWriter
@@ -196,7 +196,7 @@ class Daemon:
         Raises:
             ConfigError: the alert settings are not valid.
         """
-        if not isinstance(self.store, AlertStore):
+        if not isinstance(self.store, SqlStore):
             return None
         cfg = self.settings.daemon
         key = self.settings.alerts.get("key_file")

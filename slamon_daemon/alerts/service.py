@@ -36,7 +36,8 @@ from ..errors import Forbidden, InvalidParams, NotFound, SlamonError
 from ..models import Check, Incident, MaintenanceWindow
 from ..state import Changes as StateChanges
 from ..state import ServiceState
-from ..store.alerts import AlertStore, ChannelRow
+from ..store.alerts import ChannelRow
+from ..store.sql import SqlStore
 from . import messages
 from .channels import Channel, build_channel
 from .channels.http import alert_http_client
@@ -117,7 +118,7 @@ class AlertingService:
     def __init__(
         self,
         settings: Settings,
-        store: AlertStore,
+        store: SqlStore,
         live: LiveServices,
         clock: Clock,
         *,
@@ -255,6 +256,8 @@ class AlertingService:
         silences = [silence(r) for r in await self.store.list_silences(since=self.clock.now())]
         self.engine.restore(states, silences)
         self.engine.set_maintenance(self._maintenance())
+        if self.cfg.alerts.slo_alerts:
+            await self._seed_slo()
         down = {
             sid: DownService(st.episode.started_at, st.episode.cause, st.episode.error)
             for sid, st in self.live.services.items()
@@ -269,6 +272,21 @@ class AlertingService:
             len([a for a in states if a.open]),
             await self.store.outbox.pending_count(),
         )
+
+    async def _seed_slo(self) -> None:
+        """The burn-rate ledgers after a start: the hourly rollups of the last 3 days, then
+        the raw checks of the last 6 hours (minute windows)."""
+        now = self.clock.now()
+        hours_since = (now - timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+        recent_since = now - timedelta(hours=6)
+        for sid in list(self.live.services):
+            rollups = await self.store.hourly_rollups(sid, hours_since)
+            checks = await self.store.checks_between(sid, recent_since)
+            self.engine.seed_slo(
+                sid,
+                [(r.start, r.down, r.checks - r.maintenance) for r in rollups],
+                [(c.started_at, c.failed) for c in checks if not c.maintenance],
+            )
 
     # -- running ---------------------------------------------------------------------------
 
