@@ -68,8 +68,8 @@ from .scheduler import Scheduler
 from .spool import Spool
 from .state import HISTORY_DAYS, SPARKLINE_POINTS, LiveState, first_overall
 from .store import Store, SyncResult, database_location, open_store
-from .store.sql import SqlStore
 from .store.filelock import FileLock
+from .store.sql import SqlStore
 from .store_link import DatabaseTaken, StoreLink
 from .writer import CheckWriter
 
