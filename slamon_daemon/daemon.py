@@ -495,6 +495,7 @@ class Daemon:
         logger.info("reloading the config from %s", where)
         try:
             new, path = load_settings(self.config_path)
+            alert_settings(new, config_label(path))  # all of the file is checked first
         except ConfigError as exc:
             for line in exc.problems:
                 logger.error("%s", line)

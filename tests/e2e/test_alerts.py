@@ -308,3 +308,35 @@ async def test_the_alert_cli(tmp_path: Path) -> None:
             assert code == 1 and "no open alert" in err
         finally:
             await d.stop()
+
+
+async def test_a_reload_applies_new_channels_and_refuses_bad_ones(tmp_path: Path) -> None:
+    sw = Switch()
+    async with sw.target, Receiver() as rx:
+        one = webhook("one", rx.url("/1"))
+        cfg = write_config(tmp_path, {"api": sw.url}, one, daemon="owner_is_admin = true")
+        d = await Slamond(cfg, tmp_path / "log", socket=tmp_path / "s.sock").start()
+        try:
+            await until(lambda: _channel_ids(d, ["one"]))
+            write_config(
+                tmp_path,
+                {"api": sw.url},
+                one + webhook("two", rx.url("/2")),
+                daemon="owner_is_admin = true",
+            )
+            reply = (await d.call("daemon.reload"))["result"]
+            assert reply["ok"] and any("alerts: 2 channels" in c for c in reply["changes"])
+            assert await _channel_ids(d, ["one", "two"])
+            bad = one.replace('type = "webhook"', 'type = "slak"')
+            write_config(tmp_path, {"api": sw.url}, bad, daemon="owner_is_admin = true")
+            reply = (await d.call("daemon.reload"))["result"]
+            assert not reply["ok"]
+            assert any("unknown channel type 'slak'" in p for p in reply["problems"])
+            assert await _channel_ids(d, ["one", "two"])  # nothing changed
+        finally:
+            await d.stop()
+
+
+async def _channel_ids(d: Slamond, ids: list[str]) -> bool:
+    reply = await d.call("alert.channels")
+    return [c["id"] for c in reply.get("result", [])] == ids
