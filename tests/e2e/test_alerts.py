@@ -340,3 +340,41 @@ async def test_a_reload_applies_new_channels_and_refuses_bad_ones(tmp_path: Path
 async def _channel_ids(d: Slamond, ids: list[str]) -> bool:
     reply = await d.call("alert.channels")
     return [c["id"] for c in reply.get("result", [])] == ids
+
+
+async def test_incidents_are_announced_created_updated_resolved(tmp_path: Path) -> None:
+    sw = Switch()
+    async with sw.target, Receiver() as rx:
+        cfg = write_config(
+            tmp_path,
+            {"api": sw.url},
+            webhook("ops", rx.url("/hook")),
+            daemon="owner_is_admin = true",
+        )
+        d = await Slamond(cfg, tmp_path / "log", socket=tmp_path / "s.sock").start()
+        try:
+            new = {
+                "title": "Checkout slow",
+                "severity": "high",
+                "priority": "P2",
+                "services": ["api"],
+            }
+            inc = (await d.call("incident.create", {**new, "message": "Looking"}))["result"]
+            await until(lambda: [e["event"] for e in events(rx)] == ["incident_created"])
+            hidden = {"id": inc["id"], "message": "internal note", "customer_visible": False}
+            assert "result" in await d.call("incident.add_update", hidden)
+            shown = await d.call("incident.add_update", {"id": inc["id"], "message": "Fixing"})
+            await until(lambda: len(events(rx)) >= 2)
+            done = {"id": inc["id"], "version": shown["result"]["version"], "root_cause": "db"}
+            assert "result" in await d.call("incident.resolve", done)
+            await until(lambda: len(events(rx)) >= 3)
+            kinds = [(e["event"], e["action"]) for e in events(rx)]
+            assert kinds == [
+                ("incident_created", "trigger"),
+                ("incident_updated", "info"),  # the customer-visible update only
+                ("incident_resolved", "resolve"),
+            ]
+            assert events(rx)[1]["incident"]["message"] == "Fixing"
+            assert events(rx)[0]["severity"] == "critical"  # high -> critical
+        finally:
+            await d.stop()
