@@ -19,6 +19,10 @@ logger = logging.getLogger("slamon.audit")
 
 SECRET_PARAMS = frozenset({"password", "new_password", "old_password", "token", "refresh_token"})
 """Params never written to the audit log."""
+CHANNEL_SECRETS = frozenset(
+    {"url", "headers", "topic", "token", "bot_token", "routing_key", "api_key", "password"}
+)
+"""The secret fields of an alert channel (alerts/config.py SECRET_FIELDS), masked whole."""
 
 
 def audit_changes(params: dict[str, Any]) -> dict[str, Any]:
@@ -35,6 +39,11 @@ def audit_changes(params: dict[str, Any]) -> dict[str, Any]:
             out[k] = {name: "***" for name in v}
         elif k == "body" and v is not None:
             out[k] = "***"
+        elif k == "channel" and isinstance(v, dict):  # an alert channel's secrets
+            out[k] = {
+                name: "***" if name in CHANNEL_SECRETS and val is not None else val
+                for name, val in v.items()
+            }
         else:
             out[k] = v
     return out

@@ -278,6 +278,14 @@ class ServiceConfig(BaseModel):
     )
     """Free labels to filter by on the dashboard (`/` then `tag:eu`), e.g. ["eu", "public"]."""
 
+    # -- issue 11: alerts (checked by alerts/config_check.py, docs/alerts.md) -------------
+    depends_on: list[str] = Field(default_factory=list)
+    """Services this one needs: while one is confirmed down, this one's alerts are held."""
+    alert_severity: Literal["info", "warning", "critical"] = "critical"
+    """Severity of this service's outage alerts."""
+    alert_channels: list[str] | None = None
+    """Send this service's alerts to these channels only (default: route by the channels)."""
+
     @field_validator("id")
     @classmethod
     def _check_id(cls, v: str) -> str:
@@ -422,6 +430,10 @@ class Settings(BaseSettings):
     """The [[service]] tables."""
     maintenance: list[MaintenanceConfig] = Field(default_factory=list)
     """The [[maintenance]] tables."""
+    alerts: dict[str, Any] = Field(default_factory=dict)
+    """The [alerts] section (checked by alerts/config_check.py; docs/alerts.md)."""
+    alert_channel: list[dict[str, Any]] = Field(default_factory=list)
+    """The [[alert_channel]] tables (checked by alerts/config_check.py)."""
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Settings:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, protocol
+from .alerts.service import AlertingService, alert_settings, default_key_file
 from .api.catalog import api_methods
 from .api.context import ApiContext
 from .api.presence import end_presence
@@ -68,6 +69,7 @@ from .spool import Spool
 from .state import HISTORY_DAYS, SPARKLINE_POINTS, LiveState, first_overall
 from .store import Store, SyncResult, database_location, open_store
 from .store.filelock import FileLock
+from .store.sql import SqlStore
 from .store_link import DatabaseTaken, StoreLink
 from .writer import CheckWriter
 
@@ -146,6 +148,10 @@ class Daemon:
         self.incidents = IncidentTracker(
             self.store, self.state, self.events, cfg, self.clock, self._on_transition
         )
+        self.alerting = self._alerting()
+        if self.alerting is not None:
+            self.events.attach(self.alerting)  # incidents created, updated, resolved
+            self.reload_hooks.append(self._reload_alerts)
         self.api = ApiContext(
             store=self.store,
             live=self.state,
@@ -158,6 +164,7 @@ class Daemon:
             clock=self.clock,
             hooks=self,
             notice=notice,
+            alerts=self.alerting,
         )
         # The methods every transport serves; the feed adds its subscriptions.
         self.registry = Registry(self.api, api_methods())
@@ -182,6 +189,32 @@ class Daemon:
         self.checks_made = 0
         self.task_restarts = 0
         self._last_made: dict[str, Check] = {}  # the last check made of each service
+
+    def _alerting(self) -> AlertingService | None:
+        """The alerting service (alerts/service.py) over this store, if it has alert tables.
+
+        Raises:
+            ConfigError: the alert settings are not valid.
+        """
+        if not isinstance(self.store, SqlStore):
+            return None
+        cfg = self.settings.daemon
+        key = self.settings.alerts.get("key_file")
+        return AlertingService(
+            self.settings,
+            self.store,
+            self.state,
+            self.clock,
+            where=config_label(self.config_path),
+            key_file=Path(key) if key else default_key_file(secret_file_for(cfg)),
+            maintenance=lambda: self.maintenance.windows,
+            ready=self._store_ready,
+            get_incident=self.store.get_incident,
+        )
+
+    async def _reload_alerts(self, settings: Settings) -> list[str]:
+        assert self.alerting is not None
+        return await self.alerting.reload(settings, config_label(self.config_path))
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -240,6 +273,13 @@ class Daemon:
             asyncio.create_task(self._upkeep(), name="upkeep"),
             asyncio.create_task(self._keep_running("overload", self.overload.run), name="overload"),
         ]
+        if self.alerting is not None:
+            alerting = self.alerting
+            self._tasks.append(
+                asyncio.create_task(
+                    self._keep_running("alerts", lambda: alerting.run(self._stop)), name="alerts"
+                )
+            )
         self.started.set()
         logger.info(
             "slamond %s on node %s: %d services, socket %s, database %s%s",
@@ -422,6 +462,8 @@ class Daemon:
         services = await self.store.list_services()
         self.state.set_services(services)
         self.scheduler.set_services(services)
+        if self.alerting is not None:
+            self.alerting.services_changed()
 
     async def maintenance_changed(self) -> None:
         """Re-read the maintenance windows that have not ended."""
@@ -453,6 +495,7 @@ class Daemon:
         logger.info("reloading the config from %s", where)
         try:
             new, path = load_settings(self.config_path)
+            alert_settings(new, config_label(path))  # all of the file is checked first
         except ConfigError as exc:
             for line in exc.problems:
                 logger.error("%s", line)
@@ -565,6 +608,8 @@ class Daemon:
             self.writer.add(changes.episode)
         self.incidents.on_check(check, changes.episode)
         st = self.state.services.get(check.service_id)
+        if self.alerting is not None:
+            self.alerting.on_check(check, changes, st)
         if st is not None and self.events.has_subscribers("check"):
             cells, uptime = st.history(self.clock.now().date(), self.state.major_threshold)
             self.events.publish(
@@ -666,6 +711,7 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)
     try:
         settings, path = load_settings(args.config)
+        alert_settings(settings, config_label(path))  # problems said now, not at 3 a.m.
     except ConfigError as exc:
         for line in exc.problems:
             print(line, file=sys.stderr)

@@ -36,6 +36,7 @@ from slamon_tui.messages import (
     ResyncWanted,
 )
 from slamon_tui.screens.admin import AdminScreen
+from slamon_tui.screens.alerts import AlertsScreen
 from slamon_tui.screens.audit import AuditScreen
 from slamon_tui.screens.board import ServiceBoard
 from slamon_tui.screens.dashboard import DashboardScreen
@@ -70,6 +71,7 @@ class SlamonApp(OrderedKeys):
         Binding("I", "incidents", "Incidents"),
         Binding("S", "sla", "SLA"),
         Binding("A", "admin", "Admin"),
+        Binding("exclamation_mark", "alerts", "Alerts", key_display="!"),
         Binding("L", "login", "Log in"),
         Binding("r", "resync", "Resync"),
         Binding("ctrl+l", "logout", "Log out", show=False),  # in the palette and in help
@@ -298,6 +300,11 @@ class SlamonApp(OrderedKeys):
     def service_names(self) -> list[tuple[str, str]]:
         """The services as (id, name), in the dashboard's order."""
         return [(s.id, s.name) for s in self.dashboard.model.services.values()]
+
+    def action_alerts(self) -> None:
+        """Open the Alerts screen: firing alerts, channels, rules, silences, deliveries."""
+        if not self._opened(AlertsScreen):
+            self.push_screen(AlertsScreen(self.session.call, self.identity))
 
     def action_incidents(self) -> None:
         """Open the incidents screen (from the dashboard or a service's detail)."""

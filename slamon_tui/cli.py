@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from slamon_daemon.models import ServiceStatus, parse_ts
+from slamon_tui import alert_cli
 from slamon_tui.client import FeedCallError, FeedClient, FeedClientError, Login
 from slamon_tui.formatting import latency_text, overall_text, status_symbol, status_word
 from slamon_tui.token_cache import TokenCache
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=later,
         help="make the daemon re-read its config file (as SIGHUP does); admin only",
     )
+    alert_cli.add_parser(sub, later)
     demo = sub.add_parser(
         "demo", help="start a demo daemon with local targets in a temp dir and open the dashboard"
     )
@@ -192,6 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.command == "reload":
         return asyncio.run(reload_command(socket_path))
+    if args.command == "alert":
+        login = None
+        if getattr(args, "user", None):
+            login = (args.user, read_password(args.password_stdin))
+        return asyncio.run(alert_command(socket_path, args, login))
     return run_tui(socket_path, user=args.user, noc=args.noc)
 
 
@@ -400,6 +407,23 @@ async def call_command(
         return _unreachable(socket_path, exc)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return EXIT_OK
+
+
+async def alert_command(
+    socket_path: Path, args: argparse.Namespace, login: tuple[str, str] | None
+) -> int:
+    """``slamon alert VERB`` (alert_cli.py): exit 0, 1 refused or failed, 3 unreachable."""
+
+    async def call(method: str, params: dict[str, Any]) -> Any:
+        return await _one_call(socket_path, method, params, login)
+
+    try:
+        return await alert_cli.run(args, call)
+    except FeedCallError as exc:
+        print(f"slamon alert: {exc.message}", file=sys.stderr)
+        return 1
+    except (FeedClientError, TimeoutError) as exc:
+        return _unreachable(socket_path, exc)
 
 
 async def reload_command(socket_path: Path) -> int:

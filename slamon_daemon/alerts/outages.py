@@ -58,10 +58,11 @@ class OutageRules(EngineCore):
             elif a.suppressed_by is None:
                 announced.append(a)
             self._touch(a)
-        dependents = {
-            a.service_id: [x.service_id for x in self._open(Rule.DOWN) if x.held_by == a.service_id]
-            for a in announced
-        }
+        held: dict[str, list[str]] = {}  # one pass, not one per announced alert
+        for x in self._open(Rule.DOWN):
+            if x.held_by is not None:
+                held.setdefault(x.held_by, []).append(x.service_id)
+        dependents = {a.service_id: held.get(a.service_id, []) for a in announced}
         per_channel: dict[str, list[AlertState]] = {}
         for a in announced:
             for c in self.router.channels_for(Rule.DOWN, a.service_id, a.severity):

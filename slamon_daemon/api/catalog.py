@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import (
+    alerts,
     control,
     incidents,
     logins,
@@ -30,4 +31,5 @@ def api_methods() -> list[Method]:
         *incidents.methods(),
         *presence.methods(),
         *control.methods(),
+        *alerts.methods(),
     ]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from ..alerts.service import AlertingService
 from ..auth import Auth
 from ..clock import Clock
 from ..config import DaemonConfig
@@ -123,3 +124,5 @@ class ApiContext:
     clock: Clock
     hooks: Hooks
     notice: str | None = None
+    alerts: AlertingService | None = None
+    """The alerting service (None when the store has no alert tables)."""

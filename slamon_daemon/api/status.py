@@ -110,6 +110,8 @@ def status_json(ctx: ApiContext, fragments: ServiceFragments) -> RawJSON:
             "overall": {"status": live.overall.value, "since": live.overall_since.isoformat()},
             "days": [(first + timedelta(days=i)).isoformat() for i in range(HISTORY_DAYS)],
             "incidents": [incident_dict(i, now, with_updates=False) for i in ctx.incidents.active],
+            # issue 11: firing alerts, silences, failing channels (docs/feed.md)
+            "alerts": ctx.alerts.summary() if ctx.alerts is not None else None,
         }
     )
     services = live.services

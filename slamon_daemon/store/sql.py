@@ -37,6 +37,7 @@ from ..models import (
     role_from_name,
 )
 from ..rollup import Rollup, linked, rollup_deltas
+from .alerts import AlertStore
 from .base import (
     DaemonLock,
     LoginFailureRow,
@@ -108,7 +109,7 @@ _ADD_REVISION = "INSERT INTO incident_revisions (incident_id, version, fields, a
 _ADD_INCIDENT_SERVICE = "INSERT INTO incident_services (incident_id, service_id) VALUES (?, ?)"
 
 
-class SqlStore(Store):
+class SqlStore(Store, AlertStore):
     """The Store over ``dialect``. Use as ``async with store: ...``."""
 
     def __init__(self, dialect: Dialect) -> None:

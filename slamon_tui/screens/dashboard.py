@@ -15,17 +15,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, Static
 
+from slamon_tui.client import FeedCallError, FeedClientError
 from slamon_tui.identity import Identity
 from slamon_tui.incident_context import incident_prefill
 from slamon_tui.messages import DayFetched, Disconnected
 from slamon_tui.models.dashboard import ServiceState
 from slamon_tui.models.dashboard_view import SORT_TITLES, GroupLine, ServiceLine, next_sort
+from slamon_tui.screens.alerts import SilenceDialog
 from slamon_tui.screens.board import ServiceBoard, hidden, start_hint
 from slamon_tui.screens.check_detail import CheckDetailScreen
 from slamon_tui.screens.day_cursor import DayCursor
@@ -41,6 +43,33 @@ from slamon_tui.widgets.list_status import list_status_text
 from slamon_tui.widgets.service_row import RowView
 from slamon_tui.widgets.service_table import ServiceTable
 
+
+def alerts_line(summary: dict[str, Any] | None) -> str:
+    """The dashboard's line about alerts: firing, silenced, failing channels ("" when calm)."""
+    if not summary:
+        return ""
+    parts = []
+    firing = int(summary.get("firing") or 0)
+    if firing:
+        unacked = int(summary.get("unacknowledged") or 0)
+        parts.append(
+            f"{firing} alert{'s' if firing != 1 else ''} firing ({unacked} not acknowledged)"
+        )
+    if summary.get("silences"):
+        muted = int(summary.get("silenced") or 0)
+        parts.append(
+            f"alerts silenced: {summary['silences']} silence(s) active, {muted} alert(s) muted"
+        )
+    failing = summary.get("failing_channels") or []
+    if failing:
+        parts.append(f"alert channel failing: {', '.join(failing)}")
+    if summary.get("write_error"):
+        parts.append("alerts not saved: the database fails")
+    if summary.get("enabled") is False:
+        parts.append("alerting is off ([alerts] enabled = false)")
+    return ("🔔 " + " · ".join(parts) + "  (! opens Alerts)") if parts else ""
+
+
 HELP_KEYS: list[tuple[str, str]] = [
     ("↑ k  ↓ j  PgUp PgDn", "previous / next service (a page)"),
     ("Home g  End G", "first / last line"),
@@ -52,6 +81,7 @@ HELP_KEYS: list[tuple[str, str]] = [
     ("s", "sort: problems first, name, uptime, latency"),
     ("z", "fold / unfold the group of the cursor"),
     ("← h  → l", "day cursor on the bar: earlier / later day"),
+    ("a  m", "acknowledge the service's alert / silence its alerts (reporters, admins)"),
 ]
 """The dashboard's own keys (the help shows them first)."""
 
@@ -109,6 +139,8 @@ class DashboardScreen(ServiceBoard):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("left,h", "day(1)", "Day", key_display="←→", show=False),
         Binding("right,l", "day(-1)", "Later day", show=False),
+        Binding("a", "ack_alert", "Ack alert", show=False),
+        Binding("m", "silence_alert", "Silence", show=False),
     ]
 
     def __init__(
@@ -128,6 +160,8 @@ class DashboardScreen(ServiceBoard):
         self.cursor_key: tuple[str, str] | None = None
         """The line the cursor is on; it stays on it when the lines are rebuilt."""
         self.day = DayCursor(self)
+        self.alert_summary: dict[str, Any] | None = None
+        """status.get's ``alerts``: firing, silences, failing channels, alerts by service."""
         self.list_status = Static("", id="list-status")
         self.filter_box = Input(
             "",  # the kept filter is put in on mount (an Input needs a running app)
@@ -146,6 +180,7 @@ class DashboardScreen(ServiceBoard):
         # Hidden until there is something to show. Set here, not in on_mount: the feed
         # worker's first snapshot can be handled before this screen's Mount event.
         yield hidden(Static("", id="notice"))
+        yield hidden(Static("", id="alerts-line"))
         yield hidden(Static("", id="no-daemon"))
         yield self.incident_panel
         yield self.header
@@ -185,6 +220,12 @@ class DashboardScreen(ServiceBoard):
         if self.model.notice:
             notice.update(f"▪ {self.model.notice}")
         self.query_one("#empty").display = not self.model.services
+        self.alert_summary = result.get("alerts") or None
+        line = self.query_one("#alerts-line", Static)
+        text = alerts_line(self.alert_summary)
+        line.display = bool(text)
+        if text:
+            line.update(text)
         self.day.show()
 
     def check_shown(self, service: ServiceState) -> None:
@@ -342,6 +383,46 @@ class DashboardScreen(ServiceBoard):
         self.app.push_screen(
             IncidentEditScreen(self._call, None, self._names(), prefill=incident_prefill(s))
         )
+
+    def action_ack_alert(self) -> None:
+        """Acknowledge the open outage alert of the selected service (reporters, admins)."""
+        s = self.selected_service
+        if s is None:
+            return
+        entry = ((self.alert_summary or {}).get("by_service") or {}).get(s.id)
+        if entry is None:
+            self.notify(f"No open alert for {s.name}.", timeout=3)
+            return
+        if not self.may_edit:
+            self.notify("Acknowledging alerts needs the reporter role.", timeout=4)
+            return
+        self._ack(str(entry["alert_id"]), s.name)
+
+    @work(group="alert-ack", exit_on_error=False)
+    async def _ack(self, alert_id: str, name: str) -> None:
+        try:
+            a = await self._call("alert.ack", {"id": alert_id})
+        except (FeedCallError, FeedClientError) as exc:
+            self.notify(f"Not acknowledged: {getattr(exc, 'message', exc)}", severity="error")
+            return
+        self.notify(f"Alert of {name} acknowledged by {a.get('acked_by')}.", timeout=3)
+
+    def action_silence_alert(self) -> None:
+        """Silence the selected service's alerts (a reason and how long are asked)."""
+        s = self.selected_service
+        if s is None:
+            return
+        if not self.may_edit:
+            self.notify("Silencing alerts needs the reporter role.", timeout=4)
+            return
+
+        def done(result: Any) -> None:
+            if result:
+                self.notify(
+                    f"{s.name}: alerts silenced until {str(result.get('expires_at'))[:16]}."
+                )
+
+        self.app.push_screen(SilenceDialog(self._call, s.id), done)
 
     def _names(self) -> list[tuple[str, str]]:
         return [(sid, s.name) for sid, s in self.model.services.items()]

@@ -23,6 +23,7 @@ from slamon_daemon.daemon import Daemon
 from slamon_daemon.models import Incident, MaintenanceWindow, Role
 from slamon_daemon.protocol import ErrorCode
 
+from .alert_seed import alert_write_params, seed_alerts
 from .support import remove_dir, short_dir
 from .test_auth import Client, add_user, daemon_config, login, running_daemon
 
@@ -79,6 +80,16 @@ INTENDED: dict[str, Role] = {
     "maintenance.create": ADM,
     "maintenance.cancel": ADM,
     "daemon.reload": ADM,
+    # alerts (issue 11): reading for all, ack and silence for reporters, channels for admins
+    "alert.list": V,
+    "alert.channels": V,
+    "alert.deliveries": V,
+    "alert.ack": R,
+    "alert.silence": R,
+    "alert.unsilence": R,
+    "alert.channel_test": ADM,
+    "alert.channel_save": ADM,
+    "alert.channel_delete": ADM,
 }
 
 AUDITED = {
@@ -99,6 +110,12 @@ AUDITED = {
     "incident.add_update",
     "incident.resolve",
     "daemon.reload",
+    "alert.ack",
+    "alert.silence",
+    "alert.unsilence",
+    "alert.channel_test",
+    "alert.channel_save",
+    "alert.channel_delete",
 }
 """Methods that change state (Method.audited): each successful call is audited."""
 
@@ -237,7 +254,8 @@ async def _seed(daemon: Daemon) -> dict[str, Any]:
             )
         )
         incidents.append(inc.id)
-    return {"window_id": window.id, "start": start, "incidents": incidents}
+    alerts = await seed_alerts(daemon, "admin-svc")
+    return {"window_id": window.id, "start": start, "incidents": incidents, **alerts}
 
 
 async def _matrix_row(c: Client, token: str | None, names: list[str]) -> dict[str, dict[str, Any]]:
@@ -340,6 +358,7 @@ def _valid_params(seed: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "incident.add_update": {"id": seed["incidents"][1], "message": "all fine, honest"},
         "incident.resolve": {"id": seed["incidents"][2], "version": 1, "root_cause": "none"},
         "daemon.reload": {},
+        **alert_write_params(seed),
     }
 
 
@@ -359,7 +378,10 @@ async def _snapshot(daemon: Daemon) -> Any:
         inc = await daemon.store.get_incident(i)
         if inc is not None:
             incidents.append((inc.id, inc.title, inc.status, inc.version, len(inc.updates)))
-    return users, services, windows, incidents
+    alerts = [(a.alert_id, a.acked_by) for a in await daemon.store.open_alerts()]
+    silences = [(x.id, x.cancelled_at) for x in await daemon.store.list_silences()]
+    channels = [(c.id, c.config) for c in await daemon.store.list_channel_rows()]
+    return users, services, windows, incidents, alerts, silences, channels
 
 
 async def test_writes_with_valid_params_are_refused_below_their_role(folder: Path) -> None:

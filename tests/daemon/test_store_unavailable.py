@@ -36,6 +36,7 @@ from slamon_daemon.targets import Target, respond
 from tests.conftest import throwaway_pg_database
 from tests.e2e.proxy import TcpProxy
 
+from .alert_seed import alert_write_params, seed_alerts
 from .support import FeedClient, remove_dir, short_dir, write_config
 
 PW = "rita-Reporter-pw-1"
@@ -52,6 +53,7 @@ NO_STORE = {
     "presence.clear",
     "presence.list",
     "daemon.reload",  # the config file unchanged: nothing to store
+    "alert.channel_test",  # sends to the receiver, stores nothing
 }
 """Methods answered from the daemon's memory alone."""
 WRITTEN = (
@@ -64,6 +66,10 @@ WRITTEN = (
     "incident_services",
     "incident_updates",
     "incident_revisions",
+    "alert_state",
+    "alert_acks",
+    "alert_silences",
+    "alert_channels",
 )
 """The tables feed methods write."""
 
@@ -221,7 +227,7 @@ async def test_a_failing_database_is_unavailable_never_internal(kind: str, folde
     async with (
         Target(respond(200)) as target,
         backend_for(kind, folder) as db,
-        running(folder, db.url, target.url),
+        running(folder, db.url, target.url) as daemon,
     ):
         c = await Client.connect(folder / "s.sock")
         # -- what the methods below act on, while the database works ------------------------
@@ -236,6 +242,8 @@ async def test_a_failing_database_is_unavailable_never_internal(kind: str, folde
         window["end"] = (start + timedelta(hours=1)).isoformat()
         wid = (await ok(c, "maintenance.create", window))["id"]
         await ok(c, "service.add", {"id": "extra", "url": target.url, "interval": "1h"})
+        alert_writes = alert_write_params(await seed_alerts(daemon))
+        alert_writes.pop("alert.channel_test")
         writes: dict[str, dict[str, Any]] = {
             "auth.login": {"username": "rita", "password": PW},
             "auth.refresh": {"refresh_token": refresh},
@@ -256,6 +264,7 @@ async def test_a_failing_database_is_unavailable_never_internal(kind: str, folde
             "incident.update": {"id": iid, "version": version, "changes": {"impact": "all"}},
             "incident.add_update": {"id": iid, "message": "looking"},
             "incident.resolve": {"id": iid, "version": version, "root_cause": "disk"},
+            **alert_writes,
         }
         reads: dict[str, dict[str, Any]] = {
             "status.history": {},
@@ -272,6 +281,9 @@ async def test_a_failing_database_is_unavailable_never_internal(kind: str, folde
             "incident.list": {},
             "incident.past": {},
             "incident.search": {"query": "disk"},
+            "alert.list": {},
+            "alert.channels": {},
+            "alert.deliveries": {},
         }
         registered = {m["name"] for m in await ok(c, "methods")}
         assert registered == NO_STORE | set(writes) | set(reads), (

@@ -21,6 +21,7 @@ from typing import Any
 
 from slamon_daemon import protocol
 
+from .fake_alerts import FakeAlerts
 from .fake_auth import FakeAuth
 from .fake_incidents import FAKE_MONTH, FakeIncidents, sla_row
 
@@ -111,6 +112,8 @@ def make_check(
         "maintenance": False,
         "interval_s": 60.0,
         "cert_expires_at": None,
+        # a failed check after a failed one: how far the downtime before it reached
+        **({"previous_down_until": at.isoformat()} if outcome == "down" else {}),
     }
 
 
@@ -332,6 +335,7 @@ class FakeDaemon:
         self.auth = FakeAuth(self)
         """Logins, roles, users, audit, service admin, maintenance (tests/tui/fake_auth.py)."""
         self.incidents = FakeIncidents(self)
+        self.alerts = FakeAlerts(self)
         """Incidents, presence, sla.report (tests/tui/fake_incidents.py)."""
         self._server: asyncio.base_events.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
@@ -441,11 +445,15 @@ class FakeDaemon:
         answered = self.auth.answer(request)
         if answered is not None:
             return answered
+        alerts = self.alerts.answer(request)
+        if alerts is not None:
+            return alerts
         incidents = self.incidents.answer(request, writer)
         if incidents is not None:
             return incidents
         if request.method == "status.get":
-            return protocol.reply(request.id, self.incidents.with_incidents(self.snapshot))
+            snapshot = {**self.snapshot, "alerts": self.alerts.summary()}
+            return protocol.reply(request.id, self.incidents.with_incidents(snapshot))
         if request.method.startswith("service."):
             return self._answer_service(request)
         if request.method == "ping":

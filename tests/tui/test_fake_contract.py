@@ -40,9 +40,9 @@ USERS = {
     "victor": ("victor-Viewer-pw-3", Role.VIEWER),
 }
 SERVICES = (("api", "Public API"), ("payments", "Payments"))
-MAP_KEYS = frozenset({"errors", "changes", "fields"})
-"""Objects whose keys are data (error kinds, changed params, field names): only their values'
-shape is compared."""
+MAP_KEYS = frozenset({"errors", "changes", "fields", "by_service", "sent", "reminders", "details"})
+"""Objects whose keys are data (error kinds, changed params, field names, service and channel
+ids, an alert's rule-specific details): only their values' shape is compared."""
 WAIT_S = 20.0
 
 Shape = Any
@@ -201,6 +201,13 @@ async def script(run: Run) -> None:
     await run.call("anon", "viewer creates", "incident.create", new)
     await run.call("anon", "viewer lists users", "user.list", {})
     await run.call("anon", "wrong password", "auth.login", _credentials("alice", "not-it-at-all"))
+    # Alerts (issue 11): "broken" is down on both, with one open outage alert.
+    listed = await run.call("anon", "alerts", "alert.list", {})
+    assert isinstance(listed, dict) and listed["alerts"], "no open alert to act on"
+    alert_id = next(a["alert_id"] for a in listed["alerts"] if a["rule"] == "down")
+    await run.call("anon", "alert channels", "alert.channels", {})
+    await run.call("anon", "deliveries", "alert.deliveries", {})
+    await run.call("anon", "viewer acks", "alert.ack", {"id": alert_id})
 
     # A reporter: an incident created, updated, refused as stale, updated, resolved.
     await run.log_in("rita")
@@ -235,11 +242,21 @@ async def script(run: Run) -> None:
     await run.call("rita", "past", "incident.past", {"days": 7})
     await run.call("rita", "search", "incident.search", {"query": "checkout"})
     await run.call("rita", "empty search", "incident.search", {"query": ""})
+    await run.call("rita", "ack", "alert.ack", {"id": alert_id})
+    await run.call("rita", "ack unknown", "alert.ack", {"id": "down|nope|x"})
+    silence = {"services": ["broken"], "reason": "known", "duration": "1h"}
+    muted = await run.call("rita", "silence", "alert.silence", silence)
+    assert isinstance(muted, dict)
+    await run.call("rita", "silence without reason", "alert.silence", {"services": []})
+    await run.call("rita", "alerts", "alert.list", {})
+    await run.call("rita", "unsilence", "alert.unsilence", {"id": muted["id"]})
+    await run.call("rita", "test-send", "alert.channel_test", {"id": "ops"})
 
     # A viewer who logged in: no editing, no updates.
     await run.log_in("victor")
     await run.call("victor", "editing", "presence.set", editing)
     await run.call("victor", "update", "incident.update", {**stale, "version": 99})
+    await run.call("victor", "silence", "alert.silence", silence)
 
     # An admin: users, the audit log, a refused user, a refreshed and an ended login.
     login = await run.log_in("alice")
@@ -247,6 +264,8 @@ async def script(run: Run) -> None:
     weak = {"username": "carol", "role": "viewer", "password": "short"}
     await run.call("alice", "weak password", "user.add", weak)
     await run.call("alice", "audit", "audit.list", {"limit": 10})
+    await run.call("alice", "test-send", "alert.channel_test", {"id": "ops"})
+    await run.call("alice", "test-send unknown", "alert.channel_test", {"id": "nope"})
     refresh = {"refresh_token": login["refresh_token"]}
     fresh = await run.call("alice", "refresh", "auth.refresh", refresh)
     assert isinstance(fresh, dict)
@@ -275,10 +294,18 @@ def folder() -> Iterator[Path]:
 @asynccontextmanager
 async def real_daemon(folder: Path) -> AsyncIterator[Path]:
     """A daemon on SQLite in ``folder`` with two checked services and three users."""
-    async with Target(respond(200)) as target:
+    async with Target(respond(200)) as target, Target(respond(500)) as failing:
         services = "".join(
             f'\n[[service]]\nid = "{sid}"\nname = "{name}"\nurl = "{target.url}"\ninterval = "2s"\n'
             for sid, name in SERVICES
+        )
+        services += (
+            f'\n[[service]]\nid = "broken"\nname = "Broken"\nurl = "{failing.url}"\n'
+            'interval = "1s"\nconfirm_failures = 1\n'
+        )
+        services += (
+            '\n[alerts]\ngrouping_window = "1s"\n\n[[alert_channel]]\nid = "ops"\n'
+            f'type = "webhook"\nurl = "{target.url}"\n'
         )
         config = folder / "slamon.toml"
         config.write_text(
@@ -289,6 +316,7 @@ async def real_daemon(folder: Path) -> AsyncIterator[Path]:
             f'secret_file = "{folder}/jwt.secret"\n'
             "anonymous_read = true\n"
             "owner_is_admin = false\n"
+            "auto_incident = false\n"
             f'write_flush_interval = "100ms"\n{services}',
             encoding="utf-8",
         )
@@ -302,6 +330,7 @@ async def real_daemon(folder: Path) -> AsyncIterator[Path]:
                     name, f"{name}@example.com", hash_password(password), role
                 )
             await _checked(settings.daemon.socket)
+            await _alerting(settings.daemon.socket)
             yield settings.daemon.socket
         finally:
             daemon.request_stop()
@@ -322,10 +351,28 @@ async def _checked(socket: Path) -> None:
         await client.close()
 
 
+async def _alerting(socket: Path) -> None:
+    """Wait until "broken" has an open alert that was delivered once."""
+    client = await FeedClient.connect(socket)
+    try:
+
+        async def alerted() -> bool:
+            listed = await client.result("alert.list", {})
+            log = await client.result("alert.deliveries", {})
+            return bool(listed["alerts"]) and bool(log["deliveries"])
+
+        await wait_until(alerted, timeout=WAIT_S, what="an alert of the broken service")
+    finally:
+        await client.close()
+
+
 @asynccontextmanager
 async def fake_daemon(folder: Path) -> AsyncIterator[Path]:
     """The fake, serving the same services and users."""
-    snapshot = make_snapshot([make_service(sid, name) for sid, name in SERVICES])
+    snapshot = make_snapshot(
+        [make_service(sid, name) for sid, name in SERVICES]
+        + [make_service("broken", "Broken", status="major_outage", outcome="down")]
+    )
     async with FakeDaemon(folder / "fake.sock", snapshot) as fake:
         for name, (password, role) in USERS.items():
             fake.auth.add_user(name, password, role.name.lower(), f"{name}@example.com")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -46,13 +47,35 @@ def resolve_fields(**overrides: Any) -> dict[str, Any]:
     return make_fields(**values)
 
 
-@pytest.fixture(params=["memory"])
-async def outbox_store(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    """Every OutboxStorage implementation the contract is checked against.
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+async def outbox_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    """Every OutboxStorage implementation the contract is checked against: the in-memory
+    twin, and the real store's outbox on SQLite and on a throw-away PostgreSQL database."""
+    from slamon_daemon.alerts.persist import StoreOutbox
 
-    Only the in-memory twin exists today; the wiring phase adds "sqlite" and "postgres"
-    (the real store on a throw-away database, like tests/conftest.py's ``store`` fixture).
-    """
     from .memory_outbox import MemoryOutbox
 
-    yield MemoryOutbox()
+    if request.param == "memory":
+        yield MemoryOutbox()
+    elif request.param == "sqlite":
+        from slamon_daemon.store import SqliteStore
+
+        s = SqliteStore(str(tmp_path / "t.db"))
+        await s.open()
+        try:
+            await s.migrate()
+            yield StoreOutbox(s.outbox)
+        finally:
+            await s.close()
+    else:
+        from slamon_daemon.store import PostgresStore
+        from tests.conftest import throwaway_pg_database
+
+        async with throwaway_pg_database() as url:
+            p = PostgresStore(url)
+            await p.open()
+            try:
+                await p.migrate()
+                yield StoreOutbox(p.outbox)
+            finally:
+                await p.close()

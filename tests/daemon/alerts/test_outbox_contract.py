@@ -1,8 +1,8 @@
 """The OutboxStorage contract, black-box (Protocol methods only), for every implementation.
 
-Parametrized over the ``outbox_store`` fixture (conftest.py). TODAY ONLY THE IN-MEMORY TWIN
-RUNS HERE; the wiring phase adds the SQLite and PostgreSQL stores to that fixture, and these
-same tests then hold the real store to what delivery relies on.
+Parametrized over the ``outbox_store`` fixture (conftest.py): the in-memory twin and the real
+store's outbox on SQLite and PostgreSQL, so the same tests hold the real store to what
+delivery relies on.
 """
 
 from __future__ import annotations

@@ -1,0 +1,114 @@
+"""The alerting service over a real SQLite store: burn-rate ledgers seeded after a start, and
+a restart that neither re-fires nor forgets (the store holds what the engine knew)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from slamon_daemon.alerts.burnrate import evaluate
+from slamon_daemon.alerts.service import AlertingService
+from slamon_daemon.config import load_settings
+from slamon_daemon.models import Check, Outcome
+from slamon_daemon.state import LiveState
+from slamon_daemon.store import SqliteStore
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.t = now
+
+    def now(self) -> datetime:
+        return self.t
+
+    def monotonic(self) -> float:
+        return self.t.timestamp()
+
+
+def _settings(tmp_path: Path) -> Any:
+    cfg = tmp_path / "slamon.toml"
+    cfg.write_text(
+        f'[daemon]\ndatabase_url = "sqlite:///{tmp_path}/db.sqlite"\n'
+        '\n[[service]]\nid = "api"\nurl = "http://127.0.0.1:9/"\n'
+        '\n[[alert_channel]]\nid = "ops"\ntype = "webhook"\nurl = "http://127.0.0.1:9/hook"\n',
+        encoding="utf-8",
+    )
+    settings, _ = load_settings(cfg)
+    return settings
+
+
+async def _service(tmp_path: Path, store: SqliteStore, clock: Clock) -> AlertingService:
+    settings = _settings(tmp_path)
+    live = LiveState(clock=clock)  # type: ignore[arg-type]
+    live.set_services(settings.services)
+
+    async def ready() -> bool:
+        return True
+
+    async def no_incident(_: int) -> None:
+        return None
+
+    return AlertingService(
+        settings,
+        store,
+        live,
+        clock,  # type: ignore[arg-type]
+        where="t",
+        key_file=tmp_path / "keys" / "alerts.key",
+        maintenance=lambda: [],
+        ready=ready,
+        get_incident=no_incident,
+    )
+
+
+async def test_burn_rates_are_seeded_from_the_store_after_a_start(tmp_path: Path) -> None:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    store = SqliteStore(tmp_path / "db.sqlite")
+    await store.open()
+    try:
+        await store.migrate()
+        # The last 2 hours: every minute a check, all failed (a hard burn).
+        checks = [
+            Check("api", now - timedelta(minutes=m), 5.0, Outcome.DOWN) for m in range(1, 121)
+        ]
+        await store.sync_services(_settings(tmp_path).services)
+        await store.write_batch(checks)
+        svc = await _service(tmp_path, store, Clock(now))
+        await svc._load()
+        ledger = svc.engine.ledgers["api"]
+        verdicts = {v.kind: v for v in evaluate(ledger, 99.9, now)}
+        assert verdicts["page"].firing  # 100 % errors over 1 h and 5 min: 1000x
+        assert verdicts["page"].long_rate is not None and verdicts["page"].long_rate > 900
+    finally:
+        await store.close()
+
+
+async def test_a_restart_restores_open_alerts_and_sends_nothing_again(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    store = SqliteStore(tmp_path / "db.sqlite")
+    await store.open()
+    try:
+        await store.migrate()
+        clock = Clock(now)
+        svc = await _service(tmp_path, store, clock)
+        await svc._load()
+        svc._take(svc.engine.service_down("api", now - timedelta(minutes=2), now))
+        clock.t = now + timedelta(seconds=31)
+        svc._take(svc.engine.tick(clock.t))
+        await svc.flush()
+        assert await store.outbox.pending_count() == 1
+        again = await _service(tmp_path, store, clock)
+        await again._load()  # restored; the live state holds nothing down: it recovers
+        (restored,) = again.engine.alerts.values()
+        assert restored.sent == {"ops": restored.alert_id}  # what was sent is known
+        await again.flush()
+        clock.t += timedelta(seconds=31)
+        again._take(again.engine.tick(clock.t))
+        await again.flush()
+        # The trigger was not enqueued twice; the recovery was enqueued once.
+        assert await store.outbox.pending_count() == 2
+        rows = await store.outbox.claim_due("w", clock.t, 60, 10, 10)
+        assert [r.payload["event"] for r in rows] == ["down", "recovery"]
+    finally:
+        await store.close()
