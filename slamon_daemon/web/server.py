@@ -97,13 +97,15 @@ class ApiError(Exception):
         self.message = message
 
 
-def error_response(code: str, message: str, fields: Any = None, data: Any = None) -> Response:
+def error_response(
+    code: str, message: str, fields: Any = None, data: Any = None, *, status: int | None = None
+) -> Response:
     extra: dict[str, Any] = {}
     if fields:
         extra["fields"] = fields
     if data:
         extra["data"] = data
-    status = HTTP_STATUS.get(code, 500)
+    status = status or HTTP_STATUS.get(code, 500)
     headers = {"cache-control": "no-store"}
     if status == 401:
         headers["www-authenticate"] = 'Bearer realm="slamon"'
@@ -506,7 +508,9 @@ class HttpApi:
 
     async def not_allowed(self, request: Request, exc: Exception) -> Response:
         return error_response(
-            ErrorCode.BAD_REQUEST, f"{request.method} is not allowed on {request.url.path}"
+            ErrorCode.BAD_REQUEST,
+            f"{request.method} is not allowed on {request.url.path}",
+            status=405,
         )
 
     def routes(self) -> list[Route]:
