@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from . import test_status_page_browser as shared
 from .httpd import HttpDaemon, TargetServer, wait_until
-from .test_status_page_browser import (  # noqa: F401 - fixtures
+from .test_status_page_browser import (
     ActionChains,
     By,
     Keys,
@@ -26,9 +27,10 @@ from .test_status_page_browser import (  # noqa: F401 - fixtures
     _open,
     _screenshot,
     _tooltip_shown,
-    artifacts,
-    browser,
 )
+
+browser = shared.browser  # the module's chromium and its artifact folder
+artifacts = shared.artifacts
 
 SERVICES = 12
 
