@@ -48,6 +48,7 @@ from ..errors import (
     Unauthorized,
     wire_error,
 )
+from ..models import Identity, Role
 from ..protocol import ErrorCode
 from . import statuspage
 from .atom import render_atom
@@ -79,6 +80,8 @@ HTTP_STATUS = {
 }
 """The HTTP status of each feed error code."""
 
+ANONYMOUS = Identity("anonymous", Role.ANONYMOUS)
+"""An HTTP client without a bearer token."""
 MAX_BODY = 1 << 20
 """Request bodies larger than this are refused (413)."""
 SERIES_OF_DAYS = {1: "24h", 7: "7d", 30: "30d"}
@@ -160,12 +163,15 @@ class HttpApi:
                     'the Authorization header must be "Bearer <access token from auth.login>"'
                 )
             token = value.strip()
-        try:
-            identity = await self.registry.identify(token, None)
-        except Unauthorized:
-            if not method.login_flow:  # an expired token never locks out auth.login
-                raise
-            identity = await self.registry.identify(None, None)
+        # Without a token an HTTP client is anonymous, whatever [daemon] anonymous_read says
+        # (that is for local NOC screens on the socket): anonymous HTTP sees public data only.
+        identity = ANONYMOUS
+        if token is not None:
+            try:
+                identity = await self.registry.identify(token, None)
+            except Unauthorized:
+                if not method.login_flow:  # an expired token never locks out auth.login
+                    raise
         host = request.client.host if request.client else "unknown"
         return Caller(identity, f"http:{host}")
 

@@ -61,8 +61,7 @@ def _config(folder: Path, target: TargetServer) -> str:
 database_url = "sqlite:///{folder}/slamon.db"
 socket = "{folder}/s.sock"
 write_flush_interval = "100ms"
-anonymous_read = false
-owner_is_admin = true
+owner_is_admin = true  # anonymous_read stays true: it never applies to HTTP
 
 [http]
 listen = "127.0.0.1:0"
