@@ -26,7 +26,8 @@ import json
 import logging
 import re
 import socket
-from collections.abc import Callable, Generator, Mapping
+import time
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any
 
 import uvicorn
@@ -58,7 +59,13 @@ from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import DaemonSample, ServiceSample
 from .metrics_cache import MetricsRenderer
 from .metrics_source import MetricsBook
-from .page import render_history_page, render_incident_page, render_status_page
+from .page import (
+    MAX_PAST_PAGES,
+    render_history_page,
+    render_incident_page,
+    render_status_page,
+)
+from .public import PublicView
 from .settings import PageSettings
 from .source import PublicSource
 
@@ -146,9 +153,7 @@ class HttpApi:
         self.metrics_samples = metrics_samples
         self.source = PublicSource(registry, ttl=cache_ttl)
         self.metrics = MetricsRenderer(lambda: metrics_samples()[0], lambda: metrics_samples()[1])
-        self._renders: dict[Any, tuple[bytes, str]] = {}
-        self._renders_version = -1
-        self._render_locks: dict[Any, asyncio.Lock] = {}
+        self.renders = RenderCache(cache_ttl)
         self._metrics_lock = asyncio.Lock()
 
     # -- the JSON API -----------------------------------------------------------------
@@ -358,30 +363,23 @@ class HttpApi:
         self,
         request: Request,
         key: Any,
-        render: Callable[[], bytes | str],
+        render: Callable[[PublicView], bytes | str],
         media_type: str,
         max_age: int,
     ) -> Response:
-        """A public answer rendered once per view (in the worker thread), with its ETag."""
+        """A public answer from the render cache (rendered in the worker thread from the
+        public view), with its ETag."""
+
+        async def make() -> bytes:
+            view = await self.source.view()
+            out = await self.source.in_worker(render, view)
+            return out.encode() if isinstance(out, str) else out
+
         try:
-            await self.source.view()
+            body, etag = await self.renders.get(key, make)
         except SlamonError as exc:
             return error_response(*wire_error(exc))
-        if self._renders_version != self.source.version:
-            self._renders, self._renders_version = {}, self.source.version
-            self._render_locks = {}
-        hit = self._renders.get(key)
-        if hit is None:
-            lock = self._render_locks.setdefault(key, asyncio.Lock())
-            async with lock:
-                hit = self._renders.get(key)
-                if hit is None:
-                    out = await self.source.in_worker(render)
-                    body = out.encode() if isinstance(out, str) else out
-                    hit = (body, etag_of(body))
-                    if self._renders_version == self.source.version:
-                        self._renders[key] = hit
-        return self._cacheable(request, hit[0], hit[1], media_type, max_age)
+        return self._cacheable(request, body, etag, media_type, max_age)
 
     @staticmethod
     def _cacheable(
@@ -401,11 +399,8 @@ class HttpApi:
                     ErrorCode.INVALID_PARAMS, f"{request.url.path} takes no query parameters"
                 )
             settings = self.page_settings()
-            source = self.source
 
-            def render() -> bytes:
-                view = source._view
-                assert view is not None
+            def render(view: PublicView) -> bytes:
                 return dumps(fn(view, settings))
 
             return await self._rendered(request, ("v2", name), render, "application/json", 5)
@@ -418,11 +413,11 @@ class HttpApi:
         except SlamonError as exc:
             return error_response(*wire_error(exc))
         settings = self.page_settings()
-        source = self.source
+        page = max(1, min(page, MAX_PAST_PAGES))
         return await self._rendered(
             request,
             ("status", page),
-            lambda: render_status_page(_view(source), settings, page=page),
+            lambda view: render_status_page(view, settings, page=page),
             "text/html; charset=utf-8",
             5,
         )
@@ -459,11 +454,10 @@ class HttpApi:
 
     async def atom(self, request: Request) -> Response:
         settings = self.page_settings()
-        source = self.source
         return await self._rendered(
             request,
             ("atom",),
-            lambda: render_atom(_view(source), settings),
+            lambda view: render_atom(view, settings),
             "application/atom+xml; charset=utf-8",
             60,
         )
@@ -500,9 +494,12 @@ class HttpApi:
         return self._cacheable(request, badge.svg.encode(), badge.etag, "image/svg+xml", 60)
 
     async def metrics_route(self, request: Request) -> Response:
-        samples, daemon = self.metrics_samples()
-        async with self._metrics_lock:  # the renderer's cache is not shared between threads
-            body = await self.source.in_worker(self.metrics.render_from, samples, daemon)
+        async def make() -> bytes:
+            samples, daemon = self.metrics_samples()
+            async with self._metrics_lock:  # the renderer's cache is not shared by threads
+                return await self.source.in_worker(self.metrics.render_from, samples, daemon)
+
+        body, _etag = await self.renders.get(("metrics",), make)
         return Response(
             body, headers={"content-type": METRICS_CONTENT_TYPE, "cache-control": "no-store"}
         )
@@ -571,10 +568,49 @@ class HttpApi:
         )
 
 
-def _view(source: PublicSource) -> Any:
-    view = source._view
-    assert view is not None
-    return view
+class RenderCache:
+    """Rendered answers by key, ``ttl`` seconds fresh; stale ones are served while one
+    re-render runs in the background (so a request never waits for a render, but the
+    first of its key), and concurrent requests for a missing key share one render."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._entries: dict[Any, tuple[bytes, str, float]] = {}
+        self._making: dict[Any, asyncio.Task[tuple[bytes, str]]] = {}
+
+    async def get(self, key: Any, make: Callable[[], Awaitable[bytes]]) -> tuple[bytes, str]:
+        hit = self._entries.get(key)
+        if hit is not None and self._clock() - hit[2] < self.ttl:
+            return hit[0], hit[1]
+        task = self._making.get(key)
+        if task is None:
+            task = asyncio.create_task(self._make(key, make), name=f"render:{key[0]}")
+            self._making[key] = task
+            task.add_done_callback(_log_failure)
+        if hit is not None:
+            return hit[0], hit[1]
+        return await asyncio.shield(task)
+
+    async def _make(self, key: Any, make: Callable[[], Awaitable[bytes]]) -> tuple[bytes, str]:
+        try:
+            body = await make()
+            etag = etag_of(body)
+            if len(self._entries) > 1000:
+                self._entries.clear()
+            self._entries[key] = (body, etag, self._clock())
+            return body, etag
+        finally:
+            self._making.pop(key, None)
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        if isinstance(exc, SlamonError):
+            logger.warning("public page not rendered: %s", exc)
+        else:
+            logger.error("public page not rendered", exc_info=exc)
 
 
 class _EmbeddedServer(uvicorn.Server):

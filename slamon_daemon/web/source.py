@@ -68,7 +68,7 @@ class PublicSource:
         self._view: PublicView | None = None
         self._view_at = -1e18
         self._view_version = 0
-        self._building: asyncio.Future[PublicView] | None = None
+        self._building: asyncio.Task[PublicView] | None = None
         self._incidents: dict[int, tuple[int, dict[str, Any]]] = {}  # id -> (version, reply)
         self._days: dict[str, list[dict[str, Any]]] = {}
         self._days_task: asyncio.Task[None] | None = None
@@ -92,23 +92,23 @@ class PublicSource:
         return self._view_version
 
     async def view(self) -> PublicView:
-        """The public view, at most ``ttl`` seconds old."""
+        """The public view: at most ``ttl`` seconds old, or the last one while a newer one
+        is being built (only the very first call waits for a build)."""
         if self._view is not None and self._clock() - self._view_at < self.ttl:
             return self._view
-        if self._building is not None:
-            return await asyncio.shield(self._building)
-        fut: asyncio.Future[PublicView] = asyncio.get_running_loop().create_future()
-        self._building = fut
+        if self._building is None:
+            self._building = asyncio.create_task(self._rebuild(), name="web-view")
+            self._building.add_done_callback(_said)
+        if self._view is not None:
+            return self._view
+        return await asyncio.shield(self._building)
+
+    async def _rebuild(self) -> PublicView:
         try:
             view = await self._build()
             self._view, self._view_at = view, self._clock()
             self._view_version += 1
-            fut.set_result(view)
             return view
-        except BaseException as exc:
-            fut.set_exception(exc)
-            fut.exception()  # retrieved: waiters get it through shield
-            raise
         finally:
             self._building = None
 
@@ -204,8 +204,20 @@ class PublicSource:
         return uptime
 
     async def close(self) -> None:
-        if self._days_task is not None:
-            self._days_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._days_task
+        for task in (self._days_task, self._building):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         self.worker.shutdown(wait=False, cancel_futures=True)
+
+
+def _said(task: asyncio.Task[Any]) -> None:
+    """A view build that failed is logged (the requests waiting for it get the error)."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if isinstance(exc, SlamonError):
+        logger.warning("public view not built: %s", exc)
+    elif exc is not None:
+        logger.error("public view not built", exc_info=exc)
