@@ -47,8 +47,9 @@ ROUTES = ("/status", "/api/v2/summary.json", "/metrics")
 class Conn:
     """One keep-alive HTTP/1.1 connection, hand-written (cheap for the load generator)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, encoding: str = "gzip") -> None:
         self.port = port
+        self.encoding = encoding  # as browsers and Prometheus ask
         self.r: asyncio.StreamReader | None = None
         self.w: asyncio.StreamWriter | None = None
 
@@ -56,7 +57,9 @@ class Conn:
         if self.w is None:
             self.r, self.w = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 26)
         assert self.r is not None
-        self.w.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        self.w.write(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: {self.encoding}\r\n\r\n".encode()
+        )
         await self.w.drain()
         head = await self.r.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
@@ -139,7 +142,7 @@ async def drive(port: int, path: str, rate: float, seconds: float) -> dict[str, 
 
 
 async def lateness_buckets(port: int) -> dict[float, float]:
-    conn = Conn(port)
+    conn = Conn(port, "identity")
     try:
         if conn.w is None:
             conn.r, conn.w = await asyncio.open_connection("127.0.0.1", port, limit=1 << 26)

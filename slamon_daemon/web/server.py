@@ -22,12 +22,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gzip
 import json
 import logging
 import re
 import socket
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -370,23 +372,29 @@ class HttpApi:
         """A public answer from the render cache (rendered in the worker thread from the
         public view), with its ETag."""
 
-        async def make() -> bytes:
+        async def make() -> Rendered:
             view = await self.source.view()
-            out = await self.source.in_worker(render, view)
-            return out.encode() if isinstance(out, str) else out
+            return await self.source.in_worker(lambda: finished(render(view)))
 
         try:
-            body, etag = await self.renders.get(key, make)
+            rendered = await self.renders.get(key, make)
         except SlamonError as exc:
             return error_response(*wire_error(exc))
-        return self._cacheable(request, body, etag, media_type, max_age)
+        return self._cacheable(request, rendered, media_type, max_age)
 
     @staticmethod
-    def _cacheable(
-        request: Request, body: bytes, etag: str, media_type: str, max_age: int
-    ) -> Response:
-        headers = {"etag": etag, "cache-control": f"public, max-age={max_age}"}
+    def _cacheable(request: Request, rendered: Rendered, media_type: str, max_age: int) -> Response:
+        """The answer, gzipped when the client takes it; 304 when its ETag matches."""
+        headers = {"cache-control": f"public, max-age={max_age}"}
+        body, etag = rendered.body, rendered.etag
+        if rendered.gz is not None:
+            headers["vary"] = "Accept-Encoding"
+            if "gzip" in request.headers.get("accept-encoding", ""):
+                body, etag = rendered.gz, etag[:-1] + '-gzip"'
+                headers["content-encoding"] = "gzip"
+        headers["etag"] = etag
         if etag_matches(request.headers.get("if-none-match"), etag):
+            headers.pop("content-encoding", None)
             return Response(status_code=304, headers=headers)
         return Response(body, media_type=media_type, headers=headers)
 
@@ -432,8 +440,7 @@ class HttpApi:
         html = await source.in_worker(render_incident_page, view, settings, int(raw))
         if html is None:
             return error_response(ErrorCode.NOT_FOUND, f"no public incident {raw}")
-        body = html.encode()
-        return self._cacheable(request, body, etag_of(body), "text/html; charset=utf-8", 5)
+        return self._cacheable(request, finished(html), "text/html; charset=utf-8", 5)
 
     async def history_page(self, request: Request) -> Response:
         try:
@@ -446,11 +453,10 @@ class HttpApi:
         except SlamonError as exc:
             return error_response(*wire_error(exc))
         settings = self.page_settings()
-        html = await self.source.in_worker(
-            lambda: render_history_page(view, settings, calendars, until=until)
+        rendered = await self.source.in_worker(
+            lambda: finished(render_history_page(view, settings, calendars, until=until))
         )
-        body = html.encode()
-        return self._cacheable(request, body, etag_of(body), "text/html; charset=utf-8", 60)
+        return self._cacheable(request, rendered, "text/html; charset=utf-8", 60)
 
     async def atom(self, request: Request) -> Response:
         settings = self.page_settings()
@@ -491,18 +497,26 @@ class HttpApi:
         badge = service_badge(view, sid, kind, window)
         if badge is None:  # unknown and private services alike
             return error_response(ErrorCode.NOT_FOUND, "no public service with this id")
-        return self._cacheable(request, badge.svg.encode(), badge.etag, "image/svg+xml", 60)
+        rendered = Rendered(badge.svg.encode(), badge.etag)
+        return self._cacheable(request, rendered, "image/svg+xml", 60)
 
     async def metrics_route(self, request: Request) -> Response:
-        async def make() -> bytes:
+        async def make() -> Rendered:
             samples, daemon = self.metrics_samples()
             async with self._metrics_lock:  # the renderer's cache is not shared by threads
-                return await self.source.in_worker(self.metrics.render_from, samples, daemon)
+                return await self.source.in_worker(
+                    lambda: finished(self.metrics.render_from(samples, daemon))
+                )
 
-        body, _etag = await self.renders.get(("metrics",), make)
-        return Response(
-            body, headers={"content-type": METRICS_CONTENT_TYPE, "cache-control": "no-store"}
-        )
+        # never stale: a scrape gets figures at most cache_ttl old
+        rendered = await self.renders.get(("metrics",), make, stale_ok=False)
+        headers = {"cache-control": "no-store"}
+        body = rendered.body
+        if rendered.gz is not None and "gzip" in request.headers.get("accept-encoding", ""):
+            body = rendered.gz
+            headers["content-encoding"] = "gzip"
+        headers["content-type"] = METRICS_CONTENT_TYPE
+        return Response(body, headers=headers)
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
         return error_response(
@@ -568,38 +582,57 @@ class HttpApi:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A rendered answer, its ETag and its gzip form (None when too small to bother)."""
+
+    body: bytes
+    etag: str
+    gz: bytes | None = None
+
+
+def finished(out: bytes | str) -> Rendered:
+    """Bytes, ETag and gzip of a render (run it in the worker thread: it hashes and
+    compresses megabytes for 1,000 services)."""
+    body = out.encode() if isinstance(out, str) else out
+    gz = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= 1024 else None
+    return Rendered(body, etag_of(body), gz)
+
+
 class RenderCache:
-    """Rendered answers by key, ``ttl`` seconds fresh; stale ones are served while one
-    re-render runs in the background (so a request never waits for a render, but the
-    first of its key), and concurrent requests for a missing key share one render."""
+    """Rendered answers by key, ``ttl`` seconds fresh. With ``stale_ok`` a stale answer is
+    served while one re-render runs in the background (a request never waits for a render
+    but the first of its key); without it (/metrics) a stale answer is re-rendered first.
+    Concurrent requests for a missing key share one render."""
 
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self._clock = clock
-        self._entries: dict[Any, tuple[bytes, str, float]] = {}
-        self._making: dict[Any, asyncio.Task[tuple[bytes, str]]] = {}
+        self._entries: dict[Any, tuple[Rendered, float]] = {}
+        self._making: dict[Any, asyncio.Task[Rendered]] = {}
 
-    async def get(self, key: Any, make: Callable[[], Awaitable[bytes]]) -> tuple[bytes, str]:
+    async def get(
+        self, key: Any, make: Callable[[], Awaitable[Rendered]], *, stale_ok: bool = True
+    ) -> Rendered:
         hit = self._entries.get(key)
-        if hit is not None and self._clock() - hit[2] < self.ttl:
-            return hit[0], hit[1]
+        if hit is not None and self._clock() - hit[1] < self.ttl:
+            return hit[0]
         task = self._making.get(key)
         if task is None:
             task = asyncio.create_task(self._make(key, make), name=f"render:{key[0]}")
             self._making[key] = task
             task.add_done_callback(_log_failure)
-        if hit is not None:
-            return hit[0], hit[1]
+        if hit is not None and stale_ok:
+            return hit[0]
         return await asyncio.shield(task)
 
-    async def _make(self, key: Any, make: Callable[[], Awaitable[bytes]]) -> tuple[bytes, str]:
+    async def _make(self, key: Any, make: Callable[[], Awaitable[Rendered]]) -> Rendered:
         try:
-            body = await make()
-            etag = etag_of(body)
+            rendered = await make()
             if len(self._entries) > 1000:
                 self._entries.clear()
-            self._entries[key] = (body, etag, self._clock())
-            return body, etag
+            self._entries[key] = (rendered, self._clock())
+            return rendered
         finally:
             self._making.pop(key, None)
 

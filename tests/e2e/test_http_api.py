@@ -285,6 +285,19 @@ def test_etag_and_304(env: Env) -> None:
         assert _get(env, path, headers={"If-None-Match": '"other"'}).status_code == 200
 
 
+def test_gzip_when_the_client_takes_it(env: Env) -> None:
+    for path in ("/status", "/api/v2/summary.json", "/metrics", "/status/history"):
+        zipped = _get(env, path)  # httpx asks for gzip and decodes it
+        assert zipped.headers["content-encoding"] == "gzip", path
+        plain = _get(env, path, headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers, path
+        # httpx decoded it: fewer bytes came over the wire than the document has
+        assert 0 < zipped.num_bytes_downloaded < len(zipped.content) * 0.7, path
+        if path != "/metrics":
+            assert plain.headers["etag"] != zipped.headers["etag"]
+            assert plain.headers["vary"] == "Accept-Encoding"
+
+
 def test_json_api_reads(env: Env) -> None:
     viewer = env.auth("viewer")
     assert _get(env, "/health").json()["pong"] is True
