@@ -90,34 +90,36 @@ class Conn:
         self.r = self.w = None
 
 
-async def drive(port: int, path: str, rate: float, seconds: float) -> dict[str, Any]:
-    """Open-loop load on one route; latency from each request's due time."""
-    idle: list[Conn] = []
+async def drive(
+    port: int, path: str, rate: float, seconds: float, connections: int
+) -> dict[str, Any]:
+    """Open-loop load on one route over a fixed pool of keep-alive connections (as wrk2
+    does): request i is due at t0 + i/rate; when every connection is busy it waits for
+    one, and its latency still counts from its due time."""
+    pool: asyncio.Queue[Conn] = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(Conn(port))
     latencies: list[float] = []
     errors: dict[str, int] = {}
     sizes: list[int] = []
-    opened = 0
     t0 = time.monotonic() + 0.05
     n = int(rate * seconds)
     tasks = []
 
     async def one(due: float) -> None:
-        nonlocal opened
-        conn = idle.pop() if idle else None
-        if conn is None:
-            conn = Conn(port)
-            opened += 1
+        conn = await pool.get()
         try:
             status, size = await asyncio.wait_for(conn.get(path), 30)
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
             conn.close()
             return
+        finally:
+            pool.put_nowait(conn)
         latencies.append(time.monotonic() - due)
         sizes.append(size)
         if status != 200:
             errors[str(status)] = errors.get(str(status), 0) + 1
-        idle.append(conn)
 
     for i in range(n):
         due = t0 + i / rate
@@ -126,8 +128,8 @@ async def drive(port: int, path: str, rate: float, seconds: float) -> dict[str, 
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(due)))
     await asyncio.gather(*tasks)
-    for c in idle:
-        c.close()
+    while not pool.empty():
+        pool.get_nowait().close()
     return {
         "route": path,
         "sent": n,
@@ -137,7 +139,7 @@ async def drive(port: int, path: str, rate: float, seconds: float) -> dict[str, 
         "p99_s": C.quantile(latencies, 0.99),
         "max_s": max(latencies, default=float("nan")),
         "bytes": int(C.median(sizes)) if sizes else 0,
-        "connections": opened,
+        "connections": connections,
     }
 
 
@@ -228,7 +230,7 @@ async def main_async(args: argparse.Namespace) -> int:
                     break
                 await asyncio.sleep(1)
         for path in ROUTES:
-            await drive(port, path, 5, 1)
+            await drive(port, path, 5, 1, 2)
         print(f"all services checked; measuring lateness without load for {args.before:g} s")
         a = await lateness_buckets(port)
         cpu0 = C.cpu_seconds(d.pid)
@@ -243,7 +245,7 @@ async def main_async(args: argparse.Namespace) -> int:
         print(f"load: {', '.join(ROUTES)} at {args.rate:g} req/s each for {args.duration:g} s")
         t0 = time.monotonic()
         routes = await asyncio.gather(
-            *(drive(port, path, args.rate, args.duration) for path in ROUTES)
+            *(drive(port, path, args.rate, args.duration, args.connections) for path in ROUTES)
         )
         wall = time.monotonic() - t0
         c = await lateness_buckets(port)
@@ -290,6 +292,7 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=200.0, help="requests a second per route")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds of load (issue: 60)")
     ap.add_argument("--before", type=float, default=20.0, help="seconds measured without load")
+    ap.add_argument("--connections", type=int, default=16, help="keep-alive connections per route")
     ap.add_argument("--target", default="auto", choices=["auto", "nginx", "python"])
     ap.add_argument("--json", help="write the figures to this file")
     return asyncio.run(main_async(ap.parse_args()))
