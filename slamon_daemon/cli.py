@@ -21,6 +21,7 @@ from .config import Settings, load_settings
 from .errors import ConfigError, InvalidParams, SlamonError
 from .models import AuditEntry, role_from_name
 from .report import render
+from .reporting import check_role_name, grant_readonly
 from .reports import sla_report
 from .sla import Period, period_from_params
 from .store import database_location, open_store
@@ -55,6 +56,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     res.add_argument("file", help="a file made by slamon db backup")
     res.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
+
+    gro = dbsub.add_parser(
+        "grant-readonly",
+        help="PostgreSQL: create or update a login role for Grafana/BI that may read the"
+        " report_* views and nothing else",
+    )
+    gro.add_argument("role", help="the role name, e.g. grafana_ro")
+    gro.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="set the role's password from the first line of stdin (default: leave it as it is)",
+    )
+    gro.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
     rep = sub.add_parser("report", help="SLA report (calendar month by default)")
     grp = rep.add_mutually_exclusive_group()
@@ -261,6 +275,23 @@ def admin_main(argv: list[str]) -> int:
             act = backup if args.db_command == "backup" else restore
             done = asyncio.run(act(settings.daemon.database_url, Path(args.file)))
             print(done.message)
+            return 0
+        if args.command == "db" and args.db_command == "grant-readonly":
+            _say_database(settings)
+            password = None
+            if args.password_stdin:
+                password = sys.stdin.readline().rstrip("\n")
+                if not password:
+                    print(
+                        "slamon: --password-stdin: the first line of stdin is empty",
+                        file=sys.stderr,
+                    )
+                    return 2
+            url = settings.daemon.database_url
+            check_role_name(args.role)
+            if url.startswith(("postgresql://", "postgres://")):
+                asyncio.run(_migrate(url))
+            print(asyncio.run(grant_readonly(url, args.role, password)).message)
             return 0
         if args.command == "report":
             return _report(settings, args)

@@ -285,6 +285,10 @@ class ServiceConfig(BaseModel):
     """Severity of this service's outage alerts."""
     alert_channels: list[str] | None = None
     """Send this service's alerts to these channels only (default: route by the channels)."""
+    # -- issue 13 ---------------------------------------------------------------------
+    public: bool = True
+    """Shown on the public status page, its JSON, badges and /metrics; false keeps the
+    service internal (it never appears on any public route)."""
 
     @field_validator("id")
     @classmethod
@@ -360,6 +364,7 @@ class ServiceConfig(BaseModel):
             active=self.active,
             group=self.group,
             tags=tuple(self.tags),
+            public=self.public,
         )
 
 
@@ -403,6 +408,94 @@ class MaintenanceConfig(BaseModel):
         )
 
 
+class HttpConfig(BaseModel):
+    """The [http] section (issue 13): the HTTP API, /metrics and the public status page.
+
+    Off unless ``listen`` is set. The server runs in slamond's own event loop.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    listen: str | None = None
+    """Address to serve on, "HOST:PORT" (e.g. "127.0.0.1:3008"; "[::1]:3008" for IPv6).
+    Unset: no HTTP server. Binding anything but a loopback address publishes the server:
+    put it behind a reverse proxy (README)."""
+    max_requests: int = Field(default=64, ge=1, le=10_000)
+    """Requests handled at once; more get 503 at once (probing comes first)."""
+    max_connections: int = Field(default=512, ge=1, le=100_000)
+    """Open HTTP connections at most (uvicorn's limit_concurrency)."""
+    request_timeout: Duration = 10.0
+    """A request still unanswered after this gets 504."""
+    rate_limit: float = Field(default=20.0, gt=0, le=100_000)
+    """Requests per second one client (IP address) may make; bursts of rate_burst."""
+    rate_burst: float = Field(default=60.0, ge=1, le=1_000_000)
+    """Requests one client may make at once after a quiet while."""
+    forwarded_allow_ips: list[str] = Field(default_factory=list, max_length=64)
+    """Reverse proxies trusted for X-Forwarded-For / X-Forwarded-Proto (e.g. ["127.0.0.1"]),
+    so the rate limit counts the real client. Empty: the headers are ignored."""
+    metrics_private: bool = False
+    """/metrics shows services with ``public = false`` too (protect /metrics then)."""
+    cache_ttl: Duration = 2.0
+    """Public pages and JSON are rebuilt at most this often (seconds); every request in
+    between gets the same bytes, so a flood of page views costs one render."""
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, v: str | None) -> str | None:
+        if v is not None:
+            listen_address(v)  # raises ValueError saying what is allowed
+        return v
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """("host", port) of a ``listen`` value "HOST:PORT" / "[IPV6]:PORT".
+
+    Raises:
+        ValueError: naming what is allowed.
+    """
+    example = 'expected "HOST:PORT" such as "127.0.0.1:3008" or "[::1]:3008"'
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host or not port_text.isdigit():
+        raise ValueError(f"{text!r} is not an address; {example}")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ValueError(f"{text!r}: unclosed [ in the IPv6 address; {example}")
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"{text!r}: put an IPv6 address in brackets; {example}")
+    port = int(port_text)
+    if not 0 <= port <= 65535:  # 0: any free port, said in the log (tests)
+        raise ValueError(f"{text!r}: port {port} is not between 1 and 65535")
+    if not re.fullmatch(r"[A-Za-z0-9.:-]+", host):
+        raise ValueError(f"{text!r}: {host!r} is not a host name or IP address; {example}")
+    return host, port
+
+
+class StatusPageConfig(BaseModel):
+    """The [status_page] section (issue 13): what the public pages say about themselves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(default="Service status", min_length=1, max_length=200)
+    """Page title (HTML title, Atom feed title, Statuspage page.name)."""
+    logo_text: str = Field(default="", max_length=100)
+    """Text shown as the logo in the header (the title when empty)."""
+    footer_text: str = Field(default="", max_length=200)
+    """Text of the footer link (no link when empty)."""
+    footer_url: str = Field(default="", max_length=2000)
+    """Where the footer link goes, e.g. "https://example.com"."""
+    public_url: str = Field(default="", max_length=2000)
+    """The page's public base URL without a trailing slash ("https://status.example.com"),
+    for absolute links in the JSON and the Atom feed. Empty: root-relative links."""
+
+    @field_validator("footer_url", "public_url")
+    @classmethod
+    def _check_url(cls, v: str) -> str:
+        if v and not re.match(r"https?://[^\s/]+", v):
+            raise ValueError(f"{v!r} is not an http:// or https:// URL")
+        return v.rstrip("/")
+
+
 class _DictSource(PydanticBaseSettingsSource):
     """The parsed TOML file as a settings source (below the environment)."""
 
@@ -434,6 +527,10 @@ class Settings(BaseSettings):
     """The [alerts] section (checked by alerts/config_check.py; docs/alerts.md)."""
     alert_channel: list[dict[str, Any]] = Field(default_factory=list)
     """The [[alert_channel]] tables (checked by alerts/config_check.py)."""
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    """The [http] section (issue 13)."""
+    status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)
+    """The [status_page] section (issue 13)."""
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Settings:
@@ -546,6 +643,8 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
         "daemon": DaemonConfig,
         "service": ServiceConfig,
         "maintenance": MaintenanceConfig,
+        "http": HttpConfig,
+        "status_page": StatusPageConfig,
     }
     model = models.get(section or "", Settings)
     return sorted(model.model_fields)

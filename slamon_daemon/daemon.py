@@ -71,6 +71,8 @@ from .store import Store, SyncResult, database_location, open_store
 from .store.filelock import FileLock
 from .store.sql import SqlStore
 from .store_link import DatabaseTaken, StoreLink
+from .web.metrics_source import MetricsBook
+from .web.server import HttpServer, http_server
 from .writer import CheckWriter
 
 logger = logging.getLogger("slamon.daemon")
@@ -180,6 +182,10 @@ class Daemon:
             limits=connection_limits(cfg),
         )
         self.events.attach(self.feed)
+        # issue 13: the HTTP API, /metrics and the status page (off unless [http] listen).
+        self.metrics_book = MetricsBook()
+        self.scheduler.on_lateness = self.metrics_book.observe_lateness
+        self.http: HttpServer | None = None
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
         self._stopping = False
@@ -265,6 +271,16 @@ class Daemon:
             sid: st.last_check for sid, st in self.state.services.items() if st.last_check
         }
         await self.feed.start()
+        if self.settings.http.listen:
+            self.http = http_server(
+                self.registry,
+                lambda: self.settings,
+                self.metrics_book,
+                self.state,
+                self.stats,
+                self.clock,
+            )
+            await self.http.start()
         self.scheduler.set_services(services)
         self._tasks = [
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
@@ -423,6 +439,8 @@ class Daemon:
                 self.writer.journal_error,
             )
         self.spool.close()
+        if self.http is not None:
+            await self.http.stop()
         await self.feed.stop()
         await self.prober.aclose()
         await self.store.close()
@@ -602,6 +620,7 @@ class Daemon:
     def _count(self, check: Check) -> None:
         """Fold a durable check into the live state, journal what it changed, tell subscribers."""
         changes = self.state.apply(check)
+        self.metrics_book.record(check)
         for t in changes.transitions:
             self.writer.add(t)
         if changes.episode is not None:

@@ -135,3 +135,22 @@ class AlreadyExists(Conflict, StoreError):
     """A unique name (username, service id, an outage's incident) is already taken."""
 
     code = ErrorCode.CONFLICT
+
+
+INTERNAL_MESSAGE = "internal error; the daemon logged it and keeps serving"
+
+
+def wire_error(exc: SlamonError) -> tuple[str, str, dict[str, str] | None, dict[str, Any] | None]:
+    """The one table from the exception tree to error replies of every transport (docs/feed.md
+    "Error codes"): code, message, per-field problems and extra data."""
+    match exc:
+        case _ if exc.code == ErrorCode.INTERNAL:  # not a client's doing: the log says more
+            return ErrorCode.INTERNAL, INTERNAL_MESSAGE, None, None
+        case InvalidParams():
+            return exc.code, str(exc), exc.problems, None
+        case Conflict():  # before StoreError: AlreadyExists is both
+            return exc.code, str(exc), exc.problems, exc.data
+        case StoreError():
+            return exc.code, f"the database cannot answer right now: {exc}", None, None
+        case _:
+            return exc.code, str(exc), None, None

@@ -10,8 +10,8 @@ up to its newline and answered with ``frame_too_large`` while the session goes o
 
 The feed is one transport of the API: a request names a method of the ``api.Registry``, the
 feed works out who calls (token, else the peer's Unix uid) and lets the registry run it.
-What goes wrong is an errors.* exception carrying its code; ``wire_error`` is the one table
-that turns it into an error reply.
+What goes wrong is an errors.* exception carrying its code; ``errors.wire_error`` is the one
+table that turns it into an error reply (the HTTP transport uses it too).
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ from . import protocol
 from .api.context import Caller
 from .api.registry import Method, Registry
 from .errors import (
-    Conflict,
+    INTERNAL_MESSAGE,
     InvalidParams,
     RateLimited,
     ServeError,
     SlamonError,
-    StoreError,
     Unauthorized,
+    wire_error,
 )
 from .listener import ConnectionLimits, UnixListener
 from .models import Identity, Role
@@ -54,24 +54,6 @@ Identify = Callable[["str | None", "int | None"], Awaitable[Identity]]
 
 MAX_REPLY_BACKLOG = 4 * 1024 * 1024
 """Bytes of unread replies after which a client's further requests wait."""
-
-INTERNAL_MESSAGE = "internal error; the daemon logged it and keeps serving"
-
-
-def wire_error(exc: SlamonError) -> tuple[str, str, dict[str, str] | None, dict[str, Any] | None]:
-    """The one table from the exception tree (errors.py) to error replies (docs/feed.md
-    "Error codes"): code, message, per-field problems and extra data."""
-    match exc:
-        case _ if exc.code == ErrorCode.INTERNAL:  # not a client's doing: the log says more
-            return ErrorCode.INTERNAL, INTERNAL_MESSAGE, None, None
-        case InvalidParams():
-            return exc.code, str(exc), exc.problems, None
-        case Conflict():  # before StoreError: AlreadyExists is both
-            return exc.code, str(exc), exc.problems, exc.data
-        case StoreError():
-            return exc.code, f"the database cannot answer right now: {exc}", None, None
-        case _:
-            return exc.code, str(exc), None, None
 
 
 @dataclass(slots=True)

@@ -93,6 +93,8 @@ class Service:
     # issue 12: dashboard sections and filter labels
     group: str | None = None
     tags: tuple[str, ...] = ()
+    # issue 13: false keeps the service off every public route (status page, badges, ...)
+    public: bool = True
 
     def status_expected(self, code: int) -> bool:
         """True when ``code`` falls in one of the expected ranges."""

@@ -61,14 +61,16 @@ def config_label(path: Path | None) -> str:
 def restart_needed(old: Settings, new: Settings) -> list[str]:
     """The [daemon] keys that differ and take effect only at the next restart."""
     a, b = old.daemon.model_dump(), new.daemon.model_dump()
-    return sorted(f"daemon.{k}" for k in a if k not in LIVE_DAEMON_KEYS and a[k] != b.get(k))
+    keys = [f"daemon.{k}" for k in a if k not in LIVE_DAEMON_KEYS and a[k] != b.get(k)]
+    h, g = old.http.model_dump(), new.http.model_dump()  # issue 13: the server's settings
+    return sorted(keys + [f"http.{k}" for k in h if h[k] != g.get(k)])
 
 
 def live_settings(old: Settings, new: Settings) -> Settings:
     """The settings the daemon runs on after a reload: the new file's services and windows
     and live keys, the old [daemon] section otherwise."""
     daemon = old.daemon.model_copy(update={k: getattr(new.daemon, k) for k in LIVE_DAEMON_KEYS})
-    return new.model_copy(update={"daemon": daemon})
+    return new.model_copy(update={"daemon": daemon, "http": old.http})
 
 
 def services_line(result: SyncResult) -> str | None:

@@ -92,6 +92,8 @@ class Scheduler:
         self._stopping = False
         self._lateness: deque[float] = deque(maxlen=100_000)
         self.skipped = 0
+        self.on_lateness: Callable[[float], None] | None = None
+        """Told the lateness of every check start (seconds), e.g. for /metrics."""
         self._window: list[float] = []  # lateness of the starts since take_window()
         self._window_skipped = 0
 
@@ -182,6 +184,8 @@ class Scheduler:
                 late = max(0.0, self._clock.monotonic() - due)
                 self._lateness.append(late)
                 self._window.append(late)
+                if self.on_lateness is not None:  # issue 13: /metrics' lateness histogram
+                    self.on_lateness(late)
                 await self._run_check(service)
         except asyncio.CancelledError:
             raise

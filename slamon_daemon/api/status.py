@@ -70,6 +70,7 @@ class ServiceFragments:
                 "group": st.service.group,
                 "tags": list(st.service.tags),
                 "episode": _episode_brief(st),
+                "public": st.service.public,  # issue 13: false: never on a public route
             }
         )
         self._cache[st.service.id] = (key, encoded)

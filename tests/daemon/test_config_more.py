@@ -207,7 +207,8 @@ def test_unknown_key_lists_the_keys_of_its_section(
 def test_unknown_top_level_table_lists_the_sections(tmp_path: Path) -> None:
     path = write(tmp_path, '[servce]\nid = "x"\n')
     assert only_line(problems_of(path), "servce") == (
-        f"{path}: servce: unknown key; allowed here: alert_channel, alerts, daemon, maintenance, service"
+        f"{path}: servce: unknown key; allowed here: alert_channel, alerts, daemon, http, "
+        "maintenance, service, status_page"
     )
 
 

@@ -1,0 +1,182 @@
+"""What /metrics reads: per-service counters kept as checks arrive, and samples built from
+the live state at scrape time (no database query at scrape).
+
+The daemon calls ``MetricsBook.record`` for every durable check and ``observe_lateness``
+for every check start; ``service_samples`` and ``daemon_sample`` turn the book, the live
+state and the daemon's figures into metrics.py's samples.
+
+Uptime windows: 24h is rolling, from hourly counts kept here since the daemon started (a
+daemon up for less than a day shows what it saw); 7d, 30d and 90d are whole UTC days
+ending today, from the live state's daily rollups (the 90-day bar's). The error budget is
+that of the current UTC month: 1 − (1 − uptime) / (1 − target), below 0 when overspent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from ..models import Check
+from ..rollup import uptime_ratio
+from ..state import ServiceState
+from .metrics import LATENESS_BUCKETS_S, CheckCounters, DaemonSample, Histogram, ServiceSample
+from .public import Redactor
+
+DAY_WINDOWS = {"7d": 7, "30d": 30, "90d": 90}
+
+
+@dataclass(slots=True)
+class _Hours:
+    """Counts of the last 24 hours, one slot per hour: (hour, up, degraded, checks, maint)."""
+
+    slots: dict[int, list[int]] = field(default_factory=dict)
+
+    def add(self, check: Check) -> None:
+        hour = int(check.started_at.timestamp() // 3600)
+        slot = self.slots.get(hour)
+        if slot is None:
+            for old in [h for h in self.slots if h <= hour - 24]:
+                del self.slots[old]
+            slot = self.slots[hour] = [0, 0, 0, 0]
+        outcome = check.outcome.value
+        slot[0] += outcome == "up"
+        slot[1] += outcome == "degraded"
+        slot[2] += 1
+        slot[3] += check.maintenance
+
+    def ratio(self, now: datetime) -> float | None:
+        first = int(now.timestamp() // 3600) - 23
+        sums = [0, 0, 0, 0]
+        for hour, slot in self.slots.items():
+            if hour >= first:
+                for i in range(4):
+                    sums[i] += slot[i]
+        return uptime_ratio(*sums)
+
+
+class MetricsBook:
+    """Counters per service since the daemon started, and the scheduler's lateness."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, CheckCounters] = {}
+        self.hours: dict[str, _Hours] = {}
+        self.lateness = Histogram(LATENESS_BUCKETS_S)
+        self._days_cache: dict[str, tuple[Any, dict[str, float], float | None]] = {}
+
+    def record(self, check: Check) -> None:
+        """Count one durable check (O(1))."""
+        c = self.counters.get(check.service_id)
+        if c is None:
+            c = self.counters[check.service_id] = CheckCounters()
+        kind = check.error_kind.value if check.error_kind else None
+        c.record(check.outcome.value, kind, check.latency_ms / 1000.0)
+        h = self.hours.get(check.service_id)
+        if h is None:
+            h = self.hours[check.service_id] = _Hours()
+        h.add(check)
+
+    def observe_lateness(self, seconds: float) -> None:
+        self.lateness.observe(seconds)
+
+    def _day_windows(
+        self, st: ServiceState, today: date, target: float
+    ) -> tuple[dict[str, float], float | None]:
+        """Uptime ratios of the day windows and the month's budget left (cached until the
+        service's next check or the next day)."""
+        key = (today, st.last_check, target)
+        hit = self._days_cache.get(st.service.id)
+        if hit is not None and hit[0] == key:
+            return hit[1], hit[2]
+        sums = {w: [0, 0, 0, 0] for w in DAY_WINDOWS}
+        month = [0, 0, 0, 0]
+        for day, r in st.days.items():
+            age = (today - day).days
+            if age < 0:
+                continue
+            row = (r.up, r.degraded, r.checks, r.maintenance)
+            for w, n in DAY_WINDOWS.items():
+                if age < n:
+                    for i in range(4):
+                        sums[w][i] += row[i]
+            if (day.year, day.month) == (today.year, today.month):
+                for i in range(4):
+                    month[i] += row[i]
+        uptime: dict[str, float] = {}
+        for w, s in sums.items():
+            ratio = uptime_ratio(*s)
+            if ratio is not None:
+                uptime[w] = ratio
+        month_ratio = uptime_ratio(*month)
+        budget = None
+        if month_ratio is not None and target < 100:
+            budget = 1.0 - (1.0 - month_ratio) / (1.0 - target / 100.0)
+        self._days_cache[st.service.id] = (key, uptime, budget)
+        return uptime, budget
+
+    def service_samples(
+        self,
+        services: Mapping[str, ServiceState],
+        *,
+        node: str,
+        now: datetime,
+        default_target: float,
+        include: Callable[[ServiceState], bool] = lambda st: True,
+    ) -> list[ServiceSample]:
+        """A sample per service ``include`` lets through (counters copied: the live ones
+        keep moving while a worker thread renders)."""
+        today = now.astimezone(UTC).date()
+        redact = Redactor(st.service.url for st in services.values())
+        out = []
+        for sid, st in services.items():
+            if not include(st):
+                continue
+            uptime, budget = self._day_windows(st, today, st.service.sla_target or default_target)
+            hours = self.hours.get(sid)
+            day_ratio = hours.ratio(now) if hours is not None else None
+            windows = {"24h": day_ratio, **uptime} if day_ratio is not None else dict(uptime)
+            last = st.last_check
+            counters = self.counters.get(sid)
+            svc = st.service
+            out.append(
+                ServiceSample(
+                    id=sid,
+                    name=svc.name,
+                    node=node,
+                    status=st.status.value,
+                    counters=counters.copy() if counters is not None else CheckCounters(),
+                    uptime=windows,
+                    budget_remaining=budget,
+                    cert_expires_at=(
+                        last.cert_expires_at.timestamp()
+                        if last is not None and last.cert_expires_at is not None
+                        else None
+                    ),
+                    last_check_at=last.started_at.timestamp() if last is not None else None,
+                    group=redact(svc.group or ""),
+                    tags=tuple(redact(t) for t in svc.tags),
+                )
+            )
+        for gone in [sid for sid in self._days_cache if sid not in services]:
+            del self._days_cache[gone]
+        return out
+
+    def daemon_sample(self, node: str, stats: Mapping[str, Any]) -> DaemonSample:
+        """The daemon's internals from ``daemon.stats``' figures."""
+        journal = stats.get("journal") or {}
+        lateness = stats.get("lateness") or {}
+        return DaemonSample(
+            node=node,
+            lateness=Histogram(self.lateness.bounds, list(self.lateness.counts), self.lateness.sum),
+            skipped_checks=int(lateness.get("skipped", 0)),
+            journal_backlog=int(stats.get("write_pending", 0)) + int(journal.get("held", 0)),
+            store_write_failures=int(stats.get("write_failures", 0)),
+            feed_clients=int(stats.get("sessions", 0)),
+            outbox_depth=_int_or_none(stats.get("outbox_depth")),
+            delivery_failures=_int_or_none(stats.get("delivery_failures")),
+        )
+
+
+def _int_or_none(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
