@@ -51,12 +51,16 @@ SERVICE_FIELDS: list[tuple[str, str, str]] = [
     ("latency_objective_percent", "… for at least %", "… for this share of them, e.g. 95"),
     ("group", "Group", "dashboard section, e.g. Payments"),
     ("tags", "Tags", "comma-separated, e.g. eu, public"),
+    ("public", "Public", ""),
+    ("depends_on", "Depends on", "service ids, comma-separated: its alerts wait while one is down"),
+    ("alert_severity", "Alert severity", "info, warning or critical (default critical)"),
+    ("alert_channels", "Alert channels", "channel ids, comma-separated (default: routing)"),
 ]
-FLAGS = {"follow_redirects": False, "verify_tls": True}
+FLAGS = {"follow_redirects": False, "verify_tls": True, "public": True}
 """The settings that are checkboxes, with their defaults."""
 DURATIONS = ("interval", "timeout", "degraded_after", "latency_objective_under")
 NUMBERS = ("sla_target", "latency_objective_percent")
-LISTS = ("tags",)
+LISTS = ("tags", "depends_on", "alert_channels")
 HIDDEN_HEADER = "***"
 
 
