@@ -77,4 +77,17 @@ async def burst(pilot: Pilot[None], *keys: str) -> None:
         event.set_sender(app)
         driver.send_message(event)
     await pilot.pause()
+    # On a loaded machine the app may still be working through the burst: wait until every
+    # key has been taken (slamon_tui/key_order.py), never for a fixed time alone.
+    await wait_until(
+        pilot,
+        lambda: not getattr(app, "_keys_waiting", ()) and _last_key_taken(app),
+        within=20.0,
+    )
     await pilot.pause(0.1)
+
+
+def _last_key_taken(app: object) -> bool:
+    """The key sent last was used by a widget or came back to the app (key_order.py)."""
+    key = getattr(app, "_key_in_flight", None)
+    return key is None or bool(key._stop_propagation)
