@@ -350,24 +350,26 @@ class AlertingService:
             await self._flush()
 
     async def _flush(self) -> None:
-        wrote = False
-        while self._queue:
-            changes = self._queue[0]
-            try:
-                await self.store.save_alert_changes(
-                    [alert_row(a) for a in changes.states],
-                    [outbox_row(n) for n in changes.notifications],
-                    self.clock.now(),
-                )
-            except SlamonError as exc:
-                if self.write_error is None:
-                    logger.error("alert changes not written yet (kept, retried): %s", exc)
-                self.write_error = str(exc)
-                break
-            self.write_error = None
+        if not self._queue:
+            return
+        # Everything queued, in order, in one transaction: a storm of 1,000 confirmations
+        # is one commit, not 1,000 (each waiting for SQLite's write lock behind the checks).
+        batch = list(self._queue)
+        try:
+            await self.store.save_alert_changes(
+                [alert_row(a) for c in batch for a in c.states],
+                [outbox_row(n) for c in batch for n in c.notifications],
+                self.clock.now(),
+            )
+        except SlamonError as exc:
+            if self.write_error is None:
+                logger.error("alert changes not written yet (kept, retried): %s", exc)
+            self.write_error = str(exc)
+            return
+        self.write_error = None
+        for _ in batch:
             self._queue.popleft()
-            wrote = wrote or bool(changes.notifications)
-        if wrote:
+        if any(c.notifications for c in batch):
             self.deliverer.wake.set()
 
     # -- hooks of the daemon ---------------------------------------------------------------

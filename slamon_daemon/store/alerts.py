@@ -431,27 +431,33 @@ class AlertStore(_Rows):
         """Upsert alert states (and their acknowledgements) and enqueue notifications in one
         transaction: a crash loses both or neither. Returns how many notifications were new."""
         t = self._t
+        rows = [
+            (
+                *(a.alert_id, a.rule, a.subject, a.service_id, t(a.episode), a.status),
+                *(a.severity, t(a.opened_at), t(a.fired_at), t(a.resolved_at)),
+                *(t(a.group_at), a.resolve_pending, a.after_parent, a.held_by),
+                a.suppressed_by,
+                json.dumps(a.sent, sort_keys=True),
+                json.dumps(a.reminders, sort_keys=True),
+                json.dumps(a.details, sort_keys=True, default=str),
+                t(at),
+            )
+            for a in states
+        ]
+        acks = [
+            (a.alert_id, a.acked_by, t(a.acked_at))
+            for a in states
+            if a.acked_by is not None and a.acked_at is not None
+        ]
         async with self.dialect.transaction() as con:
-            for a in states:
-                await con.execute(
-                    _UPSERT_ALERT,
-                    *(a.alert_id, a.rule, a.subject, a.service_id, t(a.episode), a.status),
-                    *(a.severity, t(a.opened_at), t(a.fired_at), t(a.resolved_at)),
-                    *(t(a.group_at), a.resolve_pending, a.after_parent, a.held_by),
-                    a.suppressed_by,
-                    json.dumps(a.sent, sort_keys=True),
-                    json.dumps(a.reminders, sort_keys=True),
-                    json.dumps(a.details, sort_keys=True, default=str),
-                    t(at),
+            if rows:
+                await con.executemany(_UPSERT_ALERT, rows)  # in order: the last state wins
+            if acks:
+                await con.executemany(
+                    "INSERT INTO alert_acks (alert_id, acked_by, acked_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (alert_id) DO NOTHING",
+                    acks,
                 )
-                if a.acked_by is not None and a.acked_at is not None:
-                    await con.execute(
-                        "INSERT INTO alert_acks (alert_id, acked_by, acked_at) VALUES (?, ?, ?)"
-                        " ON CONFLICT (alert_id) DO NOTHING",
-                        a.alert_id,
-                        a.acked_by,
-                        t(a.acked_at),
-                    )
             return await self.outbox.insert(con, notifications)
 
     async def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> bool:
