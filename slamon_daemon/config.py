@@ -401,6 +401,13 @@ class MaintenanceConfig(BaseModel):
         )
 
 
+def _duration_or_off(value: Any) -> float:
+    """A duration, or 0 (off)."""
+    if value == 0 or value == "0":
+        return 0.0
+    return parse_duration(value)
+
+
 class HttpConfig(BaseModel):
     """The [http] section (issue 13): the HTTP API, /metrics and the public status page.
 
@@ -426,6 +433,9 @@ class HttpConfig(BaseModel):
     forwarded_allow_ips: list[str] = Field(default_factory=list, max_length=64)
     """Reverse proxies trusted for X-Forwarded-For / X-Forwarded-Proto (e.g. ["127.0.0.1"]),
     so the rate limit counts the real client. Empty: the headers are ignored."""
+    shed_lag: Annotated[float, BeforeValidator(_duration_or_off)] = 0.25
+    """While the event loop runs later than this (HTTP work making checks start late),
+    requests but /health get 503 at once. 0: never shed."""
     metrics_private: bool = False
     """/metrics shows services with ``public = false`` too (protect /metrics then)."""
     cache_ttl: Duration = 2.0

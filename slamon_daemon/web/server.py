@@ -579,6 +579,8 @@ class HttpApi:
             timeout=cfg.request_timeout,
             rate=cfg.rate_limit,
             burst=cfg.rate_burst,
+            shed_lag=cfg.shed_lag or None,
+            exempt=lambda path: path == "/health",
         )
 
 
@@ -735,6 +737,8 @@ class HttpServer:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await self._task
+        if isinstance(self.app, Guard):
+            self.app.lag.stop()
         if self._sock is not None:
             self._sock.close()
         if self.on_close is not None:
