@@ -438,9 +438,10 @@ class HttpConfig(BaseModel):
     requests but /health get 503 at once. 0: never shed."""
     metrics_private: bool = False
     """/metrics shows services with ``public = false`` too (protect /metrics then)."""
-    cache_ttl: Duration = 2.0
-    """Public pages and JSON are rebuilt at most this often (seconds); every request in
-    between gets the same bytes, so a flood of page views costs one render."""
+    cache_ttl: Duration = 30.0
+    """Public pages and JSON are rebuilt at most this often; every request in between gets
+    the same bytes, so a flood of page views costs one render (for 1,000 services a render
+    of everything takes about a second of CPU). /metrics: at most 5 s."""
 
     @field_validator("listen")
     @classmethod

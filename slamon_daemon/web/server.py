@@ -92,7 +92,9 @@ HTTP_STATUS = {
 
 ANONYMOUS = Identity("anonymous", Role.ANONYMOUS)
 """An HTTP client without a bearer token."""
-METRICS_MAX_STALE = 5.0
+METRICS_TTL = 5.0
+"""Seconds a /metrics render is served fresh at most (a scrape flood costs a render per 5 s)."""
+METRICS_MAX_STALE = 15.0
 """Seconds: /metrics is served this old at most while a fresher one is rendered."""
 MAX_BODY = 1 << 20
 """Request bodies larger than this are refused (413)."""
@@ -159,6 +161,7 @@ class HttpApi:
         self.source = PublicSource(registry, ttl=cache_ttl)
         self.metrics = MetricsRenderer(lambda: metrics_samples()[0], lambda: metrics_samples()[1])
         self.renders = RenderCache(cache_ttl)
+        self.metrics_renders = RenderCache(min(cache_ttl, METRICS_TTL))
         self._metrics_lock = asyncio.Lock()
 
     # -- the JSON API -----------------------------------------------------------------
@@ -511,9 +514,9 @@ class HttpApi:
                     lambda: finished(self.metrics.render_from(samples, daemon))
                 )
 
-        # a scrape gets figures at most METRICS_MAX_STALE old (Prometheus scrapes every 15 s
-        # or so: each scrape waits for a fresh render; a flood shares renders)
-        rendered = await self.renders.get(("metrics",), make, max_stale=METRICS_MAX_STALE)
+        # fresh for METRICS_TTL; a scrape after a quiet while waits for fresh figures, a flood
+        # meanwhile gets the last render (at most METRICS_MAX_STALE old)
+        rendered = await self.metrics_renders.get(("metrics",), make, max_stale=METRICS_MAX_STALE)
         headers = {"cache-control": "no-store"}
         body = rendered.body
         if rendered.gz is not None and "gzip" in request.headers.get("accept-encoding", ""):
