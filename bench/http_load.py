@@ -144,6 +144,16 @@ async def drive(
 
 
 async def lateness_buckets(port: int) -> dict[float, float]:
+    """The lateness histogram from /metrics (retried while the daemon sheds load)."""
+    for _ in range(300):
+        try:
+            return await _lateness_buckets(port)
+        except ValueError:  # a 503 body: shed, retry
+            await asyncio.sleep(0.2)
+    raise RuntimeError("/metrics refused for a minute")
+
+
+async def _lateness_buckets(port: int) -> dict[float, float]:
     conn = Conn(port, "identity")
     try:
         if conn.w is None:
@@ -154,7 +164,10 @@ async def lateness_buckets(port: int) -> dict[float, float]:
         raw = await conn.r.read()
     finally:
         conn.close()
-    text = raw.split(b"\r\n\r\n", 1)[1].decode()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    if b" 200 " not in head.split(b"\r\n", 1)[0]:
+        raise ValueError(head.split(b"\r\n", 1)[0].decode())
+    text = body.decode()
     out: dict[float, float] = {}
     for fam in text_string_to_metric_families(text):
         if fam.name == "slamon_scheduler_lateness_seconds":

@@ -408,6 +408,13 @@ class MaintenanceConfig(BaseModel):
         )
 
 
+def _duration_or_off(value: Any) -> float:
+    """A duration, or 0 (off)."""
+    if value == 0 or value == "0":
+        return 0.0
+    return parse_duration(value)
+
+
 class HttpConfig(BaseModel):
     """The [http] section (issue 13): the HTTP API, /metrics and the public status page.
 
@@ -433,11 +440,15 @@ class HttpConfig(BaseModel):
     forwarded_allow_ips: list[str] = Field(default_factory=list, max_length=64)
     """Reverse proxies trusted for X-Forwarded-For / X-Forwarded-Proto (e.g. ["127.0.0.1"]),
     so the rate limit counts the real client. Empty: the headers are ignored."""
+    shed_lag: Annotated[float, BeforeValidator(_duration_or_off)] = 0.25
+    """While the event loop runs later than this (HTTP work making checks start late),
+    requests but /health get 503 at once. 0: never shed."""
     metrics_private: bool = False
     """/metrics shows services with ``public = false`` too (protect /metrics then)."""
-    cache_ttl: Duration = 2.0
-    """Public pages and JSON are rebuilt at most this often (seconds); every request in
-    between gets the same bytes, so a flood of page views costs one render."""
+    cache_ttl: Duration = 30.0
+    """Public pages and JSON are rebuilt at most this often; every request in between gets
+    the same bytes, so a flood of page views costs one render (for 1,000 services a render
+    of everything takes about a second of CPU). /metrics: at most 5 s."""
 
     @field_validator("listen")
     @classmethod

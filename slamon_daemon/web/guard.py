@@ -83,8 +83,39 @@ async def send_error(
     await send({"type": "http.response.body", "body": body})
 
 
+class LoopLag:
+    """How late the event loop runs a timer (seconds, the worst of the last few ticks): when
+    HTTP work makes the loop late, checks start late too."""
+
+    def __init__(self, interval: float = 0.05, keep: int = 4) -> None:
+        self.interval = interval
+        self.recent: list[float] = [0.0] * keep
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def lag(self) -> float:
+        return max(self.recent)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="loop-lag")
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(self.interval)
+            self.recent = [*self.recent[1:], max(0.0, loop.time() - t - self.interval)]
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+
 class Guard:
-    """Rate limit per client, at most ``max_requests`` at once, ``timeout`` per request."""
+    """Rate limit per client, at most ``max_requests`` at once, ``timeout`` per request, and
+    while the event loop runs late (``shed_lag``), 503 at once: probing comes first."""
 
     def __init__(
         self,
@@ -94,6 +125,7 @@ class Guard:
         timeout: float,
         rate: float,
         burst: float,
+        shed_lag: float | None = None,
         exempt: Callable[[str], bool] = lambda path: False,
     ) -> None:
         self.app = app
@@ -102,7 +134,9 @@ class Guard:
         self.buckets = TokenBuckets(rate, burst)
         self.exempt = exempt
         self.in_flight = 0
-        self.refused = {"rate_limited": 0, "busy": 0, "timeout": 0}
+        self.refused = {"rate_limited": 0, "busy": 0, "timeout": 0, "shed": 0}
+        self.shed_lag = shed_lag
+        self.lag = LoopLag()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,6 +155,19 @@ class Guard:
                     f"too many requests from {key} (at most {self.buckets.rate:g} a second,"
                     f" bursts of {self.buckets.burst:g}); retry after {wait:.1f} s",
                     ((b"retry-after", str(max(1, math.ceil(wait))).encode()),),
+                )
+                return
+        if self.shed_lag is not None:
+            self.lag.start()
+            if self.lag.lag > self.shed_lag and not self.exempt(str(scope.get("path", ""))):
+                self.refused["shed"] += 1
+                await send_error(
+                    send,
+                    503,
+                    ErrorCode.UNAVAILABLE,
+                    f"the daemon is running {self.lag.lag:.2f} s late (over {self.shed_lag:g} s):"
+                    " checks come first; retry shortly",
+                    ((b"retry-after", b"1"),),
                 )
                 return
         if self.in_flight >= self.max_requests:

@@ -25,6 +25,7 @@ import dataclasses
 import gzip
 import json
 import logging
+import math
 import re
 import socket
 import time
@@ -91,6 +92,10 @@ HTTP_STATUS = {
 
 ANONYMOUS = Identity("anonymous", Role.ANONYMOUS)
 """An HTTP client without a bearer token."""
+METRICS_TTL = 5.0
+"""Seconds a /metrics render is served fresh at most (a scrape flood costs a render per 5 s)."""
+METRICS_MAX_STALE = 15.0
+"""Seconds: /metrics is served this old at most while a fresher one is rendered."""
 MAX_BODY = 1 << 20
 """Request bodies larger than this are refused (413)."""
 SERIES_OF_DAYS = {1: "24h", 7: "7d", 30: "30d"}
@@ -156,6 +161,7 @@ class HttpApi:
         self.source = PublicSource(registry, ttl=cache_ttl)
         self.metrics = MetricsRenderer(lambda: metrics_samples()[0], lambda: metrics_samples()[1])
         self.renders = RenderCache(cache_ttl)
+        self.metrics_renders = RenderCache(min(cache_ttl, METRICS_TTL))
         self._metrics_lock = asyncio.Lock()
 
     # -- the JSON API -----------------------------------------------------------------
@@ -508,8 +514,9 @@ class HttpApi:
                     lambda: finished(self.metrics.render_from(samples, daemon))
                 )
 
-        # never stale: a scrape gets figures at most cache_ttl old
-        rendered = await self.renders.get(("metrics",), make, stale_ok=False)
+        # fresh for METRICS_TTL; a scrape after a quiet while waits for fresh figures, a flood
+        # meanwhile gets the last render (at most METRICS_MAX_STALE old)
+        rendered = await self.metrics_renders.get(("metrics",), make, max_stale=METRICS_MAX_STALE)
         headers = {"cache-control": "no-store"}
         body = rendered.body
         if rendered.gz is not None and "gzip" in request.headers.get("accept-encoding", ""):
@@ -579,6 +586,8 @@ class HttpApi:
             timeout=cfg.request_timeout,
             rate=cfg.rate_limit,
             burst=cfg.rate_burst,
+            shed_lag=cfg.shed_lag or None,
+            exempt=lambda path: path == "/health",
         )
 
 
@@ -600,10 +609,11 @@ def finished(out: bytes | str) -> Rendered:
 
 
 class RenderCache:
-    """Rendered answers by key, ``ttl`` seconds fresh. With ``stale_ok`` a stale answer is
-    served while one re-render runs in the background (a request never waits for a render
-    but the first of its key); without it (/metrics) a stale answer is re-rendered first.
-    Concurrent requests for a missing key share one render."""
+    """Rendered answers by key, ``ttl`` seconds fresh. A stale answer younger than
+    ``max_stale`` is served while one re-render runs in the background (pages: always, so a
+    request never waits for a render but the first of its key; /metrics: a few seconds, so
+    a scrape after a quiet while waits for fresh figures). Concurrent requests for a missing
+    key share one render."""
 
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
@@ -612,17 +622,18 @@ class RenderCache:
         self._making: dict[Any, asyncio.Task[Rendered]] = {}
 
     async def get(
-        self, key: Any, make: Callable[[], Awaitable[Rendered]], *, stale_ok: bool = True
+        self, key: Any, make: Callable[[], Awaitable[Rendered]], *, max_stale: float = math.inf
     ) -> Rendered:
         hit = self._entries.get(key)
-        if hit is not None and self._clock() - hit[1] < self.ttl:
+        age = self._clock() - hit[1] if hit is not None else math.inf
+        if hit is not None and age < self.ttl:
             return hit[0]
         task = self._making.get(key)
         if task is None:
             task = asyncio.create_task(self._make(key, make), name=f"render:{key[0]}")
             self._making[key] = task
             task.add_done_callback(_log_failure)
-        if hit is not None and stale_ok:
+        if hit is not None and age < max_stale:
             return hit[0]
         return await asyncio.shield(task)
 
@@ -735,6 +746,8 @@ class HttpServer:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await self._task
+        if isinstance(self.app, Guard):
+            self.app.lag.stop()
         if self._sock is not None:
             self._sock.close()
         if self.on_close is not None:

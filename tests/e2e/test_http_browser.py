@@ -48,6 +48,7 @@ def site() -> Iterator[str]:
         "[http]",
         'listen = "127.0.0.1:0"',
         'cache_ttl = "100ms"',
+        "shed_lag = 0",  # a busy test machine must not turn pages into 503s
         "[status_page]",
         'title = "Acme status"',
     ]

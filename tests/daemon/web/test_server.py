@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -36,13 +37,27 @@ async def fast(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 
+async def hog(request: Request) -> PlainTextResponse:
+    time.sleep(0.4)  # holds the event loop, as too much HTTP work would  # noqa: ASYNC251
+    return PlainTextResponse("hogged")
+
+
 def _app(cfg: HttpConfig) -> Guard:
     return Guard(
-        Starlette(routes=[Route("/slow", slow), Route("/fast", fast)]),
+        Starlette(
+            routes=[
+                Route("/slow", slow),
+                Route("/fast", fast),
+                Route("/hog", hog),
+                Route("/health", fast),
+            ]
+        ),
         max_requests=cfg.max_requests,
         timeout=cfg.request_timeout,
         rate=cfg.rate_limit,
         burst=cfg.rate_burst,
+        shed_lag=cfg.shed_lag or None,
+        exempt=lambda path: path == "/health",
     )
 
 
@@ -146,6 +161,24 @@ def test_listen_values_accepted() -> None:
     assert listen_address("[::1]:3008") == ("::1", 3008)
     assert listen_address("localhost:80") == ("localhost", 80)
     assert HttpConfig().listen is None  # off by default
+
+
+async def test_requests_are_shed_while_the_loop_runs_late(client: httpx.AsyncClient) -> None:
+    cfg = HttpConfig(listen="127.0.0.1:0", shed_lag=0.1)
+    server, base = await _serve(cfg)
+    try:
+        assert (await client.get(f"{base}/fast")).status_code == 200
+        assert (await client.get(f"{base}/hog")).status_code == 200
+        await asyncio.sleep(0.06)  # the lag monitor's next tick saw the loop 0.4 s late
+        shed = await client.get(f"{base}/fast")
+        assert shed.status_code == 503, shed.text
+        assert shed.json()["error"]["code"] == "unavailable"
+        assert "late" in shed.json()["error"]["message"]
+        assert (await client.get(f"{base}/health")).status_code == 200  # never shed
+        await asyncio.sleep(0.4)  # on time again: served
+        assert (await client.get(f"{base}/fast")).status_code == 200
+    finally:
+        await server.stop()
 
 
 def test_token_buckets_refill_and_forget() -> None:
