@@ -115,6 +115,22 @@ class DaemonConfig(BaseModel):
     node: str = Field(default="local", min_length=1, max_length=64)
     """This daemon's name or region, recorded with every check."""
 
+    # -- issue 15: several nodes on one PostgreSQL (docs/cluster.md) ---------------------
+    region: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[\w.-]+$")
+    """The region this node probes from (e.g. "eu-west"). Set on PostgreSQL, it makes the
+    daemon a node of a cluster: services are placed on nodes by leases, one node per region
+    probes each service, and a quorum of regions decides a major outage. Unset: one daemon
+    probes everything (as on SQLite, which is always single-node)."""
+
+    source_address: str | None = None
+    """Local IP address checks are made from (e.g. "127.0.0.2"); default: the system's choice."""
+
+    heartbeat: Duration = Field(default=2.0, ge=0.2, le=60)
+    """How often a node says it is alive and renews its leases."""
+
+    lease_timeout: Duration = Field(default=10.0, ge=1, le=600)
+    """A node that has not renewed its leases for this long is dead: its services move."""
+
     anonymous_read: bool = True
     """Let clients without a login read (never write). For unattended NOC screens."""
 
@@ -278,6 +294,14 @@ class ServiceConfig(BaseModel):
     )
     """Free labels to filter by on the dashboard (`/` then `tag:eu`), e.g. ["eu", "public"]."""
 
+    # -- issue 15: regions and quorum (cluster only) --------------------------------------
+    regions: list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.-]+$")]] = Field(
+        default_factory=list, max_length=64
+    )
+    """Regions that probe the service, e.g. ["eu", "us"] (default: every region present)."""
+    quorum: int | None = Field(default=None, ge=1, le=64)
+    """Regions that must confirm a failure for a major outage (default: a majority)."""
+
     @field_validator("id")
     @classmethod
     def _check_id(cls, v: str) -> str:
@@ -352,6 +376,8 @@ class ServiceConfig(BaseModel):
             active=self.active,
             group=self.group,
             tags=tuple(self.tags),
+            regions=tuple(self.regions),
+            quorum=self.quorum,
         )
 
 

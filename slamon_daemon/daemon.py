@@ -23,7 +23,7 @@ import resource
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,9 @@ from .api.presence import end_presence
 from .api.registry import Registry
 from .auth import Auth, load_or_create_secret
 from .clock import Clock, SystemClock
+from .cluster.leadership import INCIDENTS, UPKEEP, Leadership, SoleLeader
+from .cluster.node import ClusterNode
+from .cluster.notify import EventRelay, Listen
 from .config import DaemonConfig, Settings, load_settings, secret_file_for, spool_dir_for
 from .errors import ConfigError, SlamonError
 from .events import EventHub
@@ -66,12 +69,16 @@ from .rollup import Rollup, link_previous, rollup_deltas
 from .scheduler import Scheduler
 from .spool import Spool
 from .state import HISTORY_DAYS, SPARKLINE_POINTS, LiveState, first_overall
-from .store import Store, SyncResult, database_location, open_store
+from .store import Store, SyncResult, cluster_parts, database_location, open_store
+from .store.cluster import ClusterStore, Event
 from .store.filelock import FileLock
 from .store_link import DatabaseTaken, StoreLink
 from .writer import CheckWriter
 
 logger = logging.getLogger("slamon.daemon")
+
+EVENTS_KEPT_S = 3600.0
+"""A cluster's events table keeps an hour (a node away longer reloads from the tables)."""
 
 RECHECK_AFTER_S = 5.0
 """A failed check (or a first success after an outage) is re-checked this soon at most."""
@@ -99,7 +106,23 @@ class Daemon:
         cfg = settings.daemon
         self.clock = clock or SystemClock()
         self.store = store or open_store(cfg.database_url)
-        self.prober = prober or Prober(node=cfg.node)
+        # issue 15: a node of a cluster (PostgreSQL and [daemon] region), else alone.
+        self.cluster: ClusterNode | None = None
+        self.relay: EventRelay | None = None
+        self.leader: Leadership = SoleLeader()
+        """Whether this daemon runs a singleton now (cluster/leadership.py): auto-incidents,
+        retention and partition maintenance, alert sending. Always, when alone."""
+        parts = cluster_parts(self.store) if cfg.region is not None else None
+        if cfg.region is not None and parts is None:
+            logger.warning(
+                "[daemon] region = %r ignored: SQLite is single-node (a cluster of nodes"
+                " needs PostgreSQL, docs/cluster.md)",
+                cfg.region,
+            )
+        region = cfg.region if parts is not None else None
+        self.prober = prober or Prober(
+            node=cfg.node, region=region, source_address=cfg.source_address
+        )
         self.state = LiveState(cfg.daily_major_threshold, clock=self.clock)
         self.spool = Spool(spool_dir_for(cfg))
         self.writer = CheckWriter(
@@ -173,6 +196,8 @@ class Daemon:
             limits=connection_limits(cfg),
         )
         self.events.attach(self.feed)
+        if parts is not None:
+            self._join_cluster(*parts)
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
         self._stopping = False
@@ -182,6 +207,84 @@ class Daemon:
         self.checks_made = 0
         self.task_restarts = 0
         self._last_made: dict[str, Check] = {}  # the last check made of each service
+
+    def _join_cluster(self, cluster_store: ClusterStore, listen: Listen) -> None:
+        """Wire this daemon as a node of a cluster (docs/cluster.md)."""
+        cfg = self.settings.daemon
+        self.cluster = ClusterNode(
+            cluster_store,
+            cfg,
+            __version__,
+            services=lambda: [st.service for st in self.state.services.values()],
+            on_placed=self._placed,
+            on_view=self._cluster_view,
+        )
+        self.leader = self.cluster.leadership
+        self.incidents.may_act = lambda: self.leader.leads(INCIDENTS)
+        self.relay = EventRelay(cluster_store, listen, cfg.node, self._remote_event)
+        self.events.attach(self.relay)
+        self.store.events_node = cfg.node  # type: ignore[attr-defined]
+
+    def _schedule(self, services: list[Service]) -> None:
+        """Schedule the services this daemon probes: all of them when alone; in a cluster,
+        those it holds the lease of (all, before the database was reached)."""
+        if self.cluster is not None and self.cluster.mine is not None:
+            mine = self.cluster.mine
+            services = [s for s in services if s.id in mine]
+        self.scheduler.set_services(services)
+
+    def _placed(self, mine: list[str], taken: list[str]) -> None:
+        """The services this node probes changed: schedule them; those just taken whose
+        region's last check is older than their interval are probed now."""
+        self._schedule([st.service for st in self.state.services.values()])
+        now = self.clock.now()
+        region = self.prober.region
+        for sid in taken:
+            st = self.state.services.get(sid)
+            if st is None:
+                continue
+            r = st.regions.get(region) if region is not None else None
+            last = r.last_at if r is not None else None
+            if last is None or (now - last).total_seconds() >= st.service.interval_s:
+                self.scheduler.check_soon(sid, 0.0)
+
+    def _cluster_view(self, regions: tuple[str, ...], sick: frozenset[str]) -> None:
+        self.state.known_regions = regions
+        self.state.sick_nodes = sick
+
+    def _remote_event(self, event: Event) -> None:
+        """Another node's event (cluster/notify.py): its checks are folded in like ours."""
+        if event.kind == "checks":
+            for d in event.payload:
+                try:
+                    check = Check.from_dict(d)
+                except (KeyError, ValueError, TypeError) as exc:
+                    logger.warning("a check from node %s not understood: %s", event.node, exc)
+                    continue
+                self._count(check)
+        elif event.kind == "event" and self.relay is not None:
+            topic, data = event.payload.get("topic"), event.payload.get("data")
+            if isinstance(topic, str) and isinstance(data, dict):
+                self.relay.relaying = True
+                try:
+                    self.events.publish(topic, data)
+                finally:
+                    self.relay.relaying = False
+                if topic == "incident":
+                    self.incidents.incidents_changed()
+                elif topic == "maintenance":
+                    self._spawn(self.maintenance.reload())
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _persists_state(self) -> bool:
+        """Whether this daemon writes the status history and outage episodes: always when
+        alone; in a cluster, the node running the incidents singleton (all nodes compute
+        the same statuses from the same checks)."""
+        return self.leader.leads(INCIDENTS)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -219,6 +322,9 @@ class Daemon:
                 self.writer.add(first_overall(self.state))
             await self.incidents.refresh()
             await self.auth.load()
+            if self.cluster is not None and self.relay is not None:
+                await self.relay.start()
+                await self.cluster.join()
         else:
             # No database: the config file says what to probe; the history comes later,
             # but what a previous run left in the journal is history too.
@@ -232,7 +338,7 @@ class Daemon:
             sid: st.last_check for sid, st in self.state.services.items() if st.last_check
         }
         await self.feed.start()
-        self.scheduler.set_services(services)
+        self._schedule(services)
         self._tasks = [
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self._keep_running("writer", self.writer.run), name="writer"),
@@ -240,6 +346,13 @@ class Daemon:
             asyncio.create_task(self._upkeep(), name="upkeep"),
             asyncio.create_task(self._keep_running("overload", self.overload.run), name="overload"),
         ]
+        if self.cluster is not None and self.relay is not None:
+            self._tasks += [
+                asyncio.create_task(
+                    self._keep_running("cluster", self.cluster.run), name="cluster"
+                ),
+                asyncio.create_task(self._keep_running("events", self.relay.run), name="events"),
+            ]
         self.started.set()
         logger.info(
             "slamond %s on node %s: %d services, socket %s, database %s%s",
@@ -310,7 +423,7 @@ class Daemon:
             return
         # A previous run's journal is not in the database yet: the state has it already.
         self.state.set_services(services)
-        self.scheduler.set_services(services)
+        self._schedule(services)
         for episode in self.state.merge_history(rollups, latest, open_episodes):
             self.writer.add(episode)
         self._history_loaded = True
@@ -320,6 +433,12 @@ class Daemon:
             await self.auth.load()
         except SlamonError as exc:
             logger.warning("stored login failures not read: %s", exc)
+        if self.cluster is not None and self.relay is not None and self.cluster.mine is None:
+            try:  # a first start without the database: join now
+                await self.relay.start()
+                await self.cluster.join()
+            except SlamonError as exc:
+                logger.warning("cannot join the cluster yet (retried every heartbeat): %s", exc)
 
     async def _keep_running(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Run ``loop``; if it ever fails or returns before the stop, say so and restart it."""
@@ -358,8 +477,11 @@ class Daemon:
         self.writer.stop()
         self.link.stop()
         self.overload.stop()
+        if self.cluster is not None and self.relay is not None:
+            self.cluster.stop()
+            self.relay.stop()
         for t in self._tasks:
-            if t.get_name() in ("upkeep", "link"):
+            if t.get_name() in ("upkeep", "link", "cluster", "events"):
                 t.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout=15)
@@ -385,6 +507,8 @@ class Daemon:
         self.spool.close()
         await self.feed.stop()
         await self.prober.aclose()
+        if self.cluster is not None and self.link.ready:
+            await self.cluster.leave()
         await self.store.close()
         await self.link.release()
         await self._journal_lock.release()
@@ -396,7 +520,12 @@ class Daemon:
             if not self.link.ready:  # not reached yet (or lost): the link says so
                 await asyncio.sleep(10)
                 continue
+            if not self.leader.leads(UPKEEP):  # another node of the cluster does it
+                await asyncio.sleep(5)
+                continue
             try:
+                if self.cluster is not None:
+                    await self.cluster.store.prune_events(EVENTS_KEPT_S)
                 await self.store.maintain()
                 await self.auth.prune()
                 r = await self.store.apply_retention(
@@ -421,7 +550,7 @@ class Daemon:
         """Re-read the active services (after a change over the feed) and reschedule."""
         services = await self.store.list_services()
         self.state.set_services(services)
-        self.scheduler.set_services(services)
+        self._schedule(services)
 
     async def maintenance_changed(self) -> None:
         """Re-read the maintenance windows that have not ended."""
@@ -477,7 +606,7 @@ class Daemon:
                 services = [s for s in self.settings.services if s.active]
                 before = {sid: st.service for sid, st in self.state.services.items()}
                 self.state.set_services(services)
-                self.scheduler.set_services(services)
+                self._schedule(services)
                 self.maintenance.windows = [
                     w for w in self.settings.maintenance_windows if w.ends_at > self.clock.now()
                 ]
@@ -534,7 +663,11 @@ class Daemon:
             "sessions": len(self.feed.sessions),
             "connections": self.feed.limits.stats(),
             "services": len(self.state.services),
-        }
+        } | (
+            {"cluster": self.cluster.stats() | (self.relay.stats() if self.relay else {})}
+            if self.cluster is not None
+            else {}
+        )
 
     # -- the check path ---------------------------------------------------------------
 
@@ -543,7 +676,7 @@ class Daemon:
         check = await self.prober.check(service, maintenance=in_maintenance)
         self.on_check(check)
         st = self.state.services.get(service.id)
-        if st is not None and st.failure_pending and not check.maintenance:
+        if st is not None and st.pending_in(check.region) and not check.maintenance:
             # Confirm a failure (or a recovery) sooner than the next regular slot.
             self.scheduler.check_soon(service.id, min(RECHECK_AFTER_S, service.interval_s / 3))
 
@@ -559,10 +692,11 @@ class Daemon:
     def _count(self, check: Check) -> None:
         """Fold a durable check into the live state, journal what it changed, tell subscribers."""
         changes = self.state.apply(check)
-        for t in changes.transitions:
-            self.writer.add(t)
-        if changes.episode is not None:
-            self.writer.add(changes.episode)
+        if self._persists_state():
+            for t in changes.transitions:
+                self.writer.add(t)
+            if changes.episode is not None:
+                self.writer.add(changes.episode)
         self.incidents.on_check(check, changes.episode)
         st = self.state.services.get(check.service_id)
         if st is not None and self.events.has_subscribers("check"):
@@ -581,7 +715,8 @@ class Daemon:
 
     def _on_transition(self, t: Transition) -> None:
         """A transition made outside a check (the incident floor): journal and announce it."""
-        self.writer.add(t)
+        if self._persists_state():
+            self.writer.add(t)
         self._announce(t)
 
     def _announce(self, t: Transition) -> None:

@@ -46,6 +46,7 @@ from .base import (
     Store,
     SyncResult,
 )
+from .cluster import ClusterStore
 from .dialects.base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row
 from .migrate import load_migrations
 
@@ -114,6 +115,9 @@ class SqlStore(Store):
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.backend = dialect.name
+        self.events_node: str | None = None
+        """issue 15: set on a node of a cluster: each batch of new checks is also an event
+        for the other nodes (store/cluster.py), in the same transaction."""
 
     async def open(self) -> None:
         await self.dialect.open()
@@ -268,6 +272,7 @@ class SqlStore(Store):
             c.maintenance,
             c.interval_s,
             None if c.cert_expires_at is None else self.dialect.time(c.cert_expires_at),
+            c.region or "",
         )
 
     def _check(self, r: Row) -> Check:
@@ -283,6 +288,7 @@ class SqlStore(Store):
             maintenance=bool(r[8]),
             interval_s=float(r[9]),
             cert_expires_at=self._from_time(r[10]),
+            region=r[11] or None,
         )
 
     async def write_batch(self, records: Sequence[Record]) -> int:
@@ -298,6 +304,9 @@ class SqlStore(Store):
                 new = [c for c, r in zip(checks, rows, strict=True) if r[:3] in stored]
             if new:
                 await self._fold(con, new)
+                if self.events_node is not None:
+                    payload = [c.to_dict() for c in new]
+                    await ClusterStore.publish(con, self.events_node, "checks", payload)
             if transitions:
                 await con.executemany(
                     "INSERT INTO status_history (service_id, status, previous, at)"
@@ -1159,6 +1168,7 @@ def service_from_json(text: str, *, active: bool | None = None) -> Service:
     d["expect_status"] = tuple(tuple(r) for r in d.get("expect_status", [[200, 299]]))
     d["headers"] = tuple(tuple(h) for h in d.get("headers", []))
     d["tags"] = tuple(d.get("tags", ()))
+    d["regions"] = tuple(d.get("regions", ()))
     d = {k: v for k, v in d.items() if k in Service.__dataclass_fields__}
     if active is not None:
         d["active"] = active

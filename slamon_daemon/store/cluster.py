@@ -1,0 +1,352 @@
+"""What the nodes of a cluster share in PostgreSQL (issue 15, docs/cluster.md): the nodes
+and their heartbeats, the leases that place services on nodes, the singletons, and the
+events that cross nodes.
+
+Every time is the database's ``now()``: the nodes' clocks never have to agree. Leases are
+taken with ``FOR UPDATE SKIP LOCKED``, so nodes taking at once never wait for each other
+nor take the same lease. The SQL is PostgreSQL's; the connections and the errors come from
+the dialect (store/dialects/postgres.py), as everywhere in the store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .dialects.base import Connection, Dialect
+
+EVENTS_CHANNEL = "slamon_events"
+"""The NOTIFY channel: its payload is the id of a ``cluster_events`` row."""
+
+
+@dataclass(slots=True)
+class NodeInfo:
+    """One row of ``nodes``, as ``slamon nodes`` and nodes.list show it."""
+
+    name: str
+    region: str | None
+    version: str
+    hostname: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    stopped_at: datetime | None
+    heartbeat_age_s: float
+    leases: int
+    health: dict[str, Any] = field(default_factory=dict)
+    sick: str | None = None
+
+    def state(self, lease_timeout: float) -> str:
+        """running, stopped (a clean stop) or dead (no heartbeat for a lease timeout)."""
+        if self.stopped_at is not None:
+            return "stopped"
+        return "running" if self.heartbeat_age_s <= lease_timeout else "dead"
+
+    def to_dict(self, lease_timeout: float) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "region": self.region,
+            "version": self.version,
+            "hostname": self.hostname,
+            "pid": self.pid,
+            "started_at": self.started_at.isoformat(),
+            "heartbeat_at": self.heartbeat_at.isoformat(),
+            "heartbeat_age_s": round(self.heartbeat_age_s, 1),
+            "stopped_at": self.stopped_at.isoformat() if self.stopped_at else None,
+            "state": self.state(lease_timeout),
+            "leases": self.leases,
+            "health": self.health,
+            "sick": self.sick,
+        }
+
+
+@dataclass(slots=True)
+class Event:
+    """One row of ``cluster_events``."""
+
+    id: int
+    node: str
+    kind: str
+    payload: Any
+
+
+class ClusterStore:
+    """The cluster's tables, over the store's dialect (PostgreSQL)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+    # -- nodes ------------------------------------------------------------------------
+
+    async def register(
+        self, node: str, region: str | None, version: str, hostname: str, pid: int
+    ) -> None:
+        """This node starts: (re)write its row, heartbeat now."""
+        async with self.dialect.transaction() as con:
+            await con.execute(
+                "INSERT INTO nodes (name, region, version, hostname, pid, started_at,"
+                " heartbeat_at) VALUES (?, ?, ?, ?, ?, now(), now()) ON CONFLICT (name) DO"
+                " UPDATE SET region = EXCLUDED.region, version = EXCLUDED.version, hostname ="
+                " EXCLUDED.hostname, pid = EXCLUDED.pid, started_at = now(), heartbeat_at ="
+                " now(), stopped_at = NULL, sick = NULL",
+                node,
+                region,
+                version,
+                hostname,
+                pid,
+            )
+
+    async def heartbeat(self, node: str, health: dict[str, Any], sick: str | None) -> None:
+        async with self.dialect.transaction() as con:
+            await con.execute(
+                "UPDATE nodes SET heartbeat_at = now(), stopped_at = NULL, health = ?::jsonb,"
+                " sick = ? WHERE name = ?",
+                json.dumps(health),
+                sick,
+                node,
+            )
+
+    async def stopped(self, node: str) -> None:
+        """A clean stop: the node's leases and singletons are free at once."""
+        async with self.dialect.transaction() as con:
+            await con.execute("UPDATE nodes SET stopped_at = now() WHERE name = ?", node)
+            await con.execute(
+                "UPDATE leases SET node = NULL, expires_at = '-infinity' WHERE node = ?", node
+            )
+            await con.execute("DELETE FROM singletons WHERE node = ?", node)
+
+    async def nodes(self) -> list[NodeInfo]:
+        async with self.dialect.read() as con:
+            rows = await con.fetch(
+                "SELECT n.name, n.region, n.version, n.hostname, n.pid, n.started_at,"
+                " n.heartbeat_at, n.stopped_at, extract(epoch FROM now() - n.heartbeat_at),"
+                " (SELECT count(*) FROM leases l WHERE l.node = n.name AND l.expires_at >"
+                " now()), n.health::text, n.sick FROM nodes n ORDER BY n.region, n.name"
+            )
+        t = self.dialect.from_time
+        return [
+            NodeInfo(
+                name=r[0],
+                region=r[1],
+                version=r[2],
+                hostname=r[3],
+                pid=int(r[4]),
+                started_at=t(r[5]),
+                heartbeat_at=t(r[6]),
+                stopped_at=t(r[7]) if r[7] is not None else None,
+                heartbeat_age_s=float(r[8]),
+                leases=int(r[9]),
+                health=json.loads(r[10] or "{}"),
+                sick=r[11],
+            )
+            for r in rows
+        ]
+
+    async def live_regions(self, lease_timeout: float) -> list[str]:
+        """The regions of the nodes alive now (a heartbeat within the lease timeout)."""
+        async with self.dialect.read() as con:
+            rows = await con.fetch(
+                "SELECT DISTINCT region FROM nodes WHERE region IS NOT NULL AND stopped_at IS"
+                " NULL AND heartbeat_at > now() - make_interval(secs => ?) ORDER BY 1",
+                lease_timeout,
+            )
+        return [str(r[0]) for r in rows]
+
+    async def sick_nodes(self, lease_timeout: float) -> dict[str, str]:
+        """The nodes alive now that are flagged sick, and why."""
+        async with self.dialect.read() as con:
+            rows = await con.fetch(
+                "SELECT name, sick FROM nodes WHERE sick IS NOT NULL AND stopped_at IS NULL"
+                " AND heartbeat_at > now() - make_interval(secs => ?)",
+                lease_timeout,
+            )
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    # -- leases -----------------------------------------------------------------------
+
+    async def place(
+        self,
+        node: str,
+        region: str,
+        service_ids: Sequence[str],
+        lease_timeout: float,
+        release_at_most: int,
+    ) -> Placement:
+        """One round of placement for ``node`` in ``region``, over the services that region
+        probes: renew the node's leases, take free or expired ones up to its fair share
+        (the services over the region's live nodes, rounded up), give back at most
+        ``release_at_most`` above it (a node that joined takes them: no herd)."""
+        ids = list(service_ids)
+        async with self.dialect.transaction() as con:
+            await con.execute(
+                "INSERT INTO leases (service_id, region) SELECT unnest(?::text[]), ?"
+                " ON CONFLICT DO NOTHING",
+                ids,
+                region,
+            )
+            # Services no longer probed from here: their leases go.
+            await con.execute(
+                "UPDATE leases SET node = NULL, expires_at = '-infinity' WHERE node = ? AND"
+                " region = ? AND NOT (service_id = ANY(?))",
+                node,
+                region,
+                ids,
+            )
+            held = [
+                str(r[0])
+                for r in await con.fetch(
+                    "UPDATE leases SET expires_at = now() + make_interval(secs => ?) WHERE"
+                    " node = ? AND region = ? AND service_id = ANY(?) RETURNING service_id",
+                    lease_timeout,
+                    node,
+                    region,
+                    ids,
+                )
+            ]
+            alive = await con.fetch(
+                "SELECT count(*) FROM nodes WHERE region = ? AND stopped_at IS NULL AND"
+                " heartbeat_at > now() - make_interval(secs => ?)",
+                region,
+                lease_timeout,
+            )
+            peers = max(1, int(alive[0][0]))
+            share = -(-len(ids) // peers)
+            taken: list[str] = []
+            released: list[str] = []
+            if len(held) < share:
+                taken = await self._take(con, node, region, ids, share - len(held), lease_timeout)
+            elif len(held) > share and release_at_most > 0:
+                released = sorted(held)[-min(len(held) - share, release_at_most) :]
+                await con.execute(
+                    "UPDATE leases SET node = NULL, expires_at = '-infinity' WHERE node = ?"
+                    " AND region = ? AND service_id = ANY(?)",
+                    node,
+                    region,
+                    released,
+                )
+            mine = sorted((set(held) - set(released)) | set(taken))
+        return Placement(mine, taken, released, peers)
+
+    @staticmethod
+    async def _take(
+        con: Connection, node: str, region: str, ids: list[str], n: int, lease_timeout: float
+    ) -> list[str]:
+        rows = await con.fetch(
+            "WITH free AS (SELECT service_id FROM leases WHERE region = ? AND service_id ="
+            " ANY(?) AND (node IS NULL OR expires_at < now()) ORDER BY expires_at, service_id"
+            " LIMIT ? FOR UPDATE SKIP LOCKED) UPDATE leases l SET node = ?, expires_at ="
+            " now() + make_interval(secs => ?), taken_at = now(), moves = l.moves + 1 FROM"
+            " free WHERE l.region = ? AND l.service_id = free.service_id RETURNING"
+            " l.service_id",
+            region,
+            ids,
+            n,
+            node,
+            lease_timeout,
+            region,
+        )
+        return sorted(str(r[0]) for r in rows)
+
+    async def lease_moves(self) -> int:
+        """How many times leases changed hands, all told (lease churn)."""
+        async with self.dialect.read() as con:
+            rows = await con.fetch("SELECT coalesce(sum(moves), 0) FROM leases")
+        return int(rows[0][0])
+
+    async def leases(self) -> list[tuple[str, str, str | None, bool]]:
+        """Every lease: (service_id, region, node, still running)."""
+        async with self.dialect.read() as con:
+            rows = await con.fetch(
+                "SELECT service_id, region, node, expires_at > now() FROM leases ORDER BY 1, 2"
+            )
+        return [(str(r[0]), str(r[1]), r[2], bool(r[3])) for r in rows]
+
+    # -- singletons -------------------------------------------------------------------
+
+    async def hold_singleton(self, name: str, node: str, ttl: float) -> bool:
+        """Take or renew the singleton ``name`` for ``ttl`` seconds; whether this node holds it."""
+        async with self.dialect.transaction() as con:
+            rows = await con.fetch(
+                "INSERT INTO singletons (name, node, expires_at, since) VALUES (?, ?, now() +"
+                " make_interval(secs => ?), now()) ON CONFLICT (name) DO UPDATE SET node ="
+                " EXCLUDED.node, expires_at = EXCLUDED.expires_at, since = CASE WHEN"
+                " singletons.node = EXCLUDED.node THEN singletons.since ELSE now() END WHERE"
+                " singletons.node = EXCLUDED.node OR singletons.expires_at < now()"
+                " RETURNING node",
+                name,
+                node,
+                ttl,
+            )
+        return bool(rows)
+
+    async def resign_singletons(self, node: str) -> None:
+        async with self.dialect.transaction() as con:
+            await con.execute("DELETE FROM singletons WHERE node = ?", node)
+
+    async def singletons(self) -> dict[str, str]:
+        """Each singleton's holder (while its lease runs)."""
+        async with self.dialect.read() as con:
+            rows = await con.fetch("SELECT name, node FROM singletons WHERE expires_at > now()")
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    # -- events -----------------------------------------------------------------------
+
+    @staticmethod
+    async def publish(con: Connection, node: str, kind: str, payload: Any) -> None:
+        """Store an event and notify every node (inside the caller's transaction: the
+        notification goes out when, and only if, it commits)."""
+        rows = await con.fetch(
+            "INSERT INTO cluster_events (node, kind, payload) VALUES (?, ?, ?::jsonb) RETURNING id",
+            node,
+            kind,
+            json.dumps(payload),
+        )
+        await con.execute(f"SELECT pg_notify('{EVENTS_CHANNEL}', ?)", str(rows[0][0]))
+
+    async def publish_now(self, node: str, kind: str, payload: Any) -> None:
+        async with self.dialect.transaction() as con:
+            await self.publish(con, node, kind, payload)
+
+    async def events(self, ids: Sequence[int]) -> list[Event]:
+        async with self.dialect.read() as con:
+            rows = await con.fetch(
+                "SELECT id, node, kind, payload::text FROM cluster_events WHERE id = ANY(?)"
+                " ORDER BY id",
+                list(ids),
+            )
+        return [Event(int(r[0]), r[1], r[2], json.loads(r[3])) for r in rows]
+
+    async def events_after(self, last_id: int, limit: int = 10_000) -> list[Event]:
+        async with self.dialect.read() as con:
+            rows = await con.fetch(
+                "SELECT id, node, kind, payload::text FROM cluster_events WHERE id > ?"
+                " ORDER BY id LIMIT ?",
+                last_id,
+                limit,
+            )
+        return [Event(int(r[0]), r[1], r[2], json.loads(r[3])) for r in rows]
+
+    async def last_event_id(self) -> int:
+        async with self.dialect.read() as con:
+            rows = await con.fetch("SELECT coalesce(max(id), 0) FROM cluster_events")
+        return int(rows[0][0])
+
+    async def prune_events(self, older_than_s: float) -> int:
+        async with self.dialect.transaction() as con:
+            return await con.execute(
+                "DELETE FROM cluster_events WHERE at < now() - make_interval(secs => ?)",
+                older_than_s,
+            )
+
+
+@dataclass(slots=True)
+class Placement:
+    """One round of placement: the services this node probes now, and what changed."""
+
+    mine: list[str]
+    taken: list[str]
+    released: list[str]
+    peers: int
