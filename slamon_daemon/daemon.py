@@ -205,6 +205,7 @@ class Daemon:
         self._background: set[asyncio.Task[Any]] = set()
         self._history_loaded = True  # False while a start without the database waits for it
         self.checks_made = 0
+        self._started_at = self.clock.now()
         self.task_restarts = 0
         self._last_made: dict[str, Check] = {}  # the last check made of each service
 
@@ -646,6 +647,38 @@ class Daemon:
         if not result.changes and not result.problems:
             logger.info("reload: nothing changed")
         return result
+
+    async def nodes(self) -> dict[str, Any]:
+        """nodes.list: the cluster's nodes from the database; this daemon alone otherwise."""
+        cfg = self.settings.daemon
+        if self.cluster is None:
+            why = (
+                "SQLite is single-node"
+                if self.store.backend == "sqlite"
+                else "PostgreSQL without [daemon] region: single node"
+            )
+            return {
+                "cluster": False,
+                "note": why,
+                "nodes": [
+                    {
+                        "name": cfg.node,
+                        "region": None,
+                        "version": __version__,
+                        "started_at": self._started_at.isoformat(),
+                        "state": "running",
+                        "services": len(self.state.services),
+                    }
+                ],
+                "singletons": {},
+            }
+        nodes = await self.cluster.store.nodes()
+        return {
+            "cluster": True,
+            "node": cfg.node,
+            "nodes": [n.to_dict(cfg.lease_timeout) for n in nodes],
+            "singletons": await self.cluster.store.singletons(),
+        }
 
     def stats(self) -> dict[str, Any]:
         writer = self.writer.stats()

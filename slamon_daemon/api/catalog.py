@@ -7,6 +7,7 @@ from . import (
     incidents,
     logins,
     maintenance,
+    nodes,
     presence,
     service_admin,
     services,
@@ -30,4 +31,5 @@ def api_methods() -> list[Method]:
         *incidents.methods(),
         *presence.methods(),
         *control.methods(),
+        *nodes.methods(),
     ]
