@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
-import pytest
 
 from tests.daemon.support import FeedClient
 
