@@ -24,6 +24,7 @@ import asyncpg  # type: ignore[import-untyped]
 from tests.daemon.support import FeedClient
 
 from .proxy import TcpProxy
+from .test_cli_db import slamon
 from .slamond import Slamond, wait_for
 
 REGIONS = {"a": ("eu", "127.0.0.2"), "b": ("us", "127.0.0.3"), "c": ("ap", "127.0.0.4")}
@@ -209,6 +210,11 @@ async def test_three_regions_quorum_decides_and_one_auto_incident(pg_url: str) -
                 "b": ("us", "running"),
                 "c": ("ap", "running"),
             }
+            # slamon nodes: the same, read from the database.
+            out = slamon("nodes", "--config", str(daemons[0].config), cwd=folder)
+            assert out.returncode == 0, out.stderr
+            lines = {line.split()[0]: line.split()[1:3] for line in out.stdout.splitlines()[1:]}
+            assert lines == {"a": ["eu", "running"], "b": ["us", "running"], "c": ["ap", "running"]}
         finally:
             await _stop_all(daemons)
 
