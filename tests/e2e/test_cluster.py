@@ -24,8 +24,8 @@ import asyncpg  # type: ignore[import-untyped]
 from tests.daemon.support import FeedClient
 
 from .proxy import TcpProxy
-from .test_cli_db import slamon
 from .slamond import Slamond, wait_for
+from .test_cli_db import slamon
 
 REGIONS = {"a": ("eu", "127.0.0.2"), "b": ("us", "127.0.0.3"), "c": ("ap", "127.0.0.4")}
 
