@@ -716,6 +716,7 @@ class Daemon:
     def on_check(self, check: Check) -> None:
         """Journal a check; once it is journaled (or stored, when the journal fails), count it."""
         self.checks_made += 1
+        check = self.state.classify(check)  # a cluster's quorum figures (issue 15)
         # It takes back the downtime of a failed check before it that it cuts short.
         check = link_previous(self._last_made.get(check.service_id), check)
         self._last_made[check.service_id] = check

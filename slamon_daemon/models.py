@@ -126,6 +126,13 @@ class Check:
     previous_down_until: datetime | None = None
     # issue 15: the region of the node that made it (None: a single-node daemon)
     region: str | None = None
+    # issue 15, a failed check in a cluster: ``regional`` when fewer than the quorum of the
+    # service's regions saw it fail (it counts as up in the quorum figures); else ``share``
+    # is how many regions saw it fail, each standing for that share of the downtime
+    # (README "Several regions"). ``previous_share``: the share of the check before it.
+    regional: bool = False
+    share: int = 1
+    previous_share: int = 1
 
     @property
     def failed(self) -> bool:
@@ -153,7 +160,16 @@ class Check:
                 if self.previous_down_until is not None
                 else {}
             )
-            | ({"region": self.region} if self.region is not None else {})
+            | (
+                {
+                    "region": self.region,
+                    "regional": self.regional,
+                    "share": self.share,
+                    "previous_share": self.previous_share,
+                }
+                if self.region is not None
+                else {}
+            )
         )
 
     @classmethod
@@ -178,6 +194,9 @@ class Check:
             if d.get("previous_down_until")
             else None,
             region=str(d["region"]) if d.get("region") else None,
+            regional=bool(d.get("regional", False)),
+            share=max(1, int(d.get("share", 1))),  # type: ignore[call-overload]
+            previous_share=max(1, int(d.get("previous_share", 1))),  # type: ignore[call-overload]
         )
 
 

@@ -28,6 +28,7 @@ the worst status seen, and closes at the check that brings the service back to o
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ class RegionState:
     confirmed_down: bool = False
     node: str = ""
     last_at: datetime | None = None
+    last_failed: bool = False
 
 
 def quorum_of(service: Service, regions: int) -> int:
@@ -368,7 +370,7 @@ class LiveState:
             r = st.regions[c.region] = RegionState()
         if r.last_at is not None and c.started_at < r.last_at:
             return  # a late check (a node's journal replayed): counted in the days only
-        r.node, r.last_at = c.node, c.started_at
+        r.node, r.last_at, r.last_failed = c.node, c.started_at, c.outcome is Outcome.DOWN
         confirm = st.service.confirm_failures
         if c.outcome is Outcome.DOWN:
             r.consecutive_failures += 1
@@ -382,11 +384,35 @@ class LiveState:
                 r.confirmed_down = False
                 st.flap_after = c.started_at  # that region's failures no longer flap
 
+    def _expected_regions(self, st: ServiceState) -> set[str]:
+        """The regions that probe a service: its own list, else every region present."""
+        expected = set(st.service.regions or self.known_regions or st.regions)
+        return expected | {name for name in st.regions if not st.service.regions}
+
+    def classify(self, check: Check) -> Check:
+        """A new check of a cluster's node, marked for the quorum figures (issue 15): a
+        failure that fewer than the quorum of regions see now (their latest checks, this
+        one included; sick nodes' not counted) is ``regional``; else its ``share`` is how
+        many regions see it (each stands for that share of the downtime)."""
+        st = self.services.get(check.service_id)
+        if check.region is None or st is None or not check.failed or check.maintenance:
+            return check
+        expected = self._expected_regions(st) | {check.region}
+        failing = {
+            name
+            for name, r in st.regions.items()
+            if name in expected and r.last_failed and r.node not in self.sick_nodes
+        } - {check.region}
+        if check.node not in self.sick_nodes:
+            failing.add(check.region)
+        if len(failing) >= quorum_of(st.service, len(expected)):
+            return dataclasses.replace(check, share=len(failing))
+        return dataclasses.replace(check, regional=True)
+
     def _judge_regions(self, st: ServiceState) -> None:
         """The service's confirmation from its regions' (issue 15): a major outage needs a
         quorum of regions, not counting those whose node is sick."""
-        expected = set(st.service.regions or self.known_regions or st.regions)
-        expected |= {name for name in st.regions if not st.service.regions}
+        expected = self._expected_regions(st)
         counted = {
             name: r
             for name, r in st.regions.items()

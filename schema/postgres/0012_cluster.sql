@@ -1,6 +1,10 @@
 -- Issue 15: several nodes on one PostgreSQL (docs/cluster.md).
 -- Each check says the region of the node that made it ('' on a single-node daemon).
 ALTER TABLE checks ADD COLUMN region text NOT NULL DEFAULT '';
+-- A failed check fewer than the quorum of regions saw fail (it counts as up in the quorum
+-- figures), and how many regions saw it fail (its downtime is shared among them).
+ALTER TABLE checks ADD COLUMN regional boolean NOT NULL DEFAULT false;
+ALTER TABLE checks ADD COLUMN share integer NOT NULL DEFAULT 1;
 
 -- Every daemon that ran on this database: its name, region and heartbeat. A node whose
 -- heartbeat is older than the lease timeout is dead (its leases expire with it).

@@ -36,7 +36,7 @@ from ..models import (
     User,
     role_from_name,
 )
-from ..rollup import Rollup, linked, rollup_deltas
+from ..rollup import Rollup, linked, rollup_deltas, uptime_percent_text
 from .base import (
     DaemonLock,
     LoginFailureRow,
@@ -273,6 +273,8 @@ class SqlStore(Store):
             c.interval_s,
             None if c.cert_expires_at is None else self.dialect.time(c.cert_expires_at),
             c.region or "",
+            c.regional,
+            c.share,
         )
 
     def _check(self, r: Row) -> Check:
@@ -289,7 +291,20 @@ class SqlStore(Store):
             interval_s=float(r[9]),
             cert_expires_at=self._from_time(r[10]),
             region=r[11] or None,
+            regional=bool(r[12]),
+            share=int(r[13]),
         )
+
+    async def region_uptime(self, service_id: str, since: datetime) -> dict[str, str]:
+        rows = await self._fetch(
+            "SELECT region, count(*), sum(CASE WHEN outcome <> 'down' AND NOT maintenance THEN 1"
+            " ELSE 0 END),"
+            " sum(CASE WHEN maintenance THEN 1 ELSE 0 END) FROM checks WHERE service_id = ?"
+            " AND started_at >= ? AND region <> '' GROUP BY region ORDER BY region",
+            service_id,
+            self.dialect.time(since),
+        )
+        return {str(r[0]): uptime_percent_text(int(r[2]), 0, int(r[1]), int(r[3])) for r in rows}
 
     async def write_batch(self, records: Sequence[Record]) -> int:
         if not records:

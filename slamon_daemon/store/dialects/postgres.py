@@ -41,7 +41,7 @@ _PARTITION_RE = re.compile(r"^checks_p(\d{8})$")
 _INSERT_CHECKS = (
     f"INSERT INTO checks ({CHECK_COLUMNS}) SELECT * FROM unnest(?::text[], ?::timestamptz[],"
     " ?::text[], ?::float8[], ?::int4[], ?::text[], ?::text[], ?::text[], ?::bool[],"
-    " ?::float8[], ?::timestamptz[], ?::text[]) ON CONFLICT DO NOTHING RETURNING service_id, started_at, node"
+    " ?::float8[], ?::timestamptz[], ?::text[], ?::bool[], ?::int4[]) ON CONFLICT DO NOTHING RETURNING service_id, started_at, node"
 )
 # Errors that mean "the database is not reachable now" rather than "this statement is wrong".
 _UNAVAILABLE = (
