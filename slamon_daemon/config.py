@@ -131,6 +131,14 @@ class DaemonConfig(BaseModel):
     lease_timeout: Duration = Field(default=10.0, ge=1, le=600)
     """A node that has not renewed its leases for this long is dead: its services move."""
 
+    health_interval: Duration = Field(default=60.0, ge=0.5, le=3600)
+    """How often a node samples its own health (CPU, memory, disk, network, lateness,
+    self-check) in a cluster."""
+
+    reference_url: str | None = None
+    """A target known to be up that a node of a cluster checks with every health sample
+    (its self-check); a node whose self-check fails is sick: its failures do not count."""
+
     anonymous_read: bool = True
     """Let clients without a login read (never write). For unattended NOC screens."""
 

@@ -35,6 +35,7 @@ from .api.presence import end_presence
 from .api.registry import Registry
 from .auth import Auth, load_or_create_secret
 from .clock import Clock, SystemClock
+from .cluster.health import HealthWatch
 from .cluster.leadership import INCIDENTS, UPKEEP, Leadership, SoleLeader
 from .cluster.node import ClusterNode
 from .cluster.notify import EventRelay, Listen
@@ -77,6 +78,9 @@ from .writer import CheckWriter
 
 logger = logging.getLogger("slamon.daemon")
 
+HEALTH_DAILY_KEPT_DAYS = 400
+"""Daily node-health rows are kept as long as rollups (hourly ones as raw checks)."""
+
 EVENTS_KEPT_S = 3600.0
 """A cluster's events table keeps an hour (a node away longer reloads from the tables)."""
 
@@ -109,6 +113,7 @@ class Daemon:
         # issue 15: a node of a cluster (PostgreSQL and [daemon] region), else alone.
         self.cluster: ClusterNode | None = None
         self.relay: EventRelay | None = None
+        self.health: HealthWatch | None = None
         self.leader: Leadership = SoleLeader()
         """Whether this daemon runs a singleton now (cluster/leadership.py): auto-incidents,
         retention and partition maintenance, alert sending. Always, when alone."""
@@ -212,6 +217,24 @@ class Daemon:
     def _join_cluster(self, cluster_store: ClusterStore, listen: Listen) -> None:
         """Wire this daemon as a node of a cluster (docs/cluster.md)."""
         cfg = self.settings.daemon
+        reference = (
+            Service(
+                id="self-check",
+                name="self-check",
+                url=cfg.reference_url,
+                interval_s=cfg.health_interval,
+                timeout_s=min(10.0, cfg.health_interval),
+            )
+            if cfg.reference_url
+            else None
+        )
+        self.health = HealthWatch(
+            self.spool.folder,
+            lambda: self.scheduler.lateness().p99,
+            lateness_limit_s=cfg.overload_lateness,
+            reference=reference,
+            check=self.prober.check,
+        )
         self.cluster = ClusterNode(
             cluster_store,
             cfg,
@@ -219,12 +242,29 @@ class Daemon:
             services=lambda: [st.service for st in self.state.services.values()],
             on_placed=self._placed,
             on_view=self._cluster_view,
+            health=lambda: (self.health.latest if self.health else {}, self._sick_reason()),
         )
         self.leader = self.cluster.leadership
         self.incidents.may_act = lambda: self.leader.leads(INCIDENTS)
         self.relay = EventRelay(cluster_store, listen, cfg.node, self._remote_event)
         self.events.attach(self.relay)
         self.store.events_node = cfg.node  # type: ignore[attr-defined]
+
+    def _sick_reason(self) -> str | None:
+        return self.health.sick if self.health is not None else None
+
+    async def _watch_health(self) -> None:
+        """Sample this node's health every health_interval; sum it into node_health."""
+        assert self.health is not None and self.cluster is not None
+        while not self._stop.is_set():
+            sample = await self.health.sample()
+            try:
+                await self.cluster.store.add_health(
+                    self.settings.daemon.node, sample, self.health.sick is not None
+                )
+            except SlamonError as exc:
+                logger.debug("health sample not stored: %s", exc)
+            await asyncio.sleep(self.settings.daemon.health_interval)
 
     def _schedule(self, services: list[Service]) -> None:
         """Schedule the services this daemon probes: all of them when alone; in a cluster,
@@ -353,6 +393,9 @@ class Daemon:
                     self._keep_running("cluster", self.cluster.run), name="cluster"
                 ),
                 asyncio.create_task(self._keep_running("events", self.relay.run), name="events"),
+                asyncio.create_task(
+                    self._keep_running("health", self._watch_health), name="health"
+                ),
             ]
         self.started.set()
         logger.info(
@@ -482,7 +525,7 @@ class Daemon:
             self.cluster.stop()
             self.relay.stop()
         for t in self._tasks:
-            if t.get_name() in ("upkeep", "link", "cluster", "events"):
+            if t.get_name() in ("upkeep", "link", "cluster", "events", "health"):
                 t.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout=15)
@@ -527,6 +570,9 @@ class Daemon:
             try:
                 if self.cluster is not None:
                     await self.cluster.store.prune_events(EVENTS_KEPT_S)
+                    await self.cluster.store.prune_health(
+                        self.settings.daemon.retention_days, HEALTH_DAILY_KEPT_DAYS
+                    )
                 await self.store.maintain()
                 await self.auth.prune()
                 r = await self.store.apply_retention(

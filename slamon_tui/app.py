@@ -43,6 +43,7 @@ from slamon_tui.screens.help import HelpScreen
 from slamon_tui.screens.incidents import IncidentsScreen
 from slamon_tui.screens.login import LoginScreen
 from slamon_tui.screens.noc import NocScreen
+from slamon_tui.screens.nodes import NodesScreen
 from slamon_tui.screens.sla import SlaScreen
 from slamon_tui.themes import THEMES
 from slamon_tui.token_cache import TokenCache
@@ -70,6 +71,7 @@ class SlamonApp(OrderedKeys):
         Binding("I", "incidents", "Incidents"),
         Binding("S", "sla", "SLA"),
         Binding("A", "admin", "Admin"),
+        Binding("O", "nodes", "Nodes"),
         Binding("L", "login", "Log in"),
         Binding("r", "resync", "Resync"),
         Binding("ctrl+l", "logout", "Log out", show=False),  # in the palette and in help
@@ -289,6 +291,11 @@ class SlamonApp(OrderedKeys):
         """Open the admin screen (admins only)."""
         if self.check_action("admin", ()):
             self.push_screen(AdminScreen(self.session.call))
+
+    def action_nodes(self) -> None:
+        """Open the cluster's nodes (issue 15)."""
+        if not isinstance(self.screen, NodesScreen):
+            self.push_screen(NodesScreen(self.session.call))
 
     def action_audit(self) -> None:
         """Open the audit log (admins only)."""

@@ -292,6 +292,80 @@ class ClusterStore:
             rows = await con.fetch("SELECT name, node FROM singletons WHERE expires_at > now()")
         return {str(r[0]): str(r[1]) for r in rows}
 
+    # -- health ---------------------------------------------------------------------
+
+    async def add_health(self, node: str, s: dict[str, Any], sick: bool) -> None:
+        """Sum one health sample into the node's hourly and daily rows."""
+        sc = s.get("selfcheck")
+        values = (
+            float(s.get("cpu_percent", 0.0)),
+            float(s.get("mem_percent", 0.0)),
+            float(s.get("disk_percent", 0.0)),
+            int(s.get("net_bytes", 0)),
+            float(s.get("lateness_p99_s", 0.0)),
+            1 if sc is not None and sc.get("outcome") == "down" else 0,
+            1 if sick else 0,
+        )
+        async with self.dialect.transaction() as con:
+            for period in ("hour", "day"):
+                await con.execute(
+                    "INSERT INTO node_health (node, period, at, samples, cpu_sum, cpu_max,"
+                    " mem_max, disk_max, net_bytes, lateness_max, selfcheck_failures,"
+                    " sick_samples) VALUES (?, ?, date_trunc(?, now()), 1, ?, ?, ?, ?, ?, ?, ?,"
+                    " ?) ON CONFLICT (node, period, at) DO UPDATE SET samples ="
+                    " node_health.samples + 1, cpu_sum = node_health.cpu_sum + EXCLUDED.cpu_sum,"
+                    " cpu_max = greatest(node_health.cpu_max, EXCLUDED.cpu_max), mem_max ="
+                    " greatest(node_health.mem_max, EXCLUDED.mem_max), disk_max ="
+                    " greatest(node_health.disk_max, EXCLUDED.disk_max), net_bytes ="
+                    " node_health.net_bytes + EXCLUDED.net_bytes, lateness_max ="
+                    " greatest(node_health.lateness_max, EXCLUDED.lateness_max),"
+                    " selfcheck_failures = node_health.selfcheck_failures +"
+                    " EXCLUDED.selfcheck_failures, sick_samples = node_health.sick_samples +"
+                    " EXCLUDED.sick_samples",
+                    node,
+                    period,
+                    period,
+                    values[0],
+                    values[0],
+                    *values[1:],
+                )
+
+    async def health_rows(self, node: str, period: str) -> list[dict[str, Any]]:
+        """A node's hourly or daily health, newest first."""
+        async with self.dialect.read() as con:
+            rows = await con.fetch(
+                "SELECT at, samples, cpu_sum, cpu_max, mem_max, disk_max, net_bytes,"
+                " lateness_max, selfcheck_failures, sick_samples FROM node_health WHERE"
+                " node = ? AND period = ? ORDER BY at DESC LIMIT 400",
+                node,
+                period,
+            )
+        return [
+            {
+                "at": self.dialect.from_time(r[0]).isoformat(),
+                "samples": int(r[1]),
+                "cpu_avg": round(float(r[2]) / max(1, int(r[1])), 1),
+                "cpu_max": float(r[3]),
+                "mem_max": float(r[4]),
+                "disk_max": float(r[5]),
+                "net_bytes": int(r[6]),
+                "lateness_max_s": float(r[7]),
+                "selfcheck_failures": int(r[8]),
+                "sick_samples": int(r[9]),
+            }
+            for r in rows
+        ]
+
+    async def prune_health(self, hourly_days: int, daily_days: int) -> None:
+        async with self.dialect.transaction() as con:
+            await con.execute(
+                "DELETE FROM node_health WHERE (period = 'hour' AND at < now() -"
+                " make_interval(days => ?)) OR (period = 'day' AND at < now() -"
+                " make_interval(days => ?))",
+                hourly_days,
+                daily_days,
+            )
+
     # -- events -----------------------------------------------------------------------
 
     @staticmethod

@@ -21,7 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
+from slamon_tui.app import make_app
 from tests.daemon.support import FeedClient
+from tests.tui.helpers import screen_text, wait_until
 
 from .proxy import TcpProxy
 from .slamond import Slamond, wait_for
@@ -380,3 +382,61 @@ async def test_a_node_cut_from_the_database_keeps_probing_and_replays(pg_url: st
         finally:
             await _stop_all([a, c])
             await proxy.cut()
+
+
+async def test_a_sick_nodes_failures_do_not_count_toward_the_quorum(pg_url: str) -> None:
+    folder = _folder()
+    async with _targets("pair") as t:
+        reference = await Picky().start()
+        try:
+            reference.refused = {"127.0.0.3"}  # node b's self-check fails: b is sick
+            t["pair"].refused = {"127.0.0.2", "127.0.0.3"}  # eu and us see it down
+            extra = f'health_interval = "500ms"\nreference_url = "{reference.url}"'
+            daemons = [_config(folder, n, pg_url, t, extra) for n in "abc"]
+            try:
+                for d in daemons:
+                    await d.start()
+
+                async def partial(d: Slamond) -> bool:
+                    st = (await _status(d))["pair"]
+                    return bool(
+                        st["status"] == "partial_outage"
+                        and st.get("status_note") == "down from eu only"
+                        and st["regions"].get("us", {}).get("down")
+                    )
+
+                for d in daemons:  # b's failures are seen, but do not make a quorum
+                    await wait_for(lambda d=d: partial(d), what=f"partial outage on {d.socket}")
+                nodes = {
+                    n["name"]: n for n in (await daemons[0].call("nodes.list"))["result"]["nodes"]
+                }
+                assert nodes["a"]["sick"] is None
+                assert nodes["c"]["sick"] is None
+                assert nodes["b"]["sick"].startswith(f"self-check of {reference.url} failed")
+                assert nodes["b"]["health"]["selfcheck"]["outcome"] == "down"
+                assert "lateness_p99_s" in nodes["b"]["health"]
+                assert "this node is sick (self-check" in daemons[1].log_text()
+                rows = await _rows(
+                    pg_url,
+                    "SELECT period, selfcheck_failures > 0 FROM node_health WHERE node = 'b'"
+                    " ORDER BY 1",
+                )
+                assert [tuple(r) for r in rows] == [("day", True), ("hour", True)]
+                # The TUI attached to node c: the Nodes view (O) says b is sick and why.
+                app = make_app(daemons[2].socket, retry_initial=0.05, retry_max=0.3)
+                async with app.run_test(size=(160, 30)) as pilot:
+                    await wait_until(pilot, lambda: "pair" in screen_text(app), within=15)
+                    await pilot.press("O")
+                    await wait_until(
+                        pilot, lambda: "SICK: self-check" in screen_text(app), within=15
+                    )
+                    text = screen_text(app)
+                    assert "Sick: b (their failures do not count)" in text
+                    b_line = next(
+                        ln for ln in text.splitlines() if ln.lstrip("│ ").startswith("b ")
+                    )
+                    assert "us" in b_line and "running" in b_line
+            finally:
+                await _stop_all(daemons)
+        finally:
+            await reference.stop()
