@@ -3,7 +3,9 @@
 Every ``health_interval`` (a minute by default) a node samples, from /proc and the
 filesystem (no extra dependency; fields it cannot read are left out):
 
-* ``cpu_percent``: the machine's CPU busy share since the last sample (/proc/stat);
+* ``cpu_percent``: the machine's CPU busy share since the last sample (/proc/stat), and
+  ``process_cpu_percent``: this daemon's own CPU, in percent of one core (its event loop
+  runs on one);
 * ``mem_percent``: memory in use (MemTotal − MemAvailable, /proc/meminfo);
 * ``disk_percent``: the journal folder's filesystem in use;
 * ``net_bytes``: bytes received and sent by every interface since the last sample;
@@ -11,7 +13,10 @@ filesystem (no extra dependency; fields it cannot read are left out):
 * ``selfcheck``: a check of ``[daemon] reference_url`` (a target known to be up), if set.
 
 A node is **sick** when its checks cannot be trusted: the self-check failed, the p99
-lateness is over ``overload_lateness``, or the CPU is saturated (``SICK_CPU_PERCENT``). The
+lateness is over ``overload_lateness``, or its own CPU is saturated (the daemon's event loop
+busy ``SICK_CPU_PERCENT`` of the time: its checks start late and measure slow). A busy
+machine alone is not sickness (on a shared host other programs use the CPU): it shows in
+the lateness when it matters. The
 reason is logged, written in ``nodes.sick`` (slamon nodes, nodes.list, the TUI), and every
 node leaves a sick node's failures out of the quorum. Samples are summed into hourly and
 daily rows of ``node_health``, kept as long as raw checks.
@@ -20,6 +25,7 @@ daily rows of ``node_health``, kept as long as raw checks.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Awaitable, Callable
@@ -31,7 +37,7 @@ from ..models import Check, Service
 logger = logging.getLogger("slamon.cluster")
 
 SICK_CPU_PERCENT = 95.0
-"""A machine this busy makes late and slow checks: its failures do not count."""
+"""A daemon this busy (of one core) makes late and slow checks: its failures do not count."""
 
 
 def _cpu_times() -> tuple[int, int] | None:
@@ -92,6 +98,7 @@ class HealthWatch:
         self._check = check
         self._cpu = _cpu_times()
         self._net = _net_bytes()
+        self._own: tuple[float, float] | None = None  # (process CPU s, monotonic s)
         self.latest: dict[str, Any] = {}
         self.sick: str | None = None
         self.samples = 0
@@ -104,6 +111,13 @@ class HealthWatch:
             busy, total = cpu[0] - self._cpu[0], cpu[1] - self._cpu[1]
             out["cpu_percent"] = round(100.0 * busy / total, 1)
         self._cpu = cpu
+        t = os.times()
+        own = (t.user + t.system, time.monotonic())
+        if self._own is not None and own[1] > self._own[1]:  # not at the first sample: start-up
+            out["process_cpu_percent"] = round(
+                100.0 * (own[0] - self._own[0]) / (own[1] - self._own[1]), 1
+            )
+        self._own = own
         mem = _mem_percent()
         if mem is not None:
             out["mem_percent"] = mem
@@ -131,7 +145,7 @@ class HealthWatch:
 
     def _judge(self, s: dict[str, Any]) -> None:
         why = judge(s, self.lateness_limit_s, self.reference.url if self.reference else None)
-        if why != self.sick:
+        if (why is None) != (self.sick is None):
             if why is not None:
                 logger.warning("this node is sick (%s): its failures do not count", why)
             else:
@@ -149,6 +163,6 @@ def judge(sample: dict[str, Any], lateness_limit_s: float, reference_url: str | 
         reasons.append(
             f"checks start {sample['lateness_p99_s']:.1f} s late (p99, limit {lateness_limit_s:g} s)"
         )
-    if sample.get("cpu_percent", 0.0) >= SICK_CPU_PERCENT:
-        reasons.append(f"CPU saturated ({sample['cpu_percent']:.0f} %)")
+    if sample.get("process_cpu_percent", 0.0) >= SICK_CPU_PERCENT:
+        reasons.append(f"its own CPU saturated ({sample['process_cpu_percent']:.0f} % of a core)")
     return "; ".join(reasons) or None
