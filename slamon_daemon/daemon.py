@@ -248,7 +248,6 @@ class Daemon:
         self.incidents.may_act = lambda: self.leader.leads(INCIDENTS)
         self.relay = EventRelay(cluster_store, listen, cfg.node, self._remote_event)
         self.events.attach(self.relay)
-        self.store.events_node = cfg.node  # type: ignore[attr-defined]
 
     def _sick_reason(self) -> str | None:
         return self.health.sick if self.health is not None else None
@@ -394,6 +393,9 @@ class Daemon:
                 ),
                 asyncio.create_task(self._keep_running("events", self.relay.run), name="events"),
                 asyncio.create_task(
+                    self._keep_running("sending", self.relay.send_checks), name="sending"
+                ),
+                asyncio.create_task(
                     self._keep_running("health", self._watch_health), name="health"
                 ),
             ]
@@ -525,7 +527,7 @@ class Daemon:
             self.cluster.stop()
             self.relay.stop()
         for t in self._tasks:
-            if t.get_name() in ("upkeep", "link", "cluster", "events", "health"):
+            if t.get_name() in ("upkeep", "link", "cluster", "events", "health", "sending"):
                 t.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout=15)
@@ -768,6 +770,8 @@ class Daemon:
         self._last_made[check.service_id] = check
         if self.writer.add(check):
             self._count(check)
+        if self.relay is not None:
+            self.relay.add_check(check)
 
     def _count(self, check: Check) -> None:
         """Fold a durable check into the live state, journal what it changed, tell subscribers."""

@@ -22,13 +22,13 @@ CREATE TABLE nodes (
     sick          text                        -- why the node is flagged, NULL when healthy
 );
 
--- Placement: one row per (service, region), the node probing it and until when its lease
--- runs. Taken with FOR UPDATE SKIP LOCKED, renewed every heartbeat.
+-- Placement: one row per (service, region) and the node probing it. A lease is held while
+-- its node is alive (a heartbeat within the lease timeout: the heartbeat renews them all);
+-- free ones are taken with FOR UPDATE SKIP LOCKED.
 CREATE TABLE leases (
     service_id  text NOT NULL,
     region      text NOT NULL,
     node        text,
-    expires_at  text NOT NULL DEFAULT '',
     taken_at    text,
     moves       integer NOT NULL DEFAULT 0,  -- how many times the lease changed hands
     PRIMARY KEY (service_id, region)

@@ -2,11 +2,13 @@
 
 Every heartbeat (``[daemon] heartbeat``, 2 s by default) the node, in one round:
 
-1. writes its heartbeat and health (cluster/health.py) into ``nodes``;
-2. places services (store/cluster.py ``place``): renews its leases, takes free or expired
-   ones up to its fair share of its region's services (the services over the region's
-   live nodes, rounded up), and gives back at most a tenth of its share above it, so a node
-   that joins gets its share over a few heartbeats without a herd of moves;
+1. writes its heartbeat and health (cluster/health.py) into ``nodes``: that renews all its
+   leases at once (a lease is held while its node's heartbeat is fresh);
+2. places services (store/cluster.py ``place``): takes free leases (no node, or a node
+   stopped or silent for ``lease_timeout``) up to its fair share of its region's services
+   (the services over the region's live nodes, rounded up), and gives back at most a tenth
+   of its share above it, so a node that joins gets its share over a few heartbeats
+   without a herd of moves;
 3. renews or takes the singletons (cluster/leadership.py);
 4. reads the regions present and the nodes flagged sick (the quorum counts with them).
 
@@ -39,8 +41,8 @@ from .leadership import SINGLETONS, LeaseLeadership
 
 logger = logging.getLogger("slamon.cluster")
 
-HEALTH_EVERY_S = 60.0
-"""How often the full health sample (with the self-check) is taken."""
+ENSURE_EVERY = 30
+"""Every this many rounds (and whenever the services change) the lease rows are checked."""
 
 
 class ClusterNode:
@@ -83,6 +85,7 @@ class ClusterNode:
         self.released_total = 0
         self.error: str | None = None
         self._stop = asyncio.Event()
+        self._ids: list[str] = []
 
     def probes_here(self, s: Service) -> bool:
         """Whether this node's region probes ``s``."""
@@ -108,7 +111,9 @@ class ClusterNode:
             ids,
             self.lease_timeout,
             release_at_most=max(1, len(self.mine or ()) // 10),
+            ensure=ids != self._ids or self.rounds % ENSURE_EVERY == 0,
         )
+        self._ids = ids
         self.placed_at = sent
         self._placed(placement)
         for name in SINGLETONS:

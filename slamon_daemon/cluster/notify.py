@@ -1,10 +1,13 @@
 """Events across nodes (issue 15): LISTEN/NOTIFY carries ids, ``cluster_events`` the data.
 
-* Checks: the store writes each batch of a node's checks with one ``cluster_events`` row
-  and a NOTIFY in the same transaction (SqlStore.write_batch), so the other nodes hear of
-  them when, and only when, they are stored. Each node folds the others' checks into its
-  live state: the status, the quorum of regions, the 90 days and every feed event follow,
-  and status.get is the same picture on every node.
+* Checks: every ``PUBLISH_EVERY_S`` the checks a node made since are one ``cluster_events``
+  row (the checks as JSON) and a NOTIFY, in a transaction of their own: the rollups that
+  every node's writer updates for the same services (row locks, one node after another)
+  never delay them. Each node folds the others' checks into its live state: the status,
+  the quorum of regions, the 90 days and every feed event follow, and status.get is the
+  same picture on every node. While the database is away they wait (at most
+  ``HELD_CHECKS``) and go when it answers; the checks themselves are journaled and
+  stored by the writer as on a single node.
 * Incidents, maintenance, presence and alerts: this relay is a sink of the node's
   EventHub; those topics go to the other nodes, which hand them to their own clients (and
   re-read their open incidents).
@@ -25,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ..errors import SlamonError
+from ..models import Check
 from ..store.cluster import EVENTS_CHANNEL, ClusterStore, Event
 
 logger = logging.getLogger("slamon.cluster")
@@ -32,6 +36,10 @@ logger = logging.getLogger("slamon.cluster")
 RELAYED_TOPICS = frozenset({"incident", "maintenance", "presence", "alert"})
 """Feed topics sent to the other nodes as they are (checks and statuses go as checks)."""
 RETRY_S = 2.0
+PUBLISH_EVERY_S = 0.1
+"""How often a node sends the checks it made to the others."""
+HELD_CHECKS = 200_000
+"""Checks waiting to be sent while the database is away, at most (the oldest go first)."""
 
 
 class ListenHandle(Protocol):
@@ -66,6 +74,31 @@ class EventRelay:
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self.latencies: deque[float] = deque(maxlen=10_000)
+        self._checks: deque[dict[str, Any]] = deque(maxlen=HELD_CHECKS)
+        self.sent = 0
+
+    # -- checks ---------------------------------------------------------------------------
+
+    def add_check(self, check: Check) -> None:
+        """A check this node made: sent to the others within ``PUBLISH_EVERY_S``."""
+        self._checks.append(check.to_dict())
+
+    async def send_checks(self) -> None:
+        """Until ``stop``: send the checks made since the last time, as one event."""
+        while not self._stop.is_set():
+            await self._sleep(PUBLISH_EVERY_S)
+            if not self._checks:
+                continue
+            batch = list(self._checks)
+            try:
+                await self.store.publish_now(self.node, "checks", batch)
+            except SlamonError as exc:
+                logger.debug("checks not sent to the other nodes yet: %s", exc)
+                await self._sleep(RETRY_S)
+                continue
+            for _ in batch:
+                self._checks.popleft()
+            self.sent += len(batch)
 
     # -- sending (an EventHub sink) -------------------------------------------------------
 
@@ -159,6 +192,8 @@ class EventRelay:
         p99 = xs[min(len(xs) - 1, int(0.99 * len(xs)))] if xs else None
         return {
             "events_received": self.received,
+            "checks_sent": self.sent,
+            "checks_waiting": len(self._checks),
             "last_event_id": self.last_id,
             "event_latency_p99_s": None if p99 is None else round(p99, 3),
             "at": time.time(),

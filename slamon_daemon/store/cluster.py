@@ -113,9 +113,7 @@ class ClusterStore:
         """A clean stop: the node's leases and singletons are free at once."""
         async with self.dialect.transaction() as con:
             await con.execute("UPDATE nodes SET stopped_at = now() WHERE name = ?", node)
-            await con.execute(
-                "UPDATE leases SET node = NULL, expires_at = '-infinity' WHERE node = ?", node
-            )
+            await con.execute("UPDATE leases SET node = NULL WHERE node = ?", node)
             await con.execute("DELETE FROM singletons WHERE node = ?", node)
 
     async def nodes(self) -> list[NodeInfo]:
@@ -123,8 +121,7 @@ class ClusterStore:
             rows = await con.fetch(
                 "SELECT n.name, n.region, n.version, n.hostname, n.pid, n.started_at,"
                 " n.heartbeat_at, n.stopped_at, extract(epoch FROM now() - n.heartbeat_at),"
-                " (SELECT count(*) FROM leases l WHERE l.node = n.name AND l.expires_at >"
-                " now()), n.health::text, n.sick FROM nodes n ORDER BY n.region, n.name"
+                " (SELECT count(*) FROM leases l WHERE l.node = n.name), n.health::text, n.sick FROM nodes n ORDER BY n.region, n.name"
             )
         t = self.dialect.from_time
         return [
@@ -174,33 +171,40 @@ class ClusterStore:
         service_ids: Sequence[str],
         lease_timeout: float,
         release_at_most: int,
+        *,
+        ensure: bool = True,
     ) -> Placement:
         """One round of placement for ``node`` in ``region``, over the services that region
-        probes: renew the node's leases, take free or expired ones up to its fair share
-        (the services over the region's live nodes, rounded up), give back at most
-        ``release_at_most`` above it (a node that joined takes them: no herd)."""
+        probes: take free leases up to the node's fair share (the services over the region's
+        live nodes, rounded up), give back at most ``release_at_most`` above it (a node
+        that joined takes them: no herd of moves).
+
+        A lease is held while its node is alive (a heartbeat within ``lease_timeout``): the
+        heartbeat renews every lease of the node at once, so renewal writes one row, not
+        one per service. A lease is free when it has no node, or its node stopped or went
+        silent. ``ensure`` first adds the missing (service, region) rows and frees the
+        leases of services this region no longer probes (when the services changed)."""
         ids = list(service_ids)
         async with self.dialect.transaction() as con:
-            await con.execute(
-                "INSERT INTO leases (service_id, region) SELECT unnest(?::text[]), ?"
-                " ON CONFLICT DO NOTHING",
-                ids,
-                region,
-            )
-            # Services no longer probed from here: their leases go.
-            await con.execute(
-                "UPDATE leases SET node = NULL, expires_at = '-infinity' WHERE node = ? AND"
-                " region = ? AND NOT (service_id = ANY(?))",
-                node,
-                region,
-                ids,
-            )
+            if ensure:
+                await con.execute(
+                    "INSERT INTO leases (service_id, region) SELECT unnest(?::text[]), ?"
+                    " ON CONFLICT DO NOTHING",
+                    ids,
+                    region,
+                )
+                await con.execute(
+                    "UPDATE leases SET node = NULL WHERE node = ? AND region = ? AND NOT"
+                    " (service_id = ANY(?))",
+                    node,
+                    region,
+                    ids,
+                )
             held = [
                 str(r[0])
                 for r in await con.fetch(
-                    "UPDATE leases SET expires_at = now() + make_interval(secs => ?) WHERE"
-                    " node = ? AND region = ? AND service_id = ANY(?) RETURNING service_id",
-                    lease_timeout,
+                    "SELECT service_id FROM leases WHERE node = ? AND region = ? AND"
+                    " service_id = ANY(?)",
                     node,
                     region,
                     ids,
@@ -221,8 +225,8 @@ class ClusterStore:
             elif len(held) > share and release_at_most > 0:
                 released = sorted(held)[-min(len(held) - share, release_at_most) :]
                 await con.execute(
-                    "UPDATE leases SET node = NULL, expires_at = '-infinity' WHERE node = ?"
-                    " AND region = ? AND service_id = ANY(?)",
+                    "UPDATE leases SET node = NULL WHERE node = ? AND region = ? AND"
+                    " service_id = ANY(?)",
                     node,
                     region,
                     released,
@@ -235,17 +239,17 @@ class ClusterStore:
         con: Connection, node: str, region: str, ids: list[str], n: int, lease_timeout: float
     ) -> list[str]:
         rows = await con.fetch(
-            "WITH free AS (SELECT service_id FROM leases WHERE region = ? AND service_id ="
-            " ANY(?) AND (node IS NULL OR expires_at < now()) ORDER BY expires_at, service_id"
-            " LIMIT ? FOR UPDATE SKIP LOCKED) UPDATE leases l SET node = ?, expires_at ="
-            " now() + make_interval(secs => ?), taken_at = now(), moves = l.moves + 1 FROM"
-            " free WHERE l.region = ? AND l.service_id = free.service_id RETURNING"
-            " l.service_id",
+            "WITH free AS (SELECT l.service_id FROM leases l LEFT JOIN nodes n ON n.name ="
+            " l.node AND n.stopped_at IS NULL AND n.heartbeat_at > now() - make_interval(secs"
+            " => ?) WHERE l.region = ? AND l.service_id = ANY(?) AND n.name IS NULL ORDER BY"
+            " l.service_id LIMIT ? FOR UPDATE OF l SKIP LOCKED) UPDATE leases l SET node = ?,"
+            " taken_at = now(), moves = l.moves + 1 FROM free WHERE l.region = ? AND"
+            " l.service_id = free.service_id RETURNING l.service_id",
+            lease_timeout,
             region,
             ids,
             n,
             node,
-            lease_timeout,
             region,
         )
         return sorted(str(r[0]) for r in rows)
@@ -256,13 +260,11 @@ class ClusterStore:
             rows = await con.fetch("SELECT coalesce(sum(moves), 0) FROM leases")
         return int(rows[0][0])
 
-    async def leases(self) -> list[tuple[str, str, str | None, bool]]:
-        """Every lease: (service_id, region, node, still running)."""
+    async def leases(self) -> list[tuple[str, str, str | None]]:
+        """Every lease: (service_id, region, node)."""
         async with self.dialect.read() as con:
-            rows = await con.fetch(
-                "SELECT service_id, region, node, expires_at > now() FROM leases ORDER BY 1, 2"
-            )
-        return [(str(r[0]), str(r[1]), r[2], bool(r[3])) for r in rows]
+            rows = await con.fetch("SELECT service_id, region, node FROM leases ORDER BY 1, 2")
+        return [(str(r[0]), str(r[1]), r[2]) for r in rows]
 
     # -- singletons -------------------------------------------------------------------
 

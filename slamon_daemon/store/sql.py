@@ -46,7 +46,6 @@ from .base import (
     Store,
     SyncResult,
 )
-from .cluster import ClusterStore
 from .dialects.base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row
 from .migrate import load_migrations
 
@@ -115,9 +114,6 @@ class SqlStore(Store):
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.backend = dialect.name
-        self.events_node: str | None = None
-        """issue 15: set on a node of a cluster: each batch of new checks is also an event
-        for the other nodes (store/cluster.py), in the same transaction."""
 
     async def open(self) -> None:
         await self.dialect.open()
@@ -319,9 +315,6 @@ class SqlStore(Store):
                 new = [c for c, r in zip(checks, rows, strict=True) if r[:3] in stored]
             if new:
                 await self._fold(con, new)
-                if self.events_node is not None:
-                    payload = [c.to_dict() for c in new]
-                    await ClusterStore.publish(con, self.events_node, "checks", payload)
             if transitions:
                 await con.executemany(
                     "INSERT INTO status_history (service_id, status, previous, at)"
