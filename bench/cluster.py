@@ -183,7 +183,7 @@ async def run(args: argparse.Namespace) -> None:
                 f"cross-node events: {len(latencies)} checks of us-1/ap-1 seen on eu-1;"
                 f" p50 {C.quantile(latencies, 0.5):.3f} s, p99 {p99:.3f} s"
             )
-            print(C.verdict("cross-node event latency p99 < 1 s", p99 < 1.0, f"{p99:.3f} s"))
+            C.verdict("cross-node event latency p99 < 1 s", p99 < 1.0, f"{p99:.3f} s")
             if not args.no_failover:
                 await failover(folder, dsn, services, args.interval)
         finally:
@@ -232,11 +232,7 @@ async def failover(folder: Path, dsn: str, services: str, interval: float) -> No
         f"failover: {len(ids)} services of the SIGKILLed eu-2 all probed again by eu-1"
         f" {took:.1f} s after the kill (bound: interval {interval:g} s + lease timeout 10 s)"
     )
-    print(
-        C.verdict(
-            "failover within interval + lease timeout", took <= interval + 10, f"{took:.1f} s"
-        )
-    )
+    C.verdict("failover within interval + lease timeout", took <= interval + 10, f"{took:.1f} s")
 
 
 def main() -> None:

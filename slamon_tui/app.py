@@ -71,7 +71,7 @@ class SlamonApp(OrderedKeys):
         Binding("I", "incidents", "Incidents"),
         Binding("S", "sla", "SLA"),
         Binding("A", "admin", "Admin"),
-        Binding("O", "nodes", "Nodes"),
+        Binding("O", "nodes", "Nodes", show=False),  # issue 15: in help and the palette
         Binding("L", "login", "Log in"),
         Binding("r", "resync", "Resync"),
         Binding("ctrl+l", "logout", "Log out", show=False),  # in the palette and in help
@@ -279,6 +279,10 @@ class SlamonApp(OrderedKeys):
                 "Admin", "Users, services, maintenance windows (A)", self.action_admin
             )
             yield SystemCommand("Audit log", "Who changed what, newest first", self.action_audit)
+        if self.check_action("nodes", ()):
+            yield SystemCommand(
+                "Nodes", "The nodes of a cluster and their health (O)", self.action_nodes
+            )
 
     # --- screens ---------------------------------------------------------------------------
 

@@ -81,6 +81,7 @@ class ClusterNode:
         self.regions: tuple[str, ...] = ()
         self.sick: dict[str, str] = {}
         self.rounds = 0
+        self.round_s = 0.0
         self.taken_total = 0
         self.released_total = 0
         self.error: str | None = None
@@ -116,12 +117,24 @@ class ClusterNode:
         self._ids = ids
         self.placed_at = sent
         self._placed(placement)
+        held = await self.store.hold_singletons(SINGLETONS, self.node, self.lease_timeout)
         for name in SINGLETONS:
-            held = await self.store.hold_singleton(name, self.node, self.lease_timeout)
-            if self.leadership.renewed(name, held, sent):
-                logger.info("singleton %s: %s", name, "taken" if held else "held elsewhere")
-        regions = tuple(await self.store.live_regions(self.lease_timeout))
-        sick = await self.store.sick_nodes(self.lease_timeout)
+            if self.leadership.renewed(name, name in held, sent):
+                logger.info(
+                    "singleton %s: %s", name, "runs here" if name in held else "runs elsewhere"
+                )
+        found, sick = await self.store.view(self.lease_timeout)
+        regions = tuple(found)
+        took = time.monotonic() - sent
+        self.round_s = took
+        if took > self.heartbeat_s:
+            logger.warning(
+                "a heartbeat round took %.1f s (heartbeat %g s, lease timeout %g s): the"
+                " database or this machine is slow",
+                took,
+                self.heartbeat_s,
+                self.lease_timeout,
+            )
         if regions != self.regions or sick != self.sick:
             for name, why in sick.items():
                 if name not in self.sick:
@@ -201,6 +214,7 @@ class ClusterNode:
             "sick_nodes": self.sick,
             "singletons": self.leadership.held(),
             "leases_taken": self.taken_total,
+            "round_s": round(self.round_s, 3),
             "leases_given_back": self.released_total,
             "error": self.error,
         }

@@ -142,6 +142,17 @@ class ClusterStore:
             for r in rows
         ]
 
+    async def view(self, lease_timeout: float) -> tuple[list[str], dict[str, str]]:
+        """The regions of the nodes alive now, and those of them flagged sick (and why)."""
+        async with self.dialect.read() as con:
+            rows = await con.fetch(
+                "SELECT name, region, sick FROM nodes WHERE stopped_at IS NULL AND"
+                " heartbeat_at > now() - make_interval(secs => ?)",
+                lease_timeout,
+            )
+        regions = sorted({str(r[1]) for r in rows if r[1] is not None})
+        return regions, {str(r[0]): str(r[2]) for r in rows if r[2] is not None}
+
     async def live_regions(self, lease_timeout: float) -> list[str]:
         """The regions of the nodes alive now (a heartbeat within the lease timeout)."""
         async with self.dialect.read() as con:
@@ -283,6 +294,22 @@ class ClusterStore:
                 ttl,
             )
         return bool(rows)
+
+    async def hold_singletons(self, names: Sequence[str], node: str, ttl: float) -> set[str]:
+        """``hold_singleton`` for several names in one statement; the names held."""
+        async with self.dialect.transaction() as con:
+            rows = await con.fetch(
+                "INSERT INTO singletons (name, node, expires_at, since) SELECT unnest(?::text[]),"
+                " ?, now() + make_interval(secs => ?), now() ON CONFLICT (name) DO UPDATE SET"
+                " node = EXCLUDED.node, expires_at = EXCLUDED.expires_at, since = CASE WHEN"
+                " singletons.node = EXCLUDED.node THEN singletons.since ELSE now() END WHERE"
+                " singletons.node = EXCLUDED.node OR singletons.expires_at < now()"
+                " RETURNING name",
+                list(names),
+                node,
+                ttl,
+            )
+        return {str(r[0]) for r in rows}
 
     async def resign_singletons(self, node: str) -> None:
         async with self.dialect.transaction() as con:
