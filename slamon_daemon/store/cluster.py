@@ -205,8 +205,9 @@ class ClusterStore:
                     region,
                 )
                 await con.execute(
-                    "UPDATE leases SET node = NULL WHERE node = ? AND region = ? AND NOT"
-                    " (service_id = ANY(?))",
+                    "UPDATE leases l SET node = NULL WHERE l.node = ? AND l.region = ? AND NOT"
+                    " EXISTS (SELECT 1 FROM unnest(?::text[]) AS w(id) WHERE w.id ="
+                    " l.service_id)",
                     node,
                     region,
                     ids,
@@ -214,11 +215,12 @@ class ClusterStore:
             held = [
                 str(r[0])
                 for r in await con.fetch(
-                    "SELECT service_id FROM leases WHERE node = ? AND region = ? AND"
-                    " service_id = ANY(?)",
+                    # a join, not = ANY(array): 10,000 ids against 10,000 rows is a hash
+                    "SELECT l.service_id FROM leases l JOIN unnest(?::text[]) AS w(id) ON"
+                    " w.id = l.service_id WHERE l.node = ? AND l.region = ?",
+                    ids,
                     node,
                     region,
-                    ids,
                 )
             ]
             alive = await con.fetch(
@@ -250,15 +252,15 @@ class ClusterStore:
         con: Connection, node: str, region: str, ids: list[str], n: int, lease_timeout: float
     ) -> list[str]:
         rows = await con.fetch(
-            "WITH free AS (SELECT l.service_id FROM leases l LEFT JOIN nodes n ON n.name ="
-            " l.node AND n.stopped_at IS NULL AND n.heartbeat_at > now() - make_interval(secs"
-            " => ?) WHERE l.region = ? AND l.service_id = ANY(?) AND n.name IS NULL ORDER BY"
-            " l.service_id LIMIT ? FOR UPDATE OF l SKIP LOCKED) UPDATE leases l SET node = ?,"
-            " taken_at = now(), moves = l.moves + 1 FROM free WHERE l.region = ? AND"
-            " l.service_id = free.service_id RETURNING l.service_id",
+            "WITH free AS (SELECT l.service_id FROM leases l JOIN unnest(?::text[]) AS w(id)"
+            " ON w.id = l.service_id LEFT JOIN nodes n ON n.name = l.node AND n.stopped_at IS"
+            " NULL AND n.heartbeat_at > now() - make_interval(secs => ?) WHERE l.region = ?"
+            " AND n.name IS NULL ORDER BY l.service_id LIMIT ? FOR UPDATE OF l SKIP LOCKED)"
+            " UPDATE leases l SET node = ?, taken_at = now(), moves = l.moves + 1 FROM free"
+            " WHERE l.region = ? AND l.service_id = free.service_id RETURNING l.service_id",
+            ids,
             lease_timeout,
             region,
-            ids,
             n,
             node,
             region,

@@ -253,6 +253,13 @@ async def test_a_client_of_node_a_sees_the_checks_of_node_c(pg_url: str) -> None
                 assert event["data"]["check"]["outcome"] == "down"
             finally:
                 await client.close()
+            # The TUI attached to node a: node c's failures (the ap region's alone, one of
+            # two: no quorum) show as a partial outage of api.
+            app = make_app(daemons[0].socket, retry_initial=0.05, retry_max=0.3)
+            async with app.run_test(size=(120, 30)) as pilot:
+                await wait_until(pilot, lambda: "Partial" in screen_text(app), within=20)
+                line = next(ln for ln in screen_text(app).splitlines() if "api" in ln)
+                assert "◆" in line
         finally:
             await _stop_all(daemons)
 
