@@ -804,7 +804,10 @@ class Daemon:
         self._announce(t)
 
     def _announce(self, t: Transition) -> None:
-        logger.info("status %s: %s -> %s", t.service_id or "overall", t.previous, t.status)
+        # In a cluster the node that writes the status history logs it; the others say it
+        # at DEBUG (every node sees every change: 10,000 services would log it N times).
+        level = logging.INFO if self._persists_state() else logging.DEBUG
+        logger.log(level, "status %s: %s -> %s", t.service_id or "overall", t.previous, t.status)
         self.events.publish("status", t.to_dict())
 
 
