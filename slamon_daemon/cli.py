@@ -241,10 +241,17 @@ async def _nodes(settings: Settings, as_json: bool) -> int:
         await store.migrate()
         nodes = await parts[0].nodes()
         holders = await parts[0].singletons()
-    if as_json:
-        rows = [n.to_dict(cfg.lease_timeout) for n in nodes]
-        print(json.dumps({"nodes": rows, "singletons": holders}, indent=2))
-        return 0
+        if as_json:  # with each node's health by hour (last day) and by day
+            rows = [
+                n.to_dict(cfg.lease_timeout)
+                | {
+                    "hourly": (await parts[0].health_rows(n.name, "hour"))[:24],
+                    "daily": await parts[0].health_rows(n.name, "day"),
+                }
+                for n in nodes
+            ]
+            print(json.dumps({"nodes": rows, "singletons": holders}, indent=2))
+            return 0
     if not nodes:
         print("no node has run on this database with [daemon] region set")
         return 0

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -73,7 +72,6 @@ class EventRelay:
         self.relaying = False  # True while handing on another node's event (not sent back)
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.latencies: deque[float] = deque(maxlen=10_000)
         self._checks: deque[dict[str, Any]] = deque(maxlen=HELD_CHECKS)
         self.sent = 0
 
@@ -177,9 +175,6 @@ class EventRelay:
             except Exception:
                 logger.exception("event %d from %s not applied", e.id, e.node)
 
-    def note_latency(self, seconds: float) -> None:
-        self.latencies.append(seconds)
-
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
@@ -188,13 +183,9 @@ class EventRelay:
         self._stop.set()
 
     def stats(self) -> dict[str, Any]:
-        xs = sorted(self.latencies)
-        p99 = xs[min(len(xs) - 1, int(0.99 * len(xs)))] if xs else None
         return {
             "events_received": self.received,
             "checks_sent": self.sent,
             "checks_waiting": len(self._checks),
             "last_event_id": self.last_id,
-            "event_latency_p99_s": None if p99 is None else round(p99, 3),
-            "at": time.time(),
         }

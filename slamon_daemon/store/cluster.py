@@ -153,26 +153,6 @@ class ClusterStore:
         regions = sorted({str(r[1]) for r in rows if r[1] is not None})
         return regions, {str(r[0]): str(r[2]) for r in rows if r[2] is not None}
 
-    async def live_regions(self, lease_timeout: float) -> list[str]:
-        """The regions of the nodes alive now (a heartbeat within the lease timeout)."""
-        async with self.dialect.read() as con:
-            rows = await con.fetch(
-                "SELECT DISTINCT region FROM nodes WHERE region IS NOT NULL AND stopped_at IS"
-                " NULL AND heartbeat_at > now() - make_interval(secs => ?) ORDER BY 1",
-                lease_timeout,
-            )
-        return [str(r[0]) for r in rows]
-
-    async def sick_nodes(self, lease_timeout: float) -> dict[str, str]:
-        """The nodes alive now that are flagged sick, and why."""
-        async with self.dialect.read() as con:
-            rows = await con.fetch(
-                "SELECT name, sick FROM nodes WHERE sick IS NOT NULL AND stopped_at IS NULL"
-                " AND heartbeat_at > now() - make_interval(secs => ?)",
-                lease_timeout,
-            )
-        return {str(r[0]): str(r[1]) for r in rows}
-
     # -- leases -----------------------------------------------------------------------
 
     async def place(
@@ -267,38 +247,11 @@ class ClusterStore:
         )
         return sorted(str(r[0]) for r in rows)
 
-    async def lease_moves(self) -> int:
-        """How many times leases changed hands, all told (lease churn)."""
-        async with self.dialect.read() as con:
-            rows = await con.fetch("SELECT coalesce(sum(moves), 0) FROM leases")
-        return int(rows[0][0])
-
-    async def leases(self) -> list[tuple[str, str, str | None]]:
-        """Every lease: (service_id, region, node)."""
-        async with self.dialect.read() as con:
-            rows = await con.fetch("SELECT service_id, region, node FROM leases ORDER BY 1, 2")
-        return [(str(r[0]), str(r[1]), r[2]) for r in rows]
-
     # -- singletons -------------------------------------------------------------------
 
-    async def hold_singleton(self, name: str, node: str, ttl: float) -> bool:
-        """Take or renew the singleton ``name`` for ``ttl`` seconds; whether this node holds it."""
-        async with self.dialect.transaction() as con:
-            rows = await con.fetch(
-                "INSERT INTO singletons (name, node, expires_at, since) VALUES (?, ?, now() +"
-                " make_interval(secs => ?), now()) ON CONFLICT (name) DO UPDATE SET node ="
-                " EXCLUDED.node, expires_at = EXCLUDED.expires_at, since = CASE WHEN"
-                " singletons.node = EXCLUDED.node THEN singletons.since ELSE now() END WHERE"
-                " singletons.node = EXCLUDED.node OR singletons.expires_at < now()"
-                " RETURNING node",
-                name,
-                node,
-                ttl,
-            )
-        return bool(rows)
-
     async def hold_singletons(self, names: Sequence[str], node: str, ttl: float) -> set[str]:
-        """``hold_singleton`` for several names in one statement; the names held."""
+        """Take or renew the singletons ``names`` for ``ttl`` seconds (taken over only once
+        expired), in one statement; the names this node holds now."""
         async with self.dialect.transaction() as con:
             rows = await con.fetch(
                 "INSERT INTO singletons (name, node, expires_at, since) SELECT unnest(?::text[]),"
@@ -312,10 +265,6 @@ class ClusterStore:
                 ttl,
             )
         return {str(r[0]) for r in rows}
-
-    async def resign_singletons(self, node: str) -> None:
-        async with self.dialect.transaction() as con:
-            await con.execute("DELETE FROM singletons WHERE node = ?", node)
 
     async def singletons(self) -> dict[str, str]:
         """Each singleton's holder (while its lease runs)."""

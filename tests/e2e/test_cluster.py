@@ -429,6 +429,12 @@ async def test_a_sick_nodes_failures_do_not_count_toward_the_quorum(pg_url: str)
                     " ORDER BY 1",
                 )
                 assert [tuple(r) for r in rows] == [("day", True), ("hour", True)]
+                out = slamon("nodes", "--json", "--config", str(daemons[0].config), cwd=folder)
+                assert out.returncode == 0, out.stderr
+                listed = {n["name"]: n for n in json.loads(out.stdout)["nodes"]}
+                assert listed["b"]["hourly"][0]["selfcheck_failures"] > 0
+                assert listed["b"]["daily"][0]["sick_samples"] > 0
+                assert listed["a"]["hourly"][0]["selfcheck_failures"] == 0
                 # The TUI attached to node c: the Nodes view (O) says b is sick and why.
                 app = make_app(daemons[2].socket, retry_initial=0.05, retry_max=0.3)
                 async with app.run_test(size=(160, 30)) as pilot:
