@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import os
 import sys
 from datetime import UTC, date, datetime
@@ -24,7 +25,7 @@ from .report import render
 from .reporting import check_role_name, grant_readonly
 from .reports import sla_report
 from .sla import Period, period_from_params
-from .store import database_location, open_store
+from .store import cluster_parts, database_location, open_store
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", choices=["md", "csv", "json"], default="md")
     rep.add_argument("--output", "-o", help="write to this file instead of stdout")
     rep.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
+
+    nodes = sub.add_parser(
+        "nodes", help="the nodes of a cluster on PostgreSQL: region, heartbeat, leases, health"
+    )
+    nodes.add_argument("--json", action="store_true", help="print JSON")
+    nodes.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
     user = sub.add_parser("user", help="manage users (works on the database directly)")
     usub = user.add_subparsers(dest="user_command", required=True)
@@ -236,6 +243,51 @@ def _say_database(settings: Settings) -> None:
     print(f"database: {database_location(settings.daemon.database_url)}", file=sys.stderr)
 
 
+async def _nodes(settings: Settings, as_json: bool) -> int:
+    """``slamon nodes``: the cluster's nodes, read from the database (issue 15)."""
+    cfg = settings.daemon
+    store = open_store(cfg.database_url)
+    parts = cluster_parts(store)
+    if parts is None:
+        print(f"single node: SQLite is single-node (node {cfg.node!r}); a cluster needs PostgreSQL")
+        return 0
+    async with store:
+        await store.migrate()
+        nodes = await parts[0].nodes()
+        holders = await parts[0].singletons()
+        if as_json:  # with each node's health by hour (last day) and by day
+            rows = [
+                n.to_dict(cfg.lease_timeout)
+                | {
+                    "hourly": (await parts[0].health_rows(n.name, "hour"))[:24],
+                    "daily": await parts[0].health_rows(n.name, "day"),
+                }
+                for n in nodes
+            ]
+            print(json.dumps({"nodes": rows, "singletons": holders}, indent=2))
+            return 0
+    if not nodes:
+        print("no node has run on this database with [daemon] region set")
+        return 0
+    runs: dict[str, list[str]] = {}
+    for name, node in holders.items():
+        runs.setdefault(node, []).append(name)
+    print(
+        f"{'NODE':<16} {'REGION':<12} {'STATE':<8} {'HEARTBEAT':>9} {'LEASES':>6}  VERSION  NOTES"
+    )
+    for n in nodes:
+        notes = []
+        if n.sick:
+            notes.append(f"SICK: {n.sick}")
+        if n.name in runs:
+            notes.append("runs " + ", ".join(sorted(runs[n.name])))
+        print(
+            f"{n.name:<16} {n.region or '-':<12} {n.state(cfg.lease_timeout):<8}"
+            f" {n.heartbeat_age_s:>8.1f}s {n.leases:>6}  {n.version:<7}  {'; '.join(notes)}"
+        )
+    return 0
+
+
 def admin_main(argv: list[str]) -> int:
     """Run an administration command; returns the exit code."""
     os.umask(0o077)  # what it writes (a backup, a new database) is the owner's alone
@@ -247,6 +299,8 @@ def admin_main(argv: list[str]) -> int:
             print(line, file=sys.stderr)
         return 2
     try:
+        if args.command == "nodes":
+            return asyncio.run(_nodes(settings, args.json))
         if args.command == "db" and args.db_command == "migrate":
             _say_database(settings)
             applied = asyncio.run(_migrate(settings.daemon.database_url))

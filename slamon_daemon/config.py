@@ -115,6 +115,30 @@ class DaemonConfig(BaseModel):
     node: str = Field(default="local", min_length=1, max_length=64)
     """This daemon's name or region, recorded with every check."""
 
+    # -- issue 15: several nodes on one PostgreSQL (docs/cluster.md) ---------------------
+    region: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[\w.-]+$")
+    """The region this node probes from (e.g. "eu-west"). Set on PostgreSQL, it makes the
+    daemon a node of a cluster: services are placed on nodes by leases, one node per region
+    probes each service, and a quorum of regions decides a major outage. Unset: one daemon
+    probes everything (as on SQLite, which is always single-node)."""
+
+    source_address: str | None = None
+    """Local IP address checks are made from (e.g. "127.0.0.2"); default: the system's choice."""
+
+    heartbeat: Duration = Field(default=2.0, ge=0.2, le=60)
+    """How often a node says it is alive and renews its leases."""
+
+    lease_timeout: Duration = Field(default=10.0, ge=1, le=600)
+    """A node that has not renewed its leases for this long is dead: its services move."""
+
+    health_interval: Duration = Field(default=60.0, ge=0.5, le=3600)
+    """How often a node samples its own health (CPU, memory, disk, network, lateness,
+    self-check) in a cluster."""
+
+    reference_url: str | None = None
+    """A target known to be up that a node of a cluster checks with every health sample
+    (its self-check); a node whose self-check fails is sick: its failures do not count."""
+
     anonymous_read: bool = True
     """Let clients without a login read (never write). For unattended NOC screens."""
 
@@ -289,6 +313,13 @@ class ServiceConfig(BaseModel):
     public: bool = True
     """Shown on the public status page, its JSON, badges and /metrics; false keeps the
     service internal (it never appears on any public route)."""
+    # -- issue 15: regions and quorum (cluster only) --------------------------------------
+    regions: list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.-]+$")]] = Field(
+        default_factory=list, max_length=64
+    )
+    """Regions that probe the service, e.g. ["eu", "us"] (default: every region present)."""
+    quorum: int | None = Field(default=None, ge=1, le=64)
+    """Regions that must confirm a failure for a major outage (default: a majority)."""
 
     @field_validator("id")
     @classmethod
@@ -365,6 +396,8 @@ class ServiceConfig(BaseModel):
             group=self.group,
             tags=tuple(self.tags),
             public=self.public,
+            regions=tuple(self.regions),
+            quorum=self.quorum,
         )
 
 

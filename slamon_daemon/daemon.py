@@ -23,7 +23,7 @@ import resource
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,10 @@ from .api.presence import end_presence
 from .api.registry import Registry
 from .auth import Auth, load_or_create_secret
 from .clock import Clock, SystemClock
+from .cluster.health import HealthWatch
+from .cluster.leadership import INCIDENTS, UPKEEP, Leadership, SoleLeader
+from .cluster.node import ClusterNode
+from .cluster.notify import EventRelay, Listen
 from .config import DaemonConfig, Settings, load_settings, secret_file_for, spool_dir_for
 from .errors import ConfigError, SlamonError
 from .events import EventHub
@@ -67,7 +71,8 @@ from .rollup import Rollup, link_previous, rollup_deltas
 from .scheduler import Scheduler
 from .spool import Spool
 from .state import HISTORY_DAYS, SPARKLINE_POINTS, LiveState, first_overall
-from .store import Store, SyncResult, database_location, open_store
+from .store import Store, SyncResult, cluster_parts, database_location, open_store
+from .store.cluster import ClusterStore, Event
 from .store.filelock import FileLock
 from .store.sql import SqlStore
 from .store_link import DatabaseTaken, StoreLink
@@ -76,6 +81,12 @@ from .web.server import HttpServer, http_server
 from .writer import CheckWriter
 
 logger = logging.getLogger("slamon.daemon")
+
+HEALTH_DAILY_KEPT_DAYS = 400
+"""Daily node-health rows are kept as long as rollups (hourly ones as raw checks)."""
+
+EVENTS_KEPT_S = 3600.0
+"""A cluster's events table keeps an hour (a node away longer reloads from the tables)."""
 
 RECHECK_AFTER_S = 5.0
 """A failed check (or a first success after an outage) is re-checked this soon at most."""
@@ -103,7 +114,24 @@ class Daemon:
         cfg = settings.daemon
         self.clock = clock or SystemClock()
         self.store = store or open_store(cfg.database_url)
-        self.prober = prober or Prober(node=cfg.node)
+        # issue 15: a node of a cluster (PostgreSQL and [daemon] region), else alone.
+        self.cluster: ClusterNode | None = None
+        self.relay: EventRelay | None = None
+        self.health: HealthWatch | None = None
+        self.leader: Leadership = SoleLeader()
+        """Whether this daemon runs a singleton now (cluster/leadership.py): auto-incidents,
+        retention and partition maintenance, alert sending. Always, when alone."""
+        parts = cluster_parts(self.store) if cfg.region is not None else None
+        if cfg.region is not None and parts is None:
+            logger.warning(
+                "[daemon] region = %r ignored: SQLite is single-node (a cluster of nodes"
+                " needs PostgreSQL, docs/cluster.md)",
+                cfg.region,
+            )
+        region = cfg.region if parts is not None else None
+        self.prober = prober or Prober(
+            node=cfg.node, region=region, source_address=cfg.source_address
+        )
         self.state = LiveState(cfg.daily_major_threshold, clock=self.clock)
         self.spool = Spool(spool_dir_for(cfg))
         self.writer = CheckWriter(
@@ -186,6 +214,8 @@ class Daemon:
         self.metrics_book = MetricsBook()
         self.scheduler.on_lateness = self.metrics_book.observe_lateness
         self.http: HttpServer | None = None
+        if parts is not None:
+            self._join_cluster(*parts)
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
         self._stopping = False
@@ -193,6 +223,7 @@ class Daemon:
         self._background: set[asyncio.Task[Any]] = set()
         self._history_loaded = True  # False while a start without the database waits for it
         self.checks_made = 0
+        self._started_at = self.clock.now()
         self.task_restarts = 0
         self._last_made: dict[str, Check] = {}  # the last check made of each service
 
@@ -221,6 +252,118 @@ class Daemon:
     async def _reload_alerts(self, settings: Settings) -> list[str]:
         assert self.alerting is not None
         return await self.alerting.reload(settings, config_label(self.config_path))
+
+    def _join_cluster(self, cluster_store: ClusterStore, listen: Listen) -> None:
+        """Wire this daemon as a node of a cluster (docs/cluster.md)."""
+        cfg = self.settings.daemon
+        reference = (
+            Service(
+                id="self-check",
+                name="self-check",
+                url=cfg.reference_url,
+                interval_s=cfg.health_interval,
+                timeout_s=min(10.0, cfg.health_interval),
+            )
+            if cfg.reference_url
+            else None
+        )
+        self.health = HealthWatch(
+            self.spool.folder,
+            lambda: self.scheduler.lateness().p99,
+            lateness_limit_s=cfg.overload_lateness,
+            reference=reference,
+            check=self.prober.check,
+        )
+        self.cluster = ClusterNode(
+            cluster_store,
+            cfg,
+            __version__,
+            services=lambda: [st.service for st in self.state.services.values()],
+            on_placed=self._placed,
+            on_view=self._cluster_view,
+            health=lambda: (self.health.latest if self.health else {}, self._sick_reason()),
+        )
+        self.leader = self.cluster.leadership
+        self.incidents.may_act = lambda: self.leader.leads(INCIDENTS)
+        self.relay = EventRelay(cluster_store, listen, cfg.node, self._remote_event)
+        self.events.attach(self.relay)
+
+    def _sick_reason(self) -> str | None:
+        return self.health.sick if self.health is not None else None
+
+    async def _watch_health(self) -> None:
+        """Sample this node's health every health_interval; sum it into node_health."""
+        assert self.health is not None and self.cluster is not None
+        while not self._stop.is_set():
+            sample = await self.health.sample()
+            try:
+                await self.cluster.store.add_health(
+                    self.settings.daemon.node, sample, self.health.sick is not None
+                )
+            except SlamonError as exc:
+                logger.debug("health sample not stored: %s", exc)
+            await asyncio.sleep(self.settings.daemon.health_interval)
+
+    def _schedule(self, services: list[Service]) -> None:
+        """Schedule the services this daemon probes: all of them when alone; in a cluster,
+        those it holds the lease of (all, before the database was reached)."""
+        if self.cluster is not None and self.cluster.mine is not None:
+            mine = self.cluster.mine
+            services = [s for s in services if s.id in mine]
+        self.scheduler.set_services(services)
+
+    def _placed(self, mine: list[str], taken: list[str]) -> None:
+        """The services this node probes changed: schedule them; those just taken whose
+        region's last check is older than their interval are probed now."""
+        self._schedule([st.service for st in self.state.services.values()])
+        now = self.clock.now()
+        region = self.prober.region
+        for sid in taken:
+            st = self.state.services.get(sid)
+            if st is None:
+                continue
+            r = st.regions.get(region) if region is not None else None
+            last = r.last_at if r is not None else None
+            if last is None or (now - last).total_seconds() >= st.service.interval_s:
+                self.scheduler.check_soon(sid, 0.0)
+
+    def _cluster_view(self, regions: tuple[str, ...], sick: frozenset[str]) -> None:
+        self.state.known_regions = regions
+        self.state.sick_nodes = sick
+
+    def _remote_event(self, event: Event) -> None:
+        """Another node's event (cluster/notify.py): its checks are folded in like ours."""
+        if event.kind == "checks":
+            for d in event.payload:
+                try:
+                    check = Check.from_dict(d)
+                except (KeyError, ValueError, TypeError) as exc:
+                    logger.warning("a check from node %s not understood: %s", event.node, exc)
+                    continue
+                self._count(check)
+        elif event.kind == "event" and self.relay is not None:
+            topic, data = event.payload.get("topic"), event.payload.get("data")
+            if isinstance(topic, str) and isinstance(data, dict):
+                self.relay.relaying = True
+                try:
+                    self.events.publish(topic, data)
+                finally:
+                    self.relay.relaying = False
+                if topic == "incident":
+                    self.incidents.incidents_changed()
+                elif topic == "maintenance":
+                    self._spawn(self.maintenance.reload())
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _persists_state(self) -> bool:
+        """Whether this daemon writes the status history and outage episodes: always when
+        alone; in a cluster, the node running the incidents singleton (all nodes compute
+        the same statuses from the same checks)."""
+        return self.leader.leads(INCIDENTS)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -258,6 +401,9 @@ class Daemon:
                 self.writer.add(first_overall(self.state))
             await self.incidents.refresh()
             await self.auth.load()
+            if self.cluster is not None and self.relay is not None:
+                await self.relay.start()
+                await self.cluster.join()
         else:
             # No database: the config file says what to probe; the history comes later,
             # but what a previous run left in the journal is history too.
@@ -281,7 +427,7 @@ class Daemon:
                 self.clock,
             )
             await self.http.start()
-        self.scheduler.set_services(services)
+        self._schedule(services)
         self._tasks = [
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self._keep_running("writer", self.writer.run), name="writer"),
@@ -296,6 +442,19 @@ class Daemon:
                     self._keep_running("alerts", lambda: alerting.run(self._stop)), name="alerts"
                 )
             )
+        if self.cluster is not None and self.relay is not None:
+            self._tasks += [
+                asyncio.create_task(
+                    self._keep_running("cluster", self.cluster.run), name="cluster"
+                ),
+                asyncio.create_task(self._keep_running("events", self.relay.run), name="events"),
+                asyncio.create_task(
+                    self._keep_running("sending", self.relay.send_checks), name="sending"
+                ),
+                asyncio.create_task(
+                    self._keep_running("health", self._watch_health), name="health"
+                ),
+            ]
         self.started.set()
         logger.info(
             "slamond %s on node %s: %d services, socket %s, database %s%s",
@@ -366,7 +525,7 @@ class Daemon:
             return
         # A previous run's journal is not in the database yet: the state has it already.
         self.state.set_services(services)
-        self.scheduler.set_services(services)
+        self._schedule(services)
         for episode in self.state.merge_history(rollups, latest, open_episodes):
             self.writer.add(episode)
         self._history_loaded = True
@@ -376,6 +535,12 @@ class Daemon:
             await self.auth.load()
         except SlamonError as exc:
             logger.warning("stored login failures not read: %s", exc)
+        if self.cluster is not None and self.relay is not None and self.cluster.mine is None:
+            try:  # a first start without the database: join now
+                await self.relay.start()
+                await self.cluster.join()
+            except SlamonError as exc:
+                logger.warning("cannot join the cluster yet (retried every heartbeat): %s", exc)
 
     async def _keep_running(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Run ``loop``; if it ever fails or returns before the stop, say so and restart it."""
@@ -414,8 +579,11 @@ class Daemon:
         self.writer.stop()
         self.link.stop()
         self.overload.stop()
+        if self.cluster is not None and self.relay is not None:
+            self.cluster.stop()
+            self.relay.stop()
         for t in self._tasks:
-            if t.get_name() in ("upkeep", "link"):
+            if t.get_name() in ("upkeep", "link", "cluster", "events", "health", "sending"):
                 t.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout=15)
@@ -443,6 +611,8 @@ class Daemon:
             await self.http.stop()
         await self.feed.stop()
         await self.prober.aclose()
+        if self.cluster is not None and self.link.ready:
+            await self.cluster.leave()
         await self.store.close()
         await self.link.release()
         await self._journal_lock.release()
@@ -454,7 +624,15 @@ class Daemon:
             if not self.link.ready:  # not reached yet (or lost): the link says so
                 await asyncio.sleep(10)
                 continue
+            if not self.leader.leads(UPKEEP):  # another node of the cluster does it
+                await asyncio.sleep(5)
+                continue
             try:
+                if self.cluster is not None:
+                    await self.cluster.store.prune_events(EVENTS_KEPT_S)
+                    await self.cluster.store.prune_health(
+                        self.settings.daemon.retention_days, HEALTH_DAILY_KEPT_DAYS
+                    )
                 await self.store.maintain()
                 await self.auth.prune()
                 r = await self.store.apply_retention(
@@ -479,7 +657,7 @@ class Daemon:
         """Re-read the active services (after a change over the feed) and reschedule."""
         services = await self.store.list_services()
         self.state.set_services(services)
-        self.scheduler.set_services(services)
+        self._schedule(services)
         if self.alerting is not None:
             self.alerting.services_changed()
 
@@ -538,7 +716,7 @@ class Daemon:
                 services = [s for s in self.settings.services if s.active]
                 before = {sid: st.service for sid, st in self.state.services.items()}
                 self.state.set_services(services)
-                self.scheduler.set_services(services)
+                self._schedule(services)
                 self.maintenance.windows = [
                     w for w in self.settings.maintenance_windows if w.ends_at > self.clock.now()
                 ]
@@ -579,6 +757,38 @@ class Daemon:
             logger.info("reload: nothing changed")
         return result
 
+    async def nodes(self) -> dict[str, Any]:
+        """nodes.list: the cluster's nodes from the database; this daemon alone otherwise."""
+        cfg = self.settings.daemon
+        if self.cluster is None:
+            why = (
+                "SQLite is single-node"
+                if self.store.backend == "sqlite"
+                else "PostgreSQL without [daemon] region: single node"
+            )
+            return {
+                "cluster": False,
+                "note": why,
+                "nodes": [
+                    {
+                        "name": cfg.node,
+                        "region": None,
+                        "version": __version__,
+                        "started_at": self._started_at.isoformat(),
+                        "state": "running",
+                        "services": len(self.state.services),
+                    }
+                ],
+                "singletons": {},
+            }
+        nodes = await self.cluster.store.nodes()
+        return {
+            "cluster": True,
+            "node": cfg.node,
+            "nodes": [n.to_dict(cfg.lease_timeout) for n in nodes],
+            "singletons": await self.cluster.store.singletons(),
+        }
+
     def stats(self) -> dict[str, Any]:
         writer = self.writer.stats()
         database = self.link.stats()
@@ -595,7 +805,11 @@ class Daemon:
             "sessions": len(self.feed.sessions),
             "connections": self.feed.limits.stats(),
             "services": len(self.state.services),
-        }
+        } | (
+            {"cluster": self.cluster.stats() | (self.relay.stats() if self.relay else {})}
+            if self.cluster is not None
+            else {}
+        )
 
     # -- the check path ---------------------------------------------------------------
 
@@ -604,27 +818,31 @@ class Daemon:
         check = await self.prober.check(service, maintenance=in_maintenance)
         self.on_check(check)
         st = self.state.services.get(service.id)
-        if st is not None and st.failure_pending and not check.maintenance:
+        if st is not None and st.pending_in(check.region) and not check.maintenance:
             # Confirm a failure (or a recovery) sooner than the next regular slot.
             self.scheduler.check_soon(service.id, min(RECHECK_AFTER_S, service.interval_s / 3))
 
     def on_check(self, check: Check) -> None:
         """Journal a check; once it is journaled (or stored, when the journal fails), count it."""
         self.checks_made += 1
+        check = self.state.classify(check)  # a cluster's quorum figures (issue 15)
         # It takes back the downtime of a failed check before it that it cuts short.
         check = link_previous(self._last_made.get(check.service_id), check)
         self._last_made[check.service_id] = check
         if self.writer.add(check):
             self._count(check)
+        if self.relay is not None:
+            self.relay.add_check(check)
 
     def _count(self, check: Check) -> None:
         """Fold a durable check into the live state, journal what it changed, tell subscribers."""
         changes = self.state.apply(check)
         self.metrics_book.record(check)
-        for t in changes.transitions:
-            self.writer.add(t)
-        if changes.episode is not None:
-            self.writer.add(changes.episode)
+        if self._persists_state():
+            for t in changes.transitions:
+                self.writer.add(t)
+            if changes.episode is not None:
+                self.writer.add(changes.episode)
         self.incidents.on_check(check, changes.episode)
         st = self.state.services.get(check.service_id)
         if self.alerting is not None:
@@ -645,11 +863,15 @@ class Daemon:
 
     def _on_transition(self, t: Transition) -> None:
         """A transition made outside a check (the incident floor): journal and announce it."""
-        self.writer.add(t)
+        if self._persists_state():
+            self.writer.add(t)
         self._announce(t)
 
     def _announce(self, t: Transition) -> None:
-        logger.info("status %s: %s -> %s", t.service_id or "overall", t.previous, t.status)
+        # In a cluster the node that writes the status history logs it; the others say it
+        # at DEBUG (every node sees every change: 10,000 services would log it N times).
+        level = logging.INFO if self._persists_state() else logging.DEBUG
+        logger.log(level, "status %s: %s -> %s", t.service_id or "overall", t.previous, t.status)
         self.events.publish("status", t.to_dict())
 
 

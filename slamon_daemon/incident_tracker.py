@@ -69,6 +69,9 @@ class IncidentTracker:
         self._lock = asyncio.Lock()
         self._open_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.may_act: Callable[[], bool] = lambda: True
+        """Whether this daemon opens auto-incidents and posts their recovery updates: always
+        when alone; in a cluster, the node holding the incidents singleton (issue 15)."""
 
     # -- open incidents and the floor ---------------------------------------------------
 
@@ -99,6 +102,8 @@ class IncidentTracker:
         the auto-incident of an outage that just ended (``episode``, closed)."""
         cfg = self._settings
         st = self._state.services.get(check.service_id)
+        if not self.may_act():
+            return
         if (
             cfg.auto_incident
             and st is not None

@@ -95,6 +95,9 @@ class Service:
     tags: tuple[str, ...] = ()
     # issue 13: false keeps the service off every public route (status page, badges, ...)
     public: bool = True
+    # issue 15: regions that probe it (empty: every region present) and their quorum
+    regions: tuple[str, ...] = ()
+    quorum: int | None = None
 
     def status_expected(self, code: int) -> bool:
         """True when ``code`` falls in one of the expected ranges."""
@@ -123,28 +126,52 @@ class Check:
     # start + its interval), later than this check's start (a quick re-check): the downtime
     # from this check's start to then is taken back when this check is counted (rollup.py).
     previous_down_until: datetime | None = None
+    # issue 15: the region of the node that made it (None: a single-node daemon)
+    region: str | None = None
+    # issue 15, a failed check in a cluster: ``regional`` when fewer than the quorum of the
+    # service's regions saw it fail (it counts as up in the quorum figures); else ``share``
+    # is how many regions saw it fail, each standing for that share of the downtime
+    # (README "Several regions"). ``previous_share``: the share of the check before it.
+    regional: bool = False
+    share: int = 1
+    previous_share: int = 1
 
     @property
     def failed(self) -> bool:
         return self.outcome is Outcome.DOWN
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "service_id": self.service_id,
-            "started_at": self.started_at.isoformat(),
-            "latency_ms": round(self.latency_ms, 3),
-            "outcome": self.outcome.value,
-            "status_code": self.status_code,
-            "error_kind": self.error_kind.value if self.error_kind else None,
-            "error": self.error,
-            "node": self.node,
-            "maintenance": self.maintenance,
-            "interval_s": self.interval_s,
-            "cert_expires_at": self.cert_expires_at.isoformat() if self.cert_expires_at else None,
-        } | (
-            {"previous_down_until": self.previous_down_until.isoformat()}
-            if self.previous_down_until is not None
-            else {}
+        return (
+            {
+                "service_id": self.service_id,
+                "started_at": self.started_at.isoformat(),
+                "latency_ms": round(self.latency_ms, 3),
+                "outcome": self.outcome.value,
+                "status_code": self.status_code,
+                "error_kind": self.error_kind.value if self.error_kind else None,
+                "error": self.error,
+                "node": self.node,
+                "maintenance": self.maintenance,
+                "interval_s": self.interval_s,
+                "cert_expires_at": self.cert_expires_at.isoformat()
+                if self.cert_expires_at
+                else None,
+            }
+            | (
+                {"previous_down_until": self.previous_down_until.isoformat()}
+                if self.previous_down_until is not None
+                else {}
+            )
+            | (
+                {
+                    "region": self.region,
+                    "regional": self.regional,
+                    "share": self.share,
+                    "previous_share": self.previous_share,
+                }
+                if self.region is not None
+                else {}
+            )
         )
 
     @classmethod
@@ -168,6 +195,10 @@ class Check:
             previous_down_until=parse_ts(str(d["previous_down_until"]))
             if d.get("previous_down_until")
             else None,
+            region=str(d["region"]) if d.get("region") else None,
+            regional=bool(d.get("regional", False)),
+            share=max(1, int(d.get("share", 1))),  # type: ignore[call-overload]
+            previous_share=max(1, int(d.get("previous_share", 1))),  # type: ignore[call-overload]
         )
 
 

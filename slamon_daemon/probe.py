@@ -106,8 +106,17 @@ def _cert_expiry(resp: httpx.Response) -> datetime | None:
 class Prober:
     """Makes checks. Owns one httpx client per TLS setting; close it with ``aclose``."""
 
-    def __init__(self, node: str = "local", body_cap: int = BODY_CAP_BYTES) -> None:
+    def __init__(
+        self,
+        node: str = "local",
+        body_cap: int = BODY_CAP_BYTES,
+        *,
+        region: str | None = None,
+        source_address: str | None = None,
+    ) -> None:
         self.node = node
+        self.region = region  # issue 15: recorded with every check of a cluster's node
+        self.source_address = source_address  # the local address checks connect from
         self.body_cap = body_cap
         self._clients: dict[tuple[bool, str | None], httpx.AsyncClient] = {}
         self._json_paths: dict[str, JsonPath] = {}
@@ -119,7 +128,7 @@ class Prober:
         if client is None:
             context = client_context(verify=key[0], ca_file=key[1])
             client = httpx.AsyncClient(
-                transport=ProbeTransport(context),
+                transport=ProbeTransport(context, local_address=self.source_address),
                 follow_redirects=False,
                 max_redirects=10,
                 headers={"User-Agent": USER_AGENT},
@@ -155,6 +164,7 @@ class Prober:
                 node=self.node,
                 maintenance=maintenance,
                 interval_s=service.interval_s,
+                region=self.region,
             )
         latency_ms = (time.perf_counter() - t0) * 1000
         error_kind: ErrorKind | None = None
@@ -191,6 +201,7 @@ class Prober:
             maintenance=maintenance,
             interval_s=service.interval_s,
             cert_expires_at=cert_expires_at,
+            region=self.region,
         )
 
     def _assert_body(self, service: Service, body: bytes) -> str | None:

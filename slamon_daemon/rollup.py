@@ -98,8 +98,8 @@ class Rollup:
         if check.maintenance:
             self.maintenance += 1  # excluded from uptime and downtime (SPEC §3.7)
             self.maintenance_s += check.interval_s
-        elif check.outcome is Outcome.UP:
-            self.up += 1
+        elif check.outcome is Outcome.UP or check.regional:
+            self.up += 1  # a regional failure (issue 15) is up for the quorum
         elif check.outcome is Outcome.DEGRADED:
             self.degraded += 1
         else:
@@ -273,10 +273,10 @@ def downtime_spans(c: Check) -> list[tuple[datetime, datetime, float]]:
     a failed check outside maintenance stands for its whole interval until the next check
     says otherwise; a check after a failed one takes back the rest of that one's interval."""
     spans: list[tuple[datetime, datetime, float]] = []
-    if c.failed and not c.maintenance:
-        spans.append((c.started_at, c.started_at + timedelta(seconds=c.interval_s), 1.0))
+    if c.failed and not c.maintenance and not c.regional:
+        spans.append((c.started_at, c.started_at + timedelta(seconds=c.interval_s), 1 / c.share))
     if c.previous_down_until is not None and c.previous_down_until > c.started_at:
-        spans.append((c.started_at, c.previous_down_until, -1.0))
+        spans.append((c.started_at, c.previous_down_until, -1 / c.previous_share))
     return spans
 
 
@@ -297,12 +297,12 @@ def link_previous(previous: Check | None, check: Check) -> Check:
     """``check``, knowing the check of its service before it: when that one failed (outside
     maintenance) and its interval reaches past this check's start, this check takes back the
     rest (``previous_down_until``)."""
-    if previous is None or not previous.failed or previous.maintenance:
+    if previous is None or not previous.failed or previous.maintenance or previous.regional:
         return check
     until = previous.started_at + timedelta(seconds=previous.interval_s)
     if not previous.started_at < check.started_at < until:
         return check
-    return dataclasses.replace(check, previous_down_until=until)
+    return dataclasses.replace(check, previous_down_until=until, previous_share=previous.share)
 
 
 def linked(checks: Iterable[Check], last: dict[str, Check] | None = None) -> list[Check]:
@@ -311,8 +311,11 @@ def linked(checks: Iterable[Check], last: dict[str, Check] | None = None) -> lis
     last = {} if last is None else last
     out = []
     for c in sorted(checks, key=lambda x: x.started_at):
-        c = link_previous(last.get(c.service_id), dataclasses.replace(c, previous_down_until=None))
-        last[c.service_id] = c
+        # In a cluster each region's checks follow each other (issue 15).
+        key = c.service_id if c.region is None else f"{c.service_id}\x00{c.region}"
+        c = dataclasses.replace(c, previous_down_until=None, previous_share=1)
+        c = link_previous(last.get(key), c)
+        last[key] = c
         out.append(c)
     return out
 

@@ -16,12 +16,19 @@ Status rules (SPEC §3.3):
   being confirmed yet;
 * ``operational`` otherwise; ``unknown`` before the first check.
 
+Several regions (issue 15, a cluster on PostgreSQL: checks carry their region): the rules
+above run per region; ``major_outage`` needs the failure confirmed by at least ``quorum``
+of the service's regions (default: a majority), regions whose node is flagged sick not
+counted; fewer confirming regions make a ``partial_outage`` that names them ("down from
+us-east only"). A check without a region (a single-node daemon) is judged as before.
+
 Outage episodes: one opens at the first failed check of a service that has none open, takes
 the worst status seen, and closes at the check that brings the service back to operational.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +69,25 @@ class _PastCache:
 
 
 @dataclass(slots=True)
+class RegionState:
+    """One region's view of a service (issue 15): the confirmation rules per region."""
+
+    consecutive_failures: int = 0
+    consecutive_successes: int = 0
+    confirmed_down: bool = False
+    node: str = ""
+    last_at: datetime | None = None
+    last_failed: bool = False
+
+
+def quorum_of(service: Service, regions: int) -> int:
+    """How many regions must confirm a failure: the service's quorum, else a majority."""
+    if service.quorum is not None:
+        return max(1, min(service.quorum, regions))
+    return regions // 2 + 1
+
+
+@dataclass(slots=True)
 class ServiceState:
     service: Service
     status: ServiceStatus = ServiceStatus.UNKNOWN
@@ -77,6 +103,28 @@ class ServiceState:
     # the outage, whose failures must not hold the service in partial_outage afterwards.
     flap_after: datetime | None = None
     _past: _PastCache | None = None
+    # issue 15: per region (empty on a single-node daemon); the regions confirming a failure
+    regions: dict[str, RegionState] = field(default_factory=dict)
+    down_regions: tuple[str, ...] = ()
+
+    @property
+    def status_note(self) -> str | None:
+        """Which regions see the service down when they are too few for a major outage."""
+        if not self.down_regions or self.confirmed_down:
+            return None
+        return f"down from {', '.join(self.down_regions)} only"
+
+    def region_summary(self) -> dict[str, dict[str, object]]:
+        """Each region's view, as status.get shows it."""
+        return {
+            name: {
+                "down": r.confirmed_down,
+                "failures": r.consecutive_failures,
+                "node": r.node,
+                "last_at": r.last_at.isoformat() if r.last_at else None,
+            }
+            for name, r in sorted(self.regions.items())
+        }
 
     @property
     def failure_pending(self) -> bool:
@@ -84,6 +132,15 @@ class ServiceState:
         if self.confirmed_down:
             return self.consecutive_successes > 0
         return self.consecutive_failures > 0
+
+    def pending_in(self, region: str | None) -> bool:
+        """``failure_pending`` as one region sees it (None: the service as a whole)."""
+        r = self.regions.get(region) if region is not None else None
+        if r is None:
+            return self.failure_pending
+        if r.confirmed_down:
+            return r.consecutive_successes > 0
+        return r.consecutive_failures > 0
 
     def add_to_day(self, check: Check) -> None:
         """Count a check in its UTC day, its downtime in the days it falls in (rollup.py)."""
@@ -162,6 +219,10 @@ class LiveState:
         # How many services are in each status: the overall status is read from these counts,
         # not from a walk over every service at each transition (10,000 services at start).
         self._by_status: dict[ServiceStatus, int] = {}
+        # issue 15: the regions present in the cluster (a service without ``regions`` is
+        # probed from all of them) and the nodes flagged sick (their failures do not count)
+        self.known_regions: tuple[str, ...] = ()
+        self.sick_nodes: frozenset[str] = frozenset()
 
     def _count(self, status: ServiceStatus, delta: int) -> None:
         self._by_status[status] = self._by_status.get(status, 0) + delta
@@ -221,6 +282,8 @@ class LiveState:
             for c in checks:
                 st.recent.append(c)
                 self._advance(st, c)
+            if st.regions:
+                self._judge_regions(st)
             st.last_check = checks[-1]
             st.status = self._status_of(st)
             st.status_since = _since(st.status, checks, (transitions or {}).get(sid))
@@ -240,6 +303,8 @@ class LiveState:
         st.recent.append(check)
         st.add_to_day(check)
         self._advance(st, check)
+        if st.regions:
+            self._judge_regions(st)
         new = self._status_of(st)
         if check.failed and not check.maintenance and st.episode is None:
             st.episode = OutageEpisode(
@@ -277,10 +342,12 @@ class LiveState:
                 self.overall, self.overall_since = overall, check.started_at
         return out
 
-    @staticmethod
-    def _advance(st: ServiceState, c: Check) -> None:
+    def _advance(self, st: ServiceState, c: Check) -> None:
         if c.maintenance:
             return  # maintenance checks confirm nothing
+        if c.region is not None:
+            self._advance_region(st, c)
+            return
         confirm = st.service.confirm_failures
         if c.outcome is Outcome.DOWN:
             st.consecutive_failures += 1
@@ -295,6 +362,75 @@ class LiveState:
                 st.flap_after = c.started_at
 
     @staticmethod
+    def _advance_region(st: ServiceState, c: Check) -> None:
+        """The confirmation rules within the check's region (issue 15)."""
+        assert c.region is not None
+        r = st.regions.get(c.region)
+        if r is None:
+            r = st.regions[c.region] = RegionState()
+        if r.last_at is not None and c.started_at < r.last_at:
+            return  # a late check (a node's journal replayed): counted in the days only
+        r.node, r.last_at, r.last_failed = c.node, c.started_at, c.outcome is Outcome.DOWN
+        confirm = st.service.confirm_failures
+        if c.outcome is Outcome.DOWN:
+            r.consecutive_failures += 1
+            r.consecutive_successes = 0
+            if r.consecutive_failures >= confirm:
+                r.confirmed_down = True
+        else:
+            r.consecutive_successes += 1
+            r.consecutive_failures = 0
+            if r.confirmed_down and r.consecutive_successes >= confirm:
+                r.confirmed_down = False
+                st.flap_after = c.started_at  # that region's failures no longer flap
+
+    def _expected_regions(self, st: ServiceState) -> set[str]:
+        """The regions that probe a service: its own list, else every region present."""
+        expected = set(st.service.regions or self.known_regions or st.regions)
+        return expected | {name for name in st.regions if not st.service.regions}
+
+    def classify(self, check: Check) -> Check:
+        """A new check of a cluster's node, marked for the quorum figures (issue 15): a
+        failure that fewer than the quorum of regions see now (their latest checks, this
+        one included; sick nodes' not counted) is ``regional``; else its ``share`` is how
+        many regions see it (each stands for that share of the downtime)."""
+        st = self.services.get(check.service_id)
+        if check.region is None or st is None or not check.failed or check.maintenance:
+            return check
+        expected = self._expected_regions(st) | {check.region}
+        failing = {
+            name
+            for name, r in st.regions.items()
+            if name in expected and r.last_failed and r.node not in self.sick_nodes
+        } - {check.region}
+        if check.node not in self.sick_nodes:
+            failing.add(check.region)
+        if len(failing) >= quorum_of(st.service, len(expected)):
+            return dataclasses.replace(check, share=len(failing))
+        return dataclasses.replace(check, regional=True)
+
+    def _judge_regions(self, st: ServiceState) -> None:
+        """The service's confirmation from its regions' (issue 15): a major outage needs a
+        quorum of regions, not counting those whose node is sick."""
+        expected = self._expected_regions(st)
+        counted = {
+            name: r
+            for name, r in st.regions.items()
+            if name in expected and r.node not in self.sick_nodes
+        }
+        down = tuple(sorted(name for name, r in counted.items() if r.confirmed_down))
+        was_down = st.confirmed_down
+        st.confirmed_down = len(down) >= quorum_of(st.service, len(expected))
+        st.down_regions = down
+        pending = [r for r in counted.values() if r.consecutive_failures > 0 or r.confirmed_down]
+        st.consecutive_failures = max((r.consecutive_failures for r in pending), default=0)
+        st.consecutive_successes = min(
+            (r.consecutive_successes for r in counted.values() if r.confirmed_down), default=0
+        )
+        if was_down and not st.confirmed_down:
+            st.flap_after = st.last_check.started_at if st.last_check else st.flap_after
+
+    @staticmethod
     def _status_of(st: ServiceState) -> ServiceStatus:
         last = st.last_check
         if last is None:
@@ -303,6 +439,8 @@ class LiveState:
             return ServiceStatus.MAINTENANCE
         if st.confirmed_down:
             return ServiceStatus.MAJOR_OUTAGE
+        if st.down_regions:
+            return ServiceStatus.PARTIAL_OUTAGE  # too few regions confirm: "down from X only"
         recent = [
             c
             for c in st.recent

@@ -44,6 +44,7 @@ from slamon_tui.screens.help import HelpScreen
 from slamon_tui.screens.incidents import IncidentsScreen
 from slamon_tui.screens.login import LoginScreen
 from slamon_tui.screens.noc import NocScreen
+from slamon_tui.screens.nodes import NodesScreen
 from slamon_tui.screens.sla import SlaScreen
 from slamon_tui.themes import THEMES
 from slamon_tui.token_cache import TokenCache
@@ -72,6 +73,7 @@ class SlamonApp(OrderedKeys):
         Binding("S", "sla", "SLA"),
         Binding("A", "admin", "Admin"),
         Binding("exclamation_mark", "alerts", "Alerts", key_display="!"),
+        Binding("O", "nodes", "Nodes", show=False),  # issue 15: in help and the palette
         Binding("L", "login", "Log in"),
         Binding("r", "resync", "Resync"),
         Binding("ctrl+l", "logout", "Log out", show=False),  # in the palette and in help
@@ -279,6 +281,10 @@ class SlamonApp(OrderedKeys):
                 "Admin", "Users, services, maintenance windows (A)", self.action_admin
             )
             yield SystemCommand("Audit log", "Who changed what, newest first", self.action_audit)
+        if self.check_action("nodes", ()):
+            yield SystemCommand(
+                "Nodes", "The nodes of a cluster and their health (O)", self.action_nodes
+            )
 
     # --- screens ---------------------------------------------------------------------------
 
@@ -291,6 +297,11 @@ class SlamonApp(OrderedKeys):
         """Open the admin screen (admins only)."""
         if self.check_action("admin", ()):
             self.push_screen(AdminScreen(self.session.call))
+
+    def action_nodes(self) -> None:
+        """Open the cluster's nodes (issue 15)."""
+        if not isinstance(self.screen, NodesScreen):
+            self.push_screen(NodesScreen(self.session.call))
 
     def action_audit(self) -> None:
         """Open the audit log (admins only)."""

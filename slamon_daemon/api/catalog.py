@@ -8,6 +8,7 @@ from . import (
     incidents,
     logins,
     maintenance,
+    nodes,
     presence,
     service_admin,
     services,
@@ -32,4 +33,5 @@ def api_methods() -> list[Method]:
         *presence.methods(),
         *control.methods(),
         *alerts.methods(),
+        *nodes.methods(),
     ]

@@ -79,6 +79,10 @@ class Hooks(Protocol):
         problem of a refused file. Raises StoreError when the database fails meanwhile."""
         ...
 
+    async def nodes(self) -> dict[str, Any]:
+        """The nodes of the cluster (nodes.list); this daemon alone when single-node."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Caller:

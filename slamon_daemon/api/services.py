@@ -87,7 +87,12 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
             w.to_dict() for w in ctx.maintenance.windows if not w.services or svc.id in w.services
         ],
         "sla": await month_sla(ctx, svc.id, now),
-    }
+    } | (
+        # issue 15: per-region uptime over 24 h beside the quorum figures (README)
+        {"region_uptime_24h": await store.region_uptime(svc.id, now - timedelta(hours=24))}
+        if st.regions
+        else {}
+    )
 
 
 async def month_sla(ctx: ApiContext, sid: str, now: datetime) -> dict[str, Any] | None:

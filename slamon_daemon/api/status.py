@@ -47,7 +47,7 @@ class ServiceFragments:
         self._cache: dict[str, tuple[Any, bytes]] = {}
 
     def fragment(self, st: ServiceState, today: date, threshold: float) -> bytes:
-        key = (today, st.last_check, st.status, st.service)
+        key = (today, st.last_check, st.status, st.service, st.down_regions)
         cached = self._cache.get(st.service.id)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -72,6 +72,12 @@ class ServiceFragments:
                 "episode": _episode_brief(st),
                 "public": st.service.public,  # issue 13: false: never on a public route
             }
+            # issue 15: each region's view and which regions see it down (a cluster only)
+            | (
+                {"regions": st.region_summary(), "status_note": st.status_note}
+                if st.regions
+                else {}
+            )
         )
         self._cache[st.service.id] = (key, encoded)
         return encoded

@@ -4,10 +4,12 @@ SQLite or a PostgreSQL dialect (dialects/)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError
 from .base import Store, SyncResult
+from .cluster import ClusterStore
 from .sql import SqlStore
 
 
@@ -42,6 +44,17 @@ def open_store(database_url: str) -> Store:
     raise ConfigError(
         [f"database_url: expected sqlite:///path or postgresql://..., got {database_url!r}"]
     )
+
+
+def cluster_parts(store: Store) -> tuple[ClusterStore, Any] | None:
+    """The cluster's tables and the LISTEN of a PostgreSQL store (issue 15); None for
+    SQLite, which is single-node."""
+    if not isinstance(store, SqlStore) or store.backend != "postgres":
+        return None
+    from .dialects.postgres import PostgresDialect
+
+    assert isinstance(store.dialect, PostgresDialect)
+    return ClusterStore(store.dialect), store.dialect.listen
 
 
 def database_location(database_url: str) -> str:

@@ -437,6 +437,12 @@ class Store(ABC):
         advisory lock keyed by the node name, held on a connection of its own."""
         raise NotImplementedError
 
+    async def region_uptime(self, service_id: str, since: datetime) -> dict[str, str]:
+        """Per-region uptime of a cluster's service since ``since`` (issue 15): each region's
+        own checks, a failed check counting as down whatever the other regions saw; {} when
+        no check has a region (a single-node daemon)."""
+        return {}
+
     async def verify(self) -> str | None:
         """Cheap check that the database is still the one opened (SQLite: the file was not
         deleted or replaced). Returns what is wrong, or None. Once wrong, the store refuses

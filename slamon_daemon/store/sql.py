@@ -36,7 +36,7 @@ from ..models import (
     User,
     role_from_name,
 )
-from ..rollup import Rollup, linked, rollup_deltas
+from ..rollup import Rollup, linked, rollup_deltas, uptime_percent_text
 from .alerts import AlertStore
 from .base import (
     DaemonLock,
@@ -269,6 +269,9 @@ class SqlStore(Store, AlertStore):
             c.maintenance,
             c.interval_s,
             None if c.cert_expires_at is None else self.dialect.time(c.cert_expires_at),
+            c.region or "",
+            c.regional,
+            c.share,
         )
 
     def _check(self, r: Row) -> Check:
@@ -284,7 +287,21 @@ class SqlStore(Store, AlertStore):
             maintenance=bool(r[8]),
             interval_s=float(r[9]),
             cert_expires_at=self._from_time(r[10]),
+            region=r[11] or None,
+            regional=bool(r[12]),
+            share=int(r[13]),
         )
+
+    async def region_uptime(self, service_id: str, since: datetime) -> dict[str, str]:
+        rows = await self._fetch(
+            "SELECT region, count(*), sum(CASE WHEN outcome <> 'down' AND NOT maintenance THEN 1"
+            " ELSE 0 END),"
+            " sum(CASE WHEN maintenance THEN 1 ELSE 0 END) FROM checks WHERE service_id = ?"
+            " AND started_at >= ? AND region <> '' GROUP BY region ORDER BY region",
+            service_id,
+            self.dialect.time(since),
+        )
+        return {str(r[0]): uptime_percent_text(int(r[2]), 0, int(r[1]), int(r[3])) for r in rows}
 
     async def write_batch(self, records: Sequence[Record]) -> int:
         if not records:
@@ -1160,6 +1177,7 @@ def service_from_json(text: str, *, active: bool | None = None) -> Service:
     d["expect_status"] = tuple(tuple(r) for r in d.get("expect_status", [[200, 299]]))
     d["headers"] = tuple(tuple(h) for h in d.get("headers", []))
     d["tags"] = tuple(d.get("tags", ()))
+    d["regions"] = tuple(d.get("regions", ()))
     d = {k: v for k, v in d.items() if k in Service.__dataclass_fields__}
     if active is not None:
         d["active"] = active

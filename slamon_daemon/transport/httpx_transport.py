@@ -42,8 +42,13 @@ _HOP_BY_HOP = frozenset((b"connection", b"keep-alive", b"proxy-connection"))
 class ProbeTransport(httpx.AsyncBaseTransport):
     """An httpx transport: HTTP/1.1 over asyncio with httptools, one connection per request."""
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, ssl_context: ssl.SSLContext | None = None, *, local_address: str | None = None
+    ) -> None:
         self._ssl_context = ssl_context
+        # The local IP address to connect from (httpx's local_address; issue 15: a node
+        # probes from its own address), None: the system's choice.
+        self._local_addr = (local_address, 0) if local_address else None
         self._resolver: concurrent.futures.ThreadPoolExecutor | None = None
 
     @property
@@ -113,6 +118,7 @@ class ProbeTransport(httpx.AsyncBaseTransport):
                     port,
                     ssl=tls,
                     server_hostname=host if tls is not None else None,
+                    local_addr=self._local_addr,
                 )
                 return
             except ssl.SSLError:

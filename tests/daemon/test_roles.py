@@ -42,6 +42,7 @@ INTENDED: dict[str, Role] = {
     "subscribe": V,
     "unsubscribe": V,
     "daemon.stats": V,
+    "nodes.list": V,
     "status.history": V,
     "service.get": V,
     "service.series": V,

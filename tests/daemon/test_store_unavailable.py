@@ -48,6 +48,7 @@ NO_STORE = {
     "subscribe",
     "unsubscribe",
     "daemon.stats",
+    "nodes.list",  # single-node: this daemon, from memory
     "auth.whoami",
     "presence.set",
     "presence.clear",

@@ -28,7 +28,7 @@ Row = Sequence[Any]
 
 CHECK_COLUMNS = (
     "service_id, started_at, node, latency_ms, status_code, outcome, error_kind, error,"
-    " maintenance, interval_s, cert_expires_at"
+    " maintenance, interval_s, cert_expires_at, region, regional, share"
 )
 """The columns of ``checks``, in the order of a check's encoded row (SqlStore.check_row)."""
 

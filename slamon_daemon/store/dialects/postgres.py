@@ -20,7 +20,7 @@ import os
 import re
 import socket
 import zlib
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -41,7 +41,7 @@ _PARTITION_RE = re.compile(r"^checks_p(\d{8})$")
 _INSERT_CHECKS = (
     f"INSERT INTO checks ({CHECK_COLUMNS}) SELECT * FROM unnest(?::text[], ?::timestamptz[],"
     " ?::text[], ?::float8[], ?::int4[], ?::text[], ?::text[], ?::text[], ?::bool[],"
-    " ?::float8[], ?::timestamptz[]) ON CONFLICT DO NOTHING RETURNING service_id, started_at, node"
+    " ?::float8[], ?::timestamptz[], ?::text[], ?::bool[], ?::int4[]) ON CONFLICT DO NOTHING RETURNING service_id, started_at, node"
 )
 # Errors that mean "the database is not reachable now" rather than "this statement is wrong".
 _UNAVAILABLE = (
@@ -264,6 +264,16 @@ class PostgresDialect(Dialect):
     def daemon_lock(self, node: str) -> DaemonLock:
         return AdvisoryLock(self.dsn, node)
 
+    async def listen(self, channel: str, on_payload: Callable[[str], None]) -> Listener:
+        """LISTEN on ``channel`` on a connection of its own (issue 15: events across nodes).
+
+        Raises:
+            StoreUnavailable: the database cannot be reached.
+        """
+        listener = Listener(self.dsn, channel, on_payload)
+        await listener.start()
+        return listener
+
     # -- migrations -----------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -292,6 +302,45 @@ class PostgresDialect(Dialect):
                 )
         except asyncpg.PostgresError as exc:
             raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
+
+
+class Listener:
+    """A LISTEN connection: ``on_payload`` gets each notification's payload; ``alive`` pings
+    the connection (a dead one is closed: start another)."""
+
+    def __init__(self, dsn: str, channel: str, on_payload: Callable[[str], None]) -> None:
+        self.dsn = dsn
+        self.channel = channel
+        self.on_payload = on_payload
+        self._con: Any = None
+
+    async def start(self) -> None:
+        with _driver_errors():
+            self._con = await asyncpg.connect(
+                self.dsn, timeout=10, server_settings={"application_name": "slamond listen"}
+            )
+            await self._con.add_listener(self.channel, self._received)
+
+    def _received(self, _con: Any, _pid: int, _channel: str, payload: str) -> None:
+        self.on_payload(payload)
+
+    async def alive(self) -> bool:
+        if self._con is None or self._con.is_closed():
+            return False
+        try:
+            await asyncio.wait_for(self._con.fetchval("SELECT 1"), 5)
+        except (*_UNAVAILABLE, asyncpg.PostgresError):
+            await self.close()
+            return False
+        return True
+
+    async def close(self) -> None:
+        con, self._con = self._con, None
+        if con is not None:
+            try:
+                await asyncio.wait_for(con.close(), 2)
+            except Exception:  # a connection whose server is gone
+                con.terminate()
 
 
 def node_lock_key(node: str) -> tuple[int, int]:

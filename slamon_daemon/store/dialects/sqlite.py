@@ -220,7 +220,7 @@ class SqliteDialect(Dialect):
         inserted: set[tuple[Any, ...]] = set()
         for i in range(0, len(rows), _ROWS_PER_INSERT):
             chunk = rows[i : i + _ROWS_PER_INSERT]
-            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
             got = await con.fetch(
                 f"INSERT INTO checks ({CHECK_COLUMNS}) VALUES {values}"
                 " ON CONFLICT DO NOTHING RETURNING service_id, started_at, node",
