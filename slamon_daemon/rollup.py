@@ -90,10 +90,11 @@ class Rollup:
         """When the period starts (UTC)."""
         return datetime(self.day.year, self.day.month, self.day.day, self.hour or 0, tzinfo=UTC)
 
-    def add(self, check: Check, *, downtime: bool = True) -> None:
+    def add(self, check: Check, *, downtime: bool = True, bucket: int | None = None) -> None:
         """Count one check. With ``downtime``, the check alone: a failed one adds its whole
         interval here; ``rollup_deltas`` passes False and spreads the downtime over the
-        periods it falls in, taking back what the next check cut short."""
+        periods it falls in, taking back what the next check cut short. ``bucket``: the
+        latency's histogram bucket when the caller has it already."""
         self.checks += 1
         if check.maintenance:
             self.maintenance += 1  # excluded from uptime and downtime (SPEC §3.7)
@@ -119,7 +120,7 @@ class Rollup:
             self.latency_max_ms = (
                 lat if self.latency_max_ms is None else max(self.latency_max_ms, lat)
             )
-            b = bucket_of(lat)
+            b = bucket_of(lat) if bucket is None else bucket
             self.hist[b] = self.hist.get(b, 0) + 1
 
     def merge(self, other: Rollup) -> None:
@@ -183,13 +184,28 @@ class Rollup:
         return d
 
     def hist_json(self) -> str:
-        return json.dumps({str(k): v for k, v in sorted(self.hist.items())}, separators=(",", ":"))
+        return counts_json(self.hist)
+
+    def errors_json(self) -> str:
+        return counts_json(self.errors)
 
     @staticmethod
     def hist_from_json(text: str | None) -> dict[int, int]:
         if not text or text == "{}":
             return {}
         return {int(k): int(v) for k, v in json.loads(text).items()}
+
+
+def counts_json(counts: dict[int, int] | dict[str, int]) -> str:
+    """A histogram or error count as the compact JSON object the rollup columns hold, keys in
+    order (``{"12":3,"15":1}``). Written by hand: json.dumps costs ~10 times as much, and the
+    keys (bucket numbers, error kinds) never need escaping."""
+    if not counts:
+        return "{}"
+    if len(counts) == 1:
+        for k, v in counts.items():
+            return f'{{"{k}":{v}}}'
+    return "{" + ",".join([f'"{k}":{v}' for k, v in sorted(counts.items())]) + "}"
 
 
 def _r(x: float | None) -> float | None:
@@ -245,6 +261,44 @@ def rollup_deltas(
         for day, hour, seconds in downtime_pieces(c, unit):
             rollup((c.service_id, day, hour)).downtime_s += seconds
     return list(by_key.values())
+
+
+FoldKey = tuple[str, date, int | None]
+"""(service_id, day, hour): the key of a rollup (hour None for days and months)."""
+
+
+def fold_batch(
+    checks: Iterable[Check],
+) -> tuple[dict[FoldKey, Rollup], dict[FoldKey, Rollup], dict[FoldKey, Rollup]]:
+    """``rollup_deltas`` for days, hours and months at once (what the writer adds to the
+    stored rollups per batch): each check's UTC time and latency bucket found once."""
+    days: dict[FoldKey, Rollup] = {}
+    hours: dict[FoldKey, Rollup] = {}
+    months: dict[FoldKey, Rollup] = {}
+    for c in checks:
+        u = c.started_at.astimezone(UTC)
+        day = u.date()
+        sid = c.service_id
+        b = None if c.outcome is Outcome.DOWN else bucket_of(c.latency_ms)
+        keyed: tuple[tuple[dict[FoldKey, Rollup], FoldKey], ...] = (
+            (days, (sid, day, None)),
+            (hours, (sid, day, u.hour)),
+            (months, (sid, day.replace(day=1), None)),
+        )
+        for by_key, key in keyed:
+            r = by_key.get(key)
+            if r is None:
+                r = by_key[key] = Rollup(service_id=sid, day=key[1], hour=key[2])
+            r.add(c, downtime=False, bucket=b)
+        if (c.failed and not c.maintenance) or c.previous_down_until is not None:
+            for by_key, unit in ((days, "day"), (hours, "hour"), (months, "month")):
+                for pday, phour, seconds in downtime_pieces(c, unit):
+                    piece: FoldKey = (sid, pday, phour)
+                    r = by_key.get(piece)
+                    if r is None:
+                        r = by_key[piece] = Rollup(service_id=sid, day=pday, hour=phour)
+                    r.downtime_s += seconds
+    return days, hours, months
 
 
 def period_of(t: datetime, unit: str) -> tuple[date, int | None]:

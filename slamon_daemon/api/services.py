@@ -20,7 +20,7 @@ from ..detail import (
     series_points,
 )
 from ..errors import NotFound
-from ..models import Role
+from ..models import Role, Service
 from ..reports import sla_report
 from ..rollup import Rollup, daily_status, downtime_within, linked, sum_rollups
 from ..sla import period_from_params
@@ -86,18 +86,19 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
         "maintenance": [
             w.to_dict() for w in ctx.maintenance.windows if not w.services or svc.id in w.services
         ],
-        "sla": await month_sla(ctx, svc.id, now),
+        "sla": await month_sla(ctx, svc, now),
     }
 
 
-async def month_sla(ctx: ApiContext, sid: str, now: datetime) -> dict[str, Any] | None:
+async def month_sla(ctx: ApiContext, svc: Service, now: datetime) -> dict[str, Any] | None:
     """This month's SLA figures of one service (target, budget, consumed, remaining)."""
     cfg = ctx.settings
     period = period_from_params(
         month=None, days=None, first=None, last=None, now=now, tz=cfg.timezone
     )
-    services = [x for x in await ctx.store.list_services() if x.id == sid]
-    report = await sla_report(ctx.store, services, cfg.sla_target, period, now, sid)
+    # The service as the live state has it: reading every service from the store (and
+    # decoding each one's settings) only to pick this one cost ~10 ms with 1,000 services.
+    report = await sla_report(ctx.store, [svc], cfg.sla_target, period, now, svc.id)
     rows = report["services"]
     return {"period": report["period"]["label"], **rows[0]} if rows else None
 

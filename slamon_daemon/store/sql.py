@@ -36,7 +36,7 @@ from ..models import (
     User,
     role_from_name,
 )
-from ..rollup import Rollup, linked, rollup_deltas
+from ..rollup import FoldKey, Rollup, fold_batch, linked, rollup_deltas
 from .base import (
     DaemonLock,
     LoginFailureRow,
@@ -53,9 +53,6 @@ logger = logging.getLogger("slamon.store")
 _T = TypeVar("_T")
 _Revision = tuple[list[str], str, datetime]
 """Why an incident got a new version: the fields changed, by whom, when."""
-
-ROLLUP_TABLES = ("daily_rollups", "monthly_rollups", "hourly_rollups")
-"""The rollup tables every new check is folded into."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RCOLS = ", ".join(ROLLUP_COLUMNS)
@@ -318,27 +315,23 @@ class SqlStore(Store):
                 )
         return len(new)
 
-    async def _fold(
-        self, con: Connection, checks: Sequence[Check], tables: Sequence[str] = ROLLUP_TABLES
-    ) -> None:
-        """Add checks to the stored rollups (inside the open transaction)."""
+    async def _fold(self, con: Connection, checks: Sequence[Check]) -> None:
+        """Add checks to the stored rollups (inside the open transaction): the batch is
+        folded into one partial rollup per key and table here, and the database adds each to
+        its stored row (Dialect.add_rollups): nothing is read back or decoded."""
         day = self.dialect.day
-        for table in tables:
+        days, hours, months = fold_batch(checks)
+        for table, deltas in (
+            ("daily_rollups", days),
+            ("monthly_rollups", months),
+            ("hourly_rollups", hours),
+        ):
             hourly = table == "hourly_rollups"
-            deltas = rollup_deltas(checks, hourly=hourly, monthly=table == "monthly_rollups")
-            keys = [(r.service_id, day(r.day), r.hour if hourly else 0) for r in deltas]
-            existing: dict[tuple[Any, ...], Rollup] = {}
-            for row in await self.dialect.stored_rollups(con, table, keys):
-                hour = int(row[2]) if hourly else None
-                r = rollup_from_row(str(row[0]), self.dialect.from_day(row[1]), hour, row[3:])
-                existing[(r.service_id, r.day, r.hour)] = r
-            await con.executemany(
-                _UPSERT_ROLLUP[table],
-                [
-                    (r.service_id, day(r.day), *([r.hour] if hourly else []), *rollup_values(r))
-                    for r in merge_into(existing, deltas)
-                ],
-            )
+            rows = [
+                (r.service_id, day(r.day), *([r.hour] if hourly else []), *rollup_values(r))
+                for _, r in sorted(deltas.items(), key=_fold_order)
+            ]
+            await self.dialect.add_rollups(con, table, rows)
 
     async def rebuild_rollups(
         self, since: date | None = None, progress: Progress | None = None
@@ -1090,8 +1083,13 @@ _plain_values = operator.attrgetter(*ROLLUP_COLUMNS[:10])  # the counters, store
 
 def rollup_values(r: Rollup) -> tuple[Any, ...]:
     """The ROLLUP_COLUMNS values of ``r``, in order."""
-    errors = json.dumps(dict(sorted(r.errors.items())), separators=(",", ":"))
-    return (*_plain_values(r), r.hist_json(), errors, r.maintenance_s)
+    return (*_plain_values(r), r.hist_json(), r.errors_json(), r.maintenance_s)
+
+
+def _fold_order(item: tuple[FoldKey, Rollup]) -> tuple[str, Any, int]:
+    """Rollup rows are written in key order: concurrent writers lock them in one order."""
+    sid, day, hour = item[0]
+    return sid, day, -1 if hour is None else hour
 
 
 def rollup_from_row(service_id: str, day: date, hour: int | None, values: Sequence[Any]) -> Rollup:
@@ -1126,19 +1124,6 @@ def merge_deltas(deltas: Iterable[Rollup]) -> list[Rollup]:
         else:
             cur.merge(d)
     return list(out.values())
-
-
-def merge_into(existing: dict[tuple[Any, ...], Rollup], deltas: Iterable[Rollup]) -> list[Rollup]:
-    """Add each delta to the stored rollup of its key (or take it as new); the rows to write."""
-    out = []
-    for d in deltas:
-        cur = existing.get((d.service_id, d.day, d.hour))
-        if cur is None:
-            out.append(d)
-        else:
-            cur.merge(d)
-            out.append(cur)
-    return out
 
 
 def _json_tuple(text: str) -> tuple[Any, ...]:

@@ -39,6 +39,34 @@ ROLLUP_COLUMNS: tuple[str, ...] = tuple(
 """The columns of every rollup table after its key (service_id, day[, hour])."""
 
 
+ADDED_COLUMNS = tuple(
+    "checks up degraded down maintenance downtime_s latency_count latency_sum_us"
+    " maintenance_s".split()
+)
+"""The rollup columns that merge by addition."""
+
+
+def add_rollup_sql(table: str, alias: str, counts: str) -> str:
+    """``INSERT ... ON CONFLICT DO UPDATE`` tail that adds a partial rollup to ``table``'s
+    stored row (referred to as ``alias``). ``counts`` is the engine's expression summing two
+    JSON count objects, with ``{old}``, ``{new}`` and ``{order}`` (the keys' sort) to fill."""
+    keys = "service_id, day, hour" if table == "hourly_rollups" else "service_id, day"
+    t = alias
+    sets = [f"{c} = {t}.{c} + excluded.{c}" for c in ADDED_COLUMNS]
+    for c, op in (("latency_min_ms", "<="), ("latency_max_ms", ">=")):
+        sets.append(
+            f"{c} = CASE WHEN excluded.{c} IS NULL OR {t}.{c} {op} excluded.{c}"
+            f" THEN {t}.{c} ELSE excluded.{c} END"
+        )
+    for c, order in (("latency_hist", "CAST(key AS INTEGER)"), ("errors", "key")):
+        merged = counts.format(old=f"{t}.{c}", new=f"excluded.{c}", order=order)
+        sets.append(
+            f"{c} = CASE WHEN excluded.{c} = '{{}}' THEN {t}.{c} WHEN {t}.{c} = '{{}}'"
+            f" THEN excluded.{c} ELSE {merged} END"
+        )
+    return f" ON CONFLICT ({keys}) DO UPDATE SET " + ", ".join(sets)
+
+
 class Connection(ABC):
     """One connection as SqlStore uses it: ``?`` placeholders, rows read by position."""
 
@@ -120,12 +148,13 @@ class Dialect(ABC):
         """
 
     @abstractmethod
-    async def stored_rollups(
-        self, con: Connection, table: str, keys: Sequence[tuple[Any, ...]]
-    ) -> list[Row]:
-        """Rows (service_id, day, hour or NULL, ROLLUP_COLUMNS...) of ``table`` at ``keys``
-        (service_id, day, hour; the hour ignored outside hourly_rollups), locked for the
-        open transaction where the engine has row locks."""
+    async def add_rollups(self, con: Connection, table: str, rows: Sequence[Row]) -> None:
+        """Add partial rollups to ``table``'s stored ones, in the database: each row is
+        (service_id, day[, hour] for hourly_rollups, ROLLUP_COLUMNS...) and is inserted, or
+        added to the stored row of its key (counters summed, min/max kept, the JSON counts
+        of ``latency_hist`` and ``errors`` summed per key). No row is read back into Python,
+        and concurrent writers (PostgreSQL nodes) add one after the other. ``rows`` are in
+        key order and hold each key once."""
 
     @abstractmethod
     async def reindex_incident(self, con: Connection, incident_id: int) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import sqlite3
 import time
@@ -28,7 +29,7 @@ from ...errors import AlreadyExists, MigrationError, StoreError, StoreUnavailabl
 from ..base import DaemonLock
 from ..filelock import FileLock
 from ..migrate import Migration
-from .base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row
+from .base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row, add_rollup_sql
 
 _ROWS_PER_INSERT = 500  # 11 columns x 500 rows stays far below SQLite's variable limit
 _DELETE_BATCH = 5000  # rows per retention transaction: short, so writers barely wait
@@ -67,6 +68,31 @@ def _driver_errors() -> Iterator[None]:
         raise StoreUnavailable("the SQLite connection is closed") from exc
 
 
+_ONE_KEY = "'$.\"' || substr({new}, 3, instr({new}, '\":') - 3) || '\"'"
+_ONE_COUNT = "CAST(substr({new}, instr({new}, '\":') + 2) AS INTEGER)"
+_SUM_COUNTS = (
+    # A batch's partial rollup mostly holds one key ({"169":1}: one check of the service):
+    # json_set adds it to the stored object; otherwise the two objects are summed key by
+    # key (a correlated subquery, about twice the cost).
+    f"(CASE WHEN instr({{new}}, ',') = 0 THEN json_set({{old}}, {_ONE_KEY},"
+    f" coalesce(json_extract({{old}}, {_ONE_KEY}), 0) + {_ONE_COUNT}) ELSE"
+    " (SELECT '{{' || group_concat('\"' || key || '\":' || n, ',') || '}}' FROM (SELECT key,"
+    " sum(value) AS n FROM (SELECT key, value FROM json_each({old}) UNION ALL SELECT key, value"
+    " FROM json_each({new})) GROUP BY key ORDER BY {order})) END)"
+)
+"""Two JSON count objects summed per key, in SQLite's json1 (add_rollup_sql)."""
+
+
+@functools.lru_cache(maxsize=4)
+def _add_rollups_sql(table: str) -> str:
+    n = len(ROLLUP_COLUMNS) + (3 if table == "hourly_rollups" else 2)
+    keys = "service_id, day, hour" if table == "hourly_rollups" else "service_id, day"
+    return (
+        f"INSERT INTO {table} ({keys}, {', '.join(ROLLUP_COLUMNS)})"
+        f" VALUES ({', '.join('?' * n)})" + add_rollup_sql(table, table, _SUM_COUNTS)
+    )
+
+
 class SqliteConnection(Connection):
     """An aiosqlite connection with ``?`` placeholders (SQLite's own)."""
 
@@ -101,10 +127,6 @@ class SqliteDialect(Dialect):
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000"):
             await con.execute(f"PRAGMA {pragma}")
         await con.execute("PRAGMA foreign_keys=ON")
-        await con.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS fold_keys"
-            " (service_id TEXT NOT NULL, day TEXT NOT NULL, hour INTEGER NOT NULL)"
-        )
         return SqliteConnection(con)
 
     async def open(self) -> None:
@@ -229,22 +251,8 @@ class SqliteDialect(Dialect):
             inserted.update(tuple(r) for r in got)
         return inserted
 
-    async def stored_rollups(
-        self, con: Connection, table: str, keys: Sequence[tuple[Any, ...]]
-    ) -> list[Row]:
-        # The keys go through a temporary table joined on the rollups' primary key: a
-        # row-value IN (VALUES ...) list makes SQLite scan the whole rollup table.
-        hourly = table == "hourly_rollups"
-        await con.execute("DELETE FROM temp.fold_keys")
-        await con.executemany("INSERT INTO temp.fold_keys VALUES (?, ?, ?)", keys)
-        on = "r.service_id = k.service_id AND r.day = k.day" + (
-            " AND r.hour = k.hour" if hourly else ""
-        )
-        cols = ", ".join(f"r.{c}" for c in ROLLUP_COLUMNS)
-        return await con.fetch(
-            f"SELECT r.service_id, r.day, {'r.hour' if hourly else 'NULL'}, {cols}"
-            f" FROM temp.fold_keys k CROSS JOIN {table} r ON {on}"
-        )
+    async def add_rollups(self, con: Connection, table: str, rows: Sequence[Row]) -> None:
+        await con.executemany(_add_rollups_sql(table), rows)
 
     async def reindex_incident(self, con: Connection, incident_id: int) -> None:
         row = await con.fetchrow(
