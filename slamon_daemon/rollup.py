@@ -193,7 +193,7 @@ class Rollup:
     def hist_from_json(text: str | None) -> dict[int, int]:
         if not text or text == "{}":
             return {}
-        return {int(k): int(v) for k, v in json.loads(text).items()}
+        return {int(k): v for k, v in counts_from_json(text).items()}
 
 
 def counts_json(counts: dict[int, int] | dict[str, int]) -> str:
@@ -206,6 +206,24 @@ def counts_json(counts: dict[int, int] | dict[str, int]) -> str:
         for k, v in counts.items():
             return f'{{"{k}":{v}}}'
     return "{" + ",".join([f'"{k}":{v}' for k, v in sorted(counts.items())]) + "}"
+
+
+def counts_from_json(text: str | None) -> dict[str, int]:
+    """A stored histogram or error count: a JSON object whose repeated keys add up.
+
+    The writer appends each batch's counts to the stored object (``{"12":3,"15":1,"12":1}``,
+    Dialect.add_rollups) and merges the keys only once it grows long, so a key may appear
+    more than once; every occurrence counts."""
+    if not text or text == "{}":
+        return {}
+    return json.loads(text, object_pairs_hook=_sum_pairs)  # type: ignore[no-any-return]
+
+
+def _sum_pairs(pairs: list[tuple[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for k, v in pairs:
+        out[k] = out.get(k, 0) + int(v)
+    return out
 
 
 def _r(x: float | None) -> float | None:

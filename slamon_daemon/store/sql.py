@@ -36,7 +36,7 @@ from ..models import (
     User,
     role_from_name,
 )
-from ..rollup import FoldKey, Rollup, fold_batch, linked, rollup_deltas
+from ..rollup import FoldKey, Rollup, counts_from_json, fold_batch, linked, rollup_deltas
 from .base import (
     DaemonLock,
     LoginFailureRow,
@@ -1109,7 +1109,7 @@ def rollup_from_row(service_id: str, day: date, hour: int | None, values: Sequen
         latency_min_ms=values[8],
         latency_max_ms=values[9],
         hist=Rollup.hist_from_json(values[10]),
-        errors={str(k): int(v) for k, v in json.loads(values[11] or "{}").items()},
+        errors=counts_from_json(values[11]),
         maintenance_s=values[12],
     )
 

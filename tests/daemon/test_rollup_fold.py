@@ -4,12 +4,18 @@ monthly rollups equal the rollups of all the checks folded at once in Python."""
 
 from __future__ import annotations
 
+import json
 import random
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+
+import pytest
 
 from slamon_daemon.models import Check, ErrorKind, Outcome
 from slamon_daemon.rollup import Rollup, fold_batch, linked, rollup_deltas
+from slamon_daemon.store import SqlStore
 from slamon_daemon.store.base import Store
+from slamon_daemon.store.dialects import base, postgres, sqlite
 
 KINDS = [ErrorKind.TIMEOUT, ErrorKind.CONNECTION_ERROR, ErrorKind.HTTP_ERROR]
 
@@ -40,6 +46,10 @@ def _checks() -> list[Check]:
     return linked(out)
 
 
+def _pairs(text: str) -> list[tuple[str, int]]:
+    return json.loads(text, object_pairs_hook=list)  # type: ignore[no-any-return]
+
+
 def _expected(checks: list[Check], **unit: bool) -> dict[tuple[str, date, int | None], Rollup]:
     return {(r.service_id, r.day, r.hour): r for r in rollup_deltas(checks, **unit)}
 
@@ -61,7 +71,20 @@ def _same(got: Rollup, want: Rollup) -> None:
     assert got.errors == want.errors
 
 
-async def test_batches_of_any_shape_add_up_to_the_whole_fold(store: Store) -> None:
+@pytest.fixture(params=["appended", "compacted"])
+def compact_at(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """The stored count objects: only appended to (the default threshold is never reached
+    here), or merged key by key at almost every batch (a tiny threshold)."""
+    size = base.COUNTS_COMPACT_AT if request.param == "appended" else 30
+    monkeypatch.setattr(base, "COUNTS_COMPACT_AT", size)
+    sqlite._add_rollups_sql.cache_clear()
+    postgres._add_rollups_sql.cache_clear()
+    yield size
+    sqlite._add_rollups_sql.cache_clear()
+    postgres._add_rollups_sql.cache_clear()
+
+
+async def test_batches_of_any_shape_add_up_to_the_whole_fold(store: Store, compact_at: int) -> None:
     checks = _checks()
     # One check per batch (one key per partial rollup), a whole round of the three services,
     # and long batches (many keys per partial rollup), in turn.
@@ -89,6 +112,11 @@ async def test_batches_of_any_shape_add_up_to_the_whole_fold(store: Store) -> No
         )
         for r in got:
             _same(r, hourly[(sid, r.day, r.hour)])
+    # Both ways of adding ran: appended objects repeat keys, compacted ones (nearly) never.
+    assert isinstance(store, SqlStore)
+    texts = [str(r[0]) for r in await store._fetch("SELECT latency_hist FROM daily_rollups")]
+    repeats = sum(len(pairs) - len(dict(pairs)) for pairs in map(_pairs, texts))
+    assert (repeats >= 20) if compact_at > 100 else (repeats <= 2)
     assert sum(r.errors.get("timeout", 0) for r in await store.daily_rollups(first, last)) == sum(
         1 for c in checks if c.error_kind is ErrorKind.TIMEOUT and not c.maintenance
     )

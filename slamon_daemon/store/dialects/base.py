@@ -46,10 +46,19 @@ ADDED_COLUMNS = tuple(
 """The rollup columns that merge by addition."""
 
 
+COUNTS_COMPACT_AT = 1500
+"""A stored JSON count object (latency_hist, errors) longer than this many characters has
+its repeated keys merged when the next batch adds to it; a shorter one gets the batch's keys
+appended (``{"12":3}`` + ``{"15":1,"12":1}`` = ``{"12":3,"15":1,"12":1}``): string work only,
+where merging means parsing JSON. Readers add up repeated keys (rollup.counts_from_json).
+Under 2 kB, so a PostgreSQL row stays uncompressed (TOAST)."""
+
+
 def add_rollup_sql(table: str, alias: str, counts: str) -> str:
     """``INSERT ... ON CONFLICT DO UPDATE`` tail that adds a partial rollup to ``table``'s
     stored row (referred to as ``alias``). ``counts`` is the engine's expression summing two
-    JSON count objects, with ``{old}``, ``{new}`` and ``{order}`` (the keys' sort) to fill."""
+    JSON count objects key by key, with ``{old}``, ``{new}`` and ``{order}`` (the keys'
+    sort) to fill."""
     keys = "service_id, day, hour" if table == "hourly_rollups" else "service_id, day"
     t = alias
     sets = [f"{c} = {t}.{c} + excluded.{c}" for c in ADDED_COLUMNS]
@@ -62,7 +71,9 @@ def add_rollup_sql(table: str, alias: str, counts: str) -> str:
         merged = counts.format(old=f"{t}.{c}", new=f"excluded.{c}", order=order)
         sets.append(
             f"{c} = CASE WHEN excluded.{c} = '{{}}' THEN {t}.{c} WHEN {t}.{c} = '{{}}'"
-            f" THEN excluded.{c} ELSE {merged} END"
+            f" THEN excluded.{c} WHEN length({t}.{c}) < {COUNTS_COMPACT_AT} THEN"
+            f" substr({t}.{c}, 1, length({t}.{c}) - 1) || ',' || substr(excluded.{c}, 2)"
+            f" ELSE {merged} END"
         )
     return f" ON CONFLICT ({keys}) DO UPDATE SET " + ", ".join(sets)
 

@@ -68,17 +68,10 @@ def _driver_errors() -> Iterator[None]:
         raise StoreUnavailable("the SQLite connection is closed") from exc
 
 
-_ONE_KEY = "'$.\"' || substr({new}, 3, instr({new}, '\":') - 3) || '\"'"
-_ONE_COUNT = "CAST(substr({new}, instr({new}, '\":') + 2) AS INTEGER)"
 _SUM_COUNTS = (
-    # A batch's partial rollup mostly holds one key ({"169":1}: one check of the service):
-    # json_set adds it to the stored object; otherwise the two objects are summed key by
-    # key (a correlated subquery, about twice the cost).
-    f"(CASE WHEN instr({{new}}, ',') = 0 THEN json_set({{old}}, {_ONE_KEY},"
-    f" coalesce(json_extract({{old}}, {_ONE_KEY}), 0) + {_ONE_COUNT}) ELSE"
-    " (SELECT '{{' || group_concat('\"' || key || '\":' || n, ',') || '}}' FROM (SELECT key,"
+    "(SELECT '{{' || group_concat('\"' || key || '\":' || n, ',') || '}}' FROM (SELECT key,"
     " sum(value) AS n FROM (SELECT key, value FROM json_each({old}) UNION ALL SELECT key, value"
-    " FROM json_each({new})) GROUP BY key ORDER BY {order})) END)"
+    " FROM json_each({new})) GROUP BY key ORDER BY {order}))"
 )
 """Two JSON count objects summed per key, in SQLite's json1 (add_rollup_sql)."""
 
