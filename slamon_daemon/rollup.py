@@ -293,11 +293,18 @@ def fold_batch(
     days: dict[FoldKey, Rollup] = {}
     hours: dict[FoldKey, Rollup] = {}
     months: dict[FoldKey, Rollup] = {}
+    up, degraded = Outcome.UP, Outcome.DEGRADED
     for c in checks:
         u = c.started_at.astimezone(UTC)
         day = u.date()
         sid = c.service_id
-        b = None if c.outcome is Outcome.DOWN else bucket_of(c.latency_ms)
+        # What the check adds, found once for its three rollups (Rollup.add, inlined).
+        outcome, maint = c.outcome, c.maintenance
+        kind = None if maint or c.error_kind is None else c.error_kind.value
+        answered = outcome is not Outcome.DOWN
+        lat = c.latency_ms
+        lat_us = round(lat * 1000) if answered else 0
+        b = bucket_of(lat) if answered else 0
         keyed: tuple[tuple[dict[FoldKey, Rollup], FoldKey], ...] = (
             (days, (sid, day, None)),
             (hours, (sid, day, u.hour)),
@@ -307,7 +314,26 @@ def fold_batch(
             r = by_key.get(key)
             if r is None:
                 r = by_key[key] = Rollup(service_id=sid, day=key[1], hour=key[2])
-            r.add(c, downtime=False, bucket=b)
+            r.checks += 1
+            if maint:
+                r.maintenance += 1
+                r.maintenance_s += c.interval_s
+            elif outcome is up:
+                r.up += 1
+            elif outcome is degraded:
+                r.degraded += 1
+            else:
+                r.down += 1
+            if kind is not None:
+                r.errors[kind] = r.errors.get(kind, 0) + 1
+            if answered:
+                r.latency_count += 1
+                r.latency_sum_us += lat_us
+                if r.latency_min_ms is None or lat < r.latency_min_ms:
+                    r.latency_min_ms = lat
+                if r.latency_max_ms is None or lat > r.latency_max_ms:
+                    r.latency_max_ms = lat
+                r.hist[b] = r.hist.get(b, 0) + 1
         if (c.failed and not c.maintenance) or c.previous_down_until is not None:
             for by_key, unit in ((days, "day"), (hours, "hour"), (months, "month")):
                 for pday, phour, seconds in downtime_pieces(c, unit):

@@ -36,7 +36,15 @@ from ..models import (
     User,
     role_from_name,
 )
-from ..rollup import FoldKey, Rollup, counts_from_json, fold_batch, linked, rollup_deltas
+from ..rollup import (
+    FoldKey,
+    Rollup,
+    counts_from_json,
+    counts_json,
+    fold_batch,
+    linked,
+    rollup_deltas,
+)
 from .base import (
     DaemonLock,
     LoginFailureRow,
@@ -319,18 +327,23 @@ class SqlStore(Store):
         """Add checks to the stored rollups (inside the open transaction): the batch is
         folded into one partial rollup per key and table here, and the database adds each to
         its stored row (Dialect.add_rollups): nothing is read back or decoded."""
-        day = self.dialect.day
         days, hours, months = fold_batch(checks)
+        coded: dict[date, Any] = {}  # each day encoded once
         for table, deltas in (
             ("daily_rollups", days),
             ("monthly_rollups", months),
             ("hourly_rollups", hours),
         ):
-            hourly = table == "hourly_rollups"
-            rows = [
-                (r.service_id, day(r.day), *([r.hour] if hourly else []), *rollup_values(r))
-                for _, r in sorted(deltas.items(), key=_fold_order)
-            ]
+            rows = []
+            for _, r in sorted(deltas.items(), key=_fold_order):
+                d = coded.get(r.day)
+                if d is None:
+                    d = coded[r.day] = self.dialect.day(r.day)
+                values = (*_plain_values(r), counts_json(r.hist), counts_json(r.errors))
+                if r.hour is None:
+                    rows.append((r.service_id, d, *values, r.maintenance_s))
+                else:
+                    rows.append((r.service_id, d, r.hour, *values, r.maintenance_s))
             await self.dialect.add_rollups(con, table, rows)
 
     async def rebuild_rollups(
