@@ -7,7 +7,7 @@ rollup comes from the live state, which is ahead of the database by one flush.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from ..detail import (
@@ -46,15 +46,28 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
     store = ctx.store
     now = ctx.clock.now()
     today = now.date()
-    hourly = await store.hourly_rollups(svc.id, hour_floor(now) - timedelta(hours=167))
+    # 7d: the hours of its first (partial) day, the whole days between from the daily
+    # rollups, then yesterday's and today's hours (24h needs them): ~70 hourly rows, not 168.
+    first_hour = hour_floor(now) - timedelta(hours=167)
+    first_day, yesterday = first_hour.date(), today - timedelta(days=1)
+    edge = await store.hourly_rollups(
+        svc.id, first_hour, datetime.combine(first_day + timedelta(days=1), time(), UTC)
+    )
+    recent_hours = await store.hourly_rollups(svc.id, datetime.combine(yesterday, time(), UTC))
     daily = await store.daily_rollups(today - timedelta(days=89), service_ids=[svc.id])
 
     def window(rollups: Iterable[Rollup]) -> Rollup:
         return sum_rollups(rollups, svc.id, date.min)
 
     windows = {
-        "24h": window(h for h in hourly if h.start > now - RANGES["24h"]),
-        "7d": window(hourly),
+        "24h": window(h for h in recent_hours if h.start > now - RANGES["24h"]),
+        "7d": window(
+            [
+                *edge,
+                *(d for d in daily if first_day < d.day < yesterday),
+                *recent_hours,
+            ]
+        ),
         "30d": window(d for d in daily if d.day > today - timedelta(days=30)),
         "90d": window(daily),
     }
