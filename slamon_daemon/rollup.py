@@ -144,10 +144,16 @@ class Rollup:
             self.latency_max_ms = (
                 other.latency_max_ms if mx is None else max(mx, other.latency_max_ms)
             )
-        for b, n in other.hist.items():
-            self.hist[b] = self.hist.get(b, 0) + n
-        for k, v in other.errors.items():
-            self.errors[k] = self.errors.get(k, 0) + v
+        if not self.hist:
+            self.hist = dict(other.hist)  # the first merged into an empty total: a copy
+        else:
+            for b, n in other.hist.items():
+                self.hist[b] = self.hist.get(b, 0) + n
+        if not self.errors:
+            self.errors = dict(other.errors)
+        else:
+            for k, v in other.errors.items():
+                self.errors[k] = self.errors.get(k, 0) + v
 
     @property
     def latency_avg_ms(self) -> float | None:
