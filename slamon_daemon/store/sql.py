@@ -13,7 +13,7 @@ import logging
 import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -202,16 +202,20 @@ class SqlStore(Store):
             rows = await con.fetch(
                 "SELECT id, config, active, source FROM services" + self.dialect.for_update
             )
-            # Settings compare as JSON values on both engines (PostgreSQL reformats jsonb).
-            existing = {str(r[0]): (json.loads(r[1]), bool(r[2]), str(r[3])) for r in rows}
+            existing = {str(r[0]): (r[1], bool(r[2]), str(r[3])) for r in rows}
+            changed = []
             for s in services:
                 cfg = service_to_json(s)
                 old = existing.get(s.id)
-                if old != (json.loads(cfg), s.active, "config"):
-                    await con.execute(
-                        _UPSERT_SERVICE, s.id, s.name, s.url, cfg, "config", s.active, now, now
-                    )
-                    (result.added if old is None else result.updated).append(s.id)
+                if old is not None and old[1:] == (s.active, "config"):
+                    # Settings compare as JSON values on both engines (PostgreSQL reformats
+                    # jsonb); the same text, as SQLite keeps it, needs no parsing.
+                    if old[0] == cfg or json.loads(old[0]) == json.loads(cfg):
+                        continue
+                changed.append((s.id, s.name, s.url, cfg, "config", s.active, now, now))
+                (result.added if old is None else result.updated).append(s.id)
+            if changed:  # one statement per batch, not a round trip per service
+                await con.executemany(_UPSERT_SERVICE, changed)
             wanted = {s.id for s in services}
             for sid, (_cfg, active, source) in existing.items():
                 if source == "config" and active and sid not in wanted:
@@ -1143,12 +1147,14 @@ def _json_tuple(text: str) -> tuple[Any, ...]:
     return tuple(json.loads(text))
 
 
+_SERVICE_FIELDS = tuple(f.name for f in fields(Service))
+
+
 def service_to_json(s: Service) -> str:
-    """Every setting of ``s`` as JSON (the services.config column)."""
-    d = asdict(s)
-    d["expect_status"] = [list(r) for r in s.expect_status]
-    d["headers"] = [list(h) for h in s.headers]
-    return json.dumps(d, sort_keys=True)
+    """Every setting of ``s`` as JSON (the services.config column). Its fields are plain
+    values and tuples (JSON arrays): read directly, not deep-copied by ``asdict`` (startup
+    with 50,000 services)."""
+    return json.dumps({name: getattr(s, name) for name in _SERVICE_FIELDS}, sort_keys=True)
 
 
 def service_from_json(text: str, *, active: bool | None = None) -> Service:
