@@ -4,16 +4,19 @@ monthly rollups equal the rollups of all the checks folded at once in Python."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from slamon_daemon.models import Check, ErrorKind, Outcome
 from slamon_daemon.rollup import Rollup, fold_batch, linked, rollup_deltas
-from slamon_daemon.store import SqlStore
+from slamon_daemon.store import SqliteStore, SqlStore
 from slamon_daemon.store.base import Store
 from slamon_daemon.store.dialects import base, postgres, sqlite
 
@@ -130,3 +133,24 @@ def test_fold_batch_is_rollup_deltas_for_the_three_periods() -> None:
         assert got.keys() == want.keys()
         for key, r in got.items():
             _same(r, want[key])
+
+
+async def test_a_write_cancelled_while_it_begins_leaves_no_transaction_open(
+    tmp_path: Path,
+) -> None:
+    """A task cancelled while its BEGIN was on its way to SQLite's thread (the daemon
+    cancels its upkeep task at shutdown) used to leave the connection inside a transaction:
+    every later write failed with "cannot start a transaction within a transaction"."""
+    store = SqliteStore(str(tmp_path / "t.db"))
+    await store.open()
+    try:
+        await store.migrate()
+        for _ in range(20):  # the cancellation lands at BEGIN, or just after it
+            task = asyncio.create_task(store.write_checks(_checks()[:3]))
+            await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        assert await store.write_checks(_checks()) > 0
+    finally:
+        await store.close()

@@ -193,17 +193,20 @@ class SqliteDialect(Dialect):
             with _driver_errors():
                 self._file_changed()
                 con = self._open(self._w)
-                await con.execute("BEGIN IMMEDIATE")
                 try:
+                    await con.execute("BEGIN IMMEDIATE")
                     yield con
                     await con.execute("COMMIT")
                 except BaseException:
-                    await self._rollback(con)
+                    # Also when cancelled while BEGIN was on its way: aiosqlite's thread runs
+                    # it anyway, and the connection would stay inside that transaction (every
+                    # later BEGIN failing) unless a ROLLBACK follows it in the queue.
+                    await self._rollback(con, always=True)
                     raise
 
     @staticmethod
-    async def _rollback(con: SqliteConnection) -> None:
-        if con.con.in_transaction:
+    async def _rollback(con: SqliteConnection, *, always: bool = False) -> None:
+        if always or con.con.in_transaction:
             with contextlib.suppress(sqlite3.Error, ValueError):
                 await con.execute("ROLLBACK")
 
