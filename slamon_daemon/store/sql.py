@@ -54,7 +54,14 @@ from .base import (
     Store,
     SyncResult,
 )
-from .dialects.base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row
+from .dialects.base import (
+    CHECK_COLUMNS,
+    ROLLUP_COLUMNS,
+    Connection,
+    Dialect,
+    Row,
+    compact_counts_sql,
+)
 from .migrate import load_migrations
 
 logger = logging.getLogger("slamon.store")
@@ -119,6 +126,7 @@ class SqlStore(Store):
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.backend = dialect.name
+        self._compacted: set[tuple[str, date]] = set()  # compact_counts done this run
 
     async def open(self) -> None:
         await self.dialect.open()
@@ -174,7 +182,31 @@ class SqlStore(Store):
         return applied
 
     async def maintain(self, today: date | None = None) -> None:
-        await self.dialect.maintain(today or datetime.now(UTC).date())
+        today = today or datetime.now(UTC).date()
+        await self.dialect.maintain(today)
+        await self.compact_counts(today)
+
+    async def compact_counts(self, today: date) -> int:
+        """Merge the repeated keys of the count objects (Dialect.add_rollups appends) of the
+        periods that ended: the daily and hourly rollups of the last two days, the monthly
+        ones of last month; each once per process. Their readers (service.get's 90 days,
+        sla.report's months) then parse each bucket once. Returns the rows rewritten."""
+        month = today.replace(day=1)
+        jobs = [
+            *(("daily_rollups", today - timedelta(days=k)) for k in (1, 2)),
+            *(("hourly_rollups", today - timedelta(days=k)) for k in (1, 2)),
+            ("monthly_rollups", (month - timedelta(days=1)).replace(day=1)),
+        ]
+        done = 0
+        for table, day in jobs:
+            if (table, day) in self._compacted:
+                continue
+            async with self.dialect.transaction() as con:
+                done += await con.execute(
+                    compact_counts_sql(table, self.dialect.counts_sum), self.dialect.day(day)
+                )
+            self._compacted.add((table, day))
+        return done
 
     async def apply_retention(
         self, now: datetime, raw_days: int, rollup_days: int = 400

@@ -154,3 +154,40 @@ async def test_a_write_cancelled_while_it_begins_leaves_no_transaction_open(
         assert await store.write_checks(_checks()) > 0
     finally:
         await store.close()
+
+
+async def test_upkeep_merges_the_repeated_keys_of_finished_periods(store: Store) -> None:
+    """maintain() compacts the appended count objects of yesterday (daily, hourly) and of
+    last month (monthly): each key once, the same counts; today's are left as they are."""
+    assert isinstance(store, SqlStore)
+    checks = _checks()  # 2025-03-31 23:30 .. 2025-04-01 00:45
+    for c in checks:  # one check per batch: every batch appends its keys
+        await store.write_checks([c])
+    before = await store.daily_rollups(date(2025, 3, 31), date(2025, 4, 1))
+    months_before = await store.monthly_rollups(date(2025, 3, 1), date(2025, 4, 1))
+
+    async def raw(table: str) -> dict[str, list[tuple[str, int]]]:
+        rows = await store._fetch(f"SELECT day, service_id, latency_hist FROM {table}")
+        return {f"{r[0]} {r[1]}": _pairs(str(r[2])) for r in rows}
+
+    def repeats(pairs: list[tuple[str, int]]) -> int:
+        return len(pairs) - len(dict(pairs))
+
+    assert sum(map(repeats, (await raw("daily_rollups")).values())) > 20
+    # "Today" is 2025-04-01: March 31 and March are finished, April 1 is not.
+    assert await store.compact_counts(date(2025, 4, 1)) > 0
+    daily = await raw("daily_rollups")
+    day = store.dialect.day
+    for key, pairs in daily.items():
+        finished = key.startswith(str(day(date(2025, 3, 31))))
+        assert (repeats(pairs) == 0) if finished else True
+    assert any(repeats(p) > 0 for k, p in daily.items() if "2025-04-01" in k)
+    for key, pairs in (await raw("monthly_rollups")).items():
+        if "2025-03-01" in key:
+            assert repeats(pairs) == 0
+    hourly = await raw("hourly_rollups")
+    assert all(repeats(p) == 0 for k, p in hourly.items() if "2025-03-31" in k)
+    # The same figures, and a second run has nothing left to do.
+    assert await store.daily_rollups(date(2025, 3, 31), date(2025, 4, 1)) == before
+    assert await store.monthly_rollups(date(2025, 3, 1), date(2025, 4, 1)) == months_before
+    assert await store.compact_counts(date(2025, 4, 1)) == 0

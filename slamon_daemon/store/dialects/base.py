@@ -78,6 +78,16 @@ def add_rollup_sql(table: str, alias: str, counts: str) -> str:
     return f" ON CONFLICT ({keys}) DO UPDATE SET " + ", ".join(sets)
 
 
+def compact_counts_sql(table: str, counts: str) -> str:
+    """An UPDATE merging the repeated keys of ``table``'s JSON count objects on one day
+    (its one parameter), with the engine's ``counts`` expression (Dialect.counts_sum)."""
+    sets = []
+    for c, order in (("latency_hist", "CAST(key AS INTEGER)"), ("errors", "key")):
+        merged = counts.format(old=c, new="'{}'", order=order)
+        sets.append(f"{c} = CASE WHEN {c} = '{{}}' THEN {c} ELSE {merged} END")
+    return f"UPDATE {table} SET {', '.join(sets)} WHERE day = ?"
+
+
 class Connection(ABC):
     """One connection as SqlStore uses it: ``?`` placeholders, rows read by position."""
 
@@ -105,6 +115,8 @@ class Dialect(ABC):
     name: str
     """'sqlite' or 'postgres': Store.backend and the folder of its migrations."""
     for_update: str = ""
+    counts_sum: str = ""
+    """The engine's expression summing two JSON count objects key by key (add_rollup_sql)."""
     """Appended to a SELECT that a transaction will change (row locks where they exist)."""
 
     @abstractmethod

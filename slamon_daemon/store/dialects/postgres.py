@@ -126,6 +126,7 @@ class PostgresDialect(Dialect):
     """PostgreSQL at ``dsn`` (postgresql://user@host:port/db)."""
 
     name = "postgres"
+    counts_sum = _SUM_COUNTS
     for_update = " FOR UPDATE"
 
     def __init__(self, dsn: str, *, min_size: int = 0, max_size: int = 8) -> None:

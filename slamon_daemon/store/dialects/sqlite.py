@@ -106,6 +106,7 @@ class SqliteDialect(Dialect):
     """SQLite in the file ``path`` (created with its folder if missing)."""
 
     name = "sqlite"
+    counts_sum = _SUM_COUNTS
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
