@@ -174,6 +174,19 @@ class Scheduler:
             if delay > 0:
                 self._wake.clear()
                 await self._clock.wait(self._wake, min(delay, 3600.0))
+        # Checks still waiting for a worker or for their host are not started after stop
+        # (a daemon behind by thousands would otherwise run them all before it stops).
+        while not self._ready.empty():
+            item = self._ready.get_nowait()
+            if item is not None:
+                self._in_flight.discard(item[0].id)
+                self._host_running[item[2]] -= 1
+        for waiting in self._host_waiting.values():
+            for service, _, _ in waiting:
+                self._in_flight.discard(service.id)
+        self._host_waiting.clear()
+        if not self._in_flight:
+            self._drained.set()
         await self._drained.wait()  # every check started has ended
         for _ in self._workers:
             self._ready.put_nowait(None)
