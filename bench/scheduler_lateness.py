@@ -190,7 +190,10 @@ async def run(
 
     async with open_store(db_url) as store:
         res["stored"] = await store.count_checks()
-    res["errors_logged"] = len(d.log_lines(" ERROR "))
+    errors = d.log_lines(" ERROR ")
+    res["errors_logged"] = len(errors)
+    for line in sorted({e.split(" ERROR ", 1)[1][:160] for e in errors})[:5]:
+        print(f"  ERROR logged: {line}")
     return res
 
 

@@ -60,7 +60,8 @@ async def sla_report(
             target = next(s.sla_target or default_target for s in chosen if s.id == sid)
             below[sid] = days_below_target(by_day[sid], target)
     episodes: dict[str, list[OutageEpisode]] = {sid: [] for sid in ids}
-    for e in await store.episodes(None, since=period.start, limit=1_000_000):
+    # One service's report (service.get) reads only its own episodes.
+    for e in await store.episodes(only, since=period.start, limit=1_000_000):
         if e.service_id in episodes and period.start <= e.started_at < period.end:
             episodes[e.service_id].append(e)
     firsts = await store.first_activity(ids, period.start, period.end)

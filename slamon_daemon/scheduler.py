@@ -5,9 +5,10 @@ Each service fires at ``phase + k × interval``, where the phase is a stable has
 The first slot is placed on the wall clock; from then on every due time is kept on the
 monotonic clock (clock.py), so a wall-clock step (NTP, an operator, a resumed VM) neither
 stops probing (backward) nor counts an hour of phantom skipped slots (forward). One heap
-holds the next due time of every service. A service is never checked twice at once: a slot
+holds the next due time of every service; due checks are run by a pool of worker tasks (no
+task per check). A service is never checked twice at once: a slot
 that comes while the previous check still runs is skipped and counted, as are slots missed
-because the loop was blocked. A global and a per-host semaphore bound the checks in flight.
+because the loop was blocked. The pool's size and a per-host count bound the checks in flight.
 The lateness of every check start (actual start − due time) is measured.
 """
 
@@ -29,6 +30,8 @@ from .models import Service
 logger = logging.getLogger("slamon.scheduler")
 
 RunCheck = Callable[[Service], Awaitable[None]]
+_Item = tuple[Service, float, str]
+"""A check to run: the service, its due time (monotonic), the host of its URL."""
 
 
 def phase_of(service_id: str, interval_s: float) -> float:
@@ -79,15 +82,25 @@ class Scheduler:
     ) -> None:
         self._run_check = run_check
         self._clock = clock or SystemClock()
-        self._global = asyncio.Semaphore(max_concurrency)
+        self._max_workers = max_concurrency
         self._per_host_limit = per_host_concurrency
-        self._hosts: dict[str, asyncio.Semaphore] = {}
         self._services: dict[str, tuple[Service, int]] = {}  # id -> (service, generation)
+        self._host: dict[str, str] = {}  # id -> host of its URL (parsed once)
         # (due on the monotonic clock, seq, id, generation); generation -1: a quick re-check
         self._heap: list[tuple[float, int, str, int]] = []
         self._seq = 0
         self._in_flight: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Checks are run by a pool of at most max_concurrency worker tasks (started as
+        # needed, kept): no task, no semaphore waiter per check. A check whose host has
+        # per_host_concurrency checks running waits in that host's queue without holding
+        # a worker, and goes to the ready queue when one of them ends.
+        self._ready: asyncio.Queue[_Item | None] = asyncio.Queue()
+        self._workers: set[asyncio.Task[None]] = set()
+        self._idle = 0
+        self._host_running: dict[str, int] = {}
+        self._host_waiting: dict[str, deque[_Item]] = {}
+        self._drained = asyncio.Event()
+        self._drained.set()
         self._wake = asyncio.Event()
         self._stopping = False
         self._lateness: deque[float] = deque(maxlen=100_000)
@@ -105,6 +118,7 @@ class Scheduler:
         for sid in list(self._services):
             if sid not in wanted:
                 del self._services[sid]
+                self._host.pop(sid, None)
         wall = self._clock.now().timestamp()
         mono = self._clock.monotonic()
         for sid, s in wanted.items():
@@ -113,6 +127,7 @@ class Scheduler:
                 continue
             gen = (old[1] + 1) if old else 0
             self._services[sid] = (s, gen)
+            self._host[sid] = urlsplit(s.url).hostname or ""
             # The slot on the wall clock, as a due time on the monotonic clock.
             self._push(mono + (next_due(sid, s.interval_s, wall) - wall), sid, gen)
         self._wake.set()
@@ -161,8 +176,24 @@ class Scheduler:
             if delay > 0:
                 self._wake.clear()
                 await self._clock.wait(self._wake, min(delay, 3600.0))
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Checks still waiting for a worker or for their host are not started after stop
+        # (a daemon behind by thousands would otherwise run them all before it stops).
+        while not self._ready.empty():
+            item = self._ready.get_nowait()
+            if item is not None:
+                self._in_flight.discard(item[0].id)
+                self._host_running[item[2]] -= 1
+        for waiting in self._host_waiting.values():
+            for service, _, _ in waiting:
+                self._in_flight.discard(service.id)
+        self._host_waiting.clear()
+        if not self._in_flight:
+            self._drained.set()
+        await self._drained.wait()  # every check started has ended
+        for _ in self._workers:
+            self._ready.put_nowait(None)
+        if self._workers:
+            await asyncio.gather(*self._workers, return_exceptions=True)
 
     def stop(self) -> None:
         self._stopping = True
@@ -170,29 +201,58 @@ class Scheduler:
 
     def _start(self, service: Service, due: float) -> None:
         self._in_flight.add(service.id)
-        task = asyncio.create_task(self._one(service, due), name=f"check:{service.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._drained.clear()
+        host = self._host.get(service.id, "")
+        item = (service, due, host)
+        running = self._host_running.get(host, 0)
+        if running >= self._per_host_limit:
+            self._host_waiting.setdefault(host, deque()).append(item)
+            return
+        self._host_running[host] = running + 1
+        self._enqueue(item)
 
-    async def _one(self, service: Service, due: float) -> None:
-        host = urlsplit(service.url).hostname or ""
-        sem = self._hosts.get(host)
-        if sem is None:
-            sem = self._hosts[host] = asyncio.Semaphore(self._per_host_limit)
-        try:
-            async with self._global, sem:
+    def _enqueue(self, item: _Item) -> None:
+        self._ready.put_nowait(item)
+        if self._ready.qsize() > self._idle and len(self._workers) < self._max_workers:
+            task = asyncio.create_task(self._worker(), name="check-worker")
+            self._workers.add(task)
+            task.add_done_callback(self._workers.discard)
+
+    async def _worker(self) -> None:
+        while True:
+            self._idle += 1
+            try:
+                item = await self._ready.get()
+            finally:
+                self._idle -= 1
+            if item is None:
+                return
+            service, due, host = item
+            try:
                 late = max(0.0, self._clock.monotonic() - due)
                 self._lateness.append(late)
                 self._window.append(late)
                 if self.on_lateness is not None:  # issue 13: /metrics' lateness histogram
                     self.on_lateness(late)
                 await self._run_check(service)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("check of %s failed unexpectedly", service.id)
-        finally:
-            self._in_flight.discard(service.id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("check of %s failed unexpectedly", service.id)
+            finally:
+                self._done(service.id, host)
+
+    def _done(self, sid: str, host: str) -> None:
+        self._in_flight.discard(sid)
+        waiting = self._host_waiting.get(host)
+        if waiting:
+            self._enqueue(waiting.popleft())  # the host's slot passes to its next check
+        else:
+            self._host_running[host] -= 1
+            if waiting is not None:
+                del self._host_waiting[host]
+        if not self._in_flight:
+            self._drained.set()
 
     def lateness(self) -> LatenessStats:
         """Lateness of the recent check starts."""

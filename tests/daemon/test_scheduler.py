@@ -361,3 +361,19 @@ async def test_first_slots_follow_the_wall_clock_phase() -> None:
     # Each check starts at the first whole second of the fake clock at or after its slot.
     assert seen == [math.ceil(first - 1e-9) + 10 * k for k in range(len(seen))]
     assert len(seen) == 3
+
+
+async def test_stop_does_not_start_the_checks_still_waiting() -> None:
+    """Behind by many checks (one host, its limit reached), a stop ends the checks that run
+    and starts none of those waiting for the host or for a worker."""
+    rec = Recorder(duration=0.5)
+    sched = Scheduler(rec, max_concurrency=3, per_host_concurrency=2)
+    sched.set_services([svc(f"w-{i}", interval=0.2, host="one.example") for i in range(40)])
+    task = asyncio.create_task(sched.run())
+    await wait_until(lambda: rec.total_running == 2 and sched.in_flight > 10, what="a backlog")
+    started = len(rec.calls)
+    sched.stop()
+    await asyncio.wait_for(task, timeout=15)
+    assert rec.total_running == 0
+    assert len(rec.calls) == started  # the two running finished; nothing else started
+    assert sched.in_flight == 0

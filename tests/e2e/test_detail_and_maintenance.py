@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from slamon_daemon.config import load_settings
 from slamon_daemon.daemon import Daemon
 from slamon_daemon.models import Check, ErrorKind, Outcome
+from slamon_daemon.rollup import sum_rollups
 from slamon_daemon.store import open_store
 from slamon_daemon.targets import Target, respond
 
@@ -188,3 +189,59 @@ async def test_maintenance_window_marks_checks_and_status_and_is_excluded_from_u
         assert r.downtime_s == sum(x.interval_s for x in checks if x.failed and not x.maintenance)
         episodes = await store.episodes("api")
         assert all(e.failed_checks <= r.down for e in episodes)
+
+
+async def test_service_get_windows_equal_the_hours_they_cover() -> None:
+    """service.get reads its 7-day window from whole days' daily rollups and the hourly ones
+    of its edges: the figures are those of the 168 hourly rollups it covers."""
+    folder = Path(tempfile.mkdtemp(prefix="slamon-", dir="/tmp"))
+    db = f"sqlite:///{folder}/db.sqlite"
+    now = datetime.now(UTC)
+    checks = [
+        Check(
+            service_id="api",
+            started_at=now - timedelta(minutes=37 * i + 5),
+            latency_ms=5.0 + (i * 7) % 90,
+            outcome=Outcome.DOWN if i % 11 == 3 else Outcome.UP,
+            error_kind=ErrorKind.TIMEOUT if i % 11 == 3 else None,
+            interval_s=60.0,
+        )
+        for i in range(360)  # every 37 min over 9 days
+    ]
+    async with open_store(db) as store:
+        await store.migrate()
+        await store.write_checks(checks)
+    # The live service is checked once a day: its slot almost never falls in this test.
+    async with Target(respond(200)) as t:
+        p = _write_config(folder, t.url)
+        p.write_text(p.read_text().replace('interval = "300ms"', 'interval = "1d"'))
+        settings, _ = load_settings(p)
+        daemon = Daemon(settings)
+        runner = asyncio.create_task(daemon.run())
+        await asyncio.wait_for(daemon.started.wait(), 20)
+        c = await Client.open(folder / "s.sock")
+        try:
+            g = (await c.call("service.get", id="api"))["result"]
+            at = datetime.now(UTC)
+        finally:
+            c.close()
+            daemon.request_stop()
+            await asyncio.wait_for(runner, 20)
+    async with open_store(db) as store:
+        first = at.replace(minute=0, second=0, microsecond=0) - timedelta(hours=167)
+        hours = await store.hourly_rollups("api", first)
+    assert len(hours) > 150
+    for name, rows in (
+        ("7d", hours),
+        ("24h", [h for h in hours if h.start > at - timedelta(hours=24)]),
+    ):
+        want = sum_rollups(rows, "api", date.min)
+        got = g["windows"][name]
+        assert (got["checks"], got["down"], got["errors"]) == (want.checks, want.down, want.errors)
+        assert got["checks"] < len(checks)
+        assert got["downtime_s"] == round(want.downtime_s, 3)
+        assert (got["p50_ms"], got["p99_ms"]) == (
+            round(want.percentile(50) or 0, 3),
+            round(want.percentile(99) or 0, 3),
+        )
+        assert g["uptime"][name] == want.uptime_text()

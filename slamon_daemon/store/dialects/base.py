@@ -39,6 +39,55 @@ ROLLUP_COLUMNS: tuple[str, ...] = tuple(
 """The columns of every rollup table after its key (service_id, day[, hour])."""
 
 
+ADDED_COLUMNS = tuple(
+    "checks up degraded down maintenance downtime_s latency_count latency_sum_us"
+    " maintenance_s".split()
+)
+"""The rollup columns that merge by addition."""
+
+
+COUNTS_COMPACT_AT = 1500
+"""A stored JSON count object (latency_hist, errors) longer than this many characters has
+its repeated keys merged when the next batch adds to it; a shorter one gets the batch's keys
+appended (``{"12":3}`` + ``{"15":1,"12":1}`` = ``{"12":3,"15":1,"12":1}``): string work only,
+where merging means parsing JSON. Readers add up repeated keys (rollup.counts_from_json).
+Under 2 kB, so a PostgreSQL row stays uncompressed (TOAST)."""
+
+
+def add_rollup_sql(table: str, alias: str, counts: str) -> str:
+    """``INSERT ... ON CONFLICT DO UPDATE`` tail that adds a partial rollup to ``table``'s
+    stored row (referred to as ``alias``). ``counts`` is the engine's expression summing two
+    JSON count objects key by key, with ``{old}``, ``{new}`` and ``{order}`` (the keys'
+    sort) to fill."""
+    keys = "service_id, day, hour" if table == "hourly_rollups" else "service_id, day"
+    t = alias
+    sets = [f"{c} = {t}.{c} + excluded.{c}" for c in ADDED_COLUMNS]
+    for c, op in (("latency_min_ms", "<="), ("latency_max_ms", ">=")):
+        sets.append(
+            f"{c} = CASE WHEN excluded.{c} IS NULL OR {t}.{c} {op} excluded.{c}"
+            f" THEN {t}.{c} ELSE excluded.{c} END"
+        )
+    for c, order in (("latency_hist", "CAST(key AS INTEGER)"), ("errors", "key")):
+        merged = counts.format(old=f"{t}.{c}", new=f"excluded.{c}", order=order)
+        sets.append(
+            f"{c} = CASE WHEN excluded.{c} = '{{}}' THEN {t}.{c} WHEN {t}.{c} = '{{}}'"
+            f" THEN excluded.{c} WHEN length({t}.{c}) < {COUNTS_COMPACT_AT} THEN"
+            f" substr({t}.{c}, 1, length({t}.{c}) - 1) || ',' || substr(excluded.{c}, 2)"
+            f" ELSE {merged} END"
+        )
+    return f" ON CONFLICT ({keys}) DO UPDATE SET " + ", ".join(sets)
+
+
+def compact_counts_sql(table: str, counts: str) -> str:
+    """An UPDATE merging the repeated keys of ``table``'s JSON count objects on one day
+    (its one parameter), with the engine's ``counts`` expression (Dialect.counts_sum)."""
+    sets = []
+    for c, order in (("latency_hist", "CAST(key AS INTEGER)"), ("errors", "key")):
+        merged = counts.format(old=c, new="'{}'", order=order)
+        sets.append(f"{c} = CASE WHEN {c} = '{{}}' THEN {c} ELSE {merged} END")
+    return f"UPDATE {table} SET {', '.join(sets)} WHERE day = ?"
+
+
 class Connection(ABC):
     """One connection as SqlStore uses it: ``?`` placeholders, rows read by position."""
 
@@ -66,6 +115,8 @@ class Dialect(ABC):
     name: str
     """'sqlite' or 'postgres': Store.backend and the folder of its migrations."""
     for_update: str = ""
+    counts_sum: str = ""
+    """The engine's expression summing two JSON count objects key by key (add_rollup_sql)."""
     """Appended to a SELECT that a transaction will change (row locks where they exist)."""
 
     @abstractmethod
@@ -120,12 +171,13 @@ class Dialect(ABC):
         """
 
     @abstractmethod
-    async def stored_rollups(
-        self, con: Connection, table: str, keys: Sequence[tuple[Any, ...]]
-    ) -> list[Row]:
-        """Rows (service_id, day, hour or NULL, ROLLUP_COLUMNS...) of ``table`` at ``keys``
-        (service_id, day, hour; the hour ignored outside hourly_rollups), locked for the
-        open transaction where the engine has row locks."""
+    async def add_rollups(self, con: Connection, table: str, rows: Sequence[Row]) -> None:
+        """Add partial rollups to ``table``'s stored ones, in the database: each row is
+        (service_id, day[, hour] for hourly_rollups, ROLLUP_COLUMNS...) and is inserted, or
+        added to the stored row of its key (counters summed, min/max kept, the JSON counts
+        of ``latency_hist`` and ``errors`` summed per key). No row is read back into Python,
+        and concurrent writers (PostgreSQL nodes) add one after the other. ``rows`` are in
+        key order and hold each key once."""
 
     @abstractmethod
     async def reindex_incident(self, con: Connection, incident_id: int) -> None:

@@ -1,8 +1,9 @@
 """PostgreSQL through an asyncpg pool.
 
 Raw checks live in a table partitioned by day: ``maintain`` creates the partitions ahead of
-need and retention drops whole old ones. A batch of checks is one ``unnest`` insert; stored
-rollups are read ``FOR UPDATE`` by key, so concurrent writers merge one after the other.
+need and retention drops whole old ones. A batch of checks is one ``unnest`` insert; the
+rollups of a batch are added in the database (one ``unnest`` upsert per table), so concurrent
+writers add one after the other.
 
 A daemon holds a session advisory lock keyed by its node name on a connection of its own
 (``AdvisoryLock``), so a second daemon with the same node name on the same database refuses
@@ -29,7 +30,7 @@ import asyncpg  # type: ignore[import-untyped]
 from ...errors import AlreadyExists, MigrationError, StoreError, StoreUnavailable
 from ..base import DaemonLock
 from ..migrate import Migration
-from .base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row
+from .base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row, add_rollup_sql
 
 logger = logging.getLogger("slamon.store")
 
@@ -43,6 +44,33 @@ _INSERT_CHECKS = (
     " ?::text[], ?::float8[], ?::int4[], ?::text[], ?::text[], ?::text[], ?::bool[],"
     " ?::float8[], ?::timestamptz[], ?::text[], ?::bool[], ?::int4[]) ON CONFLICT DO NOTHING RETURNING service_id, started_at, node"
 )
+_ROLLUP_TYPES = dict(
+    zip(
+        ROLLUP_COLUMNS,
+        "int4 int4 int4 int4 int4 float8 int4 int8 float8 float8 text text float8".split(),
+        strict=True,
+    )
+)
+_SUM_COUNTS = (
+    "(SELECT '{{' || string_agg('\"' || key || '\":' || n, ',' ORDER BY {order}) || '}}'"
+    " FROM (SELECT key, sum(value::int8) AS n FROM (SELECT * FROM json_each_text({old}::json)"
+    " UNION ALL SELECT * FROM json_each_text({new}::json)) s GROUP BY key) g)"
+)
+"""Two JSON count objects (text columns) summed per key (add_rollup_sql)."""
+
+
+@functools.lru_cache(maxsize=4)
+def _add_rollups_sql(table: str) -> str:
+    hourly = table == "hourly_rollups"
+    keys = ["service_id", "day", *(["hour"] if hourly else [])]
+    types = ["text", "date", *(["int4"] if hourly else []), *_ROLLUP_TYPES.values()]
+    return (
+        f"INSERT INTO {table} AS t ({', '.join(keys)}, {', '.join(ROLLUP_COLUMNS)})"
+        f" SELECT * FROM unnest({', '.join(f'?::{t}[]' for t in types)})"
+        + add_rollup_sql(table, "t", _SUM_COUNTS)
+    )
+
+
 # Errors that mean "the database is not reachable now" rather than "this statement is wrong".
 _UNAVAILABLE = (
     OSError,
@@ -98,6 +126,7 @@ class PostgresDialect(Dialect):
     """PostgreSQL at ``dsn`` (postgresql://user@host:port/db)."""
 
     name = "postgres"
+    counts_sum = _SUM_COUNTS
     for_update = " FOR UPDATE"
 
     def __init__(self, dsn: str, *, min_size: int = 0, max_size: int = 8) -> None:
@@ -175,26 +204,9 @@ class PostgresDialect(Dialect):
         got = await con.fetch(_INSERT_CHECKS, *(list(col) for col in zip(*rows, strict=True)))
         return {tuple(r) for r in got}
 
-    async def stored_rollups(
-        self, con: Connection, table: str, keys: Sequence[tuple[Any, ...]]
-    ) -> list[Row]:
-        cols = ", ".join(ROLLUP_COLUMNS)
-        sids, days, hours = (list(k) for k in zip(*keys, strict=True))
-        if table == "hourly_rollups":
-            return await con.fetch(
-                f"SELECT service_id, day, hour, {cols} FROM {table} WHERE (service_id, day, hour)"
-                " IN (SELECT * FROM unnest(?::text[], ?::date[], ?::int4[]))"
-                " ORDER BY 1, 2, 3 FOR UPDATE",
-                sids,
-                days,
-                hours,
-            )
-        return await con.fetch(
-            f"SELECT service_id, day, NULL, {cols} FROM {table} WHERE (service_id, day)"
-            " IN (SELECT * FROM unnest(?::text[], ?::date[])) ORDER BY 1, 2 FOR UPDATE",
-            sids,
-            days,
-        )
+    async def add_rollups(self, con: Connection, table: str, rows: Sequence[Row]) -> None:
+        # One statement per table and batch: columns as arrays.
+        await con.execute(_add_rollups_sql(table), *(list(col) for col in zip(*rows, strict=True)))
 
     async def reindex_incident(self, con: Connection, incident_id: int) -> None:
         await con.execute(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import sqlite3
 import time
@@ -28,7 +29,7 @@ from ...errors import AlreadyExists, MigrationError, StoreError, StoreUnavailabl
 from ..base import DaemonLock
 from ..filelock import FileLock
 from ..migrate import Migration
-from .base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row
+from .base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row, add_rollup_sql
 
 _ROWS_PER_INSERT = 500  # 11 columns x 500 rows stays far below SQLite's variable limit
 _DELETE_BATCH = 5000  # rows per retention transaction: short, so writers barely wait
@@ -67,6 +68,24 @@ def _driver_errors() -> Iterator[None]:
         raise StoreUnavailable("the SQLite connection is closed") from exc
 
 
+_SUM_COUNTS = (
+    "(SELECT '{{' || group_concat('\"' || key || '\":' || n, ',') || '}}' FROM (SELECT key,"
+    " sum(value) AS n FROM (SELECT key, value FROM json_each({old}) UNION ALL SELECT key, value"
+    " FROM json_each({new})) GROUP BY key ORDER BY {order}))"
+)
+"""Two JSON count objects summed per key, in SQLite's json1 (add_rollup_sql)."""
+
+
+@functools.lru_cache(maxsize=4)
+def _add_rollups_sql(table: str) -> str:
+    n = len(ROLLUP_COLUMNS) + (3 if table == "hourly_rollups" else 2)
+    keys = "service_id, day, hour" if table == "hourly_rollups" else "service_id, day"
+    return (
+        f"INSERT INTO {table} ({keys}, {', '.join(ROLLUP_COLUMNS)})"
+        f" VALUES ({', '.join('?' * n)})" + add_rollup_sql(table, table, _SUM_COUNTS)
+    )
+
+
 class SqliteConnection(Connection):
     """An aiosqlite connection with ``?`` placeholders (SQLite's own)."""
 
@@ -87,6 +106,7 @@ class SqliteDialect(Dialect):
     """SQLite in the file ``path`` (created with its folder if missing)."""
 
     name = "sqlite"
+    counts_sum = _SUM_COUNTS
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -101,10 +121,6 @@ class SqliteDialect(Dialect):
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000"):
             await con.execute(f"PRAGMA {pragma}")
         await con.execute("PRAGMA foreign_keys=ON")
-        await con.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS fold_keys"
-            " (service_id TEXT NOT NULL, day TEXT NOT NULL, hour INTEGER NOT NULL)"
-        )
         return SqliteConnection(con)
 
     async def open(self) -> None:
@@ -178,17 +194,20 @@ class SqliteDialect(Dialect):
             with _driver_errors():
                 self._file_changed()
                 con = self._open(self._w)
-                await con.execute("BEGIN IMMEDIATE")
                 try:
+                    await con.execute("BEGIN IMMEDIATE")
                     yield con
                     await con.execute("COMMIT")
                 except BaseException:
-                    await self._rollback(con)
+                    # Also when cancelled while BEGIN was on its way: aiosqlite's thread runs
+                    # it anyway, and the connection would stay inside that transaction (every
+                    # later BEGIN failing) unless a ROLLBACK follows it in the queue.
+                    await self._rollback(con, always=True)
                     raise
 
     @staticmethod
-    async def _rollback(con: SqliteConnection) -> None:
-        if con.con.in_transaction:
+    async def _rollback(con: SqliteConnection, *, always: bool = False) -> None:
+        if always or con.con.in_transaction:
             with contextlib.suppress(sqlite3.Error, ValueError):
                 await con.execute("ROLLBACK")
 
@@ -229,22 +248,8 @@ class SqliteDialect(Dialect):
             inserted.update(tuple(r) for r in got)
         return inserted
 
-    async def stored_rollups(
-        self, con: Connection, table: str, keys: Sequence[tuple[Any, ...]]
-    ) -> list[Row]:
-        # The keys go through a temporary table joined on the rollups' primary key: a
-        # row-value IN (VALUES ...) list makes SQLite scan the whole rollup table.
-        hourly = table == "hourly_rollups"
-        await con.execute("DELETE FROM temp.fold_keys")
-        await con.executemany("INSERT INTO temp.fold_keys VALUES (?, ?, ?)", keys)
-        on = "r.service_id = k.service_id AND r.day = k.day" + (
-            " AND r.hour = k.hour" if hourly else ""
-        )
-        cols = ", ".join(f"r.{c}" for c in ROLLUP_COLUMNS)
-        return await con.fetch(
-            f"SELECT r.service_id, r.day, {'r.hour' if hourly else 'NULL'}, {cols}"
-            f" FROM temp.fold_keys k CROSS JOIN {table} r ON {on}"
-        )
+    async def add_rollups(self, con: Connection, table: str, rows: Sequence[Row]) -> None:
+        await con.executemany(_add_rollups_sql(table), rows)
 
     async def reindex_incident(self, con: Connection, incident_id: int) -> None:
         row = await con.fetchrow(
