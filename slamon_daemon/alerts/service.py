@@ -322,8 +322,12 @@ class AlertingService:
                     for w in waiters:
                         w.cancel()
             await self.flush()
+        except asyncio.CancelledError:
+            delivering.cancel()  # cancelled rather than stopped: the deliverer will not stop
+            raise
         finally:
-            await delivering
+            with contextlib.suppress(asyncio.CancelledError):
+                await delivering
             await self.client.aclose()
 
     def _next_tick_s(self) -> float:
