@@ -51,8 +51,9 @@ SERVICE_FIELDS: list[tuple[str, str, str]] = [
     ("latency_objective_percent", "… for at least %", "… for this share of them, e.g. 95"),
     ("group", "Group", "dashboard section, e.g. Payments"),
     ("tags", "Tags", "comma-separated, e.g. eu, public"),
+    ("public", "On the status page", ""),  # issue 13: off keeps it off every public route
 ]
-FLAGS = {"follow_redirects": False, "verify_tls": True}
+FLAGS = {"follow_redirects": False, "verify_tls": True, "public": True}
 """The settings that are checkboxes, with their defaults."""
 DURATIONS = ("interval", "timeout", "degraded_after", "latency_objective_under")
 NUMBERS = ("sla_target", "latency_objective_percent")
