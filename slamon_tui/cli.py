@@ -43,7 +43,7 @@ STATUS_EXIT: dict[str, int] = {
 
 
 ADMIN_HELP = {
-    "db": "database: migrate, backup, restore, rebuild-rollups (slamon db --help)",
+    "db": "database: migrate, backup, restore, rebuild-rollups, grant-readonly (slamon db --help)",
     "user": "user accounts: add, list, set-role, disable, passwd (slamon user --help)",
     "report": "SLA report, --format md|csv|json (slamon report --help)",
     "nodes": "the nodes of a cluster on PostgreSQL, --json (slamon nodes --help)",

@@ -51,7 +51,7 @@ SERVICE_FIELDS: list[tuple[str, str, str]] = [
     ("latency_objective_percent", "… for at least %", "… for this share of them, e.g. 95"),
     ("group", "Group", "dashboard section, e.g. Payments"),
     ("tags", "Tags", "comma-separated, e.g. eu, public"),
-    ("public", "Public", ""),
+    ("public", "On the status page", ""),  # issue 13: off keeps it off every public route
     ("depends_on", "Depends on", "service ids, comma-separated: its alerts wait while one is down"),
     ("alert_severity", "Alert severity", "info, warning or critical (default critical)"),
     ("alert_channels", "Alert channels", "channel ids, comma-separated (default: routing)"),
