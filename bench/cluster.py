@@ -123,6 +123,7 @@ async def watch_events(sock: Path, me: str, out: list[float], stop: asyncio.Even
 
 async def run(args: argparse.Namespace) -> None:
     C.print_machine()
+    sys.stdout.flush()
     target = C.start_target(args.target)
     folder = Path(tempfile.mkdtemp(prefix="slamon-bench-cluster-"))
     services = "".join(
@@ -167,23 +168,35 @@ async def run(args: argparse.Namespace) -> None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(watcher, 5)
             print(f"window:  {dt:.0f} s of steady state")
-            for n, cpu in zip(nodes, cpus, strict=True):
-                async with C.FeedClient(n.socket) as c:
-                    s = await c.call("daemon.stats")
-                lat = s["lateness"]
-                print(
-                    f"{n.folder.name}: p99 lateness {lat['p99_s']:.3f} s (max {lat['max_s']:.3f},"
-                    f" skipped {lat['skipped']}), CPU {cpu:.0f} % of a core, checks made"
-                    f" {s['checks_made']}, events received {s['cluster']['events_received']}"
-                )
             p99 = max(0.0, C.quantile(latencies, 0.99)) if latencies else float("nan")
+            p50 = C.quantile(latencies, 0.5) if latencies else float("nan")
             print(f"lease churn: {churn:.1f} moves/min (steady state)")
             print(f"PostgreSQL: CPU {pg_cpu:.0f} % of a core, {rows:.0f} rows written/s")
             print(
                 f"cross-node events: {len(latencies)} checks of us-1/ap-1 seen on eu-1;"
-                f" p50 {C.quantile(latencies, 0.5):.3f} s, p99 {p99:.3f} s"
+                f" p50 {p50:.3f} s, p99 {p99:.3f} s",
+                flush=True,
             )
             C.verdict("cross-node event latency p99 < 1 s", p99 < 1.0, f"{p99:.3f} s")
+            for n, cpu in zip(nodes, cpus, strict=True):
+                try:
+                    async with C.FeedClient(n.socket) as c:
+                        s = await c.call("daemon.stats")
+                except (TimeoutError, OSError, ConnectionError) as exc:
+                    over = n.log_lines("overloaded:")
+                    print(
+                        f"{n.folder.name}: daemon.stats not answered ({exc!r}), CPU {cpu:.0f} %"
+                        f" of a core; its last overload line: {over[-1] if over else '-'}"
+                    )
+                    continue
+                lat = s["lateness"]
+                print(
+                    f"{n.folder.name}: p99 lateness {lat['p99_s']:.3f} s (max {lat['max_s']:.3f},"
+                    f" skipped {lat['skipped']}), CPU {cpu:.0f} % of a core, checks made"
+                    f" {s['checks_made']}, events received {s['cluster']['events_received']},"
+                    f" heartbeat round {s['cluster']['round_s']} s",
+                    flush=True,
+                )
             if not args.no_failover:
                 await failover(folder, dsn, services, args.interval)
         finally:
