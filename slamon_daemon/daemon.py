@@ -37,7 +37,7 @@ from .api.registry import Registry
 from .auth import Auth, load_or_create_secret
 from .clock import Clock, SystemClock
 from .cluster.health import HealthWatch
-from .cluster.leadership import INCIDENTS, UPKEEP, Leadership, SoleLeader
+from .cluster.leadership import ALERTS, INCIDENTS, UPKEEP, Leadership, SoleLeader
 from .cluster.node import ClusterNode
 from .cluster.notify import EventRelay, Listen
 from .config import DaemonConfig, Settings, load_settings, secret_file_for, spool_dir_for
@@ -247,6 +247,7 @@ class Daemon:
             maintenance=lambda: self.maintenance.windows,
             ready=self._store_ready,
             get_incident=self.store.get_incident,
+            leads=lambda: self.leader.leads(ALERTS),
         )
 
     async def _reload_alerts(self, settings: Settings) -> list[str]:

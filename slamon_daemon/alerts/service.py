@@ -127,6 +127,7 @@ class AlertingService:
         maintenance: Callable[[], Sequence[MaintenanceWindow]],
         ready: Callable[[], Awaitable[bool]],
         get_incident: Callable[[int], Awaitable[Incident | None]],
+        leads: Callable[[], bool] = lambda: True,
     ) -> None:
         self.cfg = alert_settings(settings, where)
         self.settings = settings
@@ -138,6 +139,8 @@ class AlertingService:
         self._maintenance = maintenance
         self._ready = ready
         self._get_incident = get_incident
+        self._leads = leads
+        """Whether this node sends alerts (a cluster's singleton; always when alone)."""
         self.client: httpx.AsyncClient = alert_http_client()
         self.channels: dict[str, ChannelEntry] = {}
         self.engine = AlertEngine(self.cfg.alerts, [], [], node=self.node)
@@ -291,21 +294,37 @@ class AlertingService:
     # -- running ---------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Wait for the database, load, then tick, write and deliver until ``stop``."""
+        """Wait for the database (and, in a cluster, for the alert-sending singleton), load,
+        then tick, write and deliver until ``stop`` — or until another node leads, then wait
+        to lead again (the state is in the store: a new leader restores it and reconciles)."""
+        try:
+            while not stop.is_set():
+                if await self._wait_to_lead(stop):
+                    await self._serve(stop)
+        finally:
+            await self.client.aclose()
+
+    async def _wait_to_lead(self, stop: asyncio.Event) -> bool:
+        """Load once the database answers and this node leads; False when stopped first."""
         while not stop.is_set():
             try:
-                if await self._ready():
+                if self._leads() and await self._ready():
                     await self._load()
-                    break
+                    return True
             except SlamonError as exc:
                 logger.warning("alerts not loaded yet (retrying): %s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 2.0)
-        if stop.is_set():
-            return
-        delivering = asyncio.create_task(self.deliverer.run(stop), name="alert delivery")
+        return False
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        until = asyncio.Event()  # stop, or the lead lost
+        delivering = asyncio.create_task(self.deliverer.run(until), name="alert delivery")
         try:
             while not stop.is_set():
+                if not self._leads():
+                    logger.info("alerts: another node sends them now")
+                    break
                 self.engine.set_maintenance(self._maintenance())
                 self._take(self.engine.tick(self.clock.now()))
                 await self.flush()
@@ -326,9 +345,10 @@ class AlertingService:
             delivering.cancel()  # cancelled rather than stopped: the deliverer will not stop
             raise
         finally:
+            until.set()
+            self.loaded = False  # the hooks idle until this node leads (and loads) again
             with contextlib.suppress(asyncio.CancelledError):
                 await delivering
-            await self.client.aclose()
 
     def _next_tick_s(self) -> float:
         """Seconds to the next tick: 1 s, or sooner when a grouping window closes before."""

@@ -55,12 +55,14 @@ SERVICE_FIELDS: list[tuple[str, str, str]] = [
     ("depends_on", "Depends on", "service ids, comma-separated: its alerts wait while one is down"),
     ("alert_severity", "Alert severity", "info, warning or critical (default critical)"),
     ("alert_channels", "Alert channels", "channel ids, comma-separated (default: routing)"),
+    ("regions", "Regions", "cluster: regions that probe it, e.g. eu, us (default: all)"),
+    ("quorum", "Quorum", "cluster: regions that must confirm an outage (default: majority)"),
 ]
 FLAGS = {"follow_redirects": False, "verify_tls": True, "public": True}
 """The settings that are checkboxes, with their defaults."""
 DURATIONS = ("interval", "timeout", "degraded_after", "latency_objective_under")
 NUMBERS = ("sla_target", "latency_objective_percent")
-LISTS = ("tags", "depends_on", "alert_channels")
+LISTS = ("tags", "depends_on", "alert_channels", "regions")
 HIDDEN_HEADER = "***"
 
 
@@ -224,6 +226,10 @@ class ServiceDialog(FormDialog):
         if key == "confirm_failures":
             if not text.isdigit():
                 raise self.problem(key, "a whole number from 1 to 100")
+            return int(text)
+        if key == "quorum":
+            if not text.isdigit() or int(text) < 1:
+                raise self.problem(key, "a whole number of regions, at least 1")
             return int(text)
         if key in NUMBERS:
             try:
