@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg  # type: ignore[import-untyped]
 
 from slamon_tui.app import make_app
+from tests.daemon.alerts.receivers import Receiver
 from tests.daemon.support import FeedClient
 from tests.tui.helpers import screen_text, wait_until
 
@@ -145,10 +146,15 @@ async def _stop_all(daemons: list[Slamond]) -> None:
 
 async def test_three_regions_quorum_decides_and_one_auto_incident(pg_url: str) -> None:
     folder = _folder()
-    async with _targets("fine", "partial", "total") as t:
+    async with _targets("fine", "partial", "total") as t, Receiver() as rx:
         t["partial"].refused = {"127.0.0.3"}  # the "us" region's route is bad
         t["total"].refused = {"127.0.0.2", "127.0.0.3", "127.0.0.4"}
-        daemons = [_config(folder, n, pg_url, t) for n in "abc"]
+        # Every node has the same alert channel: the alerts singleton sends, once.
+        alerting = (
+            '\n[alerts]\ngrouping_window = "1s"\n'
+            f'\n[[alert_channel]]\nid = "ops"\ntype = "webhook"\nurl = "{rx.url("/hook")}"\n'
+        )
+        daemons = [_config(folder, n, pg_url, t, alerting) for n in "abc"]
         try:
             for d in daemons:
                 await d.start()
@@ -204,6 +210,12 @@ async def test_three_regions_quorum_decides_and_one_auto_incident(pg_url: str) -
             assert await _count_incidents(pg_url, "total") == 1
             assert await _count_incidents(pg_url, "partial") == 0
             assert await _count_incidents(pg_url, "fine") == 0
+            # Exactly one alert, for the total outage only: one region's bad route never
+            # pages, and three nodes seeing the outage send it once.
+            downs = [json.loads(q.body) for q in rx.requests]
+            downs = [e for e in downs if e.get("event") == "down"]
+            assert len(downs) == 1, downs
+            assert [x["id"] for x in downs[0]["services"]] == ["total"]
             # nodes.list on any node: the three, running, each with its region.
             reply = await daemons[2].call("nodes.list")
             nodes = {n["name"]: n for n in reply["result"]["nodes"]}
