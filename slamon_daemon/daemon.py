@@ -182,6 +182,7 @@ class Daemon:
         self.events.attach(self.feed)
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
+        self._alerts_stop = asyncio.Event()  # set by shutdown(): the alerts flush and end
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
@@ -277,7 +278,8 @@ class Daemon:
             alerting = self.alerting
             self._tasks.append(
                 asyncio.create_task(
-                    self._keep_running("alerts", lambda: alerting.run(self._stop)), name="alerts"
+                    self._keep_running("alerts", lambda: alerting.run(self._alerts_stop)),
+                    name="alerts",
                 )
             )
         self.started.set()
@@ -394,6 +396,7 @@ class Daemon:
     async def shutdown(self) -> None:
         """Finish in-flight checks, flush the writer, say goodbye to clients, close."""
         self._stopping = True
+        self._alerts_stop.set()
         self.scheduler.stop()
         self.writer.stop()
         self.link.stop()
