@@ -330,6 +330,7 @@ async def main() -> None:
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--services", type=int, default=1000)
     ap.add_argument("--skip-storm", action="store_true")
+    ap.add_argument("--storms", choices=["both", "grouped", "ungrouped"], default="both")
     args = ap.parse_args()
     if args.poll:
         await poll(args.poll, args.out, args.stop)
@@ -346,7 +347,8 @@ async def main() -> None:
             f"{'MET' if pct(lat, 99) < 1 else 'NOT MET'})"
         )
     if not args.skip_storm:
-        for grouped in (True, False):
+        kinds = {"both": (True, False), "grouped": (True,), "ungrouped": (False,)}
+        for grouped in kinds[args.storms]:
             r = await storm(args.services, grouped)
             name = (
                 "grouped (10 s window, 2 channels)"

@@ -218,6 +218,7 @@ class Daemon:
             self._join_cluster(*parts)
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
+        self._alerts_stop = asyncio.Event()  # set by shutdown(): the alerts flush and end
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
@@ -440,7 +441,8 @@ class Daemon:
             alerting = self.alerting
             self._tasks.append(
                 asyncio.create_task(
-                    self._keep_running("alerts", lambda: alerting.run(self._stop)), name="alerts"
+                    self._keep_running("alerts", lambda: alerting.run(self._alerts_stop)),
+                    name="alerts",
                 )
             )
         if self.cluster is not None and self.relay is not None:
@@ -576,6 +578,7 @@ class Daemon:
     async def shutdown(self) -> None:
         """Finish in-flight checks, flush the writer, say goodbye to clients, close."""
         self._stopping = True
+        self._alerts_stop.set()
         self.scheduler.stop()
         self.writer.stop()
         self.link.stop()

@@ -116,13 +116,13 @@ async def test_fifty_services_down_at_once_make_one_message_per_channel(tmp_path
         services = {f"s{i:02d}": sw.url for i in range(50)}
         channels = webhook("one", a.url("/a")) + webhook("two", b.url("/b"))
         cfg = write_config(
-            tmp_path, services, channels, alerts='grouping_window = "4s"\nretry_base = "300ms"'
+            tmp_path, services, channels, alerts='grouping_window = "10s"\nretry_base = "300ms"'
         )
         d = await Slamond(cfg, tmp_path / "log", socket=tmp_path / "s.sock").start()
         try:
             await until(lambda: _status_is(d, "s49", "operational"))
             sw.up = False
-            await until(lambda: bool(a.requests) and bool(b.requests))
+            await until(lambda: bool(a.requests) and bool(b.requests), 60)
             await asyncio.sleep(3)  # anything else would come now
             for rx in (a, b):
                 (msg,) = events(rx)
