@@ -14,8 +14,8 @@ one transaction per day of history, which also folds the hourly and daily rollup
   service checked every 60 s has; the per-service calls (service.get, service.series) ask
   for those.
 
-Seeding is slow on SQLite and slows down as the tables grow (the store's rollup fold scans
-the whole rollup tables, see docs/benchmarks.md), hence only 4 checks a day for the bulk.
+Seeding used to be slow on SQLite and slow down as the tables grew (the store's rollup fold
+read the stored rollups back, see docs/benchmarks.md), hence only 4 checks a day for the bulk.
 
 Then it starts the daemon (its own process; the services point at a closed port of
 127.0.0.1 with a 1-day interval, so it makes next to no checks), waits for its warm start,
@@ -176,9 +176,9 @@ async def seed(db_url: str, cfg: Path, days: int, per_day: int, dense: int) -> d
 
 
 def fold_lookup_diagnostic(db_file: str) -> None:
-    """How SQLite runs the rollup lookup of the store's write path (the dialect's
-    stored_rollups), which reads the stored rollups of 400 (service, day, hour) keys at a
-    time with a row-value IN."""
+    """How SQLite runs a keyed rollup lookup of 400 (service, day, hour) keys with a
+    row-value IN, as the store's write path did before issue 14 (wave 4: the writer adds its
+    rollups in the database and reads none back); kept as a planner diagnostic."""
     import sqlite3
 
     con = sqlite3.connect(db_file)
@@ -206,7 +206,7 @@ def fold_lookup_diagnostic(db_file: str) -> None:
     finally:
         con.close()
     print(
-        f"  write-path diagnostic: the store's rollup lookup of 400 keys, `(service_id, day, hour)"
+        f"  planner diagnostic (the writer's old rollup lookup): 400 keys, `(service_id, day, hour)"
         f" IN (VALUES ...)`, on {n_rows:,} hourly rollup rows: plan [{plan}], {t_in * 1e3:.1f} ms; "
         f"the same keys as OR'ed equalities (primary-key lookups): {t_or * 1e3:.1f} ms"
     )

@@ -6,6 +6,7 @@ rollup comes from the live state, which is ahead of the database by one flush.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -50,11 +51,18 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
     # rollups, then yesterday's and today's hours (24h needs them): ~70 hourly rows, not 168.
     first_hour = hour_floor(now) - timedelta(hours=167)
     first_day, yesterday = first_hour.date(), today - timedelta(days=1)
-    edge = await store.hourly_rollups(
-        svc.id, first_hour, datetime.combine(first_day + timedelta(days=1), time(), UTC)
+    # The reads are independent: at once (PostgreSQL runs them on several connections of
+    # its pool; SQLite's one reader takes them in turn).
+    edge, recent_hours, daily, episodes, recent, sla = await asyncio.gather(
+        store.hourly_rollups(
+            svc.id, first_hour, datetime.combine(first_day + timedelta(days=1), time(), UTC)
+        ),
+        store.hourly_rollups(svc.id, datetime.combine(yesterday, time(), UTC)),
+        store.daily_rollups(today - timedelta(days=89), service_ids=[svc.id]),
+        store.episodes(svc.id, limit=20),
+        store.recent_checks(svc.id, 20),
+        month_sla(ctx, svc, now),
     )
-    recent_hours = await store.hourly_rollups(svc.id, datetime.combine(yesterday, time(), UTC))
-    daily = await store.daily_rollups(today - timedelta(days=89), service_ids=[svc.id])
 
     def window(rollups: Iterable[Rollup]) -> Rollup:
         return sum_rollups(rollups, svc.id, date.min)
@@ -71,8 +79,6 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
         "30d": window(d for d in daily if d.day > today - timedelta(days=30)),
         "90d": window(daily),
     }
-    episodes = await store.episodes(svc.id, limit=20)
-    recent = await store.recent_checks(svc.id, 20)
     last = st.last_check
     return {
         "service": {
@@ -99,7 +105,7 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
         "maintenance": [
             w.to_dict() for w in ctx.maintenance.windows if not w.services or svc.id in w.services
         ],
-        "sla": await month_sla(ctx, svc, now),
+        "sla": sla,
     } | (
         # issue 15: per-region uptime over 24 h beside the quorum figures (README)
         {"region_uptime_24h": await store.region_uptime(svc.id, now - timedelta(hours=24))}
