@@ -320,6 +320,8 @@ def fold_batch(
         outcome, maint = c.outcome, c.maintenance
         kind = None if maint or c.error_kind is None else c.error_kind.value
         answered = outcome is not Outcome.DOWN
+        if c.regional:
+            outcome = up  # a regional failure (issue 15) is up for the quorum, as in add()
         lat = c.latency_ms
         lat_us = round(lat * 1000) if answered else 0
         b = bucket_of(lat) if answered else 0

@@ -191,3 +191,32 @@ async def test_upkeep_merges_the_repeated_keys_of_finished_periods(store: Store)
     assert await store.daily_rollups(date(2025, 3, 31), date(2025, 4, 1)) == before
     assert await store.monthly_rollups(date(2025, 3, 1), date(2025, 4, 1)) == months_before
     assert await store.compact_counts(date(2025, 4, 1)) == 0
+
+
+def test_fold_batch_counts_quorum_figures_as_rollup_deltas_does() -> None:
+    """Issue 15 beside issue 14: a regional failure (fewer regions than the quorum saw it)
+    is up, and a failure seen by several regions stands for its share of the downtime —
+    the writer's inlined fold must agree with Rollup.add/rollup_deltas on both."""
+    import dataclasses
+
+    plain = _checks()
+    marked = []
+    for i, c in enumerate(plain):
+        if c.failed and i % 3 == 0:
+            c = dataclasses.replace(c, regional=True)
+        elif c.failed and i % 3 == 1:
+            c = dataclasses.replace(c, share=2)
+        marked.append(c)
+    checks = linked(marked)
+    assert any(c.regional for c in checks) and any(c.share == 2 for c in checks)
+    days, hours, months = fold_batch(checks)
+    for got, unit in ((days, {}), (hours, {"hourly": True}), (months, {"monthly": True})):
+        want = _expected(checks, **unit)
+        assert got.keys() == want.keys()
+        for key, r in got.items():
+            _same(r, want[key])
+    # and the regional failures really are counted up, not down
+    all_days = _expected(checks)
+    assert sum(r.down for r in all_days.values()) == sum(
+        1 for c in checks if c.failed and not c.maintenance and not c.regional
+    )
