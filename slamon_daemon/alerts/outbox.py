@@ -29,11 +29,13 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from ..errors import SlamonError
 from .channels.base import Channel
 from .model import DeliveryResult, Notification
 
@@ -187,6 +189,7 @@ class OutboxDeliverer:
         self.rng = rng
         self.pacers: dict[str, ChannelPacer] = {}
         self.wake = asyncio.Event()
+        self._waiting_logged_at: float | None = None
 
     def pacer(self, channel_id: str) -> ChannelPacer:
         p = self.pacers.get(channel_id)
@@ -275,7 +278,16 @@ class OutboxDeliverer:
         while not stop.is_set():
             try:
                 worked = await self.run_once()
-            except Exception:  # the store is unreachable: try again later, never die
+                self._waiting_logged_at = None
+            except SlamonError as exc:  # the store cannot answer: one line a minute, no trace
+                now = time.monotonic()
+                if self._waiting_logged_at is None or now - self._waiting_logged_at >= 60:
+                    # What is wrong with the database is said by the writer and the store.
+                    logger.warning("alert delivery waits for the database (retrying)")
+                    logger.debug("alert delivery: %s", exc)
+                    self._waiting_logged_at = now
+                worked = 0
+            except Exception:  # a bug: said with its traceback, then tried again, never dies
                 logger.exception("alert delivery failed; retrying")
                 worked = 0
             if worked:
