@@ -9,7 +9,7 @@ run: $(VENV)/.installed
 	$(VENV)/bin/slamon demo
 
 test: $(VENV)/.installed-test
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 3
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

@@ -71,6 +71,7 @@ def make_service(
         "outcomes": outcomes if outcomes is not None else ["up"] * len(lats),
         "group": group,
         "tags": list(tags or []),
+        "public": True,
         "episode": episode if episode is not None else _open_episode(status, last_check),
     }
 
