@@ -4,9 +4,10 @@ machine: the fields a Linux /proc gives."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from slamon_daemon.cluster.health import HealthWatch, judge
+from slamon_daemon.cluster.health import MIN_CPU_WINDOW_S, HealthWatch, judge
 
 
 def test_healthy_sample() -> None:
@@ -33,6 +34,9 @@ async def test_a_sample_of_this_machine(tmp_path: Path) -> None:
     watch = HealthWatch(tmp_path, lambda: 0.25, lateness_limit_s=2.0)
     first = await watch.sample()
     assert "process_cpu_percent" not in first  # the first window is start-up: not judged
+    too_soon = await watch.sample()
+    assert "process_cpu_percent" not in too_soon  # a millisecond's window says nothing
+    await asyncio.sleep(MIN_CPU_WINDOW_S + 0.1)  # a quiet second of this process
     second = await watch.sample()
     assert 0 <= second["disk_percent"] <= 100
     assert 0 <= second["mem_percent"] <= 100
