@@ -15,7 +15,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from slamon_tui.client import FeedCallError, FeedClientError
@@ -35,6 +34,7 @@ from slamon_tui.screens.admin_forms import (
 )
 from slamon_tui.screens.audit import AuditScreen, when_text
 from slamon_tui.screens.form_dialog import ConfirmDialog
+from slamon_tui.screens.tabbed import TabbedTablesScreen
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.identity_badge import IdentityBadge
 from slamon_tui.widgets.record_table import RecordTable
@@ -52,8 +52,10 @@ TAB_ACTIONS = {
 }
 
 
-class AdminScreen(Screen[None]):
+class AdminScreen(TabbedTablesScreen):
     """Users, services and maintenance windows; every change goes through the feed."""
+
+    DEFAULT_TAB = "users"
 
     BINDINGS = [
         Binding("escape", "back", "Back", key_display="Esc"),
@@ -120,28 +122,6 @@ class AdminScreen(Screen[None]):
         self.action_reload()
 
     # --- tabs and selection -------------------------------------------------------------------
-
-    @property
-    def tab(self) -> str:
-        """The tab on show: users | services | maintenance."""
-        return self.query_one(TabbedContent).active or "users"
-
-    def action_tab(self, tab: str) -> None:
-        """Show ``tab``."""
-        self.query_one(TabbedContent).active = tab
-        self._focus_table()
-
-    @on(TabbedContent.TabActivated)
-    def _tab_changed(self) -> None:
-        self._focus_table()
-        self.refresh_bindings()
-
-    @on(DataTable.RowHighlighted)
-    def _row_moved(self) -> None:
-        self.refresh_bindings()
-
-    def _focus_table(self) -> None:
-        self.query_one(f"#{self.tab}-table", RecordTable).focus()
 
     def _selected_key(self, tab: str) -> str | None:
         return self.query_one(f"#{tab}-table", RecordTable).selected_key

@@ -11,18 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from slamon_tui.client import FeedCallError, FeedClientError
 from slamon_tui.identity import Identity
 from slamon_tui.messages import IdentityChanged
 from slamon_tui.screens.form_dialog import FormDialog
+from slamon_tui.screens.tabbed import TabbedTablesScreen
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.form_field import FormField
 from slamon_tui.widgets.identity_badge import IdentityBadge
@@ -96,8 +96,10 @@ class SilenceDialog(FormDialog):
         )
 
 
-class AlertsScreen(Screen[None]):
+class AlertsScreen(TabbedTablesScreen):
     """Alerts, channels, rules, silences and deliveries, in tabs."""
+
+    DEFAULT_TAB = "firing"
 
     BINDINGS = [
         Binding("escape", "back", "Back", key_display="Esc"),
@@ -163,26 +165,6 @@ class AlertsScreen(Screen[None]):
         self.action_reload()
 
     # --- tabs and selection ------------------------------------------------------------------
-
-    @property
-    def tab(self) -> str:
-        return self.query_one(TabbedContent).active or "firing"
-
-    def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
-        self._focus_table()
-
-    @on(TabbedContent.TabActivated)
-    def _tab_changed(self) -> None:
-        self._focus_table()
-        self.refresh_bindings()
-
-    @on(DataTable.RowHighlighted)
-    def _row_moved(self) -> None:
-        self.refresh_bindings()
-
-    def _focus_table(self) -> None:
-        self.query_one(f"#{self.tab}-table", RecordTable).focus()
 
     def _selected(self, tab: str, rows: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
         selected = self.query_one(f"#{tab}-table", RecordTable).selected_key
