@@ -18,8 +18,9 @@ start − due time) before and during the load, from the daemon's own lateness h
 (/metrics, differences of two scrapes; a quantile is interpolated in its bucket as
 Prometheus' histogram_quantile does, and the bucket's upper bound is printed too).
 
-The daemon's rate limit is raised for the run (one client sends everything). There is no
-competitor side by side: neither Uptime Kuma nor Gatus is installable offline here.
+The daemon's rate limit is raised for the run (one client sends everything). The same load
+beside Uptime Kuma's status page and /metrics, with the probe delay measured at the target
+for both, is bench/http_load_vs_kuma.py.
 
 Targets: probe lateness p99 < 1 s during the load; the HTTP p99s are reported.
 """
