@@ -13,11 +13,18 @@ from typing import Any
 from ..errors import SlamonError
 from ..models import MaintenanceWindow
 from . import messages
-from .burnrate import BurnVerdict, SloLedger, budget_runs_out_in, evaluate
+from .burnrate import KINDS, WORKBOOK, BurnVerdict, SloLedger, budget_runs_out_in, evaluate
 from .config import AlertsConfig, ChannelConfig
 from .model import Action, Event, Notification, Rule, Severity
 from .routing import Router
 from .state import AlertState, AlertStatus, ServiceInfo, Silence, alert_id
+
+AFTER_OUTAGE = {
+    kind: timedelta(seconds=max(p.short_s for p in WORKBOOK if p.kind == kind)) for kind in KINDS
+}
+"""How long after an alerted outage ends its SLO alerts stay quiet (page 30 min, ticket 6 h):
+the longest short window of the kind. Until then the short window still holds failures of
+the outage, which its own alert already told; a burn still firing after that is new."""
 
 
 class AlertMap(dict[str, AlertState]):
@@ -98,6 +105,8 @@ class EngineCore:
         self.maintenance: list[MaintenanceWindow] = []
         self.ledgers: dict[str, SloLedger] = {}
         self.budget_remaining: dict[str, float] = {}
+        self.outage_ended: dict[str, datetime] = {}
+        """When each service's last outage alert ended (SLO alerts keep quiet after it)."""
         self._slo_minute: int | None = None
         self._out = Changes()
         self._changed: dict[str, AlertState] = {}
@@ -105,21 +114,33 @@ class EngineCore:
     def _silenced(self, service_id: str, rule: Rule, at: datetime) -> Silence | None:
         return next((s for s in self.silences.values() if s.matches(service_id, rule, at)), None)
 
-    def _suppression(self, service_id: str, rule: Rule, at: datetime) -> str | None:
+    def _suppression(
+        self, service_id: str, rule: Rule, at: datetime, slo_kind: str = "page"
+    ) -> str | None:
         if any(w.covers(service_id, at) for w in self.maintenance):
             return "maintenance"
         s = self._silenced(service_id, rule, at)
         if s is not None:
             return f"silence:{s.id}"
-        if rule is Rule.SLO_BURN and self._is_down(service_id):
+        if rule is Rule.SLO_BURN and self._outage_explains(service_id, at, slo_kind):
             return "outage"
         return None
+
+    def _outage_explains(self, service_id: str, at: datetime, slo_kind: str) -> bool:
+        """Whether an outage alert (open, or ended less than AFTER_OUTAGE ago) already tells
+        what an SLO alert of ``slo_kind`` would: one fault pages once."""
+        if self._is_down(service_id):
+            return True
+        ended = self.outage_ended.get(service_id)
+        return ended is not None and at - ended < AFTER_OUTAGE.get(slo_kind, timedelta(0))
 
     def _announce_unsuppressed(self, now: datetime) -> None:
         for a in list(self.alerts.values()):
             if a.status is not AlertStatus.FIRING or a.suppressed_by is None or a.sent:
                 continue
-            if a.resolved_at is not None or self._suppression(a.service_id, a.rule, now):
+            if a.resolved_at is not None or self._suppression(
+                a.service_id, a.rule, now, str(a.details.get("kind", "page"))
+            ):
                 continue
             a.suppressed_by = None
             if a.rule is Rule.DOWN:
@@ -134,7 +155,9 @@ class EngineCore:
         self, a: AlertState, now: datetime, kind: str, verdict: BurnVerdict | None = None
     ) -> None:
         """Announce one (TLS or SLO) alert at once, unless something suppresses it."""
-        a.suppressed_by = self._suppression(a.service_id, a.rule, now)
+        a.suppressed_by = self._suppression(
+            a.service_id, a.rule, now, str(a.details.get("kind", "page"))
+        )
         self._touch(a)
         if a.suppressed_by is not None:
             return

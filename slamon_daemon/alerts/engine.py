@@ -27,7 +27,9 @@ Rules
 
 Suppression never hides data: the alert is kept, with why it was not announced.
   maintenance a window covering the service; silences: matching service globs and rules;
-              ``outage``: an SLO alert of a service whose outage alert is open.
+              ``outage``: an SLO alert of a service whose outage alert is open or
+              ended less than the kind's longest short window ago (page 30 min, ticket
+              6 h): until then the burn is that outage's, already told (core.AFTER_OUTAGE).
               When the window or silence ends and the alert still stands, it is announced.
   depends_on  while a parent is confirmed down its children are held (``held_by``) and
               folded into the parent's message ("core-db down; 7 dependent services

@@ -16,6 +16,7 @@ class OutageRules(EngineCore):
     """Down, recovery, storms and reminders over the engine's state."""
 
     def _recover(self, a: AlertState, at: datetime) -> None:
+        self.outage_ended[a.service_id] = at
         if a.status is AlertStatus.PENDING:
             if a.after_parent:
                 a.status, a.resolved_at, a.group_at = AlertStatus.RESOLVED, at, None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from slamon_daemon.alerts.model import Action, Event, Severity
+from slamon_daemon.alerts.model import Action, Event, Notification, Severity
 
 from .engine_support import T0, Harness, svc
 
@@ -83,3 +83,46 @@ def test_seeded_ledger_after_a_restart() -> None:
     h.engine.seed_slo("api", hours, recent)
     sent = h.tick(59 * 60 + 30)
     assert [n.fields["slo"]["alert"] for n in sent] == ["ticket"]
+
+
+BOTH = TOML.replace('rules = ["slo_burn"]', 'rules = ["slo_burn", "down"]')
+
+
+def test_a_burn_the_outage_explains_is_not_sent_after_the_recovery() -> None:
+    """One fault pages once: the down alert told it; the burn its failures leave in the
+    windows after the recovery (30 min for a page, 6 h for a ticket) is not a new page."""
+    h = Harness(BOTH, services=[svc("api")])
+    feed(h, "api", 0, 55, False)
+    h.down("api", 55 * 60)
+    feed(h, "api", 55, 5, True)
+    assert [n.event for n in h.tick(59 * 60 + 30)] == [Event.DOWN]
+    recovered = h.up("api", 60 * 60 + 10, episode=55 * 60)
+    sent = list(recovered)
+    for minute in range(60, 7 * 60 + 1):  # (fed as time goes: the ledger is a ring)
+        feed(h, "api", minute, 1, False)
+        sent += h.tick(minute * 60 + 30)
+    assert Event.SLO_BURN not in {n.event for n in sent}
+    assert Event.SLO_RECOVERED not in {n.event for n in sent}
+    burning = [s for s in h.states.values() if s.rule.value == "slo_burn"]
+    assert burning and all(s.status.value == "resolved" and not s.sent for s in burning)
+
+
+def test_a_burn_that_goes_on_after_the_outage_pages_once_the_outage_is_out_of_it() -> None:
+    h = Harness(BOTH, services=[svc("api")])
+    feed(h, "api", 0, 55, False)
+    h.down("api", 55 * 60)
+    feed(h, "api", 55, 5, True)
+    h.tick(59 * 60 + 30)
+    h.up("api", 60 * 60 + 10, episode=55 * 60)
+    sent: dict[int, list[Notification]] = {}
+    for m in range(60, 95):  # every other check fails (never confirmed down): 500x
+        h.engine.record_check("api", T0 + timedelta(minutes=m, seconds=5), m % 2 == 0)
+        sent[m] = h.tick(m * 60 + 30)
+    early = [n for m in range(60, 90) for n in sent[m]]
+    assert Event.SLO_BURN not in {n.event for n in early}  # still the outage's failures
+    late = {m: sent[m] for m in range(90, 95)}
+    pages = {
+        m: [n for n in sent if n.event is Event.SLO_BURN and n.fields["slo"]["alert"] == "page"]
+        for m, sent in late.items()
+    }
+    assert len(pages[90]) == 1 and not any(pages[m] for m in range(91, 95))
