@@ -296,13 +296,21 @@ class AlertingService:
     async def run(self, stop: asyncio.Event) -> None:
         """Wait for the database (and, in a cluster, for the alert-sending singleton), load,
         then tick, write and deliver until ``stop`` — or until another node leads, then wait
-        to lead again (the state is in the store: a new leader restores it and reconciles)."""
+        to lead again (the state is in the store: a new leader restores it and reconciles).
+
+        The HTTP client lives as long as the service, not as one run: a run that fails is
+        restarted by the daemon (``_keep_running``) and must deliver on an open client, so it
+        is closed only when ``stop`` ends the run (and opened again by a later run)."""
+        if self.client.is_closed:  # a run after a stop: its channels get the new client
+            self.client = alert_http_client()
+            self._set_channels({cid: (e.config, e.source) for cid, e in self.channels.items()})
         try:
             while not stop.is_set():
                 if await self._wait_to_lead(stop):
                     await self._serve(stop)
         finally:
-            await self.client.aclose()
+            if stop.is_set():
+                await self.client.aclose()
 
     async def _wait_to_lead(self, stop: asyncio.Event) -> bool:
         """Load once the database answers and this node leads; False when stopped first."""
