@@ -73,7 +73,7 @@ def webhook(cid: str, url: str) -> str:
     return f'\n[[alert_channel]]\nid = "{cid}"\ntype = "webhook"\nurl = "{url}"\n'
 
 
-async def until(what: Callable[[], bool | Awaitable[bool]], timeout: float = 30.0) -> None:
+async def until(what: Callable[[], bool | Awaitable[bool]], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = what()

@@ -29,6 +29,7 @@ from slamon_daemon.targets import Request, free_port
 from tests.daemon.alerts.receivers import Receiver, answer
 from tests.daemon.alerts.test_email import Mailbox
 
+from .loop_thread import LoopThread
 from .slamond import Slamond
 from .test_alerts import Switch, slamon, until
 
@@ -138,8 +139,7 @@ def _config(
     ]
     for sid, sw in switches.items():
         parts.append(
-            f'[[service]]\nid = "{sid}"\nurl = "{sw.url}"\ninterval = "1s"\ntimeout = "1s"\n'
-            "confirm_failures = 1\n"
+            f'[[service]]\nid = "{sid}"\nurl = "{sw.url}"\ninterval = "1s"\ntimeout = "3s"\n'
         )
     path = folder / "slamon.toml"
     path.write_text("\n".join(parts), encoding="utf-8")
@@ -160,10 +160,11 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     smtp_port = free_port()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
+    servers = LoopThread()
     for sw in switches.values():
-        await sw.target.start()
+        await servers.run(sw.target.start())
     for r in rx.values():
-        await r.target.start()
+        await servers.run(r.target.start())
     cfg = _config(folder, switches, rx, smtp_port)
     d = Slamond(cfg, folder / "log", socket=folder / "s.sock")
     try:
@@ -179,9 +180,10 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     finally:
         await d.kill()
         for r in rx.values():
-            await r.target.stop()
+            await servers.run(r.target.stop())
         for sw in switches.values():
-            await sw.target.stop()
+            await servers.run(sw.target.stop())
+        servers.close()
         smtp.stop()
 
 
