@@ -255,6 +255,13 @@ class AlertingService:
 
     async def _load(self) -> None:
         await self._load_channels()
+        # What an earlier slamond of this node (killed mid-send) still leases is sent now, not
+        # when its lease ends (minutes later): it is dead, one daemon runs per node.
+        released = await self.store.outbox.release_earlier_leases(
+            f"{self.node}:", self.deliverer.worker
+        )
+        if released:
+            logger.info("alerts: %d notifications an earlier run was sending are retried", released)
         states = [alert_state(r) for r in await self.store.open_alerts()]
         silences = [silence(r) for r in await self.store.list_silences(since=self.clock.now())]
         self.engine.restore(states, silences)

@@ -3,7 +3,8 @@
 * a webhook receiver gets the down and the recovery of a service;
 * 50 services down at once make one message per channel;
 * a receiver answering 500 and then OK gets the message again (retried);
-* a daemon SIGKILLed between enqueueing and delivering delivers once after its restart;
+* a daemon SIGKILLed between enqueueing and delivering (in the middle of sending) delivers
+  once after its restart;
 * email through a local SMTP server (aiosmtpd).
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from slamon_daemon.targets import Request, Target, response_bytes
-from tests.daemon.alerts.receivers import Receiver, answer
+from tests.daemon.alerts.receivers import Receiver, answer, hang_answer
 
 from .slamond import Slamond
 
@@ -172,7 +173,10 @@ async def test_sigkill_between_enqueue_and_delivery_delivers_once_after_restart(
 ) -> None:
     sw = Switch()
     async with sw.target, Receiver() as rx:
-        rx.default = answer(503, "not yet")  # nothing delivered before the kill
+        # Nothing delivered before the kill: one refusal, then the next attempt hangs, so the
+        # kill lands mid-send with the item leased (for 5 minutes) to the killed process.
+        rx.queue(answer(503, "not yet"))
+        rx.default = hang_answer()
         cfg = write_config(
             tmp_path,
             {"api": sw.url},
@@ -183,7 +187,7 @@ async def test_sigkill_between_enqueue_and_delivery_delivers_once_after_restart(
         await d.start()
         await until(lambda: _status_is(d, "api", "operational"))
         sw.up = False
-        await until(lambda: len(rx.requests) >= 2)  # enqueued, tried, not delivered
+        await until(lambda: len(rx.requests) >= 2)  # enqueued, tried, being tried again
         d.signal(signal.SIGKILL)
         assert d.proc is not None
         await d.proc.wait()
@@ -191,6 +195,7 @@ async def test_sigkill_between_enqueue_and_delivery_delivers_once_after_restart(
         rx.default = answer(200, "ok")
         d2 = await Slamond(cfg, tmp_path / "log", socket=tmp_path / "s.sock").start()
         try:
+            # Sent again at once: the new process ends the dead one's lease.
             await until(lambda: len(rx.requests) > tried)
             await asyncio.sleep(2)  # a second delivery would come now
             assert len(rx.requests) == tried + 1
