@@ -7,7 +7,9 @@ local SMTP server (aiosmtpd) for email, and receivers that answer 429 with Retry
   telegram, pagerduty (one dedup_key: the recovery resolves the same incident), opsgenie
   (create, then close by alias), a templated webhook and email, each in its vendor's shape;
 * a 429 with ``Retry-After: 2`` is waited at least 2 s, then delivered;
-* 500, 500, 200: delivered with backoff, every attempt in ``slamon alert deliveries``.
+* 500, 500, 200: delivered with backoff, every attempt in ``slamon alert deliveries``;
+* a receiver that hangs (past the channel's timeout) or refuses connections gets the message
+  once it answers.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pytest_asyncio
 from aiosmtpd.controller import Controller
 
 from slamon_daemon.targets import Request, free_port
-from tests.daemon.alerts.receivers import Receiver, answer
+from tests.daemon.alerts.receivers import Receiver, answer, hang_answer
 from tests.daemon.alerts.test_email import Mailbox
 
 from .loop_thread import LoopThread
@@ -35,7 +37,7 @@ from .test_alerts import Switch, slamon, until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SERVICES = ["api", "limited", "flaky"]
+SERVICES = ["api", "limited", "flaky", "hung", "refused"]
 VENDORS = [
     "slack",
     "discord",
@@ -83,6 +85,7 @@ class World:
     switches: dict[str, Switch]
     rx: dict[str, TimedReceiver]
     mailbox: Mailbox
+    servers: LoopThread
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         reply = await self.d.call(method, params)
@@ -115,8 +118,10 @@ def _channel(cid: str, rx: TimedReceiver) -> str:
         ),
         "limited": f'type = "webhook"\nurl = "{base}/limited"\nservices = ["limited"]',
         "flaky": f'type = "webhook"\nurl = "{base}/flaky"\nservices = ["flaky"]',
+        "hung": f'type = "webhook"\nurl = "{base}/hung"\nservices = ["hung"]\ntimeout = "1s"',
+        "refused": f'type = "webhook"\nurl = "{base}/refused"\nservices = ["refused"]',
     }
-    if cid in ("limited", "flaky"):
+    if cid in ("limited", "flaky", "hung", "refused"):
         return f'[[alert_channel]]\nid = "{cid}"\n{keys[cid]}\n'
     return (
         f'[[alert_channel]]\nid = "{cid.replace("_", "-")}"\ntype = "{cid}"\n'
@@ -150,7 +155,7 @@ def _config(
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     folder = tmp_path_factory.mktemp("channels")
     switches = {sid: Switch() for sid in SERVICES}
-    rx = {cid: TimedReceiver() for cid in [*VENDORS, "limited", "flaky"]}
+    rx = {cid: TimedReceiver() for cid in [*VENDORS, "limited", "flaky", "hung", "refused"]}
     # What each vendor answers when it takes a message.
     rx["teams"].default = answer(202, b"")
     rx["telegram"].default = answer(200, json.dumps({"ok": True, "result": {"message_id": 1}}))
@@ -163,13 +168,16 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     servers = LoopThread()
     for sw in switches.values():
         await servers.run(sw.target.start())
-    for r in rx.values():
-        await servers.run(r.target.start())
+    for cid, r in rx.items():
+        if cid == "refused":  # a port nothing listens on until the test starts it
+            r.target.port = free_port()
+        else:
+            await servers.run(r.target.start())
     cfg = _config(folder, switches, rx, smtp_port)
     d = Slamond(cfg, folder / "log", socket=folder / "s.sock")
     try:
         await d.start()
-        w = World(d, cfg, switches, rx, mailbox)
+        w = World(d, cfg, switches, rx, mailbox, servers)
         for sid in SERVICES:
             await until(lambda sid=sid: w.status_is(sid, "operational"), 60)  # type: ignore[misc]
         yield w
@@ -363,3 +371,32 @@ async def test_a_500_is_retried_with_backoff_and_every_attempt_recorded(world: W
     assert all(" 500 " in line for line in lines[:2]) and " 200 " in lines[2]
     assert all("flaky down" in line for line in lines)
     world.switches["flaky"].up = True
+
+
+async def test_a_receiver_that_hangs_or_refuses_gets_the_message_once_it_answers(
+    world: World,
+) -> None:
+    hung, refused = world.rx["hung"], world.rx["refused"]
+    hung.queue(hang_answer())  # the first attempt gets no answer within the 1 s timeout
+    world.switches["hung"].up = False
+    world.switches["refused"].up = False
+
+    async def failed_once(channel: str) -> bool:
+        log = (await world.call("alert.deliveries", {"channel": channel}))["deliveries"]
+        return any(not x["ok"] for x in log)
+
+    await until(lambda: failed_once("refused"), 60)
+    await world.servers.run(refused.target.start())  # the receiver comes up on its port
+    await until(lambda: _delivered(world, "refused"), 60)
+    await until(lambda: _delivered(world, "hung"), 60)
+    for channel, error in [
+        ("hung", "no answer within 1s (timeout)"),
+        ("refused", "cannot connect"),
+    ]:
+        log = (await world.call("alert.deliveries", {"channel": channel}))["deliveries"]
+        assert not log[0]["ok"] and log[0]["code"] is None and error in log[0]["error"]
+        assert log[-1]["ok"] and log[-1]["code"] == 200 and log[-1]["event"] == "down"
+    assert [json.loads(r.body)["event"] for r in refused.requests] == ["down"]
+    assert len({json.loads(r.body)["key"] for r in hung.requests}) == 1
+    world.switches["hung"].up = True
+    world.switches["refused"].up = True
