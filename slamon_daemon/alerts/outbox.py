@@ -276,6 +276,9 @@ class OutboxDeliverer:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; ``wake`` (set after an enqueue) cuts a wait short."""
         while not stop.is_set():
+            # Cleared before looking for work, never after: a wake set while this pass
+            # looks (an enqueue meanwhile) ends the wait below at once instead of being lost.
+            self.wake.clear()
             try:
                 worked = await self.run_once()
                 self._waiting_logged_at = None
@@ -297,7 +300,6 @@ class OutboxDeliverer:
                 due = await self.storage.next_due()
                 if due is not None:
                     wait = min(wait, max(0.0, (due - self.clock()).total_seconds()))
-            self.wake.clear()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
             try:
                 await asyncio.wait(

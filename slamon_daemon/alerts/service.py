@@ -255,6 +255,13 @@ class AlertingService:
 
     async def _load(self) -> None:
         await self._load_channels()
+        # What an earlier slamond of this node (killed mid-send) still leases is sent now, not
+        # when its lease ends (minutes later): it is dead, one daemon runs per node.
+        released = await self.store.outbox.release_earlier_leases(
+            f"{self.node}:", self.deliverer.worker
+        )
+        if released:
+            logger.info("alerts: %d notifications an earlier run was sending are retried", released)
         states = [alert_state(r) for r in await self.store.open_alerts()]
         silences = [silence(r) for r in await self.store.list_silences(since=self.clock.now())]
         self.engine.restore(states, silences)
@@ -296,13 +303,21 @@ class AlertingService:
     async def run(self, stop: asyncio.Event) -> None:
         """Wait for the database (and, in a cluster, for the alert-sending singleton), load,
         then tick, write and deliver until ``stop`` — or until another node leads, then wait
-        to lead again (the state is in the store: a new leader restores it and reconciles)."""
+        to lead again (the state is in the store: a new leader restores it and reconciles).
+
+        The HTTP client lives as long as the service, not as one run: a run that fails is
+        restarted by the daemon (``_keep_running``) and must deliver on an open client, so it
+        is closed only when ``stop`` ends the run (and opened again by a later run)."""
+        if self.client.is_closed:  # a run after a stop: its channels get the new client
+            self.client = alert_http_client()
+            self._set_channels({cid: (e.config, e.source) for cid, e in self.channels.items()})
         try:
             while not stop.is_set():
                 if await self._wait_to_lead(stop):
                     await self._serve(stop)
         finally:
-            await self.client.aclose()
+            if stop.is_set():
+                await self.client.aclose()
 
     async def _wait_to_lead(self, stop: asyncio.Event) -> bool:
         """Load once the database answers and this node leads; False when stopped first."""

@@ -326,6 +326,26 @@ class SqlOutbox(_Rows):
                 *params,
             )
 
+    async def release_earlier_leases(self, worker_prefix: str, worker: str) -> int:
+        """End the leases of pending items held by a worker whose name starts with
+        ``worker_prefix`` but is not ``worker``: an earlier process of this node, dead (one
+        daemon runs per node), whose items would otherwise wait for its lease to end.
+        Returns how many were released."""
+        async with self.dialect.transaction() as con:
+            rows = await con.fetch(
+                "SELECT id, claimed_by FROM alert_outbox WHERE status = 'pending'"
+                " AND claimed_by IS NOT NULL AND claimed_by <> ?",
+                worker,
+            )
+            ids = [int(r[0]) for r in rows if str(r[1]).startswith(worker_prefix)]
+            if ids:
+                cond, params = self.dialect.any_of("id", ids)
+                await con.execute(
+                    f"UPDATE alert_outbox SET claimed_by = NULL, claimed_until = NULL WHERE {cond}",
+                    *params,
+                )
+        return len(ids)
+
     async def next_due(self) -> datetime | None:
         async with self.dialect.read() as con:
             heads = await self._heads(con)

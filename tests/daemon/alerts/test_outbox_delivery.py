@@ -234,3 +234,41 @@ async def test_run_loop_wakes_on_enqueue_and_stops(
     assert titles(receiver) == ["m0", "m1"]
     stop.set()
     await asyncio.wait_for(task, 5)
+
+
+async def test_a_wake_while_the_loop_looks_for_work_is_not_lost(
+    receiver: Receiver, client: httpx.AsyncClient
+) -> None:
+    """An enqueue (and its wake) that lands while the loop is between finding nothing and
+    waiting must be delivered now, not after the idle poll (here an hour)."""
+    store = MemoryOutbox()
+    d = OutboxDeliverer(
+        store,
+        {"chat": SlackChannel("chat", client, url=receiver.url("/s/a/b"))},
+        clock=lambda: datetime.now(UTC),
+        policy=DeliveryPolicy(idle_poll_s=3600),
+    )
+    plain_next_due = store.next_due
+    enqueued = False
+
+    async def next_due_with_an_enqueue_meanwhile() -> datetime | None:
+        nonlocal enqueued
+        due = await plain_next_due()
+        if not enqueued:  # the alerting service writes and wakes the deliverer right now
+            enqueued = True
+            await store.enqueue(notes(1, at=datetime.now(UTC)))
+            d.wake.set()
+        return due
+
+    store.next_due = next_due_with_an_enqueue_meanwhile  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run(stop))
+    try:
+        for _ in range(500):
+            if receiver.requests:
+                break
+            await asyncio.sleep(0.02)
+        assert titles(receiver) == ["m0"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)

@@ -112,3 +112,84 @@ async def test_a_restart_restores_open_alerts_and_sends_nothing_again(tmp_path: 
         assert [r.payload["event"] for r in rows] == ["down", "recovery"]
     finally:
         await store.close()
+
+
+async def test_a_run_restarted_after_a_failure_still_delivers(tmp_path: Path) -> None:
+    """The daemon restarts a failed run (``_keep_running``): the restarted run must not
+    deliver on an HTTP client the failed one closed."""
+    import asyncio
+
+    from .receivers import Receiver
+
+    now = datetime.now(UTC)
+    store = SqliteStore(tmp_path / "db.sqlite")
+    await store.open()
+    async with Receiver() as rx:
+        try:
+            await store.migrate()
+            cfg = tmp_path / "slamon.toml"
+            cfg.write_text(
+                f'[daemon]\ndatabase_url = "sqlite:///{tmp_path}/db.sqlite"\n'
+                '\n[[service]]\nid = "api"\nurl = "http://127.0.0.1:9/"\n'
+                f'\n[[alert_channel]]\nid = "ops"\ntype = "webhook"\nurl = "{rx.url("/hook")}"\n'
+                '\n[alerts]\ngrouping_window = "1s"\nslo_alerts = false\n',
+                encoding="utf-8",
+            )
+            settings, _ = load_settings(cfg)
+            clock = Clock(now)
+            live = LiveState(clock=clock)  # type: ignore[arg-type]
+            live.set_services(settings.services)
+            failures = [RuntimeError("a bug in a run")]
+
+            async def ready() -> bool:
+                if failures:
+                    raise failures.pop()
+                return True
+
+            async def no_incident(_: int) -> None:
+                return None
+
+            svc = AlertingService(
+                settings,
+                store,
+                live,
+                clock,  # type: ignore[arg-type]
+                where="t",
+                key_file=tmp_path / "keys" / "alerts.key",
+                maintenance=lambda: [],
+                ready=ready,
+                get_incident=no_incident,
+            )
+            stop = asyncio.Event()
+            try:
+                await svc.run(stop)  # the first run fails, as the daemon would see it
+            except RuntimeError:
+                pass
+            else:
+                raise AssertionError("the first run should have failed")
+            again = asyncio.create_task(svc.run(stop))  # what _keep_running does next
+            try:
+                for _ in range(200):
+                    if svc.loaded:
+                        break
+                    await asyncio.sleep(0.05)
+                assert svc.loaded
+                tested = await svc.test_channel("ops", "tester")
+                assert tested.ok, tested.error
+                svc._take(svc.engine.service_down("api", now - timedelta(minutes=1), now))
+                clock.t = now + timedelta(seconds=2)
+                svc._take(svc.engine.tick(clock.t))
+                await svc.flush()
+                for _ in range(200):
+                    if len(rx.requests) >= 2:
+                        break
+                    await asyncio.sleep(0.05)
+                assert [r.path for r in rx.requests] == ["/hook", "/hook"]
+                log = await store.outbox.deliveries(channel_id="ops", limit=10)
+                assert [d.ok for d in log] == [True]
+            finally:
+                stop.set()
+                await asyncio.wait_for(again, 30)
+            assert svc.client.is_closed  # closed when stopped
+        finally:
+            await store.close()

@@ -4,6 +4,7 @@ transaction, acknowledgements, silences, channels with sealed secrets, the deliv
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -123,3 +124,19 @@ def test_the_audit_log_masks_a_channels_secrets() -> None:
     assert changes == {
         "channel": {"id": "ops", "type": "telegram", "bot_token": "***", "chat_id": "42"}
     }
+
+
+async def test_leases_of_an_earlier_process_of_this_node_are_released(store: Any) -> None:
+    """A slamond killed mid-send leaves its items leased; the next one of the same node
+    ends those leases at once (not those of another node, nor its own)."""
+    ob = StoreOutbox(store.outbox)
+    leases = {"a": "eu-1:100", "b": "eu-10:200", "c": "eu-1:300"}  # channel -> worker
+    await ob.enqueue([replace(_note(f"k-{c}"), channel_id=c) for c in leases])
+    for channel, worker in leases.items():
+        (item,) = await ob.claim_due(worker, T0, 300, 1, 1)
+        assert item.channel_id == channel
+    assert await ob.claim_due("eu-1:300", T0, 300, 10, 10) == []  # all leased
+    assert await store.outbox.release_earlier_leases("eu-1:", "eu-1:300") == 1
+    (again,) = await ob.claim_due("eu-1:300", T0, 300, 10, 10)
+    assert again.key == "k-a"  # the dead process's; eu-10's and its own stay leased
+    assert await store.outbox.release_earlier_leases("eu-1:", "eu-1:300") == 0
