@@ -289,6 +289,9 @@ class Daemon:
         self.incidents.may_act = lambda: self.leader.leads(INCIDENTS)
         self.relay = EventRelay(cluster_store, listen, cfg.node, self._remote_event)
         self.events.attach(self.relay)
+        if self.alerting is not None:
+            # an ack or silence made here reaches the node sending the alerts at once
+            self.alerting.on_change = lambda change: self.events.publish("alert", change)
 
     def _sick_reason(self) -> str | None:
         return self.health.sick if self.health is not None else None
@@ -355,6 +358,8 @@ class Daemon:
                     self.incidents.incidents_changed()
                 elif topic == "maintenance":
                     self._spawn(self.maintenance.reload())
+                elif topic == "alert" and self.alerting is not None:
+                    self.alerting.remote_change(data)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)

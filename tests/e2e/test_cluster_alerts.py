@@ -1,0 +1,130 @@
+"""Acknowledgements and silences made on a node that does not send the alerts (issue 15, 11).
+
+Three slamond on one PostgreSQL, each in its own region and probing from its own loopback
+address. One node holds the alerts singleton; an ack or a silence made on another node is
+stored there and told to the holder at once (docs/cluster.md "Alerts"), so its reminders
+stop and the silence mutes the next alert.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.daemon.alerts.receivers import Receiver
+
+from .slamond import Slamond, wait_for
+from .test_cluster import _config, _folder, _rows, _stop_all, _targets
+
+ALL = {"127.0.0.2", "127.0.0.3", "127.0.0.4"}
+
+
+async def _holder(pg_url: str) -> str | None:
+    rows = await _rows(
+        pg_url, "SELECT node FROM singletons WHERE name = 'alerts' AND expires_at > now()"
+    )
+    return str(rows[0][0]) if rows else None
+
+
+async def _alerts(d: Slamond) -> dict[str, dict[str, Any]]:
+    reply = await d.call("alert.list")
+    assert "result" in reply, reply
+    return {a["service_id"]: a for a in reply["result"]["alerts"] if a["open"]}
+
+
+async def _reminders(pg_url: str) -> int:
+    rows = await _rows(pg_url, "SELECT count(*) FROM alert_outbox WHERE event = 'reminder'")
+    return int(rows[0][0])
+
+
+async def test_an_ack_and_a_silence_on_another_node_act_on_the_sender(pg_url: str) -> None:
+    folder = _folder()
+    async with _targets("api", "web") as t, Receiver() as rx:
+        t["api"].refused = set(ALL)  # down from every region: a major outage, an alert
+        extra = (
+            "owner_is_admin = true\n"
+            '\n[alerts]\ngrouping_window = "1s"\nreminder_every = "1s"\nslo_alerts = false\n'
+            f'\n[[alert_channel]]\nid = "ops"\ntype = "webhook"\nurl = "{rx.url("/hook")}"\n'
+        )
+        daemons = {n: _config(folder, n, pg_url, t, extra) for n in "abc"}
+        try:
+            for d in daemons.values():
+                await d.start()
+            await wait_for(lambda: _holder(pg_url), what="a holder of the alerts singleton")
+            leader = str(await _holder(pg_url))
+            other = daemons[next(n for n in "abc" if n != leader)]
+            sent = daemons[leader]
+
+            def messages(event: str) -> list[dict[str, Any]]:
+                out = [json.loads(q.body) for q in rx.requests]
+                return [m for m in out if m.get("event") == event]
+
+            await wait_for(lambda: bool(messages("down")), what="the down alert of api")
+            await wait_for(lambda: _positive(_reminders(pg_url)), what="a first reminder")
+
+            # The node that does not send alerts lists the stored alert, and acknowledges
+            # it: its reply is the stored state.
+            await wait_for(lambda: _has(other, "api"), what="the alert listed on the other node")
+            aid = (await _alerts(other))["api"]["alert_id"]
+            reply = await other.call("alert.ack", {"id": aid})
+            assert "result" in reply, reply
+            assert reply["result"]["acked_by"] is not None
+            assert reply["result"]["alert_id"] == aid
+            # The sender learns it: its own list says acknowledged ...
+            await wait_for(
+                lambda: _acked(sent, "api"), timeout=10, what="the ack applied on the sender"
+            )
+            # ... and it enqueues no more reminders (a few reminder intervals later: the
+            # checks of api go on meanwhile).
+            before = await _reminders(pg_url)
+            seen = t["api"].by_source.get("127.0.0.2", 0)
+            await wait_for(
+                lambda: t["api"].by_source.get("127.0.0.2", 0) >= seen + 5,
+                what="five more checks of api",
+            )
+            assert await _reminders(pg_url) == before
+
+            # A silence set on the node that does not send mutes web's coming outage.
+            reply = await other.call(
+                "alert.silence", {"services": ["web"], "reason": "deploy", "duration": "1h"}
+            )
+            assert "result" in reply, reply
+            silence_id = reply["result"]["id"]
+            await wait_for(
+                lambda: _silences(sent, silence_id), timeout=10, what="the sender knowing it"
+            )
+            t["web"].refused = set(ALL)
+            await wait_for(lambda: _silenced(sent, "web"), what="web's alert, silenced")
+            await wait_for(lambda: _silenced(other, "web"), what="the other node listing it")
+            assert all([s["id"] for s in m["services"]] == ["api"] for m in messages("down")), (
+                messages("down")
+            )
+        finally:
+            await _stop_all(list(daemons.values()))
+
+
+async def _positive(n: Any) -> bool:
+    return bool(await n > 0)
+
+
+async def _has(d: Slamond, sid: str) -> bool:
+    return sid in await _alerts(d)
+
+
+async def _acked(d: Slamond, sid: str) -> bool:
+    a = (await _alerts(d)).get(sid)
+    return a is not None and a["acked_by"] is not None
+
+
+async def _silenced(d: Slamond, sid: str) -> bool:
+    a = (await _alerts(d)).get(sid)
+    return a is not None and bool(a["silenced"])
+
+
+async def _silences(d: Slamond, silence_id: int) -> bool:
+    """Whether the node's alert engine holds the silence (the summary counts its own)."""
+    reply = await d.call("alert.list")
+    result = reply["result"]
+    return bool(result["summary"]["silences"]) and any(
+        s["id"] == silence_id for s in result["silences"]
+    )
