@@ -39,7 +39,7 @@ from .clock import Clock, SystemClock
 from .cluster.health import HealthWatch
 from .cluster.leadership import ALERTS, INCIDENTS, UPKEEP, Leadership, SoleLeader
 from .cluster.node import ClusterNode
-from .cluster.notify import EventRelay, Listen
+from .cluster.notify import PRESENCE_SYNC, EventRelay, Listen
 from .config import DaemonConfig, Settings, load_settings, secret_file_for, spool_dir_for
 from .errors import ConfigError, SlamonError
 from .events import EventHub
@@ -283,6 +283,7 @@ class Daemon:
             services=lambda: [st.service for st in self.state.services.values()],
             on_placed=self._placed,
             on_view=self._cluster_view,
+            on_nodes=self._nodes_alive,
             health=lambda: (self.health.latest if self.health else {}, self._sick_reason()),
         )
         self.leader = self.cluster.leadership
@@ -336,6 +337,47 @@ class Daemon:
         self.state.known_regions = regions
         self.state.sick_nodes = sick
 
+    def _nodes_alive(self, live: frozenset[str]) -> None:
+        """The nodes alive changed: the presence of those that died ends (docs/cluster.md)."""
+        for p in self.api.presence.keep_nodes(live):
+            self._publish_here("presence", {"action": "cleared", "presence": p.to_dict()})
+
+    def _ask_presence(self) -> None:
+        """This node joined: its connections are new (none), the others say theirs."""
+        assert self.relay is not None
+        self.relay.publish(PRESENCE_SYNC, {"entries": self.api.presence.local(), "reply": False})
+
+    def _publish_here(self, topic: str, data: dict[str, Any]) -> None:
+        """An event for this node's clients only (not sent on to the other nodes)."""
+        assert self.relay is not None
+        self.relay.relaying = True
+        try:
+            self.events.publish(topic, data)
+        finally:
+            self.relay.relaying = False
+
+    def _remote_presence(self, node: str, topic: str, data: dict[str, Any]) -> None:
+        """Another node's presence: kept on this node's board with the session named by
+        node (sessions are numbered per node), and told to this node's clients."""
+        assert self.relay is not None
+        board = self.api.presence
+        if topic == PRESENCE_SYNC:
+            entries = data.get("entries")
+            changes = board.replace_node(node, entries if isinstance(entries, list) else [])
+            for action, p in changes:
+                self._publish_here("presence", {"action": action, "presence": p.to_dict()})
+            if not data.get("reply"):  # a node that joined: tell it ours
+                self.relay.publish(PRESENCE_SYNC, {"entries": board.local(), "reply": True})
+            return
+        told = data.get("presence")
+        action = "cleared" if data.get("action") == "cleared" else "set"
+        try:
+            mine = board.apply_remote(node, action, told if isinstance(told, dict) else {})
+        except (KeyError, ValueError, TypeError) as exc:
+            logger.warning("a presence from node %s not understood: %s", node, exc)
+            return
+        self._publish_here("presence", {"action": action, "presence": mine.to_dict()})
+
     def _remote_event(self, event: Event) -> None:
         """Another node's event (cluster/notify.py): its checks are folded in like ours."""
         if event.kind == "checks":
@@ -348,7 +390,9 @@ class Daemon:
                 self._count(check)
         elif event.kind == "event" and self.relay is not None:
             topic, data = event.payload.get("topic"), event.payload.get("data")
-            if isinstance(topic, str) and isinstance(data, dict):
+            if topic in ("presence", PRESENCE_SYNC) and isinstance(data, dict):
+                self._remote_presence(event.node, str(topic), data)
+            elif isinstance(topic, str) and isinstance(data, dict):
                 self.relay.relaying = True
                 try:
                     self.events.publish(topic, data)
@@ -411,6 +455,7 @@ class Daemon:
             if self.cluster is not None and self.relay is not None:
                 await self.relay.start()
                 await self.cluster.join()
+                self._ask_presence()
         else:
             # No database: the config file says what to probe; the history comes later,
             # but what a previous run left in the journal is history too.
@@ -547,6 +592,7 @@ class Daemon:
             try:  # a first start without the database: join now
                 await self.relay.start()
                 await self.cluster.join()
+                self._ask_presence()
             except SlamonError as exc:
                 logger.warning("cannot join the cluster yet (retried every heartbeat): %s", exc)
 

@@ -9,9 +9,11 @@ stop and the silence mutes the next alert.
 from __future__ import annotations
 
 import json
+import signal
 from typing import Any
 
 from tests.daemon.alerts.receivers import Receiver
+from tests.daemon.support import FeedClient
 
 from .slamond import Slamond, wait_for
 from .test_cluster import _config, _folder, _rows, _stop_all, _targets
@@ -128,3 +130,77 @@ async def _silences(d: Slamond, silence_id: int) -> bool:
     return bool(result["summary"]["silences"]) and any(
         s["id"] == silence_id for s in result["silences"]
     )
+
+
+async def _presence_here(d: Slamond, iid: int) -> list[dict[str, Any]]:
+    reply = await d.call("presence.list", {"incident_id": iid})
+    assert "result" in reply, reply
+    return list(reply["result"])
+
+
+async def test_presence_is_merged_across_nodes_and_ends_with_a_dead_node(pg_url: str) -> None:
+    folder = _folder()
+    async with _targets("api") as t:
+        extra = "owner_is_admin = true\n"
+        daemons = {n: _config(folder, n, pg_url, t, extra) for n in "abc"}
+        try:
+            for n in "ab":
+                await daemons[n].start()
+            new = {
+                "title": "Checkout slow",
+                "severity": "high",
+                "priority": "P2",
+                "services": ["api"],
+            }
+            reply = await daemons["a"].call("incident.create", {**new, "message": "Looking"})
+            assert "result" in reply, reply
+            iid = reply["result"]["id"]
+            watcher = await FeedClient.connect(daemons["a"].socket)
+            editor = await FeedClient.connect(daemons["b"].socket)
+            try:
+                await watcher.result("subscribe", {"topics": ["presence"]})
+                mine = await editor.result(
+                    "presence.set", {"incident_id": iid, "mode": "editing", "field": "title"}
+                )
+                # A client of node a is told of the editor connected to node b, its
+                # session named by node (sessions are numbered per node).
+                event = await watcher.next_event(lambda e: e["event"] == "presence", timeout=15)
+                seen = event["data"]["presence"]
+                assert event["data"]["action"] == "set"
+                assert seen["session"] == f"b:{mine['session']}" and seen["node"] == "b"
+                assert (seen["mode"], seen["field"], seen["user"]) == (
+                    "editing",
+                    "title",
+                    mine["user"],
+                )
+                # presence.list and incident.get on node a list it.
+                assert [p["session"] for p in await _presence_here(daemons["a"], iid)] == [
+                    seen["session"]
+                ]
+                got = await daemons["a"].call("incident.get", {"id": iid})
+                assert [p["node"] for p in got["result"]["presence"]] == ["b"]
+                # A node that joins later learns it from node b.
+                await daemons["c"].start()
+                await wait_for(
+                    lambda: _sessions(daemons["c"], iid, [seen["session"]]),
+                    what="node c listing the editor of node b",
+                )
+                # Node b dies: its presence ends everywhere (its heartbeat stops).
+                daemons["b"].signal(signal.SIGKILL)
+                await daemons["b"].proc.wait()  # type: ignore[union-attr]
+                event = await watcher.next_event(
+                    lambda e: e["event"] == "presence" and e["data"]["action"] == "cleared",
+                    timeout=20,
+                )
+                assert event["data"]["presence"]["session"] == seen["session"]
+                assert await _presence_here(daemons["a"], iid) == []
+                await wait_for(lambda: _sessions(daemons["c"], iid, []), what="c forgetting it")
+            finally:
+                await watcher.close()
+                await editor.close()
+        finally:
+            await _stop_all(list(daemons.values()))
+
+
+async def _sessions(d: Slamond, iid: int, want: list[Any]) -> bool:
+    return [p["session"] for p in await _presence_here(d, iid)] == want
