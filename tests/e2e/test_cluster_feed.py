@@ -1,9 +1,14 @@
-"""Acknowledgements and silences made on a node that does not send the alerts (issue 15, 11).
+"""One feed across the nodes of a cluster (issue 15, 11), with real slamond processes.
 
 Three slamond on one PostgreSQL, each in its own region and probing from its own loopback
-address. One node holds the alerts singleton; an ack or a silence made on another node is
-stored there and told to the holder at once (docs/cluster.md "Alerts"), so its reminders
-stop and the silence mutes the next alert.
+address (tests/e2e/test_cluster.py):
+
+* one node holds the alerts singleton; an ack or a silence made on another node is stored
+  there and told to the holder at once (docs/cluster.md), so its reminders stop and the
+  silence mutes the next alert;
+* presence is merged: a client of node a is told of an editor connected to node b, a node
+  that joins later learns it, and it ends when node b dies;
+* service.get's quorum picture, and the TUI's service detail showing it.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ import json
 import signal
 from typing import Any
 
+from slamon_tui.app import make_app
+from slamon_tui.screens.service import ServiceScreen
 from tests.daemon.alerts.receivers import Receiver
 from tests.daemon.support import FeedClient
+from tests.tui.helpers import screen_text, wait_until
 
 from .slamond import Slamond, wait_for
 from .test_cluster import _config, _folder, _rows, _stop_all, _targets
@@ -204,3 +212,48 @@ async def test_presence_is_merged_across_nodes_and_ends_with_a_dead_node(pg_url:
 
 async def _sessions(d: Slamond, iid: int, want: list[Any]) -> bool:
     return [p["session"] for p in await _presence_here(d, iid)] == want
+
+
+async def test_service_get_and_the_tui_show_the_quorum_picture(pg_url: str) -> None:
+    folder = _folder()
+    async with _targets("api") as t:
+        t["api"].refused = {"127.0.0.3"}  # the "us" region's route is bad
+        daemons = [_config(folder, n, pg_url, t) for n in "abc"]
+        try:
+            for d in daemons:
+                await d.start()
+
+            async def partial() -> bool:
+                got = (await daemons[0].call("service.get", {"id": "api"}))["result"]
+                seen = (got.get("quorum") or {}).get("regions")
+                return bool(got.get("status_note") == "down from us only" and len(seen) == 3)
+
+            await wait_for(partial, what="api partial from us only")
+            got = (await daemons[0].call("service.get", {"id": "api"}))["result"]
+            assert got["status"] == "partial_outage"
+            assert got["quorum"] == {
+                "needed": 2,
+                "regions": ["ap", "eu", "us"],
+                "down": ["us"],
+                "not_counted": [],
+            }
+            assert got["regions"]["us"]["down"] is True and got["regions"]["us"]["node"] == "b"
+            assert got["regions"]["eu"]["down"] is False
+            # Per-region uptime beside the quorum's: us's own checks all failed, the quorum
+            # counts them up (one region's failure is regional).
+            assert got["region_uptime_24h"]["us"] == "0.00"
+            assert got["region_uptime_24h"]["eu"] == "100.00"
+            assert got["uptime"]["24h"] == "100.00"
+            # The TUI attached to node a: the service detail names the failing region.
+            app = make_app(daemons[0].socket, retry_initial=0.05, retry_max=0.3)
+            async with app.run_test(size=(80, 24)) as pilot:
+                await wait_until(pilot, lambda: "api" in app.dashboard.order, within=20)
+                await pilot.press("enter")
+                await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen), within=10)
+                await wait_until(pilot, lambda: "Down from us only" in screen_text(app), within=20)
+                text = screen_text(app)
+                assert "a major outage needs 2 of 3 regions (ap, eu, us)" in text
+                us = next(ln for ln in text.splitlines() if "  us " in ln and "24h" in ln)
+                assert "✕ down" in us and "24h 0.00%" in us and "node b" in us
+        finally:
+            await _stop_all(daemons)
