@@ -288,7 +288,9 @@ class Daemon:
         )
         self.leader = self.cluster.leadership
         self.incidents.may_act = lambda: self.leader.leads(INCIDENTS)
-        self.relay = EventRelay(cluster_store, listen, cfg.node, self._remote_event)
+        self.relay = EventRelay(
+            cluster_store, listen, cfg.node, self._remote_event, on_listen=self._ask_presence
+        )
         self.events.attach(self.relay)
         if self.alerting is not None:
             # an ack or silence made here reaches the node sending the alerts at once
@@ -343,7 +345,8 @@ class Daemon:
             self._publish_here("presence", {"action": "cleared", "presence": p.to_dict()})
 
     def _ask_presence(self) -> None:
-        """This node joined: its connections are new (none), the others say theirs."""
+        """This node (re)connected to the events: it says its presence (none when it just
+        started), the others answer with theirs, so what was missed meanwhile is mended."""
         assert self.relay is not None
         self.relay.publish(PRESENCE_SYNC, {"entries": self.api.presence.local(), "reply": False})
 
@@ -455,7 +458,6 @@ class Daemon:
             if self.cluster is not None and self.relay is not None:
                 await self.relay.start()
                 await self.cluster.join()
-                self._ask_presence()
         else:
             # No database: the config file says what to probe; the history comes later,
             # but what a previous run left in the journal is history too.
@@ -592,7 +594,6 @@ class Daemon:
             try:  # a first start without the database: join now
                 await self.relay.start()
                 await self.cluster.join()
-                self._ask_presence()
             except SlamonError as exc:
                 logger.warning("cannot join the cluster yet (retried every heartbeat): %s", exc)
 

@@ -68,11 +68,14 @@ class EventRelay:
         listen: Listen,
         node: str,
         on_event: Callable[[Event], None],
+        on_listen: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self._listen = listen
         self.node = node
         self._on_event = on_event
+        self._on_listen = on_listen
+        """Called each time the LISTEN connection is made (at start, after a loss)."""
         self._ids: asyncio.Queue[int] = asyncio.Queue()
         self._seen: deque[int] = deque(maxlen=20_000)
         self._seen_set: set[int] = set()
@@ -144,6 +147,8 @@ class EventRelay:
                 logger.debug("cannot listen for events yet: %s", exc)
                 await self._sleep(RETRY_S)
                 continue
+            if self._on_listen is not None:
+                self._on_listen()
             try:
                 await self._apply(await self.store.events_after(self.last_id))
                 await self._receive(handle)
