@@ -25,6 +25,7 @@ from tests.tui.helpers import screen_text, wait_until
 
 from .slamond import Slamond, wait_for
 from .test_cluster import _config, _folder, _rows, _stop_all, _targets
+from .test_tui_incidents import open_incidents, open_row
 
 ALL = {"127.0.0.2", "127.0.0.3", "127.0.0.4"}
 
@@ -187,22 +188,34 @@ async def test_presence_is_merged_across_nodes_and_ends_with_a_dead_node(pg_url:
                 ]
                 got = await daemons["a"].call("incident.get", {"id": iid})
                 assert [p["node"] for p in got["result"]["presence"]] == ["b"]
-                # A node that joins later learns it from node b.
-                await daemons["c"].start()
-                await wait_for(
-                    lambda: _sessions(daemons["c"], iid, [seen["session"]]),
-                    what="node c listing the editor of node b",
-                )
-                # Node b dies: its presence ends everywhere (its heartbeat stops).
-                daemons["b"].signal(signal.SIGKILL)
-                await daemons["b"].proc.wait()  # type: ignore[union-attr]
-                event = await watcher.next_event(
-                    lambda e: e["event"] == "presence" and e["data"]["action"] == "cleared",
-                    timeout=20,
-                )
-                assert event["data"]["presence"]["session"] == seen["session"]
-                assert await _presence_here(daemons["a"], iid) == []
-                await wait_for(lambda: _sessions(daemons["c"], iid, []), what="c forgetting it")
+                # The TUI attached to node a, on the incident: it shows the editor of b.
+                app = make_app(daemons["a"].socket, retry_initial=0.05, retry_max=0.3)
+                async with app.run_test(size=(100, 30)) as pilot:
+                    await wait_until(pilot, lambda: app.dashboard.model.loaded, within=20)
+                    await open_incidents(pilot, app)
+                    await open_row(pilot, app, "#active-incidents", iid)
+                    editing = f"{mine['user']} is editing title"
+                    await wait_until(pilot, lambda: editing in screen_text(app), within=20)
+                    # A node that joins later learns it from node b.
+                    await daemons["c"].start()
+                    await wait_for(
+                        lambda: _lists(daemons["c"], iid, seen["session"]),
+                        what="node c listing the editor of node b",
+                    )
+                    # Node b dies: its presence ends everywhere (its heartbeat stops).
+                    daemons["b"].signal(signal.SIGKILL)
+                    await daemons["b"].proc.wait()  # type: ignore[union-attr]
+                    event = await watcher.next_event(
+                        lambda e: e["event"] == "presence" and e["data"]["action"] == "cleared",
+                        timeout=20,
+                    )
+                    assert event["data"]["presence"]["session"] == seen["session"]
+                    assert not await _lists(daemons["a"], iid, seen["session"])
+                    await wait_for(
+                        lambda: _not(_lists(daemons["c"], iid, seen["session"])),
+                        what="c forgetting it",
+                    )
+                    await wait_until(pilot, lambda: editing not in screen_text(app), within=20)
             finally:
                 await watcher.close()
                 await editor.close()
@@ -210,8 +223,13 @@ async def test_presence_is_merged_across_nodes_and_ends_with_a_dead_node(pg_url:
             await _stop_all(list(daemons.values()))
 
 
-async def _sessions(d: Slamond, iid: int, want: list[Any]) -> bool:
-    return [p["session"] for p in await _presence_here(d, iid)] == want
+async def _lists(d: Slamond, iid: int, session: str) -> bool:
+    """Whether node ``d`` lists ``session`` on the incident (the TUI's own is there too)."""
+    return session in [p["session"] for p in await _presence_here(d, iid)]
+
+
+async def _not(got: Any) -> bool:
+    return not await got
 
 
 async def test_service_get_and_the_tui_show_the_quorum_picture(pg_url: str) -> None:
