@@ -481,11 +481,12 @@ class AlertingService:
             if not await self.store.acknowledge_alert(alert_id, by, now):
                 raise NotFound(f"no open alert {alert_id!r}")
             self.on_change({"action": "acked", "alert_id": alert_id})
-            await self._refresh_copy()
-            stored = self.engine.alerts.get(alert_id)
+            self._spawn(self._remote_change({"action": "acked", "alert_id": alert_id}))  # here too
+            rows = await self.store.open_alerts()
+            stored = next((r for r in rows if r.alert_id == alert_id), None)
             if stored is None:  # resolved meanwhile
                 raise NotFound(f"no open alert {alert_id!r}")
-            return stored.copy()
+            return alert_state(stored)
         a = self.engine.alerts.get(alert_id)
         if a is None or not a.open:
             raise NotFound(f"no open alert {alert_id!r}")
