@@ -39,7 +39,7 @@ from .clock import Clock, SystemClock
 from .cluster.health import HealthWatch
 from .cluster.leadership import ALERTS, INCIDENTS, UPKEEP, Leadership, SoleLeader
 from .cluster.node import ClusterNode
-from .cluster.notify import EventRelay, Listen
+from .cluster.notify import PRESENCE_SYNC, EventRelay, Listen
 from .config import DaemonConfig, Settings, load_settings, secret_file_for, spool_dir_for
 from .errors import ConfigError, SlamonError
 from .events import EventHub
@@ -283,12 +283,18 @@ class Daemon:
             services=lambda: [st.service for st in self.state.services.values()],
             on_placed=self._placed,
             on_view=self._cluster_view,
+            on_nodes=self._nodes_alive,
             health=lambda: (self.health.latest if self.health else {}, self._sick_reason()),
         )
         self.leader = self.cluster.leadership
         self.incidents.may_act = lambda: self.leader.leads(INCIDENTS)
-        self.relay = EventRelay(cluster_store, listen, cfg.node, self._remote_event)
+        self.relay = EventRelay(
+            cluster_store, listen, cfg.node, self._remote_event, on_listen=self._ask_presence
+        )
         self.events.attach(self.relay)
+        if self.alerting is not None:
+            # an ack or silence made here reaches the node sending the alerts at once
+            self.alerting.on_change = lambda change: self.events.publish("alert", change)
 
     def _sick_reason(self) -> str | None:
         return self.health.sick if self.health is not None else None
@@ -333,6 +339,48 @@ class Daemon:
         self.state.known_regions = regions
         self.state.sick_nodes = sick
 
+    def _nodes_alive(self, live: frozenset[str]) -> None:
+        """The nodes alive changed: the presence of those that died ends (docs/cluster.md)."""
+        for p in self.api.presence.keep_nodes(live):
+            self._publish_here("presence", {"action": "cleared", "presence": p.to_dict()})
+
+    def _ask_presence(self) -> None:
+        """This node (re)connected to the events: it says its presence (none when it just
+        started), the others answer with theirs, so what was missed meanwhile is mended."""
+        assert self.relay is not None
+        self.relay.publish(PRESENCE_SYNC, {"entries": self.api.presence.local(), "reply": False})
+
+    def _publish_here(self, topic: str, data: dict[str, Any]) -> None:
+        """An event for this node's clients only (not sent on to the other nodes)."""
+        assert self.relay is not None
+        self.relay.relaying = True
+        try:
+            self.events.publish(topic, data)
+        finally:
+            self.relay.relaying = False
+
+    def _remote_presence(self, node: str, topic: str, data: dict[str, Any]) -> None:
+        """Another node's presence: kept on this node's board with the session named by
+        node (sessions are numbered per node), and told to this node's clients."""
+        assert self.relay is not None
+        board = self.api.presence
+        if topic == PRESENCE_SYNC:
+            entries = data.get("entries")
+            changes = board.replace_node(node, entries if isinstance(entries, list) else [])
+            for action, p in changes:
+                self._publish_here("presence", {"action": action, "presence": p.to_dict()})
+            if not data.get("reply"):  # a node that joined: tell it ours
+                self.relay.publish(PRESENCE_SYNC, {"entries": board.local(), "reply": True})
+            return
+        told = data.get("presence")
+        action = "cleared" if data.get("action") == "cleared" else "set"
+        try:
+            mine = board.apply_remote(node, action, told if isinstance(told, dict) else {})
+        except (KeyError, ValueError, TypeError) as exc:
+            logger.warning("a presence from node %s not understood: %s", node, exc)
+            return
+        self._publish_here("presence", {"action": action, "presence": mine.to_dict()})
+
     def _remote_event(self, event: Event) -> None:
         """Another node's event (cluster/notify.py): its checks are folded in like ours."""
         if event.kind == "checks":
@@ -345,7 +393,9 @@ class Daemon:
                 self._count(check)
         elif event.kind == "event" and self.relay is not None:
             topic, data = event.payload.get("topic"), event.payload.get("data")
-            if isinstance(topic, str) and isinstance(data, dict):
+            if topic in ("presence", PRESENCE_SYNC) and isinstance(data, dict):
+                self._remote_presence(event.node, str(topic), data)
+            elif isinstance(topic, str) and isinstance(data, dict):
                 self.relay.relaying = True
                 try:
                     self.events.publish(topic, data)
@@ -355,6 +405,8 @@ class Daemon:
                     self.incidents.incidents_changed()
                 elif topic == "maintenance":
                     self._spawn(self.maintenance.reload())
+                elif topic == "alert" and self.alerting is not None:
+                    self.alerting.remote_change(data)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)

@@ -201,17 +201,21 @@ def parse_priority(v: Any) -> int | None:
 
 @dataclass(slots=True)
 class Presence:
-    """Who is looking at or editing which incident (and field); ends with the connection."""
+    """Who is looking at or editing which incident (and field); ends with the connection.
 
-    session_id: int
+    On a node of a cluster, a connection to another node has the session ``"node:n"`` and
+    its ``node`` (docs/cluster.md): sessions are numbered per node."""
+
+    session_id: int | str
     user: str
     incident_id: int
     mode: str  # viewing | editing
     field: str | None = None
     since: datetime | None = None
+    node: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "session": self.session_id,
             "user": self.user,
             "incident_id": self.incident_id,
@@ -219,19 +223,83 @@ class Presence:
             "field": self.field,
             "since": self.since.isoformat() if self.since else None,
         }
+        if self.node is not None:
+            d["node"] = self.node
+        return d
+
+    @staticmethod
+    def of_node(node: str, d: dict[str, Any]) -> Presence:
+        """A presence another node sent (its ``to_dict``), with the session named by node.
+
+        Raises:
+            KeyError, ValueError, TypeError: not a presence.
+        """
+        since = d.get("since")
+        return Presence(
+            session_id=f"{node}:{d['session']}",
+            user=str(d["user"]),
+            incident_id=int(d["incident_id"]),
+            mode=str(d["mode"]),
+            field=None if d.get("field") is None else str(d["field"]),
+            since=datetime.fromisoformat(since) if isinstance(since, str) else None,
+            node=node,
+        )
 
 
 @dataclass(slots=True)
 class PresenceBoard:
-    """Presence by session."""
+    """Presence by session: this node's connections, and in a cluster those of the other
+    nodes (``remote``, by node), told by their events and dropped when a node dies."""
 
     entries: dict[int, Presence] = field(default_factory=dict)
+    remote: dict[str, dict[int | str, Presence]] = field(default_factory=dict)
 
     def set(self, p: Presence) -> None:
-        self.entries[p.session_id] = p
+        self.entries[int(p.session_id)] = p
 
     def clear(self, session_id: int) -> Presence | None:
         return self.entries.pop(session_id, None)
 
     def for_incident(self, incident_id: int) -> list[Presence]:
-        return [p for p in self.entries.values() if p.incident_id == incident_id]
+        local = [p for p in self.entries.values() if p.incident_id == incident_id]
+        return local + [
+            p for ps in self.remote.values() for p in ps.values() if p.incident_id == incident_id
+        ]
+
+    def local(self) -> list[dict[str, Any]]:
+        """This node's presence, as sent to the other nodes."""
+        return [p.to_dict() for p in self.entries.values()]
+
+    def apply_remote(self, node: str, action: str, data: dict[str, Any]) -> Presence:
+        """Another node's ``presence`` event (set or cleared): the presence as named here.
+
+        Raises:
+            KeyError, ValueError, TypeError: not a presence.
+        """
+        p = Presence.of_node(node, data)
+        mine = self.remote.setdefault(node, {})
+        if action == "cleared":
+            mine.pop(p.session_id, None)
+        else:
+            mine[p.session_id] = p
+        return p
+
+    def replace_node(self, node: str, entries: list[dict[str, Any]]) -> list[tuple[str, Presence]]:
+        """All the presence of another node (it joined, or answered one that did): the
+        changes as events (``set`` or ``cleared``, the presence)."""
+        new: dict[int | str, Presence] = {}
+        for d in entries:
+            try:
+                p = Presence.of_node(node, d)
+            except (KeyError, ValueError, TypeError):
+                continue
+            new[p.session_id] = p
+        old = self.remote.get(node, {})
+        self.remote[node] = new
+        out = [("cleared", p) for k, p in old.items() if k not in new]
+        return out + [("set", p) for k, p in new.items() if old.get(k) != p]
+
+    def keep_nodes(self, live: frozenset[str]) -> list[Presence]:
+        """Forget the presence of the nodes not alive (stopped or silent): what was dropped."""
+        gone = [n for n in self.remote if n not in live]
+        return [p for n in gone for p in self.remote.pop(n).values()]

@@ -389,6 +389,22 @@ class LiveState:
         expected = set(st.service.regions or self.known_regions or st.regions)
         return expected | {name for name in st.regions if not st.service.regions}
 
+    def quorum_view(self, st: ServiceState) -> dict[str, object]:
+        """The quorum picture of a service (issue 15, service.get): the regions that probe
+        it, how many must confirm a failure for a major outage, those confirming one now,
+        and those not counted (their node is sick)."""
+        expected = sorted(self._expected_regions(st))
+        return {
+            "needed": quorum_of(st.service, len(expected)),
+            "regions": expected,
+            "down": list(st.down_regions),
+            "not_counted": sorted(
+                name
+                for name, r in st.regions.items()
+                if name in expected and r.node in self.sick_nodes
+            ),
+        }
+
     def classify(self, check: Check) -> Check:
         """A new check of a cluster's node, marked for the quorum figures (issue 15): a
         failure that fewer than the quorum of regions see now (their latest checks, this

@@ -54,7 +54,7 @@ from ..models import MaintenanceWindow
 from . import messages
 from .burnrate import SloLedger
 from .config import AlertsConfig, ChannelConfig
-from .core import Changes, DownService, UnknownAlert
+from .core import AlertMap, Changes, DownService, UnknownAlert
 from .model import Action, Event, Rule, Severity
 from .outages import OutageRules
 from .routing import Router
@@ -97,6 +97,14 @@ class AlertEngine(OutageRules):
                 self.alerts[a.alert_id] = a.copy()
         for s in silences:
             self.silences[s.id] = s
+
+    def replace(self, states: Iterable[AlertState], silences: Iterable[Silence]) -> None:
+        """The stored alerts and silences, in place of those held (the store is the truth):
+        a node that takes the alerts singleton, and the copy a node that does not lead keeps
+        for its clients (docs/cluster.md)."""
+        self.alerts = AlertMap()
+        self.silences = {}
+        self.restore(states, silences)
 
     # -- events ----------------------------------------------------------------------------
 

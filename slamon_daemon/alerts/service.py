@@ -162,6 +162,12 @@ class AlertingService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._box: SecretBox | None = None
         self.write_error: str | None = None
+        self.on_change: Callable[[dict[str, Any]], None] = lambda change: None
+        """Told of each change of the stored alert state made here (a cluster sends it to
+        the other nodes: ``remote_change`` there)."""
+        self._copy_stale = False
+        self._copied = False  # whether a node that does not lead has read its copy yet
+        self._copying = asyncio.Lock()
 
     def _policy(self) -> DeliveryPolicy:
         a = self.cfg.alerts
@@ -264,7 +270,7 @@ class AlertingService:
             logger.info("alerts: %d notifications an earlier run was sending are retried", released)
         states = [alert_state(r) for r in await self.store.open_alerts()]
         silences = [silence(r) for r in await self.store.list_silences(since=self.clock.now())]
-        self.engine.restore(states, silences)
+        self.engine.replace(states, silences)
         self.engine.set_maintenance(self._maintenance())
         if self.cfg.alerts.slo_alerts:
             await self._seed_slo()
@@ -326,6 +332,9 @@ class AlertingService:
                 if self._leads() and await self._ready():
                     await self._load()
                     return True
+                if not self._copied and await self._ready():  # another node leads
+                    await self._refresh_copy()
+                    self._copied = True
             except SlamonError as exc:
                 logger.warning("alerts not loaded yet (retrying): %s", exc)
             with contextlib.suppress(TimeoutError):
@@ -362,6 +371,7 @@ class AlertingService:
         finally:
             until.set()
             self.loaded = False  # the hooks idle until this node leads (and loads) again
+            self._copied = False  # its engine is now a copy, read again from the store
             with contextlib.suppress(asyncio.CancelledError):
                 await delivering
 
@@ -408,6 +418,8 @@ class AlertingService:
         self.write_error = None
         for _ in batch:
             self._queue.popleft()
+        if any(c.states for c in batch):
+            self.on_change({"action": "changed"})
         if any(c.notifications for c in batch):
             self.deliverer.wake.set()
 
@@ -480,6 +492,16 @@ class AlertingService:
     async def acknowledge(self, alert_id: str, by: str) -> AlertState:
         """Raises NotFound: no open alert has this id."""
         now = self.clock.now()
+        if not self.loaded:  # another node sends the alerts: the store is the truth
+            if not await self.store.acknowledge_alert(alert_id, by, now):
+                raise NotFound(f"no open alert {alert_id!r}")
+            self.on_change({"action": "acked", "alert_id": alert_id})
+            self._spawn(self._remote_change({"action": "acked", "alert_id": alert_id}))  # here too
+            rows = await self.store.open_alerts()
+            stored = next((r for r in rows if r.alert_id == alert_id), None)
+            if stored is None:  # resolved meanwhile
+                raise NotFound(f"no open alert {alert_id!r}")
+            return alert_state(stored)
         a = self.engine.alerts.get(alert_id)
         if a is None or not a.open:
             raise NotFound(f"no open alert {alert_id!r}")
@@ -491,6 +513,7 @@ class AlertingService:
         except UnknownAlert as exc:
             raise NotFound(str(exc)) from None
         await self.flush()
+        self.on_change({"action": "acked", "alert_id": alert_id})
         return self.engine.alerts[alert_id].copy()
 
     async def silence(
@@ -500,8 +523,8 @@ class AlertingService:
         row = await self.store.create_silence(
             services, rules, reason, by, now, now + timedelta(seconds=seconds)
         )
-        s = silence(row)
-        self.engine.add_silence(s)
+        self.engine.add_silence(silence(row))
+        self.on_change({"action": "silenced", "silence_id": row.id})
         return silence_dict(row)
 
     async def unsilence(self, silence_id: int, by: str) -> dict[str, Any]:
@@ -511,7 +534,60 @@ class AlertingService:
             raise NotFound(f"no silence {silence_id}")
         self.engine.cancel_silence(silence_id, now)
         self._dirty.set()  # what it muted and still stands is announced at the next tick
+        self.on_change({"action": "unsilenced", "silence_id": silence_id})
         return silence_dict(row)
+
+    # -- several nodes (docs/cluster.md) ---------------------------------------------------
+
+    def remote_change(self, data: dict[str, Any]) -> None:
+        """Another node changed the stored alert state: the node sending alerts applies an
+        acknowledgement or silence made there (its reminders stop, the silence mutes), a
+        node that does not lead refreshes the copy its clients read."""
+        self._spawn(self._remote_change(data))
+
+    async def _remote_change(self, data: dict[str, Any]) -> None:
+        try:
+            if not self.loaded:
+                await self._refresh_copy()
+            elif data.get("action") == "acked":
+                await self._apply_ack(str(data.get("alert_id")))
+            elif data.get("action") in ("silenced", "unsilenced"):
+                await self._apply_silences()
+        except SlamonError as exc:
+            logger.warning("alert change of another node not applied yet: %s", exc)
+
+    async def _apply_ack(self, alert_id: str) -> None:
+        a = next((r for r in await self.store.open_alerts() if r.alert_id == alert_id), None)
+        if a is None or a.acked_by is None or a.acked_at is None or not self.loaded:
+            return
+        with contextlib.suppress(UnknownAlert):
+            self._take(self.engine.acknowledge(alert_id, a.acked_by, a.acked_at))
+
+    async def _apply_silences(self) -> None:
+        now = self.clock.now()
+        active = {r.id: silence(r) for r in await self.store.list_silences(since=now)}
+        if not self.loaded:
+            return
+        for s in active.values():
+            self.engine.add_silence(s)
+        for sid, s in list(self.engine.silences.items()):
+            if sid not in active and s.active(now):  # cancelled on another node
+                self.engine.cancel_silence(sid, now)
+        self._dirty.set()
+
+    async def _refresh_copy(self) -> None:
+        """A node that does not lead: its engine (idle) holds the stored open alerts and
+        active silences, read again after each change (for alert.list and the dashboard)."""
+        self._copy_stale = True
+        if self._copying.locked():
+            return  # the refresh under way reads again
+        async with self._copying:
+            while self._copy_stale and not self.loaded:
+                self._copy_stale = False
+                states = [alert_state(r) for r in await self.store.open_alerts()]
+                rows = await self.store.list_silences(since=self.clock.now())
+                if not self.loaded:
+                    self.engine.replace(states, [silence(r) for r in rows])
 
     async def silences(self) -> list[dict[str, Any]]:
         return [silence_dict(r) for r in await self.store.list_silences(since=self.clock.now())]

@@ -40,6 +40,8 @@ class LiveView(Protocol):
     @property
     def major_threshold(self) -> float: ...
 
+    def quorum_view(self, st: ServiceState) -> dict[str, object]: ...
+
 
 class OpenIncidents(Protocol):
     """The open incidents as last read (the incident tracker)."""

@@ -107,8 +107,14 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
         ],
         "sla": sla,
     } | (
-        # issue 15: per-region uptime over 24 h beside the quorum figures (README)
-        {"region_uptime_24h": await store.region_uptime(svc.id, now - timedelta(hours=24))}
+        # issue 15: per-region uptime over 24 h beside the quorum figures (README), each
+        # region's view and the quorum picture (docs/feed.md)
+        {
+            "region_uptime_24h": await store.region_uptime(svc.id, now - timedelta(hours=24)),
+            "regions": st.region_summary(),
+            "status_note": st.status_note,
+            "quorum": ctx.live.quorum_view(st),
+        }
         if st.regions
         else {}
     )

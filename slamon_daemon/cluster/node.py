@@ -50,7 +50,8 @@ class ClusterNode:
 
     ``services`` gives the active services; ``on_placed(mine, taken)`` is called when the
     services this node probes change (``taken``: those it just took over); ``on_view``
-    when the regions present or the sick nodes change.
+    when the regions present or the sick nodes change, ``on_nodes`` when the nodes alive
+    change.
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class ClusterNode:
         on_placed: Callable[[list[str], list[str]], None],
         on_view: Callable[[tuple[str, ...], frozenset[str]], None],
         health: Callable[[], tuple[dict[str, Any], str | None]] | None = None,
+        on_nodes: Callable[[frozenset[str]], None] | None = None,
     ) -> None:
         assert cfg.region is not None
         self.store = store
@@ -74,6 +76,9 @@ class ClusterNode:
         self._on_placed = on_placed
         self._on_view = on_view
         self._health = health
+        self._on_nodes = on_nodes
+        self.live: frozenset[str] = frozenset()
+        """The nodes alive (a fresh heartbeat), this one included."""
         self.leadership = LeaseLeadership(cfg.lease_timeout, cfg.heartbeat)
         self.mine: set[str] | None = None  # None until the first placement
         self.placed_at = 0.0  # monotonic time the last placement round was sent
@@ -123,7 +128,7 @@ class ClusterNode:
                 logger.info(
                     "singleton %s: %s", name, "runs here" if name in held else "runs elsewhere"
                 )
-        found, sick = await self.store.view(self.lease_timeout)
+        found, sick, names = await self.store.view(self.lease_timeout)
         regions = tuple(found)
         took = time.monotonic() - sent
         self.round_s = took
@@ -141,6 +146,11 @@ class ClusterNode:
                     logger.warning("node %s is sick (%s): its failures do not count", name, why)
             self.regions, self.sick = regions, sick
             self._on_view(regions, frozenset(sick))
+        live = frozenset(names) | {self.node}
+        if live != self.live:
+            self.live = live
+            if self._on_nodes is not None:
+                self._on_nodes(live)
         self.rounds += 1
         self.error = None
 

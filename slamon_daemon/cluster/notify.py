@@ -10,7 +10,11 @@
   stored by the writer as on a single node.
 * Incidents, maintenance, presence and alerts: this relay is a sink of the node's
   EventHub; those topics go to the other nodes, which hand them to their own clients (and
-  re-read their open incidents).
+  re-read their open incidents). Presence is merged: each node keeps the other nodes'
+  presence (sessions named ``"node:n"``), a node that joins sends ``presence_sync`` and the
+  others answer with theirs, and a node's presence ends when it dies (the heartbeat view).
+  ``alert`` events tell the node sending alerts of an ack or a silence made elsewhere, and
+  the others that the stored alert state changed (the data stays in the alert tables).
 
 The NOTIFY payload is only the row id (NOTIFY payloads are small); the node reads the rows
 of the ids it is told, a few at once. When its LISTEN connection is lost (the database
@@ -32,8 +36,13 @@ from ..store.cluster import EVENTS_CHANNEL, ClusterStore, Event
 
 logger = logging.getLogger("slamon.cluster")
 
-RELAYED_TOPICS = frozenset({"incident", "maintenance", "presence", "alert"})
-"""Feed topics sent to the other nodes as they are (checks and statuses go as checks)."""
+PRESENCE_SYNC = "presence_sync"
+"""A node's whole presence board (``{"entries", "reply"}``): sent when it joins, and by
+every other node in reply (no feed client subscribes to it)."""
+RELAYED_TOPICS = frozenset({"incident", "maintenance", "presence", "alert", PRESENCE_SYNC})
+"""Feed topics sent to the other nodes as they are (checks and statuses go as checks);
+``alert`` (an ack or silence made on a node, or the sender's state changed) and
+``presence_sync`` go to the other nodes only."""
 RETRY_S = 2.0
 PUBLISH_EVERY_S = 0.1
 """How often a node sends the checks it made to the others."""
@@ -59,11 +68,14 @@ class EventRelay:
         listen: Listen,
         node: str,
         on_event: Callable[[Event], None],
+        on_listen: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self._listen = listen
         self.node = node
         self._on_event = on_event
+        self._on_listen = on_listen
+        """Called each time the LISTEN connection is made (at start, after a loss)."""
         self._ids: asyncio.Queue[int] = asyncio.Queue()
         self._seen: deque[int] = deque(maxlen=20_000)
         self._seen_set: set[int] = set()
@@ -135,6 +147,8 @@ class EventRelay:
                 logger.debug("cannot listen for events yet: %s", exc)
                 await self._sleep(RETRY_S)
                 continue
+            if self._on_listen is not None:
+                self._on_listen()
             try:
                 await self._apply(await self.store.events_after(self.last_id))
                 await self._receive(handle)

@@ -142,8 +142,9 @@ class ClusterStore:
             for r in rows
         ]
 
-    async def view(self, lease_timeout: float) -> tuple[list[str], dict[str, str]]:
-        """The regions of the nodes alive now, and those of them flagged sick (and why)."""
+    async def view(self, lease_timeout: float) -> tuple[list[str], dict[str, str], list[str]]:
+        """The regions of the nodes alive now, those of them flagged sick (and why), and
+        their names."""
         async with self.dialect.read() as con:
             rows = await con.fetch(
                 "SELECT name, region, sick FROM nodes WHERE stopped_at IS NULL AND"
@@ -151,7 +152,8 @@ class ClusterStore:
                 lease_timeout,
             )
         regions = sorted({str(r[1]) for r in rows if r[1] is not None})
-        return regions, {str(r[0]): str(r[2]) for r in rows if r[2] is not None}
+        sick = {str(r[0]): str(r[2]) for r in rows if r[2] is not None}
+        return regions, sick, sorted(str(r[0]) for r in rows)
 
     # -- leases -----------------------------------------------------------------------
 

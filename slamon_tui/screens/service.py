@@ -1,5 +1,7 @@
 """The service detail screen: status, uptimes, the latency chart, figures, outage episodes,
-recent checks and a three-month calendar, from service.get / .series / .calendar.
+recent checks and a three-month calendar, from service.get / .series / .calendar; on a
+cluster, under the header, the quorum picture (which regions see it down, each region's
+own uptime beside the quorum's: widgets/region_view.py).
 
 It opens with Enter on a dashboard row and closes with Escape (the dashboard keeps its
 cursor). It reloads on ``r``, on reconnection, and when a check of this service arrives,
@@ -32,6 +34,7 @@ from slamon_tui.widgets.episode_list import EpisodeList
 from slamon_tui.widgets.figures_table import FiguresTable
 from slamon_tui.widgets.latency_chart import RANGES, LatencyChart
 from slamon_tui.widgets.recent_checks import RecentChecks
+from slamon_tui.widgets.region_view import RegionView
 from slamon_tui.widgets.service_header import ServiceHeader
 from slamon_tui.widgets.status_calendar import StatusCalendar
 
@@ -105,6 +108,7 @@ class ServiceScreen(RoleScreen[None]):
         yield Static("", id="detail-problem")
         with DetailScroll(id="detail"):
             yield ServiceHeader(name, status, since, id="service-header")
+            yield RegionView(id="region-view")  # a cluster: which regions see it down
             with Horizontal(id="detail-columns"):
                 with Vertical(id="detail-left"):
                     yield LatencyChart(id="latency-chart")
@@ -177,6 +181,7 @@ class ServiceScreen(RoleScreen[None]):
         if message.method == "service.get":
             self.detail = message.result
             self.query_one(ServiceHeader).show(message.result)
+            self.query_one(RegionView).show(message.result)
             self.query_one(EpisodeList).show(message.result.get("episodes") or [])
             self.query_one(RecentChecks).show(message.result.get("recent_checks") or [])
         elif message.method == "service.series":

@@ -231,6 +231,27 @@ def make_detail(service: dict[str, Any]) -> dict[str, Any]:
         "recent_checks": recent,
         "maintenance": [],
         "sla": {"period": FAKE_MONTH, **sla_row(sid, str(service["name"]))},
+    } | cluster_detail(service)
+
+
+def cluster_detail(service: dict[str, Any]) -> dict[str, Any]:
+    """What service.get adds on a node of a cluster, for a status.get entry with
+    ``regions`` (a single node's has none): each region's view, the quorum picture, each
+    region's own uptime over 24 h (87.50 % where it sees the service down)."""
+    regions: dict[str, dict[str, Any]] = service.get("regions") or {}
+    if not regions:
+        return {}
+    names = sorted(regions)
+    return {
+        "regions": regions,
+        "status_note": service.get("status_note"),
+        "quorum": {
+            "needed": len(names) // 2 + 1,
+            "regions": names,
+            "down": [n for n in names if regions[n].get("down")],
+            "not_counted": [],
+        },
+        "region_uptime_24h": {n: "87.50" if regions[n].get("down") else "100.00" for n in names},
     }
 
 
