@@ -161,7 +161,14 @@ async def test_a_receiver_answering_500_gets_the_message_again(tmp_path: Path) -
             await until(lambda: len(rx.requests) >= 3)
             first, second, third = events(rx)[:3]
             assert first["key"] == second["key"] == third["key"]  # the same notification
-            log = (await d.call("alert.deliveries"))["result"]["deliveries"]
+            log: list[dict[str, Any]] = []
+
+            async def recorded() -> bool:  # the receiver answers before the daemon records
+                nonlocal log
+                log = (await d.call("alert.deliveries"))["result"]["deliveries"]
+                return len(log) >= 3
+
+            await until(recorded)
             assert [x["code"] for x in log] == [500, 500, 200]  # failures first
             assert log[0]["answer"] == "boom" and log[-1]["status"] == "delivered"
         finally:
