@@ -34,10 +34,12 @@ import dataclasses
 import json
 import math
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
+from itertools import accumulate
 
 from .models import Check, DailyStatus, Outcome
 
@@ -198,16 +200,26 @@ class Rollup:
 
     @staticmethod
     def hist_from_json(text: str | None) -> dict[int, int]:
+        """A stored latency histogram; repeated keys add up (``counts_from_json``)."""
         if not text or text == "{}":
             return {}
-        counts = json.loads(text)
-        if text.count(":") == len(counts):  # no key repeated (a compacted object)
-            return dict(zip(map(int, counts), counts.values(), strict=True))
-        out: dict[int, int] = {}
-        for k, v in _PAIR.findall(text):
-            b = int(k)
-            out[b] = out.get(b, 0) + int(v)
-        return out
+        return _parse_hist(text)
+
+
+def _parse_hist(text: str) -> dict[int, int]:
+    """``{"12":3,"15":1,"12":1}`` -> {12: 4, 15: 1}. The keys and counts are integers, so
+    the object is read as one JSON list of integers (``[12,3,15,1,12,1]``) by the C parser:
+    several times faster than a regular expression and ``int`` per pair."""
+    flat = json.loads("[" + text[1:-1].replace('"', "").replace(":", ",") + "]")
+    it = iter(flat)
+    out: dict[int, int] = dict(zip(it, it, strict=True))
+    if 2 * len(out) == len(flat):
+        return out  # no key repeated (a compacted object)
+    out = dict.fromkeys(out, 0)
+    it = iter(flat)
+    for b, n in zip(it, it, strict=True):
+        out[b] += n
+    return out
 
 
 def counts_json(counts: dict[int, int] | dict[str, int]) -> str:
@@ -260,17 +272,16 @@ def percentile_of(
         return hi  # the largest value is known exactly
     if rank == 1 and lo is not None:
         return lo
-    seen = 0
-    for b in sorted(hist):
-        seen += hist[b]
-        if seen >= rank:
-            v = bucket_value(b)
-            if lo is not None:
-                v = max(v, lo)
-            if hi is not None:
-                v = min(v, hi)
-            return v
-    return hi
+    keys = sorted(hist)
+    i = bisect_left(list(accumulate(map(hist.__getitem__, keys))), rank)
+    if i == len(keys):
+        return hi
+    v = bucket_value(keys[i])
+    if lo is not None:
+        v = max(v, lo)
+    if hi is not None:
+        v = min(v, hi)
+    return v
 
 
 def rollup_deltas(
