@@ -423,3 +423,10 @@ def _regex_counts(text: str) -> dict[str, int]:
     for k, v in re.findall(r'"([^"]*)"\s*:\s*(-?\d+)', text):
         out[k] = out.get(k, 0) + int(v)
     return out
+
+
+def test_a_remembered_histogram_is_a_new_dict_at_each_read() -> None:
+    text = '{"12":3,"15":1,"12":1}'
+    first = Rollup.hist_from_json(text)
+    first[12] = 1000  # a caller adding to it (Rollup.add, merge) changes its own copy only
+    assert Rollup.hist_from_json(text) == {12: 4, 15: 1}
