@@ -15,7 +15,7 @@ from typing import Any
 
 from ..encoding import RawJSON, dumps
 from ..incidents import incident_dict
-from ..models import Check, Outcome, Role, Service
+from ..models import Check, Outcome, Role
 from ..state import HISTORY_DAYS, SPARKLINE_POINTS, ServiceState
 from . import params as P
 from .context import ApiContext, Caller
@@ -85,11 +85,13 @@ class _Spark:
 class _Fragment:
     """One service's cached part of status.get: the bytes and what they were made from."""
 
-    __slots__ = ("key", "data", "service", "head", "middle", "tail", "spark")
+    __slots__ = ("key", "data", "state", "service", "head", "middle", "tail", "spark")
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, state: ServiceState) -> None:
+        service = state.service
         self.key: tuple[Any, ...] | None = None
         self.data = b""
+        self.state = state  # a service paused and resumed has a new state (version from 0)
         self.service = service
         # the parts that change only with the service's settings
         self.head = _json_text({"id": service.id, "name": service.name, "url": service.url})[:-1]
@@ -110,10 +112,10 @@ class ServiceFragments:
     def fragment(self, st: ServiceState, today: date, threshold: float) -> bytes:
         key = (today, st.version, st.status, st.service)
         f = self._cache.get(st.service.id)
-        if f is not None and f.key == key:
+        if f is not None and f.state is st and f.key == key:
             return f.data
-        if f is None or f.service is not st.service:
-            f = self._cache[st.service.id] = _Fragment(st.service)
+        if f is None or f.state is not st or f.service is not st.service:
+            f = self._cache[st.service.id] = _Fragment(st)
         daily, uptime = st.history_json(today, threshold)
         uptime_items = ",".join([f'"{w}":"{text}"' for w, text in uptime.items()])  # digits, "—"
         latencies, outcomes = f.spark.sync(st.recent)

@@ -38,10 +38,14 @@ class Board:
     """A live state and its fragment cache, checked against fresh entries at every step."""
 
     def __init__(self, services: list[Service]) -> None:
-        self.live = LiveState()
+        self.t = T0
+        self.live = LiveState(clock=self)  # type: ignore[arg-type]
         self.live.set_services(services)
         self.fragments = ServiceFragments()
-        self.t = T0
+
+    def now(self) -> datetime:
+        """The live state's clock: the time of the last check made."""
+        return self.t
 
     def tick(self, sid: str, outcome: Outcome = Outcome.UP, **kw: object) -> None:
         self.t += timedelta(seconds=61)
@@ -161,3 +165,15 @@ def test_regions_of_a_cluster() -> None:
     e = b.entries()["api"]
     assert set(e["regions"]) == {"eu", "us"}
     assert e["status"] == ServiceStatus.PARTIAL_OUTAGE.value and e["status_note"]
+
+
+def test_a_service_paused_and_resumed_between_two_calls() -> None:
+    """Its new live state counts versions from 0 again: the cache must not take it for the
+    one it had."""
+    b = Board([svc("api"), svc("web")])
+    before = b.entries()["api"]
+    b.live.set_services([svc("web")])  # paused: no status.get in between
+    b.t += timedelta(minutes=5)
+    b.live.set_services([svc("api"), svc("web")])
+    after = b.entries()["api"]
+    assert after["status_since"] != before["status_since"]
