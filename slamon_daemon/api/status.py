@@ -1,9 +1,10 @@
 """ping, status.get, status.history and daemon.stats (docs/feed.md).
 
 status.get is answered from memory, never from the database (PERF-NOTES.md). Its reply is
-assembled from one JSON fragment per service, kept until that service's next check (or the
-next day, or a change of its settings or status): most services have not changed between
-two calls, so a call does not re-encode them.
+assembled from one JSON fragment per service, kept until its live state changes (its
+``version``: a check, history loaded or merged), its settings change, or the day does: most
+services have not changed between two calls, so a call does not re-encode them. A changed
+one re-encodes only its changed pieces (an alert storm changes every service at once).
 """
 
 from __future__ import annotations
