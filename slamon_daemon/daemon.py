@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import resource
@@ -510,6 +511,12 @@ class Daemon:
                     self._keep_running("health", self._watch_health), name="health"
                 ),
             ]
+        # What the warm start read (90 days of every service's rollups, the config) lives
+        # as long as the daemon: out of the collector's sight, a full collection no longer
+        # walks it. Measured with 1,000 services: 100-580 ms a full collection, a pause of
+        # the loop at unpredictable moments (status.get's p99 in an alert storm).
+        gc.collect()
+        gc.freeze()
         self.started.set()
         logger.info(
             "slamond %s on node %s: %d services, socket %s, database %s%s",
@@ -621,6 +628,7 @@ class Daemon:
             await self._stop.wait()
         finally:
             await self.shutdown()
+            gc.unfreeze()  # a process that runs daemons one after another (the tests)
 
     def request_stop(self, exit_code: int = 0) -> None:
         """Stop (SIGTERM, SIGINT); a non-zero ``exit_code`` is what slamond exits with."""

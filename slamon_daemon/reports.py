@@ -7,6 +7,8 @@ report in another timezone is built from hourly rollups grouped by local day.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,15 +41,24 @@ async def sla_report(
         targets: dict[float, list[str]] = {}
         for s in chosen:
             targets.setdefault(s.sla_target or default_target, []).append(s.id)
-        for target, sids in targets.items():
-            for sid, day in await store.days_below(sids, period.start.date(), last, target):
-                below[sid].append(day)
         months, loose = split_months(period.start.date(), last)
+        # The reads are independent: at once (PostgreSQL runs them on several connections of
+        # its pool; SQLite's one reader takes them in turn).
+        reads: list[Awaitable[Any]] = [
+            store.episodes(only, since=period.start, limit=1_000_000),
+            store.first_activity(ids, period.start, period.end),
+            *(store.days_below(sids, period.start.date(), last, t) for t, sids in targets.items()),
+        ]
         if months:
-            for r in await store.monthly_rollups(months[0], months[-1], ids):
-                rollups[r.service_id].append(r)
-        for a, b in loose:
-            for r in await store.daily_rollups(a, b, ids):
+            reads.append(store.monthly_rollups(months[0], months[-1], ids))
+        reads += [store.daily_rollups(a, b, ids) for a, b in loose]
+        got = await asyncio.gather(*reads)
+        found_episodes, firsts = got[0], got[1]
+        for found in got[2 : 2 + len(targets)]:
+            for sid, day in found:
+                below[sid].append(day)
+        for rows in got[2 + len(targets) :]:
+            for r in rows:
                 rollups[r.service_id].append(r)
     else:
         zone = ZoneInfo(period.timezone)
@@ -59,12 +70,13 @@ async def sla_report(
                 cur.merge(h)
             target = next(s.sla_target or default_target for s in chosen if s.id == sid)
             below[sid] = days_below_target(by_day[sid], target)
+        found_episodes = await store.episodes(only, since=period.start, limit=1_000_000)
+        firsts = await store.first_activity(ids, period.start, period.end)
     episodes: dict[str, list[OutageEpisode]] = {sid: [] for sid in ids}
     # One service's report (service.get) reads only its own episodes.
-    for e in await store.episodes(only, since=period.start, limit=1_000_000):
+    for e in found_episodes:
         if e.service_id in episodes and period.start <= e.started_at < period.end:
             episodes[e.service_id].append(e)
-    firsts = await store.first_activity(ids, period.start, period.end)
     rows = [
         service_figures(
             s,

@@ -34,10 +34,12 @@ import dataclasses
 import json
 import math
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
+from itertools import accumulate
 
 from .models import Check, DailyStatus, Outcome
 
@@ -198,16 +200,41 @@ class Rollup:
 
     @staticmethod
     def hist_from_json(text: str | None) -> dict[int, int]:
+        """A stored latency histogram; repeated keys add up (``counts_from_json``). A new
+        dict, the caller's to change. The texts read lately are remembered with what they
+        hold (``_HIST_MEMO``): a finished month's rows are read again at every report."""
         if not text or text == "{}":
             return {}
-        counts = json.loads(text)
-        if text.count(":") == len(counts):  # no key repeated (a compacted object)
-            return dict(zip(map(int, counts), counts.values(), strict=True))
-        out: dict[int, int] = {}
-        for k, v in _PAIR.findall(text):
-            b = int(k)
-            out[b] = out.get(b, 0) + int(v)
-        return out
+        parsed = _HIST_MEMO.get(text)
+        if parsed is None:
+            parsed = _parse_hist(text)
+            if len(_HIST_MEMO) >= HIST_MEMO_SIZE:
+                _HIST_MEMO.clear()  # a cheap bound; the next reads fill it again
+            _HIST_MEMO[text] = parsed
+        return dict(parsed)
+
+
+HIST_MEMO_SIZE = 2048
+"""Histogram texts remembered (a text holds at most ~1.5 kB, COUNTS_COMPACT_AT, and its
+dict ~110 buckets: ~10 kB each, ~20 MB at most). A report of 1,000 services × a month
+reads 1,000 monthly rows; service.get ~160 daily and hourly ones."""
+_HIST_MEMO: dict[str, dict[int, int]] = {}
+
+
+def _parse_hist(text: str) -> dict[int, int]:
+    """``{"12":3,"15":1,"12":1}`` -> {12: 4, 15: 1}. The keys and counts are integers, so
+    the object is read as one JSON list of integers (``[12,3,15,1,12,1]``) by the C parser:
+    several times faster than a regular expression and ``int`` per pair."""
+    flat = json.loads("[" + text[1:-1].replace('"', "").replace(":", ",") + "]")
+    it = iter(flat)
+    out: dict[int, int] = dict(zip(it, it, strict=True))
+    if 2 * len(out) == len(flat):
+        return out  # no key repeated (a compacted object)
+    out = dict.fromkeys(out, 0)
+    it = iter(flat)
+    for b, n in zip(it, it, strict=True):
+        out[b] += n
+    return out
 
 
 def counts_json(counts: dict[int, int] | dict[str, int]) -> str:
@@ -260,17 +287,16 @@ def percentile_of(
         return hi  # the largest value is known exactly
     if rank == 1 and lo is not None:
         return lo
-    seen = 0
-    for b in sorted(hist):
-        seen += hist[b]
-        if seen >= rank:
-            v = bucket_value(b)
-            if lo is not None:
-                v = max(v, lo)
-            if hi is not None:
-                v = min(v, hi)
-            return v
-    return hi
+    keys = sorted(hist)
+    i = bisect_left(list(accumulate(map(hist.__getitem__, keys))), rank)
+    if i == len(keys):
+        return hi
+    v = bucket_value(keys[i])
+    if lo is not None:
+        v = max(v, lo)
+    if hi is not None:
+        v = min(v, hi)
+    return v
 
 
 def rollup_deltas(

@@ -66,6 +66,7 @@ class _PastCache:
     today: date
     cells: list[str]
     sums: dict[int, tuple[int, int, int, int]]  # window -> (up, degraded, checks, maintenance)
+    encoded: str | None = None  # the cells as JSON list items ('"o","nd",…'), once asked for
 
 
 @dataclass(slots=True)
@@ -106,6 +107,9 @@ class ServiceState:
     # issue 15: per region (empty on a single-node daemon); the regions confirming a failure
     regions: dict[str, RegionState] = field(default_factory=dict)
     down_regions: tuple[str, ...] = ()
+    # Bumped at every change of what status.get shows but the service's settings (a check,
+    # history merged or loaded): its cached part of the reply is rebuilt when this moves.
+    version: int = 0
 
     @property
     def status_note(self) -> str | None:
@@ -144,6 +148,7 @@ class ServiceState:
 
     def add_to_day(self, check: Check) -> None:
         """Count a check in its UTC day, its downtime in the days it falls in (rollup.py)."""
+        self.version += 1
         day = check.started_at.astimezone(UTC).date()
         self._day(day).add(check, downtime=False)
         for d, _hour, seconds in downtime_pieces(check, "day"):
@@ -186,13 +191,32 @@ class ServiceState:
         past = self._past_cache(today, threshold)
         r = self.days.get(today)
         cells = [*past.cells, daily_status(r, threshold).value]
-        uptime = {}
-        for w in WINDOWS:
-            u, g, c, m = past.sums[w]
-            if r is not None:
-                u, g, c, m = u + r.up, g + r.degraded, c + r.checks, m + r.maintenance
-            uptime[str(w)] = uptime_percent_text(u, g, c, m)
-        return cells, uptime
+        return cells, _uptime(past, r)
+
+    def history_json(
+        self, today: date, threshold: float = DEFAULT_MAJOR_THRESHOLD
+    ) -> tuple[str, dict[str, str]]:
+        """``history`` with the cells as a JSON list: the 89 past days are encoded once a
+        day (status.get re-encodes a service at each of its checks)."""
+        past = self._past_cache(today, threshold)
+        if past.encoded is None:
+            past.encoded = ",".join([f'"{c}"' for c in past.cells])  # cell names need no escape
+        r = self.days.get(today)
+        today_cell = daily_status(r, threshold).value
+        cells = f'[{past.encoded},"{today_cell}"]' if past.encoded else f'["{today_cell}"]'
+        return cells, _uptime(past, r)
+
+
+def _uptime(past: _PastCache, today: Rollup | None) -> dict[str, str]:
+    """Uptime text per window: the past days' sums and today's rollup."""
+    uptime = {}
+    for w in WINDOWS:
+        u, g, c, m = past.sums[w]
+        if today is not None:
+            r = today
+            u, g, c, m = u + r.up, g + r.degraded, c + r.checks, m + r.maintenance
+        uptime[str(w)] = uptime_percent_text(u, g, c, m)
+    return uptime
 
 
 @dataclass(slots=True)
@@ -271,10 +295,12 @@ class LiveState:
             st = self.services.get(r.service_id)
             if st is not None:
                 st.days[r.day] = r
+                st.version += 1
         for e in open_episodes or []:
             st = self.services.get(e.service_id)
             if st is not None:
                 st.episode = e
+                st.version += 1
         for sid, checks in latest.items():
             st = self.services.get(sid)
             if st is None or not checks:
@@ -285,6 +311,7 @@ class LiveState:
             if st.regions:
                 self._judge_regions(st)
             st.last_check = checks[-1]
+            st.version += 1
             st.status = self._status_of(st)
             st.status_since = _since(st.status, checks, (transitions or {}).get(sid))
         self._recount()
@@ -513,6 +540,7 @@ class LiveState:
                 merged.merge(live)
             st.days[r.day] = merged
             st._past = None
+            st.version += 1
         first_live: dict[str, datetime] = {}
         for sid, st in self.services.items():
             if st.recent:
@@ -523,6 +551,7 @@ class LiveState:
                 if sid not in first_live or c.started_at < first_live[sid]
             ]
             if older:
+                st.version += 1
                 st.recent = deque([*older, *st.recent], maxlen=SPARKLINE_POINTS)
                 if st.last_check is None:
                     st.last_check = older[-1]
@@ -539,6 +568,7 @@ class LiveState:
                 closed.append(e)
             else:
                 st.episode = e
+                st.version += 1
         return closed
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import NotFound
-from ..models import Role
+from ..models import Role, Service
 from ..report import FORMATS, render
 from ..reports import sla_report
 from ..sla import period_from_params
@@ -30,14 +30,24 @@ async def sla_report_method(ctx: ApiContext, caller: Caller, params: dict[str, A
         )
     except ValueError as exc:  # the sentence says what is allowed
         raise P.bad(str(exc)) from None
-    services = await ctx.store.list_services(include_inactive=only is not None)
-    if only is not None and only not in {x.id for x in services}:
-        raise NotFound(f"no service {only!r}")
+    if only is None:
+        # The active services as the live state has them (it tracks exactly those), in the
+        # store's order: reading and decoding every service's settings from the store cost
+        # ~16-24 ms of the report's 100 ms with 1,000 services.
+        services = sorted((st.service for st in ctx.live.services.values()), key=_by_id)
+    else:  # one service, paused ones too
+        services = await ctx.store.list_services(include_inactive=True)
+        if only not in {x.id for x in services}:
+            raise NotFound(f"no service {only!r}")
     report = await sla_report(ctx.store, services, cfg.sla_target, period, now, only)
     if fmt == "data":
         return report
     name = f"slamon-sla-{period.label.replace(' ', '-')}.{fmt}"
     return {"format": fmt, "filename": name, "text": render(report, fmt)}
+
+
+def _by_id(s: Service) -> str:
+    return s.id
 
 
 def methods() -> list[Method]:

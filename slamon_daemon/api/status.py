@@ -1,20 +1,23 @@
 """ping, status.get, status.history and daemon.stats (docs/feed.md).
 
 status.get is answered from memory, never from the database (PERF-NOTES.md). Its reply is
-assembled from one JSON fragment per service, kept until that service's next check (or the
-next day, or a change of its settings or status): most services have not changed between
-two calls, so a call does not re-encode them.
+assembled from one JSON fragment per service, kept until its live state changes (its
+``version``: a check, history loaded or merged), its settings change, or the day does: most
+services have not changed between two calls, so a call does not re-encode them. A changed
+one re-encodes only its changed pieces (an alert storm changes every service at once).
 """
 
 from __future__ import annotations
 
+import json
+from collections import deque
 from datetime import date, timedelta
 from typing import Any
 
 from ..encoding import RawJSON, dumps
 from ..incidents import incident_dict
-from ..models import Role
-from ..state import HISTORY_DAYS, ServiceState
+from ..models import Check, Outcome, Role
+from ..state import HISTORY_DAYS, SPARKLINE_POINTS, ServiceState
 from . import params as P
 from .context import ApiContext, Caller
 from .registry import Method
@@ -40,53 +43,153 @@ async def status_history(ctx: ApiContext, caller: Caller, params: dict[str, Any]
     return [t.to_dict() for t in rows]
 
 
-class ServiceFragments:
-    """Each service's part of status.get, encoded, until it changes."""
+class _Spark:
+    """A service's sparkline (``latencies``, ``outcomes``) as JSON items, kept in step with
+    ``ServiceState.recent``: a check adds one item to each instead of re-encoding 60."""
+
+    __slots__ = ("checks", "latencies", "outcomes")
 
     def __init__(self) -> None:
-        self._cache: dict[str, tuple[Any, bytes]] = {}
+        self.checks: deque[Check] = deque(maxlen=SPARKLINE_POINTS)
+        self.latencies: deque[str] = deque(maxlen=SPARKLINE_POINTS)
+        self.outcomes: deque[str] = deque(maxlen=SPARKLINE_POINTS)
+
+    def _add(self, c: Check) -> None:
+        self.checks.append(c)
+        self.latencies.append(_json_text(round(c.latency_ms, 1)))
+        self.outcomes.append(_OUTCOME_JSON[c.outcome])
+
+    def sync(self, recent: deque[Check]) -> tuple[str, str]:
+        """The two lists as JSON, after encoding the checks new since the last call."""
+        last = self.checks[-1] if self.checks else None
+        new: list[Check] = []
+        for c in reversed(recent):
+            if c is last:
+                break
+            new.append(c)
+        for c in reversed(new):
+            self._add(c)
+        # Both append on the right and keep the same number: the same length and ends mean
+        # the same checks. Otherwise the sparkline was rebuilt (a database reached late,
+        # LiveState.merge_history): encode it anew.
+        if len(self.checks) != len(recent) or (
+            recent and (self.checks[0] is not recent[0] or self.checks[-1] is not recent[-1])
+        ):
+            self.checks.clear()
+            self.latencies.clear()
+            self.outcomes.clear()
+            for c in recent:
+                self._add(c)
+        return f"[{','.join(self.latencies)}]", f"[{','.join(self.outcomes)}]"
+
+
+class _Fragment:
+    """One service's cached part of status.get: the bytes and what they were made from."""
+
+    __slots__ = ("key", "data", "state", "service", "head", "middle", "tail", "spark")
+
+    def __init__(self, state: ServiceState) -> None:
+        service = state.service
+        self.key: tuple[Any, ...] | None = None
+        self.data = b""
+        self.state = state  # a service paused and resumed has a new state (version from 0)
+        self.service = service
+        # the parts that change only with the service's settings
+        self.head = _json_text({"id": service.id, "name": service.name, "url": service.url})[:-1]
+        self.middle = f',"interval_s":{_json_text(service.interval_s)}'
+        self.tail = f',"group":{_json_text(service.group)},"tags":{_json_text(list(service.tags))}'
+        self.spark = _Spark()
+
+
+class ServiceFragments:
+    """Each service's part of status.get, encoded, until it changes. A change (a check, a
+    transition, a new day, edited settings) re-encodes only what can have changed: the 89
+    past days of the bar are encoded once a day (``ServiceState.history_json``), the
+    sparkline one check at a time (``_Spark``), the settings once per edit."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, _Fragment] = {}
 
     def fragment(self, st: ServiceState, today: date, threshold: float) -> bytes:
-        key = (today, st.last_check, st.status, st.service, st.down_regions)
-        cached = self._cache.get(st.service.id)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        cells, uptime = st.history(today, threshold)
-        encoded = dumps(
-            {
-                "id": st.service.id,
-                "name": st.service.name,
-                "url": st.service.url,
-                "status": st.status.value,
-                "status_since": st.status_since.isoformat(),
-                "interval_s": st.service.interval_s,
-                "last_check": st.last_check.to_dict() if st.last_check else None,
-                "daily": cells,
-                "uptime": uptime,
-                "latencies": [round(c.latency_ms, 1) for c in st.recent],
-                "outcomes": [c.outcome.value for c in st.recent],
-                # issue 12: dashboard sections, filter labels, the open outage (incidents
-                # from context are pre-filled with its start and cause)
-                "group": st.service.group,
-                "tags": list(st.service.tags),
-                "episode": _episode_brief(st),
-                "public": st.service.public,  # issue 13: false: never on a public route
-            }
-            # issue 15: each region's view and which regions see it down (a cluster only)
-            | (
-                {"regions": st.region_summary(), "status_note": st.status_note}
-                if st.regions
-                else {}
-            )
+        key = (today, st.version, st.status, st.service)
+        f = self._cache.get(st.service.id)
+        if f is not None and f.state is st and f.key == key:
+            return f.data
+        if f is None or f.state is not st or f.service is not st.service:
+            f = self._cache[st.service.id] = _Fragment(st)
+        daily, uptime = st.history_json(today, threshold)
+        uptime_items = ",".join([f'"{w}":"{text}"' for w, text in uptime.items()])  # digits, "—"
+        latencies, outcomes = f.spark.sync(st.recent)
+        last = st.last_check
+        text = "".join(
+            [
+                f.head,
+                f',"status":"{st.status.value}","status_since":"{st.status_since.isoformat()}"',
+                f.middle,
+                f',"last_check":{_json_text(last.to_dict()) if last else "null"}',
+                f',"daily":{daily},"uptime":{{{uptime_items}}}',
+                f',"latencies":{latencies},"outcomes":{outcomes}',
+                f.tail,
+                f',"episode":{"null" if st.episode is None else _json_text(_episode_brief(st))}',
+                f',"public":{"true" if st.service.public else "false"}',
+                # issue 15: each region's view and which regions see it down (a cluster only)
+                (
+                    f',"regions":{_json_text(st.region_summary())}'
+                    f',"status_note":{_json_text(st.status_note)}'
+                    if st.regions
+                    else ""
+                ),
+                "}",
+            ]
         )
-        self._cache[st.service.id] = (key, encoded)
-        return encoded
+        try:
+            f.data = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate somewhere: escape everything
+            f.data = dumps(json.loads(text.encode(errors="surrogatepass")))
+        f.key = key
+        return f.data
 
     def forget_all_but(self, service_ids: set[str]) -> None:
         """Drop the fragments of services no longer tracked."""
         if len(self._cache) > len(service_ids):
             for sid in [sid for sid in self._cache if sid not in service_ids]:
                 del self._cache[sid]
+
+
+def service_entry(st: ServiceState, today: date, threshold: float) -> dict[str, Any]:
+    """One service's part of status.get as a dict (docs/feed.md): what ``ServiceFragments``
+    encodes piece by piece (the tests compare the two)."""
+    cells, uptime = st.history(today, threshold)
+    return {
+        "id": st.service.id,
+        "name": st.service.name,
+        "url": st.service.url,
+        "status": st.status.value,
+        "status_since": st.status_since.isoformat(),
+        "interval_s": st.service.interval_s,
+        "last_check": st.last_check.to_dict() if st.last_check else None,
+        "daily": cells,
+        "uptime": uptime,
+        "latencies": [round(c.latency_ms, 1) for c in st.recent],
+        "outcomes": [c.outcome.value for c in st.recent],
+        # issue 12: dashboard sections, filter labels, the open outage (incidents
+        # from context are pre-filled with its start and cause)
+        "group": st.service.group,
+        "tags": list(st.service.tags),
+        "episode": _episode_brief(st),
+        "public": st.service.public,  # issue 13: false: never on a public route
+    } | (
+        # issue 15: each region's view and which regions see it down (a cluster only)
+        {"regions": st.region_summary(), "status_note": st.status_note} if st.regions else {}
+    )
+
+
+_OUTCOME_JSON = {o: f'"{o.value}"' for o in Outcome}
+
+
+def _json_text(obj: Any) -> str:
+    """Compact JSON text, non-ASCII kept (encoding.dumps before the UTF-8 step)."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 def _episode_brief(st: ServiceState) -> dict[str, Any] | None:

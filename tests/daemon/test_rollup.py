@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import random
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -10,7 +13,9 @@ from slamon_daemon.models import Check, DailyStatus, ErrorKind, Outcome, Service
 from slamon_daemon.rollup import (
     HIST_ERROR_BOUND,
     Rollup,
+    bucket_value,
     daily_status,
+    percentile_of,
     rollup_deltas,
     sum_rollups,
     uptime_percent_text,
@@ -370,3 +375,58 @@ def test_days_are_utc_whatever_the_timestamp_zone() -> None:
         chk(Outcome.UP, at=datetime(2025, 3, 31, 1, 30, tzinfo=timezone(timedelta(hours=2))))
     )
     assert list(st.days) == [date(2025, 3, 30)]
+
+
+def _naive_percentile(hist: dict[int, int], p: float, lo: float, hi: float) -> float | None:
+    """The nearest-rank rule written out over every latency, one by one (for the test)."""
+    values = sorted(b for b, n in hist.items() for _ in range(n))
+    if not values:
+        return None
+    rank = max(1, math.ceil(p / 100 * len(values)))
+    if rank >= len(values):
+        return hi
+    if rank == 1:
+        return lo
+    return min(max(bucket_value(values[rank - 1]), lo), hi)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_percentile_matches_the_rule_over_every_latency(seed: int) -> None:
+    rng = random.Random(seed)
+    hist = {rng.randint(-5, 400): rng.randint(1, 9) for _ in range(rng.randint(0, 60))}
+    lo, hi = 0.5, 5000.0
+    for p in (1, 50, 95, 99, 99.9, 100):
+        assert percentile_of(hist, p, lo, hi) == _naive_percentile(hist, p, lo, hi)
+
+
+@pytest.mark.parametrize(
+    ("text", "counts"),
+    [
+        ('{"12":3,"15":1}', {12: 3, 15: 1}),
+        ('{"12":3,"15":1,"12":1}', {12: 4, 15: 1}),  # appended by the writer: keys repeat
+        ('{"-348":2,"7":1,"-348":5,"7":1,"9":0}', {-348: 7, 7: 2, 9: 0}),
+        ('{ "12" : 3, "15" : 1 }', {12: 3, 15: 1}),  # PostgreSQL's json_object_agg spacing
+        ("{}", {}),
+        ("", {}),
+    ],
+)
+def test_stored_histograms_are_read_with_repeated_keys_added(
+    text: str, counts: dict[int, int]
+) -> None:
+    got = Rollup.hist_from_json(text)
+    assert got == counts
+    assert got == {int(k): v for k, v in _regex_counts(text).items()}
+
+
+def _regex_counts(text: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for k, v in re.findall(r'"([^"]*)"\s*:\s*(-?\d+)', text):
+        out[k] = out.get(k, 0) + int(v)
+    return out
+
+
+def test_a_remembered_histogram_is_a_new_dict_at_each_read() -> None:
+    text = '{"12":3,"15":1,"12":1}'
+    first = Rollup.hist_from_json(text)
+    first[12] = 1000  # a caller adding to it (Rollup.add, merge) changes its own copy only
+    assert Rollup.hist_from_json(text) == {12: 4, 15: 1}
