@@ -25,6 +25,7 @@ from slamon_tui.identity import Identity
 from slamon_tui.messages import IdentityChanged
 from slamon_tui.screens.channel_form import ChannelDialog, ChannelKindDialog
 from slamon_tui.screens.form_dialog import ConfirmDialog, FormDialog
+from slamon_tui.screens.send_result import SendResultDialog
 from slamon_tui.screens.tabbed import TabbedTablesScreen
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.form_field import FormField
@@ -103,6 +104,18 @@ class AlertsScreen(TabbedTablesScreen):
     """Alerts, channels, rules, silences and deliveries, in tabs."""
 
     DEFAULT_TAB = "firing"
+    HELP_TITLE = "Alerts"
+    KEYS_HELP = [
+        ("1 2 3 4 5", "tabs: firing, channels, rules, silences, deliveries"),
+        ("a  m", "firing: acknowledge; silence its service (reporters, admins)"),
+        ("u", "silences: end the one under the cursor (reporters, admins)"),
+        ("n", "channels: add one: pick its kind, fill its form (admins)"),
+        ("e  Enter", "channels: edit (admins); the config file's open read-only"),
+        ("d", "channels: delete, after a yes (admins; not the config file's)"),
+        ("t", "channels: send a test, see the receiver's answer (admins)"),
+        ("Ctrl+S  Esc", "in a form: save; leave (asks if unsaved)"),
+        ("r  Esc", "reload; back"),
+    ]
 
     BINDINGS = [
         Binding("escape", "back", "Back", key_display="Esc"),
@@ -142,7 +155,7 @@ class AlertsScreen(TabbedTablesScreen):
                 )
             with TabPane("2 Channels", id="channels"):
                 yield RecordTable(
-                    "Id", "Type", "From", "Target", "Pending", "Health", id="channels-table"
+                    "Id", "Type", "From", "Health", "Queue", "Target", id="channels-table"
                 )
             with TabPane("3 Rules", id="rules"):
                 yield RecordTable(
@@ -253,9 +266,9 @@ class AlertsScreen(TabbedTablesScreen):
                         str(c["id"]),
                         str(c.get("type")),
                         "config file" if c.get("source") == "config" else "admin",
-                        str(c.get("target")),
-                        str(c.get("pending", 0)),
                         f"FAILING: {c.get('last_error')}" if c.get("failing") else "ok",
+                        str(c.get("pending", 0)),
+                        str(c.get("target")),
                     ],
                 )
                 for c in self.channels
@@ -367,16 +380,7 @@ class AlertsScreen(TabbedTablesScreen):
         except (FeedCallError, FeedClientError) as exc:
             self.notify(f"Test not sent: {getattr(exc, 'message', exc)}", severity="error")
             return
-        code = "—" if r.get("code") is None else r.get("code")
-        answer = f" — the receiver answered: {r['answer']}" if r.get("answer") else ""
-        if r.get("ok"):
-            self.notify(f"{c['id']}: delivered (code {code}){answer}", timeout=6)
-        else:
-            self.notify(
-                f"{c['id']}: NOT delivered (code {code}, {r.get('error')}){answer}",
-                severity="error",
-                timeout=8,
-            )
+        self.app.push_screen(SendResultDialog(str(c["id"]), r))
         self.action_reload()
 
     # --- channels (admins) ---------------------------------------------------------------------

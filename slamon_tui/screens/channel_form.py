@@ -183,6 +183,14 @@ def parse_responders(text: str) -> list[dict[str, str]]:
     return out
 
 
+def duration_text(seconds: float) -> str:
+    """1800 → "30m", 7200 → "2h", 10 → "10s" (as the daemon parses them back)."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
 def field_text(key: str, value: Any) -> str:
     """A channel's setting as typed in the form."""
     if key == "responders":
@@ -190,7 +198,7 @@ def field_text(key: str, value: Any) -> str:
     if key == "reminder_every" and value == 0:
         return "off"
     if key in DURATIONS and isinstance(value, int | float):
-        return f"{value:g}s"
+        return duration_text(float(value))
     return config_text(key, value)
 
 
@@ -236,7 +244,7 @@ class ChannelDialog(FormDialog):
             yield self._field(key)
         if self.editing and not self.read_only:
             yield Static(
-                "Secrets show masked; left empty they stay as stored, typed they replace it.",
+                "Masked secrets stay as stored unless a new value is typed.",
                 classes="form-note",
             )
 
