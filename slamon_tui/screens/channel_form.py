@@ -15,6 +15,7 @@ back to its default. Channels the config file names open read-only: the file own
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,6 +27,7 @@ from textual.widget import Widget
 from textual.widgets import Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from slamon_tui.client import FeedCallError
 from slamon_tui.screens.form_dialog import FormDialog
 from slamon_tui.screens.service_form import config_text, duration_value, parse_headers, word_list
 from slamon_tui.types import FeedCall
@@ -46,6 +48,17 @@ KINDS: dict[str, str] = {
     "email": "Email over SMTP (STARTTLS, TLS or a local relay)",
 }
 """Each kind (the channel's ``type``) and what it is, in the order offered."""
+KIND_NAMES = {
+    "slack": "Slack",
+    "discord": "Discord",
+    "teams": "Teams",
+    "mattermost": "Mattermost",
+    "google_chat": "Google Chat",
+    "telegram": "Telegram",
+    "pagerduty": "PagerDuty",
+    "opsgenie": "Opsgenie",
+}
+"""How a kind is written in a sentence (the others as their type)."""
 
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "webhook": ("url", "headers", "body_template"),
@@ -129,7 +142,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "to": ("To", "addresses, comma-separated"),
     "password": ("Password", "optional (SMTP login)"),
     "subject_prefix": ("Subject prefix", '(default "[slamon] ")'),
-    "ca_file": ("CA file", "optional: PEM file of a private CA (on the daemon's host)"),
+    "ca_file": ("CA file", "optional: PEM file of a private CA, on the daemon's host"),
     "verify_tls": ("Verify TLS", ""),
     "rules": ("Rules", "down, reminder, incident, tls, slo_burn (default: all)"),
     "services": ("Services", "ids or globs, comma-separated: api-* (default: all)"),
@@ -191,6 +204,16 @@ def duration_text(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def form_words(problem: str) -> str:
+    """A validation problem as a form says it."""
+    if problem == "required key is missing":
+        return "required"
+    found = re.fullmatch(r"String should have at least (\d+) characters?", problem)
+    if found:
+        return f"at least {found[1]} characters"
+    return problem.replace("Input should be ", "should be ")
+
+
 def field_text(key: str, value: Any) -> str:
     """A channel's setting as typed in the form."""
     if key == "responders":
@@ -226,7 +249,7 @@ class ChannelDialog(FormDialog):
         elif self.editing:
             title = f"Edit channel {cid} ({kind})"
         else:
-            title = f"Add a {kind} channel"
+            title = f"New {KIND_NAMES.get(kind, kind)} channel"
         super().__init__(call, title)
         self.save_label = "Save" if self.editing else "Add channel"
         self.keys = channel_keys(kind)
@@ -237,7 +260,7 @@ class ChannelDialog(FormDialog):
         """The kind's keys between identity and routing; a note on what is kept or owned."""
         if self.read_only:
             yield Static(
-                "From the config file: change it there (slamon.toml), then reload.",
+                "From the config file: change it there, then reload (slamon reload).",
                 classes="form-note",
             )
         for key in self.keys:
@@ -274,7 +297,7 @@ class ChannelDialog(FormDialog):
             shown = field_text(key, current) or "none"
             control = Input(
                 "",
-                placeholder=f"{shown}  (kept; type to replace)",
+                placeholder=shown if self.read_only else f"{shown}  (kept; type to replace)",
                 password=key in HIDDEN_WHILE_TYPED,
                 compact=True,
                 id=f"input-{key}",
@@ -283,7 +306,7 @@ class ChannelDialog(FormDialog):
         else:
             control = Input(
                 field_text(key, current),
-                placeholder=hint,
+                placeholder="— (default)" if self.read_only else hint,
                 password=key in HIDDEN_WHILE_TYPED,
                 compact=True,
                 id=f"input-{key}",
@@ -292,6 +315,13 @@ class ChannelDialog(FormDialog):
         return FormField(key, label, control)
 
     # --- saving ------------------------------------------------------------------------------
+
+    def show_call_error(self, exc: FeedCallError) -> None:
+        """The daemon's problems in a form's words ("required", not "required key is
+        missing", which is written for the config file)."""
+        for key, text in exc.fields.items():
+            exc.fields[key] = form_words(text)
+        super().show_call_error(exc)
 
     async def save(self) -> Any:
         """Send the whole channel; secrets left empty while editing are not sent (kept)."""
