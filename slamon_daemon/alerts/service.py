@@ -539,11 +539,11 @@ class AlertingService:
             SecretBoxError: the key file is unusable.
         """
         stored = self.channels.get(str(data.get("id")))
-        if (
-            stored is not None
-            and stored.source == "admin"
-            and stored.config.type == data.get("type")
-        ):
+        if stored is not None and stored.source == "config":
+            raise Forbidden(
+                f"alert channel {stored.config.id!r} comes from the config file; change it there"
+            )
+        if stored is not None and stored.config.type == data.get("type"):
             data = {**secret_values(stored.config), **data}
         try:
             cfg = _CHANNEL.validate_python(data)
@@ -554,9 +554,6 @@ class AlertingService:
                 channel_problems(exc),
             ) from None
         assert isinstance(cfg, ChannelConfig)
-        current = self.channels.get(cfg.id)
-        if current is not None and current.source == "config":
-            raise Forbidden(f"alert channel {cfg.id!r} comes from the config file; change it there")
         await self.store.save_channel_row(self._row(cfg, "admin", by, self.box()), self.clock.now())
         configs = {cid: (e.config, e.source) for cid, e in self.channels.items()}
         configs[cfg.id] = (cfg, "admin")

@@ -227,7 +227,7 @@ def field_text(key: str, value: Any) -> str:
 
 class ChannelDialog(FormDialog):
     """alert.channel_save of one kind: a new channel, or one the feed added (replaced whole).
-    ``read_only``: a channel of the config file, only shown."""
+    ``read_only``: only shown (a channel of the config file, or anyone's but an admin's)."""
 
     dense = True
 
@@ -244,8 +244,10 @@ class ChannelDialog(FormDialog):
         self.editing = existing is not None
         self.read_only = read_only
         cid = self.existing.get("id")
+        self.from_file = self.existing.get("source") == "config"
         if read_only:
-            title = f"Channel {cid} ({kind}) — from the config file, read-only"
+            whose = "from the config file, " if self.from_file else ""
+            title = f"Channel {cid} ({kind}) — {whose}read-only"
         elif self.editing:
             title = f"Edit channel {cid} ({kind})"
         else:
@@ -260,7 +262,9 @@ class ChannelDialog(FormDialog):
         """The kind's keys between identity and routing; a note on what is kept or owned."""
         if self.read_only:
             yield Static(
-                "From the config file: change it there, then reload (slamon reload).",
+                "From the config file: change it there, then reload (slamon reload)."
+                if self.from_file
+                else "Admins change alert channels.",
                 classes="form-note",
             )
         for key in self.keys:
