@@ -107,11 +107,11 @@ class AlertsScreen(TabbedTablesScreen):
     HELP_TITLE = "Alerts"
     KEYS_HELP = [
         ("1 2 3 4 5", "tabs: firing, channels, rules, silences, deliveries"),
-        ("a  m", "firing: acknowledge; silence its service (reporters, admins)"),
-        ("u", "silences: end the one under the cursor (reporters, admins)"),
+        ("a  m", "firing: acknowledge; silence its service (reporters and up)"),
+        ("u", "silences: end the one under the cursor (reporters and up)"),
         ("n", "channels: add one: pick its kind, fill its form (admins)"),
         ("e  Enter", "channels: edit (admins); the config file's open read-only"),
-        ("d", "channels: delete, after a yes (admins; not the config file's)"),
+        ("d", "channels: delete, after a yes (admins)"),
         ("t", "channels: send a test, see the receiver's answer (admins)"),
         ("Ctrl+S  Esc", "in a form: save; leave (asks if unsaved)"),
         ("r  Esc", "reload; back"),
@@ -142,6 +142,8 @@ class AlertsScreen(TabbedTablesScreen):
         self.channels: list[dict[str, Any]] = []
         self.silences: list[dict[str, Any]] = []
         self.deliveries: list[dict[str, Any]] = []
+        self.show_channel: str | None = None
+        """A channel just saved: the cursor goes to it once the list has it."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="title-row"):
@@ -274,6 +276,12 @@ class AlertsScreen(TabbedTablesScreen):
                 for c in self.channels
             ]
         )
+        ids = [str(c["id"]) for c in self.channels]
+        if self.show_channel in ids:
+            self.query_one("#channels-table", RecordTable).move_cursor(
+                row=ids.index(self.show_channel)
+            )
+            self.show_channel = None
         self.query_one("#rules-table", RecordTable).set_rows(
             [
                 (
@@ -416,6 +424,7 @@ class AlertsScreen(TabbedTablesScreen):
     def _channel_saved(self, saved: dict[str, Any] | None) -> None:
         if saved:
             self.notify(f"Alert channel {saved.get('id')} saved.", timeout=4)
+            self.show_channel = str(saved.get("id"))
             self.action_reload()
 
     def action_delete_channel(self) -> None:

@@ -204,6 +204,10 @@ async def test_an_admin_adds_edits_test_sends_and_deletes_a_channel(folder: Path
             await pilot.pause()
             assert "team-hook" in screen_text(app)
             _no_secret_on(app)
+            # The cursor is on the channel just added (ops-file sorts first).
+            await wait_until(
+                pilot, lambda: (screen.selected_channel or {}).get("id") == "team-hook", WAIT_S
+            )
             # Edit: the secrets show masked, empty; the name changes, the secrets stay.
             await _cursor_to(pilot, screen, "team-hook")
             await pilot.press("e")
