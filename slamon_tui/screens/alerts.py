@@ -439,6 +439,11 @@ class AlertsScreen(TabbedTablesScreen):
                 self._delete_channel(cid)
 
         question = f"Delete the alert channel {cid}? It gets no more alerts."
+        if c.get("pending"):
+            question += (
+                f" Its {c['pending']} queued message(s) wait for a channel of that id until"
+                " they are given up."
+            )
         self.app.push_screen(ConfirmDialog(question, "Delete"), answered)
 
     @work(group="alert-action", exit_on_error=False)

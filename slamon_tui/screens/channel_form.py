@@ -8,7 +8,8 @@ header without ":"); the rest is the daemon's to say.
 
 Secrets (webhook URLs, tokens, keys, passwords, header values) only ever come back masked.
 Editing, a secret's field starts empty with the masked value as its placeholder: left empty
-it is not sent and the daemon keeps the stored value; typed, it replaces it. The whole
+it is not sent and the daemon keeps the stored value; typed, it replaces it; "none" removes
+an optional one (headers, a token, a password). The whole
 channel is sent on each save (``alert.channel_save`` replaces it), so a cleared field goes
 back to its default. Channels the config file names open read-only: the file owns them.
 """
@@ -103,6 +104,8 @@ SECRETS = frozenset(
     {"url", "headers", "topic", "token", "bot_token", "routing_key", "api_key", "password"}
 )
 """Keys the daemon masks (its SECRET_FIELDS)."""
+OPTIONAL_SECRETS = frozenset({"headers", "token", "password"})
+"""Secrets a channel may do without: editing, "none" removes the stored one."""
 HIDDEN_WHILE_TYPED = frozenset({"token", "bot_token", "routing_key", "api_key", "password"})
 REQUIRED = frozenset(
     {"id", "url", "topic", "bot_token", "chat_id", "routing_key", "api_key", "host", "sender", "to"}
@@ -299,9 +302,10 @@ class ChannelDialog(FormDialog):
         elif key in SECRETS and self.editing:
             # Never the value: the daemon's masked text is the placeholder.
             shown = field_text(key, current) or "none"
+            keep = "kept; type to replace" + (", none removes" if key in OPTIONAL_SECRETS else "")
             control = Input(
                 "",
-                placeholder=shown if self.read_only else f"{shown}  (kept; type to replace)",
+                placeholder=shown if self.read_only else f"{shown}  ({keep})",
                 password=key in HIDDEN_WHILE_TYPED,
                 compact=True,
                 id=f"input-{key}",
@@ -348,6 +352,9 @@ class ChannelDialog(FormDialog):
                 continue  # the default; a secret while editing: kept as stored
             if key in SECRETS and MASK in text:
                 raise self.problem(key, "type the whole value (the stored one stays hidden)")
+            if key in OPTIONAL_SECRETS and self.editing and text == "none":
+                out[key] = {} if key == "headers" else None  # removed
+                continue
             out[key] = self._converted(key, text)
         return out
 

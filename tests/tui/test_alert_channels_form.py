@@ -249,6 +249,20 @@ async def test_an_admin_adds_edits_test_sends_and_deletes_a_channel(folder: Path
             assert "NOT delivered · code 500" in text and "receiver says no" in text
             await pilot.press("escape")
             await wait_until(pilot, lambda: app.screen is screen, WAIT_S)
+            # "none" removes an optional secret (the headers); the URL stays.
+            await pilot.press("e")
+            await wait_until(pilot, lambda: isinstance(app.screen, ChannelDialog), WAIT_S)
+            await type_into(pilot, "#input-headers", "none")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: app.screen is screen, WAIT_S)
+            asked = len(receiver.got)
+            await pilot.press("t")
+            await wait_until(pilot, lambda: isinstance(app.screen, SendResultDialog), WAIT_S)
+            assert len(receiver.got) == asked + 1
+            assert receiver.got[-1].path == f"/hook/{URL_SECRET}"
+            assert "x-token" not in receiver.got[-1].headers
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: app.screen is screen, WAIT_S)
             # Delete asks first; No keeps it, Yes removes it.
             await pilot.press("d")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), WAIT_S)
