@@ -1,17 +1,17 @@
 """The admin's alert-channel form (issue 11): add one of a kind, edit one, or show one read-only.
 
-One form per kind: the keys of its ``[[alert_channel]]`` (docs/alerts.md; the daemon's
-``alerts/config.py`` defines them), then the routing and pacing every kind shares. Fields are
-named after the channel's keys, so the daemon's problems (the error's ``fields``) land under
-the right one. Only what the daemon cannot judge is checked here (a number typed as text, a
-header without ":"); the rest is the daemon's to say.
+One form per kind: the keys of its ``[[alert_channel]]`` (models/channel_kinds.py, as the
+daemon's ``alerts/config.py`` defines them), then the routing and pacing every kind shares.
+Fields are named after the channel's keys, so the daemon's problems (the error's ``fields``)
+land under the right one. Only what the daemon cannot judge is checked here (a number typed
+as text, a header without ":"); the rest is the daemon's to say.
 
 Secrets (webhook URLs, tokens, keys, passwords, header values) only ever come back masked.
 Editing, a secret's field starts empty with the masked value as its placeholder: left empty
 it is not sent and the daemon keeps the stored value; typed, it replaces it; "none" removes
-an optional one (headers, a token, a password). The whole
-channel is sent on each save (``alert.channel_save`` replaces it), so a cleared field goes
-back to its default. Channels the config file names open read-only: the file owns them.
+an optional one (headers, a token, a password). The whole channel is sent on each save
+(``alert.channel_save`` replaces it), so a cleared field goes back to its default. Channels
+the config file names open read-only: the file owns them.
 """
 
 from __future__ import annotations
@@ -29,182 +29,31 @@ from textual.widgets import Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from slamon_tui.client import FeedCallError
+from slamon_tui.models.channel_kinds import (
+    CHOICES,
+    DURATIONS,
+    FLAGS,
+    HIDDEN_WHILE_TYPED,
+    KIND_NAMES,
+    KIND_PLACEHOLDERS,
+    KINDS,
+    LABELS,
+    LISTS,
+    MASK,
+    NUMBERS,
+    OPTIONAL_SECRETS,
+    REQUIRED,
+    SECRETS,
+    channel_keys,
+    duration_text,
+    parse_responders,
+    responders_text,
+)
 from slamon_tui.screens.form_dialog import FormDialog
 from slamon_tui.screens.service_form import config_text, duration_value, parse_headers, word_list
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.form_field import FormField
 from slamon_tui.widgets.marked_checkbox import MarkedCheckbox
-
-KINDS: dict[str, str] = {
-    "webhook": "JSON POST to any URL (a template over the alert's fields)",
-    "slack": "Slack incoming webhook",
-    "discord": "Discord webhook",
-    "teams": "Microsoft Teams (Workflows webhook)",
-    "mattermost": "Mattermost incoming webhook",
-    "google_chat": "Google Chat space webhook",
-    "ntfy": "ntfy topic (ntfy.sh or your own server)",
-    "telegram": "Telegram bot: a bot token and a chat id",
-    "pagerduty": "PagerDuty Events API v2: pages, resolves on recovery",
-    "opsgenie": "Opsgenie alerts: pages, closes on recovery",
-    "email": "Email over SMTP (STARTTLS, TLS or a local relay)",
-}
-"""Each kind (the channel's ``type``) and what it is, in the order offered."""
-KIND_NAMES = {
-    "slack": "Slack",
-    "discord": "Discord",
-    "teams": "Teams",
-    "mattermost": "Mattermost",
-    "google_chat": "Google Chat",
-    "telegram": "Telegram",
-    "pagerduty": "PagerDuty",
-    "opsgenie": "Opsgenie",
-}
-"""How a kind is written in a sentence (the others as their type)."""
-
-KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    "webhook": ("url", "headers", "body_template"),
-    "slack": ("url",),
-    "discord": ("url",),
-    "teams": ("url",),
-    "mattermost": ("url", "channel", "username"),
-    "google_chat": ("url",),
-    "ntfy": ("topic", "token", "base_url"),
-    "telegram": ("bot_token", "chat_id", "base_url"),
-    "pagerduty": ("routing_key", "base_url"),
-    "opsgenie": ("api_key", "responders", "base_url"),
-    "email": (
-        "host",
-        "port",
-        "security",
-        "sender",
-        "to",
-        "username",
-        "password",
-        "subject_prefix",
-        "ca_file",
-        "verify_tls",
-    ),
-}
-"""The keys only this kind has, required ones first."""
-HEAD = ("id", "name")
-TAIL = (
-    "rules",
-    "services",
-    "tags",
-    "min_severity",
-    "send_recovery",
-    "reminder_every",
-    "rate_limit",
-    "timeout",
-    "enabled",
-)
-"""Keys every kind has: identity first, routing and pacing after the kind's own."""
-
-SECRETS = frozenset(
-    {"url", "headers", "topic", "token", "bot_token", "routing_key", "api_key", "password"}
-)
-"""Keys the daemon masks (its SECRET_FIELDS)."""
-OPTIONAL_SECRETS = frozenset({"headers", "token", "password"})
-"""Secrets a channel may do without: editing, "none" removes the stored one."""
-HIDDEN_WHILE_TYPED = frozenset({"token", "bot_token", "routing_key", "api_key", "password"})
-REQUIRED = frozenset(
-    {"id", "url", "topic", "bot_token", "chat_id", "routing_key", "api_key", "host", "sender", "to"}
-)
-FLAGS = {"send_recovery": True, "enabled": True, "verify_tls": True}
-"""Checkboxes and their defaults."""
-CHOICES: dict[str, tuple[str, ...]] = {
-    "min_severity": ("info", "warning", "critical"),
-    "security": ("starttls", "tls", "none"),
-}
-LISTS = ("rules", "services", "tags", "to")
-NUMBERS = ("port", "rate_limit")
-DURATIONS = ("timeout", "reminder_every")
-MASK = "***"
-
-LABELS: dict[str, tuple[str, str]] = {
-    # key: label, placeholder
-    "id": ("Id", "kebab-case, stable: e.g. ops-slack"),
-    "name": ("Name", "display name (default: the id)"),
-    "url": ("URL", "the webhook URL (a secret: never shown again)"),
-    "headers": ("Headers", "Name: value; Other: value (values are secrets)"),
-    "body_template": ("Body template", "Jinja2 over the alert's fields (default: all of them)"),
-    "channel": ("Post to channel", "optional: instead of the webhook's own"),
-    "username": ("Username", "optional"),
-    "topic": ("Topic", "the topic (on a public server its name is the password)"),
-    "token": ("Access token", "optional, sent as Authorization: Bearer"),
-    "bot_token": ("Bot token", "from @BotFather"),
-    "chat_id": ("Chat id", "a number, or @channelname"),
-    "routing_key": ("Routing key", "the integration's Events API v2 key"),
-    "api_key": ("API key", "the API integration's key (GenieKey)"),
-    "responders": ("Responders", "type:name, comma-separated: team:ops, user:ann@example.com"),
-    "base_url": ("Server", ""),
-    "host": ("SMTP host", "e.g. smtp.example.com"),
-    "port": ("Port", "default: 587 starttls, 465 tls, 25 none"),
-    "security": ("Security", ""),
-    "sender": ("From", "the sender address"),
-    "to": ("To", "addresses, comma-separated"),
-    "password": ("Password", "optional (SMTP login)"),
-    "subject_prefix": ("Subject prefix", '(default "[slamon] ")'),
-    "ca_file": ("CA file", "optional: PEM file of a private CA, on the daemon's host"),
-    "verify_tls": ("Verify TLS", ""),
-    "rules": ("Rules", "down, reminder, incident, tls, slo_burn (default: all)"),
-    "services": ("Services", "ids or globs, comma-separated: api-* (default: all)"),
-    "tags": ("Tags", "optional: only services with one of these tags"),
-    "min_severity": ("Min severity", ""),
-    "send_recovery": ("Send recovery", ""),
-    "reminder_every": ("Remind every", "e.g. 30m, or off (default: [alerts]; paging: off)"),
-    "rate_limit": ("Rate limit", "messages a minute at most (default per kind)"),
-    "timeout": ("Timeout", "one send at most, e.g. 10s (default 10s)"),
-    "enabled": ("Enabled", ""),
-}
-KIND_PLACEHOLDERS: dict[tuple[str, str], str] = {
-    ("slack", "url"): "https://hooks.slack.com/services/…",
-    ("discord", "url"): "https://discord.com/api/webhooks/…",
-    ("teams", "url"): "the Workflows webhook URL",
-    ("mattermost", "url"): "https://chat.example.com/hooks/…",
-    ("google_chat", "url"): "https://chat.googleapis.com/v1/spaces/… (key and token)",
-    ("webhook", "url"): "where the JSON is POSTed, http:// or https://",
-    ("mattermost", "username"): "optional: post under this name",
-    ("email", "username"): "optional (SMTP login)",
-    ("ntfy", "base_url"): "default https://ntfy.sh",
-    ("telegram", "base_url"): "default https://api.telegram.org",
-    ("pagerduty", "base_url"): "default https://events.pagerduty.com",
-    ("opsgenie", "base_url"): "default https://api.opsgenie.com (EU: api.eu.opsgenie.com)",
-}
-
-
-def channel_keys(kind: str) -> tuple[str, ...]:
-    """The form's fields for ``kind``, in order."""
-    return (*HEAD, *KIND_FIELDS[kind], *TAIL)
-
-
-def responders_text(value: Any) -> str:
-    """[{"type": "team", "name": "ops"}] → "team:ops"."""
-    items = value if isinstance(value, list) else []
-    return ", ".join(
-        f"{r.get('type')}:{r.get('name') or r.get('username') or r.get('id')}"
-        for r in items
-        if isinstance(r, dict)
-    )
-
-
-def parse_responders(text: str) -> list[dict[str, str]]:
-    """ "team:ops, user:ann@example.com" → Opsgenie responders (ValueError names a bad one)."""
-    out = []
-    for item in word_list(text):
-        kind, sep, name = item.partition(":")
-        if not sep or not kind or not name:
-            raise ValueError(f'"{item}" is not "type:name" (team:ops, user:ann@example.com)')
-        out.append({"type": kind, "username" if kind == "user" else "name": name})
-    return out
-
-
-def duration_text(seconds: float) -> str:
-    """1800 → "30m", 7200 → "2h", 10 → "10s" (as the daemon parses them back)."""
-    for unit, size in (("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
 
 
 def form_words(problem: str) -> str:

@@ -28,14 +28,9 @@ from slamon_daemon.models import Role
 from slamon_daemon.targets import Request, Target, response_bytes
 from slamon_tui.app import SlamonApp, make_app
 from slamon_tui.client import FeedCallError
+from slamon_tui.models.channel_kinds import KIND_FIELDS, SECRETS, TAIL
 from slamon_tui.screens.alerts import AlertsScreen
-from slamon_tui.screens.channel_form import (
-    KIND_FIELDS,
-    SECRETS,
-    TAIL,
-    ChannelDialog,
-    ChannelKindDialog,
-)
+from slamon_tui.screens.channel_form import ChannelDialog, ChannelKindDialog
 from slamon_tui.screens.form_dialog import ConfirmDialog
 from slamon_tui.screens.send_result import SendResultDialog
 
@@ -50,7 +45,8 @@ FILE_SECRET = "file-s3cret"
 
 
 class Receiver:
-    """A webhook receiver that keeps what it got and answers ``status`` with ``body``."""
+    """A webhook receiver that keeps what it got under /hook/ and answers ``status`` with
+    ``body`` (it is also the target the daemon checks, at /health)."""
 
     def __init__(self) -> None:
         self.got: list[Request] = []
@@ -59,7 +55,8 @@ class Receiver:
         self.target = Target(self._answer)
 
     async def _answer(self, req: Request, w: asyncio.StreamWriter) -> None:
-        self.got.append(req)
+        if req.path.startswith("/hook/"):  # not the health checks of the service "api"
+            self.got.append(req)
         w.write(response_bytes(self.status, self.body))
 
 
