@@ -33,6 +33,7 @@ from slamon_tui.screens.alerts import AlertsScreen
 from slamon_tui.screens.channel_form import ChannelDialog, ChannelKindDialog
 from slamon_tui.screens.form_dialog import ConfirmDialog
 from slamon_tui.screens.send_result import SendResultDialog
+from slamon_tui.widgets.record_table import RecordTable
 
 from .helpers import screen_text, wait_until
 from .login_helpers import type_into
@@ -140,11 +141,13 @@ async def _alerts_channels(pilot, app: SlamonApp, user: str) -> AlertsScreen:  #
 
 
 async def _cursor_to(pilot, screen: AlertsScreen, cid: str) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(len(screen.channels) + 1):
-        if (screen.selected_channel or {}).get("id") == cid:
-            return
-        await pilot.press("down")
-    raise AssertionError(f"no channel row {cid}")
+    """Move the channels' cursor to ``cid`` with ↑/↓."""
+    ids = [str(c["id"]) for c in screen.channels]
+    table = screen.query_one("#channels-table", RecordTable)
+    steps = ids.index(cid) - table.cursor_row
+    for _ in range(abs(steps)):
+        await pilot.press("down" if steps > 0 else "up")
+    await wait_until(pilot, lambda: (screen.selected_channel or {}).get("id") == cid, WAIT_S)
 
 
 def _no_secret_on(app: SlamonApp) -> None:
