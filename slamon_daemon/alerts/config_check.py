@@ -107,7 +107,28 @@ def load_alert_settings(data: dict[str, Any], where: str) -> AlertSettings:
 
 def problem_lines(exc: ValidationError, where: str, data: dict[str, Any]) -> list[str]:
     """``ValidationError`` of ``AlertSettings`` as config.py-style lines."""
-    lines: list[str] = []
+    return [f"{where}: {_format_loc(loc, data)}: {msg}" for loc, msg in _problems(exc)]
+
+
+def channel_problems(exc: ValidationError) -> dict[str, str]:
+    """A channel's problems by key, for a form's fields: ``{"url": "must be an http:// …"}``.
+
+    ``exc`` comes from validating one channel (``AlertChannelConfig``). The key is the
+    channel's own (the type's tag left out); a deeper place starts the message
+    (``rules[1]: Input should be …``, ``headers.X-Token: …``)."""
+    out: dict[str, list[str]] = {}
+    for loc, msg in _problems(exc):
+        if loc and loc[0] in CHANNEL_MODELS:
+            loc = loc[1:]
+        key = str(loc[0]) if loc else "channel"
+        rest = "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in loc[1:])
+        out.setdefault(key, []).append(f"{key}{rest}: {msg}" if rest else msg)
+    return {key: "; ".join(msgs) for key, msgs in out.items()}
+
+
+def _problems(exc: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
+    """Each error's place and a sentence (pydantic's wording made the config's)."""
+    out: list[tuple[tuple[Any, ...], str]] = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
         msg = str(err["msg"])
@@ -126,8 +147,9 @@ def problem_lines(exc: ValidationError, where: str, data: dict[str, Any]) -> lis
             msg = "required key is missing"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-        lines.append(f"{where}: {_format_loc(loc, data)}: {msg}")
-    return lines
+        loc = tuple(x for x in loc if not str(x).startswith("function-"))
+        out.append((loc, msg))
+    return out
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
@@ -135,6 +157,8 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
         return sorted(AlertsConfig.model_fields)
     if loc and loc[0] == "alert_channel" and len(loc) > 2 and loc[2] in CHANNEL_MODELS:
         return sorted(CHANNEL_MODELS[loc[2]].model_fields)
+    if loc and loc[0] in CHANNEL_MODELS:  # one channel (alert.channel_save)
+        return sorted(CHANNEL_MODELS[loc[0]].model_fields)
     return sorted(AlertSettings.model_fields)
 
 

@@ -28,16 +28,24 @@ def to_record(cfg: ChannelConfig, box: SecretBox) -> tuple[str, str]:
     """``(config_json, secrets_json)`` of a channel, its secrets sealed."""
     data = cfg.model_dump(mode="json", exclude=set(cfg.SECRET_FIELDS))
     secrets: dict[str, Any] = {}
+    for name, value in secret_values(cfg).items():
+        plain = json.dumps(value) if isinstance(value, dict) else value
+        secrets[name] = box.seal(plain, _context(cfg.id, name))
+    return json.dumps(data, sort_keys=True), json.dumps(secrets, sort_keys=True)
+
+
+def secret_values(cfg: ChannelConfig) -> dict[str, Any]:
+    """The channel's secrets that are set, in clear (webhook headers as a dict of str)."""
+    out: dict[str, Any] = {}
     for name in cfg.SECRET_FIELDS:
         value = getattr(cfg, name)
         if value is None:
             continue
         if isinstance(value, dict):  # webhook headers: {name: SecretStr}
-            plain = json.dumps({k: v.get_secret_value() for k, v in value.items()})
+            out[name] = {k: v.get_secret_value() for k, v in value.items()}
         else:
-            plain = value.get_secret_value()
-        secrets[name] = box.seal(plain, _context(cfg.id, name))
-    return json.dumps(data, sort_keys=True), json.dumps(secrets, sort_keys=True)
+            out[name] = value.get_secret_value()
+    return out
 
 
 def from_record(config_json: str, secrets_json: str, box: SecretBox) -> ChannelConfig:

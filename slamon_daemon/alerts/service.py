@@ -42,13 +42,13 @@ from . import messages
 from .channels import Channel, build_channel
 from .channels.http import alert_http_client
 from .config import AlertChannelConfig, AlertSettings, ChannelConfig
-from .config_check import load_alert_settings, problem_lines
+from .config_check import channel_problems, load_alert_settings, problem_lines
 from .core import Changes, DownService, UnknownAlert
 from .engine import AlertEngine
 from .model import DeliveryResult, Rule, Severity
 from .outbox import DeliveryAttempt, DeliveryPolicy, OutboxDeliverer
 from .persist import StoreOutbox, alert_row, alert_state, outbox_row, silence
-from .records import from_record, public_view, to_record
+from .records import from_record, public_view, secret_values, to_record
 from .secretbox import SecretBox, SecretBoxError, load_or_create_key
 from .state import AlertState, IncidentEvent, ServiceInfo
 
@@ -620,23 +620,31 @@ class AlertingService:
 
     async def save_channel(self, data: dict[str, Any], by: str) -> dict[str, Any]:
         """Add or replace an admin channel (the file's channels are changed in the file).
+        Replacing one of the same type, a secret left out keeps its stored value (a form
+        shows secrets masked and sends only those retyped).
 
         Raises:
-            InvalidParams: the channel is not valid (what was wrong, secrets never echoed).
+            InvalidParams: the channel is not valid (what was wrong by key, secrets never
+                echoed).
             Forbidden: the config file names this channel.
             SecretBoxError: the key file is unusable.
         """
+        stored = self.channels.get(str(data.get("id")))
+        if stored is not None and stored.source == "config":
+            raise Forbidden(
+                f"alert channel {stored.config.id!r} comes from the config file; change it there"
+            )
+        if stored is not None and stored.config.type == data.get("type"):
+            data = {**secret_values(stored.config), **data}
         try:
             cfg = _CHANNEL.validate_python(data)
         except ValidationError as exc:
             lines = problem_lines(exc, "channel", {"channel": data})
             raise InvalidParams(
-                "; ".join(line.removeprefix("channel: ") for line in lines)
+                "; ".join(line.removeprefix("channel: ") for line in lines),
+                channel_problems(exc),
             ) from None
         assert isinstance(cfg, ChannelConfig)
-        current = self.channels.get(cfg.id)
-        if current is not None and current.source == "config":
-            raise Forbidden(f"alert channel {cfg.id!r} comes from the config file; change it there")
         await self.store.save_channel_row(self._row(cfg, "admin", by, self.box()), self.clock.now())
         configs = {cid: (e.config, e.source) for cid, e in self.channels.items()}
         configs[cfg.id] = (cfg, "admin")

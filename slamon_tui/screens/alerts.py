@@ -1,7 +1,9 @@
 """The Alerts screen (issue 11): firing alerts with their ack and silence state, channels with
 test-send (admins), the rules each channel gets, silences, and the delivery log with failures
 first. Keys act on the row under the cursor: ``a`` acknowledges, ``m`` silences the alert's
-service, ``t`` sends a test through a channel, ``u`` ends a silence; ``r`` reloads.
+service, ``u`` ends a silence; ``r`` reloads. On the channels tab admins add (``n``), edit
+(``e`` or Enter), delete (``d``, after a yes) and test-send (``t``) channels; channels the
+config file names open read-only (the file owns them), for everyone with Enter.
 
 Also here: ``SilenceDialog``, the form behind ``m`` (here and on the dashboard).
 """
@@ -11,17 +13,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from slamon_tui.client import FeedCallError, FeedClientError
 from slamon_tui.identity import Identity
 from slamon_tui.messages import IdentityChanged
-from slamon_tui.screens.form_dialog import FormDialog
+from slamon_tui.screens.channel_form import ChannelDialog, ChannelKindDialog
+from slamon_tui.screens.form_dialog import ConfirmDialog, FormDialog
+from slamon_tui.screens.send_result import SendResultDialog
 from slamon_tui.screens.tabbed import TabbedTablesScreen
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.form_field import FormField
@@ -31,7 +35,7 @@ from slamon_tui.widgets.record_table import RecordTable
 TABS = ("firing", "channels", "rules", "silences", "deliveries")
 TAB_ACTIONS = {
     "firing": {"ack", "silence"},
-    "channels": {"test"},
+    "channels": {"test", "new_channel", "edit_channel", "delete_channel"},
     "silences": {"unsilence"},
 }
 
@@ -100,6 +104,18 @@ class AlertsScreen(TabbedTablesScreen):
     """Alerts, channels, rules, silences and deliveries, in tabs."""
 
     DEFAULT_TAB = "firing"
+    HELP_TITLE = "Alerts"
+    KEYS_HELP = [
+        ("1 2 3 4 5", "tabs: firing, channels, rules, silences, deliveries"),
+        ("a  m", "firing: acknowledge; silence its service (reporters and up)"),
+        ("u", "silences: end the one under the cursor (reporters and up)"),
+        ("n", "channels: add one: pick its kind, fill its form (admins)"),
+        ("e  Enter", "channels: edit (admins); the config file's open read-only"),
+        ("d", "channels: delete, after a yes (admins)"),
+        ("t", "channels: send a test, see the receiver's answer (admins)"),
+        ("Ctrl+S  Esc", "in a form: save; leave (asks if unsaved)"),
+        ("r  Esc", "reload; back"),
+    ]
 
     BINDINGS = [
         Binding("escape", "back", "Back", key_display="Esc"),
@@ -110,6 +126,9 @@ class AlertsScreen(TabbedTablesScreen):
         Binding("5", "tab('deliveries')", "Deliveries", show=False),
         Binding("a", "ack", "Acknowledge"),
         Binding("m", "silence", "Silence"),
+        Binding("n", "new_channel", "New channel"),
+        Binding("e", "edit_channel", "Edit"),
+        Binding("d", "delete_channel", "Delete"),
         Binding("t", "test", "Test-send"),
         Binding("u", "unsilence", "End silence"),
         Binding("r", "reload", "Reload"),
@@ -123,6 +142,8 @@ class AlertsScreen(TabbedTablesScreen):
         self.channels: list[dict[str, Any]] = []
         self.silences: list[dict[str, Any]] = []
         self.deliveries: list[dict[str, Any]] = []
+        self.show_channel: str | None = None
+        """A channel just saved: the cursor goes to it once the list has it."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="title-row"):
@@ -136,7 +157,7 @@ class AlertsScreen(TabbedTablesScreen):
                 )
             with TabPane("2 Channels", id="channels"):
                 yield RecordTable(
-                    "Id", "Type", "From", "Target", "Pending", "Health", id="channels-table"
+                    "Id", "Type", "From", "Health", "Queue", "Target", id="channels-table"
                 )
             with TabPane("3 Rules", id="rules"):
                 yield RecordTable(
@@ -174,6 +195,10 @@ class AlertsScreen(TabbedTablesScreen):
     def selected_alert(self) -> dict[str, Any] | None:
         return self._selected("firing", self.alerts, "alert_id")
 
+    @property
+    def selected_channel(self) -> dict[str, Any] | None:
+        return self._selected("channels", self.channels, "id")
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Each key on its tab, for the roles that may use it."""
         for tab, actions in TAB_ACTIONS.items():
@@ -181,8 +206,11 @@ class AlertsScreen(TabbedTablesScreen):
                 return False
         if action in ("ack", "silence", "unsilence"):
             return self.identity.allows("reporter")
-        if action == "test":
+        if action in ("test", "new_channel"):
             return self.identity.allows("admin")
+        if action in ("edit_channel", "delete_channel"):
+            c = self.selected_channel
+            return self.identity.allows("admin") and c is not None and c.get("source") != "config"
         return True
 
     def on_identity_changed(self, message: IdentityChanged) -> None:
@@ -239,15 +267,21 @@ class AlertsScreen(TabbedTablesScreen):
                     [
                         str(c["id"]),
                         str(c.get("type")),
-                        str(c.get("source")),
-                        str(c.get("target")),
-                        str(c.get("pending", 0)),
+                        "config file" if c.get("source") == "config" else "admin",
                         f"FAILING: {c.get('last_error')}" if c.get("failing") else "ok",
+                        str(c.get("pending", 0)),
+                        str(c.get("target")),
                     ],
                 )
                 for c in self.channels
             ]
         )
+        ids = [str(c["id"]) for c in self.channels]
+        if self.show_channel in ids:
+            self.query_one("#channels-table", RecordTable).move_cursor(
+                row=ids.index(self.show_channel)
+            )
+            self.show_channel = None
         self.query_one("#rules-table", RecordTable).set_rows(
             [
                 (
@@ -354,14 +388,70 @@ class AlertsScreen(TabbedTablesScreen):
         except (FeedCallError, FeedClientError) as exc:
             self.notify(f"Test not sent: {getattr(exc, 'message', exc)}", severity="error")
             return
-        code = "—" if r.get("code") is None else r.get("code")
-        answer = f" — the receiver answered: {r['answer']}" if r.get("answer") else ""
-        if r.get("ok"):
-            self.notify(f"{c['id']}: delivered (code {code}){answer}", timeout=6)
+        self.app.push_screen(SendResultDialog(str(c["id"]), r))
+        self.action_reload()
+
+    # --- channels (admins) ---------------------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#channels-table")
+    def _channel_enter(self) -> None:
+        """Enter: edit a channel the feed added (admins); otherwise show it read-only."""
+        c = self.selected_channel
+        if c is None:
+            return
+        if self.check_action("edit_channel", ()):
+            self.action_edit_channel()
         else:
-            self.notify(
-                f"{c['id']}: NOT delivered (code {code}, {r.get('error')}){answer}",
-                severity="error",
-                timeout=8,
+            self.app.push_screen(ChannelDialog(self._call, str(c.get("type")), c, read_only=True))
+
+    def action_new_channel(self) -> None:
+        """Pick a kind, then fill its form."""
+
+        def picked(kind: str | None) -> None:
+            if kind:
+                self.app.push_screen(ChannelDialog(self._call, kind), self._channel_saved)
+
+        self.app.push_screen(ChannelKindDialog(), picked)
+
+    def action_edit_channel(self) -> None:
+        """Edit the channel under the cursor (one the feed added)."""
+        c = self.selected_channel
+        if c is not None and c.get("source") != "config":
+            self.app.push_screen(
+                ChannelDialog(self._call, str(c.get("type")), c), self._channel_saved
             )
+
+    def _channel_saved(self, saved: dict[str, Any] | None) -> None:
+        if saved:
+            self.notify(f"Alert channel {saved.get('id')} saved.", timeout=4)
+            self.show_channel = str(saved.get("id"))
+            self.action_reload()
+
+    def action_delete_channel(self) -> None:
+        """Delete the channel under the cursor, after a yes."""
+        c = self.selected_channel
+        if c is None or c.get("source") == "config":
+            return
+        cid = str(c["id"])
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete_channel(cid)
+
+        question = f"Delete the alert channel {cid}? It gets no more alerts."
+        if c.get("pending"):
+            question += (
+                f" Its {c['pending']} queued message(s) wait for a channel of that id until"
+                " they are given up."
+            )
+        self.app.push_screen(ConfirmDialog(question, "Delete"), answered)
+
+    @work(group="alert-action", exit_on_error=False)
+    async def _delete_channel(self, cid: str) -> None:
+        try:
+            await self._call("alert.channel_delete", {"id": cid})
+        except (FeedCallError, FeedClientError) as exc:
+            self.notify(f"Not deleted: {getattr(exc, 'message', exc)}", severity="error")
+            return
+        self.notify(f"Alert channel {cid} deleted.", timeout=4)
         self.action_reload()

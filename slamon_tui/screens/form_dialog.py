@@ -43,6 +43,9 @@ class FormDialog(ModalScreen[Any]):
     """No blank line between fields (long forms at 24 lines)."""
     CHROME_LINES = 6
     """Lines of the box that are not the fields: borders, problem line, buttons."""
+    read_only = False
+    """Only shown (e.g. what the config file defines): no Save, Esc closes, the body takes
+    the focus so ↑/↓ scroll it. Subclasses disable their controls."""
 
     def __init__(self, call: FeedCall, title: str) -> None:
         super().__init__()
@@ -66,15 +69,19 @@ class FormDialog(ModalScreen[Any]):
         """The fields, the general problem line, Save / Cancel and the keys."""
         with Vertical(classes="form-box -dense" if self.dense else "form-box") as box:
             box.border_title = self._title
-            box.border_subtitle = "Enter saves · Esc cancels"
+            box.border_subtitle = "Esc closes" if self.read_only else "Enter saves · Esc cancels"
             with VerticalScroll(classes="form-body"):
                 yield from self.form_fields()
             error = Static("", id="form-error")
             error.display = False
             yield error
             with Horizontal(classes="form-buttons"):
-                yield Button(self.save_label, variant="primary", id="form-save", compact=True)
-                yield Button("Cancel", id="form-cancel", compact=True)
+                save = Button(self.save_label, variant="primary", id="form-save", compact=True)
+                save.display = not self.read_only
+                yield save
+                yield Button(
+                    "Close" if self.read_only else "Cancel", id="form-cancel", compact=True
+                )
 
     def on_resize(self) -> None:
         """The fields scroll when the box would not fit: the buttons stay on screen."""
@@ -83,6 +90,8 @@ class FormDialog(ModalScreen[Any]):
 
     def on_mount(self) -> None:
         """Start in the first field that takes input; remember what the fields hold."""
+        if self.read_only:
+            self.query_one(".form-body", VerticalScroll).focus()
         for field in self.query(FormField):
             if field.control.focusable and not field.control.disabled:
                 field.control.focus()
@@ -102,6 +111,10 @@ class FormDialog(ModalScreen[Any]):
     def dirty(self) -> bool:
         """Whether a field holds something other than what the form opened with."""
         return self._values() != getattr(self, "_opened_with", {})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Nothing to save in a form that is only shown."""
+        return not (action == "save" and self.read_only)
 
     # --- values and problems -----------------------------------------------------------------
 
@@ -195,7 +208,7 @@ class FormDialog(ModalScreen[Any]):
     @work(exclusive=True, group="form", exit_on_error=False)
     async def action_save(self) -> None:
         """Save: local checks, then the daemon; close on success, show problems otherwise."""
-        if self.busy:
+        if self.busy or self.read_only:
             return
         self.busy = True
         button = self.query_one("#form-save", Button)

@@ -30,7 +30,7 @@ APP_KEYS: list[tuple[str, str]] = [
     ("I", "incidents: active, past, search"),
     ("S", "SLA report by month"),
     ("A", "admin: users, services, maintenance, audit log (admins)"),
-    ("!", "alerts: firing, channels (test-send), rules, silences, deliveries"),
+    ("!", "alerts: firing, channels (add, edit, test-send), rules, silences, deliveries"),
     ("O", "nodes of a cluster: region, heartbeat, leases, health, why one is sick"),
     ("L  Ctrl+L", "log in / log out (the login is cached until it expires)"),
     ("r", "resync now (or reconnect at once)"),

@@ -7,6 +7,7 @@ shows "✓" when ticked and an empty box when not.
 
 from __future__ import annotations
 
+from textual.content import Content
 from textual.widgets import Checkbox
 
 
@@ -16,3 +17,10 @@ class MarkedCheckbox(Checkbox):
     @property
     def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802 - Textual reads it by name
         return "✓" if self.value else " "
+
+    def render(self) -> Content:
+        """The box alone when there is no label: Textual pads even an empty label with two
+        spaces its width leaves out, which cut the box to "▐✓…" in the forms."""
+        if not self.label:
+            return self._button
+        return super().render()

@@ -92,12 +92,46 @@ def make_alert(
     }
 
 
+LISTED_ONLY = (
+    "source",
+    "target",
+    "pending",
+    "failed",
+    "delivered",
+    "last_error",
+    "failing",
+    "last_attempt_at",
+)
+"""Keys alert.channels adds to a channel's settings (alert.channel_save answers without)."""
+URL_KINDS = ("webhook", "slack", "discord", "teams", "mattermost", "google_chat")
+
+
+def masked_url(url: str) -> str:
+    """The daemon's mask: scheme, host and the first path segment, then ***."""
+    scheme, _, rest = url.partition("://")
+    host, _, path = rest.partition("/")
+    first = path.split("/", 1)[0]
+    return f"{scheme}://{host}/{first + '/' if first else ''}***"
+
+
+def saved_channel(data: dict[str, Any]) -> dict[str, Any]:
+    """What alert.channel_save answers: the settings, secrets masked (webhooks only here)."""
+    base = make_channel(str(data["id"]))
+    out = {k: v for k, v in base.items() if k not in LISTED_ONLY}
+    out.update({k: v for k, v in data.items() if k not in ("url", "headers")})
+    out["url"] = masked_url(str(data["url"]))
+    out["headers"] = {k: "***" for k in data.get("headers") or {}}
+    return out
+
+
 class FakeAlerts:
     """State of the fake's alerts; ``answer`` replies to alert.* (None for other methods)."""
 
     def __init__(self, daemon: FakeDaemon) -> None:
         self.daemon = daemon
         self.channels = [make_channel("ops")]
+        self.secrets: dict[str, dict[str, Any]] = {}
+        """Channels saved over the fake: their secrets in clear (never answered)."""
         self.acks: dict[str, str] = {}
         self.silences: list[dict[str, Any]] = []
         self.deliveries: list[dict[str, Any]] = [
@@ -235,4 +269,53 @@ class FakeAlerts:
                     request.id, ErrorCode.NOT_FOUND, f"no alert channel {p.get('id')!r}"
                 )
             return protocol.reply(request.id, {"id": p["id"], **self.test_answer})
+        if m == "alert.channel_save":
+            return self._save_channel(request)
+        if m == "alert.channel_delete":
+            c = next((x for x in self.channels if x["id"] == p.get("id")), None)
+            if c is None:
+                return protocol.error_reply(
+                    request.id, ErrorCode.NOT_FOUND, f"no alert channel {p.get('id')!r}"
+                )
+            if c["source"] == "config":
+                problem = f"alert channel {c['id']!r} comes from the config file; remove it there"
+                return protocol.error_reply(request.id, ErrorCode.FORBIDDEN, problem)
+            self.channels.remove(c)
+            self.secrets.pop(c["id"], None)
+            return protocol.reply(request.id, {"id": c["id"], "deleted": True})
         return protocol.error_reply(request.id, ErrorCode.UNKNOWN_METHOD, f"{m} is not faked")
+
+    def _save_channel(self, request: protocol.Request) -> dict[str, Any]:
+        """Webhook-like kinds only: the URL checked, secrets kept when left out."""
+        data = request.params.get("channel")
+        if not isinstance(data, dict):
+            problem = '"channel" is required: a table like [[alert_channel]] (id, type, url ...)'
+            return protocol.error_reply(request.id, ErrorCode.INVALID_PARAMS, problem)
+        current = next((c for c in self.channels if c["id"] == data.get("id")), None)
+        if current is not None and current["source"] == "config":
+            problem = f"alert channel {current['id']!r} comes from the config file; change it there"
+            return protocol.error_reply(request.id, ErrorCode.FORBIDDEN, problem)
+        kind = data.get("type")
+        if current is not None and current["type"] == kind:
+            data = {**self.secrets.get(current["id"], {}), **data}
+        problems: dict[str, str] = {}
+        if kind not in URL_KINDS:
+            problems["type"] = f"unknown channel type {kind!r} (the fake knows {URL_KINDS})"
+        url = data.get("url")
+        if not isinstance(url, str):
+            problems["url"] = "required key is missing"
+        elif not url.startswith(("http://", "https://")):
+            problems["url"] = "must be an http:// or https:// URL with a host"
+        if problems:
+            message = "; ".join(f"{kind}.{k}: {v}" for k, v in problems.items())
+            return protocol.error_reply(request.id, ErrorCode.INVALID_PARAMS, message, problems)
+        saved = saved_channel(data)
+        self.secrets[saved["id"]] = {k: data[k] for k in ("url", "headers") if k in data}
+        listed = {
+            **make_channel(saved["id"]),
+            **saved,
+            "source": "admin",
+            "target": saved["url"],
+        }
+        self.channels = [c for c in self.channels if c["id"] != saved["id"]] + [listed]
+        return protocol.reply(request.id, saved)

@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from slamon_tui.app import SlamonApp
 from slamon_tui.screens.alerts import AlertsScreen, SilenceDialog
+from slamon_tui.screens.send_result import SendResultDialog
 
 from .fake_alerts import make_channel
 from .fake_daemon import FakeDaemon
@@ -101,9 +102,13 @@ async def test_the_alerts_screen(users: FakeDaemon) -> None:
         await pilot.pause()
         assert "http://127.0.0.1/hook/***" in screen_text(app)
         await pilot.press("t")
-        await wait_until(pilot, lambda: any("hello from the hook" in n for n in notes(app)))
+        await wait_until(pilot, lambda: isinstance(app.screen, SendResultDialog))
+        assert "hello from the hook" in screen_text(app)
+        assert "✓ delivered · code 200" in screen_text(app)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen)
         await pilot.press("3")
-        await pilot.pause()
+        await wait_until(pilot, lambda: screen.tab == "rules")
         assert "down, reminder, incident, tls, slo_burn" in screen_text(app)
         await pilot.press("5")
         await pilot.pause()

@@ -251,6 +251,8 @@ async def script(run: Run) -> None:
     await run.call("rita", "alerts", "alert.list", {})
     await run.call("rita", "unsilence", "alert.unsilence", {"id": muted["id"]})
     await run.call("rita", "test-send", "alert.channel_test", {"id": "ops"})
+    hook = {"id": "team-hook", "type": "webhook", "url": "http://127.0.0.1:9/hook/abc"}
+    await run.call("rita", "save channel", "alert.channel_save", {"channel": hook})
 
     # A viewer who logged in: no editing, no updates.
     await run.log_in("victor")
@@ -266,6 +268,19 @@ async def script(run: Run) -> None:
     await run.call("alice", "audit", "audit.list", {"limit": 10})
     await run.call("alice", "test-send", "alert.channel_test", {"id": "ops"})
     await run.call("alice", "test-send unknown", "alert.channel_test", {"id": "nope"})
+    # Channels (the TUI's form): added, edited with its secrets left out, refused.
+    with_secrets = {**hook, "headers": {"X-Token": "t0ken"}}
+    await run.call("alice", "add channel", "alert.channel_save", {"channel": with_secrets})
+    edit = {"id": "team-hook", "type": "webhook", "name": "Team", "rules": ["down"]}
+    await run.call("alice", "edit channel", "alert.channel_save", {"channel": edit})
+    bad = {"id": "other", "type": "webhook", "url": "ftp://nowhere"}
+    await run.call("alice", "bad channel", "alert.channel_save", {"channel": bad})
+    mine = {"id": "ops", "type": "webhook", "url": "http://127.0.0.1:9/h"}
+    await run.call("alice", "change the file's", "alert.channel_save", {"channel": mine})
+    await run.call("alice", "channels", "alert.channels", {})
+    await run.call("alice", "delete the file's", "alert.channel_delete", {"id": "ops"})
+    await run.call("alice", "delete channel", "alert.channel_delete", {"id": "team-hook"})
+    await run.call("alice", "delete again", "alert.channel_delete", {"id": "team-hook"})
     refresh = {"refresh_token": login["refresh_token"]}
     fresh = await run.call("alice", "refresh", "auth.refresh", refresh)
     assert isinstance(fresh, dict)
@@ -414,3 +429,7 @@ async def test_the_fake_daemon_answers_like_the_real_one(folder: Path) -> None:
     assert real["victor: editing (presence.set)"][:2] == ("error", "forbidden")
     assert real["anon: viewer creates (incident.create)"][:2] == ("error", "forbidden")
     assert {"anon: incident event, created", "anon: presence event, set"} <= set(real_events)
+    assert real["alice: bad channel (alert.channel_save)"][:2] == ("error", "invalid_params")
+    assert real["alice: change the file's (alert.channel_save)"][:2] == ("error", "forbidden")
+    assert real["rita: save channel (alert.channel_save)"][:2] == ("error", "forbidden")
+    assert real["alice: edit channel (alert.channel_save)"][0] == "result"  # the URL kept
