@@ -160,7 +160,8 @@ async def test_a_receiver_answering_500_gets_the_message_again(tmp_path: Path) -
             sw.up = False
             await until(lambda: len(rx.requests) >= 3)
             first, second, third = events(rx)[:3]
-            assert first["key"] == second["key"] == third["key"]  # the same notification
+            keys = [(e.get("event"), e.get("key")) for e in events(rx)]
+            assert first["key"] == second["key"] == third["key"], keys  # the same notification
             log: list[dict[str, Any]] = []
 
             async def recorded() -> bool:  # the receiver answers before the daemon records
@@ -169,7 +170,7 @@ async def test_a_receiver_answering_500_gets_the_message_again(tmp_path: Path) -
                 return len(log) >= 3
 
             await until(recorded)
-            assert [x["code"] for x in log] == [500, 500, 200]  # failures first
+            assert [x["code"] for x in log] == [500, 500, 200], log  # failures first
             assert log[0]["answer"] == "boom" and log[-1]["status"] == "delivered"
         finally:
             await d.stop()
