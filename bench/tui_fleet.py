@@ -10,8 +10,14 @@ headless in this process (Textual's run_test at ``--size``) and prints: seconds 
 full screen, the TUI's CPU per second while it follows the checks, the list lines drawn per
 second against the check events received, and the time per cursor key.
 
-Figures are this process's own (the daemon and the target run elsewhere); tests never read
-them.
+``python bench/tui_fleet.py tmux --services 1000 --size 300x80`` does the same, then runs the
+real TUI (``slamon --socket``) in a detached tmux session of ``--size`` and measures it from
+outside, as a user sees it: seconds from launch until the list's rows are on the pane
+(``tmux capture-pane``), the TUI process's CPU from /proc over ``--seconds``, and the time from
+``tmux send-keys j`` (or ``k``) until the cursor mark (▸) is on another row of the pane, one key
+at a time, ``--keys`` samples (p50/p90).
+
+Figures are the TUI's own (the daemon and the target run elsewhere); tests never read them.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench._common import free_port, print_machine  # noqa: E402
+from bench._common import cpu_seconds, free_port, print_machine, quantile  # noqa: E402
 
 
 def write_config(folder: Path, services: int, down: int, groups: int, interval: float) -> Path:
@@ -90,6 +96,11 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
             p.kill()
 
 
+def print_load(when: str) -> None:
+    one, five, fifteen = os.getloadavg()
+    print(f"load average {when}: {one:.2f}, {five:.2f}, {fifteen:.2f}", flush=True)
+
+
 def cpu_s() -> float:
     t = os.times()
     return t.user + t.system
@@ -117,14 +128,14 @@ async def measure(socket: Path, services: int, size: tuple[int, int], seconds: f
         first = time.monotonic() - t0
         print(f"first full screen: {first:.2f} s after start ({services} services, {size})")
 
-        broadcast = app.broadcast
+        broadcast_events = app.broadcast_events
 
-        def counted(message: FeedMessage) -> None:
+        def counted(messages: list[FeedMessage]) -> None:
             nonlocal checks
-            checks += isinstance(message, CheckEvent)
-            broadcast(message)
+            checks += sum(isinstance(m, CheckEvent) for m in messages)
+            broadcast_events(messages)
 
-        app.broadcast = counted  # type: ignore[method-assign]
+        app.broadcast_events = counted  # type: ignore[method-assign]
         table = board.table
         t_steady = time.monotonic()
         while any(x.status == "unknown" for x in board.model.services.values()):
@@ -176,9 +187,108 @@ async def measure(socket: Path, services: int, size: tuple[int, int], seconds: f
         )
 
 
+def _pane(session: str) -> list[str]:
+    out = subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=False
+    )
+    return out.stdout.splitlines()
+
+
+def _cursor_row(lines: list[str]) -> tuple[int, str] | None:
+    """(pane line, text) of the row with the cursor mark, or None."""
+    for i, line in enumerate(lines):
+        if "▸" in line and ("Service " in line or "Broken " in line):
+            return i, line
+    return None
+
+
+def _tui_pid(session: str) -> int:
+    out = subprocess.run(
+        ["tmux", "display-message", "-p", "-t", session, "#{pane_pid}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout.strip())
+
+
+def measure_tmux(
+    folder: Path, services: int, size: tuple[int, int], seconds: float, keys: int
+) -> None:
+    """The real TUI in a detached tmux session, measured from outside (see the docstring)."""
+    session = f"slamon-bench-{os.getpid()}"
+    env_dir = folder / "xdg"
+    env_dir.mkdir(exist_ok=True)
+    slamon = Path(sys.executable).with_name("slamon")
+    command = (
+        f"exec env XDG_STATE_HOME={env_dir} XDG_CACHE_HOME={env_dir} TERM=xterm-256color"
+        f" {slamon} --socket {folder / 'slamon.sock'}"
+    )
+    w, h = size
+    t0 = time.monotonic()
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", str(w), "-y", str(h), command],
+        check=True,
+    )
+    try:
+        pid = _tui_pid(session)
+        rows_needed = 3 if h < 30 else 10
+        first = None
+        while time.monotonic() - t0 < 120:
+            lines = _pane(session)
+            rows = sum(1 for x in lines if "Service 0" in x or "Broken 0" in x)
+            if rows >= rows_needed and _cursor_row(lines) is not None:
+                first = time.monotonic() - t0
+                break
+            time.sleep(0.01)
+        print(
+            f"tmux {w}x{h}: first paint (rows on the pane) {first if first is None else round(first, 2)} s"
+        )
+        t_steady = time.monotonic()
+        while any("no data yet" in x for x in _pane(session)):
+            time.sleep(0.5)  # the first checks change every status: not steady yet
+            if time.monotonic() - t_steady > 180:
+                break
+        time.sleep(2)
+        c0, t1 = cpu_seconds(pid), time.monotonic()
+        time.sleep(seconds)
+        cpu = (cpu_seconds(pid) - c0) / (time.monotonic() - t1)
+        print(f"tmux {w}x{h}: TUI CPU {cpu * 100:.1f}% of a core over {seconds:.0f} s")
+        samples: list[float] = []
+        misses = 0
+        key = "j"
+        for n in range(keys):
+            before = _cursor_row(_pane(session))
+            if before is not None and before[0] >= h - 8:
+                key = "k"
+            elif before is not None and before[0] <= 12:
+                key = "j"
+            ts = time.monotonic()
+            subprocess.run(["tmux", "send-keys", "-t", session, key], check=True)
+            while True:
+                now = _cursor_row(_pane(session))
+                if now is not None and before is not None and now[0] != before[0]:
+                    samples.append(time.monotonic() - ts)
+                    break
+                if time.monotonic() - ts > 5:
+                    misses += 1
+                    break
+            time.sleep(0.05 + (n % 7) * 0.013)  # keys apart, at varied phases of the checks
+        if samples:
+            print(
+                f"tmux {w}x{h}: key to screen over {len(samples)} keys:"
+                f" p50 {quantile(samples, 0.5) * 1000:.0f} ms, p90 {quantile(samples, 0.9) * 1000:.0f} ms,"
+                f" max {max(samples) * 1000:.0f} ms; {misses} not seen within 5 s"
+            )
+        else:
+            print(f"tmux {w}x{h}: no key seen to move the cursor ({misses} tries)")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("mode", choices=["serve", "measure"])
+    ap.add_argument("mode", choices=["serve", "measure", "tmux"])
     ap.add_argument("--services", type=int, default=1000)
     ap.add_argument("--down", type=int, default=3)
     ap.add_argument("--groups", type=int, default=0)
@@ -186,6 +296,7 @@ def main() -> int:
     ap.add_argument("--dir", type=Path)
     ap.add_argument("--size", default="300x80")
     ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--keys", type=int, default=100, help="tmux: keys sent one at a time")
     args = ap.parse_args()
     folder = args.dir or Path(tempfile.mkdtemp(prefix="slamon-fleet-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -199,10 +310,18 @@ def main() -> int:
         if args.mode == "serve":
             print(f"ready: slamon --noc --socket {folder / 'slamon.sock'}", flush=True)
             signal.sigwait({signal.SIGTERM, signal.SIGINT})
+        elif args.mode == "tmux":
+            print_machine()
+            w, h = (int(x) for x in args.size.split("x"))
+            print_load("at start")
+            measure_tmux(folder, args.services, (w, h), args.seconds, args.keys)
+            print_load("at the end")
         else:
             print_machine()
             w, h = (int(x) for x in args.size.split("x"))
+            print_load("at start")
             asyncio.run(measure(folder / "slamon.sock", args.services, (w, h), args.seconds))
+            print_load("at the end")
     finally:
         stop(procs)
     return 0

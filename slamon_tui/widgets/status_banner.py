@@ -63,7 +63,10 @@ class StatusBanner(Static):
             self._show()
 
     def set_status(self, status: str, since: str | None = None, counts: str | None = None) -> None:
-        """Show ``status`` (an overall ServiceStatus value), when it began and the counts."""
+        """Show ``status`` (an overall ServiceStatus value), when it began and the counts
+        (nothing is redrawn when all three are as shown)."""
+        if (status, since) == (self.status, self.since) and counts in (None, self.counts):
+            return
         self.status, self.since = status, since
         if counts is not None:
             self.counts = counts
@@ -108,7 +111,7 @@ class StatusBanner(Static):
             text = Text(f"⚠ {NOT_LIVE} — last known: {overall_text(self.status)}")
             when = self.last_live.strftime("%H:%M:%S UTC") if self.last_live else "?"
             text.append(f"\n{self.counts} · as of {when} · reconnecting…", style="not bold")
-            self.update(text)
+            self.update(text, layout=False)
             return
         self.remove_class("-stale")
         self.add_class(f"-{self.status}" if f"-{self.status}" in _STATUS_CLASSES else "-unknown")
@@ -118,7 +121,7 @@ class StatusBanner(Static):
             text.append(f"  ·  {when}", style="not bold")
         if self.counts:
             text.append(f"\n{self.counts}", style="not bold")
-        self.update(text)
+        self.update(text, layout=False)  # its height is the CSS's (3; a class changes it)
 
     def set_waiting(self, text: str) -> None:
         """Show a line in place of a status (before the first snapshot)."""
