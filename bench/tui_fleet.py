@@ -213,16 +213,21 @@ def _tui_pid(session: str) -> int:
 
 
 def measure_tmux(
-    folder: Path, services: int, size: tuple[int, int], seconds: float, keys: int
+    folder: Path,
+    services: int,
+    size: tuple[int, int],
+    seconds: float,
+    keys: int,
+    tui_root: Path | None = None,
 ) -> None:
     """The real TUI in a detached tmux session, measured from outside (see the docstring)."""
     session = f"slamon-bench-{os.getpid()}"
     env_dir = folder / "xdg"
     env_dir.mkdir(exist_ok=True)
-    slamon = Path(sys.executable).with_name("slamon")
+    root = tui_root or HERE.parent  # another checkout's TUI: a before/after in one run
     command = (
         f"exec env XDG_STATE_HOME={env_dir} XDG_CACHE_HOME={env_dir} TERM=xterm-256color"
-        f" {slamon} --socket {folder / 'slamon.sock'}"
+        f" PYTHONPATH={root} {sys.executable} -m slamon_tui.cli --socket {folder / 'slamon.sock'}"
     )
     w, h = size
     t0 = time.monotonic()
@@ -297,6 +302,12 @@ def main() -> int:
     ap.add_argument("--size", default="300x80")
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--keys", type=int, default=100, help="tmux: keys sent one at a time")
+    ap.add_argument(
+        "--tui-root",
+        type=Path,
+        action="append",
+        help="tmux: run the TUI from this checkout (repeat: one after the other, same daemon)",
+    )
     args = ap.parse_args()
     folder = args.dir or Path(tempfile.mkdtemp(prefix="slamon-fleet-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -314,7 +325,10 @@ def main() -> int:
             print_machine()
             w, h = (int(x) for x in args.size.split("x"))
             print_load("at start")
-            measure_tmux(folder, args.services, (w, h), args.seconds, args.keys)
+            for root in args.tui_root or [None]:
+                if root is not None:
+                    print(f"TUI code from {root}")
+                measure_tmux(folder, args.services, (w, h), args.seconds, args.keys, root)
             print_load("at the end")
         else:
             print_machine()

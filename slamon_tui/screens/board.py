@@ -253,8 +253,7 @@ class ServiceBoard(RoleScreen[None]):
         if reorder or (checked and self.sort == "latency"):
             self.rebuild_soon()  # the order follows the statuses (or the latencies)
         else:
-            for service_id in checked:
-                self.table.refresh_service(service_id)
+            self.table.refresh_services(checked)
         for service in checked.values():
             self.check_shown(service)
 

@@ -11,7 +11,7 @@ never Textual focus): keys that arrive in one burst move it exactly as typed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
 from rich.style import Style
@@ -25,6 +25,9 @@ from slamon_tui.models.dashboard import ServiceState
 from slamon_tui.models.dashboard_view import GroupLine, Line, ListView
 from slamon_tui.widgets.columns import Columns
 from slamon_tui.widgets.service_row import STYLE_NAMES, RowView, group_text, row_text
+
+_BASE = "-base"
+_CURSOR_LINE = "-cursor-line"
 
 
 class ServiceTable(ScrollView, can_focus=True, inherit_bindings=False):
@@ -87,9 +90,16 @@ class ServiceTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def refresh_service(self, service_id: str) -> None:
         """Repaint the row of one service, if it is on screen (nothing otherwise)."""
-        index = self._position(service_id)
-        if index is not None and self.is_visible_line(index):
-            self.refresh_line(index)
+        self.refresh_services((service_id,))
+
+    def refresh_services(self, service_ids: Iterable[str]) -> None:
+        """Repaint the rows of these services that are on screen (nothing for the others)."""
+        top = self.top
+        bottom = top + self.visible_height
+        for service_id in service_ids:
+            index = self._position(service_id)
+            if index is not None and top <= index < bottom:
+                self.refresh_line(index)
 
     def refresh_cursor(self, old: int | None, new: int | None) -> None:
         """Repaint the lines the cursor left and reached."""
@@ -133,6 +143,11 @@ class ServiceTable(ScrollView, can_focus=True, inherit_bindings=False):
                 name: self.get_component_rich_style(f"service-table--{name}", partial=True)
                 for name in STYLE_NAMES
             }
+            # The line's own and the cursor line's: worked out once, not for every line.
+            self._styles[_BASE] = self.rich_style
+            self._styles[_CURSOR_LINE] = self.rich_style + self.get_component_rich_style(
+                "service-table--cursor-line"
+            )
         return self._styles
 
     def notify_style_update(self) -> None:
@@ -159,10 +174,7 @@ class ServiceTable(ScrollView, can_focus=True, inherit_bindings=False):
             view = RowView(service, self.columns, self.days_back)
             text = row_text(view, width, styles, cursor=cursor)
         strip = Strip(text.render(self.app.console)).crop_extend(0, width, None)
-        base = self.rich_style
-        if cursor:
-            base = base + self.get_component_rich_style("service-table--cursor-line")
-        return strip.apply_style(base)
+        return strip.apply_style(styles[_CURSOR_LINE if cursor else _BASE])
 
     # --- events ----------------------------------------------------------------------------
 
