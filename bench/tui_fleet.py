@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -128,14 +132,24 @@ async def measure(socket: Path, services: int, size: tuple[int, int], seconds: f
         first = time.monotonic() - t0
         print(f"first full screen: {first:.2f} s after start ({services} services, {size})")
 
-        broadcast_events = app.broadcast_events
+        if hasattr(app, "broadcast_events"):  # events read at once come together
+            broadcast_events = app.broadcast_events
 
-        def counted(messages: list[FeedMessage]) -> None:
-            nonlocal checks
-            checks += sum(isinstance(m, CheckEvent) for m in messages)
-            broadcast_events(messages)
+            def counted(messages: list[FeedMessage]) -> None:
+                nonlocal checks
+                checks += sum(isinstance(m, CheckEvent) for m in messages)
+                broadcast_events(messages)
 
-        app.broadcast_events = counted  # type: ignore[method-assign]
+            app.broadcast_events = counted  # type: ignore[method-assign]
+        else:  # the code before (PYTHONPATH=another checkout): one message per event
+            broadcast = app.broadcast
+
+            def counted_one(message: FeedMessage) -> None:
+                nonlocal checks
+                checks += isinstance(message, CheckEvent)
+                broadcast(message)
+
+            app.broadcast = counted_one  # type: ignore[method-assign]
         table = board.table
         t_steady = time.monotonic()
         while any(x.status == "unknown" for x in board.model.services.values()):
@@ -202,6 +216,32 @@ def _cursor_row(lines: list[str]) -> tuple[int, str] | None:
     return None
 
 
+class EventCounter(threading.Thread):
+    """Counts the daemon's check events on a connection of its own (how many the TUI was
+    sent while it was measured: on a busy machine the daemon may fall short of the rate)."""
+
+    def __init__(self, socket_path: Path) -> None:
+        super().__init__(daemon=True)
+        self.checks = 0
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(str(socket_path))
+        self.stream = self.sock.makefile("rb")
+        self.stream.readline()  # hello
+        request = {"id": 1, "method": "subscribe", "params": {"topics": ["check"]}}
+        self.sock.sendall(json.dumps(request).encode() + b"\n")
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            for line in self.stream:
+                if line.startswith(b'{"event"') and b'"check"' in line[:40]:
+                    self.checks += 1
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+
 def _tui_pid(session: str) -> int:
     out = subprocess.run(
         ["tmux", "display-message", "-p", "-t", session, "#{pane_pid}"],
@@ -255,10 +295,19 @@ def measure_tmux(
             if time.monotonic() - t_steady > 180:
                 break
         time.sleep(2)
-        c0, t1 = cpu_seconds(pid), time.monotonic()
+        counter = EventCounter(folder / "slamon.sock")
+        counter.start()
+        time.sleep(1)
+        e0, c0, t1 = counter.checks, cpu_seconds(pid), time.monotonic()
         time.sleep(seconds)
-        cpu = (cpu_seconds(pid) - c0) / (time.monotonic() - t1)
-        print(f"tmux {w}x{h}: TUI CPU {cpu * 100:.1f}% of a core over {seconds:.0f} s")
+        elapsed = time.monotonic() - t1
+        cpu = (cpu_seconds(pid) - c0) / elapsed
+        rate = (counter.checks - e0) / elapsed
+        counter.close()
+        print(
+            f"tmux {w}x{h}: TUI CPU {cpu * 100:.1f}% of a core over {seconds:.0f} s,"
+            f" {rate:.0f} check events/s sent"
+        )
         samples: list[float] = []
         misses = 0
         key = "j"
