@@ -256,6 +256,37 @@ def _tui_pid(session: str) -> int:
     return int(out.stdout.strip())
 
 
+def measure_floor(size: tuple[int, int], keys: int) -> None:
+    """The same key-to-pane loop against ``cat`` in tmux: what tmux, send-keys and
+    capture-pane cost by themselves on this machine (the floor under the TUI's figures)."""
+    session = f"slamon-floor-{os.getpid()}"
+    w, h = size
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", str(w), "-y", str(h), "exec cat"],
+        check=True,
+    )
+    try:
+        samples: list[float] = []
+        for n in range(keys):
+            before = "".join(_pane(session)).count("x")
+            ts = time.monotonic()
+            subprocess.run(["tmux", "send-keys", "-t", session, "x"], check=True)
+            while "".join(_pane(session)).count("x") == before:
+                if time.monotonic() - ts > 5:
+                    break
+            else:
+                samples.append(time.monotonic() - ts)
+            if n % 50 == 49:
+                subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+            time.sleep(0.05 + (n % 7) * 0.013)
+        print(
+            f"tmux {w}x{h}: the floor (cat echoing a key) over {len(samples)} keys:"
+            f" p50 {quantile(samples, 0.5) * 1000:.0f} ms, p90 {quantile(samples, 0.9) * 1000:.0f} ms"
+        )
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+
+
 def measure_tmux(
     folder: Path,
     services: int,
@@ -378,6 +409,7 @@ def main() -> int:
             print_machine()
             w, h = (int(x) for x in args.size.split("x"))
             print_load("at start")
+            measure_floor((w, h), args.keys)
             for root in args.tui_root or [None]:
                 if root is not None:
                     print(f"TUI code from {root}")
