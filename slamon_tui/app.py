@@ -29,6 +29,7 @@ from slamon_tui.feed_session import ClientFactory, FeedSession
 from slamon_tui.identity import ANONYMOUS, Identity
 from slamon_tui.key_order import OrderedKeys
 from slamon_tui.messages import (
+    FeedEvents,
     FeedMessage,
     IdentityChanged,
     LoginEnded,
@@ -149,6 +150,18 @@ class SlamonApp(OrderedKeys):
             return  # shutting down: the screens may already be gone
         for screen in self.screen_stack:
             screen.post_message(message.copy())
+
+    def broadcast_events(self, messages: list[FeedMessage]) -> None:
+        """Give every open screen the event messages read at once: the service board takes
+        them in one ``FeedEvents`` (one repaint for all), other screens one by one."""
+        if not self.is_running:
+            return
+        for screen in self.screen_stack:
+            if isinstance(screen, ServiceBoard):
+                screen.post_message(FeedEvents(list(messages)))
+            else:
+                for message in messages:
+                    screen.post_message(message.copy())
 
     def identity_changed(self, identity: Identity) -> None:
         """The session learned who we are."""

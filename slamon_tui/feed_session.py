@@ -2,7 +2,8 @@
 
 The app's feed worker runs ``FeedSession.run()`` for as long as the app runs. Each round:
 connect, ``auth.whoami`` (when the daemon lets nobody read without a login, wait for one),
-subscribe, ``status.get``, then one message per event. When the connection fails the
+subscribe, ``status.get``, then the events: those read at once go out together
+(``SessionHost.broadcast_events``), each one message, in order. When the connection fails the
 session says why, waits (0.5 s doubling to 5 s; ``retry_now`` ends the wait) and starts
 over; every round begins with a fresh ``status.get``, so nothing missed while away stays
 missed.
@@ -71,6 +72,9 @@ class SessionHost(Protocol):
 
     def broadcast(self, message: FeedMessage) -> None:
         """Give ``message`` to every open screen."""
+
+    def broadcast_events(self, messages: list[FeedMessage]) -> None:
+        """Give every open screen the event messages read at once, in order."""
 
     def post_message(self, message: Message) -> bool:
         """Give ``message`` to the app itself."""
@@ -194,11 +198,10 @@ class FeedSession:
                 line = self.line.connected(node, version)
                 self.host.broadcast(Connected(where, node, version, line))
                 self.host.broadcast(Snapshot(snapshot))
-                async for frame in client.events():
-                    if frame.get("event") == "goodbye":
-                        goodbye = (frame.get("data") or {}).get("reason") or "no reason given"
+                async for frames in client.event_batches():
+                    goodbye = await self._forward(client, frames)
+                    if goodbye is not None:
                         break
-                    await self._forward(client, frame)
                 reason = f"the daemon shut down ({goodbye})" if goodbye else "connection closed"
             except DaemonUnreachable as exc:
                 reason, missing = str(exc), exc.missing
@@ -232,15 +235,29 @@ class FeedSession:
         """While disconnected: try again now instead of at the end of the wait."""
         self._retry_now.set()
 
-    async def _forward(self, client: FeedClient, frame: dict[str, Any]) -> None:
-        topic = str(frame.get("event"))
-        data = frame.get("data") or {}
-        message = EVENT_MESSAGES.get(topic)
-        if message is not None:
-            self.host.broadcast(message(data))
-        elif topic == "resync":
-            logger.info("resync asked: %s", data.get("reason"))
-            self.host.broadcast(Snapshot(await client.call("status.get", {})))
+    async def _forward(self, client: FeedClient, frames: list[dict[str, Any]]) -> str | None:
+        """Send the screens the events of ``frames`` (at once, in order); a resync asked for
+        is a fresh snapshot in its place. Returns the reason of a goodbye (None: none)."""
+        messages: list[FeedMessage] = []
+        for frame in frames:
+            topic = str(frame.get("event"))
+            data = frame.get("data") or {}
+            message = EVENT_MESSAGES.get(topic)
+            if message is not None:
+                messages.append(message(data))
+            elif topic == "goodbye":
+                if messages:
+                    self.host.broadcast_events(messages)
+                return str((frame.get("data") or {}).get("reason") or "no reason given")
+            elif topic == "resync":
+                if messages:
+                    self.host.broadcast_events(messages)
+                    messages = []
+                logger.info("resync asked: %s", data.get("reason"))
+                self.host.broadcast(Snapshot(await client.call("status.get", {})))
+        if messages:
+            self.host.broadcast_events(messages)
+        return None
 
     async def _wait_before_retry(self, delay: float) -> None:
         self._retry_now.clear()

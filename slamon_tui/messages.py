@@ -6,7 +6,9 @@ even to screens under an overlay; a screen follows what it needs by handling it 
 base.py: LiveScreen reloads on a Snapshot and says so on a Disconnected). They do not bubble.
 
 Each check event is its own message and none is replaceable: every check adds a point to
-the sparkline, so collapsing a queue of them would lose data.
+the sparkline, so collapsing a queue of them would lose data. The events the session reads
+at once go to the service board as one ``FeedEvents`` (the same messages, in order): at 200
+checks/s it folds them in and repaints once per read, not once per event.
 """
 
 from __future__ import annotations
@@ -110,6 +112,17 @@ class PresenceEvent(FeedMessage, bubble=False):
     """A ``presence`` event's data: ``{"action": "set"|"cleared", "presence": {…}}``."""
 
     data: dict[str, Any]
+
+
+@dataclass
+class FeedEvents(FeedMessage, bubble=False):
+    """The feed events read at once (CheckEvent, StatusEvent …), in the order they came."""
+
+    events: list[FeedMessage]
+
+    def copy(self) -> Self:
+        """The same events (read-only data, shared), in a message not yet handled."""
+        return dataclasses.replace(self, events=list(self.events))
 
 
 @dataclass

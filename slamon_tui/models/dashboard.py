@@ -67,7 +67,7 @@ class ServiceState:
         """Build from one entry of status.get's ``services``; the bar is padded to ``n_days``."""
         daily = [str(c) for c in d.get("daily") or []][-n_days:] if n_days else []
         daily = [DailyStatus.NO_DATA.value] * (n_days - len(daily)) + daily
-        latencies = [float(x) for x in (d.get("latencies") or [])][-MAX_LATENCIES:]
+        latencies = list(map(float, (d.get("latencies") or [])[-MAX_LATENCIES:]))
         return cls(
             id=str(d["id"]),
             name=str(d.get("name") or d["id"]),
@@ -240,7 +240,7 @@ class StatusCounts:
 def _aligned_outcomes(outcomes: Any, n: int) -> list[str]:
     """``outcomes`` cut or padded (on the left, with "up") to ``n``: a daemon older than
     the ``outcomes`` key sends none, and those points are then drawn as answered checks."""
-    shown = [str(o) for o in outcomes or []][-n:] if n else []
+    shown = list(map(str, (outcomes or [])[-n:])) if n else []
     return ["up"] * (n - len(shown)) + shown
 
 

@@ -4,6 +4,8 @@
 snapshot, checks, status changes and incidents, folded into a ``DashboardModel``. The list
 is one virtual widget (widgets/service_table.py): a check repaints its row if it is on
 screen, a status change (or a new sort, filter, width) rebuilds the lines, never widgets.
+The events read at once arrive as one ``FeedEvents``: folded in together, each changed row
+on screen repainted once, the banner and the order redone once (when they changed).
 
 Above the list sit the banner (overall status with counts, or "NOT LIVE"), the connection
 line and a **status-lines area** (``#status-lines``): other features add one-line widgets
@@ -28,6 +30,8 @@ from slamon_tui.messages import (
     Connected,
     Connecting,
     Disconnected,
+    FeedEvents,
+    FeedMessage,
     IncidentEvent,
     ResyncWanted,
     Snapshot,
@@ -207,29 +211,54 @@ class ServiceBoard(RoleScreen[None]):
     @on(CheckEvent)
     def _check(self, message: CheckEvent) -> None:
         """A check: repaint its row if on screen (a resync when it names an unknown service)."""
-        service = self.model.apply_check(message.data)
-        if service is None:
-            self.post_message(ResyncWanted())
-            return
-        if self.sort == "latency":
-            self.rebuild_soon()  # the order follows the latencies
-        else:
-            self.table.refresh_service(service.id)
-        self.check_shown(service)
-
-    def check_shown(self, service: ServiceState) -> None:
-        """Hook: a check of ``service`` was folded in."""
+        self.apply_events([message])
 
     @on(StatusEvent)
     def _status(self, message: StatusEvent) -> None:
         """A status change: the banner, the counts and the order follow."""
-        changed = self.model.apply_status(message.data)
-        if changed is None:
+        self.apply_events([message])
+
+    @on(FeedEvents)
+    def _events(self, message: FeedEvents) -> None:
+        """The events read at once, folded in together (see the module docstring)."""
+        self.apply_events(message.events)
+
+    def apply_events(self, events: list[FeedMessage]) -> None:
+        """Fold check, status and incident events in, in order; then repaint what changed
+        once: the rows on screen that had a check, the banner, the order when a status
+        changed (or the latencies, sorted by latency). An event for a service the board does
+        not know asks for a resync."""
+        checked: dict[str, ServiceState] = {}
+        reorder = banner = unknown = False
+        for event in events:
+            if isinstance(event, CheckEvent):
+                service = self.model.apply_check(event.data)
+                if service is None:
+                    unknown = True
+                else:
+                    checked[service.id] = service
+            elif isinstance(event, StatusEvent):
+                changed = self.model.apply_status(event.data)
+                if changed is None:
+                    unknown = True
+                    continue
+                banner = True
+                reorder = reorder or isinstance(changed, ServiceState)
+            elif isinstance(event, IncidentEvent):
+                self.incident_panel.apply_event(event.data)
+        if unknown:
             self.post_message(ResyncWanted())
-            return
-        self.show_banner()
-        if isinstance(changed, ServiceState):
-            self.rebuild_soon()
+        if banner:
+            self.show_banner()
+        if reorder or (checked and self.sort == "latency"):
+            self.rebuild_soon()  # the order follows the statuses (or the latencies)
+        else:
+            self.table.refresh_services(checked)
+        for service in checked.values():
+            self.check_shown(service)
+
+    def check_shown(self, service: ServiceState) -> None:
+        """Hook: a check of ``service`` was folded in."""
 
     # --- active incidents (widgets/incident_panel.py) -------------------------------------
 
@@ -241,7 +270,7 @@ class ServiceBoard(RoleScreen[None]):
     @on(IncidentEvent)
     def _incident(self, message: IncidentEvent) -> None:
         """Fold an ``incident`` event into the panel."""
-        self.incident_panel.apply_event(message.data)
+        self.apply_events([message])
 
     def open_incident_for(self, service_id: str) -> dict[str, Any] | None:
         """The active incident that lists ``service_id`` (the most urgent), if any."""

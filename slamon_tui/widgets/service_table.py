@@ -11,7 +11,7 @@ never Textual focus): keys that arrive in one burst move it exactly as typed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
 from rich.style import Style
@@ -20,11 +20,17 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from slamon_tui.models.dashboard import ServiceState
 from slamon_tui.models.dashboard_view import GroupLine, Line, ListView
 from slamon_tui.widgets.columns import Columns
 from slamon_tui.widgets.service_row import STYLE_NAMES, RowView, group_text, row_text
+
+REPAINT_S = 0.2
+"""Checks of rows on screen within this long are drawn in one repaint."""
+_BASE = "-base"
+_CURSOR_LINE = "-cursor-line"
 
 
 class ServiceTable(ScrollView, can_focus=True, inherit_bindings=False):
@@ -67,6 +73,9 @@ class ServiceTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.lines_drawn = 0
         """Lines drawn since the start (how much work events cost; bench/ reads it)."""
         self._styles: dict[str, Style] | None = None
+        self._dirty: set[str] = set()
+        """Services on screen with a check not yet drawn (drawn by ``_repaint_dirty``)."""
+        self._repaint: Timer | None = None
 
     # --- what is shown ---------------------------------------------------------------------
 
@@ -83,13 +92,36 @@ class ServiceTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.services = services
         self.columns = columns
         self.virtual_size = Size(self.size.width, len(self.lines))
+        self._dirty.clear()  # every line is drawn again
         self.refresh()
 
     def refresh_service(self, service_id: str) -> None:
         """Repaint the row of one service, if it is on screen (nothing otherwise)."""
-        index = self._position(service_id)
-        if index is not None and self.is_visible_line(index):
-            self.refresh_line(index)
+        self.refresh_services((service_id,))
+
+    def refresh_services(self, service_ids: Iterable[str]) -> None:
+        """Repaint the rows of these services that are on screen (nothing for the others),
+        together with the other rows checked within REPAINT_S: at 200 checks/s the screen
+        is then drawn a few times a second, not once per read of the feed."""
+        top = self.top
+        bottom = top + self.visible_height
+        for service_id in service_ids:
+            index = self._position(service_id)
+            if index is not None and top <= index < bottom:
+                self._dirty.add(service_id)
+        if self._dirty and self._repaint is None:
+            self._repaint = self.set_timer(REPAINT_S, self._repaint_dirty)
+
+    def _repaint_dirty(self) -> None:
+        """Repaint the rows checked since the last repaint that are (still) on screen."""
+        self._repaint = None
+        dirty, self._dirty = self._dirty, set()
+        top = self.top
+        bottom = top + self.visible_height
+        for service_id in dirty:
+            index = self._position(service_id)
+            if index is not None and top <= index < bottom:
+                self.refresh_line(index)
 
     def refresh_cursor(self, old: int | None, new: int | None) -> None:
         """Repaint the lines the cursor left and reached."""
@@ -133,6 +165,11 @@ class ServiceTable(ScrollView, can_focus=True, inherit_bindings=False):
                 name: self.get_component_rich_style(f"service-table--{name}", partial=True)
                 for name in STYLE_NAMES
             }
+            # The line's own and the cursor line's: worked out once, not for every line.
+            self._styles[_BASE] = self.rich_style
+            self._styles[_CURSOR_LINE] = self.rich_style + self.get_component_rich_style(
+                "service-table--cursor-line"
+            )
         return self._styles
 
     def notify_style_update(self) -> None:
@@ -159,10 +196,7 @@ class ServiceTable(ScrollView, can_focus=True, inherit_bindings=False):
             view = RowView(service, self.columns, self.days_back)
             text = row_text(view, width, styles, cursor=cursor)
         strip = Strip(text.render(self.app.console)).crop_extend(0, width, None)
-        base = self.rich_style
-        if cursor:
-            base = base + self.get_component_rich_style("service-table--cursor-line")
-        return strip.apply_style(base)
+        return strip.apply_style(styles[_CURSOR_LINE if cursor else _BASE])
 
     # --- events ----------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from slamon_daemon.text import duration
 from slamon_tui.formatting import overall_text
 
 _STATUS_CLASSES = tuple(f"-{s.value}" for s in ServiceStatus)
+_CLASSES = frozenset({*_STATUS_CLASSES, "-stale"})
 NOT_LIVE = "NOT LIVE"
 
 
@@ -63,7 +64,10 @@ class StatusBanner(Static):
             self._show()
 
     def set_status(self, status: str, since: str | None = None, counts: str | None = None) -> None:
-        """Show ``status`` (an overall ServiceStatus value), when it began and the counts."""
+        """Show ``status`` (an overall ServiceStatus value), when it began and the counts
+        (nothing is redrawn when all three are as shown)."""
+        if (status, since) == (self.status, self.since) and counts in (None, self.counts):
+            return
         self.status, self.since = status, since
         if counts is not None:
             self.counts = counts
@@ -102,23 +106,29 @@ class StatusBanner(Static):
 
     def _show(self) -> None:
         assert self.status is not None
-        self.remove_class(*_STATUS_CLASSES)
         if self.stale:
-            self.add_class("-stale")
+            self._set_class("-stale")
             text = Text(f"⚠ {NOT_LIVE} — last known: {overall_text(self.status)}")
             when = self.last_live.strftime("%H:%M:%S UTC") if self.last_live else "?"
             text.append(f"\n{self.counts} · as of {when} · reconnecting…", style="not bold")
-            self.update(text)
+            self.update(text, layout=False)
             return
-        self.remove_class("-stale")
-        self.add_class(f"-{self.status}" if f"-{self.status}" in _STATUS_CLASSES else "-unknown")
+        self._set_class(f"-{self.status}" if f"-{self.status}" in _STATUS_CLASSES else "-unknown")
         text = Text(overall_text(self.status))
         when = self._when = _since_text(self.since)
         if when:
             text.append(f"  ·  {when}", style="not bold")
         if self.counts:
             text.append(f"\n{self.counts}", style="not bold")
-        self.update(text)
+        self.update(text, layout=False)  # its height is the CSS's (3; a class changes it)
+
+    def _set_class(self, wanted: str) -> None:
+        """Wear ``wanted`` as the one status (or -stale) class; the classes are left alone
+        when they are right already (a class change restyles, every second else)."""
+        current = _CLASSES.intersection(self.classes)
+        if current != {wanted}:
+            self.remove_class(*(current - {wanted}))
+            self.add_class(wanted)
 
     def set_waiting(self, text: str) -> None:
         """Show a line in place of a status (before the first snapshot)."""

@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from textual.message import Message
 
 from slamon_tui.client import (
     DaemonUnreachable,
@@ -15,6 +16,10 @@ from slamon_tui.client import (
     FeedConnectionLost,
     IncompatibleDaemon,
 )
+from slamon_tui.feed_session import FeedSession
+from slamon_tui.identity import Identity
+from slamon_tui.messages import FeedMessage
+from slamon_tui.token_cache import TokenCache
 
 from .fake_daemon import FakeDaemon
 
@@ -59,6 +64,19 @@ async def test_events_arrive_in_order(daemon: FakeDaemon) -> None:
             if len(got) == 3:
                 break
     assert got == [0, 1, 2]
+
+
+async def test_events_read_at_once_come_as_one_batch_in_order(daemon: FakeDaemon) -> None:
+    async with FeedClient(daemon.path) as client:
+        await client.call("subscribe", {"topics": ["check"]})
+        for i in range(20):
+            await daemon.push("check", {"n": i})
+        await client.call("status.get")  # the reply follows the events: all of them were read
+        batches = client.event_batches()
+        first = await anext(batches)
+        await batches.aclose()
+    # Read before the reply, so all waiting at once: one list, in the order sent.
+    assert [frame["data"]["n"] for frame in first] == list(range(20))
 
 
 async def test_event_queue_overflow_becomes_one_resync(daemon: FakeDaemon) -> None:
@@ -132,3 +150,42 @@ async def test_close_ends_events_quietly(daemon: FakeDaemon) -> None:
     await asyncio.sleep(0.05)
     await client.close()
     assert await asyncio.wait_for(reader, 2) == []
+
+
+class _Host:
+    """A session host that records what the session sends (no app)."""
+
+    def __init__(self) -> None:
+        self.sent: list[list[str]] = []
+
+    def broadcast(self, message: FeedMessage) -> None:
+        self.sent.append([type(message).__name__])
+
+    def broadcast_events(self, messages: list[FeedMessage]) -> None:
+        self.sent.append([type(m).__name__ for m in messages])
+
+    def post_message(self, message: Message) -> bool:
+        return True
+
+    def identity_changed(self, identity: Identity) -> None:
+        pass
+
+
+async def test_a_batch_goes_out_in_order_up_to_a_goodbye(
+    daemon: FakeDaemon, tmp_path: Path
+) -> None:
+    host = _Host()
+    session = FeedSession(daemon.path, host, token_cache=TokenCache(tmp_path / "t.json"))
+    frames = [
+        {"event": "check", "data": {}},
+        {"event": "status", "data": {}},
+        {"event": "resync", "data": {"reason": "test"}},
+        {"event": "incident", "data": {}},
+        {"event": "goodbye", "data": {"reason": "stopping"}},
+        {"event": "check", "data": {}},
+    ]
+    async with FeedClient(daemon.path) as client:
+        reason = await session._forward(client, frames)
+    assert reason == "stopping"
+    # The events before the resync, its snapshot, the one after; nothing after the goodbye.
+    assert host.sent == [["CheckEvent", "StatusEvent"], ["Snapshot"], ["IncidentEvent"]]
