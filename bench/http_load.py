@@ -108,7 +108,11 @@ async def drive(
     tasks = []
 
     async def one(due: float) -> None:
-        conn = await pool.get()
+        try:  # a request still queued 30 s after its due time is given up (a timeout)
+            conn = await asyncio.wait_for(pool.get(), max(0.0, due + 30 - time.monotonic()))
+        except TimeoutError:
+            errors["not sent in 30 s"] = errors.get("not sent in 30 s", 0) + 1
+            return
         try:
             status, size = await asyncio.wait_for(conn.get(path), 30)
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
