@@ -89,9 +89,12 @@ _UPSERT_SERVICE = (
     " url = excluded.url, config = excluded.config, source = excluded.source,"
     " active = excluded.active, updated_at = excluded.updated_at"
 )
-_UPSERT_EPISODE = (
+_INSERT_EPISODE = (
     "INSERT INTO outage_episodes (service_id, started_at, ended_at, worst_status, cause, error,"
-    " failed_checks) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (service_id, started_at) DO UPDATE"
+    " failed_checks)"
+)
+_ON_EPISODE_CONFLICT = (
+    "ON CONFLICT (service_id, started_at) DO UPDATE"
     " SET ended_at = excluded.ended_at, worst_status = excluded.worst_status,"
     " cause = excluded.cause, error = excluded.error, failed_checks = excluded.failed_checks"
 )
@@ -376,22 +379,28 @@ class SqlStore(Store, AlertStore):
             if new:
                 await self._fold(con, new)
             if transitions:
-                await con.executemany(
-                    "INSERT INTO status_history (service_id, status, previous, at)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                await self.dialect.insert_many(
+                    con,
+                    "INSERT INTO status_history (service_id, status, previous, at)",
                     [
                         (x.service_id or "", x.status.value, x.previous.value, t(x.at))
                         for x in transitions
                     ],
+                    "ON CONFLICT DO NOTHING",
                 )
-            if episodes:  # in order: the last record of an episode wins
-                await con.executemany(
-                    _UPSERT_EPISODE,
+            if episodes:
+                # The last record of an episode wins (its upsert sets every column): only
+                # that one is sent, so a statement never meets one key twice.
+                last = {(e.service_id, e.started_at): e for e in episodes}
+                await self.dialect.insert_many(
+                    con,
+                    _INSERT_EPISODE,
                     [
                         (e.service_id, t(e.started_at), t(e.ended_at), e.worst_status.value)
                         + (e.cause, e.error, e.failed_checks)
-                        for e in episodes
+                        for e in last.values()
                     ],
+                    _ON_EPISODE_CONFLICT,
                 )
         return len(new)
 

@@ -32,6 +32,7 @@ from ..migrate import Migration
 from .base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row, add_rollup_sql
 
 _ROWS_PER_INSERT = 500  # 11 columns x 500 rows stays far below SQLite's variable limit
+_MAX_VARIABLES = 30_000  # SQLite's limit is 32,766 since 3.32
 _DELETE_BATCH = 5000  # rows per retention transaction: short, so writers barely wait
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CLOSED = ("no active connection", "Connection closed")  # aiosqlite's ValueError once closed
@@ -260,6 +261,21 @@ class SqliteDialect(Dialect):
                 _add_rollups_sql(table, len(chunk)), *(v for row in chunk for v in row)
             )
 
+    async def insert_many(
+        self, con: Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = ""
+    ) -> None:
+        # Many rows per statement, for the reason add_rollups gives (transitions and
+        # episodes: 50,000 services write a transition each in their first minute). Rows of
+        # one statement are applied in order, as executemany's.
+        if not rows:
+            return
+        per = max(1, min(_ROWS_PER_INSERT, _MAX_VARIABLES // len(rows[0])))
+        for i in range(0, len(rows), per):
+            chunk = rows[i : i + per]
+            await con.execute(
+                _many_sql(head, len(chunk[0]), len(chunk), tail), *(v for row in chunk for v in row)
+            )
+
     async def reindex_incident(self, con: Connection, incident_id: int) -> None:
         row = await con.fetchrow(
             # issue 12: impact, root cause and resolution notes are searched too
@@ -326,3 +342,9 @@ class SqliteDialect(Dialect):
         except sqlite3.Error as exc:
             await self._rollback(con)
             raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=256)
+def _many_sql(head: str, width: int, count: int, tail: str) -> str:
+    row = "(" + ", ".join("?" * width) + ")"
+    return f"{head} VALUES {', '.join([row] * count)} {tail}"
