@@ -37,11 +37,11 @@ import httpx
 from .assertions import JsonPath, parse_json_path
 from .models import Check, ErrorKind, Outcome, Service
 from .transport import (
-    CheckCookieJar,
     ProbeTransport,
     check_cookies,
     client_context,
     earliest_expiry,
+    scope_cookies,
 )
 
 logger = logging.getLogger("slamon.probe")
@@ -132,9 +132,9 @@ class Prober:
                 follow_redirects=False,
                 max_redirects=10,
                 headers={"User-Agent": USER_AGENT},
-                cookies=CheckCookieJar(),  # a check's cookies live for its redirects only
                 trust_env=False,  # a proxy from the environment would skew what users meet
             )
+            scope_cookies(client)  # a check's cookies live for its redirects only
             self._clients[key] = client
         return client
 
