@@ -157,7 +157,8 @@ def main() -> int:
             print(
                 f"round {rnd + 1} {name:>5} [{args.backend}]: {r['us_per_check']:.0f} µs per check"
                 f"{server}, {r['checks_per_s']:.0f} checks/s, {r['stored']} stored"
-                f" ({load.report(0.0)}) [{r['code']}]",
+                f" (machine busy {C.busy_seconds() - load.b0:.1f} CPU-s over"
+                f" {time.monotonic() - load.t0:.0f} s, this child included) [{r['code']}]",
                 flush=True,
             )
     return 0
