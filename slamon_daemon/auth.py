@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -41,8 +42,13 @@ PASSWORD_MIN_LENGTH = 10
 _HASHER = (
     PasswordHasher()
 )  # argon2id, memory-hard; parameters are argon2-cffi's RFC 9106 low-memory profile
-# A hash to verify against when the user does not exist, so timing does not reveal usernames.
-_DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user does not exist, so timing does not reveal
+    usernames. Made at the first login, not at import (~0.2 s of every start)."""
+    return _HASHER.hash(secrets.token_hex(16))
 
 
 def hash_password(password: str) -> str:
@@ -161,8 +167,9 @@ class Auth:
             raise
         # argon2 takes ~0.1-0.2 s of CPU by design: off the event loop, so probing and other
         # clients do not stall during a login.
+        dummy = await asyncio.to_thread(_dummy_hash)  # known or not: the first login pays it
         ok = await asyncio.to_thread(
-            verify_password, user.password_hash if user else _DUMMY_HASH, password
+            verify_password, user.password_hash if user else dummy, password
         )
         if user is None or not ok or not user.active:
             raise Unauthorized("wrong username or password")

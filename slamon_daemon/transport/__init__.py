@@ -7,7 +7,7 @@ client contexts and reads the earliest expiry of the peer's certificate chain. c
 scopes a shared client's cookies to one check.
 """
 
-from .cookies import CheckCookieJar, check_cookies
+from .cookies import CheckCookieJar, check_cookies, scope_cookies
 from .httpx_transport import ProbeTransport
 from .tls import client_context, earliest_expiry
 from .wire import MalformedResponse
@@ -19,4 +19,5 @@ __all__ = [
     "check_cookies",
     "client_context",
     "earliest_expiry",
+    "scope_cookies",
 ]

@@ -19,6 +19,8 @@ from contextvars import ContextVar
 from http.cookiejar import Cookie, CookieJar
 from typing import Any
 
+import httpx
+
 _current: ContextVar[CookieJar | None] = ContextVar("slamon_check_cookies", default=None)
 
 
@@ -64,3 +66,18 @@ class CheckCookieJar(CookieJar):
     def __len__(self) -> int:
         jar = _current.get()
         return len(jar) if jar is not None else 0
+
+
+class _CheckCookies(httpx.Cookies):
+    """httpx's cookies of a client, reading an answer's cookies only inside a check with a
+    jar: httpx wraps every answer and its request for http.cookiejar first (~40 µs of CPU a
+    check, 5 % of the daemon's), to find nothing to keep when no jar is open."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if _current.get() is not None:
+            super().extract_cookies(response)
+
+
+def scope_cookies(client: httpx.AsyncClient) -> None:
+    """Give ``client`` a ``CheckCookieJar``: its cookies live in the current check only."""
+    client._cookies = _CheckCookies(CheckCookieJar())  # httpx has no public way to subclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -429,6 +430,30 @@ async def test_transitions_and_episodes_round_trip(store: Store) -> None:
     assert await store.episodes(open_only=True) == []
     assert await store.status_history("api") == [tr[2], tr[0]]
     assert await store.status_history(None) == [tr[1]]
+
+
+async def test_one_batch_of_many_transitions_and_an_episode_met_three_times(store: Store) -> None:
+    # 1,200 services' first transitions (more than one statement's rows), each twice, and one
+    # episode opened, worsened and closed inside the same batch: the last record wins.
+    t1, t2, t3 = at(D31, 1), at(D31, 2), at(D31, 3)
+    first = [
+        Transition(f"s{i}", ServiceStatus.OPERATIONAL, ServiceStatus.UNKNOWN, t1)
+        for i in range(1200)
+    ]
+    ep = OutageEpisode(
+        service_id="s7", started_at=t1, worst_status=ServiceStatus.DEGRADED, failed_checks=1
+    )
+    worse = replace(ep, worst_status=ServiceStatus.MAJOR_OUTAGE, failed_checks=3)
+    closed = replace(worse, ended_at=t3, failed_checks=5)
+    other = replace(ep, service_id="s8", started_at=t2)
+    await store.write_batch([*first, ep, *first, worse, other, closed])
+    assert await store.episodes("s7") == [closed]
+    assert await store.episodes("s8") == [other]
+    assert await store.status_history("s0") == [first[0]]
+    assert await store.status_history("s1199") == [first[1199]]
+    assert [await store.status_history(f"s{i}") for i in range(0, 1200, 97)] == [
+        [first[i]] for i in range(0, 1200, 97)
+    ]
 
 
 # -- errors ---------------------------------------------------------------------------------

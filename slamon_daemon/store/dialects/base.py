@@ -179,6 +179,15 @@ class Dialect(ABC):
         and concurrent writers (PostgreSQL nodes) add one after the other. ``rows`` are in
         key order and hold each key once."""
 
+    async def insert_many(
+        self, con: Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = ""
+    ) -> None:
+        """``head VALUES (?, ...) tail`` for every row of ``rows`` (all of one width), in
+        order. PostgreSQL pipelines ``executemany`` in one round trip; SQLite overrides it."""
+        if rows:
+            marks = ", ".join("?" * len(rows[0]))
+            await con.executemany(f"{head} VALUES ({marks}) {tail}", rows)
+
     @abstractmethod
     async def reindex_incident(self, con: Connection, incident_id: int) -> None:
         """Rewrite the incident's full-text entry from its title, description and updates."""

@@ -32,6 +32,7 @@ from ..migrate import Migration
 from .base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row, add_rollup_sql
 
 _ROWS_PER_INSERT = 500  # 11 columns x 500 rows stays far below SQLite's variable limit
+_MAX_VARIABLES = 30_000  # SQLite's limit is 32,766 since 3.32
 _DELETE_BATCH = 5000  # rows per retention transaction: short, so writers barely wait
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CLOSED = ("no active connection", "Connection closed")  # aiosqlite's ValueError once closed
@@ -237,16 +238,28 @@ class SqliteDialect(Dialect):
         self, con: Connection, rows: Sequence[Sequence[Any]]
     ) -> set[tuple[Any, ...]]:
         # Many rows per statement: one round trip to the aiosqlite thread per 500 checks.
+        # The keys already stored are read first (a replay; usually none) rather than the new
+        # ones returned: every row a statement returns is one SQLite step, and each step takes
+        # the GIL back — behind an event loop that never sleeps (500 checks in flight) each
+        # take waited up to the 5 ms switch interval, ~2.5 s per 500 checks, and the writer
+        # fell behind for good.
         inserted: set[tuple[Any, ...]] = set()
         for i in range(0, len(rows), _ROWS_PER_INSERT):
             chunk = rows[i : i + _ROWS_PER_INSERT]
-            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-            got = await con.fetch(
-                f"INSERT INTO checks ({CHECK_COLUMNS}) VALUES {values}"
-                " ON CONFLICT DO NOTHING RETURNING service_id, started_at, node",
+            keys = [(row[0], row[1], row[2]) for row in chunk]
+            stored = await con.fetch(
+                _stored_keys_sql(len(chunk)), *(v for key in keys for v in key)
+            )
+            await con.execute(
+                _many_sql(
+                    f"INSERT INTO checks ({CHECK_COLUMNS})",
+                    len(chunk[0]),
+                    len(chunk),
+                    "ON CONFLICT DO NOTHING",
+                ),
                 *(v for row in chunk for v in row),
             )
-            inserted.update(tuple(r) for r in got)
+            inserted.update(set(keys) - {tuple(r) for r in stored})
         return inserted
 
     async def add_rollups(self, con: Connection, table: str, rows: Sequence[Row]) -> None:
@@ -258,6 +271,21 @@ class SqliteDialect(Dialect):
             chunk = rows[i : i + _ROWS_PER_INSERT]
             await con.execute(
                 _add_rollups_sql(table, len(chunk)), *(v for row in chunk for v in row)
+            )
+
+    async def insert_many(
+        self, con: Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = ""
+    ) -> None:
+        # Many rows per statement, for the reason add_rollups gives (transitions and
+        # episodes: 50,000 services write a transition each in their first minute). Rows of
+        # one statement are applied in order, as executemany's.
+        if not rows:
+            return
+        per = max(1, min(_ROWS_PER_INSERT, _MAX_VARIABLES // len(rows[0])))
+        for i in range(0, len(rows), per):
+            chunk = rows[i : i + per]
+            await con.execute(
+                _many_sql(head, len(chunk[0]), len(chunk), tail), *(v for row in chunk for v in row)
             )
 
     async def reindex_incident(self, con: Connection, incident_id: int) -> None:
@@ -326,3 +354,20 @@ class SqliteDialect(Dialect):
         except sqlite3.Error as exc:
             await self._rollback(con)
             raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=256)
+def _many_sql(head: str, width: int, count: int, tail: str) -> str:
+    row = "(" + ", ".join("?" * width) + ")"
+    return f"{head} VALUES {', '.join([row] * count)} {tail}"
+
+
+@functools.lru_cache(maxsize=64)
+def _stored_keys_sql(count: int) -> str:
+    """The keys among ``count`` (service_id, started_at, node) triples that checks holds."""
+    values = ", ".join(["(?, ?, ?)"] * count)
+    return (
+        f"SELECT c.service_id, c.started_at, c.node FROM (VALUES {values}) AS v"
+        " JOIN checks c ON c.service_id = v.column1 AND c.started_at = v.column2"
+        " AND c.node = v.column3"
+    )

@@ -1,0 +1,113 @@
+"""Startup time with many services: launch of slamond to the feed answering ``ping``.
+
+    .venv/bin/python bench/startup.py [--services 50000] [--backend sqlite|postgres] \
+        [--code old=DIR --code new=.] [--starts 2]
+
+Writes a config of ``--services`` services (one host, a path each, a closed port, checked
+once a day so no check runs in the window), then starts ``python -m slamon_daemon`` on it
+``--starts`` times against the same database: the first start creates every service, the
+next ones find them stored. Prints, per start, the seconds to the first answered ``ping``
+and the daemon's CPU seconds until then. Each ``--code NAME=DIR`` imports slamon_daemon
+from DIR (PYTHONPATH), the codes alternating. Goal (issue 14): under 10 s for 50,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+
+
+def write_config(folder: Path, db_url: str, services: int) -> Path:
+    head = (
+        f'[daemon]\ndatabase_url = "{db_url}"\nsocket = "{folder / "slamon.sock"}"\n'
+        f'spool_dir = "{folder / "spool"}"\nnode = "bench"\nlog_level = "INFO"\n\n'
+    )
+    port = C.free_port()  # nothing listens there: no check would succeed (none runs anyway)
+    body = "".join(
+        C.service_toml(f"svc-{i}", f"http://127.0.0.1:{port}/svc/{i}", "1d", "10s")
+        for i in range(services)
+    )
+    path = folder / "slamon.toml"
+    path.write_text(head + body, encoding="utf-8")
+    return path
+
+
+async def one_start(folder: Path, config: Path, code: Path) -> tuple[float, float]:
+    d = C.DaemonProc(folder, config, folder / "slamon.sock")
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(code)
+    try:
+        d.start()
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old
+    try:
+        seconds = await d.wait_ready(timeout=600)
+        cpu = C.cpu_seconds(d.pid)
+    finally:
+        d.stop()
+    return seconds, cpu
+
+
+async def run_code(name: str, code: Path, args: argparse.Namespace, db_url: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="slamon-startup-") as tmp:
+        folder = Path(tmp)
+        if db_url == "sqlite":
+            url = f"sqlite:///{folder / 'slamon.db'}"
+        else:
+            url = db_url
+        config = write_config(folder, url, args.services)
+        for i in range(args.starts):
+            other = C.Load()
+            seconds, cpu = await one_start(folder, config, code)
+            print(
+                f"{name:>6} start {i + 1}: ready after {seconds:6.2f} s, daemon CPU {cpu:6.2f} s"
+                f" ({other.report(cpu)})",
+                flush=True,
+            )
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    C.print_machine()
+    codes = [(c.split("=", 1)[0], Path(c.split("=", 1)[1]).resolve()) for c in args.code] or [
+        ("new", C.REPO)
+    ]
+    print(f"{args.services} services, {args.backend}, {args.starts} starts per code", flush=True)
+    for rnd in range(args.rounds):
+        order = codes if rnd % 2 == 0 else list(reversed(codes))
+        for name, code in order:
+            if args.backend == "sqlite":
+                await run_code(name, code, args, "sqlite")
+            else:
+                async with C.pg_database() as dsn:
+                    await run_code(name, code, args, dsn)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--services", type=int, default=50_000)
+    ap.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--code", action="append", default=[], help="NAME=DIR (default new=repo)")
+    ap.add_argument("--starts", type=int, default=2, help="starts per code on one database")
+    ap.add_argument("--rounds", type=int, default=1)
+    args = ap.parse_args()
+    t0 = time.monotonic()
+    asyncio.run(main_async(args))
+    print(f"done in {time.monotonic() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
