@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, protocol
+from .alerts.config import AlertSettings
 from .alerts.service import AlertingService, alert_settings, default_key_file
 from .api.catalog import api_methods
 from .api.context import ApiContext
@@ -105,8 +106,11 @@ class Daemon:
         clock: Clock | None = None,
         notice: str | None = None,
         config_path: Path | None = None,
+        alert_cfg: AlertSettings | None = None,
     ) -> None:
         self.settings = settings
+        self._alert_cfg = alert_cfg
+        """The alert settings ``slamond`` checked before starting (not checked twice)."""
         self.config_path = config_path
         self.reload_hooks: list[ReloadHook] = []
         """Parts that own settings of their own (the alerts) and take them on reload
@@ -250,6 +254,7 @@ class Daemon:
             ready=self._store_ready,
             get_incident=self.store.get_incident,
             leads=lambda: self.leader.leads(ALERTS),
+            checked=self._alert_cfg,
         )
 
     async def _reload_alerts(self, settings: Settings) -> list[str]:
@@ -989,10 +994,14 @@ def journal_history(
 
 
 async def serve(
-    settings: Settings, *, notice: str | None = None, config_path: Path | None = None
+    settings: Settings,
+    *,
+    notice: str | None = None,
+    config_path: Path | None = None,
+    alert_cfg: AlertSettings | None = None,
 ) -> int:
     """Run a daemon until SIGTERM or SIGINT (SIGHUP reloads the config); its exit code."""
-    daemon = Daemon(settings, notice=notice, config_path=config_path)
+    daemon = Daemon(settings, notice=notice, config_path=config_path, alert_cfg=alert_cfg)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.request_stop)
@@ -1016,7 +1025,7 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)
     try:
         settings, path = load_settings(args.config)
-        alert_settings(settings, config_label(path))  # problems said now, not at 3 a.m.
+        alert_cfg = alert_settings(settings, config_label(path))  # said now, not at 3 a.m.
     except ConfigError as exc:
         for line in exc.problems:
             print(line, file=sys.stderr)
@@ -1030,7 +1039,7 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         logger.info("event loop: %s", install_fast_loop())
-        code = asyncio.run(serve(settings, config_path=path))
+        code = asyncio.run(serve(settings, config_path=path, alert_cfg=alert_cfg))
     except SlamonError as exc:
         print(f"slamond: {exc}", file=sys.stderr)
         return 1

@@ -106,18 +106,59 @@ def _hour(at: datetime) -> int:
     return int(at.timestamp() // 3600)
 
 
-class SloLedger:
-    """Per-minute and per-hour counts of one service's checks, in fixed rings."""
+_WIDER = {"B": "H", "H": "I", "I": "q", "i": "q"}
+"""The next wider typecode of a ledger array (each holds every value of the narrower one)."""
 
-    __slots__ = ("_m_stamp", "_m_bad", "_m_total", "_h_stamp", "_h_bad", "_h_total")
+_QUIET_MINUTES = (HOUR_SLOTS + 1) * 60
+"""A failure this many minutes before ``now`` is outside every window (the hour ring's
+73 hours, rounded out by one)."""
+
+
+def _wider(a: array[int], i: int, value: int) -> array[int]:
+    """``a`` with ``a[i] = value``, copied to a wider typecode until the value fits."""
+    while True:
+        a = array(_WIDER[a.typecode], a)
+        try:
+            a[i] = value
+        except OverflowError:
+            if a.typecode == "q":
+                raise
+            continue
+        return a
+
+
+class SloLedger:
+    """Per-minute and per-hour counts of one service's checks, in fixed rings.
+
+    Compact: stamps are int32 minutes and hours, counts start as one byte (minutes) or two
+    (hours) and an array is copied to a wider typecode the first time a value does not fit,
+    so counts stay exact (about 3 KB a service instead of 10.5 KB with int64 everywhere).
+    ``last_bad`` is the latest minute a failure was counted in (-1: none), so the engine
+    can skip services no window can see failing (``quiet``).
+    """
+
+    __slots__ = (
+        "_m_stamp",
+        "_m_bad",
+        "_m_total",
+        "_h_stamp",
+        "_h_bad",
+        "_h_total",
+        "last_bad",
+    )
 
     def __init__(self) -> None:
-        self._m_stamp = array("q", [-1] * MINUTE_SLOTS)
-        self._m_bad = array("q", [0] * MINUTE_SLOTS)
-        self._m_total = array("q", [0] * MINUTE_SLOTS)
-        self._h_stamp = array("q", [-1] * HOUR_SLOTS)
-        self._h_bad = array("q", [0] * HOUR_SLOTS)
-        self._h_total = array("q", [0] * HOUR_SLOTS)
+        self._m_stamp = array("i", [-1]) * MINUTE_SLOTS
+        self._m_bad = array("B", bytes(MINUTE_SLOTS))
+        self._m_total = array("B", bytes(MINUTE_SLOTS))
+        self._h_stamp = array("i", [-1]) * HOUR_SLOTS
+        self._h_bad = array("H", [0]) * HOUR_SLOTS
+        self._h_total = array("H", [0]) * HOUR_SLOTS
+        self.last_bad = -1
+
+    def quiet(self, now: datetime) -> bool:
+        """Whether no window ending at ``now`` holds a failure (every burn rate is 0)."""
+        return self.last_bad < _minute(now) - _QUIET_MINUTES
 
     def add(self, at: datetime, failed: bool, *, hours: bool = True) -> None:
         """Count one check (maintenance checks are not given to the ledger at all).
@@ -129,9 +170,22 @@ class SloLedger:
         if self._m_stamp[i] != m:
             if self._m_stamp[i] > m:
                 return  # older than the ring holds
-            self._m_stamp[i], self._m_bad[i], self._m_total[i] = m, 0, 0
-        self._m_total[i] += 1
-        self._m_bad[i] += int(failed)
+            try:
+                self._m_stamp[i] = m
+            except OverflowError:
+                self._m_stamp = _wider(self._m_stamp, i, m)
+            self._m_bad[i] = self._m_total[i] = 0
+        try:
+            self._m_total[i] += 1
+        except OverflowError:
+            self._m_total = _wider(self._m_total, i, self._m_total[i] + 1)
+        if failed:
+            try:
+                self._m_bad[i] += 1
+            except OverflowError:
+                self._m_bad = _wider(self._m_bad, i, self._m_bad[i] + 1)
+            if m > self.last_bad:
+                self.last_bad = m
         if hours:
             self._add_hour(_hour(at), int(failed), 1)
 
@@ -141,16 +195,31 @@ class SloLedger:
         i = h % HOUR_SLOTS
         if self._h_stamp[i] > h:
             return
-        self._h_stamp[i], self._h_bad[i], self._h_total[i] = h, bad, total
+        self._set_hour(i, h, bad, total)
+
+    def _set_hour(self, i: int, h: int, bad: int, total: int) -> None:
+        try:
+            self._h_stamp[i] = h
+        except OverflowError:
+            self._h_stamp = _wider(self._h_stamp, i, h)
+        try:
+            self._h_bad[i] = bad
+        except OverflowError:
+            self._h_bad = _wider(self._h_bad, i, bad)
+        try:
+            self._h_total[i] = total
+        except OverflowError:
+            self._h_total = _wider(self._h_total, i, total)
+        if bad and h * 60 + 59 > self.last_bad:
+            self.last_bad = h * 60 + 59
 
     def _add_hour(self, h: int, bad: int, total: int) -> None:
         i = h % HOUR_SLOTS
         if self._h_stamp[i] != h:
             if self._h_stamp[i] > h:
                 return
-            self._h_stamp[i], self._h_bad[i], self._h_total[i] = h, 0, 0
-        self._h_bad[i] += bad
-        self._h_total[i] += total
+            self._set_hour(i, h, 0, 0)
+        self._set_hour(i, h, self._h_bad[i] + bad, self._h_total[i] + total)
 
     def counts(self, window_s: float, now: datetime) -> Counts:
         """Checks of the last ``window_s`` seconds, in whole minutes (≤ 6 h) or hours."""

@@ -223,7 +223,9 @@ class EngineCore:
         info = self.services.get(service_id)
         for verdict in evaluate(ledger, info.slo_target if info else 99.9, now):
             subject = f"{service_id}:{verdict.kind}"
-            current = next((a for a in self._open(Rule.SLO_BURN) if a.subject == subject), None)
+            current = next(
+                (a for a in self._open(Rule.SLO_BURN, service_id) if a.subject == subject), None
+            )
             if verdict.firing and current is None:
                 start = now.replace(second=0, microsecond=0)
                 severity = Severity.CRITICAL if verdict.kind == "page" else Severity.WARNING

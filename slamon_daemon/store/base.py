@@ -186,6 +186,15 @@ class Store(ABC):
         """Hourly rollups of a service whose hour starts in [since, until), oldest first."""
 
     @abstractmethod
+    async def slo_seed(
+        self, hours_since: datetime, checks_since: datetime
+    ) -> tuple[list[tuple[str, datetime, int, int]], list[tuple[str, datetime, bool]]]:
+        """What the SLO ledgers are seeded with after a start, of every service in one read
+        each: hourly ``(service, hour start, down, checks − maintenance)`` of the hours
+        starting at or after ``hours_since``, and ``(service, started_at, failed)`` of the
+        raw checks since ``checks_since`` outside maintenance; by service, oldest first."""
+
+    @abstractmethod
     async def checks_between(
         self, service_id: str, since: datetime, until: datetime | None = None
     ) -> list[Check]:

@@ -584,6 +584,30 @@ class SqlStore(Store, AlertStore):
                 out.append(ro)
         return out
 
+    async def slo_seed(
+        self, hours_since: datetime, checks_since: datetime
+    ) -> tuple[list[tuple[str, datetime, int, int]], list[tuple[str, datetime, bool]]]:
+        lo = hours_since.astimezone(UTC)
+        rows = await self._fetch(
+            "SELECT service_id, day, hour, down, checks, maintenance FROM hourly_rollups"
+            " WHERE day >= ? ORDER BY service_id, day, hour",
+            self.dialect.day(lo.date()),
+        )
+        hours = []
+        for r in rows:
+            d = self.dialect.from_day(r[1])
+            start = datetime(d.year, d.month, d.day, int(r[2] or 0), tzinfo=UTC)
+            if start >= lo:
+                hours.append((str(r[0]), start, int(r[3]), int(r[4]) - int(r[5])))
+        rows = await self._fetch(
+            "SELECT service_id, started_at, outcome, maintenance FROM checks"
+            " WHERE started_at >= ? ORDER BY service_id, started_at",
+            self.dialect.time(checks_since),
+        )
+        down = Outcome.DOWN.value
+        checks = [(str(r[0]), self.dialect.from_time(r[1]), r[2] == down) for r in rows if not r[3]]
+        return hours, checks
+
     async def first_activity(
         self, service_ids: Sequence[str], since: datetime, until: datetime
     ) -> dict[str, datetime]:

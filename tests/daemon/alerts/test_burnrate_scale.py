@@ -1,0 +1,181 @@
+"""The compact SLO ledger answers as the plain int64 one did; the tick's shortcut (skip the
+services no window sees failing) sends the same notifications as evaluating every one."""
+
+from __future__ import annotations
+
+import random
+from array import array
+from datetime import datetime, timedelta
+
+import pytest
+
+from slamon_daemon.alerts import burnrate
+from slamon_daemon.alerts.burnrate import (
+    HOUR_SLOTS,
+    MINUTE_SLOTS,
+    WORKBOOK,
+    Counts,
+    SloLedger,
+    evaluate,
+)
+
+from .engine_support import T0, Harness, svc
+
+
+class ReferenceLedger:
+    """The ledger as first written: six int64 rings (the behaviour the compact one keeps)."""
+
+    def __init__(self) -> None:
+        self.m_stamp = array("q", [-1] * MINUTE_SLOTS)
+        self.m_bad = array("q", [0] * MINUTE_SLOTS)
+        self.m_total = array("q", [0] * MINUTE_SLOTS)
+        self.h_stamp = array("q", [-1] * HOUR_SLOTS)
+        self.h_bad = array("q", [0] * HOUR_SLOTS)
+        self.h_total = array("q", [0] * HOUR_SLOTS)
+
+    def add(self, at: datetime, failed: bool, *, hours: bool = True) -> None:
+        m = int(at.timestamp() // 60)
+        i = m % MINUTE_SLOTS
+        if self.m_stamp[i] != m:
+            if self.m_stamp[i] > m:
+                return
+            self.m_stamp[i], self.m_bad[i], self.m_total[i] = m, 0, 0
+        self.m_total[i] += 1
+        self.m_bad[i] += int(failed)
+        if hours:
+            self._add_hour(int(at.timestamp() // 3600), int(failed), 1)
+
+    def seed_hour(self, hour_start: datetime, bad: int, total: int) -> None:
+        h = int(hour_start.timestamp() // 3600)
+        i = h % HOUR_SLOTS
+        if self.h_stamp[i] > h:
+            return
+        self.h_stamp[i], self.h_bad[i], self.h_total[i] = h, bad, total
+
+    def _add_hour(self, h: int, bad: int, total: int) -> None:
+        i = h % HOUR_SLOTS
+        if self.h_stamp[i] != h:
+            if self.h_stamp[i] > h:
+                return
+            self.h_stamp[i], self.h_bad[i], self.h_total[i] = h, 0, 0
+        self.h_bad[i] += bad
+        self.h_total[i] += total
+
+    def counts(self, window_s: float, now: datetime) -> Counts:
+        if window_s <= MINUTE_SLOTS * 60:
+            last, n = int(now.timestamp() // 60), int(window_s // 60)
+            stamps, bads, totals, slots = self.m_stamp, self.m_bad, self.m_total, MINUTE_SLOTS
+        else:
+            last, n = int(now.timestamp() // 3600), int(window_s // 3600)
+            stamps, bads, totals, slots = self.h_stamp, self.h_bad, self.h_total, HOUR_SLOTS
+        n = min(n, slots)
+        bad = total = 0
+        for stamp in range(last - n + 1, last + 1):
+            i = stamp % slots
+            if stamps[i] == stamp:
+                bad += bads[i]
+                total += totals[i]
+        return Counts(bad, total)
+
+
+WINDOWS = sorted({w for p in WORKBOOK for w in (p.long_s, p.short_s)} | {60.0, 86400.0})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compact_ledger_counts_as_the_int64_one(seed: int) -> None:
+    rnd = random.Random(seed)
+    new, ref = SloLedger(), ReferenceLedger()
+    t = T0
+    for _ in range(400):
+        step = rnd.choice(["same", "sec", "min", "hours", "days", "back", "seed"] * 4 + ["burst"])
+        if step == "sec":
+            t += timedelta(seconds=rnd.randint(1, 59))
+        elif step == "min":
+            t += timedelta(minutes=rnd.randint(1, 30))
+        elif step == "hours":
+            t += timedelta(hours=rnd.randint(1, 10))
+        elif step == "days":
+            t += timedelta(days=rnd.randint(1, 5))
+        at = t - timedelta(minutes=rnd.randint(0, 800)) if step == "back" else t
+        if step == "seed":  # rollups: counts far beyond one byte (and two)
+            hour = at.replace(minute=0, second=0, microsecond=0)
+            total = rnd.choice([0, 5, 3600, 70_000, 5_000_000_000])
+            bad = rnd.randint(0, total)
+            new.seed_hour(hour, bad, total)
+            ref.seed_hour(hour, bad, total)
+        else:
+            n = rnd.choice([300, 300, 66_000]) if step == "burst" else 1
+            failed = rnd.random() < 0.3
+            hours = rnd.random() < 0.8
+            for _ in range(n):
+                new.add(at, failed, hours=hours)
+                ref.add(at, failed, hours=hours)
+        now = t + timedelta(seconds=rnd.randint(-7200, 7200))
+        for w in WINDOWS:
+            assert new.counts(w, now) == ref.counts(w, now), (step, w)
+        target = rnd.choice([99.0, 99.9, 99.95])
+        assert evaluate(new, target, now) == evaluate(ref, target, now)  # type: ignore[arg-type]
+        if new.quiet(now):  # the shortcut's promise: nothing failed in any window
+            assert all(ref.counts(w, now).bad == 0 for w in WINDOWS)
+
+
+def test_a_ledger_is_small() -> None:
+    """The point of the compact rings: about 3 KB a service, not 10.5 KB."""
+    ledger = SloLedger()
+    ledger.add(T0, True)
+    size = sum(
+        getattr(ledger, f).buffer_info()[1] * getattr(ledger, f).itemsize
+        for f in ("_m_stamp", "_m_bad", "_m_total", "_h_stamp", "_h_bad", "_h_total")
+    )
+    assert size < 3000
+
+
+SERVICES = ["api", "db", "web", "cdn"]
+TOML = """
+[[alert_channel]]
+id = "tickets"
+type = "webhook"
+url = "https://tickets.example/hook"
+rules = ["slo_burn"]
+"""
+
+
+def scripted(quiet_shortcut: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], int]:
+    """Five days of checks every minute with bursts of failures; notifications sent, and
+    how many services the tick evaluated."""
+    with monkeypatch.context() as mp:
+        if not quiet_shortcut:
+            mp.setattr(SloLedger, "quiet", lambda self, now: False)
+        evaluated = 0
+        real = burnrate.evaluate
+
+        def counting(*a: object, **kw: object) -> object:
+            nonlocal evaluated
+            evaluated += 1
+            return real(*a, **kw)  # type: ignore[arg-type]
+
+        mp.setattr("slamon_daemon.alerts.core.evaluate", counting)
+        h = Harness(TOML, services=[svc(s, slo_target=99.9) for s in SERVICES])
+        rnd = random.Random(7)
+        bursts = {
+            "api": {(30, 40), (4000, 4030)},
+            "db": {(200, 205)},
+            "web": {(6000, 6400)},
+            "cdn": set(),
+        }
+        for minute in range(5 * 24 * 60):
+            for sid in SERVICES:
+                failed = any(a <= minute < b for a, b in bursts[sid]) or rnd.random() < 0.0004
+                at = T0 + timedelta(minutes=minute, seconds=7)
+                h.engine.record_check(sid, at, failed)
+            h.tick(minute * 60 + 30)
+    return [repr(n) for n in h.sent], evaluated
+
+
+def test_skipping_quiet_services_sends_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    with_shortcut, evaluated_some = scripted(True, monkeypatch)
+    without, evaluated_all = scripted(False, monkeypatch)
+    assert with_shortcut == without
+    assert any("slo_burn" in n and "RESOLVE" in n for n in without)  # fires and resolves
+    assert evaluated_all == 5 * 24 * 60 * len(SERVICES)
+    assert evaluated_some < evaluated_all  # the shortcut did skip
