@@ -57,6 +57,8 @@ logger = logging.getLogger("slamon.alerts")
 _CHANNEL: TypeAdapter[Any] = TypeAdapter(AlertChannelConfig)
 CERT_RECHECK_S = 3600.0
 """A certificate whose expiry has not changed is looked at again this often."""
+HELD_INCIDENTS = 1000
+"""Incident events held at most while the alerts are not loaded yet (the oldest go first)."""
 
 
 def alert_settings(settings: Settings, where: str) -> AlertSettings:
@@ -157,6 +159,9 @@ class AlertingService:
             worker=f"{self.node}:{os.getpid()}",
         )
         self.loaded = False
+        self._held_incidents: deque[tuple[str, int]] = deque(maxlen=HELD_INCIDENTS)
+        """Incident events met while this node leads but has not loaded yet (the daemon
+        answers before the alerts are loaded): announced once they are."""
         self._queue: deque[Changes] = deque()
         self._dirty = asyncio.Event()
         self._flushing = asyncio.Lock()
@@ -285,6 +290,8 @@ class AlertingService:
         self._down_seen = {sid: d.episode for sid, d in down.items()}
         self._take(self.engine.reconcile(self.clock.now(), down))
         self.loaded = True
+        while self._held_incidents:
+            self._spawn(self._incident(*self._held_incidents.popleft()))
         logger.info(
             "alerts: %d channels, %d open alerts restored, %d pending in the outbox",
             len(self.channels),
@@ -458,13 +465,18 @@ class AlertingService:
 
     def publish(self, topic: str, data: dict[str, Any]) -> None:
         """EventHub sink: incidents created, updated (customer-visible), resolved."""
-        if topic != "incident" or not self.loaded:
+        if topic != "incident":
             return
         action = str(data.get("action"))
         inc = data.get("incident") or {}
         if action not in ("created", "update_added", "resolved") or inc.get("id") is None:
             return
-        self._spawn(self._incident(action, int(inc["id"])))
+        if self.loaded:
+            self._spawn(self._incident(action, int(inc["id"])))
+        elif self._leads():  # starting (or the database is away): announced once loaded
+            if len(self._held_incidents) == HELD_INCIDENTS:
+                logger.warning("alerts not loaded yet: an incident event is not announced")
+            self._held_incidents.append((action, int(inc["id"])))
 
     def has_subscribers(self, topic: str) -> bool:
         return topic == "incident"

@@ -193,3 +193,36 @@ async def test_a_run_restarted_after_a_failure_still_delivers(tmp_path: Path) ->
             assert svc.client.is_closed  # closed when stopped
         finally:
             await store.close()
+
+
+async def test_an_incident_event_met_before_the_alerts_are_loaded_is_announced_after(
+    tmp_path: Path,
+) -> None:
+    """The daemon answers before its alerts are loaded: an incident created in between is
+    held and announced once they are (it was dropped: no incident message at all)."""
+    import asyncio
+
+    store = SqliteStore(tmp_path / "db.sqlite")
+    await store.open()
+    try:
+        await store.migrate()
+        svc = await _service(tmp_path, store, Clock(datetime.now(UTC)))
+        asked: list[int] = []
+
+        async def get_incident(incident_id: int) -> None:
+            asked.append(incident_id)
+
+        svc._get_incident = get_incident  # type: ignore[method-assign]
+        svc.publish("incident", {"action": "created", "incident": {"id": 7}})
+        svc.publish("incident", {"action": "opened_by_rule", "incident": {"id": 9}})
+        await asyncio.sleep(0.05)
+        assert not svc.loaded and asked == []
+        await svc._load()
+        svc.publish("incident", {"action": "resolved", "incident": {"id": 8}})
+        for _ in range(200):
+            if len(asked) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert asked == [7, 8]
+    finally:
+        await store.close()
