@@ -31,8 +31,8 @@ from slamon_daemon.targets import Request, free_port
 from tests.daemon.alerts.receivers import Receiver, answer, hang_answer
 from tests.daemon.alerts.test_email import Mailbox
 
+from .alert_world import AlertWorld, daemon_section, running, service_section
 from .loop_thread import LoopThread
-from .slamond import Slamond
 from .test_alerts import Switch, slamon, until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -79,22 +79,10 @@ class TimedReceiver(Receiver):
 
 
 @dataclass
-class World:
-    d: Slamond
-    config: Path
-    switches: dict[str, Switch]
+class World(AlertWorld):
     rx: dict[str, TimedReceiver]
     mailbox: Mailbox
     servers: LoopThread
-
-    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
-        reply = await self.d.call(method, params)
-        assert "result" in reply, reply
-        return reply["result"]
-
-    async def status_is(self, sid: str, status: str) -> bool:
-        services = (await self.call("status.get"))["services"]
-        return any(s["id"] == sid and s["status"] == status for s in services)
 
 
 def _channel(cid: str, rx: TimedReceiver) -> str:
@@ -133,8 +121,7 @@ def _config(
     folder: Path, switches: dict[str, Switch], rx: dict[str, TimedReceiver], smtp_port: int
 ) -> Path:
     parts = [
-        f'[daemon]\ndatabase_url = "sqlite:///{folder}/db.sqlite"\nsocket = "{folder}/s.sock"\n'
-        'write_flush_interval = "100ms"\nowner_is_admin = true\n',
+        daemon_section(folder),
         '[alerts]\nslo_alerts = false\ngrouping_window = "1s"\nreminder_every = "off"\n'
         f'retry_base = "{RETRY_BASE_S}s"\nretry_max = "5s"\n',
         *(_channel(cid, r) for cid, r in rx.items()),
@@ -142,10 +129,7 @@ def _config(
         f'host = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n'
         'sender = "slamon@example.com"\nto = ["oncall@example.com"]\n',
     ]
-    for sid, sw in switches.items():
-        parts.append(
-            f'[[service]]\nid = "{sid}"\nurl = "{sw.url}"\ninterval = "1s"\ntimeout = "3s"\n'
-        )
+    parts += [service_section(sid, sw) for sid, sw in switches.items()]
     path = folder / "slamon.toml"
     path.write_text("\n".join(parts), encoding="utf-8")
     return path
@@ -166,33 +150,17 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     servers = LoopThread()
-    for sw in switches.values():
-        await servers.run(sw.target.start())
-    for cid, r in rx.items():
-        if cid == "refused":  # a port nothing listens on until the test starts it
-            r.target.port = free_port()
-        else:
-            await servers.run(r.target.start())
-    cfg = _config(folder, switches, rx, smtp_port)
-    d = Slamond(cfg, folder / "log", socket=folder / "s.sock")
+    rx["refused"].target.port = free_port()  # nothing listens there until the test starts it
     try:
-        await d.start()
-        w = World(d, cfg, switches, rx, mailbox, servers)
-        for sid in SERVICES:
-            await until(lambda sid=sid: w.status_is(sid, "operational"), 60)  # type: ignore[misc]
-        yield w
-        assert await d.stop() == 0
-        log = d.log_text()
-        for secret in (ROUTING_KEY, BOT_TOKEN, "genie-key-0000", "secret-topic-42", "s3cr3t"):
-            assert secret not in log
+        async with running(
+            folder, switches, rx.values(), lambda: _config(folder, switches, rx, smtp_port), servers
+        ) as w:
+            yield World(w.d, w.config, switches, rx, mailbox, servers)
+        log = w.d.log_text()  # after the daemon stopped: its whole log
     finally:
-        await d.kill()
-        for r in rx.values():
-            await servers.run(r.target.stop())
-        for sw in switches.values():
-            await servers.run(sw.target.stop())
-        servers.close()
         smtp.stop()
+    for secret in (ROUTING_KEY, BOT_TOKEN, "genie-key-0000", "secret-topic-42", "s3cr3t"):
+        assert secret not in log
 
 
 def _query(req: Request) -> dict[str, list[str]]:

@@ -27,8 +27,8 @@ import pytest_asyncio
 
 from tests.daemon.alerts.receivers import Receiver
 
+from .alert_world import AlertWorld, daemon_section, running, service_section
 from .loop_thread import LoopThread
-from .slamond import Slamond
 from .test_alerts import Switch, events, slamon, until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -48,16 +48,8 @@ other; the rest is room for a loaded machine."""
 
 
 @dataclass
-class World:
-    d: Slamond
-    config: Path
-    switches: dict[str, Switch]
+class World(AlertWorld):
     rx: dict[str, Receiver]
-
-    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
-        reply = await self.d.call(method, params)
-        assert "result" in reply, reply
-        return reply["result"]
 
     async def alerts_of(self, sid: str) -> list[dict[str, Any]]:
         listed = await self.call("alert.list")
@@ -68,18 +60,13 @@ class World:
         chans = await self.call("alert.channels")
         return any(c["id"] == channel and c["pending"] == 0 for c in chans)
 
-    async def status_is(self, sid: str, status: str) -> bool:
-        services = (await self.call("status.get"))["services"]
-        return any(s["id"] == sid and s["status"] == status for s in services)
-
     async def cli(self, *args: str) -> tuple[int, str, str]:
         return await asyncio.to_thread(slamon, self.config, "alert", *args)
 
 
 def _config(folder: Path, switches: dict[str, Switch], rx: dict[str, Receiver]) -> Path:
     parts = [
-        f'[daemon]\ndatabase_url = "sqlite:///{folder}/db.sqlite"\nsocket = "{folder}/s.sock"\n'
-        'write_flush_interval = "100ms"\nowner_is_admin = true\n',
+        daemon_section(folder),
         f'[alerts]\nslo_alerts = false\ngrouping_window = "{WINDOW_S}s"\n'
         'retry_base = "300ms"\nretry_max = "1s"\nreminder_every = "off"\n',
     ]
@@ -91,8 +78,7 @@ def _config(folder: Path, switches: dict[str, Switch], rx: dict[str, Receiver]) 
         )
     for sid, sw in switches.items():
         parts.append(
-            f'[[service]]\nid = "{sid}"\nurl = "{sw.url}"\ninterval = "1s"\ntimeout = "3s"\n'
-            + ('depends_on = ["core-db"]\n' if sid in CHILDREN else "")
+            service_section(sid, sw, 'depends_on = ["core-db"]\n' if sid in CHILDREN else "")
         )
     path = folder / "slamon.toml"
     path.write_text("\n".join(parts), encoding="utf-8")
@@ -104,27 +90,10 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     folder = tmp_path_factory.mktemp("suppression")
     switches = {sid: Switch() for sid in SERVICES}
     rx = {cid: Receiver() for cid in CHANNELS}
-    servers = LoopThread()
-    for sw in switches.values():
-        await servers.run(sw.target.start())
-    for r in rx.values():
-        await servers.run(r.target.start())
-    cfg = _config(folder, switches, rx)
-    d = Slamond(cfg, folder / "log", socket=folder / "s.sock")
-    try:
-        await d.start()
-        w = World(d, cfg, switches, rx)
-        for sid in SERVICES:
-            await until(lambda sid=sid: w.status_is(sid, "operational"), 60)  # type: ignore[misc]
-        yield w
-        assert await d.stop() == 0
-    finally:
-        await d.kill()
-        for r in rx.values():
-            await servers.run(r.target.stop())
-        for sw in switches.values():
-            await servers.run(sw.target.stop())
-        servers.close()
+    async with running(
+        folder, switches, rx.values(), lambda: _config(folder, switches, rx), LoopThread()
+    ) as w:
+        yield World(w.d, w.config, switches, rx)
 
 
 def _titles(r: Receiver) -> list[str]:
