@@ -4,7 +4,6 @@ stay the file's."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,10 @@ from pydantic import SecretStr, TypeAdapter, ValidationError
 from slamon_daemon.alerts.config import AlertChannelConfig, WebhookChannelConfig
 from slamon_daemon.alerts.config_check import channel_problems
 from slamon_daemon.alerts.service import AlertingService
-from slamon_daemon.config import load_settings
 from slamon_daemon.errors import Forbidden, InvalidParams
-from slamon_daemon.state import LiveState
 from slamon_daemon.store import SqliteStore
+
+from .service_kit import Clock, alerting_service
 
 CHANNEL: TypeAdapter[Any] = TypeAdapter(AlertChannelConfig)
 
@@ -44,43 +43,8 @@ def test_problems_are_keyed_by_the_channels_own_keys() -> None:
     assert "allowed here:" in extra["colour"] and "url" in extra["colour"]
 
 
-class Clock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def monotonic(self) -> float:
-        return self.now().timestamp()
-
-
 async def _service(tmp_path: Path, store: SqliteStore) -> AlertingService:
-    cfg = tmp_path / "slamon.toml"
-    cfg.write_text(
-        f'[daemon]\ndatabase_url = "sqlite:///{tmp_path}/db.sqlite"\n'
-        '\n[[service]]\nid = "api"\nurl = "http://127.0.0.1:9/"\n'
-        '\n[[alert_channel]]\nid = "ops"\ntype = "webhook"\nurl = "http://127.0.0.1:9/hook"\n',
-        encoding="utf-8",
-    )
-    settings, _ = load_settings(cfg)
-    live = LiveState(clock=Clock())  # type: ignore[arg-type]
-    live.set_services(settings.services)
-
-    async def ready() -> bool:
-        return True
-
-    async def no_incident(_: int) -> None:
-        return None
-
-    svc = AlertingService(
-        settings,
-        store,
-        live,
-        Clock(),  # type: ignore[arg-type]
-        where="t",
-        key_file=tmp_path / "keys" / "alerts.key",
-        maintenance=lambda: [],
-        ready=ready,
-        get_incident=no_incident,
-    )
+    svc = alerting_service(tmp_path, store, Clock())
     await svc._load()
     return svc
 

@@ -5,61 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from slamon_daemon.alerts.burnrate import evaluate
 from slamon_daemon.alerts.service import AlertingService
-from slamon_daemon.config import load_settings
 from slamon_daemon.models import Check, Outcome
-from slamon_daemon.state import LiveState
 from slamon_daemon.store import SqliteStore
 
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.t = now
-
-    def now(self) -> datetime:
-        return self.t
-
-    def monotonic(self) -> float:
-        return self.t.timestamp()
-
-
-def _settings(tmp_path: Path) -> Any:
-    cfg = tmp_path / "slamon.toml"
-    cfg.write_text(
-        f'[daemon]\ndatabase_url = "sqlite:///{tmp_path}/db.sqlite"\n'
-        '\n[[service]]\nid = "api"\nurl = "http://127.0.0.1:9/"\n'
-        '\n[[alert_channel]]\nid = "ops"\ntype = "webhook"\nurl = "http://127.0.0.1:9/hook"\n',
-        encoding="utf-8",
-    )
-    settings, _ = load_settings(cfg)
-    return settings
+from .service_kit import Clock, alerting_service, settings_of
 
 
 async def _service(tmp_path: Path, store: SqliteStore, clock: Clock) -> AlertingService:
-    settings = _settings(tmp_path)
-    live = LiveState(clock=clock)  # type: ignore[arg-type]
-    live.set_services(settings.services)
-
-    async def ready() -> bool:
-        return True
-
-    async def no_incident(_: int) -> None:
-        return None
-
-    return AlertingService(
-        settings,
-        store,
-        live,
-        clock,  # type: ignore[arg-type]
-        where="t",
-        key_file=tmp_path / "keys" / "alerts.key",
-        maintenance=lambda: [],
-        ready=ready,
-        get_incident=no_incident,
-    )
+    return alerting_service(tmp_path, store, clock)
 
 
 async def test_burn_rates_are_seeded_from_the_store_after_a_start(tmp_path: Path) -> None:
@@ -72,7 +28,7 @@ async def test_burn_rates_are_seeded_from_the_store_after_a_start(tmp_path: Path
         checks = [
             Check("api", now - timedelta(minutes=m), 5.0, Outcome.DOWN) for m in range(1, 121)
         ]
-        await store.sync_services(_settings(tmp_path).services)
+        await store.sync_services(settings_of(tmp_path).services)
         await store.write_batch(checks)
         svc = await _service(tmp_path, store, Clock(now))
         await svc._load()
@@ -127,18 +83,12 @@ async def test_a_run_restarted_after_a_failure_still_delivers(tmp_path: Path) ->
     async with Receiver() as rx:
         try:
             await store.migrate()
-            cfg = tmp_path / "slamon.toml"
-            cfg.write_text(
-                f'[daemon]\ndatabase_url = "sqlite:///{tmp_path}/db.sqlite"\n'
-                '\n[[service]]\nid = "api"\nurl = "http://127.0.0.1:9/"\n'
-                f'\n[[alert_channel]]\nid = "ops"\ntype = "webhook"\nurl = "{rx.url("/hook")}"\n'
-                '\n[alerts]\ngrouping_window = "1s"\nslo_alerts = false\n',
-                encoding="utf-8",
+            settings = settings_of(
+                tmp_path,
+                hook=rx.url("/hook"),
+                alerts='\n[alerts]\ngrouping_window = "1s"\nslo_alerts = false\n',
             )
-            settings, _ = load_settings(cfg)
             clock = Clock(now)
-            live = LiveState(clock=clock)  # type: ignore[arg-type]
-            live.set_services(settings.services)
             failures = [RuntimeError("a bug in a run")]
 
             async def ready() -> bool:
@@ -146,20 +96,7 @@ async def test_a_run_restarted_after_a_failure_still_delivers(tmp_path: Path) ->
                     raise failures.pop()
                 return True
 
-            async def no_incident(_: int) -> None:
-                return None
-
-            svc = AlertingService(
-                settings,
-                store,
-                live,
-                clock,  # type: ignore[arg-type]
-                where="t",
-                key_file=tmp_path / "keys" / "alerts.key",
-                maintenance=lambda: [],
-                ready=ready,
-                get_incident=no_incident,
-            )
+            svc = alerting_service(tmp_path, store, clock, settings, ready)
             stop = asyncio.Event()
             try:
                 await svc.run(stop)  # the first run fails, as the daemon would see it
