@@ -45,13 +45,13 @@ async def sla_report(
         # The reads are independent: at once (PostgreSQL runs them on several connections of
         # its pool; SQLite's one reader takes them in turn).
         reads: list[Awaitable[Any]] = [
-            store.episodes(only, since=period.start, limit=1_000_000),
+            store.episodes_started(only, period.start, period.end),
             store.first_activity(ids, period.start, period.end),
             *(store.days_below(sids, period.start.date(), last, t) for t, sids in targets.items()),
         ]
         if months:
-            reads.append(store.monthly_rollups(months[0], months[-1], ids))
-        reads += [store.daily_rollups(a, b, ids) for a, b in loose]
+            reads.append(store.monthly_rollups(months[0], months[-1], ids, error_counts=False))
+        reads += [store.daily_rollups(a, b, ids, error_counts=False) for a, b in loose]
         got = await asyncio.gather(*reads)
         found_episodes, firsts = got[0], got[1]
         for found in got[2 : 2 + len(targets)]:
@@ -70,12 +70,12 @@ async def sla_report(
                 cur.merge(h)
             target = next(s.sla_target or default_target for s in chosen if s.id == sid)
             below[sid] = days_below_target(by_day[sid], target)
-        found_episodes = await store.episodes(only, since=period.start, limit=1_000_000)
+        found_episodes = await store.episodes_started(only, period.start, period.end)
         firsts = await store.first_activity(ids, period.start, period.end)
     episodes: dict[str, list[OutageEpisode]] = {sid: [] for sid in ids}
     # One service's report (service.get) reads only its own episodes.
     for e in found_episodes:
-        if e.service_id in episodes and period.start <= e.started_at < period.end:
+        if e.service_id in episodes:
             episodes[e.service_id].append(e)
     rows = [
         service_figures(

@@ -143,7 +143,10 @@ def service_figures(
     first_check: datetime | None,
 ) -> dict[str, Any]:
     """The SLA figures of one service (see the module docstring)."""
-    total = sum_rollups(rollups, service.id, period.start.date())
+    # One rollup (a whole month) is read as it is; several are added up.
+    total = (
+        rollups[0] if len(rollups) == 1 else sum_rollups(rollups, service.id, period.start.date())
+    )
     end = min(period.end, now)
     monitored_from = max(period.start, first_check) if first_check else None
     monitored_s = max(0.0, (end - monitored_from).total_seconds()) if monitored_from else 0.0

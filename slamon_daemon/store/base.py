@@ -160,10 +160,12 @@ class Store(ABC):
         service_ids: Sequence[str] | None = None,
         *,
         latency_histogram: bool = True,
+        error_counts: bool = True,
     ) -> list[Rollup]:
         """Daily rollups with ``since <= day <= until`` (until: no limit), by service then day.
 
-        ``latency_histogram=False`` leaves ``hist`` empty (much faster when only counts matter).
+        ``latency_histogram=False`` leaves ``hist`` empty (much faster when only counts matter),
+        ``error_counts=False`` leaves ``errors`` empty (the SLA report does not show them).
         """
 
     @abstractmethod
@@ -175,9 +177,15 @@ class Store(ABC):
 
     @abstractmethod
     async def monthly_rollups(
-        self, first: date, last: date, service_ids: Sequence[str] | None = None
+        self,
+        first: date,
+        last: date,
+        service_ids: Sequence[str] | None = None,
+        *,
+        error_counts: bool = True,
     ) -> list[Rollup]:
-        """Monthly rollups (``day`` = the month's first day) with first <= day <= last."""
+        """Monthly rollups (``day`` = the month's first day) with first <= day <= last;
+        ``error_counts`` as for ``daily_rollups``."""
 
     @abstractmethod
     async def hourly_rollups(
@@ -231,6 +239,13 @@ class Store(ABC):
         open_only: bool = False,
     ) -> list[OutageEpisode]:
         """Outage episodes, newest first; those still open or ending after ``since``."""
+
+    @abstractmethod
+    async def episodes_started(
+        self, service_id: str | None, since: datetime, until: datetime
+    ) -> list[OutageEpisode]:
+        """The outage episodes that started in [since, until) (of every service when
+        ``service_id`` is None), newest first."""
 
     @abstractmethod
     async def status_history(

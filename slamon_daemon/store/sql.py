@@ -535,8 +535,9 @@ class SqlStore(Store, AlertStore):
         service_ids: Sequence[str] | None = None,
         *,
         latency_histogram: bool = True,
+        error_counts: bool = True,
     ) -> list[Rollup]:
-        cols = _RCOLS if latency_histogram else _RCOLS.replace("latency_hist", "'{}'")
+        cols = _rollup_cols(latency_histogram, error_counts)
         sql = f"SELECT service_id, day, {cols} FROM daily_rollups WHERE day >= ?"
         args = [self.dialect.day(since)]
         if until is not None:
@@ -545,10 +546,16 @@ class SqlStore(Store, AlertStore):
         return await self._rollups(sql, args, service_ids)
 
     async def monthly_rollups(
-        self, first: date, last: date, service_ids: Sequence[str] | None = None
+        self,
+        first: date,
+        last: date,
+        service_ids: Sequence[str] | None = None,
+        *,
+        error_counts: bool = True,
     ) -> list[Rollup]:
+        cols = _rollup_cols(True, error_counts)
         return await self._rollups(
-            f"SELECT service_id, day, {_RCOLS} FROM monthly_rollups WHERE day >= ? AND day <= ?",
+            f"SELECT service_id, day, {cols} FROM monthly_rollups WHERE day >= ? AND day <= ?",
             [self.dialect.day(first), self.dialect.day(last)],
             service_ids,
         )
@@ -615,43 +622,42 @@ class SqlStore(Store, AlertStore):
             return {}
         lo, hi = since.astimezone(UTC), until.astimezone(UTC)
         first_day = self.dialect.day(lo.date())
-        cond, params = self.dialect.any_of("d.service_id", service_ids)
-        # The first day from the daily rollups (small), then the first hour of that day.
+        before = self.dialect.day((lo - timedelta(microseconds=1)).date())
+        cond, params = self.dialect.any_of("s.id", service_ids)
+        # One statement, index seeks per service: its first day with checks (the daily
+        # rollups), the first hour of that day (the hourly ones) and whether it was checked
+        # the day before ``since``. (A min() over the daily rows read every row of the
+        # period: 45 ms of SQLite's time for 1,000 services x a month.)
         rows = await self._fetch(
-            "WITH first AS (SELECT d.service_id, min(d.day) AS day FROM daily_rollups d"
-            f" WHERE d.checks > 0 AND d.day >= ? AND d.day <= ? AND {cond} GROUP BY d.service_id)"
-            " SELECT f.service_id, f.day, min(h.hour) FROM first f JOIN hourly_rollups h"
-            " ON h.service_id = f.service_id AND h.day = f.day AND h.checks > 0"
-            " AND (h.day > ? OR h.hour >= ?) GROUP BY f.service_id, f.day",
-            *(first_day, self.dialect.day(hi.date()), *params, first_day, lo.hour),
+            "WITH f AS MATERIALIZED (SELECT s.id AS sid, (SELECT d.day FROM daily_rollups d"
+            " WHERE d.service_id = s.id AND d.day >= ? AND d.day <= ? AND d.checks > 0"
+            f" ORDER BY d.day LIMIT 1) AS day FROM services s WHERE {cond})"
+            " SELECT f.sid, f.day, (SELECT min(h.hour) FROM hourly_rollups h"
+            " WHERE h.service_id = f.sid AND h.day = f.day AND h.checks > 0"
+            " AND (h.day > ? OR h.hour >= ?)),"
+            " CASE WHEN EXISTS (SELECT 1 FROM daily_rollups p WHERE p.service_id = f.sid"
+            " AND p.day = ? AND p.checks > 0) THEN 1 ELSE 0 END"
+            " FROM f WHERE f.day IS NOT NULL",
+            *(first_day, self.dialect.day(hi.date()), *params, first_day, lo.hour, before),
         )
         hours: dict[str, datetime] = {}
-        for sid, day, hour in rows:
+        prior: set[str] = set()
+        for sid, day, hour, checked_before in rows:
             if hour is not None:
                 d = self.dialect.from_day(day)
                 start = datetime(d.year, d.month, d.day, int(hour), tzinfo=UTC)
                 if start < hi:
                     hours[str(sid)] = max(start, since)
-        return await self._first_checks(hours, since)
+                    if checked_before:
+                        prior.add(str(sid))
+        return await self._first_checks(hours, prior, since)
 
     async def _first_checks(
-        self, hours: dict[str, datetime], since: datetime
+        self, hours: dict[str, datetime], prior: set[str], since: datetime
     ) -> dict[str, datetime]:
         """Issue 12: from the hour of the first check to the check itself, unless the
-        service was already checked the day before ``since`` (then it was monitored from
-        ``since`` on). Where retention removed the raw checks, the hour stays."""
-        if not hours:
-            return {}
-        before = self.dialect.day((since.astimezone(UTC) - timedelta(microseconds=1)).date())
-        cond, params = self.dialect.any_of("service_id", list(hours))
-        prior = {
-            str(r[0])
-            for r in await self._fetch(
-                f"SELECT service_id FROM daily_rollups WHERE day = ? AND checks > 0 AND {cond}",
-                before,
-                *params,
-            )
-        }
+        service was already checked the day before ``since`` (``prior``: then it was
+        monitored from ``since`` on). Where retention removed the raw checks, the hour stays."""
         out = {sid: since for sid in hours if sid in prior}
         by_hour: dict[datetime, list[str]] = {}
         for sid, hour in hours.items():
@@ -747,6 +753,25 @@ class SqlStore(Store, AlertStore):
         rows = await self._fetch(sql + " ORDER BY started_at DESC LIMIT ?", *args, limit)
         read = {"worst_status": ServiceStatus}
         return [self._entity(OutageEpisode, _EPISODE_COLS, r, **read) for r in rows]
+
+    async def episodes_started(
+        self, service_id: str | None, since: datetime, until: datetime
+    ) -> list[OutageEpisode]:
+        sql = (
+            f"SELECT {_EPISODE_COLS} FROM outage_episodes WHERE started_at >= ? AND started_at < ?"
+        )
+        args: list[Any] = [self.dialect.time(since), self.dialect.time(until)]
+        if service_id is not None:
+            sql += " AND service_id = ?"
+            args.append(service_id)
+        # Decoded by position (a report reads ~700 episodes for 1,000 services a month).
+        t, at = self._from_time, self.dialect.from_time
+        return [
+            OutageEpisode(str(sid), at(start), ServiceStatus(worst), t(end), cause, error, failed)
+            for sid, start, end, worst, cause, error, failed in await self._fetch(
+                sql + " ORDER BY started_at DESC", *args
+            )
+        ]
 
     async def status_history(
         self, service_id: str | None = None, since: datetime | None = None, limit: int = 200
@@ -1215,6 +1240,12 @@ def split_records(
         else:
             episodes.append(r)
     return checks, transitions, episodes
+
+
+def _rollup_cols(latency_histogram: bool, error_counts: bool) -> str:
+    """ROLLUP_COLUMNS to select, '{}' in place of the count objects left out."""
+    cols = _RCOLS if latency_histogram else _RCOLS.replace("latency_hist", "'{}'")
+    return cols if error_counts else cols.replace("errors", "'{}'")
 
 
 _plain_values = operator.attrgetter(*ROLLUP_COLUMNS[:10])  # the counters, stored as they are
