@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from .models import OutageEpisode, Service
 from .rollup import Rollup
-from .sla import Period, days_below_target, service_figures, split_months
+from .sla import Period, below_target, days_below_target, service_figures, split_months
 from .store.base import Store
 
 
@@ -103,3 +103,23 @@ async def sla_report(
         "services": rows,
         "breached": [r["id"] for r in rows if r["met"] is False],
     }
+
+
+def month_figures(
+    service: Service,
+    target: float,
+    period: Period,
+    now: datetime,
+    monthly: list[Rollup],
+    daily: list[Rollup],
+    episodes: list[OutageEpisode],
+    first_check: datetime | None,
+) -> dict[str, Any]:
+    """One service's figures for a whole UTC month (``period``) from what service.get has
+    read already: the month's rollup, daily rollups covering the month, its episodes
+    (those that started in the month are counted) and its first check in the month. The
+    same figures as ``sla_report``'s row (tests/daemon/test_service_month.py)."""
+    first, last = period.start.date(), (period.end - timedelta(microseconds=1)).date()
+    below = [r.day for r in daily if first <= r.day <= last and below_target(r, target)]
+    started = [e for e in episodes if period.start <= e.started_at < period.end]
+    return service_figures(service, target, period, now, monthly, below, started, first_check)

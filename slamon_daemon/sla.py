@@ -211,6 +211,14 @@ def service_figures(
     return out
 
 
+def below_target(r: Rollup, target: float) -> bool:
+    """Whether a day's uptime is below ``target`` percent, computed as the store's
+    ``days_below`` statement computes it (the same double-precision operations)."""
+    return r.checks > r.maintenance and (r.up + r.degraded) * 100.0 < float(target) * (
+        r.checks - r.maintenance
+    )
+
+
 def days_below_target(by_day: dict[date, Rollup], target: float) -> list[date]:
     """The days whose uptime is below ``target`` percent (no-data days never are)."""
     return [

@@ -176,6 +176,20 @@ class Store(ABC):
         (days with only maintenance or no checks are never below)."""
 
     @abstractmethod
+    async def service_rollups(
+        self,
+        service_id: str,
+        hours_of: date,
+        hours_since: date,
+        daily_since: date,
+        month: date | None,
+    ) -> tuple[list[Rollup], list[Rollup], list[Rollup]]:
+        """One service's hourly rollups of the day ``hours_of`` and of the days from
+        ``hours_since`` on (by day and hour), its daily rollups from ``daily_since`` on (by
+        day) and its monthly rollup of ``month`` (none when None or not stored): what
+        service.get reads, in one statement."""
+
+    @abstractmethod
     async def monthly_rollups(
         self,
         first: date,
@@ -246,6 +260,13 @@ class Store(ABC):
     ) -> list[OutageEpisode]:
         """The outage episodes that started in [since, until) (of every service when
         ``service_id`` is None), newest first."""
+
+    @abstractmethod
+    async def service_episodes(
+        self, service_id: str, latest: int, since: datetime, until: datetime
+    ) -> list[OutageEpisode]:
+        """One service's ``latest`` newest outage episodes and those that started in
+        [since, until), newest first (service.get: the list and this month's SLA)."""
 
     @abstractmethod
     async def status_history(
