@@ -176,6 +176,14 @@ class Store(ABC):
         (days with only maintenance or no checks are never below)."""
 
     @abstractmethod
+    async def hourly_rollups_of(
+        self, service_ids: Sequence[str], since: datetime, until: datetime
+    ) -> list[Rollup]:
+        """The hourly rollups of several services whose hour starts in [since, until), by
+        service, day and hour, in one statement, without their error counts (a report in a
+        timezone other than UTC)."""
+
+    @abstractmethod
     async def service_rollups(
         self,
         service_id: str,

@@ -591,6 +591,29 @@ class SqlStore(Store, AlertStore):
                 out.append(ro)
         return out
 
+    async def hourly_rollups_of(
+        self, service_ids: Sequence[str], since: datetime, until: datetime
+    ) -> list[Rollup]:
+        if not service_ids:
+            return []
+        cond, params = self.dialect.any_of("service_id", service_ids)
+        rows = await self._fetch(
+            f"SELECT service_id, day, hour, {_rollup_cols(True, False)} FROM hourly_rollups"
+            f" WHERE day >= ? AND day <= ? AND {cond} ORDER BY service_id, day, hour",
+            *(
+                self.dialect.day(since.astimezone(UTC).date()),
+                self.dialect.day(until.astimezone(UTC).date()),
+                *params,
+            ),
+        )
+        out = []
+        read_day = self.dialect.from_day
+        for r in rows:
+            ro = rollup_from_row(str(r[0]), read_day(r[1]), int(r[2]), r[3:])
+            if since <= ro.start < until:
+                out.append(ro)
+        return out
+
     async def service_rollups(
         self,
         service_id: str,
