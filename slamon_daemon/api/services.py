@@ -94,8 +94,7 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
                 *recent_hours,
             ]
         ),
-        "30d": window(d for d in daily if d.day > today - timedelta(days=30)),
-        "90d": window(daily),
+        **long_windows(svc.id, today, daily),
     }
     last = st.last_check
     return {
@@ -136,6 +135,36 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
         if st.regions
         else {}
     )
+
+
+_PAST_SUMS: dict[str, tuple[tuple[Any, ...], Rollup, Rollup]] = {}
+"""Per service: what its past days' daily rollups were (a key of their counts) and their
+30- and 90-day sums (they change only with a late check, or when the day does)."""
+_PAST_SUMS_MAX = 1024
+
+
+def long_windows(sid: str, today: date, daily: list[Rollup]) -> dict[str, Rollup]:
+    """The 30d and 90d windows of service.get from ``daily`` (by day, the last 90 days):
+    the sums of the past days are kept from the last call while their rows are unchanged,
+    then today's row is added, in the same order as summing every row (the same figures)."""
+    past = [d for d in daily if d.day < today]
+    key = (today, *((d.day, d.checks, d.up, d.down, d.latency_count, d.downtime_s) for d in past))
+    kept = _PAST_SUMS.get(sid)
+    if kept is None or kept[0] != key:
+        cut = today - timedelta(days=30)
+        kept = (
+            key,
+            sum_rollups((d for d in past if d.day > cut), sid, date.min),
+            sum_rollups(past, sid, date.min),
+        )
+        if len(_PAST_SUMS) >= _PAST_SUMS_MAX:
+            _PAST_SUMS.clear()
+        _PAST_SUMS[sid] = kept
+    rest = [d for d in daily if d.day >= today]
+    return {
+        "30d": sum_rollups([kept[1], *rest], sid, date.min),
+        "90d": sum_rollups([kept[2], *rest], sid, date.min),
+    }
 
 
 async def _none() -> None:

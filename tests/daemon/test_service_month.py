@@ -5,11 +5,15 @@ ones computed by hand (month and midnight boundaries)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+import random
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from slamon_daemon.api.services import long_windows
+from slamon_daemon.detail import figures
 from slamon_daemon.models import OutageEpisode, ServiceStatus
 from slamon_daemon.reports import month_figures, sla_report
+from slamon_daemon.rollup import Rollup, sum_rollups
 from slamon_daemon.sla import month_period
 from slamon_daemon.store.base import Store
 
@@ -101,3 +105,39 @@ async def test_days_below_at_exactly_the_target(store: Store) -> None:
     assert await _service_get_row(store, "edge", 99.9, NOW) == row(report, "edge")
     daily = await store.daily_rollups(date(2026, 10, 2), date(2026, 10, 3), ["edge"])
     assert [(r.checks, r.down) for r in daily] == [(1000, 1), (1000, 2)]
+
+
+def test_long_windows_equal_the_sums_of_every_day_after_each_change() -> None:
+    # service.get keeps the past days' 30/90-day sums between calls: the windows must
+    # still be the sums of every row, also after a late check changed a past day and
+    # when the day turns.
+    today = date(2026, 10, 20)
+    rng = random.Random(7)
+
+    def day_row(d: date) -> Rollup:
+        r = Rollup(service_id="api", day=d)
+        for c in checks(
+            "api",
+            datetime(d.year, d.month, d.day, tzinfo=UTC),
+            rng.randint(1, 30),
+            down=(rng.randint(0, 40),),
+            latency=lambda i: rng.uniform(5, 900),
+        ):
+            r.add(c)
+        return r
+
+    daily = [day_row(today - timedelta(days=i)) for i in range(89, -1, -1)]
+
+    def want(rows: list[Rollup], first: date) -> dict[str, Any]:
+        return figures(sum_rollups([r for r in rows if r.day > first], "api", date.min))
+
+    for step in range(4):
+        if step == 1:  # a late check on a past day
+            daily[40].add(checks("api", datetime.combine(daily[40].day, time(23), UTC), 1)[0])
+        if step == 3:  # the next day: today's row becomes a past one
+            today += timedelta(days=1)
+            daily = [*daily[1:], day_row(today)]
+        got = long_windows("api", today, daily)
+        assert figures(got["30d"]) == want(daily, today - timedelta(days=30))
+        assert figures(got["90d"]) == want(daily, date.min)
+        assert got["90d"].errors == sum_rollups(daily, "api", date.min).errors
