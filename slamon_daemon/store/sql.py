@@ -625,19 +625,21 @@ class SqlStore(Store, AlertStore):
         day = self.dialect.day
         # One statement for service.get (each round trip is a wake-up of the reader thread or
         # a PostgreSQL connection of the pool): 0 hourly, 1 daily, 2 monthly rows.
+        # Each part a range of the primary key (an OR of the two hourly ranges read every
+        # hourly row of the service).
         sql = (
             f"SELECT 0, day, hour, {_RCOLS} FROM hourly_rollups WHERE service_id = ?"
-            " AND (day = ? OR day >= ?)"
+            " AND day >= ?"
             f" UNION ALL SELECT 1, day, NULL, {_RCOLS} FROM daily_rollups"
             " WHERE service_id = ? AND day >= ?"
         )
-        args: list[Any] = [
-            service_id,
-            day(hours_of),
-            day(hours_since),
-            service_id,
-            day(daily_since),
-        ]
+        args: list[Any] = [service_id, day(hours_since), service_id, day(daily_since)]
+        if hours_of < hours_since:
+            sql += (
+                f" UNION ALL SELECT 0, day, hour, {_RCOLS} FROM hourly_rollups"
+                " WHERE service_id = ? AND day = ?"
+            )
+            args += [service_id, day(hours_of)]
         if month is not None:
             sql += (
                 f" UNION ALL SELECT 2, day, NULL, {_RCOLS} FROM monthly_rollups"
