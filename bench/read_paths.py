@@ -347,6 +347,16 @@ async def _bench(args: argparse.Namespace, backend: str, db_url: str, folder: Pa
     )
     cfg = write_config(folder, db_url, args.services)
     s = await seed(db_url, cfg, args.days, args.per_day, args.dense)
+    if backend == "postgres":
+        # The planner's statistics, as autovacuum keeps them in a database that has run a
+        # while (right after seeding it may not have caught up: plans then vary run to run).
+        import asyncpg
+
+        con = await asyncpg.connect(db_url)
+        try:
+            await con.execute("ANALYZE")
+        finally:
+            await con.close()
     print(
         f"  seeded {s['checks']:,} checks ({s['stored']:,} rows stored), {s['episodes']:,} "
         f"episodes in {s['seconds']:.0f} s = {s['checks'] / s['seconds']:,.0f} checks/s "
