@@ -36,30 +36,42 @@ async def sla_report(
     below: dict[str, list[date]] = {sid: [] for sid in ids}
     if utc_days:
         last = (period.end - timedelta(microseconds=1)).date()
-        # Days below target are found by the database (one query per distinct target); the
-        # totals come from monthly rollups for whole months and daily ones for the other days.
-        targets: dict[float, list[str]] = {}
-        for s in chosen:
-            targets.setdefault(s.sla_target or default_target, []).append(s.id)
         months, loose = split_months(period.start.date(), last)
+
+        async def totals_then_days_below() -> None:
+            # The totals come from monthly rollups for whole months and daily ones for the
+            # other days; then the days below target are found by the database (one query
+            # per distinct target), only for the services that failed a check in the
+            # period: a day without a failed check is at 100 % (targets are below 100), and
+            # each statement reads the period's daily rows of the services it names.
+            reads: list[Awaitable[list[Rollup]]] = []
+            if months:
+                reads.append(store.monthly_rollups(months[0], months[-1], ids, error_counts=False))
+            reads += [store.daily_rollups(a, b, ids, error_counts=False) for a, b in loose]
+            for rows in await asyncio.gather(*reads):
+                for r in rows:
+                    rollups[r.service_id].append(r)
+            targets: dict[float, list[str]] = {}
+            for s in chosen:
+                target = s.sla_target or default_target
+                if target >= 100 or any(r.down for r in rollups[s.id]):
+                    targets.setdefault(target, []).append(s.id)
+            for found in await asyncio.gather(
+                *(
+                    store.days_below(sids, period.start.date(), last, t)
+                    for t, sids in targets.items()
+                )
+            ):
+                for sid, day in found:
+                    below[sid].append(day)
+
         # The reads are independent: at once (PostgreSQL runs them on several connections of
         # its pool; SQLite's one reader takes them in turn).
-        reads: list[Awaitable[Any]] = [
+        found_episodes, firsts, _ = await asyncio.gather(
             store.episodes_started(only, period.start, period.end),
             store.first_activity(ids, period.start, period.end),
-            *(store.days_below(sids, period.start.date(), last, t) for t, sids in targets.items()),
-        ]
-        if months:
-            reads.append(store.monthly_rollups(months[0], months[-1], ids, error_counts=False))
-        reads += [store.daily_rollups(a, b, ids, error_counts=False) for a, b in loose]
-        got = await asyncio.gather(*reads)
-        found_episodes, firsts = got[0], got[1]
-        for found in got[2 : 2 + len(targets)]:
-            for sid, day in found:
-                below[sid].append(day)
-        for rows in got[2 + len(targets) :]:
-            for r in rows:
-                rollups[r.service_id].append(r)
+            totals_then_days_below(),
+        )
     else:
         zone = ZoneInfo(period.timezone)
         # Every service's hours in one statement (one per service before), beside the rest.
