@@ -116,6 +116,18 @@ async def run(backend: str, n: int, calls: int, db: str | None = None) -> float:
             await ctx.__aexit__(None, None, None)
 
 
+def run_queue_wait() -> float:
+    """Seconds this process's threads have waited for a core (the kernel's schedstat: time
+    runnable but not running), summed over its threads (the loop's and SQLite's reader)."""
+    total = 0
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended, or no schedstat on this kernel
+    return total / 1e9
+
+
 async def time_report(
     url: str, backend: str, n: int, calls: int, now: datetime, month: str
 ) -> float:
@@ -124,22 +136,24 @@ async def time_report(
     period = month_period(month)
     async with open_store(url) as store:
         services = await store.list_services()
-        times, cpus = [], []
+        times, cpus, waits = [], [], []
         for i in range(calls + 1):
-            t1, c1 = time.perf_counter(), time.process_time()
+            t1, c1, w1 = time.perf_counter(), time.process_time(), run_queue_wait()
             report = await sla_report(store, services, 99.9, period, now)
             if i == 0:
                 first = time.perf_counter() - t1  # the first call: nothing remembered yet
                 continue
             times.append(time.perf_counter() - t1)
             cpus.append(time.process_time() - c1)
+            waits.append(run_queue_wait() - w1)
         assert len(report["services"]) == n
         med, p95 = median(times), quantile(times, 0.95)
         print(
             f"[{backend}] code {Path(slamon_daemon.__file__).parent.parent}: sla.report for {n}"
             f" services, month {month}: first call {first * 1000:.1f} ms, then median"
             f" {med * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, min {min(times) * 1000:.1f} ms,"
-            f" CPU median {median(cpus) * 1000:.1f} ms over {calls} calls;"
+            f" CPU median {median(cpus) * 1000:.1f} ms, waiting for a core (run queue, all"
+            f" threads) median {median(waits) * 1000:.1f} ms over {calls} calls;"
             f" {len(report['breached'])} breached"
         )
         print(

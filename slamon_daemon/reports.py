@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from .models import OutageEpisode, Service
 from .rollup import Rollup
-from .sla import Period, days_below_target, service_figures, split_months
+from .sla import Period, below_target, days_below_target, service_figures, split_months
 from .store.base import Store
 
 
@@ -36,46 +36,62 @@ async def sla_report(
     below: dict[str, list[date]] = {sid: [] for sid in ids}
     if utc_days:
         last = (period.end - timedelta(microseconds=1)).date()
-        # Days below target are found by the database (one query per distinct target); the
-        # totals come from monthly rollups for whole months and daily ones for the other days.
-        targets: dict[float, list[str]] = {}
-        for s in chosen:
-            targets.setdefault(s.sla_target or default_target, []).append(s.id)
         months, loose = split_months(period.start.date(), last)
+
+        async def totals_then_days_below() -> None:
+            # The totals come from monthly rollups for whole months and daily ones for the
+            # other days; then the days below target are found by the database (one query
+            # per distinct target), only for the services that failed a check in the
+            # period: a day without a failed check is at 100 % (targets are below 100), and
+            # each statement reads the period's daily rows of the services it names.
+            reads: list[Awaitable[list[Rollup]]] = []
+            if months:
+                reads.append(store.monthly_rollups(months[0], months[-1], ids, error_counts=False))
+            reads += [store.daily_rollups(a, b, ids, error_counts=False) for a, b in loose]
+            for rows in await asyncio.gather(*reads):
+                for r in rows:
+                    rollups[r.service_id].append(r)
+            targets: dict[float, list[str]] = {}
+            for s in chosen:
+                target = s.sla_target or default_target
+                if target >= 100 or any(r.down for r in rollups[s.id]):
+                    targets.setdefault(target, []).append(s.id)
+            for found in await asyncio.gather(
+                *(
+                    store.days_below(sids, period.start.date(), last, t)
+                    for t, sids in targets.items()
+                )
+            ):
+                for sid, day in found:
+                    below[sid].append(day)
+
         # The reads are independent: at once (PostgreSQL runs them on several connections of
         # its pool; SQLite's one reader takes them in turn).
-        reads: list[Awaitable[Any]] = [
-            store.episodes(only, since=period.start, limit=1_000_000),
+        found_episodes, firsts, _ = await asyncio.gather(
+            store.episodes_started(only, period.start, period.end),
             store.first_activity(ids, period.start, period.end),
-            *(store.days_below(sids, period.start.date(), last, t) for t, sids in targets.items()),
-        ]
-        if months:
-            reads.append(store.monthly_rollups(months[0], months[-1], ids))
-        reads += [store.daily_rollups(a, b, ids) for a, b in loose]
-        got = await asyncio.gather(*reads)
-        found_episodes, firsts = got[0], got[1]
-        for found in got[2 : 2 + len(targets)]:
-            for sid, day in found:
-                below[sid].append(day)
-        for rows in got[2 + len(targets) :]:
-            for r in rows:
-                rollups[r.service_id].append(r)
+            totals_then_days_below(),
+        )
     else:
         zone = ZoneInfo(period.timezone)
-        for sid in ids:
-            for h in await store.hourly_rollups(sid, period.start, period.end):
-                rollups[sid].append(h)
-                local_day = h.start.astimezone(zone).date()
-                cur = by_day[sid].setdefault(local_day, Rollup(service_id=sid, day=local_day))
-                cur.merge(h)
-            target = next(s.sla_target or default_target for s in chosen if s.id == sid)
-            below[sid] = days_below_target(by_day[sid], target)
-        found_episodes = await store.episodes(only, since=period.start, limit=1_000_000)
-        firsts = await store.first_activity(ids, period.start, period.end)
+        # Every service's hours in one statement (one per service before), beside the rest.
+        hours, found_episodes, firsts = await asyncio.gather(
+            store.hourly_rollups_of(ids, period.start, period.end),
+            store.episodes_started(only, period.start, period.end),
+            store.first_activity(ids, period.start, period.end),
+        )
+        for h in hours:
+            sid = h.service_id
+            rollups[sid].append(h)
+            local_day = h.start.astimezone(zone).date()
+            cur = by_day[sid].setdefault(local_day, Rollup(service_id=sid, day=local_day))
+            cur.merge(h)
+        for s in chosen:
+            below[s.id] = days_below_target(by_day[s.id], s.sla_target or default_target)
     episodes: dict[str, list[OutageEpisode]] = {sid: [] for sid in ids}
     # One service's report (service.get) reads only its own episodes.
     for e in found_episodes:
-        if e.service_id in episodes and period.start <= e.started_at < period.end:
+        if e.service_id in episodes:
             episodes[e.service_id].append(e)
     rows = [
         service_figures(
@@ -103,3 +119,23 @@ async def sla_report(
         "services": rows,
         "breached": [r["id"] for r in rows if r["met"] is False],
     }
+
+
+def month_figures(
+    service: Service,
+    target: float,
+    period: Period,
+    now: datetime,
+    monthly: list[Rollup],
+    daily: list[Rollup],
+    episodes: list[OutageEpisode],
+    first_check: datetime | None,
+) -> dict[str, Any]:
+    """One service's figures for a whole UTC month (``period``) from what service.get has
+    read already: the month's rollup, daily rollups covering the month, its episodes
+    (those that started in the month are counted) and its first check in the month. The
+    same figures as ``sla_report``'s row (tests/daemon/test_service_month.py)."""
+    first, last = period.start.date(), (period.end - timedelta(microseconds=1)).date()
+    below = [r.day for r in daily if first <= r.day <= last and below_target(r, target)]
+    started = [e for e in episodes if period.start <= e.started_at < period.end]
+    return service_figures(service, target, period, now, monthly, below, started, first_check)

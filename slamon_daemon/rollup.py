@@ -288,9 +288,17 @@ def percentile_of(
     if rank == 1 and lo is not None:
         return lo
     keys = sorted(hist)
-    i = bisect_left(list(accumulate(map(hist.__getitem__, keys))), rank)
-    if i == len(keys):
-        return hi
+    if 2 * rank > n:
+        # The upper half (p95, p99: the figures asked for most): walk down from the largest
+        # bucket while the counts above stay within n - rank; no running sums of every bucket.
+        above, i, acc = n - rank, len(keys) - 1, 0
+        while i > 0 and acc + (c := hist[keys[i]]) <= above:
+            acc += c
+            i -= 1
+    else:
+        i = bisect_left(list(accumulate(map(hist.__getitem__, keys))), rank)
+        if i == len(keys):
+            return hi
     v = bucket_value(keys[i])
     if lo is not None:
         v = max(v, lo)

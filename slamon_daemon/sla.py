@@ -143,7 +143,10 @@ def service_figures(
     first_check: datetime | None,
 ) -> dict[str, Any]:
     """The SLA figures of one service (see the module docstring)."""
-    total = sum_rollups(rollups, service.id, period.start.date())
+    # One rollup (a whole month) is read as it is; several are added up.
+    total = (
+        rollups[0] if len(rollups) == 1 else sum_rollups(rollups, service.id, period.start.date())
+    )
     end = min(period.end, now)
     monitored_from = max(period.start, first_check) if first_check else None
     monitored_s = max(0.0, (end - monitored_from).total_seconds()) if monitored_from else 0.0
@@ -206,6 +209,14 @@ def service_figures(
             "met": None if low is None else low * 100 >= service.latency_objective_pct - 1e-12,
         }
     return out
+
+
+def below_target(r: Rollup, target: float) -> bool:
+    """Whether a day's uptime is below ``target`` percent, computed as the store's
+    ``days_below`` statement computes it (the same double-precision operations)."""
+    return r.checks > r.maintenance and (r.up + r.degraded) * 100.0 < float(target) * (
+        r.checks - r.maintenance
+    )
 
 
 def days_below_target(by_day: dict[date, Rollup], target: float) -> list[date]:

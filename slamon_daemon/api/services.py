@@ -22,7 +22,7 @@ from ..detail import (
 )
 from ..errors import NotFound
 from ..models import Role, Service
-from ..reports import sla_report
+from ..reports import month_figures, sla_report
 from ..rollup import Rollup, daily_status, downtime_within, linked, sum_rollups
 from ..sla import period_from_params
 from ..state import ServiceState
@@ -51,18 +51,36 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
     # rollups, then yesterday's and today's hours (24h needs them): ~70 hourly rows, not 168.
     first_hour = hour_floor(now) - timedelta(hours=167)
     first_day, yesterday = first_hour.date(), today - timedelta(days=1)
-    # The reads are independent: at once (PostgreSQL runs them on several connections of
-    # its pool; SQLite's one reader takes them in turn).
-    edge, recent_hours, daily, episodes, recent, sla = await asyncio.gather(
-        store.hourly_rollups(
-            svc.id, first_hour, datetime.combine(first_day + timedelta(days=1), time(), UTC)
-        ),
-        store.hourly_rollups(svc.id, datetime.combine(yesterday, time(), UTC)),
-        store.daily_rollups(today - timedelta(days=89), service_ids=[svc.id]),
-        store.episodes(svc.id, limit=20),
-        store.recent_checks(svc.id, 20),
-        month_sla(ctx, svc, now),
+    period = period_from_params(
+        month=None, days=None, first=None, last=None, now=now, tz=ctx.settings.timezone
     )
+    utc = period.timezone == "UTC"  # this month's SLA from the rollups read here
+    # Four statements (eleven before: a round trip each is a wake-up of SQLite's reader
+    # thread or a connection of PostgreSQL's pool); independent, so at once.
+    rollups, episodes, recent, first = await asyncio.gather(
+        store.service_rollups(
+            svc.id,
+            first_day,
+            yesterday,
+            today - timedelta(days=89),
+            period.start.date() if utc else None,
+        ),
+        store.service_episodes(svc.id, 20, period.start, period.end),
+        store.recent_checks(svc.id, 20),
+        store.first_activity([svc.id], period.start, period.end) if utc else _none(),
+    )
+    hourly, daily, monthly = rollups
+    edge_end = datetime.combine(first_day + timedelta(days=1), time(), UTC)
+    edge = [h for h in hourly if first_hour <= h.start < edge_end]
+    recent_hours = [h for h in hourly if h.day >= yesterday]
+    if utc:
+        target = svc.sla_target or ctx.settings.sla_target
+        row = month_figures(
+            svc, target, period, now, monthly, daily, episodes, (first or {}).get(svc.id)
+        )
+        sla: dict[str, Any] | None = {"period": period.label, **row}
+    else:
+        sla = await month_sla(ctx, svc, now)
 
     def window(rollups: Iterable[Rollup]) -> Rollup:
         return sum_rollups(rollups, svc.id, date.min)
@@ -76,8 +94,7 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
                 *recent_hours,
             ]
         ),
-        "30d": window(d for d in daily if d.day > today - timedelta(days=30)),
-        "90d": window(daily),
+        **long_windows(svc.id, today, daily),
     }
     last = st.last_check
     return {
@@ -100,7 +117,7 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
         ),
         "uptime": {k: r.uptime_text() for k, r in windows.items()},
         "windows": {k: figures(r) for k, r in windows.items()},
-        "episodes": [e.to_dict() for e in episodes],
+        "episodes": [e.to_dict() for e in episodes[:20]],
         "recent_checks": [c.to_dict() for c in recent],
         "maintenance": [
             w.to_dict() for w in ctx.maintenance.windows if not w.services or svc.id in w.services
@@ -118,6 +135,40 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
         if st.regions
         else {}
     )
+
+
+_PAST_SUMS: dict[str, tuple[tuple[Any, ...], Rollup, Rollup]] = {}
+"""Per service: what its past days' daily rollups were (a key of their counts) and their
+30- and 90-day sums (they change only with a late check, or when the day does)."""
+_PAST_SUMS_MAX = 1024
+
+
+def long_windows(sid: str, today: date, daily: list[Rollup]) -> dict[str, Rollup]:
+    """The 30d and 90d windows of service.get from ``daily`` (by day, the last 90 days):
+    the sums of the past days are kept from the last call while their rows are unchanged,
+    then today's row is added, in the same order as summing every row (the same figures)."""
+    past = [d for d in daily if d.day < today]
+    key = (today, *((d.day, d.checks, d.up, d.down, d.latency_count, d.downtime_s) for d in past))
+    kept = _PAST_SUMS.get(sid)
+    if kept is None or kept[0] != key:
+        cut = today - timedelta(days=30)
+        kept = (
+            key,
+            sum_rollups((d for d in past if d.day > cut), sid, date.min),
+            sum_rollups(past, sid, date.min),
+        )
+        if len(_PAST_SUMS) >= _PAST_SUMS_MAX:
+            _PAST_SUMS.clear()
+        _PAST_SUMS[sid] = kept
+    rest = [d for d in daily if d.day >= today]
+    return {
+        "30d": sum_rollups([kept[1], *rest], sid, date.min),
+        "90d": sum_rollups([kept[2], *rest], sid, date.min),
+    }
+
+
+async def _none() -> None:
+    return None
 
 
 async def month_sla(ctx: ApiContext, svc: Service, now: datetime) -> dict[str, Any] | None:
@@ -212,7 +263,7 @@ async def service_day(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
         "figures": figures(r) if r else None,
         "uptime": r.uptime_text() if r else "—",
         "downtime_s": round(r.downtime_s, 3) if r else 0,
-        "episodes": [e.to_dict() for e in episodes],
+        "episodes": [e.to_dict() for e in episodes[:20]],
     }
 
 

@@ -101,14 +101,21 @@ class _Fragment:
         self.spark = _Spark()
 
 
+OMITTABLE = ("daily", "latencies", "outcomes", "last_check")
+"""Per-service keys a caller of status.get may leave out (``omit``, docs/feed.md): the bulk
+of the 1.5 MB reply for 1,000 services, for clients that do not show them."""
+
+
 class ServiceFragments:
     """Each service's part of status.get, encoded, until it changes. A change (a check, a
     transition, a new day, edited settings) re-encodes only what can have changed: the 89
     past days of the bar are encoded once a day (``ServiceState.history_json``), the
-    sparkline one check at a time (``_Spark``), the settings once per edit."""
+    sparkline one check at a time (``_Spark``), the settings once per edit. ``omit``: keys
+    of OMITTABLE left out of every entry."""
 
-    def __init__(self) -> None:
+    def __init__(self, omit: frozenset[str] = frozenset()) -> None:
         self._cache: dict[str, _Fragment] = {}
+        self.omit = omit
 
     def fragment(self, st: ServiceState, today: date, threshold: float) -> bytes:
         key = (today, st.version, st.status, st.service)
@@ -117,18 +124,32 @@ class ServiceFragments:
             return f.data
         if f is None or f.state is not st or f.service is not st.service:
             f = self._cache[st.service.id] = _Fragment(st)
+        omit = self.omit
         daily, uptime = st.history_json(today, threshold)
         uptime_items = ",".join([f'"{w}":"{text}"' for w, text in uptime.items()])  # digits, "—"
-        latencies, outcomes = f.spark.sync(st.recent)
+        spark = "" if "latencies" in omit and "outcomes" in omit else None
+        if spark is None:
+            latencies, outcomes = f.spark.sync(st.recent)
+            spark = "".join(
+                [
+                    "" if "latencies" in omit else f',"latencies":{latencies}',
+                    "" if "outcomes" in omit else f',"outcomes":{outcomes}',
+                ]
+            )
         last = st.last_check
         text = "".join(
             [
                 f.head,
                 f',"status":"{st.status.value}","status_since":"{st.status_since.isoformat()}"',
                 f.middle,
-                f',"last_check":{_json_text(last.to_dict()) if last else "null"}',
-                f',"daily":{daily},"uptime":{{{uptime_items}}}',
-                f',"latencies":{latencies},"outcomes":{outcomes}',
+                (
+                    ""
+                    if "last_check" in omit
+                    else f',"last_check":{_json_text(last.to_dict()) if last else "null"}'
+                ),
+                "" if "daily" in omit else f',"daily":{daily}',
+                f',"uptime":{{{uptime_items}}}',
+                spark,
                 f.tail,
                 f',"episode":{"null" if st.episode is None else _json_text(_episode_brief(st))}',
                 f',"public":{"true" if st.service.public else "false"}',
@@ -156,11 +177,13 @@ class ServiceFragments:
                 del self._cache[sid]
 
 
-def service_entry(st: ServiceState, today: date, threshold: float) -> dict[str, Any]:
+def service_entry(
+    st: ServiceState, today: date, threshold: float, omit: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """One service's part of status.get as a dict (docs/feed.md): what ``ServiceFragments``
     encodes piece by piece (the tests compare the two)."""
     cells, uptime = st.history(today, threshold)
-    return {
+    entry = {
         "id": st.service.id,
         "name": st.service.name,
         "url": st.service.url,
@@ -182,6 +205,7 @@ def service_entry(st: ServiceState, today: date, threshold: float) -> dict[str, 
         # issue 15: each region's view and which regions see it down (a cluster only)
         {"regions": st.region_summary(), "status_note": st.status_note} if st.regions else {}
     )
+    return {k: v for k, v in entry.items() if k not in omit}
 
 
 _OUTCOME_JSON = {o: f'"{o.value}"' for o in Outcome}
@@ -233,16 +257,29 @@ def status_json(ctx: ApiContext, fragments: ServiceFragments) -> RawJSON:
 
 
 def methods() -> list[Method]:
-    """The status methods (status.get with its own fragment cache)."""
-    fragments = ServiceFragments()
+    """The status methods (status.get with its own fragment caches: one per ``omit``)."""
+    caches: dict[frozenset[str], ServiceFragments] = {}
 
     async def status_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -> Any:
-        P.none(params, "status.get")
+        P.only(params, {"omit"}, "status.get")
+        omit = frozenset(P.string_list(params, "omit", default=[]))
+        if not omit <= set(OMITTABLE):
+            raise P.bad(
+                f'"omit" may name {", ".join(OMITTABLE)}; got {sorted(omit - set(OMITTABLE))}'
+            )
+        fragments = caches.get(omit)
+        if fragments is None:
+            fragments = caches[omit] = ServiceFragments(omit)
         return status_json(ctx, fragments)
 
     return [
         Method("ping", Role.ANONYMOUS, ping, "liveness check"),
-        Method("status.get", Role.VIEWER, status_get, "overall and per-service live status"),
+        Method(
+            "status.get",
+            Role.VIEWER,
+            status_get,
+            "overall and per-service live status (omit: per-service keys to leave out)",
+        ),
         Method("daemon.stats", Role.VIEWER, daemon_stats, "scheduler lateness, journal, sessions"),
         Method(
             "status.history",

@@ -160,10 +160,12 @@ class Store(ABC):
         service_ids: Sequence[str] | None = None,
         *,
         latency_histogram: bool = True,
+        error_counts: bool = True,
     ) -> list[Rollup]:
         """Daily rollups with ``since <= day <= until`` (until: no limit), by service then day.
 
-        ``latency_histogram=False`` leaves ``hist`` empty (much faster when only counts matter).
+        ``latency_histogram=False`` leaves ``hist`` empty (much faster when only counts matter),
+        ``error_counts=False`` leaves ``errors`` empty (the SLA report does not show them).
         """
 
     @abstractmethod
@@ -174,10 +176,38 @@ class Store(ABC):
         (days with only maintenance or no checks are never below)."""
 
     @abstractmethod
-    async def monthly_rollups(
-        self, first: date, last: date, service_ids: Sequence[str] | None = None
+    async def hourly_rollups_of(
+        self, service_ids: Sequence[str], since: datetime, until: datetime
     ) -> list[Rollup]:
-        """Monthly rollups (``day`` = the month's first day) with first <= day <= last."""
+        """The hourly rollups of several services whose hour starts in [since, until), by
+        service, day and hour, in one statement, without their error counts (a report in a
+        timezone other than UTC)."""
+
+    @abstractmethod
+    async def service_rollups(
+        self,
+        service_id: str,
+        hours_of: date,
+        hours_since: date,
+        daily_since: date,
+        month: date | None,
+    ) -> tuple[list[Rollup], list[Rollup], list[Rollup]]:
+        """One service's hourly rollups of the day ``hours_of`` and of the days from
+        ``hours_since`` on (by day and hour), its daily rollups from ``daily_since`` on (by
+        day) and its monthly rollup of ``month`` (none when None or not stored): what
+        service.get reads, in one statement."""
+
+    @abstractmethod
+    async def monthly_rollups(
+        self,
+        first: date,
+        last: date,
+        service_ids: Sequence[str] | None = None,
+        *,
+        error_counts: bool = True,
+    ) -> list[Rollup]:
+        """Monthly rollups (``day`` = the month's first day) with first <= day <= last;
+        ``error_counts`` as for ``daily_rollups``."""
 
     @abstractmethod
     async def hourly_rollups(
@@ -231,6 +261,20 @@ class Store(ABC):
         open_only: bool = False,
     ) -> list[OutageEpisode]:
         """Outage episodes, newest first; those still open or ending after ``since``."""
+
+    @abstractmethod
+    async def episodes_started(
+        self, service_id: str | None, since: datetime, until: datetime
+    ) -> list[OutageEpisode]:
+        """The outage episodes that started in [since, until) (of every service when
+        ``service_id`` is None), newest first."""
+
+    @abstractmethod
+    async def service_episodes(
+        self, service_id: str, latest: int, since: datetime, until: datetime
+    ) -> list[OutageEpisode]:
+        """One service's ``latest`` newest outage episodes and those that started in
+        [since, until), newest first (service.get: the list and this month's SLA)."""
 
     @abstractmethod
     async def status_history(

@@ -148,6 +148,21 @@ async def test_daemon_end_to_end(db_url: str, tmp_path: Path, sock_dir: Path) ->
                 assert flaky_row["last_check"]["error_kind"] == "connection_error"
                 assert flaky_row["daily"][-1] in ("po", "mo")
                 assert by_id(status)["ok-svc"]["status"] == "operational"
+                # A client that shows no bar or sparkline leaves them out (issue 14); the
+                # rest of each entry is the same.
+                lean = await client.result(
+                    "status.get", {"omit": ["daily", "latencies", "outcomes", "last_check"]}
+                )
+                assert set(by_id(lean)) == {"ok-svc", "flaky-svc"}
+                for sid, row in by_id(lean).items():
+                    full = by_id(status)[sid]
+                    assert set(full) - set(row) == {"daily", "latencies", "outcomes", "last_check"}
+                    assert set(row) < set(full) and row["uptime"].keys() == full["uptime"].keys()
+                    assert (row["name"], row["url"]) == (full["name"], full["url"])
+                bad = await client.call("status.get", {"omit": ["status"]})
+                assert (
+                    bad["error"]["code"] == "invalid_params" and "omit" in bad["error"]["message"]
+                )
 
                 stats = await client.result("daemon.stats")
                 assert stats["checks_made"] >= 4 and stats["services"] == 2

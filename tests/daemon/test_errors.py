@@ -320,7 +320,8 @@ async def test_every_method_answers_unavailable_when_the_database_fails(
             "create_maintenance",
             "cancel_maintenance",
             "list_maintenance",
-            "hourly_rollups",
+            "service_rollups",
+            "service_episodes",
             "daily_rollups",
             "status_history",
         } <= store.failed

@@ -399,6 +399,16 @@ def test_percentile_matches_the_rule_over_every_latency(seed: int) -> None:
         assert percentile_of(hist, p, lo, hi) == _naive_percentile(hist, p, lo, hi)
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_percentile_skips_empty_buckets_in_either_half(seed: int) -> None:
+    # Buckets with a count of 0 (a stored object may hold one) between and around the
+    # others: the upper half walks down from the largest bucket, the lower half sums up.
+    rng = random.Random(1000 + seed)
+    hist = {rng.randint(0, 300): rng.choice([0, 0, 1, 2, 7]) for _ in range(rng.randint(1, 80))}
+    for p in (1, 10, 49.9, 50, 50.1, 75, 95, 99, 100):
+        assert percentile_of(hist, p, 0.5, 5000.0) == _naive_percentile(hist, p, 0.5, 5000.0)
+
+
 @pytest.mark.parametrize(
     ("text", "counts"),
     [

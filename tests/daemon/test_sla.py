@@ -306,6 +306,26 @@ async def test_a_timezone_month_takes_local_days(store: Store) -> None:
     assert (n["episodes"], n["mttr_s"]) == (1, 3600.0)
 
 
+async def test_a_timezone_month_keeps_each_services_hours_apart(store: Store) -> None:
+    # The hours of every service are read in one statement: each row counts its own.
+    # Seoul's November 1 is Oct 31 15:00Z - Nov 1 15:00Z.
+    start = datetime(2026, 10, 31, 15, tzinfo=UTC)
+    services = [svc("a", interval_s=3600.0), svc("b", interval_s=3600.0, sla_target=95.0)]
+    await seed(
+        store,
+        services,
+        checks("a", start, 48, down=(3,)),  # Nov 1 and 2 (KST), 1 of 24 failed on the 1st
+        checks("b", start + timedelta(days=1), 24, down=(0, 1)),  # Nov 2 only, 2 of 24
+    )
+    r = await sla_report(store, services, 99.9, month_period("2026-11", "Asia/Seoul"), AFTER)
+    a, b = row(r, "a"), row(r, "b")
+    assert (a["checks"], a["failed_checks"], a["downtime_s"]) == (48, 1, 3600.0)
+    assert a["days_below_target"] == ["2026-11-01"] and a["target"] == 99.9
+    assert (b["checks"], b["failed_checks"], b["downtime_s"]) == (24, 2, 7200.0)
+    assert b["days_below_target"] == ["2026-11-02"]  # 22/24 = 91.7 % < 95 %
+    assert b["monitored_from"] == (start + timedelta(days=1)).isoformat()
+
+
 async def test_mttr_and_mtbf_from_episodes(store: Store) -> None:
     services = [svc("flaky")]
     d = FEB

@@ -177,3 +177,34 @@ def test_a_service_paused_and_resumed_between_two_calls() -> None:
     b.live.set_services([svc("api"), svc("web")])
     after = b.entries()["api"]
     assert after["status_since"] != before["status_since"]
+
+
+def test_left_out_keys_with_every_kind_of_change() -> None:
+    # Each ``omit`` of status.get has its own cache; after checks, a failure, a new day and
+    # an edit its bytes equal the fresh entry without those keys, the rest unchanged.
+    b = Board([svc("api", confirm_failures=2), svc("web")])
+    variants = [
+        frozenset(),
+        frozenset({"latencies", "outcomes"}),
+        frozenset({"daily"}),
+        frozenset({"daily", "latencies", "outcomes", "last_check"}),
+    ]
+    caches = {omit: ServiceFragments(omit) for omit in variants}
+
+    def compare(day: date) -> None:
+        for st in b.live.services.values():
+            full = service_entry(st, day, b.live.major_threshold)
+            for omit, cache in caches.items():
+                cached = cache.fragment(st, day, b.live.major_threshold)
+                assert cached == dumps(service_entry(st, day, b.live.major_threshold, omit))
+                assert json.loads(cached) == {k: v for k, v in full.items() if k not in omit}
+
+    compare(b.t.date())
+    for outcome in [Outcome.UP, Outcome.DOWN, Outcome.DOWN, Outcome.UP, Outcome.DEGRADED]:
+        b.tick("api", outcome)
+        compare(b.t.date())
+    b.live.set_services(
+        [dataclasses.replace(b.live.services["api"].service, name="API"), svc("web")]
+    )
+    compare(b.t.date())
+    compare(b.t.date() + timedelta(days=1))

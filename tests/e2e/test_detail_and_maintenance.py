@@ -233,6 +233,8 @@ async def test_service_get_windows_equal_the_hours_they_cover() -> None:
         try:
             g = (await c.call("service.get", id="api"))["result"]
             at = datetime.now(UTC)
+            # This month's SLA row, from service.get's own reads, is sla.report's row.
+            report = (await c.call("sla.report", service="api"))["result"]
         finally:
             c.close()
             daemon.request_stop()
@@ -241,6 +243,14 @@ async def test_service_get_windows_equal_the_hours_they_cover() -> None:
         first = at.replace(minute=0, second=0, microsecond=0) - timedelta(hours=167)
         hours = await store.hourly_rollups("api", first)
     assert len(hours) > 150
+    # (the figures that do not move with the time of the call)
+    same = "uptime checks failed_checks downtime_s consumed_min days_below_target episodes"
+    same += " mttr_s p95_ms monitored_from target met latency_objective"
+    assert g["sla"]["period"] == report["period"]["label"]
+    assert {k: g["sla"][k] for k in same.split()} == {
+        k: report["services"][0][k] for k in same.split()
+    }
+    assert g["sla"]["checks"] > 0
     for name, rows in (
         ("7d", hours),
         ("24h", [h for h in hours if h.start > at - timedelta(hours=24)]),
