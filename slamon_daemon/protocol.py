@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .encoding import RawJSON, dumps
+from .encoding import RawJSON, dumps, loads
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 1_048_576
@@ -169,7 +169,7 @@ def decode_request(line: bytes) -> Request:
 
 def decode_message(line: bytes) -> dict[str, Any]:
     """Parse one line from the daemon (client side). Raises ValueError if it is not an object."""
-    obj = json.loads(line)
+    obj = loads(line)
     if not isinstance(obj, dict):
         raise ValueError("frame is not a JSON object")
     return obj
