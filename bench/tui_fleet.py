@@ -247,6 +247,21 @@ class EventCounter(threading.Thread):
         self.sock.close()
 
 
+def status_get_seconds(socket_path: Path) -> tuple[float, float, int]:
+    """(seconds for the daemon's status.get answer to arrive, seconds to decode it, bytes) on
+    a connection of the bench's own: the daemon's share of a first paint at that moment."""
+    with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as sock:
+        sock.connect(str(socket_path))
+        stream = sock.makefile("rb")
+        stream.readline()  # hello
+        t0 = time.monotonic()
+        sock.sendall(b'{"id":1,"method":"status.get","params":{}}\n')
+        line = stream.readline()
+        t1 = time.monotonic()
+        json.loads(line)
+        return t1 - t0, time.monotonic() - t1, len(line)
+
+
 def _tui_pid(session: str) -> int:
     out = subprocess.run(
         ["tmux", "display-message", "-p", "-t", session, "#{pane_pid}"],
@@ -313,6 +328,11 @@ def measure_tmux(
         f" PYTHONPATH={root} {sys.executable} -m slamon_tui.cli --socket {folder / 'slamon.sock'}"
     )
     w, h = size
+    answer, decode, size_b = status_get_seconds(folder / "slamon.sock")
+    print(
+        f"status.get just before the launch: answered in {answer * 1000:.0f} ms,"
+        f" {size_b / 1e6:.2f} MB, decoded in {decode * 1000:.0f} ms (json.loads)"
+    )
     t0 = time.monotonic()
     subprocess.run(
         ["tmux", "new-session", "-d", "-s", session, "-x", str(w), "-y", str(h), command],
