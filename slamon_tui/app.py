@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -36,17 +37,7 @@ from slamon_tui.messages import (
     LoginNeeded,
     ResyncWanted,
 )
-from slamon_tui.screens.admin import AdminScreen
-from slamon_tui.screens.alerts import AlertsScreen
-from slamon_tui.screens.audit import AuditScreen
 from slamon_tui.screens.board import ServiceBoard
-from slamon_tui.screens.dashboard import DashboardScreen
-from slamon_tui.screens.help import HelpScreen
-from slamon_tui.screens.incidents import IncidentsScreen
-from slamon_tui.screens.login import LoginScreen
-from slamon_tui.screens.noc import NocScreen
-from slamon_tui.screens.nodes import NodesScreen
-from slamon_tui.screens.sla import SlaScreen
 from slamon_tui.themes import THEMES
 from slamon_tui.token_cache import TokenCache
 from slamon_tui.ui_state import UiState
@@ -55,6 +46,15 @@ logger = logging.getLogger("slamon.tui")
 
 NOC_ACTIONS = frozenset({"quit", "help", "resync", "command_palette"})
 """What NOC mode offers: it is read-only and needs no key at all."""
+
+
+def loaded_screen(module: str, name: str) -> type[Screen[Any]] | None:
+    """The screen class ``slamon_tui.screens.<module>.<name>`` if its module is imported
+    already, else None. Screens other than the home screen are imported when first opened
+    (issue 14: a second less of imports before the first paint), so while their module is
+    not loaded no screen of theirs can be open."""
+    found = getattr(sys.modules.get(f"slamon_tui.screens.{module}"), name, None)
+    return found if isinstance(found, type) and issubclass(found, Screen) else None
 
 
 class SlamonApp(OrderedKeys):
@@ -113,13 +113,19 @@ class SlamonApp(OrderedKeys):
             user=user,
             token_cache=token_cache,
         )
-        where = str(self.socket_path)
-        self.dashboard: ServiceBoard = (
-            NocScreen(where, self.session.call, ANONYMOUS)
-            if noc
-            else DashboardScreen(where, self.session.call, ANONYMOUS, self.ui_state)
-        )
+        self.dashboard = self._home_screen()
         self._resync_running = False
+
+    def _home_screen(self) -> ServiceBoard:
+        """The dashboard, or the NOC screen (only the one used is imported)."""
+        where = str(self.socket_path)
+        if self.noc:
+            from slamon_tui.screens.noc import NocScreen
+
+            return NocScreen(where, self.session.call, ANONYMOUS)
+        from slamon_tui.screens.dashboard import DashboardScreen
+
+        return DashboardScreen(where, self.session.call, ANONYMOUS, self.ui_state)
 
     def get_default_screen(self) -> Screen[Any]:
         """The dashboard (or the NOC screen) is the home screen."""
@@ -236,6 +242,8 @@ class SlamonApp(OrderedKeys):
     def _show_login(self, reason: str, *, required: bool) -> None:
         if self.noc and not required:
             return  # a NOC screen reads anonymously where the daemon allows it
+        from slamon_tui.screens.login import LoginScreen
+
         allowed = not required and self.session.anonymous_read is not False
         screen = self.screen
         if isinstance(screen, LoginScreen):
@@ -254,7 +262,7 @@ class SlamonApp(OrderedKeys):
 
     def action_login(self) -> None:
         """Open the login screen."""
-        if not isinstance(self.screen, LoginScreen):
+        if not self._on_top("login", "LoginScreen"):
             self._show_login("", required=False)
 
     @work(exclusive=True, group="logout", exit_on_error=False)
@@ -276,10 +284,9 @@ class SlamonApp(OrderedKeys):
             return False
         if action in ("admin", "audit"):
             # Not from the admin screen or above it (the audit log): it is open already.
-            open_already = any(isinstance(s, AdminScreen) for s in self.screen_stack)
-            return self.identity.allows("admin") and not open_already
+            return self.identity.allows("admin") and not self._open("admin", "AdminScreen")
         if action == "login":
-            return not self.identity.logged_in and not isinstance(self.screen, LoginScreen)
+            return not self.identity.logged_in and not self._on_top("login", "LoginScreen")
         if action == "logout":
             return self.session.credentials.login is not None
         return True
@@ -305,22 +312,30 @@ class SlamonApp(OrderedKeys):
 
     def action_help(self) -> None:
         """Show the keys and what the symbols mean."""
-        if not isinstance(self.screen, HelpScreen):
+        if not self._on_top("help", "HelpScreen"):
+            from slamon_tui.screens.help import HelpScreen
+
             self.push_screen(HelpScreen(self.screen))
 
     def action_admin(self) -> None:
         """Open the admin screen (admins only)."""
         if self.check_action("admin", ()):
+            from slamon_tui.screens.admin import AdminScreen
+
             self.push_screen(AdminScreen(self.session.call))
 
     def action_nodes(self) -> None:
         """Open the cluster's nodes (issue 15)."""
-        if not isinstance(self.screen, NodesScreen):
+        if not self._on_top("nodes", "NodesScreen"):
+            from slamon_tui.screens.nodes import NodesScreen
+
             self.push_screen(NodesScreen(self.session.call))
 
     def action_audit(self) -> None:
         """Open the audit log (admins only)."""
-        if self.check_action("audit", ()) and not isinstance(self.screen, AuditScreen):
+        if self.check_action("audit", ()) and not self._on_top("audit", "AuditScreen"):
+            from slamon_tui.screens.audit import AuditScreen
+
             self.push_screen(AuditScreen(self.session.call))
 
     def service_names(self) -> list[tuple[str, str]]:
@@ -329,24 +344,38 @@ class SlamonApp(OrderedKeys):
 
     def action_alerts(self) -> None:
         """Open the Alerts screen: firing alerts, channels, rules, silences, deliveries."""
-        if not self._opened(AlertsScreen):
+        if not self._opened("alerts", "AlertsScreen"):
+            from slamon_tui.screens.alerts import AlertsScreen
+
             self.push_screen(AlertsScreen(self.session.call, self.identity))
 
     def action_incidents(self) -> None:
         """Open the incidents screen (from the dashboard or a service's detail)."""
-        if not self._opened(IncidentsScreen):
+        if not self._opened("incidents", "IncidentsScreen"):
+            from slamon_tui.screens.incidents import IncidentsScreen
+
             self.push_screen(IncidentsScreen(self.session.call, self.identity, self.service_names))
 
     def action_sla(self) -> None:
         """Open the SLA report."""
-        if not self._opened(SlaScreen):
+        if not self._opened("sla", "SlaScreen"):
+            from slamon_tui.screens.sla import SlaScreen
+
             self.push_screen(SlaScreen(self.session.call))
 
-    def _opened(self, kind: type[Screen[Any]]) -> bool:
-        """Whether a ``kind`` screen is open already, or an overlay is on top."""
-        return isinstance(self.screen, ModalScreen) or any(
-            isinstance(s, kind) for s in self.screen_stack
-        )
+    def _opened(self, module: str, name: str) -> bool:
+        """Whether a ``name`` screen is open already, or an overlay is on top."""
+        return isinstance(self.screen, ModalScreen) or self._open(module, name)
+
+    def _open(self, module: str, name: str) -> bool:
+        """Whether a screen of class ``name`` (``loaded_screen``) is anywhere on the stack."""
+        kind = loaded_screen(module, name)
+        return kind is not None and any(isinstance(s, kind) for s in self.screen_stack)
+
+    def _on_top(self, module: str, name: str) -> bool:
+        """Whether the screen on top is of class ``name`` (``loaded_screen``)."""
+        kind = loaded_screen(module, name)
+        return kind is not None and isinstance(self.screen, kind)
 
 
 def make_app(

@@ -3,7 +3,8 @@
 The app's feed worker runs ``FeedSession.run()`` for as long as the app runs. Each round:
 connect, ``auth.whoami`` (when the daemon lets nobody read without a login, wait for one),
 subscribe, ``status.get``, then the events: those read at once go out together
-(``SessionHost.broadcast_events``), each one message, in order. When the connection fails the
+(``SessionHost.broadcast_events``), each one message, in order, at most every
+EVENTS_EVERY_S. When the connection fails the
 session says why, waits (0.5 s doubling to 5 s; ``retry_now`` ends the wait) and starts
 over; every round begins with a fresh ``status.get``, so nothing missed while away stays
 missed.
@@ -64,6 +65,10 @@ EVENT_MESSAGES: dict[str, Callable[[dict[str, Any]], FeedMessage]] = {
     "presence": PresenceEvent,
 }
 """Feed event topic -> the message each of its events becomes."""
+EVENTS_EVERY_S = 0.1
+"""After giving the screens a batch of events, the next batch waits this long (issue 14):
+at 200 check events/s the screens take ten batches a second, not one per read of the
+socket, and a key rarely waits behind one. A lone event after a quiet spell goes at once."""
 NEEDS_LOGIN = "This daemon needs a login to show anything."
 
 
@@ -202,6 +207,7 @@ class FeedSession:
                     goodbye = await self._forward(client, frames)
                     if goodbye is not None:
                         break
+                    await asyncio.sleep(EVENTS_EVERY_S)  # (what comes meanwhile waits)
                 reason = f"the daemon shut down ({goodbye})" if goodbye else "connection closed"
             except DaemonUnreachable as exc:
                 reason, missing = str(exc), exc.missing

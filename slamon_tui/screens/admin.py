@@ -15,7 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from slamon_tui.client import FeedCallError, FeedClientError
 from slamon_tui.messages import IdentityChanged
@@ -37,6 +37,7 @@ from slamon_tui.screens.form_dialog import ConfirmDialog
 from slamon_tui.screens.tabbed import TabbedTablesScreen
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.identity_badge import IdentityBadge
+from slamon_tui.widgets.keys_footer import KeysFooter
 from slamon_tui.widgets.record_table import RecordTable
 
 OPTIONAL_SERVICE_FIELDS = frozenset({"depends_on"})
@@ -113,7 +114,7 @@ class AdminScreen(TabbedTablesScreen):
                     "By",
                     id="maintenance-table",
                 )
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """Load every tab; the cursor starts in the first one's table."""

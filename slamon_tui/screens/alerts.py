@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from slamon_tui.client import FeedCallError, FeedClientError
 from slamon_tui.identity import Identity
@@ -30,6 +30,7 @@ from slamon_tui.screens.tabbed import TabbedTablesScreen
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.form_field import FormField
 from slamon_tui.widgets.identity_badge import IdentityBadge
+from slamon_tui.widgets.keys_footer import KeysFooter
 from slamon_tui.widgets.record_table import RecordTable
 
 TABS = ("firing", "channels", "rules", "silences", "deliveries")
@@ -178,7 +179,7 @@ class AlertsScreen(TabbedTablesScreen):
                     "Error",
                     id="deliveries-table",
                 )
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#alerts-problem").display = False

@@ -14,12 +14,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from slamon_tui.client import FeedCallError, FeedClientError
 from slamon_tui.messages import IdentityChanged
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.identity_badge import IdentityBadge
+from slamon_tui.widgets.keys_footer import KeysFooter
 from slamon_tui.widgets.record_table import RecordTable
 
 AUDIT_LIMIT = 500
@@ -66,7 +67,7 @@ class AuditScreen(Screen[None]):
             yield IdentityBadge(classes="identity-badge")
         yield Static("", id="audit-problem", classes="screen-problem")
         yield RecordTable(*COLUMNS, id="audit-table")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """Load the log."""

@@ -8,6 +8,9 @@ third row down), problems first by default and ``s`` to sort otherwise, ``/`` to
 cursor on the bar, ``i`` for the service's incident (open it, or a new one filled in from
 the outage), ``e`` for the full error text. A line under the list says how many problems
 are out of view and where; none is ever hidden without it.
+
+The screens it opens are imported when first opened, not at start (issue 14: the first
+paint waits for every import).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from slamon_tui.client import FeedCallError, FeedClientError
 from slamon_tui.identity import Identity
@@ -27,18 +30,14 @@ from slamon_tui.incident_context import incident_prefill
 from slamon_tui.messages import DayFetched, Disconnected
 from slamon_tui.models.dashboard import ServiceState
 from slamon_tui.models.dashboard_view import SORT_TITLES, GroupLine, ServiceLine, next_sort
-from slamon_tui.screens.alerts import SilenceDialog
 from slamon_tui.screens.board import ServiceBoard, hidden, start_hint
-from slamon_tui.screens.check_detail import CheckDetailScreen
 from slamon_tui.screens.day_cursor import DayCursor
-from slamon_tui.screens.incident_detail import IncidentDetailScreen
-from slamon_tui.screens.incident_edit import IncidentEditScreen
-from slamon_tui.screens.service import ServiceScreen
 from slamon_tui.types import FeedCall
 from slamon_tui.ui_state import UiState
 from slamon_tui.widgets.daemon_health import DaemonHealth
 from slamon_tui.widgets.day_line import DayLine
 from slamon_tui.widgets.identity_badge import IdentityBadge
+from slamon_tui.widgets.keys_footer import KeysFooter
 from slamon_tui.widgets.list_status import list_status_text
 from slamon_tui.widgets.service_row import RowView
 from slamon_tui.widgets.service_table import ServiceTable
@@ -190,7 +189,7 @@ class DashboardScreen(ServiceBoard):
             yield hidden(DayLine(id="day-line"))
         yield hidden(Static("No services are configured on this daemon.", id="empty"))
         yield hidden(self.filter_box)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """The list takes the keys (the cursor is its own, not focus)."""
@@ -352,6 +351,8 @@ class DashboardScreen(ServiceBoard):
             return
         s = self.model.services.get(line.service_id)
         if s is not None:
+            from slamon_tui.screens.service import ServiceScreen
+
             self.app.push_screen(
                 ServiceScreen(
                     s.id,
@@ -371,6 +372,8 @@ class DashboardScreen(ServiceBoard):
             return
         open_one = self.open_incident_for(s.id)
         if open_one is not None:
+            from slamon_tui.screens.incident_detail import IncidentDetailScreen
+
             self.app.push_screen(
                 IncidentDetailScreen(int(open_one["id"]), self._call, self.identity, self._names)
             )
@@ -380,6 +383,8 @@ class DashboardScreen(ServiceBoard):
                 f"No open incident for {s.name}; reporters and admins can open one.", timeout=4
             )
             return
+        from slamon_tui.screens.incident_edit import IncidentEditScreen
+
         self.app.push_screen(
             IncidentEditScreen(self._call, None, self._names(), prefill=incident_prefill(s))
         )
@@ -422,6 +427,8 @@ class DashboardScreen(ServiceBoard):
                     f"{s.name}: alerts silenced until {str(result.get('expires_at'))[:16]}."
                 )
 
+        from slamon_tui.screens.alerts import SilenceDialog
+
         self.app.push_screen(SilenceDialog(self._call, s.id), done)
 
     def _names(self) -> list[tuple[str, str]]:
@@ -431,6 +438,8 @@ class DashboardScreen(ServiceBoard):
         """The full error text of the selected service's last check and open outage."""
         s = self.selected_service
         if s is not None:
+            from slamon_tui.screens.check_detail import CheckDetailScreen
+
             self.app.push_screen(CheckDetailScreen(s.name, s.last_check, s.episode))
 
     # --- sort, filter, groups ------------------------------------------------------------------

@@ -16,7 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Markdown, Static
+from textual.widgets import Markdown, Static
 from textual.worker import Worker, WorkerState
 
 from slamon_tui.client import FeedCallError, FeedClientError
@@ -30,6 +30,7 @@ from slamon_tui.types import FeedCall, ServiceNames
 from slamon_tui.widgets.incident_presence import PresenceLine
 from slamon_tui.widgets.incident_summary import IncidentSummary
 from slamon_tui.widgets.incident_timeline import IncidentTimeline
+from slamon_tui.widgets.keys_footer import KeysFooter
 
 AGE_TICK_S = 30.0
 WIDE_WIDTH = 140
@@ -86,7 +87,7 @@ class IncidentDetailScreen(RoleScreen[None]):
             with Vertical(id="incident-right"):
                 yield Static("Timeline", id="timeline-title", classes="incident-section-title")
                 yield IncidentTimeline(id="incident-timeline")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """Fetch the incident and say we are viewing it."""

@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import DescendantFocus
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Checkbox, Footer, Input, Select, SelectionList, Static, TextArea
+from textual.widgets import Checkbox, Input, Select, SelectionList, Static, TextArea
 
 from slamon_tui.client import FeedCallError, FeedClientError
 from slamon_tui.messages import IncidentEvent, PresenceEvent
@@ -46,6 +46,7 @@ from slamon_tui.screens.incident_conflict import ConflictScreen
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.incident_choices import MarkedCheckbox, ServicePicker
 from slamon_tui.widgets.incident_presence import PresenceLine
+from slamon_tui.widgets.keys_footer import KeysFooter
 
 PRESENCE_DELAY_S = 0.3
 """Focus must rest on a field this long before the others are told (Tab-ing through is quiet)."""
@@ -226,7 +227,7 @@ class IncidentEditScreen(LiveScreen[dict[str, Any] | None]):
                     id="new-visible",
                     compact=True,
                 )
-        yield Footer()
+        yield KeysFooter()
 
     def _field(self, name: str, widget: Widget) -> ComposeResult:
         label = "Affected services (Space toggles)" if name == "services" else FIELD_LABELS[name]

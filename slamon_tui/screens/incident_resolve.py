@@ -14,7 +14,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Checkbox, Footer, Static, TextArea
+from textual.widgets import Checkbox, Static, TextArea
 
 from slamon_tui.client import FeedCallError, FeedClientError
 from slamon_tui.models.incidents import FIELD_LABELS, conflict_fields, resolve_conflict
@@ -23,6 +23,7 @@ from slamon_tui.screens.incident_conflict import ConflictScreen
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.incident_choices import MarkedCheckbox
 from slamon_tui.widgets.incident_presence import PresenceLine
+from slamon_tui.widgets.keys_footer import KeysFooter
 
 
 class IncidentResolveScreen(EditingForm):
@@ -85,7 +86,7 @@ class IncidentResolveScreen(EditingForm):
             )
             yield self._error("message")
             yield MarkedCheckbox("Customer-visible", True, id="f-customer-visible", compact=True)
-        yield Footer()
+        yield KeysFooter()
 
     @staticmethod
     def _error(name: str) -> Static:

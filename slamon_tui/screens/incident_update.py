@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
-from textual.widgets import Checkbox, Footer, Markdown, Select, Static, TextArea
+from textual.widgets import Checkbox, Markdown, Select, Static, TextArea
 
 from slamon_tui.client import FeedCallError, FeedClientError
 from slamon_tui.models.incidents import STATUSES
@@ -22,6 +22,7 @@ from slamon_tui.screens.base import EditingForm
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.incident_choices import MarkedCheckbox
 from slamon_tui.widgets.incident_presence import PresenceLine
+from slamon_tui.widgets.keys_footer import KeysFooter
 
 PREVIEW_SIDE_FROM = 120
 """From this width the preview stands beside the message; below, F2 swaps them."""
@@ -92,7 +93,7 @@ class IncidentUpdateScreen(EditingForm):
                 yield Static("Preview", classes="field-label")
                 with VerticalScroll(id="update-preview-scroll"):
                     yield Markdown("_Nothing to preview yet._", id="update-preview")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """Lay out for the width, focus the message, say we are writing an update."""

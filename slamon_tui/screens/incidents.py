@@ -16,7 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from slamon_tui.client import FeedCallError, FeedClientError
@@ -29,6 +29,7 @@ from slamon_tui.screens.incident_detail import IncidentDetailScreen
 from slamon_tui.screens.incident_edit import IncidentEditScreen
 from slamon_tui.types import FeedCall, ServiceNames
 from slamon_tui.widgets.incident_table import IncidentTable
+from slamon_tui.widgets.keys_footer import KeysFooter
 
 PAST_DAYS = (7, 30, 90)
 PAGE_SIZE = 20
@@ -78,7 +79,7 @@ class IncidentsScreen(RoleScreen[None]):
             placeholder="Search titles, descriptions and updates; Enter searches, Esc closes",
             id="incident-search",
         )
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """Ask the daemon for both lists (and who the user is)."""

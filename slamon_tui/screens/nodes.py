@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from slamon_tui.client import FeedCallError, FeedClientError
 from slamon_tui.types import FeedCall
 from slamon_tui.widgets.identity_badge import IdentityBadge
+from slamon_tui.widgets.keys_footer import KeysFooter
 from slamon_tui.widgets.record_table import RecordTable
 
 COLUMNS = ("Node", "Region", "State", "Heartbeat", "Leases", "Health", "Sick (why)", "Runs")
@@ -88,7 +89,7 @@ class NodesScreen(Screen[None]):
             yield IdentityBadge(classes="identity-badge")
         yield Static("", id="nodes-problem", classes="screen-problem")
         yield RecordTable(*COLUMNS, id="nodes-table")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#nodes-problem").display = False

@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from slamon_tui.client import FeedCallError, FeedClientError
@@ -32,6 +32,7 @@ from slamon_tui.screens.service_context import ServiceContext
 from slamon_tui.types import FeedCall, ServiceNames
 from slamon_tui.widgets.episode_list import EpisodeList
 from slamon_tui.widgets.figures_table import FiguresTable
+from slamon_tui.widgets.keys_footer import KeysFooter
 from slamon_tui.widgets.latency_chart import RANGES, LatencyChart
 from slamon_tui.widgets.recent_checks import RecentChecks
 from slamon_tui.widgets.region_view import RegionView
@@ -120,7 +121,7 @@ class ServiceScreen(RoleScreen[None]):
                     yield EpisodeList("Loading…", id="episodes")
                     yield Static("Recent checks", classes="detail-title")
                     yield RecentChecks("Loading…", id="recent-checks")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """Lay out for the width, focus the body, ask the daemon."""

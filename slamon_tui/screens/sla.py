@@ -19,13 +19,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from slamon_tui.client import FeedCallError, FeedClientError
 from slamon_tui.screens.base import LiveScreen
 from slamon_tui.screens.help import SLA_KEYS
 from slamon_tui.types import FeedCall
+from slamon_tui.widgets.keys_footer import KeysFooter
 from slamon_tui.widgets.sla_table import SlaTable
 
 EXPORT_FORMATS = ("md", "csv", "json")
@@ -101,7 +102,7 @@ class SlaScreen(LiveScreen[None]):
         yield Static("", id="sla-problem", classes="problem-line")
         with VerticalScroll(id="sla-body"):
             yield SlaTable(id="sla-table")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """Ask for this month's report."""

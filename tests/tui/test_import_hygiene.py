@@ -60,3 +60,21 @@ def test_client_and_cli_helpers_do_not_load_textual() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_app_starts_without_the_screens_it_may_open() -> None:
+    # Issue 14: every import is paid before the first paint. The dashboard's own modules
+    # load with the app; the screens it opens load when first opened (their tests open them).
+    code = (
+        "import sys\n"
+        "from slamon_tui.app import make_app\n"
+        "make_app('/nonexistent.sock')\n"
+        "late = ['admin', 'alerts', 'audit', 'help', 'incidents', 'incident_detail',\n"
+        "        'incident_edit', 'login', 'nodes', 'noc', 'service', 'sla', 'check_detail']\n"
+        "bad = [m for m in late if 'slamon_tui.screens.' + m in sys.modules]\n"
+        "bad += [m for m in ('markdown_it', 'pygments') if m in sys.modules]\n"
+        "ok = 'slamon_tui.screens.dashboard' in sys.modules\n"
+        "print(bad, ok); sys.exit(1 if bad or not ok else 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -11,6 +11,7 @@ from slamon_tui.identity import Identity
 from slamon_tui.messages import IdentityChanged
 from slamon_tui.screens.admin import AdminScreen
 from slamon_tui.screens.dashboard import DashboardScreen
+from slamon_tui.widgets.keys_footer import KeysFooter
 
 from .fake_daemon import FakeDaemon
 from .helpers import fast_app, screen_text, wait_until
@@ -85,6 +86,23 @@ async def test_owner_admin_without_login(users: FakeDaemon) -> None:
         assert app.identity == Identity("uid:1000", "admin", logged_in=False)
         text = screen_text(app)
         assert "uid:1000 · admin" in text and "A Admin" in text and "L Log in" in text
+
+
+async def test_the_footer_is_composed_again_only_when_its_keys_change(users: FakeDaemon) -> None:
+    app = fast_app(users.path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
+        await wait_until(pilot, lambda: "L Log in" in screen_text(app))
+        footer = app.dashboard.query_one(KeysFooter)
+        keys = list(footer.children)
+        for _ in range(5):  # a focus change, a screen pushed …: the same keys
+            app.dashboard.refresh_bindings()
+        await pilot.pause(0.1)
+        assert list(footer.children) == keys  # the same widgets: not composed again
+        await log_in_with_keys(pilot, app, "alice")
+        await wait_until(pilot, lambda: "A Admin" in screen_text(app))
+        assert list(footer.children) != keys
+        assert "L Log in" not in screen_text(app)
 
 
 class Recorder(Screen[None]):
