@@ -58,6 +58,9 @@ logger = logging.getLogger("slamon.tui")
 
 ClientFactory = Callable[[Path], FeedClient]
 TOPICS = ("check", "status", "incident", "presence")
+FIRST_PAINT_OMITS = ("daily", "latencies", "outcomes")
+"""What the first status.get of a connection leaves out (docs/feed.md `omit`): the 90-day
+bars and sparklines, most of the bytes; the statuses, uptimes and last checks stay."""
 EVENT_MESSAGES: dict[str, Callable[[dict[str, Any]], FeedMessage]] = {
     "check": CheckEvent,
     "status": StatusEvent,
@@ -197,12 +200,16 @@ class FeedSession:
                 # Subscribe before status.get: an event that happens in between is then
                 # queued rather than lost (the model drops ones the snapshot already holds).
                 await client.call("subscribe", {"topics": list(TOPICS)})
-                snapshot = await client.call("status.get", {})
+                # The rows first: statuses without the sparklines and day bars (a sixth of
+                # the bytes to read and decode), then the whole picture (issue 14: first
+                # paint). Events meanwhile wait in the client and come after both.
+                snapshot = await client.call("status.get", {"omit": list(FIRST_PAINT_OMITS)})
                 attempt, delay = 0, self.retry_initial
                 node, version = str(hello.get("node", "?")), str(hello.get("version", "?"))
                 line = self.line.connected(node, version)
                 self.host.broadcast(Connected(where, node, version, line))
                 self.host.broadcast(Snapshot(snapshot))
+                self.host.broadcast(Snapshot(await client.call("status.get", {})))
                 async for frames in client.event_batches():
                     goodbye = await self._forward(client, frames)
                     if goodbye is not None:

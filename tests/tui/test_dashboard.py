@@ -94,7 +94,7 @@ async def test_check_event_updates_the_row_in_place(daemon: FakeDaemon) -> None:
         await wait_until(pilot, lambda: "777 ms" in api_line())
         assert "99.10%" in api_line()
         assert row.uptime_text == "99.10%"
-        assert daemon.count("status.get") == 1
+        assert daemon.count("status.get") == 2  # the rows first, then the whole picture
 
 
 async def test_status_events_change_the_word_and_the_banner(daemon: FakeDaemon) -> None:
@@ -139,7 +139,7 @@ async def test_unknown_service_triggers_resync_and_rows_are_diffed(daemon: FakeD
         )
         await daemon.push("check", {"service_id": "new", "check": make_check("new", 5.0)})
         await wait_until(pilot, lambda: set(app.dashboard.rows) == {"new", "slow"})
-        assert daemon.count("status.get") == 2
+        assert daemon.count("status.get") == 3
         await wait_until(pilot, lambda: app.dashboard.rows["slow"].status_text == "● Operational")
         assert app.dashboard.order == ["new", "slow"]
 
@@ -149,9 +149,9 @@ async def test_resync_event_and_r_key_fetch_a_fresh_snapshot(daemon: FakeDaemon)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
         await daemon.push("resync", {"reason": "queue overflow"})
-        await wait_until(pilot, lambda: daemon.count("status.get") == 2)
-        await pilot.press("r")
         await wait_until(pilot, lambda: daemon.count("status.get") == 3)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: daemon.count("status.get") == 4)
 
 
 async def test_daemon_going_away_shows_reconnecting_and_resyncs(sock_path: Path) -> None:
@@ -184,9 +184,10 @@ async def test_daemon_going_away_shows_reconnecting_and_resyncs(sock_path: Path)
             assert "live" in str(connection.content)
             assert not app.dashboard.has_class("-stale")
             assert "NOT LIVE" not in app.screen.query_one(StatusBanner).plain
-            # One subscribe and one status.get per connection: the reconnect resubscribed.
+            # One subscribe and two status.get per connection (the rows, then the whole
+            # picture): the reconnect resubscribed.
             assert daemon.count("subscribe") == 2
-            assert daemon.count("status.get") == 2
+            assert daemon.count("status.get") == 4
     finally:
         await daemon.stop()
 
@@ -320,3 +321,23 @@ async def test_a_bug_in_the_feed_worker_is_reported_and_the_feed_restarts(
         await wait_until(pilot, lambda: len(app.dashboard.rows) == 4)
         assert len(calls) == 2
         assert any("boom" in str(n.message) for n in app._notifications)
+
+
+async def test_the_rows_come_first_and_the_sparklines_and_day_bars_right_after(
+    daemon: FakeDaemon,
+) -> None:
+    """A connection asks for the statuses without the bulky keys (issue 14: first paint),
+    then for the whole picture, which fills the sparklines and the 90-day bars."""
+    app = fast_app(daemon.path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: daemon.count("status.get") == 2)
+        first, whole = [
+            r.get("params") or {} for r in daemon.requests if r.get("method") == "status.get"
+        ]
+        assert first == {"omit": ["daily", "latencies", "outcomes"]}
+        assert "omit" not in whole
+        model = app.dashboard.model
+        await wait_until(
+            pilot, lambda: bool(model.services) and len(model.services["api"].latencies) == 60
+        )
+        assert model.services["api"].daily  # the day bar's cells came with the whole picture
