@@ -39,6 +39,9 @@ HELD_LIMIT = 100_000
 """Records kept in memory at most while the journal cannot be written (~50 MB)."""
 JOURNAL_RETRY_S = 1.0
 """How often a broken journal is tried again."""
+BATCHES_PER_CALL = 10
+"""Batches (one transaction each) handed to the store at once: SQLite writes them in one
+hand-off to its thread, so a busy event loop delays ten transactions once, not each."""
 REPEAT_LOG_S = 60.0
 """A failure that goes on is logged again at most this often, with a count."""
 
@@ -66,6 +69,7 @@ class CheckWriter:
         self.held_limit = held_limit
         self.counted = counted or (lambda check: None)
         self.written = 0
+        self._segment_written = 0  # of the segment being written (still in spool.pending)
         self.failures = 0
         self.store_ok = True
         self.store_error: str | None = None
@@ -187,7 +191,7 @@ class CheckWriter:
     @property
     def pending(self) -> int:
         """Records not yet stored: in the journal and held in memory."""
-        return self.spool.pending + len(self.held)
+        return self.spool.pending - self._segment_written + len(self.held)
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -254,13 +258,25 @@ class CheckWriter:
             OSError: a journal segment cannot be read.
         """
         async with self._lock:
+            self._segment_written = 0  # a segment that failed part-way is written again
             self.spool.rotate()
             for segment in list(self.spool.closed):
                 records = self.spool.read(segment)
-                for i in range(0, len(records), self.batch_size):
-                    await self.store.write_batch(records[i : i + self.batch_size])
-                self.written += len(records)
+                step = self.batch_size * BATCHES_PER_CALL
+                for i in range(0, len(records), step):
+                    part = records[i : i + step]
+                    await self.store.write_batches(
+                        [
+                            part[j : j + self.batch_size]
+                            for j in range(0, len(part), self.batch_size)
+                        ]
+                    )
+                    # Counted as it goes: a segment that grew while the last one was written
+                    # can take many calls, and daemon.stats shows the writer moving.
+                    self.written += len(part)
+                    self._segment_written += len(part)
                 self.spool.done(segment)
+                self._segment_written = 0
             # Held records are newer than every segment: written only now, in order.
             while self.held and self.journal_error is not None:
                 batch = [self.held[i] for i in range(min(self.batch_size, len(self.held)))]

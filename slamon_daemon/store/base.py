@@ -148,6 +148,16 @@ class Store(ABC):
             How many checks were new.
         """
 
+    async def write_batches(self, batches: Sequence[Sequence[Record]]) -> int:
+        """``write_batch`` for each of ``batches``, in order, one transaction each (SQLite
+        runs them in one hand-off to its thread). When one fails, those before it stay
+        written and the error is raised: the caller writes them again (idempotent).
+
+        Returns:
+            How many checks were new.
+        """
+        return sum([await self.write_batch(b) for b in batches])
+
     async def write_checks(self, checks: Sequence[Check]) -> int:
         """``write_batch`` for checks only."""
         return await self.write_batch(checks)

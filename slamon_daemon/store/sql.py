@@ -8,6 +8,7 @@ this module: the dialect's ``read()`` and ``transaction()`` turn them into Store
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import operator
@@ -368,40 +369,47 @@ class SqlStore(Store, AlertStore):
     async def write_batch(self, records: Sequence[Record]) -> int:
         if not records:
             return 0
+        return await self.dialect.atomic(lambda con: self._write(con, records))
+
+    async def write_batches(self, batches: Sequence[Sequence[Record]]) -> int:
+        bodies = [functools.partial(self._write, records=b) for b in batches if b]
+        return sum(await self.dialect.atomic_each(bodies))
+
+    async def _write(self, con: Connection, records: Sequence[Record]) -> int:
+        """write_batch's transaction (Dialect.atomic: it awaits nothing but ``con``)."""
         checks, transitions, episodes = split_records(records)
         t = self._time
-        async with self.dialect.transaction() as con:
-            new: list[Check] = []
-            if checks:
-                rows = [self._check_row(c) for c in checks]
-                stored = await self.dialect.insert_checks(con, rows)
-                new = [c for c, r in zip(checks, rows, strict=True) if r[:3] in stored]
-            if new:
-                await self._fold(con, new)
-            if transitions:
-                await self.dialect.insert_many(
-                    con,
-                    "INSERT INTO status_history (service_id, status, previous, at)",
-                    [
-                        (x.service_id or "", x.status.value, x.previous.value, t(x.at))
-                        for x in transitions
-                    ],
-                    "ON CONFLICT DO NOTHING",
-                )
-            if episodes:
-                # The last record of an episode wins (its upsert sets every column): only
-                # that one is sent, so a statement never meets one key twice.
-                last = {(e.service_id, e.started_at): e for e in episodes}
-                await self.dialect.insert_many(
-                    con,
-                    _INSERT_EPISODE,
-                    [
-                        (e.service_id, t(e.started_at), t(e.ended_at), e.worst_status.value)
-                        + (e.cause, e.error, e.failed_checks)
-                        for e in last.values()
-                    ],
-                    _ON_EPISODE_CONFLICT,
-                )
+        new: list[Check] = []
+        if checks:
+            rows = [self._check_row(c) for c in checks]
+            stored = await self.dialect.insert_checks(con, rows)
+            new = [c for c, r in zip(checks, rows, strict=True) if r[:3] in stored]
+        if new:
+            await self._fold(con, new)
+        if transitions:
+            await self.dialect.insert_many(
+                con,
+                "INSERT INTO status_history (service_id, status, previous, at)",
+                [
+                    (x.service_id or "", x.status.value, x.previous.value, t(x.at))
+                    for x in transitions
+                ],
+                "ON CONFLICT DO NOTHING",
+            )
+        if episodes:
+            # The last record of an episode wins (its upsert sets every column): only
+            # that one is sent, so a statement never meets one key twice.
+            last = {(e.service_id, e.started_at): e for e in episodes}
+            await self.dialect.insert_many(
+                con,
+                _INSERT_EPISODE,
+                [
+                    (e.service_id, t(e.started_at), t(e.ended_at), e.worst_status.value)
+                    + (e.cause, e.error, e.failed_checks)
+                    for e in last.values()
+                ],
+                _ON_EPISODE_CONFLICT,
+            )
         return len(new)
 
     async def _fold(self, con: Connection, checks: Sequence[Check]) -> None:
