@@ -1277,14 +1277,16 @@ def _json_tuple(text: str) -> tuple[Any, ...]:
     return tuple(json.loads(text))
 
 
-_SERVICE_FIELDS = tuple(f.name for f in fields(Service))
+_SERVICE_FIELDS = tuple(sorted(f.name for f in fields(Service)))
+_SERVICE_VALUES = operator.attrgetter(*_SERVICE_FIELDS)
+_JSON = json.JSONEncoder()  # json.dumps makes an encoder per call when given options
 
 
 def service_to_json(s: Service) -> str:
-    """Every setting of ``s`` as JSON (the services.config column). Its fields are plain
-    values and tuples (JSON arrays): read directly, not deep-copied by ``asdict`` (startup
-    with 50,000 services)."""
-    return json.dumps({name: getattr(s, name) for name in _SERVICE_FIELDS}, sort_keys=True)
+    """Every setting of ``s`` as JSON, keys sorted (the services.config column). Its fields
+    are plain values and tuples (JSON arrays): read directly, not deep-copied by ``asdict``
+    (startup with 50,000 services: one call per service)."""
+    return _JSON.encode(dict(zip(_SERVICE_FIELDS, _SERVICE_VALUES(s), strict=True)))
 
 
 def service_from_json(text: str, *, active: bool | None = None) -> Service:
