@@ -149,9 +149,11 @@ class Store(ABC):
         """
 
     async def write_batches(self, batches: Sequence[Sequence[Record]]) -> int:
-        """``write_batch`` for each of ``batches``, in order, one transaction each (SQLite
-        runs them in one hand-off to its thread). When one fails, those before it stay
-        written and the error is raised: the caller writes them again (idempotent).
+        """``write_batch`` for each of ``batches``, in order: SQLite runs their transactions
+        in one hand-off to its thread, PostgreSQL writes them in one transaction (its
+        statements take a whole batch as arrays: one round trip each for all of them). When
+        it fails, batches before the failing one may stay written and the error is raised:
+        the caller writes them again (idempotent).
 
         Returns:
             How many checks were new.

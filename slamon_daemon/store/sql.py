@@ -372,6 +372,10 @@ class SqlStore(Store, AlertStore):
         return await self.dialect.atomic(lambda con: self._write(con, records))
 
     async def write_batches(self, batches: Sequence[Sequence[Record]]) -> int:
+        if not self.dialect.hands_off:
+            # Every await is a turn of the event loop (busy at 50,000 services): ten
+            # batches in one transaction pay the statements' round trips once.
+            return await self.write_batch([r for b in batches for r in b])
         bodies = [functools.partial(self._write, records=b) for b in batches if b]
         return sum(await self.dialect.atomic_each(bodies))
 

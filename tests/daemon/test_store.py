@@ -457,6 +457,25 @@ async def test_one_batch_of_many_transitions_and_an_episode_met_three_times(stor
     ]
 
 
+async def test_write_batches_writes_every_batch_once(store: Store) -> None:
+    # The writer's backlog: ten batches at once (one transaction on PostgreSQL, one hand-off
+    # to the thread on SQLite), a check met twice across batches counted once.
+    t1 = at(D31, 1)
+    a, b = series("a", at(D30, 0), 700), series("b", at(D30, 2), 400)
+    moves = [
+        Transition(f"s{i}", ServiceStatus.OPERATIONAL, ServiceStatus.UNKNOWN, t1) for i in range(3)
+    ]
+    ep = OutageEpisode(service_id="a", started_at=t1, worst_status=ServiceStatus.DEGRADED)
+    closed = replace(ep, ended_at=at(D31, 2), failed_checks=4)
+    batches = [[*a[:500], ep, *moves], [*a[500:], *b[:100], moves[0]], [*b, closed], []]
+    assert await store.write_batches(batches) == 1100
+    assert await store.write_batches(batches) == 0
+    assert await store.count_checks() == 1100
+    assert sum(r.checks for r in await store.daily_rollups(D30)) == 1100
+    assert await store.status_history("s0") == [moves[0]]
+    assert await store.episodes("a") == [closed]
+
+
 async def test_sqlite_writes_a_batch_in_one_hand_off_to_its_thread(tmp_path: Path) -> None:
     # Each statement awaited through aiosqlite is a hand-off to its thread and back to the
     # event loop; with hundreds of checks in flight every one waited for a turn of the loop

@@ -116,9 +116,11 @@ class Dialect(ABC):
     name: str
     """'sqlite' or 'postgres': Store.backend and the folder of its migrations."""
     for_update: str = ""
+    """Appended to a SELECT that a transaction will change (row locks where they exist)."""
     counts_sum: str = ""
     """The engine's expression summing two JSON count objects key by key (add_rollup_sql)."""
-    """Appended to a SELECT that a transaction will change (row locks where they exist)."""
+    hands_off: bool = False
+    """Whether ``atomic_each`` runs its transactions in one hand-off to a driver thread."""
 
     @abstractmethod
     async def open(self) -> None:

@@ -153,6 +153,7 @@ class SqliteDialect(Dialect):
     """SQLite in the file ``path`` (created with its folder if missing)."""
 
     name = "sqlite"
+    hands_off = True
     counts_sum = _SUM_COUNTS
 
     def __init__(self, path: str | Path) -> None:
