@@ -12,8 +12,10 @@ announced to clients) only once it is durable somewhere, first of all in the jou
   every older journal segment), and count from then on. Only when the queue is full is a
   record dropped, and every drop is counted and logged.
 * Every ``flush_interval`` the writer closes the active segment and writes the closed
-  segments to the store in order, in transactions of at most ``batch_size`` records. When
-  the store fails, the segments stay on disk and are retried with backoff while probing,
+  segments to the store in order, in batches of at most ``batch_size`` records, handed
+  ten at a time (``Store.write_batches``: on SQLite a transaction each, in one hand-off to
+  its thread; on PostgreSQL one transaction, so a backlog pays its round trips through the
+  event loop once per ten batches). When the store fails, the segments stay on disk and are retried with backoff while probing,
   state and the feed go on. A daemon restarted after a crash or kill replays them.
 * The writer never dies silently: whatever fails is logged (the first time, and then once a
   minute with a count), counted in ``failures``, kept in ``last_error`` and retried.

@@ -2,7 +2,9 @@
 
 One connection writes and one reads, so WAL readers never wait for the writer. Writes run in
 explicit ``BEGIN IMMEDIATE`` transactions, one at a time (an asyncio lock: the writer
-connection is shared by every task). Times are integer microseconds (UTC), days ISO text.
+connection is shared by every task); ``atomic`` runs a whole transaction as one call in
+aiosqlite's thread (the check writer's batches), where ``transaction`` hands each statement
+there and back. Times are integer microseconds (UTC), days ISO text.
 
 The file is created with mode 0600 (SQLite gives its -wal and -shm files the same mode). A
 daemon holds ``<file>.lock`` (flock) for its whole life, so a second daemon on the same file
