@@ -518,6 +518,29 @@ async def test_sqlite_writes_a_batch_in_one_hand_off_to_its_thread(tmp_path: Pat
     await store.close()
 
 
+async def test_sqlite_alert_outbox_poll_is_one_hand_off(tmp_path: Path) -> None:
+    # Polled every few seconds, claim_due held the write lock for three hand-offs (three turns
+    # of a busy event loop) ahead of the check writer.
+    store = SqliteStore(str(tmp_path / "t.db"))
+    await store.open()
+    await store.migrate()
+    con = store.dialect._w.con  # type: ignore[attr-defined]  # aiosqlite's writer connection
+    calls: list[object] = []
+    execute = con._execute
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(fn)
+        return await execute(fn, *args, **kwargs)
+
+    con._execute = counted
+    try:
+        assert await store.outbox.claim_due("w", at(D31), 60, 10, 10) == []
+        assert len(calls) == 1
+    finally:
+        con._execute = execute
+    await store.close()
+
+
 async def test_sqlite_batch_failing_inside_its_thread_is_rolled_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
