@@ -14,13 +14,13 @@ import functools
 import hashlib
 import os
 import re
-import tomllib
 from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
+import tomli as tomllib  # the standard library's parser, compiled: 3.5x faster (pyproject)
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -225,7 +225,8 @@ class DaemonConfig(BaseModel):
     """Checks in flight at once against one host, to protect targets."""
 
     write_batch_size: int = Field(default=500, ge=1, le=10_000)
-    """Check results written to the database per transaction at most."""
+    """Check results written to the database per batch at most: a transaction each on
+    SQLite; PostgreSQL writes up to ten batches of a backlog in one transaction."""
 
     write_flush_interval: Duration = 0.5
     """How long a check result may wait in memory before its batch is written."""

@@ -12,8 +12,10 @@ announced to clients) only once it is durable somewhere, first of all in the jou
   every older journal segment), and count from then on. Only when the queue is full is a
   record dropped, and every drop is counted and logged.
 * Every ``flush_interval`` the writer closes the active segment and writes the closed
-  segments to the store in order, in transactions of at most ``batch_size`` records. When
-  the store fails, the segments stay on disk and are retried with backoff while probing,
+  segments to the store in order, in batches of at most ``batch_size`` records, handed
+  ten at a time (``Store.write_batches``: on SQLite a transaction each, in one hand-off to
+  its thread; on PostgreSQL one transaction, so a backlog pays its round trips through the
+  event loop once per ten batches). When the store fails, the segments stay on disk and are retried with backoff while probing,
   state and the feed go on. A daemon restarted after a crash or kill replays them.
 * The writer never dies silently: whatever fails is logged (the first time, and then once a
   minute with a count), counted in ``failures``, kept in ``last_error`` and retried.
@@ -39,6 +41,9 @@ HELD_LIMIT = 100_000
 """Records kept in memory at most while the journal cannot be written (~50 MB)."""
 JOURNAL_RETRY_S = 1.0
 """How often a broken journal is tried again."""
+BATCHES_PER_CALL = 10
+"""Batches (one transaction each) handed to the store at once: SQLite writes them in one
+hand-off to its thread, so a busy event loop delays ten transactions once, not each."""
 REPEAT_LOG_S = 60.0
 """A failure that goes on is logged again at most this often, with a count."""
 
@@ -66,6 +71,7 @@ class CheckWriter:
         self.held_limit = held_limit
         self.counted = counted or (lambda check: None)
         self.written = 0
+        self._segment_written = 0  # of the segment being written (still in spool.pending)
         self.failures = 0
         self.store_ok = True
         self.store_error: str | None = None
@@ -187,7 +193,7 @@ class CheckWriter:
     @property
     def pending(self) -> int:
         """Records not yet stored: in the journal and held in memory."""
-        return self.spool.pending + len(self.held)
+        return self.spool.pending - self._segment_written + len(self.held)
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -254,13 +260,25 @@ class CheckWriter:
             OSError: a journal segment cannot be read.
         """
         async with self._lock:
+            self._segment_written = 0  # a segment that failed part-way is written again
             self.spool.rotate()
             for segment in list(self.spool.closed):
                 records = self.spool.read(segment)
-                for i in range(0, len(records), self.batch_size):
-                    await self.store.write_batch(records[i : i + self.batch_size])
-                self.written += len(records)
+                step = self.batch_size * BATCHES_PER_CALL
+                for i in range(0, len(records), step):
+                    part = records[i : i + step]
+                    await self.store.write_batches(
+                        [
+                            part[j : j + self.batch_size]
+                            for j in range(0, len(part), self.batch_size)
+                        ]
+                    )
+                    # Counted as it goes: a segment that grew while the last one was written
+                    # can take many calls, and daemon.stats shows the writer moving.
+                    self.written += len(part)
+                    self._segment_written += len(part)
                 self.spool.done(segment)
+                self._segment_written = 0
             # Held records are newer than every segment: written only now, in order.
             while self.held and self.journal_error is not None:
                 batch = [self.held[i] for i in range(min(self.batch_size, len(self.held)))]

@@ -234,9 +234,12 @@ class SqlOutbox(_Rows):
     async def claim_due(
         self, worker: str, now: datetime, lease_s: float, per_channel: int, limit: int
     ) -> list[StoredItem]:
-        out: list[StoredItem] = []
         until = self._t(now + timedelta(seconds=lease_s))
-        async with self.dialect.transaction() as con:
+
+        # One hand-off on SQLite (Dialect.atomic): polled every few seconds, this transaction
+        # held the write lock for three turns of the event loop ahead of the check writer.
+        async def claim(con: Connection) -> list[StoredItem]:
+            out: list[StoredItem] = []
             for _hid, channel, due, leased in await self._heads(con):
                 if len(out) >= limit:
                     break
@@ -273,7 +276,9 @@ class SqlOutbox(_Rows):
                         until,
                         *params,
                     )
-        return out
+            return out
+
+        return await self.dialect.atomic(claim)
 
     async def record_attempt(self, a: AttemptRow) -> None:
         async with self.dialect.transaction() as con:

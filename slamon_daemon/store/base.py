@@ -148,6 +148,18 @@ class Store(ABC):
             How many checks were new.
         """
 
+    async def write_batches(self, batches: Sequence[Sequence[Record]]) -> int:
+        """``write_batch`` for each of ``batches``, in order: SQLite runs their transactions
+        in one hand-off to its thread, PostgreSQL writes them in one transaction (its
+        statements take a whole batch as arrays: one round trip each for all of them). When
+        it fails, batches before the failing one may stay written and the error is raised:
+        the caller writes them again (idempotent).
+
+        Returns:
+            How many checks were new.
+        """
+        return sum([await self.write_batch(b) for b in batches])
+
     async def write_checks(self, checks: Sequence[Check]) -> int:
         """``write_batch`` for checks only."""
         return await self.write_batch(checks)

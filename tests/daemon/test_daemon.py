@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -264,6 +265,23 @@ async def test_recovery_is_announced(tmp_path: Path, sock_dir: Path) -> None:
     async with open_store(f"sqlite:///{tmp_path / 'r.db'}") as store:
         (episode,) = await store.episodes("api")
         assert episode.ended_at is not None and episode.cause == "http_error"
+
+
+async def test_the_collector_is_back_on_once_started(tmp_path: Path, sock_dir: Path) -> None:
+    # slamond turns the collector off for its start (its allocations with 50,000 services
+    # triggered ~1.3 s of collections); the started daemon must not run without one.
+    settings = settings_for(
+        tmp_path / "slamon.toml",
+        db_url=f"sqlite:///{tmp_path / 'g.db'}",
+        socket=sock_dir / "g.sock",
+        services=[service("api", "http://127.0.0.1:9/")],
+    )
+    gc.disable()
+    try:
+        async with running(settings):
+            assert gc.isenabled()
+    finally:
+        gc.enable()
 
 
 async def test_unknown_and_bad_requests_do_not_disturb_the_daemon(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -454,6 +455,120 @@ async def test_one_batch_of_many_transitions_and_an_episode_met_three_times(stor
     assert [await store.status_history(f"s{i}") for i in range(0, 1200, 97)] == [
         [first[i]] for i in range(0, 1200, 97)
     ]
+
+
+async def test_write_batches_writes_every_batch_once(store: Store) -> None:
+    # The writer's backlog: ten batches at once (one transaction on PostgreSQL, one hand-off
+    # to the thread on SQLite), a check met twice across batches counted once.
+    t1 = at(D31, 1)
+    a, b = series("a", at(D30, 0), 700), series("b", at(D30, 2), 400)
+    moves = [
+        Transition(f"s{i}", ServiceStatus.OPERATIONAL, ServiceStatus.UNKNOWN, t1) for i in range(3)
+    ]
+    ep = OutageEpisode(service_id="a", started_at=t1, worst_status=ServiceStatus.DEGRADED)
+    closed = replace(ep, ended_at=at(D31, 2), failed_checks=4)
+    batches = [[*a[:500], ep, *moves], [*a[500:], *b[:100], moves[0]], [*b, closed], []]
+    assert await store.write_batches(batches) == 1100
+    assert await store.write_batches(batches) == 0
+    assert await store.count_checks() == 1100
+    assert sum(r.checks for r in await store.daily_rollups(D30)) == 1100
+    assert await store.status_history("s0") == [moves[0]]
+    assert await store.episodes("a") == [closed]
+
+
+async def test_sqlite_writes_a_batch_in_one_hand_off_to_its_thread(tmp_path: Path) -> None:
+    # Each statement awaited through aiosqlite is a hand-off to its thread and back to the
+    # event loop; with hundreds of checks in flight every one waited for a turn of the loop
+    # and the writer fell behind at 50,000 services. A batch's transaction is one hand-off.
+    store = SqliteStore(str(tmp_path / "t.db"))
+    await store.open()
+    await store.migrate()
+    con = store.dialect._w.con  # type: ignore[attr-defined]  # aiosqlite's writer connection
+    calls: list[object] = []
+    execute = con._execute
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(fn)
+        return await execute(fn, *args, **kwargs)
+
+    con._execute = counted
+    try:
+        t1 = at(D31, 1)
+        checks = series("a", at(D30, 0), 1200) + series("b", at(D30, 3), 300)
+        moves = [
+            Transition(f"s{i}", ServiceStatus.OPERATIONAL, ServiceStatus.UNKNOWN, t1)
+            for i in range(700)
+        ]
+        ep = OutageEpisode(service_id="a", started_at=t1, worst_status=ServiceStatus.DEGRADED)
+        assert await store.write_batch([*checks, *moves, ep]) == 1500
+        assert len(calls) == 1
+        assert await store.write_batch([*checks[:10], ep]) == 0  # a replay: nothing new
+        assert len(calls) == 2
+        more = series("c", at(D30, 1), 900)
+        # Several batches (a transaction each) in one hand-off: the writer's backlog.
+        assert await store.write_batches([more[:300], checks[:5], more[300:], []]) == 900
+        assert len(calls) == 3
+    finally:
+        con._execute = execute
+    assert await store.count_checks("c") == 900
+    assert await store.count_checks() == 2400
+    assert sum(r.checks for r in await store.daily_rollups(D30)) == 2400
+    assert await store.status_history("s699") == [moves[699]]
+    assert await store.episodes("a") == [ep]
+    await store.close()
+
+
+async def test_sqlite_alert_outbox_poll_is_one_hand_off(tmp_path: Path) -> None:
+    # Polled every few seconds, claim_due held the write lock for three hand-offs (three turns
+    # of a busy event loop) ahead of the check writer.
+    store = SqliteStore(str(tmp_path / "t.db"))
+    await store.open()
+    await store.migrate()
+    con = store.dialect._w.con  # type: ignore[attr-defined]  # aiosqlite's writer connection
+    calls: list[object] = []
+    execute = con._execute
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(fn)
+        return await execute(fn, *args, **kwargs)
+
+    con._execute = counted
+    try:
+        assert await store.outbox.claim_due("w", at(D31), 60, 10, 10) == []
+        assert len(calls) == 1
+    finally:
+        con._execute = execute
+    await store.close()
+
+
+async def test_sqlite_batch_failing_inside_its_thread_is_rolled_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SqliteStore(str(tmp_path / "t.db"))
+    await store.open()
+    await store.migrate()
+    broken = sqlite3.OperationalError("disk I/O error")
+    broken.sqlite_errorname = "SQLITE_IOERR"  # type: ignore[attr-defined]
+
+    async def fail(*args: Any, **kwargs: Any) -> None:
+        raise broken
+
+    monkeypatch.setattr(store.dialect, "insert_many", fail)
+    t1 = at(D31, 1)
+    move = Transition("a", ServiceStatus.OPERATIONAL, ServiceStatus.UNKNOWN, t1)
+    with pytest.raises(StoreUnavailable):
+        await store.write_batch([chk("a", t1), move])  # the checks go first, then this fails
+    assert await store.count_checks() == 0
+    assert await store.daily_rollups(D31) == []
+    # Of several batches, those before the failing one stay committed; the error is raised.
+    with pytest.raises(StoreUnavailable):
+        await store.write_batches([[chk("b", t1)], [chk("a", t1), move]])
+    assert await store.count_checks() == 1
+    assert await store.count_checks("b") == 1
+    monkeypatch.undo()
+    assert await store.write_batch([chk("a", t1), move]) == 1  # not left inside a transaction
+    assert await store.count_checks() == 2
+    await store.close()
 
 
 # -- errors ---------------------------------------------------------------------------------

@@ -15,16 +15,17 @@ passes both to its driver (PostgreSQL numbers the placeholders: ``$1, $2 ...``).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ..base import DaemonLock
 from ..migrate import Migration
 
 Row = Sequence[Any]
 """A result row, read by position."""
+_T = TypeVar("_T")
 
 CHECK_COLUMNS = (
     "service_id, started_at, node, latency_ms, status_code, outcome, error_kind, error,"
@@ -115,9 +116,11 @@ class Dialect(ABC):
     name: str
     """'sqlite' or 'postgres': Store.backend and the folder of its migrations."""
     for_update: str = ""
+    """Appended to a SELECT that a transaction will change (row locks where they exist)."""
     counts_sum: str = ""
     """The engine's expression summing two JSON count objects key by key (add_rollup_sql)."""
-    """Appended to a SELECT that a transaction will change (row locks where they exist)."""
+    hands_off: bool = False
+    """Whether ``atomic_each`` runs its transactions in one hand-off to a driver thread."""
 
     @abstractmethod
     async def open(self) -> None:
@@ -135,6 +138,21 @@ class Dialect(ABC):
     def transaction(self) -> AbstractAsyncContextManager[Connection]:
         """A write transaction, committed on exit and rolled back on any exception; driver
         errors inside become StoreError (StoreUnavailable, AlreadyExists)."""
+
+    async def atomic(self, body: Callable[[Connection], Awaitable[_T]]) -> _T:
+        """``body`` in one write transaction, as ``transaction``; ``body`` awaits nothing but
+        its connection. An engine whose driver runs in a thread may run all of it there in
+        one hand-off (SQLite): a busy event loop then delays the whole transaction once,
+        not each of its statements."""
+        async with self.transaction() as con:
+            return await body(con)
+
+    async def atomic_each(
+        self, bodies: Sequence[Callable[[Connection], Awaitable[_T]]]
+    ) -> list[_T]:
+        """Each of ``bodies`` in its own write transaction, in order, as ``atomic``; SQLite
+        runs them all in one hand-off. When one fails, those before it stay committed."""
+        return [await self.atomic(body) for body in bodies]
 
     # -- codecs: how the schema stores what SQL cannot share --------------------------------
 
