@@ -5,11 +5,11 @@ Each service fires at ``phase + k × interval``, where the phase is a stable has
 The first slot is placed on the wall clock; from then on every due time is kept on the
 monotonic clock (clock.py), so a wall-clock step (NTP, an operator, a resumed VM) neither
 stops probing (backward) nor counts an hour of phantom skipped slots (forward). One heap
-holds the next due time of every service; due checks are run by a pool of worker tasks (no
-task per check). A service is never checked twice at once: a slot
-that comes while the previous check still runs is skipped and counted, as are slots missed
-because the loop was blocked. The pool's size and a per-host count bound the checks in flight.
-The lateness of every check start (actual start − due time) is measured.
+holds the next due time of every service; the loop wakes at most once a tick (TICK_S) and
+due checks are run by a pool of worker tasks (no task per check). A service is never checked
+twice at once: a slot that comes while the previous check still runs is skipped and counted,
+as are slots missed because the loop was blocked. The pool's size and a per-host count bound
+the checks in flight. The lateness of every check start (actual start − due time) is measured.
 """
 
 from __future__ import annotations
@@ -28,6 +28,13 @@ from .clock import Clock, SystemClock
 from .models import Service
 
 logger = logging.getLogger("slamon.scheduler")
+
+TICK_S = 0.05
+"""The scheduler wakes at most this often; a check due between two wakes starts at the
+second, up to this late. Waking once per check cost ~200 µs of CPU a check at 10,000 services
+every 60 s (one loop sleep and wake per check, plus its connection's own): at a tick of
+50 ms the checks of a tick start, connect and answer in shared turns of the loop
+(docs/benchmarks.md, issue 14, h1)."""
 
 RunCheck = Callable[[Service], Awaitable[None]]
 _Item = tuple[Service, float, str]
@@ -79,8 +86,10 @@ class Scheduler:
         max_concurrency: int = 500,
         per_host_concurrency: int = 20,
         clock: Clock | None = None,
+        tick_s: float = TICK_S,
     ) -> None:
         self._run_check = run_check
+        self._tick = tick_s
         self._clock = clock or SystemClock()
         self._max_workers = max_concurrency
         self._per_host_limit = per_host_concurrency
@@ -174,6 +183,9 @@ class Scheduler:
                 self._start(service, due)
             delay = (self._heap[0][0] - self._clock.monotonic()) if self._heap else 3600.0
             if delay > 0:
+                # Wake at most once a tick: the checks due meanwhile start together, and
+                # their connections' events share the loop's turns (see TICK_S).
+                delay = max(delay, self._tick)
                 self._wake.clear()
                 await self._clock.wait(self._wake, min(delay, 3600.0))
         # Checks still waiting for a worker or for their host are not started after stop

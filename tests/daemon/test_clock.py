@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from slamon_daemon.clock import SystemClock
 from slamon_daemon.config import load_settings
 from slamon_daemon.daemon import Daemon
 from slamon_daemon.models import Check, ErrorKind, Outcome, Service, ServiceStatus
@@ -227,3 +228,26 @@ async def test_an_outage_across_midnight_and_the_month_end(folder: Path, db_url:
             (ServiceStatus.MAJOR_OUTAGE, down[1].started_at),
             (ServiceStatus.OPERATIONAL, recovered.started_at),
         ]
+
+
+async def test_the_system_clock_waits_for_the_event_or_the_time_and_passes_a_cancel_on() -> None:
+    clock = SystemClock()
+    event = asyncio.Event()
+    t0 = clock.monotonic()
+    await clock.wait(event, 0.05)  # nobody sets it: back after the time
+    assert clock.monotonic() - t0 >= 0.05
+    assert not event.is_set()
+
+    waiting = asyncio.create_task(clock.wait(event, 3600))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    event.set()  # set while waiting: back at once
+    await asyncio.wait_for(waiting, 5)
+    await asyncio.wait_for(clock.wait(event, 3600), 5)  # already set: back at once
+
+    event.clear()
+    waiting = asyncio.create_task(clock.wait(event, 3600))
+    await asyncio.sleep(0.01)
+    waiting.cancel()  # a cancel from outside is not taken for the time running out
+    with pytest.raises(asyncio.CancelledError):
+        await waiting

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import ipaddress
 import socket
@@ -137,6 +138,26 @@ async def test_method_body_and_headers_reach_the_target(prober: Prober) -> None:
     assert seen[0].body == b'{"ping":1}'
     assert seen[0].headers["x-token"] == "s3cret"
     assert seen[0].headers["user-agent"].startswith("slamon/")
+
+
+async def test_every_check_sends_the_services_request_as_it_is_now(prober: Prober) -> None:
+    """The prober builds a service's request once and reuses it: a second check sends the
+    same request again, and a service changed under the same id sends its new settings."""
+    seen: list[Request] = []
+
+    async def record(req: Request, w: asyncio.StreamWriter) -> None:
+        seen.append(req)
+        w.write(response_bytes(200, b"ok"))
+
+    async with Target(record) as t:
+        first = svc(t.url, method="POST", body="one", headers=(("X-Token", "a"),))
+        changed = dataclasses.replace(first, method="PUT", body="two", headers=(("X-Token", "b"),))
+        for service in (first, first, changed, changed):
+            c = await check(prober, service)
+            assert c.outcome is Outcome.UP, c
+    sent = [(r.method, r.body, r.headers["x-token"]) for r in seen]
+    assert sent == [("POST", b"one", "a")] * 2 + [("PUT", b"two", "b")] * 2
+    assert all(r.headers["user-agent"].startswith("slamon/") for r in seen)
 
 
 async def test_redirects_judged_or_followed(prober: Prober) -> None:

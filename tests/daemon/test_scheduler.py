@@ -377,3 +377,34 @@ async def test_stop_does_not_start_the_checks_still_waiting() -> None:
     assert rec.total_running == 0
     assert len(rec.calls) == started  # the two running finished; nothing else started
     assert sched.in_flight == 0
+
+
+async def test_a_check_due_within_a_tick_of_the_last_wake_starts_at_the_next_one() -> None:
+    """The scheduler wakes at most once a tick: a check due 5-20 ms after another one starts
+    one tick after it (late by the rest of the tick), never before its slot."""
+    start = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    wall = start.timestamp()
+    by_phase = sorted((phase_of(f"t-{i}", 10.0), f"t-{i}") for i in range(2000))
+    (pa, a), (pb, b) = next(
+        (x, y)
+        for x, y in zip(by_phase, by_phase[1:], strict=False)
+        if x[0] > 1.0 and 0.005 < y[0] - x[0] < 0.02
+    )
+    due_a = next_due(a, 10.0, wall) - wall
+    due_b = due_a + (pb - pa)
+    clock = FakeClock(start)
+    rec = Recorder()
+    sched = Scheduler(rec, clock=clock, tick_s=0.05)
+    sched.set_services([svc(a, interval=10.0), svc(b, interval=10.0)])
+    async with running(sched):
+        await wait_until(lambda: clock.idle, what="the scheduler waiting")
+        clock.advance(due_a + 0.001)
+        await wait_until(lambda: clock.idle and rec.count(a) == 1, what="a's check")
+        clock.advance(due_b - due_a)  # b is due now, within the tick that started a
+        await asyncio.sleep(0.1)
+        assert rec.count(b) == 0
+        clock.advance(0.05 - (due_b - due_a))  # the tick's end
+        await wait_until(lambda: rec.count(b) == 1, what="b's check at the tick")
+        stats = sched.lateness()
+    assert stats.count == 2
+    assert stats.max == pytest.approx(0.051 - (due_b - due_a), abs=1e-6)  # a woke 1 ms late
