@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .encoding import dumps
 from .models import Check, OutageEpisode, ServiceStatus, Transition, parse_ts
 from .store.base import Record
 
@@ -85,7 +86,7 @@ class Spool:
         Raises:
             JournalError: the line could not be written; the journal holds no part of it.
         """
-        data = (json.dumps(encode_record(record), separators=(",", ":")) + "\n").encode()
+        data = dumps(encode_record(record)) + b"\n"
         if self._fd is None:
             self._open_segment()
         assert self._fd is not None and self._active is not None
