@@ -1,7 +1,7 @@
 """A cluster on one PostgreSQL (issue 15): 3 nodes × 10,000 services at 60 s.
 
     .venv/bin/python bench/cluster.py [--services 10000] [--interval 60] [--seconds 180]
-        [--target auto|nginx|python] [--no-failover]
+        [--target auto|nginx|python] [--no-failover] [--profile]
 
 Three slamond, each in its own region (eu, us, ap) and probing from its own loopback
 address (127.0.0.2, .3, .4), share one throw-away PostgreSQL database; every service is
@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -158,16 +159,29 @@ async def run(args: argparse.Namespace) -> None:
                 time.monotonic(),
             )
             cpu0 = [C.cpu_seconds(n.pid) for n in nodes]
+            load = C.Load()
+            spies = [
+                C.start_profile(n.pid, args.seconds, folder / f"{n.folder.name}.prof", rate=100)
+                if args.profile
+                else None
+                for n in nodes
+            ]
             await asyncio.sleep(args.seconds)
             dt = time.monotonic() - t0
             pg_cpu = sum(c - pg_cpu0.get(pid, 0.0) for pid, c in pg_cpu_by_pid().items()) / dt * 100
             rows = (await rows_written(dsn) - rows0) / dt
             churn = (await lease_moves(dsn) - moves0) / (dt / 60)
             cpus = [(C.cpu_seconds(n.pid) - c) / dt * 100 for n, c in zip(nodes, cpu0, strict=True)]
+            pg_busy = pg_cpu / 100 * dt
+            mine = sum(c / 100 * dt for c in cpus) + pg_busy
             stop.set()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(watcher, 5)
             print(f"window:  {dt:.0f} s of steady state")
+            avg = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+            print(
+                f"load:    load average {avg}; {load.report(mine)} (measured: nodes + PostgreSQL)"
+            )
             p99 = max(0.0, C.quantile(latencies, 0.99)) if latencies else float("nan")
             p50 = C.quantile(latencies, 0.5) if latencies else float("nan")
             print(f"lease churn: {churn:.1f} moves/min (steady state)")
@@ -197,6 +211,10 @@ async def run(args: argparse.Namespace) -> None:
                     f" heartbeat round {s['cluster']['round_s']} s",
                     flush=True,
                 )
+            for n, spy in zip(nodes, spies, strict=True):
+                if spy is not None:
+                    print(f"{n.folder.name}: ", end="")
+                    C.finish_profile(spy, folder / f"{n.folder.name}.prof", top=20)
             if not args.no_failover:
                 await failover(folder, dsn, services, args.interval)
         finally:
@@ -255,6 +273,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=180.0)
     ap.add_argument("--target", default="auto", choices=["auto", "nginx", "python"])
     ap.add_argument("--no-failover", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="py-spy each node over the window")
     asyncio.run(run(ap.parse_args()))
 
 

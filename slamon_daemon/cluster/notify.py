@@ -101,7 +101,7 @@ class EventRelay:
                 continue
             batch = list(self._checks)
             try:
-                await self.store.publish_now(self.node, "checks", batch)
+                self._saw(await self.store.publish_now(self.node, "checks", batch))
             except SlamonError as exc:
                 logger.debug("checks not sent to the other nodes yet: %s", exc)
                 await self._sleep(RETRY_S)
@@ -124,7 +124,8 @@ class EventRelay:
 
     async def _send(self, topic: str, data: dict[str, Any]) -> None:
         try:
-            await self.store.publish_now(self.node, "event", {"topic": topic, "data": data})
+            event = {"topic": topic, "data": data}
+            self._saw(await self.store.publish_now(self.node, "event", event))
         except SlamonError as exc:
             logger.warning("event %s not sent to the other nodes: %s", topic, exc)
 
@@ -150,7 +151,7 @@ class EventRelay:
             if self._on_listen is not None:
                 self._on_listen()
             try:
-                await self._apply(await self.store.events_after(self.last_id))
+                await self._apply(await self.store.events_after(self.last_id, self.node))
                 await self._receive(handle)
             except SlamonError as exc:
                 logger.debug("event listener lost: %s", exc)
@@ -170,17 +171,29 @@ class EventRelay:
             await asyncio.sleep(0.01)  # what arrives meanwhile is read with it
             while not self._ids.empty():
                 ids.append(self._ids.get_nowait())
-            await self._apply(await self.store.events([i for i in ids if i not in self._seen_set]))
+            new = [i for i in ids if i not in self._seen_set]  # this node's own are seen
+            if new:
+                await self._apply(await self.store.events(new, self.node))
+                for i in new:  # those not read were this node's
+                    self._saw(i)
+
+    def _saw(self, event_id: int) -> None:
+        """An event this node sent or read: not read again, and caught up from after it."""
+        if event_id in self._seen_set:
+            return
+        if len(self._seen) == self._seen.maxlen:
+            self._seen_set.discard(self._seen[0])
+        self._seen.append(event_id)
+        self._seen_set.add(event_id)
+        self.last_id = max(self.last_id, event_id)
 
     async def _apply(self, events: list[Event]) -> None:
+        """Hand the other nodes' events on, one at a time: the loop runs between two (the
+        node's own checks are not held up by a long catch-up)."""
         for e in events:
             if e.id in self._seen_set:
                 continue
-            if len(self._seen) == self._seen.maxlen:
-                self._seen_set.discard(self._seen[0])
-            self._seen.append(e.id)
-            self._seen_set.add(e.id)
-            self.last_id = max(self.last_id, e.id)
+            self._saw(e.id)
             if e.node == self.node:
                 continue
             self.received += 1
@@ -188,6 +201,7 @@ class EventRelay:
                 self._on_event(e)
             except Exception:
                 logger.exception("event %d from %s not applied", e.id, e.node)
+            await asyncio.sleep(0)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
