@@ -203,12 +203,21 @@ async def run(args: argparse.Namespace) -> None:
                         f" of a core; its last overload line: {over[-1] if over else '-'}"
                     )
                     continue
-                lat = s["lateness"]
+                lat, cl = s["lateness"], s["cluster"]
+                lags = "".join(
+                    f", {what} p50/p99/max {q['p50']}/{q['p99']}/{q['max']} s"
+                    for what, q in (
+                        ("sent", cl.get("send_lag_s")),
+                        ("stored->folded", cl.get("receive_lag_s")),
+                    )
+                    if q
+                )
                 print(
                     f"{n.folder.name}: p99 lateness {lat['p99_s']:.3f} s (max {lat['max_s']:.3f},"
                     f" skipped {lat['skipped']}), CPU {cpu:.0f} % of a core, checks made"
-                    f" {s['checks_made']}, events received {s['cluster']['events_received']},"
-                    f" heartbeat round {s['cluster']['round_s']} s",
+                    f" {s['checks_made']}, events received {cl['events_received']},"
+                    f" heartbeat round {cl['round_s']} s{lags},"
+                    f" singletons here: {', '.join(cl.get('singletons') or []) or '-'}",
                     flush=True,
                 )
             for n, spy in zip(nodes, spies, strict=True):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -46,6 +47,8 @@ RELAYED_TOPICS = frozenset({"incident", "maintenance", "presence", "alert", PRES
 RETRY_S = 2.0
 PUBLISH_EVERY_S = 0.1
 """How often a node sends the checks it made to the others."""
+LAG_SAMPLES = 5_000
+"""Latest batches and events whose delays ``stats`` gives (p50, p99, max)."""
 HELD_CHECKS = 200_000
 """Checks waiting to be sent while the database is away, at most (the oldest go first)."""
 
@@ -84,14 +87,18 @@ class EventRelay:
         self.relaying = False  # True while handing on another node's event (not sent back)
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._checks: deque[dict[str, Any]] = deque(maxlen=HELD_CHECKS)
+        self._checks: deque[tuple[float, dict[str, Any]]] = deque(maxlen=HELD_CHECKS)
         self.sent = 0
+        self._send_lag: deque[float] = deque(maxlen=LAG_SAMPLES)
+        """Seconds from a batch's first check made to the batch stored and notified."""
+        self._receive_lag: deque[float] = deque(maxlen=LAG_SAMPLES)
+        """Seconds from another node's event stored to handed on here."""
 
     # -- checks ---------------------------------------------------------------------------
 
     def add_check(self, check: Check) -> None:
         """A check this node made: sent to the others within ``PUBLISH_EVERY_S``."""
-        self._checks.append(check.to_dict())
+        self._checks.append((time.time(), check.to_dict()))
 
     async def send_checks(self) -> None:
         """Until ``stop``: send the checks made since the last time, as one event."""
@@ -99,13 +106,15 @@ class EventRelay:
             await self._sleep(PUBLISH_EVERY_S)
             if not self._checks:
                 continue
-            batch = list(self._checks)
+            batch = [d for _, d in self._checks]
+            first = self._checks[0][0]
             try:
                 self._saw(await self.store.publish_now(self.node, "checks", batch))
             except SlamonError as exc:
                 logger.debug("checks not sent to the other nodes yet: %s", exc)
                 await self._sleep(RETRY_S)
                 continue
+            self._send_lag.append(time.time() - first)
             for _ in batch:
                 self._checks.popleft()
             self.sent += len(batch)
@@ -197,6 +206,7 @@ class EventRelay:
             if e.node == self.node:
                 continue
             self.received += 1
+            self._receive_lag.append(time.time() - e.at)
             try:
                 self._on_event(e)
             except Exception:
@@ -216,4 +226,15 @@ class EventRelay:
             "checks_sent": self.sent,
             "checks_waiting": len(self._checks),
             "last_event_id": self.last_id,
+            "send_lag_s": _quantiles(self._send_lag),
+            "receive_lag_s": _quantiles(self._receive_lag),
         }
+
+
+def _quantiles(xs: deque[float]) -> dict[str, float]:
+    """p50, p99 and max of the latest samples (seconds, rounded to the ms)."""
+    if not xs:
+        return {}
+    s = sorted(xs)
+    p50, p99 = (s[min(len(s) - 1, int(q * len(s)))] for q in (0.5, 0.99))
+    return {"p50": round(p50, 3), "p99": round(p99, 3), "max": round(s[-1], 3)}

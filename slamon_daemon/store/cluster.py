@@ -71,6 +71,8 @@ class Event:
     node: str
     kind: str
     payload: Any
+    at: float = 0.0
+    """When it was stored (the database's clock, seconds since the epoch)."""
 
 
 class ClusterStore:
@@ -370,24 +372,24 @@ class ClusterStore:
         events too: it need not read them back)."""
         async with self.dialect.read() as con:
             rows = await con.fetch(
-                "SELECT id, node, kind, payload::text FROM cluster_events WHERE id = ANY(?)"
-                " AND node <> ? ORDER BY id",
+                "SELECT id, node, kind, payload::text, extract(epoch FROM at)::float8 FROM"
+                " cluster_events WHERE id = ANY(?) AND node <> ? ORDER BY id",
                 list(ids),
                 not_from,
             )
-        return [Event(int(r[0]), r[1], r[2], json.loads(r[3])) for r in rows]
+        return [Event(int(r[0]), r[1], r[2], json.loads(r[3]), float(r[4])) for r in rows]
 
     async def events_after(self, last_id: int, not_from: str, limit: int = 10_000) -> list[Event]:
         """The events after ``last_id`` but those of node ``not_from``, oldest first."""
         async with self.dialect.read() as con:
             rows = await con.fetch(
-                "SELECT id, node, kind, payload::text FROM cluster_events WHERE id > ?"
-                " AND node <> ? ORDER BY id LIMIT ?",
+                "SELECT id, node, kind, payload::text, extract(epoch FROM at)::float8 FROM"
+                " cluster_events WHERE id > ? AND node <> ? ORDER BY id LIMIT ?",
                 last_id,
                 not_from,
                 limit,
             )
-        return [Event(int(r[0]), r[1], r[2], json.loads(r[3])) for r in rows]
+        return [Event(int(r[0]), r[1], r[2], json.loads(r[3]), float(r[4])) for r in rows]
 
     async def last_event_id(self) -> int:
         async with self.dialect.read() as con:

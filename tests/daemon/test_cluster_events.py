@@ -50,6 +50,10 @@ async def test_a_node_reads_the_others_events_not_its_own(pg_store: PostgresStor
         assert [(e.node, e.payload["topic"]) for e in got["b"]] == [("a", "incident")]
         assert [(e.node, e.payload["topic"]) for e in got["a"]] == [("b", "maintenance")]
         assert relays["a"].received == relays["b"].received == 1
+        stats = relays["b"].stats()  # one event handed on, no checks sent
+        assert stats["send_lag_s"] == {}
+        assert set(stats["receive_lag_s"]) == {"p50", "p99", "max"}
+        assert 0 <= stats["receive_lag_s"]["p50"] == stats["receive_lag_s"]["max"]
         # the store leaves out the reader's own rows, live and catching up
         first = got["b"][0].id
         assert [e.node for e in await store.events([first, got["a"][0].id], "a")] == ["b"]
