@@ -30,6 +30,10 @@ from . import params as P
 from .context import ApiContext, Caller
 from .registry import Method
 
+REGION_WINDOWS = ("24h", "7d", "30d")
+"""Windows of a cluster's per-region uptime (issue 15): rolling, from the stored checks
+(which are kept ``retention_days``), so 90 days is not one of them."""
+
 
 def service_state(ctx: ApiContext, params: dict[str, Any]) -> ServiceState:
     """The live state of the active service named by ``params["id"]``."""
@@ -80,6 +84,11 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
         "90d": window(daily),
     }
     last = st.last_check
+    region_uptime = (
+        await store.region_uptime(svc.id, {w: now - RANGES[w] for w in REGION_WINDOWS})
+        if st.regions
+        else {}
+    )
     return {
         "service": {
             "id": svc.id,
@@ -107,10 +116,11 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
         ],
         "sla": sla,
     } | (
-        # issue 15: per-region uptime over 24 h beside the quorum figures (README), each
-        # region's view and the quorum picture (docs/feed.md)
+        # issue 15: per-region uptime beside the quorum figures (README), each region's
+        # view and the quorum picture (docs/feed.md)
         {
-            "region_uptime_24h": await store.region_uptime(svc.id, now - timedelta(hours=24)),
+            "region_uptime_24h": region_uptime.get("24h", {}),
+            "region_uptime": region_uptime,
             "regions": st.region_summary(),
             "status_note": st.status_note,
             "quorum": ctx.live.quorum_view(st),
