@@ -1,7 +1,7 @@
 """A cluster on one PostgreSQL (issue 15): 3 nodes × 10,000 services at 60 s.
 
     .venv/bin/python bench/cluster.py [--services 10000] [--interval 60] [--seconds 180]
-        [--target auto|nginx|python] [--no-failover]
+        [--target auto|nginx|python] [--no-failover] [--profile] [--watch eu-1|us-1|ap-1]
 
 Three slamond, each in its own region (eu, us, ap) and probing from its own loopback
 address (127.0.0.2, .3, .4), share one throw-away PostgreSQL database; every service is
@@ -13,8 +13,13 @@ Measured over ``--seconds`` of steady state (from the moment every node holds it
 * lease churn: leases that changed hands per minute (``leases.moves``);
 * PostgreSQL CPU (every ``postgres`` process, /proc) and rows written per second
   (pg_stat_database: inserted + updated + deleted);
-* cross-node event latency: a client on node eu receives the check events of the other two
-  nodes; latency = receipt − (check start + check latency), p50 / p99 (goal: p99 < 1 s);
+* cross-node event latency: a client on node eu-1 (``--watch``) receives the check events
+  of the other two nodes; latency = receipt − (check start + check latency), p50 / p99 (goal: p99 < 1 s);
+  each node's daemon.stats splits it: ``sent`` (a batch's first check made to the batch
+  stored and notified, on the sender) and ``stored->folded`` (another node's event stored
+  to handed on, on the receiver); the singletons each node holds;
+* the machine's load over the window (load average, CPU outside the nodes and PostgreSQL);
+* ``--profile``: py-spy of each node over the window (where each node's loop time goes);
 
 then, unless ``--no-failover``: a fourth node joins region eu (it takes half of eu's
 services), is SIGKILLed, and the failover time is how long until every service it held has
@@ -29,6 +34,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -121,6 +127,18 @@ async def watch_events(sock: Path, me: str, out: list[float], stop: asyncio.Even
     w.close()
 
 
+async def node_stats(sock: Path, tries: int = 3) -> dict[str, Any]:
+    """daemon.stats of a node; an overloaded node may miss the client's 5 s: asked again."""
+    for left in range(tries - 1, -1, -1):
+        try:
+            async with C.FeedClient(sock) as c:
+                return dict(await c.call("daemon.stats"))
+        except (TimeoutError, OSError, ConnectionError):
+            if not left:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def run(args: argparse.Namespace) -> None:
     C.print_machine()
     sys.stdout.flush()
@@ -150,7 +168,8 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.sleep(args.interval)  # a whole interval: every slot placed once
             latencies: list[float] = []
             stop = asyncio.Event()
-            watcher = asyncio.create_task(watch_events(nodes[0].socket, "eu-1", latencies, stop))
+            watched = next(n for n in nodes if n.folder.name == args.watch)
+            watcher = asyncio.create_task(watch_events(watched.socket, args.watch, latencies, stop))
             pg_cpu0, rows0, moves0, t0 = (
                 pg_cpu_by_pid(),
                 await rows_written(dsn),
@@ -158,30 +177,43 @@ async def run(args: argparse.Namespace) -> None:
                 time.monotonic(),
             )
             cpu0 = [C.cpu_seconds(n.pid) for n in nodes]
+            load = C.Load()
+            spies = [
+                C.start_profile(n.pid, args.seconds, folder / f"{n.folder.name}.prof", rate=100)
+                if args.profile
+                else None
+                for n in nodes
+            ]
             await asyncio.sleep(args.seconds)
             dt = time.monotonic() - t0
             pg_cpu = sum(c - pg_cpu0.get(pid, 0.0) for pid, c in pg_cpu_by_pid().items()) / dt * 100
             rows = (await rows_written(dsn) - rows0) / dt
             churn = (await lease_moves(dsn) - moves0) / (dt / 60)
             cpus = [(C.cpu_seconds(n.pid) - c) / dt * 100 for n, c in zip(nodes, cpu0, strict=True)]
+            pg_busy = pg_cpu / 100 * dt
+            mine = sum(c / 100 * dt for c in cpus) + pg_busy
             stop.set()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(watcher, 5)
             print(f"window:  {dt:.0f} s of steady state")
+            avg = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+            print(
+                f"load:    load average {avg}; {load.report(mine)} (measured: nodes + PostgreSQL)"
+            )
             p99 = max(0.0, C.quantile(latencies, 0.99)) if latencies else float("nan")
             p50 = C.quantile(latencies, 0.5) if latencies else float("nan")
             print(f"lease churn: {churn:.1f} moves/min (steady state)")
             print(f"PostgreSQL: CPU {pg_cpu:.0f} % of a core, {rows:.0f} rows written/s")
             print(
-                f"cross-node events: {len(latencies)} checks of us-1/ap-1 seen on eu-1;"
+                f"cross-node events: {len(latencies)} checks of the other nodes seen on"
+                f" {args.watch} (its feed client subscribed to checks);"
                 f" p50 {p50:.3f} s, p99 {p99:.3f} s",
                 flush=True,
             )
             C.verdict("cross-node event latency p99 < 1 s", p99 < 1.0, f"{p99:.3f} s")
             for n, cpu in zip(nodes, cpus, strict=True):
                 try:
-                    async with C.FeedClient(n.socket) as c:
-                        s = await c.call("daemon.stats")
+                    s = await node_stats(n.socket)
                 except (TimeoutError, OSError, ConnectionError) as exc:
                     over = n.log_lines("overloaded:")
                     print(
@@ -189,14 +221,27 @@ async def run(args: argparse.Namespace) -> None:
                         f" of a core; its last overload line: {over[-1] if over else '-'}"
                     )
                     continue
-                lat = s["lateness"]
+                lat, cl = s["lateness"], s["cluster"]
+                lags = "".join(
+                    f", {what} p50/p99/max {q['p50']}/{q['p99']}/{q['max']} s"
+                    for what, q in (
+                        ("sent", cl.get("send_lag_s")),
+                        ("stored->folded", cl.get("receive_lag_s")),
+                    )
+                    if q
+                )
                 print(
                     f"{n.folder.name}: p99 lateness {lat['p99_s']:.3f} s (max {lat['max_s']:.3f},"
                     f" skipped {lat['skipped']}), CPU {cpu:.0f} % of a core, checks made"
-                    f" {s['checks_made']}, events received {s['cluster']['events_received']},"
-                    f" heartbeat round {s['cluster']['round_s']} s",
+                    f" {s['checks_made']}, events received {cl['events_received']},"
+                    f" heartbeat round {cl['round_s']} s{lags},"
+                    f" singletons here: {', '.join(cl.get('singletons') or []) or '-'}",
                     flush=True,
                 )
+            for n, spy in zip(nodes, spies, strict=True):
+                if spy is not None:
+                    print(f"{n.folder.name}: ", end="")
+                    C.finish_profile(spy, folder / f"{n.folder.name}.prof", top=20)
             if not args.no_failover:
                 await failover(folder, dsn, services, args.interval)
         finally:
@@ -255,6 +300,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=180.0)
     ap.add_argument("--target", default="auto", choices=["auto", "nginx", "python"])
     ap.add_argument("--no-failover", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="py-spy each node over the window")
+    ap.add_argument(
+        "--watch",
+        default="eu-1",
+        choices=[n[0] for n in NODES],
+        help="the node whose feed client measures the cross-node latency",
+    )
     asyncio.run(run(ap.parse_args()))
 
 

@@ -10,7 +10,7 @@ through the hooks; it never sees the Daemon, the scheduler or a socket session (
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -132,3 +132,8 @@ class ApiContext:
     notice: str | None = None
     alerts: AlertingService | None = None
     """The alerting service (None when the store has no alert tables)."""
+    long_region_uptime: dict[str, tuple[datetime, dict[str, dict[str, str]]]] = field(
+        default_factory=dict
+    )
+    """service.get's per-region 7 and 30 day uptime of each service and when it was read
+    (api/services.py: read again at most every ``REGION_LONG_EVERY``)."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -46,6 +47,10 @@ RELAYED_TOPICS = frozenset({"incident", "maintenance", "presence", "alert", PRES
 RETRY_S = 2.0
 PUBLISH_EVERY_S = 0.1
 """How often a node sends the checks it made to the others."""
+APPLY_SLICE_S = 0.05
+"""Longest a node hands on other nodes' events before letting its loop run."""
+LAG_SAMPLES = 5_000
+"""Latest batches and events whose delays ``stats`` gives (p50, p99, max)."""
 HELD_CHECKS = 200_000
 """Checks waiting to be sent while the database is away, at most (the oldest go first)."""
 
@@ -84,14 +89,18 @@ class EventRelay:
         self.relaying = False  # True while handing on another node's event (not sent back)
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._checks: deque[dict[str, Any]] = deque(maxlen=HELD_CHECKS)
+        self._checks: deque[tuple[float, dict[str, Any]]] = deque(maxlen=HELD_CHECKS)
         self.sent = 0
+        self._send_lag: deque[float] = deque(maxlen=LAG_SAMPLES)
+        """Seconds from a batch's first check made to the batch stored and notified."""
+        self._receive_lag: deque[float] = deque(maxlen=LAG_SAMPLES)
+        """Seconds from another node's event stored to handed on here."""
 
     # -- checks ---------------------------------------------------------------------------
 
     def add_check(self, check: Check) -> None:
         """A check this node made: sent to the others within ``PUBLISH_EVERY_S``."""
-        self._checks.append(check.to_dict())
+        self._checks.append((time.time(), check.to_dict()))
 
     async def send_checks(self) -> None:
         """Until ``stop``: send the checks made since the last time, as one event."""
@@ -99,13 +108,15 @@ class EventRelay:
             await self._sleep(PUBLISH_EVERY_S)
             if not self._checks:
                 continue
-            batch = list(self._checks)
+            batch = [d for _, d in self._checks]
+            first = self._checks[0][0]
             try:
-                await self.store.publish_now(self.node, "checks", batch)
+                self._saw(await self.store.publish_now(self.node, "checks", batch))
             except SlamonError as exc:
                 logger.debug("checks not sent to the other nodes yet: %s", exc)
                 await self._sleep(RETRY_S)
                 continue
+            self._send_lag.append(time.time() - first)
             for _ in batch:
                 self._checks.popleft()
             self.sent += len(batch)
@@ -124,7 +135,8 @@ class EventRelay:
 
     async def _send(self, topic: str, data: dict[str, Any]) -> None:
         try:
-            await self.store.publish_now(self.node, "event", {"topic": topic, "data": data})
+            event = {"topic": topic, "data": data}
+            self._saw(await self.store.publish_now(self.node, "event", event))
         except SlamonError as exc:
             logger.warning("event %s not sent to the other nodes: %s", topic, exc)
 
@@ -150,7 +162,7 @@ class EventRelay:
             if self._on_listen is not None:
                 self._on_listen()
             try:
-                await self._apply(await self.store.events_after(self.last_id))
+                await self._apply(await self.store.events_after(self.last_id, self.node))
                 await self._receive(handle)
             except SlamonError as exc:
                 logger.debug("event listener lost: %s", exc)
@@ -170,24 +182,42 @@ class EventRelay:
             await asyncio.sleep(0.01)  # what arrives meanwhile is read with it
             while not self._ids.empty():
                 ids.append(self._ids.get_nowait())
-            await self._apply(await self.store.events([i for i in ids if i not in self._seen_set]))
+            new = [i for i in ids if i not in self._seen_set]  # this node's own are seen
+            if new:
+                await self._apply(await self.store.events(new, self.node))
+                for i in new:  # those not read were this node's
+                    self._saw(i)
+
+    def _saw(self, event_id: int) -> None:
+        """An event this node sent or read: not read again, and caught up from after it."""
+        if event_id in self._seen_set:
+            return
+        if len(self._seen) == self._seen.maxlen:
+            self._seen_set.discard(self._seen[0])
+        self._seen.append(event_id)
+        self._seen_set.add(event_id)
+        self.last_id = max(self.last_id, event_id)
 
     async def _apply(self, events: list[Event]) -> None:
+        """Hand the other nodes' events on, in order; the loop runs every ``APPLY_SLICE_S``
+        (a long catch-up does not hold the node's own checks up, while a usual batch goes
+        in one piece: yielding after each event put the rest behind the whole loop)."""
+        slice_end = time.monotonic() + APPLY_SLICE_S
         for e in events:
             if e.id in self._seen_set:
                 continue
-            if len(self._seen) == self._seen.maxlen:
-                self._seen_set.discard(self._seen[0])
-            self._seen.append(e.id)
-            self._seen_set.add(e.id)
-            self.last_id = max(self.last_id, e.id)
+            self._saw(e.id)
             if e.node == self.node:
                 continue
             self.received += 1
+            self._receive_lag.append(time.time() - e.at)
             try:
                 self._on_event(e)
             except Exception:
                 logger.exception("event %d from %s not applied", e.id, e.node)
+            if time.monotonic() > slice_end:
+                await asyncio.sleep(0)
+                slice_end = time.monotonic() + APPLY_SLICE_S
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -202,4 +232,15 @@ class EventRelay:
             "checks_sent": self.sent,
             "checks_waiting": len(self._checks),
             "last_event_id": self.last_id,
+            "send_lag_s": _quantiles(self._send_lag),
+            "receive_lag_s": _quantiles(self._receive_lag),
         }
+
+
+def _quantiles(xs: deque[float]) -> dict[str, float]:
+    """p50, p99 and max of the latest samples (seconds, rounded to the ms)."""
+    if not xs:
+        return {}
+    s = sorted(xs)
+    p50, p99 = (s[min(len(s) - 1, int(q * len(s)))] for q in (0.5, 0.99))
+    return {"p50": round(p50, 3), "p99": round(p99, 3), "max": round(s[-1], 3)}

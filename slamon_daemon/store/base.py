@@ -8,7 +8,7 @@ other database failures; the daemon keeps running on either.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import TracebackType
@@ -502,10 +502,13 @@ class Store(ABC):
         advisory lock keyed by the node name, held on a connection of its own."""
         raise NotImplementedError
 
-    async def region_uptime(self, service_id: str, since: datetime) -> dict[str, str]:
-        """Per-region uptime of a cluster's service since ``since`` (issue 15): each region's
-        own checks, a failed check counting as down whatever the other regions saw; {} when
-        no check has a region (a single-node daemon)."""
+    async def region_uptime(
+        self, service_id: str, windows: Mapping[str, datetime]
+    ) -> dict[str, dict[str, str]]:
+        """Per-region uptime of a cluster's service in each window (name -> its start; issue
+        15): each region's own stored checks since then, a failed check counting as down
+        whatever the other regions saw, maintenance left out; a window lists the regions
+        with a check in it; {} when no check has a region (a single-node daemon)."""
         return {}
 
     async def verify(self) -> str | None:

@@ -71,6 +71,8 @@ class Event:
     node: str
     kind: str
     payload: Any
+    at: float = 0.0
+    """When it was stored (the database's clock, seconds since the epoch)."""
 
 
 class ClusterStore:
@@ -350,40 +352,44 @@ class ClusterStore:
 
     # -- events -----------------------------------------------------------------------
 
-    @staticmethod
-    async def publish(con: Connection, node: str, kind: str, payload: Any) -> None:
-        """Store an event and notify every node (inside the caller's transaction: the
-        notification goes out when, and only if, it commits)."""
-        rows = await con.fetch(
-            "INSERT INTO cluster_events (node, kind, payload) VALUES (?, ?, ?::jsonb) RETURNING id",
-            node,
-            kind,
-            json.dumps(payload),
-        )
-        await con.execute(f"SELECT pg_notify('{EVENTS_CHANNEL}', ?)", str(rows[0][0]))
-
-    async def publish_now(self, node: str, kind: str, payload: Any) -> None:
-        async with self.dialect.transaction() as con:
-            await self.publish(con, node, kind, payload)
-
-    async def events(self, ids: Sequence[int]) -> list[Event]:
+    async def publish_now(self, node: str, kind: str, payload: Any) -> int:
+        """Store an event and notify every node: one statement, its own transaction (the
+        notification goes out when, and only if, the row is committed), one round trip.
+        Returns the event's id."""
         async with self.dialect.read() as con:
             rows = await con.fetch(
-                "SELECT id, node, kind, payload::text FROM cluster_events WHERE id = ANY(?)"
-                " ORDER BY id",
-                list(ids),
+                "WITH e AS (INSERT INTO cluster_events (node, kind, payload)"
+                " VALUES (?, ?, ?::jsonb) RETURNING id)"
+                f" SELECT id, pg_notify('{EVENTS_CHANNEL}', id::text) FROM e",
+                node,
+                kind,
+                json.dumps(payload),
             )
-        return [Event(int(r[0]), r[1], r[2], json.loads(r[3])) for r in rows]
+        return int(rows[0][0])
 
-    async def events_after(self, last_id: int, limit: int = 10_000) -> list[Event]:
+    async def events(self, ids: Sequence[int], not_from: str) -> list[Event]:
+        """The events of ``ids`` but those of node ``not_from`` (a node is told of its own
+        events too: it need not read them back)."""
         async with self.dialect.read() as con:
             rows = await con.fetch(
-                "SELECT id, node, kind, payload::text FROM cluster_events WHERE id > ?"
-                " ORDER BY id LIMIT ?",
+                "SELECT id, node, kind, payload::text, extract(epoch FROM at)::float8 FROM"
+                " cluster_events WHERE id = ANY(?) AND node <> ? ORDER BY id",
+                list(ids),
+                not_from,
+            )
+        return [Event(int(r[0]), r[1], r[2], json.loads(r[3]), float(r[4])) for r in rows]
+
+    async def events_after(self, last_id: int, not_from: str, limit: int = 10_000) -> list[Event]:
+        """The events after ``last_id`` but those of node ``not_from``, oldest first."""
+        async with self.dialect.read() as con:
+            rows = await con.fetch(
+                "SELECT id, node, kind, payload::text, extract(epoch FROM at)::float8 FROM"
+                " cluster_events WHERE id > ? AND node <> ? ORDER BY id LIMIT ?",
                 last_id,
+                not_from,
                 limit,
             )
-        return [Event(int(r[0]), r[1], r[2], json.loads(r[3])) for r in rows]
+        return [Event(int(r[0]), r[1], r[2], json.loads(r[3]), float(r[4])) for r in rows]
 
     async def last_event_id(self) -> int:
         async with self.dialect.read() as con:

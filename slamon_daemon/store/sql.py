@@ -13,7 +13,7 @@ import json
 import logging
 import operator
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -366,16 +366,32 @@ class SqlStore(Store, AlertStore):
             share=int(r[13]),
         )
 
-    async def region_uptime(self, service_id: str, since: datetime) -> dict[str, str]:
-        rows = await self._fetch(
-            "SELECT region, count(*), sum(CASE WHEN outcome <> 'down' AND NOT maintenance THEN 1"
-            " ELSE 0 END),"
-            " sum(CASE WHEN maintenance THEN 1 ELSE 0 END) FROM checks WHERE service_id = ?"
-            " AND started_at >= ? AND region <> '' GROUP BY region ORDER BY region",
-            service_id,
-            self.dialect.time(since),
+    async def region_uptime(
+        self, service_id: str, windows: Mapping[str, datetime]
+    ) -> dict[str, dict[str, str]]:
+        if not windows:
+            return {}
+        names, starts = list(windows), [self.dialect.time(t) for t in windows.values()]
+        sums = ", ".join(
+            "sum(CASE WHEN started_at >= ? THEN 1 ELSE 0 END), sum(CASE WHEN started_at >= ?"
+            " AND outcome <> 'down' AND NOT maintenance THEN 1 ELSE 0 END), sum(CASE WHEN"
+            " started_at >= ? AND maintenance THEN 1 ELSE 0 END)"
+            for _ in names
         )
-        return {str(r[0]): uptime_percent_text(int(r[2]), 0, int(r[1]), int(r[3])) for r in rows}
+        rows = await self._fetch(
+            f"SELECT region, {sums} FROM checks WHERE service_id = ? AND started_at >= ?"
+            " AND region <> '' GROUP BY region ORDER BY region",
+            *[t for t in starts for _ in range(3)],
+            service_id,
+            min(starts),
+        )
+        out: dict[str, dict[str, str]] = {name: {} for name in names}
+        for r in rows:
+            for i, name in enumerate(names):
+                checks, up, maintenance = (int(r[1 + 3 * i + k] or 0) for k in range(3))
+                if checks:
+                    out[name][str(r[0])] = uptime_percent_text(up, 0, checks, maintenance)
+        return out if rows else {}
 
     async def write_batch(self, records: Sequence[Record]) -> int:
         if not records:

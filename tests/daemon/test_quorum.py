@@ -11,6 +11,7 @@ A service probed from eu, us and ap (confirm_failures = 2, quorum: a majority, 2
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -147,12 +148,44 @@ async def test_per_region_uptime_from_the_stored_checks(store: Any) -> None:
         _check("ap", 122, True),
     )
     await store.write_batch(stored)
-    got = await store.region_uptime("api", T0 - timedelta(hours=1))
-    assert got == {"ap": "66.66", "eu": "33.33", "us": "66.66"}
+    got = await store.region_uptime("api", {"1h": T0 - timedelta(hours=1)})
+    assert got == {"1h": {"ap": "66.66", "eu": "33.33", "us": "66.66"}}
     back = sorted(await store.checks_between("api", T0, T0 + timedelta(hours=1)), key=_key)
     assert [(c.region, c.regional, c.share) for c in back] == [
         (c.region, c.regional, c.share) for c in sorted(stored, key=_key)
     ]
+
+
+async def test_per_region_uptime_over_24_hours_7_and_30_days(store: Any) -> None:
+    """Each window counts each region's own checks since its start (README, "Per-region
+    uptime"); maintenance is left out, an older check is in no window."""
+    now = T0 + timedelta(days=40)
+    day, hour = 86400.0, 3600.0
+    eu = [
+        (-20 * day, False, False),  # 30 d only
+        (-20 * day + 60, True, False),
+        (-5 * day, True, True),  # maintenance: left out of 7 d and 30 d
+        (-3 * day, False, False),  # 7 d and 30 d
+        (-30 * 60, True, False),  # every window
+        (-29 * 60, True, False),
+    ]
+    us = [(-40 * day, False, False), (-10 * day, True, False), (-2 * hour, False, False)]
+    us += [(-1 * hour, True, False)]
+    checks = [
+        replace(_check(region, (now - T0).total_seconds() + at, up), maintenance=maint)
+        for region, rows in (("eu", eu), ("us", us))
+        for at, up, maint in rows
+    ]
+    await store.write_batch(checks)
+    got = await store.region_uptime(
+        "api", {w: now - timedelta(days=d) for w, d in (("24h", 1), ("7d", 7), ("30d", 30))}
+    )
+    assert got == {
+        "24h": {"eu": "100.00", "us": "50.00"},  # eu 2/2; us 1/2
+        "7d": {"eu": "66.66", "us": "50.00"},  # eu 2/(4 - 1 maintenance); us 1/2
+        "30d": {"eu": "60.00", "us": "66.66"},  # eu 3/(6 - 1); us 2/3 (-40 d is out)
+    }
+    assert await store.region_uptime("other", {"24h": now - timedelta(days=1)}) == {}
 
 
 def _key(c: Check) -> tuple[datetime, str]:

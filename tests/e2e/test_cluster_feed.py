@@ -261,6 +261,8 @@ async def test_service_get_and_the_tui_show_the_quorum_picture(pg_url: str) -> N
             # counts them up (one region's failure is regional).
             assert got["region_uptime_24h"]["us"] == "0.00"
             assert got["region_uptime_24h"]["eu"] == "100.00"
+            assert set(got["region_uptime"]) == {"24h", "7d", "30d"}  # the same checks
+            assert all(w == got["region_uptime_24h"] for w in got["region_uptime"].values())
             assert got["uptime"]["24h"] == "100.00"
             # The TUI attached to node a: the service detail names the failing region.
             app = make_app(daemons[0].socket, retry_initial=0.05, retry_max=0.3)
