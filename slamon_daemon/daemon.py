@@ -396,7 +396,7 @@ class Daemon:
                 except (KeyError, ValueError, TypeError) as exc:
                     logger.warning("a check from node %s not understood: %s", event.node, exc)
                     continue
-                self._count(check)
+                self._count(check, made_here=False)
         elif event.kind == "event" and self.relay is not None:
             topic, data = event.payload.get("topic"), event.payload.get("data")
             if topic in ("presence", PRESENCE_SYNC) and isinstance(data, dict):
@@ -905,10 +905,10 @@ class Daemon:
         if self.relay is not None:
             self.relay.add_check(check)
 
-    def _count(self, check: Check) -> None:
+    def _count(self, check: Check, made_here: bool = True) -> None:
         """Fold a durable check into the live state, journal what it changed, tell subscribers."""
         changes = self.state.apply(check)
-        self.metrics_book.record(check)
+        self.metrics_book.record(check, made_here=made_here)
         if self._persists_state():
             for t in changes.transitions:
                 self.writer.add(t)

@@ -65,13 +65,17 @@ class MetricsBook:
         self.lateness = Histogram(LATENESS_BUCKETS_S)
         self._days_cache: dict[str, tuple[Any, dict[str, float], float | None]] = {}
 
-    def record(self, check: Check) -> None:
-        """Count one durable check (O(1))."""
-        c = self.counters.get(check.service_id)
-        if c is None:
-            c = self.counters[check.service_id] = CheckCounters()
-        kind = check.error_kind.value if check.error_kind else None
-        c.record(check.outcome.value, kind, check.latency_ms / 1000.0)
+    def record(self, check: Check, *, made_here: bool = True) -> None:
+        """Count one durable check (O(1)). In a cluster another node's check
+        (``made_here=False``) feeds the uptime but not the counters and latency histogram:
+        each node counts the checks it made, so summing the nodes' series counts each check
+        once."""
+        if made_here:
+            c = self.counters.get(check.service_id)
+            if c is None:
+                c = self.counters[check.service_id] = CheckCounters()
+            kind = check.error_kind.value if check.error_kind else None
+            c.record(check.outcome.value, kind, check.latency_ms / 1000.0)
         h = self.hours.get(check.service_id)
         if h is None:
             h = self.hours[check.service_id] = _Hours()
