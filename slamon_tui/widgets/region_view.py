@@ -1,14 +1,18 @@
 """The quorum picture of a service probed from several regions (issue 15, a cluster).
 
 Under the header of the service detail, from service.get's ``quorum``, ``regions``,
-``status_note`` and ``region_uptime_24h`` (docs/feed.md); nothing on a single node::
+``status_note`` and ``region_uptime`` (``region_uptime_24h`` from an older daemon;
+docs/feed.md); nothing on a single node::
 
     Regions  a major outage needs 2 of 3 regions (ap, eu, us)
     ◆ Down from us only: a partial outage, not counted as downtime
-      ap  ✔ up       24h 100.00%  node c
-      eu  ✔ up       24h 100.00%  node a
-      us  ✕ down     24h 87.50%   node b · 3 failures
-    Uptime above: the quorum's; 24h per region: that region's own checks
+      ap  ✔ up       node c                24h 100.00% 7d 100.00% 30d 100.00%
+      eu  ✔ up       node a                24h 100.00% 7d 100.00% 30d 100.00%
+      us  ✕ down     node b · 3 failures   24h 87.50%  7d 99.12%  30d 99.80%
+    Uptime above: the quorum's; per region: that region's own checks
+
+What says a region is in trouble (its state, failures, a sick node) comes before the
+figures, so a narrow screen cuts a 30-day figure, never that.
 
 Each region's state is a symbol and a word (colour adds to them, never alone).
 """
@@ -48,16 +52,23 @@ def region_state(name: str, view: Mapping[str, Any], quorum: Mapping[str, Any]) 
 
 
 def regions_text(
-    detail: Mapping[str, Any] | None, styles: Mapping[str, Style] | None = None
+    detail: Mapping[str, Any] | None,
+    styles: Mapping[str, Style] | None = None,
+    columns: int | None = None,
 ) -> Text:
-    """The lines of the quorum picture; empty when the service has no regions (one node)."""
+    """The lines of the quorum picture; empty when the service has no regions (one node).
+
+    ``columns``: the width there is; the longer windows (7d, 30d) are left out from the
+    right where a region's line would not fit (24 h always stays)."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if not detail or not detail.get("regions"):
         return text
     styles = styles or {}
     views: Mapping[str, Any] = detail.get("regions") or {}
     quorum: Mapping[str, Any] = detail.get("quorum") or {}
-    uptimes: Mapping[str, Any] = detail.get("region_uptime_24h") or {}
+    windows: Mapping[str, Any] = detail.get("region_uptime") or {
+        "24h": detail.get("region_uptime_24h") or {}
+    }
     names = sorted(set(quorum.get("regions") or ()) | set(views))
     needed = quorum.get("needed")
     text.append("Regions  ", style="bold")
@@ -73,28 +84,42 @@ def regions_text(
             style=styles.get("warning"),
         )
     width = max((len(n) for n in names), default=0)
+    extras = {name: _extra(name, views.get(name) or {}, quorum) for name in names}
+    extra_width = max((len(e) for e in extras.values()), default=0)
+    used = 2 + width + 2 + 10 + 1 + extra_width  # name, state, node and failures
+    shown: dict[str, Any] = {}
+    for window, figures in windows.items():
+        used += 2 + len(window) + 1 + 7
+        if shown and columns is not None and used > columns:
+            break
+        shown[window] = figures
     for name in names:
         view = views.get(name) or {}
         state = region_state(name, view, quorum)
         symbol, word = REGION_STATES[state]
         text.append(f"\n  {name:<{width}}  ")
         text.append(f"{symbol} {word:<8}", style=styles.get(state))
-        text.append(f" 24h {percent(uptimes.get(name)):<8}")
-        extra = []
-        if view.get("node"):
-            extra.append(f"node {view['node']}")
-        failures = int(view.get("failures") or 0)
-        if failures:
-            extra.append(f"{failures} failure{'s' if failures != 1 else ''}")
-        if state == "not_counted":
-            extra.append("its node is sick: not counted")
-        if extra:
-            text.append(" " + " · ".join(extra), style=styles.get("muted"))
+        text.append(f" {extras[name]:<{extra_width}}", style=styles.get("muted"))
+        for window, figures in shown.items():
+            text.append(f"  {window} {percent((figures or {}).get(name)):<7}")
     text.append(
-        "\nUptime above: the quorum's; 24h per region: that region's own checks",
+        "\nUptime above: the quorum's; per region: that region's own checks",
         style=styles.get("muted"),
     )
     return text
+
+
+def _extra(name: str, view: Mapping[str, Any], quorum: Mapping[str, Any]) -> str:
+    """A region's node, failures and whether its node is sick, in words."""
+    extra = []
+    if view.get("node"):
+        extra.append(f"node {view['node']}")
+    failures = int(view.get("failures") or 0)
+    if failures:
+        extra.append(f"{failures} failure{'s' if failures != 1 else ''}")
+    if region_state(name, view, quorum) == "not_counted":
+        extra.append("its node is sick: not counted")
+    return " · ".join(extra)
 
 
 class RegionView(Static):
@@ -116,9 +141,13 @@ class RegionView(Static):
         self.detail = detail
         keys = [*REGION_STATES, "warning", "muted"]
         styles = {k: self.get_component_rich_style(f"region-view--{k}", partial=True) for k in keys}
-        text = regions_text(detail, styles)
+        text = regions_text(detail, styles, self.size.width or self.app.size.width - 2)
         self.display = bool(text.plain)
         self.update(text)
+
+    def on_resize(self) -> None:
+        if self.detail is not None:
+            self.show(self.detail)
 
     @property
     def plain(self) -> str:

@@ -261,8 +261,13 @@ async def test_service_get_and_the_tui_show_the_quorum_picture(pg_url: str) -> N
             # counts them up (one region's failure is regional).
             assert got["region_uptime_24h"]["us"] == "0.00"
             assert got["region_uptime_24h"]["eu"] == "100.00"
-            assert set(got["region_uptime"]) == {"24h", "7d", "30d"}  # the same checks
-            assert all(w == got["region_uptime_24h"] for w in got["region_uptime"].values())
+            assert set(got["region_uptime"]) == {"24h", "7d", "30d"}
+            assert got["region_uptime"]["24h"] == got["region_uptime_24h"]
+            # 7 and 30 days are re-read at most every 10 minutes (docs/feed.md): possibly by
+            # one of the calls above, before every region's checks were stored.
+            for figures in (got["region_uptime"]["7d"], got["region_uptime"]["30d"]):
+                assert set(figures) <= {"ap", "eu", "us"}
+                assert all(0.0 <= float(v) <= 100.0 for v in figures.values())
             assert got["uptime"]["24h"] == "100.00"
             # The TUI attached to node a: the service detail names the failing region.
             app = make_app(daemons[0].socket, retry_initial=0.05, retry_max=0.3)

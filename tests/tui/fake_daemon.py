@@ -252,6 +252,10 @@ def cluster_detail(service: dict[str, Any]) -> dict[str, Any]:
             "not_counted": [],
         },
         "region_uptime_24h": {n: "87.50" if regions[n].get("down") else "100.00" for n in names},
+        "region_uptime": {
+            window: {n: down if regions[n].get("down") else "100.00" for n in names}
+            for window, down in (("24h", "87.50"), ("7d", "99.12"), ("30d", "99.80"))
+        },
     }
 
 
