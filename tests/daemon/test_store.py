@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -476,13 +478,10 @@ async def test_write_batches_writes_every_batch_once(store: Store) -> None:
     assert await store.episodes("a") == [closed]
 
 
-async def test_sqlite_writes_a_batch_in_one_hand_off_to_its_thread(tmp_path: Path) -> None:
-    # Each statement awaited through aiosqlite is a hand-off to its thread and back to the
-    # event loop; with hundreds of checks in flight every one waited for a turn of the loop
-    # and the writer fell behind at 50,000 services. A batch's transaction is one hand-off.
-    store = SqliteStore(str(tmp_path / "t.db"))
-    await store.open()
-    await store.migrate()
+@contextlib.contextmanager
+def _hand_offs(store: SqliteStore) -> Iterator[list[object]]:
+    """The calls made in aiosqlite's thread for the writer connection while inside (each is
+    a hand-off to the thread and back to the event loop)."""
     con = store.dialect._w.con  # type: ignore[attr-defined]  # aiosqlite's writer connection
     calls: list[object] = []
     execute = con._execute
@@ -493,6 +492,19 @@ async def test_sqlite_writes_a_batch_in_one_hand_off_to_its_thread(tmp_path: Pat
 
     con._execute = counted
     try:
+        yield calls
+    finally:
+        con._execute = execute
+
+
+async def test_sqlite_writes_a_batch_in_one_hand_off_to_its_thread(tmp_path: Path) -> None:
+    # Each statement awaited through aiosqlite is a hand-off to its thread and back to the
+    # event loop; with hundreds of checks in flight every one waited for a turn of the loop
+    # and the writer fell behind at 50,000 services. A batch's transaction is one hand-off.
+    store = SqliteStore(str(tmp_path / "t.db"))
+    await store.open()
+    await store.migrate()
+    with _hand_offs(store) as calls:
         t1 = at(D31, 1)
         checks = series("a", at(D30, 0), 1200) + series("b", at(D30, 3), 300)
         moves = [
@@ -508,8 +520,6 @@ async def test_sqlite_writes_a_batch_in_one_hand_off_to_its_thread(tmp_path: Pat
         # Several batches (a transaction each) in one hand-off: the writer's backlog.
         assert await store.write_batches([more[:300], checks[:5], more[300:], []]) == 900
         assert len(calls) == 3
-    finally:
-        con._execute = execute
     assert await store.count_checks("c") == 900
     assert await store.count_checks() == 2400
     assert sum(r.checks for r in await store.daily_rollups(D30)) == 2400
@@ -524,20 +534,9 @@ async def test_sqlite_alert_outbox_poll_is_one_hand_off(tmp_path: Path) -> None:
     store = SqliteStore(str(tmp_path / "t.db"))
     await store.open()
     await store.migrate()
-    con = store.dialect._w.con  # type: ignore[attr-defined]  # aiosqlite's writer connection
-    calls: list[object] = []
-    execute = con._execute
-
-    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(fn)
-        return await execute(fn, *args, **kwargs)
-
-    con._execute = counted
-    try:
+    with _hand_offs(store) as calls:
         assert await store.outbox.claim_due("w", at(D31), 60, 10, 10) == []
         assert len(calls) == 1
-    finally:
-        con._execute = execute
     await store.close()
 
 
