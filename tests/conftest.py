@@ -14,7 +14,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -90,27 +90,27 @@ async def pg_url() -> AsyncIterator[str]:
         yield url
 
 
+@contextlib.asynccontextmanager
+async def migrated(s: Any) -> AsyncIterator[Any]:
+    """The store ``s`` opened and migrated while inside, closed after."""
+    await s.open()
+    try:
+        await s.migrate()
+        yield s
+    finally:
+        await s.close()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
     """An open, migrated Store: a SQLite file in tmp_path, or a throw-away PostgreSQL database."""
     if request.param == "sqlite":
         from slamon_daemon.store import SqliteStore
 
-        s = SqliteStore(str(tmp_path / "t.db"))
-        await s.open()
-        try:
-            await s.migrate()
+        async with migrated(SqliteStore(str(tmp_path / "t.db"))) as s:
             yield s
-        finally:
-            await s.close()
     else:
         from slamon_daemon.store import PostgresStore
 
-        async with throwaway_pg_database() as url:
-            s = PostgresStore(url)
-            await s.open()
-            try:
-                await s.migrate()
-                yield s
-            finally:
-                await s.close()
+        async with throwaway_pg_database() as url, migrated(PostgresStore(url)) as s:
+            yield s

@@ -11,17 +11,13 @@ import pytest
 from slamon_daemon.cluster.notify import EventRelay
 from slamon_daemon.store import PostgresStore, cluster_parts
 from slamon_daemon.store.cluster import ClusterStore, Event
+from tests.conftest import migrated
 
 
 @pytest.fixture
 async def pg_store(pg_url: str) -> AsyncIterator[PostgresStore]:
-    s = PostgresStore(pg_url)
-    await s.open()
-    try:
-        await s.migrate()
+    async with migrated(PostgresStore(pg_url)) as s:
         yield s
-    finally:
-        await s.close()
 
 
 async def _until(cond: object, what: str) -> None:
