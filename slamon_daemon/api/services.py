@@ -52,6 +52,18 @@ async def region_uptime(ctx: ApiContext, service_id: str, now: datetime) -> dict
     return {w: (day | hit[1]).get(w, {}) for w in REGION_WINDOWS}
 
 
+RECENT_CHECKS = 20
+"""How many of a service's latest checks service.get shows."""
+
+
+def recent_since(st: ServiceState) -> datetime | None:
+    """Where service.get's latest checks most likely start: the start of the
+    ``RECENT_CHECKS``-th latest check the live state holds (None when it holds fewer). A
+    hint for the store (recent_checks reads the whole table when it finds fewer there)."""
+    recent = st.recent
+    return recent[-RECENT_CHECKS].started_at if len(recent) >= RECENT_CHECKS else None
+
+
 def service_state(ctx: ApiContext, params: dict[str, Any]) -> ServiceState:
     """The live state of the active service named by ``params["id"]``."""
     sid = P.text(params, "id", max_len=64)
@@ -87,7 +99,7 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
             period.start.date() if utc else None,
         ),
         store.service_episodes(svc.id, 20, period.start, period.end),
-        store.recent_checks(svc.id, 20),
+        store.recent_checks(svc.id, RECENT_CHECKS, recent_since(st)),
         store.first_activity([svc.id], period.start, period.end) if utc else _none(),
     )
     hourly, daily, monthly = rollups

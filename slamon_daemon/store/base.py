@@ -243,8 +243,12 @@ class Store(ABC):
         """Raw checks of a service with since <= started_at < until, oldest first."""
 
     @abstractmethod
-    async def recent_checks(self, service_id: str, limit: int = 50) -> list[Check]:
-        """The service's latest checks, newest first."""
+    async def recent_checks(
+        self, service_id: str, limit: int = 50, since: datetime | None = None
+    ) -> list[Check]:
+        """The service's latest checks, newest first. ``since`` is a hint that changes
+        nothing in the result: when at least ``limit`` checks started at or after it, only
+        those are read (on PostgreSQL, only the partitions from its day on)."""
 
     @abstractmethod
     async def latest_checks(self, per_service: int) -> dict[str, list[Check]]:

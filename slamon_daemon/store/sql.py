@@ -809,8 +809,24 @@ class SqlStore(Store, AlertStore):
     _RECENT = (
         f"SELECT {CHECK_COLUMNS} FROM checks WHERE service_id = ? ORDER BY started_at DESC LIMIT ?"
     )
+    _RECENT_SINCE = (
+        f"SELECT {CHECK_COLUMNS} FROM checks WHERE service_id = ? AND started_at >= ?"
+        " ORDER BY started_at DESC LIMIT ?"
+    )
 
-    async def recent_checks(self, service_id: str, limit: int = 50) -> list[Check]:
+    async def recent_checks(
+        self, service_id: str, limit: int = 50, since: datetime | None = None
+    ) -> list[Check]:
+        if since is not None:
+            # Issue 14: without a bound on started_at PostgreSQL plans and opens every daily
+            # partition of checks (96 with 90 days kept: 6-12 ms of planning alone). If at
+            # least ``limit`` checks started from ``since`` on, the newest ``limit`` are
+            # among them; otherwise the unbounded statement gives them.
+            rows = await self._fetch(
+                self._RECENT_SINCE, service_id, self.dialect.time(since), limit
+            )
+            if len(rows) >= limit:
+                return [self._check(r) for r in rows]
         return [self._check(r) for r in await self._fetch(self._RECENT, service_id, limit)]
 
     _C_COLUMNS = ", ".join("c." + c.strip() for c in CHECK_COLUMNS.split(","))

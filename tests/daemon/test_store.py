@@ -337,6 +337,30 @@ async def test_recent_checks_newest_first_with_every_field(store: Store) -> None
     assert await store.recent_checks("nobody") == []
 
 
+async def test_recent_checks_since_is_only_a_hint(store: Store) -> None:
+    # Issue 14: service.get passes where the live state's 20th latest check started, so
+    # PostgreSQL reads only the partitions from there on; the result is the unbounded one
+    # wherever the hint falls (more than ``limit`` after it, fewer, none, or in the future).
+    await store.sync_services([svc("api"), svc("other")])
+    start = at(date(2026, 10, 28), 5)
+    checks = series("api", start, 60, step_s=4 * 3600.0) + series("other", start, 60, 3600.0)
+    await store.write_checks(checks)
+    whole = await store.recent_checks("api", limit=20)
+    assert whole == sorted(checks[:60], key=lambda c: c.started_at, reverse=True)[:20]
+    twentieth = whole[-1].started_at
+    for since in (
+        None,
+        start - timedelta(days=400),
+        start,
+        twentieth,  # exactly 20 from there on
+        twentieth + timedelta(microseconds=1),  # 19: the whole table is read
+        whole[0].started_at,
+        whole[0].started_at + timedelta(days=1),  # none
+    ):
+        assert await store.recent_checks("api", 20, since) == whole, since
+    assert await store.recent_checks("nobody", 20, start) == []
+
+
 async def test_checks_between(store: Store) -> None:
     checks = [chk("api", at(D31, h)) for h in range(6)]
     await store.write_checks(checks)
