@@ -620,8 +620,11 @@ class SqlStore(Store, AlertStore):
         if not service_ids:
             return []
         cond, params = self.dialect.any_of("service_id", service_ids)
+        # Below a target under 100 % means a failed check (checks = up + degraded + down +
+        # maintenance): the days with one have an index of their own (migration 0013).
+        failed = " AND down > 0" if target <= 100 else ""
         rows = await self._fetch(
-            "SELECT service_id, day FROM daily_rollups WHERE day >= ? AND day <= ?"
+            f"SELECT service_id, day FROM daily_rollups WHERE day >= ? AND day <= ?{failed}"
             " AND checks > maintenance AND (up + degraded) * 100.0"
             f" < CAST(? AS DOUBLE PRECISION) * (checks - maintenance) AND {cond}"
             " ORDER BY service_id, day",

@@ -107,6 +107,36 @@ async def test_days_below_at_exactly_the_target(store: Store) -> None:
     assert [(r.checks, r.down) for r in daily] == [(1000, 1), (1000, 2)]
 
 
+async def test_days_below_each_target_by_hand(store: Store) -> None:
+    # The store's statement reads only the days with a failed check when the target is at
+    # most 100 % (an index of their own, migration 0013); the days are those computed by
+    # hand for every target, also above 100 % where a day without a failure is below.
+    step = timedelta(seconds=86.4)
+    await seed(
+        store,
+        [svc("edge"), svc("calm")],
+        checks("edge", OCT + timedelta(days=1), 1000, step, interval_s=86.4, down=(500,)),
+        checks("edge", OCT + timedelta(days=2), 1000, step, interval_s=86.4, down=(0, 999)),
+        checks("edge", OCT + timedelta(days=3), 24),  # all up
+        checks("edge", OCT + timedelta(days=4), 24, maintenance=(3,), degraded=(5,)),
+        checks("edge", OCT + timedelta(days=5), 24, maintenance=range(24), down=range(24)),
+        checks("calm", OCT + timedelta(days=2), 24, down=(7,)),  # 23 of 24: 95.83 %
+    )
+
+    async def below(target: float, sids: tuple[str, ...] = ("edge", "calm")) -> list[str]:
+        found = await store.days_below(list(sids), OCT.date(), date(2026, 10, 31), target)
+        return [f"{sid} {day:%d}" for sid, day in found]
+
+    assert await below(99.9) == ["calm 03", "edge 03"]  # 999/1000 is not below 99.9
+    assert await below(99.95) == ["calm 03", "edge 02", "edge 03"]
+    assert await below(95.84) == ["calm 03"]  # 23/24 = 95.8333... %; edge: 99.8 %
+    assert await below(95.83) == []
+    assert await below(100) == ["calm 03", "edge 02", "edge 03"]
+    # above 100 %: every day with a counted check (Oct 6 was all maintenance)
+    assert await below(100.5, ("edge",)) == ["edge 02", "edge 03", "edge 04", "edge 05"]
+    assert await below(99.9, ()) == []
+
+
 def test_long_windows_equal_the_sums_of_every_day_after_each_change() -> None:
     # service.get keeps the past days' 30/90-day sums between calls: the windows must
     # still be the sums of every row, also after a late check changed a past day and
