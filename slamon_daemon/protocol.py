@@ -72,7 +72,7 @@ class Request:
 def encode_reply(request_id: Any, result: Any) -> bytes:
     """A reply frame; ``result`` may be RawJSON."""
     if isinstance(result, RawJSON):
-        return b'{"id":' + dumps(request_id) + b',"result":' + result.data + b"}\n"
+        return b"".join([b'{"id":', dumps(request_id), b',"result":', *result.parts, b"}\n"])
     return encode(reply(request_id, result))
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
-from slamon_daemon.api.status import ServiceFragments, service_entry
+from slamon_daemon.api.status import ServiceFragments, service_entry, status_json
 from slamon_daemon.encoding import dumps
 from slamon_daemon.models import Check, ErrorKind, Outcome, Service, ServiceStatus
+from slamon_daemon.protocol import encode_reply
 from slamon_daemon.rollup import Rollup
-from slamon_daemon.state import SPARKLINE_POINTS, LiveState
+from slamon_daemon.state import HISTORY_DAYS, SPARKLINE_POINTS, LiveState
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -208,3 +210,30 @@ def test_left_out_keys_with_every_kind_of_change() -> None:
     )
     compare(b.t.date())
     compare(b.t.date() + timedelta(days=1))
+
+
+def test_the_reply_frame_holds_every_fragment_once() -> None:
+    # status.get's result is kept as parts (the fragments and the commas between them) and
+    # joined once, into the reply frame: the frame is the JSON of the whole reply, with the
+    # entries in the live state's order, for no, one and several services.
+    for services in ([], [svc("api")], [svc("api"), svc("web", group="G"), svc("ü ✓")]):
+        b = Board(services)
+        for s in services:
+            b.tick(s.id, Outcome.DOWN)
+        ctx = SimpleNamespace(
+            clock=b,
+            settings=SimpleNamespace(node="n1"),
+            notice=None,
+            live=b.live,
+            incidents=SimpleNamespace(active=[]),
+            alerts=None,
+        )
+        raw = status_json(ctx, b.fragments)  # type: ignore[arg-type]
+        frame = encode_reply(41, raw)
+        assert frame.endswith(b"}\n") and frame.count(b"\n") == 1
+        assert frame == b'{"id":41,"result":' + raw.data + b"}\n"
+        reply = json.loads(frame)
+        assert reply["id"] == 41 and reply["result"]["node"] == "n1"
+        assert len(reply["result"]["days"]) == HISTORY_DAYS
+        entries = b.entries()
+        assert reply["result"]["services"] == [entries[s.id] for s in services]
