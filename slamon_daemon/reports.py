@@ -30,6 +30,10 @@ async def sla_report(
     """The SLA report for ``period`` (one code path for the CLI, the TUI and the feed)."""
     chosen = [s for s in services if only is None or s.id == only]
     ids = [s.id for s in chosen]
+    # The whole report reads every service's rows and drops those of services it does not
+    # show (paused, removed): a list of 1,000 ids in each statement is a linear search per
+    # row in PostgreSQL's generic plans (store/sql.py ``_of_services``).
+    among: list[str] | None = None if only is None else ids
     utc_days = period.timezone == "UTC"
     rollups: dict[str, list[Rollup]] = {sid: [] for sid in ids}
     by_day: dict[str, dict[date, Rollup]] = {sid: {} for sid in ids}
@@ -43,45 +47,58 @@ async def sla_report(
             # other days; then the days below target are found by the database (one query
             # per distinct target), only for the services that failed a check in the
             # period: a day without a failed check is at 100 % (targets are below 100), and
-            # each statement reads the period's daily rows of the services it names.
+            # each statement reads the period's days with a failed check (migration 0013).
             reads: list[Awaitable[list[Rollup]]] = []
             if months:
-                reads.append(store.monthly_rollups(months[0], months[-1], ids, error_counts=False))
-            reads += [store.daily_rollups(a, b, ids, error_counts=False) for a, b in loose]
+                reads.append(
+                    store.monthly_rollups(months[0], months[-1], among, error_counts=False)
+                )
+            reads += [store.daily_rollups(a, b, among, error_counts=False) for a, b in loose]
             for rows in await asyncio.gather(*reads):
                 for r in rows:
-                    rollups[r.service_id].append(r)
+                    if (of := rollups.get(r.service_id)) is not None:
+                        of.append(r)
             targets: dict[float, list[str]] = {}
             for s in chosen:
                 target = s.sla_target or default_target
                 if target >= 100 or any(r.down for r in rollups[s.id]):
                     targets.setdefault(target, []).append(s.id)
-            for found in await asyncio.gather(
-                *(
-                    store.days_below(sids, period.start.date(), last, t)
-                    for t, sids in targets.items()
-                )
+            groups = [(t, set(sids)) for t, sids in targets.items()]
+            for (_, sids), found in zip(
+                groups,
+                await asyncio.gather(
+                    *(
+                        store.days_below(
+                            None if among is None else sorted(sids), period.start.date(), last, t
+                        )
+                        for t, sids in groups
+                    )
+                ),
+                strict=True,
             ):
                 for sid, day in found:
-                    below[sid].append(day)
+                    if sid in sids:
+                        below[sid].append(day)
 
         # The reads are independent: at once (PostgreSQL runs them on several connections of
         # its pool; SQLite's one reader takes them in turn).
         found_episodes, firsts, _ = await asyncio.gather(
             store.episodes_started(only, period.start, period.end),
-            store.first_activity(ids, period.start, period.end),
+            store.first_activity(among, period.start, period.end),
             totals_then_days_below(),
         )
     else:
         zone = ZoneInfo(period.timezone)
         # Every service's hours in one statement (one per service before), beside the rest.
         hours, found_episodes, firsts = await asyncio.gather(
-            store.hourly_rollups_of(ids, period.start, period.end),
+            store.hourly_rollups_of(among, period.start, period.end),
             store.episodes_started(only, period.start, period.end),
-            store.first_activity(ids, period.start, period.end),
+            store.first_activity(among, period.start, period.end),
         )
         for h in hours:
             sid = h.service_id
+            if sid not in rollups:
+                continue
             rollups[sid].append(h)
             local_day = h.start.astimezone(zone).date()
             cur = by_day[sid].setdefault(local_day, Rollup(service_id=sid, day=local_day))

@@ -182,18 +182,19 @@ class Store(ABC):
 
     @abstractmethod
     async def days_below(
-        self, service_ids: Sequence[str], first: date, last: date, target: float
+        self, service_ids: Sequence[str] | None, first: date, last: date, target: float
     ) -> list[tuple[str, date]]:
         """(service, UTC day) pairs in [first, last] whose uptime is below ``target`` percent
-        (days with only maintenance or no checks are never below)."""
+        (days with only maintenance or no checks are never below); of every service when
+        ``service_ids`` is None."""
 
     @abstractmethod
     async def hourly_rollups_of(
-        self, service_ids: Sequence[str], since: datetime, until: datetime
+        self, service_ids: Sequence[str] | None, since: datetime, until: datetime
     ) -> list[Rollup]:
-        """The hourly rollups of several services whose hour starts in [since, until), by
-        service, day and hour, in one statement, without their error counts (a report in a
-        timezone other than UTC)."""
+        """The hourly rollups of several services (None: every service) whose hour starts in
+        [since, until), by service, day and hour, in one statement, without their error
+        counts (a report in a timezone other than UTC)."""
 
     @abstractmethod
     async def service_rollups(
@@ -393,10 +394,10 @@ class Store(ABC):
 
     @abstractmethod
     async def first_activity(
-        self, service_ids: Sequence[str], since: datetime, until: datetime
+        self, service_ids: Sequence[str] | None, since: datetime, until: datetime
     ) -> dict[str, datetime]:
-        """Per service, the start of the first hour in [since, until) with checks (from the
-        hourly rollups, which outlive raw checks)."""
+        """Per service (None: every stored service), the start of the first hour in
+        [since, until) with checks (from the hourly rollups, which outlive raw checks)."""
 
     # -- incidents --------------------------------------------------------------------
 

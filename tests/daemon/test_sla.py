@@ -691,3 +691,43 @@ async def test_latency_objective_near_the_threshold_is_exact_or_bounded(store: S
         False,
     )
     assert mixed["met"] is True  # judged on the lower bound: 95 % ≥ 95 %
+
+
+@pytest.mark.parametrize("month", [month_period("2026-10"), month_period("2026-10", "Asia/Seoul")])
+async def test_a_service_not_reported_leaves_the_others_as_they_were(
+    store: Store, month: Period
+) -> None:
+    # The whole report reads every stored service's rows and keeps those it shows; a
+    # service it does not show (paused, removed) has data of its own in the same days.
+    services = [svc("a"), svc("b", sla_target=99.0)]
+    gone = svc("gone")
+    await seed(
+        store,
+        [*services, gone],
+        checks("a", OCT - HOUR, 24 * 5, down=(30, 31)),  # Sept 30 23:00 on; Oct 2: 22/24
+        checks("b", OCT + timedelta(days=2, hours=10), 48, down=(1,)),  # 47/48, target 99 %
+        checks("gone", OCT + timedelta(hours=5), 24 * 4, down=range(0, 96, 2)),
+        [
+            OutageEpisode("gone", OCT + timedelta(hours=5), ServiceStatus.MAJOR_OUTAGE, None),
+            OutageEpisode(
+                "a",
+                OCT + timedelta(hours=29),
+                ServiceStatus.MAJOR_OUTAGE,
+                OCT + timedelta(hours=31),
+            ),
+        ],
+    )
+    whole = await sla_report(store, services, 99.9, month, AFTER)
+    assert [r["id"] for r in whole["services"]] == ["a", "b"]
+    for s in services:  # each one alone names its id in every statement
+        alone = await sla_report(store, [*services, gone], 99.9, month, AFTER, s.id)
+        assert row(alone, s.id) == row(whole, s.id)
+    a, b = row(whole, "a"), row(whole, "b")
+    if month.timezone == "UTC":  # by hand
+        assert (a["checks"], a["failed_checks"], a["episodes"]) == (24 * 5 - 1, 2, 1)
+        assert a["days_below_target"] == ["2026-10-02"]  # 22/24
+        assert a["monitored_from"] == OCT.isoformat()  # checked on Sept 30
+        # b: Oct 3 10:00-23:00, 13 of 14 up (92.9 % < 99 %); 47/48 = 97.9 % in the month
+        assert (b["checks"], b["failed_checks"], b["days_below_target"]) == (48, 1, ["2026-10-03"])
+        assert b["monitored_from"] == (OCT + timedelta(days=2, hours=10)).isoformat()
+        assert whole["breached"] == ["a", "b"]
