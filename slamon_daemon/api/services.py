@@ -57,11 +57,15 @@ RECENT_CHECKS = 20
 
 
 def recent_since(st: ServiceState) -> datetime | None:
-    """Where service.get's latest checks most likely start: the start of the
-    ``RECENT_CHECKS``-th latest check the live state holds (None when it holds fewer). A
-    hint for the store (recent_checks reads the whole table when it finds fewer there)."""
+    """Where service.get's latest checks start at the latest: the start of the live state's
+    ``2 × RECENT_CHECKS``-th latest check (of its oldest when it holds fewer; None when it
+    holds fewer than ``RECENT_CHECKS``). A hint for the store, which reads the whole table
+    when it finds fewer there; the margin covers checks the live state has that the
+    database does not have yet (it is ahead by a flush)."""
     recent = st.recent
-    return recent[-RECENT_CHECKS].started_at if len(recent) >= RECENT_CHECKS else None
+    if len(recent) < RECENT_CHECKS:
+        return None
+    return recent[-min(len(recent), 2 * RECENT_CHECKS)].started_at
 
 
 def service_state(ctx: ApiContext, params: dict[str, Any]) -> ServiceState:

@@ -9,12 +9,13 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from slamon_daemon.api.services import long_windows
+from slamon_daemon.api.services import RECENT_CHECKS, long_windows, recent_since
 from slamon_daemon.detail import figures
 from slamon_daemon.models import OutageEpisode, ServiceStatus
 from slamon_daemon.reports import month_figures, sla_report
 from slamon_daemon.rollup import Rollup, sum_rollups
 from slamon_daemon.sla import month_period
+from slamon_daemon.state import ServiceState
 from slamon_daemon.store.base import Store
 
 from .test_sla import HOUR, checks, row, seed, svc
@@ -171,3 +172,22 @@ def test_long_windows_equal_the_sums_of_every_day_after_each_change() -> None:
         assert figures(got["30d"]) == want(daily, today - timedelta(days=30))
         assert figures(got["90d"]) == want(daily, date.min)
         assert got["90d"].errors == sum_rollups(daily, "api", date.min).errors
+
+
+def test_where_service_get_reads_its_latest_checks_from() -> None:
+    # The hint leaves room for 20 checks the database does not have yet: the 40th latest
+    # the live state holds, its oldest when it holds 20 to 39, none below 20.
+    st = ServiceState(service=svc("api"))
+    made = checks("api", OCT, 60)
+    assert RECENT_CHECKS == 20
+    for n, want in (
+        (0, None),
+        (19, None),
+        (20, made[0]),
+        (35, made[0]),
+        (40, made[0]),
+        (60, made[20]),
+    ):
+        st.recent.clear()
+        st.recent.extend(made[:n])
+        assert recent_since(st) == (want.started_at if want else None), n
