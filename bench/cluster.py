@@ -30,7 +30,7 @@ then, unless ``--no-failover``: a fourth node joins region eu (it takes half of 
 services), is SIGKILLed, and the failover time is how long until every service it held has
 a check by the other eu node (bound: interval + lease timeout).
 
-``--code NAME=DIR`` runs the nodes on the slamon_daemon of DIR (PYTHONPATH), one whole
+``--code NAME=DIR[:DIR…]`` runs the nodes on the slamon_daemon of DIR (PYTHONPATH), one whole
 cluster after the other on a fresh database (six nodes do not fit the machine), the codes'
 order alternating each of ``--rounds``.
 
@@ -183,7 +183,10 @@ async def watch_singletons(dsn: str, stop: asyncio.Event) -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> None:
     C.print_machine()
     sys.stdout.flush()
-    codes = [(c.split("=", 1)[0], Path(c.split("=", 1)[1]).resolve()) for c in args.code]
+    codes = [
+        (name, os.pathsep.join(str(Path(d).resolve()) for d in dirs.split(os.pathsep)))
+        for name, _, dirs in (c.partition("=") for c in args.code)
+    ]
     if not codes:
         await run_one(args)
         return
@@ -191,7 +194,7 @@ async def run(args: argparse.Namespace) -> None:
         for name, code in codes if rnd % 2 == 0 else list(reversed(codes)):
             print(f"\n== code {name} ({code}), round {rnd + 1}", flush=True)
             before = os.environ.get("PYTHONPATH")
-            os.environ["PYTHONPATH"] = os.pathsep.join([str(code), *([before] if before else [])])
+            os.environ["PYTHONPATH"] = os.pathsep.join([code, *([before] if before else [])])
             try:
                 await run_one(args)
             finally:
@@ -301,10 +304,17 @@ async def run_one(args: argparse.Namespace) -> None:
                     f"{n.folder.name}: p99 lateness {lat['p99_s']:.3f} s (max {lat['max_s']:.3f},"
                     f" skipped {lat['skipped']}), CPU {cpu:.0f} % of a core, checks made"
                     f" {s['checks_made']}, events received {cl['events_received']},"
-                    f" heartbeat round {cl['round_s']} s{lags},"
+                    f" heartbeat round {cl['round_s']} s"
+                    + (
+                        f" (beat {cl['beat_s']} s, {cl['singleton_lapses']} singleton lapses)"
+                        if "beat_s" in cl
+                        else ""
+                    )
+                    + f"{lags},"
                     f" singletons here: {', '.join(cl.get('singletons') or []) or '-'}"
                     f" (log: {len(n.log_lines(': runs here'))} times began to run one,"
-                    f" {len(n.log_lines('heartbeat round took'))} slow rounds)",
+                    f" {len(n.log_lines('heartbeat round took') + n.log_lines('a heartbeat took'))}"
+                    " slow beats)",
                     flush=True,
                 )
             for n, spy in zip(nodes, spies, strict=True):
