@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/cluster.py [--services 10000] [--interval 60] [--seconds 180]
         [--target auto|nginx|python] [--no-failover] [--profile] [--watch eu-1|us-1|ap-1]
+        [--code old=DIR --code new=.] [--rounds 1]
 
 Three slamond, each in its own region (eu, us, ap) and probing from its own loopback
 address (127.0.0.2, .3, .4), share one throw-away PostgreSQL database; every service is
@@ -18,12 +19,20 @@ Measured over ``--seconds`` of steady state (from the moment every node holds it
   each node's daemon.stats splits it: ``sent`` (a batch's first check made to the batch
   stored and notified, on the sender) and ``stored->folded`` (another node's event stored
   to handed on, on the receiver); the singletons each node holds;
+* the singletons in the database over the window (sampled every half second: how often one
+  had no holder whose lease runs, the shortest time a lease had left, holder changes) and,
+  from each node's log, how often it began to believe it runs one (more than once per
+  singleton: its belief lapsed and came back);
 * the machine's load over the window (load average, CPU outside the nodes and PostgreSQL);
 * ``--profile``: py-spy of each node over the window (where each node's loop time goes);
 
 then, unless ``--no-failover``: a fourth node joins region eu (it takes half of eu's
 services), is SIGKILLed, and the failover time is how long until every service it held has
 a check by the other eu node (bound: interval + lease timeout).
+
+``--code NAME=DIR[:DIR…]`` runs the nodes on the slamon_daemon of DIR (PYTHONPATH), one whole
+cluster after the other on a fresh database (six nodes do not fit the machine), the codes'
+order alternating each of ``--rounds``.
 
 No competitor runs here: neither Uptime Kuma nor Gatus can share probing between instances.
 """
@@ -52,6 +61,7 @@ STANDBY = ("eu-2", "eu", "127.0.0.5")
 
 
 def node_config(folder: Path, dsn: str, node: tuple[str, str, str], services: str) -> C.DaemonProc:
+    """A node's folder and config (the code it runs: PYTHONPATH of this process)."""
     name, region, source = node
     d = folder / name
     d.mkdir()
@@ -139,9 +149,62 @@ async def node_stats(sock: Path, tries: int = 3) -> dict[str, Any]:
     raise AssertionError("unreachable")
 
 
+async def watch_singletons(dsn: str, stop: asyncio.Event) -> dict[str, Any]:
+    """Sample the singletons table every half second until ``stop``: samples where a
+    singleton had no holder whose lease runs, the least time a lease had left, the holder
+    changes."""
+    import asyncpg
+
+    con = await asyncpg.connect(dsn)
+    samples = lapsed = changes = 0
+    least = float("inf")
+    holders: dict[str, str] = {}
+    try:
+        while not stop.is_set():
+            rows = await con.fetch(
+                "SELECT name, node, extract(epoch FROM expires_at - now())::float8 FROM singletons"
+            )
+            samples += 1
+            left = {r[0]: (r[1], r[2]) for r in rows}
+            if len(left) < 3 or any(t <= 0 for _, t in left.values()):
+                lapsed += 1
+            for name, (node, t) in left.items():
+                least = min(least, t)
+                if holders.get(name, node) != node:
+                    changes += 1
+                holders[name] = node
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+    finally:
+        await con.close()
+    return {"samples": samples, "lapsed": lapsed, "least_left_s": least, "changes": changes}
+
+
 async def run(args: argparse.Namespace) -> None:
     C.print_machine()
     sys.stdout.flush()
+    codes = [
+        (name, os.pathsep.join(str(Path(d).resolve()) for d in dirs.split(os.pathsep)))
+        for name, _, dirs in (c.partition("=") for c in args.code)
+    ]
+    if not codes:
+        await run_one(args)
+        return
+    for rnd in range(args.rounds):
+        for name, code in codes if rnd % 2 == 0 else list(reversed(codes)):
+            print(f"\n== code {name} ({code}), round {rnd + 1}", flush=True)
+            before = os.environ.get("PYTHONPATH")
+            os.environ["PYTHONPATH"] = os.pathsep.join([code, *([before] if before else [])])
+            try:
+                await run_one(args)
+            finally:
+                if before is None:
+                    os.environ.pop("PYTHONPATH", None)
+                else:
+                    os.environ["PYTHONPATH"] = before
+
+
+async def run_one(args: argparse.Namespace) -> None:
     target = C.start_target(args.target)
     folder = Path(tempfile.mkdtemp(prefix="slamon-bench-cluster-"))
     services = "".join(
@@ -170,6 +233,7 @@ async def run(args: argparse.Namespace) -> None:
             stop = asyncio.Event()
             watched = next(n for n in nodes if n.folder.name == args.watch)
             watcher = asyncio.create_task(watch_events(watched.socket, args.watch, latencies, stop))
+            singles = asyncio.create_task(watch_singletons(dsn, stop))
             pg_cpu0, rows0, moves0, t0 = (
                 pg_cpu_by_pid(),
                 await rows_written(dsn),
@@ -195,7 +259,8 @@ async def run(args: argparse.Namespace) -> None:
             stop.set()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(watcher, 5)
-            print(f"window:  {dt:.0f} s of steady state")
+            sg = await singles
+            print(f"window:  {dt:.0f} s of steady state ({folder})")
             avg = " / ".join(f"{x:.2f}" for x in os.getloadavg())
             print(
                 f"load:    load average {avg}; {load.report(mine)} (measured: nodes + PostgreSQL)"
@@ -211,6 +276,11 @@ async def run(args: argparse.Namespace) -> None:
                 flush=True,
             )
             C.verdict("cross-node event latency p99 < 1 s", p99 < 1.0, f"{p99:.3f} s")
+            print(
+                f"singletons in the database: {sg['lapsed']} of {sg['samples']} samples with one"
+                f" unheld; least lease left {sg['least_left_s']:.1f} s; {sg['changes']} holder"
+                " changes"
+            )
             for n, cpu in zip(nodes, cpus, strict=True):
                 try:
                     s = await node_stats(n.socket)
@@ -234,8 +304,17 @@ async def run(args: argparse.Namespace) -> None:
                     f"{n.folder.name}: p99 lateness {lat['p99_s']:.3f} s (max {lat['max_s']:.3f},"
                     f" skipped {lat['skipped']}), CPU {cpu:.0f} % of a core, checks made"
                     f" {s['checks_made']}, events received {cl['events_received']},"
-                    f" heartbeat round {cl['round_s']} s{lags},"
-                    f" singletons here: {', '.join(cl.get('singletons') or []) or '-'}",
+                    f" heartbeat round {cl['round_s']} s"
+                    + (
+                        f" (beat {cl['beat_s']} s, {cl['singleton_lapses']} singleton lapses)"
+                        if "beat_s" in cl
+                        else ""
+                    )
+                    + f"{lags},"
+                    f" singletons here: {', '.join(cl.get('singletons') or []) or '-'}"
+                    f" (log: {len(n.log_lines(': runs here'))} times began to run one,"
+                    f" {len(n.log_lines('heartbeat round took') + n.log_lines('a heartbeat took'))}"
+                    " slow beats)",
                     flush=True,
                 )
             for n, spy in zip(nodes, spies, strict=True):
@@ -301,6 +380,8 @@ def main() -> None:
     ap.add_argument("--target", default="auto", choices=["auto", "nginx", "python"])
     ap.add_argument("--no-failover", action="store_true")
     ap.add_argument("--profile", action="store_true", help="py-spy each node over the window")
+    ap.add_argument("--code", action="append", default=[], help="NAME=DIR (default: this tree)")
+    ap.add_argument("--rounds", type=int, default=1, help="rounds of every --code (1)")
     ap.add_argument(
         "--watch",
         default="eu-1",

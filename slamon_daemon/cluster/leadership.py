@@ -45,6 +45,10 @@ class LeaseLeadership:
         self.ttl = ttl
         self.margin = margin
         self._until: dict[str, float] = {}
+        self._held: set[str] = set()  # as the last renewal said
+        self.lapses = 0
+        """Renewals that found this node's belief run out while it still held the lease (its
+        beats came too late: the node did not act meanwhile)."""
 
     def leads(self, name: str) -> bool:
         return time.monotonic() < self._until.get(name, 0.0)
@@ -52,6 +56,12 @@ class LeaseLeadership:
     def renewed(self, name: str, held: bool, sent_at: float) -> bool:
         """Record a renewal sent at ``sent_at`` (monotonic); whether the holding changed."""
         before = self.leads(name)
+        if held and not before and name in self._held:
+            self.lapses += 1
+        if held:
+            self._held.add(name)
+        else:
+            self._held.discard(name)
         self._until[name] = sent_at + self.ttl - self.margin if held else 0.0
         return before != self.leads(name)
 
@@ -60,3 +70,4 @@ class LeaseLeadership:
 
     def drop_all(self) -> None:
         self._until.clear()
+        self._held.clear()

@@ -1,16 +1,22 @@
 """A node's life in the cluster: registration, heartbeat, placement, singletons (issue 15).
 
-Every heartbeat (``[daemon] heartbeat``, 2 s by default) the node, in one round:
+Every heartbeat (``[daemon] heartbeat``, 2 s by default) the node
 
-1. writes its heartbeat and health (cluster/health.py) into ``nodes``: that renews all its
-   leases at once (a lease is held while its node's heartbeat is fresh);
+1. beats: one statement writes its heartbeat and health (cluster/health.py) into
+   ``nodes``, which renews all its leases at once (a lease is held while its node's
+   heartbeat is fresh), and renews or takes the singletons (cluster/leadership.py);
 2. places services (store/cluster.py ``place``): takes free leases (no node, or a node
    stopped or silent for ``lease_timeout``) up to its fair share of its region's services
    (the services over the region's live nodes, rounded up), and gives back at most a tenth
    of its share above it, so a node that joins gets its share over a few heartbeats
-   without a herd of moves;
-3. renews or takes the singletons (cluster/leadership.py);
-4. reads the regions present and the nodes flagged sick (the quorum counts with them).
+   without a herd of moves; then reads the regions present and the nodes flagged sick
+   (the quorum counts with them).
+
+The beat runs on its own (its own task, its own round trip): a slow placement (10,000
+services on a loaded database) never delays it, so neither the node's leases nor its
+singletons lapse while the node is alive and the database answers (they did, when the
+beat waited for the placement: the nodes of a loaded cluster all let the singletons
+expire, and no alert was sent meanwhile).
 
 A node that dies stops renewing: its leases expire ``lease_timeout`` after its last
 heartbeat and the other nodes of its region take them in their next round, and probe at
@@ -30,7 +36,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..config import DaemonConfig
@@ -81,7 +87,8 @@ class ClusterNode:
         """The nodes alive (a fresh heartbeat), this one included."""
         self.leadership = LeaseLeadership(cfg.lease_timeout, cfg.heartbeat)
         self.mine: set[str] | None = None  # None until the first placement
-        self.placed_at = 0.0  # monotonic time the last placement round was sent
+        self.beat_at = 0.0  # monotonic time the last beat that was answered was sent
+        self.beat_s = 0.0
         self.sole_in_region = True
         self.regions: tuple[str, ...] = ()
         self.sick: dict[str, str] = {}
@@ -89,7 +96,7 @@ class ClusterNode:
         self.round_s = 0.0
         self.taken_total = 0
         self.released_total = 0
-        self.error: str | None = None
+        self._errors: dict[str, str] = {}  # what failed last ("beat", "placement")
         self._stop = asyncio.Event()
         self._ids: list[str] = []
 
@@ -105,11 +112,42 @@ class ClusterNode:
         logger.info("node %s joined the cluster in region %s", self.node, self.region)
         await self.round()
 
+    @property
+    def error(self) -> str | None:
+        """Why the last beat or placement failed (None: both answered)."""
+        return "; ".join(self._errors.values()) or None
+
     async def round(self) -> None:
-        """One heartbeat: health, placement, singletons, the view of the cluster."""
+        """One heartbeat: the beat, then placement and the view of the cluster."""
+        await self.beat()
+        await self.place()
+
+    async def beat(self) -> None:
+        """Say this node is alive (which renews its leases) and renew or take the
+        singletons: one statement."""
         health, why = self._health() if self._health is not None else ({}, None)
         sent = time.monotonic()
-        await self.store.heartbeat(self.node, health, why)
+        held = await self.store.beat(self.node, health, why, SINGLETONS, self.lease_timeout)
+        self.beat_at = sent
+        self.beat_s = took = time.monotonic() - sent
+        for name in SINGLETONS:
+            if self.leadership.renewed(name, name in held, sent):
+                logger.info(
+                    "singleton %s: %s", name, "runs here" if name in held else "runs elsewhere"
+                )
+        if took > self.heartbeat_s:
+            logger.warning(
+                "a heartbeat took %.1f s (heartbeat %g s, lease timeout %g s): the database"
+                " or this machine is slow",
+                took,
+                self.heartbeat_s,
+                self.lease_timeout,
+            )
+        self._errors.pop("beat", None)
+
+    async def place(self) -> None:
+        """Placement, then the regions present and the nodes alive and sick."""
+        sent = time.monotonic()
         ids = sorted(s.id for s in self._services() if self.probes_here(s))
         placement = await self.store.place(
             self.node,
@@ -120,25 +158,16 @@ class ClusterNode:
             ensure=ids != self._ids or self.rounds % ENSURE_EVERY == 0,
         )
         self._ids = ids
-        self.placed_at = sent
         self._placed(placement)
-        held = await self.store.hold_singletons(SINGLETONS, self.node, self.lease_timeout)
-        for name in SINGLETONS:
-            if self.leadership.renewed(name, name in held, sent):
-                logger.info(
-                    "singleton %s: %s", name, "runs here" if name in held else "runs elsewhere"
-                )
         found, sick, names = await self.store.view(self.lease_timeout)
         regions = tuple(found)
         took = time.monotonic() - sent
         self.round_s = took
         if took > self.heartbeat_s:
             logger.warning(
-                "a heartbeat round took %.1f s (heartbeat %g s, lease timeout %g s): the"
-                " database or this machine is slow",
+                "placement took %.1f s (heartbeat %g s): the database or this machine is slow",
                 took,
                 self.heartbeat_s,
-                self.lease_timeout,
             )
         if regions != self.regions or sick != self.sick:
             for name, why in sick.items():
@@ -152,7 +181,7 @@ class ClusterNode:
             if self._on_nodes is not None:
                 self._on_nodes(live)
         self.rounds += 1
-        self.error = None
+        self._errors.pop("placement", None)
 
     def _placed(self, p: Placement) -> None:
         self.sole_in_region = p.peers <= 1
@@ -174,21 +203,31 @@ class ClusterNode:
             self._on_placed(sorted(mine), [] if first else p.taken)
 
     async def run(self) -> None:
-        """A round every heartbeat until ``stop``; a database away is waited out."""
+        """A beat and a placement every heartbeat until ``stop``, each in its own task (a
+        slow placement never holds a beat up); a database away is waited out."""
+        beats = asyncio.create_task(self._every("beat", self.beat))
+        try:
+            await self._every("placement", self.place)
+        finally:
+            beats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beats
+
+    async def _every(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
         while not self._stop.is_set():
             await self._sleep(self.heartbeat_s)
             if self._stop.is_set():
                 return
             try:
-                await self.round()
+                await step()
             except SlamonError as exc:
-                self._unreachable(exc)
+                self._unreachable(what, exc)
 
-    def _unreachable(self, exc: SlamonError) -> None:
-        if self.error is None:
-            logger.warning("cluster heartbeat failed (retrying every heartbeat): %s", exc)
-        self.error = str(exc)
-        expired = time.monotonic() > self.placed_at + self.lease_timeout - self.heartbeat_s
+    def _unreachable(self, what: str, exc: SlamonError) -> None:
+        if not self._errors:
+            logger.warning("cluster %s failed (retrying every heartbeat): %s", what, exc)
+        self._errors[what] = f"{what}: {exc}"
+        expired = time.monotonic() > self.beat_at + self.lease_timeout - self.heartbeat_s
         if expired and self.mine and not self.sole_in_region:
             logger.warning(
                 "leases of %d services ran out without the database; other nodes of %s"
@@ -225,6 +264,8 @@ class ClusterNode:
             "singletons": self.leadership.held(),
             "leases_taken": self.taken_total,
             "round_s": round(self.round_s, 3),
+            "beat_s": round(self.beat_s, 3),
+            "singleton_lapses": self.leadership.lapses,
             "leases_given_back": self.released_total,
             "error": self.error,
         }

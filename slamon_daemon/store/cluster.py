@@ -101,15 +101,35 @@ class ClusterStore:
                 pid,
             )
 
-    async def heartbeat(self, node: str, health: dict[str, Any], sick: str | None) -> None:
-        async with self.dialect.transaction() as con:
-            await con.execute(
-                "UPDATE nodes SET heartbeat_at = now(), stopped_at = NULL, health = ?::jsonb,"
-                " sick = ? WHERE name = ?",
+    async def beat(
+        self,
+        node: str,
+        health: dict[str, Any],
+        sick: str | None,
+        singletons: Sequence[str],
+        ttl: float,
+    ) -> set[str]:
+        """This node is alive: write its heartbeat and health (which renews all its leases)
+        and take or renew the singletons ``singletons`` for ``ttl`` seconds (taken over only
+        once expired), in one statement (one round trip, its own transaction). Returns the
+        singletons this node holds now."""
+        async with self.dialect.read() as con:
+            rows = await con.fetch(
+                "WITH beat AS (UPDATE nodes SET heartbeat_at = now(), stopped_at = NULL,"
+                " health = ?::jsonb, sick = ? WHERE name = ? RETURNING name)"
+                " INSERT INTO singletons (name, node, expires_at, since)"
+                " SELECT unnest(?::text[]), beat.name, now() + make_interval(secs => ?), now()"
+                " FROM beat ON CONFLICT (name) DO UPDATE SET node = EXCLUDED.node, expires_at ="
+                " EXCLUDED.expires_at, since = CASE WHEN singletons.node = EXCLUDED.node THEN"
+                " singletons.since ELSE now() END WHERE singletons.node = EXCLUDED.node OR"
+                " singletons.expires_at < now() RETURNING name",
                 json.dumps(health),
                 sick,
                 node,
+                list(singletons),
+                ttl,
             )
+        return {str(r[0]) for r in rows}
 
     async def stopped(self, node: str) -> None:
         """A clean stop: the node's leases and singletons are free at once."""
@@ -252,23 +272,6 @@ class ClusterStore:
         return sorted(str(r[0]) for r in rows)
 
     # -- singletons -------------------------------------------------------------------
-
-    async def hold_singletons(self, names: Sequence[str], node: str, ttl: float) -> set[str]:
-        """Take or renew the singletons ``names`` for ``ttl`` seconds (taken over only once
-        expired), in one statement; the names this node holds now."""
-        async with self.dialect.transaction() as con:
-            rows = await con.fetch(
-                "INSERT INTO singletons (name, node, expires_at, since) SELECT unnest(?::text[]),"
-                " ?, now() + make_interval(secs => ?), now() ON CONFLICT (name) DO UPDATE SET"
-                " node = EXCLUDED.node, expires_at = EXCLUDED.expires_at, since = CASE WHEN"
-                " singletons.node = EXCLUDED.node THEN singletons.since ELSE now() END WHERE"
-                " singletons.node = EXCLUDED.node OR singletons.expires_at < now()"
-                " RETURNING name",
-                list(names),
-                node,
-                ttl,
-            )
-        return {str(r[0]) for r in rows}
 
     async def singletons(self) -> dict[str, str]:
         """Each singleton's holder (while its lease runs)."""
