@@ -647,7 +647,6 @@ class Daemon:
         finally:
             await self.shutdown()
             gc.unfreeze()  # a process that runs daemons one after another (the tests)
-            gc.set_threshold(*self._gc_thresholds)
             gc.enable()  # also after a start that failed
 
     def request_stop(self, exit_code: int = 0) -> None:
@@ -658,6 +657,7 @@ class Daemon:
     async def shutdown(self) -> None:
         """Finish in-flight checks, flush the writer, say goodbye to clients, close."""
         self._stopping = True
+        gc.set_threshold(*self._gc_thresholds)  # the process's own again (start() raised them)
         self._alerts_stop.set()
         self.scheduler.stop()
         self.writer.stop()
