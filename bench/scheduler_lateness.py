@@ -1,7 +1,7 @@
 """Scheduler lateness: 10,000 services every 60 s for at least 3 minutes.
 
     .venv/bin/python bench/scheduler_lateness.py [--seconds 190] [--services 10000]
-        [--interval 60] [--backend sqlite|postgres] [--profile]
+        [--interval 60] [--backend sqlite|postgres] [--profile] [--gc]
 
 The daemon runs as its own process (``python -m slamon_daemon --config FILE``, default
 settings: max_concurrency 500, per_host_concurrency 20), so its CPU and RSS are its own; the
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -101,6 +102,22 @@ def run_baseline(target: C.TargetProc, rate: float, seconds: float) -> dict[str,
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+GC_PROBE = Path(__file__).resolve().parent / "gc_probe"
+
+
+def gc_figures(path: Path, a: float, b: float) -> dict[str, Any]:
+    """The daemon's collections between ``a`` and ``b`` (epoch s) from the probe's file:
+    per generation the count, the CPU in all and in the longest."""
+    import json
+
+    runs = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    out: dict[str, Any] = {}
+    for gen in (0, 1, 2):
+        cpu = [c for t, g, c in runs if g == gen and a <= t <= b]
+        out[str(gen)] = {"count": len(cpu), "cpu_s": sum(cpu), "max_s": max(cpu, default=0.0)}
+    return out
+
+
 def config(
     folder: Path,
     db_url: str,
@@ -132,7 +149,22 @@ async def run(
     d = C.DaemonProc(folder, cfg, folder / "slamon.sock")
     C.wait_quiet()
     t_launch = time.time()
-    d.start()
+    if args.gc:  # the probe goes into the daemon's process only (bench/gc_probe)
+        saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "BENCH_GC_OUT")}
+        os.environ["BENCH_GC_OUT"] = str(folder / "gc.json")
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(GC_PROBE), saved["PYTHONPATH"]) if p
+        )
+        try:
+            d.start()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    else:
+        d.start()
     res: dict[str, Any] = {}
     try:
         res["ready_s"] = await d.wait_ready()
@@ -193,6 +225,8 @@ async def run(
             C.finish_profile(*prof)
     finally:
         res["exit"] = d.stop()
+    if args.gc:
+        res["gc"] = gc_figures(folder / "gc.json", t_ready, t_end)
     res["samples"] = samples
     res["cpu_window"] = samples[-1][1] - c_ready
     res["wall_window"] = samples[-1][0]
@@ -278,6 +312,18 @@ async def main_async(args: argparse.Namespace) -> int:
         f"  daemon RSS: {r['rss_ready'] / 2**20:.0f} MiB at ready, peak sampled "
         f"{peak_rss / 2**20:.0f} MiB, VmHWM {r['hwm'] / 2**20:.0f} MiB"
     )
+    if "gc" in r:
+        g = r["gc"]
+        total = sum(x["cpu_s"] for x in g.values())
+        print(
+            f"  collector in the window: {total:.1f} s of CPU = "
+            f"{100 * total / max(1e-9, r['cpu_window']):.0f} % of the daemon's, "
+            f"{C.fmt_us(total / max(1, made))}/check; "
+            + "; ".join(
+                f"gen {k}: {x['count']} in {x['cpu_s']:.2f} s, longest {x['max_s'] * 1000:.0f} ms"
+                for k, x in g.items()
+            )
+        )
     print(f"  {r['load']}")
     print(
         f"  after stop (exit {r['exit']}): {r['stored']} checks stored (>= {made} made at the "
@@ -338,6 +384,12 @@ def main() -> int:
         choices=["first", "steady", "all"],
         help="py-spy the daemon (100 Hz) over the first interval, the rest of the window"
         " (steady state), or all of it, and print the hot functions",
+    )
+    ap.add_argument(
+        "--gc",
+        action="store_true",
+        help="time the daemon's garbage collections (CPU per generation, the longest) with"
+        " bench/gc_probe on its PYTHONPATH",
     )
     ap.add_argument(
         "--baseline",

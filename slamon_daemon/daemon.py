@@ -93,6 +93,16 @@ EVENTS_KEPT_S = 3600.0
 RECHECK_AFTER_S = 5.0
 """A failed check (or a first success after an outage) is re-checked this soon at most."""
 
+GC_THRESHOLDS = (50_000, 5, 10)
+"""The collector's thresholds once started (CPython's: 700, 10, 10). A check's objects are
+freed by their reference counts within its second, but at CPython's 700 a young collection
+came every few hundred allocations and promoted the objects of the ~500 checks in flight;
+they piled up as "long-lived" and set off a full collection (which walks the whole state:
+0.3-0.9 s of CPU with 50,000 services) every 1-3 s, about a third of the daemon's CPU at
+50,000 services on PostgreSQL and the stalls of its start lateness (docs/benchmarks.md,
+h2 stop 20). At 50,000 the checks in flight die young; a young collection costs more
+(up to ~0.1 s) but comes every few seconds."""
+
 
 class Daemon:
     """One slamon daemon. ``await daemon.run()`` until ``request_stop()``."""
@@ -223,6 +233,7 @@ class Daemon:
             self._join_cluster(*parts)
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
+        self._gc_thresholds = gc.get_threshold()  # set back when the daemon stops
         self._alerts_stop = asyncio.Event()  # set by shutdown(): the alerts flush and end
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -522,6 +533,7 @@ class Daemon:
         # the loop at unpredictable moments (status.get's p99 in an alert storm).
         gc.collect()
         gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         gc.enable()  # main() turned it off for the start
         self.started.set()
         logger.info(
@@ -645,6 +657,7 @@ class Daemon:
     async def shutdown(self) -> None:
         """Finish in-flight checks, flush the writer, say goodbye to clients, close."""
         self._stopping = True
+        gc.set_threshold(*self._gc_thresholds)  # the process's own again (start() raised them)
         self._alerts_stop.set()
         self.scheduler.stop()
         self.writer.stop()
