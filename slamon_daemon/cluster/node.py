@@ -205,7 +205,7 @@ class ClusterNode:
     async def run(self) -> None:
         """A beat and a placement every heartbeat until ``stop``, each in its own task (a
         slow placement never holds a beat up); a database away is waited out."""
-        beats = asyncio.create_task(self._every("beat", self.beat, from_start=True))
+        beats = asyncio.create_task(self._every("beat", self.beat, began=self.beat_at))
         try:
             await self._every("placement", self.place)
         finally:
@@ -214,12 +214,14 @@ class ClusterNode:
                 await beats
 
     async def _every(
-        self, what: str, step: Callable[[], Awaitable[None]], *, from_start: bool = False
+        self, what: str, step: Callable[[], Awaitable[None]], *, began: float | None = None
     ) -> None:
-        """``step`` a heartbeat after the last one ended or, ``from_start``, began (a slow
+        """``step`` a heartbeat after the last one ended or, given when the last one
+        ``began`` (monotonic; the beats: the join's), a heartbeat after it began (a slow
         beat is followed by the next at once, not a heartbeat later: on a starved loop the
         renewals then still come within the lease)."""
-        began = time.monotonic()
+        from_start = began is not None
+        began = time.monotonic() if began is None else began
         while not self._stop.is_set():
             wait = began + self.heartbeat_s - time.monotonic() if from_start else self.heartbeat_s
             await self._sleep(max(0.0, wait))
