@@ -205,7 +205,7 @@ class ClusterNode:
     async def run(self) -> None:
         """A beat and a placement every heartbeat until ``stop``, each in its own task (a
         slow placement never holds a beat up); a database away is waited out."""
-        beats = asyncio.create_task(self._every("beat", self.beat))
+        beats = asyncio.create_task(self._every("beat", self.beat, began=self.beat_at))
         try:
             await self._every("placement", self.place)
         finally:
@@ -213,11 +213,21 @@ class ClusterNode:
             with contextlib.suppress(asyncio.CancelledError):
                 await beats
 
-    async def _every(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
+    async def _every(
+        self, what: str, step: Callable[[], Awaitable[None]], *, began: float | None = None
+    ) -> None:
+        """``step`` a heartbeat after the last one ended or, given when the last one
+        ``began`` (monotonic; the beats: the join's), a heartbeat after it began (a slow
+        beat is followed by the next at once, not a heartbeat later: on a starved loop the
+        renewals then still come within the lease)."""
+        from_start = began is not None
+        began = time.monotonic() if began is None else began
         while not self._stop.is_set():
-            await self._sleep(self.heartbeat_s)
+            wait = began + self.heartbeat_s - time.monotonic() if from_start else self.heartbeat_s
+            await self._sleep(max(0.0, wait))
             if self._stop.is_set():
                 return
+            began = time.monotonic()
             try:
                 await step()
             except SlamonError as exc:

@@ -20,6 +20,7 @@ from tests.conftest import migrated
 
 LEASE_TIMEOUT = 3.0
 HEARTBEAT = 0.25
+SLOW_BEAT_S = 1.4
 
 
 class SlowPlacement(ClusterStore):
@@ -39,6 +40,15 @@ class SlowPlacement(ClusterStore):
         return await super().place(*args, **kwargs)
 
 
+class SlowBeat(ClusterStore):
+    """A cluster store whose every beat takes ``SLOW_BEAT_S`` before it reaches the database: a
+    starved loop, a slow database."""
+
+    async def beat(self, *args: Any, **kwargs: Any) -> set[str]:
+        await asyncio.sleep(SLOW_BEAT_S)
+        return await super().beat(*args, **kwargs)
+
+
 @pytest.fixture
 async def cluster_store(pg_url: str) -> AsyncIterator[ClusterStore]:
     async with migrated(PostgresStore(pg_url)) as s:
@@ -47,13 +57,19 @@ async def cluster_store(pg_url: str) -> AsyncIterator[ClusterStore]:
         yield parts[0]
 
 
-def _node(store: ClusterStore, pg_url: str, name: str) -> ClusterNode:
+def _node(
+    store: ClusterStore,
+    pg_url: str,
+    name: str,
+    heartbeat: float = HEARTBEAT,
+    lease_timeout: float = LEASE_TIMEOUT,
+) -> ClusterNode:
     cfg = DaemonConfig(
         database_url=pg_url,
         node=name,
         region="eu",
-        heartbeat=HEARTBEAT,
-        lease_timeout=LEASE_TIMEOUT,
+        heartbeat=heartbeat,
+        lease_timeout=lease_timeout,
     )
     services = [Service(id=f"s{i}", name=f"S{i}", url="http://127.0.0.1/") for i in range(3)]
     return ClusterNode(
@@ -114,3 +130,24 @@ async def test_a_node_that_stops_beating_stops_leading_before_another_takes_over
     assert a.leadership.held() == []
     assert a.leadership.lapses == 0
     assert await cluster_store.singletons() == dict.fromkeys(SINGLETONS, "b")
+
+
+async def test_slow_beats_follow_each_other_a_heartbeat_from_their_start(
+    cluster_store: ClusterStore, pg_url: str
+) -> None:
+    # heartbeat 2 s, lease 6 s: a belief lasts 4 s from a beat's sending. Beats of 1.4 s sent
+    # every 2 s renew it 3.4 s after the last was sent; sent 2 s after the last one ended,
+    # only 4.8 s after (the belief in the singletons lapsed at every beat).
+    store = SlowBeat(cluster_store.dialect)
+    node = _node(store, pg_url, "a", heartbeat=2.0, lease_timeout=6.0)
+    await node.join()
+    assert node.leadership.held() == list(SINGLETONS)
+    task = asyncio.create_task(node.run())
+    try:
+        for _ in range(4):  # about three beats
+            await asyncio.sleep(2.0)
+            assert node.leadership.held() == list(SINGLETONS)
+        assert node.leadership.lapses == 0
+    finally:
+        node.stop()
+        await task
