@@ -440,6 +440,7 @@ async def _run_daemon(
         await asyncio.sleep(warmup)
         async with C.FeedClient(d.socket) as feed:
             s0 = await feed.call("daemon.stats")
+            m0 = main_thread_cpu(d.pid)
             c0, pg0, tg0, t0 = (
                 C.cpu_seconds(d.pid),
                 C.postgres_cpu(),
@@ -449,6 +450,7 @@ async def _run_daemon(
             b0 = C.busy_seconds()
             await asyncio.sleep(seconds)
             s1 = await feed.call("daemon.stats")
+            m1 = main_thread_cpu(d.pid)
             c1, pg1, tg1, t1 = (
                 C.cpu_seconds(d.pid),
                 C.postgres_cpu(),
@@ -486,6 +488,7 @@ async def _run_daemon(
         # written (they differ by the writer's last flush); every check is verified stored below.
         "cpu_per_stored": (c1 - c0) / min(made, written) if min(made, written) else math.inf,
         "cpu_pct": 100 * (c1 - c0) / dt,
+        "loop_cpu_s": m1 - m0,
         "pg_cpu_s": pg1 - pg0 if db_url.startswith("postgres") else None,
         "target_cpu": tg1 - tg0,
         "pending_end": s1["write_pending"],
@@ -510,6 +513,16 @@ async def _run_daemon(
 
 
 # -- where the daemon's CPU goes ---------------------------------------------------------
+
+
+def main_thread_cpu(pid: int) -> float:
+    """CPU seconds of the process's main thread (the event loop's); the rest of
+    ``C.cpu_seconds`` is its other threads' (SQLite's, the name resolver's)."""
+    with open(f"/proc/{pid}/task/{pid}/stat", encoding="ascii") as f:
+        data = f.read()
+    fields = data[data.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / C.CLK_TCK
+
 
 SPLIT_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("journal (Spool.append: encode, write)", ("Spool.append", "encode_record", "CheckWriter.add")),
@@ -710,6 +723,11 @@ def main() -> int:
                         f"  daemon CPU {r['cpu_s']:.1f} s ({r['cpu_pct']:.0f} % of a core) = "
                         f"{C.fmt_us(r['cpu_per_check'])}/check made, {C.fmt_us(r['cpu_per_stored'])}"
                         f"/stored check (CPU / min(made, written)); RSS {r['rss'] / 2**20:.0f} MiB"
+                    )
+                    print(
+                        f"  of which the event loop's thread {C.fmt_us(r['loop_cpu_s'] / max(1, r['made']))}"
+                        f"/check made, the other threads (SQLite's) "
+                        f"{C.fmt_us((r['cpu_s'] - r['loop_cpu_s']) / max(1, r['made']))}"
                     )
                     extra = (
                         f"; PostgreSQL server CPU {r['pg_cpu_s']:.1f} s (not counted)"
