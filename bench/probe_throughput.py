@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/probe_throughput.py [--backend sqlite|postgres|both] [--seconds 20]
         [--rounds 3] [--concurrency 50] [--services N] [--interval 1] [--profile SECONDS]
-        [--loop uvloop|asyncio]
+        [--loop uvloop|asyncio] [--code old=DIR --code new=.]
 
 Against one fast local target (nginx with 1 worker when /usr/sbin/nginx exists, else a small
 asyncio server from slamon_daemon.targets, in its own process either way), at the same
@@ -69,17 +69,24 @@ _DAEMON_ON_FAST_LOOP = (
 
 
 class LoopDaemonProc(C.DaemonProc):
-    """The daemon, started through install_fast_loop() when the loop asked for is uvloop."""
+    """The daemon, started through install_fast_loop() when the loop asked for is uvloop,
+    from the code tree ``code`` (PYTHONPATH) when one is set (--code)."""
+
+    code: Path | None = None
 
     def start(self) -> None:
-        if LOOP == "asyncio":
-            super().start()
-            return
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLAMON_")}
         env.pop("LOG_LEVEL", None)
+        if self.code is not None:
+            env["PYTHONPATH"] = str(self.code)
+        argv = (
+            [C.PYTHON, "-m", "slamon_daemon"]
+            if LOOP == "asyncio"
+            else [C.PYTHON, "-c", _DAEMON_ON_FAST_LOOP]
+        )
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [C.PYTHON, "-c", _DAEMON_ON_FAST_LOOP, "--config", str(self.config)],
+                [*argv, "--config", str(self.config)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -384,13 +391,14 @@ async def run_daemon(
     warmup: float,
     seconds: float,
     profile: float,
+    code: Path | None = None,
 ) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix=f"slamon-bench-tp-{backend}-"))
     try:
         if backend == "postgres":
             async with C.pg_database() as dsn:
                 return await _run_daemon(
-                    folder, dsn, target, services, interval, conc, warmup, seconds, profile
+                    folder, dsn, target, services, interval, conc, warmup, seconds, profile, code
                 )
         return await _run_daemon(
             folder,
@@ -402,6 +410,7 @@ async def run_daemon(
             warmup,
             seconds,
             profile,
+            code,
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -417,18 +426,21 @@ async def _run_daemon(
     warmup: float,
     seconds: float,
     profile: float,
+    code: Path | None,
 ) -> dict[str, Any]:
     cfg = folder / "slamon.toml"
     cfg.write_text(
         daemon_config(folder, db_url, target, services, interval, conc), encoding="utf-8"
     )
     d = LoopDaemonProc(folder, cfg, folder / "slamon.sock")
+    d.code = code
     d.start()
     try:
         ready_s = await d.wait_ready()
         await asyncio.sleep(warmup)
         async with C.FeedClient(d.socket) as feed:
             s0 = await feed.call("daemon.stats")
+            m0 = main_thread_cpu(d.pid)
             c0, pg0, tg0, t0 = (
                 C.cpu_seconds(d.pid),
                 C.postgres_cpu(),
@@ -438,6 +450,7 @@ async def _run_daemon(
             b0 = C.busy_seconds()
             await asyncio.sleep(seconds)
             s1 = await feed.call("daemon.stats")
+            m1 = main_thread_cpu(d.pid)
             c1, pg1, tg1, t1 = (
                 C.cpu_seconds(d.pid),
                 C.postgres_cpu(),
@@ -455,6 +468,7 @@ async def _run_daemon(
             s_end = await feed.call("daemon.stats")
         if prof:
             C.finish_profile(*prof)
+            print(split_profile(prof[1], (c1 - c0) / max(1, s1["checks_made"] - s0["checks_made"])))
     finally:
         rc = d.stop()
     stored = await count_outcomes(db_url)
@@ -474,6 +488,7 @@ async def _run_daemon(
         # written (they differ by the writer's last flush); every check is verified stored below.
         "cpu_per_stored": (c1 - c0) / min(made, written) if min(made, written) else math.inf,
         "cpu_pct": 100 * (c1 - c0) / dt,
+        "loop_cpu_s": m1 - m0,
         "pg_cpu_s": pg1 - pg0 if db_url.startswith("postgres") else None,
         "target_cpu": tg1 - tg0,
         "pending_end": s1["write_pending"],
@@ -495,6 +510,75 @@ async def _run_daemon(
         "write_failures": s_end["write_failures"],
         "errors_logged": len(d.log_lines(" ERROR ")),
     }
+
+
+# -- where the daemon's CPU goes ---------------------------------------------------------
+
+
+def main_thread_cpu(pid: int) -> float:
+    """CPU seconds of the process's main thread (the event loop's); the rest of
+    ``C.cpu_seconds`` is its other threads' (SQLite's, the name resolver's)."""
+    with open(f"/proc/{pid}/task/{pid}/stat", encoding="ascii") as f:
+        data = f.read()
+    fields = data[data.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / C.CLK_TCK
+
+
+SPLIT_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("journal (Spool.append: encode, write)", ("Spool.append", "encode_record", "CheckWriter.add")),
+    ("logs", ("logging/", "Daemon._announce")),
+    ("feed events", ("slamon_daemon/events.py",)),
+    ("live state (state.py)", ("slamon_daemon/state.py",)),
+    ("metrics book", ("metrics_source.py", "web/metrics.py")),
+    ("alerts, per check", ("AlertingService.on_check", "slamon_daemon/alerts/")),
+    ("incidents, per check", ("incident",)),
+    ("rollup fold (rollup.py)", ("slamon_daemon/rollup.py",)),
+    ("writer, loop side (flush, rows, store)", ("slamon_daemon/writer.py", "slamon_daemon/store/")),
+    ("on_check's rest (classify, link)", ("Daemon.on_check", "Daemon._count")),
+    (
+        "prober (probe.py, transport/, httpx)",
+        ("slamon_daemon/probe.py", "slamon_daemon/transport/", "httpx/", "httpcore/", "h11/"),
+    ),
+    ("run_check's rest (maintenance, re-check)", ("Daemon.run_check", "maintenance.py")),
+    ("scheduler", ("slamon_daemon/scheduler.py",)),
+    ("overload watch", ("slamon_daemon/overload.py",)),
+)
+"""Categories of a sample, by the frame nearest its leaf that names one of these."""
+
+
+def split_category(stack: str) -> str:
+    """The part of the daemon a py-spy sample (collapsed stack, root first) belongs to."""
+    frames = stack.split(";")
+    if frames[0].startswith("Thread._bootstrap"):
+        return "other threads (SQLite's: the writer's statements)"
+    for frame in reversed(frames):
+        for name, needles in SPLIT_RULES:
+            if any(n in frame for n in needles):
+                return name
+    return "event loop and the rest (no slamon frame below main)"
+
+
+def split_profile(path: Path, cpu_per_check: float) -> str:
+    """The samples of a py-spy raw profile per part of the daemon, and that share of the
+    daemon's CPU per check (a sample is a busy thread's wall time: on a loaded machine,
+    waiting for a CPU counts too)."""
+    counts: dict[str, int] = {}
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        return f"(no profile: {exc})"
+    for line in lines:
+        stack, _, n = line.rpartition(" ")
+        if stack and n.isdigit():
+            cat = split_category(stack)
+            counts[cat] = counts.get(cat, 0) + int(n)
+    total = sum(counts.values())
+    if not total:
+        return "(empty profile)"
+    out = [f"  split of the daemon's samples (share x {C.fmt_us(cpu_per_check)}/check made):"]
+    for cat, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        out.append(f"  {100 * n / total:5.1f} %  {C.fmt_us(cpu_per_check * n / total):>8}  {cat}")
+    return "\n".join(out)
 
 
 # -- main --------------------------------------------------------------------------------
@@ -536,6 +620,14 @@ def main() -> int:
     )
     ap.add_argument("--no-blackbox", action="store_true", help="skip the blackbox exporter phase")
     ap.add_argument(
+        "--code",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="run the daemon from this code tree (PYTHONPATH); several run side by side in "
+        "each round, their order alternating (default: this repository's)",
+    )
+    ap.add_argument(
         "--profile",
         type=float,
         default=0.0,
@@ -568,7 +660,12 @@ def main() -> int:
         f"each window {args.seconds:g} s after {args.warmup:g} s warm-up; {args.rounds} round(s), "
         f"each a bare prober run right before each daemon run; event loop {LOOP}"
     )
-    pairs: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {b: [] for b in backends}
+    codes: list[tuple[str, Path | None]] = [
+        (c.split("=", 1)[0], Path(c.split("=", 1)[1]).resolve()) for c in args.code
+    ] or [("new", None)]
+    pairs: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {
+        f"{b} {name}": [] for b in backends for name, _ in codes
+    }
     bbs: list[dict[str, Any]] = []
     services = args.services
     try:
@@ -589,56 +686,66 @@ def main() -> int:
                 if not services:
                     services = max(2000, math.ceil(1.5 * bare["rate"] * args.interval))
                 offered = services / args.interval
-                print(
-                    f"[daemon, {backend}] {services} services every {args.interval:g} s "
-                    f"(offered {offered:,.0f} checks/s), max_concurrency = per_host_concurrency "
-                    f"= {args.concurrency}"
-                )
-                C.wait_quiet()
-                st0 = C.steal_seconds()
-                prof = args.profile if (rnd == args.rounds - 1 and backend == backends[0]) else 0.0
-                r = asyncio.run(
-                    run_daemon(
-                        backend,
-                        target,
-                        services,
-                        args.interval,
-                        args.concurrency,
-                        max(args.warmup, 2 * args.interval + 1),
-                        args.seconds,
-                        prof,
+                order = codes if rnd % 2 == 0 else list(reversed(codes))
+                for name, code in order:
+                    print(
+                        f"[daemon, {backend}, {name}] {services} services every {args.interval:g} s "
+                        f"(offered {offered:,.0f} checks/s), max_concurrency = per_host_concurrency "
+                        f"= {args.concurrency}"
                     )
-                )
-                r["offered"] = offered
-                print(
-                    f"  ready after {r['ready_s']:.1f} s; window {r['seconds']:.1f} s; other "
-                    f"processes {r['other_cpu']:.1f} CPU-s; steal {C.steal_seconds() - st0:.1f} s"
-                )
-                print(
-                    f"  checks made {r['made']} = {r['rate']:,.0f}/s; records written {r['written']} "
-                    f"= {r['stored_rate']:,.0f}/s; journal backlog at end {r['pending_end']}; "
-                    f"skipped slots {r['skipped']}; lateness p99 {r['lateness_p99']:.2f} s"
-                )
-                print(
-                    f"  daemon CPU {r['cpu_s']:.1f} s ({r['cpu_pct']:.0f} % of a core) = "
-                    f"{C.fmt_us(r['cpu_per_check'])}/check made, {C.fmt_us(r['cpu_per_stored'])}"
-                    f"/stored check (CPU / min(made, written)); RSS {r['rss'] / 2**20:.0f} MiB"
-                )
-                extra = (
-                    f"; PostgreSQL server CPU {r['pg_cpu_s']:.1f} s (not counted)"
-                    if r["pg_cpu_s"] is not None
-                    else ""
-                )
-                print(f"  target CPU {r['target_cpu']:.1f} s{extra}")
-                lost = r["made_before_stop"] - r["stored_rows"]
-                print(
-                    f"  after stop (exit {r['exit']}): {r['stored_rows']} rows stored, "
-                    f"{r['made_before_stop']} checks made before the stop -> "
-                    f"{'none lost' if lost <= 0 else f'{lost} MISSING'}; outcomes {r['outcomes']}; "
-                    f"write failures {r['write_failures']}; ERROR log lines {r['errors_logged']}"
-                )
-                print(f"  ratio daemon / bare prober (this round) = {r['rate'] / bare['rate']:.3f}")
-                pairs[backend].append((bare, r))
+                    C.wait_quiet()
+                    st0 = C.steal_seconds()
+                    prof = args.profile if rnd == args.rounds - 1 else 0.0
+                    r = asyncio.run(
+                        run_daemon(
+                            backend,
+                            target,
+                            services,
+                            args.interval,
+                            args.concurrency,
+                            max(args.warmup, 2 * args.interval + 1),
+                            args.seconds,
+                            prof,
+                            code,
+                        )
+                    )
+                    r["offered"] = offered
+                    print(
+                        f"  ready after {r['ready_s']:.1f} s; window {r['seconds']:.1f} s; other "
+                        f"processes {r['other_cpu']:.1f} CPU-s; steal {C.steal_seconds() - st0:.1f} s"
+                    )
+                    print(
+                        f"  checks made {r['made']} = {r['rate']:,.0f}/s; records written {r['written']} "
+                        f"= {r['stored_rate']:,.0f}/s; journal backlog at end {r['pending_end']}; "
+                        f"skipped slots {r['skipped']}; lateness p99 {r['lateness_p99']:.2f} s"
+                    )
+                    print(
+                        f"  daemon CPU {r['cpu_s']:.1f} s ({r['cpu_pct']:.0f} % of a core) = "
+                        f"{C.fmt_us(r['cpu_per_check'])}/check made, {C.fmt_us(r['cpu_per_stored'])}"
+                        f"/stored check (CPU / min(made, written)); RSS {r['rss'] / 2**20:.0f} MiB"
+                    )
+                    print(
+                        f"  of which the event loop's thread {C.fmt_us(r['loop_cpu_s'] / max(1, r['made']))}"
+                        f"/check made, the other threads (SQLite's) "
+                        f"{C.fmt_us((r['cpu_s'] - r['loop_cpu_s']) / max(1, r['made']))}"
+                    )
+                    extra = (
+                        f"; PostgreSQL server CPU {r['pg_cpu_s']:.1f} s (not counted)"
+                        if r["pg_cpu_s"] is not None
+                        else ""
+                    )
+                    print(f"  target CPU {r['target_cpu']:.1f} s{extra}")
+                    lost = r["made_before_stop"] - r["stored_rows"]
+                    print(
+                        f"  after stop (exit {r['exit']}): {r['stored_rows']} rows stored, "
+                        f"{r['made_before_stop']} checks made before the stop -> "
+                        f"{'none lost' if lost <= 0 else f'{lost} MISSING'}; outcomes {r['outcomes']}; "
+                        f"write failures {r['write_failures']}; ERROR log lines {r['errors_logged']}"
+                    )
+                    print(
+                        f"  ratio daemon / bare prober (this round) = {r['rate'] / bare['rate']:.3f}"
+                    )
+                    pairs[f"{backend} {name}"].append((bare, r))
             if not args.no_blackbox:
                 C.wait_quiet()
                 st0 = C.steal_seconds()
@@ -676,7 +783,7 @@ def main() -> int:
             f"  blackbox exporter: {C.median([b['rate'] for b in bb_clean]):,.0f} probes/s, "
             f"{C.fmt_us(bb_cpu)}/probe ({len(bb_clean)} of {len(bbs)} runs)"
         )
-    for backend in backends:
+    for backend in pairs:
         all_ps = pairs[backend]
         ps = [(b, r) for b, r in all_ps if b["other_cpu"] < quiet and r["other_cpu"] < quiet]
         used = f"{len(ps)} of {len(all_ps)} rounds"

@@ -36,4 +36,8 @@ class EventHub:
             sink.publish(topic, data)
 
     def has_subscribers(self, topic: str) -> bool:
-        return any(sink.has_subscribers(topic) for sink in self._sinks)
+        # Asked at every check: a loop, not a generator.
+        for sink in self._sinks:
+            if sink.has_subscribers(topic):
+                return True
+        return False

@@ -218,8 +218,12 @@ class FeedServer:
     # -- events -----------------------------------------------------------------------
 
     def has_subscribers(self, topic: str) -> bool:
-        """Whether any session would receive an event of ``topic`` (saves building it)."""
-        return any(topic in s.topics for s in self.sessions.values())
+        """Whether any session would receive an event of ``topic`` (saves building it).
+        Asked at every check: a loop, not a generator."""
+        for s in self.sessions.values():
+            if topic in s.topics:
+                return True
+        return False
 
     def publish(self, topic: str, data: dict[str, Any]) -> None:
         """Send an event to every session subscribed to ``topic``; never blocks."""

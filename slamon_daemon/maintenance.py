@@ -30,5 +30,7 @@ class MaintenanceCalendar:
         self.windows = await self._store.list_maintenance(since=self._clock.now())
 
     def covers(self, service_id: str, at: datetime) -> bool:
-        """Whether ``service_id`` is in maintenance at ``at``."""
+        """Whether ``service_id`` is in maintenance at ``at`` (asked at every check)."""
+        if not self.windows:
+            return False
         return any(w.covers(service_id, at) for w in self.windows)

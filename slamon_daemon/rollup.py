@@ -347,7 +347,8 @@ def fold_batch(
     months: dict[FoldKey, Rollup] = {}
     up, degraded = Outcome.UP, Outcome.DEGRADED
     for c in checks:
-        u = c.started_at.astimezone(UTC)
+        t = c.started_at
+        u = t if t.tzinfo is UTC else t.astimezone(UTC)
         day = u.date()
         sid = c.service_id
         # What the check adds, found once for its three rollups (Rollup.add, inlined).
@@ -359,15 +360,15 @@ def fold_batch(
         lat = c.latency_ms
         lat_us = round(lat * 1000) if answered else 0
         b = bucket_of(lat) if answered else 0
-        keyed: tuple[tuple[dict[FoldKey, Rollup], FoldKey], ...] = (
+        for by_key, key in (
             (days, (sid, day, None)),
             (hours, (sid, day, u.hour)),
             (months, (sid, day.replace(day=1), None)),
-        )
-        for by_key, key in keyed:
+        ):
             r = by_key.get(key)
             if r is None:
-                r = by_key[key] = Rollup(service_id=sid, day=key[1], hour=key[2])
+                # Positional: half the cost of keywords, three times a check.
+                r = by_key[key] = Rollup(sid, key[1], key[2])
             r.checks += 1
             if maint:
                 r.maintenance += 1
@@ -383,18 +384,22 @@ def fold_batch(
             if answered:
                 r.latency_count += 1
                 r.latency_sum_us += lat_us
-                if r.latency_min_ms is None or lat < r.latency_min_ms:
+                lo = r.latency_min_ms
+                if lo is None:
+                    r.latency_min_ms = r.latency_max_ms = lat
+                elif lat < lo:
                     r.latency_min_ms = lat
-                if r.latency_max_ms is None or lat > r.latency_max_ms:
+                elif lat > r.latency_max_ms:  # type: ignore[operator]
                     r.latency_max_ms = lat
-                r.hist[b] = r.hist.get(b, 0) + 1
+                hist = r.hist
+                hist[b] = hist.get(b, 0) + 1
         if (c.failed and not c.maintenance) or c.previous_down_until is not None:
             for by_key, unit in ((days, "day"), (hours, "hour"), (months, "month")):
                 for pday, phour, seconds in downtime_pieces(c, unit):
                     piece: FoldKey = (sid, pday, phour)
                     r = by_key.get(piece)
                     if r is None:
-                        r = by_key[piece] = Rollup(service_id=sid, day=pday, hour=phour)
+                        r = by_key[piece] = Rollup(sid, pday, phour)
                     r.downtime_s += seconds
     return days, hours, months
 

@@ -5,7 +5,9 @@ This is what makes "no check result lost, none written twice" (SPEC §3.9) hold 
 database is unreachable or the daemon is killed:
 
 * ``append`` writes one JSON line per check to the active segment (one ``write`` syscall, so a
-  killed process leaves whole lines; a torn last line is skipped on read).
+  killed process leaves whole lines; a torn last line is skipped on read). A check's line is
+  orjson's encoding of the dataclass itself (every field, the latency unrounded: a replayed
+  check is stored as the check made), without an intermediate dict.
 * The writer ``rotate``s the active segment and writes closed segments to the store in order,
   deleting each only after every one of its checks is committed.
 * The store's ``write_checks`` is idempotent (the key is service, started_at, node), so a
@@ -20,14 +22,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .encoding import dumps
+import orjson
+
+from .encoding import dumps, loads
 from .models import Check, OutageEpisode, ServiceStatus, Transition, parse_ts
 from .store.base import Record
 
@@ -86,7 +89,7 @@ class Spool:
         Raises:
             JournalError: the line could not be written; the journal holds no part of it.
         """
-        data = dumps(encode_record(record)) + b"\n"
+        data = journal_line(record)
         if self._fd is None:
             self._open_segment()
         assert self._fd is not None and self._active is not None
@@ -177,7 +180,7 @@ class Spool:
                     logger.warning("%s:%d: torn last line skipped (killed while writing)", path, n)
                     continue
                 try:
-                    yield decode_record(json.loads(line))
+                    yield decode_record(loads(line))
                 except (ValueError, KeyError, TypeError) as exc:
                     logger.warning("%s:%d: unreadable line skipped: %s", path, n, exc)
 
@@ -217,10 +220,26 @@ class Spool:
         self._active = None
 
 
+def journal_line(r: Record) -> bytes:
+    """The journal's line for ``r`` (newline included).
+
+    A check, the record of every line but a few, is encoded by orjson from the dataclass
+    itself, after ``"t":"c"``: its fields are plain values (str, float, int, bool, None, an
+    enum's value, an aware datetime written as ``isoformat`` writes it), which
+    ``Check.from_dict`` reads back (about half the CPU of ``to_dict`` and ``dumps``). What
+    orjson refuses (a lone surrogate in an error text) takes the dict's way."""
+    if type(r) is Check:
+        try:
+            return b'{"t":"c",' + orjson.dumps(r)[1:] + b"\n"
+        except (orjson.JSONEncodeError, TypeError):
+            pass
+    return dumps(encode_record(r)) + b"\n"
+
+
 def encode_record(r: Record) -> dict[str, object]:
     """A journal line: {"t": "c"|"s"|"e", ...fields}."""
     if isinstance(r, Check):
-        return {"t": "c", **r.to_dict()}
+        return {"t": "c", **r.to_dict(), "latency_ms": r.latency_ms}  # unrounded, as above
     if isinstance(r, Transition):
         return {
             "t": "s",

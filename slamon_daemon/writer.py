@@ -199,11 +199,18 @@ class CheckWriter:
 
     async def run(self) -> None:
         backoff = 0.5
+        behind = False
         while not self._stopping:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.flush_interval)
-            except TimeoutError:
-                pass
+            if behind:
+                # The last flush left a batch or more journaled (checks came faster than it
+                # wrote): write on at once rather than idle a flush interval first.
+                await asyncio.sleep(0)
+            else:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.flush_interval)
+                except TimeoutError:
+                    pass
+            behind = False
             self._wake.clear()
             try:
                 self.retry_journal()
@@ -211,6 +218,7 @@ class CheckWriter:
                 if self.ready is not None and not await self.ready():
                     continue
                 await self.flush()
+                behind = self.pending >= self.batch_size
                 if not self.store_ok:
                     logger.warning(
                         "database is back after %.0f s; journaled checks written",

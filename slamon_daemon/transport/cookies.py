@@ -12,10 +12,9 @@ which also spares httpx parsing them (about a sixth of its CPU per request).
 
 from __future__ import annotations
 
-import contextlib
 import urllib.request
 from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from http.cookiejar import Cookie, CookieJar
 from typing import Any
 
@@ -24,14 +23,25 @@ import httpx
 _current: ContextVar[CookieJar | None] = ContextVar("slamon_check_cookies", default=None)
 
 
-@contextlib.contextmanager
-def check_cookies(keep: bool) -> Iterator[None]:
-    """Give the check run inside a jar of its own (``keep``) or none at all."""
-    token = _current.set(CookieJar() if keep else None)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+class check_cookies:  # noqa: N801 - used as a function: ``with check_cookies(keep):``
+    """Give the check run inside a jar of its own (``keep``) or none at all.
+
+    A class, not a generator: it is entered at every check; and a check without a jar in a
+    context that has none (a scheduler worker's, between checks) changes nothing."""
+
+    __slots__ = ("_jar", "_token")
+
+    def __init__(self, keep: bool) -> None:
+        self._jar = CookieJar() if keep else None
+        self._token: Token[CookieJar | None] | None = None
+
+    def __enter__(self) -> None:
+        if self._jar is not None or _current.get() is not None:
+            self._token = _current.set(self._jar)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
 
 
 class CheckCookieJar(CookieJar):

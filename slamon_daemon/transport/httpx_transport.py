@@ -148,15 +148,23 @@ class ProbeTransport(httpx.AsyncBaseTransport):
 
 
 class ResponseBody(httpx.AsyncByteStream):
-    """The body of an answer as it arrives; closing it drops the connection."""
+    """The body of an answer as it arrives; closing it drops the connection.
+
+    Its own iterator rather than an async generator: each generator of a check is
+    registered with the event loop (its first-iteration hook adds it to a WeakSet) and
+    finalized, and httpx stacks three more on this one."""
 
     def __init__(self, exchange: Exchange) -> None:
         self._exchange = exchange
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        read = self._exchange.read_chunk
-        while chunk := await read():
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await self._exchange.read_chunk()
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk
 
     async def aclose(self) -> None:
         self._exchange.close()
