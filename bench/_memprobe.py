@@ -3,7 +3,8 @@
     python bench/_memprobe.py REPORT_FILE [--trace] -- --config FILE
 
 Starts the daemon as ``python -m slamon_daemon`` does. On SIGUSR1 it writes REPORT_FILE:
-the RSS, the objects the collector tracks (frozen ones included) by type with their
+every collection's pause by generation (count, total, p50, p99, max), the RSS, the
+objects the collector tracks (frozen ones included) by type with their
 shallow sizes, the collector's own figures, and with ``--trace`` (tracemalloc from the first
 line, which slows the daemon and adds its own memory) the live allocations by file and line.
 """
@@ -19,10 +20,36 @@ from collections import Counter
 from pathlib import Path
 from types import FrameType
 
+PAUSES: dict[int, list[float]] = {0: [], 1: [], 2: []}
+"""The duration of every collection since the start, by generation."""
+_started = 0.0
+
+
+def on_gc(phase: str, info: dict[str, int]) -> None:
+    global _started
+    if phase == "start":
+        _started = time.perf_counter()
+    else:
+        PAUSES[info["generation"]].append(time.perf_counter() - _started)
+
+
+def pause_lines() -> list[str]:
+    lines = []
+    for generation, pauses in PAUSES.items():
+        p = sorted(pauses)
+        if not p:
+            continue
+        p99 = p[min(len(p) - 1, int(0.99 * len(p)))]
+        lines.append(
+            f"collections of generation {generation}: {len(p)}, {sum(p):.2f} s in all, "
+            f"p50 {p[len(p) // 2] * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {p[-1] * 1000:.1f} ms"
+        )
+    return lines
+
 
 def report(path: Path) -> None:
     t0 = time.perf_counter()
-    lines: list[str] = []
+    lines = pause_lines()
     with open("/proc/self/status", encoding="ascii") as f:
         lines += [ln.strip() for ln in f if ln.startswith(("VmRSS", "VmHWM"))]
     gc.unfreeze()  # get_objects() does not list frozen objects
@@ -69,6 +96,7 @@ def main() -> int:
         report(out)
 
     signal.signal(signal.SIGUSR1, on_usr1)
+    gc.callbacks.append(on_gc)
     from slamon_daemon.daemon import main as daemon_main
 
     return daemon_main(rest)

@@ -93,6 +93,18 @@ EVENTS_KEPT_S = 3600.0
 RECHECK_AFTER_S = 5.0
 """A failed check (or a first success after an outage) is re-checked this soon at most."""
 
+GC_YOUNG_THRESHOLD = 10_000
+"""The collector's first threshold (Python's default: 700 allocations). A check allocates
+a few hundred objects that die with it; the youngest generation is collected 14 times less
+often, the older ones (each counted in collections of the one below) likewise, so objects
+that live a few checks are no longer promoted to where only full collections free them.
+Cyclic garbage waits for at most 10,000 more allocations: a few hundred KB."""
+
+GC_SETTLE_AFTER_S = 15.0
+GC_SETTLE_MAX_S = 900.0
+"""The first round of checks is over this long after the longest interval (at most 15
+minutes): ``Daemon._settle_gc`` freezes what it built."""
+
 
 class Daemon:
     """One slamon daemon. ``await daemon.run()`` until ``request_stop()``."""
@@ -214,6 +226,7 @@ class Daemon:
             on_close=lambda session: end_presence(self.api, session.id),
             limits=connection_limits(cfg),
         )
+        self._gc_threshold = gc.get_threshold()  # set back when the daemon stops
         self.events.attach(self.feed)
         # issue 13: the HTTP API, /metrics and the status page (off unless [http] listen).
         self.metrics_book = MetricsBook()
@@ -522,7 +535,10 @@ class Daemon:
         # the loop at unpredictable moments (status.get's p99 in an alert storm).
         gc.collect()
         gc.freeze()
+        self._gc_threshold = gc.get_threshold()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *self._gc_threshold[1:])
         gc.enable()  # main() turned it off for the start
+        self._tasks.append(asyncio.create_task(self._settle_gc(), name="gc"))
         self.started.set()
         logger.info(
             "slamond %s on node %s: %d services, socket %s, database %s%s",
@@ -610,6 +626,23 @@ class Daemon:
             except SlamonError as exc:
                 logger.warning("cannot join the cluster yet (retried every heartbeat): %s", exc)
 
+    async def _settle_gc(self) -> None:
+        """Freeze once more what the first round of checks built to last (issue 14 point 3).
+
+        Each service's first check (and the alerts' SLO ledgers, seeded after the start)
+        makes objects that live as long as the service: the rollup fold's state, the day's
+        rollup, the cached request. Left to the collector, each full collection walks them
+        all: with 50,000 services, 44 full collections of ~1 s each in the first 2.5
+        minutes (docs/benchmarks.md). Once every service has been checked, they go where
+        the start's objects went. Cycles in flight at that moment (a few hundred checks')
+        are never collected: a bounded, one-time cost.
+        """
+        intervals = [st.service.interval_s for st in self.state.services.values()]
+        await asyncio.sleep(min(max(intervals, default=0.0), GC_SETTLE_MAX_S) + GC_SETTLE_AFTER_S)
+        gc.collect(1)
+        gc.freeze()
+        logger.debug("garbage collector: %d objects frozen", gc.get_freeze_count())
+
     async def _keep_running(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Run ``loop``; if it ever fails or returns before the stop, say so and restart it."""
         while not self._stop.is_set():
@@ -635,6 +668,7 @@ class Daemon:
         finally:
             await self.shutdown()
             gc.unfreeze()  # a process that runs daemons one after another (the tests)
+            gc.set_threshold(*self._gc_threshold)
             gc.enable()  # also after a start that failed
 
     def request_stop(self, exit_code: int = 0) -> None:
