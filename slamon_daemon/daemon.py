@@ -668,7 +668,6 @@ class Daemon:
         finally:
             await self.shutdown()
             gc.unfreeze()  # a process that runs daemons one after another (the tests)
-            gc.set_threshold(*self._gc_threshold)
             gc.enable()  # also after a start that failed
 
     def request_stop(self, exit_code: int = 0) -> None:
@@ -688,8 +687,9 @@ class Daemon:
             self.cluster.stop()
             self.relay.stop()
         for t in self._tasks:
-            if t.get_name() in ("upkeep", "link", "cluster", "events", "health", "sending"):
+            if t.get_name() in ("upkeep", "link", "cluster", "events", "health", "sending", "gc"):
                 t.cancel()
+        gc.set_threshold(*self._gc_threshold)  # as before the start (the tests run many)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout=15)
         self.writer.retry_journal(force=True)

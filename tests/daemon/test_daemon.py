@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from slamon_daemon import daemon as daemon_module
 from slamon_daemon.api.status import ServiceFragments, status_json
 from slamon_daemon.config import Settings, load_settings
 from slamon_daemon.daemon import Daemon
@@ -282,6 +283,34 @@ async def test_the_collector_is_back_on_once_started(tmp_path: Path, sock_dir: P
             assert gc.isenabled()
     finally:
         gc.enable()
+
+
+async def test_what_the_first_checks_built_is_frozen_after_them(
+    tmp_path: Path, sock_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 14 point 3: a full collection must not walk what every service keeps from its
+    # first check on (the day's rollup, ...): 50,000 services made it ~1 s each time.
+    monkeypatch.setattr(daemon_module, "GC_SETTLE_AFTER_S", 0.5)
+    target = await Target(respond(200, b"fine")).start()
+    settings = settings_for(
+        tmp_path / "slamon.toml",
+        db_url=f"sqlite:///{tmp_path / 'f.db'}",
+        socket=sock_dir / "f.sock",
+        services=[service("api", target.url)],
+    )
+    before = gc.get_threshold()
+    try:
+        async with running(settings) as daemon:
+            assert gc.get_threshold()[0] == daemon_module.GC_YOUNG_THRESHOLD
+            (settle,) = [t for t in daemon._tasks if t.get_name() == "gc"]
+            await wait_until(settle.done, what="the collector settled")
+            st = daemon.state.services["api"]
+            assert st.days  # made by the first check
+            made = {id(r) for r in st.days.values()}
+            assert not made & {id(o) for o in gc.get_objects()}  # frozen: not listed
+    finally:
+        await target.stop()
+    assert gc.get_threshold() == before
 
 
 async def test_unknown_and_bad_requests_do_not_disturb_the_daemon(
