@@ -3,7 +3,7 @@
     python bench/_memprobe.py REPORT_FILE [--trace] -- --config FILE
 
 Starts the daemon as ``python -m slamon_daemon`` does. On SIGUSR1 it writes REPORT_FILE:
-every collection's pause by generation (count, total, p50, p99, max), the RSS, the
+every collection's pause by generation (count, total and its CPU, p50, p99, max), the RSS, the
 objects the collector tracks (frozen ones included) by type with their
 shallow sizes, the collector's own figures, and with ``--trace`` (tracemalloc from the first
 line, which slows the daemon and adds its own memory) the live allocations by file and line.
@@ -20,29 +20,32 @@ from collections import Counter
 from pathlib import Path
 from types import FrameType
 
-PAUSES: dict[int, list[float]] = {0: [], 1: [], 2: []}
-"""The duration of every collection since the start, by generation."""
-_started = 0.0
+PAUSES: dict[int, list[tuple[float, float]]] = {0: [], 1: [], 2: []}
+"""Every collection since the start, by generation: (pause, CPU of the collecting thread)."""
+_started = (0.0, 0.0)
 
 
 def on_gc(phase: str, info: dict[str, int]) -> None:
     global _started
     if phase == "start":
-        _started = time.perf_counter()
+        _started = (time.perf_counter(), time.thread_time())
     else:
-        PAUSES[info["generation"]].append(time.perf_counter() - _started)
+        PAUSES[info["generation"]].append(
+            (time.perf_counter() - _started[0], time.thread_time() - _started[1])
+        )
 
 
 def pause_lines() -> list[str]:
     lines = []
     for generation, pauses in PAUSES.items():
-        p = sorted(pauses)
+        p = sorted(w for w, _ in pauses)
         if not p:
             continue
         p99 = p[min(len(p) - 1, int(0.99 * len(p)))]
         lines.append(
-            f"collections of generation {generation}: {len(p)}, {sum(p):.2f} s in all, "
-            f"p50 {p[len(p) // 2] * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {p[-1] * 1000:.1f} ms"
+            f"collections of generation {generation}: {len(p)}, {sum(p):.2f} s in all "
+            f"(CPU {sum(c for _, c in pauses):.2f} s), pause p50 {p[len(p) // 2] * 1000:.1f} ms, "
+            f"p99 {p99 * 1000:.1f} ms, max {p[-1] * 1000:.1f} ms"
         )
     return lines
 

@@ -25,7 +25,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -464,7 +464,7 @@ class Daemon:
                 await self.writer.flush()
             services = await self._sync_config()
             today = self.clock.now().date()
-            rollups = await self.store.daily_rollups(today - timedelta(days=HISTORY_DAYS - 1))
+            rollups = await self._bar_days(today)
             latest = await self.store.latest_checks(SPARKLINE_POINTS)
             open_episodes = await self.store.episodes(open_only=True, limit=100_000)
             transitions = await self.store.latest_transitions()  # issue 12: "since" survives
@@ -600,7 +600,7 @@ class Daemon:
         try:
             services = await self._sync_config()
             today = self.clock.now().date()
-            rollups = await self.store.daily_rollups(today - timedelta(days=HISTORY_DAYS - 1))
+            rollups = await self._bar_days(today)
             latest = await self.store.latest_checks(SPARKLINE_POINTS)
             open_episodes = await self.store.episodes(open_only=True, limit=100_000)
         except SlamonError as exc:
@@ -625,6 +625,17 @@ class Daemon:
                 await self.cluster.join()
             except SlamonError as exc:
                 logger.warning("cannot join the cluster yet (retried every heartbeat): %s", exc)
+
+    async def _bar_days(self, today: date) -> list[Rollup]:
+        """The daily rollups the live state keeps (the 90-day bar): the past days' counts
+        without their latency histogram and error counts, which only a day's detail shows
+        and reads from the database (a day of checks every minute: ~5 KB with them, 392 B
+        without; 10,000 services' 89 past days: 4.5 GB instead of 0.35 GB); today's whole (service.get's day detail reads the live one)."""
+        first = today - timedelta(days=HISTORY_DAYS - 1)
+        past = await self.store.daily_rollups(
+            first, today - timedelta(days=1), latency_histogram=False, error_counts=False
+        )
+        return past + await self.store.daily_rollups(today)
 
     async def _settle_gc(self) -> None:
         """Freeze once more what the first round of checks built to last (issue 14 point 3).
