@@ -645,12 +645,13 @@ class Daemon:
         rollup, the cached request. Left to the collector, each full collection walks them
         all: with 50,000 services, 44 full collections of ~1 s each in the first 2.5
         minutes (docs/benchmarks.md). Once every service has been checked, they go where
-        the start's objects went. Cycles in flight at that moment (a few hundred checks')
-        are never collected: a bounded, one-time cost.
+        the start's objects went, after one full collection (its garbage is not frozen with
+        them: ~1 s with 50,000 services, once). Cycles in flight at that moment (a few
+        hundred checks') are never collected: a bounded, one-time cost.
         """
         intervals = [st.service.interval_s for st in self.state.services.values()]
         await asyncio.sleep(min(max(intervals, default=0.0), GC_SETTLE_MAX_S) + GC_SETTLE_AFTER_S)
-        gc.collect(1)
+        gc.collect()
         gc.freeze()
         logger.debug("garbage collector: %d objects frozen", gc.get_freeze_count())
 
