@@ -57,6 +57,9 @@ logger = logging.getLogger("slamon.alerts")
 _CHANNEL: TypeAdapter[Any] = TypeAdapter(AlertChannelConfig)
 CERT_RECHECK_S = 3600.0
 """A certificate whose expiry has not changed is looked at again this often."""
+_NO_TAGS: frozenset[str] = frozenset()
+"""Shared by the services without tags (an empty frozenset is 216 bytes, not a singleton)."""
+
 HELD_INCIDENTS = 1000
 """Incident events held at most while the alerts are not loaded yet (the oldest go first)."""
 
@@ -253,7 +256,7 @@ class AlertingService:
                 ServiceInfo(
                     id=sid,
                     name=s.name,
-                    tags=frozenset(s.tags),
+                    tags=frozenset(s.tags) if s.tags else _NO_TAGS,
                     depends_on=tuple(f.depends_on) if f else (),
                     severity=Severity(f.alert_severity) if f else Severity.CRITICAL,
                     channels=tuple(f.alert_channels)
