@@ -93,13 +93,6 @@ EVENTS_KEPT_S = 3600.0
 RECHECK_AFTER_S = 5.0
 """A failed check (or a first success after an outage) is re-checked this soon at most."""
 
-GC_YOUNG_THRESHOLD = 10_000
-"""The collector's first threshold (Python's default: 700 allocations). A check allocates
-a few hundred objects that die with it; the youngest generation is collected 14 times less
-often, the older ones (each counted in collections of the one below) likewise, so objects
-that live a few checks are no longer promoted to where only full collections free them.
-Cyclic garbage waits for at most 10,000 more allocations: a few hundred KB."""
-
 GC_SETTLE_AFTER_S = 15.0
 GC_SETTLE_MAX_S = 900.0
 """The first round of checks is over this long after the longest interval (at most 15
@@ -226,7 +219,6 @@ class Daemon:
             on_close=lambda session: end_presence(self.api, session.id),
             limits=connection_limits(cfg),
         )
-        self._gc_threshold = gc.get_threshold()  # set back when the daemon stops
         self.events.attach(self.feed)
         # issue 13: the HTTP API, /metrics and the status page (off unless [http] listen).
         self.metrics_book = MetricsBook()
@@ -535,8 +527,6 @@ class Daemon:
         # the loop at unpredictable moments (status.get's p99 in an alert storm).
         gc.collect()
         gc.freeze()
-        self._gc_threshold = gc.get_threshold()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *self._gc_threshold[1:])
         gc.enable()  # main() turned it off for the start
         self._tasks.append(asyncio.create_task(self._settle_gc(), name="gc"))
         self.started.set()
@@ -701,7 +691,6 @@ class Daemon:
         for t in self._tasks:
             if t.get_name() in ("upkeep", "link", "cluster", "events", "health", "sending", "gc"):
                 t.cancel()
-        gc.set_threshold(*self._gc_threshold)  # as before the start (the tests run many)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout=15)
         self.writer.retry_journal(force=True)
