@@ -418,6 +418,8 @@ class DaemonProc:
     socket: Path
     proc: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
+    # run through this script instead of ``-m slamon_daemon`` (bench/_memprobe.py: its args)
+    wrapper: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.log = self.folder / "daemon.log"
@@ -432,7 +434,12 @@ class DaemonProc:
         env.pop("LOG_LEVEL", None)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [PYTHON, "-m", "slamon_daemon", "--config", str(self.config)],
+                [
+                    PYTHON,
+                    *([*self.wrapper, "--"] if self.wrapper else ["-m", "slamon_daemon"]),
+                    "--config",
+                    str(self.config),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

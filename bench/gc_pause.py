@@ -1,20 +1,25 @@
-"""How long a full garbage collection takes over a node's recent checks (issue 15).
+"""How long a full garbage collection takes over a node's live state after an hour, and
+how much memory that state takes (issue 14 point 3, issue 15).
 
     .venv/bin/python bench/gc_pause.py [--services 10000]
+    PYTHONPATH=/tmp/base .venv/bin/python bench/gc_pause.py   # another tree's code
 
-Every node of a cluster folds every node's checks, so each keeps the latest
-``SPARKLINE_POINTS`` checks of every service: objects made after the start's
-``gc.freeze()``, which a full collection walks. This builds that many checks as the
-state's deques hold them and times a collection of each generation.
+A daemon freezes what its start built (``gc.freeze()``); what it keeps afterwards is walked
+by every full collection. This builds, with the real classes, what an hour of checks every
+60 s leaves: a ``LiveState`` whose services each hold ``SPARKLINE_POINTS`` recent checks
+(every node of a cluster folds every node's checks) and an SLO ledger per service fed the
+same checks. It prints the memory they take (tracemalloc) and the objects the collector
+tracks, then times collections of each generation (``--rounds`` each: median and max).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import statistics
 import sys
 import time
-from collections import deque
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,37 +27,62 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as C  # noqa: E402
 
-from slamon_daemon.models import Check, Outcome  # noqa: E402
-from slamon_daemon.state import SPARKLINE_POINTS  # noqa: E402
+from slamon_daemon.alerts.burnrate import SloLedger  # noqa: E402
+from slamon_daemon.models import Check, Outcome, Service  # noqa: E402
+from slamon_daemon.state import SPARKLINE_POINTS, LiveState  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--services", type=int, default=10_000)
-    n = ap.parse_args().services
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    n = args.services
     C.print_machine()
-    t = datetime(2026, 12, 2, tzinfo=UTC)
-    recent: list[deque[Check]] = [deque(maxlen=SPARKLINE_POINTS) for _ in range(n)]
+    services = [
+        Service(id=f"svc-{i:05d}", name=f"svc-{i:05d}", url=f"http://127.0.0.1/svc/{i}")
+        for i in range(n)
+    ]
     gc.collect()
-    gc.freeze()
+    gc.freeze()  # as the daemon does after its start
+    tracemalloc.start()
+    state = LiveState()
+    state.set_services(services)
+    ledgers = {s.id: SloLedger() for s in services}
+    at_start = tracemalloc.get_traced_memory()[0]
+    t = datetime(2026, 12, 2, tzinfo=UTC)
     for k in range(SPARKLINE_POINTS):
-        for i, d in enumerate(recent):
-            d.append(
+        for i, s in enumerate(services):
+            at = t + timedelta(seconds=60 * k + i * 60 / n)
+            failed = (i + k) % 97 == 0
+            state.apply(
                 Check(
-                    service_id=f"s{i:05d}",
-                    started_at=t + timedelta(seconds=k),
-                    latency_ms=1.2,
-                    outcome=Outcome.UP,
-                    status_code=200,
-                    node="eu-1",
-                    region="eu",
+                    service_id=s.id,
+                    started_at=at,
+                    latency_ms=1.2 + (i % 50) / 7,
+                    outcome=Outcome.DOWN if failed else Outcome.UP,
+                    status_code=500 if failed else 200,
+                    node="bench",
                 )
             )
-    print(f"{n} services x {SPARKLINE_POINTS} recent checks: {len(gc.get_objects())} tracked")
+            ledgers[s.id].add(at, failed)
+    size = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    print(
+        f"{n} services x {SPARKLINE_POINTS} checks: live state and SLO ledgers "
+        f"{size / 2**20:.1f} MiB ({at_start / 2**20:.1f} MiB before the first check), "
+        f"{size / n / 1024:.2f} KiB a service; {len(gc.get_objects()):,} objects tracked"
+    )
     for generation in (0, 1, 2):
-        t0 = time.perf_counter()
-        gc.collect(generation)
-        print(f"collection of generation {generation}: {time.perf_counter() - t0:.3f} s")
+        pauses = []
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            gc.collect(generation)
+            pauses.append(time.perf_counter() - t0)
+        print(
+            f"collection of generation {generation}: median {statistics.median(pauses):.4f} s,"
+            f" max {max(pauses):.4f} s ({args.rounds} rounds)"
+        )
 
 
 if __name__ == "__main__":

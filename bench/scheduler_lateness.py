@@ -147,6 +147,9 @@ async def run(
         encoding="utf-8",
     )
     d = C.DaemonProc(folder, cfg, folder / "slamon.sock")
+    if args.memory:
+        d.wrapper = [str(C.HERE / "_memprobe.py"), str(folder / "memory.txt")]
+        d.wrapper += ["--trace"] if args.memory == "trace" else []
     C.wait_quiet()
     t_launch = time.time()
     if args.gc:  # the probe goes into the daemon's process only (bench/gc_probe)
@@ -221,6 +224,8 @@ async def run(
             res["stats"] = stats
         res["load"] = load.report(samples[-1][1] - c_ready + target.cpu() - tg_start)
         res["hwm"] = C.rss_bytes(d.pid)[1]
+        if args.memory:
+            res["memory"] = await memory_report(d, folder / "memory.txt")
         if prof is not None:
             C.finish_profile(*prof)
     finally:
@@ -241,6 +246,19 @@ async def run(
     for line in sorted({e.split(" ERROR ", 1)[1][:160] for e in errors})[:5]:
         print(f"  ERROR logged: {line}")
     return res
+
+
+async def memory_report(d: C.DaemonProc, path: Path) -> str:
+    """Ask the daemon run by bench/_memprobe.py for its memory report (SIGUSR1)."""
+    import os
+    import signal
+
+    os.kill(d.pid, signal.SIGUSR1)
+    for _ in range(600):
+        await asyncio.sleep(1.0)
+        if path.exists() and path.read_text(encoding="utf-8").endswith("s)\n"):
+            return path.read_text(encoding="utf-8")
+    return "(no memory report within 600 s)"
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -325,6 +343,8 @@ async def main_async(args: argparse.Namespace) -> int:
             )
         )
     print(f"  {r['load']}")
+    if "memory" in r:
+        print("  memory at the end of the window:\n" + r["memory"])
     print(
         f"  after stop (exit {r['exit']}): {r['stored']} checks stored (>= {made} made at the "
         f"end of the window: {'yes' if r['stored'] >= made else 'NO'}); journal backlog at the "
@@ -390,6 +410,12 @@ def main() -> int:
         action="store_true",
         help="time the daemon's garbage collections (CPU per generation, the longest) with"
         " bench/gc_probe on its PYTHONPATH",
+    )
+    ap.add_argument(
+        "--memory",
+        choices=["types", "trace"],
+        help="at the end of the window, the daemon's memory by object type (types), and by"
+        " file and line (trace: tracemalloc from the start, slower, adds its own memory)",
     )
     ap.add_argument(
         "--baseline",

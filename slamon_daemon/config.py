@@ -803,6 +803,10 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> tuple[Settings,
         if duplicates:  # said better, with positions, than the model validator's lines
             problems = [p for p in problems if "(top level)" not in p]
         raise ConfigError(problems + duplicates) from None
+    # The parsed file is referenced by _FromFile's source, and the class by the settings
+    # (their type): emptied, its tables are freed (the values the settings took stay).
+    # 50,000 services' took 24 MB for the daemon's life.
+    data.clear()
     return settings, file
 
 

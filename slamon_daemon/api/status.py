@@ -10,14 +10,13 @@ one re-encodes only its changed pieces (an alert storm changes every service at 
 from __future__ import annotations
 
 import json
-from collections import deque
 from datetime import date, timedelta
 from typing import Any
 
 from ..encoding import RawJSON, dumps
 from ..incidents import incident_dict
-from ..models import Check, Outcome, Role
-from ..state import HISTORY_DAYS, SPARKLINE_POINTS, ServiceState
+from ..models import Outcome, Role
+from ..state import HISTORY_DAYS, RecentChecks, ServiceState
 from . import params as P
 from .context import ApiContext, Caller
 from .registry import Method
@@ -44,43 +43,45 @@ async def status_history(ctx: ApiContext, caller: Caller, params: dict[str, Any]
 
 
 class _Spark:
-    """A service's sparkline (``latencies``, ``outcomes``) as JSON items, kept in step with
-    ``ServiceState.recent``: a check adds one item to each instead of re-encoding 60."""
+    """A service's sparkline (``latencies``, ``outcomes``) as JSON list items, kept in step
+    with ``ServiceState.recent``: a check adds one item to each instead of re-encoding 60.
+    Each is one string (items joined by commas; none holds a comma), not a string an item."""
 
-    __slots__ = ("checks", "latencies", "outcomes")
+    __slots__ = ("recent", "added", "latencies", "outcomes")
 
     def __init__(self) -> None:
-        self.checks: deque[Check] = deque(maxlen=SPARKLINE_POINTS)
-        self.latencies: deque[str] = deque(maxlen=SPARKLINE_POINTS)
-        self.outcomes: deque[str] = deque(maxlen=SPARKLINE_POINTS)
+        self.recent: RecentChecks | None = None
+        self.added = 0
+        self.latencies = ""
+        self.outcomes = ""
 
-    def _add(self, c: Check) -> None:
-        self.checks.append(c)
-        self.latencies.append(_json_text(round(c.latency_ms, 1)))
-        self.outcomes.append(_OUTCOME_JSON[c.outcome])
-
-    def sync(self, recent: deque[Check]) -> tuple[str, str]:
+    def sync(self, recent: RecentChecks) -> tuple[str, str]:
         """The two lists as JSON, after encoding the checks new since the last call."""
-        last = self.checks[-1] if self.checks else None
-        new: list[Check] = []
-        for c in reversed(recent):
-            if c is last:
-                break
-            new.append(c)
-        for c in reversed(new):
-            self._add(c)
-        # Both append on the right and keep the same number: the same length and ends mean
-        # the same checks. Otherwise the sparkline was rebuilt (a database reached late,
-        # LiveState.merge_history): encode it anew.
-        if len(self.checks) != len(recent) or (
-            recent and (self.checks[0] is not recent[0] or self.checks[-1] is not recent[-1])
-        ):
-            self.checks.clear()
-            self.latencies.clear()
-            self.outcomes.clear()
-            for c in recent:
-                self._add(c)
-        return f"[{','.join(self.latencies)}]", f"[{','.join(self.outcomes)}]"
+        new = recent.added - self.added
+        if recent is not self.recent or not 0 <= new <= len(recent):
+            # the first call, or the sparkline was rebuilt (a database reached late,
+            # LiveState.merge_history): encode it anew
+            self.recent, self.latencies, self.outcomes, new = recent, "", "", len(recent)
+        if new:
+            start = len(recent) - new  # items kept from before, then the new ones
+            self.latencies = _keep_last(
+                self.latencies,
+                start,
+                ",".join([_json_text(round(x, 1)) for x in recent.latencies(start)]),
+            )
+            self.outcomes = _keep_last(
+                self.outcomes, start, ",".join([_OUTCOME_JSON[o] for o in recent.outcomes(start)])
+            )
+            self.added = recent.added
+        return f"[{self.latencies}]", f"[{self.outcomes}]"
+
+
+def _keep_last(items: str, keep: int, more: str) -> str:
+    """The last ``keep`` of the comma-separated ``items``, then ``more``."""
+    have = items.count(",") + 1 if items else 0
+    if keep < have:
+        items = items.split(",", have - keep)[-1] if keep else ""
+    return f"{items},{more}" if items else more
 
 
 class _Fragment:
@@ -193,8 +194,8 @@ def service_entry(
         "last_check": st.last_check.to_dict() if st.last_check else None,
         "daily": cells,
         "uptime": uptime,
-        "latencies": [round(c.latency_ms, 1) for c in st.recent],
-        "outcomes": [c.outcome.value for c in st.recent],
+        "latencies": [round(x, 1) for x in st.recent.latencies()],
+        "outcomes": [o.value for o in st.recent.outcomes()],
         # issue 12: dashboard sections, filter labels, the open outage (incidents
         # from context are pre-filled with its start and cause)
         "group": st.service.group,

@@ -13,8 +13,8 @@ that of the current UTC month: 1 − (1 − uptime) / (1 − target), below 0 wh
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -27,32 +27,48 @@ from .public import Redactor
 DAY_WINDOWS = {"7d": 7, "30d": 30, "90d": 90}
 
 
-@dataclass(slots=True)
-class _Hours:
-    """Counts of the last 24 hours, one slot per hour: (hour, up, degraded, checks, maint)."""
+_HOURS = 24
 
-    slots: dict[int, list[int]] = field(default_factory=dict)
+
+class _Hours:
+    """Counts of the last 24 hours, one slot per hour: up, degraded, checks, maintenance.
+
+    One array of 4 counters a slot, ``head`` the newest hour counted: moving on zeroes the
+    slots passed over (0.6 KB a service; a dict of one list per hour took 4.1 KB, 200 MB
+    for 50,000 services after a day). A check older than the 24 hours up to ``head``
+    counts nowhere.
+    """
+
+    __slots__ = ("head", "counts")
+
+    def __init__(self) -> None:
+        self.head = -1
+        self.counts = array("I", bytes(4 * 4 * _HOURS))
 
     def add(self, check: Check) -> None:
         hour = int(check.started_at.timestamp() // 3600)
-        slot = self.slots.get(hour)
-        if slot is None:
-            for old in [h for h in self.slots if h <= hour - 24]:
-                del self.slots[old]
-            slot = self.slots[hour] = [0, 0, 0, 0]
+        counts = self.counts
+        if hour > self.head:
+            for h in range(max(self.head + 1, hour - _HOURS + 1), hour + 1):
+                i = 4 * (h % _HOURS)
+                counts[i : i + 4] = array("I", bytes(16))
+            self.head = hour
+        elif hour <= self.head - _HOURS:
+            return
+        i = 4 * (hour % _HOURS)
         outcome = check.outcome.value
-        slot[0] += outcome == "up"
-        slot[1] += outcome == "degraded"
-        slot[2] += 1
-        slot[3] += check.maintenance
+        counts[i] += outcome == "up"
+        counts[i + 1] += outcome == "degraded"
+        counts[i + 2] += 1
+        counts[i + 3] += check.maintenance
 
     def ratio(self, now: datetime) -> float | None:
-        first = int(now.timestamp() // 3600) - 23
+        first = max(int(now.timestamp() // 3600) - 23, self.head - _HOURS + 1)
         sums = [0, 0, 0, 0]
-        for hour, slot in self.slots.items():
-            if hour >= first:
-                for i in range(4):
-                    sums[i] += slot[i]
+        for hour in range(first, self.head + 1):
+            i = 4 * (hour % _HOURS)
+            for k in range(4):
+                sums[k] += self.counts[i + k]
         return uptime_ratio(*sums)
 
 

@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
+from slamon_daemon import daemon as daemon_module
 from slamon_daemon.api.status import ServiceFragments, status_json
 from slamon_daemon.config import Settings, load_settings
 from slamon_daemon.daemon import GC_THRESHOLDS, Daemon
 from slamon_daemon.errors import ServeError
-from slamon_daemon.models import ErrorKind, Outcome, ServiceStatus
+from slamon_daemon.models import Check, ErrorKind, Outcome, ServiceStatus
 from slamon_daemon.store import open_store
 from slamon_daemon.targets import Target, respond
 
@@ -306,6 +307,67 @@ async def test_young_collections_wait_for_the_checks_in_flight(
         assert gc.get_threshold() == (701, 11, 12)
     finally:
         gc.set_threshold(*before)
+
+
+async def test_what_the_first_checks_built_is_frozen_after_them(
+    tmp_path: Path, sock_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 14 point 3: a full collection must not walk what every service keeps from its
+    # first check on (the day's rollup, ...): 50,000 services made it ~1 s each time.
+    monkeypatch.setattr(daemon_module, "GC_SETTLE_AFTER_S", 0.5)
+    target = await Target(respond(200, b"fine")).start()
+    settings = settings_for(
+        tmp_path / "slamon.toml",
+        db_url=f"sqlite:///{tmp_path / 'f.db'}",
+        socket=sock_dir / "f.sock",
+        services=[service("api", target.url)],
+    )
+    try:
+        async with running(settings) as daemon:
+            (settle,) = [t for t in daemon._tasks if t.get_name() == "gc"]
+            await wait_until(settle.done, what="the collector settled")
+            st = daemon.state.services["api"]
+            assert st.days  # made by the first check
+            made = {id(r) for r in st.days.values()}
+            assert not made & {id(o) for o in gc.get_objects()}  # frozen: not listed
+    finally:
+        await target.stop()
+
+
+async def test_the_bar_keeps_past_days_counts_only(tmp_path: Path, sock_dir: Path) -> None:
+    # issue 14 point 3: a past day's latency histogram took ~5 KB a service in memory;
+    # only today's is read from the live state (service.get's day detail)
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    settings = settings_for(
+        tmp_path / "slamon.toml",
+        db_url=db,
+        socket=sock_dir / "h.sock",
+        services=[service("api", "http://127.0.0.1:9/", interval="1h")],
+    )
+    now = datetime.now(UTC)
+    yesterday, today = now - timedelta(days=1), now - timedelta(seconds=1)
+    async with open_store(db) as store:
+        await store.migrate()
+        await store.sync_services(settings.services)
+        await store.write_checks(
+            [
+                Check(
+                    "api",
+                    at - timedelta(seconds=i),
+                    12.5,
+                    outcome,
+                    200 if i else 500,
+                    error_kind=None if i else ErrorKind.HTTP_ERROR,
+                )
+                for at in (yesterday, today)
+                for i, outcome in enumerate([Outcome.DOWN, Outcome.UP])
+            ]
+        )
+    async with running(settings) as daemon:
+        days = daemon.state.services["api"].days
+        past, live = days[yesterday.date()], days[today.date()]
+        assert (past.checks, past.up, past.down, past.hist, past.errors) == (2, 1, 1, {}, {})
+        assert (live.checks, live.up, live.down) == (2, 1, 1) and live.hist and live.errors
 
 
 async def test_unknown_and_bad_requests_do_not_disturb_the_daemon(
