@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from slamon_daemon.models import ServiceStatus, parse_ts
-from slamon_tui import alert_cli
+from slamon_tui import alert_cli, hangup
 from slamon_tui.client import FeedCallError, FeedClient, FeedClientError, Login
 from slamon_tui.formatting import latency_text, overall_text, status_symbol, status_word
 from slamon_tui.token_cache import TokenCache
@@ -245,7 +245,11 @@ def run_tui(socket_path: Path, user: str | None = None, *, noc: bool = False) ->
     from slamon_tui.app import make_app
 
     app = make_app(socket_path, user=user, noc=noc)
-    app.run()
+    stop_watching = hangup.watch(sys.__stdin__.fileno()) if sys.__stdin__ else lambda: None
+    try:
+        app.run()
+    finally:
+        stop_watching()
     return app.return_code or 0
 
 

@@ -8,6 +8,7 @@ after 5 s) and DIR is removed unless ``--keep``.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from slamon_tui import hangup
 
 DEMO_START_TIMEOUT_S = 15.0
 DEMO_STOP_TIMEOUT_S = 5.0
@@ -40,6 +43,24 @@ def run_demo(
     socket_path = workdir / "slamon.sock"
     log_path = workdir / "daemon.log"
     proc: subprocess.Popen[bytes] | None = None
+    once = threading.Lock()
+
+    def clean_up() -> None:
+        """Stop the daemon and remove (or keep) the directory; once, whoever comes first:
+        the end of the run, or the terminal hanging up (slamon_tui/hangup.py)."""
+        if not once.acquire(blocking=False):
+            return
+        if proc is not None:
+            stop_process(proc, DEMO_STOP_TIMEOUT_S)
+        if keep:
+            with contextlib.suppress(OSError):  # no terminal left to say it on
+                print(
+                    f"slamon demo: kept {workdir} (database, config, daemon.log)", file=sys.stderr
+                )
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    forget = hangup.at_hangup(clean_up)
     previous = _exit_on_termination()
     try:
         with log_path.open("wb") as log:
@@ -66,14 +87,10 @@ def run_demo(
             return 1
         return run(socket_path)
     finally:
-        if proc is not None:
-            stop_process(proc, DEMO_STOP_TIMEOUT_S)
+        forget()
+        clean_up()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        if keep:
-            print(f"slamon demo: kept {workdir} (database, config, daemon.log)", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _exit_on_termination() -> dict[int, Any]:
