@@ -15,7 +15,7 @@ from slamon_daemon.models import OutageEpisode, ServiceStatus
 from slamon_daemon.reports import month_figures, sla_report
 from slamon_daemon.rollup import Rollup, sum_rollups
 from slamon_daemon.sla import month_period
-from slamon_daemon.state import ServiceState
+from slamon_daemon.state import RecentChecks, ServiceState
 from slamon_daemon.store.base import Store
 
 from .test_sla import HOUR, checks, row, seed, svc
@@ -188,6 +188,5 @@ def test_where_service_get_reads_its_latest_checks_from() -> None:
         (40, made[0]),
         (60, made[20]),
     ):
-        st.recent.clear()
-        st.recent.extend(made[:n])
+        st.recent = RecentChecks(made[:n])
         assert recent_since(st) == (want.started_at if want else None), n
