@@ -58,7 +58,7 @@ from .listener import (
 from .logs import set_level, setup_logging
 from .loop import install_fast_loop
 from .maintenance import MaintenanceCalendar
-from .models import Check, OutageEpisode, Service, Transition
+from .models import Check, OutageEpisode, Service, ServiceStatus, Transition
 from .overload import OverloadWatch
 from .probe import Prober
 from .reload import (
@@ -989,7 +989,15 @@ class Daemon:
     def _announce(self, t: Transition) -> None:
         # In a cluster the node that writes the status history logs it; the others say it
         # at DEBUG (every node sees every change: 10,000 services would log it N times).
+        # A service found operational by its first check is no news (50,000 services would
+        # log 50,000 lines in their first minute): DEBUG too; the overall status says it.
         level = logging.INFO if self._persists_state() else logging.DEBUG
+        if (
+            t.service_id is not None
+            and t.previous is ServiceStatus.UNKNOWN
+            and t.status is ServiceStatus.OPERATIONAL
+        ):
+            level = logging.DEBUG
         logger.log(level, "status %s: %s -> %s", t.service_id or "overall", t.previous, t.status)
         self.events.publish("status", t.to_dict())
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import logging
 import os
 import signal
 import sys
@@ -457,3 +458,39 @@ async def test_slamond_runs_and_stops_on_sigterm(tmp_path: Path, sock_dir: Path)
         assert proc.returncode == 0, err.decode(errors="replace")
         assert not sock.exists()
         assert target.requests >= 1
+
+
+async def test_a_first_check_found_operational_is_not_logged_at_info(
+    tmp_path: Path, sock_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 50,000 services logged 50,000 "unknown -> operational" lines in their first minute.
+    # A service whose first check fails is news (INFO); one found fine is not (DEBUG), and
+    # the overall status still says the system is operational.
+    ok = await Target(respond(200, b"fine")).start()
+    broken = await Target(respond(500, b"broken")).start()
+    try:
+        settings = settings_for(
+            tmp_path / "slamon.toml",
+            db_url=f"sqlite:///{tmp_path / 'l.db'}",
+            socket=sock_dir / "l.sock",
+            services=[service("ok-svc", ok.url), service("bad-svc", broken.url)],
+        )
+        caplog.set_level(logging.DEBUG, logger="slamon.daemon")
+        async with running(settings):
+
+            def both_logged() -> bool:
+                said = {r.getMessage() for r in caplog.records}
+                return {
+                    "status bad-svc: unknown -> degraded",
+                    "status ok-svc: unknown -> operational",
+                } <= said
+
+            await wait_until(both_logged, what="both first statuses logged", timeout=20)
+    finally:
+        await ok.stop()
+        await broken.stop()
+    levels = {
+        r.getMessage(): r.levelno for r in caplog.records if r.getMessage().startswith("status ")
+    }
+    assert levels["status ok-svc: unknown -> operational"] == logging.DEBUG
+    assert levels["status bad-svc: unknown -> degraded"] == logging.INFO
