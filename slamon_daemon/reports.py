@@ -8,7 +8,7 @@ report in another timezone is built from hourly rollups grouped by local day.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,8 +36,7 @@ async def sla_report(
     among: list[str] | None = None if only is None else ids
     utc_days = period.timezone == "UTC"
     rollups: dict[str, list[Rollup]] = {sid: [] for sid in ids}
-    by_day: dict[str, dict[date, Rollup]] = {sid: {} for sid in ids}
-    below: dict[str, list[date]] = {sid: [] for sid in ids}
+    below: dict[str, list[date]] = {}
     if utc_days:
         last = (period.end - timedelta(microseconds=1)).date()
         months, loose = split_months(period.start.date(), last)
@@ -51,7 +50,9 @@ async def sla_report(
             reads: list[Awaitable[list[Rollup]]] = []
             if months:
                 reads.append(
-                    store.monthly_rollups(months[0], months[-1], among, error_counts=False)
+                    store.monthly_rollups(
+                        months[0], months[-1], among, error_counts=False, by_service=False
+                    )
                 )
             reads += [store.daily_rollups(a, b, among, error_counts=False) for a, b in loose]
             for rows in await asyncio.gather(*reads):
@@ -78,17 +79,20 @@ async def sla_report(
             ):
                 for sid, day in found:
                     if sid in sids:
-                        below[sid].append(day)
+                        below.setdefault(sid, []).append(day)
 
         # The reads are independent: at once (PostgreSQL runs them on several connections of
         # its pool; SQLite's one reader takes them in turn).
-        found_episodes, firsts, _ = await asyncio.gather(
+        found_episodes, prior, _ = await asyncio.gather(
             store.episodes_started(only, period.start, period.end),
-            store.first_activity(among, period.start, period.end),
+            store.checked_on(period.start.date() - timedelta(days=1)),
             totals_then_days_below(),
         )
+        checked = [sid for sid in ids if any(r.checks for r in rollups[sid])]
+        firsts = await first_checks(store, period, checked, prior)
     else:
         zone = ZoneInfo(period.timezone)
+        by_day: dict[str, dict[date, Rollup]] = {sid: {} for sid in ids}
         # Every service's hours in one statement (one per service before), beside the rest.
         hours, found_episodes, firsts = await asyncio.gather(
             store.hourly_rollups_of(among, period.start, period.end),
@@ -117,7 +121,7 @@ async def sla_report(
             period,
             now,
             rollups[s.id],
-            below[s.id],
+            below.get(s.id, []),
             episodes[s.id],
             firsts.get(s.id),
         )
@@ -136,6 +140,25 @@ async def sla_report(
         "services": rows,
         "breached": [r["id"] for r in rows if r["met"] is False],
     }
+
+
+async def first_checks(
+    store: Store, period: Period, checked: Sequence[str], prior: set[str]
+) -> dict[str, datetime]:
+    """``store.first_activity`` of the services ``checked`` in ``period`` (they have checks
+    in it), for a period of whole UTC days: those in ``prior`` (checked the day before it)
+    are monitored from its start, as first_activity says of them, and only the others are
+    looked up (issue 14: the lookup of every service was the report's largest statement)."""
+    out = {sid: period.start for sid in checked if sid in prior}
+    rest = [sid for sid in checked if sid not in prior]
+    if rest:
+        # Named when few (a list of many ids is a linear search per row in PostgreSQL's
+        # generic plans, store/sql.py ``_of_services``); else every service's, then kept.
+        found = await store.first_activity(
+            rest if 2 * len(rest) <= len(checked) else None, period.start, period.end
+        )
+        out.update((sid, found[sid]) for sid in rest if sid in found)
+    return out
 
 
 def month_figures(
