@@ -142,6 +142,10 @@ async def sla_report(
     }
 
 
+NAMED_AT_MOST = 100
+"""``first_checks`` names at most this many services to ``first_activity``."""
+
+
 async def first_checks(
     store: Store, period: Period, checked: Sequence[str], prior: set[str]
 ) -> dict[str, datetime]:
@@ -155,10 +159,27 @@ async def first_checks(
         # Named when few (a list of many ids is a linear search per row in PostgreSQL's
         # generic plans, store/sql.py ``_of_services``); else every service's, then kept.
         found = await store.first_activity(
-            rest if 2 * len(rest) <= len(checked) else None, period.start, period.end
+            rest if len(rest) <= NAMED_AT_MOST else None, period.start, period.end
         )
         out.update((sid, found[sid]) for sid in rest if sid in found)
     return out
+
+
+async def month_first_check(
+    store: Store, period: Period, service_id: str, daily: list[Rollup], monthly: list[Rollup]
+) -> datetime | None:
+    """One service's first check in the UTC month ``period`` (``first_activity``), from
+    what service.get has read: the month's rollup (checked in it at all?) and its daily
+    rollups (checked the day before? then the month's start); a statement only for a
+    service first checked in the month."""
+    before = period.start.date() - timedelta(days=1)
+    found = await first_checks(
+        store,
+        period,
+        [service_id] if any(m.checks for m in monthly) else [],
+        {service_id} if any(d.day == before and d.checks for d in daily) else set(),
+    )
+    return found.get(service_id)
 
 
 def month_figures(
