@@ -4,7 +4,9 @@ Both backends, the same expected values."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +15,9 @@ from slamon_daemon import reports
 from slamon_daemon.models import OutageEpisode, ServiceStatus
 from slamon_daemon.reports import sla_report
 from slamon_daemon.sla import month_period
+from slamon_daemon.store import SqliteStore
 from slamon_daemon.store.base import Store
+from tests.conftest import migrated
 
 from .test_sla import checks, row, seed, svc
 
@@ -141,3 +145,37 @@ async def test_each_first_check_of_the_month_by_hand(
     # and first_activity itself still says the same of every one of them
     found = await first_activity(None, period.start, period.end)
     assert {sid: found.get(sid) for sid in expected} == expected
+
+
+async def test_the_reports_monthly_read_goes_by_month(tmp_path: Path) -> None:
+    """Migration 0014: SQLite reads one month's rows by an index on the month (PostgreSQL
+    has had one since 0006), in the order of months, each service's in order."""
+    async with migrated(SqliteStore(str(tmp_path / "t.db"))) as store:
+        con = sqlite3.connect(tmp_path / "t.db")
+        try:
+            plan = " ".join(
+                str(r[3])
+                for r in con.execute(
+                    "EXPLAIN QUERY PLAN SELECT * FROM monthly_rollups"
+                    " WHERE day >= ? AND day <= ? ORDER BY day",
+                    ("2026-10-01", "2026-11-01"),
+                )
+            )
+        finally:
+            con.close()
+        assert "USING INDEX monthly_rollups_day " in plan + " ", plan
+        assert "TEMP B-TREE" not in plan, plan
+        await seed(
+            store,
+            [svc("b"), svc("a")],
+            checks("b", NOV - timedelta(days=31), 40, timedelta(days=1)),
+            checks("a", NOV - timedelta(days=2), 10, timedelta(days=1)),
+        )
+        rows = await store.monthly_rollups(
+            (NOV - timedelta(days=31)).date(), NOV.date(), by_service=False
+        )
+        assert [r.day for r in rows] == sorted(r.day for r in rows)
+        assert sorted((r.service_id, r.day, r.checks) for r in rows) == sorted(
+            (r.service_id, r.day, r.checks)
+            for r in await store.monthly_rollups((NOV - timedelta(days=31)).date(), NOV.date())
+        )
