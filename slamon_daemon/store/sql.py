@@ -611,8 +611,9 @@ class SqlStore(Store, AlertStore):
         args = [self.dialect.day(first), self.dialect.day(last)]
         if by_service:
             return await self._rollups(sql, args, service_ids)
-        # Issue 14: in the month's order only (the month index's order). Sorting 1,000 rows
-        # with their histograms by service took PostgreSQL 5 of the statement's 6 ms.
+        # Issue 14: in the month's order only (the month index's order, no sort). Sorting
+        # 1,000 rows with their histograms by service doubled PostgreSQL's execution (2.0
+        # against 1.0 ms, EXPLAIN ANALYZE; up to 5.8 ms on a loaded machine).
         cond, params = self._of_services("service_id", service_ids)
         rows = await self._fetch(f"{sql}{cond} ORDER BY day", *args, *params)
         day = self.dialect.from_day
