@@ -41,53 +41,46 @@ async def sla_report(
         last = (period.end - timedelta(microseconds=1)).date()
         months, loose = split_months(period.start.date(), last)
 
-        async def totals_then_days_below() -> None:
-            # The totals come from monthly rollups for whole months and daily ones for the
-            # other days; then the days below target are found by the database (one query
-            # per distinct target), only for the services that failed a check in the
-            # period: a day without a failed check is at 100 % (targets are below 100), and
-            # each statement reads the period's days with a failed check (migration 0013).
-            reads: list[Awaitable[list[Rollup]]] = []
-            if months:
-                reads.append(
-                    store.monthly_rollups(
-                        months[0], months[-1], among, error_counts=False, by_service=False
-                    )
+        # Every read at once (PostgreSQL runs them on several connections of its pool;
+        # SQLite's one reader takes them in turn): the totals from monthly rollups for whole
+        # months and daily ones for the other days; the days below target, found by the
+        # database (one statement per distinct target, each reading only the period's days
+        # with a failed check, migration 0013: a day without one is at 100 %, and targets
+        # over 100 % are read in full); the episodes; who was checked the day before the
+        # period. (The days below target waited for the totals before, to leave out the
+        # services without a failed check: a round trip more, issue 14.)
+        reads: list[Awaitable[list[Rollup]]] = []
+        if months:
+            reads.append(
+                store.monthly_rollups(
+                    months[0], months[-1], among, error_counts=False, by_service=False
                 )
-            reads += [store.daily_rollups(a, b, among, error_counts=False) for a, b in loose]
-            for rows in await asyncio.gather(*reads):
-                for r in rows:
-                    if (of := rollups.get(r.service_id)) is not None:
-                        of.append(r)
-            targets: dict[float, list[str]] = {}
-            for s in chosen:
-                target = s.sla_target or default_target
-                if target >= 100 or any(r.down for r in rollups[s.id]):
-                    targets.setdefault(target, []).append(s.id)
-            groups = [(t, set(sids)) for t, sids in targets.items()]
-            for (_, sids), found in zip(
-                groups,
-                await asyncio.gather(
-                    *(
-                        store.days_below(
-                            None if among is None else sorted(sids), period.start.date(), last, t
-                        )
-                        for t, sids in groups
-                    )
-                ),
-                strict=True,
-            ):
-                for sid, day in found:
-                    if sid in sids:
-                        below.setdefault(sid, []).append(day)
-
-        # The reads are independent: at once (PostgreSQL runs them on several connections of
-        # its pool; SQLite's one reader takes them in turn).
-        found_episodes, prior, _ = await asyncio.gather(
+            )
+        reads += [store.daily_rollups(a, b, among, error_counts=False) for a, b in loose]
+        targets: dict[float, set[str]] = {}
+        for s in chosen:
+            targets.setdefault(s.sla_target or default_target, set()).add(s.id)
+        groups = list(targets.items())
+        first_day = period.start.date()
+        found_episodes, prior, totals, belows = await asyncio.gather(
             store.episodes_started(only, period.start, period.end),
-            store.checked_on(period.start.date() - timedelta(days=1)),
-            totals_then_days_below(),
+            store.checked_on(first_day - timedelta(days=1)),
+            asyncio.gather(*reads),
+            asyncio.gather(
+                *(
+                    store.days_below(None if among is None else sorted(sids), first_day, last, t)
+                    for t, sids in groups
+                )
+            ),
         )
+        for got in totals:
+            for r in got:
+                if (of := rollups.get(r.service_id)) is not None:
+                    of.append(r)
+        for (_, sids), found in zip(groups, belows, strict=True):
+            for sid, day in found:
+                if sid in sids:
+                    below.setdefault(sid, []).append(day)
         checked = [sid for sid in ids if any(r.checks for r in rollups[sid])]
         firsts = await first_checks(store, period, checked, prior)
     else:
