@@ -64,7 +64,7 @@ async def sla_report(
         first_day = period.start.date()
         found_episodes, prior, totals, belows = await asyncio.gather(
             store.episodes_started(only, period.start, period.end),
-            store.checked_on(first_day - timedelta(days=1)),
+            store.checked_on(first_day - timedelta(days=1), among),
             asyncio.gather(*reads),
             asyncio.gather(
                 *(

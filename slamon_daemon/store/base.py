@@ -396,10 +396,11 @@ class Store(ABC):
         """'config' or 'admin' for a known service (active or not), else None."""
 
     @abstractmethod
-    async def checked_on(self, day: date) -> set[str]:
-        """The services with checks on the UTC ``day`` (its daily rollups), in one statement
-        (the SLA report: a service checked the day before its period is monitored from the
-        period's start, so ``first_activity`` need not look for its first check)."""
+    async def checked_on(self, day: date, service_ids: Sequence[str] | None = None) -> set[str]:
+        """The services (None: of every one) with checks on the UTC ``day`` (its daily
+        rollups), in one statement (the SLA report: a service checked the day before its
+        period is monitored from the period's start, so ``first_activity`` need not look for
+        its first check)."""
 
     @abstractmethod
     async def first_activity(

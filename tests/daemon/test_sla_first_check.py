@@ -82,6 +82,10 @@ async def test_checked_on_names_the_services_checked_that_utc_day(store: Store) 
     assert await store.checked_on((NOV - timedelta(days=1)).date()) == {"all", "last-second"}
     assert await store.checked_on(NOV.date()) == {"all", "next-day"}
     assert await store.checked_on((NOV - timedelta(days=3)).date()) == set()
+    # of the services named only (a one-service report)
+    oct31 = (NOV - timedelta(days=1)).date()
+    assert await store.checked_on(oct31, ["last-second", "idle"]) == {"last-second"}
+    assert await store.checked_on(oct31, []) == set()
 
 
 async def test_each_first_check_of_the_month_by_hand(
