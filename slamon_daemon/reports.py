@@ -62,16 +62,19 @@ async def sla_report(
             targets.setdefault(s.sla_target or default_target, set()).add(s.id)
         groups = list(targets.items())
         first_day = period.start.date()
+
+        async def days_below() -> list[list[tuple[str, date]]]:
+            # One target after the other (one connection of the pool, not one per target).
+            return [
+                await store.days_below(None if among is None else sorted(sids), first_day, last, t)
+                for t, sids in groups
+            ]
+
         found_episodes, prior, totals, belows = await asyncio.gather(
             store.episodes_started(only, period.start, period.end),
             store.checked_on(first_day - timedelta(days=1), among),
             asyncio.gather(*reads),
-            asyncio.gather(
-                *(
-                    store.days_below(None if among is None else sorted(sids), first_day, last, t)
-                    for t, sids in groups
-                )
-            ),
+            days_below(),
         )
         for got in totals:
             for r in got:
