@@ -6,12 +6,14 @@ episodes), then times `sla.report` for that month — the same function the CLI,
 feed use — over N calls. Target (issue 6): under 200 ms on each backend.
 
     .venv/bin/python bench/sla_report.py [--services 1000] [--calls 15] [--backend both]
-        [--db URL]
+        [--db URL [--month YYYY-MM] [--split]]
 
 ``--db URL`` times the report on a database seeded before (by this script: its services and
 last month), without seeding; with ``PYTHONPATH=DIR`` the code of another tree is timed on
 the same data (the side-by-side runs of docs/benchmarks.md). Each call prints its wall time
-and the process's CPU (SQLite's reading thread included).
+and the process's CPU (SQLite's reading thread included). ``--split`` (with ``--db``) then
+times each statement of the report alone, the figures of every service and the encoding
+of the reply (issue 14: where a report's time goes).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # after PYTHONPATH
 
@@ -89,9 +92,11 @@ async def seed(store: Store, n: int, month: str) -> int:
     return total
 
 
-async def run(backend: str, n: int, calls: int, db: str | None = None) -> float:
+async def run(
+    backend: str, n: int, calls: int, db: str | None = None, month: str | None = None
+) -> float:
     now = datetime.now(UTC)
-    month = last_month(now)
+    month = month or last_month(now)
     if db is not None:
         return await time_report(db, backend, n, calls, now, month)
     if backend == "sqlite":
@@ -164,19 +169,92 @@ async def time_report(
         return med
 
 
+async def split(url: str, backend: str, calls: int, now: datetime, month: str) -> None:
+    """Where a report's time goes (issue 14): each statement it makes, timed alone (wall and
+    this process's CPU, SQLite's reader thread included), the figures of every service from
+    rows already read (sla.service_figures), and the encoding of the reply frame. Runs on
+    the code of either tree (what a tree lacks is left out)."""
+    from slamon_daemon import reports, sla
+    from slamon_daemon.protocol import encode_reply
+
+    period = month_period(month)
+    first, last = period.start.date(), (period.end - timedelta(microseconds=1)).date()
+    async with open_store(url) as store:
+        services = await store.list_services()
+        monthly_kw = {"by_service": False} if hasattr(store, "checked_on") else {}
+        steps: dict[str, Any] = {
+            "monthly rollups (1 row a service)": lambda: store.monthly_rollups(
+                first, first, None, error_counts=False, **monthly_kw
+            ),
+            "episodes started": lambda: store.episodes_started(None, period.start, period.end),
+            "days below 99.9 %": lambda: store.days_below(None, first, last, 99.9),
+            "first_activity of every service": lambda: store.first_activity(
+                None, period.start, period.end
+            ),
+        }
+        if hasattr(store, "checked_on"):
+            steps["checked_on (the day before)"] = lambda: store.checked_on(
+                first - timedelta(days=1)
+            )
+        for name, call in steps.items():
+            walls, cpus = [], []
+            for i in range(calls + 1):
+                t, c = time.perf_counter(), time.process_time()
+                got = await call()
+                if i:
+                    walls.append(time.perf_counter() - t)
+                    cpus.append(time.process_time() - c)
+            print(
+                f"[{backend}]   {name:<36} median {median(walls) * 1e3:6.2f} ms,"
+                f" CPU {median(cpus) * 1e3:6.2f} ms ({len(got)} rows)"
+            )
+        rows = {r.service_id: [r] for r in await steps["monthly rollups (1 row a service)"]()}
+        cpus = []
+        for _ in range(calls):
+            c = time.process_time()
+            for s in services:
+                sla.service_figures(s, 99.9, period, now, rows.get(s.id, []), [], [], period.start)
+            cpus.append(time.process_time() - c)
+        print(
+            f"[{backend}]   {'figures of every service':<36} CPU {median(cpus) * 1e3:6.2f} ms"
+            f" ({len(services)} x sla.service_figures)"
+        )
+        report = await reports.sla_report(store, services, 99.9, period, now)
+        cpus = []
+        for _ in range(calls):
+            c = time.process_time()
+            frame = encode_reply(1, report)
+            cpus.append(time.process_time() - c)
+        print(
+            f"[{backend}]   {'reply frame (orjson)':<36} CPU {median(cpus) * 1e3:6.2f} ms"
+            f" ({len(frame):,} bytes)"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--services", type=int, default=1000)
     ap.add_argument("--calls", type=int, default=15)
     ap.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     ap.add_argument("--db", help="a database seeded before (skips seeding; one backend)")
+    ap.add_argument(
+        "--month", help="the month to report (YYYY-MM; default the previous one), with --db"
+    )
+    ap.add_argument(
+        "--split",
+        action="store_true",
+        help="with --db: also each statement alone, the figures and the encoding",
+    )
     args = ap.parse_args()
     print_machine()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     if args.db:
         backends = ["sqlite" if args.db.startswith("sqlite") else "postgres"]
     for b in backends:
-        asyncio.run(run(b, args.services, args.calls, args.db))
+        asyncio.run(run(b, args.services, args.calls, args.db, args.month))
+        if args.split and args.db:
+            now = datetime.now(UTC)
+            asyncio.run(split(args.db, b, args.calls, now, args.month or last_month(now)))
 
 
 if __name__ == "__main__":

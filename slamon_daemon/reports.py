@@ -8,7 +8,7 @@ report in another timezone is built from hourly rollups grouped by local day.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,59 +36,59 @@ async def sla_report(
     among: list[str] | None = None if only is None else ids
     utc_days = period.timezone == "UTC"
     rollups: dict[str, list[Rollup]] = {sid: [] for sid in ids}
-    by_day: dict[str, dict[date, Rollup]] = {sid: {} for sid in ids}
-    below: dict[str, list[date]] = {sid: [] for sid in ids}
+    below: dict[str, list[date]] = {}
     if utc_days:
         last = (period.end - timedelta(microseconds=1)).date()
         months, loose = split_months(period.start.date(), last)
 
-        async def totals_then_days_below() -> None:
-            # The totals come from monthly rollups for whole months and daily ones for the
-            # other days; then the days below target are found by the database (one query
-            # per distinct target), only for the services that failed a check in the
-            # period: a day without a failed check is at 100 % (targets are below 100), and
-            # each statement reads the period's days with a failed check (migration 0013).
-            reads: list[Awaitable[list[Rollup]]] = []
-            if months:
-                reads.append(
-                    store.monthly_rollups(months[0], months[-1], among, error_counts=False)
+        # Every read at once (PostgreSQL runs them on several connections of its pool;
+        # SQLite's one reader takes them in turn): the totals from monthly rollups for whole
+        # months and daily ones for the other days; the days below target, found by the
+        # database (one statement per distinct target, each reading only the period's days
+        # with a failed check, migration 0013: a day without one is at 100 %, and targets
+        # over 100 % are read in full); the episodes; who was checked the day before the
+        # period. (The days below target waited for the totals before, to leave out the
+        # services without a failed check: a round trip more, issue 14.)
+        reads: list[Awaitable[list[Rollup]]] = []
+        if months:
+            reads.append(
+                store.monthly_rollups(
+                    months[0], months[-1], among, error_counts=False, by_service=False
                 )
-            reads += [store.daily_rollups(a, b, among, error_counts=False) for a, b in loose]
-            for rows in await asyncio.gather(*reads):
-                for r in rows:
-                    if (of := rollups.get(r.service_id)) is not None:
-                        of.append(r)
-            targets: dict[float, list[str]] = {}
-            for s in chosen:
-                target = s.sla_target or default_target
-                if target >= 100 or any(r.down for r in rollups[s.id]):
-                    targets.setdefault(target, []).append(s.id)
-            groups = [(t, set(sids)) for t, sids in targets.items()]
-            for (_, sids), found in zip(
-                groups,
-                await asyncio.gather(
-                    *(
-                        store.days_below(
-                            None if among is None else sorted(sids), period.start.date(), last, t
-                        )
-                        for t, sids in groups
-                    )
-                ),
-                strict=True,
-            ):
-                for sid, day in found:
-                    if sid in sids:
-                        below[sid].append(day)
+            )
+        reads += [store.daily_rollups(a, b, among, error_counts=False) for a, b in loose]
+        targets: dict[float, set[str]] = {}
+        for s in chosen:
+            targets.setdefault(s.sla_target or default_target, set()).add(s.id)
+        groups = list(targets.items())
+        first_day = period.start.date()
 
-        # The reads are independent: at once (PostgreSQL runs them on several connections of
-        # its pool; SQLite's one reader takes them in turn).
-        found_episodes, firsts, _ = await asyncio.gather(
+        async def days_below() -> list[list[tuple[str, date]]]:
+            # One target after the other (one connection of the pool, not one per target).
+            return [
+                await store.days_below(None if among is None else sorted(sids), first_day, last, t)
+                for t, sids in groups
+            ]
+
+        found_episodes, prior, totals, belows = await asyncio.gather(
             store.episodes_started(only, period.start, period.end),
-            store.first_activity(among, period.start, period.end),
-            totals_then_days_below(),
+            store.checked_on(first_day - timedelta(days=1), among),
+            asyncio.gather(*reads),
+            days_below(),
         )
+        for got in totals:
+            for r in got:
+                if (of := rollups.get(r.service_id)) is not None:
+                    of.append(r)
+        for (_, sids), found in zip(groups, belows, strict=True):
+            for sid, day in found:
+                if sid in sids:
+                    below.setdefault(sid, []).append(day)
+        checked = [sid for sid in ids if any(r.checks for r in rollups[sid])]
+        firsts = await first_checks(store, period, checked, prior)
     else:
         zone = ZoneInfo(period.timezone)
+        by_day: dict[str, dict[date, Rollup]] = {sid: {} for sid in ids}
         # Every service's hours in one statement (one per service before), beside the rest.
         hours, found_episodes, firsts = await asyncio.gather(
             store.hourly_rollups_of(among, period.start, period.end),
@@ -117,7 +117,7 @@ async def sla_report(
             period,
             now,
             rollups[s.id],
-            below[s.id],
+            below.get(s.id, []),
             episodes[s.id],
             firsts.get(s.id),
         )
@@ -136,6 +136,46 @@ async def sla_report(
         "services": rows,
         "breached": [r["id"] for r in rows if r["met"] is False],
     }
+
+
+NAMED_AT_MOST = 100
+"""``first_checks`` names at most this many services to ``first_activity``."""
+
+
+async def first_checks(
+    store: Store, period: Period, checked: Sequence[str], prior: set[str]
+) -> dict[str, datetime]:
+    """``store.first_activity`` of the services ``checked`` in ``period`` (they have checks
+    in it), for a period of whole UTC days: those in ``prior`` (checked the day before it)
+    are monitored from its start, as first_activity says of them, and only the others are
+    looked up (issue 14: the lookup of every service was the report's largest statement)."""
+    out = {sid: period.start for sid in checked if sid in prior}
+    rest = [sid for sid in checked if sid not in prior]
+    if rest:
+        # Named when few (a list of many ids is a linear search per row in PostgreSQL's
+        # generic plans, store/sql.py ``_of_services``); else every service's, then kept.
+        found = await store.first_activity(
+            rest if len(rest) <= NAMED_AT_MOST else None, period.start, period.end
+        )
+        out.update((sid, found[sid]) for sid in rest if sid in found)
+    return out
+
+
+async def month_first_check(
+    store: Store, period: Period, service_id: str, daily: list[Rollup], monthly: list[Rollup]
+) -> datetime | None:
+    """One service's first check in the UTC month ``period`` (``first_activity``), from
+    what service.get has read: the month's rollup (checked in it at all?) and its daily
+    rollups (checked the day before? then the month's start); a statement only for a
+    service first checked in the month."""
+    before = period.start.date() - timedelta(days=1)
+    found = await first_checks(
+        store,
+        period,
+        [service_id] if any(m.checks for m in monthly) else [],
+        {service_id} if any(d.day == before and d.checks for d in daily) else set(),
+    )
+    return found.get(service_id)
 
 
 def month_figures(

@@ -147,40 +147,45 @@ def service_figures(
     total = (
         rollups[0] if len(rollups) == 1 else sum_rollups(rollups, service.id, period.start.date())
     )
-    end = min(period.end, now)
-    monitored_from = max(period.start, first_check) if first_check else None
-    monitored_s = max(0.0, (end - monitored_from).total_seconds()) if monitored_from else 0.0
-    period_s = (period.end - period.start).total_seconds()
+    # What is the same for every service of a report, computed once (issue 14: this function
+    # runs 1,000 times a report).
+    end, period_s, partial_from, start_text = _of_period(period, now)
+    if first_check is None:
+        monitored_from, monitored_s, from_text = None, 0.0, None
+    else:
+        monitored_from = max(period.start, first_check)
+        monitored_s = max(0.0, (end - monitored_from).total_seconds())
+        from_text = start_text if monitored_from == period.start else monitored_from.isoformat()
     # Each maintenance check stands for the interval it was made at (as a failed one does).
     maintenance_s = total.maintenance_s
     counted_s = max(0.0, monitored_s - maintenance_s)
-    ratio = uptime_ratio(total.up, total.degraded, total.checks, total.maintenance)
+    up, checks, maintenance = total.up + total.degraded, total.checks, total.maintenance
+    ratio = up / (checks - maintenance) if checks > maintenance else None  # uptime_ratio
     budget_min = (1 - target / 100) * counted_s / 60
     consumed_min = total.downtime_s / 60
-    ended = [e for e in episodes if e.ended_at is not None]
-    mttr = (
-        sum((e.ended_at - e.started_at).total_seconds() for e in ended if e.ended_at) / len(ended)
-        if ended
-        else None
-    )
-    mtbf = (counted_s - total.downtime_s) / len(episodes) if episodes else None
+    mttr = mtbf = None
+    if episodes:
+        ended = [e for e in episodes if e.ended_at is not None]
+        if ended:
+            mttr = sum(
+                (e.ended_at - e.started_at).total_seconds() for e in ended if e.ended_at
+            ) / len(ended)
+        mtbf = (counted_s - total.downtime_s) / len(episodes)
     out: dict[str, Any] = {
         "id": service.id,
         "name": service.name,
         "target": target,
-        "uptime": uptime_percent_text(total.up, total.degraded, total.checks, total.maintenance),
+        "uptime": uptime_percent_text(total.up, total.degraded, checks, maintenance),
         "uptime_ratio": ratio,
         "met": None if ratio is None else ratio * 100 >= target - 1e-12,
-        "checks": total.checks,
-        "maintenance_checks": total.maintenance,
+        "checks": checks,
+        "maintenance_checks": maintenance,
         "failed_checks": total.down,
-        "monitored_from": monitored_from.isoformat() if monitored_from else None,
+        "monitored_from": from_text,
         # Monitored for only part of the period (added later, or no data at first).
-        "partial_period": bool(
-            monitored_from and monitored_from >= period.start + timedelta(hours=1)
-        ),
+        "partial_period": monitored_from is not None and monitored_from >= partial_from,
         "monitored_s": round(monitored_s, 1),
-        "period_s": round(period_s, 1),
+        "period_s": period_s,
         "maintenance_s": round(maintenance_s, 1),
         "budget_min": round(budget_min, 3),
         "consumed_min": round(consumed_min, 3),
@@ -190,7 +195,7 @@ def service_figures(
         "budget_s": round(budget_min * 60, 3),
         "remaining_s": round((budget_min - consumed_min) * 60, 3),
         "downtime_s": round(total.downtime_s, 3),
-        "days_below_target": [d.isoformat() for d in sorted(days_below)],
+        "days_below_target": [d.isoformat() for d in sorted(days_below)] if days_below else [],
         "episodes": len(episodes),
         "mttr_s": round(mttr, 1) if mttr is not None else None,
         "mtbf_s": round(mtbf, 1) if mtbf is not None else None,
@@ -209,6 +214,26 @@ def service_figures(
             "met": None if low is None else low * 100 >= service.latency_objective_pct - 1e-12,
         }
     return out
+
+
+_PERIOD: list[tuple[Period, datetime, tuple[datetime, float, datetime, str]]] = []
+"""The last period's figures of ``_of_period`` (a report asks 1,000 times in a row)."""
+
+
+def _of_period(period: Period, now: datetime) -> tuple[datetime, float, datetime, str]:
+    """The end of the monitored time (the period's end or now), the period's length in
+    seconds as reported, the start from which a service counts as added in the period, and
+    the period's start as text."""
+    if _PERIOD and _PERIOD[0][0] is period and _PERIOD[0][1] == now:
+        return _PERIOD[0][2]
+    figures = (
+        min(period.end, now),
+        round((period.end - period.start).total_seconds(), 1),
+        period.start + timedelta(hours=1),
+        period.start.isoformat(),
+    )
+    _PERIOD[:] = [(period, now, figures)]
+    return figures
 
 
 def below_target(r: Rollup, target: float) -> bool:

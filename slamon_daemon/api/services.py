@@ -22,7 +22,7 @@ from ..detail import (
 )
 from ..errors import NotFound
 from ..models import Role, Service
-from ..reports import month_figures, sla_report
+from ..reports import month_figures, month_first_check, sla_report
 from ..rollup import Rollup, daily_status, downtime_within, linked, sum_rollups
 from ..sla import period_from_params
 from ..state import ServiceState
@@ -92,9 +92,9 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
         month=None, days=None, first=None, last=None, now=now, tz=ctx.settings.timezone
     )
     utc = period.timezone == "UTC"  # this month's SLA from the rollups read here
-    # Four statements (eleven before: a round trip each is a wake-up of SQLite's reader
+    # Three statements (eleven before: a round trip each is a wake-up of SQLite's reader
     # thread or a connection of PostgreSQL's pool); independent, so at once.
-    rollups, episodes, recent, first = await asyncio.gather(
+    rollups, episodes, recent = await asyncio.gather(
         store.service_rollups(
             svc.id,
             first_day,
@@ -104,7 +104,6 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
         ),
         store.service_episodes(svc.id, 20, period.start, period.end),
         store.recent_checks(svc.id, RECENT_CHECKS, recent_since(st)),
-        store.first_activity([svc.id], period.start, period.end) if utc else _none(),
     )
     hourly, daily, monthly = rollups
     edge_end = datetime.combine(first_day + timedelta(days=1), time(), UTC)
@@ -112,9 +111,10 @@ async def service_get(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
     recent_hours = [h for h in hourly if h.day >= yesterday]
     if utc:
         target = svc.sla_target or ctx.settings.sla_target
-        row = month_figures(
-            svc, target, period, now, monthly, daily, episodes, (first or {}).get(svc.id)
-        )
+        # Its first check this month from the rollups read (the daily rows go back 89 days,
+        # to before the month): a fourth statement only for a service first checked in it.
+        first = await month_first_check(store, period, svc.id, daily, monthly)
+        row = month_figures(svc, target, period, now, monthly, daily, episodes, first)
         sla: dict[str, Any] | None = {"period": period.label, **row}
     else:
         sla = await month_sla(ctx, svc, now)
@@ -204,10 +204,6 @@ def long_windows(sid: str, today: date, daily: list[Rollup]) -> dict[str, Rollup
         "30d": sum_rollups([kept[1], *rest], sid, date.min),
         "90d": sum_rollups([kept[2], *rest], sid, date.min),
     }
-
-
-async def _none() -> None:
-    return None
 
 
 async def month_sla(ctx: ApiContext, svc: Service, now: datetime) -> dict[str, Any] | None:

@@ -218,9 +218,12 @@ class Store(ABC):
         service_ids: Sequence[str] | None = None,
         *,
         error_counts: bool = True,
+        by_service: bool = True,
     ) -> list[Rollup]:
         """Monthly rollups (``day`` = the month's first day) with first <= day <= last;
-        ``error_counts`` as for ``daily_rollups``."""
+        ``error_counts`` as for ``daily_rollups``. By service and month, or with
+        ``by_service=False`` by month only (each service's months still in order; the SLA
+        report groups them itself and PostgreSQL need not sort 1,000 wide rows)."""
 
     @abstractmethod
     async def hourly_rollups(
@@ -391,6 +394,13 @@ class Store(ABC):
     @abstractmethod
     async def service_source(self, service_id: str) -> str | None:
         """'config' or 'admin' for a known service (active or not), else None."""
+
+    @abstractmethod
+    async def checked_on(self, day: date, service_ids: Sequence[str] | None = None) -> set[str]:
+        """The services (None: of every one) with checks on the UTC ``day`` (its daily
+        rollups), in one statement (the SLA report: a service checked the day before its
+        period is monitored from the period's start, so ``first_activity`` need not look for
+        its first check)."""
 
     @abstractmethod
     async def first_activity(

@@ -604,13 +604,20 @@ class SqlStore(Store, AlertStore):
         service_ids: Sequence[str] | None = None,
         *,
         error_counts: bool = True,
+        by_service: bool = True,
     ) -> list[Rollup]:
         cols = _rollup_cols(True, error_counts)
-        return await self._rollups(
-            f"SELECT service_id, day, {cols} FROM monthly_rollups WHERE day >= ? AND day <= ?",
-            [self.dialect.day(first), self.dialect.day(last)],
-            service_ids,
-        )
+        sql = f"SELECT service_id, day, {cols} FROM monthly_rollups WHERE day >= ? AND day <= ?"
+        args = [self.dialect.day(first), self.dialect.day(last)]
+        if by_service:
+            return await self._rollups(sql, args, service_ids)
+        # Issue 14: in the month's order only (the month index's order, no sort). Sorting
+        # 1,000 rows with their histograms by service doubled PostgreSQL's execution (2.0
+        # against 1.0 ms, EXPLAIN ANALYZE; up to 5.8 ms on a loaded machine).
+        cond, params = self._of_services("service_id", service_ids)
+        rows = await self._fetch(f"{sql}{cond} ORDER BY day", *args, *params)
+        day = self.dialect.from_day
+        return [rollup_from_row(str(r[0]), day(r[1]), None, r[2:]) for r in rows]
 
     def _of_services(self, column: str, service_ids: Sequence[str] | None) -> tuple[str, list[Any]]:
         """`` AND column = ANY(...)`` and its parameters; nothing for None (every service).
@@ -743,6 +750,19 @@ class SqlStore(Store, AlertStore):
         down = Outcome.DOWN.value
         checks = [(str(r[0]), self.dialect.from_time(r[1]), r[2] == down) for r in rows if not r[3]]
         return hours, checks
+
+    async def checked_on(self, day: date, service_ids: Sequence[str] | None = None) -> set[str]:
+        if service_ids is not None and not service_ids:
+            return set()
+        # The day's rows by the index on day: ~1 ms for 1,000 services, where the first
+        # check of each (first_activity) took 10-20 ms of index seeks per service.
+        cond, params = self._of_services("service_id", service_ids)
+        rows = await self._fetch(
+            f"SELECT service_id FROM daily_rollups WHERE day = ? AND checks > 0{cond}",
+            self.dialect.day(day),
+            *params,
+        )
+        return {str(r[0]) for r in rows}
 
     async def first_activity(
         self, service_ids: Sequence[str] | None, since: datetime, until: datetime

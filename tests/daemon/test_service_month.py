@@ -12,7 +12,7 @@ from typing import Any
 from slamon_daemon.api.services import RECENT_CHECKS, long_windows, recent_since
 from slamon_daemon.detail import figures
 from slamon_daemon.models import OutageEpisode, ServiceStatus
-from slamon_daemon.reports import month_figures, sla_report
+from slamon_daemon.reports import month_figures, month_first_check, sla_report
 from slamon_daemon.rollup import Rollup, sum_rollups
 from slamon_daemon.sla import month_period
 from slamon_daemon.state import RecentChecks, ServiceState
@@ -40,7 +40,7 @@ async def _service_get_row(store: Store, sid: str, target: float, now: datetime)
         period.start.date(),
     )
     episodes = await store.service_episodes(sid, 20, period.start, period.end)
-    first = (await store.first_activity([sid], period.start, period.end)).get(sid)
+    first = await month_first_check(store, period, sid, daily, monthly)
     return month_figures(svc(sid), target, period, now, monthly, daily, episodes, first)
 
 

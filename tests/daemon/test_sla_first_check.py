@@ -4,12 +4,20 @@ Both backends, the same expected values."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+import pytest
+
+from slamon_daemon import reports
 from slamon_daemon.models import OutageEpisode, ServiceStatus
 from slamon_daemon.reports import sla_report
 from slamon_daemon.sla import month_period
+from slamon_daemon.store import SqliteStore
 from slamon_daemon.store.base import Store
+from tests.conftest import migrated
 
 from .test_sla import checks, row, seed, svc
 
@@ -60,3 +68,118 @@ async def test_a_service_checked_the_day_before_counts_from_the_period_start(
     assert row(r, "newcomer")["monitored_from"] == (NOV + timedelta(minutes=37)).isoformat()
     assert row(r, "newcomer")["monitored_s"] == 2 * 86400 - 37 * 60
     assert row(r, "newcomer")["partial_period"] is False  # within the first hour
+
+
+async def test_checked_on_names_the_services_checked_that_utc_day(store: Store) -> None:
+    services = [svc("all"), svc("last-second"), svc("next-day"), svc("idle")]
+    await seed(
+        store,
+        services,
+        checks("all", NOV - timedelta(days=2), 72),
+        checks("last-second", NOV - timedelta(seconds=1), 1),
+        checks("next-day", NOV, 1),
+    )
+    assert await store.checked_on((NOV - timedelta(days=1)).date()) == {"all", "last-second"}
+    assert await store.checked_on(NOV.date()) == {"all", "next-day"}
+    assert await store.checked_on((NOV - timedelta(days=3)).date()) == set()
+    # of the services named only (a one-service report)
+    oct31 = (NOV - timedelta(days=1)).date()
+    assert await store.checked_on(oct31, ["last-second", "idle"]) == {"last-second"}
+    assert await store.checked_on(oct31, []) == set()
+
+
+async def test_each_first_check_of_the_month_by_hand(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report and service.get take a service checked the day before the month as
+    monitored from the month's start without looking for its first check; the others'
+    come from first_activity (named, or every service's when many), as before."""
+    services = [svc(s) for s in ("veteran", "late", "idle", "gone", "back", "edge")]
+    await seed(
+        store,
+        services,
+        checks("veteran", NOV - timedelta(days=3, minutes=-17), 24 * 10),
+        # first checked Nov 4 at 10:17:30 (later than the month's start)
+        checks("late", NOV + timedelta(days=3, hours=10, minutes=17, seconds=30), 30),
+        # idle: no checks at all
+        # gone: checked the day before the month only: not monitored in it
+        checks("gone", NOV - timedelta(hours=5), 5),
+        # back: checked Oct 30 (not the day before) and again from Nov 5 08:00:05
+        checks("back", NOV - timedelta(days=2), 3),
+        checks("back", NOV + timedelta(days=4, hours=8, seconds=5), 10),
+        # edge: its last October check one second before the month, its next Nov 2 00:00
+        checks("edge", NOV - timedelta(seconds=1), 1),
+        checks("edge", NOV + timedelta(days=1), 3),
+    )
+    expected = {
+        "veteran": NOV,
+        "late": NOV + timedelta(days=3, hours=10, minutes=17, seconds=30),
+        "idle": None,
+        "gone": None,
+        "back": NOV + timedelta(days=4, hours=8, seconds=5),
+        "edge": NOV,
+    }
+    period = month_period("2026-11")
+    now = NOV + timedelta(days=10)
+    asked: list[object] = []
+    first_activity = store.first_activity
+
+    async def counted(ids: Any, since: datetime, until: datetime) -> dict[str, datetime]:
+        asked.append(None if ids is None else sorted(ids))
+        return await first_activity(ids, since, until)
+
+    monkeypatch.setattr(store, "first_activity", counted)
+    for named_at_most in (100, 1):  # the two late ones named, then every service's read
+        monkeypatch.setattr(reports, "NAMED_AT_MOST", named_at_most)
+        asked.clear()
+        r = await sla_report(store, services, 99.9, period, now)
+        for sid, first in expected.items():
+            assert row(r, sid)["monitored_from"] == (first.isoformat() if first else None), sid
+        assert row(r, "gone")["monitored_s"] == 0.0
+        assert row(r, "late")["partial_period"] is True
+        assert asked == [["back", "late"] if named_at_most == 100 else None]
+    # service.get's way, from the rows it reads: a statement only for the late ones
+    for sid, first in expected.items():
+        asked.clear()
+        _hours, daily, monthly = await store.service_rollups(
+            sid, now.date(), now.date(), now.date() - timedelta(days=89), NOV.date()
+        )
+        assert await reports.month_first_check(store, period, sid, daily, monthly) == first
+        assert asked == ([[sid]] if sid in ("late", "back") else [])
+    # and first_activity itself still says the same of every one of them
+    found = await first_activity(None, period.start, period.end)
+    assert {sid: found.get(sid) for sid in expected} == expected
+
+
+async def test_the_reports_monthly_read_goes_by_month(tmp_path: Path) -> None:
+    """Migration 0014: SQLite reads one month's rows by an index on the month (PostgreSQL
+    has had one since 0006), in the order of months, each service's in order."""
+    async with migrated(SqliteStore(str(tmp_path / "t.db"))) as store:
+        con = sqlite3.connect(tmp_path / "t.db")
+        try:
+            plan = " ".join(
+                str(r[3])
+                for r in con.execute(
+                    "EXPLAIN QUERY PLAN SELECT * FROM monthly_rollups"
+                    " WHERE day >= ? AND day <= ? ORDER BY day",
+                    ("2026-10-01", "2026-11-01"),
+                )
+            )
+        finally:
+            con.close()
+        assert "USING INDEX monthly_rollups_day " in plan + " ", plan
+        assert "TEMP B-TREE" not in plan, plan
+        await seed(
+            store,
+            [svc("b"), svc("a")],
+            checks("b", NOV - timedelta(days=31), 40, timedelta(days=1)),
+            checks("a", NOV - timedelta(days=2), 10, timedelta(days=1)),
+        )
+        rows = await store.monthly_rollups(
+            (NOV - timedelta(days=31)).date(), NOV.date(), by_service=False
+        )
+        assert [r.day for r in rows] == sorted(r.day for r in rows)
+        assert sorted((r.service_id, r.day, r.checks) for r in rows) == sorted(
+            (r.service_id, r.day, r.checks)
+            for r in await store.monthly_rollups((NOV - timedelta(days=31)).date(), NOV.date())
+        )

@@ -136,6 +136,7 @@ class PostgresDialect(Dialect):
         self.dsn = dsn
         self._pool: Any = None
         self._sizes = (min_size, max_size)
+        self._to_reset: set[int] = set()  # server pids of pooled connections with a session lock
 
     async def open(self) -> None:
         try:
@@ -145,6 +146,7 @@ class PostgresDialect(Dialect):
                 max_size=self._sizes[1],
                 timeout=10,
                 command_timeout=60,
+                reset=self._reset,
             )
             async with self._pool.acquire() as con:  # reachable now? (kept in the pool)
                 await con.fetchval("SELECT 1")
@@ -159,6 +161,17 @@ class PostgresDialect(Dialect):
                 await asyncio.wait_for(pool.close(), 5)
             except Exception:  # closing a pool whose server is gone must not raise
                 pool.terminate()
+
+    async def _reset(self, con: Any) -> None:
+        """On release (asyncpg has rolled back an open transaction already): asyncpg's reset
+        query (advisory unlock all, CLOSE ALL, UNLISTEN *, RESET ALL) only for a connection
+        that held the migration lock. The pooled connections set nothing else that outlives
+        a transaction (no SET, LISTEN or cursor: those have connections of their own), and
+        the query was one more round trip after every statement (issue 14)."""
+        pid = con.get_server_pid()
+        if pid in self._to_reset:
+            self._to_reset.discard(pid)
+            await con.execute(con.get_reset_query())
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
@@ -291,6 +304,7 @@ class PostgresDialect(Dialect):
     @contextlib.asynccontextmanager
     async def migration_lock(self) -> AsyncIterator[Connection]:
         async with self._connection() as con:
+            self._to_reset.add(con.get_server_pid())  # released: unlock all, whatever happens
             await con.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
             try:
                 await con.execute(
