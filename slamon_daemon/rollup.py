@@ -525,6 +525,40 @@ def daily_status(r: Rollup | None, major_threshold: float = DEFAULT_MAJOR_THRESH
     return DailyStatus.MAJOR_OUTAGE
 
 
+_HAS_CHECKS, _HAS_DEGRADED, _HAS_DOWN = 1, 2, 4
+"""The flags a past day keeps beside its counts: what ``daily_status`` asks of a rollup
+(checks, degraded and down checks or not) besides its uptime."""
+
+
+def day_counts(r: Rollup) -> tuple[int, int, int]:
+    """What a past day of the bar keeps of its rollup: (up + degraded, checks − maintenance,
+    flags). The uptime of any sum of days is read from the first two (``uptime_percent_text``
+    of (good, 0, counted, 0) is that of (up, degraded, checks, maintenance)); the day's cell
+    from the three (``cell_of``, as ``daily_status``). Summing two days' figures and
+    or-ing their flags gives those of the merged rollups."""
+    flags = (
+        (_HAS_CHECKS if r.checks > 0 else 0)
+        | (_HAS_DEGRADED if r.degraded > 0 else 0)
+        | (_HAS_DOWN if r.down > 0 else 0)
+    )
+    return r.up + r.degraded, r.checks - r.maintenance, flags
+
+
+def cell_of(good: int, counted: int, flags: int, threshold: float) -> DailyStatus:
+    """``daily_status`` of a day from ``day_counts``."""
+    if not flags & _HAS_CHECKS:
+        return DailyStatus.NO_DATA
+    if counted <= 0:
+        return DailyStatus.MAINTENANCE
+    if not flags & (_HAS_DOWN | _HAS_DEGRADED):
+        return DailyStatus.OPERATIONAL
+    if not flags & _HAS_DOWN:
+        return DailyStatus.DEGRADED
+    if Fraction(good * 100, counted) >= Fraction(str(threshold)):
+        return DailyStatus.PARTIAL_OUTAGE
+    return DailyStatus.MAJOR_OUTAGE
+
+
 def sum_rollups(rollups: Iterable[Rollup], service_id: str, day: date) -> Rollup:
     """Merge several rollups into one (e.g. a window of days) labelled ``day``."""
     total = Rollup(service_id=service_id, day=day)

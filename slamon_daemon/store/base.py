@@ -26,7 +26,7 @@ from ..models import (
     Transition,
     User,
 )
-from ..rollup import Rollup
+from ..rollup import Rollup, day_counts
 
 Record = Check | Transition | OutageEpisode
 """What the daemon makes durable through the journal (spool.py)."""
@@ -179,6 +179,23 @@ class Store(ABC):
         ``latency_histogram=False`` leaves ``hist`` empty (much faster when only counts matter),
         ``error_counts=False`` leaves ``errors`` empty (the SLA report does not show them).
         """
+
+    async def daily_counts(
+        self,
+        since: date,
+        until: date,
+        *,
+        after: tuple[str, date] | None = None,
+        limit: int = 100_000,
+    ) -> list[tuple[str, date, int, int, int]]:
+        """What the live state keeps of the past days of the bar (``state.day_counts``): for
+        each daily rollup with ``since <= day <= until``, by service then day, (service_id,
+        day, up + degraded, checks − maintenance, flags); at most ``limit`` rows, those
+        after the key ``after`` (service_id, day): a start reads 50,000 services × 89 days
+        page by page, never all at once. This default reads ``daily_rollups``."""
+        rows = await self.daily_rollups(since, until, latency_histogram=False, error_counts=False)
+        keyed = [r for r in rows if after is None or (r.service_id, r.day) > after]
+        return [(r.service_id, r.day, *day_counts(r)) for r in keyed[:limit]]
 
     @abstractmethod
     async def days_below(

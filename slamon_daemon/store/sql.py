@@ -597,6 +597,31 @@ class SqlStore(Store, AlertStore):
             args.append(self.dialect.day(until))
         return await self._rollups(sql, args, service_ids)
 
+    async def daily_counts(
+        self,
+        since: date,
+        until: date,
+        *,
+        after: tuple[str, date] | None = None,
+        limit: int = 100_000,
+    ) -> list[tuple[str, date, int, int, int]]:
+        # The counts and flags computed by the database: five small columns a row, no
+        # rollup object (the start reads 4.45 million rows at 50,000 services × 89 days).
+        d = self.dialect.day
+        sql = (
+            "SELECT service_id, day, up + degraded, checks - maintenance,"
+            " CASE WHEN checks > 0 THEN 1 ELSE 0 END + CASE WHEN degraded > 0 THEN 2 ELSE 0 END"
+            " + CASE WHEN down > 0 THEN 4 ELSE 0 END"
+            " FROM daily_rollups WHERE day >= ? AND day <= ?"
+        )
+        args: list[Any] = [d(since), d(until)]
+        if after is not None:
+            sql += " AND (service_id, day) > (?, ?)"
+            args += [after[0], d(after[1])]
+        rows = await self._fetch(sql + " ORDER BY service_id, day LIMIT ?", *args, limit)
+        day = self.dialect.from_day
+        return [(str(r[0]), day(r[1]), r[2], r[3], r[4]) for r in rows]
+
     async def monthly_rollups(
         self,
         first: date,
