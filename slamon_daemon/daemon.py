@@ -640,10 +640,10 @@ class Daemon:
             rows = await self.store.daily_counts(
                 first, today - timedelta(days=1), after=after, limit=BAR_PAGE
             )
-            bars.add_counts(rows)
+            bars.add_counts(first, rows)
             if len(rows) < BAR_PAGE:
                 break
-            after = rows[-1][0], rows[-1][1]
+            after = rows[-1][0]
         bars.add_rollups(await self.store.daily_rollups(today))
         return bars
 

@@ -93,11 +93,19 @@ class Rollup:
         """When the period starts (UTC)."""
         return datetime(self.day.year, self.day.month, self.day.day, self.hour or 0, tzinfo=UTC)
 
-    def add(self, check: Check, *, downtime: bool = True, bucket: int | None = None) -> None:
+    def add(
+        self,
+        check: Check,
+        *,
+        downtime: bool = True,
+        bucket: int | None = None,
+        histogram: bool = True,
+    ) -> None:
         """Count one check. With ``downtime``, the check alone: a failed one adds its whole
         interval here; ``rollup_deltas`` passes False and spreads the downtime over the
         periods it falls in, taking back what the next check cut short. ``bucket``: the
-        latency's histogram bucket when the caller has it already."""
+        latency's histogram bucket when the caller has it already. ``histogram=False``
+        leaves ``hist`` alone (the live state keeps today's histogram apart, compact)."""
         self.checks += 1
         if check.maintenance:
             self.maintenance += 1  # excluded from uptime and downtime (SPEC §3.7)
@@ -123,8 +131,9 @@ class Rollup:
             self.latency_max_ms = (
                 lat if self.latency_max_ms is None else max(self.latency_max_ms, lat)
             )
-            b = bucket_of(lat) if bucket is None else bucket
-            self.hist[b] = self.hist.get(b, 0) + 1
+            if histogram:
+                b = bucket_of(lat) if bucket is None else bucket
+                self.hist[b] = self.hist.get(b, 0) + 1
 
     def merge(self, other: Rollup) -> None:
         """Add another partial rollup (same service; any period)."""

@@ -50,6 +50,7 @@ from .models import (
 from .rollup import (
     DEFAULT_MAJOR_THRESHOLD,
     Rollup,
+    bucket_of,
     cell_of,
     daily_status,
     day_counts,
@@ -58,8 +59,8 @@ from .rollup import (
 )
 
 HISTORY_DAYS = 90
-BAR_PAGE = 50_000
-"""Rows of past days read at a time at a start (``Daemon._bar_days``)."""
+BAR_PAGE = 2000
+"""Services whose past days are read at a time at a start (``Daemon._bar_days``)."""
 WINDOWS = (30, 60, 90)
 SPARKLINE_POINTS = 60
 FLAP_WINDOW = 10
@@ -209,6 +210,27 @@ class PastDays:
         self.counted[i] += counted
         self.flags[i] |= flags
 
+    def add_packed(self, start: int, packed: Sequence[int]) -> None:
+        """``add`` for each day of ``packed`` (``Store.daily_counts``: offset from the
+        ordinal ``start``, good, counted, flags; four per day). Days in a row (the usual
+        case: every day counted) are written as whole slices."""
+        offsets = packed[0::4]
+        i = start + offsets[0] - self.first
+        n = len(offsets)
+        if (
+            isinstance(packed, array)
+            and 0 <= i
+            and i + n <= HISTORY_DAYS
+            and offsets[-1] - offsets[0] == n - 1
+            and not any(self.flags[i : i + n])
+        ):
+            self.good[i : i + n] = packed[1::4]
+            self.counted[i : i + n] = packed[2::4]
+            self.flags[i : i + n] = bytes(packed[3::4])
+            return
+        for k in range(0, len(packed), 4):
+            self.add(start + packed[k], packed[k + 1], packed[k + 2], packed[k + 3])
+
     def sums(self, first: int, last: int) -> tuple[int, int]:
         """(good, counted) summed over the days with ordinals in [first, last]."""
         i, j = max(0, first - self.first), min(HISTORY_DAYS, last - self.first + 1)
@@ -229,6 +251,37 @@ are: every day operational), for one day (``_BARS_DAY``)."""
 _BARS_DAY = [0]
 
 
+class DayHistogram:
+    """Today's latency histogram of a service (rollup.py's buckets), compact: the counts of
+    the buckets from ``lo`` on in one array. A dict of ~110 buckets (a day of checks every
+    minute) took ~5-8 KB with its integer objects; this takes 4 B a bucket of the range."""
+
+    __slots__ = ("lo", "counts")
+
+    def __init__(self) -> None:
+        self.lo = 0
+        self.counts = array("I")
+
+    def add(self, bucket: int, n: int = 1) -> None:
+        c = self.counts
+        if not c:
+            self.lo = bucket
+            c.append(n)
+            return
+        i = bucket - self.lo
+        if i < 0:
+            c[0:0] = array("I", bytes(-4 * i))
+            self.lo, i = bucket, 0
+        elif i >= len(c):
+            c.frombytes(bytes(4 * (i - len(c) + 1)))
+        c[i] += n
+
+    def as_dict(self) -> dict[int, int]:
+        """As ``Rollup.hist``."""
+        lo = self.lo
+        return {lo + i: n for i, n in enumerate(self.counts) if n}
+
+
 class BarHistory:
     """What the live state loads of the stored days (``LiveState.load_history``): each
     service's past days already compact, today's (and later) rollups whole."""
@@ -240,22 +293,30 @@ class BarHistory:
         self.past: dict[str, PastDays] = {}
         self.live: list[Rollup] = []
 
-    def add_counts(self, rows: Iterable[tuple[str, date, int, int, int]]) -> None:
-        """Add (service_id, day, good, counted, flags) rows of past days."""
-        past, last = self.past, self.today - 1
-        for sid, day, good, counted, flags in rows:
-            p = past.get(sid)
-            if p is None:
-                p = past[sid] = PastDays(min(last, day.toordinal()))
-            p.add(day.toordinal(), good, counted, flags)
+    def add_counts(self, since: date, rows: Iterable[tuple[str, Sequence[int]]]) -> None:
+        """Add the past days of ``Store.daily_counts(since, …)``."""
+        past, start = self.past, since.toordinal()
+        for sid, packed in rows:
+            if packed:
+                p = past.get(sid)
+                if p is None:
+                    p = past[sid] = PastDays(self.today - 1)
+                p.add_packed(start, packed)
 
     def add_rollups(self, rollups: Iterable[Rollup]) -> None:
         """Add rollups: a past day's as its counts, today's and later ones whole."""
+        old: list[Rollup] = []
         for r in rollups:
-            if r.day.toordinal() < self.today:
-                self.add_counts([(r.service_id, r.day, *day_counts(r))])
-            else:
-                self.live.append(r)
+            (old if r.day.toordinal() < self.today else self.live).append(r)
+        if not old:
+            return
+        # the window ends with the newest past day given (a test's days may be long past)
+        last = max(r.day.toordinal() for r in old)
+        for r in old:
+            p = self.past.get(r.service_id)
+            if p is None:
+                p = self.past[r.service_id] = PastDays(last)
+            p.add(r.day.toordinal(), *day_counts(r))
 
 
 @dataclass(slots=True)
@@ -296,6 +357,8 @@ class ServiceState:
     flap_after: datetime | None = None
     past: PastDays | None = None
     settled: int = 0
+    # The latency histogram of the day ``settled`` (today), apart from its rollup in ``days``
+    hist: DayHistogram | None = None
     # The past days' cells as JSON list items for (today's ordinal, threshold)
     _bar: tuple[int, float, str] | None = None
     # issue 15: per region (empty on a single-node daemon); the regions confirming a failure
@@ -356,7 +419,11 @@ class ServiceState:
             r.add(check, downtime=False)
             self._add_past(o, *day_counts(r))
         else:
-            self._day(day).add(check, downtime=False)
+            self._day(day).add(check, downtime=False, histogram=False)
+            if check.outcome is not Outcome.DOWN:
+                if self.hist is None:
+                    self.hist = DayHistogram()
+                self.hist.add(bucket_of(check.latency_ms))
         for d, _hour, seconds in downtime_pieces(check, "day"):
             if d.toordinal() >= self.settled:
                 self._day(d).downtime_s += seconds
@@ -378,8 +445,30 @@ class ServiceState:
     def _settle(self, today: int) -> None:
         """Days before the ordinal ``today`` are past: keep only their counts."""
         self.settled = today
+        self.hist = None  # the day before's: the database has it
         for d in [d for d in self.days if d.toordinal() < today]:
             self._add_past(d.toordinal(), *day_counts(self.days.pop(d)))
+
+    def _put_live(self, r: Rollup) -> None:
+        """A whole rollup of a day not past (loaded, merged): today's histogram goes apart."""
+        o = r.day.toordinal()
+        if o < self.settled:
+            self._add_past(o, *day_counts(r))
+            return
+        if o == self.settled and r.hist:
+            if self.hist is None:
+                self.hist = DayHistogram()
+            for b, n in r.hist.items():
+                self.hist.add(b, n)
+            r.hist = {}
+        self.days[r.day] = r
+
+    def day_rollup(self, day: date) -> Rollup | None:
+        """The live rollup of a day not past yet (today's: service.day), with its histogram."""
+        r = self.days.get(day)
+        if r is None or self.hist is None or day.toordinal() != self.settled:
+            return r
+        return dataclasses.replace(r, hist=self.hist.as_dict())
 
     def counts(self, first: date, last: date) -> tuple[int, int]:
         """(up + degraded, checks − maintenance) summed over the days [first, last]: the
@@ -541,7 +630,7 @@ class LiveState:
         for r in bars.live:
             st = self.services.get(r.service_id)
             if st is not None:
-                st.days[r.day] = r
+                st._put_live(r)
                 st.version += 1
         for e in open_episodes or []:
             st = self.services.get(e.service_id)
@@ -783,17 +872,18 @@ class LiveState:
             st = self.services.get(r.service_id)
             if st is None:
                 continue
+            if bars.today > st.settled:
+                st._settle(bars.today)
+            st.version += 1
             if r.day.toordinal() < st.settled:  # past for this run already
                 st._add_past(r.day.toordinal(), *day_counts(r))
-                st.version += 1
                 continue
             merged = Rollup(service_id=r.service_id, day=r.day)
             merged.merge(r)
             live = st.days.get(r.day)
             if live is not None:
-                merged.merge(live)
-            st.days[r.day] = merged
-            st.version += 1
+                merged.merge(live)  # its histogram is apart (st.hist): the stored one is added
+            st._put_live(merged)
         first_live: dict[str, datetime] = {}
         for sid, st in self.services.items():
             if st.recent:

@@ -8,6 +8,7 @@ other database failures; the daemon keeps running on either.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -185,17 +186,24 @@ class Store(ABC):
         since: date,
         until: date,
         *,
-        after: tuple[str, date] | None = None,
-        limit: int = 100_000,
-    ) -> list[tuple[str, date, int, int, int]]:
-        """What the live state keeps of the past days of the bar (``state.day_counts``): for
-        each daily rollup with ``since <= day <= until``, by service then day, (service_id,
-        day, up + degraded, checks − maintenance, flags); at most ``limit`` rows, those
-        after the key ``after`` (service_id, day): a start reads 50,000 services × 89 days
-        page by page, never all at once. This default reads ``daily_rollups``."""
+        after: str | None = None,
+        limit: int = 2000,
+    ) -> list[tuple[str, array[int]]]:
+        """What the live state keeps of the past days of the bar (``rollup.day_counts``) of
+        the daily rollups with ``since <= day <= until``: per service (by id, at most
+        ``limit`` services, those after ``after``), its days packed in one array of integers
+        (offset from ``since``, up + degraded, checks − maintenance, flags; four per day).
+        A start reads 50,000 services × 89 days page by page, one row a service: 4.45
+        million rows took ~25 s of CPU to read and fold one by one. This default reads
+        ``daily_rollups``."""
         rows = await self.daily_rollups(since, until, latency_histogram=False, error_counts=False)
-        keyed = [r for r in rows if after is None or (r.service_id, r.day) > after]
-        return [(r.service_id, r.day, *day_counts(r)) for r in keyed[:limit]]
+        out: dict[str, array[int]] = {}
+        for r in rows:
+            if after is None or r.service_id > after:
+                good, counted, flags = day_counts(r)
+                days = out.setdefault(r.service_id, array("i"))
+                days.extend(((r.day - since).days, good, max(counted, 0), flags))
+        return sorted(out.items())[:limit]
 
     @abstractmethod
     async def days_below(

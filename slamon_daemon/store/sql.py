@@ -13,6 +13,8 @@ import json
 import logging
 import operator
 import re
+import sys
+from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
@@ -602,25 +604,46 @@ class SqlStore(Store, AlertStore):
         since: date,
         until: date,
         *,
-        after: tuple[str, date] | None = None,
-        limit: int = 100_000,
-    ) -> list[tuple[str, date, int, int, int]]:
-        # The counts and flags computed by the database: five small columns a row, no
-        # rollup object (the start reads 4.45 million rows at 50,000 services × 89 days).
+        after: str | None = None,
+        limit: int = 2000,
+    ) -> list[tuple[str, array[int]]]:
+        # The database computes the figures and packs a service's days in one text of hex
+        # digits (eight a number, big-endian), read by bytes.fromhex: a row (and a date to
+        # parse) a day took ~2.5 µs of the daemon's CPU, JSON text ~0.6 µs, this ~0.02 µs.
+        # ``service_id > ?`` always: with it SQLite walks the primary key, service by
+        # service, rather than the day index and a sort of every row.
         d = self.dialect.day
-        sql = (
-            "SELECT service_id, day, up + degraded, checks - maintenance,"
-            " CASE WHEN checks > 0 THEN 1 ELSE 0 END + CASE WHEN degraded > 0 THEN 2 ELSE 0 END"
+        flags = (
+            "CASE WHEN checks > 0 THEN 1 ELSE 0 END + CASE WHEN degraded > 0 THEN 2 ELSE 0 END"
             " + CASE WHEN down > 0 THEN 4 ELSE 0 END"
-            " FROM daily_rollups WHERE day >= ? AND day <= ?"
         )
-        args: list[Any] = [d(since), d(until)]
-        if after is not None:
-            sql += " AND (service_id, day) > (?, ?)"
-            args += [after[0], d(after[1])]
-        rows = await self._fetch(sql + " ORDER BY service_id, day LIMIT ?", *args, limit)
-        day = self.dialect.from_day
-        return [(str(r[0]), day(r[1]), r[2], r[3], r[4]) for r in rows]
+        values = ("{offset}", "up + degraded", "{counted}(checks - maintenance, 0)", flags)
+        if self.backend == "postgres":
+            hexed = " || ".join(f"lpad(to_hex({v}), 8, '0')" for v in values)
+            packed = f"string_agg({hexed}, '' ORDER BY day)"
+            offset, counted = "day - CAST(? AS date)", "greatest"
+        else:
+            hexed = ", ".join(values)
+            packed = f"group_concat(printf('%08x%08x%08x%08x', {hexed}), '')"
+            offset, counted = "CAST(julianday(day) - julianday(?) AS INTEGER)", "max"
+        packed = packed.replace("{offset}", offset).replace("{counted}", counted)
+        rows = await self._fetch(
+            f"SELECT service_id, {packed} FROM daily_rollups"
+            " WHERE day >= ? AND day <= ? AND service_id > ?"
+            " GROUP BY service_id ORDER BY service_id LIMIT ?",
+            d(since),
+            d(since),
+            d(until),
+            after or "",
+            limit,
+        )
+        out = []
+        for sid, text in rows:
+            days = array("i", bytes.fromhex(text))
+            if sys.byteorder == "little":
+                days.byteswap()
+            out.append((str(sid), days))
+        return out
 
     async def monthly_rollups(
         self,

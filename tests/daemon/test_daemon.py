@@ -368,8 +368,9 @@ async def test_the_bar_keeps_past_days_counts_only(tmp_path: Path, sock_dir: Pat
         # the past day as its counts only (state.PastDays): (up + degraded, checks - maintenance)
         assert yesterday.date() not in st.days and st.past is not None
         assert st.counts(yesterday.date(), yesterday.date()) == (1, 2)
-        live = st.days[today.date()]
-        assert (live.checks, live.up, live.down) == (2, 1, 1) and live.hist and live.errors
+        live = st.day_rollup(today.date())
+        assert live is not None and (live.checks, live.up, live.down) == (2, 1, 1)
+        assert live.hist and live.errors
 
 
 async def test_unknown_and_bad_requests_do_not_disturb_the_daemon(
