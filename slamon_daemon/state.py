@@ -865,6 +865,8 @@ class LiveState:
             st = self.services.get(sid)
             if st is None:
                 continue
+            if bars.today > st.settled:
+                st._settle(bars.today)  # this run's past days first, then the stored ones
             for i in range(HISTORY_DAYS):
                 st._add_past(past.first + i, past.good[i], past.counted[i], past.flags[i])
             st.version += 1

@@ -234,3 +234,38 @@ async def test_daily_counts_by_pages(store: Any) -> None:
 
     assert listed(await Store.daily_counts(store, d1, d3)) == expected
     assert listed(await Store.daily_counts(store, d1, d3, after="a", limit=1)) == expected[1:2]
+
+
+class _FixedClock:
+    def __init__(self, now: datetime) -> None:
+        self.t = now
+
+    def now(self) -> datetime:
+        return self.t
+
+
+def test_history_merged_after_a_start_without_the_database() -> None:
+    # issue 10: this run counted yesterday and today; the database held older days and
+    # the same two days from before this run: days are summed, cells and uptimes as whole
+    today = date(2026, 3, 2)  # across a month boundary: yesterday is Mar 1, then Feb 28
+    state = LiveState(clock=_FixedClock(datetime(2026, 3, 2, 12, tzinfo=UTC)))
+    state.set_services([_svc("a")])
+    y = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    for i in range(3):
+        state.apply(_check("a", y + timedelta(minutes=i), Outcome.UP))
+    state.apply(_check("a", datetime(2026, 3, 2, 9, tzinfo=UTC), Outcome.UP))
+    stored = [
+        Rollup(service_id="a", day=date(2026, 2, 28), checks=10, up=10),
+        Rollup(service_id="a", day=date(2026, 3, 1), checks=2, down=1, up=1),
+        Rollup(service_id="a", day=today, checks=1, degraded=1, hist={120: 1}),
+    ]
+    state.merge_history(stored, {}, [])
+    st = state.services["a"]
+    cells, uptime = st.history(today)
+    # Feb 28: 10 up; Mar 1: 4 up + 1 down (80 %: mo); Mar 2: 1 up + 1 degraded
+    assert cells[-3:] == ["o", "mo", "degraded"]
+    assert uptime == {"30": "94.11", "60": "94.11", "90": "94.11"}  # 16 of 17
+    assert st.counts(date(2026, 3, 1), today) == (6, 7)  # March so far
+    r = st.day_rollup(today)
+    assert r is not None and (r.checks, r.up, r.degraded) == (2, 1, 1)
+    assert sum(r.hist.values()) == 2 and r.hist[120] >= 1  # this run's and the stored one
