@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -269,3 +271,57 @@ def test_history_merged_after_a_start_without_the_database() -> None:
     r = st.day_rollup(today)
     assert r is not None and (r.checks, r.up, r.degraded) == (2, 1, 1)
     assert sum(r.hist.values()) == 2 and r.hist[120] >= 1  # this run's and the stored one
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'slamon.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+async def test_status_get_shows_the_stored_history_as_before(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # end to end: 95 days in the database, a daemon started on it, status.get over its
+    # socket: the 89 past cells and the uptimes as the whole rollups give them
+    from slamon_daemon.store import open_store
+
+    from .support import FeedClient, remove_dir, short_dir
+    from .test_daemon import running, service, settings_for
+
+    monkeypatch.setattr(daemon_mod, "BAR_PAGE", 2)  # two pages of services
+    for k in [k for k in os.environ if k.upper().startswith("SLAMON_")]:
+        monkeypatch.delenv(k)
+    sock_dir = short_dir()
+    try:
+        settings = settings_for(
+            tmp_path / "slamon.toml",
+            db_url=db_url,
+            socket=sock_dir / "s.sock",
+            services=[service(s, f"http://127.0.0.1:9/{s}", interval="1h") for s in IDS],
+        )
+        today = datetime.now(UTC).date()
+        async with open_store(db_url) as store:
+            await store.migrate()
+            await store.sync_services(settings.services)
+            await store.write_batch(_history_checks(today))
+            whole = await store.daily_rollups(today - timedelta(days=HISTORY_DAYS + 10))
+        past = [r for r in whole if r.day < today]
+        async with running(settings) as daemon:
+            client = await FeedClient.connect(sock_dir / "s.sock")
+            try:
+                status = await client.result("status.get")
+            finally:
+                await client.close()
+            for row in status["services"]:
+                sid = row["id"]
+                cells, _ = _reference(past, sid, today)
+                assert row["daily"][:-1] == cells[:-1]
+                # today: the stored rollup and any check of this run (the live one)
+                live = daemon.state.services[sid].day_rollup(today)
+                assert row["daily"][-1] == daily_status(live).value
+                days = [r for r in past if r.service_id == sid] + ([live] if live else [])
+                assert row["uptime"] == _reference(days, sid, today)[1]
+    finally:
+        remove_dir(sock_dir)
