@@ -183,9 +183,14 @@ class PastDays:
     def __init__(self, last: int) -> None:
         """Empty days up to the ordinal ``last``."""
         self.first = last - HISTORY_DAYS + 1
-        self.good = array("i", _EMPTY_DAYS)  # up + degraded
-        self.counted = array("i", _EMPTY_DAYS)  # checks - maintenance
+        # 16-bit counts (a check a minute: 1,440 a day); 32-bit once a day holds more
+        self.good = array("H", _EMPTY_DAYS[: 2 * HISTORY_DAYS])  # up + degraded
+        self.counted = array("H", _EMPTY_DAYS[: 2 * HISTORY_DAYS])  # checks - maintenance
         self.flags = bytearray(HISTORY_DAYS)
+
+    def _widen(self) -> None:
+        """32-bit signed counts: a day holds more than 65,535 checks (or a negative count)."""
+        self.good, self.counted = array("i", self.good), array("i", self.counted)
 
     def add(self, day: int, good: int, counted: int, flags: int) -> None:
         """Add ``day_counts`` to the day of ordinal ``day``; a day newer than the last moves
@@ -194,20 +199,20 @@ class PastDays:
         if i < 0:
             return  # older than the bar of any day since the newest counted
         if i >= HISTORY_DAYS:
-            k = i - HISTORY_DAYS + 1
-            if k >= HISTORY_DAYS:
-                self.good = array("i", _EMPTY_DAYS)
-                self.counted = array("i", _EMPTY_DAYS)
-                self.flags = bytearray(HISTORY_DAYS)
-            else:
-                del self.good[:k], self.counted[:k], self.flags[:k]
-                self.good.frombytes(_EMPTY_DAYS[: 4 * k])
-                self.counted.frombytes(_EMPTY_DAYS[: 4 * k])
-                self.flags.extend(bytes(k))
-            self.first += k
-            i -= k
-        self.good[i] += good
-        self.counted[i] += counted
+            k = min(i - HISTORY_DAYS + 1, HISTORY_DAYS)
+            size = self.good.itemsize * k
+            del self.good[:k], self.counted[:k], self.flags[:k]
+            self.good.frombytes(_EMPTY_DAYS[:size])
+            self.counted.frombytes(_EMPTY_DAYS[:size])
+            self.flags.extend(bytes(k))
+            self.first = day - HISTORY_DAYS + 1
+            i = HISTORY_DAYS - 1
+        try:
+            g, c = self.good[i] + good, self.counted[i] + counted
+            self.good[i], self.counted[i] = g, c
+        except OverflowError:
+            self._widen()
+            self.good[i], self.counted[i] = g, c
         self.flags[i] |= flags
 
     def add_packed(self, start: int, packed: Sequence[int]) -> None:
@@ -224,9 +229,13 @@ class PastDays:
             and offsets[-1] - offsets[0] == n - 1
             and not any(self.flags[i : i + n])
         ):
-            self.good[i : i + n] = packed[1::4]
-            self.counted[i : i + n] = packed[2::4]
-            self.flags[i : i + n] = bytes(packed[3::4])
+            try:
+                good, counted = (array(self.good.typecode, packed[j::4]) for j in (1, 2))
+            except OverflowError:
+                self._widen()
+                good, counted = packed[1::4], packed[2::4]
+            self.good[i : i + n], self.counted[i : i + n] = good, counted
+            self.flags[i : i + n] = bytes(packed[3::4].tolist())  # not the array's buffer
             return
         for k in range(0, len(packed), 4):
             self.add(start + packed[k], packed[k + 1], packed[k + 2], packed[k + 3])
