@@ -630,7 +630,7 @@ class Daemon:
 
     async def _bar_days(self, today: date) -> BarHistory:
         """The days the live state keeps (the 90-day bar): the past days as their counts
-        only (``state.PastDays``: ~1 KB a service for 89 days; as rollup objects 392 B a
+        only (``state.PastDays``: ~0.8 KiB a service for 89 days; as rollup objects 392 B a
         day, 1.7 GB at 50,000 services), read page by page so that no more than a page of
         rows is ever held; today's whole (service.get's day detail reads the live one)."""
         first = today - timedelta(days=HISTORY_DAYS - 1)
