@@ -1,7 +1,7 @@
 """Scheduler lateness: 10,000 services every 60 s for at least 3 minutes.
 
     .venv/bin/python bench/scheduler_lateness.py [--seconds 190] [--services 10000]
-        [--interval 60] [--backend sqlite|postgres] [--profile] [--gc]
+        [--interval 60] [--backend sqlite|postgres] [--profile] [--gc] [--history-days N]
 
 The daemon runs as its own process (``python -m slamon_daemon --config FILE``, default
 settings: max_concurrency 500, per_host_concurrency 20), so its CPU and RSS are its own; the
@@ -13,6 +13,12 @@ CPU and RSS from /proc every second and daemon.stats every 10 s. At the end it r
 start lateness (actual start - due slot; p50, p99, max, from daemon.stats), the skipped slots,
 and compares the checks made with the slots that fell in the window (computed from the
 scheduler's own phase formula), then stops the daemon and counts the stored rows.
+
+``--history-days N`` first writes N past days of daily rollups (and the monthly rollups of
+those days' months) for every service, bulk (one executemany in one transaction on SQLite,
+COPY on PostgreSQL), so the daemon starts as one that has run that long: its RSS at ready
+and startup time then include the 90-day bar's history (issue 14 point 3). Hourly rollups
+are not seeded (only service.get reads them, never the start).
 
 Targets (from the issue): p99 lateness < 1 s, no missed checks, RSS < 300 MB, CPU < 25 % of
 one core.
@@ -137,10 +143,111 @@ def config(
     )
 
 
+def history_rows(
+    ids: list[str], days: int, today: Any
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Daily and monthly rollup rows (service_id, day, *ROLLUP_COLUMNS) of ``days`` past days
+    before ``today`` for every service: a check a minute, a day in 29 with failures (a few
+    below 99 %), one in 31 with slow checks, one in 97 all maintenance; a small histogram
+    (the start does not read it)."""
+    from datetime import timedelta
+
+    from slamon_daemon.rollup import Rollup
+    from slamon_daemon.store.sql import rollup_values
+
+    def day_values(k: int) -> tuple[Any, ...]:
+        r = Rollup(service_id="", day=today)
+        r.checks = 1440
+        if k % 97 == 5:
+            r.maintenance, r.maintenance_s = 1440, 86400.0
+        elif k % 29 == 3:
+            r.down = 3 + 20 * (k % 2)  # 3 failures: po; 23: mo (98.4 %)
+            r.up = 1440 - r.down
+            r.downtime_s = 60.0 * r.down
+            r.errors = {"timeout": r.down}
+        elif k % 31 == 7:
+            r.degraded, r.up = 40, 1400
+        else:
+            r.up = 1440
+        r.latency_count = r.up + r.degraded
+        r.latency_sum_us = r.latency_count * 12_000
+        r.latency_min_ms, r.latency_max_ms = 8.0, 60.0
+        r.hist = {104: r.latency_count // 2, 126: r.latency_count - r.latency_count // 2}
+        return rollup_values(r)
+
+    daily: list[tuple[Any, ...]] = []
+    months: dict[tuple[str, Any], Rollup] = {}
+    for n, sid in enumerate(ids):
+        for i in range(1, days + 1):
+            day = today - timedelta(days=i)
+            values = day_values(n + i)
+            daily.append((sid, day, *values))
+            m = months.get((sid, day.replace(day=1)))
+            if m is None:
+                m = months[(sid, day.replace(day=1))] = Rollup(service_id=sid, day=day)
+            m.checks += values[0]
+            m.up += values[1]
+            m.degraded += values[2]
+            m.down += values[3]
+            m.maintenance += values[4]
+            m.downtime_s += values[5]
+            m.latency_count += values[6]
+            m.latency_sum_us += values[7]
+            m.maintenance_s += values[12]
+    monthly = [(sid, day, *rollup_values(m)) for (sid, day), m in months.items()]
+    return daily, monthly
+
+
+async def seed_history(db_url: str, ids: list[str], days: int) -> None:
+    """Write ``days`` past days of rollups for every service (``history_rows``), in bulk."""
+    from datetime import UTC, datetime
+
+    from slamon_daemon.store import open_store
+    from slamon_daemon.store.dialects.base import ROLLUP_COLUMNS
+
+    t0 = time.perf_counter()
+    today = datetime.now(UTC).date()
+    async with open_store(db_url) as store:
+        await store.migrate()
+    daily, monthly = history_rows(ids, days, today)
+    cols = ["service_id", "day", *ROLLUP_COLUMNS]
+    if db_url.startswith("sqlite:"):
+        import sqlite3
+
+        con = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+        try:
+            with con:
+                for table, rows in (("daily_rollups", daily), ("monthly_rollups", monthly)):
+                    con.executemany(
+                        f"INSERT INTO {table} ({', '.join(cols)})"
+                        f" VALUES ({', '.join('?' * len(cols))})",
+                        [(r[0], r[1].isoformat(), *r[2:]) for r in rows],
+                    )
+        finally:
+            con.close()
+    else:
+        import asyncpg
+
+        con = await asyncpg.connect(db_url)
+        try:
+            for table, rows in (("daily_rollups", daily), ("monthly_rollups", monthly)):
+                await con.copy_records_to_table(table, records=rows, columns=cols)
+            await con.execute("ANALYZE daily_rollups")
+        finally:
+            await con.close()
+    print(
+        f"seeded {days} past days for {len(ids)} services: {len(daily):,} daily and "
+        f"{len(monthly):,} monthly rollups in {time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
+
+
 async def run(
     args: argparse.Namespace, db_url: str, folder: Path, target: C.TargetProc
 ) -> dict[str, Any]:
     ids = [f"svc-{i:05d}" for i in range(args.services)]
+    if args.history_days:
+        await seed_history(db_url, ids, args.history_days)
     cfg = folder / "slamon.toml"
     cfg.write_text(
         config(folder, db_url, target, ids, args.interval, args.per_host_concurrency),
@@ -416,6 +523,14 @@ def main() -> int:
         choices=["types", "trace"],
         help="at the end of the window, the daemon's memory by object type (types), and by"
         " file and line (trace: tracemalloc from the start, slower, adds its own memory)",
+    )
+    ap.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        metavar="N",
+        help="before the start, write N past days of daily (and monthly) rollups for every"
+        " service, as a daemon that has run N days has (0: an empty database)",
     )
     ap.add_argument(
         "--baseline",

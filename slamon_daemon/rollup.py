@@ -93,11 +93,19 @@ class Rollup:
         """When the period starts (UTC)."""
         return datetime(self.day.year, self.day.month, self.day.day, self.hour or 0, tzinfo=UTC)
 
-    def add(self, check: Check, *, downtime: bool = True, bucket: int | None = None) -> None:
+    def add(
+        self,
+        check: Check,
+        *,
+        downtime: bool = True,
+        bucket: int | None = None,
+        histogram: bool = True,
+    ) -> None:
         """Count one check. With ``downtime``, the check alone: a failed one adds its whole
         interval here; ``rollup_deltas`` passes False and spreads the downtime over the
         periods it falls in, taking back what the next check cut short. ``bucket``: the
-        latency's histogram bucket when the caller has it already."""
+        latency's histogram bucket when the caller has it already. ``histogram=False``
+        leaves ``hist`` alone (the live state keeps today's histogram apart, compact)."""
         self.checks += 1
         if check.maintenance:
             self.maintenance += 1  # excluded from uptime and downtime (SPEC §3.7)
@@ -123,8 +131,9 @@ class Rollup:
             self.latency_max_ms = (
                 lat if self.latency_max_ms is None else max(self.latency_max_ms, lat)
             )
-            b = bucket_of(lat) if bucket is None else bucket
-            self.hist[b] = self.hist.get(b, 0) + 1
+            if histogram:
+                b = bucket_of(lat) if bucket is None else bucket
+                self.hist[b] = self.hist.get(b, 0) + 1
 
     def merge(self, other: Rollup) -> None:
         """Add another partial rollup (same service; any period)."""
@@ -521,6 +530,40 @@ def daily_status(r: Rollup | None, major_threshold: float = DEFAULT_MAJOR_THRESH
         return DailyStatus.DEGRADED
     # Exact rationals: 99.0 % exactly is "po", not "mo", whatever floating point would say.
     if Fraction((r.up + r.degraded) * 100, counted) >= Fraction(str(major_threshold)):
+        return DailyStatus.PARTIAL_OUTAGE
+    return DailyStatus.MAJOR_OUTAGE
+
+
+_HAS_CHECKS, _HAS_DEGRADED, _HAS_DOWN = 1, 2, 4
+"""The flags a past day keeps beside its counts: what ``daily_status`` asks of a rollup
+(checks, degraded and down checks or not) besides its uptime."""
+
+
+def day_counts(r: Rollup) -> tuple[int, int, int]:
+    """What a past day of the bar keeps of its rollup: (up + degraded, checks − maintenance,
+    flags). The uptime of any sum of days is read from the first two (``uptime_percent_text``
+    of (good, 0, counted, 0) is that of (up, degraded, checks, maintenance)); the day's cell
+    from the three (``cell_of``, as ``daily_status``). Summing two days' figures and
+    or-ing their flags gives those of the merged rollups."""
+    flags = (
+        (_HAS_CHECKS if r.checks > 0 else 0)
+        | (_HAS_DEGRADED if r.degraded > 0 else 0)
+        | (_HAS_DOWN if r.down > 0 else 0)
+    )
+    return r.up + r.degraded, r.checks - r.maintenance, flags
+
+
+def cell_of(good: int, counted: int, flags: int, threshold: float) -> DailyStatus:
+    """``daily_status`` of a day from ``day_counts``."""
+    if not flags & _HAS_CHECKS:
+        return DailyStatus.NO_DATA
+    if counted <= 0:
+        return DailyStatus.MAINTENANCE
+    if not flags & (_HAS_DOWN | _HAS_DEGRADED):
+        return DailyStatus.OPERATIONAL
+    if not flags & _HAS_DOWN:
+        return DailyStatus.DEGRADED
+    if Fraction(good * 100, counted) >= Fraction(str(threshold)):
         return DailyStatus.PARTIAL_OUTAGE
     return DailyStatus.MAJOR_OUTAGE
 

@@ -29,6 +29,7 @@ the worst status seen, and closes at the check that brings the service back to o
 from __future__ import annotations
 
 import dataclasses
+import json
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from .clock import Clock, SystemClock
 from .models import (
     STATUS_SEVERITY,
     Check,
+    DailyStatus,
     OutageEpisode,
     Outcome,
     Service,
@@ -48,12 +50,17 @@ from .models import (
 from .rollup import (
     DEFAULT_MAJOR_THRESHOLD,
     Rollup,
+    bucket_of,
+    cell_of,
     daily_status,
+    day_counts,
     downtime_pieces,
     uptime_percent_text,
 )
 
 HISTORY_DAYS = 90
+BAR_PAGE = 2000
+"""Services whose past days are read at a time at a start (``Daemon._bar_days``)."""
 WINDOWS = (30, 60, 90)
 SPARKLINE_POINTS = 60
 FLAP_WINDOW = 10
@@ -156,14 +163,169 @@ class RecentChecks:
         return RecentChecks([*older, *self])
 
 
-@dataclass(slots=True)
-class _PastCache:
-    """Per-day cells and window sums of the days before ``today`` (they no longer change)."""
+_EMPTY_DAYS = bytes(4 * HISTORY_DAYS)
 
-    today: date
-    cells: list[str]
-    sums: dict[int, tuple[int, int, int, int]]  # window -> (up, degraded, checks, maintenance)
-    encoded: str | None = None  # the cells as JSON list items ('"o","nd",…'), once asked for
+
+class PastDays:
+    """A service's past days of the 90-day bar, as compact as its readers allow (issue 14
+    point 3): per UTC day its ``day_counts`` in two arrays and a byte string, the
+    ``HISTORY_DAYS`` days from ``first`` (an ordinal) on.
+
+    A past day no longer changes but for a late check (a replayed journal, another node's),
+    which adds to it. Its latency histogram and error counts only a day's detail shows, and
+    that reads them from the database. A day-rollup object took 392 B without them (1.7 GB
+    for 50,000 services × 89 days, every one walked by the garbage collector); this takes
+    ~0.8 KiB a service for all 90 days (16-bit counts) and is 4 objects for the collector.
+    """
+
+    __slots__ = ("first", "good", "counted", "flags")
+
+    def __init__(self, last: int) -> None:
+        """Empty days up to the ordinal ``last``."""
+        self.first = last - HISTORY_DAYS + 1
+        # 16-bit counts (a check a minute: 1,440 a day); 32-bit once a day holds more
+        self.good = array("H", _EMPTY_DAYS[: 2 * HISTORY_DAYS])  # up + degraded
+        self.counted = array("H", _EMPTY_DAYS[: 2 * HISTORY_DAYS])  # checks - maintenance
+        self.flags = bytearray(HISTORY_DAYS)
+
+    def _widen(self) -> None:
+        """32-bit signed counts: a day holds more than 65,535 checks (or a negative count)."""
+        self.good, self.counted = array("i", self.good), array("i", self.counted)
+
+    def add(self, day: int, good: int, counted: int, flags: int) -> None:
+        """Add ``day_counts`` to the day of ordinal ``day``; a day newer than the last moves
+        the window on (the oldest days leave it), one older than the first is dropped."""
+        i = day - self.first
+        if i < 0:
+            return  # older than the bar of any day since the newest counted
+        if i >= HISTORY_DAYS:
+            k = min(i - HISTORY_DAYS + 1, HISTORY_DAYS)
+            size = self.good.itemsize * k
+            del self.good[:k], self.counted[:k], self.flags[:k]
+            self.good.frombytes(_EMPTY_DAYS[:size])
+            self.counted.frombytes(_EMPTY_DAYS[:size])
+            self.flags.extend(bytes(k))
+            self.first = day - HISTORY_DAYS + 1
+            i = HISTORY_DAYS - 1
+        try:
+            g, c = self.good[i] + good, self.counted[i] + counted
+            self.good[i], self.counted[i] = g, c
+        except OverflowError:
+            self._widen()
+            self.good[i], self.counted[i] = g, c
+        self.flags[i] |= flags
+
+    def add_packed(self, start: int, packed: Sequence[int]) -> None:
+        """``add`` for each day of ``packed`` (``Store.daily_counts``: offset from the
+        ordinal ``start``, good, counted, flags; four per day). Days in a row (the usual
+        case: every day counted) are written as whole slices."""
+        offsets = packed[0::4]
+        i = start + offsets[0] - self.first
+        n = len(offsets)
+        if (
+            isinstance(packed, array)
+            and 0 <= i
+            and i + n <= HISTORY_DAYS
+            and offsets[-1] - offsets[0] == n - 1
+            and not any(self.flags[i : i + n])
+        ):
+            try:
+                good, counted = (array(self.good.typecode, packed[j::4]) for j in (1, 2))
+            except OverflowError:
+                self._widen()
+                good, counted = packed[1::4], packed[2::4]
+            self.good[i : i + n], self.counted[i : i + n] = good, counted
+            self.flags[i : i + n] = bytes(packed[3::4].tolist())  # not the array's buffer
+            return
+        for k in range(0, len(packed), 4):
+            self.add(start + packed[k], packed[k + 1], packed[k + 2], packed[k + 3])
+
+    def sums(self, first: int, last: int) -> tuple[int, int]:
+        """(good, counted) summed over the days with ordinals in [first, last]."""
+        i, j = max(0, first - self.first), min(HISTORY_DAYS, last - self.first + 1)
+        if i >= j:
+            return 0, 0
+        return sum(self.good[i:j]), sum(self.counted[i:j])
+
+    def cell(self, day: int, threshold: float) -> DailyStatus:
+        i = day - self.first
+        if not 0 <= i < HISTORY_DAYS:
+            return DailyStatus.NO_DATA
+        return cell_of(self.good[i], self.counted[i], self.flags[i], threshold)
+
+
+_BARS: dict[str, str] = {}
+"""The past days' cells as JSON list items, shared by the services whose are the same (most
+are: every day operational), for one day (``_BARS_DAY``)."""
+_BARS_DAY = [0]
+
+
+class DayHistogram:
+    """Today's latency histogram of a service (rollup.py's buckets), compact: the counts of
+    the buckets from ``lo`` on in one array. A dict of ~110 buckets (a day of checks every
+    minute) took ~5-8 KB with its integer objects; this takes 4 B a bucket of the range."""
+
+    __slots__ = ("lo", "counts")
+
+    def __init__(self) -> None:
+        self.lo = 0
+        self.counts = array("I")
+
+    def add(self, bucket: int, n: int = 1) -> None:
+        c = self.counts
+        if not c:
+            self.lo = bucket
+            c.append(n)
+            return
+        i = bucket - self.lo
+        if i < 0:
+            c[0:0] = array("I", bytes(-4 * i))
+            self.lo, i = bucket, 0
+        elif i >= len(c):
+            c.frombytes(bytes(4 * (i - len(c) + 1)))
+        c[i] += n
+
+    def as_dict(self) -> dict[int, int]:
+        """As ``Rollup.hist``."""
+        lo = self.lo
+        return {lo + i: n for i, n in enumerate(self.counts) if n}
+
+
+class BarHistory:
+    """What the live state loads of the stored days (``LiveState.load_history``): each
+    service's past days already compact, today's (and later) rollups whole."""
+
+    __slots__ = ("today", "past", "live")
+
+    def __init__(self, today: date) -> None:
+        self.today = today.toordinal()
+        self.past: dict[str, PastDays] = {}
+        self.live: list[Rollup] = []
+
+    def add_counts(self, since: date, rows: Iterable[tuple[str, Sequence[int]]]) -> None:
+        """Add the past days of ``Store.daily_counts(since, …)``."""
+        past, start = self.past, since.toordinal()
+        for sid, packed in rows:
+            if packed:
+                p = past.get(sid)
+                if p is None:
+                    p = past[sid] = PastDays(self.today - 1)
+                p.add_packed(start, packed)
+
+    def add_rollups(self, rollups: Iterable[Rollup]) -> None:
+        """Add rollups: a past day's as its counts, today's and later ones whole."""
+        old: list[Rollup] = []
+        for r in rollups:
+            (old if r.day.toordinal() < self.today else self.live).append(r)
+        if not old:
+            return
+        # the window ends with the newest past day given (a test's days may be long past)
+        last = max(r.day.toordinal() for r in old)
+        for r in old:
+            p = self.past.get(r.service_id)
+            if p is None:
+                p = self.past[r.service_id] = PastDays(last)
+            p.add(r.day.toordinal(), *day_counts(r))
 
 
 @dataclass(slots=True)
@@ -195,12 +357,19 @@ class ServiceState:
     confirmed_down: bool = False
     last_check: Check | None = None
     recent: RecentChecks = field(default_factory=RecentChecks)
+    # Today's rollup (and a later day's downtime already known), whole: service.day and the
+    # percentiles read it; the days before ``settled`` (an ordinal) are in ``past``.
     days: dict[date, Rollup] = field(default_factory=dict)
     episode: OutageEpisode | None = None
     # Failures before this moment no longer count as flapping: a confirmed recovery closes
     # the outage, whose failures must not hold the service in partial_outage afterwards.
     flap_after: datetime | None = None
-    _past: _PastCache | None = None
+    past: PastDays | None = None
+    settled: int = 0
+    # The latency histogram of the day ``settled`` (today), apart from its rollup in ``days``
+    hist: DayHistogram | None = None
+    # The past days' cells as JSON list items for (today's ordinal, threshold)
+    _bar: tuple[int, float, str] | None = None
     # issue 15: per region (empty on a single-node daemon); the regions confirming a failure
     regions: dict[str, RegionState] = field(default_factory=dict)
     down_regions: tuple[str, ...] = ()
@@ -244,15 +413,29 @@ class ServiceState:
         return r.consecutive_failures > 0
 
     def add_to_day(self, check: Check) -> None:
-        """Count a check in its UTC day, its downtime in the days it falls in (rollup.py)."""
+        """Count a check in its UTC day, its downtime in the days it falls in (rollup.py).
+
+        The days before the check's are past: their rollups become ``PastDays`` counts. A
+        late check of a past day (a replayed journal, another node's) counts in that day's
+        cell and uptime as before; its downtime and latency only the database keeps."""
         self.version += 1
         day = check.started_at.astimezone(UTC).date()
-        self._day(day).add(check, downtime=False)
+        o = day.toordinal()
+        if o > self.settled:
+            self._settle(o)
+        if o < self.settled:
+            r = Rollup(service_id=self.service.id, day=day)
+            r.add(check, downtime=False)
+            self._add_past(o, *day_counts(r))
+        else:
+            self._day(day).add(check, downtime=False, histogram=False)
+            if check.outcome is not Outcome.DOWN:
+                if self.hist is None:
+                    self.hist = DayHistogram()
+                self.hist.add(bucket_of(check.latency_ms))
         for d, _hour, seconds in downtime_pieces(check, "day"):
-            self._day(d).downtime_s += seconds
-            day = min(day, d)
-        if self._past is not None and day < self._past.today:
-            self._past = None  # a late check for a past day: recompute the cache
+            if d.toordinal() >= self.settled:
+                self._day(d).downtime_s += seconds
 
     def _day(self, day: date) -> Rollup:
         r = self.days.get(day)
@@ -260,60 +443,102 @@ class ServiceState:
             r = self.days[day] = Rollup(service_id=self.service.id, day=day)
         return r
 
-    def _past_cache(self, today: date, threshold: float) -> _PastCache:
-        if self._past is not None and self._past.today == today:
-            return self._past
-        first = today - timedelta(days=HISTORY_DAYS - 1)
-        for d in [d for d in self.days if d < first]:
-            del self.days[d]
-        cells: list[str] = []
-        sums = {w: (0, 0, 0, 0) for w in WINDOWS}
-        for i in range(HISTORY_DAYS - 1):
-            d = first + timedelta(days=i)
-            r = self.days.get(d)
-            cells.append(daily_status(r, threshold).value)
-            if r is not None:
-                age = (today - d).days  # 1 .. 89
-                for w in WINDOWS:
-                    if age < w:
-                        u, g, c, m = sums[w]
-                        sums[w] = (u + r.up, g + r.degraded, c + r.checks, m + r.maintenance)
-        self._past = _PastCache(today, cells, sums)
-        return self._past
+    def _add_past(self, day: int, good: int, counted: int, flags: int) -> None:
+        if not (good or counted or flags):
+            return  # a day of downtime only (a failure before midnight): no cell, no uptime
+        if self.past is None:
+            self.past = PastDays(max(day, self.settled - 1))
+        self.past.add(day, good, counted, flags)
+        self._bar = None
+
+    def _settle(self, today: int) -> None:
+        """Days before the ordinal ``today`` are past: keep only their counts."""
+        self.settled = today
+        self.hist = None  # the day before's: the database has it
+        for d in [d for d in self.days if d.toordinal() < today]:
+            self._add_past(d.toordinal(), *day_counts(self.days.pop(d)))
+
+    def _put_live(self, r: Rollup) -> None:
+        """A whole rollup of a day not past (loaded, merged): today's histogram goes apart."""
+        o = r.day.toordinal()
+        if o < self.settled:
+            self._add_past(o, *day_counts(r))
+            return
+        if o == self.settled and r.hist:
+            if self.hist is None:
+                self.hist = DayHistogram()
+            for b, n in r.hist.items():
+                self.hist.add(b, n)
+            r.hist = {}
+        self.days[r.day] = r
+
+    def day_rollup(self, day: date) -> Rollup | None:
+        """The live rollup of a day not past yet (today's: service.day), with its histogram."""
+        r = self.days.get(day)
+        if r is None or self.hist is None or day.toordinal() != self.settled:
+            return r
+        return dataclasses.replace(r, hist=self.hist.as_dict())
+
+    def counts(self, first: date, last: date) -> tuple[int, int]:
+        """(up + degraded, checks − maintenance) summed over the days [first, last]: the
+        uptime of a window is ``uptime_ratio(good, 0, counted, 0)``."""
+        a, b = first.toordinal(), last.toordinal()
+        good, counted = self.past.sums(a, b) if self.past is not None else (0, 0)
+        for d, r in self.days.items():
+            if a <= d.toordinal() <= b:
+                good += r.up + r.degraded
+                counted += r.checks - r.maintenance
+        return good, counted
+
+    def _cell(self, day: date, threshold: float) -> str:
+        r = self.days.get(day)
+        if r is not None or self.past is None:
+            return daily_status(r, threshold).value
+        return self.past.cell(day.toordinal(), threshold).value
+
+    def _past_items(self, today: date, threshold: float) -> str:
+        """The cells of the ``HISTORY_DAYS - 1`` days before ``today`` as JSON list items
+        (``"o","nd",…``), kept until the day, the threshold or a past day changes."""
+        t = today.toordinal()
+        if t > self.settled:
+            self._settle(t)
+        bar = self._bar
+        if bar is not None and bar[0] == t and bar[1] == threshold:
+            return bar[2]
+        p = self.past
+        if p is None:
+            items = ",".join(['"nd"'] * (HISTORY_DAYS - 1))
+        else:
+            items = ",".join(
+                [f'"{p.cell(o, threshold).value}"' for o in range(t - HISTORY_DAYS + 1, t)]
+            )
+        if _BARS_DAY[0] != t:
+            _BARS.clear()
+            _BARS_DAY[0] = t
+        items = _BARS.setdefault(items, items)  # one string for every service with this bar
+        self._bar = (t, threshold, items)
+        return items
 
     def history(
         self, today: date, threshold: float = DEFAULT_MAJOR_THRESHOLD
     ) -> tuple[list[str], dict[str, str]]:
         """The 90 daily cells (oldest first, today last) and uptime text per window."""
-        past = self._past_cache(today, threshold)
-        r = self.days.get(today)
-        cells = [*past.cells, daily_status(r, threshold).value]
-        return cells, _uptime(past, r)
+        cells, uptime = self.history_json(today, threshold)
+        out: list[str] = json.loads(cells)
+        return out, uptime
 
     def history_json(
         self, today: date, threshold: float = DEFAULT_MAJOR_THRESHOLD
     ) -> tuple[str, dict[str, str]]:
         """``history`` with the cells as a JSON list: the 89 past days are encoded once a
         day (status.get re-encodes a service at each of its checks)."""
-        past = self._past_cache(today, threshold)
-        if past.encoded is None:
-            past.encoded = ",".join([f'"{c}"' for c in past.cells])  # cell names need no escape
-        r = self.days.get(today)
-        today_cell = daily_status(r, threshold).value
-        cells = f'[{past.encoded},"{today_cell}"]' if past.encoded else f'["{today_cell}"]'
-        return cells, _uptime(past, r)
-
-
-def _uptime(past: _PastCache, today: Rollup | None) -> dict[str, str]:
-    """Uptime text per window: the past days' sums and today's rollup."""
-    uptime = {}
-    for w in WINDOWS:
-        u, g, c, m = past.sums[w]
-        if today is not None:
-            r = today
-            u, g, c, m = u + r.up, g + r.degraded, c + r.checks, m + r.maintenance
-        uptime[str(w)] = uptime_percent_text(u, g, c, m)
-    return uptime
+        items = self._past_items(today, threshold)
+        cells = f'[{items},"{self._cell(today, threshold)}"]'
+        uptime = {}
+        for w in WINDOWS:
+            good, counted = self.counts(today - timedelta(days=w - 1), today)
+            uptime[str(w)] = uptime_percent_text(good, 0, counted, 0)
+        return cells, uptime
 
 
 @dataclass(slots=True)
@@ -376,9 +601,17 @@ class LiveState:
                 st.service = s
         self._recount()
 
+    def _bars(self, rollups: list[Rollup] | BarHistory) -> BarHistory:
+        """Rollups as a ``BarHistory`` of today (the clock's)."""
+        if isinstance(rollups, BarHistory):
+            return rollups
+        bars = BarHistory(self._clock.now().astimezone(UTC).date())
+        bars.add_rollups(rollups)
+        return bars
+
     def load_history(
         self,
-        rollups: list[Rollup],
+        rollups: list[Rollup] | BarHistory,
         latest: dict[str, list[Check]],
         open_episodes: list[OutageEpisode] | None = None,
         transitions: Mapping[str | None, Transition] | None = None,
@@ -388,10 +621,25 @@ class LiveState:
         ``transitions`` are the newest stored transition of each service (None: overall):
         a status that the checks bring back is dated from it, so "since" survives a restart.
         """
-        for r in rollups:
+        bars = self._bars(rollups)
+        for sid, known in self.services.items():
+            past = bars.past.get(sid)
+            if bars.today > known.settled:
+                known._settle(bars.today)
+            if past is not None:
+                if known.past is None:
+                    known.past = past
+                else:
+                    for i in range(HISTORY_DAYS):
+                        known._add_past(
+                            past.first + i, past.good[i], past.counted[i], past.flags[i]
+                        )
+                known._bar = None
+                known.version += 1
+        for r in bars.live:
             st = self.services.get(r.service_id)
             if st is not None:
-                st.days[r.day] = r
+                st._put_live(r)
                 st.version += 1
         for e in open_episodes or []:
             st = self.services.get(e.service_id)
@@ -606,7 +854,7 @@ class LiveState:
 
     def merge_history(
         self,
-        rollups: list[Rollup],
+        rollups: list[Rollup] | BarHistory,
         latest: dict[str, list[Check]],
         open_episodes: list[OutageEpisode],
     ) -> list[OutageEpisode]:
@@ -621,18 +869,32 @@ class LiveState:
         Returns:
             The episodes closed here, to be written.
         """
-        for r in rollups:
+        bars = self._bars(rollups)
+        for sid, past in bars.past.items():
+            st = self.services.get(sid)
+            if st is None:
+                continue
+            if bars.today > st.settled:
+                st._settle(bars.today)  # this run's past days first, then the stored ones
+            for i in range(HISTORY_DAYS):
+                st._add_past(past.first + i, past.good[i], past.counted[i], past.flags[i])
+            st.version += 1
+        for r in bars.live:
             st = self.services.get(r.service_id)
             if st is None:
+                continue
+            if bars.today > st.settled:
+                st._settle(bars.today)
+            st.version += 1
+            if r.day.toordinal() < st.settled:  # past for this run already
+                st._add_past(r.day.toordinal(), *day_counts(r))
                 continue
             merged = Rollup(service_id=r.service_id, day=r.day)
             merged.merge(r)
             live = st.days.get(r.day)
             if live is not None:
-                merged.merge(live)
-            st.days[r.day] = merged
-            st._past = None
-            st.version += 1
+                merged.merge(live)  # its histogram is apart (st.hist): the stored one is added
+            st._put_live(merged)
         first_live: dict[str, datetime] = {}
         for sid, st in self.services.items():
             if st.recent:

@@ -281,7 +281,7 @@ async def service_day(ctx: ApiContext, caller: Caller, params: dict[str, Any]) -
     except ValueError:
         raise P.bad(f'"day" must be a date like "2026-11-21", got {raw!r}') from None
     if day == ctx.clock.now().date():
-        r = st.days.get(day)  # today: the live rollup, ahead of the database by a flush
+        r = st.day_rollup(day)  # today: the live rollup, ahead of the database by a flush
     else:
         rows = await ctx.store.daily_rollups(day, day, service_ids=[st.service.id])
         r = rows[0] if rows else None

@@ -8,6 +8,7 @@ other database failures; the daemon keeps running on either.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,7 +27,7 @@ from ..models import (
     Transition,
     User,
 )
-from ..rollup import Rollup
+from ..rollup import Rollup, day_counts
 
 Record = Check | Transition | OutageEpisode
 """What the daemon makes durable through the journal (spool.py)."""
@@ -179,6 +180,30 @@ class Store(ABC):
         ``latency_histogram=False`` leaves ``hist`` empty (much faster when only counts matter),
         ``error_counts=False`` leaves ``errors`` empty (the SLA report does not show them).
         """
+
+    async def daily_counts(
+        self,
+        since: date,
+        until: date,
+        *,
+        after: str | None = None,
+        limit: int = 2000,
+    ) -> list[tuple[str, array[int]]]:
+        """What the live state keeps of the past days of the bar (``rollup.day_counts``) of
+        the daily rollups with ``since <= day <= until``: per service (by id, at most
+        ``limit`` services, those after ``after``), its days packed in one array of integers
+        (offset from ``since``, up + degraded, checks − maintenance, flags; four per day).
+        A start reads 50,000 services × 89 days page by page, one row a service: 4.45
+        million rows took ~25 s of CPU to read and fold one by one. This default reads
+        ``daily_rollups``."""
+        rows = await self.daily_rollups(since, until, latency_histogram=False, error_counts=False)
+        out: dict[str, array[int]] = {}
+        for r in rows:
+            if after is None or r.service_id > after:
+                good, counted, flags = day_counts(r)
+                days = out.setdefault(r.service_id, array("i"))
+                days.extend(((r.day - since).days, good, max(counted, 0), flags))
+        return sorted(out.items())[:limit]
 
     @abstractmethod
     async def days_below(

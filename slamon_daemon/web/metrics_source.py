@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ..models import Check
@@ -109,26 +109,15 @@ class MetricsBook:
         hit = self._days_cache.get(st.service.id)
         if hit is not None and hit[0] == key:
             return hit[1], hit[2]
-        sums = {w: [0, 0, 0, 0] for w in DAY_WINDOWS}
-        month = [0, 0, 0, 0]
-        for day, r in st.days.items():
-            age = (today - day).days
-            if age < 0:
-                continue
-            row = (r.up, r.degraded, r.checks, r.maintenance)
-            for w, n in DAY_WINDOWS.items():
-                if age < n:
-                    for i in range(4):
-                        sums[w][i] += row[i]
-            if (day.year, day.month) == (today.year, today.month):
-                for i in range(4):
-                    month[i] += row[i]
+        # The live state's day counts (issue 14 point 3: its past days are compact).
+        sums = {w: st.counts(today - timedelta(days=n - 1), today) for w, n in DAY_WINDOWS.items()}
+        month = st.counts(today.replace(day=1), today)
         uptime: dict[str, float] = {}
-        for w, s in sums.items():
-            ratio = uptime_ratio(*s)
+        for w, (good, counted) in sums.items():
+            ratio = uptime_ratio(good, 0, counted, 0)
             if ratio is not None:
                 uptime[w] = ratio
-        month_ratio = uptime_ratio(*month)
+        month_ratio = uptime_ratio(month[0], 0, month[1], 0)
         budget = None
         if month_ratio is not None and target < 100:
             budget = 1.0 - (1.0 - month_ratio) / (1.0 - target / 100.0)

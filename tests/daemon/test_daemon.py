@@ -365,10 +365,13 @@ async def test_the_bar_keeps_past_days_counts_only(tmp_path: Path, sock_dir: Pat
             ]
         )
     async with running(settings) as daemon:
-        days = daemon.state.services["api"].days
-        past, live = days[yesterday.date()], days[today.date()]
-        assert (past.checks, past.up, past.down, past.hist, past.errors) == (2, 1, 1, {}, {})
-        assert (live.checks, live.up, live.down) == (2, 1, 1) and live.hist and live.errors
+        st = daemon.state.services["api"]
+        # the past day as its counts only (state.PastDays): (up + degraded, checks - maintenance)
+        assert yesterday.date() not in st.days and st.past is not None
+        assert st.counts(yesterday.date(), yesterday.date()) == (1, 2)
+        live = st.day_rollup(today.date())
+        assert live is not None and (live.checks, live.up, live.down) == (2, 1, 1)
+        assert live.hist and live.errors
 
 
 async def test_unknown_and_bad_requests_do_not_disturb_the_daemon(

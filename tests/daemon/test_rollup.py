@@ -360,10 +360,9 @@ def test_utc_day_boundaries() -> None:
     midnight = datetime(2025, 3, 31, 0, 0, 0, tzinfo=UTC)
     st.add_to_day(chk(Outcome.DOWN, at=last_ms))
     st.add_to_day(chk(Outcome.UP, at=midnight))
-    assert st.days[date(2025, 3, 30)].checks == 1
-    assert st.days[date(2025, 3, 30)].down == 1
-    assert st.days[date(2025, 3, 31)].checks == 1
-    assert st.days[date(2025, 3, 31)].up == 1
+    # (up + degraded, checks - maintenance) of each day
+    assert st.counts(date(2025, 3, 30), date(2025, 3, 30)) == (0, 1)
+    assert st.counts(date(2025, 3, 31), date(2025, 3, 31)) == (1, 1)
     cells, _ = st.history(date(2025, 3, 31))
     assert cells[-2:] == ["mo", "o"]
 

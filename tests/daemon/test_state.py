@@ -354,7 +354,7 @@ def test_load_history_takes_rollups_and_open_episodes() -> None:
     state.load_history(rollup_deltas(checks), {"api": checks}, [episode])
     st = state.services["api"]
     day = checks[0].started_at.date()
-    assert st.days[day].checks == 3 and st.days[day].down == 2
+    assert st.counts(day, day) == (1, 3)  # (up + degraded, checks - maintenance)
     cells, uptime = st.history(day)
     assert cells[-1] == "mo" and uptime["30"] == "33.33"
     assert st.episode == episode
@@ -364,4 +364,4 @@ def test_load_history_takes_rollups_and_open_episodes() -> None:
     ch = state.apply(make("api", UP, end))
     assert ch.episode is not None
     assert (ch.episode.started_at, ch.episode.ended_at) == (episode.started_at, end)
-    assert st.days[day].checks == 5  # new checks add to the loaded rollup
+    assert st.counts(day, day) == (3, 5)  # new checks add to the loaded day
