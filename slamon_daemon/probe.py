@@ -51,8 +51,13 @@ BODY_CAP_BYTES = 1_048_576
 ERROR_TEXT_MAX = 200
 """Error messages stored with a check are cut to this many characters."""
 USER_AGENT = "slamon/0.1 (+health check)"
-URL_CACHE = 20_000
-"""Parsed service URLs kept at most (~0.6 KB each)."""
+REQUEST_CACHE = 20_000
+"""Services whose first request is kept built at most (~2 KB each). Once full, the ones kept
+stay and the other services' requests are built at each check (~22 µs): clearing the cache
+when full (as before) made every request miss once there were more services than this,
+checked in turn. A kept request not used for ``REQUEST_SWEEP_S`` (a service removed or
+renamed) gives its place up when a request misses."""
+REQUEST_SWEEP_S = 600.0
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -105,6 +110,16 @@ def _cert_expiry(resp: httpx.Response) -> datetime | None:
     return earliest_expiry(ssl_object)
 
 
+def _unlink(resp: httpx.Response) -> None:
+    """Break the reference cycle httpx makes of each response (its stream is bound to it:
+    ``BoundAsyncStream``), so that reference counting frees a check's objects at once
+    rather than the garbage collector later (thousands of checks a second: its young
+    collections paused the loop for 50-300 ms every second or two). The response is closed
+    and read; the redirects before it (``history``) too."""
+    for r in (*resp.history, resp):
+        r.__dict__.pop("stream", None)
+
+
 class Prober:
     """Makes checks. Owns one httpx client per TLS setting; close it with ``aclose``."""
 
@@ -123,12 +138,14 @@ class Prober:
         self._clients: dict[tuple[bool, str | None], httpx.AsyncClient] = {}
         self._json_paths: dict[str, JsonPath] = {}
         self._regexes: dict[str, re.Pattern[str]] = {}
-        # Each service's URL parsed once (httpx parses a str URL at every request: ~4 % of a
-        # daemon's CPU at 10,000 services), and its timeout: at most URL_CACHE of them.
-        self._urls: dict[str, httpx.URL] = {}
         self._timeouts: dict[float, httpx.Timeout] = {}
-        # Each service's first request, built once per Service value (see _request_of).
+        # Each service's first request, built once per Service value (see _request_of), its
+        # URL parsed then (httpx parses a str URL at every request: ~4 % of a daemon's CPU
+        # at 10,000 services). While the cache is full, the services whose request was used
+        # since the last sweep (REQUEST_CACHE).
         self._requests: dict[str, tuple[Service, httpx.Request]] = {}
+        self._used: set[str] = set()
+        self._swept_at = 0.0
 
     def _client(self, service: Service) -> httpx.AsyncClient:
         key = (service.verify_tls, service.ca_file if service.verify_tls else None)
@@ -230,14 +247,6 @@ class Prober:
             return jp.check(body)
         return None
 
-    def _url(self, text: str) -> httpx.URL:
-        url = self._urls.get(text)
-        if url is None:
-            if len(self._urls) >= URL_CACHE:
-                self._urls.clear()  # more services than that: parsed again, as before
-            url = self._urls[text] = httpx.URL(text)
-        return url
-
     def _timeout(self, seconds: float) -> httpx.Timeout:
         timeout = self._timeouts.get(seconds)
         if timeout is None:
@@ -255,20 +264,41 @@ class Prober:
         first request (transport/cookies.py) — and sending does not change it (redirects
         build new requests), so one request serves every check until the service changes.
         """
-        cached = self._requests.get(service.id)
+        requests = self._requests
+        cached = requests.get(service.id)
         if cached is not None and cached[0] is service:
+            if len(requests) >= REQUEST_CACHE:
+                self._used.add(service.id)
             return cached[1]
-        if len(self._requests) >= URL_CACHE:
-            self._requests.clear()
         request = client.build_request(
             service.method,
-            self._url(service.url),
+            httpx.URL(service.url),
             headers=dict(service.headers) if service.headers else None,
             content=service.body.encode() if service.body is not None else None,
             timeout=self._timeout(service.timeout_s),
         )
-        self._requests[service.id] = (service, request)
+        if cached is not None:  # the service changed
+            requests[service.id] = (service, request)
+            return request
+        if len(requests) >= REQUEST_CACHE:
+            requests = self._sweep()
+        if len(requests) < REQUEST_CACHE:
+            requests[service.id] = (service, request)
+            if len(requests) == REQUEST_CACHE:  # full from now: who uses theirs is noted
+                self._used.clear()
+                self._swept_at = time.monotonic()
         return request
+
+    def _sweep(self) -> dict[str, tuple[Service, httpx.Request]]:
+        """Drop the kept requests not used since the last sweep, at most every
+        REQUEST_SWEEP_S (while the cache is full and a request missed); the cache."""
+        now = time.monotonic()
+        if now - self._swept_at >= REQUEST_SWEEP_S:
+            used = self._used
+            self._requests = {k: v for k, v in self._requests.items() if k in used}
+            self._used = set()
+            self._swept_at = now
+        return self._requests
 
     async def _request(self, service: Service) -> tuple[int, bytes, datetime | None]:
         client = self._client(service)
@@ -289,3 +319,4 @@ class Prober:
             return resp.status_code, b"".join(chunks)[: self.body_cap], cert
         finally:
             await resp.aclose()
+            _unlink(resp)

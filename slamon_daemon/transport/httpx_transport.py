@@ -73,7 +73,11 @@ class ProbeTransport(httpx.AsyncBaseTransport):
         try:
             await self._connect(loop, exchange, url.host, port, tls)
         except OSError as exc:
+            exchange.release()
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+        except BaseException:
+            exchange.release()
+            raise
         try:
             exchange.send(head)
             await exchange.read_head()
