@@ -98,9 +98,9 @@ async def test_kept_requests_do_not_churn_and_dead_ones_give_their_place(
     try:
         async with Target(respond(200)) as t:
             services = [svc(f"{t.url}?n={i}", f"s{i}") for i in range(5)]
-            client = prober._client(services[0])
-            first = [prober._request_of(client, s) for s in services]
-            again = [prober._request_of(client, s) for s in services]
+            client, _ = prober._client(services[0])
+            first = [prober._request_of(client, s)[0] for s in services]
+            again = [prober._request_of(client, s)[0] for s in services]
             # More services than the cache holds, checked in turn: the first ones keep
             # theirs (clearing when full made every one of them miss), the others are built.
             assert [a is b for a, b in zip(first, again, strict=True)] == [1, 1, 1, 0, 0]
@@ -114,13 +114,13 @@ async def test_kept_requests_do_not_churn_and_dead_ones_give_their_place(
             assert set(prober._requests) == {"s0", "s1", "s2"}
             for s in services[1:3]:
                 prober._request_of(client, s)
-            s3 = prober._request_of(client, services[3])  # misses, sweeps out s0, is kept
-            assert prober._request_of(client, services[3]) is s3
+            s3 = prober._request_of(client, services[3])[0]  # misses, sweeps out s0, is kept
+            assert prober._request_of(client, services[3])[0] is s3
             assert set(prober._requests) == {"s1", "s2", "s3"}
             # A changed service gets a new request in its own place.
             changed = dataclasses.replace(services[1], timeout_s=9.0)
-            built = prober._request_of(client, changed)
-            assert built is prober._request_of(client, changed) and built is not again[1]
+            built = prober._request_of(client, changed)[0]
+            assert built is prober._request_of(client, changed)[0] and built is not again[1]
             assert built.extensions["timeout"]["read"] == 9.0
     finally:
         await prober.aclose()
@@ -191,3 +191,47 @@ async def test_a_partly_replayed_batch_stores_only_its_new_checks_sqlite(tmp_pat
 async def test_a_partly_replayed_batch_stores_only_its_new_checks_postgres(pg_url: str) -> None:
     async with PostgresStore(pg_url) as store:
         await _partly_replayed(store)
+
+
+# -- a single request goes straight to the transport: the same verdicts as through the client
+
+
+@pytest.mark.parametrize("follow", [False, True])
+async def test_a_malformed_redirect_location_is_a_protocol_error(follow: bool) -> None:
+    prober = Prober()
+    try:
+        bad = respond(302, b"", headers={"Location": "http://[::1/"})
+        async with Target(bad) as t:
+            c = await prober.check(svc(t.url, follow_redirects=follow))
+            assert (c.outcome, c.error_kind) == (Outcome.DOWN, ErrorKind.PROTOCOL_ERROR), c
+            assert c.error is not None and "location" in c.error.lower()
+        good = respond(301, b"", headers={"Location": "/elsewhere"})
+        async with Target(good) as t:
+            c = await prober.check(svc(t.url))
+            assert (c.outcome, c.status_code, c.error_kind) == (
+                Outcome.DOWN,
+                301,
+                ErrorKind.HTTP_ERROR,
+            )
+    finally:
+        await prober.aclose()
+
+
+async def test_credentials_in_the_url_are_sent_as_basic_auth() -> None:
+    seen: list[str] = []
+
+    async def record(req: Any, w: asyncio.StreamWriter) -> None:
+        seen.append(req.headers.get("authorization", ""))
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    prober = Prober()
+    try:
+        async with Target(record) as t:
+            url = t.url.replace("http://", "http://probe:s3cret@")
+            c = await prober.check(svc(url))
+            assert (c.outcome, c.status_code) == (Outcome.UP, 200), c
+            c = await prober.check(svc(t.url))
+            assert c.outcome is Outcome.UP
+    finally:
+        await prober.aclose()
+    assert seen == ["Basic cHJvYmU6czNjcmV0", ""]
