@@ -38,6 +38,7 @@ from .assertions import JsonPath, parse_json_path
 from .models import Check, ErrorKind, Outcome, Service
 from .transport import (
     ProbeTransport,
+    ResponseBody,
     check_cookies,
     client_context,
     earliest_expiry,
@@ -339,7 +340,16 @@ class Prober:
             cert = _cert_expiry(resp) if resp.url.scheme == "https" else None
             chunks: list[bytes] = []
             size = 0
-            async for chunk in resp.aiter_bytes():
+            stream = resp.stream
+            # The body as it came, when it is the content as it is (no Content-Encoding to
+            # undo): httpx's aiter_bytes adds two async generators a check (each registered
+            # with the event loop and finalized) and a decoder that changes nothing.
+            body = (
+                stream
+                if direct and type(stream) is ResponseBody and not stream.encoded
+                else resp.aiter_bytes()
+            )
+            async for chunk in body:
                 chunks.append(chunk)
                 size += len(chunk)
                 if size >= self.body_cap:
