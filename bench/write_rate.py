@@ -45,15 +45,23 @@ from _common import (  # noqa: E402
 )
 
 
-def _checks(services: int, count: int, start: datetime) -> list[Any]:
-    """``count`` checks: each interval (60 s) every service once, 1 in 50 down."""
+def _checks(services: int, count: int, start: datetime, spread: bool = False) -> list[Any]:
+    """``count`` checks: each interval (60 s) every service once, 1 in 50 down. In service
+    order, or with ``spread`` in the order of a stable hash of the id (the scheduler's
+    phases: a daemon's batch holds services from all over the key order, so its rollup rows
+    fall on pages all over their tables)."""
+    import hashlib
+
     from slamon_daemon.models import Check, ErrorKind, Outcome
 
+    order = [f"svc{k:04d}" for k in range(services)]
+    if spread:
+        order.sort(key=lambda sid: hashlib.blake2b(sid.encode(), digest_size=8).digest())
     out: list[Any] = []
     i = 0
     while len(out) < count:
         at = start + timedelta(seconds=60 * (i // services), microseconds=i % services)
-        sid = f"svc{i % services:04d}"
+        sid = order[i % services]
         if i % 50 == 7:
             out.append(Check(sid, at, 10_000.0, Outcome.DOWN, None, ErrorKind.TIMEOUT, "timeout"))
         else:
@@ -62,14 +70,18 @@ def _checks(services: int, count: int, start: datetime) -> list[Any]:
     return out
 
 
-async def _measure(db_url: str, services: int, count: int, batch: int) -> dict[str, Any]:
-    """One run in this process: write ``count`` checks in batches; returns the figures."""
+async def _measure(
+    db_url: str, services: int, count: int, batch: int, per_call: int = 1, spread: bool = False
+) -> dict[str, Any]:
+    """One run in this process: write ``count`` checks in batches (``per_call`` of them per
+    ``write_batches`` call, as the writer hands a backlog; 1: ``write_batch``); returns the
+    figures."""
     from slamon_daemon.models import Service
     from slamon_daemon.store import open_store
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     start = now - timedelta(seconds=60 * (count // services + 1))
-    checks = _checks(services, count, start)
+    checks = _checks(services, count, start, spread)
     async with open_store(db_url) as store:
         await store.migrate()  # PostgreSQL: also the partitions of yesterday .. 3 days ahead
         await store.sync_services(
@@ -78,9 +90,14 @@ async def _measure(db_url: str, services: int, count: int, batch: int) -> dict[s
         cpu0, pg0, busy0 = cpu_seconds(os.getpid()), postgres_cpu(), busy_seconds()
         t0 = time.perf_counter()
         spent = 0.0
-        for i in range(0, len(checks), batch):
+        step = batch * per_call
+        for i in range(0, len(checks), step):
+            part = checks[i : i + step]
             t = time.perf_counter()
-            await store.write_batch(checks[i : i + batch])
+            if per_call == 1:
+                await store.write_batch(part)
+            else:
+                await store.write_batches([part[j : j + batch] for j in range(0, len(part), batch)])
             spent += time.perf_counter() - t
         wall = time.perf_counter() - t0
         cpu = cpu_seconds(os.getpid()) - cpu0
@@ -103,10 +120,19 @@ async def _child(args: argparse.Namespace) -> None:
 
     if args.backend == "postgres":
         async with pg_database() as url:
-            result = await _measure(url, args.services, args.checks, args.batch)
+            result = await _measure(
+                url, args.services, args.checks, args.batch, args.per_call, args.spread
+            )
     else:
         with tempfile.TemporaryDirectory(prefix="slamon-wr-") as d:
-            result = await _measure(f"sqlite:///{d}/w.db", args.services, args.checks, args.batch)
+            result = await _measure(
+                f"sqlite:///{d}/w.db",
+                args.services,
+                args.checks,
+                args.batch,
+                args.per_call,
+                args.spread,
+            )
     result["code"] = str(Path(slamon_daemon.__file__).resolve().parent)
     print(json.dumps(result), flush=True)
 
@@ -115,6 +141,7 @@ def _run_child(code: Path, backend: str, args: argparse.Namespace, batch: int) -
     env = {**os.environ, "PYTHONPATH": str(code)}
     cmd = [PYTHON, __file__, "--child", "--backend", backend]
     cmd += ["--services", str(args.services), "--checks", str(args.checks), "--batch", str(batch)]
+    cmd += ["--per-call", str(args.per_call)] + (["--spread"] if args.spread else [])
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"child failed ({code}, {backend}):\n{out.stderr}")
@@ -130,6 +157,18 @@ def main() -> None:
     p.add_argument("--services", type=int, default=1000)
     p.add_argument("--checks", type=int, default=30_000)
     p.add_argument("--batch", type=int, default=500, help="checks per write_batch (writer.py)")
+    p.add_argument(
+        "--per-call",
+        type=int,
+        default=1,
+        help="batches per write_batches call (the writer hands up to 10 when behind); 1:"
+        " write_batch",
+    )
+    p.add_argument(
+        "--spread",
+        action="store_true",
+        help="services in the scheduler's hash order within each interval, not id order",
+    )
     p.add_argument("--small-batch", type=int, default=20, help="0: no small-batch runs")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()

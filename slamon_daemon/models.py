@@ -5,6 +5,7 @@ Pure data: no I/O, no asyncio. Everything here is safe to import from ``slamon_t
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -200,6 +201,36 @@ class Check:
             share=max(1, int(d.get("share", 1))),  # type: ignore[call-overload]
             previous_share=max(1, int(d.get("previous_share", 1))),  # type: ignore[call-overload]
         )
+
+
+def _slot_setting_init(cls: type) -> None:
+    """Give a frozen slots dataclass an ``__init__`` that sets each field through its slot's
+    descriptor: the generated one calls ``object.__setattr__`` by a global and attribute
+    lookup per field, about twice the time (a Check: ~1.8 against ~0.9 µs, at thousands a
+    second). Same signature, defaults and semantics: no ``__post_init__``, no factories; the
+    instances stay frozen (``__setattr__`` still refuses), ``dataclasses.replace`` and
+    ``fields`` work as before."""
+    params: list[str] = []
+    body: list[str] = []
+    env: dict[str, object] = {}
+    for f in dataclasses.fields(cls):
+        if f.default_factory is not dataclasses.MISSING or not f.init:
+            raise TypeError(f"{cls.__name__}.{f.name}: only plain fields are supported")
+        if f.default is dataclasses.MISSING:
+            params.append(f.name)
+        else:
+            params.append(f"{f.name}=_d_{f.name}")
+            env[f"_d_{f.name}"] = f.default
+        env[f"_s_{f.name}"] = getattr(cls, f.name).__set__
+        body.append(f"    _s_{f.name}(self, {f.name})")
+    src = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body) + "\n"
+    exec(src, env)  # noqa: S102 - built from the class's own field names only
+    init = env["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
+    setattr(cls, "__init__", init)  # noqa: B010 - mypy refuses assigning a method
+
+
+_slot_setting_init(Check)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from .assertions import JsonPath, parse_json_path
 from .models import Check, ErrorKind, Outcome, Service
 from .transport import (
     ProbeTransport,
+    ResponseBody,
     check_cookies,
     client_context,
     earliest_expiry,
@@ -51,8 +52,13 @@ BODY_CAP_BYTES = 1_048_576
 ERROR_TEXT_MAX = 200
 """Error messages stored with a check are cut to this many characters."""
 USER_AGENT = "slamon/0.1 (+health check)"
-URL_CACHE = 20_000
-"""Parsed service URLs kept at most (~0.6 KB each)."""
+REQUEST_CACHE = 20_000
+"""Services whose first request is kept built at most (~2 KB each). Once full, the ones kept
+stay and the other services' requests are built at each check (~22 µs): clearing the cache
+when full (as before) made every request miss once there were more services than this,
+checked in turn. A kept request not used for ``REQUEST_SWEEP_S`` (a service removed or
+renamed) gives its place up when a request misses."""
+REQUEST_SWEEP_S = 600.0
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -105,6 +111,36 @@ def _cert_expiry(resp: httpx.Response) -> datetime | None:
     return earliest_expiry(ssl_object)
 
 
+def _unlink(resp: httpx.Response) -> None:
+    """Break the reference cycle httpx makes of each response (its stream is bound to it:
+    ``BoundAsyncStream``), so that reference counting frees a check's objects at once
+    rather than the garbage collector later (thousands of checks a second: its young
+    collections paused the loop for 50-300 ms every second or two). The response is closed
+    and read; the redirects before it (``history``) too."""
+    for r in (*resp.history, resp):
+        r.__dict__.pop("stream", None)
+
+
+async def _send(
+    client: httpx.AsyncClient, transport: ProbeTransport, request: httpx.Request
+) -> httpx.Response:
+    """``client.send(request, stream=True)`` for a request that follows no redirect and
+    carries no credentials, straight to the client's transport: the client's layers around
+    a single request (auth flow, redirect loop, event hooks, cookie extraction, a stream
+    bound to the response, a log record) do nothing for it but cost ~10 % of the prober's
+    CPU. Like the client, an answer that redirects gets its Location judged (a malformed one
+    is a protocol error, as the client and the Prometheus blackbox exporter have it)."""
+    resp = await transport.handle_async_request(request)
+    resp.request = request
+    if resp.has_redirect_location:
+        try:
+            client._build_redirect_request(request, resp)  # what client.send does
+        except BaseException:
+            await resp.aclose()
+            raise
+    return resp
+
+
 class Prober:
     """Makes checks. Owns one httpx client per TLS setting; close it with ``aclose``."""
 
@@ -120,34 +156,37 @@ class Prober:
         self.region = region  # issue 15: recorded with every check of a cluster's node
         self.source_address = source_address  # the local address checks connect from
         self.body_cap = body_cap
-        self._clients: dict[tuple[bool, str | None], httpx.AsyncClient] = {}
+        self._clients: dict[tuple[bool, str | None], tuple[httpx.AsyncClient, ProbeTransport]] = {}
         self._json_paths: dict[str, JsonPath] = {}
         self._regexes: dict[str, re.Pattern[str]] = {}
-        # Each service's URL parsed once (httpx parses a str URL at every request: ~4 % of a
-        # daemon's CPU at 10,000 services), and its timeout: at most URL_CACHE of them.
-        self._urls: dict[str, httpx.URL] = {}
         self._timeouts: dict[float, httpx.Timeout] = {}
-        # Each service's first request, built once per Service value (see _request_of).
-        self._requests: dict[str, tuple[Service, httpx.Request]] = {}
+        # Each service's first request, built once per Service value (see _request_of), its
+        # URL parsed then (httpx parses a str URL at every request: ~4 % of a daemon's CPU
+        # at 10,000 services). While the cache is full, the services whose request was used
+        # since the last sweep (REQUEST_CACHE).
+        self._requests: dict[str, tuple[Service, httpx.Request, bool]] = {}
+        self._used: set[str] = set()
+        self._swept_at = 0.0
 
-    def _client(self, service: Service) -> httpx.AsyncClient:
+    def _client(self, service: Service) -> tuple[httpx.AsyncClient, ProbeTransport]:
         key = (service.verify_tls, service.ca_file if service.verify_tls else None)
-        client = self._clients.get(key)
-        if client is None:
+        pair = self._clients.get(key)
+        if pair is None:
             context = client_context(verify=key[0], ca_file=key[1])
+            transport = ProbeTransport(context, local_address=self.source_address)
             client = httpx.AsyncClient(
-                transport=ProbeTransport(context, local_address=self.source_address),
+                transport=transport,
                 follow_redirects=False,
                 max_redirects=10,
                 headers={"User-Agent": USER_AGENT},
                 trust_env=False,  # a proxy from the environment would skew what users meet
             )
             scope_cookies(client)  # a check's cookies live for its redirects only
-            self._clients[key] = client
-        return client
+            pair = self._clients[key] = (client, transport)
+        return pair
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
+        for client, _ in self._clients.values():
             await client.aclose()
         self._clients.clear()
 
@@ -230,14 +269,6 @@ class Prober:
             return jp.check(body)
         return None
 
-    def _url(self, text: str) -> httpx.URL:
-        url = self._urls.get(text)
-        if url is None:
-            if len(self._urls) >= URL_CACHE:
-                self._urls.clear()  # more services than that: parsed again, as before
-            url = self._urls[text] = httpx.URL(text)
-        return url
-
     def _timeout(self, seconds: float) -> httpx.Timeout:
         timeout = self._timeouts.get(seconds)
         if timeout is None:
@@ -246,8 +277,11 @@ class Prober:
             timeout = self._timeouts[seconds] = httpx.Timeout(seconds)
         return timeout
 
-    def _request_of(self, client: httpx.AsyncClient, service: Service) -> httpx.Request:
-        """The first request of a check of ``service``, built once per Service value.
+    def _request_of(
+        self, client: httpx.AsyncClient, service: Service
+    ) -> tuple[httpx.Request, bool]:
+        """The first request of a check of ``service``, built once per Service value, and
+        whether it may go straight to the transport (``_send``).
 
         httpx builds a request at every check (headers merged and copied four times, the
         URL, the body's stream: ~1/8 of the prober's CPU at 10,000 services). What it builds
@@ -255,33 +289,67 @@ class Prober:
         first request (transport/cookies.py) — and sending does not change it (redirects
         build new requests), so one request serves every check until the service changes.
         """
-        cached = self._requests.get(service.id)
+        requests = self._requests
+        cached = requests.get(service.id)
         if cached is not None and cached[0] is service:
-            return cached[1]
-        if len(self._requests) >= URL_CACHE:
-            self._requests.clear()
+            if len(requests) >= REQUEST_CACHE:
+                self._used.add(service.id)
+            return cached[1], cached[2]
         request = client.build_request(
             service.method,
-            self._url(service.url),
+            httpx.URL(service.url),
             headers=dict(service.headers) if service.headers else None,
             content=service.body.encode() if service.body is not None else None,
             timeout=self._timeout(service.timeout_s),
         )
-        self._requests[service.id] = (service, request)
-        return request
+        # Credentials in the URL are httpx's auth flow (basic auth): the client sends those.
+        direct = not service.follow_redirects and not (request.url.username or request.url.password)
+        if cached is not None:  # the service changed
+            requests[service.id] = (service, request, direct)
+            return request, direct
+        if len(requests) >= REQUEST_CACHE:
+            requests = self._sweep()
+        if len(requests) < REQUEST_CACHE:
+            requests[service.id] = (service, request, direct)
+            if len(requests) == REQUEST_CACHE:  # full from now: who uses theirs is noted
+                self._used.clear()
+                self._swept_at = time.monotonic()
+        return request, direct
+
+    def _sweep(self) -> dict[str, tuple[Service, httpx.Request, bool]]:
+        """Drop the kept requests not used since the last sweep, at most every
+        REQUEST_SWEEP_S (while the cache is full and a request missed); the cache."""
+        now = time.monotonic()
+        if now - self._swept_at >= REQUEST_SWEEP_S:
+            used = self._used
+            self._requests = {k: v for k, v in self._requests.items() if k in used}
+            self._used = set()
+            self._swept_at = now
+        return self._requests
 
     async def _request(self, service: Service) -> tuple[int, bytes, datetime | None]:
-        client = self._client(service)
-        resp = await client.send(
-            self._request_of(client, service),
-            stream=True,
-            follow_redirects=service.follow_redirects,
-        )
+        client, transport = self._client(service)
+        request, direct = self._request_of(client, service)
+        if direct:
+            resp = await _send(client, transport, request)
+        else:
+            resp = await client.send(
+                request, stream=True, follow_redirects=service.follow_redirects
+            )
         try:
             cert = _cert_expiry(resp) if resp.url.scheme == "https" else None
             chunks: list[bytes] = []
             size = 0
-            async for chunk in resp.aiter_bytes():
+            stream = resp.stream
+            # The body as it came, when it is the content as it is (no Content-Encoding to
+            # undo): httpx's aiter_bytes adds two async generators a check (each registered
+            # with the event loop and finalized) and a decoder that changes nothing.
+            body = (
+                stream
+                if direct and type(stream) is ResponseBody and not stream.encoded
+                else resp.aiter_bytes()
+            )
+            async for chunk in body:
                 chunks.append(chunk)
                 size += len(chunk)
                 if size >= self.body_cap:
@@ -289,3 +357,4 @@ class Prober:
             return resp.status_code, b"".join(chunks)[: self.body_cap], cert
         finally:
             await resp.aclose()
+            _unlink(resp)

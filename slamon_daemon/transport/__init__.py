@@ -8,7 +8,7 @@ scopes a shared client's cookies to one check.
 """
 
 from .cookies import CheckCookieJar, check_cookies, scope_cookies
-from .httpx_transport import ProbeTransport
+from .httpx_transport import ProbeTransport, ResponseBody
 from .tls import client_context, earliest_expiry
 from .wire import MalformedResponse
 
@@ -16,6 +16,7 @@ __all__ = [
     "CheckCookieJar",
     "MalformedResponse",
     "ProbeTransport",
+    "ResponseBody",
     "check_cookies",
     "client_context",
     "earliest_expiry",

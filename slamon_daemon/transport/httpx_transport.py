@@ -67,13 +67,22 @@ class ProbeTransport(httpx.AsyncBaseTransport):
             tls, port = None, url.port or 80
         else:
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
-        head = await _encode_request(request)
+        # A request sent again (the prober keeps each service's first request) is encoded
+        # once: its bytes are kept on it. Redirects build new requests.
+        head: bytes | None = getattr(request, "_slamon_wire", None)
+        if head is None:
+            head = await _encode_request(request)
+            request._slamon_wire = head  # type: ignore[attr-defined]
         loop = asyncio.get_running_loop()
         exchange = Exchange(loop, head_only=request.method == "HEAD")
         try:
             await self._connect(loop, exchange, url.host, port, tls)
         except OSError as exc:
+            exchange.release()
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+        except BaseException:
+            exchange.release()
+            raise
         try:
             exchange.send(head)
             await exchange.read_head()
@@ -83,7 +92,9 @@ class ProbeTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             exchange.status,
             headers=exchange.headers,
-            stream=ResponseBody(exchange),
+            stream=ResponseBody(
+                exchange, any(k.lower() == b"content-encoding" for k, _ in exchange.headers)
+            ),
             extensions={
                 "http_version": exchange.http_version,
                 "reason_phrase": exchange.reason,
@@ -154,8 +165,10 @@ class ResponseBody(httpx.AsyncByteStream):
     registered with the event loop (its first-iteration hook adds it to a WeakSet) and
     finalized, and httpx stacks three more on this one."""
 
-    def __init__(self, exchange: Exchange) -> None:
+    def __init__(self, exchange: Exchange, encoded: bool = False) -> None:
         self._exchange = exchange
+        self.encoded = encoded
+        """The answer has a Content-Encoding: its bytes are not the content as they are."""
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self

@@ -308,28 +308,32 @@ class SqliteDialect(Dialect):
         self, con: Connection, rows: Sequence[Sequence[Any]]
     ) -> set[tuple[Any, ...]]:
         # Many rows per statement: one round trip to the aiosqlite thread per 500 checks.
-        # The keys already stored are read first (a replay; usually none) rather than the new
-        # ones returned: every row a statement returns is one SQLite step, and each step takes
-        # the GIL back — behind an event loop that never sleeps (500 checks in flight) each
-        # take waited up to the 5 ms switch interval, ~2.5 s per 500 checks, and the writer
-        # fell behind for good.
+        # A plain INSERT first: a batch is new checks but after a replay, and SQLite's
+        # default conflict resolution (ABORT) undoes only the failing statement, the
+        # transaction goes on. Only then are the keys already stored read, and the rest
+        # inserted past them (rather than the new keys returned: every row a statement
+        # returns is one SQLite step, and each step takes the GIL back — behind an event loop
+        # that never sleeps each take waited up to the 5 ms switch interval, and the writer
+        # fell behind for good).
         inserted: set[tuple[Any, ...]] = set()
         for i in range(0, len(rows), _ROWS_PER_INSERT):
             chunk = rows[i : i + _ROWS_PER_INSERT]
             keys = [(row[0], row[1], row[2]) for row in chunk]
-            stored = await con.fetch(
-                _stored_keys_sql(len(chunk)), *(v for key in keys for v in key)
-            )
-            await con.execute(
-                _many_sql(
-                    f"INSERT INTO checks ({CHECK_COLUMNS})",
-                    len(chunk[0]),
-                    len(chunk),
-                    "ON CONFLICT DO NOTHING",
-                ),
-                *(v for row in chunk for v in row),
-            )
-            inserted.update(set(keys) - {tuple(r) for r in stored})
+            values = [v for row in chunk for v in row]
+            head = f"INSERT INTO checks ({CHECK_COLUMNS})"
+            try:
+                await con.execute(_many_sql(head, len(chunk[0]), len(chunk), ""), *values)
+            except sqlite3.IntegrityError:
+                stored = await con.fetch(
+                    _stored_keys_sql(len(chunk)), *(v for key in keys for v in key)
+                )
+                await con.execute(
+                    _many_sql(head, len(chunk[0]), len(chunk), "ON CONFLICT DO NOTHING"),
+                    *values,
+                )
+                inserted.update(set(keys) - {tuple(r) for r in stored})
+            else:
+                inserted.update(keys)
         return inserted
 
     async def add_rollups(self, con: Connection, table: str, rows: Sequence[Row]) -> None:
