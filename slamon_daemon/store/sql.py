@@ -607,9 +607,10 @@ class SqlStore(Store, AlertStore):
         after: str | None = None,
         limit: int = 2000,
     ) -> list[tuple[str, array[int]]]:
-        # The database computes the figures and packs a service's days in one text of hex
-        # digits (eight a number, big-endian), read by bytes.fromhex: a row (and a date to
-        # parse) a day took ~2.5 µs of the daemon's CPU, JSON text ~0.6 µs, this ~0.02 µs.
+        # The database computes the figures and packs a service's days in one value, four
+        # big-endian 32-bit numbers a day: bytes on PostgreSQL (int4send), a text of hex
+        # digits on SQLite (bytes.fromhex): a row (and a date to parse) a day took ~2.5 µs
+        # of the daemon's CPU, JSON text ~0.6 µs, this ~0.02 µs.
         # ``service_id > ?`` always: with it SQLite walks the primary key, service by
         # service, rather than the day index and a sort of every row.
         d = self.dialect.day
@@ -619,8 +620,10 @@ class SqlStore(Store, AlertStore):
         )
         values = ("{offset}", "up + degraded", "{counted}(checks - maintenance, 0)", flags)
         if self.backend == "postgres":
-            hexed = " || ".join(f"lpad(to_hex({v}), 8, '0')" for v in values)
-            packed = f"string_agg({hexed}, '' ORDER BY day)"
+            # Binary (int4send: four bytes, big-endian) rather than hex text: half the
+            # server's time per page (lpad/to_hex per value were most of it), no decoding.
+            sent = " || ".join(f"int4send({v})" for v in values)
+            packed = f"string_agg({sent}, ''::bytea ORDER BY day)"
             offset, counted = "day - CAST(? AS date)", "greatest"
         else:
             hexed = ", ".join(values)
@@ -638,8 +641,9 @@ class SqlStore(Store, AlertStore):
             limit,
         )
         out = []
-        for sid, text in rows:
-            days = array("i", bytes.fromhex(text))
+        for sid, packed_days in rows:
+            raw = packed_days if isinstance(packed_days, bytes) else bytes.fromhex(packed_days)
+            days = array("i", raw)
             if sys.byteorder == "little":
                 days.byteswap()
             out.append((str(sid), days))
