@@ -538,6 +538,10 @@ class Daemon:
         # the loop at unpredictable moments (status.get's p99 in an alert storm).
         gc.collect()
         gc.freeze()
+        # What the start read and let go of (the parsed config, the warm start's rows, much
+        # of it in the threads' malloc arenas) is given back, not kept as RSS: 50,000
+        # services, 236 -> 181 MiB at ready (malloc.py, docs/benchmarks.md stop 21).
+        malloc.trim()
         gc.set_threshold(*GC_THRESHOLDS)
         gc.enable()  # main() turned it off for the start
         self._tasks.append(asyncio.create_task(self._settle_gc(), name="gc"))
@@ -1077,9 +1081,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"slamond {__version__}")
     args = parser.parse_args(argv)
-    # Before any thread starts (SQLite's, the executor's): each would keep an arena of its
-    # own, 306 -> 274 MiB at ready with 50,000 services (malloc.py).
-    malloc.limit_arenas()
     # Everything slamond creates (database, WAL, journal, secret) is its own: 0600 / 0700.
     # Read access is shared through the socket (socket_group), not the files (README).
     os.umask(0o077)

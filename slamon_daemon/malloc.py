@@ -1,11 +1,17 @@
-"""glibc's malloc for a long-lived daemon: fewer arenas, freed pages given back (issue 14).
+"""glibc's malloc for a long-lived daemon: freed memory given back (issue 14 point 3).
 
-glibc gives each thread that allocates a malloc arena of its own (up to 8 per core), and
-memory freed in an arena stays with the process. slamond's threads (SQLite's, the default
-executor's, the resolver's) each kept arenas of their own: at 50,000 services the RSS at
-ready was 306 MiB with them and 274 MiB with two arenas (docs/benchmarks.md, stop 21).
+glibc keeps what a program frees in its arenas' free lists (one arena per thread that
+allocates, up to 8 per core) and gives back only the top of the main heap. slamond frees a
+lot once: the start's reads (the parsed config, the warm start's rows, much of it made in
+SQLite's thread) and the first round of checks' garbage. ``malloc_trim(0)`` at those two
+moments gives the free pages of every arena back: 50,000 services, 236 -> 181 MiB at ready,
+peak 479-492 -> 442 MiB over 150 s on SQLite (docs/benchmarks.md, m2 stop 21).
 
-Both functions do nothing off glibc (musl, macOS, Windows): they say whether they acted.
+Limiting the arenas instead (``mallopt(M_ARENA_MAX, 2)``) was measured too: 205 MiB at
+ready, peak 435-438 MiB; not taken, the trims do as well without making threads share an
+arena (and its lock).
+
+Off glibc (musl, macOS, Windows) ``trim`` does nothing.
 """
 
 from __future__ import annotations
@@ -13,12 +19,6 @@ from __future__ import annotations
 import ctypes
 import os
 from functools import cache
-
-M_ARENA_MAX = -8
-"""mallopt's parameter number for the most arenas (glibc's malloc.h)."""
-
-ARENAS = 2
-"""Arenas slamond allows: the event loop's thread and one for every other thread."""
 
 
 @cache
@@ -35,18 +35,9 @@ def _glibc() -> ctypes.CDLL | None:
         return None
 
 
-def limit_arenas(arenas: int = ARENAS) -> bool:
-    """At most ``arenas`` malloc arenas from now on. Call before any thread starts: a
-    thread that has one keeps it. True when glibc took it."""
-    libc = _glibc()
-    if libc is None:
-        return False
-    return bool(libc.mallopt(ctypes.c_int(M_ARENA_MAX), ctypes.c_int(arenas)))
-
-
 def trim() -> bool:
     """Give the free pages of every arena back to the system (``malloc_trim(0)``). True
-    when glibc gave some back."""
+    when glibc gave some back; False when it had none or this is not glibc."""
     libc = _glibc()
     if libc is None:
         return False

@@ -2,8 +2,7 @@
 
 The validated [[service]] models are not kept (ServiceTables keeps their given values and
 their ``Service``); equal settings tuples are one object; the store hands back the
-settings' own ``Service`` objects on both backends; glibc's malloc is told to keep fewer
-arenas.
+settings' own ``Service`` objects on both backends; glibc gives what the daemon freed back.
 """
 
 from __future__ import annotations
@@ -148,6 +147,7 @@ async def test_the_store_hands_back_the_settings_services(store: Store, tmp_path
     not (hasattr(os, "confstr") and (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")),
     reason="glibc only",
 )
-def test_malloc_takes_the_arena_limit_on_glibc() -> None:
-    assert malloc.limit_arenas(8)  # a harmless limit for this test process
-    malloc.trim()  # says whether pages went back; either is fine
+def test_malloc_gives_freed_memory_back_on_glibc() -> None:
+    held = [bytearray(4096) for _ in range(20_000)]  # ~80 MB in small blocks, then freed
+    del held
+    assert malloc.trim()  # glibc gave pages back
