@@ -74,13 +74,8 @@ def alert_settings(settings: Settings, where: str) -> AlertSettings:
         "alerts": settings.alerts,
         "alert_channel": settings.alert_channel,
         "service": [
-            {
-                "id": s.id,
-                "depends_on": s.depends_on,
-                "alert_severity": s.alert_severity,
-                "alert_channels": s.alert_channels,
-            }
-            for s in settings.service
+            {"id": sid, "depends_on": deps, "alert_severity": sev, "alert_channels": chans}
+            for sid, deps, sev, chans in settings.service_alert_fields()
         ],
     }
     # Checked with the services' alert fields, kept without them: they are read from the
@@ -246,7 +241,7 @@ class AlertingService:
         }
 
     def _service_infos(self) -> list[ServiceInfo]:
-        fields = {s.id: s for s in self.settings.service}
+        fields = {f[0]: f for f in self.settings.service_alert_fields()}
         target = self.settings.daemon.sla_target
         out = []
         for sid, st in self.live.services.items():
@@ -257,11 +252,9 @@ class AlertingService:
                     id=sid,
                     name=s.name,
                     tags=frozenset(s.tags) if s.tags else _NO_TAGS,
-                    depends_on=tuple(f.depends_on) if f else (),
-                    severity=Severity(f.alert_severity) if f else Severity.CRITICAL,
-                    channels=tuple(f.alert_channels)
-                    if f and f.alert_channels is not None
-                    else None,
+                    depends_on=tuple(f[1]) if f else (),
+                    severity=Severity(f[2]) if f else Severity.CRITICAL,
+                    channels=tuple(f[3]) if f and f[3] is not None else None,
                     slo_target=s.sla_target or target,
                 )
             )

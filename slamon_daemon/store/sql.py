@@ -298,6 +298,11 @@ class SqlStore(Store, AlertStore):
                 out.append(known[1])
                 continue
             service = service_from_json(text, active=bool(active))
+            if known is not None and known[1] == service:
+                # Written by sync_services: PostgreSQL gives its jsonb back reformatted, the
+                # same settings in other text. Its Service is kept (the settings hold it):
+                # not a second object per service (50,000: 100,000 Services).
+                service = known[1]
             decoded[str(sid)] = (hash(text), service)
             out.append(service)
         return out
