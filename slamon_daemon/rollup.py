@@ -518,20 +518,11 @@ def uptime_percent_text(up: int, degraded: int, checks: int, maintenance: int) -
 
 
 def daily_status(r: Rollup | None, major_threshold: float = DEFAULT_MAJOR_THRESHOLD) -> DailyStatus:
-    """The 90-day-bar cell for one day's rollup (see the module docstring)."""
-    if r is None or r.checks == 0:
+    """The 90-day-bar cell for one day's rollup (see the module docstring): the rule is
+    ``cell_of``'s, which a past day's counts are read by too."""
+    if r is None:
         return DailyStatus.NO_DATA
-    counted = r.checks - r.maintenance
-    if counted <= 0:
-        return DailyStatus.MAINTENANCE
-    if r.down == 0 and r.degraded == 0:
-        return DailyStatus.OPERATIONAL
-    if r.down == 0:
-        return DailyStatus.DEGRADED
-    # Exact rationals: 99.0 % exactly is "po", not "mo", whatever floating point would say.
-    if Fraction((r.up + r.degraded) * 100, counted) >= Fraction(str(major_threshold)):
-        return DailyStatus.PARTIAL_OUTAGE
-    return DailyStatus.MAJOR_OUTAGE
+    return cell_of(*day_counts(r), major_threshold)
 
 
 _HAS_CHECKS, _HAS_DEGRADED, _HAS_DOWN = 1, 2, 4
@@ -554,7 +545,7 @@ def day_counts(r: Rollup) -> tuple[int, int, int]:
 
 
 def cell_of(good: int, counted: int, flags: int, threshold: float) -> DailyStatus:
-    """``daily_status`` of a day from ``day_counts``."""
+    """The bar's cell of a day from its ``day_counts`` (``daily_status`` of its rollup)."""
     if not flags & _HAS_CHECKS:
         return DailyStatus.NO_DATA
     if counted <= 0:
@@ -563,6 +554,7 @@ def cell_of(good: int, counted: int, flags: int, threshold: float) -> DailyStatu
         return DailyStatus.OPERATIONAL
     if not flags & _HAS_DOWN:
         return DailyStatus.DEGRADED
+    # Exact rationals: 99.0 % exactly is "po", not "mo", whatever floating point would say.
     if Fraction(good * 100, counted) >= Fraction(str(threshold)):
         return DailyStatus.PARTIAL_OUTAGE
     return DailyStatus.MAJOR_OUTAGE
