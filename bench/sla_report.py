@@ -186,7 +186,7 @@ async def split(url: str, backend: str, calls: int, now: datetime, month: str) -
             "monthly rollups (1 row a service)": lambda: store.monthly_rollups(
                 first, first, None, error_counts=False, **monthly_kw
             ),
-            "episodes started": lambda: store.episodes_started(None, period.start, period.end),
+            "episodes": lambda: store.episodes_during(None, period.start, period.end),
             "days below 99.9 %": lambda: store.days_below(None, first, last, 99.9),
             "first_activity of every service": lambda: store.first_activity(
                 None, period.start, period.end

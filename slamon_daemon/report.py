@@ -41,6 +41,9 @@ def cell(row: dict[str, Any], key: str) -> str:
         return "n/a" if v is None else ("MET" if v else "BREACHED")
     if key == "days_below_target":
         return str(len(v or []))
+    if key == "episodes":
+        before = row.get("episodes_from_before") or 0
+        return f"{v or 0} (+{before} from before)" if before else str(v or 0)
     if key in ("mttr_s", "mtbf_s"):
         return text.duration(v)
     if key == "latency_objective":
@@ -118,6 +121,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "downtime_s",
     "days_below_target",
     "episodes",
+    "episodes_from_before",
     "mttr_s",
     "mtbf_s",
     "p95_ms",

@@ -71,7 +71,7 @@ async def sla_report(
             ]
 
         found_episodes, prior, totals, belows = await asyncio.gather(
-            store.episodes_started(only, period.start, period.end),
+            store.episodes_during(only, period.start, period.end),
             store.checked_on(first_day - timedelta(days=1), among),
             asyncio.gather(*reads),
             days_below(),
@@ -92,7 +92,7 @@ async def sla_report(
         # Every service's hours in one statement (one per service before), beside the rest.
         hours, found_episodes, firsts = await asyncio.gather(
             store.hourly_rollups_of(among, period.start, period.end),
-            store.episodes_started(only, period.start, period.end),
+            store.episodes_during(only, period.start, period.end),
             store.first_activity(among, period.start, period.end),
         )
         for h in hours:
@@ -190,9 +190,14 @@ def month_figures(
 ) -> dict[str, Any]:
     """One service's figures for a whole UTC month (``period``) from what service.get has
     read already: the month's rollup, daily rollups covering the month, its episodes
-    (those that started in the month are counted) and its first check in the month. The
+    (those that overlap the month: ``service_figures`` counts those that started in it) and
+    its first check in the month. The
     same figures as ``sla_report``'s row (tests/daemon/test_service_month.py)."""
     first, last = period.start.date(), (period.end - timedelta(microseconds=1)).date()
     below = [r.day for r in daily if first <= r.day <= last and below_target(r, target)]
-    started = [e for e in episodes if period.start <= e.started_at < period.end]
-    return service_figures(service, target, period, now, monthly, below, started, first_check)
+    during = [
+        e
+        for e in episodes
+        if e.started_at < period.end and (e.ended_at is None or e.ended_at > period.start)
+    ]
+    return service_figures(service, target, period, now, monthly, below, during, first_check)

@@ -17,8 +17,12 @@ Definitions, for one service over a period [start, end):
   Consumed = downtime (the intervals of failed checks outside maintenance). Remaining =
   budget − consumed (negative when breached).
 * Days below target: UTC days (or days in the configured timezone) whose uptime < target.
-* Outage episodes: those that started in the period. MTTR = mean duration of those that ended;
-  MTBF = (counted time − downtime) / number of episodes (None without episodes).
+* Outage episodes: those that started in the period (an episode belongs to the month it
+  started in, so months add up). MTTR = mean duration of those that ended; MTBF = (counted
+  time − downtime) / number of episodes (None without episodes). An episode that started
+  before the period and lasted into it is not among them, but is counted apart
+  (``episodes_from_before``), so a month spent down under an outage begun the month before
+  does not read "0 outages" and nothing more.
 * p95 latency: nearest-rank from the merged histogram (within 1 %).
 * Latency objective (optional, per service: e.g. 95 % of answered checks under 1000 ms):
   compliance = share of answered checks at or under the threshold T. It is counted from the
@@ -142,7 +146,8 @@ def service_figures(
     episodes: list[OutageEpisode],
     first_check: datetime | None,
 ) -> dict[str, Any]:
-    """The SLA figures of one service (see the module docstring)."""
+    """The SLA figures of one service (see the module docstring). ``episodes``: those that
+    overlap the period (``Store.episodes_during``)."""
     # One rollup (a whole month) is read as it is; several are added up.
     total = (
         rollups[0] if len(rollups) == 1 else sum_rollups(rollups, service.id, period.start.date())
@@ -164,6 +169,9 @@ def service_figures(
     budget_min = (1 - target / 100) * counted_s / 60
     consumed_min = total.downtime_s / 60
     mttr = mtbf = None
+    from_before = sum(1 for e in episodes if e.started_at < period.start)
+    if from_before:
+        episodes = [e for e in episodes if e.started_at >= period.start]
     if episodes:
         ended = [e for e in episodes if e.ended_at is not None]
         if ended:
@@ -197,6 +205,7 @@ def service_figures(
         "downtime_s": round(total.downtime_s, 3),
         "days_below_target": [d.isoformat() for d in sorted(days_below)] if days_below else [],
         "episodes": len(episodes),
+        "episodes_from_before": from_before,
         "mttr_s": round(mttr, 1) if mttr is not None else None,
         "mtbf_s": round(mtbf, 1) if mtbf is not None else None,
         "p95_ms": round(p, 3) if (p := total.percentile(95)) is not None else None,

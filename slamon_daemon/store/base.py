@@ -308,18 +308,19 @@ class Store(ABC):
         """Outage episodes, newest first; those still open or ending after ``since``."""
 
     @abstractmethod
-    async def episodes_started(
+    async def episodes_during(
         self, service_id: str | None, since: datetime, until: datetime
     ) -> list[OutageEpisode]:
-        """The outage episodes that started in [since, until) (of every service when
-        ``service_id`` is None), newest first."""
+        """The outage episodes that overlap [since, until): started before ``until`` and
+        still open or ended after ``since`` (of every service when ``service_id`` is None),
+        newest first."""
 
     @abstractmethod
     async def service_episodes(
         self, service_id: str, latest: int, since: datetime, until: datetime
     ) -> list[OutageEpisode]:
-        """One service's ``latest`` newest outage episodes and those that started in
-        [since, until), newest first (service.get: the list and this month's SLA)."""
+        """One service's ``latest`` newest outage episodes and those that overlap
+        [since, until) (``episodes_during``), newest first (service.get: the list and this month's SLA)."""
 
     @abstractmethod
     async def status_history(

@@ -976,13 +976,14 @@ class SqlStore(Store, AlertStore):
         read = {"worst_status": ServiceStatus}
         return [self._entity(OutageEpisode, _EPISODE_COLS, r, **read) for r in rows]
 
-    async def episodes_started(
+    async def episodes_during(
         self, service_id: str | None, since: datetime, until: datetime
     ) -> list[OutageEpisode]:
         sql = (
-            f"SELECT {_EPISODE_COLS} FROM outage_episodes WHERE started_at >= ? AND started_at < ?"
+            f"SELECT {_EPISODE_COLS} FROM outage_episodes"
+            " WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?)"
         )
-        args: list[Any] = [self.dialect.time(since), self.dialect.time(until)]
+        args: list[Any] = [self.dialect.time(until), self.dialect.time(since)]
         if service_id is not None:
             sql += " AND service_id = ?"
             args.append(service_id)
@@ -994,14 +995,14 @@ class SqlStore(Store, AlertStore):
     async def service_episodes(
         self, service_id: str, latest: int, since: datetime, until: datetime
     ) -> list[OutageEpisode]:
-        # One statement: the ``latest`` newest and those that started in [since, until).
+        # One statement: the ``latest`` newest and those that overlap [since, until).
         sql = (
             f"SELECT {_EPISODE_COLS} FROM outage_episodes WHERE service_id = ?"
-            " AND started_at >= ? AND started_at < ? UNION"
+            " AND started_at < ? AND (ended_at IS NULL OR ended_at > ?) UNION"
             f" SELECT * FROM (SELECT {_EPISODE_COLS} FROM outage_episodes WHERE service_id = ?"
             " ORDER BY started_at DESC LIMIT ?) AS newest ORDER BY 2 DESC"
         )
-        args = (service_id, self.dialect.time(since), self.dialect.time(until), service_id, latest)
+        args = (service_id, self.dialect.time(until), self.dialect.time(since), service_id, latest)
         return self._episodes_by_position(await self._fetch(sql, *args))
 
     def _episodes_by_position(self, rows: Sequence[Row]) -> list[OutageEpisode]:

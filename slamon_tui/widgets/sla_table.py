@@ -88,6 +88,16 @@ def latency_objective_text(obj: dict[str, Any] | None) -> str:
     return f"{verdict} {objective}"
 
 
+def outages_text(row: dict[str, Any], *, long: bool = False) -> str:
+    """The period's outage episodes, with those begun before it and lasting into it after a
+    "+": "2", "0 (+1)"; ``long``: "2 outages", "0 outages (+1 from before)"."""
+    n, before = row.get("episodes") or 0, row.get("episodes_from_before") or 0
+    out = f"{n} outage{'s' if n != 1 else ''}" if long else str(n)
+    if before:
+        out += f" (+{before} from before)" if long else f" (+{before})"
+    return out
+
+
 def figures(row: dict[str, Any]) -> dict[str, str]:
     """Every figure of one report row as text (the keys are the columns)."""
     days = row.get("days_below_target") or []
@@ -98,7 +108,7 @@ def figures(row: dict[str, Any]) -> dict[str, str]:
         "budget": budget_text(row),
         "remaining": remaining_text(row),
         "days_below": str(len(days)),
-        "outages": str(row.get("episodes") or 0),
+        "outages": outages_text(row),
         "mttr": text.duration(row.get("mttr_s")),
         "mtbf": text.duration(row.get("mtbf_s")),
         "p95": text.latency(row.get("p95_ms")),
@@ -244,7 +254,7 @@ class SlaTable(Static):
         parts = [
             f"{f['budget']} used, {f['remaining']}",
             f"{days} day{'s' if days != 1 else ''} below target",
-            f"{f['outages']} outage{'s' if f['outages'] != '1' else ''}",
+            outages_text(row, long=True),
             f"MTTR {f['mttr']}",
             f"MTBF {f['mtbf']}",
             f"p95 {f['p95']}",

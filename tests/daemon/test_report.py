@@ -20,6 +20,7 @@ from slamon_daemon.sla import days_below_target, month_period, service_figures
 PERIOD = month_period("2026-10")
 AFTER = datetime(2026, 12, 1, tzinfo=UTC)
 OCT = datetime(2026, 10, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 
 
 def rollups(
@@ -220,6 +221,38 @@ def test_json_round_trips() -> None:
 )
 def test_durations(seconds: float | None, text: str) -> None:
     assert cell({"mttr_s": seconds}, "mttr_s") == text
+
+
+def test_outages_from_before_the_period_are_shown_apart() -> None:
+    """An episode that started in September and lasted into October is not one of October's
+    (MTTR is of October's own), but the Markdown and the CSV say it was there."""
+    september = OutageEpisode(
+        "payments", OCT - timedelta(hours=2), ServiceStatus.MAJOR_OUTAGE, ended_at=OCT + HOUR
+    )
+    bad_r, bad_d = rollups("payments", OCT, 31 * 24, down={0})
+    r = service_figures(
+        Service("payments", "Payments", "http://x/"),
+        99.9,
+        PERIOD,
+        AFTER,
+        bad_r,
+        days_below_target(bad_d, 99.9),
+        [september],
+        OCT - timedelta(days=1),
+    )
+    assert (r["episodes"], r["episodes_from_before"], r["mttr_s"], r["mtbf_s"]) == (
+        0,
+        1,
+        None,
+        None,
+    )
+    assert cell(r, "episodes") == "0 (+1 from before)"
+    assert cell({"episodes": 2, "episodes_from_before": 0}, "episodes") == "2"
+    report = make_report()
+    report["services"] = [r]
+    got = next(csv.DictReader(io.StringIO(render(report, "csv"))))
+    assert (got["episodes"], got["episodes_from_before"]) == ("0", "1")
+    assert "| 0 (+1 from before) |" in render(report, "md")
 
 
 def test_cells() -> None:

@@ -81,6 +81,7 @@ async def test_month_row_equals_the_report_row(store: Store) -> None:
     api = row(report, "api")
     assert api["days_below_target"] == ["2026-10-03"]  # by hand: 22/24 up; Oct 5: 23/23
     assert api["episodes"] == 2  # started Oct 3 05:00 and 23:59; the Sept 30 one is not counted
+    assert api["episodes_from_before"] == 1  # ... but shown apart: it lasted into October
     assert api["monitored_from"] == OCT.isoformat()  # checked on Sept 30
     late = row(report, "late")
     assert late["monitored_from"] == "2026-10-04T10:17:30+00:00"  # to the check

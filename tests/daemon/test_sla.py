@@ -263,9 +263,50 @@ async def test_an_outage_across_midnight_and_the_month_end_is_split_by_day(store
         assert r["checks"] == 288 and r["failed_checks"] == 6, day
         assert r["downtime_s"] == 1800.0 and r["consumed_min"] == 30.0, day
         assert r["uptime"] == "97.91" and r["days_below_target"] == [day]
-    # The episode belongs to the month it started in.
-    assert (octo["episodes"], octo["mttr_s"]) == (1, 3600.0)
+    # The episode belongs to the month it started in (months add up); November shows it apart.
+    assert (octo["episodes"], octo["episodes_from_before"], octo["mttr_s"]) == (1, 0, 3600.0)
     assert (nov["episodes"], nov["mttr_s"], nov["mtbf_s"]) == (0, None, None)
+    assert nov["episodes_from_before"] == 1
+
+
+async def test_an_outage_from_before_the_period_is_shown_apart(store: Store) -> None:
+    """A service down since the month before, still down (the demo's Legacy Reports): the
+    month's report counts no episode of its own (MTTR and MTBF stay theirs) but says that one
+    from before lasts into it; an episode that ended exactly at the period's start does not."""
+    services = [svc("old", interval_s=300.0), svc("edge", interval_s=300.0)]
+    start = datetime(2026, 10, 31, tzinfo=UTC)
+    nov = start + timedelta(days=1)
+    await seed(
+        store,
+        services,
+        checks("old", start, 2 * 288, timedelta(minutes=5), interval_s=300.0, down=range(200, 576))
+        + checks("edge", start, 2 * 288, timedelta(minutes=5), interval_s=300.0),
+        [
+            OutageEpisode("old", start + timedelta(hours=5), ServiceStatus.MAJOR_OUTAGE),
+            OutageEpisode(
+                "old",
+                start + timedelta(hours=1),
+                ServiceStatus.MAJOR_OUTAGE,
+                ended_at=start + timedelta(hours=2),
+            ),
+            # Ended at Nov 1 00:00 exactly: it does not last into November.
+            OutageEpisode(
+                "edge", start + timedelta(hours=23), ServiceStatus.MAJOR_OUTAGE, ended_at=nov
+            ),
+        ],
+    )
+    report = await sla_report(store, services, 99.9, month_period("2026-11"), AFTER)
+    old, edge = row(report, "old"), row(report, "edge")
+    assert (old["episodes"], old["episodes_from_before"], old["mttr_s"], old["mtbf_s"]) == (
+        0,
+        1,
+        None,
+        None,
+    )
+    assert old["uptime"] == "0.00" and old["met"] is False
+    assert (edge["episodes"], edge["episodes_from_before"]) == (0, 0)
+    octo = row(await sla_report(store, services, 99.9, month_period("2026-10"), AFTER), "old")
+    assert (octo["episodes"], octo["episodes_from_before"], octo["mttr_s"]) == (2, 0, 3600.0)
 
 
 async def test_a_timezone_month_takes_local_days(store: Store) -> None:

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from slamon_tui.screens.sla import SlaScreen, export_path, shift_month
-from slamon_tui.widgets.sla_table import budget_bar, latency_objective_text, verdict_text
+from slamon_tui.widgets.sla_table import (
+    budget_bar,
+    latency_objective_text,
+    outages_text,
+    verdict_text,
+)
 
 from .conftest import demo_snapshot
 from .fake_daemon import FakeDaemon
@@ -170,6 +175,16 @@ async def test_export_failure_is_said_and_nothing_breaks(
                 pilot, lambda: any("Export failed" in str(n.message) for n in app._notifications)
             )
             assert screen.last_export is None and app.screen is screen
+
+
+def test_outages_from_before_the_period_are_said() -> None:
+    # The demo's Legacy Reports: down since the month before, "0 outages" and nothing more
+    # read as if the month had been calm.
+    row = {"episodes": 0, "episodes_from_before": 1}
+    assert outages_text(row) == "0 (+1)"
+    assert outages_text(row, long=True) == "0 outages (+1 from before)"
+    assert outages_text({"episodes": 1}, long=True) == "1 outage"
+    assert outages_text({"episodes": 3, "episodes_from_before": 0}) == "3"
 
 
 def test_budget_bar_reads_without_colour() -> None:
