@@ -222,6 +222,33 @@ class Store(ABC):
         counts (a report in a timezone other than UTC)."""
 
     @abstractmethod
+    async def hourly_rollups_within(
+        self, service_ids: Sequence[str] | None, day: date, first_hour: int, end_hour: int
+    ) -> list[Rollup]:
+        """The hourly rollups of several services (None: every service) of the UTC ``day``'s
+        hours [first_hour, end_hour), without their error counts, in no order (the edges of
+        a report in a timezone other than UTC)."""
+
+    @abstractmethod
+    async def hourly_extremes(
+        self, service_ids: Sequence[str] | None, since: datetime, until: datetime
+    ) -> dict[str, tuple[float | None, float | None]]:
+        """Per service (None: every service) with hourly rollups in [since, until) (whole UTC
+        hours), the smallest ``latency_min_ms`` and the largest ``latency_max_ms`` of them:
+        no histogram read."""
+
+    @abstractmethod
+    async def hours_near_failures(
+        self, service_ids: Sequence[str] | None, first: date, last: date
+    ) -> list[tuple[str, date, int, int, int, int, int, int]]:
+        """(service, UTC day, hour, checks, up, degraded, down, maintenance) of the hourly
+        rollups in the UTC days [first, last] that are a day with a failed check (its daily
+        rollup's ``down`` > 0) in [first, last] or next to one; an hour may come more than
+        once. Counts only (the days below target of a report in a timezone other than UTC:
+        a local day below a target under 100 % has a failed check, and its hours lie in at
+        most two neighbouring UTC days)."""
+
+    @abstractmethod
     async def service_rollups(
         self,
         service_id: str,

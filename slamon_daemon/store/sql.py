@@ -745,6 +745,67 @@ class SqlStore(Store, AlertStore):
                 out.append(ro)
         return out
 
+    async def hourly_rollups_within(
+        self, service_ids: Sequence[str] | None, day: date, first_hour: int, end_hour: int
+    ) -> list[Rollup]:
+        if service_ids is not None and not service_ids:
+            return []
+        cond, params = self._of_services("service_id", service_ids)
+        rows = await self._fetch(
+            f"SELECT service_id, day, hour, {_rollup_cols(True, False)} FROM hourly_rollups"
+            f" WHERE day = ? AND hour >= ? AND hour < ?{cond}",
+            *(self.dialect.day(day), first_hour, end_hour, *params),
+        )
+        read_day = self.dialect.from_day
+        return [rollup_from_row(str(r[0]), read_day(r[1]), int(r[2]), r[3:]) for r in rows]
+
+    async def hourly_extremes(
+        self, service_ids: Sequence[str] | None, since: datetime, until: datetime
+    ) -> dict[str, tuple[float | None, float | None]]:
+        if service_ids is not None and not service_ids:
+            return {}
+        lo, hi = since.astimezone(UTC), until.astimezone(UTC)
+        cond, params = self._of_services("service_id", service_ids)
+        # No histogram, one row a service (the primary key's ranges when named).
+        rows = await self._fetch(
+            "SELECT service_id, min(latency_min_ms), max(latency_max_ms) FROM hourly_rollups"
+            " WHERE day >= ? AND day <= ? AND (day > ? OR hour >= ?) AND (day < ? OR hour < ?)"
+            f"{cond} GROUP BY service_id",
+            *(
+                self.dialect.day(lo.date()),
+                self.dialect.day(hi.date()),
+                self.dialect.day(lo.date()),
+                lo.hour,
+                self.dialect.day(hi.date()),
+                hi.hour,
+                *params,
+            ),
+        )
+        return {str(r[0]): (r[1], r[2]) for r in rows}
+
+    async def hours_near_failures(
+        self, service_ids: Sequence[str] | None, first: date, last: date
+    ) -> list[tuple[str, date, int, int, int, int, int, int]]:
+        if service_ids is not None and not service_ids:
+            return []
+        cond, params = self._of_services("d.service_id", service_ids)
+        if self.backend == "postgres":
+            before, after = "d.day - 1", "d.day + 1"
+        else:
+            before, after = "date(d.day, '-1 day')", "date(d.day, '+1 day')"
+        # The days with a failed check by their own index (migration 0013), then the hours
+        # of each and of its neighbours by the primary key: counts only, no histogram.
+        rows = await self._fetch(
+            "SELECT h.service_id, h.day, h.hour, h.checks, h.up, h.degraded, h.down,"
+            " h.maintenance FROM daily_rollups d JOIN hourly_rollups h"
+            f" ON h.service_id = d.service_id AND h.day >= {before} AND h.day <= {after}"
+            f" WHERE d.day >= ? AND d.day <= ? AND d.down > 0 AND h.day >= ? AND h.day <= ?{cond}",
+            *(self.dialect.day(first), self.dialect.day(last)) * 2,
+            *params,
+        )
+        read_day = self.dialect.from_day
+        return [(str(r[0]), read_day(r[1]), int(r[2]), r[3], r[4], r[5], r[6], r[7]) for r in rows]
+
     async def service_rollups(
         self,
         service_id: str,
