@@ -213,6 +213,10 @@ class LocalPlan:
     last: date
     plus: tuple[tuple[date, int, int], ...]
     minus: tuple[tuple[date, int, int], ...]
+    cuts: tuple[tuple[date, int, int, int], ...]
+    """Where the local days fall in the UTC days: (first UTC day, cut, before, after) — hour
+    h of a UTC day d from the first on is in the local day d + after when h >= cut, else
+    d + before (store.local_days_failed)."""
 
 
 def _hour_up(t: datetime) -> datetime:
@@ -241,9 +245,39 @@ def local_plan(period: Period) -> LocalPlan | None:
         minus.append((end_day, j, 24))
     elif j > 0:  # add the first j hours of the end's day
         plus.append((end_day, 0, j))
-    if first > last:
+    cuts = local_cuts(ZoneInfo(period.timezone), lo.date() - timedelta(days=1), hi.date())
+    if first > last or cuts is None:
         return None
-    return LocalPlan(lo, hi, first, last, tuple(plus), tuple(minus))
+    return LocalPlan(lo, hi, first, last, tuple(plus), tuple(minus), cuts)
+
+
+def local_cuts(
+    zone: ZoneInfo, first: date, last: date
+) -> tuple[tuple[date, int, int, int], ...] | None:
+    """The local days of the hours of the UTC days [first, last] as LocalPlan.cuts: the
+    local day of an hour is that of its start, as the hourly grouping had it (an hour
+    starting at 23:30 in a half-hour zone is in the day it starts). None when a UTC day's
+    hours fall in three local days (no zone does this at the hour)."""
+    out: list[tuple[date, int, int, int]] = []
+    d = first
+    while d <= last:
+        t = datetime(d.year, d.month, d.day, tzinfo=UTC)
+        o0, o1 = (
+            t.astimezone(zone).utcoffset(),
+            (t + timedelta(days=1)).astimezone(zone).utcoffset(),
+        )
+        if o0 == o1 and o0 is not None:
+            days = [(t + timedelta(hours=h) + o0).date() for h in range(24)]
+        else:
+            days = [(t + timedelta(hours=h)).astimezone(zone).date() for h in range(24)]
+        cut = next((h for h in range(24) if days[h] != days[0]), 24)
+        if any(x != days[-1] for x in days[cut:]):
+            return None
+        seg = (cut, (days[0] - d).days, (days[-1] - d).days)
+        if not out or out[-1][1:] != seg:
+            out.append((d, *seg))
+        d += timedelta(days=1)
+    return tuple(out)
 
 
 async def _by_hours(
@@ -304,13 +338,12 @@ async def _by_plan(
         )
     reads += [store.daily_rollups(a, b, among, error_counts=False) for a, b in loose]
     edge_reads = [store.hourly_rollups_within(among, *h) for h in plan.plus + plan.minus]
-    last_day = (plan.hours_to - timedelta(hours=1)).date()
     found_episodes, firsts, base, edges, near = await asyncio.gather(
         store.episodes_started(only, period.start, period.end),
         store.first_activity(among, period.start, period.end),
         asyncio.gather(*reads),
         asyncio.gather(*edge_reads),
-        store.hours_near_failures(among, plan.hours_from.date(), last_day),
+        store.local_days_failed(among, plan.hours_from, plan.hours_to, plan.cuts),
     )
     totals: dict[str, Rollup] = {}
 
@@ -357,29 +390,15 @@ async def _by_plan(
     for sid, t in totals.items():
         rollups[sid].append(t)
     # The local days below target: only a day with a failed check can be (targets under
-    # 100 %), and all its hours are in the UTC days read around each failed one.
-    zone = ZoneInfo(period.timezone)
+    # 100 %); the database sums each one's hours (store.local_days_failed).
     by_day: dict[str, dict[date, Rollup]] = {}
-    seen: set[tuple[str, date, int]] = set()
-    for sid, day, hour, checks, up, degraded, down, maintenance in near:
-        if sid not in rollups or (sid, day, hour) in seen:
-            continue
-        seen.add((sid, day, hour))
-        start = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
-        if not plan.hours_from <= start < plan.hours_to:
-            continue
-        local_day = start.astimezone(zone).date()
-        days = by_day.setdefault(sid, {})
-        cur = days.get(local_day)
-        if cur is None:
-            cur = days[local_day] = Rollup(service_id=sid, day=local_day)
-        cur.checks += checks
-        cur.up += up
-        cur.degraded += degraded
-        cur.down += down
-        cur.maintenance += maintenance
+    for sid, local_day, checks, up, degraded, down, maintenance in near:
+        if sid in rollups:
+            by_day.setdefault(sid, {})[local_day] = Rollup(
+                sid, local_day, None, checks, up, degraded, down, maintenance
+            )
     for sid, days in by_day.items():
-        if found := days_below_target({d: r for d, r in days.items() if r.down}, targets[sid]):
+        if found := days_below_target(days, targets[sid]):
             below[sid] = found
     return found_episodes, firsts
 

@@ -238,15 +238,22 @@ class Store(ABC):
         no histogram read."""
 
     @abstractmethod
-    async def hours_near_failures(
-        self, service_ids: Sequence[str] | None, first: date, last: date
-    ) -> list[tuple[str, date, int, int, int, int, int, int]]:
-        """(service, UTC day, hour, checks, up, degraded, down, maintenance) of the hourly
-        rollups in the UTC days [first, last] that are a day with a failed check (its daily
-        rollup's ``down`` > 0) in [first, last] or next to one; an hour may come more than
-        once. Counts only (the days below target of a report in a timezone other than UTC:
-        a local day below a target under 100 % has a failed check, and its hours lie in at
-        most two neighbouring UTC days)."""
+    async def local_days_failed(
+        self,
+        service_ids: Sequence[str] | None,
+        since: datetime,
+        until: datetime,
+        cuts: Sequence[tuple[date, int, int, int]],
+    ) -> list[tuple[str, date, int, int, int, int, int]]:
+        """(service, local day, checks, up, degraded, down, maintenance) of the local days
+        with a failed check among the hourly rollups of [since, until) (whole UTC hours),
+        each summed over its hours in it; of every service when ``service_ids`` is None.
+        The local day of hour h of UTC day d is d + ``after`` days when h >= ``cut``, else
+        d + ``before``, by the last of ``cuts`` (first day, cut, before, after) whose first
+        day is d or earlier (the first starts at or before ``since``'s day). Counts only,
+        read around the days with a failed check (a report's days below target in a
+        timezone other than UTC: a local day below a target under 100 % has one, and its
+        hours lie in at most two neighbouring UTC days)."""
 
     @abstractmethod
     async def service_rollups(

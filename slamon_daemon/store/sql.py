@@ -783,28 +783,60 @@ class SqlStore(Store, AlertStore):
         )
         return {str(r[0]): (r[1], r[2]) for r in rows}
 
-    async def hours_near_failures(
-        self, service_ids: Sequence[str] | None, first: date, last: date
-    ) -> list[tuple[str, date, int, int, int, int, int, int]]:
+    async def local_days_failed(
+        self,
+        service_ids: Sequence[str] | None,
+        since: datetime,
+        until: datetime,
+        cuts: Sequence[tuple[date, int, int, int]],
+    ) -> list[tuple[str, date, int, int, int, int, int]]:
         if service_ids is not None and not service_ids:
             return []
+        lo, hi = since.astimezone(UTC), until.astimezone(UTC)
+        first, last = lo.date(), (hi - timedelta(hours=1)).date()
         cond, params = self._of_services("d.service_id", service_ids)
+        # The local day of an hour, as a day number: the UTC day's number plus the shift of
+        # its segment of ``cuts`` (literals: dates and small integers made by the caller).
+        shift = "0"
+        for day, cut, before, after in cuts:
+            part = f"CASE WHEN h.hour >= {int(cut)} THEN {int(after)} ELSE {int(before)} END"
+            shift = f"CASE WHEN h.day >= '{day.isoformat()}' THEN {part} ELSE {shift} END"
         if self.backend == "postgres":
-            before, after = "d.day - 1", "d.day + 1"
+            near = (
+                "SELECT DISTINCT d.service_id AS sid, d.day + k.o AS day FROM daily_rollups d"
+                " CROSS JOIN (VALUES (-1), (0), (1)) AS k(o)"
+            )
+            number = f"(h.day - DATE '1970-01-01') + {shift}"
         else:
-            before, after = "date(d.day, '-1 day')", "date(d.day, '+1 day')"
-        # The days with a failed check by their own index (migration 0013), then the hours
-        # of each and of its neighbours by the primary key: counts only, no histogram.
+            near = (
+                "SELECT DISTINCT d.service_id AS sid, date(d.day, k.o) AS day FROM daily_rollups d"
+                " CROSS JOIN (SELECT '-1 day' AS o UNION ALL SELECT '+0 day'"
+                " UNION ALL SELECT '+1 day') AS k"
+            )
+            number = f"CAST(julianday(h.day) AS INTEGER) + {shift}"
+        # The days with a failed check by their own index (migration 0013), each with its
+        # neighbours once; their hours by the primary key, summed by local day in the
+        # database (no histogram, a row a local day with a failed check).
         rows = await self._fetch(
-            "SELECT h.service_id, h.day, h.hour, h.checks, h.up, h.degraded, h.down,"
-            " h.maintenance FROM daily_rollups d JOIN hourly_rollups h"
-            f" ON h.service_id = d.service_id AND h.day >= {before} AND h.day <= {after}"
-            f" WHERE d.day >= ? AND d.day <= ? AND d.down > 0 AND h.day >= ? AND h.day <= ?{cond}",
-            *(self.dialect.day(first), self.dialect.day(last)) * 2,
-            *params,
+            f"WITH f AS ({near} WHERE d.day >= ? AND d.day <= ? AND d.down > 0{cond})"
+            f" SELECT h.service_id, {number} AS n, sum(h.checks), sum(h.up), sum(h.degraded),"
+            " sum(h.down), sum(h.maintenance) FROM f JOIN hourly_rollups h"
+            " ON h.service_id = f.sid AND h.day = f.day"
+            " WHERE h.day >= ? AND h.day <= ? AND (h.day > ? OR h.hour >= ?)"
+            " AND (h.day < ? OR h.hour < ?)"
+            " GROUP BY h.service_id, n HAVING sum(h.down) > 0",
+            *(self.dialect.day(first), self.dialect.day(last), *params),
+            *(self.dialect.day(first), self.dialect.day(last)),
+            *(self.dialect.day(first), lo.hour, self.dialect.day(hi.date()), hi.hour),
         )
-        read_day = self.dialect.from_day
-        return [(str(r[0]), read_day(r[1]), int(r[2]), r[3], r[4], r[5], r[6], r[7]) for r in rows]
+        if self.backend == "postgres":
+            epoch = date(1970, 1, 1).toordinal()
+        else:
+            epoch = -1721424  # julianday's whole part of a day is its ordinal + 1721424
+        return [
+            (str(r[0]), date.fromordinal(int(r[1]) + epoch), *(int(v) for v in r[2:7]))  # type: ignore[misc]
+            for r in rows
+        ]
 
     async def service_rollups(
         self,
