@@ -267,10 +267,10 @@ async def split_local(
                 if plan.first.day == 1
                 else store.daily_rollups(plan.first, plan.last, None, error_counts=False)
             )
-            for day, a, b in plan.plus + plan.minus:
-                steps[f"hours {day} {a:02d}-{b:02d} (with histograms)"] = lambda day=day, a=a, b=b: (
-                    store.hourly_rollups_within(None, day, a, b)
-                )
+            steps["hours added at the ends (summed)"] = lambda: store.hourly_sums(None, plan.plus)
+            steps["hours taken away at the ends (summed)"] = lambda: store.hourly_sums(
+                None, plan.minus
+            )
             steps["local days with a failed check (counts)"] = lambda: store.local_days_failed(
                 None, plan.hours_from, plan.hours_to, plan.cuts
             )

@@ -337,12 +337,11 @@ async def _by_plan(
             )
         )
     reads += [store.daily_rollups(a, b, among, error_counts=False) for a, b in loose]
-    edge_reads = [store.hourly_rollups_within(among, *h) for h in plan.plus + plan.minus]
     found_episodes, firsts, base, edges, near = await asyncio.gather(
         store.episodes_started(only, period.start, period.end),
         store.first_activity(among, period.start, period.end),
         asyncio.gather(*reads),
-        asyncio.gather(*edge_reads),
+        asyncio.gather(store.hourly_sums(among, plan.plus), store.hourly_sums(among, plan.minus)),
         store.local_days_failed(among, plan.hours_from, plan.hours_to, plan.cuts),
     )
     totals: dict[str, Rollup] = {}
@@ -353,18 +352,14 @@ async def _by_plan(
             t = totals[sid] = Rollup(service_id=sid, day=plan.first)
         return t
 
-    for got in (*base, *edges[: len(plan.plus)]):
+    for got in (*base, edges[0]):
         for r in got:
             if r.service_id in rollups:
                 total_of(r.service_id).merge(r)
     taken: dict[str, Rollup] = {}
-    for got in edges[len(plan.plus) :]:
-        for r in got:
-            if r.service_id in rollups:
-                t = taken.get(r.service_id)
-                if t is None:
-                    t = taken[r.service_id] = Rollup(service_id=r.service_id, day=r.day)
-                t.merge(r)
+    for r in edges[1]:
+        if r.service_id in rollups:
+            taken[r.service_id] = r
     # Whose smallest or largest latency may be in an hour taken away: read them exactly.
     unsure = []
     for sid, t in taken.items():

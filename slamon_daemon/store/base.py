@@ -222,12 +222,13 @@ class Store(ABC):
         counts (a report in a timezone other than UTC)."""
 
     @abstractmethod
-    async def hourly_rollups_within(
-        self, service_ids: Sequence[str] | None, day: date, first_hour: int, end_hour: int
+    async def hourly_sums(
+        self, service_ids: Sequence[str] | None, hours: Sequence[tuple[date, int, int]]
     ) -> list[Rollup]:
-        """The hourly rollups of several services (None: every service) of the UTC ``day``'s
-        hours [first_hour, end_hour), without their error counts, in no order (the edges of
-        a report in a timezone other than UTC)."""
+        """Per service (None: every service), its hourly rollups of the hours ``hours``
+        ((UTC day, first hour, end hour) each, not overlapping) added up by the database,
+        without error counts, labelled with the first range's day; one statement (the
+        hours at the ends of a report in a timezone other than UTC)."""
 
     @abstractmethod
     async def hourly_extremes(

@@ -745,19 +745,39 @@ class SqlStore(Store, AlertStore):
                 out.append(ro)
         return out
 
-    async def hourly_rollups_within(
-        self, service_ids: Sequence[str] | None, day: date, first_hour: int, end_hour: int
+    async def hourly_sums(
+        self, service_ids: Sequence[str] | None, hours: Sequence[tuple[date, int, int]]
     ) -> list[Rollup]:
-        if service_ids is not None and not service_ids:
+        if not hours or (service_ids is not None and not service_ids):
             return []
         cond, params = self._of_services("service_id", service_ids)
-        rows = await self._fetch(
-            f"SELECT service_id, day, hour, {_rollup_cols(True, False)} FROM hourly_rollups"
-            f" WHERE day = ? AND hour >= ? AND hour < ?{cond}",
-            *(self.dialect.day(day), first_hour, end_hour, *params),
+        agg = "string_agg" if self.backend == "postgres" else "group_concat"
+        # Summed by the database, a row a service; the histograms' objects joined into one
+        # (their repeated buckets add up when read, Rollup.hist_from_json).
+        part = (
+            "SELECT service_id, checks, up, degraded, down, maintenance, downtime_s,"
+            " latency_count, latency_sum_us, latency_min_ms, latency_max_ms, latency_hist,"
+            f" maintenance_s FROM hourly_rollups WHERE day = ? AND hour >= ? AND hour < ?{cond}"
         )
-        read_day = self.dialect.from_day
-        return [rollup_from_row(str(r[0]), read_day(r[1]), int(r[2]), r[3:]) for r in rows]
+        rows = await self._fetch(
+            "SELECT service_id, sum(checks), sum(up), sum(degraded), sum(down),"
+            " sum(maintenance), sum(downtime_s), sum(latency_count),"
+            " CAST(sum(latency_sum_us) AS BIGINT), min(latency_min_ms), max(latency_max_ms),"
+            f" '{{' || coalesce({agg}(NULLIF(substr(latency_hist, 2,"
+            " length(latency_hist) - 2), ''), ','), '') || '}', '{}', sum(maintenance_s)"
+            f" FROM ({' UNION ALL '.join([part] * len(hours))}) AS h GROUP BY service_id",
+            *(v for day, a, b in hours for v in (self.dialect.day(day), a, b, *params)),
+        )
+        first = hours[0][0]
+        return [
+            rollup_from_row(
+                str(r[0]),
+                first,
+                None,
+                [*(int(v) for v in r[1:6]), r[6], *(int(v) for v in r[7:9]), *r[9:]],
+            )
+            for r in rows
+        ]
 
     async def hourly_extremes(
         self, service_ids: Sequence[str] | None, since: datetime, until: datetime
