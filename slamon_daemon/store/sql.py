@@ -46,6 +46,7 @@ from ..rollup import (
     counts_json,
     fold_batch,
     linked,
+    parse_hist,
     rollup_deltas,
     uptime_percent_text,
 )
@@ -770,11 +771,22 @@ class SqlStore(Store, AlertStore):
         )
         first = hours[0][0]
         return [
-            rollup_from_row(
+            Rollup(
                 str(r[0]),
                 first,
                 None,
-                [*(int(v) for v in r[1:6]), r[6], *(int(v) for v in r[7:9]), *r[9:]],
+                checks=int(r[1]),
+                up=int(r[2]),
+                degraded=int(r[3]),
+                down=int(r[4]),
+                maintenance=int(r[5]),
+                downtime_s=r[6],
+                latency_count=int(r[7]),
+                latency_sum_us=int(r[8]),
+                latency_min_ms=r[9],
+                latency_max_ms=r[10],
+                hist=parse_hist(r[11]),
+                maintenance_s=r[13],
             )
             for r in rows
         ]
