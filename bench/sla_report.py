@@ -274,8 +274,8 @@ async def split_local(
             steps["local days with a failed check (counts)"] = lambda: store.local_days_failed(
                 None, plan.hours_from, plan.hours_to, plan.cuts
             )
-            steps["latency extremes of every service"] = lambda: store.hourly_extremes(
-                None, plan.hours_from, plan.hours_to
+            steps["latency extremes, every service (a report: a few)"] = lambda: (
+                store.hourly_extremes(None, plan.hours_from, plan.hours_to)
             )
         for name, call in steps.items():
             walls, cpus = [], []
