@@ -267,9 +267,8 @@ async def split_local(
                 if plan.first.day == 1
                 else store.daily_rollups(plan.first, plan.last, None, error_counts=False)
             )
-            steps["hours added at the ends (summed)"] = lambda: store.hourly_sums(None, plan.plus)
-            steps["hours taken away at the ends (summed)"] = lambda: store.hourly_sums(
-                None, plan.minus
+            steps["hours added less hours taken away (net)"] = lambda: store.hourly_net(
+                None, plan.plus, plan.minus
             )
             steps["local days with a failed check (counts)"] = lambda: store.local_days_failed(
                 None, plan.hours_from, plan.hours_to, plan.cuts

@@ -341,7 +341,7 @@ async def _by_plan(
         store.episodes_started(only, period.start, period.end),
         store.first_activity(among, period.start, period.end),
         asyncio.gather(*reads),
-        asyncio.gather(store.hourly_sums(among, plan.plus), store.hourly_sums(among, plan.minus)),
+        store.hourly_net(among, plan.plus, plan.minus),
         store.local_days_failed(among, plan.hours_from, plan.hours_to, plan.cuts),
     )
     totals: dict[str, Rollup] = {}
@@ -352,27 +352,27 @@ async def _by_plan(
             t = totals[sid] = Rollup(service_id=sid, day=plan.first)
         return t
 
-    for got in (*base, edges[0]):
+    for got in base:
         for r in got:
             if r.service_id in rollups:
                 total_of(r.service_id).merge(r)
-    taken: dict[str, Rollup] = {}
-    for r in edges[1]:
-        if r.service_id in rollups:
-            taken[r.service_id] = r
-    # Whose smallest or largest latency may be in an hour taken away: read them exactly.
+    # The hours at the ends: added, or taken away (whose smallest or largest latency may be
+    # in an hour taken away is read exactly below).
     unsure = []
-    for sid, t in taken.items():
+    for net, taken, taken_min, taken_max in edges:
+        sid = net.service_id
+        if sid not in rollups:
+            continue
         whole = total_of(sid)
-        if t.latency_count and (
+        whole.merge(net)  # the min and max of the whole and of the hours added
+        if taken and (
             whole.latency_min_ms is None
             or whole.latency_max_ms is None
-            or (t.latency_min_ms is not None and t.latency_min_ms <= whole.latency_min_ms)
-            or (t.latency_max_ms is not None and t.latency_max_ms >= whole.latency_max_ms)
+            or (taken_min is not None and taken_min <= whole.latency_min_ms)
+            or (taken_max is not None and taken_max >= whole.latency_max_ms)
         ):
             unsure.append(sid)
-    for sid, t in taken.items():
-        take_away(totals[sid], t)
+        settle(whole, net)
     if unsure:
         extremes = await store.hourly_extremes(
             unsure if len(unsure) <= NAMED_AT_MOST else None, plan.hours_from, plan.hours_to
@@ -398,30 +398,18 @@ async def _by_plan(
     return found_episodes, firsts
 
 
-def take_away(total: Rollup, part: Rollup) -> None:
-    """Take ``part`` (rows inside those added into ``total``) out of ``total``: counts,
-    sums and histogram buckets exactly (a bucket left empty goes); the latency min and max
-    stay those of the whole (the caller settles them)."""
-    total.checks -= part.checks
-    total.up -= part.up
-    total.degraded -= part.degraded
-    total.down -= part.down
-    total.maintenance -= part.maintenance
-    total.downtime_s -= part.downtime_s
-    total.maintenance_s -= part.maintenance_s
-    # What is left of a float sum that was all taken away: no -0.0 or 1e-14 in the report.
+def settle(total: Rollup, net: Rollup) -> None:
+    """After ``net`` (hours added less hours taken away, counts possibly negative) was
+    merged into ``total``: histogram buckets left empty go, a float sum that was all taken
+    away is 0.0 (not -0.0 or 1e-14 in the report), no latency figures without answered
+    checks."""
+    hist = total.hist
+    for b in net.hist:
+        if not hist.get(b):
+            hist.pop(b, None)
     if abs(total.downtime_s) < 5e-7:
         total.downtime_s = 0.0
     if abs(total.maintenance_s) < 5e-7:
         total.maintenance_s = 0.0
-    total.latency_count -= part.latency_count
-    total.latency_sum_us -= part.latency_sum_us
-    hist = total.hist
-    for b, n in part.hist.items():
-        left = hist.get(b, 0) - n
-        if left:
-            hist[b] = left
-        else:
-            hist.pop(b, None)
     if not total.latency_count:
         total.latency_min_ms = total.latency_max_ms = None

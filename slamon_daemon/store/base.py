@@ -222,13 +222,20 @@ class Store(ABC):
         counts (a report in a timezone other than UTC)."""
 
     @abstractmethod
-    async def hourly_sums(
-        self, service_ids: Sequence[str] | None, hours: Sequence[tuple[date, int, int]]
-    ) -> list[Rollup]:
-        """Per service (None: every service), its hourly rollups of the hours ``hours``
-        ((UTC day, first hour, end hour) each, not overlapping) added up by the database,
-        without error counts, labelled with the first range's day; one statement (the
-        hours at the ends of a report in a timezone other than UTC)."""
+    async def hourly_net(
+        self,
+        service_ids: Sequence[str] | None,
+        plus: Sequence[tuple[date, int, int]],
+        minus: Sequence[tuple[date, int, int]],
+    ) -> list[tuple[Rollup, int, float | None, float | None]]:
+        """Per service (None: every service) with hourly rollups in the hours ``plus`` or
+        ``minus`` ((UTC day, first hour, end hour) each, not overlapping), added up by the
+        database in one statement: (the sum of the ``plus`` hours less that of the
+        ``minus`` ones — counts, sums and histogram buckets, which may be negative; its
+        latency min and max are those of the ``plus`` hours —, the answered checks of the
+        ``minus`` hours, their latency min, their latency max). Without error counts,
+        labelled with the first range's day (the hours at the ends of a report in a
+        timezone other than UTC)."""
 
     @abstractmethod
     async def hourly_extremes(

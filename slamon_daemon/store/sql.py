@@ -746,47 +746,68 @@ class SqlStore(Store, AlertStore):
                 out.append(ro)
         return out
 
-    async def hourly_sums(
-        self, service_ids: Sequence[str] | None, hours: Sequence[tuple[date, int, int]]
-    ) -> list[Rollup]:
-        if not hours or (service_ids is not None and not service_ids):
+    async def hourly_net(
+        self,
+        service_ids: Sequence[str] | None,
+        plus: Sequence[tuple[date, int, int]],
+        minus: Sequence[tuple[date, int, int]],
+    ) -> list[tuple[Rollup, int, float | None, float | None]]:
+        if not (plus or minus) or (service_ids is not None and not service_ids):
             return []
         cond, params = self._of_services("service_id", service_ids)
         agg = "string_agg" if self.backend == "postgres" else "group_concat"
-        # Summed by the database, a row a service; the histograms' objects joined into one
-        # (their repeated buckets add up when read, Rollup.hist_from_json).
-        part = (
-            "SELECT service_id, checks, up, degraded, down, maintenance, downtime_s,"
-            " latency_count, latency_sum_us, latency_min_ms, latency_max_ms, latency_hist,"
-            f" maintenance_s FROM hourly_rollups WHERE day = ? AND hour >= ? AND hour < ?{cond}"
-        )
+
+        def part(sign: int) -> str:
+            # A histogram's object with its counts negated: {"12":3} -> {"12":-3}.
+            hist = "latency_hist" if sign > 0 else "replace(latency_hist, ':', ':-')"
+            return (
+                f"SELECT service_id, {sign} AS s, checks, up, degraded, down, maintenance,"
+                " downtime_s, latency_count, latency_sum_us, latency_min_ms, latency_max_ms,"
+                f" {hist} AS hist, maintenance_s FROM hourly_rollups"
+                f" WHERE day = ? AND hour >= ? AND hour < ?{cond}"
+            )
+
+        # Added up by the database, a row a service: the hours added less those taken
+        # away; the histograms' objects joined into one (repeated buckets add up when read,
+        # Rollup.hist_from_json); the latency min and max of each side apart.
         rows = await self._fetch(
-            "SELECT service_id, sum(checks), sum(up), sum(degraded), sum(down),"
-            " sum(maintenance), sum(downtime_s), sum(latency_count),"
-            " CAST(sum(latency_sum_us) AS BIGINT), min(latency_min_ms), max(latency_max_ms),"
-            f" '{{' || coalesce({agg}(NULLIF(substr(latency_hist, 2,"
-            " length(latency_hist) - 2), ''), ','), '') || '}', '{}', sum(maintenance_s)"
-            f" FROM ({' UNION ALL '.join([part] * len(hours))}) AS h GROUP BY service_id",
-            *(v for day, a, b in hours for v in (self.dialect.day(day), a, b, *params)),
+            "SELECT service_id, sum(s * checks), sum(s * up), sum(s * degraded),"
+            " sum(s * down), sum(s * maintenance), sum(s * downtime_s),"
+            " sum(s * latency_count), CAST(sum(s * latency_sum_us) AS BIGINT),"
+            " min(CASE WHEN s > 0 THEN latency_min_ms END),"
+            " max(CASE WHEN s > 0 THEN latency_max_ms END),"
+            f" '{{' || coalesce({agg}(NULLIF(substr(hist, 2, length(hist) - 2), ''), ','), '')"
+            " || '}', sum(s * maintenance_s),"
+            " sum(CASE WHEN s < 0 THEN latency_count ELSE 0 END),"
+            " min(CASE WHEN s < 0 THEN latency_min_ms END),"
+            " max(CASE WHEN s < 0 THEN latency_max_ms END)"
+            f" FROM ({' UNION ALL '.join([part(1)] * len(plus) + [part(-1)] * len(minus))})"
+            " AS h GROUP BY service_id",
+            *(v for day, a, b in (*plus, *minus) for v in (self.dialect.day(day), a, b, *params)),
         )
-        first = hours[0][0]
+        first = (plus or minus)[0][0]
         return [
-            Rollup(
-                str(r[0]),
-                first,
-                None,
-                checks=int(r[1]),
-                up=int(r[2]),
-                degraded=int(r[3]),
-                down=int(r[4]),
-                maintenance=int(r[5]),
-                downtime_s=r[6],
-                latency_count=int(r[7]),
-                latency_sum_us=int(r[8]),
-                latency_min_ms=r[9],
-                latency_max_ms=r[10],
-                hist=parse_hist(r[11]),
-                maintenance_s=r[13],
+            (
+                Rollup(
+                    str(r[0]),
+                    first,
+                    None,
+                    checks=int(r[1]),
+                    up=int(r[2]),
+                    degraded=int(r[3]),
+                    down=int(r[4]),
+                    maintenance=int(r[5]),
+                    downtime_s=r[6],
+                    latency_count=int(r[7]),
+                    latency_sum_us=int(r[8]),
+                    latency_min_ms=r[9],
+                    latency_max_ms=r[10],
+                    hist=parse_hist(r[11]),
+                    maintenance_s=r[12],
+                ),
+                int(r[13]),
+                r[14],
+                r[15],
             )
             for r in rows
         ]

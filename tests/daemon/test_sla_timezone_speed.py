@@ -343,24 +343,21 @@ async def test_a_local_month_reads_only_the_hours_at_its_ends(
 
     monkeypatch.setattr(sql, "rollup_from_row", counting)
     summed: list[tuple[Any, list[Any]]] = []
-    real_sums = getattr(store, "hourly_sums", None)
+    real_net = getattr(store, "hourly_net", None)
 
-    async def sums(service_ids: Any, hours: Any) -> Any:
-        assert real_sums is not None
-        got = await real_sums(service_ids, hours)
-        summed.append((hours, sorted(r.service_id for r in got)))
+    async def net(service_ids: Any, plus: Any, minus: Any) -> Any:
+        assert real_net is not None
+        got = await real_net(service_ids, plus, minus)
+        summed.append(((plus, minus), sorted(r[0].service_id for r in got)))
         return got
 
-    monkeypatch.setattr(store, "hourly_sums", sums, raising=False)
+    monkeypatch.setattr(store, "hourly_net", net, raising=False)
     report = await sla_report(store, services, 99.9, month_period("2026-11", "Asia/Seoul"), AFTER)
     assert row(report, "a")["days_below_target"] == ["2026-11-12"]
     assert row(report, "a")["checks"] == row(report, "b")["checks"] == 720
     # Each service's UTC month (no hourly rollup read one by one: 720 a service before,
-    # every hour of the local month), and, summed by the database, a row a service for the
-    # 9 hours before the month and one for its last 9.
+    # every hour of the local month), and, added up by the database, a row a service: the
+    # 9 hours before the month less its last 9.
     assert [r for r in read if r[2] is not None] == []
     assert sorted(read) == [("a", D(2026, 11, 1), None), ("b", D(2026, 11, 1), None)]
-    assert sorted(summed) == [
-        (((D(2026, 10, 31), 15, 24),), ["a", "b"]),
-        (((D(2026, 11, 30), 15, 24),), ["a", "b"]),
-    ]
+    assert summed == [((((D(2026, 10, 31), 15, 24),), ((D(2026, 11, 30), 15, 24),)), ["a", "b"])]
