@@ -230,6 +230,13 @@ reads 1,000 monthly rows; service.get ~160 daily and hourly ones."""
 _HIST_MEMO: dict[str, dict[int, int]] = {}
 
 
+def parse_hist(text: str | None) -> dict[int, int]:
+    """``Rollup.hist_from_json`` without remembering the text: for a text read once (the
+    hours at a local report's ends, summed: 2,000 of them would push the months' texts out
+    of ``_HIST_MEMO`` at every report, issue 14)."""
+    return _parse_hist(text) if text and text != "{}" else {}
+
+
 def _parse_hist(text: str) -> dict[int, int]:
     """``{"12":3,"15":1,"12":1}`` -> {12: 4, 15: 1}. The keys and counts are integers, so
     the object is read as one JSON list of integers (``[12,3,15,1,12,1]``) by the C parser:

@@ -222,6 +222,48 @@ class Store(ABC):
         counts (a report in a timezone other than UTC)."""
 
     @abstractmethod
+    async def hourly_net(
+        self,
+        service_ids: Sequence[str] | None,
+        plus: Sequence[tuple[date, int, int]],
+        minus: Sequence[tuple[date, int, int]],
+    ) -> list[tuple[Rollup, int, float | None, float | None]]:
+        """Per service (None: every service) with hourly rollups in the hours ``plus`` or
+        ``minus`` ((UTC day, first hour, end hour) each, not overlapping), added up by the
+        database in one statement: (the sum of the ``plus`` hours less that of the
+        ``minus`` ones — counts, sums and histogram buckets, which may be negative; its
+        latency min and max are those of the ``plus`` hours —, the answered checks of the
+        ``minus`` hours, their latency min, their latency max). Without error counts,
+        labelled with the first range's day (the hours at the ends of a report in a
+        timezone other than UTC)."""
+
+    @abstractmethod
+    async def hourly_extremes(
+        self, service_ids: Sequence[str] | None, since: datetime, until: datetime
+    ) -> dict[str, tuple[float | None, float | None]]:
+        """Per service (None: every service) with hourly rollups in [since, until) (whole UTC
+        hours), the smallest ``latency_min_ms`` and the largest ``latency_max_ms`` of them:
+        no histogram read."""
+
+    @abstractmethod
+    async def local_days_failed(
+        self,
+        service_ids: Sequence[str] | None,
+        since: datetime,
+        until: datetime,
+        cuts: Sequence[tuple[date, int, int, int]],
+    ) -> list[tuple[str, date, int, int, int, int, int]]:
+        """(service, local day, checks, up, degraded, down, maintenance) of the local days
+        with a failed check among the hourly rollups of [since, until) (whole UTC hours),
+        each summed over its hours in it; of every service when ``service_ids`` is None.
+        The local day of hour h of UTC day d is d + ``after`` days when h >= ``cut``, else
+        d + ``before``, by the last of ``cuts`` (first day, cut, before, after) whose first
+        day is d or earlier (the first starts at or before ``since``'s day). Counts only,
+        read around the days with a failed check (a report's days below target in a
+        timezone other than UTC: a local day below a target under 100 % has one, and its
+        hours lie in at most two neighbouring UTC days)."""
+
+    @abstractmethod
     async def service_rollups(
         self,
         service_id: str,

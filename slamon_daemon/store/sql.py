@@ -46,6 +46,7 @@ from ..rollup import (
     counts_json,
     fold_batch,
     linked,
+    parse_hist,
     rollup_deltas,
     uptime_percent_text,
 )
@@ -744,6 +745,151 @@ class SqlStore(Store, AlertStore):
             if since <= ro.start < until:
                 out.append(ro)
         return out
+
+    async def hourly_net(
+        self,
+        service_ids: Sequence[str] | None,
+        plus: Sequence[tuple[date, int, int]],
+        minus: Sequence[tuple[date, int, int]],
+    ) -> list[tuple[Rollup, int, float | None, float | None]]:
+        if not (plus or minus) or (service_ids is not None and not service_ids):
+            return []
+        cond, params = self._of_services("service_id", service_ids)
+        agg = "string_agg" if self.backend == "postgres" else "group_concat"
+
+        def part(sign: int) -> str:
+            # A histogram's object with its counts negated: {"12":3} -> {"12":-3}.
+            hist = "latency_hist" if sign > 0 else "replace(latency_hist, ':', ':-')"
+            return (
+                f"SELECT service_id, {sign} AS s, checks, up, degraded, down, maintenance,"
+                " downtime_s, latency_count, latency_sum_us, latency_min_ms, latency_max_ms,"
+                f" {hist} AS hist, maintenance_s FROM hourly_rollups"
+                f" WHERE day = ? AND hour >= ? AND hour < ?{cond}"
+            )
+
+        # Added up by the database, a row a service: the hours added less those taken
+        # away; the histograms' objects joined into one (repeated buckets add up when read,
+        # Rollup.hist_from_json); the latency min and max of each side apart.
+        rows = await self._fetch(
+            "SELECT service_id, sum(s * checks), sum(s * up), sum(s * degraded),"
+            " sum(s * down), sum(s * maintenance), sum(s * downtime_s),"
+            " sum(s * latency_count), CAST(sum(s * latency_sum_us) AS BIGINT),"
+            " min(CASE WHEN s > 0 THEN latency_min_ms END),"
+            " max(CASE WHEN s > 0 THEN latency_max_ms END),"
+            f" '{{' || coalesce({agg}(NULLIF(substr(hist, 2, length(hist) - 2), ''), ','), '')"
+            " || '}', sum(s * maintenance_s),"
+            " sum(CASE WHEN s < 0 THEN latency_count ELSE 0 END),"
+            " min(CASE WHEN s < 0 THEN latency_min_ms END),"
+            " max(CASE WHEN s < 0 THEN latency_max_ms END)"
+            f" FROM ({' UNION ALL '.join([part(1)] * len(plus) + [part(-1)] * len(minus))})"
+            " AS h GROUP BY service_id",
+            *(v for day, a, b in (*plus, *minus) for v in (self.dialect.day(day), a, b, *params)),
+        )
+        first = (plus or minus)[0][0]
+        return [
+            (
+                Rollup(
+                    str(r[0]),
+                    first,
+                    None,
+                    checks=int(r[1]),
+                    up=int(r[2]),
+                    degraded=int(r[3]),
+                    down=int(r[4]),
+                    maintenance=int(r[5]),
+                    downtime_s=r[6],
+                    latency_count=int(r[7]),
+                    latency_sum_us=int(r[8]),
+                    latency_min_ms=r[9],
+                    latency_max_ms=r[10],
+                    hist=parse_hist(r[11]),
+                    maintenance_s=r[12],
+                ),
+                int(r[13]),
+                r[14],
+                r[15],
+            )
+            for r in rows
+        ]
+
+    async def hourly_extremes(
+        self, service_ids: Sequence[str] | None, since: datetime, until: datetime
+    ) -> dict[str, tuple[float | None, float | None]]:
+        if service_ids is not None and not service_ids:
+            return {}
+        lo, hi = since.astimezone(UTC), until.astimezone(UTC)
+        cond, params = self._of_services("service_id", service_ids)
+        # No histogram, one row a service (the primary key's ranges when named).
+        rows = await self._fetch(
+            "SELECT service_id, min(latency_min_ms), max(latency_max_ms) FROM hourly_rollups"
+            " WHERE day >= ? AND day <= ? AND (day > ? OR hour >= ?) AND (day < ? OR hour < ?)"
+            f"{cond} GROUP BY service_id",
+            *(
+                self.dialect.day(lo.date()),
+                self.dialect.day(hi.date()),
+                self.dialect.day(lo.date()),
+                lo.hour,
+                self.dialect.day(hi.date()),
+                hi.hour,
+                *params,
+            ),
+        )
+        return {str(r[0]): (r[1], r[2]) for r in rows}
+
+    async def local_days_failed(
+        self,
+        service_ids: Sequence[str] | None,
+        since: datetime,
+        until: datetime,
+        cuts: Sequence[tuple[date, int, int, int]],
+    ) -> list[tuple[str, date, int, int, int, int, int]]:
+        if service_ids is not None and not service_ids:
+            return []
+        lo, hi = since.astimezone(UTC), until.astimezone(UTC)
+        first, last = lo.date(), (hi - timedelta(hours=1)).date()
+        cond, params = self._of_services("d.service_id", service_ids)
+        # The local day of an hour, as a day number: the UTC day's number plus the shift of
+        # its segment of ``cuts`` (literals: dates and small integers made by the caller).
+        shift = "0"
+        for day, cut, before, after in cuts:
+            part = f"CASE WHEN h.hour >= {int(cut)} THEN {int(after)} ELSE {int(before)} END"
+            shift = f"CASE WHEN h.day >= '{day.isoformat()}' THEN {part} ELSE {shift} END"
+        if self.backend == "postgres":
+            near = (
+                "SELECT DISTINCT d.service_id AS sid, d.day + k.o AS day FROM daily_rollups d"
+                " CROSS JOIN (VALUES (-1), (0), (1)) AS k(o)"
+            )
+            number = f"(h.day - DATE '1970-01-01') + {shift}"
+        else:
+            near = (
+                "SELECT DISTINCT d.service_id AS sid, date(d.day, k.o) AS day FROM daily_rollups d"
+                " CROSS JOIN (SELECT '-1 day' AS o UNION ALL SELECT '+0 day'"
+                " UNION ALL SELECT '+1 day') AS k"
+            )
+            number = f"CAST(julianday(h.day) AS INTEGER) + {shift}"
+        # The days with a failed check by their own index (migration 0013), each with its
+        # neighbours once; their hours by the primary key, summed by local day in the
+        # database (no histogram, a row a local day with a failed check).
+        rows = await self._fetch(
+            f"WITH f AS ({near} WHERE d.day >= ? AND d.day <= ? AND d.down > 0{cond})"
+            f" SELECT h.service_id, {number} AS n, sum(h.checks), sum(h.up), sum(h.degraded),"
+            " sum(h.down), sum(h.maintenance) FROM f JOIN hourly_rollups h"
+            " ON h.service_id = f.sid AND h.day = f.day"
+            " WHERE h.day >= ? AND h.day <= ? AND (h.day > ? OR h.hour >= ?)"
+            " AND (h.day < ? OR h.hour < ?)"
+            " GROUP BY h.service_id, n HAVING sum(h.down) > 0",
+            *(self.dialect.day(first), self.dialect.day(last), *params),
+            *(self.dialect.day(first), self.dialect.day(last)),
+            *(self.dialect.day(first), lo.hour, self.dialect.day(hi.date()), hi.hour),
+        )
+        if self.backend == "postgres":
+            epoch = date(1970, 1, 1).toordinal()
+        else:
+            epoch = -1721424  # julianday's whole part of a day is its ordinal + 1721424
+        return [
+            (str(r[0]), date.fromordinal(int(r[1]) + epoch), *(int(v) for v in r[2:7]))  # type: ignore[misc]
+            for r in rows
+        ]
 
     async def service_rollups(
         self,
