@@ -979,22 +979,32 @@ class SqlStore(Store, AlertStore):
         # One statement, index seeks per service: its first day with checks (the daily
         # rollups), the first hour of that day (the hourly ones) and whether it was checked
         # the day before ``since``. (A min() over the daily rows read every row of the
-        # period: 45 ms of SQLite's time for 1,000 services x a month.)
+        # period: 45 ms of SQLite's time for 1,000 services x a month.) A period that starts
+        # inside a UTC day (a timezone's month) may find that day checked only before its
+        # start: then the next day with checks holds the first hour (``later``).
+        last_day = self.dialect.day(hi.date())
         rows = await self._fetch(
             "WITH f AS MATERIALIZED (SELECT s.id AS sid, (SELECT d.day FROM daily_rollups d"
             " WHERE d.service_id = s.id AND d.day >= ? AND d.day <= ? AND d.checks > 0"
-            f" ORDER BY d.day LIMIT 1) AS day FROM services s WHERE 1 = 1{cond})"
+            " ORDER BY d.day LIMIT 1) AS day, (SELECT d.day FROM daily_rollups d"
+            " WHERE d.service_id = s.id AND d.day > ? AND d.day <= ? AND d.checks > 0"
+            f" ORDER BY d.day LIMIT 1) AS later FROM services s WHERE 1 = 1{cond})"
             " SELECT f.sid, f.day, (SELECT min(h.hour) FROM hourly_rollups h"
             " WHERE h.service_id = f.sid AND h.day = f.day AND h.checks > 0"
-            " AND (h.day > ? OR h.hour >= ?)),"
+            " AND (h.day > ? OR h.hour >= ?)), f.later,"
+            " (SELECT min(h.hour) FROM hourly_rollups h WHERE h.service_id = f.sid"
+            " AND h.day = f.later AND h.checks > 0),"
             " CASE WHEN EXISTS (SELECT 1 FROM daily_rollups p WHERE p.service_id = f.sid"
             " AND p.day = ? AND p.checks > 0) THEN 1 ELSE 0 END"
             " FROM f WHERE f.day IS NOT NULL",
-            *(first_day, self.dialect.day(hi.date()), *params, first_day, lo.hour, before),
+            *(first_day, last_day, first_day, last_day, *params),
+            *(first_day, lo.hour, before),
         )
         hours: dict[str, datetime] = {}
         prior: set[str] = set()
-        for sid, day, hour, checked_before in rows:
+        for sid, day, hour, later, later_hour, checked_before in rows:
+            if hour is None and later is not None:
+                day, hour = later, later_hour
             if hour is not None:
                 d = self.dialect.from_day(day)
                 start = datetime(d.year, d.month, d.day, int(hour), tzinfo=UTC)

@@ -183,3 +183,34 @@ async def test_the_reports_monthly_read_goes_by_month(tmp_path: Path) -> None:
             (r.service_id, r.day, r.checks)
             for r in await store.monthly_rollups((NOV - timedelta(days=31)).date(), NOV.date())
         )
+
+
+async def test_a_local_month_whose_first_utc_day_was_checked_only_before_it(
+    store: Store,
+) -> None:
+    """Seoul's November starts at Oct 31 15:00 UTC. A service checked at Oct 31 03:00 UTC
+    (October in Seoul) and again from Nov 10 on was read as "no data in this period" (the
+    first UTC day had checks, none after 15:00, so no first hour was found) while its checks
+    were counted: a budget of 0 beside 3 counted checks. Checked on the UTC day before the
+    period's start, it is monitored from the start (README "SLA periods")."""
+    services = [svc("gap", interval_s=3600.0), svc("late", interval_s=3600.0)]
+    early = checks("gap", datetime(2026, 10, 31, 3, tzinfo=UTC), 1, interval_s=3600.0)
+    later = datetime(2026, 11, 10, 0, 20, tzinfo=UTC)
+    await seed(
+        store,
+        services,
+        early
+        + checks("gap", later, 3, interval_s=3600.0)
+        + checks("late", later, 3, interval_s=3600.0),
+    )
+    now = datetime(2026, 12, 15, tzinfo=UTC)
+    period = month_period("2026-11", "Asia/Seoul")
+    report = await sla_report(store, services, 99.9, period, now)
+    gap, late = row(report, "gap"), row(report, "late")
+    assert gap["checks"] == 3
+    assert gap["monitored_from"] == period.start.isoformat() == "2026-10-31T15:00:00+00:00"
+    assert gap["partial_period"] is False and gap["budget_min"] == 43.2  # 0.1 % of 30 days
+    # Not checked before: from its first check in the Korean month.
+    end = datetime(2026, 11, 30, 15, tzinfo=UTC)
+    assert late["monitored_from"] == later.isoformat() and late["partial_period"] is True
+    assert late["monitored_s"] == (end - later).total_seconds()
