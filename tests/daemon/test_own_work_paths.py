@@ -253,3 +253,58 @@ async def test_postgres_rows_go_through_the_staging_tables(store: Store) -> None
             rows = await con.fetch(f"SELECT count(*) FROM pg_temp.{name}")
             assert rows[0][0] == 0, name
     await _assert_stored_exactly(store, checks)
+
+
+def test_a_lone_checks_rows_are_its_rollups() -> None:
+    """single_rows (the writer's fold of a service's only check in a batch) gives the values
+    rollup_deltas gives that check's day, hour and month, for every kind of check; the
+    checks that put downtime somewhere, and services checked twice, are left to fold_batch."""
+    import itertools
+
+    from slamon_daemon.rollup import single_rows
+    from slamon_daemon.store.sql import rollup_from_row
+
+    at = datetime(2025, 3, 31, 23, 59, 59, 999_000, tzinfo=UTC)
+    checks: list[Check] = []
+    for n, (outcome, maint, regional, kind, lat, interval) in enumerate(
+        itertools.product(
+            (Outcome.UP, Outcome.DEGRADED, Outcome.DOWN),
+            (False, True),
+            (False, True),
+            (None, ErrorKind.TIMEOUT, ErrorKind.HTTP_ERROR),
+            (0.01, 12.345, 9_999.5),
+            (60, 30.5),
+        )
+    ):
+        checks.append(
+            Check(
+                f"svc-{n:03d}",
+                at + timedelta(seconds=n),
+                lat,
+                outcome,
+                None if outcome is Outcome.DOWN else 200,
+                kind,
+                None if kind is None else "error",
+                maintenance=maint,
+                interval_s=interval,
+                regional=regional,
+            )
+        )
+    twice = [checks[0], checks[1], checks[0]]  # a service checked twice: not lone
+    lone, rest = single_rows(twice)
+    assert [r[0] for r in lone] == [checks[1].service_id] and rest == [checks[0], checks[0]]
+    lone, rest = single_rows(checks)
+    assert rest == [c for c in checks if c.outcome is Outcome.DOWN and not c.maintenance]
+    assert len(lone) + len(rest) == len(checks)
+    by_id = {c.service_id: c for c in checks}
+    for sid, day, hour, values in lone:
+        c = by_id[sid]
+        for unit, key_day, key_hour in (
+            ({}, day, None),
+            ({"hourly": True}, day, hour),
+            ({"monthly": True}, day.replace(day=1), None),
+        ):
+            (want,) = rollup_deltas([c], **unit)
+            got = rollup_from_row(sid, key_day, key_hour, values)
+            _same(got, want)
+            assert type(got.maintenance_s) is float and type(got.downtime_s) is float
