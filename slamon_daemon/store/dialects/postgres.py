@@ -1,9 +1,10 @@
 """PostgreSQL through an asyncpg pool.
 
 Raw checks live in a table partitioned by day: ``maintain`` creates the partitions ahead of
-need and retention drops whole old ones. A batch of checks is one ``unnest`` insert; the
-rollups of a batch are added in the database (one ``unnest`` upsert per table), so concurrent
-writers add one after the other.
+need and retention drops whole old ones. A batch's checks and rollups are copied (binary COPY)
+into the connection's temporary staging tables and inserted from there, one statement per
+table; the rollups are added in the database (an upsert), so concurrent writers add one after
+the other.
 
 A daemon holds a session advisory lock keyed by its node name on a connection of its own
 (``AdvisoryLock``), so a second daemon with the same node name on the same database refuses
