@@ -24,8 +24,9 @@ concurrency, it measures in turn, each in its own process and over the same wind
 ``--loop`` picks the event loop of the bare loop and of the daemon (uvloop by default when
 it is installed: the daemon is started through ``slamon_daemon.loop.install_fast_loop``).
 
-Each round runs a bare prober loop right before each daemon run (the machine's speed drifts by
-10-20 % over minutes), then the blackbox exporter; the verdicts use the medians over the rounds whose windows
+Each round runs a bare prober loop right before each daemon run, from the same code tree as
+that daemon (``--code``: old's prober beside old's daemon; the machine's speed drifts by 10-20 %
+over minutes), then the blackbox exporter; the verdicts use the medians over the rounds whose windows
 were not disturbed by other processes (< 20 % of a core of other load).
 Before each phase the script waits (at most 2 minutes) for the machine to be idle, and it
 prints how much CPU other processes used during each window.
@@ -148,6 +149,7 @@ async def _bare_loop(url: str, conc: int, warmup: float, seconds: float) -> None
                 "seconds": t1 - t0,
                 "cpu_s": cpu,
                 "loop": type(asyncio.get_running_loop()).__module__,
+                "code": str(Path(sys.modules["slamon_daemon"].__file__ or "?").parent),
             }
         ),
         flush=True,
@@ -222,10 +224,20 @@ async def _blackbox_load(
     )
 
 
-def _run_child(argv: list[str], on_start: Any, timeout: float) -> dict[str, Any]:
-    """Run a child mode of this script; call ``on_start()`` at its START line; its RESULT."""
+def _run_child(
+    argv: list[str], on_start: Any, timeout: float, code: Path | None = None
+) -> dict[str, Any]:
+    """Run a child mode of this script (importing ``slamon_daemon`` from ``code`` when one is
+    given); call ``on_start()`` at its START line; its RESULT."""
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     proc = subprocess.Popen(
-        [C.PYTHON, __file__, *argv], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+        [C.PYTHON, __file__, *argv],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
     )
     assert proc.stdout is not None
     result: dict[str, Any] = {}
@@ -250,7 +262,11 @@ def _run_child(argv: list[str], on_start: Any, timeout: float) -> dict[str, Any]
 # -- phases ------------------------------------------------------------------------------
 
 
-def run_bare(target: C.TargetProc, conc: int, warmup: float, seconds: float) -> dict[str, Any]:
+def run_bare(
+    target: C.TargetProc, conc: int, warmup: float, seconds: float, code: Path | None = None
+) -> dict[str, Any]:
+    """The bare prober loop, importing ``slamon_daemon`` from ``code`` (the tree whose daemon
+    it stands beside) when one is given."""
     res = _run_child(
         [
             "--child",
@@ -268,6 +284,7 @@ def run_bare(target: C.TargetProc, conc: int, warmup: float, seconds: float) -> 
         ],
         lambda: (target.cpu(), C.busy_seconds()),
         warmup + seconds + 120,
+        code,
     )
     res["rate"] = res["requests"] / res["seconds"]
     res["cpu_per"] = res["cpu_s"] / max(1, res["requests"])
@@ -672,22 +689,25 @@ def main() -> int:
         for rnd in range(args.rounds):
             print(f"\n--- round {rnd + 1}/{args.rounds} ---")
             for backend in backends:
-                C.wait_quiet()
-                st0 = C.steal_seconds()
-                bare = run_bare(target, args.concurrency, args.warmup, args.seconds)
-                print(
-                    f"[bare prober loop, {bare['loop']}] {bare['requests']} requests in {bare['seconds']:.1f} s = "
-                    f"{bare['rate']:,.0f} req/s, {bare['errors']} errors; client CPU "
-                    f"{bare['cpu_s']:.1f} s = {C.fmt_us(bare['cpu_per'])}/request "
-                    f"({100 * bare['cpu_s'] / bare['seconds']:.0f} % of a core); target CPU "
-                    f"{bare['target_cpu']:.1f} s; other processes {bare['other_cpu']:.1f} CPU-s; steal "
-                    f"{C.steal_seconds() - st0:.1f} s"
-                )
-                if not services:
-                    services = max(2000, math.ceil(1.5 * bare["rate"] * args.interval))
-                offered = services / args.interval
                 order = codes if rnd % 2 == 0 else list(reversed(codes))
                 for name, code in order:
+                    # Each daemon run right after a bare prober run of its own tree: the
+                    # prober's cost differs between trees, and "beside the prober" is the
+                    # daemon's CPU less its own tree's prober's.
+                    C.wait_quiet()
+                    st0 = C.steal_seconds()
+                    bare = run_bare(target, args.concurrency, args.warmup, args.seconds, code)
+                    print(
+                        f"[bare prober loop, {name}, {bare['loop']}] {bare['requests']} requests in "
+                        f"{bare['seconds']:.1f} s = {bare['rate']:,.0f} req/s, {bare['errors']} errors; "
+                        f"client CPU {bare['cpu_s']:.1f} s = {C.fmt_us(bare['cpu_per'])}/request "
+                        f"({100 * bare['cpu_s'] / bare['seconds']:.0f} % of a core); target CPU "
+                        f"{bare['target_cpu']:.1f} s; other processes {bare['other_cpu']:.1f} CPU-s; "
+                        f"steal {C.steal_seconds() - st0:.1f} s [{bare['code']}]"
+                    )
+                    if not services:
+                        services = max(2000, math.ceil(1.5 * bare["rate"] * args.interval))
+                    offered = services / args.interval
                     print(
                         f"[daemon, {backend}, {name}] {services} services every {args.interval:g} s "
                         f"(offered {offered:,.0f} checks/s), max_concurrency = per_host_concurrency "

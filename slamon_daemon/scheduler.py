@@ -163,19 +163,29 @@ class Scheduler:
         """The main loop; returns after ``stop`` once in-flight checks finished."""
         while not self._stopping:
             now = self._clock.monotonic()
-            while self._heap and self._heap[0][0] <= now:
-                due, _, sid, gen = heapq.heappop(self._heap)
-                entry = self._services.get(sid)
+            heap, services, in_flight = self._heap, self._services, self._in_flight
+            while heap and heap[0][0] <= now:
+                due, _, sid, gen = heap[0]
+                entry = services.get(sid)
                 if entry is None or (gen != -1 and gen != entry[1]):
+                    heapq.heappop(heap)
                     continue  # removed or rescheduled
                 service = entry[0]
                 if gen != -1:
                     # Next slot; slots already past (the loop was blocked) are counted as missed.
+                    # It takes the place of the slot due (one sift, not a pop and a push: a
+                    # daemon behind its services passes here for every slot it skips).
                     missed = math.floor((now - due) / service.interval_s)
-                    self.skipped += missed
-                    self._window_skipped += missed
-                    self._push(due + (missed + 1) * service.interval_s, sid, gen)
-                if sid in self._in_flight:
+                    if missed:
+                        self.skipped += missed
+                        self._window_skipped += missed
+                    self._seq += 1
+                    heapq.heapreplace(
+                        heap, (due + (missed + 1) * service.interval_s, self._seq, sid, gen)
+                    )
+                else:
+                    heapq.heappop(heap)
+                if sid in in_flight:
                     if gen != -1:
                         self.skipped += 1
                         self._window_skipped += 1

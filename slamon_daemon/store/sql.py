@@ -18,7 +18,7 @@ from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ..errors import AlreadyExists, NotFound
 from ..incidents import VersionConflict
@@ -40,7 +40,6 @@ from ..models import (
     role_from_name,
 )
 from ..rollup import (
-    FoldKey,
     Rollup,
     counts_from_json,
     counts_json,
@@ -48,6 +47,7 @@ from ..rollup import (
     linked,
     parse_hist,
     rollup_deltas,
+    single_rows,
     uptime_percent_text,
 )
 from .alerts import AlertStore
@@ -467,27 +467,43 @@ class SqlStore(Store, AlertStore):
         """What checks add to the stored rollups, per table: the batch folded into one partial
         rollup per key, which the database adds to its stored row (Dialect.add_rollups):
         nothing is read back or decoded."""
-        days, hours, months = fold_batch(checks)
+        lone, rest = single_rows(checks)
+        days, hours, months = fold_batch(rest)
         coded: dict[date, Any] = {}  # each day encoded once
-        out: list[tuple[str, list[Row]]] = []
-        for table, deltas in (
-            ("daily_rollups", days),
-            ("monthly_rollups", months),
-            ("hourly_rollups", hours),
-        ):
-            rows: list[Row] = []
-            for _, r in sorted(deltas.items(), key=_fold_order):
-                d = coded.get(r.day)
-                if d is None:
-                    d = coded[r.day] = self.dialect.day(r.day)
+
+        def code(day: date) -> Any:
+            d = coded.get(day)
+            if d is None:
+                d = coded[day] = self.dialect.day(day)
+            return d
+
+        daily: list[tuple[Any, ...]] = []
+        monthly: list[tuple[Any, ...]] = []
+        hourly: list[tuple[Any, ...]] = []
+        for sid, day, hour, values in lone:
+            d = code(day)
+            daily.append((sid, d, *values))
+            monthly.append((sid, code(day.replace(day=1)), *values))
+            hourly.append((sid, d, hour, *values))
+        for rows, deltas in ((daily, days), (monthly, months), (hourly, hours)):
+            for r in deltas.values():
                 values = (*_plain_values(r), counts_json(r.hist), counts_json(r.errors))
                 if r.hour is None:
-                    rows.append((r.service_id, d, *values, r.maintenance_s))
+                    rows.append((r.service_id, code(r.day), *values, r.maintenance_s))
                 else:
-                    rows.append((r.service_id, d, r.hour, *values, r.maintenance_s))
-            if rows:
-                out.append((table, rows))
-        return out
+                    rows.append((r.service_id, code(r.day), r.hour, *values, r.maintenance_s))
+            # In key order (concurrent writers lock rows in one order). A table's keys are
+            # unique, so comparing rows never reaches past them.
+            rows.sort()
+        return [
+            (table, cast("list[Row]", rows))
+            for table, rows in (
+                ("daily_rollups", daily),
+                ("monthly_rollups", monthly),
+                ("hourly_rollups", hourly),
+            )
+            if rows
+        ]
 
     async def rebuild_rollups(
         self, since: date | None = None, progress: Progress | None = None
@@ -1650,12 +1666,6 @@ _plain_values = operator.attrgetter(*ROLLUP_COLUMNS[:10])  # the counters, store
 def rollup_values(r: Rollup) -> tuple[Any, ...]:
     """The ROLLUP_COLUMNS values of ``r``, in order."""
     return (*_plain_values(r), r.hist_json(), r.errors_json(), r.maintenance_s)
-
-
-def _fold_order(item: tuple[FoldKey, Rollup]) -> tuple[str, Any, int]:
-    """Rollup rows are written in key order: concurrent writers lock them in one order."""
-    sid, day, hour = item[0]
-    return sid, day, -1 if hour is None else hour
 
 
 def rollup_from_row(service_id: str, day: date, hour: int | None, values: Sequence[Any]) -> Rollup:

@@ -22,6 +22,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,7 +34,9 @@ from ..filelock import FileLock
 from ..migrate import Migration
 from .base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row, add_rollup_sql
 
-_ROWS_PER_INSERT = 500  # 11 columns x 500 rows stays far below SQLite's variable limit
+_ROWS_PER_INSERT = 500  # 15 columns x 500 rows stays below SQLite's variable limit
+_PIECES = (256, 128, 64, 32, 16, 8, 4, 2, 1)
+"""Row counts of the statements a batch's rest is cut into (``_pieces``)."""
 _MAX_VARIABLES = 30_000  # SQLite's limit is 32,766 since 3.32
 _DELETE_BATCH = 5000  # rows per retention transaction: short, so writers barely wait
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -89,6 +92,22 @@ def _add_rollups_sql(table: str, rows: int = 1) -> str:
         f"INSERT INTO {table} ({keys}, {', '.join(ROLLUP_COLUMNS)})"
         f" VALUES {values}" + add_rollup_sql(table, table, _SUM_COUNTS)
     )
+
+
+def _pieces(count: int, most: int = _ROWS_PER_INSERT) -> Iterator[tuple[int, int]]:
+    """(start, rows) of the statements that insert ``count`` rows, in order: as many of
+    ``most`` rows as fit, the rest in powers of two. A statement of many rows is compiled
+    once per row count (sqlite3's statement cache keeps it), and compiling one of 500 rows
+    costs about as much as running it: a batch's rest of any other size (the writer's
+    batches are whatever a flush found) cost that for every batch."""
+    start = 0
+    while count - start >= most:
+        yield start, most
+        start += most
+    for size in _PIECES:
+        if size < most and count - start >= size:
+            yield start, size
+            start += size
 
 
 class SqliteConnection(Connection):
@@ -316,10 +335,10 @@ class SqliteDialect(Dialect):
         # that never sleeps each take waited up to the 5 ms switch interval, and the writer
         # fell behind for good).
         inserted: set[tuple[Any, ...]] = set()
-        for i in range(0, len(rows), _ROWS_PER_INSERT):
-            chunk = rows[i : i + _ROWS_PER_INSERT]
+        for i, n in _pieces(len(rows)):
+            chunk = rows[i : i + n]
             keys = [(row[0], row[1], row[2]) for row in chunk]
-            values = [v for row in chunk for v in row]
+            values = list(chain.from_iterable(chunk))
             head = f"INSERT INTO checks ({CHECK_COLUMNS})"
             try:
                 await con.execute(_many_sql(head, len(chunk[0]), len(chunk), ""), *values)
@@ -341,11 +360,8 @@ class SqliteDialect(Dialect):
         # and each step gives the GIL back and waits to take it again; with the event loop
         # busy probing, every wait lasts up to the switch interval (5 ms) and the writer
         # fell to ~200 rows/s in a busy daemon.
-        for i in range(0, len(rows), _ROWS_PER_INSERT):
-            chunk = rows[i : i + _ROWS_PER_INSERT]
-            await con.execute(
-                _add_rollups_sql(table, len(chunk)), *(v for row in chunk for v in row)
-            )
+        for i, n in _pieces(len(rows)):
+            await con.execute(_add_rollups_sql(table, n), *chain.from_iterable(rows[i : i + n]))
 
     async def insert_many(
         self, con: Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = ""
@@ -356,10 +372,9 @@ class SqliteDialect(Dialect):
         if not rows:
             return
         per = max(1, min(_ROWS_PER_INSERT, _MAX_VARIABLES // len(rows[0])))
-        for i in range(0, len(rows), per):
-            chunk = rows[i : i + per]
+        for i, n in _pieces(len(rows), per):
             await con.execute(
-                _many_sql(head, len(chunk[0]), len(chunk), tail), *(v for row in chunk for v in row)
+                _many_sql(head, len(rows[i]), n, tail), *chain.from_iterable(rows[i : i + n])
             )
 
     async def reindex_incident(self, con: Connection, incident_id: int) -> None:
