@@ -4,8 +4,9 @@ what the checks are, on both backends.
 * SQLite writes a batch's rows in statements of 500 rows and the rest in statements of 256,
   128 ... 1 rows (each compiled once and kept in sqlite3's statement cache), not one
   statement of whatever size the batch's rest had.
-* PostgreSQL copies a batch's rows (binary COPY) into the connection's temporary staging
-  tables and inserts them from there, not as one array per column.
+(PostgreSQL's COPY into temporary staging tables was tried and not taken: the daemon's
+saving was the server's added cost, and it needs a session per connection: docs/benchmarks.md
+stop 22.)
 
 Whatever the batch sizes, replays, failures and periods crossed (an hour, a midnight, a
 month's end), the stored checks are the checks and the stored daily, hourly and monthly
@@ -25,7 +26,7 @@ from slamon_daemon.models import Check, ErrorKind, Outcome
 from slamon_daemon.rollup import Rollup, linked, rollup_deltas
 from slamon_daemon.store import SqlStore
 from slamon_daemon.store.base import Store
-from slamon_daemon.store.dialects import postgres, sqlite
+from slamon_daemon.store.dialects import sqlite
 from slamon_daemon.store.dialects.base import CHECK_COLUMNS
 
 SERVICES = 1200
@@ -164,8 +165,7 @@ async def test_replayed_and_partly_replayed_batches_are_stored_once(store: Store
 
 
 async def test_a_failed_transaction_leaves_nothing_for_the_next(store: Store) -> None:
-    """A write that fails after its rows were sent (PostgreSQL: copied into the staging
-    tables) stores nothing, and the next write stores exactly its own rows."""
+    """A write that fails after its rows were sent stores nothing, and the next write stores exactly its own rows."""
     assert isinstance(store, SqlStore)
     checks = _checks()
     rows = [store._check_row(c) for c in checks[:437]]
@@ -225,33 +225,6 @@ async def test_sqlite_statements_have_few_row_counts(
     for b in _batches(checks):
         await store.write_batch(b)
     assert sizes and set(sizes) <= STATEMENT_ROWS, sorted(set(sizes) - STATEMENT_ROWS)
-    await _assert_stored_exactly(store, checks)
-
-
-async def test_postgres_rows_go_through_the_staging_tables(store: Store) -> None:
-    """PostgreSQL: a batch's rows are copied into the connection's temporary staging tables
-    and taken out of them (empty after every write), which stay for the connection's life:
-    a write whose transaction rolled back leaves them in place for the next."""
-    if store.backend != "postgres":
-        pytest.skip("PostgreSQL's staging tables")
-    assert isinstance(store, SqlStore)
-    dialect = store.dialect
-    assert isinstance(dialect, postgres.PostgresDialect)
-    checks = _checks()
-
-    async def fails(con: Any) -> None:
-        await dialect.insert_checks(con, [store._check_row(c) for c in checks[:10]])
-        raise RuntimeError("rolled back")
-
-    with pytest.raises(RuntimeError):
-        await dialect.atomic(fails)
-    for b in _batches(checks):
-        await store.write_batch(b)
-    async with dialect.read() as con:  # the pool's one idle connection: the writer's
-        for table in ("checks", "daily_rollups", "monthly_rollups", "hourly_rollups"):
-            name = postgres._staging_name(table)
-            rows = await con.fetch(f"SELECT count(*) FROM pg_temp.{name}")
-            assert rows[0][0] == 0, name
     await _assert_stored_exactly(store, checks)
 
 

@@ -1,10 +1,9 @@
 """PostgreSQL through an asyncpg pool.
 
 Raw checks live in a table partitioned by day: ``maintain`` creates the partitions ahead of
-need and retention drops whole old ones. A batch's checks and rollups are copied (binary COPY)
-into the connection's temporary staging tables and inserted from there, one statement per
-table; the rollups are added in the database (an upsert), so concurrent writers add one after
-the other.
+need and retention drops whole old ones. A batch of checks is one ``unnest`` insert; the
+rollups of a batch are added in the database (one ``unnest`` upsert per table), so concurrent
+writers add one after the other.
 
 A daemon holds a session advisory lock keyed by its node name on a connection of its own
 (``AdvisoryLock``), so a second daemon with the same node name on the same database refuses
@@ -22,9 +21,9 @@ import os
 import re
 import socket
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
@@ -34,50 +33,23 @@ from ..migrate import Migration
 from .base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row, add_rollup_sql
 
 logger = logging.getLogger("slamon.store")
-_T = TypeVar("_T")
 
 _MIGRATION_LOCK = 0x51A7_0001  # advisory lock id: one migrator at a time
 NODE_LOCK_CLASS = 0x51A7
 """The first key of every node's advisory lock (the second: the node name's CRC-32), so
 pg_locks shows slamon's node locks apart from any other (classid = 0x51A7 = 20903)."""
 _PARTITION_RE = re.compile(r"^checks_p(\d{8})$")
-_CHECK_TYPES = "text timestamptz text float8 int4 text text text bool float8 timestamptz text bool int4".split()
+_INSERT_CHECKS = (
+    f"INSERT INTO checks ({CHECK_COLUMNS}) SELECT * FROM unnest(?::text[], ?::timestamptz[],"
+    " ?::text[], ?::float8[], ?::int4[], ?::text[], ?::text[], ?::text[], ?::bool[],"
+    " ?::float8[], ?::timestamptz[], ?::text[], ?::bool[], ?::int4[]) ON CONFLICT DO NOTHING RETURNING service_id, started_at, node"
+)
 _ROLLUP_TYPES = dict(
     zip(
         ROLLUP_COLUMNS,
         "int4 int4 int4 int4 int4 float8 int4 int8 float8 float8 text text float8".split(),
         strict=True,
     )
-)
-_ROLLUP_TABLES = ("daily_rollups", "monthly_rollups", "hourly_rollups")
-
-
-def _staging_name(table: str) -> str:
-    """The session's temporary table a batch's rows of ``table`` are copied into."""
-    return f"slamon_{table}_in"
-
-
-def _staging_ddl() -> str:
-    """The temporary tables of a writer's connection (PostgresDialect._ensure_staging): the
-    columns of a batch's rows, in their order, emptied at every commit."""
-    tables = [("checks", list(zip(CHECK_COLUMNS.split(", "), _CHECK_TYPES, strict=True)))]
-    for table in _ROLLUP_TABLES:
-        keys = [("service_id", "text"), ("day", "date")]
-        if table == "hourly_rollups":
-            keys.append(("hour", "int4"))
-        tables.append((table, [*keys, *_ROLLUP_TYPES.items()]))
-    return ";\n".join(
-        f"CREATE TEMP TABLE IF NOT EXISTS {_staging_name(t)}"
-        f" ({', '.join(f'{c} {ty}' for c, ty in cols)}) ON COMMIT DELETE ROWS"
-        for t, cols in tables
-    )
-
-
-_STAGING_DDL = _staging_ddl()
-_INSERT_CHECKS = (
-    f"WITH batch AS (DELETE FROM {_staging_name('checks')} RETURNING *)"
-    f" INSERT INTO checks ({CHECK_COLUMNS}) SELECT * FROM batch"
-    " ON CONFLICT DO NOTHING RETURNING service_id, started_at, node"
 )
 _SUM_COUNTS = (
     "(SELECT '{{' || string_agg('\"' || key || '\":' || n, ',' ORDER BY {order}) || '}}'"
@@ -89,14 +61,13 @@ _SUM_COUNTS = (
 
 @functools.lru_cache(maxsize=4)
 def _add_rollups_sql(table: str) -> str:
-    """The rows copied into ``table``'s staging table, taken out of it and added to the
-    stored rollups (in the order they were copied: the writer's key order)."""
     hourly = table == "hourly_rollups"
     keys = ["service_id", "day", *(["hour"] if hourly else [])]
+    types = ["text", "date", *(["int4"] if hourly else []), *_ROLLUP_TYPES.values()]
     return (
-        f"WITH batch AS (DELETE FROM {_staging_name(table)} RETURNING *)"
-        f" INSERT INTO {table} AS t ({', '.join(keys)}, {', '.join(ROLLUP_COLUMNS)})"
-        " SELECT * FROM batch" + add_rollup_sql(table, "t", _SUM_COUNTS)
+        f"INSERT INTO {table} AS t ({', '.join(keys)}, {', '.join(ROLLUP_COLUMNS)})"
+        f" SELECT * FROM unnest({', '.join(f'?::{t}[]' for t in types)})"
+        + add_rollup_sql(table, "t", _SUM_COUNTS)
     )
 
 
@@ -166,7 +137,6 @@ class PostgresDialect(Dialect):
         self._pool: Any = None
         self._sizes = (min_size, max_size)
         self._to_reset: set[int] = set()  # server pids of pooled connections with a session lock
-        self._staging: set[int] = set()  # server pids of connections with the staging tables
 
     async def open(self) -> None:
         try:
@@ -177,7 +147,6 @@ class PostgresDialect(Dialect):
                 timeout=10,
                 command_timeout=60,
                 reset=self._reset,
-                init=self._connection_made,
             )
             async with self._pool.acquire() as con:  # reachable now? (kept in the pool)
                 await con.fetchval("SELECT 1")
@@ -244,49 +213,13 @@ class PostgresDialect(Dialect):
     async def insert_checks(
         self, con: Connection, rows: Sequence[Sequence[Any]]
     ) -> set[tuple[Any, ...]]:
-        # The rows are copied (COPY, binary) into a temporary table and inserted from it:
-        # asyncpg encodes a COPY's rows at about half the CPU of the same values as one
-        # array per column (its array encoder runs abstract-class isinstance checks on every
-        # element). RETURNING names the new rows.
-        raw = await self._staged(con, "checks", rows)
-        got = await raw.fetch(_INSERT_CHECKS)
+        # One statement for the batch: columns as arrays; RETURNING names the new rows.
+        got = await con.fetch(_INSERT_CHECKS, *(list(col) for col in zip(*rows, strict=True)))
         return {tuple(r) for r in got}
 
     async def add_rollups(self, con: Connection, table: str, rows: Sequence[Row]) -> None:
-        # One COPY and one statement per table and batch, as insert_checks.
-        raw = await self._staged(con, table, rows)
-        await raw.execute(_add_rollups_sql(table))
-
-    async def _staged(self, con: Connection, table: str, rows: Sequence[Row]) -> Any:
-        """``rows`` copied into ``table``'s staging table (empty before: every statement
-        that reads it takes its rows out); the asyncpg connection."""
-        assert isinstance(con, PgConnection)
-        raw = con.con
-        await self._ensure_staging(raw)
-        await raw.copy_records_to_table(_staging_name(table), records=rows)
-        return raw
-
-    async def _ensure_staging(self, raw: Any) -> None:
-        """Create the staging tables on this connection unless they are known to be there.
-        Made outside a transaction (``atomic``) they stay for the connection's life; made
-        inside one they go with its rollback, so they are made again next time."""
-        pid = raw.get_server_pid()
-        if pid in self._staging:
-            return
-        await raw.execute(_STAGING_DDL)
-        if not raw.is_in_transaction():
-            self._staging.add(pid)
-
-    async def atomic(self, body: Callable[[Connection], Awaitable[_T]]) -> _T:
-        async with self._connection() as con:
-            await self._ensure_staging(con)  # before the transaction: kept after a rollback
-            async with con.transaction():
-                return await body(PgConnection(con))
-
-    async def _connection_made(self, con: Any) -> None:
-        """A new pooled connection (asyncpg's ``init``): it has no staging tables yet, even
-        when an older connection had the same server pid."""
-        self._staging.discard(con.get_server_pid())
+        # One statement per table and batch: columns as arrays.
+        await con.execute(_add_rollups_sql(table), *(list(col) for col in zip(*rows, strict=True)))
 
     async def reindex_incident(self, con: Connection, incident_id: int) -> None:
         await con.execute(
