@@ -187,11 +187,13 @@ class Store(ABC):
         until: date,
         *,
         after: str | None = None,
-        limit: int = 2000,
+        limit: int | None = 2000,
+        through: str | None = None,
     ) -> list[tuple[str, array[int]]]:
         """What the live state keeps of the past days of the bar (``rollup.day_counts``) of
-        the daily rollups with ``since <= day <= until``: per service (by id, at most
-        ``limit`` services, those after ``after``), its days packed in one array of integers
+        the daily rollups with ``since <= day <= until``: per service (by id in the
+        database's order, at most ``limit`` services (None: no limit), those after ``after``
+        and, with ``through``, up to it included), its days packed in one array of integers
         (offset from ``since``, up + degraded, checks − maintenance, flags; four per day).
         A start reads 50,000 services × 89 days page by page, one row a service: 4.45
         million rows took ~25 s of CPU to read and fold one by one. This default reads
@@ -199,11 +201,13 @@ class Store(ABC):
         rows = await self.daily_rollups(since, until, latency_histogram=False, error_counts=False)
         out: dict[str, array[int]] = {}
         for r in rows:
-            if after is None or r.service_id > after:
+            if (after is None or r.service_id > after) and (
+                through is None or r.service_id <= through
+            ):
                 good, counted, flags = day_counts(r)
                 days = out.setdefault(r.service_id, array("i"))
                 days.extend(((r.day - since).days, good, max(counted, 0), flags))
-        return sorted(out.items())[:limit]
+        return sorted(out.items())[:limit]  # [:None]: all
 
     @abstractmethod
     async def days_below(

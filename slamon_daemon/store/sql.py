@@ -610,7 +610,8 @@ class SqlStore(Store, AlertStore):
         until: date,
         *,
         after: str | None = None,
-        limit: int = 2000,
+        limit: int | None = 2000,
+        through: str | None = None,
     ) -> list[tuple[str, array[int]]]:
         # The database computes the figures and packs a service's days in one value, four
         # big-endian 32-bit numbers a day: bytes on PostgreSQL (int4send), a text of hex
@@ -635,15 +636,17 @@ class SqlStore(Store, AlertStore):
             packed = f"group_concat(printf('%08x%08x%08x%08x', {hexed}), '')"
             offset, counted = "CAST(julianday(day) - julianday(?) AS INTEGER)", "max"
         packed = packed.replace("{offset}", offset).replace("{counted}", counted)
+        args: list[Any] = [d(since), d(since), d(until), after or ""]
+        upto = ""
+        if through is not None:  # a page bounded at both ends (the pages read side by side)
+            upto = " AND service_id <= ?"
+            args.append(through)
         rows = await self._fetch(
             f"SELECT service_id, {packed} FROM daily_rollups"
-            " WHERE day >= ? AND day <= ? AND service_id > ?"
-            " GROUP BY service_id ORDER BY service_id LIMIT ?",
-            d(since),
-            d(since),
-            d(until),
-            after or "",
-            limit,
+            f" WHERE day >= ? AND day <= ? AND service_id > ?{upto}"
+            " GROUP BY service_id ORDER BY service_id" + ("" if limit is None else " LIMIT ?"),
+            *args,
+            *(() if limit is None else (limit,)),
         )
         out = []
         for sid, packed_days in rows:
