@@ -5,6 +5,7 @@ and windows) as the pages read one after the other and the days added one by one
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from array import array
 from datetime import UTC, date, datetime, timedelta
@@ -195,3 +196,72 @@ def test_packed_days_onto_widened_arrays_and_with_gaps() -> None:
     r = PastDays(last)
     r.add_packed(start, array("i", older))
     assert _snapshot(r) == _snapshot(PastDays(last))
+
+
+def _varied(n: int) -> list[Service]:
+    out = []
+    for i in range(n):
+        out.append(
+            Service(
+                id=f"s-{i:03d}",
+                name=f'Ünïcode "{i}" \\ {"é" * (i % 3)}',
+                url=f"http://127.0.0.1:9/{i}?q=a&b=<{i}>",
+                interval_s=30.0 + i % 7,
+                timeout_s=2.5,
+                expect_status=((200, 204), (301, 301)) if i % 2 else ((200, 299),),
+                headers=(("X-Token", f"t{i}"),) if i % 3 else (),
+                degraded_after_s=1.5 if i % 4 else None,
+                sla_target=99.95 if i % 5 else None,
+                tags=("a", "b") if i % 2 else (),
+                active=True,
+            )
+        )
+    return out
+
+
+async def test_a_start_stores_the_config_and_parses_no_settings_twice(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first start inserts every service (PostgreSQL: in one statement) and reads them
+    back without parsing their settings again; a restart with the same config parses no
+    stored settings (PostgreSQL: the server compares them); a reload still sees a change."""
+    import slamon_daemon.store.sql as sql_mod
+
+    parsed = {"json": 0, "service": 0}
+    loads, from_json = sql_mod.json.loads, sql_mod.service_from_json
+
+    def counting_loads(text: Any, *a: Any, **k: Any) -> Any:
+        parsed["json"] += 1
+        return loads(text, *a, **k)
+
+    def counting_from_json(*a: Any, **k: Any) -> Any:
+        parsed["service"] += 1
+        return from_json(*a, **k)
+
+    monkeypatch.setattr(sql_mod.json, "loads", counting_loads)
+    monkeypatch.setattr(sql_mod, "service_from_json", counting_from_json)
+    services = _varied(40)
+    first = await store.sync_services(services)
+    assert sorted(first.added) == [s.id for s in services] and not first.updated
+    listed = await store.list_services()
+    assert listed == services and parsed == {"json": 0, "service": 0}
+    assert all(a is b for a, b in zip(listed, services, strict=True))  # one Service each
+    # a restart: a new process (nothing decoded yet), the same config
+    store._decoded.clear()
+    again = await store.sync_services(_varied(40))
+    assert (again.added, again.updated, again.deactivated) == ([], [], [])
+    assert parsed == {"json": 0, "service": 0}
+    assert await store.list_services() == services and parsed["service"] == 0
+    # a reload: one changed, one gone, one new; what is stored reads back the same
+    changed = [*_varied(40)[1:], Service(id="new", name="n", url="http://127.0.0.1:9/n")]
+    changed[3] = dataclasses.replace(changed[3], interval_s=5.0)
+    result = await store.sync_services(changed)
+    assert (result.added, result.updated, result.deactivated) == (
+        ["new"],
+        [changed[3].id],
+        ["s-000"],
+    )
+    store._decoded.clear()
+    assert await store.list_services() == sorted(changed, key=lambda s: s.id)
+    inactive = [s for s in await store.list_services(include_inactive=True) if not s.active]
+    assert [s.id for s in inactive] == ["s-000"]
