@@ -50,8 +50,9 @@ def write_config(folder: Path, db_url: str, services: int) -> Path:
 
 async def one_start(
     folder: Path, config: Path, code: Path, profile: Path | None = None
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     d = C.DaemonProc(folder, config, folder / "slamon.sock")
+    server0 = C.postgres_cpu()  # the server's CPU (PostgreSQL; backends still alive at ready)
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(code)
     try:
@@ -65,11 +66,12 @@ async def one_start(
     try:
         seconds = await d.wait_ready(timeout=600)
         cpu = C.cpu_seconds(d.pid)
+        server = C.postgres_cpu() - server0
     finally:
         d.stop()
         if spy is not None:
             spy.wait()
-    return seconds, cpu
+    return seconds, cpu, server
 
 
 def service_ids(services: int) -> list[str]:
@@ -94,10 +96,11 @@ async def run_code(
             profile = None
             if args.profile and name == "new":
                 profile = Path(args.profile) / f"{args.backend}-{rnd + 1}-{i + 1}.txt"
-            seconds, cpu = await one_start(folder, config, code, profile)
+            seconds, cpu, server = await one_start(folder, config, code, profile)
+            on_server = "" if db_url.startswith("sqlite") else f", server CPU {server:5.2f} s"
             print(
                 f"{name:>6} start {i + 1}: ready after {seconds:6.2f} s, daemon CPU {cpu:6.2f} s"
-                f" ({other.report(cpu)})",
+                f"{on_server} ({other.report(cpu + server)})",
                 flush=True,
             )
 
