@@ -48,11 +48,28 @@ def write_config(folder: Path, db_url: str, services: int) -> Path:
     return path
 
 
+async def backends_cpu(db_url: str) -> float:
+    """CPU seconds of the PostgreSQL backends connected to ``db_url``'s database now (the
+    daemon's pool at ready: its start's queries; a backend already closed is not counted)."""
+    if not db_url.startswith("postgres"):
+        return 0.0
+    import asyncpg
+
+    con = await asyncpg.connect(C.PG_ADMIN_DSN)
+    try:
+        rows = await con.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            db_url.rpartition("/")[2],
+        )
+    finally:
+        await con.close()
+    return C.cpu_of([r[0] for r in rows])
+
+
 async def one_start(
-    folder: Path, config: Path, code: Path, profile: Path | None = None
+    folder: Path, config: Path, code: Path, profile: Path | None = None, db_url: str = ""
 ) -> tuple[float, float, float]:
     d = C.DaemonProc(folder, config, folder / "slamon.sock")
-    server0 = C.postgres_cpu()  # the server's CPU (PostgreSQL; backends still alive at ready)
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(code)
     try:
@@ -66,7 +83,7 @@ async def one_start(
     try:
         seconds = await d.wait_ready(timeout=600)
         cpu = C.cpu_seconds(d.pid)
-        server = C.postgres_cpu() - server0
+        server = await backends_cpu(db_url)
     finally:
         d.stop()
         if spy is not None:
@@ -96,7 +113,7 @@ async def run_code(
             profile = None
             if args.profile and name == "new":
                 profile = Path(args.profile) / f"{args.backend}-{rnd + 1}-{i + 1}.txt"
-            seconds, cpu, server = await one_start(folder, config, code, profile)
+            seconds, cpu, server = await one_start(folder, config, code, profile, url)
             on_server = "" if db_url.startswith("sqlite") else f", server CPU {server:5.2f} s"
             print(
                 f"{name:>6} start {i + 1}: ready after {seconds:6.2f} s, daemon CPU {cpu:6.2f} s"

@@ -8,6 +8,7 @@ this module: the dialect's ``read()`` and ``transaction()`` turn them into Store
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -19,6 +20,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
+
+import orjson
 
 from ..errors import AlreadyExists, NotFound
 from ..incidents import VersionConflict
@@ -265,32 +268,17 @@ class SqlStore(Store, AlertStore):
         postgres = self.backend == "postgres"
         configs = [service_to_json(s) for s in services]
         async with self.dialect.transaction() as con:
-            if postgres:
-                # The server compares the stored settings with the config's (jsonb against
-                # jsonb): it gives its jsonb back reformatted, and parsing both texts in the
-                # daemon took ~1 s of a start's CPU at 50,000 services (issue 14 point 3).
-                rows = await con.fetch(
-                    "SELECT s.id, s.config::text, s.active, s.source, s.config = c.cfg::jsonb"
-                    " FROM services s LEFT JOIN unnest(?::text[], ?::text[]) AS c(id, cfg)"
-                    " ON c.id = s.id FOR UPDATE OF s",
-                    [s.id for s in services],
-                    configs,
-                )
-            else:
-                rows = await con.fetch(
-                    "SELECT id, config, active, source, NULL FROM services"
-                    + self.dialect.for_update
-                )
+            rows = await con.fetch(
+                "SELECT id, config, active, source FROM services" + self.dialect.for_update
+            )
             existing = {str(r[0]): (r[1], bool(r[2]), str(r[3])) for r in rows}
-            same = {str(r[0]) for r in rows if r[4]}
             changed: dict[str, tuple[Any, ...]] = {}
             for s, cfg in zip(services, configs, strict=True):
                 old = existing.get(s.id)
                 if old is not None and old[1:] == (s.active, "config"):
                     # Settings compare as JSON values on both engines (PostgreSQL reformats
-                    # jsonb: its server compared them); the same text, as SQLite keeps it,
-                    # needs no parsing.
-                    if s.id in same or old[0] == cfg or json.loads(old[0]) == json.loads(cfg):
+                    # jsonb); the same text, as SQLite keeps it, needs no parsing.
+                    if old[0] == cfg or _same_json(old[0], cfg):
                         self._decoded[s.id] = (hash(old[0]), s)
                         continue
                 changed[s.id] = (s.id, s.name, s.url, cfg, "config", s.active, now, now)
@@ -1603,6 +1591,20 @@ def service_to_json(s: Service) -> str:
     are plain values and tuples (JSON arrays): read directly, not deep-copied by ``asdict``
     (startup with 50,000 services: one call per service)."""
     return _JSON.encode(dict(zip(_SERVICE_FIELDS, _SERVICE_VALUES(s), strict=True)))
+
+
+def _same_json(a: str, b: str) -> bool:
+    """Whether two JSON texts hold the same value: orjson's parser (a restart on PostgreSQL
+    compares 50,000 stored settings: json.loads took ~1 s of the start's CPU), json's for a
+    text with a long run of digits (orjson reads an integer over 64 bits as a float: two
+    such would compare equal) or that orjson refuses."""
+    if not (_LONG_DIGITS.search(a) or _LONG_DIGITS.search(b)):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return bool(orjson.loads(a) == orjson.loads(b))
+    return bool(json.loads(a) == json.loads(b))
+
+
+_LONG_DIGITS = re.compile(r"[0-9]{16}")
 
 
 def service_from_json(text: str, *, active: bool | None = None) -> Service:

@@ -242,7 +242,8 @@ async def test_a_start_stores_the_config_and_parses_no_settings_twice(
 ) -> None:
     """A first start inserts every service (PostgreSQL: in one statement) and reads them
     back without parsing their settings again; a restart with the same config parses no
-    stored settings (PostgreSQL: the server compares them); a reload still sees a change."""
+    settings with json (PostgreSQL's reformatted jsonb: orjson compares them); a reload
+    still sees a change."""
     import slamon_daemon.store.sql as sql_mod
 
     parsed = {"json": 0, "service": 0}
@@ -283,3 +284,16 @@ async def test_a_start_stores_the_config_and_parses_no_settings_twice(
     assert await store.list_services() == sorted(changed, key=lambda s: s.id)
     inactive = [s for s in await store.list_services(include_inactive=True) if not s.active]
     assert [s.id for s in inactive] == ["s-000"]
+
+
+def test_settings_compare_as_json_values() -> None:
+    from slamon_daemon.store.sql import _same_json
+
+    a = '{"b": [1, 2.5, "é"], "a": {"x": null, "y": true}}'
+    assert _same_json(a, '{"a":{"y":true,"x":null},"b":[1,2.5,"\\u00e9"]}')
+    assert not _same_json(a, '{"a": {"x": null, "y": false}, "b": [1, 2.5, "é"]}')
+    assert not _same_json(a, '{"a": {"x": null, "y": true}, "b": [1, 2.5]}')
+    assert not _same_json('{"n": 1}', '{"n": 1.5}')
+    big = '{"n": 123456789012345678901234567890}'  # over 64 bits: json's parser
+    assert _same_json(big, '{"n":123456789012345678901234567890}')
+    assert not _same_json(big, '{"n": 123456789012345678901234567891}')
