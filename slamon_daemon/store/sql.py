@@ -1598,13 +1598,15 @@ def _same_json(a: str, b: str) -> bool:
     compares 50,000 stored settings: json.loads took ~1 s of the start's CPU), json's for a
     text with a long run of digits (orjson reads an integer over 64 bits as a float: two
     such would compare equal) or that orjson refuses."""
-    if not (_LONG_DIGITS.search(a) or _LONG_DIGITS.search(b)):
+    # (a regular expression's search took 20 µs a text, more than json.loads)
+    if _LONG_DIGITS not in (a + b).encode().translate(_DIGITS_AS_ZERO):
         with contextlib.suppress(orjson.JSONDecodeError):
             return bool(orjson.loads(a) == orjson.loads(b))
     return bool(json.loads(a) == json.loads(b))
 
 
-_LONG_DIGITS = re.compile(r"[0-9]{16}")
+_DIGITS_AS_ZERO = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_LONG_DIGITS = b"0" * 16
 
 
 def service_from_json(text: str, *, active: bool | None = None) -> Service:
