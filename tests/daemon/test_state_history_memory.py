@@ -87,8 +87,9 @@ async def test_loaded_history_reads_as_the_whole_rollups_did(
     today = datetime.now(UTC).date()
     await store.sync_services([_svc(s) for s in IDS])
     await store.write_batch(_history_checks(today))
-    monkeypatch.setattr(daemon_mod, "BAR_PAGE", 7)  # many pages: the paging is exercised
-    bars = await Daemon._bar_days(SimpleNamespace(store=store), today)  # type: ignore[arg-type]
+    monkeypatch.setattr(daemon_mod, "BAR_PAGE", 1)  # many pages: the paging is exercised
+    services = await store.list_services()
+    bars = await Daemon._bar_days(SimpleNamespace(store=store), today, services)  # type: ignore[arg-type]
     state = LiveState()
     state.set_services([_svc(s) for s in IDS])
     state.load_history(bars, {})
