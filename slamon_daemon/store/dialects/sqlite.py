@@ -34,10 +34,19 @@ from ..migrate import Migration
 from .base import CHECK_COLUMNS, ROLLUP_COLUMNS, Connection, Dialect, Row, add_rollup_sql
 
 _ROWS_PER_INSERT = 500  # 11 columns x 500 rows stays far below SQLite's variable limit
+_SMALLER_CHUNKS = (128, 32, 8, 2, 1)
+"""Rows per statement below a full chunk (``_chunks``). Each statement text stays in the
+connection's statement cache (Python's sqlite3 keeps the last 128 prepared, each with its
+compiled program and its bound values: ~0.7 MB for 500 rows of an upsert). A batch's rest
+written in one statement of its own size made a new statement for nearly every batch
+(segments hold whatever came in half a second): at 50,000 services the cache held ~128 of
+them, ~90 MiB in SQLite's heap (docs/benchmarks.md, sqlmem stop 22). Fixed sizes keep a few
+statements a table, always prepared: at most 3 of each size below a full chunk."""
 _MAX_VARIABLES = 30_000  # SQLite's limit is 32,766 since 3.32
 _DELETE_BATCH = 5000  # rows per retention transaction: short, so writers barely wait
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _T = TypeVar("_T")
+_R = TypeVar("_R")
 _CLOSED = ("no active connection", "Connection closed")  # aiosqlite's ValueError once closed
 # Result codes that mean "the file cannot be used now" rather than "this statement is wrong".
 _UNAVAILABLE = tuple(
@@ -122,6 +131,18 @@ class _InThread(Connection):
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.con.executemany(sql, rows)
+
+
+def _chunks(rows: Sequence[_R], most: int = _ROWS_PER_INSERT) -> Iterator[Sequence[_R]]:
+    """``rows`` in order, cut into statements of ``most`` rows while they last and the rest
+    in the fixed sizes of ``_SMALLER_CHUNKS`` (largest first), so that the statements a
+    writer runs are few distinct texts (see ``_SMALLER_CHUNKS``)."""
+    sizes = (most, *(n for n in _SMALLER_CHUNKS if n < most))
+    i, total = 0, len(rows)
+    for size in sizes:
+        while total - i >= size:
+            yield rows[i : i + size]
+            i += size
 
 
 def _run_to_end(body: Awaitable[_T]) -> _T:
@@ -316,8 +337,7 @@ class SqliteDialect(Dialect):
         # that never sleeps each take waited up to the 5 ms switch interval, and the writer
         # fell behind for good).
         inserted: set[tuple[Any, ...]] = set()
-        for i in range(0, len(rows), _ROWS_PER_INSERT):
-            chunk = rows[i : i + _ROWS_PER_INSERT]
+        for chunk in _chunks(rows):
             keys = [(row[0], row[1], row[2]) for row in chunk]
             values = [v for row in chunk for v in row]
             head = f"INSERT INTO checks ({CHECK_COLUMNS})"
@@ -341,8 +361,7 @@ class SqliteDialect(Dialect):
         # and each step gives the GIL back and waits to take it again; with the event loop
         # busy probing, every wait lasts up to the switch interval (5 ms) and the writer
         # fell to ~200 rows/s in a busy daemon.
-        for i in range(0, len(rows), _ROWS_PER_INSERT):
-            chunk = rows[i : i + _ROWS_PER_INSERT]
+        for chunk in _chunks(rows):
             await con.execute(
                 _add_rollups_sql(table, len(chunk)), *(v for row in chunk for v in row)
             )
@@ -356,8 +375,7 @@ class SqliteDialect(Dialect):
         if not rows:
             return
         per = max(1, min(_ROWS_PER_INSERT, _MAX_VARIABLES // len(rows[0])))
-        for i in range(0, len(rows), per):
-            chunk = rows[i : i + per]
+        for chunk in _chunks(rows, per):
             await con.execute(
                 _many_sql(head, len(chunk[0]), len(chunk), tail), *(v for row in chunk for v in row)
             )
