@@ -11,6 +11,8 @@ line, which slows the daemon and adds its own memory) the live allocations by fi
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import signal
 import sys
@@ -50,11 +52,73 @@ def pause_lines() -> list[str]:
     return lines
 
 
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks"
+        " keepcost".split()
+    ]
+
+
+def native_lines() -> list[str]:
+    """Memory outside Python's objects: SQLite's own heap (its page caches, prepared
+    statements and their bound values), glibc's arenas (mallinfo2: in use / free), and the
+    process's resident memory split into the main heap, the other anonymous mappings (the
+    threads' malloc arenas, CPython's object arenas, big blocks malloc maps alone) and files."""
+    lines = []
+    try:
+        sq = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+        sq.sqlite3_memory_used.restype = sq.sqlite3_memory_highwater.restype = ctypes.c_int64
+        lines.append(
+            f"SQLite heap: {sq.sqlite3_memory_used() / 2**20:.1f} MiB in use, highwater "
+            f"{sq.sqlite3_memory_highwater(0) / 2**20:.1f} MiB"
+        )
+    except (OSError, AttributeError):
+        lines.append("SQLite heap: (libsqlite3 not loadable)")
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = _Mallinfo2
+        mi = libc.mallinfo2()
+        lines.append(
+            f"glibc malloc: {mi.arena / 2**20:.1f} MiB in arenas ({mi.uordblks / 2**20:.1f} in"
+            f" use, {mi.fordblks / 2**20:.1f} free), {mi.hblkhd / 2**20:.1f} MiB mmapped alone"
+        )
+    except (OSError, AttributeError):
+        pass
+    kinds: dict[str, list[int]] = {}
+    try:
+        with open("/proc/self/smaps", encoding="ascii", errors="replace") as f:
+            kind = ""
+            for ln in f:
+                head = ln.split()
+                if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+                    name = head[5] if len(head) > 5 else ""
+                    if name == "[heap]":
+                        kind = "main heap ([heap])"
+                    elif name.startswith("/"):
+                        kind = "files (code, mmapped files)"
+                    elif name:
+                        kind = f"other {name}"
+                    else:  # the kernel merges neighbours: arenas of both kinds mix here
+                        kind = "anonymous (threads' malloc arenas, CPython's arenas, big blocks)"
+                elif head[0] == "Rss:":
+                    k = kinds.setdefault(kind, [0, 0])
+                    k[0] += int(head[1]) * 1024
+                    k[1] += 1
+    except OSError:
+        return lines
+    lines.append("resident memory by mapping kind (smaps Rss):")
+    for name, (rss, n) in sorted(kinds.items(), key=lambda kv: -kv[1][0]):
+        lines.append(f"  {rss / 2**20:8.1f} MiB in {n:>5} mappings  {name}")
+    return lines
+
+
 def report(path: Path) -> None:
     t0 = time.perf_counter()
     lines = pause_lines()
     with open("/proc/self/status", encoding="ascii") as f:
         lines += [ln.strip() for ln in f if ln.startswith(("VmRSS", "VmHWM"))]
+    lines += native_lines()
     gc.unfreeze()  # get_objects() does not list frozen objects
     objects = gc.get_objects()
     counts: Counter[str] = Counter()

@@ -14,7 +14,8 @@ tracks, then times collections of each generation (``--rounds`` each: median and
 ``--history-days N`` first loads N past days per service as a start loads them from the
 database (their counts, no histogram: ``LiveState.load_history``; a ``BarHistory`` when the
 code has one), so the figures are those of a daemon that has run N days (issue 14 point 3).
-``--checks K`` checks per service (60: an hour; 1440: a whole day at 60 s, today's latency
+``--metrics`` feeds /metrics' book (``MetricsBook.record``) the same checks, as the daemon
+does, so its counters and 24 hours count in the figures. ``--checks K`` checks per service (60: an hour; 1440: a whole day at 60 s, today's latency
 histogram full), their latencies spread over ~110 histogram buckets as a real day's are.
 """
 
@@ -38,6 +39,7 @@ from slamon_daemon.alerts.burnrate import SloLedger  # noqa: E402
 from slamon_daemon.models import Check, Outcome, Service  # noqa: E402
 from slamon_daemon.rollup import Rollup  # noqa: E402
 from slamon_daemon.state import SPARKLINE_POINTS, LiveState  # noqa: E402
+from slamon_daemon.web.metrics_source import MetricsBook  # noqa: E402
 
 
 def load_past_days(state: LiveState, services: list[Service], days: int, today: Any) -> None:
@@ -71,6 +73,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--history-days", type=int, default=0)
     ap.add_argument("--checks", type=int, default=SPARKLINE_POINTS)
+    ap.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also feed /metrics' book (counters, latency histogram, 24 hours) the same checks",
+    )
     args = ap.parse_args()
     n = args.services
     C.print_machine()
@@ -90,29 +97,31 @@ def main() -> None:
     loaded = tracemalloc.get_traced_memory()[0]
     load_s = time.perf_counter() - t0
     ledgers = {s.id: SloLedger() for s in services}
+    book = MetricsBook() if args.metrics else None
     at_start = tracemalloc.get_traced_memory()[0]
     for k in range(args.checks):
         for i, s in enumerate(services):
             at = t + timedelta(seconds=60 * k + i * 60 / n)
             failed = (i + k) % 97 == 0
-            state.apply(
-                Check(
-                    service_id=s.id,
-                    started_at=at,
-                    latency_ms=20 * 1.02 ** ((i * 37 + k * 7) % 110),
-                    outcome=Outcome.DOWN if failed else Outcome.UP,
-                    status_code=500 if failed else 200,
-                    node="bench",
-                )
+            check = Check(
+                service_id=s.id,
+                started_at=at,
+                latency_ms=20 * 1.02 ** ((i * 37 + k * 7) % 110),
+                outcome=Outcome.DOWN if failed else Outcome.UP,
+                status_code=500 if failed else 200,
+                node="bench",
             )
+            state.apply(check)
             ledgers[s.id].add(at, failed)
+            if book is not None:
+                book.record(check)
     size = tracemalloc.get_traced_memory()[0]
     hist = today_histogram_bytes(state, t.date())
     tracemalloc.stop()
     print(
         f"{n} services, {args.history_days} past days loaded ({loaded / 2**20:.1f} MiB, "
         f"{loaded / n / 1024:.2f} KiB a service, in {load_s:.1f} s), then {args.checks} checks: "
-        f"live state and SLO ledgers {size / 2**20:.1f} MiB ({at_start / 2**20:.1f} MiB before "
+        f"live state and SLO ledgers{' and /metrics book' if book else ''} {size / 2**20:.1f} MiB ({at_start / 2**20:.1f} MiB before "
         f"the first check), {size / n / 1024:.2f} KiB a service; today's latency histogram "
         f"{hist:,.0f} B a service; {len(gc.get_objects()):,} objects tracked"
     )
