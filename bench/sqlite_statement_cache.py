@@ -8,7 +8,7 @@ checks' multi-row INSERT and the three rollup tables' multi-row upserts. "one si
 runs each table's rows as one statement of the batch's size (the code before stop 22: a
 new statement text for nearly every batch, and Python's sqlite3 keeps the last 128 prepared
 with their programs and bound values); "fixed sizes" cuts them as the dialect does now
-(``_chunks``: 500, then 128, 32, 8, 2, 1). Prints the CPU per batch, SQLite's heap
+(``_pieces``: 500, then 256, 128 ... 1: powers of two). Prints the CPU per batch, SQLite's heap
 (``sqlite3_memory_used``) and the process's RSS before and after, for the statement cache
 at its default (128) and off (0). Each variant runs in its own process, alternated.
 """
@@ -41,7 +41,7 @@ def rss_mib() -> int:
 
 def child(mode: str, cache: int, batches: int) -> None:
     from slamon_daemon.store.dialects.base import CHECK_COLUMNS
-    from slamon_daemon.store.dialects.sqlite import _add_rollups_sql, _chunks, _many_sql
+    from slamon_daemon.store.dialects.sqlite import _add_rollups_sql, _many_sql, _pieces
 
     lib = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
     lib.sqlite3_memory_used.restype = ctypes.c_int64
@@ -59,7 +59,7 @@ def child(mode: str, cache: int, batches: int) -> None:
     head = f"INSERT INTO checks ({CHECK_COLUMNS})"
 
     def run(sql_of: object, rows: list[list[object]]) -> None:
-        parts = [rows] if mode == "one" else list(_chunks(rows))
+        parts = [rows] if mode == "one" else [rows[i : i + n] for i, n in _pieces(len(rows))]
         for part in parts:
             con.execute(sql_of(len(part)), [v for r in part for v in r])  # type: ignore[operator]
 
