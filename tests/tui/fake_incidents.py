@@ -542,6 +542,7 @@ def sla_row(
     consumed: float = 21.6,
     budget: float = 43.2,
     episodes: int = 2,
+    episodes_from_before: int = 0,
     partial_from: str | None = None,
     latency: dict[str, Any] | None = None,
     days_below: list[str] | None = None,
@@ -572,6 +573,7 @@ def sla_row(
         "downtime_s": consumed * 60,
         "days_below_target": days_below or [],
         "episodes": episodes,
+        "episodes_from_before": episodes_from_before,
         "mttr_s": 300.0 if episodes else None,
         "mtbf_s": 1209300.0 if episodes else None,
         "p95_ms": 44.1,
@@ -600,6 +602,7 @@ SLA_PRESETS: list[dict[str, Any]] = [
         "consumed": 1244.2,
         "budget": 43.2,
         "episodes": 7,
+        "episodes_from_before": 1,
         "days_below": ["2026-11-03", "2026-11-04", "2026-11-19"],
     },
 ]

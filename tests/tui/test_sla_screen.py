@@ -84,8 +84,10 @@ async def test_one_row_per_service_with_verdict_words_and_budget_bar(
                 ):
                     assert heading in text, heading
                 assert "3" in flaky.split("over")[-1]  # days below target
+                assert "7 (+1)" in flaky  # an outage from before the period, apart
             else:
-                assert "3 days below target · 7 outages" in text
+                assert "3 days below target" in text
+                assert "7 outages (+1 from before)" in text  # wrapped between figures
 
 
 async def test_month_picker_and_last_30_days(sock_path: Path) -> None:
