@@ -51,6 +51,23 @@ def last_month(now: datetime) -> str:
     return f"{prev.year:04d}-{prev.month:02d}"
 
 
+async def time_steps(steps: dict[str, Any], calls: int, label: str, width: int) -> None:
+    """Each of ``steps`` (name -> a call returning rows) run ``calls`` + 1 times, the first
+    not counted; prints the median wall time and CPU of each."""
+    for name, call in steps.items():
+        walls, cpus = [], []
+        for i in range(calls + 1):
+            t, c = time.perf_counter(), time.process_time()
+            got = await call()
+            if i:
+                walls.append(time.perf_counter() - t)
+                cpus.append(time.process_time() - c)
+        print(
+            f"{label} {name:<{width}} median {median(walls) * 1e3:7.2f} ms,"
+            f" CPU {median(cpus) * 1e3:7.2f} ms ({len(got)} rows)"
+        )
+
+
 async def seed(store: Store, n: int, month: str) -> int:
     period = month_period(month)
     rng = random.Random(42)
@@ -204,18 +221,7 @@ async def split(url: str, backend: str, calls: int, now: datetime, month: str) -
             steps["checked_on (the day before)"] = lambda: store.checked_on(
                 first - timedelta(days=1)
             )
-        for name, call in steps.items():
-            walls, cpus = [], []
-            for i in range(calls + 1):
-                t, c = time.perf_counter(), time.process_time()
-                got = await call()
-                if i:
-                    walls.append(time.perf_counter() - t)
-                    cpus.append(time.process_time() - c)
-            print(
-                f"[{backend}]   {name:<36} median {median(walls) * 1e3:6.2f} ms,"
-                f" CPU {median(cpus) * 1e3:6.2f} ms ({len(got)} rows)"
-            )
+        await time_steps(steps, calls, f"[{backend}]  ", 36)
         rows = {r.service_id: [r] for r in await steps["monthly rollups (1 row a service)"]()}
         cpus = []
         for _ in range(calls):
@@ -276,18 +282,7 @@ async def split_local(
             steps["latency extremes, every service (a report: a few)"] = lambda: (
                 store.hourly_extremes(None, plan.hours_from, plan.hours_to)
             )
-        for name, call in steps.items():
-            walls, cpus = [], []
-            for i in range(calls + 1):
-                t, c = time.perf_counter(), time.process_time()
-                got = await call()
-                if i:
-                    walls.append(time.perf_counter() - t)
-                    cpus.append(time.process_time() - c)
-            print(
-                f"[{backend}] {tz}  {name:<44} median {median(walls) * 1e3:7.2f} ms,"
-                f" CPU {median(cpus) * 1e3:7.2f} ms ({len(got)} rows)"
-            )
+        await time_steps(steps, calls, f"[{backend}] {tz} ", 44)
 
 
 def main() -> None:
