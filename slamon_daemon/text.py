@@ -7,7 +7,8 @@ Pure: no I/O, and nothing of slamon imported.
 Durations
     At most two units, the largest first (d, h, m, s); the second always has two digits:
     "0s", "42s", "7m 12s", "3h 04m", "2d 03h". Seconds are cut, never rounded up, so a
-    duration never reads longer than it was (59.9 s is "59s"); a negative one is "0s".
+    duration never reads longer than it was (59.9 s is "59s"); a negative one is "0s", and
+    one that lasted less than a second "<1s" (an outage of 0.4 s is not "0s": it happened).
     The compact form is for narrow table cells that are redrawn once a minute: no space, and
     no seconds past the first minute: "45s", "12m", "3h05m", "2d04h".
 
@@ -48,6 +49,8 @@ def duration(seconds: float | None, *, compact: bool = False) -> str:
     """
     if seconds is None:
         return NONE
+    if 0 < seconds < 1:
+        return "<1s"
     left = max(int(seconds), 0)
     for i, (unit, size) in enumerate(_UNITS):
         if left >= size or unit == "s":

@@ -14,7 +14,9 @@ from slamon_daemon import text
         (None, "—"),
         (-5, "0s"),
         (0, "0s"),
-        (0.9, "0s"),
+        (0.001, "<1s"),
+        (0.9, "<1s"),  # it happened: not "0s", and not rounded up to "1s"
+        (1, "1s"),
         (42, "42s"),
         (59.9, "59s"),  # cut, never rounded up
         (60, "1m 00s"),
@@ -38,6 +40,8 @@ def test_durations(seconds: float | None, written: str) -> None:
     ("seconds", "written"),
     [
         (None, "—"),
+        (0, "0s"),
+        (0.4, "<1s"),
         (5, "5s"),
         (59, "59s"),
         (60, "1m"),
