@@ -148,17 +148,21 @@ async def test_first_checks_by_hand(
     for sid, (_, n, monitored_from) in case.items():
         [r] = [r for r in got["services"] if r["id"] == sid]
         assert (r["checks"], r["monitored_from"]) == (n, monitored_from), sid
-    # Looked up: only the services not checked on the UTC day before the start (and, for
-    # a start inside a UTC hour, those without a check counted).
+    # Looked up: only the services not checked on the UTC day before the start (with the
+    # other reads; the UTC path: those of them checked in the period, after), and, for a
+    # start inside a UTC hour, those checked that day without a check counted.
     prior_day = (period.start - timedelta(microseconds=1)).date()
     prior = {
         sid for sid, (times, _, _) in case.items() if any(t.date() == prior_day for t in times)
     }
     checked = {sid for sid, (_, n, _) in case.items() if n}
-    want = sorted(checked - prior)
-    if period.start.minute:
-        want = sorted(set(want) | (set(case) - checked))
-    assert calls == ([want] if want else [])
+    if zone == "UTC":
+        want = [sorted(checked - prior)]
+    else:
+        want = [sorted(set(case) - prior)]
+        if period.start.minute:
+            want.append(sorted(prior - checked))
+    assert calls == [w for w in want if w]
     # The same reports (each service alone too) as the lookup of every service.
     for only in (None, *case):
         got = await sla_report(store, services, 99.9, period, AFTER, only=only)
