@@ -14,19 +14,21 @@ count too).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from slamon_daemon import reports
 from slamon_daemon.models import Check, Outcome
 from slamon_daemon.reports import sla_report
 from slamon_daemon.sla import Period, month_period
 from slamon_daemon.store.base import Store
 
+from . import test_sla_timezone_speed
 from .test_sla import AFTER, svc
+
+hourly_only = test_sla_timezone_speed.hourly_only  # the fixture: the full hourly computation
 
 
 def at(d: int, h: int = 0, mi: int = 0, s: int = 0, m: int = 11) -> datetime:
@@ -104,20 +106,6 @@ UTC_NOV: Case = {
     "before": ([at(31, 23, 59, m=10), at(15)], 1, "2026-11-01T00:00:00+00:00"),
     "gap": ([at(30, 23, m=10), at(1, 0, 0, 1)], 1, "2026-11-01T00:00:01+00:00"),
 }
-
-
-@pytest.fixture
-def hourly_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[bool], None]]:
-    """Switch the report to the full hourly computation (no read plan: first_activity of
-    every service) and back."""
-
-    def switch(on: bool) -> None:
-        if on:
-            monkeypatch.setattr(reports, "local_plan", lambda period: None)
-        else:
-            monkeypatch.undo()
-
-    yield switch
 
 
 @pytest.mark.parametrize(
