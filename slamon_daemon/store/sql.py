@@ -941,7 +941,15 @@ class SqlStore(Store, AlertStore):
             # into such a join.
             join = f"f CROSS JOIN LATERAL ({hours} OFFSET 0) AS h"
         else:
-            join = f"f JOIN hourly_rollups h ON {hours.split(' WHERE ', 1)[1]}"
+            # The hours of a (service, day) by the primary key: SQLite took the day index
+            # and looked each row up in the table (1.4x the time); a range of (day, hour)
+            # only the primary key serves. The days outside [first, last] had no hour kept.
+            join = (
+                "(SELECT sid, day FROM f WHERE day >= ? AND day <= ?) AS f JOIN hourly_rollups h"
+                " ON h.service_id = f.sid AND (h.day, h.hour) >= (f.day, 0)"
+                " AND (h.day, h.hour) < (f.day, 24) AND (h.day > ? OR h.hour >= ?)"
+                " AND (h.day < ? OR h.hour < ?)"
+            )
         rows = await self._fetch(
             f"WITH f AS ({near} WHERE d.day >= ? AND d.day <= ? AND d.down > 0{cond})"
             f" SELECT h.service_id, {number} AS n, sum(h.checks), sum(h.up), sum(h.degraded),"
