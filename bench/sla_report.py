@@ -16,7 +16,9 @@ times each statement of the report alone, the figures of every service and the e
 of the reply (issue 14: where a report's time goes). ``--timezone ZONE`` reports the month
 in that timezone (as a daemon with ``timezone = "Asia/Seoul"`` does): its local month, read
 by the other tree's code too (issue 14: ~2 s before stop 22); several zones are timed one
-after the other on the same data.
+after the other on the same data. ``--seed-month YYYY-MM`` (repeatable, without ``--db``)
+seeds those months too: a local month starts or ends in the UTC month next to it, and with
+no history there every service is new in it (its first check looked up).
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ async def run(
     db: str | None = None,
     month: str | None = None,
     zones: tuple[str, ...] = ("UTC",),
+    more: tuple[str, ...] = (),
 ) -> float:
     now = datetime.now(UTC)
     month = month or last_month(now)
@@ -135,9 +138,12 @@ async def run(
         async with open_store(urls[0]) as store:
             await store.migrate()
             t0 = time.perf_counter()
-            stored = await seed(store, n, month)
+            stored = 0
+            for m in (*more, month):
+                stored += await seed(store, n, m)
             print(
-                f"[{backend}] seeded {stored:,} checks for {n} services in {month}"
+                f"[{backend}] seeded {stored:,} checks for {n} services in"
+                f" {', '.join((*more, month))}"
                 f" in {time.perf_counter() - t0:.1f} s"
             )
         return max([await time_report(urls[0], backend, n, calls, now, month, tz) for tz in zones])
@@ -256,10 +262,13 @@ async def split_local(
     async with open_store(url) as store:
         steps: dict[str, Any] = {
             "episodes": lambda: store.episodes_during(None, period.start, period.end),
-            "first_activity of every service": lambda: store.first_activity(
-                None, period.start, period.end
+            "first_activity, every service (new: those unchecked before)": (
+                lambda: store.first_activity(None, period.start, period.end)
             ),
         }
+        if hasattr(reports, "first_activity_of"):
+            before = reports.prior_day(period)
+            steps["checked_on (the UTC day before the start)"] = lambda: store.checked_on(before)
         plan = reports.local_plan(period) if hasattr(reports, "local_plan") else None
         if plan is None:
             steps["every hourly rollup of the period"] = lambda: store.hourly_rollups_of(
@@ -302,6 +311,14 @@ def main() -> None:
         help="report the month in this timezone (repeatable; default UTC), e.g. Asia/Seoul",
     )
     ap.add_argument(
+        "--seed-month",
+        action="append",
+        default=[],
+        metavar="YYYY-MM",
+        help="without --db: seed this month too (repeatable): a history around the month"
+        " reported (a local month starts or ends in the UTC month next to it)",
+    )
+    ap.add_argument(
         "--split",
         action="store_true",
         help="with --db: also each statement alone, the figures and the encoding",
@@ -313,7 +330,9 @@ def main() -> None:
         backends = ["sqlite" if args.db.startswith("sqlite") else "postgres"]
     for b in backends:
         zones = tuple(args.timezone or ["UTC"])
-        asyncio.run(run(b, args.services, args.calls, args.db, args.month, zones))
+        asyncio.run(
+            run(b, args.services, args.calls, args.db, args.month, zones, tuple(args.seed_month))
+        )
         if args.split and args.db:
             now = datetime.now(UTC)
             for tz in zones:

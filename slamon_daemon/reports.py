@@ -76,7 +76,7 @@ async def sla_report(
 
         found_episodes, prior, totals, belows = await asyncio.gather(
             store.episodes_during(only, period.start, period.end),
-            store.checked_on(first_day - timedelta(days=1), among),
+            store.checked_on(prior_day(period), among),
             asyncio.gather(*reads),
             days_below(),
         )
@@ -138,23 +138,43 @@ NAMED_AT_MOST = 100
 """``first_checks`` names at most this many services to ``first_activity``."""
 
 
+def prior_day(period: Period) -> date:
+    """The UTC day ``store.first_activity`` asks "checked on it?" of: that of the instant
+    before the period's start (the day before a UTC midnight; else the start's own UTC
+    day, checks after the start included)."""
+    return (period.start.astimezone(UTC) - timedelta(microseconds=1)).date()
+
+
 async def first_checks(
     store: Store, period: Period, checked: Sequence[str], prior: set[str]
 ) -> dict[str, datetime]:
     """``store.first_activity`` of the services ``checked`` in ``period`` (they have checks
-    in it), for a period of whole UTC days: those in ``prior`` (checked the day before it)
-    are monitored from its start, as first_activity says of them, and only the others are
-    looked up (issue 14: the lookup of every service was the report's largest statement)."""
+    in the hours it counts): those in ``prior`` (checked on ``prior_day``) are monitored
+    from its start, as first_activity says of them, and only the others are looked up
+    (issue 14: the lookup of every service was the report's largest statement).
+
+    first_activity finds the first hour with checks from the UTC hour the start falls in
+    to the end, and answers the start for a service checked on ``prior_day`` when that
+    hour begins before the end. A service with checks in a counted hour (those starting in
+    [start, end)) has such an hour; one without has one only in the hour the start falls in
+    when the start is not a whole hour (a half-hour zone; ``_by_plan`` looks those up)."""
     out = {sid: period.start for sid in checked if sid in prior}
-    rest = [sid for sid in checked if sid not in prior]
-    if rest:
-        # Named when few (a list of many ids is a linear search per row in PostgreSQL's
-        # generic plans, store/sql.py ``_of_services``); else every service's, then kept.
-        found = await store.first_activity(
-            rest if len(rest) <= NAMED_AT_MOST else None, period.start, period.end
-        )
-        out.update((sid, found[sid]) for sid in rest if sid in found)
+    out.update(await first_activity_of(store, period, [sid for sid in checked if sid not in prior]))
     return out
+
+
+async def first_activity_of(
+    store: Store, period: Period, sids: Sequence[str]
+) -> dict[str, datetime]:
+    """``store.first_activity`` of the services ``sids``: named when few (a list of many ids
+    is a linear search per row in PostgreSQL's generic plans, store/sql.py
+    ``_of_services``); else every service's, then kept."""
+    if not sids:
+        return {}
+    found = await store.first_activity(
+        sids if len(sids) <= NAMED_AT_MOST else None, period.start, period.end
+    )
+    return {sid: found[sid] for sid in sids if sid in found}
 
 
 async def month_first_check(
@@ -342,9 +362,14 @@ async def _by_plan(
             )
         )
     reads += [store.daily_rollups(a, b, among, error_counts=False) for a, b in loose]
+    # The first check (first_activity of every service was the largest statement): those
+    # checked on the UTC day before the start and in the period are monitored from it (see
+    # ``first_checks`` for why the figures are the same); the others are looked up with the
+    # other reads (in a new database all of them, as before).
+    prior = await store.checked_on(prior_day(period), among)
     found_episodes, firsts, base, edges, near = await asyncio.gather(
         store.episodes_during(only, period.start, period.end),
-        store.first_activity(among, period.start, period.end),
+        first_activity_of(store, period, [sid for sid in rollups if sid not in prior]),
         asyncio.gather(*reads),
         store.hourly_net(among, plan.plus, plan.minus),
         store.local_days_failed(among, plan.hours_from, plan.hours_to, plan.cuts),
@@ -378,15 +403,28 @@ async def _by_plan(
         ):
             unsure.append(sid)
         settle(whole, net)
-    if unsure:
-        extremes = await store.hourly_extremes(
+    checked = {sid for sid, t in totals.items() if t.checks}
+    firsts.update((sid, period.start) for sid in checked if sid in prior)
+    unknown: list[str] = []
+    if period.start.astimezone(UTC) != plan.hours_from:
+        # A start inside a UTC hour (a half-hour zone): first_activity also finds a check
+        # in that hour before the first one counted (first_checks).
+        unknown = [sid for sid in rollups if sid in prior and sid not in checked]
+
+    async def extremes() -> dict[str, tuple[float | None, float | None]]:
+        if not unsure:
+            return {}
+        return await store.hourly_extremes(
             unsure if len(unsure) <= NAMED_AT_MOST else None, plan.hours_from, plan.hours_to
         )
-        for sid in unsure:
-            t = totals[sid]
-            t.latency_min_ms, t.latency_max_ms = extremes.get(sid, (None, None))
-            if not t.latency_count:
-                t.latency_min_ms = t.latency_max_ms = None
+
+    exact, more = await asyncio.gather(extremes(), first_activity_of(store, period, unknown))
+    firsts.update(more)
+    for sid in unsure:
+        t = totals[sid]
+        t.latency_min_ms, t.latency_max_ms = exact.get(sid, (None, None))
+        if not t.latency_count:
+            t.latency_min_ms = t.latency_max_ms = None
     for sid, t in totals.items():
         rollups[sid].append(t)
     # The local days below target: only a day with a failed check can be (targets under

@@ -236,9 +236,9 @@ class Store(ABC):
         plus: Sequence[tuple[date, int, int]],
         minus: Sequence[tuple[date, int, int]],
     ) -> list[tuple[Rollup, int, float | None, float | None]]:
-        """Per service (None: every service) with hourly rollups in the hours ``plus`` or
-        ``minus`` ((UTC day, first hour, end hour) each, not overlapping), added up by the
-        database in one statement: (the sum of the ``plus`` hours less that of the
+        """Per service (None: every service of the services table) with hourly rollups in
+        the hours ``plus`` or ``minus`` ((UTC day, first hour, end hour) each, not
+        overlapping), added up by the database in one statement: (the sum of the ``plus`` hours less that of the
         ``minus`` ones — counts, sums and histogram buckets, which may be negative; its
         latency min and max are those of the ``plus`` hours —, the answered checks of the
         ``minus`` hours, their latency min, their latency max). Without error counts,
