@@ -660,7 +660,7 @@ class Daemon:
 
         async def read() -> None:
             while pages:
-                rows = await self.store.daily_counts(first, last, service_ids=pages.popleft())
+                rows = await self.store.bar_counts(first, last, pages.popleft())
                 bars.add_counts(first, rows)
 
         readers = [asyncio.ensure_future(read()) for _ in range(BAR_READERS)]
