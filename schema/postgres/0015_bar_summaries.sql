@@ -10,7 +10,8 @@
 -- deletes a daily row of a day a summary covers deletes that summary (the next start makes
 -- it again), whoever runs the statement (this daemon, another node, a command, an older
 -- slamond after a downgrade). Statement triggers with transition tables: the writer's
--- statements, which touch today's rows only, pay an index probe and a scan of their own rows.
+-- statements, which touch today's rows only, pay one query (an index probe and a scan of
+-- their own rows).
 CREATE TABLE bar_summaries (
     service_id  text PRIMARY KEY,
     first_day   date NOT NULL,
@@ -19,11 +20,13 @@ CREATE TABLE bar_summaries (
 );
 CREATE INDEX bar_summaries_last_day ON bar_summaries (last_day);
 
+-- The rows a statement inserted, updated (as they are after it) or deleted: a summary of one
+-- of their days goes. One query when none is of a summarized day (the writer's: ~0.05 ms).
 CREATE FUNCTION bar_summaries_stale() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    newest date := (SELECT max(last_day) FROM bar_summaries);
 BEGIN
-    IF newest IS NULL OR NOT EXISTS (SELECT 1 FROM changed_rows WHERE day <= newest) THEN
+    IF NOT EXISTS (
+        SELECT 1 FROM changed_rows WHERE day <= (SELECT max(last_day) FROM bar_summaries)
+    ) THEN
         RETURN NULL;
     END IF;
     DELETE FROM bar_summaries s USING changed_rows c
@@ -31,21 +34,11 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- A row moved to another service or day: the summary of where it was goes too.
 CREATE FUNCTION bar_summaries_moved() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    newest date := (SELECT max(last_day) FROM bar_summaries);
 BEGIN
-    -- An update: its rows before (a key changed: the old day too) and after
-    IF newest IS NULL OR NOT EXISTS (
-        SELECT 1 FROM changed_rows WHERE day <= newest
-        UNION ALL SELECT 1 FROM old_rows WHERE day <= newest
-    ) THEN
-        RETURN NULL;
-    END IF;
-    DELETE FROM bar_summaries s
-        USING (SELECT service_id, day FROM changed_rows
-               UNION SELECT service_id, day FROM old_rows) c
-        WHERE s.service_id = c.service_id AND c.day BETWEEN s.first_day AND s.last_day;
+    DELETE FROM bar_summaries
+        WHERE service_id = OLD.service_id AND OLD.day BETWEEN first_day AND last_day;
     RETURN NULL;
 END $$;
 
@@ -59,8 +52,12 @@ CREATE TRIGGER daily_rollups_inserted AFTER INSERT ON daily_rollups
     REFERENCING NEW TABLE AS changed_rows
     FOR EACH STATEMENT EXECUTE FUNCTION bar_summaries_stale();
 CREATE TRIGGER daily_rollups_updated AFTER UPDATE ON daily_rollups
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS changed_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION bar_summaries_moved();
+    REFERENCING NEW TABLE AS changed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION bar_summaries_stale();
+-- Not fired by the writer's upserts, which set neither column.
+CREATE TRIGGER daily_rollups_moved AFTER UPDATE OF service_id, day ON daily_rollups
+    FOR EACH ROW WHEN (OLD.service_id IS DISTINCT FROM NEW.service_id OR OLD.day IS DISTINCT FROM NEW.day)
+    EXECUTE FUNCTION bar_summaries_moved();
 CREATE TRIGGER daily_rollups_deleted AFTER DELETE ON daily_rollups
     REFERENCING OLD TABLE AS changed_rows
     FOR EACH STATEMENT EXECUTE FUNCTION bar_summaries_stale();

@@ -12,15 +12,18 @@ CREATE TABLE bar_summaries (
 );
 CREATE INDEX bar_summaries_last_day ON bar_summaries (last_day);
 
-CREATE TRIGGER daily_rollups_inserted AFTER INSERT ON daily_rollups BEGIN
+CREATE TRIGGER daily_rollups_inserted AFTER INSERT ON daily_rollups
+    WHEN NEW.day <= (SELECT max(last_day) FROM bar_summaries) BEGIN
     DELETE FROM bar_summaries
         WHERE service_id = NEW.service_id AND NEW.day BETWEEN first_day AND last_day;
 END;
-CREATE TRIGGER daily_rollups_updated AFTER UPDATE ON daily_rollups BEGIN
+CREATE TRIGGER daily_rollups_updated
+    AFTER UPDATE OF service_id, day, checks, up, degraded, down, maintenance ON daily_rollups
+    WHEN NEW.day <= (SELECT max(last_day) FROM bar_summaries) BEGIN
     DELETE FROM bar_summaries
         WHERE service_id = NEW.service_id AND NEW.day BETWEEN first_day AND last_day;
 END;
-CREATE TRIGGER daily_rollups_moved AFTER UPDATE ON daily_rollups
+CREATE TRIGGER daily_rollups_moved AFTER UPDATE OF service_id, day ON daily_rollups
     WHEN OLD.service_id IS NOT NEW.service_id OR OLD.day IS NOT NEW.day BEGIN
     DELETE FROM bar_summaries
         WHERE service_id = OLD.service_id AND OLD.day BETWEEN first_day AND last_day;
