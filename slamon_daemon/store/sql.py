@@ -706,15 +706,15 @@ class SqlStore(Store, AlertStore):
             args.append(self.dialect.day(until))
         return await self._rollups(sql, args, service_ids)
 
-    async def daily_counts(
+    def _daily_counts_sql(
         self,
         since: date,
         until: date,
-        *,
-        after: str | None = None,
-        limit: int = 2000,
-        service_ids: Sequence[str] | None = None,
-    ) -> list[tuple[str, array[int]]]:
+        after: str | None,
+        limit: int,
+        service_ids: Sequence[str] | None,
+    ) -> tuple[str, list[Any]]:
+        """daily_counts' statement and its parameters."""
         # The database computes the figures and packs a service's days in one value, four
         # big-endian 32-bit numbers a day: bytes on PostgreSQL (int4send), a text of hex
         # digits on SQLite (bytes.fromhex): a row (and a date to parse) a day took ~2.5 µs
@@ -749,6 +749,18 @@ class SqlStore(Store, AlertStore):
                 f" WHERE day >= ? AND day <= ? AND {cond} GROUP BY service_id"
             )
             args = [d(since), d(since), d(until), *params]
+        return sql, args
+
+    async def daily_counts(
+        self,
+        since: date,
+        until: date,
+        *,
+        after: str | None = None,
+        limit: int = 2000,
+        service_ids: Sequence[str] | None = None,
+    ) -> list[tuple[str, array[int]]]:
+        sql, args = self._daily_counts_sql(since, until, after, limit, service_ids)
         rows = await self._fetch(sql, *args)
         out = []
         for sid, packed_days in rows:
@@ -768,8 +780,12 @@ class SqlStore(Store, AlertStore):
         if last < since or not service_ids:
             return await self.daily_counts(since, until, service_ids=service_ids)
         stale = await self._stale_summaries(since, until, last, service_ids)
+        missing = [sid for sid, usable in stale if not usable]
+        if missing and self.backend == "sqlite":
+            await self._summarize_rows(since, last, missing)
+            stale = [(sid, usable) for sid, usable in stale if usable]
         if stale:
-            await self._summarize(since, until, last, stale)
+            await self._summarize(since, until, last, [sid for sid, _ in stale])
         return await self._summarized_counts(since, until, service_ids)
 
     def _summary_join(self, ids: str) -> str:
@@ -795,17 +811,56 @@ class SqlStore(Store, AlertStore):
 
     async def _stale_summaries(
         self, since: date, until: date, last: date, service_ids: Sequence[str]
-    ) -> list[str]:
-        """The services whose usable summary is missing or ends before ``last``."""
+    ) -> list[tuple[str, bool]]:
+        """The services whose usable summary is missing (False) or ends before ``last``
+        (True)."""
         d = self.dialect.day
         named, uid, ids = self._named(service_ids)
         rows = await self._fetch(
-            f"SELECT {uid} FROM {named}{self._summary_join(uid)}"
+            f"SELECT {uid}, s.service_id FROM {named}{self._summary_join(uid)}"
             " WHERE s.service_id IS NULL OR s.last_day < ?",
             ids,
             *(d(since), d(since), d(until), d(last)),
         )
-        return [str(r[0]) for r in rows]
+        return [(str(r[0]), r[1] is not None) for r in rows]
+
+    async def _summarize_rows(self, since: date, last: date, service_ids: Sequence[str]) -> None:
+        """SQLite: make the summaries of ``service_ids`` from their rows read as
+        daily_counts reads them, the missing days filled here, in one write transaction
+        (no row changes meanwhile). SQLite looked each day of each service up by its key
+        for ``_summarize``'s series (24 s of a first start's CPU with 50,000 services × 89
+        days, where the read alone took 13 s)."""
+        sql, args = self._daily_counts_sql(since, last, None, 0, service_ids)
+        n = (last - since).days + 1
+        base = (since - date.fromisoformat(_SUMMARY_EPOCH)).days
+        offsets, empty = _dense_run(n)
+        absolute = array("i", range(base, base + n))
+        d = self.dialect.day
+        async with self.dialect.transaction() as con:
+            found = {str(sid): _unpacked(p) for sid, p in await con.fetch(sql, *args) if p}
+            rows = []
+            for sid in service_ids:
+                days = found.get(sid)
+                if days is None:
+                    dense = array("i", empty)
+                elif len(days) == 4 * n and days[0::4] == offsets:
+                    dense = days  # every day, in order (most services)
+                else:
+                    dense = array("i", empty)
+                    for k in range(0, len(days), 4):
+                        o = 4 * days[k]
+                        dense[o + 1 : o + 4] = days[k + 1 : k + 4]
+                dense[0::4] = absolute
+                if sys.byteorder == "little":
+                    dense.byteswap()
+                rows.append((sid, d(since), d(last), dense.tobytes().hex()))
+            await con.executemany(
+                "INSERT INTO bar_summaries (service_id, first_day, last_day, packed)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (service_id) DO UPDATE SET"
+                " first_day = excluded.first_day, last_day = excluded.last_day,"
+                " packed = excluded.packed",
+                rows,
+            )
 
     async def _summarized_counts(
         self, since: date, until: date, service_ids: Sequence[str]
