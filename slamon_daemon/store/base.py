@@ -285,6 +285,16 @@ class Store(ABC):
         day) and its monthly rollup of ``month`` (none when None or not stored): what
         service.get reads, in one statement."""
 
+    async def bar_counts(
+        self, since: date, until: date, service_ids: Sequence[str]
+    ) -> list[tuple[str, array[int]]]:
+        """``daily_counts(since, until, service_ids=…)`` as a start reads it (the same
+        days, in no particular order); a service whose days hold no count may be left out.
+        The SQL stores keep a summary of the older days of each service (bar_summaries:
+        one row rather than one a day), made here when missing. This default reads
+        ``daily_counts``."""
+        return await self.daily_counts(since, until, service_ids=service_ids)
+
     @abstractmethod
     async def monthly_rollups(
         self,

@@ -90,6 +90,67 @@ _UPSERT_ROLLUP = {
         ("hourly_rollups", "service_id, day, hour", len(ROLLUP_COLUMNS) + 3),
     )
 }
+BAR_OPEN_DAYS = 2
+"""The newest past days of the bar that no summary covers (bar_summaries, migration 0015):
+read from daily_rollups at every start. Yesterday's and the day before's rows still change
+(compact_counts rewrites them; a late check of before midnight lands there) and would
+delete their summaries; older days seldom change."""
+_SUMMARY_EPOCH = "2000-01-01"  # a summary's day offsets count from this day
+_SUMMARY_FROM = {  # a summary's days from a day (a parameter) on: a dense summary's tail
+    "postgres": "substring(s.packed from 16 * (CAST(? AS date) - s.first_day) + 1)",
+    "sqlite": "substr(s.packed, 32 * CAST(julianday(?) - julianday(s.first_day) AS INTEGER) + 1)",
+}
+
+
+def _day_entry(postgres: bool, day: str, prefix: str = "", *, dense: bool = False) -> str:
+    """A day's packed counts (Store.daily_counts): offset, up + degraded, checks −
+    maintenance (at least 0), flags. ``dense``: the day ``day`` of a series, its rollup
+    (columns ``prefix``…) maybe missing (zeros), its offset from _SUMMARY_EPOCH; else the
+    offset from a parameter (``since``)."""
+    c = prefix
+    flags = (
+        f"CASE WHEN {c}checks > 0 THEN 1 ELSE 0 END + CASE WHEN {c}degraded > 0 THEN 2 ELSE 0 END"
+        f" + CASE WHEN {c}down > 0 THEN 4 ELSE 0 END"
+    )
+    good, counted = f"{c}up + {c}degraded", f"{c}checks - {c}maintenance"
+    if dense:
+        good, counted = f"coalesce({good}, 0)", f"coalesce({counted}, 0)"
+    if postgres:
+        base = f"DATE '{_SUMMARY_EPOCH}'" if dense else "CAST(? AS date)"
+        values = (f"{day} - {base}", good, f"greatest({counted}, 0)", flags)
+        # Binary (int4send: four bytes, big-endian) rather than hex text: half the
+        # server's time per page (lpad/to_hex per value were most of it), no decoding.
+        return " || ".join(f"int4send({v})" for v in values)
+    base = f"'{_SUMMARY_EPOCH}'" if dense else "?"
+    offset = f"CAST(julianday({day}) - julianday({base}) AS INTEGER)"
+    return f"printf('%08x%08x%08x%08x', {offset}, {good}, max({counted}, 0), {flags})"
+
+
+def _packed_days(postgres: bool, *, order: bool) -> str:
+    """The aggregate of the days of daily_rollups rows in one value (``_day_entry``, the
+    offset from a parameter), in day order if ``order``."""
+    entry = _day_entry(postgres, "day")
+    if postgres:
+        return f"string_agg({entry}, ''::bytea{' ORDER BY day' if order else ''})"
+    return f"group_concat({entry}, '')"
+
+
+def _unpacked(value: bytes | str) -> array[int]:
+    """Packed days (bytes, or hexadecimal text) as native integers."""
+    days = array("i", value if isinstance(value, bytes) else bytes.fromhex(value))
+    if sys.byteorder == "little":
+        days.byteswap()
+    return days
+
+
+@functools.cache
+def _dense_run(n: int) -> tuple[array[int], array[int]]:
+    """The offsets 0…n−1, and n empty days packed (offsets 0…n−1, zeros)."""
+    empty = array("i", bytes(16 * n))
+    empty[0::4] = offsets = array("i", range(n))
+    return offsets, empty
+
+
 _UPSERT_SERVICE = (
     "INSERT INTO services (id, name, url, config, source, active, created_at, updated_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
@@ -214,7 +275,10 @@ class SqlStore(Store, AlertStore):
                     await self.dialect.apply_migration(con, m)
                     logger.info("applied migration %s", m.name)
                     applied.append(m.name)
-        await self.maintain()
+        # Partitions ahead of the first write; not compact_counts, which the daemon's upkeep
+        # runs after the start: rewriting two days of every service's rows took the server
+        # ~6.5 s of CPU at a start with 50,000 services (issue 14 point 3), each start anew.
+        await self.dialect.maintain(datetime.now(UTC).date())
         return applied
 
     async def maintain(self, today: date | None = None) -> None:
@@ -642,15 +706,15 @@ class SqlStore(Store, AlertStore):
             args.append(self.dialect.day(until))
         return await self._rollups(sql, args, service_ids)
 
-    async def daily_counts(
+    def _daily_counts_sql(
         self,
         since: date,
         until: date,
-        *,
-        after: str | None = None,
-        limit: int = 2000,
-        service_ids: Sequence[str] | None = None,
-    ) -> list[tuple[str, array[int]]]:
+        after: str | None,
+        limit: int,
+        service_ids: Sequence[str] | None,
+    ) -> tuple[str, list[Any]]:
+        """daily_counts' statement and its parameters."""
         # The database computes the figures and packs a service's days in one value, four
         # big-endian 32-bit numbers a day: bytes on PostgreSQL (int4send), a text of hex
         # digits on SQLite (bytes.fromhex): a row (and a date to parse) a day took ~2.5 µs
@@ -658,26 +722,10 @@ class SqlStore(Store, AlertStore):
         # ``service_id > ?`` always: with it SQLite walks the primary key, service by
         # service, rather than the day index and a sort of every row.
         d = self.dialect.day
-        flags = (
-            "CASE WHEN checks > 0 THEN 1 ELSE 0 END + CASE WHEN degraded > 0 THEN 2 ELSE 0 END"
-            " + CASE WHEN down > 0 THEN 4 ELSE 0 END"
-        )
-        values = ("{offset}", "up + degraded", "{counted}(checks - maintenance, 0)", flags)
         postgres = self.backend == "postgres"
-        if postgres:
-            # Binary (int4send: four bytes, big-endian) rather than hex text: half the
-            # server's time per page (lpad/to_hex per value were most of it), no decoding.
-            sent = " || ".join(f"int4send({v})" for v in values)
-            # The days of the named services in the primary key's order, unsorted: a day out
-            # of order is added by itself (PastDays.add_packed)
-            order = "" if service_ids is not None else " ORDER BY day"
-            packed = f"string_agg({sent}, ''::bytea{order})"
-            offset, counted = "day - CAST(? AS date)", "greatest"
-        else:
-            hexed = ", ".join(values)
-            packed = f"group_concat(printf('%08x%08x%08x%08x', {hexed}), '')"
-            offset, counted = "CAST(julianday(day) - julianday(?) AS INTEGER)", "max"
-        packed = packed.replace("{offset}", offset).replace("{counted}", counted)
+        # The days of the named services in the primary key's order, unsorted: a day out of
+        # order is added by itself (PastDays.add_packed)
+        packed = _packed_days(postgres, order=service_ids is None)
         if service_ids is None:
             sql = (
                 f"SELECT service_id, {packed} FROM daily_rollups"
@@ -701,17 +749,209 @@ class SqlStore(Store, AlertStore):
                 f" WHERE day >= ? AND day <= ? AND {cond} GROUP BY service_id"
             )
             args = [d(since), d(since), d(until), *params]
+        return sql, args
+
+    async def daily_counts(
+        self,
+        since: date,
+        until: date,
+        *,
+        after: str | None = None,
+        limit: int = 2000,
+        service_ids: Sequence[str] | None = None,
+    ) -> list[tuple[str, array[int]]]:
+        sql, args = self._daily_counts_sql(since, until, after, limit, service_ids)
         rows = await self._fetch(sql, *args)
         out = []
         for sid, packed_days in rows:
             if packed_days is None:
                 continue  # a named service without a day
-            raw = packed_days if isinstance(packed_days, bytes) else bytes.fromhex(packed_days)
-            days = array("i", raw)
-            if sys.byteorder == "little":
-                days.byteswap()
-            out.append((str(sid), days))
+            out.append((str(sid), _unpacked(packed_days)))
         return out
+
+    async def bar_counts(
+        self, since: date, until: date, service_ids: Sequence[str]
+    ) -> list[tuple[str, array[int]]]:
+        # A page of a restart: a look at which summaries are missing or old (none), then
+        # one statement (one snapshot) reads each service's summary (bar_summaries,
+        # migration 0015) and its days after it: ~one row a service rather than one a day.
+        # Missing or old summaries are made (or extended) first, under a lock.
+        last = until - timedelta(days=BAR_OPEN_DAYS)
+        if last < since or not service_ids:
+            return await self.daily_counts(since, until, service_ids=service_ids)
+        stale = await self._stale_summaries(since, until, last, service_ids)
+        missing = [sid for sid, usable in stale if not usable]
+        if missing and self.backend == "sqlite":
+            await self._summarize_rows(since, last, missing)
+            stale = [(sid, usable) for sid, usable in stale if usable]
+        if stale:
+            await self._summarize(since, until, last, [sid for sid, _ in stale])
+        return await self._summarized_counts(since, until, service_ids)
+
+    def _summary_join(self, ids: str) -> str:
+        """A LEFT JOIN of each service of ``ids`` (a column) to its usable summary: from
+        ``since`` (or before) to a day from the one before ``since`` to ``until`` (its three
+        parameters: since, since, until)."""
+        if self.backend == "postgres":
+            return (
+                f" LEFT JOIN bar_summaries s ON s.service_id = {ids}"
+                " AND s.first_day <= CAST(? AS date)"
+                " AND s.last_day >= CAST(? AS date) - 1 AND s.last_day <= ?"
+            )
+        return (
+            f" LEFT JOIN bar_summaries s ON s.service_id = {ids} AND s.first_day <= ?"
+            " AND s.last_day >= date(?, '-1 day') AND s.last_day <= ?"
+        )
+
+    def _named(self, service_ids: Sequence[str]) -> tuple[str, str, Any]:
+        """The named services as a table ``u`` (FROM clause, id column, parameter)."""
+        if self.backend == "postgres":
+            return "unnest(CAST(? AS text[])) AS u(id)", "u.id", list(service_ids)
+        return "json_each(?) AS u", "u.value", orjson.dumps(list(service_ids)).decode()
+
+    async def _stale_summaries(
+        self, since: date, until: date, last: date, service_ids: Sequence[str]
+    ) -> list[tuple[str, bool]]:
+        """The services whose usable summary is missing (False) or ends before ``last``
+        (True)."""
+        d = self.dialect.day
+        named, uid, ids = self._named(service_ids)
+        rows = await self._fetch(
+            f"SELECT {uid}, s.service_id FROM {named}{self._summary_join(uid)}"
+            " WHERE s.service_id IS NULL OR s.last_day < ?",
+            ids,
+            *(d(since), d(since), d(until), d(last)),
+        )
+        return [(str(r[0]), r[1] is not None) for r in rows]
+
+    async def _summarize_rows(self, since: date, last: date, service_ids: Sequence[str]) -> None:
+        """SQLite: make the summaries of ``service_ids`` from their rows read as
+        daily_counts reads them, the missing days filled here, in one write transaction
+        (no row changes meanwhile). SQLite looked each day of each service up by its key
+        for ``_summarize``'s series (24 s of a first start's CPU with 50,000 services × 89
+        days, where the read alone took 13 s)."""
+        sql, args = self._daily_counts_sql(since, last, None, 0, service_ids)
+        n = (last - since).days + 1
+        base = (since - date.fromisoformat(_SUMMARY_EPOCH)).days
+        offsets, empty = _dense_run(n)
+        absolute = array("i", range(base, base + n))
+        d = self.dialect.day
+        async with self.dialect.transaction() as con:
+            found = {str(sid): _unpacked(p) for sid, p in await con.fetch(sql, *args) if p}
+            rows = []
+            for sid in service_ids:
+                days = found.get(sid)
+                if days is None:
+                    dense = array("i", empty)
+                elif len(days) == 4 * n and days[0::4] == offsets:
+                    dense = days  # every day, in order (most services)
+                else:
+                    dense = array("i", empty)
+                    for k in range(0, len(days), 4):
+                        o = 4 * days[k]
+                        dense[o + 1 : o + 4] = days[k + 1 : k + 4]
+                dense[0::4] = absolute
+                if sys.byteorder == "little":
+                    dense.byteswap()
+                rows.append((sid, d(since), d(last), dense.tobytes().hex()))
+            await con.executemany(
+                "INSERT INTO bar_summaries (service_id, first_day, last_day, packed)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (service_id) DO UPDATE SET"
+                " first_day = excluded.first_day, last_day = excluded.last_day,"
+                " packed = excluded.packed",
+                rows,
+            )
+
+    async def _summarized_counts(
+        self, since: date, until: date, service_ids: Sequence[str]
+    ) -> list[tuple[str, array[int]]]:
+        """bar_counts' read, in one statement (one snapshot): each service's summary from
+        ``since`` on and its days after the summary (from ``since`` without one)."""
+        d = self.dialect.day
+        postgres = self.backend == "postgres"
+        named, uid, ids = self._named(service_ids)
+        tail = _packed_days(postgres, order=False)
+        summary = _SUMMARY_FROM[self.backend]
+        if postgres:
+            after = "coalesce(s.last_day, CAST(? AS date) - 1)"
+        else:
+            after = "coalesce(s.last_day, date(?, '-1 day'))"
+        rows = await self._fetch(
+            f"SELECT {uid}, {summary}, (SELECT {tail} FROM daily_rollups"
+            f" WHERE service_id = {uid} AND day > {after} AND day <= ?)"
+            f" FROM {named}{self._summary_join(uid)}",
+            *(d(since), d(since), d(since), d(until), ids, d(since), d(since), d(until)),
+        )
+        out: list[tuple[str, array[int]]] = []
+        for sid, summary_days, tail_days in rows:
+            days = _unpacked(summary_days) if summary_days else None
+            if days is not None:
+                offsets, empty = _dense_run(len(days) // 4)
+                days[0::4] = offsets  # from ``since`` (stored: from _SUMMARY_EPOCH)
+                if days == empty:
+                    days = None  # not a day counted: as if no row
+            if tail_days is not None:
+                more = _unpacked(tail_days)
+                days = more if days is None else days + more
+            if days is not None:
+                out.append((str(sid), days))
+        return out
+
+    async def _summarize(
+        self, since: date, until: date, last: date, service_ids: Sequence[str]
+    ) -> None:
+        """Make the summaries of ``service_ids`` cover ``since`` to ``last``: a usable one
+        (``_summary_join``) keeps its days from ``since`` on and gets the days after it up
+        to ``last``, a missing or unusable one is made from ``daily_rollups``. Under a SHARE
+        lock of daily_rollups (SQLite: the write lock): no daily row changes while they are
+        computed, and a row changed after the commit deletes its summary (migration 0015's
+        triggers): a summary never disagrees with the rows."""
+        d = self.dialect.day
+        postgres = self.backend == "postgres"
+        named, uid, ids = self._named(service_ids)
+        entry = _day_entry(postgres, "g.d", "r.", dense=True)
+        kept = _SUMMARY_FROM[self.backend]
+        rows = f"LEFT JOIN daily_rollups r ON r.service_id = {uid} AND r.day = g.d"
+        if postgres:  # the days after the summary (or from ``since``) to ``last``
+            dense = (
+                f"(SELECT string_agg({entry}, ''::bytea ORDER BY g.d) FROM (SELECT CAST(t AS"
+                " date) AS d FROM generate_series(CAST(coalesce(s.last_day + 1, CAST(? AS"
+                " date)) AS timestamp), CAST(CAST(? AS date) AS timestamp), interval '1 day')"
+                f" AS t) AS g {rows})"
+            )
+            empty, cte, day = "''::bytea", "", "CAST(? AS date)"
+            days_args: tuple[Any, ...] = (d(since), d(last))
+        else:  # in day order, from a series of every day from ``since`` to ``last``
+            dense = (
+                f"(SELECT group_concat(e, '') FROM (SELECT {entry} AS e FROM days AS g {rows}"
+                " WHERE g.d > coalesce(s.last_day, date(?, '-1 day')) ORDER BY g.d))"
+            )
+            cte = (
+                "WITH RECURSIVE days(d) AS (SELECT ? UNION ALL"
+                " SELECT date(d, '+1 day') FROM days WHERE d < ?) "
+            )
+            empty, day = "''", "?"
+            days_args = (d(since),)
+        sql = (
+            f"{cte}INSERT INTO bar_summaries (service_id, first_day, last_day, packed)"
+            f" SELECT {uid}, {day}, {day}, coalesce({kept}, {empty}) || coalesce({dense},"
+            f" {empty}) FROM {named}{self._summary_join(uid)}"
+            " WHERE s.service_id IS NULL OR s.last_day < ?"
+            " ON CONFLICT (service_id) DO UPDATE SET first_day = excluded.first_day,"
+            " last_day = excluded.last_day, packed = excluded.packed"
+        )
+        args = [
+            *(() if postgres else (d(since), d(last))),  # the series
+            *(d(since), d(last), d(since)),
+            *days_args,
+            ids,
+            *(d(since), d(since), d(until)),  # _summary_join
+            d(last),
+        ]
+        async with self.dialect.transaction() as con:
+            if postgres:
+                await con.execute("LOCK TABLE daily_rollups IN SHARE MODE")
+            await con.execute(sql, *args)
 
     async def monthly_rollups(
         self,
