@@ -56,6 +56,7 @@ from .rollup import (
     daily_status,
     day_counts,
     downtime_pieces,
+    put_count,
     uptime_percent_text,
 )
 
@@ -316,27 +317,33 @@ _BARS_DAY = [0]
 class DayHistogram:
     """Today's latency histogram of a service (rollup.py's buckets), compact: the counts of
     the buckets from ``lo`` on in one array. A dict of ~110 buckets (a day of checks every
-    minute) took ~5-8 KB with its integer objects; this takes 4 B a bucket of the range."""
+    minute) took ~5-8 KB with its integer objects; this takes a byte a bucket of the range
+    while every count fits in one (``put_count`` copies the array wider before one would
+    not: a day of checks every minute spread over ~110 buckets stays in bytes; 4 B a bucket
+    took ~0.3 KB more a service by the end of a day, 16 MiB at 50,000 services)."""
 
     __slots__ = ("lo", "counts")
 
     def __init__(self) -> None:
         self.lo = 0
-        self.counts = array("I")
+        self.counts = array("B")
 
     def add(self, bucket: int, n: int = 1) -> None:
         c = self.counts
         if not c:
-            self.lo = bucket
-            c.append(n)
-            return
-        i = bucket - self.lo
-        if i < 0:
-            c[0:0] = array("I", bytes(-4 * i))
             self.lo, i = bucket, 0
-        elif i >= len(c):
-            c.frombytes(bytes(4 * (i - len(c) + 1)))
-        c[i] += n
+            c.frombytes(bytes(c.itemsize))
+        else:
+            i = bucket - self.lo
+            if i < 0:
+                c[0:0] = array(c.typecode, bytes(-c.itemsize * i))
+                self.lo, i = bucket, 0
+            elif i >= len(c):
+                c.frombytes(bytes(c.itemsize * (i - len(c) + 1)))
+        try:
+            c[i] += n
+        except OverflowError:
+            self.counts = put_count(c, i, c[i] + n)
 
     def as_dict(self) -> dict[int, int]:
         """As ``Rollup.hist``."""
