@@ -19,6 +19,7 @@ Real SQLite files; the in-memory structures alone.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import ctypes.util
 import gc
 import json
@@ -141,7 +142,8 @@ def _checks(n: int, start: datetime = T0, seed: int = 7) -> list[Check]:
 
 
 def _as_recent(c: Check) -> RecentCheck:
-    return RecentCheck(c.started_at, c.latency_ms, c.outcome, c.maintenance)
+    # the live state keeps a recent latency to 0.1 ms, as every reader shows it (stop 23)
+    return RecentCheck(c.started_at, round(c.latency_ms, 1), c.outcome, c.maintenance)
 
 
 def _flapping(kept: list[Check], after: datetime | None) -> int:
@@ -167,7 +169,7 @@ def test_recent_checks_read_as_the_last_60_checks(n: int) -> None:
         with pytest.raises(IndexError):
             recent[bad]
     for start in range(len(kept) + 1):
-        assert recent.latencies(start) == [c.latency_ms for c in kept[start:]]
+        assert recent.latencies(start) == [round(c.latency_ms, 1) for c in kept[start:]]
         assert recent.outcomes(start) == [c.outcome for c in kept[start:]]
     for after in [
         None,
@@ -199,7 +201,22 @@ def test_recent_checks_of_many_services_take_less_memory() -> None:
         per_service = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
     finally:
         tracemalloc.stop()
-    assert per_service <= 1250, f"{per_service:.0f} B a service"
+    assert per_service <= 1000, f"{per_service:.0f} B a service"
+    assert kept[0]._latency.itemsize == 4  # tenths of a millisecond (8-byte floats before)
+
+
+def test_recent_latencies_of_any_size_are_kept() -> None:
+    """A latency too large for 4 bytes of tenths (119 hours or more) or below zero widens
+    the array; every latency still reads as ``round(x, 1)``."""
+    odd = [1e9, -0.25, 2**40 + 0.5, 0.0]
+    for n in (3, SPARKLINE_POINTS + 5):
+        made = _checks(n, seed=n)
+        for k, lat in enumerate(odd):
+            made[(k * 17) % n] = dataclasses.replace(made[(k * 17) % n], latency_ms=lat)
+        recent = RecentChecks(made)
+        kept = made[-SPARKLINE_POINTS:]
+        assert recent.latencies() == [round(c.latency_ms, 1) for c in kept]
+        assert list(recent) == [_as_recent(c) for c in kept]
 
 
 async def test_the_sparkline_reads_the_same_across_the_wrap() -> None:
