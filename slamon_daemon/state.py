@@ -75,7 +75,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _OUTCOMES = tuple(Outcome)
 _OUTCOME_CODE = {o: i for i, o in enumerate(_OUTCOMES)}
-_MAINTENANCE = 0x80  # a flag bit beside the outcome's code
+_FLAG_BITS = 3  # a recent check's latency word: tenths << 3 | maintenance | outcome
+_OUTCOME_BITS = 3  # the outcome's index in Outcome (three of them)
+_MAINT = 4  # the maintenance flag
+_SPAN = 2**32  # microseconds a recent check's 4-byte start reaches (71.6 minutes)
 _DOWN = _OUTCOME_CODE[Outcome.DOWN]
 
 
@@ -98,59 +101,92 @@ class RecentChecks:
     """A service's last ``SPARKLINE_POINTS`` checks, as much as the live state needs of
     them (start, latency, outcome, maintenance), for the sparkline and the flapping rule.
 
-    Kept in two arrays, not one ``Check`` a check: 60 checks of 50,000 services were 3
-    million objects (~16 KB a service, ~0.8 GB), every one of them walked by each full
-    collection of the garbage collector. ``_at`` holds a check's start in microseconds
-    since the epoch (exact, unlike a float) shifted left by 8 bits, with its flags in the
-    low byte (the outcome's index in Outcome | _MAINTENANCE); ``_latency`` its latency in
-    tenths of a millisecond, 4 B (``latency_tenths``: every reader shows a recent latency
-    to 0.1 ms, ``round(x, 1)``, and reads the same from it; 8-byte floats took 0.24 KB more
-    a service, 11 MiB at 50,000). Once full they are a ring: ``_head`` is the oldest
-    check's slot, a new check takes its place (nothing moves), and the arrays are exactly
-    60 items (~0.9 KB a service; three arrays a service, grown by appends and shifted by
-    deleting the first item, took ~1.5 KB). ``added`` counts every check appended, so a
-    reader (status.get's sparkline) can tell which ones are new; a rebuilt list
-    (``merge_history``) is a new object.
+    Kept in two arrays of 4-byte numbers, not one ``Check`` a check: 60 checks of 50,000
+    services were 3 million objects (~16 KB a service, ~0.8 GB), every one of them walked
+    by each full collection of the garbage collector.
+
+    * ``_at``: a check's start in microseconds after ``_base`` (exact, unlike a float).
+      Four bytes reach 71.6 minutes: an hour of checks every minute. When a start does not
+      fit, the base moves to the oldest start kept; when the starts kept span more than
+      that (checks less often than every ~72 s), they become 8-byte microseconds since the
+      epoch (``_base`` 0) for good.
+    * ``_word``: a check's latency in tenths of a millisecond (``latency_tenths``: every
+      reader shows a recent latency to 0.1 ms, ``round(x, 1)``, and reads the same from
+      it), shifted left by 3 bits, with the outcome's index in Outcome and the
+      maintenance flag (``_MAINT``) in the low bits; 8 bytes for a negative latency or
+      one of 14.9 hours or more.
+
+    Once full they are a ring: ``_head`` is the oldest check's slot, a new check takes its
+    place (nothing moves), and the arrays are exactly 60 items: ~0.6 KB a service (8-byte
+    starts and 8-byte float latencies took 0.84 KB, 11 MiB more at 50,000 services; three
+    arrays grown by appends and shifted by deleting the first item took ~1.5 KB).
+    ``added`` counts every check appended, so a reader (status.get's sparkline) can tell
+    which ones are new; a rebuilt list (``merge_history``) is a new object.
     """
 
-    __slots__ = ("_at", "_latency", "_head", "added")
+    __slots__ = ("_at", "_word", "_base", "_head", "added")
 
     def __init__(self, checks: Iterable[Check | RecentCheck] = ()) -> None:
-        self._at = array("q")
-        self._latency = array("I")
+        self._at = array("I")
+        self._word = array("I")
+        self._base = 0
         self._head = 0
         self.added = 0
         for c in checks:
             self.append(c)
 
     def append(self, check: Check | RecentCheck) -> None:
-        stamp = (
-            ((check.started_at - _EPOCH) // _MICROSECOND) << 8
+        us = (check.started_at - _EPOCH) // _MICROSECOND
+        word = (
+            latency_tenths(check.latency_ms) << _FLAG_BITS
             | _OUTCOME_CODE[check.outcome]
-            | (_MAINTENANCE if check.maintenance else 0)
+            | (_MAINT if check.maintenance else 0)
         )
         self.added += 1
-        tenths = latency_tenths(check.latency_ms)
         at = self._at
-        if len(at) < SPARKLINE_POINTS:
-            at.append(stamp)
+        n = len(at)
+        if n < SPARKLINE_POINTS:
+            if not n:
+                self._base = 0 if at.typecode == "q" else us
             try:
-                self._latency.append(tenths)
-            except OverflowError:  # a negative latency or one of 119 hours or more
-                self._latency = array("q", self._latency)
-                self._latency.append(tenths)
-            if len(at) == SPARKLINE_POINTS:  # full: exactly this long from now on
-                self._at = array("q", at)
-                self._latency = array(self._latency.typecode, self._latency)
+                at.append(us - self._base)
+            except OverflowError:
+                self._rebase(us, n)
+            try:
+                self._word.append(word)
+            except OverflowError:  # a negative latency or one of 14.9 hours or more
+                self._word = array("q", self._word)
+                self._word.append(word)
+            if n + 1 == SPARKLINE_POINTS:  # full: exactly this long from now on
+                self._at = array(self._at.typecode, self._at)
+                self._word = array(self._word.typecode, self._word)
             return
         head = self._head
-        at[head] = stamp
         try:
-            self._latency[head] = tenths
+            at[head] = us - self._base
         except OverflowError:
-            self._latency = array("q", self._latency)
-            self._latency[head] = tenths
+            self._rebase(us, head)
+        try:
+            self._word[head] = word
+        except OverflowError:
+            self._word = array("q", self._word)
+            self._word[head] = word
         self._head = (head + 1) % SPARKLINE_POINTS
+
+    def _rebase(self, us: int, slot: int) -> None:
+        """Put the start ``us`` in ``slot`` (``len`` to append) when its offset from the
+        base does not fit: the base moves to the oldest start kept, or the starts become
+        8-byte microseconds since the epoch when they span 4 bytes' reach."""
+        starts = [self._base + x for x in self._at]
+        if slot == len(starts):
+            starts.append(us)
+        else:
+            starts[slot] = us
+        base = min(starts)
+        if max(starts) - base < _SPAN:
+            self._at, self._base = array("I", [x - base for x in starts]), base
+        else:
+            self._at, self._base = array("q", starts), 0
 
     def __len__(self) -> int:
         return len(self._at)
@@ -167,13 +203,12 @@ class RecentChecks:
 
     def __getitem__(self, i: int) -> RecentCheck:
         j = self._slot(i)
-        stamp = self._at[j]
-        flags = stamp & 0xFF
+        word = self._word[j]
         return RecentCheck(
-            _EPOCH + (stamp >> 8) * _MICROSECOND,
-            self._latency[j] / 10,
-            _OUTCOMES[flags & ~_MAINTENANCE],
-            bool(flags & _MAINTENANCE),
+            _EPOCH + (self._base + self._at[j]) * _MICROSECOND,
+            (word >> _FLAG_BITS) / 10,
+            _OUTCOMES[word & _OUTCOME_BITS],
+            bool(word & _MAINT),
         )
 
     def __iter__(self) -> Iterator[RecentCheck]:
@@ -189,27 +224,28 @@ class RecentChecks:
 
     def latencies(self, start: int = 0) -> list[float]:
         """The latencies (ms, to 0.1 ms) from the ``start``-th check on, oldest first."""
-        return [t / 10 for t in self._in_order(self._latency, start)]
+        return [(w >> _FLAG_BITS) / 10 for w in self._in_order(self._word, start)]
 
     def outcomes(self, start: int = 0) -> list[Outcome]:
         """The outcomes from the ``start``-th check on, oldest first."""
-        return [_OUTCOMES[s & 0x7F] for s in self._in_order(self._at, start)]
+        return [_OUTCOMES[w & _OUTCOME_BITS] for w in self._in_order(self._word, start)]
 
     def flapping_failures(self, after: datetime | None) -> int:
         """How many of the last ``FLAP_WINDOW`` checks outside maintenance, started at or
         after ``after`` (None: any), failed."""
-        since = -(2**63) if after is None else ((after - _EPOCH) // _MICROSECOND) << 8
-        at = self._at
+        at, words, head = self._at, self._word, self._head
+        since = -(2**63) if after is None else (after - _EPOCH) // _MICROSECOND - self._base
         n = len(at)
         seen = failed = 0
         for k in range(n - 1, -1, -1):
             if seen == FLAP_WINDOW:
                 break
-            stamp = at[(self._head + k) % n]
-            if stamp & _MAINTENANCE or stamp < since:
+            j = (head + k) % n
+            word = words[j]
+            if word & _MAINT or at[j] < since:
                 continue
             seen += 1
-            failed += stamp & 0xFF == _DOWN
+            failed += word & _OUTCOME_BITS == _DOWN
         return failed
 
     def with_older(self, older: Sequence[Check]) -> RecentChecks:

@@ -19,8 +19,8 @@ Real SQLite files; the in-memory structures alone.
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import ctypes.util
+import dataclasses
 import gc
 import json
 import random
@@ -184,10 +184,51 @@ def test_recent_checks_read_as_the_last_60_checks(n: int) -> None:
     ]
 
 
+def _every(seconds: float, n: int, seed: int = 1) -> list[Check]:
+    """``n`` checks ``seconds`` apart (a jitter of up to a second, one check out of order),
+    every outcome, with and without maintenance."""
+    rnd = random.Random(seed)
+    out = [
+        Check(
+            "svc",
+            T0 + timedelta(seconds=seconds * k, microseconds=rnd.randrange(10**6)),
+            rnd.choice([0.0, 0.05, 12.35, 999.95, rnd.random() * 3000]),
+            rnd.choice(list(Outcome)),
+            maintenance=rnd.random() < 0.1,
+        )
+        for k in range(n)
+    ]
+    out[n // 2], out[n // 2 + 1] = out[n // 2 + 1], out[n // 2]
+    return out
+
+
+@pytest.mark.parametrize(("seconds", "wide"), [(1, False), (60, False), (71, False), (73, True)])
+def test_recent_checks_at_an_interval_read_as_the_last_60(seconds: float, wide: bool) -> None:
+    """Checks at a service's interval: 4-byte starts after a base that moves on (every
+    minute: an hour of starts fits), 8-byte ones once the 60 kept span more than 71.6
+    minutes; after every check each reading is that of the last 60 appended."""
+    made = _every(seconds, 400, seed=seconds)
+    recent = RecentChecks()
+    for k, c in enumerate(made, 1):
+        recent.append(c)
+        kept = made[:k][-SPARKLINE_POINTS:]
+        assert list(recent) == [_as_recent(x) for x in kept]
+        assert recent.outcomes() == [x.outcome for x in kept]
+        for after in (
+            None,
+            kept[0].started_at,
+            kept[-1].started_at,
+            kept[len(kept) // 2].started_at,
+        ):
+            assert recent.flapping_failures(after) == _flapping(kept, after)
+    assert recent._at.typecode == ("q" if wide else "I")
+
+
 def test_recent_checks_of_many_services_take_less_memory() -> None:
-    """An hour of checks (60) for 2,000 services: the arrays and their objects take at most
-    1.25 KB a service (1.19 KB measured; three arrays grown by appends: 1.42 KB)."""
-    made = _checks(SPARKLINE_POINTS + 7)
+    """An hour of checks (60, every minute) for 2,000 services: the arrays and their
+    objects take at most 0.8 KB a service (0.75 KB measured; 8-byte starts and float
+    latencies: ~1.0 KB; three arrays grown by appends: 1.42 KB)."""
+    made = _every(60, SPARKLINE_POINTS + 7)
     gc.collect()
     tracemalloc.start()
     try:
@@ -201,8 +242,8 @@ def test_recent_checks_of_many_services_take_less_memory() -> None:
         per_service = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
     finally:
         tracemalloc.stop()
-    assert per_service <= 1000, f"{per_service:.0f} B a service"
-    assert kept[0]._latency.itemsize == 4  # tenths of a millisecond (8-byte floats before)
+    assert per_service <= 800, f"{per_service:.0f} B a service"
+    assert kept[0]._at.itemsize == kept[0]._word.itemsize == 4
 
 
 def test_recent_latencies_of_any_size_are_kept() -> None:
