@@ -75,16 +75,18 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _OUTCOMES = tuple(Outcome)
 _OUTCOME_CODE = {o: i for i, o in enumerate(_OUTCOMES)}
-_FLAG_BITS = 3  # a recent check's latency word: tenths << 3 | maintenance | outcome
+_FLAG_BITS = 3  # a recent check's word: tenths << 13 | µs << 3 | maintenance | outcome
+_LATENCY_SHIFT = _FLAG_BITS + 10
 _OUTCOME_BITS = 3  # the outcome's index in Outcome (three of them)
 _MAINT = 4  # the maintenance flag
-_SPAN = 2**32  # microseconds a recent check's 4-byte start reaches (71.6 minutes)
+_SPAN = 2**32  # milliseconds a recent check's 4-byte start reaches (49.7 days)
 _DOWN = _OUTCOME_CODE[Outcome.DOWN]
 
 
 def latency_tenths(latency_ms: float) -> int:
     """A latency in whole tenths of a millisecond, as ``round(latency_ms, 1)`` shows it:
-    ``k / 10`` is exactly the float ``round(latency_ms, 1)`` for the ``k`` returned."""
+    ``k / 10`` is exactly the float ``round(latency_ms, 1)`` for the ``k`` returned (below
+    2^50 tenths: 3,500 years)."""
     return round(round(latency_ms, 1) * 10)
 
 
@@ -105,21 +107,20 @@ class RecentChecks:
     services were 3 million objects (~16 KB a service, ~0.8 GB), every one of them walked
     by each full collection of the garbage collector.
 
-    * ``_at``: a check's start in microseconds after ``_base`` (exact, unlike a float).
-      Four bytes reach 71.6 minutes: an hour of checks every minute. When a start does not
-      fit, the base moves to the oldest start kept; when the starts kept span more than
-      that (checks less often than every ~72 s), they become 8-byte microseconds since the
-      epoch (``_base`` 0) for good.
-    * ``_word``: a check's latency in tenths of a millisecond (``latency_tenths``: every
-      reader shows a recent latency to 0.1 ms, ``round(x, 1)``, and reads the same from
-      it), shifted left by 3 bits, with the outcome's index in Outcome and the
-      maintenance flag (``_MAINT``) in the low bits; 8 bytes for a negative latency or
-      one of 14.9 hours or more.
+    * ``_at``: a check's start in whole milliseconds after ``_base`` (microseconds since
+      the epoch): 4 bytes reach 49.7 days. A start before the base or past that reach
+      moves the base to the oldest start kept (8 bytes, base 0, once the starts kept span
+      more than that).
+    * ``_word``: the rest of the check, ``tenths << 13 | µs << 3 | flags``: its latency in
+      tenths of a millisecond (``latency_tenths``: every reader shows a recent latency to
+      0.1 ms, ``round(x, 1)``, and reads the same from it), the start's microseconds
+      within its millisecond, the outcome's index in Outcome and the maintenance flag
+      (``_MAINT``); 8 bytes for a negative latency or one of 52.4 s or more.
 
     Once full they are a ring: ``_head`` is the oldest check's slot, a new check takes its
-    place (nothing moves), and the arrays are exactly 60 items: ~0.6 KB a service (8-byte
-    starts and 8-byte float latencies took 0.84 KB, 11 MiB more at 50,000 services; three
-    arrays grown by appends and shifted by deleting the first item took ~1.5 KB).
+    place (nothing moves), and the arrays are exactly 60 items: ~0.75 KB a service
+    (8-byte starts and 8-byte float latencies took 1.0 KB, 11 MiB more at 50,000 services;
+    three arrays grown by appends and shifted by deleting the first item took ~1.5 KB).
     ``added`` counts every check appended, so a reader (status.get's sparkline) can tell
     which ones are new; a rebuilt list (``merge_history``) is a new object.
     """
@@ -137,24 +138,26 @@ class RecentChecks:
 
     def append(self, check: Check | RecentCheck) -> None:
         us = (check.started_at - _EPOCH) // _MICROSECOND
-        word = (
-            latency_tenths(check.latency_ms) << _FLAG_BITS
-            | _OUTCOME_CODE[check.outcome]
-            | (_MAINT if check.maintenance else 0)
-        )
         self.added += 1
         at = self._at
         n = len(at)
+        if not n and at.typecode == "I":
+            self._base = us
+        ms, rest = divmod(us - self._base, 1000)
+        word = (
+            round(round(check.latency_ms, 1) * 10) << _LATENCY_SHIFT  # latency_tenths
+            | rest << _FLAG_BITS
+            | _OUTCOME_CODE[check.outcome]
+            | (_MAINT if check.maintenance else 0)
+        )
         if n < SPARKLINE_POINTS:
-            if not n:
-                self._base = 0 if at.typecode == "q" else us
             try:
-                at.append(us - self._base)
+                at.append(ms)
             except OverflowError:
                 self._rebase(us, n)
             try:
                 self._word.append(word)
-            except OverflowError:  # a negative latency or one of 14.9 hours or more
+            except OverflowError:  # a negative latency or one of 52.4 s or more
                 self._word = array("q", self._word)
                 self._word.append(word)
             if n + 1 == SPARKLINE_POINTS:  # full: exactly this long from now on
@@ -163,7 +166,7 @@ class RecentChecks:
             return
         head = self._head
         try:
-            at[head] = us - self._base
+            at[head] = ms
         except OverflowError:
             self._rebase(us, head)
         try:
@@ -174,19 +177,24 @@ class RecentChecks:
         self._head = (head + 1) % SPARKLINE_POINTS
 
     def _rebase(self, us: int, slot: int) -> None:
-        """Put the start ``us`` in ``slot`` (``len`` to append) when its offset from the
-        base does not fit: the base moves to the oldest start kept, or the starts become
-        8-byte microseconds since the epoch when they span 4 bytes' reach."""
-        starts = [self._base + x for x in self._at]
+        """Put the start ``us`` (its microseconds within the millisecond are in its word)
+        in ``slot`` (``len`` to append) when its offset from the base does not fit: the
+        base moves to the oldest start kept, or the starts become 8-byte milliseconds
+        since the base 0 when they span 4 bytes' reach."""
+        base = self._base
+        starts = [base // 1000 + x for x in self._at]  # whole ms since the epoch + base's µs
+        new = base // 1000 + (us - base) // 1000
         if slot == len(starts):
-            starts.append(us)
+            starts.append(new)
         else:
-            starts[slot] = us
-        base = min(starts)
-        if max(starts) - base < _SPAN:
-            self._at, self._base = array("I", [x - base for x in starts]), base
+            starts[slot] = new
+        # every start is base % 1000 + 1000 × its item; keep base % 1000 as it is
+        low = min(starts)
+        if max(starts) - low < _SPAN:
+            self._at = array("I", [x - low for x in starts])
+            self._base = low * 1000 + base % 1000
         else:
-            self._at, self._base = array("q", starts), 0
+            self._at, self._base = array("q", starts), base % 1000
 
     def __len__(self) -> int:
         return len(self._at)
@@ -201,12 +209,16 @@ class RecentChecks:
             raise IndexError("recent check index out of range")
         return (self._head + i) % n
 
+    def _us(self, j: int) -> int:
+        """The start of the check in slot ``j``, microseconds since the epoch."""
+        return self._base + 1000 * self._at[j] + (self._word[j] >> _FLAG_BITS & 1023)
+
     def __getitem__(self, i: int) -> RecentCheck:
         j = self._slot(i)
         word = self._word[j]
         return RecentCheck(
-            _EPOCH + (self._base + self._at[j]) * _MICROSECOND,
-            (word >> _FLAG_BITS) / 10,
+            _EPOCH + self._us(j) * _MICROSECOND,
+            (word >> _LATENCY_SHIFT) / 10,
             _OUTCOMES[word & _OUTCOME_BITS],
             bool(word & _MAINT),
         )
@@ -224,7 +236,7 @@ class RecentChecks:
 
     def latencies(self, start: int = 0) -> list[float]:
         """The latencies (ms, to 0.1 ms) from the ``start``-th check on, oldest first."""
-        return [(w >> _FLAG_BITS) / 10 for w in self._in_order(self._word, start)]
+        return [(w >> _LATENCY_SHIFT) / 10 for w in self._in_order(self._word, start)]
 
     def outcomes(self, start: int = 0) -> list[Outcome]:
         """The outcomes from the ``start``-th check on, oldest first."""
@@ -233,16 +245,16 @@ class RecentChecks:
     def flapping_failures(self, after: datetime | None) -> int:
         """How many of the last ``FLAP_WINDOW`` checks outside maintenance, started at or
         after ``after`` (None: any), failed."""
-        at, words, head = self._at, self._word, self._head
-        since = -(2**63) if after is None else (after - _EPOCH) // _MICROSECOND - self._base
-        n = len(at)
+        words, head = self._word, self._head
+        since = None if after is None else (after - _EPOCH) // _MICROSECOND
+        n = len(words)
         seen = failed = 0
         for k in range(n - 1, -1, -1):
             if seen == FLAP_WINDOW:
                 break
             j = (head + k) % n
             word = words[j]
-            if word & _MAINT or at[j] < since:
+            if word & _MAINT or (since is not None and self._us(j) < since):
                 continue
             seen += 1
             failed += word & _OUTCOME_BITS == _DOWN

@@ -202,11 +202,14 @@ def _every(seconds: float, n: int, seed: int = 1) -> list[Check]:
     return out
 
 
-@pytest.mark.parametrize(("seconds", "wide"), [(1, False), (60, False), (71, False), (73, True)])
+@pytest.mark.parametrize(
+    ("seconds", "wide"),
+    [(1, False), (60, False), (3600, False), (12 * 3600, False), (36 * 3600, True)],
+)
 def test_recent_checks_at_an_interval_read_as_the_last_60(seconds: float, wide: bool) -> None:
-    """Checks at a service's interval: 4-byte starts after a base that moves on (every
-    minute: an hour of starts fits), 8-byte ones once the 60 kept span more than 71.6
-    minutes; after every check each reading is that of the last 60 appended."""
+    """Checks at a service's interval: 4-byte starts (milliseconds) after a base that moves
+    on, 8-byte ones once the 60 kept span more than 49.7 days; after every check each
+    reading is that of the last 60 appended."""
     made = _every(seconds, 400, seed=seconds)
     recent = RecentChecks()
     for k, c in enumerate(made, 1):
@@ -222,6 +225,32 @@ def test_recent_checks_at_an_interval_read_as_the_last_60(seconds: float, wide: 
         ):
             assert recent.flapping_failures(after) == _flapping(kept, after)
     assert recent._at.typecode == ("q" if wide else "I")
+    # every 12 h: 400 checks span 200 days, the 60 kept 30: the base moved on
+    assert seconds != 12 * 3600 or recent._base > made[0].started_at.timestamp() * 10**6
+
+
+def test_recent_checks_out_of_order_read_as_appended() -> None:
+    """Late checks (another node's, a replayed journal) before the first one kept: the base
+    moves back; every reading is still that of the last 60 appended, in appended order."""
+    rnd = random.Random(5)
+    made = [
+        Check(
+            "svc",
+            T0 + timedelta(seconds=rnd.randrange(-86400, 86400), microseconds=rnd.randrange(10**6)),
+            rnd.random() * 100,
+            rnd.choice(list(Outcome)),
+            maintenance=rnd.random() < 0.1,
+        )
+        for _ in range(200)
+    ]
+    recent = RecentChecks()
+    for k, c in enumerate(made, 1):
+        recent.append(c)
+        kept = made[:k][-SPARKLINE_POINTS:]
+        assert list(recent) == [_as_recent(x) for x in kept]
+        for after in (None, T0, T0 - timedelta(hours=5, microseconds=1)):
+            assert recent.flapping_failures(after) == _flapping(kept, after)
+    assert recent._at.typecode == "I"
 
 
 def test_recent_checks_of_many_services_take_less_memory() -> None:
