@@ -17,13 +17,26 @@ code has one), so the figures are those of a daemon that has run N days (issue 1
 ``--metrics`` feeds /metrics' book (``MetricsBook.record``) the same checks, as the daemon
 does, so its counters and 24 hours count in the figures. ``--checks K`` checks per service (60: an hour; 1440: a whole day at 60 s, today's latency
 histogram full), their latencies spread over ~110 histogram buckets as a real day's are.
+
+A day's growth, old and new side by side (stop 23):
+
+    .venv/bin/python bench/gc_pause.py --code old=/tmp/base --code new=. --sizes 5,60,1440 \
+        [--services 200]
+
+runs, for each tree (``PYTHONPATH``) and each K, a child that feeds K checks a service to
+each part alone — the live state, the SLO ledgers, /metrics' book — and prints what each
+takes a service (tracemalloc), then the growth from the first K to the last and its cost at
+50,000 services.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -67,6 +80,109 @@ def load_past_days(state: LiveState, services: list[Service], days: int, today: 
     state.load_history(bars, {})
 
 
+PARTS = ("state", "ledgers", "book")
+
+
+def _check(s: Service, i: int, k: int, n: int, t: datetime) -> tuple[Check, bool]:
+    """Service ``i``'s ``k``-th check: every 60 s from ``t``, spread over the minute, a
+    failure every 97th, latencies over ~110 histogram buckets."""
+    failed = (i + k) % 97 == 0
+    check = Check(
+        service_id=s.id,
+        started_at=t + timedelta(seconds=60 * k + i * 60 / n),
+        latency_ms=20 * 1.02 ** ((i * 37 + k * 7) % 110),
+        outcome=Outcome.DOWN if failed else Outcome.UP,
+        status_code=500 if failed else 200,
+        node="bench",
+    )
+    return check, failed
+
+
+def part_sizes(n: int, checks: int) -> dict[str, float]:
+    """Bytes a service of each part alone after ``checks`` checks a service (tracemalloc)."""
+    services = [
+        Service(id=f"svc-{i:05d}", name=f"svc-{i:05d}", url=f"http://127.0.0.1/svc/{i}")
+        for i in range(n)
+    ]
+    t = datetime(2026, 12, 2, tzinfo=UTC)
+    out: dict[str, float] = {}
+    for part in PARTS:
+        gc.collect()
+        tracemalloc.start()
+        state = LiveState()
+        state.set_services(services)
+        ledgers = {s.id: SloLedger() for s in services}
+        book = MetricsBook()
+        before = tracemalloc.get_traced_memory()[0]
+        for k in range(checks):
+            for i, s in enumerate(services):
+                check, failed = _check(s, i, k, n, t)
+                if part == "state":
+                    state.apply(check)
+                elif part == "ledgers":
+                    ledgers[s.id].add(check.started_at, failed)
+                else:
+                    book.record(check)
+        del check
+        out[part] = (tracemalloc.get_traced_memory()[0] - before) / n
+        tracemalloc.stop()
+        if part == "state":
+            out["histogram"] = today_histogram_bytes(state, t.date())
+    return out
+
+
+def compare_sizes(codes: list[tuple[str, Path]], n: int, ks: list[int]) -> None:
+    """The per-service sizes of each tree at each K, side by side, and the day's growth."""
+    got: dict[tuple[str, int], dict[str, float]] = {}
+    for k in ks:
+        for name, code in codes:
+            env = {**os.environ, "PYTHONPATH": str(code)}
+            cmd = [
+                sys.executable,
+                __file__,
+                "--part-sizes",
+                "--services",
+                str(n),
+                "--checks",
+                str(k),
+            ]
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            if out.returncode != 0:
+                raise SystemExit(f"child failed ({code}):\n{out.stderr[-3000:]}")
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            got[name, k] = r
+            print(
+                f"K={k} {name:>4} [{r.pop('code')}]: "
+                + ", ".join(f"{p} {r[p]:,.0f} B" for p in (*PARTS, "histogram")),
+                flush=True,
+            )
+    names = [name for name, _ in codes]
+    print(f"\nper service, {n} services, K checks every 60 s from midnight (B):")
+    print("| K | " + " | ".join(f"{p} {nm}" for p in (*PARTS, "in all") for nm in names) + " |")
+    print("|---" * (1 + len(names) * (len(PARTS) + 1)) + "|")
+
+    def total(name: str, k: int) -> float:
+        return sum(got[name, k][p] for p in PARTS)
+
+    for k in ks:
+        cells = [f"{got[nm, k][p]:,.0f}" for p in PARTS for nm in names]
+        cells += [f"{total(nm, k):,.0f}" for nm in names]
+        print(f"| {k:,} | " + " | ".join(cells) + " |")
+    first, last = ks[0], ks[-1]
+    for nm in names:
+        grow = total(nm, last) - total(nm, first)
+        parts = ", ".join(f"{p} {got[nm, last][p] - got[nm, first][p]:+,.0f}" for p in PARTS)
+        print(
+            f"{nm}: K={first} → {last}: {grow / 1024:+.2f} KiB a service ({parts} B); "
+            f"× 50,000 = {grow * 50_000 / 2**20:+.0f} MiB; at K={last} "
+            f"{total(nm, last) / 1024:.2f} KiB a service = {total(nm, last) * 50_000 / 2**20:.0f} MiB"
+        )
+    if len(names) == 2:
+        a, b = names
+        ratio = (total(b, last) - total(b, first)) / (total(a, last) - total(a, first))
+        print(f"growth {b}/{a}: {ratio:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--services", type=int, default=10_000)
@@ -78,7 +194,24 @@ def main() -> None:
         action="store_true",
         help="also feed /metrics' book (counters, latency histogram, 24 hours) the same checks",
     )
+    ap.add_argument("--code", action="append", default=[], help="NAME=DIR (with --sizes)")
+    ap.add_argument("--sizes", help="K,K,...: each part's size a service, per tree (--code)")
+    ap.add_argument("--part-sizes", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.part_sizes:
+        import slamon_daemon
+
+        r: dict[str, Any] = dict(part_sizes(args.services, args.checks))
+        r["code"] = str(Path(slamon_daemon.__file__).resolve().parent.parent)
+        print(json.dumps(r))
+        return
+    if args.sizes:
+        C.print_machine()
+        codes = [(c.split("=", 1)[0], Path(c.split("=", 1)[1]).resolve()) for c in args.code]
+        compare_sizes(
+            codes or [("new", C.REPO)], args.services, [int(k) for k in args.sizes.split(",")]
+        )
+        return
     n = args.services
     C.print_machine()
     services = [
@@ -101,18 +234,9 @@ def main() -> None:
     at_start = tracemalloc.get_traced_memory()[0]
     for k in range(args.checks):
         for i, s in enumerate(services):
-            at = t + timedelta(seconds=60 * k + i * 60 / n)
-            failed = (i + k) % 97 == 0
-            check = Check(
-                service_id=s.id,
-                started_at=at,
-                latency_ms=20 * 1.02 ** ((i * 37 + k * 7) % 110),
-                outcome=Outcome.DOWN if failed else Outcome.UP,
-                status_code=500 if failed else 200,
-                node="bench",
-            )
+            check, failed = _check(s, i, k, n, t)
             state.apply(check)
-            ledgers[s.id].add(at, failed)
+            ledgers[s.id].add(check.started_at, failed)
             if book is not None:
                 book.record(check)
     size = tracemalloc.get_traced_memory()[0]

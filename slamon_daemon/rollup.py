@@ -34,6 +34,7 @@ import dataclasses
 import json
 import math
 import re
+from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,30 @@ HIST_GAMMA = 1.02
 HIST_ERROR_BOUND = (HIST_GAMMA - 1) / (HIST_GAMMA + 1)  # 0.0099…: "within 1 %"
 _LOG_GAMMA = math.log(HIST_GAMMA)
 _MIN_LATENCY_MS = 0.001  # below this every latency shares bucket 0 (never seen in practice)
+
+
+WIDER_COUNTS = {"B": "H", "H": "I", "I": "q"}
+"""The next wider typecode of an array of counts (each holds every value of the narrower):
+counts kept in memory start as small as they fit and are copied wider when one does not."""
+
+
+def put_count(a: array[int], i: int, value: int) -> array[int]:
+    """``a`` with ``a[i] = value``: ``a`` itself, or a copy in the narrowest wider typecode
+    (``WIDER_COUNTS``) that holds the value, so counts stay exact whatever they reach."""
+    try:
+        a[i] = value
+    except OverflowError:
+        while True:
+            wider = WIDER_COUNTS.get(a.typecode)
+            if wider is None:
+                raise
+            a = array(wider, a)
+            try:
+                a[i] = value
+            except OverflowError:
+                continue
+            break
+    return a
 
 
 def bucket_of(latency_ms: float) -> int:

@@ -56,6 +56,7 @@ from .rollup import (
     daily_status,
     day_counts,
     downtime_pieces,
+    put_count,
     uptime_percent_text,
 )
 
@@ -74,15 +75,26 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _OUTCOMES = tuple(Outcome)
 _OUTCOME_CODE = {o: i for i, o in enumerate(_OUTCOMES)}
-_MAINTENANCE = 0x80  # a flag bit beside the outcome's code
+_FLAG_BITS = 3  # a recent check's word: tenths << 13 | µs << 3 | maintenance | outcome
+_LATENCY_SHIFT = _FLAG_BITS + 10
+_OUTCOME_BITS = 3  # the outcome's index in Outcome (three of them)
+_MAINT = 4  # the maintenance flag
+_SPAN = 2**32  # milliseconds a recent check's 4-byte start reaches (49.7 days)
 _DOWN = _OUTCOME_CODE[Outcome.DOWN]
+
+
+def latency_tenths(latency_ms: float) -> int:
+    """A latency in whole tenths of a millisecond, as ``round(latency_ms, 1)`` shows it:
+    ``k / 10`` is exactly the float ``round(latency_ms, 1)`` for the ``k`` returned (below
+    2^50 tenths: 3,500 years)."""
+    return round(round(latency_ms, 1) * 10)
 
 
 class RecentCheck(NamedTuple):
     """One of a service's recent checks, as the live state keeps it (``RecentChecks``)."""
 
     started_at: datetime
-    latency_ms: float
+    latency_ms: float  # to 0.1 ms (``latency_tenths``)
     outcome: Outcome
     maintenance: bool
 
@@ -91,47 +103,98 @@ class RecentChecks:
     """A service's last ``SPARKLINE_POINTS`` checks, as much as the live state needs of
     them (start, latency, outcome, maintenance), for the sparkline and the flapping rule.
 
-    Kept in two arrays, not one ``Check`` a check: 60 checks of 50,000 services were 3
-    million objects (~16 KB a service, ~0.8 GB), every one of them walked by each full
-    collection of the garbage collector. ``_at`` holds a check's start in microseconds
-    since the epoch (exact, unlike a float) shifted left by 8 bits, with its flags in the
-    low byte (the outcome's index in Outcome | _MAINTENANCE); ``_latency`` its latency.
+    Kept in two arrays of 4-byte numbers, not one ``Check`` a check: 60 checks of 50,000
+    services were 3 million objects (~16 KB a service, ~0.8 GB), every one of them walked
+    by each full collection of the garbage collector.
+
+    * ``_at``: a check's start in whole milliseconds after ``_base`` (microseconds since
+      the epoch): 4 bytes reach 49.7 days. A start before the base or past that reach
+      moves the base to the oldest start kept (8 bytes, base 0, once the starts kept span
+      more than that).
+    * ``_word``: the rest of the check, ``tenths << 13 | µs << 3 | flags``: its latency in
+      tenths of a millisecond (``latency_tenths``: every reader shows a recent latency to
+      0.1 ms, ``round(x, 1)``, and reads the same from it), the start's microseconds
+      within its millisecond, the outcome's index in Outcome and the maintenance flag
+      (``_MAINT``); 8 bytes for a negative latency or one of 52.4 s or more.
+
     Once full they are a ring: ``_head`` is the oldest check's slot, a new check takes its
-    place (nothing moves), and the arrays are exactly 60 items (~1.1 KB a service; three
-    arrays a service, grown by appends and shifted by deleting the first item, took
-    ~1.5 KB: ~19 MiB more at 50,000 services after an hour). ``added`` counts every check
-    appended, so a reader (status.get's sparkline) can tell which ones are new; a rebuilt
-    list (``merge_history``) is a new object.
+    place (nothing moves), and the arrays are exactly 60 items: ~0.75 KB a service
+    (8-byte starts and 8-byte float latencies took 1.0 KB, 11 MiB more at 50,000 services;
+    three arrays grown by appends and shifted by deleting the first item took ~1.5 KB).
+    ``added`` counts every check appended, so a reader (status.get's sparkline) can tell
+    which ones are new; a rebuilt list (``merge_history``) is a new object.
     """
 
-    __slots__ = ("_at", "_latency", "_head", "added")
+    __slots__ = ("_at", "_word", "_base", "_head", "added")
 
     def __init__(self, checks: Iterable[Check | RecentCheck] = ()) -> None:
-        self._at = array("q")
-        self._latency = array("d")
+        self._at = array("I")
+        self._word = array("I")
+        self._base = 0
         self._head = 0
         self.added = 0
         for c in checks:
             self.append(c)
 
     def append(self, check: Check | RecentCheck) -> None:
-        stamp = (
-            ((check.started_at - _EPOCH) // _MICROSECOND) << 8
-            | _OUTCOME_CODE[check.outcome]
-            | (_MAINTENANCE if check.maintenance else 0)
-        )
+        us = (check.started_at - _EPOCH) // _MICROSECOND
         self.added += 1
         at = self._at
-        if len(at) < SPARKLINE_POINTS:
-            at.append(stamp)
-            self._latency.append(check.latency_ms)
-            if len(at) == SPARKLINE_POINTS:  # full: exactly this long from now on
-                self._at, self._latency = array("q", at), array("d", self._latency)
+        n = len(at)
+        if not n and at.typecode == "I":
+            self._base = us
+        ms, rest = divmod(us - self._base, 1000)
+        word = (
+            round(round(check.latency_ms, 1) * 10) << _LATENCY_SHIFT  # latency_tenths
+            | rest << _FLAG_BITS
+            | _OUTCOME_CODE[check.outcome]
+            | (_MAINT if check.maintenance else 0)
+        )
+        if n < SPARKLINE_POINTS:
+            try:
+                at.append(ms)
+            except OverflowError:
+                self._rebase(us, n)
+            try:
+                self._word.append(word)
+            except OverflowError:  # a negative latency or one of 52.4 s or more
+                self._word = array("q", self._word)
+                self._word.append(word)
+            if n + 1 == SPARKLINE_POINTS:  # full: exactly this long from now on
+                self._at = array(self._at.typecode, self._at)
+                self._word = array(self._word.typecode, self._word)
             return
         head = self._head
-        at[head] = stamp
-        self._latency[head] = check.latency_ms
+        try:
+            at[head] = ms
+        except OverflowError:
+            self._rebase(us, head)
+        try:
+            self._word[head] = word
+        except OverflowError:
+            self._word = array("q", self._word)
+            self._word[head] = word
         self._head = (head + 1) % SPARKLINE_POINTS
+
+    def _rebase(self, us: int, slot: int) -> None:
+        """Put the start ``us`` (its microseconds within the millisecond are in its word)
+        in ``slot`` (``len`` to append) when its offset from the base does not fit: the
+        base moves to the oldest start kept, or the starts become 8-byte milliseconds
+        since the base 0 when they span 4 bytes' reach."""
+        base = self._base
+        starts = [base // 1000 + x for x in self._at]  # whole ms since the epoch + base's µs
+        new = base // 1000 + (us - base) // 1000
+        if slot == len(starts):
+            starts.append(new)
+        else:
+            starts[slot] = new
+        # every start is base % 1000 + 1000 × its item; keep base % 1000 as it is
+        low = min(starts)
+        if max(starts) - low < _SPAN:
+            self._at = array("I", [x - low for x in starts])
+            self._base = low * 1000 + base % 1000
+        else:
+            self._at, self._base = array("q", starts), base % 1000
 
     def __len__(self) -> int:
         return len(self._at)
@@ -146,15 +209,18 @@ class RecentChecks:
             raise IndexError("recent check index out of range")
         return (self._head + i) % n
 
+    def _us(self, j: int) -> int:
+        """The start of the check in slot ``j``, microseconds since the epoch."""
+        return self._base + 1000 * self._at[j] + (self._word[j] >> _FLAG_BITS & 1023)
+
     def __getitem__(self, i: int) -> RecentCheck:
         j = self._slot(i)
-        stamp = self._at[j]
-        flags = stamp & 0xFF
+        word = self._word[j]
         return RecentCheck(
-            _EPOCH + (stamp >> 8) * _MICROSECOND,
-            self._latency[j],
-            _OUTCOMES[flags & ~_MAINTENANCE],
-            bool(flags & _MAINTENANCE),
+            _EPOCH + self._us(j) * _MICROSECOND,
+            (word >> _LATENCY_SHIFT) / 10,
+            _OUTCOMES[word & _OUTCOME_BITS],
+            bool(word & _MAINT),
         )
 
     def __iter__(self) -> Iterator[RecentCheck]:
@@ -169,29 +235,29 @@ class RecentChecks:
         return (a[head:] + a[:head])[start:].tolist()
 
     def latencies(self, start: int = 0) -> list[float]:
-        """The latencies (ms) from the ``start``-th check on, oldest first."""
-        out: list[float] = self._in_order(self._latency, start)
-        return out
+        """The latencies (ms, to 0.1 ms) from the ``start``-th check on, oldest first."""
+        return [(w >> _LATENCY_SHIFT) / 10 for w in self._in_order(self._word, start)]
 
     def outcomes(self, start: int = 0) -> list[Outcome]:
         """The outcomes from the ``start``-th check on, oldest first."""
-        return [_OUTCOMES[s & 0x7F] for s in self._in_order(self._at, start)]
+        return [_OUTCOMES[w & _OUTCOME_BITS] for w in self._in_order(self._word, start)]
 
     def flapping_failures(self, after: datetime | None) -> int:
         """How many of the last ``FLAP_WINDOW`` checks outside maintenance, started at or
         after ``after`` (None: any), failed."""
-        since = -(2**63) if after is None else ((after - _EPOCH) // _MICROSECOND) << 8
-        at = self._at
-        n = len(at)
+        words, head = self._word, self._head
+        since = None if after is None else (after - _EPOCH) // _MICROSECOND
+        n = len(words)
         seen = failed = 0
         for k in range(n - 1, -1, -1):
             if seen == FLAP_WINDOW:
                 break
-            stamp = at[(self._head + k) % n]
-            if stamp & _MAINTENANCE or stamp < since:
+            j = (head + k) % n
+            word = words[j]
+            if word & _MAINT or (since is not None and self._us(j) < since):
                 continue
             seen += 1
-            failed += stamp & 0xFF == _DOWN
+            failed += word & _OUTCOME_BITS == _DOWN
         return failed
 
     def with_older(self, older: Sequence[Check]) -> RecentChecks:
@@ -316,27 +382,33 @@ _BARS_DAY = [0]
 class DayHistogram:
     """Today's latency histogram of a service (rollup.py's buckets), compact: the counts of
     the buckets from ``lo`` on in one array. A dict of ~110 buckets (a day of checks every
-    minute) took ~5-8 KB with its integer objects; this takes 4 B a bucket of the range."""
+    minute) took ~5-8 KB with its integer objects; this takes a byte a bucket of the range
+    while every count fits in one (``put_count`` copies the array wider before one would
+    not: a day of checks every minute spread over ~110 buckets stays in bytes; 4 B a bucket
+    took ~0.3 KB more a service by the end of a day, 16 MiB at 50,000 services)."""
 
     __slots__ = ("lo", "counts")
 
     def __init__(self) -> None:
         self.lo = 0
-        self.counts = array("I")
+        self.counts = array("B")
 
     def add(self, bucket: int, n: int = 1) -> None:
         c = self.counts
         if not c:
-            self.lo = bucket
-            c.append(n)
-            return
-        i = bucket - self.lo
-        if i < 0:
-            c[0:0] = array("I", bytes(-4 * i))
             self.lo, i = bucket, 0
-        elif i >= len(c):
-            c.frombytes(bytes(4 * (i - len(c) + 1)))
-        c[i] += n
+            c.frombytes(bytes(c.itemsize))
+        else:
+            i = bucket - self.lo
+            if i < 0:
+                c[0:0] = array(c.typecode, bytes(-c.itemsize * i))
+                self.lo, i = bucket, 0
+            elif i >= len(c):
+                c.frombytes(bytes(c.itemsize * (i - len(c) + 1)))
+        try:
+            c[i] += n
+        except OverflowError:
+            self.counts = put_count(c, i, c[i] + n)
 
     def as_dict(self) -> dict[int, int]:
         """As ``Rollup.hist``."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -33,6 +34,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from ..models import ServiceStatus
+from ..rollup import put_count
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Upper bounds of the check latency histogram, seconds (+Inf is implied)."""
@@ -55,10 +57,14 @@ _LATENESS_LE = [_le(b) for b in LATENESS_BUCKETS_S] + ["+Inf"]
 
 @dataclass(slots=True)
 class Histogram:
-    """Counts per bucket (not cumulative; the last is above every bound) and the sum."""
+    """Counts per bucket (not cumulative; the last is above every bound) and the sum.
+
+    The counts are a list, or an array of counts (``counts_array``: what a service's
+    histogram keeps, 4 B a count instead of an int object each once past 256), copied wider
+    before a count would not fit."""
 
     bounds: Sequence[float]
-    counts: list[int] = field(default_factory=list)
+    counts: list[int] | array[int] = field(default_factory=list)
     sum: float = 0.0
 
     def __post_init__(self) -> None:
@@ -66,7 +72,12 @@ class Histogram:
             self.counts = [0] * (len(self.bounds) + 1)
 
     def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        counts, i = self.counts, bisect.bisect_left(self.bounds, value)
+        try:
+            counts[i] += 1
+        except OverflowError:
+            assert isinstance(counts, array)
+            self.counts = put_count(counts, i, counts[i] + 1)
         self.sum += value
 
     def cumulative(self, les: Sequence[str]) -> list[tuple[str, float]]:
@@ -77,13 +88,20 @@ class Histogram:
         return out
 
 
+def counts_array(bounds: Sequence[float]) -> Histogram:
+    """An empty histogram whose counts are an array of 32-bit counts (widened when one
+    would pass 2^32 − 1): a service's latency histogram of a day took ~0.15 KB more as a
+    list of int objects."""
+    return Histogram(bounds, array("I", bytes(4 * (len(bounds) + 1))))
+
+
 @dataclass(slots=True)
 class CheckCounters:
     """What the live state keeps per service for /metrics: updated in O(1) per check."""
 
     checks: dict[tuple[str, str], int] = field(default_factory=dict)
     """(outcome, error_kind or "none") -> checks since the daemon started."""
-    latency: Histogram = field(default_factory=lambda: Histogram(LATENCY_BUCKETS_S))
+    latency: Histogram = field(default_factory=lambda: counts_array(LATENCY_BUCKETS_S))
 
     def copy(self) -> CheckCounters:
         """A snapshot to hand to another thread (the live counters keep moving)."""

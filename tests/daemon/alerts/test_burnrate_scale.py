@@ -107,6 +107,62 @@ def test_compact_ledger_counts_as_the_int64_one(seed: int) -> None:
             assert all(ref.counts(w, now).bad == 0 for w in WINDOWS)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_sparse_failure_rings_count_as_the_int64_one(seed: int) -> None:
+    """Failures now rare, now every check, with late checks and seeded hours: the failure
+    rings pass through every form (none, sparse pairs, dense, none again once every failure
+    left the ring) and every window counts as the plain ledger's."""
+    rnd = random.Random(1000 + seed)
+    new, ref = SloLedger(), ReferenceLedger()
+    t = T0
+    forms: set[tuple[str, str]] = set()
+    p_fail = 0.0
+    for step in range(2500):
+        if step % 150 == 0:
+            p_fail = rnd.choice([0.0, 0.0, 0.003, 0.02, 0.1, 0.6, 1.0])
+        if rnd.random() < 0.01:
+            t += timedelta(hours=rnd.choice([1, 5, 20, 80]))
+        t += timedelta(seconds=rnd.choice([1, 20, 60, 60, 60, 60, 60, 60, 300]))
+        at = t - timedelta(minutes=rnd.randint(0, 900)) if rnd.random() < 0.05 else t
+        if rnd.random() < 0.02:
+            hour = at.replace(minute=0, second=0, microsecond=0)
+            total = rnd.choice([0, 60, 70_000, 5_000_000_000])
+            bad = rnd.choice([0, 0, 1, total // 2, total])
+            new.seed_hour(hour, bad, total)
+            ref.seed_hour(hour, bad, total)
+        else:
+            failed = rnd.random() < p_fail
+            hours = rnd.random() < 0.9
+            new.add(at, failed, hours=hours)
+            ref.add(at, failed, hours=hours)
+        for name, ring in (("minutes", new._m_bad), ("hours", new._h_bad)):
+            forms.add((name, "none" if ring is None else ring.typecode))
+        now = t + timedelta(seconds=rnd.randint(-600, 600))
+        for w in WINDOWS:
+            assert new.counts(w, now) == ref.counts(w, now), (step, w)
+    for name in ("minutes", "hours"):
+        assert {(name, "none"), (name, "i")} <= forms, forms
+        assert {(n, f) for n, f in forms if n == name and f in "BHIq"}, forms  # dense
+
+
+def test_a_rare_failure_takes_pairs_not_a_ring() -> None:
+    """A failure every 97 minutes for a day: the minute ring's failures are a few pairs,
+    and both rings' failures go once the last failure left them."""
+    ledger = SloLedger()
+    for minute in range(1440):
+        ledger.add(T0 + timedelta(minutes=minute), minute % 97 == 0)
+    assert ledger._m_bad is not None and ledger._m_bad.typecode == "i"
+    # minutes 1164, 1261 and 1358 in the last 6 hours; 1067, counted before 1358 came,
+    # has left the ring (pairs are dropped when one is added)
+    assert len(ledger._m_bad) == 2 * 4
+    assert ledger.counts(6 * 3600, T0 + timedelta(minutes=1439)) == Counts(3, 360)
+    assert ledger._h_bad is not None and ledger._h_bad.typecode in "BHIq"  # 15 hours
+    later = T0 + timedelta(minutes=1439 + 74 * 60)
+    ledger.add(later, False)
+    assert ledger._m_bad is None and ledger._h_bad is None
+    assert ledger.counts(3 * 86400, later) == Counts(0, 1)
+
+
 def ring_bytes(ledger: SloLedger) -> int:
     rings = [ledger._m_bad, ledger._m_total, ledger._h_bad, ledger._h_total]
     return sum(a.buffer_info()[1] * a.itemsize for a in rings if a is not None)
