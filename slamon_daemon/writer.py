@@ -17,9 +17,9 @@ announced to clients) only once it is durable somewhere, first of all in the jou
   record dropped, and every drop is counted and logged.
 * Every ``flush_interval`` the writer closes the active segment and writes the closed
   segments to the store in order, in batches of at most ``batch_size`` records, handed
-  ten at a time (``Store.write_batches``: on SQLite a transaction each, in one hand-off to
-  its thread; on PostgreSQL one transaction, so a backlog pays its round trips through the
-  event loop once per ten batches). When the store fails, the segments stay on disk and are retried with backoff while probing,
+  ten at a time (``Store.write_batches``: one transaction, on SQLite in one hand-off to its
+  thread; on PostgreSQL a backlog pays its round trips through the event loop once per ten
+  batches). When the store fails, the segments stay on disk and are retried with backoff while probing,
   state and the feed go on. A daemon restarted after a crash or kill replays them.
 * The writer never dies silently: whatever fails is logged (the first time, and then once a
   minute with a count), counted in ``failures``, kept in ``last_error`` and retried.
@@ -46,8 +46,9 @@ HELD_LIMIT = 100_000
 JOURNAL_RETRY_S = 1.0
 """How often a broken journal is tried again."""
 BATCHES_PER_CALL = 10
-"""Batches (one transaction each) handed to the store at once: SQLite writes them in one
-hand-off to its thread, so a busy event loop delays ten transactions once, not each."""
+"""Batches handed to the store at once, in one transaction: SQLite writes them in one
+hand-off to its thread (a busy event loop delays them once, not each), and each page of its
+rollup tables goes to the WAL once, not once per batch."""
 REPEAT_LOG_S = 60.0
 """A failure that goes on is logged again at most this often, with a count."""
 
