@@ -542,7 +542,10 @@ def main_thread_cpu(pid: int) -> float:
 
 
 SPLIT_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("journal (Spool.append: encode, write)", ("Spool.append", "encode_record", "CheckWriter.add")),
+    (
+        "journal (Spool.append: encode, write)",
+        ("Spool.append", "encode_record", "CheckWriter.add", "CheckWriter.journal_soon"),
+    ),
     ("logs", ("logging/", "Daemon._announce")),
     ("feed events", ("slamon_daemon/events.py",)),
     ("live state (state.py)", ("slamon_daemon/state.py",)),

@@ -226,8 +226,8 @@ class DaemonConfig(BaseModel):
     """Checks in flight at once against one host, to protect targets."""
 
     write_batch_size: int = Field(default=500, ge=1, le=10_000)
-    """Check results written to the database per batch at most: a transaction each on
-    SQLite; PostgreSQL writes up to ten batches of a backlog in one transaction."""
+    """Check results written to the database per batch at most; up to ten batches of a
+    backlog are written in one transaction."""
 
     write_flush_interval: Duration = 0.5
     """How long a check result may wait in memory before its batch is written."""

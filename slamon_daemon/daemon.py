@@ -981,20 +981,16 @@ class Daemon:
         in_maintenance = self.maintenance.covers(service.id, self.clock.now())
         check = await self.prober.check(service, maintenance=in_maintenance)
         self.on_check(check)
-        st = self.state.services.get(service.id)
-        if st is not None and st.pending_in(check.region) and not check.maintenance:
-            # Confirm a failure (or a recovery) sooner than the next regular slot.
-            self.scheduler.check_soon(service.id, min(RECHECK_AFTER_S, service.interval_s / 3))
 
     def on_check(self, check: Check) -> None:
-        """Journal a check; once it is journaled (or stored, when the journal fails), count it."""
+        """Journal a check; once it is journaled (at the end of this turn of the event loop,
+        with the others made in it) or stored (when the journal fails), count it."""
         self.checks_made += 1
         check = self.state.classify(check)  # a cluster's quorum figures (issue 15)
         # It takes back the downtime of a failed check before it that it cuts short.
         check = link_previous(self._last_made.get(check.service_id), check)
         self._last_made[check.service_id] = check
-        if self.writer.add(check):
-            self._count(check)
+        self.writer.add_soon(check)  # then the writer calls _count
         if self.relay is not None:
             self.relay.add_check(check)
 
@@ -1009,6 +1005,9 @@ class Daemon:
                 self.writer.add(changes.episode)
         self.incidents.on_check(check, changes.episode)
         st = self.state.services.get(check.service_id)
+        if made_here and st is not None and not check.maintenance and st.pending_in(check.region):
+            # Confirm a failure (or a recovery) sooner than the next regular slot.
+            self.scheduler.check_soon(check.service_id, min(RECHECK_AFTER_S, check.interval_s / 3))
         if self.alerting is not None:
             self.alerting.on_check(check, changes, st)
         if st is not None and self.events.has_subscribers("check"):

@@ -99,6 +99,8 @@ class Scheduler:
         self._heap: list[tuple[float, int, str, int]] = []
         self._seq = 0
         self._in_flight: set[str] = set()
+        # id -> (due, generation) of a regular slot that came while its check ran (_unpark)
+        self._parked: dict[str, tuple[float, int]] = {}
         # Checks are run by a pool of at most max_concurrency worker tasks (started as
         # needed, kept): no task, no semaphore waiter per check. A check whose host has
         # per_host_concurrency checks running waits in that host's queue without holding
@@ -128,6 +130,7 @@ class Scheduler:
             if sid not in wanted:
                 del self._services[sid]
                 self._host.pop(sid, None)
+                self._parked.pop(sid, None)
         wall = self._clock.now().timestamp()
         mono = self._clock.monotonic()
         for sid, s in wanted.items():
@@ -171,10 +174,19 @@ class Scheduler:
                     heapq.heappop(heap)
                     continue  # removed or rescheduled
                 service = entry[0]
+                if sid in in_flight:
+                    heapq.heappop(heap)
+                    if gen != -1:
+                        # Skipped, and parked: its next slot is placed when the check ends
+                        # (_done), past the slots that come meanwhile, all skipped — a
+                        # daemon behind its services no longer sifts the heap for each.
+                        self.skipped += 1
+                        self._window_skipped += 1
+                        self._parked[sid] = (due, gen)
+                    continue
                 if gen != -1:
                     # Next slot; slots already past (the loop was blocked) are counted as missed.
-                    # It takes the place of the slot due (one sift, not a pop and a push: a
-                    # daemon behind its services passes here for every slot it skips).
+                    # It takes the place of the slot due (one sift, not a pop and a push).
                     missed = math.floor((now - due) / service.interval_s)
                     if missed:
                         self.skipped += missed
@@ -185,11 +197,6 @@ class Scheduler:
                     )
                 else:
                     heapq.heappop(heap)
-                if sid in in_flight:
-                    if gen != -1:
-                        self.skipped += 1
-                        self._window_skipped += 1
-                    continue
                 self._start(service, due)
             delay = (self._heap[0][0] - self._clock.monotonic()) if self._heap else 3600.0
             if delay > 0:
@@ -266,6 +273,9 @@ class Scheduler:
 
     def _done(self, sid: str, host: str) -> None:
         self._in_flight.discard(sid)
+        parked = self._parked.pop(sid, None)
+        if parked is not None:
+            self._unpark(sid, *parked)
         waiting = self._host_waiting.get(host)
         if waiting:
             self._enqueue(waiting.popleft())  # the host's slot passes to its next check
@@ -275,6 +285,21 @@ class Scheduler:
                 del self._host_waiting[host]
         if not self._in_flight:
             self._drained.set()
+
+    def _unpark(self, sid: str, due: float, gen: int) -> None:
+        """The next slot of a service whose slot ``due`` came while its check ran: the first
+        after now; the slots between (they came while it ran too) are skipped."""
+        entry = self._services.get(sid)
+        if entry is None or entry[1] != gen:
+            return  # removed or rescheduled meanwhile (set_services placed its new slot)
+        interval = entry[0].interval_s
+        passed = math.floor((self._clock.monotonic() - due) / interval)
+        if passed > 0:
+            self.skipped += passed
+            self._window_skipped += passed
+        self._push(due + (max(passed, 0) + 1) * interval, sid, gen)
+        if self._heap[0][2] == sid:
+            self._wake.set()  # due before the loop's next wake
 
     def lateness(self) -> LatenessStats:
         """Lateness of the recent check starts."""

@@ -4,10 +4,12 @@ before it reaches the database.
 This is what makes "no check result lost, none written twice" (SPEC §3.9) hold when the
 database is unreachable or the daemon is killed:
 
-* ``append`` writes one JSON line per check to the active segment (one ``write`` syscall, so a
-  killed process leaves whole lines; a torn last line is skipped on read). A check's line is
-  orjson's encoding of the dataclass itself (every field, the latency unrounded: a replayed
-  check is stored as the check made), without an intermediate dict.
+* ``append_many`` writes one JSON line per record to the active segment, the lines of
+  several records (a turn of the event loop's: writer.py ``add_soon``) in one ``write``
+  syscall, so a killed process leaves whole lines (a torn last line is skipped on read); the
+  caller counts a check only after that write returned. A check's line is orjson's encoding
+  of the dataclass itself (every field, the latency unrounded: a replayed check is stored as
+  the check made), without an intermediate dict.
 * The writer ``rotate``s the active segment and writes closed segments to the store in order,
   deleting each only after every one of its checks is committed.
 * The store's ``write_checks`` is idempotent (the key is service, started_at, node), so a
@@ -24,7 +26,7 @@ import contextlib
 import errno
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +91,15 @@ class Spool:
         Raises:
             JournalError: the line could not be written; the journal holds no part of it.
         """
-        data = journal_line(record)
+        self.append_many((record,))
+
+    def append_many(self, records: Sequence[Record]) -> None:
+        """Append ``records`` in order, one line each, in one ``write``: all of them or none.
+
+        Raises:
+            JournalError: the lines could not be written; the journal holds no part of them.
+        """
+        data = b"".join([journal_line(r) for r in records])
         if self._fd is None:
             self._open_segment()
         assert self._fd is not None and self._active is not None
@@ -103,9 +113,9 @@ class Spool:
                 exc.errno, f"cannot write to the journal in {self.folder}: {exc.strerror or exc}"
             ) from exc
         self._size += len(data)
-        self._active.count += 1
+        self._active.count += len(records)
         if self._active.cached is not None:
-            self._active.cached.append(record)
+            self._active.cached.extend(records)
             if self.pending > MAX_CACHED_CHECKS:
                 self._drop_caches()
 
@@ -129,7 +139,7 @@ class Spool:
         self._active = Segment(path, 0, [])
 
     def _cut_back(self) -> None:
-        """After a failed write: drop the partial line, close the segment (kept if it holds
+        """After a failed write: drop the partial lines, close the segment (kept if it holds
         whole lines, else removed)."""
         fd, seg = self._fd, self._active
         self._fd, self._active = None, None

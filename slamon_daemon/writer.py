@@ -3,7 +3,11 @@
 The journal is the promise (SPEC §3.9): a check is *counted* (folded into the live state,
 announced to clients) only once it is durable somewhere, first of all in the journal.
 
-* ``add`` appends a record to the journal at once and says whether it is journaled.
+* ``add_soon`` (a check made) gathers the records of a turn of the event loop and journals
+  them at its end in one ``write`` (``journal_soon``); only once that write returned are its
+  checks counted (``counted``, in order): a check killed before that was never counted, as
+  a check killed before its own write was. ``add`` (transitions, episodes) journals a record
+  at once, behind what ``add_soon`` gathered, and says whether it is journaled.
 * When the journal cannot be written (full disk, read-only filesystem, folder gone), the
   error is logged once with the folder and the cause, and the records wait, in order, in a
   bounded memory queue (``held``). While anything is held, new records join the queue behind
@@ -13,9 +17,9 @@ announced to clients) only once it is durable somewhere, first of all in the jou
   record dropped, and every drop is counted and logged.
 * Every ``flush_interval`` the writer closes the active segment and writes the closed
   segments to the store in order, in batches of at most ``batch_size`` records, handed
-  ten at a time (``Store.write_batches``: on SQLite a transaction each, in one hand-off to
-  its thread; on PostgreSQL one transaction, so a backlog pays its round trips through the
-  event loop once per ten batches). When the store fails, the segments stay on disk and are retried with backoff while probing,
+  ten at a time (``Store.write_batches``: one transaction, on SQLite in one hand-off to its
+  thread; on PostgreSQL a backlog pays its round trips through the event loop once per ten
+  batches). When the store fails, the segments stay on disk and are retried with backoff while probing,
   state and the feed go on. A daemon restarted after a crash or kill replays them.
 * The writer never dies silently: whatever fails is logged (the first time, and then once a
   minute with a count), counted in ``failures``, kept in ``last_error`` and retried.
@@ -42,8 +46,9 @@ HELD_LIMIT = 100_000
 JOURNAL_RETRY_S = 1.0
 """How often a broken journal is tried again."""
 BATCHES_PER_CALL = 10
-"""Batches (one transaction each) handed to the store at once: SQLite writes them in one
-hand-off to its thread, so a busy event loop delays ten transactions once, not each."""
+"""Batches handed to the store at once, in one transaction: SQLite writes them in one
+hand-off to its thread (a busy event loop delays them once, not each), and each page of its
+rollup tables goes to the WAL once, not once per batch."""
 REPEAT_LOG_S = 60.0
 """A failure that goes on is logged again at most this often, with a count."""
 
@@ -78,6 +83,8 @@ class CheckWriter:
         self.store_down_since: float | None = None  # time.monotonic() of the first failure
         self.last_error: str | None = None
         self.held: deque[Record] = deque()
+        self._soon: list[Record] = []  # add_soon's, journaled at the end of this loop turn
+        self._soon_handle: asyncio.Handle | None = None
         self.lost = 0
         self.journal_error: str | None = spool.open_error
         self.journal_failures = 0
@@ -102,6 +109,8 @@ class CheckWriter:
     def add(self, record: Record) -> bool:
         """Journal ``record``; True when it is in the journal now, False when it waits in
         memory (the journal is failing, or older records still wait)."""
+        if self._soon:
+            self.journal_soon()  # older: first (its checks are counted now)
         if not self.held and self.journal_error is None:
             try:
                 self.spool.append(record)
@@ -110,6 +119,40 @@ class CheckWriter:
                 self._journal_failed(exc)
         self._hold(record)
         return False
+
+    def add_soon(self, record: Record) -> None:
+        """Journal ``record`` at the end of this turn of the event loop, in one write with the
+        others added in it; a check is counted (``counted``) once it is journaled — then, or
+        when a failing journal takes it again or the database stores it (``held``)."""
+        if self.held or self.journal_error is not None:
+            self._hold(record)
+            return
+        self._soon.append(record)
+        if self._soon_handle is None:
+            self._soon_handle = asyncio.get_running_loop().call_soon(self.journal_soon)
+
+    def journal_soon(self) -> None:
+        """Journal what ``add_soon`` gathered, in one write, then count its checks in order
+        (when the write fails, they wait in ``held``, in order, as ``add``'s would)."""
+        if self._soon_handle is not None:
+            self._soon_handle.cancel()
+            self._soon_handle = None
+        records, self._soon = self._soon, []
+        if not records:
+            return
+        try:
+            self.spool.append_many(records)
+        except JournalError as exc:
+            self._journal_failed(exc)
+            self.held.extendleft(reversed(records))  # older than anything held since
+            return
+        counted = self.counted
+        for r in records:
+            if type(r) is Check:
+                try:
+                    counted(r)
+                except Exception:  # one check's bug must not leave the others uncounted
+                    logger.exception("counting the check of %s failed", r.service_id)
 
     def _hold(self, record: Record) -> None:
         if len(self.held) < self.held_limit:
@@ -160,6 +203,7 @@ class CheckWriter:
     def retry_journal(self, *, force: bool = False) -> None:
         """Move held records into the journal, in order, while it takes them; count the
         checks among them (at most once a second while it fails, unless ``force``)."""
+        self.journal_soon()
         if (
             not force
             and self.journal_error is not None
@@ -193,7 +237,7 @@ class CheckWriter:
     @property
     def pending(self) -> int:
         """Records not yet stored: in the journal and held in memory."""
-        return self.spool.pending - self._segment_written + len(self.held)
+        return self.spool.pending - self._segment_written + len(self.held) + len(self._soon)
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -269,6 +313,7 @@ class CheckWriter:
         """
         async with self._lock:
             self._segment_written = 0  # a segment that failed part-way is written again
+            self.journal_soon()
             self.spool.rotate()
             for segment in list(self.spool.closed):
                 records = self.spool.read(segment)

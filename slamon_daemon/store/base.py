@@ -150,11 +150,11 @@ class Store(ABC):
         """
 
     async def write_batches(self, batches: Sequence[Sequence[Record]]) -> int:
-        """``write_batch`` for each of ``batches``, in order: SQLite runs their transactions
-        in one hand-off to its thread, PostgreSQL writes them in one transaction (its
-        statements take a whole batch as arrays: one round trip each for all of them). When
-        it fails, batches before the failing one may stay written and the error is raised:
-        the caller writes them again (idempotent).
+        """``write_batch`` for each of ``batches``, in order, in one transaction: SQLite runs
+        it in one hand-off to its thread (each page it changes goes to the WAL once, not once
+        per batch), PostgreSQL's statements take all the batches as arrays (one round trip
+        each). When it fails nothing of it is written and the error is raised: the caller
+        writes them again (idempotent).
 
         Returns:
             How many checks were new.

@@ -408,3 +408,37 @@ async def test_a_check_due_within_a_tick_of_the_last_wake_starts_at_the_next_one
         stats = sched.lateness()
     assert stats.count == 2
     assert stats.max == pytest.approx(0.051 - (due_b - due_a), abs=1e-6)  # a woke 1 ms late
+
+
+async def test_slots_that_come_while_a_check_runs_are_skipped_and_the_grid_kept() -> None:
+    """A check that runs over three of its slots: each is skipped and counted (the first when
+    it comes, the others when the check ends: the slot waits aside meanwhile), and the next
+    check starts on the slot grid, not at the end of the slow one."""
+    start = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    clock = FakeClock(start)
+    release = asyncio.Event()
+    seen: list[float] = []
+
+    async def slow_first(service: Service) -> None:
+        seen.append(clock.now().timestamp())
+        if len(seen) == 1:
+            await release.wait()
+
+    sched = Scheduler(slow_first, clock=clock)
+    sched.set_services([svc("api", interval=10.0)])
+    first = math.ceil(next_due("api", 10.0, start.timestamp()) - 1e-9)
+    async with running(sched):
+        await wait_until(lambda: clock.idle, what="the scheduler waiting")
+        while not seen:
+            clock.advance(1.0)
+            await wait_until(lambda: clock.idle, what="the scheduler waiting")
+        for _ in range(35):  # the slots first+10, +20, +30 come while it runs
+            clock.advance(1.0)
+            await wait_until(lambda: clock.idle, what="the scheduler waiting")
+        assert sched.skipped >= 1 and len(seen) == 1
+        release.set()
+        await wait_until(lambda: sched.in_flight == 0, what="the slow check's end")
+        assert sched.skipped == 3
+        await _tick(clock, sched, 20)
+    assert seen == [first, first + 40, first + 50]
+    assert sched.skipped == 3
