@@ -9,6 +9,7 @@ this module: the dialect's ``read()`` and ``transaction()`` turn them into Store
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import operator
