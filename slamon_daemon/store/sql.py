@@ -786,13 +786,34 @@ class SqlStore(Store, AlertStore):
         if last < since or not service_ids:
             return await self.daily_counts(since, until, service_ids=service_ids)
         stale = await self._stale_summaries(since, until, last, service_ids)
-        missing = [sid for sid, usable in stale if not usable]
+        # No summary for a service without a row in the days it would cover (a new
+        # database's 50,000 services: writing and reading 50,000 empty ones took 1.5 s of a
+        # first start and 0.7 s of every restart): it is looked at again at the next start.
+        missing = await self._with_rows(since, last, [sid for sid, usable in stale if not usable])
         if missing and self.backend == "sqlite":
             await self._summarize_rows(since, last, missing)
-            stale = [(sid, usable) for sid, usable in stale if usable]
-        if stale:
-            await self._summarize(since, until, last, [sid for sid, _ in stale])
+        elif missing:
+            await self._summarize(since, until, last, missing)
+        extend = [sid for sid, usable in stale if usable]
+        if extend:
+            await self._summarize(since, until, last, extend)
         return await self._summarized_counts(since, until, service_ids)
+
+    async def _with_rows(self, since: date, last: date, service_ids: Sequence[str]) -> list[str]:
+        """Those of ``service_ids`` with a daily row from ``since`` to ``last`` (an index
+        seek each)."""
+        if not service_ids:
+            return []
+        named, uid, ids = self._named(service_ids)
+        d = self.dialect.day
+        rows = await self._fetch(
+            f"SELECT {uid} FROM {named} WHERE EXISTS (SELECT 1 FROM daily_rollups r"
+            f" WHERE r.service_id = {uid} AND r.day >= ? AND r.day <= ?)",
+            ids,
+            d(since),
+            d(last),
+        )
+        return [str(r[0]) for r in rows]
 
     def _summary_join(self, ids: str) -> str:
         """A LEFT JOIN of each service of ``ids`` (a column) to its usable summary: from

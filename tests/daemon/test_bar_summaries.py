@@ -105,8 +105,9 @@ async def test_a_start_makes_the_summaries_and_the_next_reads_them(store: Any) -
     assert await _summaries(store) == {}
     await _assert_same_bar(store)  # a start with no summary: made
     made = await _summaries(store)
-    # the services named (a service without a day too: its next start has nothing to make)
-    assert set(made) == {*IDS, "no-days", UNKNOWN[0]}
+    # the services named that have days (none for one without: nothing to keep, and a new
+    # database's services would each write and read an empty one)
+    assert set(made) == {*IDS, UNKNOWN[0]}
     summary_last = LAST - timedelta(days=BAR_OPEN_DAYS)
     assert {(f, last) for f, last, _ in made.values()} == {(FIRST, summary_last)}
     # the next start reads them and writes nothing
@@ -166,7 +167,7 @@ async def test_rebuild_retention_and_other_writers(store: Any) -> None:
     # retention: the rows before its cutoff go
     now = datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC)
     await store.apply_retention(now, 400, rollup_days=30)
-    assert set(await _summaries(store)) == {"no-days"}  # the one without a row: kept
+    assert set(await _summaries(store)) == set()
     await _assert_same_bar(store)
     # another writer's update (an older slamond, a command) and delete
     d = store.dialect.day
@@ -178,7 +179,7 @@ async def test_rebuild_retention_and_other_writers(store: Any) -> None:
         )
     async with store.dialect.transaction() as con:
         await con.execute("DELETE FROM daily_rollups WHERE service_id = ?", IDS[5])
-    assert set(await _summaries(store)) == {*IDS, "no-days", UNKNOWN[0]} - {IDS[4], IDS[5]}
+    assert set(await _summaries(store)) == {*IDS, UNKNOWN[0]} - {IDS[4], IDS[5]}
     await _assert_same_bar(store)
     # an update moving a row out of the covered days, then back
     covered = TODAY - timedelta(days=30)
@@ -195,7 +196,7 @@ async def test_rebuild_retention_and_other_writers(store: Any) -> None:
     async with store.dialect.transaction() as con:
         await con.execute("TRUNCATE daily_rollups" if postgres else "DELETE FROM daily_rollups")
     # a truncate clears them all; a delete those of the services it deleted rows of
-    assert set(await _summaries(store)) == (set() if postgres else {"no-days", IDS[5]})
+    assert set(await _summaries(store)) == set()
     await _assert_same_bar(store)
 
 
