@@ -94,6 +94,10 @@ class Scheduler:
         self._max_workers = max_concurrency
         self._per_host_limit = per_host_concurrency
         self._services: dict[str, tuple[Service, int]] = {}  # id -> (service, generation)
+        # Generations are never reused, not even by a service removed and added again: its
+        # old heap entry would otherwise fire beside the new one (the same slot twice, one
+        # of them counted skipped at every slot).
+        self._generation = 0
         self._host: dict[str, str] = {}  # id -> host of its URL (parsed once)
         # (due on the monotonic clock, seq, id, generation); generation -1: a quick re-check
         self._heap: list[tuple[float, int, str, int]] = []
@@ -137,7 +141,8 @@ class Scheduler:
             old = self._services.get(sid)
             if old is not None and old[0] == s:
                 continue
-            gen = (old[1] + 1) if old else 0
+            gen = self._generation
+            self._generation += 1
             self._services[sid] = (s, gen)
             self._host[sid] = urlsplit(s.url).hostname or ""
             # The slot on the wall clock, as a due time on the monotonic clock.

@@ -442,3 +442,20 @@ async def test_slots_that_come_while_a_check_runs_are_skipped_and_the_grid_kept(
         await _tick(clock, sched, 20)
     assert seen == [first, first + 40, first + 50]
     assert sched.skipped == 3
+
+
+async def test_a_service_removed_and_added_again_keeps_one_slot() -> None:
+    """Generations were counted per service from 0: a service removed and added back before
+    its old slot fired had two heap entries of generation 0, both live — each slot ran once
+    and counted one phantom skipped slot, forever."""
+    clock = FakeClock(datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
+    rec = Recorder()
+    sched = Scheduler(rec, clock=clock)
+    sched.set_services([svc("a", interval=10.0), svc("b", interval=10.0)])
+    sched.set_services([svc("b", interval=10.0)])
+    sched.set_services([svc("a", interval=10.0), svc("b", interval=10.0)])
+    async with running(sched):
+        await wait_until(lambda: clock.idle, what="the scheduler waiting")
+        await _tick(clock, sched, 60)
+        assert {sid: rec.count(sid) for sid in ("a", "b")} == {"a": 6, "b": 6}
+        assert sched.skipped == 0
