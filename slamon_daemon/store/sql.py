@@ -940,14 +940,29 @@ class SqlStore(Store, AlertStore):
         kept = _SUMMARY_FROM[self.backend]
         rows = f"LEFT JOIN daily_rollups r ON r.service_id = {uid} AND r.day = g.d"
         if postgres:  # the days after the summary (or from ``since``) to ``last``
+            start = "coalesce(s.last_day + 1, CAST(? AS date))"
+            # A service with a row every day (most): its rows in day order through the
+            # primary key, one range scan. Else (a day missing) the series of every day
+            # and a look-up each, as coalesce evaluates its second value only when the
+            # first is NULL. The first start after the upgrade to 0015 made 50,000 × 89
+            # days by the series alone: 5.4 s of the server's CPU, by the range ~2 s.
+            whole = (
+                f"(SELECT CASE WHEN count(*) = CAST(? AS date) - {start} + 1 THEN"
+                f" string_agg({_day_entry(True, 'day', dense=True)}, ''::bytea ORDER BY day)"
+                f" END FROM daily_rollups WHERE service_id = {uid} AND day >= {start}"
+                " AND day <= ?)"
+            )
             dense = (
-                f"(SELECT string_agg({entry}, ''::bytea ORDER BY g.d) FROM (SELECT CAST(t AS"
-                " date) AS d FROM generate_series(CAST(coalesce(s.last_day + 1, CAST(? AS"
-                " date)) AS timestamp), CAST(CAST(? AS date) AS timestamp), interval '1 day')"
-                f" AS t) AS g {rows})"
+                f"coalesce({whole}, (SELECT string_agg({entry}, ''::bytea ORDER BY g.d) FROM"
+                f" (SELECT CAST(t AS date) AS d FROM generate_series(CAST({start} AS"
+                " timestamp), CAST(CAST(? AS date) AS timestamp), interval '1 day')"
+                f" AS t) AS g {rows}))"
             )
             empty, cte, day = "''::bytea", "", "CAST(? AS date)"
-            days_args: tuple[Any, ...] = (d(since), d(last))
+            days_args: tuple[Any, ...] = (
+                *(d(last), d(since), d(since), d(last)),  # whole
+                *(d(since), d(last)),  # the series
+            )
         else:  # in day order, from a series of every day from ``since`` to ``last``
             dense = (
                 f"(SELECT group_concat(e, '') FROM (SELECT {entry} AS e FROM days AS g {rows}"
