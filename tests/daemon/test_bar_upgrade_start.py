@@ -8,7 +8,6 @@ config; a read that fails fails the start, nothing half-loaded, the others cance
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,13 @@ from slamon_daemon.store import open_store
 from slamon_daemon.store.dialects.base import ROLLUP_COLUMNS
 from slamon_daemon.store.sql import SqlStore, rollup_values
 
-from .support import remove_dir, short_dir, write_config
+from . import test_daemon
+from .support import write_config
 from .test_startup_history_pg import _day_rollups, _svc
+
+db_url = test_daemon.db_url  # a fixture: a URL for each backend
+sock_dir = test_daemon.sock_dir  # a fixture: a folder short enough for a socket
+_clean_env = test_daemon._clean_env  # autouse: no SLAMON_* variable of the caller's
 
 TODAY = datetime.now(UTC).date()
 IDS = tuple(f"svc-{n}" for n in range(11))  # n % 3: days without a row; n = 5: > 65,535 checks
@@ -34,29 +38,8 @@ NAMED = IDS[:-2]  # the config's services; IDS[-2:] stored by an older config: d
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for k in list(os.environ):
-        if k.upper().startswith("SLAMON_"):
-            monkeypatch.delenv(k)
-
-
-@pytest.fixture(autouse=True)
 def _small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(daemon_mod, "BAR_PAGE", 3)
-
-
-@pytest.fixture
-def sock_dir() -> Any:
-    d = short_dir()
-    yield d
-    remove_dir(d)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'slamon.db'}"
-    return str(request.getfixturevalue("pg_url"))
 
 
 async def _upgraded_database(db_url: str) -> None:
