@@ -62,9 +62,9 @@ from .rollup import (
 
 HISTORY_DAYS = 90
 BAR_PAGE = 2000
-"""Services whose past days are read at a time at a start (``Daemon._bar_days``)."""
+"""Services whose past days are read at a time at a start (``daemon.read_past_days``)."""
 BAR_READERS = 2
-"""Pages of the past days read side by side at a start (``Daemon._bar_days``)."""
+"""Pages of the past days read side by side at a start (``daemon.read_past_days``)."""
 WINDOWS = (30, 60, 90)
 SPARKLINE_POINTS = 60
 FLAP_WINDOW = 10
