@@ -11,6 +11,7 @@ their neighbours.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -366,14 +367,24 @@ async def _by_plan(
     # checked on the UTC day before the start and in the period are monitored from it (see
     # ``first_checks`` for why the figures are the same); the others are looked up with the
     # other reads (in a new database all of them, as before).
-    prior = await store.checked_on(prior_day(period), among)
-    found_episodes, firsts, base, edges, near = await asyncio.gather(
+    # The other reads start first (SQLite runs them on its readers side by side, issue 14).
+    others = asyncio.gather(
         store.episodes_during(only, period.start, period.end),
-        first_activity_of(store, period, [sid for sid in rollups if sid not in prior]),
         asyncio.gather(*reads),
         store.hourly_net(among, plan.plus, plan.minus),
         store.local_days_failed(among, plan.hours_from, plan.hours_to, plan.cuts),
     )
+    try:
+        prior = await store.checked_on(prior_day(period), among)
+        firsts = await first_activity_of(
+            store, period, [sid for sid in rollups if sid not in prior]
+        )
+    except BaseException:
+        others.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await others
+        raise
+    found_episodes, base, edges, near = await others
     totals: dict[str, Rollup] = {}
 
     def total_of(sid: str) -> Rollup:
@@ -384,8 +395,16 @@ async def _by_plan(
 
     for got in base:
         for r in got:
-            if r.service_id in rollups:
-                total_of(r.service_id).merge(r)
+            sid = r.service_id
+            if sid not in rollups:
+                continue
+            if sid in totals:
+                totals[sid].merge(r)
+            else:
+                # The first row is the total (a new Rollup, its histogram a new dict: the
+                # report's own), as merging it into an empty one would make it.
+                r.day, r.hour = plan.first, None
+                totals[sid] = r
     # The hours at the ends: added, or taken away (whose smallest or largest latency may be
     # in an hour taken away is read exactly below).
     unsure = []

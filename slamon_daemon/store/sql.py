@@ -1266,7 +1266,20 @@ class SqlStore(Store, AlertStore):
             # check is low, and a hash join read every hourly row of the period (~150 ms
             # for 1,000 services x a month); OFFSET 0 keeps the subquery from being merged
             # into such a join.
-            join = f"f CROSS JOIN LATERAL ({hours} OFFSET 0) AS h"
+            # Each (service, day)'s hours summed by local day in its subquery (at most two
+            # rows): the outer grouping sorts ~4,000 rows, not every hour (~25,000; a
+            # third of the statement's time).
+            sums = ", ".join(
+                f"CAST(sum(h.{c}) AS INTEGER) AS {c}"
+                for c in ("checks", "up", "degraded", "down", "maintenance")
+            )
+            hours = hours.replace(
+                "SELECT h.service_id, h.day, h.hour, h.checks, h.up, h.degraded, h.down,"
+                " h.maintenance FROM",
+                f"SELECT f.sid AS service_id, {number} AS n, {sums} FROM",
+            )
+            join = f"f CROSS JOIN LATERAL ({hours} GROUP BY n OFFSET 0) AS h"
+            number = "h.n"
         else:
             # The hours of a (service, day) by the primary key: SQLite took the day index
             # and looked each row up in the table (1.4x the time); a range of (day, hour)

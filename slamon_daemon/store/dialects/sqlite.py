@@ -1,6 +1,7 @@
 """SQLite through aiosqlite (WAL): the default, one file, no server.
 
-One connection writes and one reads, so WAL readers never wait for the writer. Writes run in
+One connection writes and a few read (``READERS``), so WAL readers never wait for the writer
+and reads asked for together run side by side. Writes run in
 explicit ``BEGIN IMMEDIATE`` transactions, one at a time (an asyncio lock: the writer
 connection is shared by every task); ``atomic`` runs a whole transaction as one call in
 aiosqlite's thread (the check writer's batches), where ``transaction`` hands each statement
@@ -175,6 +176,11 @@ def _in_transaction(raw: sqlite3.Connection, body: Callable[[Connection], Awaita
     return result
 
 
+READERS = 3
+"""Reading connections: a local SLA report's three largest statements (issue 14) run at
+once. Each holds its own page cache (SQLite's default, at most ~2 MB) and a thread."""
+
+
 class SqliteDialect(Dialect):
     """SQLite in the file ``path`` (created with its folder if missing)."""
 
@@ -186,6 +192,11 @@ class SqliteDialect(Dialect):
         self.path = Path(path)
         self._w: SqliteConnection | None = None
         self._r: SqliteConnection | None = None
+        # The readers after the first (READERS in all) and how many reads each has under
+        # way: reads asked for at once (a report's statements) run side by side, each in
+        # its connection's thread (sqlite3 lets go of the GIL while SQLite steps).
+        self._more: list[SqliteConnection] = []
+        self._reading: dict[int, int] = {}
         self._write_lock = asyncio.Lock()
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
         self.lost: str | None = None
@@ -205,6 +216,7 @@ class SqliteDialect(Dialect):
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             self._w = await self._connect()
             self._r = await self._connect()
+            self._more = [await self._connect() for _ in range(READERS - 1)]
             st = os.stat(self.path)
             self._identity, self.lost = (st.st_dev, st.st_ino), None
         except (OSError, sqlite3.Error) as exc:
@@ -212,11 +224,12 @@ class SqliteDialect(Dialect):
             raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
 
     async def close(self) -> None:
-        for con in (self._r, self._w):
+        for con in (*self._more, self._r, self._w):
             if con is not None:
                 with contextlib.suppress(sqlite3.Error, ValueError):
                     await con.con.close()
         self._r = self._w = None
+        self._more = []
 
     def _open(self, con: SqliteConnection | None) -> SqliteConnection:
         if self.lost is not None:
@@ -260,7 +273,16 @@ class SqliteDialect(Dialect):
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
         with _driver_errors():
-            yield self._open(self._r)
+            con = self._open(self._r)
+            if self._more:
+                # The reader with the fewest reads under way (the first when all are idle).
+                con = min((con, *self._more), key=lambda c: self._reading.get(id(c), 0))
+            key = id(con)
+            self._reading[key] = self._reading.get(key, 0) + 1
+            try:
+                yield con
+            finally:
+                self._reading[key] -= 1
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
