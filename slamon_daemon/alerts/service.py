@@ -146,7 +146,7 @@ class AlertingService:
         self._get_incident = get_incident
         self._leads = leads
         """Whether this node sends alerts (a cluster's singleton; always when alone)."""
-        self._client: httpx.AsyncClient | None = None
+        self.client: httpx.AsyncClient = alert_http_client()
         self.channels: dict[str, ChannelEntry] = {}
         self.engine = AlertEngine(self.cfg.alerts, [], [], node=self.node)
         self.last_attempt: dict[str, tuple[bool, str | None]] = {}
@@ -225,14 +225,6 @@ class AlertingService:
         return ChannelRow(
             c.id, c.type, c.name or c.id, source, config_json, secrets_json, c.enabled, by
         )
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        """The channels' HTTP client, made at its first use: its TLS context took 0.18 s of
-        the daemon's start (issue 14 point 3), before a channel needed it."""
-        if self._client is None:
-            self._client = alert_http_client()
-        return self._client
 
     def _set_channels(self, configs: Mapping[str, tuple[ChannelConfig, str]]) -> None:
         self.channels = {
@@ -332,17 +324,16 @@ class AlertingService:
         The HTTP client lives as long as the service, not as one run: a run that fails is
         restarted by the daemon (``_keep_running``) and must deliver on an open client, so it
         is closed only when ``stop`` ends the run (and opened again by a later run)."""
-        if self._client is not None and self._client.is_closed:
-            # a run after a stop: its channels get the new client
-            self._client = alert_http_client()
+        if self.client.is_closed:  # a run after a stop: its channels get the new client
+            self.client = alert_http_client()
             self._set_channels({cid: (e.config, e.source) for cid, e in self.channels.items()})
         try:
             while not stop.is_set():
                 if await self._wait_to_lead(stop):
                     await self._serve(stop)
         finally:
-            if stop.is_set() and self._client is not None:
-                await self._client.aclose()
+            if stop.is_set():
+                await self.client.aclose()
 
     async def _wait_to_lead(self, stop: asyncio.Event) -> bool:
         """Load once the database answers and this node leads; False when stopped first."""

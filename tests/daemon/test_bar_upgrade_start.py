@@ -96,8 +96,6 @@ async def _bar_of_a_start(settings: Settings) -> tuple[dict[str, Any], int]:
     try:
         await daemon.start()
         bar = _bar(daemon.state)  # no await since ready: no check has run
-        # the alert channels' HTTP client is made at its first use, not by the start
-        assert daemon.alerting is not None and daemon.alerting._client is None
         summaries = await daemon.store._fetch("SELECT count(*) FROM bar_summaries")  # type: ignore[attr-defined]
     finally:
         await daemon.shutdown()
