@@ -176,6 +176,10 @@ class AlertingService:
         self._copy_stale = False
         self._copied = False  # whether a node that does not lead has read its copy yet
         self._copying = asyncio.Lock()
+        self._loading_channels = asyncio.Lock()
+        """Held while the channels are read: each read takes the settings of its own start,
+        so the last one to run has the newest file (a reload during a read queues another)."""
+        self._channels_read = False
 
     def _policy(self) -> DeliveryPolicy:
         a = self.cfg.alerts
@@ -201,6 +205,11 @@ class AlertingService:
     async def _load_channels(self) -> None:
         """The file's channels (stored, sealed, as the source of truth for their ids) and the
         admins' channels from the store."""
+        async with self._loading_channels:
+            await self._read_channels()
+            self._channels_read = True
+
+    async def _read_channels(self) -> None:
         now = self.clock.now()
         configs: dict[str, tuple[ChannelConfig, str]] = {
             c.id: (c, "config") for c in self.cfg.alert_channel
@@ -266,6 +275,7 @@ class AlertingService:
         self.engine.configure(self.cfg.alerts, enabled, self._service_infos())
 
     async def _load(self) -> None:
+        read_with = self.cfg
         await self._load_channels()
         # What an earlier slamond of this node (killed mid-send) still leases is sent now, not
         # when its lease ends (minutes later): it is dead, one daemon runs per node.
@@ -288,6 +298,8 @@ class AlertingService:
         self._down_seen = {sid: d.episode for sid, d in down.items()}
         self._take(self.engine.reconcile(self.clock.now(), down))
         self.loaded = True
+        if self.cfg is not read_with:  # a reload came while loading: it left the channels here
+            await self._load_channels()
         while self._held_incidents:
             self._spawn(self._incident(*self._held_incidents.popleft()))
         logger.info(
@@ -742,7 +754,7 @@ class AlertingService:
         changed = cfg != self.cfg
         self.cfg, self.settings = cfg, settings
         self.deliverer.policy = self._policy()
-        if self.loaded:
+        if self.loaded or self._channels_read:  # read: a reload's answer shows its channels
             await self._load_channels()
         else:
             self.services_changed()

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from slamon_daemon.alerts.burnrate import evaluate
 from slamon_daemon.alerts.service import AlertingService
 from slamon_daemon.models import Check, Outcome
@@ -161,5 +163,46 @@ async def test_an_incident_event_met_before_the_alerts_are_loaded_is_announced_a
                 break
             await asyncio.sleep(0.01)
         assert asked == [7, 8]
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("held_at", ["reading the channels", "after reading them"])
+async def test_a_reload_while_the_alerts_load_keeps_the_new_channels(
+    tmp_path: Path, held_at: str
+) -> None:
+    """A reload that comes while the alerts load (the daemon answers meanwhile) kept the old
+    channels: the load had read them from the old file and the reload left the reading to
+    the load (CI saw it in tests/e2e/test_alerts.py)."""
+    import asyncio
+
+    store = SqliteStore(tmp_path / "db.sqlite")
+    await store.open()
+    try:
+        await store.migrate()
+        svc = await _service(tmp_path, store, Clock(datetime.now(UTC)))
+        hold, reached = asyncio.Event(), asyncio.Event()
+        owner = store if held_at == "reading the channels" else store.outbox
+        name = "list_channel_rows" if owner is store else "release_earlier_leases"
+        real = getattr(owner, name)
+
+        async def held(*args: object) -> object:
+            reached.set()
+            await hold.wait()
+            return await real(*args)
+
+        setattr(owner, name, held)
+        load = asyncio.create_task(svc._load())
+        await asyncio.wait_for(reached.wait(), 5)
+        assert not svc.loaded
+        two = '\n[[alert_channel]]\nid = "two"\ntype = "webhook"\nurl = "http://127.0.0.1:9/2"\n'
+        reload = asyncio.create_task(svc.reload(settings_of(tmp_path, alerts=two), "t"))
+        await asyncio.sleep(0.05)
+        hold.set()
+        changes = await reload
+        assert changes and "ops, two" in changes[0]
+        await load
+        assert svc.loaded and list(svc.channels) == ["ops", "two"]
+        assert sorted(r.id for r in await store.list_channel_rows()) == ["ops", "two"]
     finally:
         await store.close()
