@@ -881,30 +881,48 @@ class SqlStore(Store, AlertStore):
         took twice the CPU for the same wall time (SQLite's allocations share a mutex)."""
         n = (last - since).days + 1
         base = (since - date.fromisoformat(_SUMMARY_EPOCH)).days
-        offsets, empty = _dense_run(n)
-        absolute = array("i", range(base, base + n))
+        read_days = (until - since).days + 1
+        offsets, empty = _dense_run(read_days)
+        absolute = array("i", range(base, base + read_days))
         d = self.dialect.day
         async with self.dialect.transaction() as con:
             sql, args = self._daily_counts_sql(since, until, None, 0, service_ids)
-            read = [(str(sid), _unpacked(p)) for sid, p in await con.fetch(sql, *args) if p]
+            # The offsets from _SUMMARY_EPOCH (the summaries' own), not from ``since``: a
+            # service with a row every day (most) has its summary's text in the text read
+            # (its first ``n`` days), no second array, byte swap and hex encoding of it
+            # (~0.13 of the 1.4 CPU-s of 10,000 services' summaries). The days returned get
+            # their offsets from ``since`` back.
+            args[0] = _SUMMARY_EPOCH
+            read: list[tuple[str, array[int]]] = []
+            made: dict[str, str] = {}
+            for sid, packed in await con.fetch(sql, *args):
+                if not packed:
+                    continue  # a named service without a day
+                days = _unpacked(packed)
+                m = len(days) // 4
+                if days[0::4] == absolute[:m]:  # every day from ``since`` on, in order
+                    days[0::4] = offsets[:m]
+                else:
+                    days[0::4] = array("i", [o - base for o in days[0::4]])
+                read.append((str(sid), days))
+                if m >= n and days[0 : 4 * n : 4] == offsets[:n]:
+                    made[str(sid)] = packed[: 32 * n]
             found = dict(read)
             rows = []
             for sid in service_ids:
-                days = found.get(sid)
-                if days is None:
-                    dense = array("i", empty)
-                elif len(days) >= 4 * n and days[0 : 4 * n : 4] == offsets:
-                    dense = days[: 4 * n]  # every day, in order (most services)
-                else:
-                    dense = array("i", empty)
+                text = made.get(sid)
+                if text is None:  # a day missing: the days of the rows, zeros for the others
+                    days = found.get(sid, empty)
+                    dense = array("i", empty[: 4 * n])
                     for k in range(0, len(days), 4):
                         if days[k] < n:
                             o = 4 * days[k]
                             dense[o + 1 : o + 4] = days[k + 1 : k + 4]
-                dense[0::4] = absolute
-                if sys.byteorder == "little":
-                    dense.byteswap()
-                rows.append((sid, d(since), d(last), dense.tobytes().hex()))
+                    dense[0::4] = absolute[:n]
+                    if sys.byteorder == "little":
+                        dense.byteswap()
+                    text = dense.tobytes().hex()
+                rows.append((sid, d(since), d(last), text))
             await con.executemany(
                 "INSERT INTO bar_summaries (service_id, first_day, last_day, packed)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (service_id) DO UPDATE SET"

@@ -251,3 +251,25 @@ async def test_a_database_from_before_the_summaries(
     else:
         async with throwaway_pg_database() as url:
             await run(PostgresStore(url))
+
+
+async def test_sqlite_first_start_summaries_are_those_of_the_sql(store: Any) -> None:
+    """SQLite's first start makes the summaries from the days it reads (``_summarize_rows``:
+    the text read kept for a service with every day, the days filled otherwise): the stored
+    text is byte for byte the one ``_summarize`` (SQL alone) stores, and the days returned
+    are daily_counts' own (gaps, a day without a row, a service without a day)."""
+    if store.backend != "sqlite":
+        pytest.skip("SQLite's path")
+    await _seed(store, TODAY)
+    ids = [*IDS, "no-days", UNKNOWN[0]]
+    last = LAST - timedelta(days=BAR_OPEN_DAYS)
+    query = "SELECT service_id, first_day, last_day, packed FROM bar_summaries ORDER BY 1"
+    made = await store._summarize_rows(FIRST, LAST, last, ids)
+    from_rows = await store._fetch(query)
+    async with store.dialect.transaction() as con:
+        await con.execute("DELETE FROM bar_summaries")
+    await store._summarize(FIRST, LAST, last, ids)
+    assert from_rows == await store._fetch(query)
+    assert len(from_rows) == len(ids)
+    want = await store.daily_counts(FIRST, LAST, service_ids=ids)
+    assert dict(made) == dict(want) and len(made) == len(want)
