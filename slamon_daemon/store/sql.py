@@ -1173,15 +1173,18 @@ class SqlStore(Store, AlertStore):
             ["SELECT ? AS x, ? AS d0, ? AS h0, ? AS d1, ? AS h1"]
             + ["SELECT ?, ?, ?, ?, ?"] * (len(plus) + len(minus) - 1)
         )
-        hist = "(CASE WHEN r.x > 0 THEN latency_hist ELSE replace(latency_hist, ':', ':-') END)"
+        # A histogram's object without its braces, its counts negated on the side taken
+        # away ({"12":3} -> "12":-3), once a row.
+        inner = "substr(latency_hist, 2, length(latency_hist) - 2)"
+        hist = f"CASE WHEN r.x > 0 THEN {inner} ELSE replace({inner}, ':', ':-') END"
         sql = (
             "SELECT s.id, sum(r.x * checks), sum(r.x * up), sum(r.x * degraded),"
             " sum(r.x * down), sum(r.x * maintenance), sum(r.x * downtime_s),"
             " sum(r.x * latency_count), CAST(sum(r.x * latency_sum_us) AS BIGINT),"
             " min(CASE WHEN r.x > 0 THEN latency_min_ms END),"
             " max(CASE WHEN r.x > 0 THEN latency_max_ms END),"
-            f" '{{' || coalesce(group_concat(NULLIF(substr({hist}, 2, length({hist}) - 2), ''),"
-            " ','), '') || '}', sum(r.x * maintenance_s),"
+            f" '{{' || coalesce(group_concat(NULLIF({hist}, ''), ','), '') || '}}',"
+            " sum(r.x * maintenance_s),"
             " sum(CASE WHEN r.x < 0 THEN latency_count ELSE 0 END),"
             " min(CASE WHEN r.x < 0 THEN latency_min_ms END),"
             " max(CASE WHEN r.x < 0 THEN latency_max_ms END)"
