@@ -368,23 +368,57 @@ async def _by_plan(
     # ``first_checks`` for why the figures are the same); the others are looked up with the
     # other reads (in a new database all of them, as before).
     # The other reads start first (SQLite runs them on its readers side by side, issue 14).
+    # The local days (the longest statement on PostgreSQL) are awaited last: the totals
+    # are put together, and the latency extremes read, while it runs (issue 14).
+    near_days = asyncio.ensure_future(
+        store.local_days_failed(among, plan.hours_from, plan.hours_to, plan.cuts)
+    )
     others = asyncio.gather(
         store.episodes_during(only, period.start, period.end),
         asyncio.gather(*reads),
         store.hourly_net(among, plan.plus, plan.minus),
-        store.local_days_failed(among, plan.hours_from, plan.hours_to, plan.cuts),
     )
     try:
         prior = await store.checked_on(prior_day(period), among)
         firsts = await first_activity_of(
             store, period, [sid for sid in rollups if sid not in prior]
         )
+        found_episodes, base, edges = await others
+        await _totals(store, period, plan, rollups, base, edges, prior, firsts)
+        near = await near_days
     except BaseException:
-        others.cancel()
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await others
+        for pending in (others, near_days):
+            pending.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await pending
         raise
-    found_episodes, base, edges, near = await others
+    # The local days below target: only a day with a failed check can be (targets under
+    # 100 %); the database sums each one's hours (store.local_days_failed).
+    by_day: dict[str, dict[date, Rollup]] = {}
+    for sid, local_day, checks, up, degraded, down, maintenance in near:
+        if sid in rollups:
+            by_day.setdefault(sid, {})[local_day] = Rollup(
+                sid, local_day, None, checks, up, degraded, down, maintenance
+            )
+    for sid, days in by_day.items():
+        if found := days_below_target(days, targets[sid]):
+            below[sid] = found
+    return found_episodes, firsts
+
+
+async def _totals(
+    store: Store,
+    period: Period,
+    plan: LocalPlan,
+    rollups: dict[str, list[Rollup]],
+    base: list[list[Rollup]],
+    edges: list[tuple[Rollup, int, float | None, float | None]],
+    prior: set[str],
+    firsts: dict[str, datetime],
+) -> None:
+    """``_by_plan``'s totals: the UTC days' rows with the hours at the ends added or taken
+    away (one Rollup a service, appended to ``rollups``), their exact latency extremes, and
+    the first checks left (into ``firsts``)."""
     totals: dict[str, Rollup] = {}
 
     def total_of(sid: str) -> Rollup:
@@ -446,18 +480,6 @@ async def _by_plan(
             t.latency_min_ms = t.latency_max_ms = None
     for sid, t in totals.items():
         rollups[sid].append(t)
-    # The local days below target: only a day with a failed check can be (targets under
-    # 100 %); the database sums each one's hours (store.local_days_failed).
-    by_day: dict[str, dict[date, Rollup]] = {}
-    for sid, local_day, checks, up, degraded, down, maintenance in near:
-        if sid in rollups:
-            by_day.setdefault(sid, {})[local_day] = Rollup(
-                sid, local_day, None, checks, up, degraded, down, maintenance
-            )
-    for sid, days in by_day.items():
-        if found := days_below_target(days, targets[sid]):
-            below[sid] = found
-    return found_episodes, firsts
 
 
 def settle(total: Rollup, net: Rollup) -> None:
