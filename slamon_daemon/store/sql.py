@@ -798,17 +798,21 @@ class SqlStore(Store, AlertStore):
         # No summary for a service without a row in the days it would cover (a new
         # database's 50,000 services: writing and reading 50,000 empty ones took 1.5 s of a
         # first start and 0.7 s of every restart): it is looked at again at the next start.
-        missing = await self._with_rows(since, last, [sid for sid, usable in stale if not usable])
+        missing = [sid for sid, usable in stale if not usable]
         made: list[tuple[str, array[int]]] = []
         if missing and self.backend == "sqlite":
-            # The days read to make them are the days returned: not read twice
+            # The days read to make them are the days returned: not read twice. It leaves
+            # out the services without such a row itself, from the days it reads anyway
+            # (looking them up first took 0.37 s of a first start's SQLite thread, issue 14).
             made = await self._summarize_rows(since, until, last, missing)
-        elif missing:
-            await self._summarize(since, until, last, missing)
+        else:
+            missing = await self._with_rows(since, last, missing)
+            if missing:
+                await self._summarize(since, until, last, missing)
         extend = [sid for sid, usable in stale if usable]
         if extend:
             await self._summarize(since, until, last, extend)
-        if made:
+        if missing and self.backend == "sqlite":
             done = set(missing)
             rest = [sid for sid in service_ids if sid not in done]
             return made + (await self._summarized_counts(since, until, rest) if rest else [])
@@ -871,8 +875,9 @@ class SqlStore(Store, AlertStore):
     ) -> list[tuple[str, array[int]]]:
         """SQLite: make the summaries of ``service_ids`` (``since`` to ``last``) from their
         rows read as daily_counts reads them, the missing days filled here, in one write
-        transaction (no row changes meanwhile); returns their days from ``since`` to
-        ``until`` as daily_counts gives them. SQLite looked each day of each service up by
+        transaction (no row changes meanwhile), none for a service without a row from
+        ``since`` to ``last``; returns their days from ``since`` to ``until`` as daily_counts
+        gives them. SQLite looked each day of each service up by
         its key for ``_summarize``'s series (24 s of a first start's CPU with 50,000
         services × 89 days, where the read alone took 13 s). The days returned are not
         read again (``_summarized_counts``: ~0.7 s of the first start's CPU).
@@ -894,25 +899,22 @@ class SqlStore(Store, AlertStore):
             # their offsets from ``since`` back.
             args[0] = _SUMMARY_EPOCH
             read: list[tuple[str, array[int]]] = []
-            made: dict[str, str] = {}
-            for sid, packed in await con.fetch(sql, *args):
+            rows = []
+            for row_id, packed in await con.fetch(sql, *args):
                 if not packed:
                     continue  # a named service without a day
-                days = _unpacked(packed)
+                sid, days = str(row_id), _unpacked(packed)
                 m = len(days) // 4
                 if days[0::4] == absolute[:m]:  # every day from ``since`` on, in order
                     days[0::4] = offsets[:m]
                 else:
                     days[0::4] = array("i", [o - base for o in days[0::4]])
-                read.append((str(sid), days))
+                read.append((sid, days))
                 if m >= n and days[0 : 4 * n : 4] == offsets[:n]:
-                    made[str(sid)] = packed[: 32 * n]
-            found = dict(read)
-            rows = []
-            for sid in service_ids:
-                text = made.get(sid)
-                if text is None:  # a day missing: the days of the rows, zeros for the others
-                    days = found.get(sid, empty)
+                    text = packed[: 32 * n]
+                elif min(days[0::4]) >= n:
+                    continue  # its rows are of the days after ``last`` only: no summary
+                else:  # a day missing: the days of the rows, zeros for the others
                     dense = array("i", empty[: 4 * n])
                     for k in range(0, len(days), 4):
                         if days[k] < n:

@@ -257,19 +257,53 @@ async def test_sqlite_first_start_summaries_are_those_of_the_sql(store: Any) -> 
     """SQLite's first start makes the summaries from the days it reads (``_summarize_rows``:
     the text read kept for a service with every day, the days filled otherwise): the stored
     text is byte for byte the one ``_summarize`` (SQL alone) stores, and the days returned
-    are daily_counts' own (gaps, a day without a row, a service without a day)."""
+    are daily_counts' own (gaps, a day without a row, a service without a day, one with
+    rows on the open days only). It makes none for a service without a row in the days a
+    summary covers (issue 14: it tells them from the days it reads, not by looking them up
+    first), as ``bar_counts`` before it (``_with_rows``)."""
     if store.backend != "sqlite":
         pytest.skip("SQLite's path")
     await _seed(store, TODAY)
-    ids = [*IDS, "no-days", UNKNOWN[0]]
+    await _open_days_only(store, "open-only")
+    ids = [*IDS, "no-days", "open-only", UNKNOWN[0]]
     last = LAST - timedelta(days=BAR_OPEN_DAYS)
     query = "SELECT service_id, first_day, last_day, packed FROM bar_summaries ORDER BY 1"
     made = await store._summarize_rows(FIRST, LAST, last, ids)
     from_rows = await store._fetch(query)
     async with store.dialect.transaction() as con:
         await con.execute("DELETE FROM bar_summaries")
-    await store._summarize(FIRST, LAST, last, ids)
+    with_rows = await store._with_rows(FIRST, last, ids)
+    assert set(with_rows) == {*IDS, UNKNOWN[0]}
+    await store._summarize(FIRST, LAST, last, with_rows)
     assert from_rows == await store._fetch(query)
-    assert len(from_rows) == len(ids)
+    assert len(from_rows) == len(with_rows)
     want = await store.daily_counts(FIRST, LAST, service_ids=ids)
     assert dict(made) == dict(want) and len(made) == len(want)
+    assert "open-only" in dict(made)
+
+
+async def _open_days_only(store: Any, sid: str) -> None:
+    """A service with a row on each of the days a summary leaves out (the last two) only."""
+    days = [LAST - timedelta(days=k) for k in range(BAR_OPEN_DAYS)]
+    async with store.dialect.transaction() as con:
+        await con.executemany(
+            "INSERT INTO daily_rollups (service_id, day, checks, up, degraded, down,"
+            " maintenance) VALUES (?, ?, 10, 9, 0, 1, 0)",
+            [(sid, store.dialect.day(day)) for day in days],
+        )
+
+
+async def test_a_service_with_rows_on_the_open_days_only_gets_no_summary(store: Any) -> None:
+    """A start's page with a service whose rows are all on the days after the summaries'
+    (and one without any row): no summary for either, the first's days returned as
+    daily_counts reads them, and the next start still finds none to read (issue 14)."""
+    await _seed(store, TODAY)
+    await _open_days_only(store, "open-only")
+    ids = [*IDS, "open-only", "no-days"]
+    got = dict(await store.bar_counts(FIRST, LAST, ids))
+    assert set(await _summaries(store)) == set(IDS)
+    want = dict(await store.daily_counts(FIRST, LAST, service_ids=["open-only"]))
+    assert got["open-only"] == want["open-only"] and "no-days" not in got
+    await _assert_same_bar(store)
+    assert "open-only" not in await _summaries(store)
+    assert dict(await store.bar_counts(FIRST, LAST, ids))["open-only"] == want["open-only"]
