@@ -507,6 +507,9 @@ class Daemon:
                     self.spool.folder,
                 )
                 await self.writer.flush()
+            # The first start after the upgrade to 0015 writes every bar summary: their
+            # log is copied into the database once, after ready (issue 14 point 3).
+            await self.store.hold_checkpoints()
             stored = await self._read_stored(self.clock.now().date(), transitions=True)
             services, rollups, latest, open_episodes, transitions = stored
             self.state.set_services(services)
@@ -583,6 +586,8 @@ class Daemon:
         gc.set_threshold(*GC_THRESHOLDS)
         gc.enable()  # main() turned it off for the start
         self._tasks.append(asyncio.create_task(self._settle_gc(), name="gc"))
+        if reached:
+            self._spawn(self._release_checkpoints())
         self.started.set()
         logger.info(
             "slamond %s on node %s: %d services, socket %s, database %s%s",
@@ -593,6 +598,13 @@ class Daemon:
             self.store.backend,
             "" if reached else " (unreachable: journaling until it answers)",
         )
+
+    async def _release_checkpoints(self) -> None:
+        """What the start's commits left to copy (``Store.hold_checkpoints``), copied."""
+        try:
+            await self.store.release_checkpoints()
+        except SlamonError as exc:  # copied by a later commit or at close anyway
+            logger.warning("the start's checkpoint failed: %s", exc)
 
     def _own_files(self) -> list[Path]:
         """The files and folders that hold what only the daemon should read."""

@@ -90,6 +90,13 @@ class Store(ABC):
     async def close(self) -> None:
         """Close every connection. Safe to call twice."""
 
+    async def hold_checkpoints(self) -> None:  # noqa: B027 - optional hook, not abstract
+        """A start's writes follow: the engine may leave the upkeep of its commits (SQLite's
+        WAL checkpoints) to ``release_checkpoints``, called once ready (issue 14 point 3)."""
+
+    async def release_checkpoints(self) -> None:  # noqa: B027 - optional hook, not abstract
+        """The upkeep ``hold_checkpoints`` left, done now; commits do their own again."""
+
     @abstractmethod
     async def migrate(self) -> list[str]:
         """Apply the migrations in schema/<backend>/ that are not applied yet, in order.

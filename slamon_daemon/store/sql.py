@@ -243,6 +243,12 @@ class SqlStore(Store, AlertStore):
     def daemon_lock(self, node: str) -> DaemonLock:
         return self.dialect.daemon_lock(node)
 
+    async def hold_checkpoints(self) -> None:
+        await self.dialect.hold_checkpoints()
+
+    async def release_checkpoints(self) -> None:
+        await self.dialect.release_checkpoints()
+
     async def verify(self) -> str | None:
         return await self.dialect.verify()
 

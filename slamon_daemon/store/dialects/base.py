@@ -154,6 +154,14 @@ class Dialect(ABC):
         runs them all in one hand-off. When one fails, those before it stay committed."""
         return [await self.atomic(body) for body in bodies]
 
+    async def hold_checkpoints(self) -> None:  # noqa: B027 - most engines need nothing
+        """Let the commits that follow leave their log to ``release_checkpoints`` (SQLite's
+        WAL checkpoints); nothing for an engine without one."""
+
+    async def release_checkpoints(self) -> None:  # noqa: B027 - most engines need nothing
+        """Copy what was held into the database, off the writer's connection, and let
+        commits checkpoint again (``hold_checkpoints``)."""
+
     # -- codecs: how the schema stores what SQL cannot share --------------------------------
 
     @abstractmethod

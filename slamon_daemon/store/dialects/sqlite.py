@@ -44,6 +44,7 @@ batch's rest written in one statement of its own size was compiled again for nea
 batch (CPU: own, stop 22) and filled the cache with ~128 of them, ~90 MiB of SQLite's heap at
 50,000 services (sqlmem, stop 22). Fixed sizes keep at most 10 statements a table."""
 _MAX_VARIABLES = 30_000  # SQLite's limit is 32,766 since 3.32
+_AUTOCHECKPOINT = 1000  # SQLite's default: a commit checkpoints once the WAL holds 1000 pages
 _DELETE_BATCH = 5000  # rows per retention transaction: short, so writers barely wait
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _T = TypeVar("_T")
@@ -322,6 +323,30 @@ class SqliteDialect(Dialect):
                 # (a cancelled caller does not stop it: each transaction ends either way).
                 in_thread: Callable[..., Awaitable[list[_T]]] = con._execute
                 return await in_thread(run, con._conn)
+
+    async def hold_checkpoints(self) -> None:
+        # A first start after the upgrade to 0015 writes ~200 MB of bar summaries (50,000
+        # services × 87 days, a page each): each page's commit copied its WAL frames into
+        # the file, 0.5-0.8 s of the start's writer thread, the start's longest chain
+        # (issue 14 point 3). Held, the copy is made once after ready, on a reader.
+        async with self._write_lock:
+            with _driver_errors():
+                await self._open(self._w).execute("PRAGMA wal_autocheckpoint = 0")
+
+    async def release_checkpoints(self) -> None:
+        try:
+            async with self.read() as con:
+                # PASSIVE copies the frames without stopping the writer; TRUNCATE then waits
+                # for its transaction to end, copies what it added and empties the WAL file
+                # (else it kept the size it grew to, ~200 MB, until the daemon stops).
+                await con.fetch("PRAGMA wal_checkpoint(PASSIVE)")
+                await con.fetch("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            async with self._write_lock:
+                with _driver_errors():
+                    await self._open(self._w).execute(
+                        f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT}"
+                    )
 
     @staticmethod
     async def _rollback(con: SqliteConnection, *, always: bool = False) -> None:
