@@ -586,8 +586,8 @@ class Daemon:
         gc.set_threshold(*GC_THRESHOLDS)
         gc.enable()  # main() turned it off for the start
         self._tasks.append(asyncio.create_task(self._settle_gc(), name="gc"))
-        if reached:
-            self._spawn(self._release_checkpoints())
+        if reached:  # one of the tasks a shutdown waits for: the store closed after it
+            self._tasks.append(asyncio.create_task(self._release_checkpoints(), name="checkpoint"))
         self.started.set()
         logger.info(
             "slamond %s on node %s: %d services, socket %s, database %s%s",

@@ -87,15 +87,15 @@ async def test_a_released_store_still_writes_if_the_copy_fails(
 async def test_the_first_start_copies_its_summaries_log_after_ready(
     db_url: str, tmp_path: Path, sock_dir: Path
 ) -> None:
+    """Ready first, then the copy (a task a shutdown waits for); the bar served is the one
+    of the rows, and the summaries are in the file for the next start."""
     await upgrade._upgraded_database(db_url)
     settings = upgrade._settings(tmp_path, sock_dir / "c.sock", db_url)
     daemon = Daemon(settings)
     try:
         await daemon.start()
         bar = upgrade._bar(daemon.state)
-        releasing = [
-            t for t in daemon._background if t.get_coro().__name__ == "_release_checkpoints"
-        ]
+        releasing = [t for t in daemon._tasks if t.get_name() == "checkpoint"]
         assert len(releasing) == 1
         await asyncio.gather(*releasing)
         if daemon.store.backend == "sqlite":
@@ -107,4 +107,20 @@ async def test_the_first_start_copies_its_summaries_log_after_ready(
         await daemon.shutdown()
     assert bar == await upgrade._bar_from_rows(db_url)
     async with open_store(db_url) as store:  # the summaries are in the file: a restart's bar
+        assert len(await _summaries(store)) == len(upgrade.NAMED) + 1
+
+
+async def test_a_shutdown_right_after_ready_waits_for_the_copy(
+    db_url: str, tmp_path: Path, sock_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stopped at once: the store is closed after the copy, which neither fails nor warns."""
+    await upgrade._upgraded_database(db_url)
+    settings = upgrade._settings(tmp_path, sock_dir / "s.sock", db_url)
+    daemon = Daemon(settings)
+    try:
+        await daemon.start()
+    finally:
+        await daemon.shutdown()
+    assert "checkpoint failed" not in caplog.text
+    async with open_store(db_url) as store:
         assert len(await _summaries(store)) == len(upgrade.NAMED) + 1
