@@ -883,10 +883,10 @@ class SqlStore(Store, AlertStore):
         rows read as daily_counts reads them, the missing days filled here, in one write
         transaction (no row changes meanwhile), none for a service without a row from
         ``since`` to ``last``; returns their days from ``since`` to ``until`` as daily_counts
-        gives them. SQLite looked each day of each service up by
-        its key for ``_summarize``'s series (24 s of a first start's CPU with 50,000
-        services × 89 days, where the read alone took 13 s). The days returned are not
-        read again (``_summarized_counts``: ~0.7 s of the first start's CPU).
+        gives them. SQLite looked each day of each service up by its key for
+        ``_summarize``'s series (24 s of a first start's CPU with 50,000 services × 89 days,
+        where the read alone took 13 s). The days returned are not read again
+        (``_summarized_counts``: ~0.7 s of the first start's CPU).
 
         Not read on both connections at once, half of the services each: two threads
         took twice the CPU for the same wall time (SQLite's allocations share a mutex)."""
