@@ -19,9 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .models import OutageEpisode, Service
-from .rollup import Rollup
+from .rollup import Rollup, parse_hist
 from .sla import Period, below_target, days_below_target, service_figures, split_months
-from .store.base import Store
+from .store.base import NetRow, Store
 
 
 async def sla_report(
@@ -367,27 +367,32 @@ async def _by_plan(
     # checked on the UTC day before the start and in the period are monitored from it (see
     # ``first_checks`` for why the figures are the same); the others are looked up with the
     # other reads (in a new database all of them, as before).
-    # The other reads start first (SQLite runs them on its readers side by side, issue 14).
-    # The local days (the longest statement on PostgreSQL) are awaited last: the totals
-    # are put together, and the latency extremes read, while it runs (issue 14).
+    # SQLite hands each read, as it is asked for, to the reader with the fewest under way,
+    # the first of equals (store/dialects/sqlite.py): asked in this order — checked_on
+    # (awaited at once), the UTC days' rows, the episodes, then the two long statements —
+    # the local days and the hours at the ends run on two readers side by side, each
+    # behind a short read (issue 14: the hours at the ends queued behind the local days,
+    # ~15 ms more before the totals could start). PostgreSQL runs them on its pool.
+    # The UTC days' rows become the totals while the hours at the ends are read; the local
+    # days are awaited last.
+    others = asyncio.gather(
+        asyncio.gather(*reads), store.episodes_during(only, period.start, period.end)
+    )
     near_days = asyncio.ensure_future(
         store.local_days_failed(among, plan.hours_from, plan.hours_to, plan.cuts)
     )
-    others = asyncio.gather(
-        store.episodes_during(only, period.start, period.end),
-        asyncio.gather(*reads),
-        store.hourly_net(among, plan.plus, plan.minus),
-    )
+    net = asyncio.ensure_future(store.hourly_net(among, plan.plus, plan.minus))
     try:
         prior = await store.checked_on(prior_day(period), among)
         firsts = await first_activity_of(
             store, period, [sid for sid in rollups if sid not in prior]
         )
-        found_episodes, base, edges = await others
-        await _totals(store, period, plan, rollups, base, edges, prior, firsts)
+        base, found_episodes = await others
+        totals = _month_totals(plan, rollups, base)
+        await _totals(store, period, plan, rollups, totals, await net, prior, firsts)
         near = await near_days
     except BaseException:
-        for pending in (others, near_days):
+        for pending in (others, net, near_days):
             pending.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await pending
@@ -406,27 +411,13 @@ async def _by_plan(
     return found_episodes, firsts
 
 
-async def _totals(
-    store: Store,
-    period: Period,
-    plan: LocalPlan,
-    rollups: dict[str, list[Rollup]],
-    base: list[list[Rollup]],
-    edges: list[tuple[Rollup, int, float | None, float | None]],
-    prior: set[str],
-    firsts: dict[str, datetime],
-) -> None:
-    """``_by_plan``'s totals: the UTC days' rows with the hours at the ends added or taken
-    away (one Rollup a service, appended to ``rollups``), their exact latency extremes, and
-    the first checks left (into ``firsts``)."""
+def _month_totals(
+    plan: LocalPlan, rollups: dict[str, list[Rollup]], base: list[list[Rollup]]
+) -> dict[str, Rollup]:
+    """The totals of the UTC days [plan.first, plan.last] (one Rollup a service reported):
+    the first row is the total (a new Rollup, its histogram a new dict: the report's own),
+    as merging it into an empty one would make it; the others are merged into it."""
     totals: dict[str, Rollup] = {}
-
-    def total_of(sid: str) -> Rollup:
-        t = totals.get(sid)
-        if t is None:
-            t = totals[sid] = Rollup(service_id=sid, day=plan.first)
-        return t
-
     for got in base:
         for r in got:
             sid = r.service_id
@@ -435,19 +426,68 @@ async def _totals(
             if sid in totals:
                 totals[sid].merge(r)
             else:
-                # The first row is the total (a new Rollup, its histogram a new dict: the
-                # report's own), as merging it into an empty one would make it.
                 r.day, r.hour = plan.first, None
                 totals[sid] = r
-    # The hours at the ends: added, or taken away (whose smallest or largest latency may be
-    # in an hour taken away is read exactly below).
+    return totals
+
+
+async def _totals(
+    store: Store,
+    period: Period,
+    plan: LocalPlan,
+    rollups: dict[str, list[Rollup]],
+    totals: dict[str, Rollup],
+    edges: list[NetRow],
+    prior: set[str],
+    firsts: dict[str, datetime],
+) -> None:
+    """``_by_plan``'s totals: those of the UTC days (``_month_totals``) with the hours at
+    the ends added or taken away (appended to ``rollups``), their exact latency extremes,
+    and the first checks left (into ``firsts``)."""
+    # The hours at the ends: added, or taken away, each row into its service's total as
+    # Rollup.merge then ``settle`` would (issue 14: a Rollup and a histogram dict a row
+    # less); whose smallest or largest latency may be in an hour taken away is read
+    # exactly below.
     unsure = []
-    for net, taken, taken_min, taken_max in edges:
-        sid = net.service_id
+    for (
+        sid,
+        checks,
+        up,
+        degraded,
+        down,
+        maintenance,
+        downtime_s,
+        latency_count,
+        latency_sum_us,
+        lo,
+        hi,
+        hist,
+        maintenance_s,
+        taken,
+        taken_min,
+        taken_max,
+    ) in edges:
         if sid not in rollups:
             continue
-        whole = total_of(sid)
-        whole.merge(net)  # the min and max of the whole and of the hours added
+        whole = totals.get(sid)
+        if whole is None:
+            whole = totals[sid] = Rollup(service_id=sid, day=plan.first)
+        whole.checks += checks
+        whole.up += up
+        whole.degraded += degraded
+        whole.down += down
+        whole.maintenance += maintenance
+        whole.downtime_s += downtime_s
+        whole.maintenance_s += maintenance_s
+        whole.latency_count += latency_count
+        whole.latency_sum_us += latency_sum_us
+        # The min and max of the whole and of the hours added.
+        if lo is not None:
+            mn = whole.latency_min_ms
+            whole.latency_min_ms = lo if mn is None else min(mn, lo)
+        if hi is not None:
+            mx = whole.latency_max_ms
+            whole.latency_max_ms = hi if mx is None else max(mx, hi)
         if taken and (
             whole.latency_min_ms is None
             or whole.latency_max_ms is None
@@ -455,7 +495,8 @@ async def _totals(
             or (taken_max is not None and taken_max >= whole.latency_max_ms)
         ):
             unsure.append(sid)
-        settle(whole, net)
+        add_counts(whole.hist, hist)
+        settle(whole)
     checked = {sid for sid, t in totals.items() if t.checks}
     firsts.update((sid, period.start) for sid in checked if sid in prior)
     unknown: list[str] = []
@@ -482,15 +523,20 @@ async def _totals(
         rollups[sid].append(t)
 
 
-def settle(total: Rollup, net: Rollup) -> None:
-    """After ``net`` (hours added less hours taken away, counts possibly negative) was
-    merged into ``total``: histogram buckets left empty go, a float sum that was all taken
-    away is 0.0 (not -0.0 or 1e-14 in the report), no latency figures without answered
-    checks."""
-    hist = total.hist
-    for b in net.hist:
-        if not hist.get(b):
+def add_counts(hist: dict[int, int], text: str) -> None:
+    """Add the buckets of the histogram text ``text`` (``NetRow``'s: repeated buckets add
+    up, counts may be negative) into ``hist``; a bucket left empty goes."""
+    for b, n in parse_hist(text).items():
+        if v := hist.get(b, 0) + n:
+            hist[b] = v
+        else:
             hist.pop(b, None)
+
+
+def settle(total: Rollup) -> None:
+    """After the hours at the ends (counts possibly negative) were added into ``total``: a
+    float sum that was all taken away is 0.0 (not -0.0 or 1e-14 in the report), no latency
+    figures without answered checks."""
     if abs(total.downtime_s) < 5e-7:
         total.downtime_s = 0.0
     if abs(total.maintenance_s) < 5e-7:

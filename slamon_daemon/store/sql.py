@@ -48,7 +48,6 @@ from ..rollup import (
     counts_json,
     fold_batch,
     linked,
-    parse_hist,
     rollup_deltas,
     single_rows,
     uptime_percent_text,
@@ -57,6 +56,7 @@ from .alerts import AlertStore
 from .base import (
     DaemonLock,
     LoginFailureRow,
+    NetRow,
     Progress,
     Record,
     RetentionResult,
@@ -1134,13 +1134,11 @@ class SqlStore(Store, AlertStore):
         service_ids: Sequence[str] | None,
         plus: Sequence[tuple[date, int, int]],
         minus: Sequence[tuple[date, int, int]],
-    ) -> list[tuple[Rollup, int, float | None, float | None]]:
+    ) -> list[NetRow]:
         if not (plus or minus) or (service_ids is not None and not service_ids):
             return []
         if self.backend != "postgres":
-            return self._net_rows(
-                await self._fetch(*self._sqlite_net(service_ids, plus, minus)), plus, minus
-            )
+            return _net_rows(await self._fetch(*self._sqlite_net(service_ids, plus, minus)))
         cond, params = self._of_services("service_id", service_ids)
 
         def part(sign: int) -> str:
@@ -1172,7 +1170,7 @@ class SqlStore(Store, AlertStore):
             " AS h GROUP BY service_id",
             *(v for day, a, b in (*plus, *minus) for v in (self.dialect.day(day), a, b, *params)),
         )
-        return self._net_rows(rows, plus, minus)
+        return _net_rows(rows)
 
     def _sqlite_net(
         self,
@@ -1218,39 +1216,6 @@ class SqlStore(Store, AlertStore):
             for v in (sign, day(d), a, day(d), b)
         ]
         return (sql, *args, *params)
-
-    def _net_rows(
-        self,
-        rows: Sequence[Row],
-        plus: Sequence[tuple[date, int, int]],
-        minus: Sequence[tuple[date, int, int]],
-    ) -> list[tuple[Rollup, int, float | None, float | None]]:
-        first = (plus or minus)[0][0]
-        return [
-            (
-                Rollup(
-                    str(r[0]),
-                    first,
-                    None,
-                    checks=int(r[1]),
-                    up=int(r[2]),
-                    degraded=int(r[3]),
-                    down=int(r[4]),
-                    maintenance=int(r[5]),
-                    downtime_s=r[6],
-                    latency_count=int(r[7]),
-                    latency_sum_us=int(r[8]),
-                    latency_min_ms=r[9],
-                    latency_max_ms=r[10],
-                    hist=parse_hist(r[11]),
-                    maintenance_s=r[12],
-                ),
-                int(r[13]),
-                r[14],
-                r[15],
-            )
-            for r in rows
-        ]
 
     async def hourly_extremes(
         self, service_ids: Sequence[str] | None, since: datetime, until: datetime
@@ -2225,6 +2190,12 @@ def _local_day_spans(
             spans.append((n, d, h, d, h + 1))
         t += timedelta(hours=1)
     return spans
+
+
+def _net_rows(rows: Sequence[Row]) -> list[NetRow]:
+    """``hourly_net``'s rows as tuples of their values: the sums are those of integer columns
+    (integers; the microseconds cast to BIGINT) and of REAL/DOUBLE ones (floats)."""
+    return [cast("NetRow", (str(r[0]), *r[1:16])) for r in rows]
 
 
 def rollup_from_row(service_id: str, day: date, hour: int | None, values: Sequence[Any]) -> Rollup:
