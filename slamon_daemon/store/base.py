@@ -273,9 +273,10 @@ class Store(ABC):
     async def hourly_extremes(
         self, service_ids: Sequence[str] | None, since: datetime, until: datetime
     ) -> dict[str, tuple[float | None, float | None]]:
-        """Per service (None: every service) with hourly rollups in [since, until) (whole UTC
-        hours), the smallest ``latency_min_ms`` and the largest ``latency_max_ms`` of them:
-        no histogram read."""
+        """Per service (None: every service) with rollups in [since, until) (whole UTC hours),
+        the smallest ``latency_min_ms`` and the largest ``latency_max_ms`` of its hours
+        there: those of the daily rollups of the whole UTC days within, of the hourly ones
+        of the others (a day's extremes are those of its hours); no histogram read."""
 
     @abstractmethod
     async def local_days_failed(
