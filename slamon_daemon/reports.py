@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -252,9 +253,12 @@ def _hour_up(t: datetime) -> datetime:
     return top if top == u else top + timedelta(hours=1)
 
 
+@functools.lru_cache(maxsize=64)
 def local_plan(period: Period) -> LocalPlan | None:
     """The read plan of ``period`` (see LocalPlan); None when its hours fill no whole UTC
-    day (then its hourly rollups are few: read them all)."""
+    day (then its hourly rollups are few: read them all). Remembered: reports ask for the
+    same few periods again and again (issue 14: a month's cuts are ~1 ms of datetime
+    arithmetic), and a plan is immutable."""
     lo, hi = _hour_up(period.start), _hour_up(period.end)
     plus: list[tuple[date, int, int]] = []
     minus: list[tuple[date, int, int]] = []
