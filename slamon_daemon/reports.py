@@ -254,6 +254,11 @@ def _hour_up(t: datetime) -> datetime:
     return top if top == u else top + timedelta(hours=1)
 
 
+_Hours = tuple[tuple[date, int, int], ...]
+_End = tuple[date, _Hours, _Hours]
+"""One way to read a plan's end: its first (last) UTC day, hours added, hours taken away."""
+
+
 @functools.lru_cache(maxsize=64)
 def local_plan(period: Period) -> LocalPlan | None:
     """The read plan of ``period`` (see LocalPlan); None when its hours fill no whole UTC
@@ -261,25 +266,36 @@ def local_plan(period: Period) -> LocalPlan | None:
     same few periods again and again (issue 14: a month's cuts are ~1 ms of datetime
     arithmetic), and a plan is immutable."""
     lo, hi = _hour_up(period.start), _hour_up(period.end)
-    plus: list[tuple[date, int, int]] = []
-    minus: list[tuple[date, int, int]] = []
-    first, k = lo.date(), lo.hour
-    if 0 < k < 12:  # take away the first k hours of the first UTC day
-        minus.append((first, 0, k))
-    elif k >= 12:  # add the last 24 - k hours of that day, start at the next
-        plus.append((first, k, 24))
-        first += timedelta(days=1)
-    end_day, j = hi.date(), hi.hour
-    last = end_day - timedelta(days=1)
-    if j > 12:  # the end's whole day, less its last 24 - j hours
-        last = end_day
-        minus.append((end_day, j, 24))
-    elif j > 0:  # add the first j hours of the end's day
-        plus.append((end_day, 0, j))
+    # Each end read one of two ways: the UTC day it falls in counted less its hours outside
+    # the period, or the next (previous) day first (last) plus the hours inside. The fewer
+    # hours at each end (<= 12) unless the other way reads fewer rows a service: whole UTC
+    # months (issue 14: a month at +13:00 or +13:45, Pacific/Auckland's or Chatham's, is
+    # its UTC month's row and 13 hours at each end, not 30 daily rows and 11 hours).
+    d, k = lo.date(), lo.hour
+    take_first: _End = (d, (), ((d, 0, k),) if k else ())
+    add_after: _End = (d + timedelta(days=1), ((d, k, 24),), ())
+    starts = [take_first] if not k else [take_first, add_after][:: 1 if k < 12 else -1]
+    d, j = hi.date(), hi.hour
+    keep_last: _End = (d, (), ((d, j, 24),))
+    add_before: _End = (d - timedelta(days=1), ((d, 0, j),) if j else (), ())
+    ends = [add_before] if not j else [keep_last, add_before][:: 1 if j > 12 else -1]
+    best: tuple[int, date, date, _Hours, _Hours] | None = None
+    for first, plus_a, minus_a in starts:
+        for last, plus_b, minus_b in ends:
+            if first > last:
+                continue
+            months, loose = split_months(first, last)
+            hours = sum(b - a for _, a, b in (*plus_a, *minus_a, *plus_b, *minus_b))
+            rows = hours + len(months) + sum((y - x).days + 1 for x, y in loose)
+            if best is None or rows < best[0]:
+                best = (rows, first, last, plus_a + plus_b, minus_a + minus_b)
+    if best is None or starts[0][0] > ends[0][0]:
+        return None  # the hours fill no whole UTC day (read the fewer hours' way)
+    _, first, last, plus, minus = best
     cuts = local_cuts(ZoneInfo(period.timezone), lo.date() - timedelta(days=1), hi.date())
-    if first > last or cuts is None:
+    if cuts is None:
         return None
-    return LocalPlan(lo, hi, first, last, tuple(plus), tuple(minus), cuts)
+    return LocalPlan(lo, hi, first, last, plus, minus, cuts)
 
 
 def local_cuts(
