@@ -231,9 +231,11 @@ class LocalPlan:
     zone's midnight leaves out the hour it falls in at the start and keeps it at the end).
     The same sums come from the daily and monthly rollups of the UTC days [``first``,
     ``last``], plus the hourly rollups of the ``plus`` hours and minus those of the
-    ``minus`` hours, each (UTC day, first hour, end hour): at most 12 hours at each end.
-    A local month in Asia/Seoul (+09:00) is its UTC month's row plus the 9 hours before it
-    and minus its last 9 hours."""
+    ``minus`` hours, each (UTC day, first hour, end hour): at most 12 hours at each end,
+    unless more make whole UTC months (``local_plan``). A local month in Asia/Seoul
+    (+09:00) is its UTC month's row plus the 9 hours before it and minus its last 9 hours;
+    one in Pacific/Chatham (+13:45) its UTC month's row plus the 13 hours before it and
+    minus its last 13."""
 
     hours_from: datetime
     hours_to: datetime
