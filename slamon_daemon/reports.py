@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +23,7 @@ from zoneinfo import ZoneInfo
 from .models import OutageEpisode, Service
 from .rollup import Rollup
 from .sla import Period, below_target, days_below_target, service_figures, split_months
-from .store.base import Store
+from .store.base import NetRow, Store
 
 
 async def sla_report(
@@ -229,9 +231,11 @@ class LocalPlan:
     zone's midnight leaves out the hour it falls in at the start and keeps it at the end).
     The same sums come from the daily and monthly rollups of the UTC days [``first``,
     ``last``], plus the hourly rollups of the ``plus`` hours and minus those of the
-    ``minus`` hours, each (UTC day, first hour, end hour): at most 12 hours at each end.
-    A local month in Asia/Seoul (+09:00) is its UTC month's row plus the 9 hours before it
-    and minus its last 9 hours."""
+    ``minus`` hours, each (UTC day, first hour, end hour): at most 12 hours at each end,
+    unless more make whole UTC months (``local_plan``). A local month in Asia/Seoul
+    (+09:00) is its UTC month's row plus the 9 hours before it and minus its last 9 hours;
+    one in Pacific/Chatham (+13:45) its UTC month's row plus the 13 hours before it and
+    minus its last 13."""
 
     hours_from: datetime
     hours_to: datetime
@@ -252,29 +256,55 @@ def _hour_up(t: datetime) -> datetime:
     return top if top == u else top + timedelta(hours=1)
 
 
+ROW_HOURS = 3
+"""What a daily or monthly rollup read costs a report, in hours at the ends (``local_plan``):
+a row of its own with a whole histogram to parse and merge, where the hours are summed by
+the database (issue 14: Chatham's month 87-99 ms with a day more and two hours less, 74-83
+ms this way, SQLite)."""
+
+_Hours = tuple[tuple[date, int, int], ...]
+_End = tuple[date, _Hours, _Hours]
+"""One way to read a plan's end: its first (last) UTC day, hours added, hours taken away."""
+
+
+@functools.lru_cache(maxsize=64)
 def local_plan(period: Period) -> LocalPlan | None:
     """The read plan of ``period`` (see LocalPlan); None when its hours fill no whole UTC
-    day (then its hourly rollups are few: read them all)."""
+    day (then its hourly rollups are few: read them all). Remembered: reports ask for the
+    same few periods again and again (issue 14: a month's cuts are ~1 ms of datetime
+    arithmetic), and a plan is immutable."""
     lo, hi = _hour_up(period.start), _hour_up(period.end)
-    plus: list[tuple[date, int, int]] = []
-    minus: list[tuple[date, int, int]] = []
-    first, k = lo.date(), lo.hour
-    if 0 < k < 12:  # take away the first k hours of the first UTC day
-        minus.append((first, 0, k))
-    elif k >= 12:  # add the last 24 - k hours of that day, start at the next
-        plus.append((first, k, 24))
-        first += timedelta(days=1)
-    end_day, j = hi.date(), hi.hour
-    last = end_day - timedelta(days=1)
-    if j > 12:  # the end's whole day, less its last 24 - j hours
-        last = end_day
-        minus.append((end_day, j, 24))
-    elif j > 0:  # add the first j hours of the end's day
-        plus.append((end_day, 0, j))
+    # Each end read one of two ways: the UTC day it falls in counted less its hours outside
+    # the period, or the next (previous) day first (last) plus the hours inside. The fewer
+    # hours at each end (<= 12) unless the other way costs less (ROW_HOURS): whole UTC
+    # months (issue 14: a month at +13:00 or +13:45, Pacific/Auckland's or Chatham's, is
+    # its UTC month's row and 13 hours at each end, not 30 daily rows and 11 hours).
+    d, k = lo.date(), lo.hour
+    take_first: _End = (d, (), ((d, 0, k),) if k else ())
+    add_after: _End = (d + timedelta(days=1), ((d, k, 24),), ())
+    starts = [take_first] if not k else [take_first, add_after][:: 1 if k < 12 else -1]
+    d, j = hi.date(), hi.hour
+    keep_last: _End = (d, (), ((d, j, 24),))
+    add_before: _End = (d - timedelta(days=1), ((d, 0, j),) if j else (), ())
+    ends = [add_before] if not j else [keep_last, add_before][:: 1 if j > 12 else -1]
+    best: tuple[int, date, date, _Hours, _Hours] | None = None
+    for first, plus_a, minus_a in starts:
+        for last, plus_b, minus_b in ends:
+            if first > last:
+                continue
+            months, loose = split_months(first, last)
+            hours = sum(b - a for _, a, b in (*plus_a, *minus_a, *plus_b, *minus_b))
+            days = len(months) + sum((y - x).days + 1 for x, y in loose)
+            cost = hours + ROW_HOURS * days
+            if best is None or cost < best[0]:
+                best = (cost, first, last, plus_a + plus_b, minus_a + minus_b)
+    if best is None or starts[0][0] > ends[0][0]:
+        return None  # the hours fill no whole UTC day (read the fewer hours' way)
+    _, first, last, plus, minus = best
     cuts = local_cuts(ZoneInfo(period.timezone), lo.date() - timedelta(days=1), hi.date())
-    if first > last or cuts is None:
+    if cuts is None:
         return None
-    return LocalPlan(lo, hi, first, last, tuple(plus), tuple(minus), cuts)
+    return LocalPlan(lo, hi, first, last, plus, minus, cuts)
 
 
 def local_cuts(
@@ -367,27 +397,32 @@ async def _by_plan(
     # checked on the UTC day before the start and in the period are monitored from it (see
     # ``first_checks`` for why the figures are the same); the others are looked up with the
     # other reads (in a new database all of them, as before).
-    # The other reads start first (SQLite runs them on its readers side by side, issue 14).
-    # The local days (the longest statement on PostgreSQL) are awaited last: the totals
-    # are put together, and the latency extremes read, while it runs (issue 14).
+    # SQLite hands each read, as it is asked for, to the reader with the fewest under way,
+    # the first of equals (store/dialects/sqlite.py): asked in this order — checked_on
+    # (awaited at once), the UTC days' rows, the episodes, then the two long statements —
+    # the local days and the hours at the ends run on two readers side by side, each
+    # behind a short read (issue 14: the hours at the ends queued behind the local days,
+    # ~15 ms more before the totals could start). PostgreSQL runs them on its pool.
+    # The UTC days' rows become the totals while the hours at the ends are read; the local
+    # days are awaited last.
+    others = asyncio.gather(
+        asyncio.gather(*reads), store.episodes_during(only, period.start, period.end)
+    )
     near_days = asyncio.ensure_future(
         store.local_days_failed(among, plan.hours_from, plan.hours_to, plan.cuts)
     )
-    others = asyncio.gather(
-        store.episodes_during(only, period.start, period.end),
-        asyncio.gather(*reads),
-        store.hourly_net(among, plan.plus, plan.minus),
-    )
+    net = asyncio.ensure_future(store.hourly_net(among, plan.plus, plan.minus))
     try:
         prior = await store.checked_on(prior_day(period), among)
         firsts = await first_activity_of(
             store, period, [sid for sid in rollups if sid not in prior]
         )
-        found_episodes, base, edges = await others
-        await _totals(store, period, plan, rollups, base, edges, prior, firsts)
+        base, found_episodes = await others
+        totals = _month_totals(plan, rollups, base)
+        await _totals(store, period, plan, rollups, totals, await net, prior, firsts)
         near = await near_days
     except BaseException:
-        for pending in (others, near_days):
+        for pending in (others, net, near_days):
             pending.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await pending
@@ -406,27 +441,13 @@ async def _by_plan(
     return found_episodes, firsts
 
 
-async def _totals(
-    store: Store,
-    period: Period,
-    plan: LocalPlan,
-    rollups: dict[str, list[Rollup]],
-    base: list[list[Rollup]],
-    edges: list[tuple[Rollup, int, float | None, float | None]],
-    prior: set[str],
-    firsts: dict[str, datetime],
-) -> None:
-    """``_by_plan``'s totals: the UTC days' rows with the hours at the ends added or taken
-    away (one Rollup a service, appended to ``rollups``), their exact latency extremes, and
-    the first checks left (into ``firsts``)."""
+def _month_totals(
+    plan: LocalPlan, rollups: dict[str, list[Rollup]], base: list[list[Rollup]]
+) -> dict[str, Rollup]:
+    """The totals of the UTC days [plan.first, plan.last] (one Rollup a service reported):
+    the first row is the total (a new Rollup, its histogram a new dict: the report's own),
+    as merging it into an empty one would make it; the others are merged into it."""
     totals: dict[str, Rollup] = {}
-
-    def total_of(sid: str) -> Rollup:
-        t = totals.get(sid)
-        if t is None:
-            t = totals[sid] = Rollup(service_id=sid, day=plan.first)
-        return t
-
     for got in base:
         for r in got:
             sid = r.service_id
@@ -435,19 +456,68 @@ async def _totals(
             if sid in totals:
                 totals[sid].merge(r)
             else:
-                # The first row is the total (a new Rollup, its histogram a new dict: the
-                # report's own), as merging it into an empty one would make it.
                 r.day, r.hour = plan.first, None
                 totals[sid] = r
-    # The hours at the ends: added, or taken away (whose smallest or largest latency may be
-    # in an hour taken away is read exactly below).
+    return totals
+
+
+async def _totals(
+    store: Store,
+    period: Period,
+    plan: LocalPlan,
+    rollups: dict[str, list[Rollup]],
+    totals: dict[str, Rollup],
+    edges: list[NetRow],
+    prior: set[str],
+    firsts: dict[str, datetime],
+) -> None:
+    """``_by_plan``'s totals: those of the UTC days (``_month_totals``) with the hours at
+    the ends added or taken away (appended to ``rollups``), their exact latency extremes,
+    and the first checks left (into ``firsts``)."""
+    # The hours at the ends: added, or taken away, each row into its service's total as
+    # Rollup.merge then ``settle`` would (issue 14: a Rollup and a histogram dict a row
+    # less); whose smallest or largest latency may be in an hour taken away is read
+    # exactly below.
     unsure = []
-    for net, taken, taken_min, taken_max in edges:
-        sid = net.service_id
+    for hist_counts, (
+        sid,
+        checks,
+        up,
+        degraded,
+        down,
+        maintenance,
+        downtime_s,
+        latency_count,
+        latency_sum_us,
+        lo,
+        hi,
+        _text,  # parsed with the others (hist_counts)
+        maintenance_s,
+        taken,
+        taken_min,
+        taken_max,
+    ) in zip(flat_hists([e[11] for e in edges]), edges, strict=True):
         if sid not in rollups:
             continue
-        whole = total_of(sid)
-        whole.merge(net)  # the min and max of the whole and of the hours added
+        whole = totals.get(sid)
+        if whole is None:
+            whole = totals[sid] = Rollup(service_id=sid, day=plan.first)
+        whole.checks += checks
+        whole.up += up
+        whole.degraded += degraded
+        whole.down += down
+        whole.maintenance += maintenance
+        whole.downtime_s += downtime_s
+        whole.maintenance_s += maintenance_s
+        whole.latency_count += latency_count
+        whole.latency_sum_us += latency_sum_us
+        # The min and max of the whole and of the hours added.
+        if lo is not None:
+            mn = whole.latency_min_ms
+            whole.latency_min_ms = lo if mn is None else min(mn, lo)
+        if hi is not None:
+            mx = whole.latency_max_ms
+            whole.latency_max_ms = hi if mx is None else max(mx, hi)
         if taken and (
             whole.latency_min_ms is None
             or whole.latency_max_ms is None
@@ -455,7 +525,8 @@ async def _totals(
             or (taken_max is not None and taken_max >= whole.latency_max_ms)
         ):
             unsure.append(sid)
-        settle(whole, net)
+        add_counts(whole.hist, hist_counts)
+        settle(whole)
     checked = {sid for sid, t in totals.items() if t.checks}
     firsts.update((sid, period.start) for sid in checked if sid in prior)
     unknown: list[str] = []
@@ -482,15 +553,32 @@ async def _totals(
         rollups[sid].append(t)
 
 
-def settle(total: Rollup, net: Rollup) -> None:
-    """After ``net`` (hours added less hours taken away, counts possibly negative) was
-    merged into ``total``: histogram buckets left empty go, a float sum that was all taken
-    away is 0.0 (not -0.0 or 1e-14 in the report), no latency figures without answered
-    checks."""
-    hist = total.hist
-    for b in net.hist:
-        if not hist.get(b):
+def flat_hists(texts: list[str]) -> list[list[int]]:
+    """Histogram texts (``NetRow``'s) as flat lists of integers, ``{"12":3,"15":-1}`` ->
+    ``[12, 3, 15, -1]``: all of them by one JSON parse of their joined text (as
+    rollup.parse_hist reads one; issue 14: a parse a row was ~3 µs each)."""
+    if not texts:
+        return []
+    joined = ",".join(texts).replace('"', "").replace(":", ",")
+    out: list[list[int]] = json.loads("[" + joined.replace("{", "[").replace("}", "]") + "]")
+    return out
+
+
+def add_counts(hist: dict[int, int], flat: list[int]) -> None:
+    """Add the buckets of ``flat`` (``flat_hists``' [bucket, count, ...]: repeated buckets
+    add up, counts may be negative) into ``hist``; a bucket left empty goes."""
+    it = iter(flat)
+    for b, n in zip(it, it, strict=True):
+        if v := hist.get(b, 0) + n:
+            hist[b] = v
+        else:
             hist.pop(b, None)
+
+
+def settle(total: Rollup) -> None:
+    """After the hours at the ends (counts possibly negative) were added into ``total``: a
+    float sum that was all taken away is 0.0 (not -0.0 or 1e-14 in the report), no latency
+    figures without answered checks."""
     if abs(total.downtime_s) < 5e-7:
         total.downtime_s = 0.0
     if abs(total.maintenance_s) < 5e-7:

@@ -38,6 +38,29 @@ LoginFailureRow = tuple[str, str, int, datetime, datetime]
 Progress = Callable[[int, int], None]
 """progress(done, total) callback of long operations."""
 
+NetRow = tuple[
+    str,
+    int,
+    int,
+    int,
+    int,
+    int,
+    float,
+    int,
+    int,
+    float | None,
+    float | None,
+    str,
+    float,
+    int,
+    float | None,
+    float | None,
+]
+"""A row of ``hourly_net``: (service, checks, up, degraded, down, maintenance, downtime_s,
+latency_count, latency_sum_us, latency min, latency max, histogram, maintenance_s, answered
+checks taken away, their latency min, their latency max) — as the database summed them, the
+histogram its JSON object text whose repeated buckets add up (``counts_from_json``)."""
+
 
 @dataclass(slots=True)
 class SyncResult:
@@ -242,23 +265,25 @@ class Store(ABC):
         service_ids: Sequence[str] | None,
         plus: Sequence[tuple[date, int, int]],
         minus: Sequence[tuple[date, int, int]],
-    ) -> list[tuple[Rollup, int, float | None, float | None]]:
+    ) -> list[NetRow]:
         """Per service (None: every service of the services table) with hourly rollups in
         the hours ``plus`` or ``minus`` ((UTC day, first hour, end hour) each, not
-        overlapping), added up by the database in one statement: (the sum of the ``plus`` hours less that of the
-        ``minus`` ones — counts, sums and histogram buckets, which may be negative; its
-        latency min and max are those of the ``plus`` hours —, the answered checks of the
-        ``minus`` hours, their latency min, their latency max). Without error counts,
-        labelled with the first range's day (the hours at the ends of a report in a
-        timezone other than UTC)."""
+        overlapping), added up by the database in one statement (``NetRow``): the sum of
+        the ``plus`` hours less that of the ``minus`` ones — counts, sums and histogram
+        buckets, which may be negative; its latency min and max are those of the ``plus``
+        hours —, then the answered checks of the ``minus`` hours, their latency min, their
+        latency max. Without error counts; rows, not Rollups (issue 14: the report adds
+        each into its total at once). The hours at the ends of a report in a timezone other
+        than UTC."""
 
     @abstractmethod
     async def hourly_extremes(
         self, service_ids: Sequence[str] | None, since: datetime, until: datetime
     ) -> dict[str, tuple[float | None, float | None]]:
-        """Per service (None: every service) with hourly rollups in [since, until) (whole UTC
-        hours), the smallest ``latency_min_ms`` and the largest ``latency_max_ms`` of them:
-        no histogram read."""
+        """Per service (None: every service) with rollups in [since, until) (whole UTC hours),
+        the smallest ``latency_min_ms`` and the largest ``latency_max_ms`` of its hours
+        there: those of the daily rollups of the whole UTC days within, of the hourly ones
+        of the others (a day's extremes are those of its hours); no histogram read."""
 
     @abstractmethod
     async def local_days_failed(

@@ -348,7 +348,7 @@ async def test_a_local_month_reads_only_the_hours_at_its_ends(
     async def net(service_ids: Any, plus: Any, minus: Any) -> Any:
         assert real_net is not None
         got = await real_net(service_ids, plus, minus)
-        summed.append(((plus, minus), sorted(r[0].service_id for r in got)))
+        summed.append(((plus, minus), sorted(r[0] for r in got)))
         return got
 
     monkeypatch.setattr(store, "hourly_net", net, raising=False)
