@@ -247,8 +247,28 @@ def _merge(plans: list[_Plan]) -> _Merged:
     write_rate.py). A rollup key met in several plans (a service checked twice in the call)
     is still added once per plan, in plan order (``_layered``), so its texts and float sums
     are those each plan written in turn gave, byte for byte."""
+    # Episodes: an upsert sets every column, so the last record of a key wins, as when each
+    # plan was written in turn (and a statement never meets one key twice).
+    episodes = list({e[:2]: e for p in plans for e in p.episodes}.values())
+    transitions = [t for p in plans for t in p.transitions]
+    services = [{c.service_id for c in p.checks} for p in plans]
+    if len(set().union(*services)) == sum(map(len, services)):
+        # No service in two plans (a daemon keeping up): every key is in one plan, and
+        # sorting compares rows only as far as their keys.
+        rows = [r for p in plans for r in p.rows]
+        rows.sort()
+        by_table: dict[str, list[Row]] = {}
+        for p in plans:
+            for table, table_rows in p.rollups:
+                by_table.setdefault(table, []).extend(table_rows)
+        rollups = []
+        for table in _KEY_WIDTH:
+            if table in by_table:
+                cast("list[tuple[Any, ...]]", by_table[table]).sort()
+                rollups.append((table, by_table[table]))
+        return _Merged(plans, rows, True, rollups, transitions, episodes)
     seen: set[tuple[Any, ...]] = set()
-    rows: list[tuple[Any, ...]] = []
+    rows = []
     total = 0
     for plan in plans:
         total += len(plan.rows)
@@ -258,16 +278,8 @@ def _merge(plans: list[_Plan]) -> _Merged:
                 seen.add(key)
                 rows.append(row)
     rows.sort(key=_check_key)
-    # An episode's upsert sets every column: the last record of a key wins, as when each
-    # plan was written in turn (a statement never meets one key twice).
-    episodes = {e[:2]: e for p in plans for e in p.episodes}
     return _Merged(
-        plans=plans,
-        rows=rows,
-        unique=len(rows) == total,
-        rollups=_layered([p.rollups for p in plans]),
-        transitions=[t for p in plans for t in p.transitions],
-        episodes=list(episodes.values()),
+        plans, rows, len(rows) == total, _layered([p.rollups for p in plans]), transitions, episodes
     )
 
 
