@@ -42,7 +42,7 @@ TABLES = {
 }
 
 
-def _checks(services: int = 300, rounds: int = 6) -> list[Check]:
+def _checks(services: int = 300, rounds: int = 7) -> list[Check]:
     """``services`` checked every 10 s, each round in a shuffled order (the scheduler's
     phases): failures (downtime across the midnight), degraded, maintenance, errors."""
     rng = random.Random(14)
@@ -67,8 +67,11 @@ def _checks(services: int = 300, rounds: int = 6) -> list[Check]:
 def _calls() -> list[list[list[Record]]]:
     """The writer's calls: up to ten batches each, a service met in several batches of a
     call (two rounds a call), transitions and an episode updated across batches, a call
-    replayed whole and one straddling stored and new checks."""
+    replayed whole, one straddling stored and new checks, and a call whose services are each
+    in one of its batches (a daemon keeping up)."""
     checks = _checks()
+    last = checks[-300:]  # the last round: its own call, each service in one batch
+    checks = checks[:-300]
     t1 = T0 + timedelta(seconds=5)
     moves: list[Record] = [
         Transition(f"svc-{i:03d}", ServiceStatus.OPERATIONAL, ServiceStatus.UNKNOWN, t1)
@@ -84,6 +87,7 @@ def _calls() -> list[list[list[Record]]]:
     calls = [batches[i : i + 4] for i in range(0, len(batches), 4)]
     calls.insert(2, calls[0])  # replayed whole
     calls.append([list(checks[500:900]), list(checks[1200:1300])])  # stored and new
+    calls.append([list(last[i : i + 60]) for i in range(0, 300, 60)])
     return calls
 
 
