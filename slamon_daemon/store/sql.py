@@ -242,11 +242,11 @@ def _merge(plans: list[_Plan]) -> _Merged:
 
     A busy daemon's batch holds its services in the scheduler's order, scattered over the
     tables' keys (service first): each plan's statements walked the whole b-tree again, ten
-    times a call, and SQLite's thread spent ~1.5x the CPU of the same rows written in key
-    order once (issue 14 point 2: 34 -> 23 µs a check at 12,913 services, bench/
-    write_rate.py). A rollup key met in several plans (a service checked twice in the call)
-    is still added once per plan, in plan order (``_layered``), so its texts and float sums
-    are those each plan written in turn gave, byte for byte."""
+    times a call, and SQLite's thread spent ~1.6x the CPU of the same rows written in key
+    order once (issue 14 point 2: 34 -> 21 µs a check, 12,913 services in the scheduler's
+    order; 41 -> 29 µs in the saturated daemon). A rollup key met in several plans (a service
+    checked twice in the call) is still added once per plan, in plan order (``_layered``), so
+    its texts and float sums are those each plan written in turn gave, byte for byte."""
     # Episodes: an upsert sets every column, so the last record of a key wins, as when each
     # plan was written in turn (and a statement never meets one key twice).
     episodes = list({e[:2]: e for p in plans for e in p.episodes}.values())
