@@ -14,6 +14,7 @@ import pytest
 
 from slamon_daemon.daemon import Daemon
 from slamon_daemon.store import open_store
+from slamon_daemon.store.dialects.sqlite import WAL_CHECKPOINT_PAGES
 
 from . import test_bar_upgrade_start as upgrade
 from . import test_daemon
@@ -42,7 +43,7 @@ async def test_held_commits_leave_the_log_until_released(store: Any) -> None:
         return
     await _seed(store, upgrade.TODAY)
     await store.release_checkpoints()  # the seed's own log copied: an empty WAL
-    assert _wal(store).stat().st_size == 0 and await _autocheckpoint(store) == 1000
+    assert _wal(store).stat().st_size == 0 and await _autocheckpoint(store) == WAL_CHECKPOINT_PAGES
     await store.hold_checkpoints()
     assert await _autocheckpoint(store) == 0
     ids = list(IDS)
@@ -50,7 +51,7 @@ async def test_held_commits_leave_the_log_until_released(store: Any) -> None:
     summaries = await _summaries(store)
     assert set(summaries) == set(IDS) and _wal(store).stat().st_size > 0
     await store.release_checkpoints()
-    assert _wal(store).stat().st_size == 0 and await _autocheckpoint(store) == 1000
+    assert _wal(store).stat().st_size == 0 and await _autocheckpoint(store) == WAL_CHECKPOINT_PAGES
     assert await _summaries(store) == summaries
     again = await store.bar_counts(FIRST, LAST, ids)  # a restart's: through the summaries
     assert {sid: _days(p) for sid, p in again} == {sid: _days(p) for sid, p in made}
@@ -81,7 +82,7 @@ async def test_a_released_store_still_writes_if_the_copy_fails(
     monkeypatch.setattr(sqlite_mod.SqliteDialect, "read", lambda self: Reading())
     with pytest.raises(StoreUnavailable):
         await store.release_checkpoints()
-    assert await _autocheckpoint(store) == 1000
+    assert await _autocheckpoint(store) == WAL_CHECKPOINT_PAGES
 
 
 async def test_the_first_start_copies_its_summaries_log_after_ready(
@@ -100,7 +101,7 @@ async def test_the_first_start_copies_its_summaries_log_after_ready(
         await asyncio.gather(*releasing)
         if daemon.store.backend == "sqlite":
             assert _wal(daemon.store).stat().st_size == 0
-            assert await _autocheckpoint(daemon.store) == 1000
+            assert await _autocheckpoint(daemon.store) == WAL_CHECKPOINT_PAGES
         made = await daemon.store._fetch("SELECT count(*) FROM bar_summaries")  # type: ignore[attr-defined]
         assert made == [(len(upgrade.NAMED) + 1,)]
     finally:

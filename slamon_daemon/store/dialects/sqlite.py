@@ -44,7 +44,6 @@ batch's rest written in one statement of its own size was compiled again for nea
 batch (CPU: own, stop 22) and filled the cache with ~128 of them, ~90 MiB of SQLite's heap at
 50,000 services (sqlmem, stop 22). Fixed sizes keep at most 10 statements a table."""
 _MAX_VARIABLES = 30_000  # SQLite's limit is 32,766 since 3.32
-_AUTOCHECKPOINT = 1000  # SQLite's default: a commit checkpoints once the WAL holds 1000 pages
 _DELETE_BATCH = 5000  # rows per retention transaction: short, so writers barely wait
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _T = TypeVar("_T")
@@ -355,7 +354,7 @@ class SqliteDialect(Dialect):
             async with self._write_lock:
                 with _driver_errors():
                     await self._open(self._w).execute(
-                        f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT}"
+                        f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}"
                     )
 
     @staticmethod
