@@ -640,19 +640,7 @@ class SqlStore(Store, AlertStore):
                     plan.rollups if len(new) == len(plan.checks) else self._fold_rows(new)
                 )
             rollups = _layered(folded)
-        for table, rows in rollups:
-            await self.dialect.add_rollups(con, table, rows)
-        if merged.transitions:
-            await self.dialect.insert_many(
-                con,
-                "INSERT INTO status_history (service_id, status, previous, at)",
-                merged.transitions,
-                "ON CONFLICT DO NOTHING",
-            )
-        if merged.episodes:
-            await self.dialect.insert_many(
-                con, _INSERT_EPISODE, merged.episodes, _ON_EPISODE_CONFLICT
-            )
+        await self._write_rest(con, rollups, merged.transitions, merged.episodes)
         return written
 
     def _plan(self, records: Sequence[Record]) -> _Plan:
@@ -686,20 +674,28 @@ class SqlStore(Store, AlertStore):
             if len(stored) < len(plan.rows):  # some were stored already (a replay)
                 new = [c for c, r in zip(plan.checks, plan.rows, strict=True) if r[:3] in stored]
                 rollups = self._fold_rows(new)
+        await self._write_rest(con, rollups, plan.transitions, plan.episodes)
+        return len(new)
+
+    async def _write_rest(
+        self,
+        con: Connection,
+        rollups: list[tuple[str, list[Row]]],
+        transitions: list[tuple[Any, ...]],
+        episodes: list[tuple[Any, ...]],
+    ) -> None:
+        """A write's statements after its checks: rollups, transitions, episodes."""
         for table, rows in rollups:
             await self.dialect.add_rollups(con, table, rows)
-        if plan.transitions:
+        if transitions:
             await self.dialect.insert_many(
                 con,
                 "INSERT INTO status_history (service_id, status, previous, at)",
-                plan.transitions,
+                transitions,
                 "ON CONFLICT DO NOTHING",
             )
-        if plan.episodes:
-            await self.dialect.insert_many(
-                con, _INSERT_EPISODE, plan.episodes, _ON_EPISODE_CONFLICT
-            )
-        return len(new)
+        if episodes:
+            await self.dialect.insert_many(con, _INSERT_EPISODE, episodes, _ON_EPISODE_CONFLICT)
 
     def _fold_rows(self, checks: Sequence[Check]) -> list[tuple[str, list[Row]]]:
         """What checks add to the stored rollups, per table: the batch folded into one partial
